@@ -1,0 +1,187 @@
+#!/usr/bin/env bash
+# Local Auth0 stand-in (scripts/auth0/, oidc-provider) for stsvend tests.
+#
+#   scripts/auth0.sh install                       npm ci in scripts/auth0 (skipped when up to date)
+#   scripts/auth0.sh start                         start in background, wait for discovery
+#   scripts/auth0.sh stop                          stop the instance started by `start`
+#   scripts/auth0.sh status                        exit 0 when running
+#   scripts/auth0.sh token <sub> [scope] [perms]   user-shaped access token (stsvend-test client)
+#   scripts/auth0.sh m2m-token [scope]             M2M access token (stsvend-m2m client)
+#   scripts/auth0.sh approve <user_code> <sub> [perms]   approve a device code (test endpoint)
+#   scripts/auth0.sh selftest                      end-to-end checks against the running server
+#
+# Environment: AUTH0_PORT (4400), AUTH0_AUDIENCE (https://stsvend.local/api),
+# AUTH0_STATE_DIR (<repo>/.run/auth0), AUTH0_START_TIMEOUT (20 s),
+# AUTH0_TOKEN_EXPIRES_IN (token: lifetime in seconds, default 86400).
+# Files: <repo>/.run/auth0.pid, <repo>/.run/auth0.log, $AUTH0_STATE_DIR/jwks.json.
+set -euo pipefail
+
+REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+DIR="$REPO/scripts/auth0"
+RUN="$REPO/.run"
+PIDFILE="$RUN/auth0.pid"
+LOGFILE="$RUN/auth0.log"
+PORT="${AUTH0_PORT:-4400}"
+BASE="http://127.0.0.1:${PORT}"
+AUDIENCE="${AUTH0_AUDIENCE:-https://stsvend.local/api}"
+export AUTH0_PORT="$PORT" AUTH0_AUDIENCE="$AUDIENCE"
+export AUTH0_STATE_DIR="${AUTH0_STATE_DIR:-$RUN/auth0}"
+
+die() { echo "auth0.sh: $*" >&2; exit 1; }
+
+need() { command -v "$1" >/dev/null 2>&1 || die "$1 is required"; }
+
+lock_sum() { sha256sum "$DIR/package-lock.json" "$DIR/package.json" | sha256sum | cut -d' ' -f1; }
+
+cmd_install() {
+  need node; need npm
+  local stamp="$DIR/node_modules/.stsvend-install-stamp" sum
+  sum="$(lock_sum)"
+  if [[ -f "$stamp" && "$(cat "$stamp")" == "$sum" && -d "$DIR/node_modules/oidc-provider" ]]; then
+    return 0
+  fi
+  echo "auth0.sh: npm ci in $DIR" >&2
+  (cd "$DIR" && npm ci --no-audit --no-fund --loglevel=error) >&2
+  echo "$sum" > "$stamp"
+}
+
+# PID from the pid file if that process is alive and is our server.
+running_pid() {
+  [[ -f "$PIDFILE" ]] || return 1
+  local pid
+  pid="$(cat "$PIDFILE" 2>/dev/null || true)"
+  [[ "$pid" =~ ^[0-9]+$ ]] || return 1
+  kill -0 "$pid" 2>/dev/null || return 1
+  tr '\0' ' ' < "/proc/$pid/cmdline" 2>/dev/null | grep -q 'server.mjs' || return 1
+  echo "$pid"
+}
+
+discovery_ok() {
+  curl -fsS -o /dev/null --max-time 2 "$BASE/.well-known/openid-configuration" 2>/dev/null
+}
+
+cmd_start() {
+  need curl
+  local pid
+  if pid="$(running_pid)"; then
+    echo "auth0.sh: already running (pid $pid) at $BASE/" >&2
+    return 0
+  fi
+  if discovery_ok; then
+    die "something else already answers on $BASE (not started by this script); stop it or set AUTH0_PORT"
+  fi
+  cmd_install
+  mkdir -p "$RUN"
+  rm -f "$PIDFILE"
+  echo "=== auth0.sh start $(date -u +%FT%TZ) port $PORT" >>"$LOGFILE"
+  (cd "$DIR" && exec nohup node server.mjs >>"$LOGFILE" 2>&1 </dev/null) &
+  pid=$!
+  echo "$pid" > "$PIDFILE"
+  local deadline=$((SECONDS + ${AUTH0_START_TIMEOUT:-20}))
+  while (( SECONDS < deadline )); do
+    if ! kill -0 "$pid" 2>/dev/null; then
+      echo "auth0.sh: server exited during startup; log tail ($LOGFILE):" >&2
+      tail -n 30 "$LOGFILE" >&2 || true
+      rm -f "$PIDFILE"
+      exit 1
+    fi
+    if discovery_ok; then
+      echo "auth0.sh: running (pid $pid), issuer $BASE/" >&2
+      return 0
+    fi
+    sleep 0.2
+  done
+  echo "auth0.sh: discovery did not answer within ${AUTH0_START_TIMEOUT:-20}s; log tail ($LOGFILE):" >&2
+  tail -n 30 "$LOGFILE" >&2 || true
+  kill "$pid" 2>/dev/null || true
+  rm -f "$PIDFILE"
+  exit 1
+}
+
+cmd_stop() {
+  local pid
+  if ! pid="$(running_pid)"; then
+    rm -f "$PIDFILE"
+    echo "auth0.sh: not running" >&2
+    return 0
+  fi
+  kill "$pid" 2>/dev/null || true
+  for _ in $(seq 1 50); do
+    kill -0 "$pid" 2>/dev/null || break
+    sleep 0.1
+  done
+  if kill -0 "$pid" 2>/dev/null; then
+    kill -9 "$pid" 2>/dev/null || true
+  fi
+  rm -f "$PIDFILE"
+  echo "auth0.sh: stopped (pid $pid)" >&2
+}
+
+cmd_status() {
+  local pid
+  if pid="$(running_pid)" && discovery_ok; then
+    echo "running (pid $pid) issuer $BASE/"
+  else
+    echo "not running"
+    return 1
+  fi
+}
+
+# Print .access_token of a token response on stdout; otherwise show the response and fail.
+extract_token() {
+  node -e '
+    let d = ""; process.stdin.on("data", (c) => (d += c)).on("end", () => {
+      let j; try { j = JSON.parse(d); } catch { j = {}; }
+      if (!j.access_token) { process.stderr.write(`auth0.sh: token request failed: ${d}\n`); process.exit(1); }
+      process.stdout.write(j.access_token + "\n");
+    });'
+}
+
+cmd_token() {
+  [[ $# -ge 1 && -n "$1" ]] || die "usage: auth0.sh token <sub> [scope] [permissions]"
+  need curl; need node
+  local args=(
+    --data-urlencode "grant_type=client_credentials"
+    --data-urlencode "client_id=stsvend-test"
+    --data-urlencode "client_secret=test-secret"
+    --data-urlencode "audience=$AUDIENCE"
+    --data-urlencode "test_sub=$1"
+    --data-urlencode "scope=${2:-openid profile read:files write:files}"
+  )
+  if [[ $# -ge 3 ]]; then args+=(--data-urlencode "test_permissions=$3"); fi
+  if [[ -n "${AUTH0_TOKEN_EXPIRES_IN:-}" ]]; then args+=(--data-urlencode "test_expires_in=$AUTH0_TOKEN_EXPIRES_IN"); fi
+  curl -sS --max-time 10 "$BASE/oauth/token" "${args[@]}" | extract_token
+}
+
+cmd_m2m_token() {
+  need curl; need node
+  local args=(
+    --data-urlencode "grant_type=client_credentials"
+    --data-urlencode "client_id=stsvend-m2m"
+    --data-urlencode "client_secret=m2m-secret"
+    --data-urlencode "audience=$AUDIENCE"
+  )
+  if [[ $# -ge 1 ]]; then args+=(--data-urlencode "scope=$1"); fi
+  curl -sS --max-time 10 "$BASE/oauth/token" "${args[@]}" | extract_token
+}
+
+cmd_approve() {
+  [[ $# -ge 2 ]] || die "usage: auth0.sh approve <user_code> <sub> [permissions]"
+  local args=(--data-urlencode "user_code=$1" --data-urlencode "sub=$2")
+  if [[ $# -ge 3 ]]; then args+=(--data-urlencode "permissions=$3"); fi
+  curl -sS --fail-with-body --max-time 10 "$BASE/test/approve-device" "${args[@]}"
+  echo
+}
+
+case "${1:-}" in
+  install) cmd_install ;;
+  start) cmd_start ;;
+  stop) cmd_stop ;;
+  restart) cmd_stop; cmd_start ;;
+  status) cmd_status ;;
+  token) shift; cmd_token "$@" ;;
+  m2m-token) shift; cmd_m2m_token "$@" ;;
+  approve) shift; cmd_approve "$@" ;;
+  selftest) need node; (cd "$DIR" && node selftest.mjs) ;;
+  *) sed -n '2,17p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//' >&2; exit 2 ;;
+esac

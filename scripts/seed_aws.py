@@ -1,0 +1,224 @@
+#!/usr/bin/env python3
+"""Seed a MiniStack (AUTH=true) account the way an admin would seed AWS for stsvend.
+
+Idempotent: running it again updates policies in place and rotates the service
+user's access key (old keys are deleted, one fresh key is created).
+
+Creates, with MiniStack's root credentials (test/test, account 000000000000):
+  * IAM user  $STSVEND_SERVICE_USER (default stsvend-service) with a least-privilege
+    inline policy: bucket create/configure/verify/delete on arn:aws:s3:::<prefix>-*,
+    and sts:AssumeRole/TagSession/SetSourceIdentity on the vend role only.
+  * IAM role  $STSVEND_ROLE_NAME (default stsvend-vend), MaxSessionDuration 43200,
+    trusting only that user; inline policy s3:* on <prefix>-* buckets and objects.
+  * $ROOT/.run/service-credentials.env (mode 0600) with the user's fresh key.
+
+Env: MINISTACK_PORT (4566), STSVEND_ROLE_NAME, STSVEND_BUCKET_PREFIX (stsvend),
+     STSVEND_SERVICE_USER, STSVEND_ROOT (repo root; default: parent of scripts/).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import urllib.request
+from pathlib import Path
+
+import boto3
+from botocore.config import Config
+from botocore.exceptions import ClientError
+
+# MiniStack's root caller under AUTH=true: access key "test" (or the server's own
+# AWS_ACCESS_KEY_ID, which ministack.sh never sets), secret "test" (or the server's
+# AWS_SECRET_ACCESS_KEY). See ministack/core/iam_evaluator.py: is_root_access_key().
+ROOT_ACCESS_KEY_ID = "test"
+ROOT_SECRET_ACCESS_KEY = "test"
+REGION = "us-east-1"
+
+PORT = os.environ.get("MINISTACK_PORT", "4566")
+ENDPOINT = f"http://127.0.0.1:{PORT}"
+ROLE_NAME = os.environ.get("STSVEND_ROLE_NAME", "stsvend-vend")
+PREFIX = os.environ.get("STSVEND_BUCKET_PREFIX", "stsvend")
+USER_NAME = os.environ.get("STSVEND_SERVICE_USER", "stsvend-service")
+REPO_ROOT = Path(os.environ.get("STSVEND_ROOT") or Path(__file__).resolve().parent.parent)
+CREDS_FILE = REPO_ROOT / ".run" / "service-credentials.env"
+
+
+def client(service: str):
+    return boto3.client(
+        service,
+        endpoint_url=ENDPOINT,
+        region_name=REGION,
+        aws_access_key_id=ROOT_ACCESS_KEY_ID,
+        aws_secret_access_key=ROOT_SECRET_ACCESS_KEY,
+        aws_session_token=None,
+        config=Config(retries={"max_attempts": 2, "mode": "standard"}, s3={"addressing_style": "path"}),
+    )
+
+
+def doc(statements: list[dict]) -> str:
+    return json.dumps({"Version": "2012-10-17", "Statement": statements})
+
+
+def bucket_arns(prefix: str) -> tuple[str, str]:
+    return f"arn:aws:s3:::{prefix}-*", f"arn:aws:s3:::{prefix}-*/*"
+
+
+def service_user_policy(role_arn: str) -> str:
+    bucket_arn, object_arn = bucket_arns(PREFIX)
+    return doc([
+        {
+            "Sid": "ManagePrefixedBuckets",
+            "Effect": "Allow",
+            "Action": [
+                "s3:CreateBucket",
+                "s3:DeleteBucket",
+                "s3:ListBucket",
+                "s3:ListBucketMultipartUploads",
+                "s3:GetBucketLocation",
+                "s3:PutBucketPublicAccessBlock",
+                "s3:GetBucketPublicAccessBlock",
+                "s3:PutEncryptionConfiguration",
+                "s3:GetEncryptionConfiguration",
+                "s3:PutBucketOwnershipControls",
+                "s3:GetBucketOwnershipControls",
+                "s3:PutBucketCORS",
+                "s3:GetBucketCORS",
+                "s3:PutBucketTagging",
+                "s3:GetBucketTagging",
+                "s3:PutBucketPolicy",
+                "s3:GetBucketPolicy",
+                "s3:DeleteBucketPolicy",
+                "s3:GetBucketPolicyStatus",
+            ],
+            "Resource": bucket_arn,
+        },
+        {
+            # Emptying a bucket before DeleteBucket.
+            "Sid": "CleanUpPrefixedObjects",
+            "Effect": "Allow",
+            "Action": ["s3:DeleteObject", "s3:AbortMultipartUpload"],
+            "Resource": object_arn,
+        },
+        {
+            # ListBuckets has no resource-level scoping on AWS.
+            "Sid": "ListAllBuckets",
+            "Effect": "Allow",
+            "Action": "s3:ListAllMyBuckets",
+            "Resource": "*",
+        },
+        {
+            "Sid": "VendThroughRole",
+            "Effect": "Allow",
+            "Action": ["sts:AssumeRole", "sts:TagSession", "sts:SetSourceIdentity"],
+            "Resource": role_arn,
+        },
+    ])
+
+
+def role_trust_policy(user_arn: str) -> str:
+    return doc([{
+        "Effect": "Allow",
+        "Principal": {"AWS": user_arn},
+        "Action": ["sts:AssumeRole", "sts:TagSession", "sts:SetSourceIdentity"],
+    }])
+
+
+def role_permissions_policy() -> str:
+    bucket_arn, object_arn = bucket_arns(PREFIX)
+    return doc([{
+        "Sid": "PrefixedBucketsOnly",
+        "Effect": "Allow",
+        "Action": "s3:*",
+        "Resource": [bucket_arn, object_arn],
+    }])
+
+
+def wait_healthy() -> None:
+    try:
+        with urllib.request.urlopen(f"{ENDPOINT}/_ministack/health", timeout=5) as resp:
+            health = json.loads(resp.read() or b"{}")
+    except Exception as exc:  # noqa: BLE001
+        sys.exit(f"seed: MiniStack not reachable at {ENDPOINT} ({exc}); run: bash scripts/ministack.sh start")
+    if health.get("auth") != "enabled":
+        print(f"seed: WARNING: MiniStack reports auth={health.get('auth')!r}; expected 'enabled' (AUTH=true)",
+              file=sys.stderr)
+
+
+def ensure_user(iam) -> str:
+    try:
+        user = iam.create_user(UserName=USER_NAME, Tags=[{"Key": "app", "Value": "stsvend"}])["User"]
+        print(f"seed: created user {user['Arn']}")
+    except ClientError as exc:
+        if exc.response["Error"]["Code"] != "EntityAlreadyExists":
+            raise
+        user = iam.get_user(UserName=USER_NAME)["User"]
+        print(f"seed: user exists {user['Arn']}")
+    return user["Arn"]
+
+
+def ensure_role(iam, user_arn: str) -> str:
+    trust = role_trust_policy(user_arn)
+    try:
+        role = iam.create_role(
+            RoleName=ROLE_NAME,
+            AssumeRolePolicyDocument=trust,
+            MaxSessionDuration=43200,
+            Description="stsvend: vended per-user S3 credentials",
+            Tags=[{"Key": "app", "Value": "stsvend"}],
+        )["Role"]
+        print(f"seed: created role {role['Arn']}")
+    except ClientError as exc:
+        if exc.response["Error"]["Code"] != "EntityAlreadyExists":
+            raise
+        iam.update_assume_role_policy(RoleName=ROLE_NAME, PolicyDocument=trust)
+        iam.update_role(RoleName=ROLE_NAME, MaxSessionDuration=43200)
+        role = iam.get_role(RoleName=ROLE_NAME)["Role"]
+        print(f"seed: role exists {role['Arn']} (trust policy + MaxSessionDuration updated)")
+    iam.put_role_policy(RoleName=ROLE_NAME, PolicyName="stsvend-bucket-access",
+                        PolicyDocument=role_permissions_policy())
+    return role["Arn"]
+
+
+def rotate_access_key(iam) -> dict:
+    for key in iam.list_access_keys(UserName=USER_NAME)["AccessKeyMetadata"]:
+        iam.delete_access_key(UserName=USER_NAME, AccessKeyId=key["AccessKeyId"])
+        print(f"seed: deleted old access key {key['AccessKeyId']}")
+    key = iam.create_access_key(UserName=USER_NAME)["AccessKey"]
+    print(f"seed: created access key {key['AccessKeyId']}")
+    return key
+
+
+def write_credentials(key: dict, role_arn: str) -> None:
+    CREDS_FILE.parent.mkdir(parents=True, exist_ok=True)
+    content = (
+        f"AWS_ACCESS_KEY_ID={key['AccessKeyId']}\n"
+        f"AWS_SECRET_ACCESS_KEY={key['SecretAccessKey']}\n"
+        f"AWS_REGION={REGION}\n"
+        f"STSVEND_AWS__ROLE_ARN={role_arn}\n"
+        f"STSVEND_AWS__ENDPOINT_URL={ENDPOINT}\n"
+    )
+    tmp = CREDS_FILE.with_suffix(".env.tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as fh:
+        fh.write(content)
+    os.chmod(tmp, 0o600)
+    os.replace(tmp, CREDS_FILE)
+    print(f"seed: wrote {CREDS_FILE} (0600)")
+
+
+def main() -> int:
+    wait_healthy()
+    iam = client("iam")
+    user_arn = ensure_user(iam)
+    role_arn = ensure_role(iam, user_arn)
+    iam.put_user_policy(UserName=USER_NAME, PolicyName="stsvend-service",
+                        PolicyDocument=service_user_policy(role_arn))
+    key = rotate_access_key(iam)
+    write_credentials(key, role_arn)
+    print(f"role_arn={role_arn}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

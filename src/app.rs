@@ -1,0 +1,118 @@
+//! The one wiring place: `Application::build(config)` gives a bound, ready-to-run server.
+//! `main` and the tests both go through here.
+
+use std::net::TcpListener;
+use std::sync::Arc;
+use std::time::Duration;
+
+use actix_web::dev::Server;
+use actix_web::middleware::from_fn;
+use actix_web::{App, HttpServer, web};
+
+use crate::auth::{JwksCache, Verifier};
+use crate::config::Config;
+use crate::http;
+use crate::policy::{PolicyError, PolicySet};
+use crate::provision::Provisioner;
+use crate::store::{Store, StoreError};
+use crate::sts::Vendor;
+
+/// Everything a request handler needs.
+pub struct AppState {
+    pub config: Config,
+    pub verifier: Verifier,
+    pub store: Store,
+    pub policies: PolicySet,
+    pub provisioner: Provisioner,
+    pub vendor: Vendor,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error("policy templates:\n{}", .0.iter().map(|e| format!("  - {e}")).collect::<Vec<_>>().join("\n"))]
+    Policies(Vec<PolicyError>),
+    #[error("cannot open database: {0}")]
+    Store(#[from] StoreError),
+    #[error("cannot bind {addr}: {source}")]
+    Bind { addr: String, source: std::io::Error },
+}
+
+pub struct Application {
+    port: u16,
+    server: Server,
+    state: web::Data<AppState>,
+    _jwks_refresher: tokio::task::JoinHandle<()>,
+}
+
+/// Loads the templates named by the config and checks them.
+pub fn load_policies(config: &Config) -> Result<PolicySet, StartError> {
+    let mut required: Vec<&str> = config.policies.grants.keys().map(String::as_str).collect();
+    required.push(&config.policies.default);
+    let set = PolicySet::load(&config.policies.dir, &required).map_err(StartError::Policies)?;
+    let unbound: Vec<PolicyError> = set
+        .names()
+        .filter(|n| !config.policies.grants.contains_key(*n))
+        .map(|n| PolicyError::Template {
+            file: config.policies.dir.join(format!("{n}.json")),
+            reason: format!("no policies.grants entry says who may use `{n}`"),
+        })
+        .collect();
+    if unbound.is_empty() { Ok(set) } else { Err(StartError::Policies(unbound)) }
+}
+
+impl Application {
+    pub async fn build(config: Config) -> Result<Self, StartError> {
+        let policies = load_policies(&config)?;
+        let store = Store::open(&config.database.path)?;
+
+        let sdk = crate::aws::sdk_config(&config.aws).await;
+        let s3 = crate::aws::s3_client(&sdk, &config.aws);
+        let sts = crate::aws::sts_client(&sdk);
+
+        let jwks = Arc::new(JwksCache::new(
+            &config.auth.issuer,
+            config.auth.jwks_url.as_deref(),
+            Duration::from_secs(config.auth.jwks_refetch_cooldown_seconds),
+        ));
+        let refresher = jwks.spawn_refresher();
+        let verifier = Verifier::new(&config.auth, jwks);
+        let provisioner = Provisioner::new(store.clone(), s3, &config.storage, &config.aws);
+        let vendor = Vendor::new(sts, &config.aws);
+
+        let addr = config.server.bind;
+        let listener = TcpListener::bind(addr).map_err(|source| StartError::Bind { addr: addr.to_string(), source })?;
+        let port = listener.local_addr().map_err(|source| StartError::Bind { addr: addr.to_string(), source })?.port();
+
+        let state = web::Data::new(AppState { config, verifier, store, policies, provisioner, vendor });
+        let app_state = state.clone();
+        let server = HttpServer::new(move || {
+            App::new()
+                .app_data(app_state.clone())
+                .wrap(from_fn(http::request_log))
+                .configure(http::routes)
+                .default_service(http::default_service())
+        })
+        .listen(listener)
+        .map_err(|source| StartError::Bind { addr: addr.to_string(), source })?
+        .shutdown_timeout(30)
+        .run();
+
+        Ok(Self { port, server, state, _jwks_refresher: refresher })
+    }
+
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    pub fn state(&self) -> web::Data<AppState> {
+        self.state.clone()
+    }
+
+    pub fn server_handle(&self) -> actix_web::dev::ServerHandle {
+        self.server.handle()
+    }
+
+    pub async fn run_until_stopped(self) -> std::io::Result<()> {
+        self.server.await
+    }
+}

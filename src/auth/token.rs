@@ -1,0 +1,170 @@
+//! Verifies one access token and turns it into a [`Caller`].
+
+use std::collections::{BTreeSet, HashMap};
+use std::sync::Arc;
+
+use jsonwebtoken::errors::ErrorKind;
+use jsonwebtoken::{Algorithm, Validation};
+use serde::Deserialize;
+
+use super::{AuthError, JwksCache, parse_algorithm};
+use crate::config::AuthConfig;
+use crate::identity::UserId;
+
+/// Tokens longer than this are refused before any parsing (Auth0 tokens are ~1 KiB).
+pub const MAX_TOKEN_BYTES: usize = 8 * 1024;
+/// Subjects longer than this are refused (Auth0 subs are well under 100 characters).
+const MAX_SUBJECT_BYTES: usize = 1024;
+
+/// An authenticated user. Only derived, validated values leave this module.
+#[derive(Debug, Clone)]
+pub struct Caller {
+    pub user_id: UserId,
+    pub issuer: String,
+    pub subject: String,
+    /// Union of the token's `scope` words and `permissions` entries.
+    pub grants: BTreeSet<String>,
+    /// The OAuth client the token was issued to (`azp`), for logs and audit.
+    pub client_id: Option<String>,
+}
+
+impl Caller {
+    /// True when the token carries any one of `needs` as a scope or a permission.
+    pub fn has_any(&self, needs: &[String]) -> bool {
+        needs.iter().any(|n| self.grants.contains(n))
+    }
+}
+
+#[derive(Deserialize)]
+struct AccessClaims {
+    sub: Option<String>,
+    #[serde(default)]
+    scope: Option<String>,
+    #[serde(default)]
+    permissions: Option<Vec<String>>,
+    #[serde(default)]
+    gty: Option<serde_json::Value>,
+    #[serde(default)]
+    azp: Option<String>,
+}
+
+pub struct Verifier {
+    jwks: Arc<JwksCache>,
+    issuer: String,
+    validations: HashMap<Algorithm, Validation>,
+    allow_client_credentials: bool,
+}
+
+impl Verifier {
+    pub fn new(config: &AuthConfig, jwks: Arc<JwksCache>) -> Self {
+        let validations = config
+            .algorithms
+            .iter()
+            .filter_map(|a| parse_algorithm(a))
+            .map(|alg| {
+                let mut v = Validation::new(alg);
+                v.set_issuer(&[&config.issuer]);
+                v.set_audience(&[&config.audience]);
+                v.set_required_spec_claims(&["exp", "iss", "aud", "sub"]);
+                v.leeway = config.leeway_seconds;
+                v.validate_nbf = true;
+                (alg, v)
+            })
+            .collect();
+        Self {
+            jwks,
+            issuer: config.issuer.clone(),
+            validations,
+            allow_client_credentials: config.allow_client_credentials,
+        }
+    }
+
+    pub fn jwks(&self) -> &Arc<JwksCache> {
+        &self.jwks
+    }
+
+    pub async fn verify(&self, token: &str) -> Result<Caller, AuthError> {
+        if token.len() > MAX_TOKEN_BYTES {
+            return Err(AuthError::Invalid("token is too large"));
+        }
+        if token.bytes().filter(|b| *b == b'.').count() != 2 {
+            return Err(AuthError::Invalid("token is not a signed JWT"));
+        }
+        let header = jsonwebtoken::decode_header(token)
+            .map_err(|_| AuthError::Invalid("token header is malformed"))?;
+        let validation = self
+            .validations
+            .get(&header.alg)
+            .ok_or(AuthError::Invalid("token algorithm is not accepted"))?;
+        if header.crit.is_some() {
+            return Err(AuthError::Invalid("token has critical header parameters"));
+        }
+        if let Some(typ) = &header.typ
+            && !["jwt", "at+jwt", "application/at+jwt"].contains(&typ.to_ascii_lowercase().as_str())
+        {
+            return Err(AuthError::Invalid("token type is not an access token"));
+        }
+        // `jku`, `x5u` and `jwk` header fields are deliberately ignored: keys come only from the
+        // configured issuer's JWKS.
+        let kid = header.kid.as_deref().ok_or(AuthError::Invalid("token header has no kid"))?;
+        if kid.is_empty() || kid.len() > 256 {
+            return Err(AuthError::Invalid("token kid is malformed"));
+        }
+        let key = self.jwks.key(kid).await?;
+        if key.alg.is_some_and(|a| a != header.alg) {
+            return Err(AuthError::Invalid("token algorithm does not match its key"));
+        }
+
+        let data = jsonwebtoken::decode::<AccessClaims>(token, &key.key, validation)
+            .map_err(|e| map_jwt_error(e.kind()))?;
+        let claims = data.claims;
+        let subject = claims.sub.ok_or_else(|| AuthError::MissingClaim("sub".to_owned()))?;
+        if subject.is_empty() || subject.len() > MAX_SUBJECT_BYTES {
+            return Err(AuthError::Invalid("token subject is malformed"));
+        }
+        let client_credentials = subject.ends_with("@clients")
+            || match &claims.gty {
+                Some(serde_json::Value::String(g)) => g == "client-credentials",
+                Some(serde_json::Value::Array(gs)) => gs.iter().any(|g| g == "client-credentials"),
+                _ => false,
+            };
+        if client_credentials && !self.allow_client_credentials {
+            return Err(AuthError::ClientCredentials);
+        }
+
+        let mut grants: BTreeSet<String> = claims
+            .scope
+            .as_deref()
+            .unwrap_or_default()
+            .split(' ')
+            .filter(|s| !s.is_empty())
+            .map(str::to_owned)
+            .collect();
+        grants.extend(claims.permissions.unwrap_or_default());
+        Ok(Caller {
+            user_id: UserId::derive(&self.issuer, &subject),
+            issuer: self.issuer.clone(),
+            subject,
+            grants,
+            client_id: claims.azp,
+        })
+    }
+}
+
+fn map_jwt_error(kind: &ErrorKind) -> AuthError {
+    match kind {
+        ErrorKind::ExpiredSignature => AuthError::Expired,
+        ErrorKind::ImmatureSignature => AuthError::NotYetValid,
+        ErrorKind::InvalidIssuer => AuthError::WrongIssuer,
+        ErrorKind::InvalidAudience => AuthError::WrongAudience,
+        ErrorKind::MissingRequiredClaim(c) => AuthError::MissingClaim(c.clone()),
+        ErrorKind::InvalidSignature => AuthError::Invalid("token signature does not verify"),
+        ErrorKind::InvalidAlgorithm | ErrorKind::MissingAlgorithm | ErrorKind::UnsupportedAlgorithm => {
+            AuthError::Invalid("token algorithm is not accepted")
+        }
+        ErrorKind::InvalidClaimFormat(_) | ErrorKind::Json(_) => {
+            AuthError::Invalid("token claims are malformed")
+        }
+        _ => AuthError::Invalid("token is malformed"),
+    }
+}

@@ -1,0 +1,104 @@
+//! The AWS boundary: SDK configuration and how SDK errors are classified.
+
+use std::time::Duration;
+
+use aws_config::BehaviorVersion;
+use aws_config::retry::RetryConfig;
+use aws_config::timeout::TimeoutConfig;
+use aws_sdk_s3::error::{ProvideErrorMetadata, SdkError};
+
+use crate::config::AwsConfig;
+
+/// Loads the SDK configuration: the standard credential chain, the configured region, and
+/// timeouts short enough that an outage turns into a prompt 503 rather than a hung request.
+pub async fn sdk_config(aws: &AwsConfig) -> aws_config::SdkConfig {
+    let timeout = Duration::from_secs(aws.call_timeout_seconds);
+    let mut loader = aws_config::defaults(BehaviorVersion::latest())
+        .region(aws_config::Region::new(aws.region.clone()))
+        .timeout_config(
+            TimeoutConfig::builder()
+                .connect_timeout(Duration::from_secs(2).min(timeout))
+                .operation_attempt_timeout(timeout)
+                .operation_timeout(timeout * 2)
+                .build(),
+        )
+        .retry_config(RetryConfig::standard().with_max_attempts(2));
+    if let Some(url) = &aws.endpoint_url {
+        loader = loader.endpoint_url(url);
+    }
+    loader.load().await
+}
+
+pub fn s3_client(sdk: &aws_config::SdkConfig, aws: &AwsConfig) -> aws_sdk_s3::Client {
+    let conf = aws_sdk_s3::config::Builder::from(sdk)
+        // Custom endpoints (MiniStack, VPC endpoints) are addressed path-style.
+        .force_path_style(aws.endpoint_url.is_some())
+        .build();
+    aws_sdk_s3::Client::from_conf(conf)
+}
+
+pub fn sts_client(sdk: &aws_config::SdkConfig) -> aws_sdk_sts::Client {
+    aws_sdk_sts::Client::new(sdk)
+}
+
+/// An AWS call that did not succeed, reduced to what the HTTP edge needs to decide.
+#[derive(Debug, thiserror::Error)]
+pub enum UpstreamError {
+    /// Network failure, timeout, throttling or a 5xx: worth retrying later (503).
+    #[error("{service} unavailable: {detail}")]
+    Unavailable { service: &'static str, detail: String },
+    /// AWS refused the call (permissions, validation): a configuration problem (500).
+    #[error("{service} refused {operation}: {code}: {detail}")]
+    Rejected { service: &'static str, operation: &'static str, code: String, detail: String },
+}
+
+const TRANSIENT_CODES: &[&str] = &[
+    "Throttling",
+    "ThrottlingException",
+    "RequestLimitExceeded",
+    "SlowDown",
+    "ServiceUnavailable",
+    "InternalError",
+    "RequestTimeout",
+];
+
+impl UpstreamError {
+    pub fn classify<E, R>(service: &'static str, operation: &'static str, err: &SdkError<E, R>) -> Self
+    where
+        E: ProvideErrorMetadata + std::error::Error + 'static,
+        R: std::fmt::Debug + 'static,
+    {
+        match err {
+            SdkError::ServiceError(se) => {
+                let code = se.err().code().unwrap_or("Unknown").to_owned();
+                let detail = se.err().message().unwrap_or_default().to_owned();
+                if TRANSIENT_CODES.contains(&code.as_str()) {
+                    Self::Unavailable { service, detail: format!("{operation}: {code}: {detail}") }
+                } else {
+                    Self::Rejected { service, operation, code, detail }
+                }
+            }
+            SdkError::TimeoutError(_) | SdkError::DispatchFailure(_) | SdkError::ResponseError(_) => {
+                Self::Unavailable {
+                    service,
+                    detail: format!("{operation}: {}", aws_sdk_s3::error::DisplayErrorContext(err)),
+                }
+            }
+            // Construction failures and future variants are our own bugs, not outages.
+            _ => Self::Rejected {
+                service,
+                operation,
+                code: "ClientError".to_owned(),
+                detail: aws_sdk_s3::error::DisplayErrorContext(err).to_string(),
+            },
+        }
+    }
+
+    /// The AWS error code, when AWS answered with one.
+    pub fn code(&self) -> Option<&str> {
+        match self {
+            Self::Rejected { code, .. } => Some(code),
+            Self::Unavailable { .. } => None,
+        }
+    }
+}

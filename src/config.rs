@@ -1,0 +1,432 @@
+//! Typed configuration: defaults -> `config.toml` -> `STSVEND_<SECTION>__<KEY>` environment.
+//!
+//! Start-up stops on any unknown key or invalid value, and the error lists every problem at
+//! once so an operator fixes a file in one pass, not one complaint at a time.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+
+/// Prefix of environment overrides, e.g. `STSVEND_AWS__ROLE_ARN`.
+pub const ENV_PREFIX: &str = "STSVEND_";
+
+/// STS accepts AssumeRole durations in this range (seconds).
+pub const STS_MIN_DURATION: u64 = 900;
+pub const STS_MAX_DURATION: u64 = 43_200;
+
+/// Unknown keys are collected by `serde_ignored` (not `deny_unknown_fields`, which would stop
+/// at the first one), so every unknown key is reported together.
+#[derive(Debug, Clone, Deserialize)]
+pub struct Config {
+    pub server: ServerConfig,
+    pub auth: AuthConfig,
+    pub aws: AwsConfig,
+    pub storage: StorageConfig,
+    pub policies: PoliciesConfig,
+    pub database: DatabaseConfig,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct ServerConfig {
+    /// Address the HTTP API listens on; port 0 picks a free port.
+    pub bind: SocketAddr,
+    /// Largest request body accepted on the API, in bytes.
+    #[serde(default = "defaults::max_body_bytes")]
+    pub max_body_bytes: usize,
+    /// `text` (human) or `json` (one JSON object per line).
+    #[serde(default)]
+    pub log_format: LogFormat,
+}
+
+#[derive(Debug, Clone, Copy, Default, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    #[default]
+    Text,
+    Json,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct AuthConfig {
+    /// Exact `iss` of accepted tokens. Auth0 issuers end with a slash, and so must this.
+    pub issuer: String,
+    /// The API identifier that must appear in `aud` (a string or an array).
+    pub audience: String,
+    /// JWKS address; when absent it is read from the issuer's OIDC discovery document.
+    #[serde(default)]
+    pub jwks_url: Option<String>,
+    /// Clock skew tolerated on `exp` and `nbf`.
+    #[serde(default = "defaults::leeway_seconds")]
+    pub leeway_seconds: u64,
+    /// Signature algorithms accepted; anything else is refused before the key is looked up.
+    #[serde(default = "defaults::algorithms")]
+    pub algorithms: Vec<String>,
+    /// Least time between two JWKS fetches triggered by an unknown `kid`.
+    #[serde(default = "defaults::jwks_refetch_cooldown_seconds")]
+    pub jwks_refetch_cooldown_seconds: u64,
+    /// Client-credentials (machine) tokens have no user behind them; refused unless enabled.
+    #[serde(default)]
+    pub allow_client_credentials: bool,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct AwsConfig {
+    pub region: String,
+    /// Custom AWS endpoint (MiniStack, LocalStack, a VPC endpoint); vended bodies carry it.
+    #[serde(default)]
+    pub endpoint_url: Option<String>,
+    /// The role whose sessions are vended, narrowed per user by the session policy.
+    pub role_arn: String,
+    #[serde(default = "defaults::session_duration_seconds")]
+    pub session_duration_seconds: u64,
+    /// Cached credentials are handed out again only while this much lifetime is left.
+    #[serde(default = "defaults::min_remaining_seconds")]
+    pub min_remaining_seconds: u64,
+    /// Session tag carrying the user id (usable as `aws:PrincipalTag/<key>` in bucket policies).
+    #[serde(default = "defaults::session_tag_key")]
+    pub session_tag_key: String,
+    /// Per-call timeout for STS and S3, so an outage answers 503 quickly instead of hanging.
+    #[serde(default = "defaults::call_timeout_seconds")]
+    pub call_timeout_seconds: u64,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct StorageConfig {
+    /// Every user bucket is `<prefix>-<hash>`; the role's own policy should be limited to it.
+    pub bucket_prefix: String,
+    /// Browser origins allowed by each bucket's CORS rules.
+    #[serde(default)]
+    pub cors_allowed_origins: Vec<String>,
+    /// SSE-KMS key for default encryption; SSE-S3 when absent.
+    #[serde(default)]
+    pub kms_key_id: Option<String>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct PoliciesConfig {
+    pub dir: PathBuf,
+    /// Template vended when the request names none.
+    pub default: String,
+    /// Template name -> the scopes or permissions of which a token needs at least one.
+    pub grants: BTreeMap<String, Vec<String>>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct DatabaseConfig {
+    pub path: PathBuf,
+}
+
+mod defaults {
+    pub fn max_body_bytes() -> usize {
+        4096
+    }
+    pub fn leeway_seconds() -> u64 {
+        30
+    }
+    pub fn algorithms() -> Vec<String> {
+        vec!["RS256".to_owned()]
+    }
+    pub fn jwks_refetch_cooldown_seconds() -> u64 {
+        30
+    }
+    pub fn session_duration_seconds() -> u64 {
+        3600
+    }
+    pub fn min_remaining_seconds() -> u64 {
+        // boto3 and the AWS CLI refresh 15 minutes before expiry; 20 leaves them headroom.
+        1200
+    }
+    pub fn session_tag_key() -> String {
+        "stsvend-user".to_owned()
+    }
+    pub fn call_timeout_seconds() -> u64 {
+        5
+    }
+}
+
+/// Every problem found in a configuration, reported together.
+#[derive(Debug)]
+pub struct ConfigError {
+    pub source_name: String,
+    pub problems: Vec<String>,
+}
+
+impl fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        writeln!(f, "invalid configuration ({}):", self.source_name)?;
+        for p in &self.problems {
+            writeln!(f, "  - {p}")?;
+        }
+        Ok(())
+    }
+}
+
+impl std::error::Error for ConfigError {}
+
+impl Config {
+    /// Reads `path`, applies `STSVEND_*` overrides from the process environment, validates.
+    pub fn load(path: &Path) -> Result<Self, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|e| ConfigError {
+            source_name: path.display().to_string(),
+            problems: vec![format!("cannot read file: {e}")],
+        })?;
+        let env: Vec<(String, String)> = std::env::vars().collect();
+        Self::from_sources(&path.display().to_string(), &text, &env)
+    }
+
+    /// Parses TOML text with the given environment pairs applied on top; pure, for tests.
+    pub fn from_sources(
+        source_name: &str,
+        text: &str,
+        env: &[(String, String)],
+    ) -> Result<Self, ConfigError> {
+        let fail = |problems| ConfigError { source_name: source_name.to_owned(), problems };
+        let mut table: toml::Table =
+            text.parse().map_err(|e: toml::de::Error| fail(vec![e.to_string()]))?;
+        let mut problems = apply_env(&mut table, env);
+
+        let mut unknown = Vec::new();
+        let parsed: Result<Config, _> =
+            serde_ignored::deserialize(toml::Value::Table(table), |path| {
+                unknown.push(path.to_string());
+            });
+        problems.extend(unknown.into_iter().map(|k| format!("unknown key `{k}`")));
+        match parsed {
+            Ok(config) => {
+                problems.extend(config.problems());
+                if problems.is_empty() { Ok(config) } else { Err(fail(problems)) }
+            }
+            Err(e) => {
+                problems.push(e.to_string());
+                Err(fail(problems))
+            }
+        }
+    }
+
+    /// Semantic checks serde cannot express. Every failed check is collected.
+    fn problems(&self) -> Vec<String> {
+        let mut p = Vec::new();
+        let auth = &self.auth;
+        if !(auth.issuer.starts_with("https://") || auth.issuer.starts_with("http://")) {
+            p.push("auth.issuer: must be an http(s) URL".to_owned());
+        }
+        if !auth.issuer.ends_with('/') {
+            p.push("auth.issuer: must end with `/` (Auth0 issuers do, and `iss` is compared exactly)".to_owned());
+        }
+        if auth.audience.trim().is_empty() {
+            p.push("auth.audience: must not be empty".to_owned());
+        }
+        if auth.algorithms.is_empty() {
+            p.push("auth.algorithms: at least one algorithm is required".to_owned());
+        }
+        for alg in &auth.algorithms {
+            if crate::auth::parse_algorithm(alg).is_none() {
+                p.push(format!(
+                    "auth.algorithms: `{alg}` is not an accepted asymmetric algorithm (RS256, RS384, RS512, PS256, PS384, PS512, ES256, ES384, EdDSA)"
+                ));
+            }
+        }
+        if auth.leeway_seconds > 300 {
+            p.push("auth.leeway_seconds: at most 300".to_owned());
+        }
+        if let Some(url) = &auth.jwks_url
+            && !(url.starts_with("https://") || url.starts_with("http://"))
+        {
+            p.push("auth.jwks_url: must be an http(s) URL".to_owned());
+        }
+
+        let aws = &self.aws;
+        if aws.region.is_empty()
+            || !aws.region.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+        {
+            p.push(format!("aws.region: `{}` is not a region name", aws.region));
+        }
+        if let Some(url) = &aws.endpoint_url
+            && !(url.starts_with("https://") || url.starts_with("http://"))
+        {
+            p.push("aws.endpoint_url: must be an http(s) URL".to_owned());
+        }
+        if !is_role_arn(&aws.role_arn) {
+            p.push(format!(
+                "aws.role_arn: `{}` is not an IAM role ARN (arn:<partition>:iam::<12-digit account>:role/<name>)",
+                aws.role_arn
+            ));
+        }
+        if !(STS_MIN_DURATION..=STS_MAX_DURATION).contains(&aws.session_duration_seconds) {
+            p.push(format!(
+                "aws.session_duration_seconds: {} is outside {STS_MIN_DURATION}..={STS_MAX_DURATION}",
+                aws.session_duration_seconds
+            ));
+        } else if aws.min_remaining_seconds >= aws.session_duration_seconds {
+            p.push("aws.min_remaining_seconds: must be less than aws.session_duration_seconds".to_owned());
+        }
+        if !is_tag_key(&aws.session_tag_key) {
+            p.push("aws.session_tag_key: 1-128 characters of letters, digits, spaces and _.:/=+-@".to_owned());
+        }
+        if aws.call_timeout_seconds == 0 || aws.call_timeout_seconds > 60 {
+            p.push("aws.call_timeout_seconds: must be 1..=60".to_owned());
+        }
+
+        if let Err(e) = crate::identity::validate_bucket_prefix(&self.storage.bucket_prefix) {
+            p.push(format!("storage.bucket_prefix: {e}"));
+        }
+        for origin in &self.storage.cors_allowed_origins {
+            if origin != "*" && !(origin.starts_with("https://") || origin.starts_with("http://")) {
+                p.push(format!("storage.cors_allowed_origins: `{origin}` is not an origin (scheme://host[:port])"));
+            }
+        }
+
+        let pol = &self.policies;
+        if !pol.grants.contains_key(&pol.default) {
+            p.push(format!("policies.default: `{}` has no entry in policies.grants", pol.default));
+        }
+        for (name, needs) in &pol.grants {
+            if needs.is_empty() {
+                p.push(format!("policies.grants.{name}: list at least one scope or permission"));
+            }
+        }
+        if self.database.path.as_os_str().is_empty() {
+            p.push("database.path: must not be empty".to_owned());
+        }
+        p
+    }
+}
+
+/// Applies `STSVEND_<SECTION>__<KEY>=value` pairs. A value is read as a TOML value when it
+/// parses as one (numbers, booleans, arrays), else taken as a plain string.
+fn apply_env(table: &mut toml::Table, env: &[(String, String)]) -> Vec<String> {
+    let mut problems = Vec::new();
+    for (name, raw) in env {
+        let Some(rest) = name.strip_prefix(ENV_PREFIX) else { continue };
+        let path: Vec<String> = rest.split("__").map(str::to_ascii_lowercase).collect();
+        if path.len() < 2 || path.iter().any(String::is_empty) {
+            problems.push(format!("environment `{name}`: expected {ENV_PREFIX}<SECTION>__<KEY>"));
+            continue;
+        }
+        let (sections, key) = path.split_at(path.len() - 1);
+        if let Err(section) = set_path(table, sections, &key[0], parse_env_value(raw)) {
+            problems.push(format!("environment `{name}`: `{section}` is not a section"));
+        }
+    }
+    problems
+}
+
+fn set_path(table: &mut toml::Table, sections: &[String], key: &str, value: toml::Value) -> Result<(), String> {
+    match sections.split_first() {
+        None => {
+            table.insert(key.to_owned(), value);
+            Ok(())
+        }
+        Some((first, rest)) => {
+            let entry = table.entry(first.clone()).or_insert_with(|| toml::Value::Table(toml::Table::new()));
+            let inner = entry.as_table_mut().ok_or_else(|| first.clone())?;
+            set_path(inner, rest, key, value)
+        }
+    }
+}
+
+fn parse_env_value(raw: &str) -> toml::Value {
+    format!("v = {raw}")
+        .parse::<toml::Table>()
+        .ok()
+        .and_then(|mut t| t.remove("v"))
+        .unwrap_or_else(|| toml::Value::String(raw.to_owned()))
+}
+
+fn is_role_arn(arn: &str) -> bool {
+    let parts: Vec<&str> = arn.splitn(6, ':').collect();
+    let [scheme, partition, service, region, account, resource] = parts[..] else { return false };
+    scheme == "arn"
+        && partition.starts_with("aws")
+        && service == "iam"
+        && region.is_empty()
+        && account.len() == 12
+        && account.bytes().all(|b| b.is_ascii_digit())
+        && resource.strip_prefix("role/").is_some_and(|name| {
+            !name.is_empty()
+                && name.len() <= 512
+                && name.bytes().all(|b| b.is_ascii_alphanumeric() || b"+=,.@_-/".contains(&b))
+        })
+}
+
+fn is_tag_key(key: &str) -> bool {
+    (1..=128).contains(&key.len())
+        && !key.starts_with("aws:")
+        && key.chars().all(|c| c.is_alphanumeric() || " _.:/=+-@".contains(c))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const GOOD: &str = include_str!("../config.toml");
+
+    fn load(text: &str, env: &[(&str, &str)]) -> Result<Config, ConfigError> {
+        let env: Vec<(String, String)> =
+            env.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect();
+        Config::from_sources("test", text, &env)
+    }
+
+    #[test]
+    fn shipped_config_is_valid() {
+        let c = load(GOOD, &[]).unwrap();
+        assert!(c.auth.issuer.ends_with('/'));
+        assert_eq!(c.policies.default, "read-write");
+    }
+
+    #[test]
+    fn env_overrides_take_precedence_and_are_typed() {
+        let c = load(
+            GOOD,
+            &[
+                ("STSVEND_AWS__SESSION_DURATION_SECONDS", "7200"),
+                ("STSVEND_AWS__ROLE_ARN", "arn:aws:iam::123456789012:role/x"),
+                ("STSVEND_STORAGE__CORS_ALLOWED_ORIGINS", r#"["https://app.example"]"#),
+                ("UNRELATED", "1"),
+            ],
+        )
+        .unwrap();
+        assert_eq!(c.aws.session_duration_seconds, 7200);
+        assert_eq!(c.aws.role_arn, "arn:aws:iam::123456789012:role/x");
+        assert_eq!(c.storage.cors_allowed_origins, vec!["https://app.example"]);
+    }
+
+    #[test]
+    fn every_problem_is_listed_at_once() {
+        let text = GOOD
+            .replace("[server]", "[server]\nbogus = 1")
+            .replace("session_duration_seconds = 3600", "session_duration_seconds = 60");
+        let err = load(&text, &[("STSVEND_AWS__ROLE_ARN", "not-an-arn"), ("STSVEND_AUTH__COLOR", "x")])
+            .unwrap_err();
+        let all = err.to_string();
+        assert!(all.contains("unknown key `server.bogus`"), "{all}");
+        assert!(all.contains("unknown key `auth.color`"), "{all}");
+        assert!(all.contains("aws.role_arn"), "{all}");
+        assert!(all.contains("aws.session_duration_seconds: 60"), "{all}");
+    }
+
+    #[test]
+    fn issuer_without_trailing_slash_is_refused() {
+        let err = load(GOOD, &[("STSVEND_AUTH__ISSUER", "https://tenant.auth0.com")]).unwrap_err();
+        assert!(err.to_string().contains("auth.issuer: must end with `/`"));
+    }
+
+    #[test]
+    fn symmetric_algorithms_cannot_be_enabled() {
+        let err = load(GOOD, &[("STSVEND_AUTH__ALGORITHMS", r#"["HS256"]"#)]).unwrap_err();
+        assert!(err.to_string().contains("`HS256` is not an accepted"));
+    }
+
+    #[test]
+    fn role_arns_are_checked() {
+        assert!(is_role_arn("arn:aws:iam::000000000000:role/stsvend-vend"));
+        assert!(is_role_arn("arn:aws-us-gov:iam::123456789012:role/path/name"));
+        assert!(!is_role_arn("arn:aws:iam::0000:role/x"));
+        assert!(!is_role_arn("arn:aws:iam::000000000000:user/x"));
+        assert!(!is_role_arn("arn:aws:sts::000000000000:role/x"));
+        assert!(!is_role_arn("arn:aws:iam::000000000000:role/"));
+    }
+}

@@ -1,0 +1,128 @@
+//! The one error type at the HTTP edge and its JSON envelope:
+//! `{"error": {"code": "...", "message": "..."}}`. Each variant has an explicit status and a
+//! stable code; internal detail goes to the log, never into a body.
+
+use actix_web::http::StatusCode;
+use actix_web::http::header::{self, HeaderValue};
+use actix_web::{HttpResponse, ResponseError};
+use serde_json::json;
+
+use crate::auth::AuthError;
+
+/// Seconds a client should wait before retrying after a 503.
+const RETRY_AFTER_SECONDS: u32 = 5;
+
+/// The error code of a response, kept in its extensions for the request log.
+#[derive(Clone, Copy, Debug)]
+pub struct ErrorCode(pub &'static str);
+
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    #[error("{0}")]
+    Auth(AuthError),
+    #[error("{message}")]
+    BadRequest { code: &'static str, message: String },
+    #[error("request body must be application/json")]
+    UnsupportedMediaType,
+    #[error("request body is too large")]
+    PayloadTooLarge,
+    #[error("{0}")]
+    InsufficientScope(String),
+    #[error("{0}")]
+    NotFound(String),
+    #[error("method not allowed")]
+    MethodNotAllowed,
+    #[error("{0} is unavailable; retry later")]
+    Unavailable(&'static str),
+    #[error("internal error")]
+    Internal,
+}
+
+impl ApiError {
+    pub fn code(&self) -> &'static str {
+        match self {
+            Self::Auth(e) => e.code(),
+            Self::BadRequest { code, .. } => code,
+            Self::UnsupportedMediaType => "unsupported_media_type",
+            Self::PayloadTooLarge => "payload_too_large",
+            Self::InsufficientScope(_) => "insufficient_scope",
+            Self::NotFound(_) => "not_found",
+            Self::MethodNotAllowed => "method_not_allowed",
+            Self::Unavailable(_) => "service_unavailable",
+            Self::Internal => "internal",
+        }
+    }
+
+    /// Logs an internal failure with its cause chain and returns the opaque error for the body.
+    pub fn internal(context: &str, err: &dyn std::error::Error) -> Self {
+        let mut chain = err.to_string();
+        let mut source = err.source();
+        while let Some(s) = source {
+            chain.push_str(": ");
+            chain.push_str(&s.to_string());
+            source = s.source();
+        }
+        tracing::error!(error = %chain, "{context}");
+        Self::Internal
+    }
+}
+
+impl From<AuthError> for ApiError {
+    fn from(e: AuthError) -> Self {
+        Self::Auth(e)
+    }
+}
+
+impl ResponseError for ApiError {
+    fn status_code(&self) -> StatusCode {
+        match self {
+            Self::Auth(AuthError::JwksUnavailable) | Self::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            Self::Auth(
+                AuthError::MissingToken
+                | AuthError::Invalid(_)
+                | AuthError::MissingClaim(_)
+                | AuthError::Expired
+                | AuthError::NotYetValid
+                | AuthError::WrongIssuer
+                | AuthError::WrongAudience
+                | AuthError::UnknownKey
+                | AuthError::ClientCredentials,
+            ) => StatusCode::UNAUTHORIZED,
+            Self::BadRequest { .. } => StatusCode::BAD_REQUEST,
+            Self::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            Self::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            Self::InsufficientScope(_) => StatusCode::FORBIDDEN,
+            Self::NotFound(_) => StatusCode::NOT_FOUND,
+            Self::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
+            Self::Internal => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    fn error_response(&self) -> HttpResponse {
+        let status = self.status_code();
+        let mut resp = HttpResponse::build(status);
+        resp.insert_header((header::CACHE_CONTROL, "no-store"));
+        match self {
+            Self::Auth(AuthError::MissingToken) => {
+                resp.insert_header((header::WWW_AUTHENTICATE, r#"Bearer realm="stsvend""#));
+            }
+            Self::Auth(e) if status == StatusCode::UNAUTHORIZED => {
+                // RFC 6750: error_description is a quoted string without `"` or `\`.
+                let value = format!(r#"Bearer realm="stsvend", error="invalid_token", error_description="{e}""#);
+                if let Ok(v) = HeaderValue::from_str(&value) {
+                    resp.insert_header((header::WWW_AUTHENTICATE, v));
+                }
+            }
+            Self::InsufficientScope(_) => {
+                resp.insert_header((header::WWW_AUTHENTICATE, r#"Bearer realm="stsvend", error="insufficient_scope""#));
+            }
+            _ => {}
+        }
+        if status == StatusCode::SERVICE_UNAVAILABLE {
+            resp.insert_header((header::RETRY_AFTER, RETRY_AFTER_SECONDS.to_string()));
+        }
+        let mut out = resp.json(json!({"error": {"code": self.code(), "message": self.to_string()}}));
+        out.extensions_mut().insert(ErrorCode(self.code()));
+        out
+    }
+}

@@ -1,0 +1,51 @@
+//! The authenticated caller, extracted from `Authorization: Bearer <token>`.
+
+use actix_web::dev::Payload;
+use actix_web::http::header::AUTHORIZATION;
+use actix_web::{FromRequest, HttpMessage, HttpRequest, web};
+use futures::future::LocalBoxFuture;
+
+use super::error::ApiError;
+use crate::app::AppState;
+use crate::auth::{AuthError, Caller};
+
+pub struct Authenticated(pub Caller);
+
+/// Extracts the token from the one Authorization header. The scheme is case-insensitive
+/// (RFC 7235); the token must be token68 characters.
+pub fn bearer_token(req: &HttpRequest) -> Result<&str, AuthError> {
+    let mut values = req.headers().get_all(AUTHORIZATION);
+    let value = values.next().ok_or(AuthError::MissingToken)?;
+    if values.next().is_some() {
+        return Err(AuthError::Invalid("more than one Authorization header"));
+    }
+    let value = value.to_str().map_err(|_| AuthError::Invalid("Authorization header is not ASCII"))?;
+    let (scheme, rest) = value.split_once(' ').ok_or(AuthError::Invalid("Authorization header is not `Bearer <token>`"))?;
+    if !scheme.eq_ignore_ascii_case("bearer") {
+        return Err(AuthError::Invalid("Authorization scheme must be Bearer"));
+    }
+    let token = rest.trim_start_matches(' ');
+    let token68 = |b: u8| b.is_ascii_alphanumeric() || b"-._~+/=".contains(&b);
+    if token.is_empty() || !token.bytes().all(token68) {
+        return Err(AuthError::Invalid("bearer token contains invalid characters"));
+    }
+    Ok(token)
+}
+
+impl FromRequest for Authenticated {
+    type Error = ApiError;
+    type Future = LocalBoxFuture<'static, Result<Self, Self::Error>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        let req = req.clone();
+        Box::pin(async move {
+            let state = req
+                .app_data::<web::Data<AppState>>()
+                .ok_or_else(|| ApiError::internal("app state missing", &AuthError::MissingToken))?;
+            let token = bearer_token(&req)?;
+            let caller = state.verifier.verify(token).await?;
+            req.extensions_mut().insert(caller.user_id.clone());
+            Ok(Self(caller))
+        })
+    }
+}

@@ -1,0 +1,25 @@
+//! `GET /healthz` (the process answers) and `GET /readyz` (database open, JWKS loaded).
+
+use actix_web::http::StatusCode;
+use actix_web::{HttpResponse, web};
+use serde_json::json;
+
+use crate::app::AppState;
+
+pub async fn healthz() -> HttpResponse {
+    HttpResponse::Ok().json(json!({"status": "ok"}))
+}
+
+pub async fn readyz(state: web::Data<AppState>) -> HttpResponse {
+    let database = state.store.ping().await.is_ok();
+    let jwks = state.verifier.jwks().is_loaded();
+    let status = if database && jwks { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE };
+    let mut resp = HttpResponse::build(status);
+    if status != StatusCode::OK {
+        resp.insert_header((actix_web::http::header::RETRY_AFTER, "5"));
+    }
+    resp.json(json!({
+        "status": if status == StatusCode::OK { "ready" } else { "not_ready" },
+        "checks": {"database": database, "jwks": jwks},
+    }))
+}

@@ -1,0 +1,37 @@
+//! `GET /v1/me`: the caller's mapping, without provisioning or vending.
+
+use actix_web::{HttpResponse, web};
+use serde::Serialize;
+
+use super::error::ApiError;
+use super::extract::Authenticated;
+use crate::app::AppState;
+use crate::store::format_time;
+
+#[derive(Serialize)]
+struct Me {
+    user_id: String,
+    bucket: String,
+    region: String,
+    created_at: String,
+    state: &'static str,
+}
+
+#[tracing::instrument(skip_all, fields(user_id = %caller.user_id))]
+pub async fn me(Authenticated(caller): Authenticated, state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
+    let row = state
+        .provisioner
+        .lookup(&caller.user_id)
+        .await
+        .map_err(|e| ApiError::internal("user lookup failed", &e))?
+        .ok_or_else(|| {
+            ApiError::NotFound("no bucket yet: the first POST /v1/credentials creates it".to_owned())
+        })?;
+    Ok(HttpResponse::Ok().json(Me {
+        user_id: row.user_id.to_string(),
+        bucket: row.bucket.to_string(),
+        region: row.region,
+        created_at: format_time(row.created_at),
+        state: row.state.as_str(),
+    }))
+}

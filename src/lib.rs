@@ -1,0 +1,16 @@
+#![forbid(unsafe_code)]
+//! stsvend: verifies an Auth0 access token, gives each user their own S3 bucket, and vends
+//! short-lived AWS keys scoped to it. The request path, in order:
+//! auth -> store -> provision -> policy -> sts -> http.
+
+pub mod app;
+pub mod auth;
+pub mod aws;
+pub mod config;
+pub mod http;
+pub mod identity;
+pub mod policy;
+pub mod provision;
+pub mod store;
+pub mod sts;
+pub mod telemetry;

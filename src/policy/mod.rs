@@ -1,0 +1,249 @@
+//! Session-policy templates.
+//!
+//! A template is a JSON file in `policies.dir`, named `<access>.json`. Placeholders
+//! (`{{bucket}}`, `{{user_id}}`) may only appear inside JSON string values: the template is
+//! parsed first and substitution happens on the parsed strings, so no value can change the
+//! policy's structure. Every template is trial-rendered at start-up with the longest names
+//! stsvend can produce, and refused if it is invalid or exceeds STS's 2048-character limit.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use serde_json::Value;
+
+use crate::identity::{BucketName, UserId};
+
+/// STS rejects inline session policies longer than this (minified, in characters).
+pub const MAX_POLICY_CHARS: usize = 2048;
+
+const PLACEHOLDERS: [&str; 2] = ["bucket", "user_id"];
+
+/// Values substituted into a template; typed so only derived, validated names get in.
+pub struct RenderContext<'a> {
+    pub bucket: &'a BucketName,
+    pub user_id: &'a UserId,
+}
+
+#[derive(Debug, Clone)]
+pub struct Template {
+    name: String,
+    body: Value,
+}
+
+impl Template {
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// Renders the minified policy text for one user.
+    pub fn render(&self, ctx: &RenderContext<'_>) -> String {
+        let mut body = self.body.clone();
+        substitute(&mut body, ctx);
+        body.to_string()
+    }
+}
+
+fn substitute(v: &mut Value, ctx: &RenderContext<'_>) {
+    match v {
+        Value::String(s) => {
+            if s.contains("{{") {
+                *s = s
+                    .replace("{{bucket}}", ctx.bucket.as_str())
+                    .replace("{{user_id}}", ctx.user_id.as_str());
+            }
+        }
+        Value::Array(items) => items.iter_mut().for_each(|i| substitute(i, ctx)),
+        Value::Object(map) => map.values_mut().for_each(|i| substitute(i, ctx)),
+        Value::Null | Value::Bool(_) | Value::Number(_) => {}
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum PolicyError {
+    #[error("cannot read policy directory {dir}: {source}")]
+    Dir { dir: PathBuf, source: std::io::Error },
+    #[error("{file}: {reason}")]
+    Template { file: PathBuf, reason: String },
+    #[error("no template named `{0}` in the policy directory (referenced by config)")]
+    Missing(String),
+}
+
+/// All templates, by access name.
+#[derive(Debug, Clone)]
+pub struct PolicySet {
+    templates: BTreeMap<String, Template>,
+}
+
+impl PolicySet {
+    /// Loads and checks every `*.json` in `dir`; `required` names (from config) must exist.
+    /// Returns every problem found, not just the first.
+    pub fn load(dir: &Path, required: &[&str]) -> Result<Self, Vec<PolicyError>> {
+        let entries = std::fs::read_dir(dir)
+            .map_err(|source| vec![PolicyError::Dir { dir: dir.to_owned(), source }])?;
+        let mut paths: Vec<PathBuf> = entries
+            .filter_map(Result::ok)
+            .map(|e| e.path())
+            .filter(|p| p.extension().is_some_and(|e| e == "json"))
+            .collect();
+        paths.sort();
+
+        let mut templates = BTreeMap::new();
+        let mut errors = Vec::new();
+        for path in paths {
+            let text = match std::fs::read_to_string(&path) {
+                Ok(t) => t,
+                Err(e) => {
+                    errors.push(PolicyError::Template { file: path, reason: e.to_string() });
+                    continue;
+                }
+            };
+            match Template::parse(&path, &text) {
+                Ok(t) => {
+                    templates.insert(t.name.clone(), t);
+                }
+                Err(reason) => errors.push(PolicyError::Template { file: path, reason }),
+            }
+        }
+        for name in required {
+            if !templates.contains_key(*name) {
+                errors.push(PolicyError::Missing((*name).to_owned()));
+            }
+        }
+        if errors.is_empty() { Ok(Self { templates }) } else { Err(errors) }
+    }
+
+    pub fn get(&self, name: &str) -> Option<&Template> {
+        self.templates.get(name)
+    }
+
+    pub fn names(&self) -> impl Iterator<Item = &str> {
+        self.templates.keys().map(String::as_str)
+    }
+}
+
+impl Template {
+    /// Parses and checks one template file.
+    pub fn parse(path: &Path, text: &str) -> Result<Self, String> {
+        let name = path
+            .file_stem()
+            .and_then(|s| s.to_str())
+            .filter(|n| {
+                !n.is_empty()
+                    && n.len() <= 64
+                    && n.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+            })
+            .ok_or("file name must be <name>.json with a name of [a-z0-9-], at most 64 characters")?
+            .to_owned();
+        let body: Value = serde_json::from_str(text).map_err(|e| {
+            format!("not valid JSON ({e}); placeholders are allowed only inside string values")
+        })?;
+        let statements = body
+            .get("Statement")
+            .ok_or("a policy document needs a `Statement`")?;
+        if !(statements.is_array() || statements.is_object()) {
+            return Err("`Statement` must be an object or an array".to_owned());
+        }
+        check_placeholders(&body)?;
+
+        let template = Self { name, body };
+        // Trial render with the longest names stsvend derives, so the size check is a bound.
+        let user_id = UserId::derive("trial", "render");
+        let longest_prefix = "a".repeat(crate::identity::MAX_BUCKET_PREFIX);
+        let bucket = user_id
+            .bucket_candidate(&longest_prefix, crate::identity::MAX_BUCKET_CANDIDATES - 1)
+            .map_err(|e| e.to_string())?;
+        let rendered = template.render(&RenderContext { bucket: &bucket, user_id: &user_id });
+        if rendered.chars().count() > MAX_POLICY_CHARS {
+            return Err(format!(
+                "renders to {} characters minified; STS allows at most {MAX_POLICY_CHARS}",
+                rendered.chars().count()
+            ));
+        }
+        Ok(template)
+    }
+}
+
+/// Every `{{...}}` in every string must be a known placeholder; keys may not hold any.
+fn check_placeholders(v: &Value) -> Result<(), String> {
+    match v {
+        Value::String(s) => check_string(s),
+        Value::Array(items) => items.iter().try_for_each(check_placeholders),
+        Value::Object(map) => map.iter().try_for_each(|(k, v)| {
+            if k.contains("{{") {
+                return Err(format!("placeholder in key `{k}`: placeholders are allowed only in string values"));
+            }
+            check_placeholders(v)
+        }),
+        Value::Null | Value::Bool(_) | Value::Number(_) => Ok(()),
+    }
+}
+
+fn check_string(s: &str) -> Result<(), String> {
+    let mut rest = s;
+    while let Some(start) = rest.find("{{") {
+        let after = &rest[start + 2..];
+        let end = after.find("}}").ok_or_else(|| format!("unclosed placeholder in `{s}`"))?;
+        let name = &after[..end];
+        if !PLACEHOLDERS.contains(&name) {
+            return Err(format!(
+                "unknown placeholder `{{{{{name}}}}}` (known: {{{{bucket}}}}, {{{{user_id}}}})"
+            ));
+        }
+        rest = &after[end + 2..];
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(text: &str) -> Result<Template, String> {
+        Template::parse(Path::new("t.json"), text)
+    }
+
+    #[test]
+    fn substitutes_inside_strings_only() {
+        let t = parse(r#"{"Statement":[{"Resource":"arn:aws:s3:::{{bucket}}/{{user_id}}/*","N":1}]}"#).unwrap();
+        let id = UserId::derive("i", "s");
+        let b = id.bucket_candidate("p", 0).unwrap();
+        let out = t.render(&RenderContext { bucket: &b, user_id: &id });
+        let v: Value = serde_json::from_str(&out).unwrap();
+        assert_eq!(v["Statement"][0]["Resource"], format!("arn:aws:s3:::{b}/{id}/*"));
+        assert_eq!(v["Statement"][0]["N"], 1);
+    }
+
+    #[test]
+    fn placeholder_outside_a_string_is_refused() {
+        let err = parse(r#"{"Statement":[{"Resource": {{bucket}} }]}"#).unwrap_err();
+        assert!(err.contains("not valid JSON"), "{err}");
+    }
+
+    #[test]
+    fn unknown_or_unclosed_placeholders_are_refused() {
+        assert!(parse(r#"{"Statement":[{"R":"{{sub}}"}]}"#).unwrap_err().contains("unknown placeholder `{{sub}}`"));
+        assert!(parse(r#"{"Statement":[{"R":"{{bucket"}]}"#).unwrap_err().contains("unclosed"));
+        assert!(parse(r#"{"Statement":[{"{{bucket}}":"x"}]}"#).unwrap_err().contains("in key"));
+    }
+
+    #[test]
+    fn oversized_template_is_refused() {
+        let many = vec![r#""arn:aws:s3:::{{bucket}}/*""#; 40].join(",");
+        let text = format!(r#"{{"Statement":[{{"Effect":"Allow","Action":"s3:GetObject","Resource":[{many}]}}]}}"#);
+        assert!(parse(&text).unwrap_err().contains("STS allows at most 2048"));
+    }
+
+    #[test]
+    fn shipped_templates_load() {
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("policies");
+        let set = PolicySet::load(&dir, &["read-write", "read-only"]).unwrap();
+        assert!(set.names().count() >= 2);
+    }
+
+    #[test]
+    fn a_missing_required_template_is_named() {
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("policies");
+        let errs = PolicySet::load(&dir, &["nope"]).unwrap_err();
+        assert!(errs.iter().any(|e| e.to_string().contains("`nope`")));
+    }
+}

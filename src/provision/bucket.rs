@@ -1,0 +1,175 @@
+//! Creating and locking down one user bucket. Every call is idempotent.
+
+use aws_sdk_s3::Client;
+use aws_sdk_s3::types::{
+    BucketLocationConstraint, CorsConfiguration, CorsRule, CreateBucketConfiguration, ObjectOwnership,
+    OwnershipControls, OwnershipControlsRule, PublicAccessBlockConfiguration, ServerSideEncryption,
+    ServerSideEncryptionByDefault, ServerSideEncryptionConfiguration, ServerSideEncryptionRule, Tag, Tagging,
+};
+
+use crate::aws::UpstreamError;
+use crate::config::StorageConfig;
+use crate::identity::{BucketName, UserId};
+
+/// Tag key naming the user a bucket belongs to.
+pub const OWNER_TAG: &str = "stsvend-owner";
+
+/// Headers browsers must be able to read for uploads: ETag for multipart completion, plus the
+/// x-amz headers the JS SDK inspects.
+const CORS_EXPOSE: &[&str] = &[
+    "ETag",
+    "x-amz-version-id",
+    "x-amz-request-id",
+    "x-amz-id-2",
+    "x-amz-server-side-encryption",
+    "x-amz-checksum-crc32",
+    "x-amz-checksum-crc32c",
+    "x-amz-checksum-sha1",
+    "x-amz-checksum-sha256",
+    "x-amz-delete-marker",
+];
+const CORS_METHODS: &[&str] = &["GET", "PUT", "POST", "DELETE", "HEAD"];
+const CORS_MAX_AGE_SECONDS: i32 = 3000;
+
+pub enum Created {
+    /// The bucket exists and is ours (just created, or from an earlier attempt).
+    Yes,
+    /// Another account owns this name.
+    TakenByOther,
+}
+
+pub struct BucketSettings {
+    s3: Client,
+    region: String,
+    cors_origins: Vec<String>,
+    kms_key_id: Option<String>,
+}
+
+impl BucketSettings {
+    pub fn new(s3: Client, storage: &StorageConfig, region: &str) -> Self {
+        Self {
+            s3,
+            region: region.to_owned(),
+            cors_origins: storage.cors_allowed_origins.clone(),
+            kms_key_id: storage.kms_key_id.clone(),
+        }
+    }
+
+    #[tracing::instrument(skip(self), fields(bucket = %bucket))]
+    pub async fn create(&self, bucket: &BucketName) -> Result<Created, UpstreamError> {
+        let mut req = self
+            .s3
+            .create_bucket()
+            .bucket(bucket.as_str())
+            .object_ownership(ObjectOwnership::BucketOwnerEnforced);
+        // us-east-1 is the one region that must not be named as a location constraint.
+        if self.region != "us-east-1" {
+            req = req.create_bucket_configuration(
+                CreateBucketConfiguration::builder()
+                    .location_constraint(BucketLocationConstraint::from(self.region.as_str()))
+                    .build(),
+            );
+        }
+        match req.send().await {
+            Ok(_) => Ok(Created::Yes),
+            Err(e) => match e.as_service_error() {
+                Some(se) if se.is_bucket_already_owned_by_you() => Ok(Created::Yes),
+                Some(se) if se.is_bucket_already_exists() => Ok(Created::TakenByOther),
+                _ => Err(UpstreamError::classify("s3", "CreateBucket", &e)),
+            },
+        }
+    }
+
+    /// Blocks public access, sets default encryption, ownership, CORS and the owner tag.
+    #[tracing::instrument(skip(self, owner), fields(bucket = %bucket))]
+    pub async fn configure(&self, bucket: &BucketName, owner: &UserId) -> Result<(), UpstreamError> {
+        let b = bucket.as_str();
+        self.s3
+            .put_public_access_block()
+            .bucket(b)
+            .public_access_block_configuration(
+                PublicAccessBlockConfiguration::builder()
+                    .block_public_acls(true)
+                    .ignore_public_acls(true)
+                    .block_public_policy(true)
+                    .restrict_public_buckets(true)
+                    .build(),
+            )
+            .send()
+            .await
+            .map_err(|e| UpstreamError::classify("s3", "PutPublicAccessBlock", &e))?;
+
+        let ownership = OwnershipControls::builder()
+            .rules(OwnershipControlsRule::builder().object_ownership(ObjectOwnership::BucketOwnerEnforced).build()?)
+            .build()?;
+        if let Err(e) = self.s3.put_bucket_ownership_controls().bucket(b).ownership_controls(ownership).send().await {
+            let err = UpstreamError::classify("s3", "PutBucketOwnershipControls", &e);
+            // S3-compatible stores without ownership controls: ACLs are moot there; go on.
+            if !matches!(err.code(), Some("NotImplemented" | "MethodNotAllowed")) {
+                return Err(err);
+            }
+            tracing::warn!("object ownership controls not supported by this endpoint");
+        }
+
+        let default = match &self.kms_key_id {
+            Some(key) => ServerSideEncryptionByDefault::builder()
+                .sse_algorithm(ServerSideEncryption::AwsKms)
+                .kms_master_key_id(key),
+            None => ServerSideEncryptionByDefault::builder().sse_algorithm(ServerSideEncryption::Aes256),
+        }
+        .build()?;
+        self.s3
+            .put_bucket_encryption()
+            .bucket(b)
+            .server_side_encryption_configuration(
+                ServerSideEncryptionConfiguration::builder()
+                    .rules(
+                        ServerSideEncryptionRule::builder()
+                            .apply_server_side_encryption_by_default(default)
+                            .bucket_key_enabled(self.kms_key_id.is_some())
+                            .build(),
+                    )
+                    .build()?,
+            )
+            .send()
+            .await
+            .map_err(|e| UpstreamError::classify("s3", "PutBucketEncryption", &e))?;
+
+        if !self.cors_origins.is_empty() {
+            let rule = CorsRule::builder()
+                .set_allowed_origins(Some(self.cors_origins.clone()))
+                .set_allowed_methods(Some(CORS_METHODS.iter().map(|m| (*m).to_owned()).collect()))
+                .allowed_headers("*")
+                .set_expose_headers(Some(CORS_EXPOSE.iter().map(|h| (*h).to_owned()).collect()))
+                .max_age_seconds(CORS_MAX_AGE_SECONDS)
+                .build()?;
+            self.s3
+                .put_bucket_cors()
+                .bucket(b)
+                .cors_configuration(CorsConfiguration::builder().cors_rules(rule).build()?)
+                .send()
+                .await
+                .map_err(|e| UpstreamError::classify("s3", "PutBucketCors", &e))?;
+        }
+
+        self.s3
+            .put_bucket_tagging()
+            .bucket(b)
+            .tagging(
+                Tagging::builder()
+                    .tag_set(Tag::builder().key(OWNER_TAG).value(owner.as_str()).build()?)
+                    .tag_set(Tag::builder().key("managed-by").value("stsvend").build()?)
+                    .build()?,
+            )
+            .send()
+            .await
+            .map_err(|e| UpstreamError::classify("s3", "PutBucketTagging", &e))?;
+        Ok(())
+    }
+}
+
+impl From<aws_sdk_s3::error::BuildError> for UpstreamError {
+    fn from(e: aws_sdk_s3::error::BuildError) -> Self {
+        Self::Rejected { service: "s3", operation: "build", code: "ClientError".to_owned(), detail: e.to_string() }
+    }
+}

@@ -1,0 +1,127 @@
+//! First-login provisioning: each user gets one locked-down bucket, recorded before it exists.
+//!
+//! The row is written `pending` before CreateBucket, so a crash at any point leaves a row
+//! that the next request resumes; every step is idempotent. Concurrent first requests of one
+//! user share a single provisioning run (single flight through the mapping cache).
+
+mod bucket;
+
+use std::sync::Arc;
+
+use moka::future::Cache;
+
+use crate::aws::UpstreamError;
+use crate::auth::Caller;
+use crate::config::{AwsConfig, StorageConfig};
+use crate::identity::{IdentityError, MAX_BUCKET_CANDIDATES, UserId};
+use crate::store::{NewUser, ProvisionState, Store, StoreError, UserRecord};
+
+pub use bucket::BucketSettings;
+
+/// Ready mappings kept in memory; each entry is a few hundred bytes.
+const MAPPING_CACHE_CAPACITY: u64 = 200_000;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ProvisionError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error(transparent)]
+    Upstream(#[from] UpstreamError),
+    #[error(transparent)]
+    Identity(#[from] IdentityError),
+    #[error("no free bucket name after {0} candidates")]
+    NamesExhausted(u32),
+}
+
+#[derive(Clone)]
+pub struct Provisioner {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    store: Store,
+    settings: BucketSettings,
+    prefix: String,
+    region: String,
+    ready: Cache<UserId, Arc<UserRecord>>,
+}
+
+impl Provisioner {
+    pub fn new(store: Store, s3: aws_sdk_s3::Client, storage: &StorageConfig, aws: &AwsConfig) -> Self {
+        Self {
+            inner: Arc::new(Inner {
+                store,
+                settings: BucketSettings::new(s3, storage, &aws.region),
+                prefix: storage.bucket_prefix.clone(),
+                region: aws.region.clone(),
+                ready: Cache::builder().max_capacity(MAPPING_CACHE_CAPACITY).build(),
+            }),
+        }
+    }
+
+    /// The caller's ready mapping, creating and configuring the bucket on first login.
+    #[tracing::instrument(skip_all, fields(user_id = %caller.user_id))]
+    pub async fn ensure_ready(&self, caller: &Caller) -> Result<Arc<UserRecord>, Arc<ProvisionError>> {
+        let inner = Arc::clone(&self.inner);
+        let caller = caller.clone();
+        self.inner
+            .ready
+            .try_get_with(caller.user_id.clone(), async move { inner.load_or_provision(&caller).await.map(Arc::new) })
+            .await
+    }
+
+    /// The stored mapping, without provisioning anything.
+    pub async fn lookup(&self, user_id: &UserId) -> Result<Option<UserRecord>, StoreError> {
+        if let Some(r) = self.inner.ready.get(user_id).await {
+            return Ok(Some((*r).clone()));
+        }
+        self.inner.store.user(user_id).await
+    }
+}
+
+impl Inner {
+    async fn load_or_provision(&self, caller: &Caller) -> Result<UserRecord, ProvisionError> {
+        let row = match self.store.user(&caller.user_id).await? {
+            Some(r) if r.state == ProvisionState::Ready => return Ok(r),
+            Some(r) => {
+                tracing::info!(bucket = %r.bucket, "resuming interrupted provisioning");
+                r
+            }
+            None => {
+                let bucket = caller.user_id.bucket_candidate(&self.prefix, 0)?;
+                self.store
+                    .insert_pending(&NewUser {
+                        user_id: &caller.user_id,
+                        issuer: &caller.issuer,
+                        subject: &caller.subject,
+                        bucket: &bucket,
+                        region: &self.region,
+                    })
+                    .await?
+            }
+        };
+        let started = std::time::Instant::now();
+        let mut row = row;
+        loop {
+            match self.settings.create(&row.bucket).await? {
+                bucket::Created::Yes => break,
+                bucket::Created::TakenByOther => {
+                    let next = row.candidate + 1;
+                    if next >= MAX_BUCKET_CANDIDATES {
+                        return Err(ProvisionError::NamesExhausted(MAX_BUCKET_CANDIDATES));
+                    }
+                    let name = row.user_id.bucket_candidate(&self.prefix, next)?;
+                    tracing::warn!(taken = %row.bucket, next = %name, "bucket name taken by another account");
+                    self.store.set_bucket(&row.user_id, &name, next).await?;
+                    row.bucket = name;
+                    row.candidate = next;
+                }
+            }
+        }
+        self.settings.configure(&row.bucket, &row.user_id).await?;
+        self.store.mark_ready(&row.user_id).await?;
+        row.state = ProvisionState::Ready;
+        tracing::info!(bucket = %row.bucket, elapsed_ms = started.elapsed().as_millis() as u64, "user provisioned");
+        Ok(row)
+    }
+}

@@ -1,0 +1,357 @@
+//! SQLite store: user mappings and the vend audit log.
+//!
+//! Every call runs on tokio's blocking pool with a connection from an r2d2 pool; no
+//! connection is held across an `.await`. SQLite allows one writer at a time: WAL lets
+//! readers proceed during a write, and `busy_timeout` makes a second writer wait instead of
+//! failing with SQLITE_BUSY.
+
+mod migrations;
+
+use std::path::Path;
+use std::str::FromStr;
+use std::time::Duration;
+
+use r2d2_sqlite::SqliteConnectionManager;
+use rusqlite::{Connection, OptionalExtension, params};
+use time::OffsetDateTime;
+use time::format_description::well_known::Rfc3339;
+
+use crate::identity::{BucketName, UserId};
+
+const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
+const POOL_SIZE: u32 = 8;
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("database pool: {0}")]
+    Pool(#[from] r2d2::Error),
+    #[error("database: {0}")]
+    Sqlite(#[from] rusqlite::Error),
+    #[error("database migration: {0}")]
+    Migration(#[from] rusqlite_migration::Error),
+    #[error("database task failed: {0}")]
+    Task(String),
+    #[error("database holds an invalid value: {0}")]
+    Corrupt(String),
+    #[error("cannot create database directory: {0}")]
+    Io(#[from] std::io::Error),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ProvisionState {
+    Pending,
+    Ready,
+}
+
+impl ProvisionState {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Pending => "pending",
+            Self::Ready => "ready",
+        }
+    }
+}
+
+impl FromStr for ProvisionState {
+    type Err = StoreError;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "pending" => Ok(Self::Pending),
+            "ready" => Ok(Self::Ready),
+            other => Err(StoreError::Corrupt(format!("state `{other}`"))),
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct UserRecord {
+    pub user_id: UserId,
+    pub issuer: String,
+    pub subject: String,
+    pub bucket: BucketName,
+    pub candidate: u32,
+    pub region: String,
+    pub state: ProvisionState,
+    pub created_at: OffsetDateTime,
+}
+
+/// What a new user's row starts as.
+pub struct NewUser<'a> {
+    pub user_id: &'a UserId,
+    pub issuer: &'a str,
+    pub subject: &'a str,
+    pub bucket: &'a BucketName,
+    pub region: &'a str,
+}
+
+/// One audit row.
+pub struct VendRecord {
+    pub user_id: UserId,
+    pub access_key_id: String,
+    pub template: String,
+    pub expiration: OffsetDateTime,
+    pub client_addr: Option<String>,
+    pub client_id: Option<String>,
+    pub from_cache: bool,
+}
+
+#[derive(Clone)]
+pub struct Store {
+    pool: r2d2::Pool<SqliteConnectionManager>,
+}
+
+pub fn now() -> OffsetDateTime {
+    OffsetDateTime::now_utc().replace_nanosecond(0).unwrap_or_else(|_| OffsetDateTime::now_utc())
+}
+
+pub fn format_time(t: OffsetDateTime) -> String {
+    t.format(&Rfc3339).unwrap_or_default()
+}
+
+fn parse_time(s: &str) -> Result<OffsetDateTime, StoreError> {
+    OffsetDateTime::parse(s, &Rfc3339).map_err(|_| StoreError::Corrupt(format!("time `{s}`")))
+}
+
+impl Store {
+    /// Opens (creating if needed) the database and brings its schema up to date.
+    pub fn open(path: &Path) -> Result<Self, StoreError> {
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::create_dir_all(dir)?;
+        }
+        let manager = SqliteConnectionManager::file(path).with_init(|c| {
+            c.busy_timeout(BUSY_TIMEOUT)?;
+            c.execute_batch(
+                "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON;",
+            )
+        });
+        let pool = r2d2::Pool::builder().max_size(POOL_SIZE).build(manager)?;
+        let mut conn = pool.get()?;
+        migrations::migrations().to_latest(&mut conn)?;
+        Ok(Self { pool })
+    }
+
+    /// Runs `f` with a pooled connection on the blocking pool.
+    async fn run<T, F>(&self, f: F) -> Result<T, StoreError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut Connection) -> Result<T, StoreError> + Send + 'static,
+    {
+        let pool = self.pool.clone();
+        tokio::task::spawn_blocking(move || {
+            let mut conn = pool.get()?;
+            f(&mut conn)
+        })
+        .await
+        .map_err(|e| {
+            if e.is_panic() {
+                std::panic::resume_unwind(e.into_panic());
+            }
+            StoreError::Task(e.to_string())
+        })?
+    }
+
+    /// True when the database answers a query.
+    pub async fn ping(&self) -> Result<(), StoreError> {
+        self.run(|c| Ok(c.query_row("SELECT 1", [], |r| r.get::<_, i64>(0))?)).await.map(|_| ())
+    }
+
+    pub async fn user(&self, user_id: &UserId) -> Result<Option<UserRecord>, StoreError> {
+        let id = user_id.as_str().to_owned();
+        self.run(move |c| select_user(c, &id)).await
+    }
+
+    /// Inserts a pending row unless the user already has one; returns the row either way.
+    pub async fn insert_pending(&self, new: &NewUser<'_>) -> Result<UserRecord, StoreError> {
+        let (id, iss, sub, bucket, region) = (
+            new.user_id.as_str().to_owned(),
+            new.issuer.to_owned(),
+            new.subject.to_owned(),
+            new.bucket.as_str().to_owned(),
+            new.region.to_owned(),
+        );
+        self.run(move |c| {
+            let at = format_time(now());
+            c.execute(
+                "INSERT INTO users (user_id, issuer, subject, bucket, candidate, region, state, created_at, updated_at)
+                 VALUES (?1, ?2, ?3, ?4, 0, ?5, 'pending', ?6, ?6)
+                 ON CONFLICT (user_id) DO NOTHING",
+                params![id, iss, sub, bucket, region, at],
+            )?;
+            select_user(c, &id)?.ok_or_else(|| StoreError::Corrupt("row vanished after insert".to_owned()))
+        })
+        .await
+    }
+
+    /// Moves a pending user to another bucket-name candidate.
+    pub async fn set_bucket(&self, user_id: &UserId, bucket: &BucketName, candidate: u32) -> Result<(), StoreError> {
+        let (id, bucket) = (user_id.as_str().to_owned(), bucket.as_str().to_owned());
+        self.run(move |c| {
+            c.execute(
+                "UPDATE users SET bucket = ?2, candidate = ?3, updated_at = ?4 WHERE user_id = ?1 AND state = 'pending'",
+                params![id, bucket, candidate, format_time(now())],
+            )?;
+            Ok(())
+        })
+        .await
+    }
+
+    pub async fn mark_ready(&self, user_id: &UserId) -> Result<(), StoreError> {
+        let id = user_id.as_str().to_owned();
+        self.run(move |c| {
+            c.execute(
+                "UPDATE users SET state = 'ready', updated_at = ?2 WHERE user_id = ?1",
+                params![id, format_time(now())],
+            )?;
+            Ok(())
+        })
+        .await
+    }
+
+    pub async fn record_vend(&self, v: VendRecord) -> Result<(), StoreError> {
+        self.run(move |c| {
+            c.prepare_cached(
+                "INSERT INTO vend_audit (user_id, access_key_id, template, expiration, vended_at, client_addr, client_id, from_cache)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+            )?
+            .execute(params![
+                v.user_id.as_str(),
+                v.access_key_id,
+                v.template,
+                format_time(v.expiration),
+                format_time(now()),
+                v.client_addr,
+                v.client_id,
+                v.from_cache,
+            ])?;
+            Ok(())
+        })
+        .await
+    }
+
+    /// Audit rows for an access key id, newest first: "whose key was this?".
+    pub async fn vends_by_access_key(&self, access_key_id: &str) -> Result<Vec<(UserId, String)>, StoreError> {
+        let key = access_key_id.to_owned();
+        self.run(move |c| {
+            let mut stmt = c.prepare_cached(
+                "SELECT user_id, vended_at FROM vend_audit WHERE access_key_id = ?1 ORDER BY id DESC",
+            )?;
+            let rows = stmt.query_map([key], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?)))?;
+            rows.map(|r| {
+                let (id, at) = r?;
+                Ok((UserId::parse(&id).map_err(|e| StoreError::Corrupt(e.to_string()))?, at))
+            })
+            .collect()
+        })
+        .await
+    }
+
+    /// Number of user rows, by state: (ready, pending).
+    pub async fn count_users(&self) -> Result<(i64, i64), StoreError> {
+        self.run(|c| {
+            Ok(c.query_row(
+                "SELECT COALESCE(SUM(state = 'ready'), 0), COALESCE(SUM(state = 'pending'), 0) FROM users",
+                [],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )?)
+        })
+        .await
+    }
+}
+
+fn select_user(c: &Connection, id: &str) -> Result<Option<UserRecord>, StoreError> {
+    let row = c
+        .prepare_cached(
+            "SELECT user_id, issuer, subject, bucket, candidate, region, state, created_at FROM users WHERE user_id = ?1",
+        )?
+        .query_row([id], |r| {
+            Ok((
+                r.get::<_, String>(0)?,
+                r.get::<_, String>(1)?,
+                r.get::<_, String>(2)?,
+                r.get::<_, String>(3)?,
+                r.get::<_, u32>(4)?,
+                r.get::<_, String>(5)?,
+                r.get::<_, String>(6)?,
+                r.get::<_, String>(7)?,
+            ))
+        })
+        .optional()?;
+    let Some((user_id, issuer, subject, bucket, candidate, region, state, created_at)) = row else {
+        return Ok(None);
+    };
+    let corrupt = |e: crate::identity::IdentityError| StoreError::Corrupt(e.to_string());
+    Ok(Some(UserRecord {
+        user_id: UserId::parse(&user_id).map_err(corrupt)?,
+        issuer,
+        subject,
+        bucket: BucketName::parse(&bucket).map_err(corrupt)?,
+        candidate,
+        region,
+        state: state.parse()?,
+        created_at: parse_time(&created_at)?,
+    }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn new_user<'a>(id: &'a UserId, bucket: &'a BucketName) -> NewUser<'a> {
+        NewUser { user_id: id, issuer: "https://i/", subject: "auth0|a", bucket, region: "us-east-1" }
+    }
+
+    #[tokio::test]
+    async fn pending_row_is_created_once_and_becomes_ready() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(&dir.path().join("db/s.db")).unwrap();
+        let id = UserId::derive("https://i/", "auth0|a");
+        let b0 = id.bucket_candidate("p", 0).unwrap();
+        let first = store.insert_pending(&new_user(&id, &b0)).await.unwrap();
+        assert_eq!(first.state, ProvisionState::Pending);
+        let again = store.insert_pending(&new_user(&id, &b0)).await.unwrap();
+        assert_eq!(again.created_at, first.created_at);
+
+        let b1 = id.bucket_candidate("p", 1).unwrap();
+        store.set_bucket(&id, &b1, 1).await.unwrap();
+        store.mark_ready(&id).await.unwrap();
+        let row = store.user(&id).await.unwrap().unwrap();
+        assert_eq!((row.state, row.bucket, row.candidate), (ProvisionState::Ready, b1, 1));
+        assert_eq!(store.count_users().await.unwrap(), (1, 0));
+    }
+
+    #[tokio::test]
+    async fn audit_rows_lead_back_to_the_user() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(&dir.path().join("s.db")).unwrap();
+        let id = UserId::derive("https://i/", "auth0|a");
+        let b0 = id.bucket_candidate("p", 0).unwrap();
+        store.insert_pending(&new_user(&id, &b0)).await.unwrap();
+        store
+            .record_vend(VendRecord {
+                user_id: id.clone(),
+                access_key_id: "ASIAEXAMPLE".to_owned(),
+                template: "read-write".to_owned(),
+                expiration: now(),
+                client_addr: Some("127.0.0.1".to_owned()),
+                client_id: None,
+                from_cache: false,
+            })
+            .await
+            .unwrap();
+        let found = store.vends_by_access_key("ASIAEXAMPLE").await.unwrap();
+        assert_eq!(found.len(), 1);
+        assert_eq!(found[0].0, id);
+        assert!(store.vends_by_access_key("ASIAOTHER").await.unwrap().is_empty());
+    }
+
+    #[tokio::test]
+    async fn reopening_keeps_rows_and_schema() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("s.db");
+        let id = UserId::derive("https://i/", "auth0|a");
+        let b0 = id.bucket_candidate("p", 0).unwrap();
+        Store::open(&path).unwrap().insert_pending(&new_user(&id, &b0)).await.unwrap();
+        let row = Store::open(&path).unwrap().user(&id).await.unwrap();
+        assert_eq!(row.unwrap().bucket, b0);
+    }
+}

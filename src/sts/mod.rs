@@ -1,0 +1,165 @@
+//! AssumeRole on behalf of a user, with a credential cache.
+//!
+//! Credentials are cached per (user, template) and handed out again only while at least
+//! `min_remaining` of their lifetime is left. Concurrent misses for one key share a single
+//! STS call. The policy text is rendered only on a miss.
+
+use std::fmt;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use aws_sdk_sts::types::Tag;
+use moka::Expiry;
+use moka::future::Cache;
+use time::OffsetDateTime;
+
+use crate::aws::UpstreamError;
+use crate::config::AwsConfig;
+use crate::policy::{RenderContext, Template};
+use crate::store::UserRecord;
+
+const CACHE_CAPACITY: u64 = 1_000_000;
+
+/// Short-lived keys. `Debug` never shows the secret or the session token.
+pub struct Credentials {
+    pub access_key_id: String,
+    pub secret_access_key: String,
+    pub session_token: String,
+    pub expiration: OffsetDateTime,
+}
+
+impl fmt::Debug for Credentials {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Credentials")
+            .field("access_key_id", &self.access_key_id)
+            .field("secret_access_key", &"<redacted>")
+            .field("session_token", &"<redacted>")
+            .field("expiration", &self.expiration)
+            .finish()
+    }
+}
+
+impl Credentials {
+    fn remaining(&self) -> Duration {
+        let left = self.expiration - OffsetDateTime::now_utc();
+        left.try_into().unwrap_or(Duration::ZERO)
+    }
+}
+
+type Key = (String, String);
+
+/// Evicts an entry when only `min_remaining` of its lifetime is left.
+struct UntilMinRemaining(Duration);
+
+impl Expiry<Key, Arc<Credentials>> for UntilMinRemaining {
+    fn expire_after_create(&self, _: &Key, value: &Arc<Credentials>, _: Instant) -> Option<Duration> {
+        Some(value.remaining().saturating_sub(self.0))
+    }
+}
+
+pub struct Vended {
+    pub credentials: Arc<Credentials>,
+    /// True when no STS call was made for this request.
+    pub from_cache: bool,
+}
+
+pub struct Vendor {
+    sts: aws_sdk_sts::Client,
+    role_arn: String,
+    duration_seconds: i32,
+    min_remaining: Duration,
+    tag_key: String,
+    cache: Cache<Key, Arc<Credentials>>,
+}
+
+impl Vendor {
+    pub fn new(sts: aws_sdk_sts::Client, aws: &AwsConfig) -> Self {
+        let min_remaining = Duration::from_secs(aws.min_remaining_seconds);
+        Self {
+            sts,
+            role_arn: aws.role_arn.clone(),
+            duration_seconds: i32::try_from(aws.session_duration_seconds).unwrap_or(i32::MAX),
+            min_remaining,
+            tag_key: aws.session_tag_key.clone(),
+            cache: Cache::builder()
+                .max_capacity(CACHE_CAPACITY)
+                .expire_after(UntilMinRemaining(min_remaining))
+                .support_invalidation_closures()
+                .build(),
+        }
+    }
+
+    /// Credentials for `user` under `template`, from the cache while fresh enough.
+    #[tracing::instrument(skip_all, fields(user_id = %user.user_id, access = template.name()))]
+    pub async fn vend(&self, user: &UserRecord, template: &Template) -> Result<Vended, Arc<UpstreamError>> {
+        let key = (user.user_id.as_str().to_owned(), template.name().to_owned());
+        loop {
+            let entry = self
+                .cache
+                .entry(key.clone())
+                .or_try_insert_with(self.assume_role(user, template))
+                .await?;
+            let fresh = entry.is_fresh();
+            let credentials = entry.into_value();
+            // The expiry timer is coarse; never hand out keys below the promised lifetime.
+            if fresh || credentials.remaining() >= self.min_remaining {
+                return Ok(Vended { credentials, from_cache: !fresh });
+            }
+            self.cache.invalidate(&key).await;
+        }
+    }
+
+    /// Drops every cached credential of one user (all templates).
+    pub fn forget_user(&self, user_id: &str) {
+        let user_id = user_id.to_owned();
+        // Fails only when invalidation closures are not enabled; the builder enables them.
+        let _ = self.cache.invalidate_entries_if(move |k, _| k.0 == user_id);
+    }
+
+    async fn assume_role(&self, user: &UserRecord, template: &Template) -> Result<Arc<Credentials>, UpstreamError> {
+        let policy = template.render(&RenderContext { bucket: &user.bucket, user_id: &user.user_id });
+        let tag = Tag::builder()
+            .key(&self.tag_key)
+            .value(user.user_id.as_str())
+            .build()
+            .map_err(|e| UpstreamError::Rejected {
+                service: "sts",
+                operation: "build",
+                code: "ClientError".to_owned(),
+                detail: e.to_string(),
+            })?;
+        let out = self
+            .sts
+            .assume_role()
+            .role_arn(&self.role_arn)
+            .role_session_name(user.user_id.role_session_name().as_str())
+            .source_identity(user.user_id.source_identity().as_str())
+            .policy(policy)
+            .duration_seconds(self.duration_seconds)
+            .tags(tag)
+            .send()
+            .await
+            .map_err(|e| UpstreamError::classify("sts", "AssumeRole", &e))?;
+        let c = out.credentials.ok_or_else(|| UpstreamError::Rejected {
+            service: "sts",
+            operation: "AssumeRole",
+            code: "NoCredentials".to_owned(),
+            detail: "response carried no credentials".to_owned(),
+        })?;
+        let expiration = OffsetDateTime::from_unix_timestamp(c.expiration.secs()).map_err(|e| {
+            UpstreamError::Rejected {
+                service: "sts",
+                operation: "AssumeRole",
+                code: "BadExpiration".to_owned(),
+                detail: e.to_string(),
+            }
+        })?;
+        tracing::info!(access_key_id = %c.access_key_id, expiration = %expiration, "assumed role");
+        Ok(Arc::new(Credentials {
+            access_key_id: c.access_key_id,
+            secret_access_key: c.secret_access_key,
+            session_token: c.session_token,
+            expiration,
+        }))
+    }
+}
