@@ -18,7 +18,7 @@ set -euo pipefail
 
 REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 DIR="$REPO/scripts/auth0"
-RUN="$REPO/.run"
+RUN="${STSVEND_RUN_DIR:-$REPO/.run}"
 PIDFILE="$RUN/auth0.pid"
 LOGFILE="$RUN/auth0.log"
 PORT="${AUTH0_PORT:-4400}"

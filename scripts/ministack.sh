@@ -15,7 +15,7 @@ set -euo pipefail
 SCRIPT_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 ROOT="$(cd "$SCRIPT_DIR/.." && pwd)"
 VENV="$ROOT/.venv"
-RUN_DIR="$ROOT/.run"
+RUN_DIR="${STSVEND_RUN_DIR:-$ROOT/.run}"
 PID_FILE="$RUN_DIR/ministack.pid"
 LOG_FILE="$RUN_DIR/ministack.log"
 REQS="$SCRIPT_DIR/requirements-local.txt"
@@ -126,6 +126,7 @@ cmd_start() {
   done
   log "not healthy after ${START_TIMEOUT}s; log tail:"
   tail -n 40 "$LOG_FILE" >&2 || true
+  cmd_stop  # the process we just started, by its pid
   exit 1
 }
 

@@ -186,6 +186,9 @@ def section_a(s3) -> None:
     report("INFO", "a8", f"CreateBucket {B1} again (same account, us-east-1)",
            f"{outcome(r)} (AWS us-east-1 also answers 200; elsewhere BucketAlreadyOwnedByYou 409)")
 
+    r = call(client("s3", ("111111111111", "test")).create_bucket, Bucket=B1)
+    report("INFO", "a8b", f"CreateBucket {B1} from another account (tenant 111111111111)", outcome(r))
+
     r = call(s3.put_object, Bucket=B1, Key="svc.txt", Body=b"x")
     check("a9", "service user PutObject is AccessDenied (least privilege)", denied(r), outcome(r))
 

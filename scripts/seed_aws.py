@@ -10,7 +10,7 @@ Creates, with MiniStack's root credentials (test/test, account 000000000000):
     and sts:AssumeRole/TagSession/SetSourceIdentity on the vend role only.
   * IAM role  $STSVEND_ROLE_NAME (default stsvend-vend), MaxSessionDuration 43200,
     trusting only that user; inline policy s3:* on <prefix>-* buckets and objects.
-  * $ROOT/.run/service-credentials.env (mode 0600) with the user's fresh key.
+  * ${STSVEND_RUN_DIR:-$ROOT/.run}/service-credentials.env (mode 0600) with the user's fresh key.
 
 Env: MINISTACK_PORT (4566), STSVEND_ROLE_NAME, STSVEND_BUCKET_PREFIX (stsvend),
      STSVEND_SERVICE_USER, STSVEND_ROOT (repo root; default: parent of scripts/).
@@ -41,7 +41,8 @@ ROLE_NAME = os.environ.get("STSVEND_ROLE_NAME", "stsvend-vend")
 PREFIX = os.environ.get("STSVEND_BUCKET_PREFIX", "stsvend")
 USER_NAME = os.environ.get("STSVEND_SERVICE_USER", "stsvend-service")
 REPO_ROOT = Path(os.environ.get("STSVEND_ROOT") or Path(__file__).resolve().parent.parent)
-CREDS_FILE = REPO_ROOT / ".run" / "service-credentials.env"
+RUN_DIR = Path(os.environ.get("STSVEND_RUN_DIR") or REPO_ROOT / ".run")
+CREDS_FILE = RUN_DIR / "service-credentials.env"
 
 
 def client(service: str):

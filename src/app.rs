@@ -57,7 +57,11 @@ pub fn load_policies(config: &Config) -> Result<PolicySet, StartError> {
             reason: format!("no policies.grants entry says who may use `{n}`"),
         })
         .collect();
-    if unbound.is_empty() { Ok(set) } else { Err(StartError::Policies(unbound)) }
+    if unbound.is_empty() {
+        Ok(set)
+    } else {
+        Err(StartError::Policies(unbound))
+    }
 }
 
 impl Application {
@@ -80,10 +84,26 @@ impl Application {
         let vendor = Vendor::new(sts, &config.aws);
 
         let addr = config.server.bind;
-        let listener = TcpListener::bind(addr).map_err(|source| StartError::Bind { addr: addr.to_string(), source })?;
-        let port = listener.local_addr().map_err(|source| StartError::Bind { addr: addr.to_string(), source })?.port();
+        let listener = TcpListener::bind(addr).map_err(|source| StartError::Bind {
+            addr: addr.to_string(),
+            source,
+        })?;
+        let port = listener
+            .local_addr()
+            .map_err(|source| StartError::Bind {
+                addr: addr.to_string(),
+                source,
+            })?
+            .port();
 
-        let state = web::Data::new(AppState { config, verifier, store, policies, provisioner, vendor });
+        let state = web::Data::new(AppState {
+            config,
+            verifier,
+            store,
+            policies,
+            provisioner,
+            vendor,
+        });
         let app_state = state.clone();
         let server = HttpServer::new(move || {
             App::new()
@@ -93,11 +113,19 @@ impl Application {
                 .default_service(http::default_service())
         })
         .listen(listener)
-        .map_err(|source| StartError::Bind { addr: addr.to_string(), source })?
+        .map_err(|source| StartError::Bind {
+            addr: addr.to_string(),
+            source,
+        })?
         .shutdown_timeout(30)
         .run();
 
-        Ok(Self { port, server, state, _jwks_refresher: refresher })
+        Ok(Self {
+            port,
+            server,
+            state,
+            _jwks_refresher: refresher,
+        })
     }
 
     pub fn port(&self) -> u16 {

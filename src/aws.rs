@@ -49,7 +49,12 @@ pub enum UpstreamError {
     Unavailable { service: &'static str, detail: String },
     /// AWS refused the call (permissions, validation): a configuration problem (500).
     #[error("{service} refused {operation}: {code}: {detail}")]
-    Rejected { service: &'static str, operation: &'static str, code: String, detail: String },
+    Rejected {
+        service: &'static str,
+        operation: &'static str,
+        code: String,
+        detail: String,
+    },
 }
 
 const TRANSIENT_CODES: &[&str] = &[
@@ -73,9 +78,17 @@ impl UpstreamError {
                 let code = se.err().code().unwrap_or("Unknown").to_owned();
                 let detail = se.err().message().unwrap_or_default().to_owned();
                 if TRANSIENT_CODES.contains(&code.as_str()) {
-                    Self::Unavailable { service, detail: format!("{operation}: {code}: {detail}") }
+                    Self::Unavailable {
+                        service,
+                        detail: format!("{operation}: {code}: {detail}"),
+                    }
                 } else {
-                    Self::Rejected { service, operation, code, detail }
+                    Self::Rejected {
+                        service,
+                        operation,
+                        code,
+                        detail,
+                    }
                 }
             }
             SdkError::TimeoutError(_) | SdkError::DispatchFailure(_) | SdkError::ResponseError(_) => {

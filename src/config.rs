@@ -13,6 +13,8 @@ use serde::Deserialize;
 /// Prefix of environment overrides, e.g. `STSVEND_AWS__ROLE_ARN`.
 pub const ENV_PREFIX: &str = "STSVEND_";
 
+const SECTIONS: [&str; 6] = ["server", "auth", "aws", "storage", "policies", "database"];
+
 /// STS accepts AssumeRole durations in this range (seconds).
 pub const STS_MIN_DURATION: u64 = 900;
 pub const STS_MAX_DURATION: u64 = 43_200;
@@ -178,26 +180,27 @@ impl Config {
     }
 
     /// Parses TOML text with the given environment pairs applied on top; pure, for tests.
-    pub fn from_sources(
-        source_name: &str,
-        text: &str,
-        env: &[(String, String)],
-    ) -> Result<Self, ConfigError> {
-        let fail = |problems| ConfigError { source_name: source_name.to_owned(), problems };
-        let mut table: toml::Table =
-            text.parse().map_err(|e: toml::de::Error| fail(vec![e.to_string()]))?;
+    pub fn from_sources(source_name: &str, text: &str, env: &[(String, String)]) -> Result<Self, ConfigError> {
+        let fail = |problems| ConfigError {
+            source_name: source_name.to_owned(),
+            problems,
+        };
+        let mut table: toml::Table = text.parse().map_err(|e: toml::de::Error| fail(vec![e.to_string()]))?;
         let mut problems = apply_env(&mut table, env);
 
         let mut unknown = Vec::new();
-        let parsed: Result<Config, _> =
-            serde_ignored::deserialize(toml::Value::Table(table), |path| {
-                unknown.push(path.to_string());
-            });
+        let parsed: Result<Config, _> = serde_ignored::deserialize(toml::Value::Table(table), |path| {
+            unknown.push(path.to_string());
+        });
         problems.extend(unknown.into_iter().map(|k| format!("unknown key `{k}`")));
         match parsed {
             Ok(config) => {
                 problems.extend(config.problems());
-                if problems.is_empty() { Ok(config) } else { Err(fail(problems)) }
+                if problems.is_empty() {
+                    Ok(config)
+                } else {
+                    Err(fail(problems))
+                }
             }
             Err(e) => {
                 problems.push(e.to_string());
@@ -240,7 +243,10 @@ impl Config {
 
         let aws = &self.aws;
         if aws.region.is_empty()
-            || !aws.region.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+            || !aws
+                .region
+                .bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
         {
             p.push(format!("aws.region: `{}` is not a region name", aws.region));
         }
@@ -275,13 +281,18 @@ impl Config {
         }
         for origin in &self.storage.cors_allowed_origins {
             if origin != "*" && !(origin.starts_with("https://") || origin.starts_with("http://")) {
-                p.push(format!("storage.cors_allowed_origins: `{origin}` is not an origin (scheme://host[:port])"));
+                p.push(format!(
+                    "storage.cors_allowed_origins: `{origin}` is not an origin (scheme://host[:port])"
+                ));
             }
         }
 
         let pol = &self.policies;
         if !pol.grants.contains_key(&pol.default) {
-            p.push(format!("policies.default: `{}` has no entry in policies.grants", pol.default));
+            p.push(format!(
+                "policies.default: `{}` has no entry in policies.grants",
+                pol.default
+            ));
         }
         for (name, needs) in &pol.grants {
             if needs.is_empty() {
@@ -300,9 +311,22 @@ impl Config {
 fn apply_env(table: &mut toml::Table, env: &[(String, String)]) -> Vec<String> {
     let mut problems = Vec::new();
     for (name, raw) in env {
-        let Some(rest) = name.strip_prefix(ENV_PREFIX) else { continue };
+        let Some(rest) = name.strip_prefix(ENV_PREFIX) else {
+            continue;
+        };
+        if !rest.contains("__") {
+            // Other STSVEND_* variables (STSVEND_CONFIG, the scripts' own) are not overrides,
+            // but a section name followed by one underscore is almost surely a typo.
+            let lower = rest.to_ascii_lowercase();
+            if SECTIONS.iter().any(|s| lower.starts_with(&format!("{s}_"))) {
+                problems.push(format!(
+                    "environment `{name}`: overrides are {ENV_PREFIX}<SECTION>__<KEY>, with two underscores"
+                ));
+            }
+            continue;
+        }
         let path: Vec<String> = rest.split("__").map(str::to_ascii_lowercase).collect();
-        if path.len() < 2 || path.iter().any(String::is_empty) {
+        if path.iter().any(String::is_empty) {
             problems.push(format!("environment `{name}`: expected {ENV_PREFIX}<SECTION>__<KEY>"));
             continue;
         }
@@ -321,7 +345,9 @@ fn set_path(table: &mut toml::Table, sections: &[String], key: &str, value: toml
             Ok(())
         }
         Some((first, rest)) => {
-            let entry = table.entry(first.clone()).or_insert_with(|| toml::Value::Table(toml::Table::new()));
+            let entry = table
+                .entry(first.clone())
+                .or_insert_with(|| toml::Value::Table(toml::Table::new()));
             let inner = entry.as_table_mut().ok_or_else(|| first.clone())?;
             set_path(inner, rest, key, value)
         }
@@ -338,7 +364,9 @@ fn parse_env_value(raw: &str) -> toml::Value {
 
 fn is_role_arn(arn: &str) -> bool {
     let parts: Vec<&str> = arn.splitn(6, ':').collect();
-    let [scheme, partition, service, region, account, resource] = parts[..] else { return false };
+    let [scheme, partition, service, region, account, resource] = parts[..] else {
+        return false;
+    };
     scheme == "arn"
         && partition.starts_with("aws")
         && service == "iam"
@@ -348,7 +376,9 @@ fn is_role_arn(arn: &str) -> bool {
         && resource.strip_prefix("role/").is_some_and(|name| {
             !name.is_empty()
                 && name.len() <= 512
-                && name.bytes().all(|b| b.is_ascii_alphanumeric() || b"+=,.@_-/".contains(&b))
+                && name
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b"+=,.@_-/".contains(&b))
         })
 }
 
@@ -365,8 +395,7 @@ mod tests {
     const GOOD: &str = include_str!("../config.toml");
 
     fn load(text: &str, env: &[(&str, &str)]) -> Result<Config, ConfigError> {
-        let env: Vec<(String, String)> =
-            env.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect();
+        let env: Vec<(String, String)> = env.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect();
         Config::from_sources("test", text, &env)
     }
 
@@ -386,6 +415,7 @@ mod tests {
                 ("STSVEND_AWS__ROLE_ARN", "arn:aws:iam::123456789012:role/x"),
                 ("STSVEND_STORAGE__CORS_ALLOWED_ORIGINS", r#"["https://app.example"]"#),
                 ("UNRELATED", "1"),
+                ("STSVEND_CONFIG", "elsewhere.toml"),
             ],
         )
         .unwrap();
@@ -399,13 +429,21 @@ mod tests {
         let text = GOOD
             .replace("[server]", "[server]\nbogus = 1")
             .replace("session_duration_seconds = 3600", "session_duration_seconds = 60");
-        let err = load(&text, &[("STSVEND_AWS__ROLE_ARN", "not-an-arn"), ("STSVEND_AUTH__COLOR", "x")])
-            .unwrap_err();
+        let err = load(
+            &text,
+            &[
+                ("STSVEND_AWS__ROLE_ARN", "not-an-arn"),
+                ("STSVEND_AUTH__COLOR", "x"),
+                ("STSVEND_AWS_REGION", "x"),
+            ],
+        )
+        .unwrap_err();
         let all = err.to_string();
         assert!(all.contains("unknown key `server.bogus`"), "{all}");
         assert!(all.contains("unknown key `auth.color`"), "{all}");
         assert!(all.contains("aws.role_arn"), "{all}");
         assert!(all.contains("aws.session_duration_seconds: 60"), "{all}");
+        assert!(all.contains("`STSVEND_AWS_REGION`: overrides are"), "{all}");
     }
 
     #[test]

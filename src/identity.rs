@@ -86,10 +86,11 @@ impl BucketName {
     pub fn parse(s: &str) -> Result<Self, IdentityError> {
         let b = s.as_bytes();
         let charset = b.iter().all(|c| matches!(c, b'a'..=b'z' | b'0'..=b'9' | b'-'));
-        let ends = b.first().is_some_and(u8::is_ascii_alphanumeric)
-            && b.last().is_some_and(u8::is_ascii_alphanumeric);
+        let ends = b.first().is_some_and(u8::is_ascii_alphanumeric) && b.last().is_some_and(u8::is_ascii_alphanumeric);
         let reserved = ["xn--", "sthree-", "amzn-s3-demo-"].iter().any(|p| s.starts_with(p))
-            || ["-s3alias", "--ol-s3", "--x-s3", "--table-s3"].iter().any(|p| s.ends_with(p));
+            || ["-s3alias", "--ol-s3", "--x-s3", "--table-s3"]
+                .iter()
+                .any(|p| s.ends_with(p));
         if (3..=63).contains(&b.len()) && charset && ends && !reserved {
             Ok(Self(s.to_owned()))
         } else {
@@ -109,8 +110,7 @@ impl fmt::Display for BucketName {
 }
 
 fn is_sts_name(s: &str) -> bool {
-    (2..=64).contains(&s.len())
-        && s.bytes().all(|b| b.is_ascii_alphanumeric() || b"_+=,.@-".contains(&b))
+    (2..=64).contains(&s.len()) && s.bytes().all(|b| b.is_ascii_alphanumeric() || b"_+=,.@-".contains(&b))
 }
 
 /// AssumeRole `RoleSessionName`: 2-64 characters of `[\w+=,.@-]`.
@@ -119,7 +119,11 @@ pub struct RoleSessionName(String);
 
 impl RoleSessionName {
     pub fn parse(s: &str) -> Result<Self, IdentityError> {
-        if is_sts_name(s) { Ok(Self(s.to_owned())) } else { Err(IdentityError::SessionName) }
+        if is_sts_name(s) {
+            Ok(Self(s.to_owned()))
+        } else {
+            Err(IdentityError::SessionName)
+        }
     }
     pub fn as_str(&self) -> &str {
         &self.0
@@ -150,7 +154,10 @@ pub fn validate_bucket_prefix(prefix: &str) -> Result<(), String> {
     }
     // The shortest and longest derived names must both parse.
     let probe = "a".repeat(HASH_CHARS);
-    for name in [format!("{prefix}-{probe}"), format!("{prefix}-{probe}-{}", MAX_BUCKET_CANDIDATES - 1)] {
+    for name in [
+        format!("{prefix}-{probe}"),
+        format!("{prefix}-{probe}-{}", MAX_BUCKET_CANDIDATES - 1),
+    ] {
         BucketName::parse(&name).map_err(|_| {
             format!("`{prefix}` makes invalid bucket names (use [a-z0-9-], start with a letter or digit, no xn--/sthree- prefix)")
         })?;
@@ -189,9 +196,21 @@ mod tests {
 
     #[test]
     fn hostile_subjects_still_yield_valid_aws_names() {
-        for sub in ["auth0|x", "\"}],*", "${aws:username}", "../../etc", "", "é✓", &"z".repeat(5000)] {
+        for sub in [
+            "auth0|x",
+            "\"}],*",
+            "${aws:username}",
+            "../../etc",
+            "",
+            "é✓",
+            &"z".repeat(5000),
+        ] {
             let id = UserId::derive(ISS, sub);
-            assert!(id.as_str().bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit()));
+            assert!(
+                id.as_str()
+                    .bytes()
+                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit())
+            );
             id.bucket_candidate("stsvend", 0).unwrap();
             id.bucket_candidate("stsvend", MAX_BUCKET_CANDIDATES - 1).unwrap();
             assert!(id.bucket_candidate("stsvend", MAX_BUCKET_CANDIDATES).is_err());
@@ -215,7 +234,20 @@ mod tests {
         for ok in ["abc", "my-bucket-1", &"a".repeat(63)] {
             assert!(BucketName::parse(ok).is_ok(), "{ok}");
         }
-        for bad in ["ab", &"a".repeat(64), "-abc", "abc-", "ABC", "a.b.c", "a_b", "xn--abc", "sthree-x", "abc-s3alias", "abc--ol-s3", ""] {
+        for bad in [
+            "ab",
+            &"a".repeat(64),
+            "-abc",
+            "abc-",
+            "ABC",
+            "a.b.c",
+            "a_b",
+            "xn--abc",
+            "sthree-x",
+            "abc-s3alias",
+            "abc--ol-s3",
+            "",
+        ] {
             assert!(BucketName::parse(bad).is_err(), "{bad}");
         }
     }

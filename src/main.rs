@@ -9,7 +9,11 @@ use stsvend::app::{Application, load_policies};
 use stsvend::config::Config;
 
 #[derive(Parser)]
-#[command(name = "stsvend", version, about = "Vends short-lived AWS keys scoped to each user's own bucket")]
+#[command(
+    name = "stsvend",
+    version,
+    about = "Vends short-lived AWS keys scoped to each user's own bucket"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -46,7 +50,10 @@ fn main() -> ExitCode {
             };
             match load_policies(&config) {
                 Ok(set) => {
-                    println!("configuration OK; templates: {}", set.names().collect::<Vec<_>>().join(", "));
+                    println!(
+                        "configuration OK; templates: {}",
+                        set.names().collect::<Vec<_>>().join(", ")
+                    );
                     ExitCode::SUCCESS
                 }
                 Err(e) => {

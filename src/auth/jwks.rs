@@ -100,7 +100,11 @@ impl JwksCache {
         if let Some((at, ok)) = state.last_unknown_kid_fetch
             && at.elapsed() < self.cooldown
         {
-            return Err(if ok || self.is_loaded() { AuthError::UnknownKey } else { AuthError::JwksUnavailable });
+            return Err(if ok || self.is_loaded() {
+                AuthError::UnknownKey
+            } else {
+                AuthError::JwksUnavailable
+            });
         }
         let outcome = self.refresh_locked(&mut state).await;
         state.last_unknown_kid_fetch = Some((Instant::now(), outcome.is_ok()));
@@ -129,7 +133,10 @@ impl JwksCache {
             }
         };
         let body = self.get(&url).await?;
-        let keys = parse_jwks(&body).map_err(|reason| FetchError::Body { url: url.clone(), reason })?;
+        let keys = parse_jwks(&body).map_err(|reason| FetchError::Body {
+            url: url.clone(),
+            reason,
+        })?;
         tracing::info!(keys = keys.len(), %url, "JWKS loaded");
         *self.keys.write().unwrap_or_else(std::sync::PoisonError::into_inner) = Arc::new(keys);
         self.loaded.store(true, Ordering::Release);
@@ -144,8 +151,10 @@ impl JwksCache {
         }
         let url = format!("{}.well-known/openid-configuration", self.issuer);
         let body = self.get(&url).await?;
-        let doc: Discovery = serde_json::from_slice(&body)
-            .map_err(|e| FetchError::Body { url: url.clone(), reason: e.to_string() })?;
+        let doc: Discovery = serde_json::from_slice(&body).map_err(|e| FetchError::Body {
+            url: url.clone(),
+            reason: e.to_string(),
+        })?;
         if doc.issuer != self.issuer {
             return Err(FetchError::Body {
                 url,
@@ -156,14 +165,23 @@ impl JwksCache {
     }
 
     async fn get(&self, url: &str) -> Result<Vec<u8>, FetchError> {
-        let http_err = |source| FetchError::Http { url: url.to_owned(), source };
+        let http_err = |source| FetchError::Http {
+            url: url.to_owned(),
+            source,
+        };
         let resp = self.http.get(url).send().await.map_err(http_err)?;
         if !resp.status().is_success() {
-            return Err(FetchError::Status { url: url.to_owned(), status: resp.status() });
+            return Err(FetchError::Status {
+                url: url.to_owned(),
+                status: resp.status(),
+            });
         }
         let body = resp.bytes().await.map_err(http_err)?;
         if body.len() > MAX_JWKS_BYTES {
-            return Err(FetchError::Body { url: url.to_owned(), reason: "document too large".to_owned() });
+            return Err(FetchError::Body {
+                url: url.to_owned(),
+                reason: "document too large".to_owned(),
+            });
         }
         Ok(body.to_vec())
     }
@@ -178,7 +196,11 @@ impl JwksCache {
                     Ok(()) => PERIODIC_REFRESH,
                     Err(e) => {
                         tracing::warn!(error = %e, "JWKS fetch failed");
-                        if cache.is_loaded() { PERIODIC_REFRESH } else { INITIAL_RETRY }
+                        if cache.is_loaded() {
+                            PERIODIC_REFRESH
+                        } else {
+                            INITIAL_RETRY
+                        }
                     }
                 };
                 drop(cache);
@@ -198,12 +220,17 @@ fn parse_jwks(body: &[u8]) -> Result<KeyMap, String> {
     let set: RawSet = serde_json::from_slice(body).map_err(|e| format!("not a JWKS: {e}"))?;
     let mut out = KeyMap::new();
     for raw in set.keys {
-        let Ok(jwk) = serde_json::from_value::<Jwk>(raw) else { continue };
+        let Ok(jwk) = serde_json::from_value::<Jwk>(raw) else {
+            continue;
+        };
         let Some(kid) = jwk.common.key_id.clone() else { continue };
         if matches!(jwk.common.public_key_use, Some(ref u) if *u != PublicKeyUse::Signature) {
             continue;
         }
-        if matches!(jwk.algorithm, AlgorithmParameters::OctetKey(_) | AlgorithmParameters::Other(_)) {
+        if matches!(
+            jwk.algorithm,
+            AlgorithmParameters::OctetKey(_) | AlgorithmParameters::Other(_)
+        ) {
             continue;
         }
         let alg = match jwk.common.key_algorithm {

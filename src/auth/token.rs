@@ -90,8 +90,7 @@ impl Verifier {
         if token.bytes().filter(|b| *b == b'.').count() != 2 {
             return Err(AuthError::Invalid("token is not a signed JWT"));
         }
-        let header = jsonwebtoken::decode_header(token)
-            .map_err(|_| AuthError::Invalid("token header is malformed"))?;
+        let header = jsonwebtoken::decode_header(token).map_err(|_| AuthError::Invalid("token header is malformed"))?;
         let validation = self
             .validations
             .get(&header.alg)
@@ -106,7 +105,10 @@ impl Verifier {
         }
         // `jku`, `x5u` and `jwk` header fields are deliberately ignored: keys come only from the
         // configured issuer's JWKS.
-        let kid = header.kid.as_deref().ok_or(AuthError::Invalid("token header has no kid"))?;
+        let kid = header
+            .kid
+            .as_deref()
+            .ok_or(AuthError::Invalid("token header has no kid"))?;
         if kid.is_empty() || kid.len() > 256 {
             return Err(AuthError::Invalid("token kid is malformed"));
         }
@@ -115,8 +117,8 @@ impl Verifier {
             return Err(AuthError::Invalid("token algorithm does not match its key"));
         }
 
-        let data = jsonwebtoken::decode::<AccessClaims>(token, &key.key, validation)
-            .map_err(|e| map_jwt_error(e.kind()))?;
+        let data =
+            jsonwebtoken::decode::<AccessClaims>(token, &key.key, validation).map_err(|e| map_jwt_error(e.kind()))?;
         let claims = data.claims;
         let subject = claims.sub.ok_or_else(|| AuthError::MissingClaim("sub".to_owned()))?;
         if subject.is_empty() || subject.len() > MAX_SUBJECT_BYTES {
@@ -162,9 +164,7 @@ fn map_jwt_error(kind: &ErrorKind) -> AuthError {
         ErrorKind::InvalidAlgorithm | ErrorKind::MissingAlgorithm | ErrorKind::UnsupportedAlgorithm => {
             AuthError::Invalid("token algorithm is not accepted")
         }
-        ErrorKind::InvalidClaimFormat(_) | ErrorKind::Json(_) => {
-            AuthError::Invalid("token claims are malformed")
-        }
+        ErrorKind::InvalidClaimFormat(_) | ErrorKind::Json(_) => AuthError::Invalid("token claims are malformed"),
         _ => AuthError::Invalid("token is malformed"),
     }
 }

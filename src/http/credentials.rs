@@ -52,7 +52,13 @@ pub async fn vend(
             state.policies.names().collect::<Vec<_>>().join(", ")
         ),
     })?;
-    let needs = state.config.policies.grants.get(template.name()).map(Vec::as_slice).unwrap_or_default();
+    let needs = state
+        .config
+        .policies
+        .grants
+        .get(template.name())
+        .map(Vec::as_slice)
+        .unwrap_or_default();
     if !caller.has_any(needs) {
         return Err(ApiError::InsufficientScope(format!(
             "access `{access}` needs one of these scopes or permissions: {}",

@@ -114,7 +114,10 @@ impl ResponseError for ApiError {
                 }
             }
             Self::InsufficientScope(_) => {
-                resp.insert_header((header::WWW_AUTHENTICATE, r#"Bearer realm="stsvend", error="insufficient_scope""#));
+                resp.insert_header((
+                    header::WWW_AUTHENTICATE,
+                    r#"Bearer realm="stsvend", error="insufficient_scope""#,
+                ));
             }
             _ => {}
         }

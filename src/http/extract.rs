@@ -19,8 +19,12 @@ pub fn bearer_token(req: &HttpRequest) -> Result<&str, AuthError> {
     if values.next().is_some() {
         return Err(AuthError::Invalid("more than one Authorization header"));
     }
-    let value = value.to_str().map_err(|_| AuthError::Invalid("Authorization header is not ASCII"))?;
-    let (scheme, rest) = value.split_once(' ').ok_or(AuthError::Invalid("Authorization header is not `Bearer <token>`"))?;
+    let value = value
+        .to_str()
+        .map_err(|_| AuthError::Invalid("Authorization header is not ASCII"))?;
+    let (scheme, rest) = value
+        .split_once(' ')
+        .ok_or(AuthError::Invalid("Authorization header is not `Bearer <token>`"))?;
     if !scheme.eq_ignore_ascii_case("bearer") {
         return Err(AuthError::Invalid("Authorization scheme must be Bearer"));
     }

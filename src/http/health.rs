@@ -13,7 +13,11 @@ pub async fn healthz() -> HttpResponse {
 pub async fn readyz(state: web::Data<AppState>) -> HttpResponse {
     let database = state.store.ping().await.is_ok();
     let jwks = state.verifier.jwks().is_loaded();
-    let status = if database && jwks { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE };
+    let status = if database && jwks {
+        StatusCode::OK
+    } else {
+        StatusCode::SERVICE_UNAVAILABLE
+    };
     let mut resp = HttpResponse::build(status);
     if status != StatusCode::OK {
         resp.insert_header((actix_web::http::header::RETRY_AFTER, "5"));

@@ -24,9 +24,7 @@ pub async fn me(Authenticated(caller): Authenticated, state: web::Data<AppState>
         .lookup(&caller.user_id)
         .await
         .map_err(|e| ApiError::internal("user lookup failed", &e))?
-        .ok_or_else(|| {
-            ApiError::NotFound("no bucket yet: the first POST /v1/credentials creates it".to_owned())
-        })?;
+        .ok_or_else(|| ApiError::NotFound("no bucket yet: the first POST /v1/credentials creates it".to_owned()))?;
     Ok(HttpResponse::Ok().json(Me {
         user_id: row.user_id.to_string(),
         bucket: row.bucket.to_string(),

@@ -28,7 +28,11 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
             .route(web::post().to(credentials::vend))
             .default_service(web::to(method_not_allowed)),
     )
-    .service(web::resource("/v1/me").route(web::get().to(me::me)).default_service(web::to(method_not_allowed)))
+    .service(
+        web::resource("/v1/me")
+            .route(web::get().to(me::me))
+            .default_service(web::to(method_not_allowed)),
+    )
     .service(web::resource("/healthz").route(web::get().to(health::healthz)))
     .service(web::resource("/readyz").route(web::get().to(health::readyz)));
 }

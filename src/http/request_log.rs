@@ -49,8 +49,8 @@ pub async fn request_log(
             %method,
             %path,
             status,
-            outcome,
-            user_id = user_id.as_deref().unwrap_or("-"),
+            %outcome,
+            user_id = %user_id.as_deref().unwrap_or("-"),
             latency_ms = latency_us as f64 / 1000.0,
             "request"
         );

@@ -78,8 +78,12 @@ impl PolicySet {
     /// Loads and checks every `*.json` in `dir`; `required` names (from config) must exist.
     /// Returns every problem found, not just the first.
     pub fn load(dir: &Path, required: &[&str]) -> Result<Self, Vec<PolicyError>> {
-        let entries = std::fs::read_dir(dir)
-            .map_err(|source| vec![PolicyError::Dir { dir: dir.to_owned(), source }])?;
+        let entries = std::fs::read_dir(dir).map_err(|source| {
+            vec![PolicyError::Dir {
+                dir: dir.to_owned(),
+                source,
+            }]
+        })?;
         let mut paths: Vec<PathBuf> = entries
             .filter_map(Result::ok)
             .map(|e| e.path())
@@ -93,7 +97,10 @@ impl PolicySet {
             let text = match std::fs::read_to_string(&path) {
                 Ok(t) => t,
                 Err(e) => {
-                    errors.push(PolicyError::Template { file: path, reason: e.to_string() });
+                    errors.push(PolicyError::Template {
+                        file: path,
+                        reason: e.to_string(),
+                    });
                     continue;
                 }
             };
@@ -109,7 +116,11 @@ impl PolicySet {
                 errors.push(PolicyError::Missing((*name).to_owned()));
             }
         }
-        if errors.is_empty() { Ok(Self { templates }) } else { Err(errors) }
+        if errors.is_empty() {
+            Ok(Self { templates })
+        } else {
+            Err(errors)
+        }
     }
 
     pub fn get(&self, name: &str) -> Option<&Template> {
@@ -130,16 +141,14 @@ impl Template {
             .filter(|n| {
                 !n.is_empty()
                     && n.len() <= 64
-                    && n.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+                    && n.bytes()
+                        .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
             })
             .ok_or("file name must be <name>.json with a name of [a-z0-9-], at most 64 characters")?
             .to_owned();
-        let body: Value = serde_json::from_str(text).map_err(|e| {
-            format!("not valid JSON ({e}); placeholders are allowed only inside string values")
-        })?;
-        let statements = body
-            .get("Statement")
-            .ok_or("a policy document needs a `Statement`")?;
+        let body: Value = serde_json::from_str(text)
+            .map_err(|e| format!("not valid JSON ({e}); placeholders are allowed only inside string values"))?;
+        let statements = body.get("Statement").ok_or("a policy document needs a `Statement`")?;
         if !(statements.is_array() || statements.is_object()) {
             return Err("`Statement` must be an object or an array".to_owned());
         }
@@ -152,7 +161,10 @@ impl Template {
         let bucket = user_id
             .bucket_candidate(&longest_prefix, crate::identity::MAX_BUCKET_CANDIDATES - 1)
             .map_err(|e| e.to_string())?;
-        let rendered = template.render(&RenderContext { bucket: &bucket, user_id: &user_id });
+        let rendered = template.render(&RenderContext {
+            bucket: &bucket,
+            user_id: &user_id,
+        });
         if rendered.chars().count() > MAX_POLICY_CHARS {
             return Err(format!(
                 "renders to {} characters minified; STS allows at most {MAX_POLICY_CHARS}",
@@ -170,7 +182,9 @@ fn check_placeholders(v: &Value) -> Result<(), String> {
         Value::Array(items) => items.iter().try_for_each(check_placeholders),
         Value::Object(map) => map.iter().try_for_each(|(k, v)| {
             if k.contains("{{") {
-                return Err(format!("placeholder in key `{k}`: placeholders are allowed only in string values"));
+                return Err(format!(
+                    "placeholder in key `{k}`: placeholders are allowed only in string values"
+                ));
             }
             check_placeholders(v)
         }),
@@ -182,7 +196,9 @@ fn check_string(s: &str) -> Result<(), String> {
     let mut rest = s;
     while let Some(start) = rest.find("{{") {
         let after = &rest[start + 2..];
-        let end = after.find("}}").ok_or_else(|| format!("unclosed placeholder in `{s}`"))?;
+        let end = after
+            .find("}}")
+            .ok_or_else(|| format!("unclosed placeholder in `{s}`"))?;
         let name = &after[..end];
         if !PLACEHOLDERS.contains(&name) {
             return Err(format!(
@@ -207,7 +223,10 @@ mod tests {
         let t = parse(r#"{"Statement":[{"Resource":"arn:aws:s3:::{{bucket}}/{{user_id}}/*","N":1}]}"#).unwrap();
         let id = UserId::derive("i", "s");
         let b = id.bucket_candidate("p", 0).unwrap();
-        let out = t.render(&RenderContext { bucket: &b, user_id: &id });
+        let out = t.render(&RenderContext {
+            bucket: &b,
+            user_id: &id,
+        });
         let v: Value = serde_json::from_str(&out).unwrap();
         assert_eq!(v["Statement"][0]["Resource"], format!("arn:aws:s3:::{b}/{id}/*"));
         assert_eq!(v["Statement"][0]["N"], 1);
@@ -221,9 +240,21 @@ mod tests {
 
     #[test]
     fn unknown_or_unclosed_placeholders_are_refused() {
-        assert!(parse(r#"{"Statement":[{"R":"{{sub}}"}]}"#).unwrap_err().contains("unknown placeholder `{{sub}}`"));
-        assert!(parse(r#"{"Statement":[{"R":"{{bucket"}]}"#).unwrap_err().contains("unclosed"));
-        assert!(parse(r#"{"Statement":[{"{{bucket}}":"x"}]}"#).unwrap_err().contains("in key"));
+        assert!(
+            parse(r#"{"Statement":[{"R":"{{sub}}"}]}"#)
+                .unwrap_err()
+                .contains("unknown placeholder `{{sub}}`")
+        );
+        assert!(
+            parse(r#"{"Statement":[{"R":"{{bucket"}]}"#)
+                .unwrap_err()
+                .contains("unclosed")
+        );
+        assert!(
+            parse(r#"{"Statement":[{"{{bucket}}":"x"}]}"#)
+                .unwrap_err()
+                .contains("in key")
+        );
     }
 
     #[test]

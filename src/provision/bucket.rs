@@ -100,9 +100,20 @@ impl BucketSettings {
             .map_err(|e| UpstreamError::classify("s3", "PutPublicAccessBlock", &e))?;
 
         let ownership = OwnershipControls::builder()
-            .rules(OwnershipControlsRule::builder().object_ownership(ObjectOwnership::BucketOwnerEnforced).build()?)
+            .rules(
+                OwnershipControlsRule::builder()
+                    .object_ownership(ObjectOwnership::BucketOwnerEnforced)
+                    .build()?,
+            )
             .build()?;
-        if let Err(e) = self.s3.put_bucket_ownership_controls().bucket(b).ownership_controls(ownership).send().await {
+        if let Err(e) = self
+            .s3
+            .put_bucket_ownership_controls()
+            .bucket(b)
+            .ownership_controls(ownership)
+            .send()
+            .await
+        {
             let err = UpstreamError::classify("s3", "PutBucketOwnershipControls", &e);
             // S3-compatible stores without ownership controls: ACLs are moot there; go on.
             if !matches!(err.code(), Some("NotImplemented" | "MethodNotAllowed")) {
@@ -170,6 +181,11 @@ impl BucketSettings {
 
 impl From<aws_sdk_s3::error::BuildError> for UpstreamError {
     fn from(e: aws_sdk_s3::error::BuildError) -> Self {
-        Self::Rejected { service: "s3", operation: "build", code: "ClientError".to_owned(), detail: e.to_string() }
+        Self::Rejected {
+            service: "s3",
+            operation: "build",
+            code: "ClientError".to_owned(),
+            detail: e.to_string(),
+        }
     }
 }

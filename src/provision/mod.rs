@@ -10,8 +10,8 @@ use std::sync::Arc;
 
 use moka::future::Cache;
 
-use crate::aws::UpstreamError;
 use crate::auth::Caller;
+use crate::aws::UpstreamError;
 use crate::config::{AwsConfig, StorageConfig};
 use crate::identity::{IdentityError, MAX_BUCKET_CANDIDATES, UserId};
 use crate::store::{NewUser, ProvisionState, Store, StoreError, UserRecord};
@@ -66,7 +66,9 @@ impl Provisioner {
         let caller = caller.clone();
         self.inner
             .ready
-            .try_get_with(caller.user_id.clone(), async move { inner.load_or_provision(&caller).await.map(Arc::new) })
+            .try_get_with(caller.user_id.clone(), async move {
+                inner.load_or_provision(&caller).await.map(Arc::new)
+            })
             .await
     }
 

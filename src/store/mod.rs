@@ -101,7 +101,9 @@ pub struct Store {
 }
 
 pub fn now() -> OffsetDateTime {
-    OffsetDateTime::now_utc().replace_nanosecond(0).unwrap_or_else(|_| OffsetDateTime::now_utc())
+    OffsetDateTime::now_utc()
+        .replace_nanosecond(0)
+        .unwrap_or_else(|_| OffsetDateTime::now_utc())
 }
 
 pub fn format_time(t: OffsetDateTime) -> String {
@@ -118,11 +120,16 @@ impl Store {
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
             std::fs::create_dir_all(dir)?;
         }
+        // WAL is a property of the file: set it once, before the pool opens connections in
+        // parallel (concurrent journal-mode switches fail with "database is locked").
+        {
+            let c = Connection::open(path)?;
+            c.busy_timeout(BUSY_TIMEOUT)?;
+            c.pragma_update(None, "journal_mode", "WAL")?;
+        }
         let manager = SqliteConnectionManager::file(path).with_init(|c| {
             c.busy_timeout(BUSY_TIMEOUT)?;
-            c.execute_batch(
-                "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON;",
-            )
+            c.execute_batch("PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON;")
         });
         let pool = r2d2::Pool::builder().max_size(POOL_SIZE).build(manager)?;
         let mut conn = pool.get()?;
@@ -152,7 +159,9 @@ impl Store {
 
     /// True when the database answers a query.
     pub async fn ping(&self) -> Result<(), StoreError> {
-        self.run(|c| Ok(c.query_row("SELECT 1", [], |r| r.get::<_, i64>(0))?)).await.map(|_| ())
+        self.run(|c| Ok(c.query_row("SELECT 1", [], |r| r.get::<_, i64>(0))?))
+            .await
+            .map(|_| ())
     }
 
     pub async fn user(&self, user_id: &UserId) -> Result<Option<UserRecord>, StoreError> {
@@ -297,7 +306,13 @@ mod tests {
     use super::*;
 
     fn new_user<'a>(id: &'a UserId, bucket: &'a BucketName) -> NewUser<'a> {
-        NewUser { user_id: id, issuer: "https://i/", subject: "auth0|a", bucket, region: "us-east-1" }
+        NewUser {
+            user_id: id,
+            issuer: "https://i/",
+            subject: "auth0|a",
+            bucket,
+            region: "us-east-1",
+        }
     }
 
     #[tokio::test]
@@ -350,7 +365,11 @@ mod tests {
         let path = dir.path().join("s.db");
         let id = UserId::derive("https://i/", "auth0|a");
         let b0 = id.bucket_candidate("p", 0).unwrap();
-        Store::open(&path).unwrap().insert_pending(&new_user(&id, &b0)).await.unwrap();
+        Store::open(&path)
+            .unwrap()
+            .insert_pending(&new_user(&id, &b0))
+            .await
+            .unwrap();
         let row = Store::open(&path).unwrap().user(&id).await.unwrap();
         assert_eq!(row.unwrap().bucket, b0);
     }

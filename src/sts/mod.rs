@@ -103,7 +103,10 @@ impl Vendor {
             let credentials = entry.into_value();
             // The expiry timer is coarse; never hand out keys below the promised lifetime.
             if fresh || credentials.remaining() >= self.min_remaining {
-                return Ok(Vended { credentials, from_cache: !fresh });
+                return Ok(Vended {
+                    credentials,
+                    from_cache: !fresh,
+                });
             }
             self.cache.invalidate(&key).await;
         }
@@ -117,7 +120,10 @@ impl Vendor {
     }
 
     async fn assume_role(&self, user: &UserRecord, template: &Template) -> Result<Arc<Credentials>, UpstreamError> {
-        let policy = template.render(&RenderContext { bucket: &user.bucket, user_id: &user.user_id });
+        let policy = template.render(&RenderContext {
+            bucket: &user.bucket,
+            user_id: &user.user_id,
+        });
         let tag = Tag::builder()
             .key(&self.tag_key)
             .value(user.user_id.as_str())
@@ -146,14 +152,13 @@ impl Vendor {
             code: "NoCredentials".to_owned(),
             detail: "response carried no credentials".to_owned(),
         })?;
-        let expiration = OffsetDateTime::from_unix_timestamp(c.expiration.secs()).map_err(|e| {
-            UpstreamError::Rejected {
+        let expiration =
+            OffsetDateTime::from_unix_timestamp(c.expiration.secs()).map_err(|e| UpstreamError::Rejected {
                 service: "sts",
                 operation: "AssumeRole",
                 code: "BadExpiration".to_owned(),
                 detail: e.to_string(),
-            }
-        })?;
+            })?;
         tracing::info!(access_key_id = %c.access_key_id, expiration = %expiration, "assumed role");
         Ok(Arc::new(Credentials {
             access_key_id: c.access_key_id,

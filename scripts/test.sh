@@ -1,0 +1,40 @@
+#!/usr/bin/env bash
+# README command 2: runs every test.
+#
+# Installs what the suite needs (MiniStack venv, node packages), starts a private MiniStack
+# and Auth0 stand-in on their own ports and run directory (so a running demo stack is left
+# alone), seeds AWS, runs the unit and integration tests, and stops what it started.
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$ROOT"
+export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$ROOT/target}"
+export STSVEND_RUN_DIR="$ROOT/.run/test"
+export MINISTACK_PORT="${TEST_MINISTACK_PORT:-4576}"
+export AUTH0_PORT="${TEST_AUTH0_PORT:-4410}"
+export AUTH0_STATE_DIR="$STSVEND_RUN_DIR/auth0"
+mkdir -p "$STSVEND_RUN_DIR"
+
+bash scripts/install-deps.sh
+bash scripts/ministack.sh install
+bash scripts/auth0.sh install
+
+cleanup() {
+  bash scripts/auth0.sh stop >/dev/null 2>&1 || true
+  bash scripts/ministack.sh stop >/dev/null 2>&1 || true
+}
+trap cleanup EXIT
+# A previous run that was cut off may have left its own instances behind (tracked by pid file).
+cleanup
+bash scripts/ministack.sh start
+bash scripts/ministack.sh seed >/dev/null
+bash scripts/auth0.sh start
+
+# The service's own keys and the role, as seeded; MiniStack's address.
+set -a
+# shellcheck disable=SC1091
+source "$STSVEND_RUN_DIR/service-credentials.env"
+set +a
+export AUTH0_ISSUER="http://127.0.0.1:$AUTH0_PORT/"
+
+cargo test --locked --all-targets -- "$@"

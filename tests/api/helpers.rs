@@ -1,0 +1,364 @@
+//! Test harness: a local issuer (discovery + JWKS) with test keys, a running stsvend built
+//! through `Application::build`, and S3 clients for the service and for vended keys.
+//!
+//! AWS is MiniStack, started and seeded by `scripts/test.sh`; its address and the service's
+//! keys arrive through the environment. A missing variable fails the test loudly.
+
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use actix_web::{App, HttpResponse, HttpServer, web};
+use aws_sdk_s3::config::{BehaviorVersion, Credentials, Region};
+use jsonwebtoken::jwk::{Jwk, JwkSet};
+use jsonwebtoken::{Algorithm, EncodingKey, Header};
+use serde_json::{Value, json};
+use stsvend::app::{AppState, Application};
+use stsvend::config::Config;
+
+pub const AUDIENCE: &str = "https://stsvend.local/api";
+pub const KID: &str = "test-key-1";
+const SIGNING_PEM: &[u8] = include_bytes!("../fixtures/signing_key.pem");
+const OTHER_PEM: &[u8] = include_bytes!("../fixtures/other_key.pem");
+pub const SIGNING_PUBLIC_PEM: &[u8] = include_bytes!("../fixtures/signing_key.pub.pem");
+
+/// A required environment variable, or a panic that says how to provide it.
+pub fn required_env(name: &str) -> String {
+    std::env::var(name).unwrap_or_else(|_| {
+        panic!("{name} is not set: run the suite through scripts/test.sh, which starts and seeds MiniStack")
+    })
+}
+
+pub fn now() -> u64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_secs()
+}
+
+pub fn signing_key() -> EncodingKey {
+    EncodingKey::from_rsa_pem(SIGNING_PEM).unwrap()
+}
+
+pub fn other_key() -> EncodingKey {
+    EncodingKey::from_rsa_pem(OTHER_PEM).unwrap()
+}
+
+pub fn jwk_for(key: &EncodingKey, kid: &str) -> Jwk {
+    let mut jwk = Jwk::from_encoding_key(key, Algorithm::RS256).unwrap();
+    jwk.common.key_id = Some(kid.to_owned());
+    jwk
+}
+
+/// Signs `claims` with `key` under an RS256 header carrying `kid` and `typ: JWT`.
+pub fn sign(claims: &Value, key: &EncodingKey, kid: &str) -> String {
+    let mut header = Header::new(Algorithm::RS256);
+    header.kid = Some(kid.to_owned());
+    jsonwebtoken::encode(&header, claims, key).unwrap()
+}
+
+/// Raw JWT from a header and payload JSON and a signature segment, for malformed cases.
+pub fn raw_jwt(header: &Value, payload: &Value, signature: &str) -> String {
+    let b64 = |v: &Value| data_encoding::BASE64URL_NOPAD.encode(v.to_string().as_bytes());
+    format!("{}.{}.{}", b64(header), b64(payload), signature)
+}
+
+/// A local stand-in for the issuer's discovery document and JWKS, with switches for tests.
+pub struct TestIssuer {
+    pub issuer: String,
+    pub state: Arc<IssuerState>,
+    handle: actix_web::dev::ServerHandle,
+}
+
+pub struct IssuerState {
+    pub keys: Mutex<Vec<Jwk>>,
+    pub down: AtomicBool,
+    pub jwks_fetches: AtomicUsize,
+    issuer: Mutex<String>,
+}
+
+impl TestIssuer {
+    pub async fn start() -> Self {
+        let state = Arc::new(IssuerState {
+            keys: Mutex::new(vec![jwk_for(&signing_key(), KID)]),
+            down: AtomicBool::new(false),
+            jwks_fetches: AtomicUsize::new(0),
+            issuer: Mutex::new(String::new()),
+        });
+        let data = web::Data::from(state.clone());
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let issuer = format!("http://127.0.0.1:{port}/");
+        *state.issuer.lock().unwrap() = issuer.clone();
+        let server = HttpServer::new(move || {
+            App::new()
+                .app_data(data.clone())
+                .route("/.well-known/openid-configuration", web::get().to(discovery))
+                .route("/.well-known/jwks.json", web::get().to(jwks))
+        })
+        .workers(1)
+        .listen(listener)
+        .unwrap()
+        .run();
+        let handle = server.handle();
+        tokio::spawn(server);
+        Self { issuer, state, handle }
+    }
+
+    pub fn fetches(&self) -> usize {
+        self.state.jwks_fetches.load(Ordering::SeqCst)
+    }
+
+    /// Claims of a typical Auth0 user access token for `sub`, valid for an hour.
+    pub fn claims(&self, sub: &str) -> Value {
+        json!({
+            "iss": self.issuer,
+            "sub": sub,
+            "aud": [AUDIENCE, format!("{}userinfo", self.issuer)],
+            "iat": now(),
+            "exp": now() + 3600,
+            "azp": "test-spa",
+            "scope": "openid profile read:files write:files",
+            "permissions": ["read:files", "write:files"],
+        })
+    }
+
+    /// A valid token for `sub`, signed with the published key.
+    pub fn token(&self, sub: &str) -> String {
+        sign(&self.claims(sub), &signing_key(), KID)
+    }
+}
+
+impl Drop for TestIssuer {
+    fn drop(&mut self) {
+        drop(self.handle.stop(false));
+    }
+}
+
+async fn discovery(state: web::Data<IssuerState>) -> HttpResponse {
+    let issuer = state.issuer.lock().unwrap().clone();
+    HttpResponse::Ok().json(json!({"issuer": issuer, "jwks_uri": format!("{issuer}.well-known/jwks.json")}))
+}
+
+async fn jwks(state: web::Data<IssuerState>) -> HttpResponse {
+    state.jwks_fetches.fetch_add(1, Ordering::SeqCst);
+    if state.down.load(Ordering::SeqCst) {
+        return HttpResponse::ServiceUnavailable().finish();
+    }
+    HttpResponse::Ok().json(JwkSet {
+        keys: state.keys.lock().unwrap().clone(),
+    })
+}
+
+/// A running stsvend wired to a [`TestIssuer`] and MiniStack.
+pub struct TestApp {
+    pub base: String,
+    pub http: reqwest::Client,
+    pub issuer: Arc<TestIssuer>,
+    pub config: Config,
+    pub state: web::Data<AppState>,
+    pub db_dir: Arc<tempfile::TempDir>,
+    handle: actix_web::dev::ServerHandle,
+}
+
+#[derive(Default)]
+pub struct Options {
+    pub env: Vec<(String, String)>,
+    pub db_dir: Option<Arc<tempfile::TempDir>>,
+    pub issuer: Option<Arc<TestIssuer>>,
+}
+
+impl Options {
+    pub fn set(mut self, key: &str, value: &str) -> Self {
+        self.env.push((key.to_owned(), value.to_owned()));
+        self
+    }
+}
+
+/// The shipped config.toml with the test environment applied on top.
+pub fn test_config(issuer: &str, db_path: &std::path::Path, extra: &[(String, String)]) -> Config {
+    let text = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/config.toml")).unwrap();
+    let mut env: Vec<(String, String)> = std::env::vars().filter(|(k, _)| k.starts_with("STSVEND_")).collect();
+    // The role and endpoint come from the seeded MiniStack.
+    required_env("STSVEND_AWS__ROLE_ARN");
+    required_env("STSVEND_AWS__ENDPOINT_URL");
+    required_env("AWS_ACCESS_KEY_ID");
+    env.extend([
+        ("STSVEND_SERVER__BIND".to_owned(), "127.0.0.1:0".to_owned()),
+        ("STSVEND_AUTH__ISSUER".to_owned(), issuer.to_owned()),
+        ("STSVEND_DATABASE__PATH".to_owned(), db_path.display().to_string()),
+        (
+            "STSVEND_POLICIES__DIR".to_owned(),
+            concat!(env!("CARGO_MANIFEST_DIR"), "/policies").to_owned(),
+        ),
+    ]);
+    env.extend(extra.iter().cloned());
+    Config::from_sources("test", &text, &env).unwrap_or_else(|e| panic!("{e}"))
+}
+
+impl TestApp {
+    pub async fn spawn() -> Self {
+        Self::spawn_with(Options::default()).await
+    }
+
+    pub async fn spawn_with(opts: Options) -> Self {
+        // Service logs on demand: TEST_LOG=1 scripts/test.sh
+        if std::env::var_os("TEST_LOG").is_some() {
+            stsvend::telemetry::init(stsvend::config::LogFormat::Text);
+        }
+        let issuer = match opts.issuer {
+            Some(i) => i,
+            None => Arc::new(TestIssuer::start().await),
+        };
+        let db_dir = opts.db_dir.unwrap_or_else(|| Arc::new(tempfile::tempdir().unwrap()));
+        let config = test_config(&issuer.issuer, &db_dir.path().join("stsvend.db"), &opts.env);
+        let app = Application::build(config.clone())
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+        let base = format!("http://127.0.0.1:{}", app.port());
+        let state = app.state();
+        let handle = app.server_handle();
+        tokio::spawn(app.run_until_stopped());
+        let me = Self {
+            base,
+            http: reqwest::Client::new(),
+            issuer,
+            config,
+            state,
+            db_dir,
+            handle,
+        };
+        me.wait_ready().await;
+        me
+    }
+
+    async fn wait_ready(&self) {
+        for _ in 0..100 {
+            if let Ok(r) = self.http.get(format!("{}/readyz", self.base)).send().await
+                && r.status() == 200
+            {
+                return;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+        panic!("stsvend did not become ready");
+    }
+
+    /// Stops the server, keeping the issuer and database for a restart.
+    pub async fn stop(self) -> Stopped {
+        self.handle.stop(true).await;
+        Stopped {
+            issuer: Arc::clone(&self.issuer),
+            db_dir: Arc::clone(&self.db_dir),
+        }
+    }
+
+    pub async fn post_credentials(&self, token: Option<&str>, body: Option<Value>) -> reqwest::Response {
+        let mut req = self.http.post(format!("{}/v1/credentials", self.base));
+        if let Some(t) = token {
+            req = req.bearer_auth(t);
+        }
+        if let Some(b) = body {
+            req = req.json(&b);
+        }
+        req.send().await.unwrap()
+    }
+
+    /// Vends for `sub` and returns the 200 body, failing the test otherwise.
+    pub async fn vend(&self, sub: &str, access: Option<&str>) -> Vended {
+        let body = access.map(|a| json!({"access": a}));
+        let resp = self.post_credentials(Some(&self.issuer.token(sub)), body).await;
+        let status = resp.status();
+        let text = resp.text().await.unwrap();
+        assert_eq!(status, 200, "vend for {sub} failed: {text}");
+        serde_json::from_str(&text).unwrap()
+    }
+
+    pub async fn users_in_db(&self) -> i64 {
+        let (ready, pending) = self.state.store.count_users().await.unwrap();
+        ready + pending
+    }
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        drop(self.handle.stop(false));
+    }
+}
+
+/// What survives [`TestApp::stop`]: the issuer and the database, for a restart.
+pub struct Stopped {
+    pub issuer: Arc<TestIssuer>,
+    pub db_dir: Arc<tempfile::TempDir>,
+}
+
+#[derive(Debug, serde::Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct Vended {
+    pub version: u8,
+    pub access_key_id: String,
+    pub secret_access_key: String,
+    pub session_token: String,
+    pub expiration: String,
+    pub bucket: String,
+    pub region: String,
+    pub access: String,
+    pub endpoint: Option<String>,
+}
+
+fn s3_with(creds: Credentials) -> aws_sdk_s3::Client {
+    let conf = aws_sdk_s3::Config::builder()
+        .behavior_version(BehaviorVersion::latest())
+        .region(Region::new("us-east-1"))
+        .endpoint_url(required_env("STSVEND_AWS__ENDPOINT_URL"))
+        .force_path_style(true)
+        .credentials_provider(creds)
+        .build();
+    aws_sdk_s3::Client::from_conf(conf)
+}
+
+/// An S3 client using vended keys, as a user's SDK would.
+pub fn user_s3(v: &Vended) -> aws_sdk_s3::Client {
+    s3_with(Credentials::new(
+        &v.access_key_id,
+        &v.secret_access_key,
+        Some(v.session_token.clone()),
+        None,
+        "vended",
+    ))
+}
+
+/// An S3 client with the service's own keys, to inspect what stsvend configured.
+pub fn service_s3() -> aws_sdk_s3::Client {
+    s3_with(Credentials::new(
+        required_env("AWS_ACCESS_KEY_ID"),
+        required_env("AWS_SECRET_ACCESS_KEY"),
+        std::env::var("AWS_SESSION_TOKEN").ok(),
+        None,
+        "service",
+    ))
+}
+
+/// The S3 error code of a failed call ("AccessDenied", ...), or "ok".
+pub fn s3_code<T, E: aws_sdk_s3::error::ProvideErrorMetadata + std::fmt::Debug>(
+    r: &Result<T, aws_sdk_s3::error::SdkError<E>>,
+) -> String {
+    use aws_sdk_s3::error::ProvideErrorMetadata;
+    match r {
+        Ok(_) => "ok".to_owned(),
+        Err(e) => e.code().map_or_else(|| format!("{e:?}"), str::to_owned),
+    }
+}
+
+/// A subject unique to this test run, so tests never share users.
+pub fn unique_sub(name: &str) -> String {
+    format!("auth0|{name}-{}", uuid::Uuid::new_v4().simple())
+}
+
+/// Buckets with the given name prefix, as the service account sees them.
+pub async fn buckets_named(prefix: &str) -> Vec<String> {
+    let out = service_s3().list_buckets().send().await.unwrap();
+    out.buckets()
+        .iter()
+        .filter_map(|b| b.name())
+        .filter(|n| n.starts_with(prefix))
+        .map(str::to_owned)
+        .collect()
+}

@@ -1,0 +1,193 @@
+//! First login: one bucket per user, configured as promised, created exactly once.
+
+use aws_sdk_s3::types::{ObjectOwnership, ServerSideEncryption};
+use futures::future::join_all;
+use serde_json::Value;
+use stsvend::identity::UserId;
+use stsvend::store::{NewUser, ProvisionState};
+
+use crate::helpers::*;
+
+#[tokio::test]
+async fn first_login_creates_a_locked_down_bucket_and_the_second_reuses_it() {
+    let app = TestApp::spawn().await;
+    let sub = unique_sub("first");
+    let first = app.vend(&sub, None).await;
+    let user_id = UserId::derive(&app.issuer.issuer, &sub);
+    assert_eq!(first.bucket, format!("stsvend-{user_id}"));
+    assert_eq!(first.region, "us-east-1");
+    assert_eq!(
+        first.endpoint.as_deref(),
+        Some(required_env("STSVEND_AWS__ENDPOINT_URL").as_str())
+    );
+    assert!(first.access_key_id.starts_with("ASIA"), "{}", first.access_key_id);
+    let expiration =
+        time::OffsetDateTime::parse(&first.expiration, &time::format_description::well_known::Rfc3339).unwrap();
+    let lifetime = expiration - time::OffsetDateTime::now_utc();
+    assert!((3500..=3600).contains(&lifetime.whole_seconds()), "lifetime {lifetime}");
+    assert!(first.expiration.ends_with('Z'));
+
+    let s3 = service_s3();
+    let b = first.bucket.as_str();
+    let pab = s3.get_public_access_block().bucket(b).send().await.unwrap();
+    let pab = pab.public_access_block_configuration().unwrap();
+    assert_eq!(
+        (
+            pab.block_public_acls(),
+            pab.ignore_public_acls(),
+            pab.block_public_policy(),
+            pab.restrict_public_buckets()
+        ),
+        (Some(true), Some(true), Some(true), Some(true))
+    );
+    let enc = s3.get_bucket_encryption().bucket(b).send().await.unwrap();
+    let rule = &enc.server_side_encryption_configuration().unwrap().rules()[0];
+    assert_eq!(
+        rule.apply_server_side_encryption_by_default().unwrap().sse_algorithm(),
+        &ServerSideEncryption::Aes256
+    );
+    let own = s3.get_bucket_ownership_controls().bucket(b).send().await.unwrap();
+    assert_eq!(
+        own.ownership_controls().unwrap().rules()[0].object_ownership(),
+        &ObjectOwnership::BucketOwnerEnforced
+    );
+    let cors = s3.get_bucket_cors().bucket(b).send().await.unwrap();
+    let rule = &cors.cors_rules()[0];
+    assert_eq!(
+        rule.allowed_origins(),
+        app.config.storage.cors_allowed_origins.as_slice()
+    );
+    for m in ["GET", "PUT", "POST", "DELETE", "HEAD"] {
+        assert!(rule.allowed_methods().iter().any(|x| x == m), "CORS method {m}");
+    }
+    assert_eq!(rule.allowed_headers(), ["*"]);
+    assert!(rule.expose_headers().iter().any(|h| h == "ETag"));
+    let tags = s3.get_bucket_tagging().bucket(b).send().await.unwrap();
+    assert!(
+        tags.tag_set()
+            .iter()
+            .any(|t| t.key() == "stsvend-owner" && t.value() == user_id.as_str())
+    );
+
+    let second = app.vend(&sub, None).await;
+    assert_eq!(second.bucket, first.bucket);
+    assert_eq!(app.users_in_db().await, 1);
+    assert_eq!(buckets_named(&first.bucket).await, vec![first.bucket.clone()]);
+}
+
+#[tokio::test]
+async fn twenty_concurrent_first_requests_create_one_bucket_and_one_row() {
+    let app = TestApp::spawn().await;
+    let sub = unique_sub("burst");
+    let token = app.issuer.token(&sub);
+    let responses = join_all((0..20).map(|_| app.post_credentials(Some(&token), None))).await;
+    let mut buckets = Vec::new();
+    let mut key_ids = Vec::new();
+    for r in responses {
+        assert_eq!(r.status(), 200);
+        let v: Vended = r.json().await.unwrap();
+        buckets.push(v.bucket);
+        key_ids.push(v.access_key_id);
+    }
+    buckets.sort();
+    buckets.dedup();
+    key_ids.sort();
+    key_ids.dedup();
+    assert_eq!(buckets.len(), 1, "one bucket for all 20");
+    assert_eq!(key_ids.len(), 1, "concurrent misses share one AssumeRole");
+    assert_eq!(app.users_in_db().await, 1);
+    assert_eq!(buckets_named(&buckets[0]).await.len(), 1);
+}
+
+#[tokio::test]
+async fn me_shows_the_mapping_only_after_first_login() {
+    let app = TestApp::spawn().await;
+    let sub = unique_sub("me");
+    let token = app.issuer.token(&sub);
+    let get_me = || app.http.get(format!("{}/v1/me", app.base)).bearer_auth(&token).send();
+    let resp = get_me().await.unwrap();
+    assert_eq!(resp.status(), 404);
+    let body: Value = resp.json().await.unwrap();
+    assert_eq!(body["error"]["code"], "not_found");
+    assert_eq!(app.users_in_db().await, 0, "GET /v1/me provisions nothing");
+
+    let v = app.vend(&sub, None).await;
+    let body: Value = get_me().await.unwrap().json().await.unwrap();
+    assert_eq!(body["bucket"], v.bucket.as_str());
+    assert_eq!(body["user_id"], UserId::derive(&app.issuer.issuer, &sub).as_str());
+    assert_eq!(body["region"], "us-east-1");
+    assert_eq!(body["state"], "ready");
+    assert!(body["created_at"].as_str().unwrap().ends_with('Z'));
+}
+
+#[tokio::test]
+async fn the_mapping_survives_a_restart() {
+    let app = TestApp::spawn().await;
+    let sub = unique_sub("restart");
+    let before = app.vend(&sub, None).await;
+    let stopped = app.stop().await;
+
+    let app = TestApp::spawn_with(Options {
+        issuer: Some(stopped.issuer),
+        db_dir: Some(stopped.db_dir),
+        ..Options::default()
+    })
+    .await;
+    let after = app.vend(&sub, None).await;
+    assert_eq!(after.bucket, before.bucket);
+    assert_eq!(app.users_in_db().await, 1);
+    assert_eq!(buckets_named(&before.bucket).await.len(), 1);
+}
+
+#[tokio::test]
+async fn provisioning_interrupted_after_create_bucket_completes_on_the_next_request() {
+    let app = TestApp::spawn().await;
+    let sub = unique_sub("crash");
+    let user_id = UserId::derive(&app.issuer.issuer, &sub);
+    let bucket = user_id.bucket_candidate("stsvend", 0).unwrap();
+    // The state a crash right after CreateBucket leaves: a pending row and a bare bucket.
+    app.state
+        .store
+        .insert_pending(&NewUser {
+            user_id: &user_id,
+            issuer: &app.issuer.issuer,
+            subject: &sub,
+            bucket: &bucket,
+            region: "us-east-1",
+        })
+        .await
+        .unwrap();
+    service_s3()
+        .create_bucket()
+        .bucket(bucket.as_str())
+        .send()
+        .await
+        .unwrap();
+    assert!(
+        service_s3()
+            .get_bucket_cors()
+            .bucket(bucket.as_str())
+            .send()
+            .await
+            .is_err(),
+        "bare bucket has no CORS yet"
+    );
+
+    let v = app.vend(&sub, None).await;
+    assert_eq!(v.bucket, bucket.as_str());
+    let row = app.state.store.user(&user_id).await.unwrap().unwrap();
+    assert_eq!(row.state, ProvisionState::Ready);
+    let s3 = service_s3();
+    assert!(
+        s3.get_bucket_cors().bucket(bucket.as_str()).send().await.is_ok(),
+        "CORS configured on resume"
+    );
+    assert!(
+        s3.get_public_access_block()
+            .bucket(bucket.as_str())
+            .send()
+            .await
+            .is_ok()
+    );
+    assert_eq!(buckets_named(bucket.as_str()).await.len(), 1);
+}

@@ -1,0 +1,238 @@
+//! The real binary: invalid configuration stops start-up naming the problem, and a running
+//! service logs one line per request without tokens or secret keys.
+
+use std::io::{BufRead, BufReader};
+use std::process::{Command, Stdio};
+use std::sync::mpsc;
+use std::time::Duration;
+
+use crate::helpers::*;
+
+const BIN: &str = env!("CARGO_BIN_EXE_stsvend");
+
+fn shipped_config() -> String {
+    std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/config.toml")).unwrap()
+}
+
+/// Runs `stsvend serve` on `config_text` (policies from `policies_dir`) and returns its exit
+/// status and stderr; start-up must fail, so the process ends by itself.
+fn serve_expecting_failure(config_text: &str, policies_dir: &str) -> (i32, String) {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("config.toml");
+    std::fs::write(&path, config_text).unwrap();
+    // Only the given overrides: the suite's own STSVEND_* environment must not mask the file.
+    let out = Command::new(BIN)
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .args(["serve", "--config", path.to_str().unwrap()])
+        .env("STSVEND_POLICIES__DIR", policies_dir)
+        .env("STSVEND_DATABASE__PATH", dir.path().join("s.db"))
+        .env("STSVEND_SERVER__BIND", "127.0.0.1:0")
+        .output()
+        .unwrap();
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+const POLICIES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/policies");
+
+#[test]
+fn each_invalid_config_stops_startup_naming_the_problem() {
+    let base = shipped_config();
+    let cases = [
+        (
+            "unknown key",
+            base.replace("[server]", "[server]\ncolour = \"blue\""),
+            "unknown key `server.colour`",
+        ),
+        (
+            "bad role ARN",
+            base.replace("role/stsvend-vend", "user/stsvend-vend"),
+            "aws.role_arn",
+        ),
+        (
+            "duration too short",
+            base.replace("session_duration_seconds = 3600", "session_duration_seconds = 600"),
+            "aws.session_duration_seconds: 600",
+        ),
+        (
+            "duration too long",
+            base.replace("session_duration_seconds = 3600", "session_duration_seconds = 50000"),
+            "aws.session_duration_seconds: 50000",
+        ),
+        (
+            "wrong type",
+            base.replace("leeway_seconds = 30", "leeway_seconds = \"soon\""),
+            "leeway_seconds",
+        ),
+        (
+            "unknown default template",
+            base.replace("default = \"read-write\"", "default = \"everything\""),
+            "policies.default: `everything`",
+        ),
+    ];
+    for (name, text, expected) in cases {
+        let (code, stderr) = serve_expecting_failure(&text, POLICIES);
+        assert_ne!(code, 0, "{name}: start-up must fail");
+        assert!(
+            stderr.contains(expected),
+            "{name}: stderr should name `{expected}`:\n{stderr}"
+        );
+    }
+    // Several problems are listed together.
+    let text = base
+        .replace("[server]", "[server]\ncolour = 1")
+        .replace("session_duration_seconds = 3600", "session_duration_seconds = 1");
+    let (_, stderr) = serve_expecting_failure(&text, POLICIES);
+    assert!(
+        stderr.contains("server.colour") && stderr.contains("aws.session_duration_seconds"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn a_bad_template_stops_startup_naming_the_file_and_the_reason() {
+    let cases = [
+        (
+            "read-write.json",
+            r#"{"Statement": [{"Resource": {{bucket}} }]}"#,
+            "not valid JSON",
+        ),
+        (
+            "read-write.json",
+            r#"{"Statement": [{"Resource": "arn:aws:s3:::{{sub}}"}]}"#,
+            "unknown placeholder",
+        ),
+        ("read-write.json", r#"{"Version": "2012-10-17"}"#, "needs a `Statement`"),
+    ];
+    for (file, body, reason) in cases {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::copy(format!("{POLICIES}/read-only.json"), dir.path().join("read-only.json")).unwrap();
+        std::fs::write(dir.path().join(file), body).unwrap();
+        let (code, stderr) = serve_expecting_failure(&shipped_config(), dir.path().to_str().unwrap());
+        assert_ne!(code, 0);
+        assert!(stderr.contains(file) && stderr.contains(reason), "{reason}:\n{stderr}");
+    }
+    // An oversized template.
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::copy(format!("{POLICIES}/read-only.json"), dir.path().join("read-only.json")).unwrap();
+    let many = vec![r#""arn:aws:s3:::{{bucket}}/*""#; 40].join(",");
+    std::fs::write(
+        dir.path().join("read-write.json"),
+        format!(r#"{{"Statement":[{{"Effect":"Allow","Action":"s3:GetObject","Resource":[{many}]}}]}}"#),
+    )
+    .unwrap();
+    let (_, stderr) = serve_expecting_failure(&shipped_config(), dir.path().to_str().unwrap());
+    assert!(
+        stderr.contains("read-write.json") && stderr.contains("at most 2048"),
+        "{stderr}"
+    );
+}
+
+#[tokio::test]
+async fn logs_have_one_line_per_request_and_never_a_token_or_secret() {
+    let issuer = TestIssuer::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let mut child = Command::new(BIN)
+        .args(["serve", "--config", concat!(env!("CARGO_MANIFEST_DIR"), "/config.toml")])
+        .env("STSVEND_AUTH__ISSUER", &issuer.issuer)
+        .env("STSVEND_POLICIES__DIR", POLICIES)
+        .env("STSVEND_DATABASE__PATH", dir.path().join("s.db"))
+        .env("STSVEND_SERVER__BIND", "127.0.0.1:0")
+        .env("RUST_LOG", "debug")
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let (tx, rx) = mpsc::channel::<String>();
+    let stderr = child.stderr.take().unwrap();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+            if tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    let mut lines = Vec::new();
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    let port = loop {
+        let left = deadline.saturating_duration_since(std::time::Instant::now());
+        let Ok(line) = rx.recv_timeout(left) else {
+            child.kill().unwrap();
+            panic!("stsvend did not report its port:\n{}", lines.join("\n"));
+        };
+        lines.push(line.clone());
+        if let Some(rest) = line.split("port=").nth(1) {
+            break rest.split_whitespace().next().unwrap().parse::<u16>().unwrap();
+        }
+    };
+    let base = format!("http://127.0.0.1:{port}");
+    let http = reqwest::Client::new();
+    for _ in 0..100 {
+        if http
+            .get(format!("{base}/readyz"))
+            .send()
+            .await
+            .is_ok_and(|r| r.status() == 200)
+        {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let sub = unique_sub("logs");
+    let token = issuer.token(&sub);
+    let resp = http
+        .post(format!("{base}/v1/credentials"))
+        .bearer_auth(&token)
+        .header("x-request-id", "req-abc-123")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200);
+    assert_eq!(resp.headers()["x-request-id"], "req-abc-123");
+    let vended: Vended = resp.json().await.unwrap();
+    let bad = http
+        .post(format!("{base}/v1/credentials"))
+        .bearer_auth("garbage.token.here")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(bad.status(), 401);
+
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    child.kill().unwrap();
+    child.wait().unwrap();
+    lines.extend(rx.try_iter());
+    let all = lines.join("\n");
+
+    let user_id = stsvend::identity::UserId::derive(&issuer.issuer, &sub);
+    let vend_lines: Vec<&String> = lines
+        .iter()
+        .filter(|l| l.contains("request_id=req-abc-123") && l.contains("status=200"))
+        .collect();
+    assert_eq!(vend_lines.len(), 1, "one request line for the vend:\n{all}");
+    let line = vend_lines[0];
+    assert!(line.contains(&format!("user_id={user_id}")), "{line}");
+    assert!(line.contains("latency_ms=") && line.contains("outcome=ok"), "{line}");
+    assert!(
+        lines
+            .iter()
+            .any(|l| l.contains("status=401") && l.contains("invalid_token")),
+        "{all}"
+    );
+    let signature = token.rsplit('.').next().unwrap();
+    for secret in [
+        token.as_str(),
+        signature,
+        &vended.secret_access_key,
+        &vended.session_token,
+        "garbage.token.here",
+    ] {
+        assert!(!all.contains(secret), "a secret reached the log:\n{all}");
+    }
+    assert!(
+        all.contains(&vended.access_key_id),
+        "the AccessKeyId is logged for audit"
+    );
+}
