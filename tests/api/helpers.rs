@@ -336,6 +336,12 @@ pub fn service_s3() -> aws_sdk_s3::Client {
     ))
 }
 
+/// Root of another AWS account: MiniStack treats a 12-digit access key with the secret `test`
+/// as the root of that account, which is how a name "taken by someone else" is staged.
+pub fn other_account_s3() -> aws_sdk_s3::Client {
+    s3_with(Credentials::new("111111111111", "test", None, None, "other-account"))
+}
+
 /// The S3 error code of a failed call ("AccessDenied", ...), or "ok".
 pub fn s3_code<T, E: aws_sdk_s3::error::ProvideErrorMetadata + std::fmt::Debug>(
     r: &Result<T, aws_sdk_s3::error::SdkError<E>>,

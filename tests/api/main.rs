@@ -3,6 +3,7 @@
 
 mod helpers;
 mod isolation;
+mod oidc;
 mod provisioning;
 mod requests;
 mod startup;

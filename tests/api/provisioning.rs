@@ -191,3 +191,31 @@ async fn provisioning_interrupted_after_create_bucket_completes_on_the_next_requ
     );
     assert_eq!(buckets_named(bucket.as_str()).await.len(), 1);
 }
+
+#[tokio::test]
+async fn a_bucket_name_taken_by_another_account_moves_to_the_next_candidate() {
+    let app = TestApp::spawn().await;
+    let sub = unique_sub("squatted");
+    let user_id = UserId::derive(&app.issuer.issuer, &sub);
+    let taken = user_id.bucket_candidate("stsvend", 0).unwrap();
+    other_account_s3()
+        .create_bucket()
+        .bucket(taken.as_str())
+        .send()
+        .await
+        .unwrap();
+
+    let v = app.vend(&sub, None).await;
+    let next = user_id.bucket_candidate("stsvend", 1).unwrap();
+    assert_eq!(v.bucket, next.as_str());
+    let row = app.state.store.user(&user_id).await.unwrap().unwrap();
+    assert_eq!((row.bucket, row.candidate), (next.clone(), 1));
+    let s3 = user_s3(&v);
+    assert_eq!(s3_code(&s3.list_objects_v2().bucket(next.as_str()).send().await), "ok");
+    assert_eq!(
+        s3_code(&s3.list_objects_v2().bucket(taken.as_str()).send().await),
+        "AccessDenied"
+    );
+    // The choice is stable: the next login keeps the same bucket.
+    assert_eq!(app.vend(&sub, Some("read-only")).await.bucket, next.as_str());
+}

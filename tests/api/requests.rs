@@ -231,3 +231,23 @@ async fn an_unreachable_aws_answers_503_with_retry_after() {
         "no internals: {text}"
     );
 }
+
+#[tokio::test]
+async fn cached_credentials_are_not_handed_out_below_min_remaining() {
+    // 900 s sessions of which at least 899 s must remain: a cached entry lasts about a second.
+    let app = TestApp::spawn_with(
+        Options::default()
+            .set("STSVEND_AWS__SESSION_DURATION_SECONDS", "900")
+            .set("STSVEND_AWS__MIN_REMAINING_SECONDS", "899"),
+    )
+    .await;
+    let sub = unique_sub("refresh");
+    let first = app.vend(&sub, None).await;
+    tokio::time::sleep(std::time::Duration::from_millis(2500)).await;
+    let second = app.vend(&sub, None).await;
+    assert_ne!(
+        first.access_key_id, second.access_key_id,
+        "stale credentials were handed out again"
+    );
+    assert!(second.expiration > first.expiration);
+}
