@@ -15,7 +15,7 @@ pub const ENV_PREFIX: &str = "STSVEND_";
 
 const SECTIONS: [&str; 6] = ["server", "auth", "aws", "storage", "policies", "database"];
 
-/// STS accepts AssumeRole durations in this range (seconds).
+/// STS accepts `AssumeRole` durations in this range (seconds).
 pub const STS_MIN_DURATION: u64 = 900;
 pub const STS_MAX_DURATION: u64 = 43_200;
 
@@ -77,7 +77,7 @@ pub struct AuthConfig {
 #[derive(Debug, Clone, Deserialize)]
 pub struct AwsConfig {
     pub region: String,
-    /// Custom AWS endpoint (MiniStack, LocalStack, a VPC endpoint); vended bodies carry it.
+    /// Custom AWS endpoint (`MiniStack`, `LocalStack`, a VPC endpoint); vended bodies carry it.
     #[serde(default)]
     pub endpoint_url: Option<String>,
     /// The role whose sessions are vended, narrowed per user by the session policy.

@@ -45,12 +45,12 @@ impl UserId {
         &self.0
     }
 
-    /// RoleSessionName: appears in CloudTrail and in the assumed-role ARN.
+    /// `RoleSessionName`: appears in `CloudTrail` and in the assumed-role ARN.
     pub fn role_session_name(&self) -> RoleSessionName {
         RoleSessionName::parse(&format!("stsvend-{}", self.0)).expect("derived name is valid")
     }
 
-    /// SourceIdentity: persists across role chaining, so it is set once, from the user id.
+    /// `SourceIdentity`: persists across role chaining, so it is set once, from the user id.
     pub fn source_identity(&self) -> SourceIdentity {
         SourceIdentity::parse(&format!("stsvend-{}", self.0)).expect("derived identity is valid")
     }
@@ -113,7 +113,7 @@ fn is_sts_name(s: &str) -> bool {
     (2..=64).contains(&s.len()) && s.bytes().all(|b| b.is_ascii_alphanumeric() || b"_+=,.@-".contains(&b))
 }
 
-/// AssumeRole `RoleSessionName`: 2-64 characters of `[\w+=,.@-]`.
+/// `AssumeRole` `RoleSessionName`: 2-64 characters of `[\w+=,.@-]`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RoleSessionName(String);
 
@@ -130,7 +130,7 @@ impl RoleSessionName {
     }
 }
 
-/// AssumeRole `SourceIdentity`: 2-64 characters of `[\w+=,.@-]`, not starting with `aws:`.
+/// `AssumeRole` `SourceIdentity`: 2-64 characters of `[\w+=,.@-]`, not starting with `aws:`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SourceIdentity(String);
 

@@ -19,7 +19,7 @@ use super::AuthError;
 /// A JWKS larger than this is refused; real ones are a few KiB.
 const MAX_JWKS_BYTES: usize = 256 * 1024;
 /// How often keys are refreshed even without an unknown kid, so removed keys stop working.
-const PERIODIC_REFRESH: Duration = Duration::from_secs(15 * 60);
+const PERIODIC_REFRESH: Duration = Duration::from_mins(15);
 /// Retry interval while no keys have been loaded yet.
 const INITIAL_RETRY: Duration = Duration::from_secs(2);
 

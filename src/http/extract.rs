@@ -53,3 +53,42 @@ impl FromRequest for Authenticated {
         })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use actix_web::test::TestRequest;
+
+    use super::*;
+
+    fn parse(values: &[&str]) -> Result<String, AuthError> {
+        let mut req = TestRequest::default();
+        for v in values {
+            req = req.append_header((AUTHORIZATION, *v));
+        }
+        bearer_token(&req.to_http_request()).map(str::to_owned)
+    }
+
+    #[test]
+    fn the_bearer_scheme_is_case_insensitive_and_spaces_are_tolerated() {
+        assert_eq!(parse(&["Bearer abc.def.ghi"]).unwrap(), "abc.def.ghi");
+        assert_eq!(parse(&["bearer abc"]).unwrap(), "abc");
+        assert_eq!(parse(&["BEARER   abc"]).unwrap(), "abc");
+    }
+
+    #[test]
+    fn malformed_headers_are_refused() {
+        assert_eq!(parse(&[]), Err(AuthError::MissingToken));
+        for bad in [
+            "Basic dXNlcjpwYXNz",
+            "Bearer",
+            "Bearer ",
+            "Bearerabc",
+            "Bearer a b",
+            "Bearer a\"b",
+            "Token abc",
+        ] {
+            assert!(matches!(parse(&[bad]), Err(AuthError::Invalid(_))), "{bad}");
+        }
+        assert!(matches!(parse(&["Bearer a", "Bearer b"]), Err(AuthError::Invalid(_))));
+    }
+}

@@ -43,7 +43,7 @@ pub async fn request_log(
     let status = res.status().as_u16();
     let user_id = res.request().extensions().get::<UserId>().map(ToString::to_string);
     let outcome = res.response().extensions().get::<ErrorCode>().map_or("ok", |c| c.0);
-    let latency_us = u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX);
+    let latency_ms = started.elapsed().as_secs_f64() * 1000.0;
     span.in_scope(|| {
         tracing::info!(
             %method,
@@ -51,7 +51,7 @@ pub async fn request_log(
             status,
             %outcome,
             user_id = %user_id.as_deref().unwrap_or("-"),
-            latency_ms = latency_us as f64 / 1000.0,
+            latency_ms,
             "request"
         );
     });

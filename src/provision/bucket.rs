@@ -14,7 +14,7 @@ use crate::identity::{BucketName, UserId};
 /// Tag key naming the user a bucket belongs to.
 pub const OWNER_TAG: &str = "stsvend-owner";
 
-/// Headers browsers must be able to read for uploads: ETag for multipart completion, plus the
+/// Headers browsers must be able to read for uploads: `ETag` for multipart completion, plus the
 /// x-amz headers the JS SDK inspects.
 const CORS_EXPOSE: &[&str] = &[
     "ETag",

@@ -1,6 +1,6 @@
 //! First-login provisioning: each user gets one locked-down bucket, recorded before it exists.
 //!
-//! The row is written `pending` before CreateBucket, so a crash at any point leaves a row
+//! The row is written `pending` before `CreateBucket`, so a crash at any point leaves a row
 //! that the next request resumes; every step is idempotent. Concurrent first requests of one
 //! user share a single provisioning run (single flight through the mapping cache).
 
@@ -123,7 +123,7 @@ impl Inner {
         self.settings.configure(&row.bucket, &row.user_id).await?;
         self.store.mark_ready(&row.user_id).await?;
         row.state = ProvisionState::Ready;
-        tracing::info!(bucket = %row.bucket, elapsed_ms = started.elapsed().as_millis() as u64, "user provisioned");
+        tracing::info!(bucket = %row.bucket, elapsed_ms = started.elapsed().as_secs_f64() * 1000.0, "user provisioned");
         Ok(row)
     }
 }

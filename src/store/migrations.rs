@@ -1,4 +1,4 @@
-//! Embedded, versioned schema migrations (tracked in SQLite's `user_version`).
+//! Embedded, versioned schema migrations (tracked in `SQLite`'s `user_version`).
 //! Append new migrations; never edit one that has shipped.
 
 use rusqlite_migration::{M, Migrations};

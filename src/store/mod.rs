@@ -1,9 +1,9 @@
-//! SQLite store: user mappings and the vend audit log.
+//! `SQLite` store: user mappings and the vend audit log.
 //!
 //! Every call runs on tokio's blocking pool with a connection from an r2d2 pool; no
-//! connection is held across an `.await`. SQLite allows one writer at a time: WAL lets
+//! connection is held across an `.await`. `SQLite` allows one writer at a time: WAL lets
 //! readers proceed during a write, and `busy_timeout` makes a second writer wait instead of
-//! failing with SQLITE_BUSY.
+//! failing with `SQLITE_BUSY`.
 
 mod migrations;
 

@@ -1,4 +1,4 @@
-//! AssumeRole on behalf of a user, with a credential cache.
+//! `AssumeRole` on behalf of a user, with a credential cache.
 //!
 //! Credentials are cached per (user, template) and handed out again only while at least
 //! `min_remaining` of their lifetime is left. Concurrent misses for one key share a single

@@ -1,7 +1,7 @@
 //! Test harness: a local issuer (discovery + JWKS) with test keys, a running stsvend built
 //! through `Application::build`, and S3 clients for the service and for vended keys.
 //!
-//! AWS is MiniStack, started and seeded by `scripts/test.sh`; its address and the service's
+//! AWS is `MiniStack`, started and seeded by `scripts/test.sh`; its address and the service's
 //! keys arrive through the environment. A missing variable fails the test loudly.
 
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
@@ -75,7 +75,7 @@ pub struct IssuerState {
 }
 
 impl TestIssuer {
-    pub async fn start() -> Self {
+    pub fn start() -> Self {
         let state = Arc::new(IssuerState {
             keys: Mutex::new(vec![jwk_for(&signing_key(), KID)]),
             down: AtomicBool::new(false),
@@ -86,7 +86,7 @@ impl TestIssuer {
         let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         let port = listener.local_addr().unwrap().port();
         let issuer = format!("http://127.0.0.1:{port}/");
-        *state.issuer.lock().unwrap() = issuer.clone();
+        state.issuer.lock().unwrap().clone_from(&issuer);
         let server = HttpServer::new(move || {
             App::new()
                 .app_data(data.clone())
@@ -147,7 +147,7 @@ async fn jwks(state: web::Data<IssuerState>) -> HttpResponse {
     })
 }
 
-/// A running stsvend wired to a [`TestIssuer`] and MiniStack.
+/// A running stsvend wired to a [`TestIssuer`] and `MiniStack`.
 pub struct TestApp {
     pub base: String,
     pub http: reqwest::Client,
@@ -205,7 +205,7 @@ impl TestApp {
         }
         let issuer = match opts.issuer {
             Some(i) => i,
-            None => Arc::new(TestIssuer::start().await),
+            None => Arc::new(TestIssuer::start()),
         };
         let db_dir = opts.db_dir.unwrap_or_else(|| Arc::new(tempfile::tempdir().unwrap()));
         let config = test_config(&issuer.issuer, &db_dir.path().join("stsvend.db"), &opts.env);
@@ -336,13 +336,13 @@ pub fn service_s3() -> aws_sdk_s3::Client {
     ))
 }
 
-/// Root of another AWS account: MiniStack treats a 12-digit access key with the secret `test`
+/// Root of another AWS account: `MiniStack` treats a 12-digit access key with the secret `test`
 /// as the root of that account, which is how a name "taken by someone else" is staged.
 pub fn other_account_s3() -> aws_sdk_s3::Client {
     s3_with(Credentials::new("111111111111", "test", None, None, "other-account"))
 }
 
-/// The S3 error code of a failed call ("AccessDenied", ...), or "ok".
+/// The S3 error code of a failed call ("`AccessDenied`", ...), or "ok".
 pub fn s3_code<T, E: aws_sdk_s3::error::ProvideErrorMetadata + std::fmt::Debug>(
     r: &Result<T, aws_sdk_s3::error::SdkError<E>>,
 ) -> String {

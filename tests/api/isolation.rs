@@ -1,5 +1,5 @@
 //! The heart of the suite: vended keys reach their owner's bucket and nothing else,
-//! as enforced by MiniStack on real S3 calls.
+//! as enforced by `MiniStack` on real S3 calls.
 
 use aws_sdk_s3::primitives::ByteStream;
 use aws_sdk_s3::types::{CompletedMultipartUpload, CompletedPart};

@@ -1,4 +1,4 @@
-//! One integration binary, one file per area. Requires MiniStack (started and seeded by
+//! One integration binary, one file per area. Requires `MiniStack` (started and seeded by
 //! scripts/test.sh); every test fails loudly if it is missing.
 
 mod helpers;

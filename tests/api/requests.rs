@@ -193,7 +193,7 @@ async fn health_and_readiness_answer() {
 
 #[tokio::test]
 async fn readiness_waits_for_the_jwks() {
-    let issuer = TestIssuer::start().await;
+    let issuer = TestIssuer::start();
     issuer.state.down.store(true, std::sync::atomic::Ordering::SeqCst);
     let db = tempfile::tempdir().unwrap();
     let config = test_config(&issuer.issuer, &db.path().join("s.db"), &[]);

@@ -133,7 +133,7 @@ fn a_bad_template_stops_startup_naming_the_file_and_the_reason() {
 
 #[tokio::test]
 async fn logs_have_one_line_per_request_and_never_a_token_or_secret() {
-    let issuer = TestIssuer::start().await;
+    let issuer = TestIssuer::start();
     let dir = tempfile::tempdir().unwrap();
     let mut child = Command::new(BIN)
         .args(["serve", "--config", concat!(env!("CARGO_MANIFEST_DIR"), "/config.toml")])
