@@ -20,7 +20,7 @@ struct CredentialsRequest {
 }
 
 /// The first five fields are exactly the AWS `credential_process` format.
-#[derive(Serialize)]
+#[derive(Serialize, Deserialize)]
 #[serde(rename_all = "PascalCase")]
 pub struct CredentialsResponse {
     pub version: u8,

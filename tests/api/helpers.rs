@@ -289,19 +289,8 @@ pub struct Stopped {
     pub db_dir: Arc<tempfile::TempDir>,
 }
 
-#[derive(Debug, serde::Deserialize)]
-#[serde(rename_all = "PascalCase")]
-pub struct Vended {
-    pub version: u8,
-    pub access_key_id: String,
-    pub secret_access_key: String,
-    pub session_token: String,
-    pub expiration: String,
-    pub bucket: String,
-    pub region: String,
-    pub access: String,
-    pub endpoint: Option<String>,
-}
+/// A vend response body, as clients parse it.
+pub type Vended = stsvend::http::CredentialsResponse;
 
 fn s3_with(creds: Credentials) -> aws_sdk_s3::Client {
     let conf = aws_sdk_s3::Config::builder()
