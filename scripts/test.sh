@@ -37,4 +37,4 @@ source "$STSVEND_RUN_DIR/service-credentials.env"
 set +a
 export AUTH0_ISSUER="http://127.0.0.1:$AUTH0_PORT/"
 
-cargo test --locked --all-targets -- "$@"
+cargo test --locked --lib --bins --tests -- "$@"

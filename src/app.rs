@@ -12,6 +12,7 @@ use actix_web::{App, HttpServer, web};
 use crate::auth::{JwksCache, Verifier};
 use crate::config::Config;
 use crate::http;
+use crate::limits::{AwsGate, VendRate};
 use crate::policy::{PolicyError, PolicySet};
 use crate::provision::Provisioner;
 use crate::store::{Store, StoreError};
@@ -25,6 +26,7 @@ pub struct AppState {
     pub policies: PolicySet,
     pub provisioner: Provisioner,
     pub vendor: Vendor,
+    pub vend_rate: Arc<VendRate>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -41,7 +43,8 @@ pub struct Application {
     port: u16,
     server: Server,
     state: web::Data<AppState>,
-    _jwks_refresher: tokio::task::JoinHandle<()>,
+    /// JWKS refresher and rate-limit pruner; they end when the state is dropped.
+    _background: Vec<tokio::task::JoinHandle<()>>,
 }
 
 /// Loads the templates named by the config and checks them.
@@ -80,8 +83,14 @@ impl Application {
         ));
         let refresher = jwks.spawn_refresher();
         let verifier = Verifier::new(&config.auth, jwks);
-        let provisioner = Provisioner::new(store.clone(), s3, &config.storage, &config.aws);
-        let vendor = Vendor::new(sts, &config.aws);
+        let gate = Arc::new(AwsGate::new(
+            &config.limits,
+            Duration::from_secs(config.aws.call_timeout_seconds),
+        ));
+        let provisioner = Provisioner::new(store.clone(), s3, &config.storage, &config.aws, Arc::clone(&gate));
+        let vendor = Vendor::new(sts, &config.aws, gate);
+        let vend_rate = Arc::new(VendRate::new(&config.limits));
+        let pruner = vend_rate.spawn_pruner();
 
         let addr = config.server.bind;
         let listener = TcpListener::bind(addr).map_err(|source| StartError::Bind {
@@ -103,11 +112,14 @@ impl Application {
             policies,
             provisioner,
             vendor,
+            vend_rate,
         });
         let app_state = state.clone();
         let server = HttpServer::new(move || {
             App::new()
                 .app_data(app_state.clone())
+                // The last wrap is outermost: every request, refused or not, gets its log line.
+                .wrap(from_fn(http::limit_headers))
                 .wrap(from_fn(http::request_log))
                 .configure(http::routes)
                 .default_service(http::default_service())
@@ -124,7 +136,7 @@ impl Application {
             port,
             server,
             state,
-            _jwks_refresher: refresher,
+            _background: vec![refresher, pruner],
         })
     }
 

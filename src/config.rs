@@ -13,7 +13,7 @@ use serde::Deserialize;
 /// Prefix of environment overrides, e.g. `STSVEND_AWS__ROLE_ARN`.
 pub const ENV_PREFIX: &str = "STSVEND_";
 
-const SECTIONS: [&str; 6] = ["server", "auth", "aws", "storage", "policies", "database"];
+const SECTIONS: [&str; 7] = ["server", "auth", "aws", "storage", "policies", "database", "limits"];
 
 /// STS accepts `AssumeRole` durations in this range (seconds).
 pub const STS_MIN_DURATION: u64 = 900;
@@ -29,6 +29,8 @@ pub struct Config {
     pub storage: StorageConfig,
     pub policies: PoliciesConfig,
     pub database: DatabaseConfig,
+    #[serde(default)]
+    pub limits: LimitsConfig,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -69,6 +71,10 @@ pub struct AuthConfig {
     /// Least time between two JWKS fetches triggered by an unknown `kid`.
     #[serde(default = "defaults::jwks_refetch_cooldown_seconds")]
     pub jwks_refetch_cooldown_seconds: u64,
+    /// Tokens whose `exp` lies further ahead than this are refused (Auth0 issues access tokens
+    /// for at most 30 days), so a mis-issued "forever" token does not work forever.
+    #[serde(default = "defaults::max_token_lifetime_seconds")]
+    pub max_token_lifetime_seconds: u64,
     /// Client-credentials (machine) tokens have no user behind them; refused unless enabled.
     #[serde(default)]
     pub allow_client_credentials: bool,
@@ -121,7 +127,47 @@ pub struct DatabaseConfig {
     pub path: PathBuf,
 }
 
+#[derive(Debug, Clone, Deserialize)]
+pub struct LimitsConfig {
+    /// Sustained vends per user per minute; over it the answer is 429 with Retry-After.
+    #[serde(default = "defaults::vends_per_minute")]
+    pub vends_per_minute: u32,
+    /// Vends a user may make in a burst above the sustained rate.
+    #[serde(default = "defaults::vend_burst")]
+    pub vend_burst: u32,
+    /// STS and S3 calls in flight at once, across all users.
+    #[serde(default = "defaults::max_concurrent_aws_calls")]
+    pub max_concurrent_aws_calls: u32,
+    /// AssumeRole calls per second, across all users (AWS's default quota is 600 per account
+    /// and region, shared with everything else in the account).
+    #[serde(default = "defaults::assume_role_per_second")]
+    pub assume_role_per_second: u32,
+}
+
+impl Default for LimitsConfig {
+    fn default() -> Self {
+        Self {
+            vends_per_minute: defaults::vends_per_minute(),
+            vend_burst: defaults::vend_burst(),
+            max_concurrent_aws_calls: defaults::max_concurrent_aws_calls(),
+            assume_role_per_second: defaults::assume_role_per_second(),
+        }
+    }
+}
+
 mod defaults {
+    pub fn vends_per_minute() -> u32 {
+        60
+    }
+    pub fn vend_burst() -> u32 {
+        30
+    }
+    pub fn max_concurrent_aws_calls() -> u32 {
+        64
+    }
+    pub fn assume_role_per_second() -> u32 {
+        300
+    }
     pub fn max_body_bytes() -> usize {
         4096
     }
@@ -130,6 +176,9 @@ mod defaults {
     }
     pub fn algorithms() -> Vec<String> {
         vec!["RS256".to_owned()]
+    }
+    pub fn max_token_lifetime_seconds() -> u64 {
+        30 * 24 * 3600
     }
     pub fn jwks_refetch_cooldown_seconds() -> u64 {
         30
@@ -297,6 +346,17 @@ impl Config {
         for (name, needs) in &pol.grants {
             if needs.is_empty() {
                 p.push(format!("policies.grants.{name}: list at least one scope or permission"));
+            }
+        }
+        let lim = &self.limits;
+        for (key, value) in [
+            ("vends_per_minute", lim.vends_per_minute),
+            ("vend_burst", lim.vend_burst),
+            ("max_concurrent_aws_calls", lim.max_concurrent_aws_calls),
+            ("assume_role_per_second", lim.assume_role_per_second),
+        ] {
+            if value == 0 {
+                p.push(format!("limits.{key}: must be at least 1"));
             }
         }
         if self.database.path.as_os_str().is_empty() {

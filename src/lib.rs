@@ -9,6 +9,7 @@ pub mod aws;
 pub mod config;
 pub mod http;
 pub mod identity;
+pub mod limits;
 pub mod policy;
 pub mod provision;
 pub mod store;

@@ -46,6 +46,10 @@ struct AccessClaims {
     gty: Option<serde_json::Value>,
     #[serde(default)]
     azp: Option<String>,
+    #[serde(default)]
+    exp: Option<serde_json::Value>,
+    #[serde(default)]
+    iat: Option<serde_json::Value>,
 }
 
 pub struct Verifier {
@@ -53,6 +57,14 @@ pub struct Verifier {
     issuer: String,
     validations: HashMap<Algorithm, Validation>,
     allow_client_credentials: bool,
+    max_lifetime: u64,
+    leeway: u64,
+}
+
+fn unix_now() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
 }
 
 impl Verifier {
@@ -76,6 +88,8 @@ impl Verifier {
             issuer: config.issuer.clone(),
             validations,
             allow_client_credentials: config.allow_client_credentials,
+            max_lifetime: config.max_token_lifetime_seconds,
+            leeway: config.leeway_seconds,
         }
     }
 
@@ -120,6 +134,17 @@ impl Verifier {
         let data =
             jsonwebtoken::decode::<AccessClaims>(token, &key.key, validation).map_err(|e| map_jwt_error(e.kind()))?;
         let claims = data.claims;
+        let now = unix_now();
+        // The library checked that exp has passed or not; it must also not lie absurdly far ahead.
+        let exp = claims.exp.as_ref().and_then(serde_json::Value::as_u64);
+        if exp.is_none_or(|exp| exp > now.saturating_add(self.max_lifetime)) {
+            return Err(AuthError::Invalid("token exp is not an integer or lies too far ahead"));
+        }
+        if let Some(iat) = &claims.iat
+            && iat.as_u64().is_none_or(|iat| iat > now.saturating_add(self.leeway))
+        {
+            return Err(AuthError::Invalid("token iat is malformed or in the future"));
+        }
         let subject = claims.sub.ok_or_else(|| AuthError::MissingClaim("sub".to_owned()))?;
         if subject.is_empty() || subject.len() > MAX_SUBJECT_BYTES {
             return Err(AuthError::Invalid("token subject is malformed"));

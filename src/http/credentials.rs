@@ -42,6 +42,9 @@ pub async fn vend(
     payload: web::Payload,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
+    if let Err(wait) = state.vend_rate.check(&caller.user_id) {
+        return Err(ApiError::TooManyRequests(wait.as_secs() + 1));
+    }
     let body: CredentialsRequest = read_json(&req, payload, state.config.server.max_body_bytes).await?;
     let access = body.access.unwrap_or_else(|| state.config.policies.default.clone());
     let template = state.policies.get(&access).ok_or_else(|| ApiError::BadRequest {

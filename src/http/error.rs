@@ -26,12 +26,16 @@ pub enum ApiError {
     UnsupportedMediaType,
     #[error("request body is too large")]
     PayloadTooLarge,
+    #[error("request headers are too large")]
+    HeadersTooLarge,
     #[error("{0}")]
     InsufficientScope(String),
     #[error("{0}")]
     NotFound(String),
     #[error("method not allowed")]
     MethodNotAllowed,
+    #[error("too many requests; retry in {0} s")]
+    TooManyRequests(u64),
     #[error("{0} is unavailable; retry later")]
     Unavailable(&'static str),
     #[error("internal error")]
@@ -45,9 +49,11 @@ impl ApiError {
             Self::BadRequest { code, .. } => code,
             Self::UnsupportedMediaType => "unsupported_media_type",
             Self::PayloadTooLarge => "payload_too_large",
+            Self::HeadersTooLarge => "headers_too_large",
             Self::InsufficientScope(_) => "insufficient_scope",
             Self::NotFound(_) => "not_found",
             Self::MethodNotAllowed => "method_not_allowed",
+            Self::TooManyRequests(_) => "rate_limited",
             Self::Unavailable(_) => "service_unavailable",
             Self::Internal => "internal",
         }
@@ -91,9 +97,11 @@ impl ResponseError for ApiError {
             Self::BadRequest { .. } => StatusCode::BAD_REQUEST,
             Self::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             Self::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            Self::HeadersTooLarge => StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
             Self::InsufficientScope(_) => StatusCode::FORBIDDEN,
             Self::NotFound(_) => StatusCode::NOT_FOUND,
             Self::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
+            Self::TooManyRequests(_) => StatusCode::TOO_MANY_REQUESTS,
             Self::Internal => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -123,6 +131,9 @@ impl ResponseError for ApiError {
         }
         if status == StatusCode::SERVICE_UNAVAILABLE {
             resp.insert_header((header::RETRY_AFTER, RETRY_AFTER_SECONDS.to_string()));
+        }
+        if let Self::TooManyRequests(secs) = self {
+            resp.insert_header((header::RETRY_AFTER, secs.to_string()));
         }
         let mut out = resp.json(json!({"error": {"code": self.code(), "message": self.to_string()}}));
         out.extensions_mut().insert(ErrorCode(self.code()));

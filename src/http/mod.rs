@@ -3,6 +3,7 @@
 mod credentials;
 mod error;
 mod extract;
+mod header_limit;
 mod health;
 mod me;
 mod request_log;
@@ -41,4 +42,5 @@ pub fn default_service() -> actix_web::Route {
     web::to(not_found)
 }
 
+pub use header_limit::limit_headers;
 pub use request_log::request_log;

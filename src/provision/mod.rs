@@ -14,6 +14,7 @@ use crate::auth::Caller;
 use crate::aws::UpstreamError;
 use crate::config::{AwsConfig, StorageConfig};
 use crate::identity::{IdentityError, MAX_BUCKET_CANDIDATES, UserId};
+use crate::limits::AwsGate;
 use crate::store::{NewUser, ProvisionState, Store, StoreError, UserRecord};
 
 pub use bucket::BucketSettings;
@@ -44,10 +45,17 @@ struct Inner {
     prefix: String,
     region: String,
     ready: Cache<UserId, Arc<UserRecord>>,
+    gate: Arc<AwsGate>,
 }
 
 impl Provisioner {
-    pub fn new(store: Store, s3: aws_sdk_s3::Client, storage: &StorageConfig, aws: &AwsConfig) -> Self {
+    pub fn new(
+        store: Store,
+        s3: aws_sdk_s3::Client,
+        storage: &StorageConfig,
+        aws: &AwsConfig,
+        gate: Arc<AwsGate>,
+    ) -> Self {
         Self {
             inner: Arc::new(Inner {
                 store,
@@ -55,6 +63,7 @@ impl Provisioner {
                 prefix: storage.bucket_prefix.clone(),
                 region: aws.region.clone(),
                 ready: Cache::builder().max_capacity(MAPPING_CACHE_CAPACITY).build(),
+                gate,
             }),
         }
     }
@@ -102,6 +111,8 @@ impl Inner {
                     .await?
             }
         };
+        // One slot of the global AWS gate covers this user's short sequence of S3 calls.
+        let _slot = self.gate.call("s3").await?;
         let started = std::time::Instant::now();
         let mut row = row;
         loop {

@@ -15,6 +15,7 @@ use time::OffsetDateTime;
 
 use crate::aws::UpstreamError;
 use crate::config::AwsConfig;
+use crate::limits::AwsGate;
 use crate::policy::{RenderContext, Template};
 use crate::store::UserRecord;
 
@@ -70,10 +71,11 @@ pub struct Vendor {
     min_remaining: Duration,
     tag_key: String,
     cache: Cache<Key, Arc<Credentials>>,
+    gate: Arc<AwsGate>,
 }
 
 impl Vendor {
-    pub fn new(sts: aws_sdk_sts::Client, aws: &AwsConfig) -> Self {
+    pub fn new(sts: aws_sdk_sts::Client, aws: &AwsConfig, gate: Arc<AwsGate>) -> Self {
         let min_remaining = Duration::from_secs(aws.min_remaining_seconds);
         Self {
             sts,
@@ -86,6 +88,7 @@ impl Vendor {
                 .expire_after(UntilMinRemaining(min_remaining))
                 .support_invalidation_closures()
                 .build(),
+            gate,
         }
     }
 
@@ -120,6 +123,7 @@ impl Vendor {
     }
 
     async fn assume_role(&self, user: &UserRecord, template: &Template) -> Result<Arc<Credentials>, UpstreamError> {
+        let _slot = self.gate.assume_role().await?;
         let policy = template.render(&RenderContext {
             bucket: &user.bucket,
             user_id: &user.user_id,

@@ -1,9 +1,13 @@
 //! One integration binary, one file per area. Requires `MiniStack` (started and seeded by
 //! scripts/test.sh); every test fails loudly if it is missing.
 
+mod fault_proxy;
+mod figures;
 mod helpers;
+mod hostile;
 mod isolation;
 mod oidc;
+mod process;
 mod provisioning;
 mod requests;
 mod startup;

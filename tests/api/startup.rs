@@ -1,14 +1,11 @@
 //! The real binary: invalid configuration stops start-up naming the problem, and a running
 //! service logs one line per request without tokens or secret keys.
 
-use std::io::{BufRead, BufReader};
-use std::process::{Command, Stdio};
-use std::sync::mpsc;
+use std::process::Command;
 use std::time::Duration;
 
 use crate::helpers::*;
-
-const BIN: &str = env!("CARGO_BIN_EXE_stsvend");
+use crate::process::{BIN, POLICIES, ServiceProcess};
 
 fn shipped_config() -> String {
     std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/config.toml")).unwrap()
@@ -35,8 +32,6 @@ fn serve_expecting_failure(config_text: &str, policies_dir: &str) -> (i32, Strin
         String::from_utf8_lossy(&out.stderr).into_owned(),
     )
 }
-
-const POLICIES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/policies");
 
 #[test]
 fn each_invalid_config_stops_startup_naming_the_problem() {
@@ -135,51 +130,14 @@ fn a_bad_template_stops_startup_naming_the_file_and_the_reason() {
 async fn logs_have_one_line_per_request_and_never_a_token_or_secret() {
     let issuer = TestIssuer::start();
     let dir = tempfile::tempdir().unwrap();
-    let mut child = Command::new(BIN)
-        .args(["serve", "--config", concat!(env!("CARGO_MANIFEST_DIR"), "/config.toml")])
-        .env("STSVEND_AUTH__ISSUER", &issuer.issuer)
-        .env("STSVEND_POLICIES__DIR", POLICIES)
-        .env("STSVEND_DATABASE__PATH", dir.path().join("s.db"))
-        .env("STSVEND_SERVER__BIND", "127.0.0.1:0")
-        .env("RUST_LOG", "debug")
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let (tx, rx) = mpsc::channel::<String>();
-    let stderr = child.stderr.take().unwrap();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-            if tx.send(line).is_err() {
-                break;
-            }
-        }
-    });
-    let mut lines = Vec::new();
-    let deadline = std::time::Instant::now() + Duration::from_secs(30);
-    let port = loop {
-        let left = deadline.saturating_duration_since(std::time::Instant::now());
-        let Ok(line) = rx.recv_timeout(left) else {
-            child.kill().unwrap();
-            panic!("stsvend did not report its port:\n{}", lines.join("\n"));
-        };
-        lines.push(line.clone());
-        if let Some(rest) = line.split("port=").nth(1) {
-            break rest.split_whitespace().next().unwrap().parse::<u16>().unwrap();
-        }
-    };
-    let base = format!("http://127.0.0.1:{port}");
+    let mut service = ServiceProcess::start(&[
+        ("STSVEND_AUTH__ISSUER", issuer.issuer.clone()),
+        ("STSVEND_DATABASE__PATH", dir.path().join("s.db").display().to_string()),
+        ("RUST_LOG", "debug".to_owned()),
+    ])
+    .await;
+    let base = service.base.clone();
     let http = reqwest::Client::new();
-    for _ in 0..100 {
-        if http
-            .get(format!("{base}/readyz"))
-            .send()
-            .await
-            .is_ok_and(|r| r.status() == 200)
-        {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
     let sub = unique_sub("logs");
     let token = issuer.token(&sub);
     let resp = http
@@ -201,13 +159,12 @@ async fn logs_have_one_line_per_request_and_never_a_token_or_secret() {
     assert_eq!(bad.status(), 401);
 
     tokio::time::sleep(Duration::from_millis(300)).await;
-    child.kill().unwrap();
-    child.wait().unwrap();
-    lines.extend(rx.try_iter());
-    let all = lines.join("\n");
+    service.kill();
+    let all = service.logs();
+    let lines: Vec<&str> = all.lines().collect();
 
     let user_id = stsvend::identity::UserId::derive(&issuer.issuer, &sub);
-    let vend_lines: Vec<&String> = lines
+    let vend_lines: Vec<&&str> = lines
         .iter()
         .filter(|l| l.contains("request_id=req-abc-123") && l.contains("status=200"))
         .collect();

@@ -1,0 +1,166 @@
+//! Tokens that passed verification, remembered until they expire, so a returning client's
+//! token skips the signature check and claim parsing.
+//!
+//! The key is SHA-256 of the whole token (header, claims and signature): only the exact bytes
+//! that were verified can hit an entry, so a token with another signature or any changed claim
+//! is verified in full. An entry is used only
+//! - before the token's `exp`, checked against the clock on every hit rather than left to the
+//!   cache's coarse timer. The leeway is not granted to cached tokens: a token inside its leeway
+//!   window is verified in full and gets the answer it would get without the cache;
+//! - while the issuer's key set is the one it was verified against (`JwksCache::generation`),
+//!   so a key removed from the JWKS stops its tokens at the next refresh, as without the cache.
+//!
+//! Only accepted tokens are cached; a rejected one is checked in full every time.
+
+use std::collections::BTreeSet;
+use std::time::{Duration, Instant};
+
+use moka::Expiry;
+use moka::future::Cache;
+use sha2::{Digest, Sha256};
+
+use super::Caller;
+use crate::identity::UserId;
+
+/// Entries kept at most (least recently and least often used go first). An entry takes about
+/// 400 bytes, so a full cache stays under 10 MiB.
+pub const DEFAULT_CAPACITY: u64 = 20_000;
+
+pub type TokenKey = [u8; 32];
+
+/// What is needed to rebuild the `Caller`, stored compactly: the issuer is the verifier's own,
+/// and the grants are a boxed slice rather than a tree.
+#[derive(Clone)]
+struct Entry {
+    user_id: UserId,
+    subject: Box<str>,
+    grants: Box<[Box<str>]>,
+    client_id: Option<Box<str>>,
+    /// The token's `exp` (seconds since the epoch).
+    exp: u64,
+    /// `JwksCache::generation` read before the token was verified.
+    generation: u64,
+}
+
+/// Drops an entry when its token expires.
+struct UntilExp;
+
+impl Expiry<TokenKey, Entry> for UntilExp {
+    fn expire_after_create(&self, _: &TokenKey, entry: &Entry, _: Instant) -> Option<Duration> {
+        Some(Duration::from_secs(entry.exp.saturating_sub(unix_now())))
+    }
+}
+
+pub fn unix_now() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
+}
+
+pub struct TokenCache {
+    /// `None` when disabled (capacity 0).
+    cache: Option<Cache<TokenKey, Entry>>,
+}
+
+impl TokenCache {
+    pub fn new(capacity: u64) -> Self {
+        Self {
+            cache: (capacity > 0).then(|| Cache::builder().max_capacity(capacity).expire_after(UntilExp).build()),
+        }
+    }
+
+    pub fn key(token: &str) -> TokenKey {
+        Sha256::digest(token.as_bytes()).into()
+    }
+
+    /// The caller of a token verified earlier, if it has not expired at `now` and the key set
+    /// is still `generation`.
+    pub async fn get(&self, key: &TokenKey, issuer: &str, generation: u64, now: u64) -> Option<Caller> {
+        let e = self.cache.as_ref()?.get(key).await?;
+        if now >= e.exp || e.generation != generation {
+            return None;
+        }
+        Some(Caller {
+            user_id: e.user_id,
+            issuer: issuer.to_owned(),
+            subject: e.subject.into(),
+            grants: e.grants.iter().map(|g| g.to_string()).collect::<BTreeSet<String>>(),
+            client_id: e.client_id.map(Into::into),
+        })
+    }
+
+    /// Remembers an accepted token until `exp`.
+    pub async fn insert(&self, key: TokenKey, caller: &Caller, exp: u64, generation: u64) {
+        let Some(cache) = &self.cache else { return };
+        let entry = Entry {
+            user_id: caller.user_id.clone(),
+            subject: caller.subject.as_str().into(),
+            grants: caller.grants.iter().map(|g| g.as_str().into()).collect(),
+            client_id: caller.client_id.as_deref().map(Into::into),
+            exp,
+            generation,
+        };
+        cache.insert(key, entry).await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const ISSUER: &str = "https://issuer.example/";
+
+    fn caller(sub: &str) -> Caller {
+        Caller {
+            user_id: UserId::derive(ISSUER, sub),
+            issuer: ISSUER.to_owned(),
+            subject: sub.to_owned(),
+            grants: ["read:files".to_owned(), "write:files".to_owned()].into(),
+            client_id: Some("spa".to_owned()),
+        }
+    }
+
+    #[tokio::test]
+    async fn a_cached_token_is_refused_from_its_exp_on() {
+        let cache = TokenCache::new(10);
+        let key = TokenCache::key("h.p.s");
+        let now = unix_now();
+        cache.insert(key, &caller("auth0|a"), now + 60, 1).await;
+
+        let hit = cache.get(&key, ISSUER, 1, now).await.expect("cached before exp");
+        assert_eq!((hit.subject.as_str(), hit.issuer.as_str()), ("auth0|a", ISSUER));
+        assert_eq!(hit.user_id, UserId::derive(ISSUER, "auth0|a"));
+        assert!(hit.has_any(&["write:files".to_owned()]));
+        assert_eq!(hit.client_id.as_deref(), Some("spa"));
+        assert!(cache.get(&key, ISSUER, 1, now + 59).await.is_some());
+        assert!(cache.get(&key, ISSUER, 1, now + 60).await.is_none(), "at exp");
+        assert!(cache.get(&key, ISSUER, 1, now + 61).await.is_none(), "after exp");
+    }
+
+    #[tokio::test]
+    async fn an_already_expired_token_is_not_served() {
+        let cache = TokenCache::new(10);
+        let key = TokenCache::key("h.p.s");
+        let now = unix_now();
+        cache.insert(key, &caller("auth0|a"), now - 1, 1).await;
+        assert!(cache.get(&key, ISSUER, 1, now).await.is_none());
+    }
+
+    #[tokio::test]
+    async fn a_changed_key_set_or_another_token_misses() {
+        let cache = TokenCache::new(10);
+        let now = unix_now();
+        cache.insert(TokenCache::key("h.p.sig1"), &caller("auth0|a"), now + 60, 1).await;
+        assert!(cache.get(&TokenCache::key("h.p.sig1"), ISSUER, 2, now).await.is_none());
+        assert!(cache.get(&TokenCache::key("h.p.sig2"), ISSUER, 1, now).await.is_none());
+    }
+
+    #[tokio::test]
+    async fn capacity_zero_disables_the_cache() {
+        let cache = TokenCache::new(0);
+        let key = TokenCache::key("h.p.s");
+        let now = unix_now();
+        cache.insert(key, &caller("auth0|a"), now + 60, 1).await;
+        assert!(cache.get(&key, ISSUER, 1, now).await.is_none());
+    }
+}

@@ -1,0 +1,131 @@
+//! Limits that keep one user, or a burst of new users, from exhausting shared capacity:
+//! a per-user rate of vends, and a global gate on STS/S3 calls that protects the account's
+//! STS quota (AWS allows 600 AssumeRole requests per second per account and region).
+
+use std::num::NonZeroU32;
+use std::sync::Arc;
+use std::time::Duration;
+
+use governor::clock::{Clock, DefaultClock};
+use governor::{DefaultDirectRateLimiter, DefaultKeyedRateLimiter, Quota, RateLimiter};
+use tokio::sync::{Semaphore, SemaphorePermit};
+
+use crate::aws::UpstreamError;
+use crate::config::LimitsConfig;
+use crate::identity::UserId;
+
+/// Per-user rate of vends.
+pub struct VendRate {
+    limiter: DefaultKeyedRateLimiter<UserId>,
+}
+
+impl VendRate {
+    pub fn new(config: &LimitsConfig) -> Self {
+        let per_minute = NonZeroU32::new(config.vends_per_minute).unwrap_or(NonZeroU32::MIN);
+        let burst = NonZeroU32::new(config.vend_burst).unwrap_or(NonZeroU32::MIN);
+        Self {
+            limiter: RateLimiter::keyed(Quota::per_minute(per_minute).allow_burst(burst)),
+        }
+    }
+
+    /// `Err(wait)` when `user` has used up their allowance; `wait` is when to retry.
+    pub fn check(&self, user: &UserId) -> Result<(), Duration> {
+        self.limiter
+            .check_key(user)
+            .map_err(|not_until| not_until.wait_time_from(DefaultClock::default().now()))
+    }
+
+    /// Forgets users whose allowance is full again, so memory follows active users only.
+    pub fn spawn_pruner(self: &Arc<Self>) -> tokio::task::JoinHandle<()> {
+        let weak = Arc::downgrade(self);
+        tokio::spawn(async move {
+            loop {
+                tokio::time::sleep(Duration::from_secs(60)).await;
+                let Some(rate) = weak.upgrade() else { return };
+                rate.limiter.retain_recent();
+                rate.limiter.shrink_to_fit();
+            }
+        })
+    }
+}
+
+/// Global gate on AWS calls: at most `max_concurrent_aws_calls` in flight, and AssumeRole at
+/// most `assume_role_per_second`. A call that cannot get through within the wait limit is
+/// answered 503 rather than queued without bound.
+pub struct AwsGate {
+    in_flight: Semaphore,
+    assume_role: DefaultDirectRateLimiter,
+    max_wait: Duration,
+}
+
+impl AwsGate {
+    pub fn new(config: &LimitsConfig, max_wait: Duration) -> Self {
+        let per_second = NonZeroU32::new(config.assume_role_per_second).unwrap_or(NonZeroU32::MIN);
+        Self {
+            in_flight: Semaphore::new(config.max_concurrent_aws_calls as usize),
+            assume_role: RateLimiter::direct(Quota::per_second(per_second)),
+            max_wait,
+        }
+    }
+
+    /// A slot for one S3 or STS call.
+    pub async fn call(&self, service: &'static str) -> Result<SemaphorePermit<'_>, UpstreamError> {
+        tokio::time::timeout(self.max_wait, self.in_flight.acquire())
+            .await
+            .ok()
+            .and_then(Result::ok)
+            .ok_or_else(|| UpstreamError::Unavailable {
+                service,
+                detail: "all AWS call slots busy (limits.max_concurrent_aws_calls)".to_owned(),
+            })
+    }
+
+    /// A slot for one AssumeRole call, within the per-second budget.
+    pub async fn assume_role(&self) -> Result<SemaphorePermit<'_>, UpstreamError> {
+        tokio::time::timeout(self.max_wait, self.assume_role.until_ready())
+            .await
+            .map_err(|_| UpstreamError::Unavailable {
+                service: "sts",
+                detail: "AssumeRole budget exhausted (limits.assume_role_per_second)".to_owned(),
+            })?;
+        self.call("sts").await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn limits(per_minute: u32, burst: u32) -> LimitsConfig {
+        LimitsConfig {
+            vends_per_minute: per_minute,
+            vend_burst: burst,
+            ..LimitsConfig::default()
+        }
+    }
+
+    #[test]
+    fn a_user_gets_the_burst_then_waits_while_others_are_unaffected() {
+        let rate = VendRate::new(&limits(60, 3));
+        let alice = UserId::derive("i", "alice");
+        for _ in 0..3 {
+            assert!(rate.check(&alice).is_ok());
+        }
+        let wait = rate.check(&alice).unwrap_err();
+        assert!(wait > Duration::ZERO && wait <= Duration::from_secs(1), "{wait:?}");
+        assert!(rate.check(&UserId::derive("i", "bob")).is_ok());
+    }
+
+    #[tokio::test]
+    async fn the_gate_refuses_when_every_slot_stays_busy() {
+        let config = LimitsConfig {
+            max_concurrent_aws_calls: 1,
+            ..LimitsConfig::default()
+        };
+        let gate = AwsGate::new(&config, Duration::from_millis(50));
+        let held = gate.call("s3").await.unwrap();
+        assert!(matches!(gate.call("s3").await, Err(UpstreamError::Unavailable { .. })));
+        drop(held);
+        assert!(gate.call("s3").await.is_ok());
+    }
+}

@@ -1,0 +1,101 @@
+//! The real `stsvend` binary as a child process: for logs, crashes (SIGKILL) and memory.
+
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+pub const BIN: &str = env!("CARGO_BIN_EXE_stsvend");
+pub const CONFIG: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/config.toml");
+pub const POLICIES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/policies");
+
+pub struct ServiceProcess {
+    child: Child,
+    pub base: String,
+    lines: Arc<Mutex<Vec<String>>>,
+}
+
+impl ServiceProcess {
+    /// Starts `stsvend serve` with the shipped config, the suite's environment and `env` on
+    /// top, and waits until it is ready.
+    pub async fn start(env: &[(&str, String)]) -> Self {
+        let mut cmd = Command::new(BIN);
+        cmd.args(["serve", "--config", CONFIG])
+            .env("STSVEND_POLICIES__DIR", POLICIES)
+            .env("STSVEND_SERVER__BIND", "127.0.0.1:0")
+            .stderr(Stdio::piped());
+        for (k, v) in env {
+            cmd.env(k, v);
+        }
+        let mut child = cmd.spawn().unwrap();
+        let lines = Arc::new(Mutex::new(Vec::new()));
+        let stderr = child.stderr.take().unwrap();
+        let sink = Arc::clone(&lines);
+        std::thread::spawn(move || {
+            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                sink.lock().unwrap().push(line);
+            }
+        });
+        let deadline = Instant::now() + Duration::from_secs(30);
+        let port = loop {
+            let found = lines.lock().unwrap().iter().find_map(|l| {
+                l.contains("stsvend listening")
+                    .then(|| l.split("port=").nth(1)?.split_whitespace().next()?.parse::<u16>().ok())
+                    .flatten()
+            });
+            if let Some(p) = found {
+                break p;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "stsvend did not start:\n{}",
+                lines.lock().unwrap().join("\n")
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        };
+        let me = Self {
+            child,
+            base: format!("http://127.0.0.1:{port}"),
+            lines,
+        };
+        let http = reqwest::Client::new();
+        while Instant::now() < deadline {
+            if http
+                .get(format!("{}/readyz", me.base))
+                .send()
+                .await
+                .is_ok_and(|r| r.status() == 200)
+            {
+                return me;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        panic!("stsvend did not become ready:\n{}", me.logs());
+    }
+
+    /// SIGKILL: no shutdown code runs, as in a crash.
+    pub fn kill(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
+    pub fn logs(&self) -> String {
+        self.lines.lock().unwrap().join("\n")
+    }
+
+    /// Resident memory, from /proc.
+    pub fn rss_kib(&self) -> u64 {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id())).unwrap();
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix("VmRSS:"))
+            .and_then(|v| v.split_whitespace().next()?.parse().ok())
+            .unwrap()
+    }
+}
+
+impl Drop for ServiceProcess {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
