@@ -2,6 +2,7 @@
 //! scripts/test.sh); every test fails loudly if it is missing.
 
 mod fault_proxy;
+mod faults;
 mod figures;
 mod helpers;
 mod hostile;

@@ -251,3 +251,21 @@ async fn cached_credentials_are_not_handed_out_below_min_remaining() {
     );
     assert!(second.expiration > first.expiration);
 }
+
+#[tokio::test]
+async fn a_user_over_the_vend_rate_gets_429_with_retry_after_and_others_are_unaffected() {
+    let app = TestApp::spawn_with(
+        Options::default()
+            .set("STSVEND_LIMITS__VENDS_PER_MINUTE", "1")
+            .set("STSVEND_LIMITS__VEND_BURST", "2"),
+    )
+    .await;
+    let sub = unique_sub("eager");
+    app.vend(&sub, None).await;
+    app.vend(&sub, None).await;
+    let resp = app.post_credentials(Some(&app.issuer.token(&sub)), None).await;
+    let retry: u64 = resp.headers()["retry-after"].to_str().unwrap().parse().unwrap();
+    assert!((1..=60).contains(&retry), "Retry-After {retry}");
+    assert_eq!(error_of(resp).await, (429, "rate_limited".to_owned()));
+    app.vend(&unique_sub("patient"), None).await;
+}

@@ -1,0 +1,271 @@
+//! Faults: AWS unreachable mid-service, the global AWS gate, SQLite busy, and stsvend killed
+//! with SIGKILL at each step of provisioning.
+
+use std::time::Duration;
+
+use serde_json::Value;
+use stsvend::identity::UserId;
+
+use crate::fault_proxy::FaultProxy;
+use crate::figures::Figures;
+use crate::helpers::*;
+use crate::process::ServiceProcess;
+
+async fn status_of(app: &TestApp, sub: &str, access: Option<&str>) -> (u16, Option<String>) {
+    let body = access.map(|a| serde_json::json!({"access": a}));
+    let resp = app.post_credentials(Some(&app.issuer.token(sub)), body).await;
+    let retry_after = resp
+        .headers()
+        .get("retry-after")
+        .map(|v| v.to_str().unwrap().to_owned());
+    (resp.status().as_u16(), retry_after)
+}
+
+#[tokio::test]
+async fn an_aws_outage_serves_cached_keys_refuses_new_ones_and_recovers_by_itself() {
+    let proxy = FaultProxy::start().await;
+    let app = TestApp::spawn_with(
+        Options::default()
+            .set("STSVEND_AWS__ENDPOINT_URL", &proxy.url)
+            .set("STSVEND_AWS__CALL_TIMEOUT_SECONDS", "2"),
+    )
+    .await;
+    let warm = unique_sub("warm");
+    let cold = unique_sub("cold");
+    let before = app.vend(&warm, None).await;
+
+    proxy.down();
+    let cached = app.vend(&warm, None).await;
+    assert_eq!(
+        cached.access_key_id, before.access_key_id,
+        "cached keys are still served"
+    );
+    assert_eq!(
+        status_of(&app, &cold, None).await,
+        (503, Some("5".to_owned())),
+        "new user: provisioning needs S3"
+    );
+    assert_eq!(
+        status_of(&app, &warm, Some("read-only")).await,
+        (503, Some("5".to_owned())),
+        "known user, uncached access: AssumeRole needs STS"
+    );
+
+    proxy.up();
+    let recovered = app.vend(&cold, None).await;
+    assert!(recovered.bucket.starts_with("stsvend-"));
+    assert_eq!(app.vend(&warm, Some("read-only")).await.access, "read-only");
+    // The interrupted first login left exactly one bucket behind: the one now in use.
+    let prefix = format!("stsvend-{}", UserId::derive(&app.issuer.issuer, &cold));
+    assert_eq!(buckets_named(&prefix).await, vec![recovered.bucket.clone()]);
+    Figures {
+        faults: 1,
+        requests: 6,
+        server_errors: 2,
+        ..Figures::default()
+    }
+    .record("aws_outage");
+}
+
+#[tokio::test]
+async fn the_global_aws_gate_refuses_new_work_instead_of_queueing_without_bound() {
+    let proxy = FaultProxy::start().await;
+    let app = TestApp::spawn_with(
+        Options::default()
+            .set("STSVEND_AWS__ENDPOINT_URL", &proxy.url)
+            .set("STSVEND_AWS__CALL_TIMEOUT_SECONDS", "1")
+            .set("STSVEND_LIMITS__MAX_CONCURRENT_AWS_CALLS", "1"),
+    )
+    .await;
+    // The first user's CreateBucket is held by the proxy, so it keeps the only slot.
+    let held = proxy.hold_request("PUT /stsvend-");
+    let first = unique_sub("holder");
+    let token = app.issuer.token(&first);
+    let pending = tokio::spawn({
+        let http = app.http.clone();
+        let url = format!("{}/v1/credentials", app.base);
+        async move {
+            http.post(url)
+                .bearer_auth(token)
+                .send()
+                .await
+                .map(|r| r.status().as_u16())
+        }
+    });
+    tokio::time::timeout(Duration::from_secs(10), held)
+        .await
+        .unwrap()
+        .unwrap();
+    let started = std::time::Instant::now();
+    let (status, retry) = status_of(&app, &unique_sub("waiter"), None).await;
+    assert_eq!((status, retry.as_deref()), (503, Some("5")));
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "refused after the wait limit, not queued"
+    );
+    proxy.down();
+    assert_eq!(pending.await.unwrap().unwrap(), 503);
+    Figures {
+        faults: 1,
+        requests: 2,
+        server_errors: 2,
+        ..Figures::default()
+    }
+    .record("aws_gate");
+}
+
+#[tokio::test]
+async fn a_busy_database_is_waited_out_and_no_vend_is_lost() {
+    let app = TestApp::spawn().await;
+    let sub = unique_sub("busy");
+    let first = app.vend(&sub, None).await;
+    // Another writer holds SQLite's write lock for 1.5 s.
+    let db = app.db_dir.path().join("stsvend.db");
+    let (locked_tx, locked_rx) = std::sync::mpsc::channel();
+    let holder = std::thread::spawn(move || {
+        let mut conn = rusqlite::Connection::open(db).unwrap();
+        let tx = conn
+            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
+            .unwrap();
+        locked_tx.send(()).unwrap();
+        std::thread::sleep(Duration::from_millis(1500));
+        tx.commit().unwrap();
+    });
+    locked_rx.recv().unwrap();
+    let started = std::time::Instant::now();
+    let second = app.vend(&sub, None).await;
+    assert!(
+        started.elapsed() >= Duration::from_millis(1000),
+        "the vend waited for the lock"
+    );
+    holder.join().unwrap();
+    assert_eq!(second.access_key_id, first.access_key_id);
+    let audited = app.state.store.vends_by_access_key(&first.access_key_id).await.unwrap();
+    assert_eq!(audited.len(), 2, "both vends are in the audit log");
+    Figures {
+        faults: 1,
+        requests: 2,
+        ..Figures::default()
+    }
+    .record("sqlite_busy");
+}
+
+/// Request-line prefixes of each step of a first login, in order, for one user's bucket
+/// (path-style addressing: the SDK puts the bucket in the path, followed by `/`).
+fn kill_points(bucket: &str) -> Vec<(&'static str, String)> {
+    vec![
+        ("CreateBucket", format!("PUT /{bucket}/ ")),
+        ("PutPublicAccessBlock", format!("PUT /{bucket}/?publicAccessBlock")),
+        ("PutBucketOwnershipControls", format!("PUT /{bucket}/?ownershipControls")),
+        ("PutBucketEncryption", format!("PUT /{bucket}/?encryption")),
+        ("PutBucketCors", format!("PUT /{bucket}/?cors")),
+        ("PutBucketTagging", format!("PUT /{bucket}/?tagging")),
+        ("AssumeRole", "POST / ".to_owned()),
+    ]
+}
+
+#[tokio::test]
+async fn sigkill_at_every_step_of_provisioning_leaves_one_bucket_and_one_mapping_per_user() {
+    let proxy = FaultProxy::start().await;
+    let issuer = TestIssuer::start();
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("stsvend.db");
+    let env = [
+        ("STSVEND_AUTH__ISSUER", issuer.issuer.clone()),
+        ("STSVEND_DATABASE__PATH", db.display().to_string()),
+        ("STSVEND_AWS__ENDPOINT_URL", proxy.url.clone()),
+    ];
+    let http = reqwest::Client::new();
+    let mut users = Vec::new();
+    let mut kills: u64 = 0;
+    for round in 0..2 {
+        for step in 0..kill_points("x").len() {
+            let sub = unique_sub(&format!("kill{round}-{step}"));
+            let user_id = UserId::derive(&issuer.issuer, &sub);
+            let bucket = user_id.bucket_candidate("stsvend", 0).unwrap().to_string();
+            let (name, prefix) = kill_points(&bucket).swap_remove(step);
+            let mut service = ServiceProcess::start(&env).await;
+            let held = proxy.hold_request(&prefix);
+            let request = tokio::spawn({
+                let (http, url, token) = (
+                    http.clone(),
+                    format!("{}/v1/credentials", service.base),
+                    issuer.token(&sub),
+                );
+                async move {
+                    http.post(url)
+                        .bearer_auth(token)
+                        .send()
+                        .await
+                        .map(|r| r.status().as_u16())
+                }
+            });
+            tokio::time::timeout(Duration::from_secs(20), held)
+                .await
+                .unwrap_or_else(|_| panic!("{name} never reached AWS:\n{}", service.logs()))
+                .unwrap();
+            service.kill();
+            kills += 1;
+            assert!(
+                request.await.unwrap().is_err(),
+                "{name}: the client sees the connection drop"
+            );
+            users.push((sub, user_id));
+        }
+    }
+
+    // After a restart, every interrupted user logs in fine.
+    let service = ServiceProcess::start(&env).await;
+    let conn = rusqlite::Connection::open(&db).unwrap();
+    let mut lost = 0;
+    for (sub, user_id) in &users {
+        let resp = http
+            .post(format!("{}/v1/credentials", service.base))
+            .bearer_auth(issuer.token(sub))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(resp.status(), 200);
+        let body: Value = resp.json().await.unwrap();
+        let rows: Vec<(String, String)> = conn
+            .prepare("SELECT bucket, state FROM users WHERE user_id = ?1")
+            .unwrap()
+            .query_map([user_id.as_str()], |r| Ok((r.get(0)?, r.get(1)?)))
+            .unwrap()
+            .map(Result::unwrap)
+            .collect();
+        if rows.len() != 1 {
+            lost += 1;
+        }
+        assert_eq!(
+            rows,
+            vec![(body["Bucket"].as_str().unwrap().to_owned(), "ready".to_owned())]
+        );
+        let buckets = buckets_named(&format!("stsvend-{user_id}")).await;
+        assert_eq!(
+            buckets,
+            vec![rows[0].0.clone()],
+            "exactly one bucket, and it is the mapped one"
+        );
+    }
+    // No bucket of this test's users exists without a mapping (checked above per user), and
+    // no mapping points at a missing bucket.
+    let mapped: Vec<String> = conn
+        .prepare("SELECT bucket FROM users")
+        .unwrap()
+        .query_map([], |r| r.get(0))
+        .unwrap()
+        .map(Result::unwrap)
+        .collect();
+    let existing = buckets_named("stsvend-").await;
+    assert!(mapped.iter().all(|b| existing.contains(b)));
+    assert_eq!(mapped.len(), users.len());
+    assert!(kills >= 10);
+    Figures {
+        faults: kills,
+        requests: kills * 2,
+        mappings_lost: lost,
+        ..Figures::default()
+    }
+    .record("sigkill");
+}
