@@ -37,4 +37,22 @@ source "$STSVEND_RUN_DIR/service-credentials.env"
 set +a
 export AUTH0_ISSUER="http://127.0.0.1:$AUTH0_PORT/"
 
+# The hostile-input, fault and load tests append their figures here; summed below.
+export FIGURES_FILE="$STSVEND_RUN_DIR/figures.jsonl"
+: >"$FIGURES_FILE"
+
 cargo test --locked --lib --bins --tests -- "$@"
+
+python3 - "$FIGURES_FILE" <<'PY'
+import json, sys
+keys = ["cases", "faults", "requests", "server_errors", "expected_unavailable", "mappings_lost",
+        "cross_user_attempts", "cross_user_allowed"]
+total = dict.fromkeys(keys, 0)
+for line in open(sys.argv[1]):
+    row = json.loads(line)
+    for k in keys:
+        total[k] += row.get(k, 0)
+print("hostile-suite: cases tried={cases} faults injected={faults} requests served={requests} "
+      "5xx={server_errors} (+{expected_unavailable} demanded 503s during injected outages) mappings lost={mappings_lost} cross-user accesses allowed={cross_user_allowed} "
+      "(of {cross_user_attempts} tried)".format(**total))
+PY

@@ -138,7 +138,7 @@ pub struct LimitsConfig {
     /// STS and S3 calls in flight at once, across all users.
     #[serde(default = "defaults::max_concurrent_aws_calls")]
     pub max_concurrent_aws_calls: u32,
-    /// AssumeRole calls per second, across all users (AWS's default quota is 600 per account
+    /// `AssumeRole` calls per second, across all users (AWS's default quota is 600 per account
     /// and region, shared with everything else in the account).
     #[serde(default = "defaults::assume_role_per_second")]
     pub assume_role_per_second: u32,

@@ -1,6 +1,6 @@
 //! Limits that keep one user, or a burst of new users, from exhausting shared capacity:
 //! a per-user rate of vends, and a global gate on STS/S3 calls that protects the account's
-//! STS quota (AWS allows 600 AssumeRole requests per second per account and region).
+//! STS quota (AWS allows 600 `AssumeRole` requests per second per account and region).
 
 use std::num::NonZeroU32;
 use std::sync::Arc;
@@ -40,7 +40,7 @@ impl VendRate {
         let weak = Arc::downgrade(self);
         tokio::spawn(async move {
             loop {
-                tokio::time::sleep(Duration::from_secs(60)).await;
+                tokio::time::sleep(Duration::from_mins(1)).await;
                 let Some(rate) = weak.upgrade() else { return };
                 rate.limiter.retain_recent();
                 rate.limiter.shrink_to_fit();
@@ -49,7 +49,7 @@ impl VendRate {
     }
 }
 
-/// Global gate on AWS calls: at most `max_concurrent_aws_calls` in flight, and AssumeRole at
+/// Global gate on AWS calls: at most `max_concurrent_aws_calls` in flight, and `AssumeRole` at
 /// most `assume_role_per_second`. A call that cannot get through within the wait limit is
 /// answered 503 rather than queued without bound.
 pub struct AwsGate {
@@ -80,7 +80,7 @@ impl AwsGate {
             })
     }
 
-    /// A slot for one AssumeRole call, within the per-second budget.
+    /// A slot for one `AssumeRole` call, within the per-second budget.
     pub async fn assume_role(&self) -> Result<SemaphorePermit<'_>, UpstreamError> {
         tokio::time::timeout(self.max_wait, self.assume_role.until_ready())
             .await

@@ -1,5 +1,5 @@
-//! A TCP proxy between stsvend and MiniStack that injects faults: it can go down (refusing new
-//! connections and cutting open ones, as a stopped MiniStack would) and can hold the first
+//! A TCP proxy between stsvend and `MiniStack` that injects faults: it can go down (refusing new
+//! connections and cutting open ones, as a stopped `MiniStack` would) and can hold the first
 //! request whose request line starts with a given prefix, so a test can kill stsvend at that
 //! exact point of its work.
 
@@ -26,7 +26,7 @@ struct State {
 }
 
 impl FaultProxy {
-    /// Proxies to the MiniStack that `STSVEND_AWS__ENDPOINT_URL` names.
+    /// Proxies to the `MiniStack` that `STSVEND_AWS__ENDPOINT_URL` names.
     pub async fn start() -> Self {
         let endpoint = crate::helpers::required_env("STSVEND_AWS__ENDPOINT_URL");
         let upstream: SocketAddr = endpoint

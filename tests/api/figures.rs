@@ -8,7 +8,10 @@ pub struct Figures {
     pub cases: u64,
     pub faults: u64,
     pub requests: u64,
+    /// 5xx answers where none was acceptable.
     pub server_errors: u64,
+    /// 503s the test demanded, during an outage it injected.
+    pub expected_unavailable: u64,
     pub mappings_lost: u64,
     pub cross_user_attempts: u64,
     pub cross_user_allowed: u64,

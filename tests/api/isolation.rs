@@ -4,6 +4,7 @@
 use aws_sdk_s3::primitives::ByteStream;
 use aws_sdk_s3::types::{CompletedMultipartUpload, CompletedPart};
 
+use crate::figures::Figures;
 use crate::helpers::*;
 
 /// Runs Put, Get, List, Delete and a two-part multipart upload against `bucket` with `s3`,
@@ -77,6 +78,13 @@ async fn each_users_keys_work_on_their_own_bucket_and_are_denied_on_anothers() {
     }
     let on_bob = exercise(&alice_s3, &bob.bucket).await;
     assert!(on_bob.len() >= 5);
+    let allowed = on_bob.iter().filter(|(_, outcome)| outcome != "AccessDenied").count() as u64;
+    Figures {
+        cross_user_attempts: on_bob.len() as u64,
+        cross_user_allowed: allowed,
+        ..Figures::default()
+    }
+    .record("isolation");
     for (op, outcome) in on_bob {
         assert_eq!(outcome, "AccessDenied", "alice {op} on bob's bucket");
     }
@@ -152,7 +160,16 @@ async fn a_sub_crafted_to_inject_policy_json_cannot_widen_the_policy() {
         let v = app.vend(&evil, None).await;
         assert!(v.bucket.starts_with("stsvend-") && v.bucket.len() <= 63, "{}", v.bucket);
         let s3 = user_s3(&v);
-        for (op, outcome) in exercise(&s3, &victim.bucket).await {
+        let attempts = exercise(&s3, &victim.bucket).await;
+        let allowed = attempts.iter().filter(|(_, outcome)| outcome != "AccessDenied").count() as u64;
+        Figures {
+            cases: 1,
+            cross_user_attempts: attempts.len() as u64,
+            cross_user_allowed: allowed,
+            ..Figures::default()
+        }
+        .record("policy_injection");
+        for (op, outcome) in attempts {
             assert_eq!(outcome, "AccessDenied", "{op} with sub {evil:?} on another bucket");
         }
         // The attacker still gets exactly their own bucket.

@@ -7,6 +7,7 @@ mod figures;
 mod helpers;
 mod hostile;
 mod isolation;
+mod load;
 mod oidc;
 mod process;
 mod provisioning;
