@@ -3,7 +3,9 @@
 #
 #   bash scripts/ministack.sh install   # create $ROOT/.venv, pip install scripts/requirements-local.txt
 #   bash scripts/ministack.sh start     # MiniStack on 127.0.0.1:${MINISTACK_PORT:-4566}, AUTH=true, in-memory
-#   bash scripts/ministack.sh seed      # IAM role + service user + keys -> $ROOT/.run/service-credentials.env
+#   bash scripts/ministack.sh seed      # service user + keys -> $ROOT/.run/service-credentials.env, and the
+#                                       # role via `stsvend bootstrap` (binary: $STSVEND_BIN, default
+#                                       # $CARGO_TARGET_DIR/debug/stsvend; build it first)
 #   bash scripts/ministack.sh stop      # stop the instance recorded in $ROOT/.run/ministack.pid
 #   bash scripts/ministack.sh status
 #
@@ -169,7 +171,13 @@ cmd_status() {
 
 cmd_seed() {
   venv_ready || { log "venv missing or stale; run: bash scripts/ministack.sh install"; exit 1; }
-  MINISTACK_PORT="$PORT" STSVEND_ROOT="$ROOT" "$VENV/bin/python" "$SCRIPT_DIR/seed_aws.py" "$@"
+  local bin="${STSVEND_BIN:-${CARGO_TARGET_DIR:-$ROOT/target}/debug/stsvend}"
+  if [[ ! -x "$bin" ]]; then
+    log "seed creates the role with \`stsvend bootstrap\`, but $bin does not exist;"
+    log "build it first (cargo build --locked --bin stsvend) or point STSVEND_BIN at it"
+    exit 1
+  fi
+  MINISTACK_PORT="$PORT" STSVEND_ROOT="$ROOT" STSVEND_BIN="$bin" "$VENV/bin/python" "$SCRIPT_DIR/seed_aws.py" "$@"
 }
 
 case "${1:-}" in

@@ -4,22 +4,25 @@
 Idempotent: running it again updates policies in place and rotates the service
 user's access key (old keys are deleted, one fresh key is created).
 
-Creates, with MiniStack's root credentials (test/test, account 000000000000):
+With MiniStack's root credentials (test/test, account 000000000000):
   * IAM user  $STSVEND_SERVICE_USER (default stsvend-service) with a least-privilege
     inline policy: bucket create/configure/verify/delete on arn:aws:s3:::<prefix>-*,
     and sts:AssumeRole/TagSession/SetSourceIdentity on the vend role only.
-  * IAM role  $STSVEND_ROLE_NAME (default stsvend-vend), MaxSessionDuration 43200,
-    trusting only that user; inline policy s3:* on <prefix>-* buckets and objects.
+  * The role  $STSVEND_ROLE_NAME (default stsvend-vend) is made by the service's own
+    `stsvend bootstrap` (binary $STSVEND_BIN, default $CARGO_TARGET_DIR/debug/stsvend), run
+    with the root keys and `--principal-arn <the user>`: trust the user only, s3:* on
+    <prefix>-* buckets and objects, MaxSessionDuration >= the configured duration.
   * ${STSVEND_RUN_DIR:-$ROOT/.run}/service-credentials.env (mode 0600) with the user's fresh key.
 
 Env: MINISTACK_PORT (4566), STSVEND_ROLE_NAME, STSVEND_BUCKET_PREFIX (stsvend),
-     STSVEND_SERVICE_USER, STSVEND_ROOT (repo root; default: parent of scripts/).
+     STSVEND_SERVICE_USER, STSVEND_ROOT (repo root; default: parent of scripts/), STSVEND_BIN.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import subprocess
 import sys
 import urllib.request
 from pathlib import Path
@@ -43,6 +46,10 @@ USER_NAME = os.environ.get("STSVEND_SERVICE_USER", "stsvend-service")
 REPO_ROOT = Path(os.environ.get("STSVEND_ROOT") or Path(__file__).resolve().parent.parent)
 RUN_DIR = Path(os.environ.get("STSVEND_RUN_DIR") or REPO_ROOT / ".run")
 CREDS_FILE = RUN_DIR / "service-credentials.env"
+STSVEND_BIN = Path(
+    os.environ.get("STSVEND_BIN")
+    or Path(os.environ.get("CARGO_TARGET_DIR") or REPO_ROOT / "target") / "debug" / "stsvend"
+)
 
 
 def client(service: str):
@@ -117,24 +124,6 @@ def service_user_policy(role_arn: str) -> str:
     ])
 
 
-def role_trust_policy(user_arn: str) -> str:
-    return doc([{
-        "Effect": "Allow",
-        "Principal": {"AWS": user_arn},
-        "Action": ["sts:AssumeRole", "sts:TagSession", "sts:SetSourceIdentity"],
-    }])
-
-
-def role_permissions_policy() -> str:
-    bucket_arn, object_arn = bucket_arns(PREFIX)
-    return doc([{
-        "Sid": "PrefixedBucketsOnly",
-        "Effect": "Allow",
-        "Action": "s3:*",
-        "Resource": [bucket_arn, object_arn],
-    }])
-
-
 def wait_healthy() -> None:
     try:
         with urllib.request.urlopen(f"{ENDPOINT}/_ministack/health", timeout=5) as resp:
@@ -158,27 +147,29 @@ def ensure_user(iam) -> str:
     return user["Arn"]
 
 
-def ensure_role(iam, user_arn: str) -> str:
-    trust = role_trust_policy(user_arn)
-    try:
-        role = iam.create_role(
-            RoleName=ROLE_NAME,
-            AssumeRolePolicyDocument=trust,
-            MaxSessionDuration=43200,
-            Description="stsvend: vended per-user S3 credentials",
-            Tags=[{"Key": "app", "Value": "stsvend"}],
-        )["Role"]
-        print(f"seed: created role {role['Arn']}")
-    except ClientError as exc:
-        if exc.response["Error"]["Code"] != "EntityAlreadyExists":
-            raise
-        iam.update_assume_role_policy(RoleName=ROLE_NAME, PolicyDocument=trust)
-        iam.update_role(RoleName=ROLE_NAME, MaxSessionDuration=43200)
-        role = iam.get_role(RoleName=ROLE_NAME)["Role"]
-        print(f"seed: role exists {role['Arn']} (trust policy + MaxSessionDuration updated)")
-    iam.put_role_policy(RoleName=ROLE_NAME, PolicyName="stsvend-bucket-access",
-                        PolicyDocument=role_permissions_policy())
-    return role["Arn"]
+def bootstrap_role(account: str, user_arn: str) -> str:
+    """The role, made by `stsvend bootstrap` with the admin (root) keys, trusting the user."""
+    role_arn = f"arn:aws:iam::{account}:role/{ROLE_NAME}"
+    # The admin's keys only: no session token or profile of the caller's may leak in.
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
+    env.update({
+        "AWS_ACCESS_KEY_ID": ROOT_ACCESS_KEY_ID,
+        "AWS_SECRET_ACCESS_KEY": ROOT_SECRET_ACCESS_KEY,
+        "AWS_REGION": REGION,
+        "AWS_EC2_METADATA_DISABLED": "true",
+        "STSVEND_AWS__ENDPOINT_URL": ENDPOINT,
+        "STSVEND_AWS__ROLE_ARN": role_arn,
+        "STSVEND_STORAGE__BUCKET_PREFIX": PREFIX,
+    })
+    cmd = [str(STSVEND_BIN), "bootstrap", "--config", str(REPO_ROOT / "config.toml"),
+           "--principal-arn", user_arn]
+    result = subprocess.run(cmd, env=env, cwd=REPO_ROOT, capture_output=True, text=True, check=False)
+    for line in result.stdout.splitlines():
+        print(f"seed: bootstrap: {line}")
+    if result.returncode != 0:
+        sys.stderr.write(result.stderr)
+        sys.exit(f"seed: stsvend bootstrap failed (exit {result.returncode})")
+    return role_arn
 
 
 def rotate_access_key(iam) -> dict:
@@ -208,13 +199,21 @@ def write_credentials(key: dict, role_arn: str) -> None:
     print(f"seed: wrote {CREDS_FILE} (0600)")
 
 
+def require_binary() -> None:
+    if not os.access(STSVEND_BIN, os.X_OK):
+        sys.exit(f"seed: stsvend binary not found at {STSVEND_BIN}; build it first "
+                 "(cargo build --bin stsvend) or set STSVEND_BIN")
+
+
 def main() -> int:
+    require_binary()
     wait_healthy()
     iam = client("iam")
+    account = client("sts").get_caller_identity()["Account"]
     user_arn = ensure_user(iam)
-    role_arn = ensure_role(iam, user_arn)
     iam.put_user_policy(UserName=USER_NAME, PolicyName="stsvend-service",
-                        PolicyDocument=service_user_policy(role_arn))
+                        PolicyDocument=service_user_policy(f"arn:aws:iam::{account}:role/{ROLE_NAME}"))
+    role_arn = bootstrap_role(account, user_arn)
     key = rotate_access_key(iam)
     write_credentials(key, role_arn)
     print(f"role_arn={role_arn}")

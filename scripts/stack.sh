@@ -118,6 +118,8 @@ up() {
   bash scripts/install-deps.sh
   bash scripts/ministack.sh install
   bash scripts/auth0.sh install
+  # Seeding creates the role with `stsvend bootstrap`, so the binary comes first.
+  cargo build --locked --bin stsvend
   bash scripts/ministack.sh start
   bash scripts/ministack.sh seed >/dev/null
   bash scripts/auth0.sh start

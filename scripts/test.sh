@@ -26,6 +26,8 @@ cleanup() {
 trap cleanup EXIT
 # A previous run that was cut off may have left its own instances behind (tracked by pid file).
 cleanup
+# Seeding runs `stsvend bootstrap`: build the binary (with the test targets, so one build serves both).
+cargo test --locked --lib --bins --tests --no-run
 bash scripts/ministack.sh start
 bash scripts/ministack.sh seed >/dev/null
 bash scripts/auth0.sh start

@@ -13,6 +13,7 @@ use crate::auth::{JwksCache, Verifier};
 use crate::config::Config;
 use crate::http;
 use crate::limits::{AwsGate, VendRate};
+use crate::metrics::Metrics;
 use crate::policy::{PolicyError, PolicySet};
 use crate::provision::Provisioner;
 use crate::store::{Store, StoreError};
@@ -27,6 +28,7 @@ pub struct AppState {
     pub provisioner: Provisioner,
     pub vendor: Vendor,
     pub vend_rate: Arc<VendRate>,
+    pub metrics: Arc<Metrics>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -42,9 +44,20 @@ pub enum StartError {
 pub struct Application {
     port: u16,
     server: Server,
+    metrics_server: Option<(Server, u16)>,
     state: web::Data<AppState>,
     /// JWKS refresher and rate-limit pruner; they end when the state is dropped.
     _background: Vec<tokio::task::JoinHandle<()>>,
+}
+
+fn bind(addr: std::net::SocketAddr) -> Result<(TcpListener, u16), StartError> {
+    let err = |source| StartError::Bind {
+        addr: addr.to_string(),
+        source,
+    };
+    let listener = TcpListener::bind(addr).map_err(err)?;
+    let port = listener.local_addr().map_err(err)?.port();
+    Ok((listener, port))
 }
 
 /// Loads the templates named by the config and checks them.
@@ -76,34 +89,29 @@ impl Application {
         let s3 = crate::aws::s3_client(&sdk, &config.aws);
         let sts = crate::aws::sts_client(&sdk);
 
-        let jwks = Arc::new(JwksCache::new(
-            &config.auth.issuer,
-            config.auth.jwks_url.as_deref(),
-            Duration::from_secs(config.auth.jwks_refetch_cooldown_seconds),
-        ));
+        let metrics = Arc::new(Metrics::new());
+        let jwks = Arc::new(
+            JwksCache::new(
+                &config.auth.issuer,
+                config.auth.jwks_url.as_deref(),
+                Duration::from_secs(config.auth.jwks_refetch_cooldown_seconds),
+            )
+            .with_metrics(Arc::clone(&metrics)),
+        );
         let refresher = jwks.spawn_refresher();
         let verifier = Verifier::new(&config.auth, jwks);
         let gate = Arc::new(AwsGate::new(
             &config.limits,
             Duration::from_secs(config.aws.call_timeout_seconds),
+            Arc::clone(&metrics),
         ));
         let provisioner = Provisioner::new(store.clone(), s3, &config.storage, &config.aws, Arc::clone(&gate));
         let vendor = Vendor::new(sts, &config.aws, gate);
         let vend_rate = Arc::new(VendRate::new(&config.limits));
         let pruner = vend_rate.spawn_pruner();
 
-        let addr = config.server.bind;
-        let listener = TcpListener::bind(addr).map_err(|source| StartError::Bind {
-            addr: addr.to_string(),
-            source,
-        })?;
-        let port = listener
-            .local_addr()
-            .map_err(|source| StartError::Bind {
-                addr: addr.to_string(),
-                source,
-            })?
-            .port();
+        let (listener, port) = bind(config.server.bind)?;
+        let metrics_listener = config.server.metrics_bind.map(bind).transpose()?;
 
         let state = web::Data::new(AppState {
             config,
@@ -113,6 +121,7 @@ impl Application {
             provisioner,
             vendor,
             vend_rate,
+            metrics,
         });
         let app_state = state.clone();
         let server = HttpServer::new(move || {
@@ -126,18 +135,47 @@ impl Application {
         })
         .listen(listener)
         .map_err(|source| StartError::Bind {
-            addr: addr.to_string(),
+            addr: "api".to_owned(),
             source,
         })?
         .shutdown_timeout(30)
         .run();
 
+        let metrics_server = match metrics_listener {
+            Some((listener, port)) => {
+                let app_state = state.clone();
+                let server = HttpServer::new(move || {
+                    App::new()
+                        .app_data(app_state.clone())
+                        .route("/metrics", web::get().to(http::metrics))
+                })
+                .workers(1)
+                // Signals are the API server's: when this listener finished its own quick
+                // shutdown first, it would stop the whole system under in-flight API requests.
+                .disable_signals()
+                .listen(listener)
+                .map_err(|source| StartError::Bind {
+                    addr: "metrics".to_owned(),
+                    source,
+                })?
+                .run();
+                Some((server, port))
+            }
+            None => None,
+        };
+
         Ok(Self {
             port,
             server,
+            metrics_server,
             state,
             _background: vec![refresher, pruner],
         })
+    }
+
+    /// Port of the metrics listener, when one is configured.
+    pub fn metrics_port(&self) -> Option<u16> {
+        self.metrics_server.as_ref().map(|(_, port)| *port)
     }
 
     pub fn port(&self) -> u16 {
@@ -152,7 +190,17 @@ impl Application {
         self.server.handle()
     }
 
+    /// Runs until the API server stops (SIGTERM/SIGINT drain in-flight requests first); the
+    /// metrics listener follows it down.
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
-        self.server.await
+        let metrics = self
+            .metrics_server
+            .map(|(server, _)| (server.handle(), tokio::spawn(server)));
+        let result = self.server.await;
+        if let Some((handle, task)) = metrics {
+            handle.stop(true).await;
+            let _ = task.await;
+        }
+        result
     }
 }

@@ -8,6 +8,7 @@ use aws_config::timeout::TimeoutConfig;
 use aws_sdk_s3::error::{ProvideErrorMetadata, SdkError};
 
 use crate::config::AwsConfig;
+use crate::metrics::Metrics;
 
 /// Loads the SDK configuration: the standard credential chain, the configured region, and
 /// timeouts short enough that an outage turns into a prompt 503 rather than a hung request.
@@ -39,6 +40,28 @@ pub fn s3_client(sdk: &aws_config::SdkConfig, aws: &AwsConfig) -> aws_sdk_s3::Cl
 
 pub fn sts_client(sdk: &aws_config::SdkConfig) -> aws_sdk_sts::Client {
     aws_sdk_sts::Client::new(sdk)
+}
+
+/// Counts one AWS call and, if it failed, its failure kind; returns the classified result.
+pub fn observe<T, E, R>(
+    metrics: &Metrics,
+    service: &'static str,
+    operation: &'static str,
+    result: Result<T, SdkError<E, R>>,
+) -> Result<T, UpstreamError>
+where
+    E: ProvideErrorMetadata + std::error::Error + 'static,
+    R: std::fmt::Debug + 'static,
+{
+    metrics.aws_calls.with_label_values(&[service, operation]).inc();
+    result.map_err(|e| {
+        let err = UpstreamError::classify(service, operation, &e);
+        metrics
+            .aws_errors
+            .with_label_values(&[service, operation, err.kind()])
+            .inc();
+        err
+    })
 }
 
 /// An AWS call that did not succeed, reduced to what the HTTP edge needs to decide.
@@ -104,6 +127,14 @@ impl UpstreamError {
                 code: "ClientError".to_owned(),
                 detail: aws_sdk_s3::error::DisplayErrorContext(err).to_string(),
             },
+        }
+    }
+
+    /// `unavailable` or `rejected`, for metrics.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Self::Unavailable { .. } => "unavailable",
+            Self::Rejected { .. } => "rejected",
         }
     }
 

@@ -10,6 +10,8 @@ pub mod config;
 pub mod http;
 pub mod identity;
 pub mod limits;
+pub mod metrics;
+pub mod ops;
 pub mod policy;
 pub mod provision;
 pub mod store;

@@ -13,6 +13,7 @@ use tokio::sync::{Semaphore, SemaphorePermit};
 use crate::aws::UpstreamError;
 use crate::config::LimitsConfig;
 use crate::identity::UserId;
+use crate::metrics::Metrics;
 
 /// Per-user rate of vends.
 pub struct VendRate {
@@ -56,16 +57,23 @@ pub struct AwsGate {
     in_flight: Semaphore,
     assume_role: DefaultDirectRateLimiter,
     max_wait: Duration,
+    metrics: Arc<Metrics>,
 }
 
 impl AwsGate {
-    pub fn new(config: &LimitsConfig, max_wait: Duration) -> Self {
+    pub fn new(config: &LimitsConfig, max_wait: Duration, metrics: Arc<Metrics>) -> Self {
         let per_second = NonZeroU32::new(config.assume_role_per_second).unwrap_or(NonZeroU32::MIN);
         Self {
             in_flight: Semaphore::new(config.max_concurrent_aws_calls as usize),
             assume_role: RateLimiter::direct(Quota::per_second(per_second)),
             max_wait,
+            metrics,
         }
+    }
+
+    /// Where the callers behind this gate count their AWS calls.
+    pub fn metrics(&self) -> &Arc<Metrics> {
+        &self.metrics
     }
 
     /// A slot for one S3 or STS call.
@@ -122,7 +130,7 @@ mod tests {
             max_concurrent_aws_calls: 1,
             ..LimitsConfig::default()
         };
-        let gate = AwsGate::new(&config, Duration::from_millis(50));
+        let gate = AwsGate::new(&config, Duration::from_millis(50), Arc::default());
         let held = gate.call("s3").await.unwrap();
         assert!(matches!(gate.call("s3").await, Err(UpstreamError::Unavailable { .. })));
         drop(held);

@@ -31,6 +31,23 @@ enum Command {
         #[arg(long, default_value = "config.toml", env = "STSVEND_CONFIG")]
         config: PathBuf,
     },
+    /// Create the role stsvend assumes, or bring an existing one in line (needs IAM rights).
+    Bootstrap {
+        #[arg(long, default_value = "config.toml", env = "STSVEND_CONFIG")]
+        config: PathBuf,
+        /// Print the policy documents and what would change; write nothing.
+        #[arg(long)]
+        dry_run: bool,
+        /// The service's own user or role, trusted by the role [default: the caller's identity,
+        /// an assumed-role session taken as its role].
+        #[arg(long)]
+        principal_arn: Option<String>,
+    },
+    /// Check the configuration, issuer keys, AWS identity, role, templates and database.
+    Doctor {
+        #[arg(long, default_value = "config.toml", env = "STSVEND_CONFIG")]
+        config: PathBuf,
+    },
 }
 
 fn load(path: &std::path::Path) -> Result<Config, ExitCode> {
@@ -62,6 +79,31 @@ fn main() -> ExitCode {
                 }
             }
         }
+        Command::Bootstrap {
+            config,
+            dry_run,
+            principal_arn,
+        } => {
+            let config = match load(&config) {
+                Ok(c) => c,
+                Err(code) => return code,
+            };
+            let opts = stsvend::ops::bootstrap::Options { dry_run, principal_arn };
+            match block_on(stsvend::ops::bootstrap::run(&config, &opts)) {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(e) => {
+                    eprintln!("stsvend: bootstrap: {e}");
+                    ExitCode::FAILURE
+                }
+            }
+        }
+        Command::Doctor { config } => {
+            if block_on(stsvend::ops::doctor::run(&config)) {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::FAILURE
+            }
+        }
         Command::Serve { config } => {
             let config = match load(&config) {
                 Ok(c) => c,
@@ -76,6 +118,10 @@ fn main() -> ExitCode {
             ExitCode::from(2)
         }
     }
+}
+
+fn block_on<F: std::future::Future>(f: F) -> F::Output {
+    actix_web::rt::System::new().block_on(f)
 }
 
 async fn serve(config: Config) -> Result<(), Box<dyn std::error::Error>> {

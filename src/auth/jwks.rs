@@ -6,15 +6,17 @@
 //! good keys stay in use.
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
 
 use jsonwebtoken::jwk::{AlgorithmParameters, Jwk, PublicKeyUse};
 use jsonwebtoken::{Algorithm, DecodingKey};
 use serde::Deserialize;
+use sha2::{Digest, Sha256};
 
 use super::AuthError;
+use crate::metrics::Metrics;
 
 /// A JWKS larger than this is refused; real ones are a few KiB.
 const MAX_JWKS_BYTES: usize = 256 * 1024;
@@ -49,7 +51,10 @@ pub struct JwksCache {
     cooldown: Duration,
     keys: RwLock<Arc<KeyMap>>,
     loaded: AtomicBool,
+    /// Changes whenever a fetched JWKS differs from the previous one (see `generation`).
+    generation: AtomicU64,
     refresh: tokio::sync::Mutex<RefreshState>,
+    metrics: Option<Arc<Metrics>>,
 }
 
 #[derive(Default)]
@@ -57,6 +62,8 @@ struct RefreshState {
     /// Last refetch caused by an unknown kid, and whether it succeeded.
     last_unknown_kid_fetch: Option<(Instant, bool)>,
     discovered_url: Option<String>,
+    /// SHA-256 of the last JWKS document loaded.
+    last_document: Option<[u8; 32]>,
 }
 
 impl JwksCache {
@@ -73,13 +80,29 @@ impl JwksCache {
             cooldown,
             keys: RwLock::new(Arc::new(KeyMap::new())),
             loaded: AtomicBool::new(false),
+            generation: AtomicU64::new(0),
             refresh: tokio::sync::Mutex::new(RefreshState::default()),
+            metrics: None,
         }
+    }
+
+    /// Counts fetches in `metrics`.
+    #[must_use]
+    pub fn with_metrics(mut self, metrics: Arc<Metrics>) -> Self {
+        self.metrics = Some(metrics);
+        self
     }
 
     /// True once a JWKS has been fetched successfully.
     pub fn is_loaded(&self) -> bool {
         self.loaded.load(Ordering::Acquire)
+    }
+
+    /// Identifies the key set in use: it changes after the keys are replaced by a different
+    /// JWKS (a key added, removed or changed), never before. The verified-token cache keeps
+    /// an entry only while this is the value read before the token was checked.
+    pub fn generation(&self) -> u64 {
+        self.generation.load(Ordering::Acquire)
     }
 
     fn lookup(&self, kid: &str) -> Option<Arc<VerifyKey>> {
@@ -124,6 +147,16 @@ impl JwksCache {
     }
 
     async fn refresh_locked(&self, state: &mut RefreshState) -> Result<(), FetchError> {
+        let outcome = self.fetch_locked(state).await;
+        if let Some(m) = &self.metrics {
+            m.jwks_refreshes
+                .with_label_values(&[if outcome.is_ok() { "ok" } else { "error" }])
+                .inc();
+        }
+        outcome
+    }
+
+    async fn fetch_locked(&self, state: &mut RefreshState) -> Result<(), FetchError> {
         let url = match (&self.configured_url, &state.discovered_url) {
             (Some(u), _) | (None, Some(u)) => u.clone(),
             (None, None) => {
@@ -139,6 +172,12 @@ impl JwksCache {
         })?;
         tracing::info!(keys = keys.len(), %url, "JWKS loaded");
         *self.keys.write().unwrap_or_else(std::sync::PoisonError::into_inner) = Arc::new(keys);
+        // After the keys are in place: a reader that sees the new generation sees the new keys.
+        let document: [u8; 32] = Sha256::digest(&body).into();
+        if state.last_document != Some(document) {
+            state.last_document = Some(document);
+            self.generation.fetch_add(1, Ordering::AcqRel);
+        }
         self.loaded.store(true, Ordering::Release);
         Ok(())
     }

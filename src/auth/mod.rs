@@ -2,6 +2,7 @@
 
 mod jwks;
 mod token;
+mod token_cache;
 
 pub use jwks::{FetchError, JwksCache};
 pub use token::{Caller, Verifier};

@@ -7,6 +7,7 @@ use jsonwebtoken::errors::ErrorKind;
 use jsonwebtoken::{Algorithm, Validation};
 use serde::Deserialize;
 
+use super::token_cache::{self, TokenCache};
 use super::{AuthError, JwksCache, parse_algorithm};
 use crate::config::AuthConfig;
 use crate::identity::UserId;
@@ -59,6 +60,7 @@ pub struct Verifier {
     allow_client_credentials: bool,
     max_lifetime: u64,
     leeway: u64,
+    verified: TokenCache,
 }
 
 fn unix_now() -> u64 {
@@ -90,17 +92,40 @@ impl Verifier {
             allow_client_credentials: config.allow_client_credentials,
             max_lifetime: config.max_token_lifetime_seconds,
             leeway: config.leeway_seconds,
+            verified: TokenCache::new(token_cache::DEFAULT_CAPACITY),
         }
+    }
+
+    /// Keeps at most `capacity` verified tokens (0: verify every presentation in full).
+    #[must_use]
+    pub fn with_token_cache_capacity(mut self, capacity: u64) -> Self {
+        self.verified = TokenCache::new(capacity);
+        self
     }
 
     pub fn jwks(&self) -> &Arc<JwksCache> {
         &self.jwks
     }
 
+    /// The token's caller: from the verified-token cache when this exact token passed every
+    /// check before and has not expired, else after checking it in full.
     pub async fn verify(&self, token: &str) -> Result<Caller, AuthError> {
         if token.len() > MAX_TOKEN_BYTES {
             return Err(AuthError::Invalid("token is too large"));
         }
+        // Read before verifying, so an entry never claims a key set newer than its check.
+        let generation = self.jwks.generation();
+        let key = TokenCache::key(token);
+        if let Some(caller) = self.verified.get(&key, &self.issuer, generation, unix_now()).await {
+            return Ok(caller);
+        }
+        let (caller, exp) = self.verify_in_full(token).await?;
+        self.verified.insert(key, &caller, exp, generation).await;
+        Ok(caller)
+    }
+
+    /// Every check; returns the caller and the token's `exp`.
+    async fn verify_in_full(&self, token: &str) -> Result<(Caller, u64), AuthError> {
         if token.bytes().filter(|b| *b == b'.').count() != 2 {
             return Err(AuthError::Invalid("token is not a signed JWT"));
         }
@@ -137,9 +162,9 @@ impl Verifier {
         let now = unix_now();
         // The library checked that exp has passed or not; it must also not lie absurdly far ahead.
         let exp = claims.exp.as_ref().and_then(serde_json::Value::as_u64);
-        if exp.is_none_or(|exp| exp > now.saturating_add(self.max_lifetime)) {
+        let Some(exp) = exp.filter(|exp| *exp <= now.saturating_add(self.max_lifetime)) else {
             return Err(AuthError::Invalid("token exp is not an integer or lies too far ahead"));
-        }
+        };
         if let Some(iat) = &claims.iat
             && iat.as_u64().is_none_or(|iat| iat > now.saturating_add(self.leeway))
         {
@@ -168,13 +193,14 @@ impl Verifier {
             .map(str::to_owned)
             .collect();
         grants.extend(claims.permissions.unwrap_or_default());
-        Ok(Caller {
+        let caller = Caller {
             user_id: UserId::derive(&self.issuer, &subject),
             issuer: self.issuer.clone(),
             subject,
             grants,
             client_id: claims.azp,
-        })
+        };
+        Ok((caller, exp))
     }
 }
 

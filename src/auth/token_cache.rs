@@ -150,7 +150,9 @@ mod tests {
     async fn a_changed_key_set_or_another_token_misses() {
         let cache = TokenCache::new(10);
         let now = unix_now();
-        cache.insert(TokenCache::key("h.p.sig1"), &caller("auth0|a"), now + 60, 1).await;
+        cache
+            .insert(TokenCache::key("h.p.sig1"), &caller("auth0|a"), now + 60, 1)
+            .await;
         assert!(cache.get(&TokenCache::key("h.p.sig1"), ISSUER, 2, now).await.is_none());
         assert!(cache.get(&TokenCache::key("h.p.sig2"), ISSUER, 1, now).await.is_none());
     }

@@ -13,6 +13,10 @@ use crate::aws::UpstreamError;
 use crate::provision::ProvisionError;
 use crate::store::{VendRecord, format_time};
 
+/// The access level a vend was answered with, kept in the response for metrics.
+#[derive(Clone)]
+pub struct AccessLevel(pub String);
+
 #[derive(Deserialize, Default)]
 #[serde(deny_unknown_fields)]
 struct CredentialsRequest {
@@ -98,7 +102,7 @@ pub async fn vend(
             ApiError::Unavailable("the audit log")
         })?;
 
-    Ok(HttpResponse::Ok()
+    let mut resp = HttpResponse::Ok()
         .insert_header((header::CACHE_CONTROL, "no-store"))
         .insert_header((header::PRAGMA, "no-cache"))
         .json(CredentialsResponse {
@@ -111,7 +115,9 @@ pub async fn vend(
             region: user.region.clone(),
             access: template.name().to_owned(),
             endpoint: state.config.aws.endpoint_url.clone(),
-        }))
+        });
+    resp.extensions_mut().insert(AccessLevel(template.name().to_owned()));
+    Ok(resp)
 }
 
 /// `2026-11-30T05:00:00Z`: RFC 3339 in UTC, as AWS SDKs parse it.

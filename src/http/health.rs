@@ -27,3 +27,13 @@ pub async fn readyz(state: web::Data<AppState>) -> HttpResponse {
         "checks": {"database": database, "jwks": jwks},
     }))
 }
+
+/// `GET /metrics` on the metrics listener: Prometheus text format.
+pub async fn metrics(state: web::Data<AppState>) -> HttpResponse {
+    if let Ok((ready, pending)) = state.store.count_users().await {
+        state.metrics.users.set(ready + pending);
+    }
+    HttpResponse::Ok()
+        .content_type("text/plain; version=0.0.4")
+        .body(state.metrics.render())
+}

@@ -8,10 +8,12 @@ use actix_web::body::MessageBody;
 use actix_web::dev::{ServiceRequest, ServiceResponse};
 use actix_web::http::header::{HeaderName, HeaderValue};
 use actix_web::middleware::Next;
-use actix_web::{Error, HttpMessage};
+use actix_web::{Error, HttpMessage, web};
 use tracing::Instrument;
 
+use super::credentials::AccessLevel;
 use super::error::ErrorCode;
+use crate::app::AppState;
 use crate::identity::UserId;
 
 pub const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
@@ -43,7 +45,24 @@ pub async fn request_log(
     let status = res.status().as_u16();
     let user_id = res.request().extensions().get::<UserId>().map(ToString::to_string);
     let outcome = res.response().extensions().get::<ErrorCode>().map_or("ok", |c| c.0);
-    let latency_ms = started.elapsed().as_secs_f64() * 1000.0;
+    let elapsed = started.elapsed().as_secs_f64();
+    let latency_ms = elapsed * 1000.0;
+    if let Some(state) = res.request().app_data::<web::Data<AppState>>() {
+        let route = res.request().match_pattern().unwrap_or_else(|| "unmatched".to_owned());
+        state
+            .metrics
+            .request_seconds
+            .with_label_values(&[route.as_str()])
+            .observe(elapsed);
+        if route == "/v1/credentials" {
+            let access = res
+                .response()
+                .extensions()
+                .get::<AccessLevel>()
+                .map_or_else(|| "-".to_owned(), |a| a.0.clone());
+            state.metrics.vends.with_label_values(&[outcome, access.as_str()]).inc();
+        }
+    }
     span.in_scope(|| {
         tracing::info!(
             %method,

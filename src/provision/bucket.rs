@@ -7,9 +7,12 @@ use aws_sdk_s3::types::{
     ServerSideEncryptionByDefault, ServerSideEncryptionConfiguration, ServerSideEncryptionRule, Tag, Tagging,
 };
 
-use crate::aws::UpstreamError;
+use std::sync::Arc;
+
+use crate::aws::{UpstreamError, observe};
 use crate::config::StorageConfig;
 use crate::identity::{BucketName, UserId};
+use crate::metrics::Metrics;
 
 /// Tag key naming the user a bucket belongs to.
 pub const OWNER_TAG: &str = "stsvend-owner";
@@ -43,11 +46,13 @@ pub struct BucketSettings {
     region: String,
     cors_origins: Vec<String>,
     kms_key_id: Option<String>,
+    metrics: Arc<Metrics>,
 }
 
 impl BucketSettings {
-    pub fn new(s3: Client, storage: &StorageConfig, region: &str) -> Self {
+    pub fn new(s3: Client, storage: &StorageConfig, region: &str, metrics: Arc<Metrics>) -> Self {
         Self {
+            metrics,
             s3,
             region: region.to_owned(),
             cors_origins: storage.cors_allowed_origins.clone(),
@@ -70,12 +75,20 @@ impl BucketSettings {
                     .build(),
             );
         }
+        self.metrics.aws_calls.with_label_values(&["s3", "CreateBucket"]).inc();
         match req.send().await {
             Ok(_) => Ok(Created::Yes),
             Err(e) => match e.as_service_error() {
                 Some(se) if se.is_bucket_already_owned_by_you() => Ok(Created::Yes),
                 Some(se) if se.is_bucket_already_exists() => Ok(Created::TakenByOther),
-                _ => Err(UpstreamError::classify("s3", "CreateBucket", &e)),
+                _ => {
+                    let err = UpstreamError::classify("s3", "CreateBucket", &e);
+                    self.metrics
+                        .aws_errors
+                        .with_label_values(&["s3", "CreateBucket", err.kind()])
+                        .inc();
+                    Err(err)
+                }
             },
         }
     }
@@ -84,20 +97,24 @@ impl BucketSettings {
     #[tracing::instrument(skip(self, owner), fields(bucket = %bucket))]
     pub async fn configure(&self, bucket: &BucketName, owner: &UserId) -> Result<(), UpstreamError> {
         let b = bucket.as_str();
-        self.s3
-            .put_public_access_block()
-            .bucket(b)
-            .public_access_block_configuration(
-                PublicAccessBlockConfiguration::builder()
-                    .block_public_acls(true)
-                    .ignore_public_acls(true)
-                    .block_public_policy(true)
-                    .restrict_public_buckets(true)
-                    .build(),
-            )
-            .send()
-            .await
-            .map_err(|e| UpstreamError::classify("s3", "PutPublicAccessBlock", &e))?;
+        observe(
+            &self.metrics,
+            "s3",
+            "PutPublicAccessBlock",
+            self.s3
+                .put_public_access_block()
+                .bucket(b)
+                .public_access_block_configuration(
+                    PublicAccessBlockConfiguration::builder()
+                        .block_public_acls(true)
+                        .ignore_public_acls(true)
+                        .block_public_policy(true)
+                        .restrict_public_buckets(true)
+                        .build(),
+                )
+                .send()
+                .await,
+        )?;
 
         let ownership = OwnershipControls::builder()
             .rules(
@@ -106,15 +123,14 @@ impl BucketSettings {
                     .build()?,
             )
             .build()?;
-        if let Err(e) = self
+        let result = self
             .s3
             .put_bucket_ownership_controls()
             .bucket(b)
             .ownership_controls(ownership)
             .send()
-            .await
-        {
-            let err = UpstreamError::classify("s3", "PutBucketOwnershipControls", &e);
+            .await;
+        if let Err(err) = observe(&self.metrics, "s3", "PutBucketOwnershipControls", result) {
             // S3-compatible stores without ownership controls: ACLs are moot there; go on.
             if !matches!(err.code(), Some("NotImplemented" | "MethodNotAllowed")) {
                 return Err(err);
@@ -129,22 +145,26 @@ impl BucketSettings {
             None => ServerSideEncryptionByDefault::builder().sse_algorithm(ServerSideEncryption::Aes256),
         }
         .build()?;
-        self.s3
-            .put_bucket_encryption()
-            .bucket(b)
-            .server_side_encryption_configuration(
-                ServerSideEncryptionConfiguration::builder()
-                    .rules(
-                        ServerSideEncryptionRule::builder()
-                            .apply_server_side_encryption_by_default(default)
-                            .bucket_key_enabled(self.kms_key_id.is_some())
-                            .build(),
-                    )
-                    .build()?,
-            )
-            .send()
-            .await
-            .map_err(|e| UpstreamError::classify("s3", "PutBucketEncryption", &e))?;
+        observe(
+            &self.metrics,
+            "s3",
+            "PutBucketEncryption",
+            self.s3
+                .put_bucket_encryption()
+                .bucket(b)
+                .server_side_encryption_configuration(
+                    ServerSideEncryptionConfiguration::builder()
+                        .rules(
+                            ServerSideEncryptionRule::builder()
+                                .apply_server_side_encryption_by_default(default)
+                                .bucket_key_enabled(self.kms_key_id.is_some())
+                                .build(),
+                        )
+                        .build()?,
+                )
+                .send()
+                .await,
+        )?;
 
         if !self.cors_origins.is_empty() {
             let rule = CorsRule::builder()
@@ -154,27 +174,35 @@ impl BucketSettings {
                 .set_expose_headers(Some(CORS_EXPOSE.iter().map(|h| (*h).to_owned()).collect()))
                 .max_age_seconds(CORS_MAX_AGE_SECONDS)
                 .build()?;
-            self.s3
-                .put_bucket_cors()
-                .bucket(b)
-                .cors_configuration(CorsConfiguration::builder().cors_rules(rule).build()?)
-                .send()
-                .await
-                .map_err(|e| UpstreamError::classify("s3", "PutBucketCors", &e))?;
+            observe(
+                &self.metrics,
+                "s3",
+                "PutBucketCors",
+                self.s3
+                    .put_bucket_cors()
+                    .bucket(b)
+                    .cors_configuration(CorsConfiguration::builder().cors_rules(rule).build()?)
+                    .send()
+                    .await,
+            )?;
         }
 
-        self.s3
-            .put_bucket_tagging()
-            .bucket(b)
-            .tagging(
-                Tagging::builder()
-                    .tag_set(Tag::builder().key(OWNER_TAG).value(owner.as_str()).build()?)
-                    .tag_set(Tag::builder().key("managed-by").value("stsvend").build()?)
-                    .build()?,
-            )
-            .send()
-            .await
-            .map_err(|e| UpstreamError::classify("s3", "PutBucketTagging", &e))?;
+        observe(
+            &self.metrics,
+            "s3",
+            "PutBucketTagging",
+            self.s3
+                .put_bucket_tagging()
+                .bucket(b)
+                .tagging(
+                    Tagging::builder()
+                        .tag_set(Tag::builder().key(OWNER_TAG).value(owner.as_str()).build()?)
+                        .tag_set(Tag::builder().key("managed-by").value("stsvend").build()?)
+                        .build()?,
+                )
+                .send()
+                .await,
+        )?;
         Ok(())
     }
 }

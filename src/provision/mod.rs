@@ -59,7 +59,7 @@ impl Provisioner {
         Self {
             inner: Arc::new(Inner {
                 store,
-                settings: BucketSettings::new(s3, storage, &aws.region),
+                settings: BucketSettings::new(s3, storage, &aws.region, Arc::clone(gate.metrics())),
                 prefix: storage.bucket_prefix.clone(),
                 region: aws.region.clone(),
                 ready: Cache::builder().max_capacity(MAPPING_CACHE_CAPACITY).build(),
@@ -73,12 +73,14 @@ impl Provisioner {
     pub async fn ensure_ready(&self, caller: &Caller) -> Result<Arc<UserRecord>, Arc<ProvisionError>> {
         let inner = Arc::clone(&self.inner);
         let caller = caller.clone();
-        self.inner
+        let entry = self
+            .inner
             .ready
-            .try_get_with(caller.user_id.clone(), async move {
-                inner.load_or_provision(&caller).await.map(Arc::new)
-            })
-            .await
+            .entry(caller.user_id.clone())
+            .or_try_insert_with(async move { inner.load_or_provision(&caller).await.map(Arc::new) })
+            .await?;
+        self.inner.gate.metrics().cache_lookup("mappings", !entry.is_fresh());
+        Ok(entry.into_value())
     }
 
     /// The stored mapping, without provisioning anything.
@@ -134,6 +136,9 @@ impl Inner {
         self.settings.configure(&row.bucket, &row.user_id).await?;
         self.store.mark_ready(&row.user_id).await?;
         row.state = ProvisionState::Ready;
+        let metrics = self.gate.metrics();
+        metrics.provisioned.inc();
+        metrics.provision_seconds.observe(started.elapsed().as_secs_f64());
         tracing::info!(bucket = %row.bucket, elapsed_ms = started.elapsed().as_secs_f64() * 1000.0, "user provisioned");
         Ok(row)
     }

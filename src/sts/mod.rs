@@ -13,7 +13,7 @@ use moka::Expiry;
 use moka::future::Cache;
 use time::OffsetDateTime;
 
-use crate::aws::UpstreamError;
+use crate::aws::{UpstreamError, observe};
 use crate::config::AwsConfig;
 use crate::limits::AwsGate;
 use crate::policy::{RenderContext, Template};
@@ -103,6 +103,7 @@ impl Vendor {
                 .or_try_insert_with(self.assume_role(user, template))
                 .await?;
             let fresh = entry.is_fresh();
+            self.gate.metrics().cache_lookup("credentials", !fresh);
             let credentials = entry.into_value();
             // The expiry timer is coarse; never hand out keys below the promised lifetime.
             if fresh || credentials.remaining() >= self.min_remaining {
@@ -138,7 +139,7 @@ impl Vendor {
                 code: "ClientError".to_owned(),
                 detail: e.to_string(),
             })?;
-        let out = self
+        let result = self
             .sts
             .assume_role()
             .role_arn(&self.role_arn)
@@ -148,8 +149,8 @@ impl Vendor {
             .duration_seconds(self.duration_seconds)
             .tags(tag)
             .send()
-            .await
-            .map_err(|e| UpstreamError::classify("sts", "AssumeRole", &e))?;
+            .await;
+        let out = observe(self.gate.metrics(), "sts", "AssumeRole", result)?;
         let c = out.credentials.ok_or_else(|| UpstreamError::Rejected {
             service: "sts",
             operation: "AssumeRole",

@@ -22,6 +22,7 @@ struct State {
     up: AtomicBool,
     upstream: SocketAddr,
     hold: Mutex<Option<(String, oneshot::Sender<()>)>>,
+    release: tokio::sync::Notify,
     connections: Mutex<Vec<JoinHandle<()>>>,
 }
 
@@ -40,6 +41,7 @@ impl FaultProxy {
             up: AtomicBool::new(true),
             upstream,
             hold: Mutex::new(None),
+            release: tokio::sync::Notify::new(),
             connections: Mutex::new(Vec::new()),
         });
         let st = Arc::clone(&state);
@@ -68,8 +70,13 @@ impl FaultProxy {
         self.state.up.store(true, Ordering::SeqCst);
     }
 
-    /// Holds (never forwards) the next request whose first line starts with `prefix`; the
-    /// receiver fires when it arrives.
+    /// Lets held requests through.
+    pub fn release(&self) {
+        self.state.release.notify_waiters();
+    }
+
+    /// Holds the next request whose first line starts with `prefix` until [`Self::release`];
+    /// the receiver fires when it arrives.
     pub fn hold_request(&self, prefix: &str) -> oneshot::Receiver<()> {
         let (tx, rx) = oneshot::channel();
         *self.state.hold.lock().unwrap() = Some((prefix.to_owned(), tx));
@@ -105,8 +112,9 @@ async fn pump(state: Arc<State>, mut client: TcpStream) {
                 if hit { hold.take() } else { None }
             };
             if let Some((_, tx)) = held {
+                let released = state.release.notified();
                 let _ = tx.send(());
-                std::future::pending::<()>().await;
+                released.await;
             }
             if sw.write_all(&buf[..n]).await.is_err() {
                 return;

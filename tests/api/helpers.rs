@@ -150,6 +150,8 @@ async fn jwks(state: web::Data<IssuerState>) -> HttpResponse {
 /// A running stsvend wired to a [`TestIssuer`] and `MiniStack`.
 pub struct TestApp {
     pub base: String,
+    /// Base URL of the metrics listener.
+    pub metrics_base: String,
     pub http: reqwest::Client,
     pub issuer: Arc<TestIssuer>,
     pub config: Config,
@@ -182,6 +184,7 @@ pub fn test_config(issuer: &str, db_path: &std::path::Path, extra: &[(String, St
     required_env("AWS_ACCESS_KEY_ID");
     env.extend([
         ("STSVEND_SERVER__BIND".to_owned(), "127.0.0.1:0".to_owned()),
+        ("STSVEND_SERVER__METRICS_BIND".to_owned(), "127.0.0.1:0".to_owned()),
         ("STSVEND_AUTH__ISSUER".to_owned(), issuer.to_owned()),
         ("STSVEND_DATABASE__PATH".to_owned(), db_path.display().to_string()),
         (
@@ -213,11 +216,16 @@ impl TestApp {
             .await
             .unwrap_or_else(|e| panic!("{e}"));
         let base = format!("http://127.0.0.1:{}", app.port());
+        let metrics_base = format!(
+            "http://127.0.0.1:{}",
+            app.metrics_port().expect("tests configure a metrics listener")
+        );
         let state = app.state();
         let handle = app.server_handle();
         tokio::spawn(app.run_until_stopped());
         let me = Self {
             base,
+            metrics_base,
             http: reqwest::Client::new(),
             issuer,
             config,

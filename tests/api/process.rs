@@ -23,6 +23,7 @@ impl ServiceProcess {
         cmd.args(["serve", "--config", CONFIG])
             .env("STSVEND_POLICIES__DIR", POLICIES)
             .env("STSVEND_SERVER__BIND", "127.0.0.1:0")
+            .env("STSVEND_SERVER__METRICS_BIND", "127.0.0.1:0")
             .stderr(Stdio::piped());
         for (k, v) in env {
             cmd.env(k, v);
@@ -38,19 +39,23 @@ impl ServiceProcess {
         });
         let deadline = Instant::now() + Duration::from_secs(30);
         let port = loop {
-            let found = lines.lock().unwrap().iter().find_map(|l| {
-                l.contains("stsvend listening")
-                    .then(|| l.split("port=").nth(1)?.split_whitespace().next()?.parse::<u16>().ok())
-                    .flatten()
-            });
+            let found = lines
+                .lock()
+                .unwrap()
+                .iter()
+                .filter(|l| l.contains("stsvend listening"))
+                .find_map(|l| match serde_json::from_str::<serde_json::Value>(l) {
+                    Ok(json) => json["port"].as_u64().and_then(|p| u16::try_from(p).ok()),
+                    Err(_) => l.split("port=").nth(1)?.split_whitespace().next()?.parse::<u16>().ok(),
+                });
             if let Some(p) = found {
                 break p;
             }
-            assert!(
-                Instant::now() < deadline,
-                "stsvend did not start:\n{}",
-                lines.lock().unwrap().join("\n")
-            );
+            if Instant::now() >= deadline {
+                let _ = child.kill();
+                let _ = child.wait();
+                panic!("stsvend did not start:\n{}", lines.lock().unwrap().join("\n"));
+            }
             tokio::time::sleep(Duration::from_millis(20)).await;
         };
         let me = Self {
@@ -77,6 +82,28 @@ impl ServiceProcess {
     pub fn kill(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
+    }
+
+    /// Sends a signal by name (`TERM`, `INT`) with kill(1).
+    pub fn signal(&self, name: &str) {
+        let status = Command::new("kill")
+            .arg(format!("-{name}"))
+            .arg(self.child.id().to_string())
+            .status()
+            .unwrap();
+        assert!(status.success());
+    }
+
+    /// The exit code once the process has ended by itself, or None after `timeout`.
+    pub fn wait_exit(&mut self, timeout: Duration) -> Option<i32> {
+        let deadline = Instant::now() + timeout;
+        while Instant::now() < deadline {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                return status.code();
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        None
     }
 
     pub fn logs(&self) -> String {

@@ -193,3 +193,72 @@ async fn logs_have_one_line_per_request_and_never_a_token_or_secret() {
         "the AccessKeyId is logged for audit"
     );
 }
+
+#[tokio::test]
+async fn sigterm_drains_in_flight_requests_before_exiting() {
+    let proxy = crate::fault_proxy::FaultProxy::start().await;
+    let issuer = TestIssuer::start();
+    let dir = tempfile::tempdir().unwrap();
+    let mut service = ServiceProcess::start(&[
+        ("STSVEND_AUTH__ISSUER", issuer.issuer.clone()),
+        ("STSVEND_DATABASE__PATH", dir.path().join("s.db").display().to_string()),
+        ("STSVEND_AWS__ENDPOINT_URL", proxy.url.clone()),
+    ])
+    .await;
+    // A first login is in flight, held at CreateBucket, when SIGTERM arrives.
+    let held = proxy.hold_request("PUT /stsvend-");
+    let request = tokio::spawn({
+        let (url, token) = (
+            format!("{}/v1/credentials", service.base),
+            issuer.token(&unique_sub("drain")),
+        );
+        async move {
+            reqwest::Client::new()
+                .post(url)
+                .bearer_auth(token)
+                .send()
+                .await
+                .map(|r| r.status().as_u16())
+        }
+    });
+    tokio::time::timeout(Duration::from_secs(10), held)
+        .await
+        .unwrap()
+        .unwrap();
+    service.signal("TERM");
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    // New connections are no longer accepted while draining.
+    assert!(reqwest::get(format!("{}/healthz", service.base)).await.is_err());
+    proxy.release();
+    assert_eq!(request.await.unwrap().unwrap(), 200, "the in-flight vend completes");
+    assert_eq!(service.wait_exit(Duration::from_secs(10)), Some(0));
+}
+
+#[tokio::test]
+async fn json_logs_are_one_object_per_line() {
+    let issuer = TestIssuer::start();
+    let dir = tempfile::tempdir().unwrap();
+    let mut service = ServiceProcess::start(&[
+        ("STSVEND_AUTH__ISSUER", issuer.issuer.clone()),
+        ("STSVEND_DATABASE__PATH", dir.path().join("s.db").display().to_string()),
+        ("STSVEND_SERVER__LOG_FORMAT", "json".to_owned()),
+    ])
+    .await;
+    let resp = reqwest::Client::new()
+        .get(format!("{}/healthz", service.base))
+        .header("x-request-id", "json-1")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200);
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    service.kill();
+    let logs = service.logs();
+    let request_line = logs
+        .lines()
+        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap_or_else(|e| panic!("not JSON ({e}): {l}")))
+        .find(|v| v["message"] == "request" && v["path"] == "/healthz")
+        .expect("a request line");
+    assert_eq!(request_line["status"], 200);
+    assert_eq!(request_line["span"]["request_id"], "json-1");
+}

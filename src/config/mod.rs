@@ -10,6 +10,9 @@ use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
+mod checks;
+mod env;
+
 /// Prefix of environment overrides, e.g. `STSVEND_AWS__ROLE_ARN`.
 pub const ENV_PREFIX: &str = "STSVEND_";
 
@@ -40,6 +43,9 @@ pub struct ServerConfig {
     /// Largest request body accepted on the API, in bytes.
     #[serde(default = "defaults::max_body_bytes")]
     pub max_body_bytes: usize,
+    /// Where Prometheus metrics are served (`GET /metrics`), apart from the API; none if absent.
+    #[serde(default)]
+    pub metrics_bind: Option<SocketAddr>,
     /// `text` (human) or `json` (one JSON object per line).
     #[serde(default)]
     pub log_format: LogFormat,
@@ -235,7 +241,7 @@ impl Config {
             problems,
         };
         let mut table: toml::Table = text.parse().map_err(|e: toml::de::Error| fail(vec![e.to_string()]))?;
-        let mut problems = apply_env(&mut table, env);
+        let mut problems = env::apply_env(&mut table, env);
 
         let mut unknown = Vec::new();
         let parsed: Result<Config, _> = serde_ignored::deserialize(toml::Value::Table(table), |path| {
@@ -257,202 +263,14 @@ impl Config {
             }
         }
     }
-
-    /// Semantic checks serde cannot express. Every failed check is collected.
-    fn problems(&self) -> Vec<String> {
-        let mut p = Vec::new();
-        let auth = &self.auth;
-        if !(auth.issuer.starts_with("https://") || auth.issuer.starts_with("http://")) {
-            p.push("auth.issuer: must be an http(s) URL".to_owned());
-        }
-        if !auth.issuer.ends_with('/') {
-            p.push("auth.issuer: must end with `/` (Auth0 issuers do, and `iss` is compared exactly)".to_owned());
-        }
-        if auth.audience.trim().is_empty() {
-            p.push("auth.audience: must not be empty".to_owned());
-        }
-        if auth.algorithms.is_empty() {
-            p.push("auth.algorithms: at least one algorithm is required".to_owned());
-        }
-        for alg in &auth.algorithms {
-            if crate::auth::parse_algorithm(alg).is_none() {
-                p.push(format!(
-                    "auth.algorithms: `{alg}` is not an accepted asymmetric algorithm (RS256, RS384, RS512, PS256, PS384, PS512, ES256, ES384, EdDSA)"
-                ));
-            }
-        }
-        if auth.leeway_seconds > 300 {
-            p.push("auth.leeway_seconds: at most 300".to_owned());
-        }
-        if let Some(url) = &auth.jwks_url
-            && !(url.starts_with("https://") || url.starts_with("http://"))
-        {
-            p.push("auth.jwks_url: must be an http(s) URL".to_owned());
-        }
-
-        let aws = &self.aws;
-        if aws.region.is_empty()
-            || !aws
-                .region
-                .bytes()
-                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
-        {
-            p.push(format!("aws.region: `{}` is not a region name", aws.region));
-        }
-        if let Some(url) = &aws.endpoint_url
-            && !(url.starts_with("https://") || url.starts_with("http://"))
-        {
-            p.push("aws.endpoint_url: must be an http(s) URL".to_owned());
-        }
-        if !is_role_arn(&aws.role_arn) {
-            p.push(format!(
-                "aws.role_arn: `{}` is not an IAM role ARN (arn:<partition>:iam::<12-digit account>:role/<name>)",
-                aws.role_arn
-            ));
-        }
-        if !(STS_MIN_DURATION..=STS_MAX_DURATION).contains(&aws.session_duration_seconds) {
-            p.push(format!(
-                "aws.session_duration_seconds: {} is outside {STS_MIN_DURATION}..={STS_MAX_DURATION}",
-                aws.session_duration_seconds
-            ));
-        } else if aws.min_remaining_seconds >= aws.session_duration_seconds {
-            p.push("aws.min_remaining_seconds: must be less than aws.session_duration_seconds".to_owned());
-        }
-        if !is_tag_key(&aws.session_tag_key) {
-            p.push("aws.session_tag_key: 1-128 characters of letters, digits, spaces and _.:/=+-@".to_owned());
-        }
-        if aws.call_timeout_seconds == 0 || aws.call_timeout_seconds > 60 {
-            p.push("aws.call_timeout_seconds: must be 1..=60".to_owned());
-        }
-
-        if let Err(e) = crate::identity::validate_bucket_prefix(&self.storage.bucket_prefix) {
-            p.push(format!("storage.bucket_prefix: {e}"));
-        }
-        for origin in &self.storage.cors_allowed_origins {
-            if origin != "*" && !(origin.starts_with("https://") || origin.starts_with("http://")) {
-                p.push(format!(
-                    "storage.cors_allowed_origins: `{origin}` is not an origin (scheme://host[:port])"
-                ));
-            }
-        }
-
-        let pol = &self.policies;
-        if !pol.grants.contains_key(&pol.default) {
-            p.push(format!(
-                "policies.default: `{}` has no entry in policies.grants",
-                pol.default
-            ));
-        }
-        for (name, needs) in &pol.grants {
-            if needs.is_empty() {
-                p.push(format!("policies.grants.{name}: list at least one scope or permission"));
-            }
-        }
-        let lim = &self.limits;
-        for (key, value) in [
-            ("vends_per_minute", lim.vends_per_minute),
-            ("vend_burst", lim.vend_burst),
-            ("max_concurrent_aws_calls", lim.max_concurrent_aws_calls),
-            ("assume_role_per_second", lim.assume_role_per_second),
-        ] {
-            if value == 0 {
-                p.push(format!("limits.{key}: must be at least 1"));
-            }
-        }
-        if self.database.path.as_os_str().is_empty() {
-            p.push("database.path: must not be empty".to_owned());
-        }
-        p
-    }
-}
-
-/// Applies `STSVEND_<SECTION>__<KEY>=value` pairs. A value is read as a TOML value when it
-/// parses as one (numbers, booleans, arrays), else taken as a plain string.
-fn apply_env(table: &mut toml::Table, env: &[(String, String)]) -> Vec<String> {
-    let mut problems = Vec::new();
-    for (name, raw) in env {
-        let Some(rest) = name.strip_prefix(ENV_PREFIX) else {
-            continue;
-        };
-        if !rest.contains("__") {
-            // Other STSVEND_* variables (STSVEND_CONFIG, the scripts' own) are not overrides,
-            // but a section name followed by one underscore is almost surely a typo.
-            let lower = rest.to_ascii_lowercase();
-            if SECTIONS.iter().any(|s| lower.starts_with(&format!("{s}_"))) {
-                problems.push(format!(
-                    "environment `{name}`: overrides are {ENV_PREFIX}<SECTION>__<KEY>, with two underscores"
-                ));
-            }
-            continue;
-        }
-        let path: Vec<String> = rest.split("__").map(str::to_ascii_lowercase).collect();
-        if path.iter().any(String::is_empty) {
-            problems.push(format!("environment `{name}`: expected {ENV_PREFIX}<SECTION>__<KEY>"));
-            continue;
-        }
-        let (sections, key) = path.split_at(path.len() - 1);
-        if let Err(section) = set_path(table, sections, &key[0], parse_env_value(raw)) {
-            problems.push(format!("environment `{name}`: `{section}` is not a section"));
-        }
-    }
-    problems
-}
-
-fn set_path(table: &mut toml::Table, sections: &[String], key: &str, value: toml::Value) -> Result<(), String> {
-    match sections.split_first() {
-        None => {
-            table.insert(key.to_owned(), value);
-            Ok(())
-        }
-        Some((first, rest)) => {
-            let entry = table
-                .entry(first.clone())
-                .or_insert_with(|| toml::Value::Table(toml::Table::new()));
-            let inner = entry.as_table_mut().ok_or_else(|| first.clone())?;
-            set_path(inner, rest, key, value)
-        }
-    }
-}
-
-fn parse_env_value(raw: &str) -> toml::Value {
-    format!("v = {raw}")
-        .parse::<toml::Table>()
-        .ok()
-        .and_then(|mut t| t.remove("v"))
-        .unwrap_or_else(|| toml::Value::String(raw.to_owned()))
-}
-
-fn is_role_arn(arn: &str) -> bool {
-    let parts: Vec<&str> = arn.splitn(6, ':').collect();
-    let [scheme, partition, service, region, account, resource] = parts[..] else {
-        return false;
-    };
-    scheme == "arn"
-        && partition.starts_with("aws")
-        && service == "iam"
-        && region.is_empty()
-        && account.len() == 12
-        && account.bytes().all(|b| b.is_ascii_digit())
-        && resource.strip_prefix("role/").is_some_and(|name| {
-            !name.is_empty()
-                && name.len() <= 512
-                && name
-                    .bytes()
-                    .all(|b| b.is_ascii_alphanumeric() || b"+=,.@_-/".contains(&b))
-        })
-}
-
-fn is_tag_key(key: &str) -> bool {
-    (1..=128).contains(&key.len())
-        && !key.starts_with("aws:")
-        && key.chars().all(|c| c.is_alphanumeric() || " _.:/=+-@".contains(c))
 }
 
 #[cfg(test)]
 mod tests {
+    use super::checks::is_role_arn;
     use super::*;
 
-    const GOOD: &str = include_str!("../config.toml");
+    const GOOD: &str = include_str!("../../config.toml");
 
     fn load(text: &str, env: &[(&str, &str)]) -> Result<Config, ConfigError> {
         let env: Vec<(String, String)> = env.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect();

@@ -1,0 +1,34 @@
+-- wrk script for the warm path: POST /v1/credentials, cycling through the bearer tokens in
+-- the file named by the first script argument (one per line), each thread from its own offset.
+-- Prints one machine-readable line at the end (latencies in microseconds).
+local reqs = {}
+local i = 0
+local threads = 0
+
+function setup(thread)
+  thread:set("id", threads)
+  threads = threads + 1
+end
+
+function init(args)
+  for line in io.lines(args[1]) do
+    if #line > 0 then
+      reqs[#reqs + 1] = wrk.format("POST", "/v1/credentials",
+        { ["Authorization"] = "Bearer " .. line, ["Content-Length"] = "0" }, nil)
+    end
+  end
+  i = ((id or 0) * 7919) % #reqs
+end
+
+function request()
+  i = i % #reqs + 1
+  return reqs[i]
+end
+
+done = function(summary, latency, requests)
+  local e = summary.errors
+  io.write(string.format(
+    "WRK_RESULT requests=%d duration_us=%d p50_us=%d p99_us=%d non2xx=%d socket_errors=%d\n",
+    summary.requests, summary.duration, latency:percentile(50), latency:percentile(99),
+    e.status, e.connect + e.read + e.write + e.timeout))
+end

@@ -1,0 +1,123 @@
+//! Session-policy templates: `Template::parse` on fuzzed text, then `render` for a user derived
+//! from a fuzzed (iss, sub) and a bucket from a fuzzed prefix.
+//!
+//! Input: `iss \0 sub \0 prefix \0 candidate \0 template text`. With fewer than four NULs the
+//! whole input is the template text (so plain JSON files are seeds as they are) and the user is
+//! fixed.
+//!
+//! Invariants:
+//! - nothing panics;
+//! - when `parse` accepts: the rendered policy is valid JSON, has a `Statement` object or array,
+//!   has the template's structure (same JSON once every string is blanked), keeps no
+//!   placeholder, and is at most `MAX_POLICY_CHARS` characters for every user and bucket;
+//! - `parse` accepts every JSON object with a `Statement` object or array, no `{{` anywhere,
+//!   and a minified size within the limit (it refuses only for a reason).
+
+#![no_main]
+
+use std::path::Path;
+
+use libfuzzer_sys::fuzz_target;
+use serde_json::Value;
+use stsvend::identity::{BucketName, UserId};
+use stsvend::policy::{MAX_POLICY_CHARS, RenderContext, Template};
+
+/// The same JSON with every string (keys kept) replaced by "".
+fn blank_strings(v: &Value) -> Value {
+    match v {
+        Value::String(_) => Value::String(String::new()),
+        Value::Array(items) => Value::Array(items.iter().map(blank_strings).collect()),
+        Value::Object(map) => Value::Object(map.iter().map(|(k, v)| (k.clone(), blank_strings(v))).collect()),
+        Value::Null | Value::Bool(_) | Value::Number(_) => v.clone(),
+    }
+}
+
+fn any_string(v: &Value, pred: &dyn Fn(&str) -> bool) -> bool {
+    match v {
+        Value::String(s) => pred(s),
+        Value::Array(items) => items.iter().any(|i| any_string(i, pred)),
+        Value::Object(map) => map.iter().any(|(k, v)| pred(k) || any_string(v, pred)),
+        Value::Null | Value::Bool(_) | Value::Number(_) => false,
+    }
+}
+
+struct Input<'a> {
+    iss: &'a str,
+    sub: &'a str,
+    prefix: &'a str,
+    candidate: u32,
+    text: &'a str,
+}
+
+fn split(data: &[u8]) -> Option<Input<'_>> {
+    let text = std::str::from_utf8(data).ok()?;
+    let parts: Vec<&str> = text.splitn(5, '\0').collect();
+    Some(match parts[..] {
+        [iss, sub, prefix, candidate, text] => Input {
+            iss,
+            sub,
+            prefix,
+            candidate: candidate.bytes().map(u32::from).sum::<u32>() % 10,
+            text,
+        },
+        _ => Input {
+            iss: "https://tenant.auth0.com/",
+            sub: "auth0|alice",
+            prefix: "stsvend",
+            candidate: 0,
+            text,
+        },
+    })
+}
+
+fuzz_target!(|data: &[u8]| {
+    let Some(input) = split(data) else { return };
+    let parsed = Template::parse(Path::new("fuzz.json"), input.text);
+    let json: Option<Value> = serde_json::from_str(input.text).ok();
+
+    let template = match parsed {
+        Ok(t) => t,
+        Err(reason) => {
+            // A refusal needs a reason: not JSON, no Statement, a placeholder problem, or size.
+            if let Some(v) = &json {
+                let plain = v.get("Statement").is_some_and(|s| s.is_array() || s.is_object())
+                    && !any_string(v, &|s| s.contains("{{"))
+                    && v.to_string().chars().count() <= MAX_POLICY_CHARS;
+                assert!(!plain, "refused a plain policy: {reason}");
+            }
+            return;
+        }
+    };
+    let template_json = json.expect("parse accepted text that is not JSON");
+
+    let user_id = UserId::derive(input.iss, input.sub);
+    let bucket: BucketName = user_id
+        .bucket_candidate(input.prefix, input.candidate)
+        .or_else(|_| user_id.bucket_candidate("stsvend", 0))
+        .expect("the default prefix makes a valid bucket");
+    let rendered = template.render(&RenderContext {
+        bucket: &bucket,
+        user_id: &user_id,
+    });
+
+    let out: Value =
+        serde_json::from_str(&rendered).unwrap_or_else(|e| panic!("rendered policy is not JSON ({e}): {rendered}"));
+    assert!(
+        out.get("Statement").is_some_and(|s| s.is_array() || s.is_object()),
+        "rendered policy lost its Statement"
+    );
+    assert_eq!(
+        blank_strings(&out),
+        blank_strings(&template_json),
+        "rendering changed the policy's structure"
+    );
+    assert!(
+        !any_string(&out, &|s| s.contains("{{bucket}}") || s.contains("{{user_id}}")),
+        "a placeholder survived rendering: {rendered}"
+    );
+    assert!(
+        rendered.chars().count() <= MAX_POLICY_CHARS,
+        "accepted template renders to {} > {MAX_POLICY_CHARS} characters",
+        rendered.chars().count()
+    );
+});

@@ -1,0 +1,139 @@
+//! Semantic checks of a parsed configuration: serde cannot express them, and every failed
+//! check is collected so an operator fixes the file in one pass.
+
+use super::{Config, STS_MAX_DURATION, STS_MIN_DURATION};
+
+impl Config {
+    /// Semantic checks serde cannot express. Every failed check is collected.
+    pub(super) fn problems(&self) -> Vec<String> {
+        let mut p = Vec::new();
+        let auth = &self.auth;
+        if !(auth.issuer.starts_with("https://") || auth.issuer.starts_with("http://")) {
+            p.push("auth.issuer: must be an http(s) URL".to_owned());
+        }
+        if !auth.issuer.ends_with('/') {
+            p.push("auth.issuer: must end with `/` (Auth0 issuers do, and `iss` is compared exactly)".to_owned());
+        }
+        if auth.audience.trim().is_empty() {
+            p.push("auth.audience: must not be empty".to_owned());
+        }
+        if auth.algorithms.is_empty() {
+            p.push("auth.algorithms: at least one algorithm is required".to_owned());
+        }
+        for alg in &auth.algorithms {
+            if crate::auth::parse_algorithm(alg).is_none() {
+                p.push(format!(
+                    "auth.algorithms: `{alg}` is not an accepted asymmetric algorithm (RS256, RS384, RS512, PS256, PS384, PS512, ES256, ES384, EdDSA)"
+                ));
+            }
+        }
+        if auth.leeway_seconds > 300 {
+            p.push("auth.leeway_seconds: at most 300".to_owned());
+        }
+        if let Some(url) = &auth.jwks_url
+            && !(url.starts_with("https://") || url.starts_with("http://"))
+        {
+            p.push("auth.jwks_url: must be an http(s) URL".to_owned());
+        }
+
+        let aws = &self.aws;
+        if aws.region.is_empty()
+            || !aws
+                .region
+                .bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+        {
+            p.push(format!("aws.region: `{}` is not a region name", aws.region));
+        }
+        if let Some(url) = &aws.endpoint_url
+            && !(url.starts_with("https://") || url.starts_with("http://"))
+        {
+            p.push("aws.endpoint_url: must be an http(s) URL".to_owned());
+        }
+        if !is_role_arn(&aws.role_arn) {
+            p.push(format!(
+                "aws.role_arn: `{}` is not an IAM role ARN (arn:<partition>:iam::<12-digit account>:role/<name>)",
+                aws.role_arn
+            ));
+        }
+        if !(STS_MIN_DURATION..=STS_MAX_DURATION).contains(&aws.session_duration_seconds) {
+            p.push(format!(
+                "aws.session_duration_seconds: {} is outside {STS_MIN_DURATION}..={STS_MAX_DURATION}",
+                aws.session_duration_seconds
+            ));
+        } else if aws.min_remaining_seconds >= aws.session_duration_seconds {
+            p.push("aws.min_remaining_seconds: must be less than aws.session_duration_seconds".to_owned());
+        }
+        if !is_tag_key(&aws.session_tag_key) {
+            p.push("aws.session_tag_key: 1-128 characters of letters, digits, spaces and _.:/=+-@".to_owned());
+        }
+        if aws.call_timeout_seconds == 0 || aws.call_timeout_seconds > 60 {
+            p.push("aws.call_timeout_seconds: must be 1..=60".to_owned());
+        }
+
+        if let Err(e) = crate::identity::validate_bucket_prefix(&self.storage.bucket_prefix) {
+            p.push(format!("storage.bucket_prefix: {e}"));
+        }
+        for origin in &self.storage.cors_allowed_origins {
+            if origin != "*" && !(origin.starts_with("https://") || origin.starts_with("http://")) {
+                p.push(format!(
+                    "storage.cors_allowed_origins: `{origin}` is not an origin (scheme://host[:port])"
+                ));
+            }
+        }
+
+        let pol = &self.policies;
+        if !pol.grants.contains_key(&pol.default) {
+            p.push(format!(
+                "policies.default: `{}` has no entry in policies.grants",
+                pol.default
+            ));
+        }
+        for (name, needs) in &pol.grants {
+            if needs.is_empty() {
+                p.push(format!("policies.grants.{name}: list at least one scope or permission"));
+            }
+        }
+        let lim = &self.limits;
+        for (key, value) in [
+            ("vends_per_minute", lim.vends_per_minute),
+            ("vend_burst", lim.vend_burst),
+            ("max_concurrent_aws_calls", lim.max_concurrent_aws_calls),
+            ("assume_role_per_second", lim.assume_role_per_second),
+        ] {
+            if value == 0 {
+                p.push(format!("limits.{key}: must be at least 1"));
+            }
+        }
+        if self.database.path.as_os_str().is_empty() {
+            p.push("database.path: must not be empty".to_owned());
+        }
+        p
+    }
+}
+
+pub(super) fn is_role_arn(arn: &str) -> bool {
+    let parts: Vec<&str> = arn.splitn(6, ':').collect();
+    let [scheme, partition, service, region, account, resource] = parts[..] else {
+        return false;
+    };
+    scheme == "arn"
+        && partition.starts_with("aws")
+        && service == "iam"
+        && region.is_empty()
+        && account.len() == 12
+        && account.bytes().all(|b| b.is_ascii_digit())
+        && resource.strip_prefix("role/").is_some_and(|name| {
+            !name.is_empty()
+                && name.len() <= 512
+                && name
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b"+=,.@_-/".contains(&b))
+        })
+}
+
+fn is_tag_key(key: &str) -> bool {
+    (1..=128).contains(&key.len())
+        && !key.starts_with("aws:")
+        && key.chars().all(|c| c.is_alphanumeric() || " _.:/=+-@".contains(c))
+}

@@ -1,0 +1,119 @@
+//! Prometheus metrics, one registry per application (so tests running several apps in one
+//! process do not mix their counts). Served on `server.metrics_bind`, apart from the API.
+
+use prometheus::{Histogram, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge, Opts, Registry};
+
+pub struct Metrics {
+    registry: Registry,
+    /// Vend requests by outcome (`ok` or the error code) and access level.
+    pub vends: IntCounterVec,
+    /// Latency of API requests by route.
+    pub request_seconds: HistogramVec,
+    /// AWS calls by service and operation, and those that failed, by kind.
+    pub aws_calls: IntCounterVec,
+    pub aws_errors: IntCounterVec,
+    /// Cache lookups by cache (`credentials`, `mappings`) and result (`hit`, `miss`).
+    pub cache: IntCounterVec,
+    pub provisioned: IntCounter,
+    pub provision_seconds: Histogram,
+    /// JWKS fetches by outcome.
+    pub jwks_refreshes: IntCounterVec,
+    /// Users in the database (refreshed at each scrape).
+    pub users: IntGauge,
+}
+
+const LATENCY_BUCKETS: &[f64] = &[
+    0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
+];
+
+impl Metrics {
+    pub fn new() -> Self {
+        let registry = Registry::new_custom(Some("stsvend".to_owned()), None).expect("static prefix is valid");
+        let counter_vec = |name: &str, help: &str, labels: &[&str]| {
+            let c = IntCounterVec::new(Opts::new(name, help), labels).expect("static metric is valid");
+            registry.register(Box::new(c.clone())).expect("metric registered once");
+            c
+        };
+        let vends = counter_vec(
+            "vends_total",
+            "Vend requests by outcome and access level",
+            &["outcome", "access"],
+        );
+        let aws_calls = counter_vec(
+            "aws_calls_total",
+            "AWS calls by service and operation",
+            &["service", "operation"],
+        );
+        let aws_errors = counter_vec(
+            "aws_errors_total",
+            "Failed AWS calls by service, operation and kind",
+            &["service", "operation", "kind"],
+        );
+        let cache = counter_vec(
+            "cache_lookups_total",
+            "Cache lookups by cache and result",
+            &["cache", "result"],
+        );
+        let jwks_refreshes = counter_vec("jwks_refreshes_total", "JWKS fetches by outcome", &["outcome"]);
+        let request_seconds = HistogramVec::new(
+            HistogramOpts::new("request_duration_seconds", "API request latency by route")
+                .buckets(LATENCY_BUCKETS.to_vec()),
+            &["route"],
+        )
+        .expect("static metric is valid");
+        registry
+            .register(Box::new(request_seconds.clone()))
+            .expect("metric registered once");
+        let provisioned = IntCounter::new("users_provisioned_total", "First-login provisioning runs completed")
+            .expect("static metric is valid");
+        registry
+            .register(Box::new(provisioned.clone()))
+            .expect("metric registered once");
+        let provision_seconds = Histogram::with_opts(
+            HistogramOpts::new(
+                "provision_duration_seconds",
+                "Time to create and configure a user's bucket",
+            )
+            .buckets(LATENCY_BUCKETS.to_vec()),
+        )
+        .expect("static metric is valid");
+        registry
+            .register(Box::new(provision_seconds.clone()))
+            .expect("metric registered once");
+        let users = IntGauge::new("users", "Users in the database").expect("static metric is valid");
+        registry
+            .register(Box::new(users.clone()))
+            .expect("metric registered once");
+        Self {
+            registry,
+            vends,
+            request_seconds,
+            aws_calls,
+            aws_errors,
+            cache,
+            provisioned,
+            provision_seconds,
+            jwks_refreshes,
+            users,
+        }
+    }
+
+    pub fn cache_lookup(&self, cache: &str, hit: bool) {
+        self.cache
+            .with_label_values(&[cache, if hit { "hit" } else { "miss" }])
+            .inc();
+    }
+
+    /// The text exposition format.
+    pub fn render(&self) -> String {
+        prometheus::TextEncoder::new()
+            .encode_to_string(&self.registry.gather())
+            .unwrap_or_default()
+    }
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        Self::new()
+    }
+}

@@ -1,0 +1,254 @@
+//! `stsvend bootstrap`: creates the role stsvend assumes, or brings an existing one in line.
+//!
+//! The role (`aws.role_arn`) trusts the service principal only, may be assumed with the session
+//! tag and a source identity, reaches only `<storage.bucket_prefix>-*` buckets, and allows
+//! sessions at least as long as `aws.session_duration_seconds`. Every run reads first and writes
+//! only what differs, printing one line per item; `--dry-run` stops after the reading.
+
+use aws_sdk_iam::operation::get_role::GetRoleError;
+use aws_sdk_iam::operation::get_role_policy::GetRolePolicyError;
+use aws_sdk_iam::types::Tag;
+
+use super::documents::{self, PERMISSION_POLICY_NAME};
+use super::plan::{Desired, MIN_MAX_SESSION, Observed, Step, plan};
+use super::{CallerIdentity, OpsError, RoleArn, caller_identity, role_of_session};
+use crate::aws::UpstreamError;
+use crate::config::Config;
+
+pub struct Options {
+    pub dry_run: bool,
+    /// Who may assume the role; the caller's own identity when absent.
+    pub principal_arn: Option<String>,
+}
+
+fn iam_error<E, R>(operation: &'static str) -> impl Fn(aws_sdk_iam::error::SdkError<E, R>) -> OpsError
+where
+    E: aws_sdk_iam::error::ProvideErrorMetadata + std::error::Error + 'static,
+    R: std::fmt::Debug + 'static,
+{
+    move |e| OpsError::Aws(UpstreamError::classify("iam", operation, &e))
+}
+
+pub async fn run(config: &Config, opts: &Options) -> Result<(), OpsError> {
+    let role = RoleArn::parse(&config.aws.role_arn)?;
+    let sdk = crate::aws::sdk_config(&config.aws).await;
+    let iam = aws_sdk_iam::Client::new(&sdk);
+    let sts = crate::aws::sts_client(&sdk);
+
+    let caller = caller_identity(&sts).await?;
+    println!("caller: {}", caller.arn);
+    if caller.account != role.account {
+        return Err(OpsError::Invalid(format!(
+            "aws.role_arn is in account {} but these credentials are of account {}",
+            role.account, caller.account
+        )));
+    }
+    let principal = match &opts.principal_arn {
+        Some(p) => check_principal(p)?,
+        None => default_principal(&iam, &caller).await,
+    };
+    println!("principal: {principal}");
+    if principal.ends_with(":root") {
+        println!(
+            "warning: trusting {principal} lets every identity in that account with sts:AssumeRole permission assume the role; pass --principal-arn with the service's own user or role"
+        );
+    }
+
+    let desired = Desired {
+        trust: documents::trust_policy(&principal, &config.aws.session_tag_key),
+        permissions: documents::permission_policy(&role.partition, &config.storage.bucket_prefix),
+        session_seconds: i32::try_from(config.aws.session_duration_seconds).unwrap_or(i32::MAX),
+    };
+    let service_policy =
+        documents::service_principal_policy(&role.partition, &config.storage.bucket_prefix, &config.aws.role_arn);
+
+    if opts.dry_run {
+        println!("trust policy:\n{}", documents::pretty(&desired.trust));
+        println!(
+            "permission policy {PERMISSION_POLICY_NAME}:\n{}",
+            documents::pretty(&desired.permissions)
+        );
+        println!(
+            "policy the service principal needs (attach it to {principal} yourself; bootstrap does not):\n{}",
+            documents::pretty(&service_policy)
+        );
+    }
+    let observed = observe(&iam, &role).await?;
+    if let Some(o) = observed.as_ref().filter(|o| o.arn != config.aws.role_arn) {
+        println!(
+            "warning: the role named {} is {}, not aws.role_arn {}; fix the path in aws.role_arn",
+            role.name, o.arn, config.aws.role_arn
+        );
+    }
+    let steps = plan(&desired, observed.as_ref());
+    for step in &steps {
+        if !opts.dry_run {
+            apply(&iam, &role, &desired, step).await?;
+        }
+        println!("{} {}", step.verb(opts.dry_run), step.describe(&config.aws.role_arn));
+    }
+    if observed.is_some() {
+        warn_other_policies(&iam, &role.name).await;
+    }
+    if !opts.dry_run {
+        println!("note: the service principal needs its own policy; `stsvend bootstrap --dry-run` prints it");
+    }
+    Ok(())
+}
+
+fn check_principal(arn: &str) -> Result<String, OpsError> {
+    let parts: Vec<&str> = arn.splitn(6, ':').collect();
+    match parts[..] {
+        ["arn", partition, "iam" | "sts", "", account, resource]
+            if !partition.is_empty() && account.len() == 12 && !resource.is_empty() =>
+        {
+            Ok(arn.to_owned())
+        }
+        _ => Err(OpsError::Invalid(format!(
+            "--principal-arn `{arn}` is not an IAM principal ARN (arn:<partition>:iam::<account>:user/<name>, role/<name> or root)"
+        ))),
+    }
+}
+
+/// The caller, as a principal a trust policy can name: an assumed-role session becomes its role
+/// (looked up, so a role path is kept).
+async fn default_principal(iam: &aws_sdk_iam::Client, caller: &CallerIdentity) -> String {
+    let Some(role_arn) = role_of_session(&caller.arn) else {
+        return caller.arn.clone();
+    };
+    let name = role_arn.rsplit('/').next().unwrap_or_default();
+    match iam.get_role().role_name(name).send().await {
+        Ok(out) => out.role.map_or(role_arn, |r| r.arn),
+        Err(_) => role_arn,
+    }
+}
+
+async fn observe(iam: &aws_sdk_iam::Client, role: &RoleArn) -> Result<Option<Observed>, OpsError> {
+    let found = match iam.get_role().role_name(&role.name).send().await {
+        Ok(out) => out.role,
+        Err(e)
+            if e.as_service_error()
+                .is_some_and(GetRoleError::is_no_such_entity_exception) =>
+        {
+            None
+        }
+        Err(e) => return Err(iam_error("GetRole")(e)),
+    };
+    let Some(found) = found else { return Ok(None) };
+    let permissions = match iam
+        .get_role_policy()
+        .role_name(&role.name)
+        .policy_name(PERMISSION_POLICY_NAME)
+        .send()
+        .await
+    {
+        Ok(out) => documents::parse_returned(out.policy_document()),
+        Err(e)
+            if e.as_service_error()
+                .is_some_and(GetRolePolicyError::is_no_such_entity_exception) =>
+        {
+            None
+        }
+        Err(e) => return Err(iam_error("GetRolePolicy")(e)),
+    };
+    Ok(Some(Observed {
+        trust: found.assume_role_policy_document().and_then(documents::parse_returned),
+        max_session: found.max_session_duration().unwrap_or(MIN_MAX_SESSION),
+        arn: found.arn,
+        permissions,
+    }))
+}
+
+async fn apply(iam: &aws_sdk_iam::Client, role: &RoleArn, desired: &Desired, step: &Step) -> Result<(), OpsError> {
+    match step {
+        Step::CreateRole { max_session } => {
+            let tag = Tag::builder()
+                .key("managed-by")
+                .value("stsvend")
+                .build()
+                .map_err(|e| OpsError::Invalid(e.to_string()))?;
+            iam.create_role()
+                .role_name(&role.name)
+                .path(&role.path)
+                .assume_role_policy_document(desired.trust.to_string())
+                .max_session_duration(*max_session)
+                .description("stsvend: per-user S3 sessions, each narrowed by a session policy")
+                .tags(tag)
+                .send()
+                .await
+                .map_err(iam_error("CreateRole"))?;
+        }
+        Step::UpdateTrust => {
+            iam.update_assume_role_policy()
+                .role_name(&role.name)
+                .policy_document(desired.trust.to_string())
+                .send()
+                .await
+                .map_err(iam_error("UpdateAssumeRolePolicy"))?;
+        }
+        Step::RaiseMaxSession { to, .. } => {
+            iam.update_role()
+                .role_name(&role.name)
+                .max_session_duration(*to)
+                .send()
+                .await
+                .map_err(iam_error("UpdateRole"))?;
+        }
+        Step::PutPermissions { .. } => {
+            iam.put_role_policy()
+                .role_name(&role.name)
+                .policy_name(PERMISSION_POLICY_NAME)
+                .policy_document(desired.permissions.to_string())
+                .send()
+                .await
+                .map_err(iam_error("PutRolePolicy"))?;
+        }
+        Step::Unchanged(_) => {}
+    }
+    Ok(())
+}
+
+/// Other policies on the role widen it beyond the prefix; bootstrap names them but does not
+/// remove what someone else put there.
+async fn warn_other_policies(iam: &aws_sdk_iam::Client, name: &str) {
+    match iam.list_role_policies().role_name(name).send().await {
+        Ok(out) => {
+            for other in out.policy_names().iter().filter(|n| *n != PERMISSION_POLICY_NAME) {
+                println!(
+                    "warning: the role also has inline policy {other}; its permissions then reach beyond the bucket prefix"
+                );
+            }
+        }
+        Err(e) => println!(
+            "warning: cannot list the role's inline policies: {}",
+            iam_error("ListRolePolicies")(e)
+        ),
+    }
+    match iam.list_attached_role_policies().role_name(name).send().await {
+        Ok(out) => {
+            for p in out.attached_policies() {
+                println!(
+                    "warning: the role also has managed policy {} attached; its permissions then reach beyond the bucket prefix",
+                    p.policy_arn().unwrap_or("?")
+                );
+            }
+        }
+        Err(e) => println!(
+            "warning: cannot list the role's attached policies: {}",
+            iam_error("ListAttachedRolePolicies")(e)
+        ),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn principal_arns_are_checked() {
+        assert!(check_principal("arn:aws:iam::000000000000:user/stsvend-service").is_ok());
+        assert!(check_principal("arn:aws:iam::000000000000:root").is_ok());
+        assert!(check_principal("stsvend-service").is_err());
+        assert!(check_principal("arn:aws:s3:::bucket").is_err());
+    }
+}

@@ -1,0 +1,325 @@
+//! `stsvend doctor`: checks a deployment the way the service will use it, one line per check
+//! (`ok`, `warn` or `FAIL` and a reason). Nothing it does is visible to users: the trial
+//! session is for a made-up user and the database probe is rolled back.
+
+use std::fmt;
+use std::path::Path;
+use std::time::Duration;
+
+use aws_sdk_sts::types::Tag;
+
+use super::{OpsError, caller_identity, is_role_session};
+use crate::app::load_policies;
+use crate::auth::JwksCache;
+use crate::aws::UpstreamError;
+use crate::config::Config;
+use crate::identity::UserId;
+use crate::policy::{MAX_POLICY_CHARS, PolicySet, RenderContext};
+use crate::store::Store;
+
+/// AWS caps a session obtained with role credentials (role chaining) at one hour.
+const ROLE_CHAINING_CAP: u64 = 3600;
+/// The shortest session STS grants, used for the trial.
+const TRIAL_SECONDS: i32 = 900;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Status {
+    Ok,
+    Warn,
+    Fail,
+}
+
+impl fmt::Display for Status {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // `pad`, so `{:<4}` lines the reasons up.
+        f.pad(match self {
+            Self::Ok => "ok",
+            Self::Warn => "warn",
+            Self::Fail => "FAIL",
+        })
+    }
+}
+
+/// Prints each check as it completes and remembers whether any failed.
+#[derive(Default)]
+struct Report {
+    failed: bool,
+}
+
+impl Report {
+    fn line(&mut self, status: Status, check: &str, reason: &str) {
+        self.failed |= status == Status::Fail;
+        println!("{status:<4} {check}: {}", one_line(reason));
+    }
+
+    fn result(&mut self, check: &str, outcome: Result<String, String>) -> bool {
+        match outcome {
+            Ok(reason) => {
+                self.line(Status::Ok, check, &reason);
+                true
+            }
+            Err(reason) => {
+                self.line(Status::Fail, check, &reason);
+                false
+            }
+        }
+    }
+}
+
+/// One line per check, whatever the error text holds: list items become `; `-separated.
+fn one_line(text: &str) -> String {
+    let mut out = String::new();
+    for part in text
+        .lines()
+        .map(|l| l.trim().trim_start_matches("- "))
+        .filter(|l| !l.is_empty())
+    {
+        if !out.is_empty() {
+            out.push_str(if out.ends_with(':') { " " } else { "; " });
+        }
+        out.push_str(part);
+    }
+    out
+}
+
+/// Runs every check; true when none failed (warnings allowed).
+pub async fn run(config_path: &Path) -> bool {
+    let mut report = Report::default();
+    let config = match Config::load(config_path) {
+        Ok(c) => c,
+        Err(e) => {
+            report.line(Status::Fail, "config", &e.to_string());
+            return false;
+        }
+    };
+    report.line(
+        Status::Ok,
+        "config",
+        &format!(
+            "{} (issuer {}, role {}, duration {} s)",
+            config_path.display(),
+            config.auth.issuer,
+            config.aws.role_arn,
+            config.aws.session_duration_seconds
+        ),
+    );
+
+    let policies = check_templates(&config);
+    report.result(
+        "templates",
+        policies.as_ref().map(|(_, r)| r.clone()).map_err(Clone::clone),
+    );
+    report.result("database", check_database(&config.database.path).await);
+    report.result("jwks", check_jwks(&config).await);
+
+    let sdk = crate::aws::sdk_config(&config.aws).await;
+    let sts = crate::aws::sts_client(&sdk);
+    match caller_identity(&sts).await {
+        Ok(me) => {
+            report.line(Status::Ok, "identity", &format!("{} (account {})", me.arn, me.account));
+            let duration = config.aws.session_duration_seconds;
+            if !is_role_session(&me.arn) {
+                report.line(
+                    Status::Ok,
+                    "role-chaining",
+                    "the service runs on non-role credentials: no one-hour cap",
+                );
+            } else if duration > ROLE_CHAINING_CAP {
+                report.line(
+                    Status::Warn,
+                    "role-chaining",
+                    &format!(
+                        "the service runs on role credentials, and AWS caps sessions assumed with them at {ROLE_CHAINING_CAP} s; aws.session_duration_seconds = {duration} will be refused: lower it or give the service non-role credentials"
+                    ),
+                );
+            } else {
+                report.line(
+                    Status::Ok,
+                    "role-chaining",
+                    &format!(
+                        "role credentials, and {duration} s is within the {ROLE_CHAINING_CAP} s cap on chained sessions"
+                    ),
+                );
+            }
+        }
+        Err(e) => report.line(Status::Fail, "identity", &e.to_string()),
+    }
+
+    let Ok((policies, _)) = policies else {
+        report.line(
+            Status::Fail,
+            "assume-role",
+            "no trial session policy: the templates did not load",
+        );
+        return !report.failed;
+    };
+    let trial = |seconds| trial_assume(&sts, &config, &policies, seconds);
+    let assumed = report.result(
+        "assume-role",
+        trial(TRIAL_SECONDS).await.map(|arn| {
+            format!(
+                "{arn}: trial `{}` session policy, tag {}, SourceIdentity, {TRIAL_SECONDS} s",
+                config.policies.default, config.aws.session_tag_key
+            )
+        }),
+    );
+    let duration = i32::try_from(config.aws.session_duration_seconds).unwrap_or(i32::MAX);
+    if assumed && duration != TRIAL_SECONDS {
+        report.result(
+            "session-duration",
+            trial(duration)
+                .await
+                .map(|_| format!("AssumeRole grants the configured {duration} s"))
+                .map_err(|e| {
+                    format!("AssumeRole refuses {duration} s ({e}); the role's MaxSessionDuration must be at least that (`stsvend bootstrap` raises it)")
+                }),
+        );
+    }
+    !report.failed
+}
+
+/// Every template renders, for a trial user, into a policy STS accepts.
+fn check_templates(config: &Config) -> Result<(PolicySet, String), String> {
+    let set = load_policies(config).map_err(|e| e.to_string())?;
+    let ctx_user = UserId::derive("doctor", "trial");
+    let bucket = ctx_user
+        .bucket_candidate(&config.storage.bucket_prefix, 0)
+        .map_err(|e| e.to_string())?;
+    let mut rendered = Vec::new();
+    for name in set.names() {
+        let template = set.get(name).ok_or_else(|| format!("`{name}` vanished"))?;
+        let text = template.render(&RenderContext {
+            bucket: &bucket,
+            user_id: &ctx_user,
+        });
+        serde_json::from_str::<serde_json::Value>(&text).map_err(|e| format!("`{name}` renders invalid JSON: {e}"))?;
+        let chars = text.chars().count();
+        if chars > MAX_POLICY_CHARS {
+            return Err(format!(
+                "`{name}` renders to {chars} characters; STS allows {MAX_POLICY_CHARS}"
+            ));
+        }
+        rendered.push(format!("{name} ({chars} chars)"));
+    }
+    let summary = format!("{} render for a trial user", rendered.join(", "));
+    Ok((set, summary))
+}
+
+/// Opens the database as the service does, then takes the write lock and writes inside a
+/// transaction that is rolled back, so nothing is left behind.
+async fn check_database(path: &Path) -> Result<String, String> {
+    let path = path.to_owned();
+    tokio::task::spawn_blocking(move || {
+        Store::open(&path).map_err(|e| format!("{}: {e}", path.display()))?;
+        let probe = || -> rusqlite::Result<()> {
+            let c = rusqlite::Connection::open_with_flags(&path, rusqlite::OpenFlags::SQLITE_OPEN_READ_WRITE)?;
+            c.busy_timeout(Duration::from_secs(5))?;
+            c.execute_batch(
+                "BEGIN IMMEDIATE;
+                 CREATE TABLE stsvend_doctor_probe (x INTEGER);
+                 INSERT INTO stsvend_doctor_probe VALUES (1);
+                 ROLLBACK;",
+            )
+        };
+        probe().map_err(|e| format!("{} is not writable: {e}", path.display()))?;
+        Ok(format!("{} opens and takes a write", path.display()))
+    })
+    .await
+    .map_err(|e| format!("database check did not finish: {e}"))?
+}
+
+/// The JWKS is fetched (through discovery unless `auth.jwks_url` is set) and holds at least one
+/// usable signing key; the cache refuses a set without one.
+async fn check_jwks(config: &Config) -> Result<String, String> {
+    let jwks = JwksCache::new(
+        &config.auth.issuer,
+        config.auth.jwks_url.as_deref(),
+        Duration::from_secs(config.auth.jwks_refetch_cooldown_seconds),
+    );
+    jwks.refresh().await.map_err(|e| e.to_string())?;
+    if !jwks.is_loaded() {
+        return Err("fetched, but no keys were loaded".to_owned());
+    }
+    let source = config
+        .auth
+        .jwks_url
+        .clone()
+        .unwrap_or_else(|| format!("discovery at {}", config.auth.issuer));
+    Ok(format!("usable signing keys from {source}"))
+}
+
+/// `AssumeRole` as a vend does it (session policy, tag, session name, source identity), for a
+/// made-up user; returns the session ARN.
+async fn trial_assume(
+    sts: &aws_sdk_sts::Client,
+    config: &Config,
+    policies: &PolicySet,
+    seconds: i32,
+) -> Result<String, String> {
+    let template = policies
+        .get(&config.policies.default)
+        .ok_or_else(|| format!("no template `{}`", config.policies.default))?;
+    let user = UserId::derive("doctor", "trial");
+    let bucket = user
+        .bucket_candidate(&config.storage.bucket_prefix, 0)
+        .map_err(|e| e.to_string())?;
+    let policy = template.render(&RenderContext {
+        bucket: &bucket,
+        user_id: &user,
+    });
+    let tag = Tag::builder()
+        .key(&config.aws.session_tag_key)
+        .value(user.as_str())
+        .build()
+        .map_err(|e| e.to_string())?;
+    let out = sts
+        .assume_role()
+        .role_arn(&config.aws.role_arn)
+        .role_session_name(user.role_session_name().as_str())
+        .source_identity(user.source_identity().as_str())
+        .policy(policy)
+        .duration_seconds(seconds)
+        .tags(tag)
+        .send()
+        .await
+        .map_err(|e| OpsError::from(UpstreamError::classify("sts", "AssumeRole", &e)).to_string())?;
+    Ok(out
+        .assumed_role_user
+        .map_or_else(|| config.aws.role_arn.clone(), |u| u.arn))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn statuses_print_as_documented() {
+        assert_eq!(
+            [Status::Ok, Status::Warn, Status::Fail].map(|s| s.to_string()),
+            ["ok", "warn", "FAIL"]
+        );
+    }
+
+    #[test]
+    fn multi_line_reasons_fit_on_one_line() {
+        assert_eq!(
+            one_line("invalid configuration (c.toml):\n  - a: bad\n  - b: worse\n"),
+            "invalid configuration (c.toml): a: bad; b: worse"
+        );
+    }
+
+    #[test]
+    fn shipped_templates_render_for_the_trial_user() {
+        let text = include_str!("../../config.toml");
+        let env = [(
+            "STSVEND_POLICIES__DIR".to_owned(),
+            concat!(env!("CARGO_MANIFEST_DIR"), "/policies").to_owned(),
+        )];
+        let config = Config::from_sources("test", text, &env).unwrap();
+        let (_, summary) = check_templates(&config).unwrap();
+        assert!(
+            summary.contains("read-write") && summary.contains("read-only"),
+            "{summary}"
+        );
+    }
+}

@@ -1,0 +1,151 @@
+//! The IAM documents `bootstrap` writes or prints, and how IAM hands them back.
+
+use serde_json::{Value, json};
+
+/// Name of the role's inline permission policy.
+pub const PERMISSION_POLICY_NAME: &str = "stsvend-user-buckets";
+const POLICY_VERSION: &str = "2012-10-17";
+
+/// Who may assume the role: the service principal only. Tagging is limited to the one session
+/// tag stsvend sets, so the service cannot stamp sessions with other principal tags.
+pub fn trust_policy(principal_arn: &str, tag_key: &str) -> Value {
+    json!({
+        "Version": POLICY_VERSION,
+        "Statement": [
+            {
+                "Sid": "StsvendAssumesRole",
+                "Effect": "Allow",
+                "Principal": {"AWS": principal_arn},
+                "Action": ["sts:AssumeRole", "sts:SetSourceIdentity"]
+            },
+            {
+                "Sid": "StsvendTagsSessionWithUserId",
+                "Effect": "Allow",
+                "Principal": {"AWS": principal_arn},
+                "Action": "sts:TagSession",
+                "Condition": {"ForAllValues:StringEquals": {"aws:TagKeys": [tag_key]}}
+            }
+        ]
+    })
+}
+
+fn bucket_arns(partition: &str, prefix: &str) -> (String, String) {
+    (
+        format!("arn:{partition}:s3:::{prefix}-*"),
+        format!("arn:{partition}:s3:::{prefix}-*/*"),
+    )
+}
+
+/// The role's own permissions: the user buckets and their objects, nothing else. Each session
+/// narrows this further to one bucket through its session policy.
+pub fn permission_policy(partition: &str, prefix: &str) -> Value {
+    let (buckets, objects) = bucket_arns(partition, prefix);
+    json!({
+        "Version": POLICY_VERSION,
+        "Statement": [{
+            "Sid": "UserBucketsOnly",
+            "Effect": "Allow",
+            "Action": "s3:*",
+            "Resource": [buckets, objects]
+        }]
+    })
+}
+
+/// What the service principal itself needs: the calls first-login provisioning makes, on the
+/// prefixed buckets only, and assuming the role with a tag and a source identity. The operator
+/// attaches this one; bootstrap only prints it.
+pub fn service_principal_policy(partition: &str, prefix: &str, role_arn: &str) -> Value {
+    let (buckets, _) = bucket_arns(partition, prefix);
+    json!({
+        "Version": POLICY_VERSION,
+        "Statement": [
+            {
+                "Sid": "CreateAndConfigureUserBuckets",
+                "Effect": "Allow",
+                "Action": [
+                    "s3:CreateBucket",
+                    "s3:PutBucketPublicAccessBlock",
+                    "s3:PutEncryptionConfiguration",
+                    "s3:PutBucketOwnershipControls",
+                    "s3:PutBucketCORS",
+                    "s3:PutBucketTagging"
+                ],
+                "Resource": buckets
+            },
+            {
+                "Sid": "VendThroughRole",
+                "Effect": "Allow",
+                "Action": ["sts:AssumeRole", "sts:TagSession", "sts:SetSourceIdentity"],
+                "Resource": role_arn
+            }
+        ]
+    })
+}
+
+/// Parses a policy document as IAM returns it: URL-encoded (RFC 3986) JSON. A document that
+/// is plain JSON is accepted too.
+pub fn parse_returned(doc: &str) -> Option<Value> {
+    percent_decode(doc)
+        .and_then(|d| serde_json::from_str(&d).ok())
+        .or_else(|| serde_json::from_str(doc).ok())
+}
+
+fn percent_decode(s: &str) -> Option<String> {
+    let bytes = s.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'%' {
+            let hex = s.get(i + 1..i + 3)?;
+            out.push(u8::from_str_radix(hex, 16).ok()?);
+            i += 3;
+        } else {
+            out.push(bytes[i]);
+            i += 1;
+        }
+    }
+    String::from_utf8(out).ok()
+}
+
+/// Pretty JSON for an operator to read or paste.
+pub fn pretty(v: &Value) -> String {
+    serde_json::to_string_pretty(v).unwrap_or_else(|_| v.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn returned_documents_are_url_decoded_and_compared_as_json() {
+        let doc = trust_policy("arn:aws:iam::000000000000:user/a+b", "stsvend-user");
+        // As IAM returns it: every reserved character escaped, `+` included.
+        let encoded: String = doc
+            .to_string()
+            .bytes()
+            .map(|b| {
+                if b.is_ascii_alphanumeric() || b"-_.~".contains(&b) {
+                    char::from(b).to_string()
+                } else {
+                    format!("%{b:02X}")
+                }
+            })
+            .collect();
+        assert_eq!(parse_returned(&encoded), Some(doc.clone()));
+        assert_eq!(parse_returned(&pretty(&doc)), Some(doc));
+        assert_eq!(parse_returned("%7B%ZZ"), None);
+        assert_eq!(parse_returned("%E2%82"), None);
+    }
+
+    #[test]
+    fn permissions_reach_only_the_prefixed_buckets() {
+        let p = permission_policy("aws", "acme");
+        assert_eq!(
+            p["Statement"][0]["Resource"],
+            json!(["arn:aws:s3:::acme-*", "arn:aws:s3:::acme-*/*"])
+        );
+        let s = service_principal_policy("aws-cn", "acme", "arn:aws-cn:iam::1:role/r");
+        assert_eq!(s["Statement"][0]["Resource"], "arn:aws-cn:s3:::acme-*");
+        assert_eq!(s["Statement"][1]["Resource"], "arn:aws-cn:iam::1:role/r");
+    }
+}

@@ -1,0 +1,121 @@
+//! `stsvend doctor`: all ok on the seeded stack; a FAIL line naming the check otherwise.
+
+use super::*;
+use crate::helpers::{TestIssuer, required_env};
+
+/// `stsvend doctor` with the suite's service keys, a fresh database and `env` on top.
+async fn doctor(issuer: &str, env: &[(&str, String)]) -> (Run, tempfile::TempDir) {
+    let dir = tempfile::tempdir().unwrap();
+    let mut all = vec![
+        ("STSVEND_AUTH__ISSUER", issuer.to_owned()),
+        ("STSVEND_DATABASE__PATH", dir.path().join("s.db").display().to_string()),
+    ];
+    all.extend(env.iter().cloned());
+    (stsvend(&["doctor"], &all).await, dir)
+}
+
+fn fail_line<'a>(run: &'a Run, check: &str) -> Option<&'a str> {
+    run.stdout.lines().find(|l| l.starts_with(&format!("FAIL {check}:")))
+}
+
+#[tokio::test]
+async fn doctor_passes_on_the_seeded_stack() {
+    let issuer = TestIssuer::start();
+    let (run, _db) = doctor(&issuer.issuer, &[]).await;
+    assert_eq!(run.code, 0, "{run}");
+    let lines = run.lines();
+    for check in [
+        "config",
+        "templates",
+        "database",
+        "jwks",
+        "identity",
+        "role-chaining",
+        "assume-role",
+        "session-duration",
+    ] {
+        assert!(
+            lines.iter().any(|l| l.starts_with(&format!("ok   {check}: "))),
+            "no ok line for {check}:\n{run}"
+        );
+    }
+    assert!(lines.iter().all(|l| l.starts_with("ok ")), "{run}");
+    assert!(run.stdout.contains(SERVICE_USER_ARN), "{run}");
+}
+
+#[tokio::test]
+async fn doctor_fails_naming_assume_role_when_the_role_is_wrong() {
+    let issuer = TestIssuer::start();
+    let (_, wrong) = fresh_role();
+    let (run, _db) = doctor(&issuer.issuer, &[("STSVEND_AWS__ROLE_ARN", wrong.clone())]).await;
+    assert_ne!(run.code, 0, "{run}");
+    let line = fail_line(&run, "assume-role").unwrap_or_else(|| panic!("{run}"));
+    assert!(line.contains("AccessDenied"), "{line}");
+    assert!(
+        fail_line(&run, "jwks").is_none() && fail_line(&run, "identity").is_none(),
+        "{run}"
+    );
+}
+
+#[tokio::test]
+async fn doctor_fails_naming_jwks_when_the_issuer_is_unreachable() {
+    // A port that was free a moment ago: nothing answers there.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let (run, _db) = doctor(&format!("http://127.0.0.1:{port}/"), &[]).await;
+    assert_ne!(run.code, 0, "{run}");
+    let line = fail_line(&run, "jwks").unwrap_or_else(|| panic!("{run}"));
+    assert!(line.contains(&format!("127.0.0.1:{port}")), "{line}");
+    assert!(
+        run.stdout.contains("ok   assume-role:"),
+        "other checks still run:\n{run}"
+    );
+}
+
+#[tokio::test]
+async fn doctor_fails_naming_the_database_when_its_path_is_unwritable() {
+    let issuer = TestIssuer::start();
+    // A directory that is a regular file: nothing can be created below it (root included).
+    let dir = tempfile::tempdir().unwrap();
+    let blocker = dir.path().join("not-a-dir");
+    std::fs::write(&blocker, b"").unwrap();
+    let path = blocker.join("stsvend.db");
+    let (run, _db) = doctor(
+        &issuer.issuer,
+        &[("STSVEND_DATABASE__PATH", path.display().to_string())],
+    )
+    .await;
+    assert_ne!(run.code, 0, "{run}");
+    let line = fail_line(&run, "database").unwrap_or_else(|| panic!("{run}"));
+    assert!(line.contains("not-a-dir"), "{line}");
+}
+
+#[tokio::test]
+async fn doctor_warns_when_role_credentials_meet_a_duration_over_an_hour() {
+    let issuer = TestIssuer::start();
+    let service = service_credentials();
+    // The service running on role credentials, as on an instance or task role.
+    let session = assume(service, &required_env("STSVEND_AWS__ROLE_ARN"), "stsvend-user")
+        .await
+        .unwrap();
+    let (run, _db) = doctor(
+        &issuer.issuer,
+        &[
+            ("AWS_ACCESS_KEY_ID", session.access_key_id.clone()),
+            ("AWS_SECRET_ACCESS_KEY", session.secret_access_key.clone()),
+            ("AWS_SESSION_TOKEN", session.session_token.clone()),
+            ("STSVEND_AWS__SESSION_DURATION_SECONDS", "7200".to_owned()),
+        ],
+    )
+    .await;
+    let warn = run
+        .stdout
+        .lines()
+        .find(|l| l.starts_with("warn role-chaining:"))
+        .unwrap_or_else(|| panic!("{run}"));
+    assert!(warn.contains("7200") && warn.contains("3600"), "{warn}");
+    assert!(run.stdout.contains(":assumed-role/"), "{run}");
+}
