@@ -14,7 +14,7 @@ use jsonwebtoken::jwk::{Jwk, JwkSet};
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use serde_json::json;
 use stsvend::auth::{JwksCache, Verifier};
-use stsvend::config::AuthConfig;
+use stsvend::config::{AuthConfig, Config};
 use stsvend::identity::UserId;
 use stsvend::policy::{PolicySet, RenderContext};
 use stsvend::store::{Store, VendRecord};
@@ -52,16 +52,19 @@ fn serve_jwks(body: String) -> String {
     format!("http://{addr}/.well-known/jwks.json")
 }
 
+/// The shipped `config.toml`'s auth section, pointed at the benchmark's issuer and JWKS.
 fn auth_config(jwks_url: &str) -> AuthConfig {
-    AuthConfig {
-        issuer: ISSUER.to_owned(),
-        audience: AUDIENCE.to_owned(),
-        jwks_url: Some(jwks_url.to_owned()),
-        leeway_seconds: 30,
-        algorithms: vec!["RS256".to_owned()],
-        jwks_refetch_cooldown_seconds: 30,
-        allow_client_credentials: false,
-    }
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("config.toml");
+    let text = std::fs::read_to_string(&path).expect("config.toml");
+    let env = [
+        ("STSVEND_AUTH__ISSUER", ISSUER),
+        ("STSVEND_AUTH__JWKS_URL", jwks_url),
+        ("STSVEND_AUTH__AUDIENCE", AUDIENCE),
+    ]
+    .map(|(k, v)| (k.to_owned(), v.to_owned()));
+    Config::from_sources("config.toml", &text, &env)
+        .expect("config.toml loads")
+        .auth
 }
 
 /// An access token shaped like Auth0's for `sub`, valid for an hour.

@@ -408,7 +408,7 @@ async fn one_vend(
 fn client(connections: usize) -> Res<reqwest::Client> {
     Ok(reqwest::Client::builder()
         .pool_max_idle_per_host(connections.max(1))
-        .timeout(Duration::from_secs(60))
+        .timeout(Duration::from_mins(1))
         .build()?)
 }
 

@@ -105,6 +105,11 @@ def main() -> None:
         "jku": token({**ec, "kid": "elsewhere", "jku": "http://127.0.0.1:9/k"}, claims(), "ec"),
     }
     for name, t in tokens.items():
+        # ECDSA and PSS signatures are randomised: keep a seed whose signed part is unchanged,
+        # so regenerating does not rewrite every file.
+        old = SEEDS / "token_verify" / name
+        if old.exists() and old.read_text().rsplit(".", 1)[0] == t.rsplit(".", 1)[0]:
+            continue
         write("token_verify", name, t.encode())
     write("token_verify", "two-dots", b"a.b.c")
     write("token_verify", "four-parts", b"eyJhbGciOiJFUzI1NiJ9.e30.e30.")
@@ -119,6 +124,8 @@ def main() -> None:
         "unknown-placeholder": '{"Statement":[{"Resource":"{{sub}}"}]}',
         "nested": '{"Version":"2012-10-17","Statement":{"Effect":"Allow","Action":["s3:*"],'
                   '"Resource":["arn:aws:s3:::{{bucket}}/{{user_id}}/*",{"a":[1,2.5,-0,1e300,null,true]}]}}',
+        # serde_json's default float parsing is not correctly rounded: renders as ...0003e300.
+        "float-drift": '{"Statement":{"Resource":["{{bucket}}",{"a":[5,2.533333e300]}]}}',
         "escapes": '{"Statement":[{"Sid":"\\u007b\\u007bbucket}}","R":"{{bucket}}\\"}"}]}',
     }
     for name, text in edge.items():

@@ -58,3 +58,6 @@ print("hostile-suite: cases tried={cases} faults injected={faults} requests serv
       "5xx={server_errors} (+{expected_unavailable} demanded 503s during injected outages) mappings lost={mappings_lost} cross-user accesses allowed={cross_user_allowed} "
       "(of {cross_user_attempts} tried)".format(**total))
 PY
+
+# Fuzzing smoke run: each cargo-fuzz target for 30 s from its seeds (long runs: fuzz/README.md).
+bash scripts/fuzz-smoke.sh

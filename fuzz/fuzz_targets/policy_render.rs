@@ -32,6 +32,27 @@ fn blank_strings(v: &Value) -> Value {
     }
 }
 
+/// Same JSON shape: equal keys, array lengths, kinds and non-string values. Floats may differ
+/// in their last bits: serde_json's default float parsing is not correctly rounded (crate feature
+/// `float_roundtrip` off), so a template's `2.533333e300` renders as `2.5333330000000003e300`;
+/// integers, booleans and null must be exact.
+fn same_shape(a: &Value, b: &Value) -> bool {
+    match (a, b) {
+        (Value::String(_), Value::String(_)) => true,
+        (Value::Number(x), Value::Number(y)) if x.is_f64() || y.is_f64() => {
+            let (x, y) = (x.as_f64().unwrap_or(f64::NAN), y.as_f64().unwrap_or(f64::NAN));
+            x == y || (x - y).abs() <= x.abs().max(y.abs()) * 1e-14
+        }
+        (Value::Array(xs), Value::Array(ys)) => {
+            xs.len() == ys.len() && xs.iter().zip(ys).all(|(x, y)| same_shape(x, y))
+        }
+        (Value::Object(xs), Value::Object(ys)) => {
+            xs.len() == ys.len() && xs.iter().all(|(k, x)| ys.get(k).is_some_and(|y| same_shape(x, y)))
+        }
+        _ => a == b,
+    }
+}
+
 fn any_string(v: &Value, pred: &dyn Fn(&str) -> bool) -> bool {
     match v {
         Value::String(s) => pred(s),
@@ -106,10 +127,11 @@ fuzz_target!(|data: &[u8]| {
         out.get("Statement").is_some_and(|s| s.is_array() || s.is_object()),
         "rendered policy lost its Statement"
     );
-    assert_eq!(
+    assert!(
+        same_shape(&out, &template_json),
+        "rendering changed the policy's structure:\n{:?}\n{:?}",
         blank_strings(&out),
-        blank_strings(&template_json),
-        "rendering changed the policy's structure"
+        blank_strings(&template_json)
     );
     assert!(
         !any_string(&out, &|s| s.contains("{{bucket}}") || s.contains("{{user_id}}")),

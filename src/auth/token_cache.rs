@@ -84,7 +84,7 @@ impl TokenCache {
             user_id: e.user_id,
             issuer: issuer.to_owned(),
             subject: e.subject.into(),
-            grants: e.grants.iter().map(|g| g.to_string()).collect::<BTreeSet<String>>(),
+            grants: e.grants.iter().map(ToString::to_string).collect::<BTreeSet<String>>(),
             client_id: e.client_id.map(Into::into),
         })
     }
