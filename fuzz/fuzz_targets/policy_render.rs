@@ -8,8 +8,9 @@
 //! Invariants:
 //! - nothing panics;
 //! - when `parse` accepts: the rendered policy is valid JSON, has a `Statement` object or array,
-//!   has the template's structure (same JSON once every string is blanked), keeps no
-//!   placeholder, and is at most `MAX_POLICY_CHARS` characters for every user and bucket;
+//!   has the template's structure (same JSON once every string is blanked; floats may move in
+//!   their last bits, see `same_shape`), keeps no placeholder, and is at most
+//!   `MAX_POLICY_CHARS` characters for every user and bucket;
 //! - `parse` accepts every JSON object with a `Statement` object or array, no `{{` anywhere,
 //!   and a minified size within the limit (it refuses only for a reason).
 

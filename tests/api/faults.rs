@@ -81,17 +81,7 @@ async fn the_global_aws_gate_refuses_new_work_instead_of_queueing_without_bound(
     let held = proxy.hold_request("PUT /stsvend-");
     let first = unique_sub("holder");
     let token = app.issuer.token(&first);
-    let pending = tokio::spawn({
-        let http = app.http.clone();
-        let url = format!("{}/v1/credentials", app.base);
-        async move {
-            http.post(url)
-                .bearer_auth(token)
-                .send()
-                .await
-                .map(|r| r.status().as_u16())
-        }
-    });
+    let pending = vend_in_background(&app.base, token);
     tokio::time::timeout(Duration::from_secs(10), held)
         .await
         .unwrap()
@@ -189,20 +179,7 @@ async fn sigkill_at_every_step_of_provisioning_leaves_one_bucket_and_one_mapping
             let (name, prefix) = kill_points(&bucket).swap_remove(step);
             let mut service = ServiceProcess::start(&env).await;
             let held = proxy.hold_request(&prefix);
-            let request = tokio::spawn({
-                let (http, url, token) = (
-                    http.clone(),
-                    format!("{}/v1/credentials", service.base),
-                    issuer.token(&sub),
-                );
-                async move {
-                    http.post(url)
-                        .bearer_auth(token)
-                        .send()
-                        .await
-                        .map(|r| r.status().as_u16())
-                }
-            });
+            let request = vend_in_background(&service.base, issuer.token(&sub));
             tokio::time::timeout(Duration::from_secs(20), held)
                 .await
                 .unwrap_or_else(|_| panic!("{name} never reached AWS:\n{}", service.logs()))

@@ -350,6 +350,20 @@ pub fn s3_code<T, E: aws_sdk_s3::error::ProvideErrorMetadata + std::fmt::Debug>(
     }
 }
 
+/// Sends `POST /v1/credentials` in the background; the handle yields the status, or an error
+/// when the connection drops (as when the service is killed mid-request).
+pub fn vend_in_background(base: &str, token: String) -> tokio::task::JoinHandle<reqwest::Result<u16>> {
+    let url = format!("{base}/v1/credentials");
+    tokio::spawn(async move {
+        reqwest::Client::new()
+            .post(url)
+            .bearer_auth(token)
+            .send()
+            .await
+            .map(|r| r.status().as_u16())
+    })
+}
+
 /// A subject unique to this test run, so tests never share users.
 pub fn unique_sub(name: &str) -> String {
     format!("auth0|{name}-{}", uuid::Uuid::new_v4().simple())

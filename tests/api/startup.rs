@@ -207,20 +207,7 @@ async fn sigterm_drains_in_flight_requests_before_exiting() {
     .await;
     // A first login is in flight, held at CreateBucket, when SIGTERM arrives.
     let held = proxy.hold_request("PUT /stsvend-");
-    let request = tokio::spawn({
-        let (url, token) = (
-            format!("{}/v1/credentials", service.base),
-            issuer.token(&unique_sub("drain")),
-        );
-        async move {
-            reqwest::Client::new()
-                .post(url)
-                .bearer_auth(token)
-                .send()
-                .await
-                .map(|r| r.status().as_u16())
-        }
-    });
+    let request = vend_in_background(&service.base, issuer.token(&unique_sub("drain")));
     tokio::time::timeout(Duration::from_secs(10), held)
         .await
         .unwrap()
