@@ -13,7 +13,7 @@ use std::sync::Arc;
 
 use crate::auth::Caller;
 use crate::aws::UpstreamError;
-use crate::provision::ProvisionError;
+use crate::provision::{LifecycleError, ProvisionError};
 use crate::store::{VendRecord, format_time};
 use crate::sts::Credentials;
 
@@ -162,9 +162,17 @@ async fn hand_out(
     }
 
     let user = state.provisioner.ensure_ready(caller).await.map_err(|e| match &*e {
-        ProvisionError::Upstream(u) => upstream_error("provisioning failed", u),
+        ProvisionError::Upstream(u) | ProvisionError::Lifecycle(LifecycleError::Upstream(u)) => {
+            upstream_error("provisioning failed", u)
+        }
         other => ApiError::internal("provisioning failed", other),
     })?;
+    if user.disabled_at.is_some() {
+        return Err(ApiError::Forbidden {
+            code: "user_disabled",
+            message: "this account is disabled; contact the administrator".to_owned(),
+        });
+    }
     let vended = state
         .vendor
         .vend(&user, template)

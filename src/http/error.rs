@@ -30,8 +30,12 @@ pub enum ApiError {
     HeadersTooLarge,
     #[error("{0}")]
     InsufficientScope(String),
+    #[error("{message}")]
+    Forbidden { code: &'static str, message: String },
     #[error("{0}")]
     NotFound(String),
+    #[error("{message}")]
+    Conflict { code: &'static str, message: String },
     #[error("method not allowed")]
     MethodNotAllowed,
     #[error("too many requests; retry in {0} s")]
@@ -46,7 +50,7 @@ impl ApiError {
     pub fn code(&self) -> &'static str {
         match self {
             Self::Auth(e) => e.code(),
-            Self::BadRequest { code, .. } => code,
+            Self::BadRequest { code, .. } | Self::Forbidden { code, .. } | Self::Conflict { code, .. } => code,
             Self::UnsupportedMediaType => "unsupported_media_type",
             Self::PayloadTooLarge => "payload_too_large",
             Self::HeadersTooLarge => "headers_too_large",
@@ -98,7 +102,8 @@ impl ResponseError for ApiError {
             Self::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             Self::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             Self::HeadersTooLarge => StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
-            Self::InsufficientScope(_) => StatusCode::FORBIDDEN,
+            Self::InsufficientScope(_) | Self::Forbidden { .. } => StatusCode::FORBIDDEN,
+            Self::Conflict { .. } => StatusCode::CONFLICT,
             Self::NotFound(_) => StatusCode::NOT_FOUND,
             Self::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             Self::TooManyRequests(_) => StatusCode::TOO_MANY_REQUESTS,

@@ -1,6 +1,7 @@
 //! One integration binary, one file per area. Requires `MiniStack` (started and seeded by
 //! scripts/test.sh); every test fails loudly if it is missing.
 
+mod admin;
 mod container;
 mod cors;
 mod fault_proxy;
