@@ -8,14 +8,14 @@ use stsvend::http::UserPage;
 
 use crate::helpers::*;
 
-const ADMIN_PERMISSION: &str = "admin:users";
+pub const ADMIN_PERMISSION: &str = "admin:users";
 
-async fn admin_app() -> TestApp {
+pub async fn admin_app() -> TestApp {
     TestApp::spawn_with(Options::default().set("STSVEND_ADMIN__PERMISSION", ADMIN_PERMISSION)).await
 }
 
 /// A machine (client-credentials) token with the admin permission, as ops tooling has.
-fn admin_token(app: &TestApp) -> String {
+pub fn admin_token(app: &TestApp) -> String {
     let mut claims = app.issuer.claims("ops-tooling@clients");
     claims["gty"] = json!("client-credentials");
     claims["azp"] = json!("ops-tooling");
@@ -42,11 +42,11 @@ async fn admin_ok(app: &TestApp, method: reqwest::Method, path: &str) -> Value {
     body
 }
 
-fn user_id_of(app: &TestApp, sub: &str) -> String {
+pub fn user_id_of(app: &TestApp, sub: &str) -> String {
     stsvend::identity::UserId::derive(&app.issuer.issuer, sub).to_string()
 }
 
-async fn put(v: &Vended, key: &str) -> String {
+pub async fn put(v: &Vended, key: &str) -> String {
     let r = user_s3(v)
         .put_object()
         .bucket(&v.bucket)
