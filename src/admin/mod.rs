@@ -30,7 +30,7 @@ pub enum AdminError {
 }
 
 /// A user as the admin API shows one.
-#[derive(Debug, Clone, Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, Serialize, serde::Deserialize, utoipa::ToSchema)]
 pub struct UserView {
     pub user_id: String,
     pub issuer: String,
@@ -68,7 +68,7 @@ impl UserView {
     }
 }
 
-#[derive(Debug, Serialize, serde::Deserialize)]
+#[derive(Debug, Serialize, serde::Deserialize, utoipa::ToSchema)]
 pub struct Deleted {
     pub user_id: String,
     pub bucket: String,

@@ -6,15 +6,14 @@ use std::future::Future;
 
 use actix_web::{HttpRequest, HttpResponse, web};
 use serde::{Deserialize, Serialize};
-use serde_json::json;
 
-use super::error::ApiError;
+use super::error::{ApiError, ErrorBody};
 use super::extract::bearer_token;
 use crate::admin::{self, AdminError, MAX_PAGE, UserView};
 use crate::app::AppState;
 use crate::auth::Caller;
 use crate::provision::LifecycleError;
-use crate::store::{AdminAction, UserQuery};
+use crate::store::{AdminAction, KeyOwner, UserQuery};
 
 /// An authenticated caller holding the admin permission.
 pub struct AdminCaller {
@@ -127,12 +126,24 @@ pub(super) struct ListQuery {
     limit: Option<u32>,
 }
 
-#[derive(Serialize, Deserialize)]
+#[derive(Serialize, Deserialize, utoipa::ToSchema)]
 pub struct UserPage {
     pub users: Vec<UserView>,
     /// Pass as `after` for the next page; absent on the last page.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub next_after: Option<String>,
+}
+
+/// Every hand-out of one access key id.
+#[derive(Serialize, Deserialize, utoipa::ToSchema)]
+pub struct KeyLookup {
+    pub access_key_id: String,
+    pub vends: Vec<KeyOwner>,
+}
+
+#[derive(Serialize, Deserialize, utoipa::ToSchema)]
+pub struct AuditPage {
+    pub actions: Vec<AdminAction>,
 }
 
 fn query<T>(q: Result<web::Query<T>, actix_web::Error>) -> Result<T, ApiError> {
@@ -142,6 +153,17 @@ fn query<T>(q: Result<web::Query<T>, actix_web::Error>) -> Result<T, ApiError> {
     })
 }
 
+#[utoipa::path(get, path = "/admin/v1/users", tag = "admin",
+    params(("search" = Option<String>, Query, description = "User-id or bucket prefix, or part of the subject"), ("after" = Option<String>, Query, description = "Previous page's next_after"), ("limit" = Option<u32>, Query, description = "1-500, default 50")),
+    responses(
+        (status = 200, description = "A page of users", body = UserPage),
+        (status = 400, description = "Malformed parameter", body = ErrorBody),
+        (status = 401, description = "Missing or invalid token", body = ErrorBody),
+        (status = 403, description = "Token lacks the admin permission", body = ErrorBody),
+        (status = 404, description = "Admin API not enabled, or no such user/key", body = ErrorBody),
+        (status = 503, description = "AWS or the audit log unavailable (Retry-After)", body = ErrorBody),
+    ),
+    security(("bearer" = [])))]
 pub async fn list_users(
     req: HttpRequest,
     q: Result<web::Query<ListQuery>, actix_web::Error>,
@@ -178,6 +200,17 @@ pub async fn list_users(
     Ok(HttpResponse::Ok().json(UserPage { users, next_after }))
 }
 
+#[utoipa::path(get, path = "/admin/v1/users/{user_id}", tag = "admin",
+    params(("user_id" = String, Path, description = "26-character user id")),
+    responses(
+        (status = 200, description = "The user", body = crate::admin::UserView),
+        (status = 400, description = "Malformed parameter", body = ErrorBody),
+        (status = 401, description = "Missing or invalid token", body = ErrorBody),
+        (status = 403, description = "Token lacks the admin permission", body = ErrorBody),
+        (status = 404, description = "Admin API not enabled, or no such user/key", body = ErrorBody),
+        (status = 503, description = "AWS or the audit log unavailable (Retry-After)", body = ErrorBody),
+    ),
+    security(("bearer" = [])))]
 pub async fn show_user(
     req: HttpRequest,
     path: web::Path<String>,
@@ -191,6 +224,17 @@ pub async fn show_user(
     Ok(HttpResponse::Ok().json(user))
 }
 
+#[utoipa::path(post, path = "/admin/v1/users/{user_id}/disable", tag = "admin",
+    params(("user_id" = String, Path, description = "26-character user id")),
+    responses(
+        (status = 200, description = "Disabled: vends answer 403 user_disabled", body = crate::admin::UserView),
+        (status = 400, description = "Malformed parameter", body = ErrorBody),
+        (status = 401, description = "Missing or invalid token", body = ErrorBody),
+        (status = 403, description = "Token lacks the admin permission", body = ErrorBody),
+        (status = 404, description = "Admin API not enabled, or no such user/key", body = ErrorBody),
+        (status = 503, description = "AWS or the audit log unavailable (Retry-After)", body = ErrorBody),
+    ),
+    security(("bearer" = [])))]
 pub async fn disable_user(
     req: HttpRequest,
     path: web::Path<String>,
@@ -199,6 +243,17 @@ pub async fn disable_user(
     set_disabled(req, path, state, true).await
 }
 
+#[utoipa::path(post, path = "/admin/v1/users/{user_id}/enable", tag = "admin",
+    params(("user_id" = String, Path, description = "26-character user id")),
+    responses(
+        (status = 200, description = "Enabled again", body = crate::admin::UserView),
+        (status = 400, description = "Malformed parameter", body = ErrorBody),
+        (status = 401, description = "Missing or invalid token", body = ErrorBody),
+        (status = 403, description = "Token lacks the admin permission", body = ErrorBody),
+        (status = 404, description = "Admin API not enabled, or no such user/key", body = ErrorBody),
+        (status = 503, description = "AWS or the audit log unavailable (Retry-After)", body = ErrorBody),
+    ),
+    security(("bearer" = [])))]
 pub async fn enable_user(
     req: HttpRequest,
     path: web::Path<String>,
@@ -222,6 +277,17 @@ async fn set_disabled(
     Ok(HttpResponse::Ok().json(user))
 }
 
+#[utoipa::path(post, path = "/admin/v1/users/{user_id}/revoke", tag = "admin",
+    params(("user_id" = String, Path, description = "26-character user id")),
+    responses(
+        (status = 200, description = "Sessions issued until now are denied on the user's bucket", body = crate::admin::UserView),
+        (status = 400, description = "Malformed parameter", body = ErrorBody),
+        (status = 401, description = "Missing or invalid token", body = ErrorBody),
+        (status = 403, description = "Token lacks the admin permission", body = ErrorBody),
+        (status = 404, description = "Admin API not enabled, or no such user/key", body = ErrorBody),
+        (status = 503, description = "AWS or the audit log unavailable (Retry-After)", body = ErrorBody),
+    ),
+    security(("bearer" = [])))]
 pub async fn revoke_sessions(
     req: HttpRequest,
     path: web::Path<String>,
@@ -242,6 +308,18 @@ pub(super) struct DeleteQuery {
     force: bool,
 }
 
+#[utoipa::path(delete, path = "/admin/v1/users/{user_id}", tag = "admin",
+    params(("user_id" = String, Path, description = "26-character user id"), ("force" = Option<bool>, Query, description = "Empty a non-empty bucket first")),
+    responses(
+        (status = 200, description = "Bucket and mapping deleted", body = crate::admin::Deleted),
+        (status = 409, description = "Bucket not empty (use force)", body = ErrorBody),
+        (status = 400, description = "Malformed parameter", body = ErrorBody),
+        (status = 401, description = "Missing or invalid token", body = ErrorBody),
+        (status = 403, description = "Token lacks the admin permission", body = ErrorBody),
+        (status = 404, description = "Admin API not enabled, or no such user/key", body = ErrorBody),
+        (status = 503, description = "AWS or the audit log unavailable (Retry-After)", body = ErrorBody),
+    ),
+    security(("bearer" = [])))]
 pub async fn delete_user(
     req: HttpRequest,
     path: web::Path<String>,
@@ -258,6 +336,17 @@ pub async fn delete_user(
     Ok(HttpResponse::Ok().json(deleted))
 }
 
+#[utoipa::path(get, path = "/admin/v1/access-keys/{access_key_id}", tag = "admin",
+    params(("access_key_id" = String, Path, description = "An AccessKeyId seen in CloudTrail or S3 logs")),
+    responses(
+        (status = 200, description = "Every hand-out of the key", body = KeyLookup),
+        (status = 400, description = "Malformed parameter", body = ErrorBody),
+        (status = 401, description = "Missing or invalid token", body = ErrorBody),
+        (status = 403, description = "Token lacks the admin permission", body = ErrorBody),
+        (status = 404, description = "Admin API not enabled, or no such user/key", body = ErrorBody),
+        (status = 503, description = "AWS or the audit log unavailable (Retry-After)", body = ErrorBody),
+    ),
+    security(("bearer" = [])))]
 pub async fn access_key(
     req: HttpRequest,
     path: web::Path<String>,
@@ -277,7 +366,10 @@ pub async fn access_key(
     if vends.is_empty() {
         return Err(ApiError::NotFound(format!("{key} was never vended by this service")));
     }
-    Ok(HttpResponse::Ok().json(json!({"access_key_id": key, "vends": vends})))
+    Ok(HttpResponse::Ok().json(KeyLookup {
+        access_key_id: key,
+        vends,
+    }))
 }
 
 #[derive(Deserialize)]
@@ -287,6 +379,17 @@ pub(super) struct AuditQuery {
     limit: Option<u32>,
 }
 
+#[utoipa::path(get, path = "/admin/v1/audit", tag = "admin",
+    params(("target" = Option<String>, Query, description = "Only actions on this user id or key"), ("limit" = Option<u32>, Query, description = "1-500, default 100")),
+    responses(
+        (status = 200, description = "Admin actions, newest first", body = AuditPage),
+        (status = 400, description = "Malformed parameter", body = ErrorBody),
+        (status = 401, description = "Missing or invalid token", body = ErrorBody),
+        (status = 403, description = "Token lacks the admin permission", body = ErrorBody),
+        (status = 404, description = "Admin API not enabled, or no such user/key", body = ErrorBody),
+        (status = 503, description = "AWS or the audit log unavailable (Retry-After)", body = ErrorBody),
+    ),
+    security(("bearer" = [])))]
 pub async fn audit_log(
     req: HttpRequest,
     q: Result<web::Query<AuditQuery>, actix_web::Error>,
@@ -298,5 +401,5 @@ pub async fn audit_log(
         Ok(state.store.admin_actions(q.target, limit).await?)
     })
     .await?;
-    Ok(HttpResponse::Ok().json(json!({"actions": actions})))
+    Ok(HttpResponse::Ok().json(AuditPage { actions }))
 }

@@ -5,12 +5,25 @@
 use actix_web::http::StatusCode;
 use actix_web::http::header::{self, HeaderValue};
 use actix_web::{HttpResponse, ResponseError};
-use serde_json::json;
 
 use crate::auth::AuthError;
 
 /// Seconds a client should wait before retrying after a 503.
 const RETRY_AFTER_SECONDS: u32 = 5;
+
+/// The error envelope every non-2xx API response carries.
+#[derive(serde::Serialize, serde::Deserialize, utoipa::ToSchema)]
+pub struct ErrorBody {
+    pub error: ErrorDetail,
+}
+
+#[derive(serde::Serialize, serde::Deserialize, utoipa::ToSchema)]
+pub struct ErrorDetail {
+    /// Stable, machine-readable (`invalid_token`, `user_disabled`, `rate_limited`, ...).
+    pub code: String,
+    /// For humans; may change.
+    pub message: String,
+}
 
 /// The error code of a response, kept in its extensions for the request log.
 #[derive(Clone, Copy, Debug)]
@@ -140,7 +153,12 @@ impl ResponseError for ApiError {
         if let Self::TooManyRequests(secs) = self {
             resp.insert_header((header::RETRY_AFTER, secs.to_string()));
         }
-        let mut out = resp.json(json!({"error": {"code": self.code(), "message": self.to_string()}}));
+        let mut out = resp.json(ErrorBody {
+            error: ErrorDetail {
+                code: self.code().to_owned(),
+                message: self.to_string(),
+            },
+        });
         out.extensions_mut().insert(ErrorCode(self.code()));
         out
     }

@@ -8,6 +8,7 @@ mod extract;
 mod header_limit;
 mod health;
 mod me;
+mod openapi;
 mod request_log;
 
 use actix_web::web;
@@ -17,6 +18,7 @@ pub use cors::cors;
 pub use credentials::{ContainerCredentials, CredentialsResponse};
 pub use error::ApiError;
 pub use extract::Authenticated;
+pub use openapi::ApiDoc;
 pub use request_log::{REQUEST_ID, RequestId};
 
 async fn method_not_allowed() -> Result<actix_web::HttpResponse, ApiError> {
@@ -82,6 +84,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
                     .default_service(web::to(method_not_allowed)),
             ),
     )
+    .service(web::resource("/openapi.json").route(web::get().to(openapi::openapi_json)))
     .service(web::resource("/healthz").route(web::get().to(health::healthz)))
     .service(web::resource("/readyz").route(web::get().to(health::readyz)));
 }

@@ -6,7 +6,7 @@ use super::{Store, StoreError, VendRecord, format_time, now};
 use crate::identity::UserId;
 
 /// One hand-out of an access key, with whose it was (also after the user was deleted).
-#[derive(Debug, Clone, serde::Serialize)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize, utoipa::ToSchema)]
 pub struct KeyOwner {
     pub user_id: String,
     pub issuer: Option<String>,
@@ -23,7 +23,7 @@ pub struct KeyOwner {
 }
 
 /// One admin action, as recorded.
-#[derive(Debug, Clone, serde::Serialize)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize, utoipa::ToSchema)]
 pub struct AdminAction {
     pub at: String,
     pub actor: String,

@@ -13,6 +13,7 @@ mod isolation;
 mod load;
 mod metrics;
 mod oidc;
+mod openapi;
 mod ops;
 mod process;
 mod provisioning;
