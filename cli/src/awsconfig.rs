@@ -219,14 +219,20 @@ mod tests {
         let p = profile("stsvend", Some("http://h:1"));
         let local = upsert("", &p);
         let aws = upsert(&local, &profile("stsvend", None));
-        assert!(!aws.contains("endpoint_url") && !aws.contains("addressing_style"), "{aws}");
+        assert!(
+            !aws.contains("endpoint_url") && !aws.contains("addressing_style"),
+            "{aws}"
+        );
     }
 
     #[test]
     fn the_default_profile_is_found_by_its_own_header() {
         let before = "[profile default]\nregion = x\n[default]\nregion = y\n";
         let after = upsert(before, &profile("default", None));
-        assert!(after.starts_with("[profile default]\nregion = x\n[default]\ncredential_process"), "{after}");
+        assert!(
+            after.starts_with("[profile default]\nregion = x\n[default]\ncredential_process"),
+            "{after}"
+        );
     }
 
     #[test]

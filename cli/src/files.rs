@@ -18,7 +18,10 @@ pub fn write_atomic(path: &Path, contents: &[u8], mode: u32) -> Result<(), CliEr
         _ => Path::new("."),
     };
     create_private_dir(dir)?;
-    let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
     let tmp = dir.join(format!(".{name}.{}.tmp", std::process::id()));
     let written = (|| {
         let mut f = open_new(&tmp, mode)?;

@@ -22,7 +22,11 @@ use commands::{configure, credential_process, login, token_file};
 use error::CliError;
 
 #[derive(Parser)]
-#[command(name = "stsvend-cli", version, about = "Short-lived AWS keys for your own bucket, from stsvend")]
+#[command(
+    name = "stsvend-cli",
+    version,
+    about = "Short-lived AWS keys for your own bucket, from stsvend"
+)]
 struct Cli {
     /// Session file [default: stsvend/cli-session.json in your config directory].
     #[arg(long, global = true, env = "STSVEND_CLI_STORE")]

@@ -25,10 +25,7 @@ pub struct Discovery {
 /// `<issuer>.well-known/openid-configuration`, with or without the issuer's trailing slash.
 pub fn discover(http: &Client, issuer: &str) -> Result<Discovery, CliError> {
     let url = format!("{}/.well-known/openid-configuration", issuer.trim_end_matches('/'));
-    let resp = http
-        .get(&url)
-        .send()
-        .map_err(CliError::http("the identity provider"))?;
+    let resp = http.get(&url).send().map_err(CliError::http("the identity provider"))?;
     if !resp.status().is_success() {
         return Err(CliError::BadResponse {
             what: format!("OIDC discovery at {url}"),
@@ -257,7 +254,10 @@ mod tests {
     #[test]
     fn pending_keeps_the_interval() {
         let interval = Duration::from_secs(2);
-        assert_eq!(wait(poll_decision(error("authorization_pending"), interval, NOW)), interval);
+        assert_eq!(
+            wait(poll_decision(error("authorization_pending"), interval, NOW)),
+            interval
+        );
     }
 
     #[test]
@@ -322,7 +322,10 @@ mod tests {
 
     #[test]
     fn error_bodies_become_oauth_errors_and_others_do_not_leak() {
-        let e = oauth_error(r#"{"error":"invalid_target","error_description":"unknown audience"}"#, 400);
+        let e = oauth_error(
+            r#"{"error":"invalid_target","error_description":"unknown audience"}"#,
+            400,
+        );
         assert!(e.to_string().contains("invalid_target (unknown audience)"), "{e}");
         let e = oauth_error("<html>secret-ish</html>", 502);
         assert!(!e.to_string().contains("secret-ish"), "{e}");

@@ -1,6 +1,7 @@
 //! One integration binary, one file per area. Requires `MiniStack` (started and seeded by
 //! scripts/test.sh); every test fails loudly if it is missing.
 
+mod clients;
 mod fault_proxy;
 mod faults;
 mod figures;

@@ -53,7 +53,12 @@ fn settings(args: LoginArgs, previous: Option<Session>) -> Result<Settings, CliE
     };
     Ok(Settings {
         issuer: pick(args.issuer, prev.map(|p| &p.issuer), "--issuer", "STSVEND_CLI_ISSUER")?,
-        audience: pick(args.audience, prev.map(|p| &p.audience), "--audience", "STSVEND_CLI_AUDIENCE")?,
+        audience: pick(
+            args.audience,
+            prev.map(|p| &p.audience),
+            "--audience",
+            "STSVEND_CLI_AUDIENCE",
+        )?,
         api: pick(args.api, prev.map(|p| &p.api), "--api", "STSVEND_CLI_API")?,
         client_id: args
             .client_id
@@ -72,8 +77,7 @@ pub fn run(http: &Client, store: &Path, args: LoginArgs) -> Result<(), CliError>
     let Some(device_endpoint) = discovery.device_authorization_endpoint.as_deref() else {
         return Err(CliError::BadResponse {
             what: "the identity provider".into(),
-            reason: "its discovery document has no device_authorization_endpoint (enable the Device Code grant)"
-                .into(),
+            reason: "its discovery document has no device_authorization_endpoint (enable the Device Code grant)".into(),
         });
     };
     let device = oauth::request_device_code(

@@ -39,7 +39,10 @@ pub fn run(http: &Client, store: &Path, path: &Path, once: bool) -> Result<(), C
         let session = match session::fresh(http, store, Want::AtLeast(margin_now)) {
             Ok(s) => s,
             Err(e @ (CliError::Http { .. } | CliError::BadResponse { .. })) if !once => {
-                eprintln!("stsvend-cli: refresh failed, retrying in {} s: {e}", RETRY_AFTER.as_secs());
+                eprintln!(
+                    "stsvend-cli: refresh failed, retrying in {} s: {e}",
+                    RETRY_AFTER.as_secs()
+                );
                 std::thread::sleep(RETRY_AFTER);
                 continue;
             }
@@ -50,7 +53,11 @@ pub fn run(http: &Client, store: &Path, path: &Path, once: bool) -> Result<(), C
         if once {
             return Ok(());
         }
-        let nap = sleep_for(session.expires_at, margin(session.lifetime()), OffsetDateTime::now_utc());
+        let nap = sleep_for(
+            session.expires_at,
+            margin(session.lifetime()),
+            OffsetDateTime::now_utc(),
+        );
         eprintln!(
             "stsvend-cli: wrote {}; next refresh in {} s",
             path.display(),
