@@ -62,7 +62,7 @@ fn http_client() -> Result<reqwest::blocking::Client, CliError> {
     reqwest::blocking::Client::builder()
         .user_agent(concat!("stsvend-cli/", env!("CARGO_PKG_VERSION")))
         .connect_timeout(Duration::from_secs(10))
-        .timeout(Duration::from_secs(60))
+        .timeout(Duration::from_mins(1))
         .build()
         .map_err(CliError::http("the HTTP client"))
 }

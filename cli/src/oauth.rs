@@ -302,7 +302,7 @@ mod tests {
 
     #[test]
     fn a_token_is_refreshed_when_less_than_a_minute_is_left() {
-        let minute = Duration::from_secs(60);
+        let minute = Duration::from_mins(1);
         assert!(!needs_refresh(NOW + Duration::from_secs(61), NOW, minute));
         assert!(needs_refresh(NOW + Duration::from_secs(59), NOW, minute));
         assert!(needs_refresh(NOW - Duration::from_secs(5), NOW, minute));

@@ -67,10 +67,10 @@ impl Session {
 
 /// `--token-store`, else `$STSVEND_CLI_STORE` (both resolved by clap), else the default.
 pub fn resolve_path(explicit: Option<&Path>) -> Result<PathBuf, CliError> {
+    use etcetera::BaseStrategy;
     if let Some(p) = explicit {
         return Ok(p.to_owned());
     }
-    use etcetera::BaseStrategy;
     let base = etcetera::choose_base_strategy().map_err(|e| {
         CliError::Usage(format!(
             "cannot find your config directory ({e}); pass --token-store or set STSVEND_CLI_STORE"

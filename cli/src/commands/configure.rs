@@ -25,20 +25,19 @@ pub struct ConfigureArgs {
 }
 
 pub fn run(http: &Client, store: &Path, store_explicit: bool, args: ConfigureArgs) -> Result<(), CliError> {
-    let (region, endpoint_url) = match args.region {
-        Some(region) => (region, args.endpoint_url),
-        None => {
-            // Ask stsvend where the bucket lives: one vend, which also proves the login works.
-            let creds = super::credential_process::vend(http, store, args.access.as_deref())?;
-            let region = creds.region.ok_or_else(|| CliError::BadResponse {
-                what: "stsvend".into(),
-                reason: "no Region in the credentials; pass --region".into(),
-            })?;
-            if let Some(bucket) = &creds.bucket {
-                eprintln!("Your bucket: s3://{bucket}");
-            }
-            (region, args.endpoint_url.or(creds.endpoint))
+    let (region, endpoint_url) = if let Some(region) = args.region {
+        (region, args.endpoint_url)
+    } else {
+        // Ask stsvend where the bucket lives: one vend, which also proves the login works.
+        let creds = super::credential_process::vend(http, store, args.access.as_deref())?;
+        let region = creds.region.ok_or_else(|| CliError::BadResponse {
+            what: "stsvend".into(),
+            reason: "no Region in the credentials; pass --region".into(),
+        })?;
+        if let Some(bucket) = &creds.bucket {
+            eprintln!("Your bucket: s3://{bucket}");
         }
+        (region, args.endpoint_url.or(creds.endpoint))
     };
 
     let exe = std::env::current_exe()

@@ -12,7 +12,7 @@ use crate::error::CliError;
 use crate::session::{self, Want};
 
 /// A token with less than this left is refreshed before use.
-pub const MIN_TOKEN_VALIDITY: Duration = Duration::from_secs(60);
+pub const MIN_TOKEN_VALIDITY: Duration = Duration::from_mins(1);
 
 /// Vends with a fresh token; when stsvend still says 401 (a token revoked or expired early),
 /// refreshes once more and retries once.

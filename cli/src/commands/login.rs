@@ -30,7 +30,7 @@ pub struct LoginArgs {
     #[arg(long, env = "STSVEND_CLI_API")]
     pub api: Option<String>,
     /// Scopes to request; keep `offline_access` to get a refresh token
-    /// [default: "openid offline_access read:files write:files"].
+    /// [default: `openid offline_access read:files write:files`].
     #[arg(long, env = "STSVEND_CLI_SCOPE")]
     pub scope: Option<String>,
 }
@@ -43,8 +43,8 @@ struct Settings {
     scope: String,
 }
 
-fn settings(args: LoginArgs, previous: Option<Session>) -> Result<Settings, CliError> {
-    let prev = previous.as_ref();
+fn settings(args: LoginArgs, previous: Option<&Session>) -> Result<Settings, CliError> {
+    let prev = previous;
     let pick = |given: Option<String>, old: Option<&String>, flag, env| {
         given
             .filter(|v| !v.trim().is_empty())
@@ -72,7 +72,7 @@ fn settings(args: LoginArgs, previous: Option<Session>) -> Result<Settings, CliE
 }
 
 pub fn run(http: &Client, store: &Path, args: LoginArgs) -> Result<(), CliError> {
-    let s = settings(args, Session::load_optional(store))?;
+    let s = settings(args, Session::load_optional(store).as_ref())?;
     let discovery = oauth::discover(http, &s.issuer)?;
     let Some(device_endpoint) = discovery.device_authorization_endpoint.as_deref() else {
         return Err(CliError::BadResponse {
@@ -158,7 +158,7 @@ mod tests {
             api: Some("https://stsvend.example".into()),
             ..LoginArgs::default()
         };
-        let s = settings(args, Some(sample())).unwrap();
+        let s = settings(args, Some(&sample())).unwrap();
         assert_eq!(s.api, "https://stsvend.example");
         assert_eq!(s.issuer, sample().issuer);
         assert_eq!(s.scope, sample().scope);

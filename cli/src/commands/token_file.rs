@@ -14,7 +14,7 @@ use crate::store::Session;
 
 /// The file always holds a token with at least this much left (capped at half its lifetime),
 /// so a reader never picks up one that expires before stsvend checks it.
-const MAX_MARGIN: Duration = Duration::from_secs(15 * 60);
+const MAX_MARGIN: Duration = Duration::from_mins(15);
 const MIN_SLEEP: Duration = Duration::from_secs(5);
 /// After a failed refresh that may be transient (network), try again this much later.
 const RETRY_AFTER: Duration = Duration::from_secs(30);
@@ -74,12 +74,12 @@ mod tests {
 
     #[test]
     fn long_lived_tokens_are_refreshed_fifteen_minutes_before_expiry() {
-        assert_eq!(margin(time::Duration::hours(24)), Duration::from_secs(900));
+        assert_eq!(margin(time::Duration::hours(24)), Duration::from_mins(15));
     }
 
     #[test]
     fn short_lived_tokens_are_refreshed_at_half_life() {
-        assert_eq!(margin(time::Duration::minutes(10)), Duration::from_secs(300));
+        assert_eq!(margin(time::Duration::minutes(10)), Duration::from_mins(5));
         assert_eq!(margin(time::Duration::ZERO), Duration::ZERO);
     }
 
@@ -88,9 +88,9 @@ mod tests {
         let now = datetime!(2026-01-01 10:00 UTC);
         let expires = datetime!(2026-01-01 11:00 UTC);
         assert_eq!(
-            sleep_for(expires, Duration::from_secs(900), now),
-            Duration::from_secs(2700)
+            sleep_for(expires, Duration::from_mins(15), now),
+            Duration::from_mins(45)
         );
-        assert_eq!(sleep_for(now, Duration::from_secs(900), now), MIN_SLEEP);
+        assert_eq!(sleep_for(now, Duration::from_mins(15), now), MIN_SLEEP);
     }
 }

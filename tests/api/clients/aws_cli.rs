@@ -16,10 +16,14 @@ fn make_tree(root: &Path) {
         let dir = root.join(format!("d{}/e{}", i % 7, i % 3));
         std::fs::create_dir_all(&dir).unwrap();
         let len = (i * 89) % 20_480;
-        let body: Vec<u8> = (0..len).map(|j| ((i * 31 + j * 7) % 251) as u8).collect();
+        let body: Vec<u8> = (0..len)
+            .map(|j| u8::try_from((i * 31 + j * 7) % 251).unwrap())
+            .collect();
         std::fs::write(dir.join(format!("file {i}.bin")), body).unwrap();
     }
-    let big: Vec<u8> = (0..9 * 1024 * 1024).map(|j| (j % 253) as u8).collect();
+    let big: Vec<u8> = (0..9 * 1024 * 1024_usize)
+        .map(|j| u8::try_from(j % 253).unwrap())
+        .collect();
     std::fs::write(root.join("big.bin"), big).unwrap();
 }
 
@@ -69,10 +73,10 @@ async fn the_aws_cli_syncs_a_folder_through_credential_process_and_is_denied_on_
         )),
         "{config}"
     );
-    let bucket = stderr
-        .split_once("Your bucket: s3://")
-        .map(|(_, rest)| rest.lines().next().unwrap().trim().to_owned())
-        .unwrap_or_else(|| panic!("configure did not name the bucket: {stderr}"));
+    let bucket = stderr.split_once("Your bucket: s3://").map_or_else(
+        || panic!("configure did not name the bucket: {stderr}"),
+        |(_, rest)| rest.lines().next().unwrap().trim().to_owned(),
+    );
 
     let src = user.dir.path().join("src");
     let back = user.dir.path().join("back");
@@ -84,7 +88,7 @@ async fn the_aws_cli_syncs_a_folder_through_credential_process_and_is_denied_on_
             &user,
             &["s3", "sync", src.to_str().unwrap(), &target, "--only-show-errors"],
         ),
-        Duration::from_secs(300),
+        Duration::from_mins(5),
     )
     .await;
     assert!(up.status.success(), "sync up failed: {}", text(&up.stderr));
@@ -93,7 +97,7 @@ async fn the_aws_cli_syncs_a_folder_through_credential_process_and_is_denied_on_
             &user,
             &["s3", "sync", &target, back.to_str().unwrap(), "--only-show-errors"],
         ),
-        Duration::from_secs(300),
+        Duration::from_mins(5),
     )
     .await;
     assert!(down.status.success(), "sync down failed: {}", text(&down.stderr));
@@ -118,7 +122,7 @@ async fn the_aws_cli_syncs_a_folder_through_credential_process_and_is_denied_on_
             &format!("s3://{}/stolen.bin", other.bucket),
         ],
     ] {
-        let out = run(&mut aws(&user, &args), Duration::from_secs(120)).await;
+        let out = run(&mut aws(&user, &args), Duration::from_mins(2)).await;
         let stderr = text(&out.stderr);
         assert!(!out.status.success(), "aws {args:?} was allowed");
         assert!(stderr.contains("AccessDenied"), "aws {args:?}: {stderr}");

@@ -1,4 +1,4 @@
-//! `stsvend-cli` against the Auth0 stand-in: device-flow login, credential_process with refresh
+//! `stsvend-cli` against the Auth0 stand-in: device-flow login, `credential_process` with refresh
 //! (and rotation), the token file, and the failures a user should understand.
 
 use std::time::Duration;

@@ -1,5 +1,5 @@
 //! Real clients against a running stsvend and the Auth0 stand-in: `stsvend-cli` (device-flow
-//! login, credential_process, token file), the AWS CLI through a profile `stsvend-cli configure`
+//! login, `credential_process`, token file), the AWS CLI through a profile `stsvend-cli configure`
 //! wrote, and the aws-sdk-rust example `bulk_upload`.
 //!
 //! Binaries: `$CARGO_TARGET_DIR/debug/stsvend-cli` and `.../debug/examples/bulk_upload`, both
@@ -174,17 +174,17 @@ impl User {
             .unwrap();
         assert_eq!(resp.status(), 200, "approve-device: {}", resp.text().await.unwrap());
 
-        let rest = tokio::time::timeout(Duration::from_secs(30), async {
-            let mut rest = String::new();
+        let remainder = tokio::time::timeout(Duration::from_secs(30), async {
+            let mut tail = String::new();
             while let Some(line) = lines.next_line().await.unwrap() {
-                rest.push_str(&line);
-                rest.push('\n');
+                tail.push_str(&line);
+                tail.push('\n');
             }
-            rest
+            tail
         })
         .await
         .expect("login finishes within 30 s of the approval");
-        stderr.push_str(&rest);
+        stderr.push_str(&remainder);
         let mut out = child.wait_with_output().await.unwrap();
         out.stderr = stderr.into_bytes();
         out

@@ -26,9 +26,12 @@ async fn the_rust_sdk_example_uploads_a_folder_into_the_users_bucket() {
     for i in 0..60 {
         let dir = src.join(format!("album{}", i % 4));
         std::fs::create_dir_all(&dir).unwrap();
-        let body = vec![b'a' + (i % 26) as u8; i * 100];
+        let body = vec![b'a' + u8::try_from(i % 26).unwrap(); i * 100];
         std::fs::write(dir.join(format!("p{i}.jpg")), &body).unwrap();
-        expected.push((format!("up/album{}/p{i}.jpg", i % 4), body.len() as i64));
+        expected.push((
+            format!("up/album{}/p{i}.jpg", i % 4),
+            i64::try_from(body.len()).unwrap(),
+        ));
     }
     expected.sort();
 
@@ -37,7 +40,7 @@ async fn the_rust_sdk_example_uploads_a_folder_into_the_users_bucket() {
         .arg("up/")
         .env("STSVEND_URL", &app.base)
         .env("STSVEND_TOKEN_FILE", &token_file);
-    let out = run(&mut cmd, Duration::from_secs(120)).await;
+    let out = run(&mut cmd, Duration::from_mins(2)).await;
     assert!(out.status.success(), "bulk_upload failed: {}", text(&out.stderr));
     assert!(
         text(&out.stdout).contains(&format!("uploaded 60 files (177000 bytes) to s3://{bucket}/up/")),
