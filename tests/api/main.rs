@@ -2,6 +2,8 @@
 //! scripts/test.sh); every test fails loudly if it is missing.
 
 mod clients;
+mod container;
+mod cors;
 mod fault_proxy;
 mod faults;
 mod figures;
