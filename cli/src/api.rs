@@ -1,5 +1,7 @@
 //! stsvend's `POST /v1/credentials`, and its error envelope mapped to a message.
 
+use std::time::Duration;
+
 use reqwest::blocking::Client;
 use serde::{Deserialize, Serialize};
 
@@ -52,31 +54,53 @@ impl From<VendError> for CliError {
     }
 }
 
+/// Longest `Retry-After` honoured before giving up on a busy stsvend (429 or 503).
+const MAX_RETRY_WAIT: Duration = Duration::from_secs(10);
+
 pub fn vend(http: &Client, api: &str, token: &Secret, access: Option<&str>) -> Result<Credentials, VendError> {
     let url = format!("{}/v1/credentials", api.trim_end_matches('/'));
-    let mut req = http.post(&url).bearer_auth(token.expose());
-    if let Some(access) = access {
-        req = req.json(&serde_json::json!({ "access": access }));
+    let mut retried = false;
+    loop {
+        let mut req = http.post(&url).bearer_auth(token.expose());
+        if let Some(access) = access {
+            req = req.json(&serde_json::json!({ "access": access }));
+        }
+        let unreachable = |e| VendError::Other(CliError::http(format!("stsvend at {url}"))(e));
+        let resp = req.send().map_err(unreachable)?;
+        let status = resp.status().as_u16();
+        let wait = retry_after(resp.headers());
+        let body = resp.text().map_err(unreachable)?;
+        if status == 200 {
+            return parse_credentials(&body).map_err(VendError::Other);
+        }
+        if let (false, 429 | 503, Some(wait)) = (retried, status, wait) {
+            // Rate limit or a passing AWS outage: one more try, if the wait is short.
+            retried = true;
+            std::thread::sleep(wait);
+            continue;
+        }
+        let (code, message) = match serde_json::from_str::<Envelope>(&body) {
+            Ok(Envelope { error }) => (error.code, error.message),
+            Err(_) => ("unknown".to_owned(), format!("no error details (is {url} stsvend?)")),
+        };
+        return Err(if status == 401 {
+            VendError::Unauthorized { code, message }
+        } else {
+            VendError::Other(CliError::Api { status, code, message })
+        });
     }
-    let resp = req
-        .send()
-        .map_err(|e| VendError::Other(CliError::http(format!("stsvend at {url}"))(e)))?;
-    let status = resp.status().as_u16();
-    let body = resp
-        .text()
-        .map_err(|e| VendError::Other(CliError::http(format!("stsvend at {url}"))(e)))?;
-    if status == 200 {
-        return parse_credentials(&body).map_err(VendError::Other);
-    }
-    let (code, message) = match serde_json::from_str::<Envelope>(&body) {
-        Ok(Envelope { error }) => (error.code, error.message),
-        Err(_) => ("unknown".to_owned(), format!("no error details (is {url} stsvend?)")),
-    };
-    Err(if status == 401 {
-        VendError::Unauthorized { code, message }
-    } else {
-        VendError::Other(CliError::Api { status, code, message })
-    })
+}
+
+/// `Retry-After` in seconds, when it is short enough to wait for.
+fn retry_after(headers: &reqwest::header::HeaderMap) -> Option<Duration> {
+    let secs: u64 = headers
+        .get(reqwest::header::RETRY_AFTER)?
+        .to_str()
+        .ok()?
+        .trim()
+        .parse()
+        .ok()?;
+    Some(Duration::from_secs(secs)).filter(|d| *d <= MAX_RETRY_WAIT)
 }
 
 fn parse_credentials(body: &str) -> Result<Credentials, CliError> {
@@ -119,6 +143,21 @@ mod tests {
     fn debug_output_hides_the_keys() {
         let text = format!("{:?}", parse_credentials(BODY).unwrap());
         assert!(!text.contains("\"sk\"") && !text.contains("\"st\""), "{text}");
+    }
+
+    #[test]
+    fn only_a_short_retry_after_is_waited_for() {
+        let mut h = reqwest::header::HeaderMap::new();
+        assert_eq!(retry_after(&h), None);
+        h.insert(reqwest::header::RETRY_AFTER, "5".parse().unwrap());
+        assert_eq!(retry_after(&h), Some(Duration::from_secs(5)));
+        h.insert(reqwest::header::RETRY_AFTER, "60".parse().unwrap());
+        assert_eq!(retry_after(&h), None);
+        h.insert(
+            reqwest::header::RETRY_AFTER,
+            "Wed, 21 Oct 2026 07:28:00 GMT".parse().unwrap(),
+        );
+        assert_eq!(retry_after(&h), None);
     }
 
     #[test]

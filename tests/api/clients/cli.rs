@@ -193,3 +193,25 @@ async fn token_file_once_writes_a_private_bearer_token_without_a_newline() {
         .await;
     assert_eq!(resp.status(), 200);
 }
+
+#[tokio::test]
+async fn credential_process_waits_out_a_short_rate_limit_once() {
+    let app = TestApp::spawn_with(
+        Options::default()
+            .set("STSVEND_AUTH__ISSUER", &auth0_issuer())
+            .set("STSVEND_LIMITS__VENDS_PER_MINUTE", "60")
+            .set("STSVEND_LIMITS__VEND_BURST", "1"),
+    )
+    .await;
+    let user = User::logged_in("ratelimited", &app).await;
+    user.credential_process(&[]).await;
+    // The burst is spent: stsvend answers 429 with a Retry-After of a second or two, which
+    // credential-process waits out instead of failing the AWS command.
+    let started = std::time::Instant::now();
+    user.credential_process(&[]).await;
+    assert!(
+        started.elapsed() >= Duration::from_millis(500),
+        "{:?}",
+        started.elapsed()
+    );
+}
