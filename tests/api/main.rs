@@ -2,6 +2,7 @@
 //! scripts/test.sh); every test fails loudly if it is missing.
 
 mod admin;
+mod clients;
 mod container;
 mod cors;
 mod fault_proxy;
