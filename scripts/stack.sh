@@ -56,6 +56,13 @@ start_stsvend() {
 # Prints one field of a JSON document read from stdin.
 field() { "$PY" -c 'import json,sys; print(json.load(sys.stdin)[sys.argv[1]])' "$1"; }
 
+# Puts the keys of a vend response (JSON) into the AWS CLI's environment.
+use_keys() {
+  AWS_ACCESS_KEY_ID="$(echo "$1" | field AccessKeyId)"
+  AWS_SECRET_ACCESS_KEY="$(echo "$1" | field SecretAccessKey)"
+  AWS_SESSION_TOKEN="$(echo "$1" | field SessionToken)"
+}
+
 demo() {
   say "1. Log in: a token for demo user auth0|demo-alice from the local Auth0 stand-in"
   local token
@@ -81,9 +88,7 @@ print(json.dumps(c, indent=2))'
   bucket="$(echo "$creds" | field Bucket)"
   endpoint="$(echo "$creds" | field Endpoint)"
   export AWS_ACCESS_KEY_ID AWS_SECRET_ACCESS_KEY AWS_SESSION_TOKEN AWS_DEFAULT_REGION=us-east-1
-  AWS_ACCESS_KEY_ID="$(echo "$creds" | field AccessKeyId)"
-  AWS_SECRET_ACCESS_KEY="$(echo "$creds" | field SecretAccessKey)"
-  AWS_SESSION_TOKEN="$(echo "$creds" | field SessionToken)"
+  use_keys "$creds"
 
   say "3. Use them with the AWS CLI: upload and list in s3://$bucket"
   local file
@@ -120,9 +125,7 @@ print(json.dumps(c, indent=2))'
     exit 1
   fi
   creds="$(curl -fsS -X POST "$API/v1/credentials" -H "Authorization: Bearer $token")"
-  AWS_ACCESS_KEY_ID="$(echo "$creds" | field AccessKeyId)"
-  AWS_SECRET_ACCESS_KEY="$(echo "$creds" | field SecretAccessKey)"
-  AWS_SESSION_TOKEN="$(echo "$creds" | field SessionToken)"
+  use_keys "$creds"
   "$AWS" --endpoint-url "$endpoint" s3 ls "s3://$bucket/" >/dev/null
   echo "keys vended after the revocation: work"
   unset AWS_ACCESS_KEY_ID AWS_SECRET_ACCESS_KEY AWS_SESSION_TOKEN

@@ -15,6 +15,30 @@ use crate::auth::Caller;
 use crate::provision::LifecycleError;
 use crate::store::{AdminAction, KeyOwner, UserQuery};
 
+/// The error answers every admin route documents (`OpenAPI`).
+#[derive(utoipa::IntoResponses)]
+#[allow(dead_code)] // Only read by the OpenAPI generator.
+enum AdminErrors {
+    #[response(status = 400, description = "Malformed parameter")]
+    BadRequest(ErrorBody),
+    #[response(status = 401, description = "Missing or invalid token")]
+    Unauthorized(ErrorBody),
+    #[response(status = 403, description = "Token lacks the admin permission")]
+    Forbidden(ErrorBody),
+    #[response(status = 404, description = "Admin API not enabled, or no such user/key")]
+    NotFound(ErrorBody),
+    #[response(status = 503, description = "AWS or the audit log unavailable (Retry-After)")]
+    Unavailable(ErrorBody),
+}
+
+#[derive(utoipa::IntoParams)]
+#[into_params(parameter_in = Path)]
+#[allow(dead_code)] // Only read by the OpenAPI generator.
+struct UserIdPath {
+    /// 26-character user id.
+    user_id: String,
+}
+
 /// An authenticated caller holding the admin permission.
 pub struct AdminCaller {
     caller: Caller,
@@ -157,11 +181,7 @@ fn query<T>(q: Result<web::Query<T>, actix_web::Error>) -> Result<T, ApiError> {
     params(("search" = Option<String>, Query, description = "User-id or bucket prefix, or part of the subject"), ("after" = Option<String>, Query, description = "Previous page's next_after"), ("limit" = Option<u32>, Query, description = "1-500, default 50")),
     responses(
         (status = 200, description = "A page of users", body = UserPage),
-        (status = 400, description = "Malformed parameter", body = ErrorBody),
-        (status = 401, description = "Missing or invalid token", body = ErrorBody),
-        (status = 403, description = "Token lacks the admin permission", body = ErrorBody),
-        (status = 404, description = "Admin API not enabled, or no such user/key", body = ErrorBody),
-        (status = 503, description = "AWS or the audit log unavailable (Retry-After)", body = ErrorBody),
+        AdminErrors,
     ),
     security(("bearer" = [])))]
 pub async fn list_users(
@@ -201,14 +221,10 @@ pub async fn list_users(
 }
 
 #[utoipa::path(get, path = "/admin/v1/users/{user_id}", tag = "admin",
-    params(("user_id" = String, Path, description = "26-character user id")),
+    params(UserIdPath),
     responses(
         (status = 200, description = "The user", body = crate::admin::UserView),
-        (status = 400, description = "Malformed parameter", body = ErrorBody),
-        (status = 401, description = "Missing or invalid token", body = ErrorBody),
-        (status = 403, description = "Token lacks the admin permission", body = ErrorBody),
-        (status = 404, description = "Admin API not enabled, or no such user/key", body = ErrorBody),
-        (status = 503, description = "AWS or the audit log unavailable (Retry-After)", body = ErrorBody),
+        AdminErrors,
     ),
     security(("bearer" = [])))]
 pub async fn show_user(
@@ -225,14 +241,10 @@ pub async fn show_user(
 }
 
 #[utoipa::path(post, path = "/admin/v1/users/{user_id}/disable", tag = "admin",
-    params(("user_id" = String, Path, description = "26-character user id")),
+    params(UserIdPath),
     responses(
         (status = 200, description = "Disabled: vends answer 403 user_disabled", body = crate::admin::UserView),
-        (status = 400, description = "Malformed parameter", body = ErrorBody),
-        (status = 401, description = "Missing or invalid token", body = ErrorBody),
-        (status = 403, description = "Token lacks the admin permission", body = ErrorBody),
-        (status = 404, description = "Admin API not enabled, or no such user/key", body = ErrorBody),
-        (status = 503, description = "AWS or the audit log unavailable (Retry-After)", body = ErrorBody),
+        AdminErrors,
     ),
     security(("bearer" = [])))]
 pub async fn disable_user(
@@ -244,14 +256,10 @@ pub async fn disable_user(
 }
 
 #[utoipa::path(post, path = "/admin/v1/users/{user_id}/enable", tag = "admin",
-    params(("user_id" = String, Path, description = "26-character user id")),
+    params(UserIdPath),
     responses(
         (status = 200, description = "Enabled again", body = crate::admin::UserView),
-        (status = 400, description = "Malformed parameter", body = ErrorBody),
-        (status = 401, description = "Missing or invalid token", body = ErrorBody),
-        (status = 403, description = "Token lacks the admin permission", body = ErrorBody),
-        (status = 404, description = "Admin API not enabled, or no such user/key", body = ErrorBody),
-        (status = 503, description = "AWS or the audit log unavailable (Retry-After)", body = ErrorBody),
+        AdminErrors,
     ),
     security(("bearer" = [])))]
 pub async fn enable_user(
@@ -278,14 +286,10 @@ async fn set_disabled(
 }
 
 #[utoipa::path(post, path = "/admin/v1/users/{user_id}/revoke", tag = "admin",
-    params(("user_id" = String, Path, description = "26-character user id")),
+    params(UserIdPath),
     responses(
         (status = 200, description = "Sessions issued until now are denied on the user's bucket", body = crate::admin::UserView),
-        (status = 400, description = "Malformed parameter", body = ErrorBody),
-        (status = 401, description = "Missing or invalid token", body = ErrorBody),
-        (status = 403, description = "Token lacks the admin permission", body = ErrorBody),
-        (status = 404, description = "Admin API not enabled, or no such user/key", body = ErrorBody),
-        (status = 503, description = "AWS or the audit log unavailable (Retry-After)", body = ErrorBody),
+        AdminErrors,
     ),
     security(("bearer" = [])))]
 pub async fn revoke_sessions(
@@ -309,15 +313,11 @@ pub(super) struct DeleteQuery {
 }
 
 #[utoipa::path(delete, path = "/admin/v1/users/{user_id}", tag = "admin",
-    params(("user_id" = String, Path, description = "26-character user id"), ("force" = Option<bool>, Query, description = "Empty a non-empty bucket first")),
+    params(UserIdPath, ("force" = Option<bool>, Query, description = "Empty a non-empty bucket first")),
     responses(
         (status = 200, description = "Bucket and mapping deleted", body = crate::admin::Deleted),
         (status = 409, description = "Bucket not empty (use force)", body = ErrorBody),
-        (status = 400, description = "Malformed parameter", body = ErrorBody),
-        (status = 401, description = "Missing or invalid token", body = ErrorBody),
-        (status = 403, description = "Token lacks the admin permission", body = ErrorBody),
-        (status = 404, description = "Admin API not enabled, or no such user/key", body = ErrorBody),
-        (status = 503, description = "AWS or the audit log unavailable (Retry-After)", body = ErrorBody),
+        AdminErrors,
     ),
     security(("bearer" = [])))]
 pub async fn delete_user(
@@ -340,11 +340,7 @@ pub async fn delete_user(
     params(("access_key_id" = String, Path, description = "An AccessKeyId seen in CloudTrail or S3 logs")),
     responses(
         (status = 200, description = "Every hand-out of the key", body = KeyLookup),
-        (status = 400, description = "Malformed parameter", body = ErrorBody),
-        (status = 401, description = "Missing or invalid token", body = ErrorBody),
-        (status = 403, description = "Token lacks the admin permission", body = ErrorBody),
-        (status = 404, description = "Admin API not enabled, or no such user/key", body = ErrorBody),
-        (status = 503, description = "AWS or the audit log unavailable (Retry-After)", body = ErrorBody),
+        AdminErrors,
     ),
     security(("bearer" = [])))]
 pub async fn access_key(
@@ -383,11 +379,7 @@ pub(super) struct AuditQuery {
     params(("target" = Option<String>, Query, description = "Only actions on this user id or key"), ("limit" = Option<u32>, Query, description = "1-500, default 100")),
     responses(
         (status = 200, description = "Admin actions, newest first", body = AuditPage),
-        (status = 400, description = "Malformed parameter", body = ErrorBody),
-        (status = 401, description = "Missing or invalid token", body = ErrorBody),
-        (status = 403, description = "Token lacks the admin permission", body = ErrorBody),
-        (status = 404, description = "Admin API not enabled, or no such user/key", body = ErrorBody),
-        (status = 503, description = "AWS or the audit log unavailable (Retry-After)", body = ErrorBody),
+        AdminErrors,
     ),
     security(("bearer" = [])))]
 pub async fn audit_log(
