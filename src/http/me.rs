@@ -14,6 +14,7 @@ pub struct Me {
     bucket: String,
     region: String,
     created_at: String,
+    /// `pending`, `ready` or `disabled`.
     state: &'static str,
 }
 
@@ -37,6 +38,10 @@ pub async fn me(Authenticated(caller): Authenticated, state: web::Data<AppState>
         bucket: row.bucket.to_string(),
         region: row.region,
         created_at: format_time(row.created_at),
-        state: row.state.as_str(),
+        state: if row.disabled_at.is_some() {
+            "disabled"
+        } else {
+            row.state.as_str()
+        },
     }))
 }
