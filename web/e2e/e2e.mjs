@@ -1,0 +1,156 @@
+#!/usr/bin/env node
+// Browser test of the web app: Debian's Chromium driven by playwright-core.
+//
+//   WEB_URL        app origin, e.g. http://127.0.0.1:5174 (served by serve.mjs; the issuer
+//                  must list WEB_URL/callback as a redirect URI)
+//   E2E_SUB        user to log in as on the issuer's login page (auth0|...)
+//   OTHER_BUCKET   another user's bucket: listing it with this user's keys must be AccessDenied
+//   E2E_OUT        directory for screenshot.png (and failure.png)
+//   CHROMIUM       browser binary (/usr/bin/chromium)
+//
+// Logs in through the login page, uploads a small file (single PUT) and a file over 5 MiB
+// (multipart: the test watches for CreateMultipartUpload, UploadPart x2, Complete), lists,
+// downloads both and compares bytes, then tries the other bucket. Prints one JSON line
+// (`E2E_RESULT {...}`) and exits 0 on success; exits 1 with the page's log otherwise.
+
+import { randomBytes, createHash } from 'node:crypto';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import * as path from 'node:path';
+
+import { chromium } from 'playwright-core';
+
+const need = (k) => process.env[k] || (console.error(`e2e: ${k} is required`), process.exit(2));
+const WEB_URL = need('WEB_URL').replace(/\/$/, '');
+const SUB = need('E2E_SUB');
+const OTHER_BUCKET = need('OTHER_BUCKET');
+const OUT = need('E2E_OUT');
+const CHROMIUM = process.env.CHROMIUM || '/usr/bin/chromium';
+const STEP_TIMEOUT_MS = 30_000;
+
+const small = Buffer.from(`hello from the stsvend browser test, ${new Date().toISOString()}\n`);
+const big = randomBytes(6 * 1024 * 1024 + 4321); // over 5 MiB: two parts
+const files = { 'hello.txt': small, 'big.bin': big };
+const sha = (b) => createHash('sha256').update(b).digest('hex');
+
+const log = [];
+const t0 = Date.now();
+const timings = {};
+const mark = (name) => (timings[name] = Date.now() - t0);
+
+mkdirSync(OUT, { recursive: true });
+const profile = mkdtempSync(path.join(tmpdir(), 'stsvend-e2e-chromium-'));
+const context = await chromium.launchPersistentContext(profile, {
+  executablePath: CHROMIUM,
+  headless: true,
+  acceptDownloads: true,
+  viewport: { width: 1100, height: 900 },
+  args: [
+    '--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking',
+    '--disable-component-update', '--no-first-run', '--disable-quic', '--disable-sync',
+  ],
+});
+context.setDefaultTimeout(STEP_TIMEOUT_MS);
+const page = context.pages()[0] ?? (await context.newPage());
+page.on('console', (m) => log.push(`console.${m.type()}: ${m.text()}`));
+page.on('pageerror', (e) => log.push(`pageerror: ${e.message}`));
+page.on('requestfailed', (r) => log.push(`requestfailed: ${r.method()} ${r.url()} ${r.failure()?.errorText}`));
+
+// S3 calls as the browser made them, to prove the big file went up in parts.
+const s3 = { createMultipart: 0, uploadPart: 0, completeMultipart: 0, putObject: 0 };
+page.on('request', (r) => {
+  const u = new URL(r.url());
+  const q = u.searchParams;
+  if (r.method() === 'POST' && q.has('uploads')) s3.createMultipart += 1;
+  else if (r.method() === 'PUT' && q.has('partNumber')) s3.uploadPart += 1;
+  else if (r.method() === 'POST' && q.has('uploadId')) s3.completeMultipart += 1;
+  else if (r.method() === 'PUT' && !q.has('uploadId') && u.origin !== WEB_URL) s3.putObject += 1;
+});
+
+const status = page.getByTestId('status');
+async function waitStatus(re) {
+  await page.waitForFunction(
+    ([src]) => new RegExp(src).test(document.getElementById('status')?.textContent ?? ''),
+    [re.source],
+    { timeout: STEP_TIMEOUT_MS },
+  ).catch(async (e) => {
+    throw new Error(`status never matched ${re}: "${await status.textContent()}" (${e.message})`);
+  });
+}
+
+const result = { sub: SUB };
+try {
+  await page.goto(`${WEB_URL}/`);
+  await waitStatus(/^Not logged in/);
+  await page.getByRole('button', { name: 'Log in' }).click();
+
+  // The issuer's login page: type a sub, no password.
+  await page.waitForSelector('input[name="sub"]');
+  result.loginPage = new URL(page.url()).origin;
+  await page.fill('input[name="sub"]', SUB);
+  await page.getByRole('button', { name: 'Sign in' }).click();
+  await waitStatus(/^Logged in; 0 file\(s\)/);
+  mark('loggedIn');
+  result.who = await page.getByTestId('who').textContent();
+  result.bucket = await page.getByTestId('bucket').textContent();
+  if (result.who !== SUB) throw new Error(`page shows user ${result.who}, expected ${SUB}`);
+
+  for (const [name, buffer] of Object.entries(files)) {
+    await page.setInputFiles('#file', { name, mimeType: 'application/octet-stream', buffer });
+    await page.getByRole('button', { name: 'Upload' }).click();
+    await waitStatus(new RegExp(`^Uploaded ${name.replace('.', '\\.')} `));
+  }
+  mark('uploaded');
+  result.s3Requests = { ...s3 };
+  if (s3.createMultipart !== 1 || s3.uploadPart !== 2 || s3.completeMultipart !== 1) {
+    throw new Error(`big.bin was not a 2-part multipart upload: ${JSON.stringify(s3)}`);
+  }
+
+  await page.getByRole('button', { name: 'Refresh list' }).click();
+  await waitStatus(/^2 file\(s\)\./);
+  result.listed = await page.locator('#files tr').evaluateAll((rows) => rows.map((r) => r.dataset.key).sort());
+  if (JSON.stringify(result.listed) !== JSON.stringify(Object.keys(files).sort())) {
+    throw new Error(`listing shows ${JSON.stringify(result.listed)}`);
+  }
+
+  result.downloads = {};
+  for (const [name, buffer] of Object.entries(files)) {
+    const [download] = await Promise.all([
+      page.waitForEvent('download'),
+      page.locator(`#files tr[data-key="${name}"] button`).click(),
+    ]);
+    const got = readFileSync(await download.path());
+    if (!got.equals(buffer)) {
+      throw new Error(`${name}: downloaded ${got.length} bytes sha256 ${sha(got)}, uploaded ${buffer.length} sha256 ${sha(buffer)}`);
+    }
+    result.downloads[name] = { bytes: got.length, sha256: sha(got), suggested: download.suggestedFilename() };
+  }
+  mark('downloaded');
+
+  await page.fill('#probe-bucket', OTHER_BUCKET);
+  await page.getByRole('button', { name: 'Try to list it' }).click();
+  const probe = page.getByTestId('probe-result');
+  await page.waitForFunction(() => !/^Listing /.test(document.getElementById('probe-result')?.textContent ?? ''));
+  result.otherBucket = await probe.textContent();
+  if (result.otherBucket !== `${OTHER_BUCKET}: AccessDenied`) {
+    throw new Error(`another user's bucket: expected AccessDenied, page says "${result.otherBucket}"`);
+  }
+  mark('probed');
+
+  result.screenshot = path.join(OUT, 'screenshot.png');
+  await page.screenshot({ path: result.screenshot, fullPage: true });
+  result.timingsMs = timings;
+  console.log(`E2E_RESULT ${JSON.stringify(result)}`);
+  await context.close();
+  rmSync(profile, { recursive: true, force: true });
+} catch (e) {
+  const shot = path.join(OUT, 'failure.png');
+  await page.screenshot({ path: shot, fullPage: true }).catch(() => {});
+  console.error(`e2e: FAILED: ${e.stack || e}`);
+  console.error(`e2e: page at ${page.url()}, status "${await status.textContent().catch(() => '?')}", screenshot ${shot}`);
+  console.error(`e2e: partial result ${JSON.stringify(result)}; S3 requests ${JSON.stringify(s3)}`);
+  for (const line of log) console.error(`e2e: ${line}`);
+  await context.close().catch(() => {});
+  rmSync(profile, { recursive: true, force: true });
+  process.exit(1);
+}
