@@ -16,3 +16,4 @@ mod provisioning;
 mod requests;
 mod startup;
 mod tokens;
+mod web;

@@ -10,7 +10,9 @@
 //
 // Logs in through the login page, uploads a small file (single PUT) and a file over 5 MiB
 // (multipart: the test watches for CreateMultipartUpload, UploadPart x2, Complete), lists,
-// downloads both and compares bytes, then tries the other bucket. Prints one JSON line
+// downloads both and compares bytes, then tries the other bucket: in the page (which must not
+// list it) and, with the very keys the page was vended (captured from its /v1/credentials
+// response), from node, where S3's answer is readable: AccessDenied. Prints one JSON line
 // (`E2E_RESULT {...}`) and exits 0 on success; exits 1 with the page's log otherwise.
 
 import { randomBytes, createHash } from 'node:crypto';
@@ -18,6 +20,7 @@ import { mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 
+import { GetObjectCommand, ListObjectsV2Command, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { chromium } from 'playwright-core';
 
 const need = (k) => process.env[k] || (console.error(`e2e: ${k} is required`), process.exit(2));
@@ -66,6 +69,36 @@ page.on('request', (r) => {
   else if (r.method() === 'POST' && q.has('uploadId')) s3.completeMultipart += 1;
   else if (r.method() === 'PUT' && !q.has('uploadId') && u.origin !== WEB_URL) s3.putObject += 1;
 });
+
+// The keys stsvend vended to the page, for the cross-user check from node.
+let vended;
+page.on('response', async (r) => {
+  if (r.request().method() === 'POST' && new URL(r.url()).pathname === '/v1/credentials' && r.ok()) {
+    vended = await r.json().catch(() => vended);
+  }
+});
+
+/** S3 error code of `cmd` sent with the page's keys, or "ok". */
+async function withPageKeys(cmd) {
+  const client = new S3Client({
+    region: vended.Region,
+    ...(vended.Endpoint ? { endpoint: vended.Endpoint, forcePathStyle: true } : {}),
+    credentials: {
+      accessKeyId: vended.AccessKeyId,
+      secretAccessKey: vended.SecretAccessKey,
+      sessionToken: vended.SessionToken,
+    },
+    maxAttempts: 1,
+  });
+  try {
+    const out = await client.send(cmd);
+    return out.Contents ? `ok: ${out.Contents.map((o) => o.Key).sort().join(',')}` : 'ok';
+  } catch (e) {
+    return e.name;
+  } finally {
+    client.destroy();
+  }
+}
 
 const status = page.getByTestId('status');
 async function waitStatus(re) {
@@ -131,9 +164,20 @@ try {
   await page.getByRole('button', { name: 'Try to list it' }).click();
   const probe = page.getByTestId('probe-result');
   await page.waitForFunction(() => !/^Listing /.test(document.getElementById('probe-result')?.textContent ?? ''));
-  result.otherBucket = await probe.textContent();
-  if (result.otherBucket !== `${OTHER_BUCKET}: AccessDenied`) {
-    throw new Error(`another user's bucket: expected AccessDenied, page says "${result.otherBucket}"`);
+  result.otherBucketInPage = await probe.textContent();
+  if (!/^\S+: (AccessDenied|refused)/.test(result.otherBucketInPage)) {
+    throw new Error(`another user's bucket: the page says "${result.otherBucketInPage}"`);
+  }
+  if (!vended) throw new Error('no /v1/credentials response was seen');
+  result.pageKeys = {
+    ownList: await withPageKeys(new ListObjectsV2Command({ Bucket: result.bucket })),
+    otherList: await withPageKeys(new ListObjectsV2Command({ Bucket: OTHER_BUCKET })),
+    otherGet: await withPageKeys(new GetObjectCommand({ Bucket: OTHER_BUCKET, Key: 'hello.txt' })),
+    otherPut: await withPageKeys(new PutObjectCommand({ Bucket: OTHER_BUCKET, Key: 'x', Body: 'x' })),
+  };
+  const want = { ownList: 'ok: big.bin,hello.txt', otherList: 'AccessDenied', otherGet: 'AccessDenied', otherPut: 'AccessDenied' };
+  if (JSON.stringify(result.pageKeys) !== JSON.stringify(want)) {
+    throw new Error(`the page's keys: expected ${JSON.stringify(want)}, got ${JSON.stringify(result.pageKeys)}`);
   }
   mark('probed');
 

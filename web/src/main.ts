@@ -55,6 +55,16 @@ function saveBlob(blob: Blob, name: string) {
   setTimeout(() => URL.revokeObjectURL(url), 60_000);
 }
 
+/**
+ * What a failed look into someone else's bucket means. S3 answers AccessDenied; but when that
+ * 403 carries no CORS headers (MiniStack sends none on IAM denials) the browser only reports a
+ * failed fetch, and the page cannot read the code.
+ */
+function probeOutcome(e: unknown): string {
+  if (e instanceof TypeError) return 'refused (the browser hides the reason: S3 sent its error without CORS headers)';
+  return errorCode(e);
+}
+
 async function main() {
   const cfg = await loadConfig();
   const um = userManager(cfg);
@@ -162,7 +172,7 @@ async function main() {
     out.textContent = `Listing ${other} with your keys…`;
     listFiles(s3, other).then(
       (objs) => (out.textContent = `Listed ${objs.length} object(s) in ${other}: your keys reach it!`),
-      (e) => (out.textContent = `${other}: ${errorCode(e)}`),
+      (e) => (out.textContent = `${other}: ${probeOutcome(e)}`),
     );
   };
 
