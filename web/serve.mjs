@@ -6,6 +6,7 @@
 //   STSVEND_WEB_ISSUER    (http://127.0.0.1:4400/)    OIDC issuer (Auth0 tenant URL)
 //   STSVEND_WEB_CLIENT_ID (stsvend-web)               SPA client id
 //   STSVEND_WEB_AUDIENCE  (https://stsvend.local/api) Auth0 API identifier
+//   STSVEND_WEB_EXIT_WITH_PARENT=1                    exit when the parent process is gone (tests)
 //
 // GET /config.json answers from these variables, so one build serves any stack: the demo
 // (scripts/stack.sh) and the browser test (random stsvend port) differ only here.
@@ -83,6 +84,11 @@ server.on('error', (err) => {
   process.exit(1);
 });
 server.listen(PORT, HOST, () => console.log(`stsvend-web on http://${HOST}:${PORT}/ config ${CONFIG}`));
+// A test that starts this server may be killed before it can stop it: then go too.
+if (process.env.STSVEND_WEB_EXIT_WITH_PARENT === '1') {
+  const parent = process.ppid;
+  setInterval(() => process.ppid !== parent && process.exit(0), 1000).unref();
+}
 for (const sig of ['SIGTERM', 'SIGINT']) {
   process.on(sig, () => {
     server.close(() => process.exit(0));

@@ -20,7 +20,7 @@ use crate::oidc::{auth0_issuer, user_token};
 const WEB_DIR: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/web");
 const OUT_DIR: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/target/web-e2e");
 /// The whole browser run: about 10 s alone, more while the rest of the suite runs.
-const E2E_TIMEOUT: Duration = Duration::from_secs(300);
+const E2E_TIMEOUT: Duration = Duration::from_mins(5);
 /// Size of the multipart upload in e2e.mjs (6 MiB + 4321 bytes: two 5 MiB parts).
 const BIG_FILE_BYTES: i64 = 6 * 1024 * 1024 + 4321;
 
@@ -39,6 +39,7 @@ async fn serve_web(port: &str, api: &str) -> Child {
         .env("STSVEND_WEB_PORT", port)
         .env("STSVEND_WEB_API", api)
         .env("STSVEND_WEB_ISSUER", auth0_issuer())
+        .env("STSVEND_WEB_EXIT_WITH_PARENT", "1")
         .stdout(log.try_clone().unwrap())
         .stderr(log)
         .kill_on_drop(true)
@@ -94,19 +95,27 @@ async fn the_web_app_logs_in_uploads_multipart_downloads_and_cannot_reach_anothe
         .expect("node runs web/e2e/e2e.mjs");
     let stdout = String::from_utf8_lossy(&out.stdout);
     let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(out.status.success(), "browser test failed ({}):\n{stdout}\n{stderr}", out.status);
-    let result: Value = stdout
-        .lines()
-        .find_map(|l| l.strip_prefix("E2E_RESULT "))
-        .map(|j| serde_json::from_str(j).unwrap())
-        .unwrap_or_else(|| panic!("no E2E_RESULT line:\n{stdout}\n{stderr}"));
+    assert!(
+        out.status.success(),
+        "browser test failed ({}):\n{stdout}\n{stderr}",
+        out.status
+    );
+    let line = stdout.lines().find_map(|l| l.strip_prefix("E2E_RESULT "));
+    let result: Value =
+        serde_json::from_str(line.unwrap_or_else(|| panic!("no E2E_RESULT line:\n{stdout}\n{stderr}"))).unwrap();
 
     // What the browser did, checked from outside it: it used alice's bucket, and the
     // multipart upload arrived whole.
     let bucket = result["bucket"].as_str().unwrap();
     assert_eq!(result["who"], alice.as_str());
     assert_eq!(bucket, bucket_of(&app, &alice).await);
-    let head = service_s3().head_object().bucket(bucket).key("big.bin").send().await.unwrap();
+    let head = service_s3()
+        .head_object()
+        .bucket(bucket)
+        .key("big.bin")
+        .send()
+        .await
+        .unwrap();
     assert_eq!(head.content_length(), Some(BIG_FILE_BYTES));
     assert_eq!(result["pageKeys"]["otherList"], "AccessDenied");
     assert_eq!(result["s3Requests"]["uploadPart"], 2);
