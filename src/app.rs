@@ -39,10 +39,13 @@ pub enum StartError {
     Store(#[from] StoreError),
     #[error("cannot bind {addr}: {source}")]
     Bind { addr: String, source: std::io::Error },
+    #[error("TLS: {0}")]
+    Tls(String),
 }
 
 pub struct Application {
     port: u16,
+    tls_port: Option<u16>,
     server: Server,
     metrics_server: Option<(Server, u16)>,
     state: web::Data<AppState>,
@@ -111,6 +114,11 @@ impl Application {
         let pruner = vend_rate.spawn_pruner();
 
         let (listener, port) = bind(config.server.bind)?;
+        let tls = match &config.server.tls {
+            Some(tls) => Some((bind(tls.bind)?, crate::tls::server_config(tls)?)),
+            None => None,
+        };
+        let cors_origins = config.server.cors_allowed_origins.clone();
         let metrics_listener = config.server.metrics_bind.map(bind).transpose()?;
 
         let state = web::Data::new(AppState {
@@ -124,9 +132,10 @@ impl Application {
             metrics,
         });
         let app_state = state.clone();
-        let server = HttpServer::new(move || {
+        let mut server = HttpServer::new(move || {
             App::new()
                 .app_data(app_state.clone())
+                .wrap(http::cors(&cors_origins))
                 // The last wrap is outermost: every request, refused or not, gets its log line.
                 .wrap(from_fn(http::limit_headers))
                 .wrap(from_fn(http::request_log))
@@ -137,9 +146,18 @@ impl Application {
         .map_err(|source| StartError::Bind {
             addr: "api".to_owned(),
             source,
-        })?
-        .shutdown_timeout(30)
-        .run();
+        })?;
+        let mut tls_port = None;
+        if let Some(((listener, port), tls_config)) = tls {
+            server = server
+                .listen_rustls_0_23(listener, tls_config)
+                .map_err(|source| StartError::Bind {
+                    addr: "api (TLS)".to_owned(),
+                    source,
+                })?;
+            tls_port = Some(port);
+        }
+        let server = server.shutdown_timeout(30).run();
 
         let metrics_server = match metrics_listener {
             Some((listener, port)) => {
@@ -166,6 +184,7 @@ impl Application {
 
         Ok(Self {
             port,
+            tls_port,
             server,
             metrics_server,
             state,
@@ -180,6 +199,11 @@ impl Application {
 
     pub fn port(&self) -> u16 {
         self.port
+    }
+
+    /// Port of the TLS listener, when one is configured.
+    pub fn tls_port(&self) -> Option<u16> {
+        self.tls_port
     }
 
     pub fn state(&self) -> web::Data<AppState> {

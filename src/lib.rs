@@ -17,3 +17,4 @@ pub mod provision;
 pub mod store;
 pub mod sts;
 pub mod telemetry;
+pub mod tls;

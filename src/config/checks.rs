@@ -56,9 +56,10 @@ impl Config {
                 aws.role_arn
             ));
         }
-        if !(STS_MIN_DURATION..=STS_MAX_DURATION).contains(&aws.session_duration_seconds) {
+        let min_duration = if aws.allow_short_sessions { 1 } else { STS_MIN_DURATION };
+        if !(min_duration..=STS_MAX_DURATION).contains(&aws.session_duration_seconds) {
             p.push(format!(
-                "aws.session_duration_seconds: {} is outside {STS_MIN_DURATION}..={STS_MAX_DURATION}",
+                "aws.session_duration_seconds: {} is outside {min_duration}..={STS_MAX_DURATION}",
                 aws.session_duration_seconds
             ));
         } else if aws.min_remaining_seconds >= aws.session_duration_seconds {
@@ -80,6 +81,19 @@ impl Config {
                     "storage.cors_allowed_origins: `{origin}` is not an origin (scheme://host[:port])"
                 ));
             }
+        }
+
+        for origin in &self.server.cors_allowed_origins {
+            if !is_origin(origin) {
+                p.push(format!(
+                    "server.cors_allowed_origins: `{origin}` is not an origin (scheme://host[:port], no path; `*` is refused)"
+                ));
+            }
+        }
+        if let Some(perm) = &self.admin.permission
+            && (perm.trim().is_empty() || perm.contains(char::is_whitespace))
+        {
+            p.push("admin.permission: one scope or permission name, without spaces".to_owned());
         }
 
         let pol = &self.policies;
@@ -136,4 +150,15 @@ fn is_tag_key(key: &str) -> bool {
     (1..=128).contains(&key.len())
         && !key.starts_with("aws:")
         && key.chars().all(|c| c.is_alphanumeric() || " _.:/=+-@".contains(c))
+}
+
+/// `scheme://host[:port]` exactly as browsers send it in `Origin`.
+fn is_origin(origin: &str) -> bool {
+    let Some(rest) = origin
+        .strip_prefix("https://")
+        .or_else(|| origin.strip_prefix("http://"))
+    else {
+        return false;
+    };
+    !rest.is_empty() && rest.bytes().all(|b| b.is_ascii_alphanumeric() || b"-.:[]".contains(&b))
 }

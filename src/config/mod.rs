@@ -16,7 +16,9 @@ mod env;
 /// Prefix of environment overrides, e.g. `STSVEND_AWS__ROLE_ARN`.
 pub const ENV_PREFIX: &str = "STSVEND_";
 
-const SECTIONS: [&str; 7] = ["server", "auth", "aws", "storage", "policies", "database", "limits"];
+const SECTIONS: [&str; 8] = [
+    "server", "auth", "aws", "storage", "policies", "database", "limits", "admin",
+];
 
 /// STS accepts `AssumeRole` durations in this range (seconds).
 pub const STS_MIN_DURATION: u64 = 900;
@@ -34,6 +36,8 @@ pub struct Config {
     pub database: DatabaseConfig,
     #[serde(default)]
     pub limits: LimitsConfig,
+    #[serde(default)]
+    pub admin: AdminConfig,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -49,6 +53,31 @@ pub struct ServerConfig {
     /// `text` (human) or `json` (one JSON object per line).
     #[serde(default)]
     pub log_format: LogFormat,
+    /// Browser origins that may call the API (CORS); none by default. Never `*`: the API hands
+    /// out keys.
+    #[serde(default)]
+    pub cors_allowed_origins: Vec<String>,
+    /// A second listener serving the same API over TLS (rustls), for clients that refuse plain
+    /// HTTP to anything but loopback (the AWS SDKs' container-credentials provider).
+    #[serde(default)]
+    pub tls: Option<TlsConfig>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct TlsConfig {
+    pub bind: SocketAddr,
+    /// PEM certificate chain, leaf first.
+    pub cert_path: PathBuf,
+    /// PEM private key (PKCS#8, PKCS#1 or SEC1).
+    pub key_path: PathBuf,
+}
+
+/// The admin API (`/admin/v1`): off unless a permission is configured.
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct AdminConfig {
+    /// Token scope or permission that grants the admin API, e.g. `admin:users`.
+    #[serde(default)]
+    pub permission: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, Default, Deserialize, PartialEq, Eq)]
@@ -105,6 +134,10 @@ pub struct AwsConfig {
     /// Per-call timeout for STS and S3, so an outage answers 503 quickly instead of hanging.
     #[serde(default = "defaults::call_timeout_seconds")]
     pub call_timeout_seconds: u64,
+    /// Allows session durations under STS's 900-second minimum. Only for local test stacks
+    /// (`MiniStack` accepts them; AWS refuses them), to watch clients refresh within seconds.
+    #[serde(default)]
+    pub allow_short_sessions: bool,
 }
 
 #[derive(Debug, Clone, Deserialize)]

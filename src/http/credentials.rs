@@ -9,9 +9,13 @@ use time::OffsetDateTime;
 use super::error::ApiError;
 use super::extract::Authenticated;
 use crate::app::AppState;
+use std::sync::Arc;
+
+use crate::auth::Caller;
 use crate::aws::UpstreamError;
 use crate::provision::ProvisionError;
 use crate::store::{VendRecord, format_time};
+use crate::sts::Credentials;
 
 /// The access level a vend was answered with, kept in the response for metrics.
 #[derive(Clone)]
@@ -39,6 +43,32 @@ pub struct CredentialsResponse {
     pub endpoint: Option<String>,
 }
 
+/// `GET /v1/credentials/container`: the AWS container-credentials format, so an SDK pointed
+/// here by `AWS_CONTAINER_CREDENTIALS_FULL_URI` (with the bearer token in
+/// `AWS_CONTAINER_AUTHORIZATION_TOKEN[_FILE]`) refreshes keys by itself.
+#[derive(Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct ContainerCredentials {
+    pub access_key_id: String,
+    pub secret_access_key: String,
+    pub token: String,
+    pub expiration: String,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct ContainerQuery {
+    access: Option<String>,
+}
+
+/// Keys handed out, with what the response needs besides them.
+struct Handout {
+    credentials: Arc<Credentials>,
+    bucket: String,
+    region: String,
+    access: String,
+}
+
 #[tracing::instrument(skip_all, fields(user_id = %caller.user_id))]
 pub async fn vend(
     req: HttpRequest,
@@ -46,11 +76,69 @@ pub async fn vend(
     payload: web::Payload,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
-    if let Err(wait) = state.vend_rate.check(&caller.user_id) {
-        return Err(ApiError::TooManyRequests(wait.as_secs() + 1));
-    }
+    state.vend_rate.check(&caller.user_id).map_err(too_many)?;
     let body: CredentialsRequest = read_json(&req, payload, state.config.server.max_body_bytes).await?;
-    let access = body.access.unwrap_or_else(|| state.config.policies.default.clone());
+    let h = hand_out(&req, &caller, body.access, &state).await?;
+    let creds = &h.credentials;
+    let mut resp = no_store().json(CredentialsResponse {
+        version: 1,
+        access_key_id: creds.access_key_id.clone(),
+        secret_access_key: creds.secret_access_key.clone(),
+        session_token: creds.session_token.clone(),
+        expiration: format_expiration(creds.expiration),
+        bucket: h.bucket,
+        region: h.region,
+        access: h.access.clone(),
+        endpoint: state.config.aws.endpoint_url.clone(),
+    });
+    resp.extensions_mut().insert(AccessLevel(h.access));
+    Ok(resp)
+}
+
+#[tracing::instrument(skip_all, fields(user_id = %caller.user_id))]
+pub async fn container(
+    req: HttpRequest,
+    Authenticated(caller): Authenticated,
+    query: Result<web::Query<ContainerQuery>, actix_web::Error>,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
+    state.vend_rate.check(&caller.user_id).map_err(too_many)?;
+    let query = query.map_err(|e| ApiError::BadRequest {
+        code: "invalid_query",
+        message: format!("query string is not valid: {e}"),
+    })?;
+    let h = hand_out(&req, &caller, query.into_inner().access, &state).await?;
+    let creds = &h.credentials;
+    let mut resp = no_store().json(ContainerCredentials {
+        access_key_id: creds.access_key_id.clone(),
+        secret_access_key: creds.secret_access_key.clone(),
+        token: creds.session_token.clone(),
+        expiration: format_expiration(creds.expiration),
+    });
+    resp.extensions_mut().insert(AccessLevel(h.access));
+    Ok(resp)
+}
+
+fn too_many(wait: std::time::Duration) -> ApiError {
+    ApiError::TooManyRequests(wait.as_secs() + 1)
+}
+
+fn no_store() -> actix_web::HttpResponseBuilder {
+    let mut b = HttpResponse::Ok();
+    b.insert_header((header::CACHE_CONTROL, "no-store"))
+        .insert_header((header::PRAGMA, "no-cache"));
+    b
+}
+
+/// The vend itself, shared by both formats: grant check, provisioning on first login,
+/// `AssumeRole` (or the cache), and the audit row, without which no key leaves.
+async fn hand_out(
+    req: &HttpRequest,
+    caller: &Caller,
+    access: Option<String>,
+    state: &AppState,
+) -> Result<Handout, ApiError> {
+    let access = access.unwrap_or_else(|| state.config.policies.default.clone());
     let template = state.policies.get(&access).ok_or_else(|| ApiError::BadRequest {
         code: "unknown_access",
         message: format!(
@@ -73,7 +161,7 @@ pub async fn vend(
         )));
     }
 
-    let user = state.provisioner.ensure_ready(&caller).await.map_err(|e| match &*e {
+    let user = state.provisioner.ensure_ready(caller).await.map_err(|e| match &*e {
         ProvisionError::Upstream(u) => upstream_error("provisioning failed", u),
         other => ApiError::internal("provisioning failed", other),
     })?;
@@ -82,16 +170,15 @@ pub async fn vend(
         .vend(&user, template)
         .await
         .map_err(|e| upstream_error("AssumeRole failed", &e))?;
-    let creds = &vended.credentials;
 
     // Keys are handed out only once their audit row is written.
     state
         .store
         .record_vend(VendRecord {
             user_id: user.user_id.clone(),
-            access_key_id: creds.access_key_id.clone(),
+            access_key_id: vended.credentials.access_key_id.clone(),
             template: template.name().to_owned(),
-            expiration: creds.expiration,
+            expiration: vended.credentials.expiration,
             client_addr: req.peer_addr().map(|a| a.ip().to_string()),
             client_id: caller.client_id.clone(),
             from_cache: vended.from_cache,
@@ -101,23 +188,12 @@ pub async fn vend(
             tracing::error!(error = %e, "audit write failed; credentials withheld");
             ApiError::Unavailable("the audit log")
         })?;
-
-    let mut resp = HttpResponse::Ok()
-        .insert_header((header::CACHE_CONTROL, "no-store"))
-        .insert_header((header::PRAGMA, "no-cache"))
-        .json(CredentialsResponse {
-            version: 1,
-            access_key_id: creds.access_key_id.clone(),
-            secret_access_key: creds.secret_access_key.clone(),
-            session_token: creds.session_token.clone(),
-            expiration: format_expiration(creds.expiration),
-            bucket: user.bucket.to_string(),
-            region: user.region.clone(),
-            access: template.name().to_owned(),
-            endpoint: state.config.aws.endpoint_url.clone(),
-        });
-    resp.extensions_mut().insert(AccessLevel(template.name().to_owned()));
-    Ok(resp)
+    Ok(Handout {
+        credentials: vended.credentials,
+        bucket: user.bucket.to_string(),
+        region: user.region.clone(),
+        access: template.name().to_owned(),
+    })
 }
 
 /// `2026-11-30T05:00:00Z`: RFC 3339 in UTC, as AWS SDKs parse it.

@@ -1,5 +1,6 @@
 //! Routes. One file per resource; `ApiError` is the only error type that leaves a handler.
 
+mod cors;
 mod credentials;
 mod error;
 mod extract;
@@ -10,7 +11,8 @@ mod request_log;
 
 use actix_web::web;
 
-pub use credentials::CredentialsResponse;
+pub use cors::cors;
+pub use credentials::{ContainerCredentials, CredentialsResponse};
 pub use error::ApiError;
 pub use extract::Authenticated;
 pub use request_log::{REQUEST_ID, RequestId};
@@ -27,6 +29,11 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.service(
         web::resource("/v1/credentials")
             .route(web::post().to(credentials::vend))
+            .default_service(web::to(method_not_allowed)),
+    )
+    .service(
+        web::resource("/v1/credentials/container")
+            .route(web::get().to(credentials::container))
             .default_service(web::to(method_not_allowed)),
     )
     .service(

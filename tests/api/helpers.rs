@@ -150,6 +150,8 @@ async fn jwks(state: web::Data<IssuerState>) -> HttpResponse {
 /// A running stsvend wired to a [`TestIssuer`] and `MiniStack`.
 pub struct TestApp {
     pub base: String,
+    /// Port of the TLS listener, when the test configured one.
+    pub tls_port: Option<u16>,
     /// Base URL of the metrics listener.
     pub metrics_base: String,
     pub http: reqwest::Client,
@@ -221,10 +223,12 @@ impl TestApp {
             app.metrics_port().expect("tests configure a metrics listener")
         );
         let state = app.state();
+        let tls_port = app.tls_port();
         let handle = app.server_handle();
         tokio::spawn(app.run_until_stopped());
         let me = Self {
             base,
+            tls_port,
             metrics_base,
             http: reqwest::Client::new(),
             issuer,

@@ -1,6 +1,8 @@
 //! One integration binary, one file per area. Requires `MiniStack` (started and seeded by
 //! scripts/test.sh); every test fails loudly if it is missing.
 
+mod container;
+mod cors;
 mod fault_proxy;
 mod faults;
 mod figures;
