@@ -1,7 +1,8 @@
 //! The browser app (web/) end to end: Debian's Chromium, driven by `web/e2e/e2e.mjs`
 //! (playwright-core), logs in on the Auth0 stand-in's login page (authorization code + PKCE),
 //! has stsvend vend keys through the AWS JS SDK's credential provider, uploads a small file and
-//! a multipart one, lists, downloads and compares them, and cannot reach another user's bucket.
+//! a multipart one, lists, downloads and compares them, refreshes its keys 5 minutes before they
+//! expire, and cannot reach another user's bucket.
 //!
 //! scripts/test.sh builds web/ (npm), installs chromium and starts the stand-in with this
 //! test's origin (`WEB_E2E_PORT`) among the client's redirect URIs. The screenshot is written to
@@ -55,12 +56,12 @@ async fn serve_web(port: &str, api: &str) -> Child {
     panic!("web/serve.mjs did not answer on {url}; see {OUT_DIR}/serve.log");
 }
 
-/// The bucket stsvend vends for `sub`, with a token from the stand-in.
-async fn bucket_of(app: &TestApp, sub: &str) -> String {
+/// Keys stsvend vends for `sub`, with a token from the stand-in.
+async fn vend_for(app: &TestApp, sub: &str) -> Vended {
     let token = user_token(sub, "openid read:files write:files").await;
     let resp = app.post_credentials(Some(&token), None).await;
     assert_eq!(resp.status(), 200);
-    resp.json::<Vended>().await.unwrap().bucket
+    resp.json::<Vended>().await.unwrap()
 }
 
 #[tokio::test]
@@ -71,11 +72,17 @@ async fn the_web_app_logs_in_uploads_multipart_downloads_and_cannot_reach_anothe
         Options::default()
             .set("STSVEND_AUTH__ISSUER", &auth0_issuer())
             .set("STSVEND_SERVER__CORS_ALLOWED_ORIGINS", &origins)
-            .set("STSVEND_STORAGE__CORS_ALLOWED_ORIGINS", &origins),
+            .set("STSVEND_STORAGE__CORS_ALLOWED_ORIGINS", &origins)
+            // Sessions of 5 min + 8 s: the JS SDK refreshes 5 min before expiry, so the page
+            // vends again within the test (E2E_REFRESH), and stsvend's cache (300 s minimum
+            // remaining) hands out new keys by then.
+            .set("STSVEND_AWS__ALLOW_SHORT_SESSIONS", "true")
+            .set("STSVEND_AWS__SESSION_DURATION_SECONDS", "308")
+            .set("STSVEND_AWS__MIN_REMAINING_SECONDS", "300"),
     )
     .await;
     let alice = unique_sub("web-alice");
-    let bob_bucket = bucket_of(&app, &unique_sub("web-bob")).await;
+    let bob_bucket = vend_for(&app, &unique_sub("web-bob")).await.bucket;
 
     std::fs::create_dir_all(OUT_DIR).unwrap();
     let _web = serve_web(&port, &app.base).await;
@@ -86,6 +93,7 @@ async fn the_web_app_logs_in_uploads_multipart_downloads_and_cannot_reach_anothe
         .env("E2E_SUB", &alice)
         .env("OTHER_BUCKET", &bob_bucket)
         .env("E2E_OUT", OUT_DIR)
+        .env("E2E_REFRESH", "1")
         .stdin(Stdio::null())
         .kill_on_drop(true)
         .output();
@@ -104,14 +112,14 @@ async fn the_web_app_logs_in_uploads_multipart_downloads_and_cannot_reach_anothe
     let result: Value =
         serde_json::from_str(line.unwrap_or_else(|| panic!("no E2E_RESULT line:\n{stdout}\n{stderr}"))).unwrap();
 
-    // What the browser did, checked from outside it: it used alice's bucket, and the
-    // multipart upload arrived whole.
-    let bucket = result["bucket"].as_str().unwrap();
+    // What the browser did, checked from outside it with alice's keys (the service's own
+    // may not read objects): it used her bucket, and the multipart upload arrived whole.
+    let keys = vend_for(&app, &alice).await;
     assert_eq!(result["who"], alice.as_str());
-    assert_eq!(bucket, bucket_of(&app, &alice).await);
-    let head = service_s3()
+    assert_eq!(result["bucket"], keys.bucket.as_str());
+    let head = user_s3(&keys)
         .head_object()
-        .bucket(bucket)
+        .bucket(&keys.bucket)
         .key("big.bin")
         .send()
         .await
@@ -119,6 +127,7 @@ async fn the_web_app_logs_in_uploads_multipart_downloads_and_cannot_reach_anothe
     assert_eq!(head.content_length(), Some(BIG_FILE_BYTES));
     assert_eq!(result["pageKeys"]["otherList"], "AccessDenied");
     assert_eq!(result["s3Requests"]["uploadPart"], 2);
+    assert_eq!(result["refresh"]["newKey"], true);
     assert!(PathBuf::from(OUT_DIR).join("screenshot.png").is_file());
     eprintln!("web e2e: {}", result["timingsMs"]);
 }

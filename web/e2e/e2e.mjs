@@ -7,6 +7,9 @@
 //   OTHER_BUCKET   another user's bucket: listing it with this user's keys must be AccessDenied
 //   E2E_OUT        directory for screenshot.png (and failure.png)
 //   CHROMIUM       browser binary (/usr/bin/chromium)
+//   E2E_REFRESH=1  also check the SDK's refresh: stsvend must vend sessions shorter than
+//                  5 min + a few seconds (aws.allow_short_sessions), so the SDK, which asks
+//                  its provider again within 5 min of Expiration, does so during the test
 //
 // Logs in through the login page, uploads a small file (single PUT) and a file over 5 MiB
 // (multipart: the test watches for CreateMultipartUpload, UploadPart x2, Complete), lists,
@@ -70,11 +73,14 @@ page.on('request', (r) => {
   else if (r.method() === 'PUT' && !q.has('uploadId') && u.origin !== WEB_URL) s3.putObject += 1;
 });
 
-// The keys stsvend vended to the page, for the cross-user check from node.
+// Every set of keys stsvend vended to the page: for the refresh check and, the latest, for the
+// cross-user check from node.
+const vends = [];
 let vended;
 page.on('response', async (r) => {
   if (r.request().method() === 'POST' && new URL(r.url()).pathname === '/v1/credentials' && r.ok()) {
-    vended = await r.json().catch(() => vended);
+    const body = await r.json().catch(() => undefined);
+    if (body) vends.push((vended = body));
   }
 });
 
@@ -159,6 +165,31 @@ try {
     result.downloads[name] = { bytes: got.length, sha256: sha(got), suggested: download.suggestedFilename() };
   }
   mark('downloaded');
+
+  if (process.env.E2E_REFRESH === '1') {
+    // The SDK refreshes once Expiration is under 5 minutes away: wait for that moment (plus
+    // a margin for stsvend's whole-second cache check), then use S3 once more.
+    const before = vends.length;
+    const last = vends.at(-1);
+    const refreshAt = Date.parse(last.Expiration) - 5 * 60 * 1000 + 1500;
+    const waitMs = refreshAt - Date.now();
+    if (waitMs > 60_000) throw new Error(`E2E_REFRESH: sessions end ${last.Expiration}, too far off to wait`);
+    await page.waitForTimeout(Math.max(0, waitMs));
+    await page.getByRole('button', { name: 'Refresh list' }).click();
+    await waitStatus(/^2 file\(s\)\./);
+    const shown = await page.getByTestId('creds').textContent();
+    result.refresh = {
+      waitedMs: Math.max(0, waitMs),
+      vendsBefore: before,
+      vendsAfter: vends.length,
+      newKey: vends.at(-1).AccessKeyId !== last.AccessKeyId,
+      pageShowsNewKey: shown.includes(vends.at(-1).AccessKeyId),
+    };
+    if (vends.length <= before || !result.refresh.newKey || !result.refresh.pageShowsNewKey) {
+      throw new Error(`the SDK did not refresh its credentials: ${JSON.stringify(result.refresh)}`);
+    }
+    mark('refreshed');
+  }
 
   await page.fill('#probe-bucket', OTHER_BUCKET);
   await page.getByRole('button', { name: 'Try to list it' }).click();
