@@ -32,7 +32,13 @@ trap cleanup EXIT
 # A previous run that was cut off may have left its own instances behind (tracked by pid file).
 cleanup
 # Seeding runs `stsvend bootstrap`: build the binary (with the test targets, so one build serves both).
-cargo test --locked --lib --bins --tests --no-run
+# The whole workspace: the client tests in tests/api run the stsvend-cli binary and the
+# bulk_upload example, so `cargo build` makes those two as plain executables (`cargo test
+# --examples` would build the example as a test harness). Both commands include dev-dependency
+# targets, so features resolve the same way and the dependencies are built once.
+CARGO_TEST=(cargo test --locked --workspace --lib --bins --tests)
+"${CARGO_TEST[@]}" --no-run
+cargo build --locked --workspace --bins --examples
 bash scripts/ministack.sh start
 bash scripts/ministack.sh seed >/dev/null
 bash scripts/auth0.sh start
@@ -48,7 +54,7 @@ export AUTH0_ISSUER="http://127.0.0.1:$AUTH0_PORT/"
 export FIGURES_FILE="$STSVEND_RUN_DIR/figures.jsonl"
 : >"$FIGURES_FILE"
 
-cargo test --locked --lib --bins --tests -- "$@"
+"${CARGO_TEST[@]}" -- "$@"
 
 python3 - "$FIGURES_FILE" <<'PY'
 import json, sys

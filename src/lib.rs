@@ -3,6 +3,7 @@
 //! short-lived AWS keys scoped to it. The request path, in order:
 //! auth -> store -> provision -> policy -> sts -> http.
 
+pub mod admin;
 pub mod app;
 pub mod auth;
 pub mod aws;

@@ -48,6 +48,18 @@ enum Command {
         #[arg(long, default_value = "config.toml", env = "STSVEND_CONFIG")]
         config: PathBuf,
     },
+    /// Administer users through the running service's admin API (needs an admin token, from
+    /// the environment or --token-file). Prints the JSON answer.
+    Users {
+        /// Base URL of the service.
+        #[arg(long, env = "STSVEND_API", default_value = "http://127.0.0.1:8080")]
+        api: String,
+        /// File holding the admin token (`Bearer ` prefix optional).
+        #[arg(long, global = true)]
+        token_file: Option<PathBuf>,
+        #[command(subcommand)]
+        command: stsvend::ops::users::UsersCommand,
+    },
 }
 
 fn load(path: &std::path::Path) -> Result<Config, ExitCode> {
@@ -93,6 +105,29 @@ fn main() -> ExitCode {
                 Ok(()) => ExitCode::SUCCESS,
                 Err(e) => {
                     eprintln!("stsvend: bootstrap: {e}");
+                    ExitCode::FAILURE
+                }
+            }
+        }
+        Command::Users {
+            api,
+            token_file,
+            command,
+        } => {
+            let token = match stsvend::ops::users::admin_token(token_file.as_deref()) {
+                Ok(t) => t,
+                Err(e) => {
+                    eprintln!("stsvend: users: {e}");
+                    return ExitCode::from(2);
+                }
+            };
+            match block_on(stsvend::ops::users::run(&api, &token, &command)) {
+                Ok(body) => {
+                    println!("{}", serde_json::to_string_pretty(&body).unwrap_or_default());
+                    ExitCode::SUCCESS
+                }
+                Err(e) => {
+                    eprintln!("stsvend: users: {e}");
                     ExitCode::FAILURE
                 }
             }

@@ -27,6 +27,8 @@ pub struct Caller {
     pub grants: BTreeSet<String>,
     /// The OAuth client the token was issued to (`azp`), for logs and audit.
     pub client_id: Option<String>,
+    /// A client-credentials (machine) token: no user behind it.
+    pub machine: bool,
 }
 
 impl Caller {
@@ -107,9 +109,19 @@ impl Verifier {
         &self.jwks
     }
 
-    /// The token's caller: from the verified-token cache when this exact token passed every
-    /// check before and has not expired, else after checking it in full.
+    /// The token's caller, for the user routes: machine tokens are refused unless configured.
     pub async fn verify(&self, token: &str) -> Result<Caller, AuthError> {
+        let caller = self.verify_any(token).await?;
+        if caller.machine && !self.allow_client_credentials {
+            return Err(AuthError::ClientCredentials);
+        }
+        Ok(caller)
+    }
+
+    /// The token's caller, machine tokens included (the admin API's callers are often ops
+    /// tooling): from the verified-token cache when this exact token passed every check before
+    /// and has not expired, else after checking it in full.
+    pub async fn verify_any(&self, token: &str) -> Result<Caller, AuthError> {
         if token.len() > MAX_TOKEN_BYTES {
             return Err(AuthError::Invalid("token is too large"));
         }
@@ -174,15 +186,12 @@ impl Verifier {
         if subject.is_empty() || subject.len() > MAX_SUBJECT_BYTES {
             return Err(AuthError::Invalid("token subject is malformed"));
         }
-        let client_credentials = subject.ends_with("@clients")
+        let machine = subject.ends_with("@clients")
             || match &claims.gty {
                 Some(serde_json::Value::String(g)) => g == "client-credentials",
                 Some(serde_json::Value::Array(gs)) => gs.iter().any(|g| g == "client-credentials"),
                 _ => false,
             };
-        if client_credentials && !self.allow_client_credentials {
-            return Err(AuthError::ClientCredentials);
-        }
 
         let mut grants: BTreeSet<String> = claims
             .scope
@@ -199,6 +208,7 @@ impl Verifier {
             subject,
             grants,
             client_id: claims.azp,
+            machine,
         };
         Ok((caller, exp))
     }

@@ -36,6 +36,7 @@ struct Entry {
     subject: Box<str>,
     grants: Box<[Box<str>]>,
     client_id: Option<Box<str>>,
+    machine: bool,
     /// The token's `exp` (seconds since the epoch).
     exp: u64,
     /// `JwksCache::generation` read before the token was verified.
@@ -86,6 +87,7 @@ impl TokenCache {
             subject: e.subject.into(),
             grants: e.grants.iter().map(ToString::to_string).collect::<BTreeSet<String>>(),
             client_id: e.client_id.map(Into::into),
+            machine: e.machine,
         })
     }
 
@@ -97,6 +99,7 @@ impl TokenCache {
             subject: caller.subject.as_str().into(),
             grants: caller.grants.iter().map(|g| g.as_str().into()).collect(),
             client_id: caller.client_id.as_deref().map(Into::into),
+            machine: caller.machine,
             exp,
             generation,
         };
@@ -117,6 +120,7 @@ mod tests {
             subject: sub.to_owned(),
             grants: ["read:files".to_owned(), "write:files".to_owned()].into(),
             client_id: Some("spa".to_owned()),
+            machine: false,
         }
     }
 

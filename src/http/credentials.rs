@@ -13,7 +13,7 @@ use std::sync::Arc;
 
 use crate::auth::Caller;
 use crate::aws::UpstreamError;
-use crate::provision::ProvisionError;
+use crate::provision::{LifecycleError, ProvisionError};
 use crate::store::{VendRecord, format_time};
 use crate::sts::Credentials;
 
@@ -21,14 +21,15 @@ use crate::sts::Credentials;
 #[derive(Clone)]
 pub struct AccessLevel(pub String);
 
-#[derive(Deserialize, Default)]
+#[derive(Deserialize, Default, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
-struct CredentialsRequest {
+pub struct CredentialsRequest {
+    /// Template name, e.g. `read-only`; default: the configured one.
     access: Option<String>,
 }
 
 /// The first five fields are exactly the AWS `credential_process` format.
-#[derive(Serialize, Deserialize)]
+#[derive(Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "PascalCase")]
 pub struct CredentialsResponse {
     pub version: u8,
@@ -46,7 +47,7 @@ pub struct CredentialsResponse {
 /// `GET /v1/credentials/container`: the AWS container-credentials format, so an SDK pointed
 /// here by `AWS_CONTAINER_CREDENTIALS_FULL_URI` (with the bearer token in
 /// `AWS_CONTAINER_AUTHORIZATION_TOKEN[_FILE]`) refreshes keys by itself.
-#[derive(Serialize, Deserialize)]
+#[derive(Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "PascalCase")]
 pub struct ContainerCredentials {
     pub access_key_id: String,
@@ -69,6 +70,17 @@ struct Handout {
     access: String,
 }
 
+#[utoipa::path(post, path = "/v1/credentials", tag = "credentials",
+    request_body(content = Option<CredentialsRequest>, description = "Optional; `access` names a template (default: the configured one)"),
+    responses(
+        (status = 200, description = "Keys scoped to the caller's bucket; the first five fields are the `credential_process` format", body = CredentialsResponse),
+        (status = 400, description = "Malformed body or unknown access", body = super::error::ErrorBody),
+        (status = 401, description = "Missing or invalid token", body = super::error::ErrorBody),
+        (status = 403, description = "Token lacks the scope for this access, or the user is disabled", body = super::error::ErrorBody),
+        (status = 429, description = "Vend rate exceeded (Retry-After)", body = super::error::ErrorBody),
+        (status = 503, description = "AWS, the issuer or the audit log unavailable (Retry-After)", body = super::error::ErrorBody),
+    ),
+    security(("bearer" = [])))]
 #[tracing::instrument(skip_all, fields(user_id = %caller.user_id))]
 pub async fn vend(
     req: HttpRequest,
@@ -95,6 +107,17 @@ pub async fn vend(
     Ok(resp)
 }
 
+#[utoipa::path(get, path = "/v1/credentials/container", tag = "credentials",
+    params(("access" = Option<String>, Query, description = "Template name (default: the configured one)")),
+    responses(
+        (status = 200, description = "AWS container-credentials format", body = ContainerCredentials),
+        (status = 400, description = "Unknown access or query", body = super::error::ErrorBody),
+        (status = 401, description = "Missing or invalid token", body = super::error::ErrorBody),
+        (status = 403, description = "Token lacks the scope, or the user is disabled", body = super::error::ErrorBody),
+        (status = 429, description = "Vend rate exceeded (Retry-After)", body = super::error::ErrorBody),
+        (status = 503, description = "Upstream unavailable (Retry-After)", body = super::error::ErrorBody),
+    ),
+    security(("bearer" = [])))]
 #[tracing::instrument(skip_all, fields(user_id = %caller.user_id))]
 pub async fn container(
     req: HttpRequest,
@@ -162,9 +185,17 @@ async fn hand_out(
     }
 
     let user = state.provisioner.ensure_ready(caller).await.map_err(|e| match &*e {
-        ProvisionError::Upstream(u) => upstream_error("provisioning failed", u),
+        ProvisionError::Upstream(u) | ProvisionError::Lifecycle(LifecycleError::Upstream(u)) => {
+            upstream_error("provisioning failed", u)
+        }
         other => ApiError::internal("provisioning failed", other),
     })?;
+    if user.disabled_at.is_some() {
+        return Err(ApiError::Forbidden {
+            code: "user_disabled",
+            message: "this account is disabled; contact the administrator".to_owned(),
+        });
+    }
     let vended = state
         .vendor
         .vend(&user, template)

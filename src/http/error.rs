@@ -5,12 +5,25 @@
 use actix_web::http::StatusCode;
 use actix_web::http::header::{self, HeaderValue};
 use actix_web::{HttpResponse, ResponseError};
-use serde_json::json;
 
 use crate::auth::AuthError;
 
 /// Seconds a client should wait before retrying after a 503.
 const RETRY_AFTER_SECONDS: u32 = 5;
+
+/// The error envelope every non-2xx API response carries.
+#[derive(serde::Serialize, serde::Deserialize, utoipa::ToSchema)]
+pub struct ErrorBody {
+    pub error: ErrorDetail,
+}
+
+#[derive(serde::Serialize, serde::Deserialize, utoipa::ToSchema)]
+pub struct ErrorDetail {
+    /// Stable, machine-readable (`invalid_token`, `user_disabled`, `rate_limited`, ...).
+    pub code: String,
+    /// For humans; may change.
+    pub message: String,
+}
 
 /// The error code of a response, kept in its extensions for the request log.
 #[derive(Clone, Copy, Debug)]
@@ -30,8 +43,12 @@ pub enum ApiError {
     HeadersTooLarge,
     #[error("{0}")]
     InsufficientScope(String),
+    #[error("{message}")]
+    Forbidden { code: &'static str, message: String },
     #[error("{0}")]
     NotFound(String),
+    #[error("{message}")]
+    Conflict { code: &'static str, message: String },
     #[error("method not allowed")]
     MethodNotAllowed,
     #[error("too many requests; retry in {0} s")]
@@ -46,7 +63,7 @@ impl ApiError {
     pub fn code(&self) -> &'static str {
         match self {
             Self::Auth(e) => e.code(),
-            Self::BadRequest { code, .. } => code,
+            Self::BadRequest { code, .. } | Self::Forbidden { code, .. } | Self::Conflict { code, .. } => code,
             Self::UnsupportedMediaType => "unsupported_media_type",
             Self::PayloadTooLarge => "payload_too_large",
             Self::HeadersTooLarge => "headers_too_large",
@@ -98,7 +115,8 @@ impl ResponseError for ApiError {
             Self::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             Self::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             Self::HeadersTooLarge => StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
-            Self::InsufficientScope(_) => StatusCode::FORBIDDEN,
+            Self::InsufficientScope(_) | Self::Forbidden { .. } => StatusCode::FORBIDDEN,
+            Self::Conflict { .. } => StatusCode::CONFLICT,
             Self::NotFound(_) => StatusCode::NOT_FOUND,
             Self::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             Self::TooManyRequests(_) => StatusCode::TOO_MANY_REQUESTS,
@@ -135,7 +153,12 @@ impl ResponseError for ApiError {
         if let Self::TooManyRequests(secs) = self {
             resp.insert_header((header::RETRY_AFTER, secs.to_string()));
         }
-        let mut out = resp.json(json!({"error": {"code": self.code(), "message": self.to_string()}}));
+        let mut out = resp.json(ErrorBody {
+            error: ErrorDetail {
+                code: self.code().to_owned(),
+                message: self.to_string(),
+            },
+        });
         out.extensions_mut().insert(ErrorCode(self.code()));
         out
     }

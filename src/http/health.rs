@@ -6,10 +6,15 @@ use serde_json::json;
 
 use crate::app::AppState;
 
+#[utoipa::path(get, path = "/healthz", tag = "health", responses((status = 200, description = "The process answers")))]
 pub async fn healthz() -> HttpResponse {
     HttpResponse::Ok().json(json!({"status": "ok"}))
 }
 
+#[utoipa::path(get, path = "/readyz", tag = "health", responses(
+    (status = 200, description = "Database open and issuer keys loaded"),
+    (status = 503, description = "Not ready (Retry-After)"),
+))]
 pub async fn readyz(state: web::Data<AppState>) -> HttpResponse {
     let database = state.store.ping().await.is_ok();
     let jwks = state.verifier.jwks().is_loaded();

@@ -8,8 +8,8 @@ use super::extract::Authenticated;
 use crate::app::AppState;
 use crate::store::format_time;
 
-#[derive(Serialize)]
-struct Me {
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct Me {
     user_id: String,
     bucket: String,
     region: String,
@@ -17,6 +17,13 @@ struct Me {
     state: &'static str,
 }
 
+#[utoipa::path(get, path = "/v1/me", tag = "credentials",
+    responses(
+        (status = 200, description = "The caller's bucket mapping", body = Me),
+        (status = 401, description = "Missing or invalid token", body = super::error::ErrorBody),
+        (status = 404, description = "No bucket yet (the first vend creates it)", body = super::error::ErrorBody),
+    ),
+    security(("bearer" = [])))]
 #[tracing::instrument(skip_all, fields(user_id = %caller.user_id))]
 pub async fn me(Authenticated(caller): Authenticated, state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
     let row = state

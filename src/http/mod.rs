@@ -1,5 +1,6 @@
 //! Routes. One file per resource; `ApiError` is the only error type that leaves a handler.
 
+mod admin;
 mod cors;
 mod credentials;
 mod error;
@@ -7,14 +8,17 @@ mod extract;
 mod header_limit;
 mod health;
 mod me;
+mod openapi;
 mod request_log;
 
 use actix_web::web;
 
+pub use admin::UserPage;
 pub use cors::cors;
 pub use credentials::{ContainerCredentials, CredentialsResponse};
 pub use error::ApiError;
 pub use extract::Authenticated;
+pub use openapi::ApiDoc;
 pub use request_log::{REQUEST_ID, RequestId};
 
 async fn method_not_allowed() -> Result<actix_web::HttpResponse, ApiError> {
@@ -41,6 +45,46 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
             .route(web::get().to(me::me))
             .default_service(web::to(method_not_allowed)),
     )
+    .service(
+        web::scope("/admin/v1")
+            .service(
+                web::resource("/users")
+                    .route(web::get().to(admin::list_users))
+                    .default_service(web::to(method_not_allowed)),
+            )
+            .service(
+                web::resource("/users/{user_id}")
+                    .route(web::get().to(admin::show_user))
+                    .route(web::delete().to(admin::delete_user))
+                    .default_service(web::to(method_not_allowed)),
+            )
+            .service(
+                web::resource("/users/{user_id}/disable")
+                    .route(web::post().to(admin::disable_user))
+                    .default_service(web::to(method_not_allowed)),
+            )
+            .service(
+                web::resource("/users/{user_id}/enable")
+                    .route(web::post().to(admin::enable_user))
+                    .default_service(web::to(method_not_allowed)),
+            )
+            .service(
+                web::resource("/users/{user_id}/revoke")
+                    .route(web::post().to(admin::revoke_sessions))
+                    .default_service(web::to(method_not_allowed)),
+            )
+            .service(
+                web::resource("/access-keys/{access_key_id}")
+                    .route(web::get().to(admin::access_key))
+                    .default_service(web::to(method_not_allowed)),
+            )
+            .service(
+                web::resource("/audit")
+                    .route(web::get().to(admin::audit_log))
+                    .default_service(web::to(method_not_allowed)),
+            ),
+    )
+    .service(web::resource("/openapi.json").route(web::get().to(openapi::openapi_json)))
     .service(web::resource("/healthz").route(web::get().to(health::healthz)))
     .service(web::resource("/readyz").route(web::get().to(health::readyz)));
 }

@@ -51,11 +51,12 @@ pub fn permission_policy(partition: &str, prefix: &str) -> Value {
     })
 }
 
-/// What the service principal itself needs: the calls first-login provisioning makes, on the
+/// What the service principal itself needs: the calls first-login provisioning makes, the admin
+/// API's revocation (bucket policy) and deletion (emptying, then deleting a bucket), all on the
 /// prefixed buckets only, and assuming the role with a tag and a source identity. The operator
 /// attaches this one; bootstrap only prints it.
 pub fn service_principal_policy(partition: &str, prefix: &str, role_arn: &str) -> Value {
-    let (buckets, _) = bucket_arns(partition, prefix);
+    let (buckets, objects) = bucket_arns(partition, prefix);
     json!({
         "Version": POLICY_VERSION,
         "Statement": [
@@ -70,7 +71,25 @@ pub fn service_principal_policy(partition: &str, prefix: &str, role_arn: &str) -
                     "s3:PutBucketCORS",
                     "s3:PutBucketTagging"
                 ],
+                "Resource": buckets.clone()
+            },
+            {
+                "Sid": "AdminRevokeAndDeleteUserBuckets",
+                "Effect": "Allow",
+                "Action": [
+                    "s3:GetBucketPolicy",
+                    "s3:PutBucketPolicy",
+                    "s3:ListBucket",
+                    "s3:ListBucketMultipartUploads",
+                    "s3:DeleteBucket"
+                ],
                 "Resource": buckets
+            },
+            {
+                "Sid": "AdminEmptyUserBuckets",
+                "Effect": "Allow",
+                "Action": ["s3:DeleteObject", "s3:AbortMultipartUpload"],
+                "Resource": objects
             },
             {
                 "Sid": "VendThroughRole",
@@ -145,7 +164,20 @@ mod tests {
             json!(["arn:aws:s3:::acme-*", "arn:aws:s3:::acme-*/*"])
         );
         let s = service_principal_policy("aws-cn", "acme", "arn:aws-cn:iam::1:role/r");
-        assert_eq!(s["Statement"][0]["Resource"], "arn:aws-cn:s3:::acme-*");
-        assert_eq!(s["Statement"][1]["Resource"], "arn:aws-cn:iam::1:role/r");
+        let resources: Vec<&str> = s["Statement"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|st| st["Resource"].as_str().unwrap())
+            .collect();
+        assert_eq!(
+            resources,
+            [
+                "arn:aws-cn:s3:::acme-*",
+                "arn:aws-cn:s3:::acme-*",
+                "arn:aws-cn:s3:::acme-*/*",
+                "arn:aws-cn:iam::1:role/r"
+            ]
+        );
     }
 }

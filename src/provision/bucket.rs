@@ -42,11 +42,11 @@ pub enum Created {
 }
 
 pub struct BucketSettings {
-    s3: Client,
+    pub(super) s3: Client,
     region: String,
     cors_origins: Vec<String>,
     kms_key_id: Option<String>,
-    metrics: Arc<Metrics>,
+    pub(super) metrics: Arc<Metrics>,
 }
 
 impl BucketSettings {

@@ -5,6 +5,7 @@
 //! user share a single provisioning run (single flight through the mapping cache).
 
 mod bucket;
+mod lifecycle;
 
 use std::sync::Arc;
 
@@ -18,6 +19,7 @@ use crate::limits::AwsGate;
 use crate::store::{NewUser, ProvisionState, Store, StoreError, UserRecord};
 
 pub use bucket::BucketSettings;
+pub use lifecycle::{LifecycleError, REVOKE_SID, merge_policy, revocation_statement};
 
 /// Ready mappings kept in memory; each entry is a few hundred bytes.
 const MAPPING_CACHE_CAPACITY: u64 = 200_000;
@@ -32,6 +34,8 @@ pub enum ProvisionError {
     Identity(#[from] IdentityError),
     #[error("no free bucket name after {0} candidates")]
     NamesExhausted(u32),
+    #[error(transparent)]
+    Lifecycle(#[from] LifecycleError),
 }
 
 #[derive(Clone)]
@@ -44,6 +48,8 @@ struct Inner {
     settings: BucketSettings,
     prefix: String,
     region: String,
+    /// Session tag carrying the user id, for revocation statements.
+    tag_key: String,
     ready: Cache<UserId, Arc<UserRecord>>,
     gate: Arc<AwsGate>,
 }
@@ -62,6 +68,7 @@ impl Provisioner {
                 settings: BucketSettings::new(s3, storage, &aws.region, Arc::clone(gate.metrics())),
                 prefix: storage.bucket_prefix.clone(),
                 region: aws.region.clone(),
+                tag_key: aws.session_tag_key.clone(),
                 ready: Cache::builder().max_capacity(MAPPING_CACHE_CAPACITY).build(),
                 gate,
             }),
@@ -81,6 +88,38 @@ impl Provisioner {
             .await?;
         self.inner.gate.metrics().cache_lookup("mappings", !entry.is_fresh());
         Ok(entry.into_value())
+    }
+
+    /// Drops the cached mapping, so the next request reads the stored row (after an admin
+    /// changed it).
+    pub async fn forget(&self, user_id: &UserId) {
+        self.inner.ready.invalidate(user_id).await;
+    }
+
+    /// Denies the user's sessions issued before `before` on their bucket.
+    pub async fn revoke_sessions(
+        &self,
+        user: &UserRecord,
+        tag_key: &str,
+        before: time::OffsetDateTime,
+    ) -> Result<(), LifecycleError> {
+        let _slot = self.inner.gate.call("s3").await?;
+        self.inner
+            .settings
+            .revoke_sessions(&user.bucket, tag_key, &user.user_id, before)
+            .await
+    }
+
+    /// True when the user's bucket holds no object.
+    pub async fn bucket_is_empty(&self, user: &UserRecord) -> Result<bool, LifecycleError> {
+        let _slot = self.inner.gate.call("s3").await?;
+        self.inner.settings.is_empty(&user.bucket).await
+    }
+
+    /// Empties and deletes the user's bucket; returns the objects deleted.
+    pub async fn delete_bucket(&self, user: &UserRecord) -> Result<u64, LifecycleError> {
+        let _slot = self.inner.gate.call("s3").await?;
+        self.inner.settings.empty_and_delete(&user.bucket).await
     }
 
     /// The stored mapping, without provisioning anything.
@@ -134,6 +173,18 @@ impl Inner {
             }
         }
         self.settings.configure(&row.bucket, &row.user_id).await?;
+        // A user deleted earlier gets a bucket of the same name: their sessions from before the
+        // deletion (still unexpired, scoped to that name) must not reach it.
+        if let Some(deleted_at) = self.store.last_deleted_at(&row.user_id).await? {
+            let before = deleted_at + time::Duration::seconds(1);
+            self.settings
+                .revoke_sessions(&row.bucket, &self.tag_key, &row.user_id, before)
+                .await?;
+            // The keys about to be vended must carry a later issue time (whole seconds).
+            if let Ok(wait) = std::time::Duration::try_from(before - time::OffsetDateTime::now_utc()) {
+                tokio::time::sleep(wait).await;
+            }
+        }
         self.store.mark_ready(&row.user_id).await?;
         row.state = ProvisionState::Ready;
         let metrics = self.gate.metrics();

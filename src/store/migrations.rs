@@ -3,8 +3,9 @@
 
 use rusqlite_migration::{M, Migrations};
 
-const MIGRATIONS: &[M<'static>] = &[M::up(
-    r"
+const MIGRATIONS: &[M<'static>] = &[
+    M::up(
+        r"
 CREATE TABLE users (
     user_id     TEXT PRIMARY KEY,
     issuer      TEXT NOT NULL,
@@ -36,7 +37,60 @@ CREATE TABLE vend_audit (
 CREATE INDEX vend_audit_by_key ON vend_audit (access_key_id);
 CREATE INDEX vend_audit_by_user ON vend_audit (user_id, vended_at);
 ",
-)];
+    ),
+    // 2: the admin API. Users can be disabled and have their sessions revoked; a deleted
+    // user's row moves to `deleted_users`, and the vend audit outlives it (so its foreign key
+    // goes: "whose key was this?" must still be answerable after the user is gone).
+    M::up(
+        r"
+ALTER TABLE users ADD COLUMN disabled_at TEXT;
+-- sessions issued before this instant are denied by the bucket policy
+ALTER TABLE users ADD COLUMN revoked_before TEXT;
+
+CREATE TABLE vend_audit_v2 (
+    id             INTEGER PRIMARY KEY,
+    user_id        TEXT NOT NULL,
+    access_key_id  TEXT NOT NULL,
+    template       TEXT NOT NULL,
+    expiration     TEXT NOT NULL,
+    vended_at      TEXT NOT NULL,
+    client_addr    TEXT,
+    client_id      TEXT,
+    from_cache     INTEGER NOT NULL
+) STRICT;
+INSERT INTO vend_audit_v2 SELECT * FROM vend_audit;
+DROP TABLE vend_audit;
+ALTER TABLE vend_audit_v2 RENAME TO vend_audit;
+CREATE INDEX vend_audit_by_key ON vend_audit (access_key_id);
+CREATE INDEX vend_audit_by_user ON vend_audit (user_id, vended_at);
+
+CREATE TABLE deleted_users (
+    id          INTEGER PRIMARY KEY,
+    user_id     TEXT NOT NULL,
+    issuer      TEXT NOT NULL,
+    subject     TEXT NOT NULL,
+    bucket      TEXT NOT NULL,
+    created_at  TEXT NOT NULL,
+    deleted_at  TEXT NOT NULL
+) STRICT;
+CREATE INDEX deleted_users_by_user ON deleted_users (user_id);
+
+-- Every admin action, allowed or refused.
+CREATE TABLE admin_audit (
+    id           INTEGER PRIMARY KEY,
+    at           TEXT NOT NULL,
+    actor        TEXT NOT NULL,
+    actor_client TEXT,
+    action       TEXT NOT NULL,
+    target       TEXT,
+    outcome      TEXT NOT NULL,
+    detail       TEXT,
+    client_addr  TEXT
+) STRICT;
+CREATE INDEX admin_audit_by_target ON admin_audit (target, id);
+",
+    ),
+];
 
 pub fn migrations() -> Migrations<'static> {
     Migrations::from_slice(MIGRATIONS)

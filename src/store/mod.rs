@@ -5,18 +5,23 @@
 //! readers proceed during a write, and `busy_timeout` makes a second writer wait instead of
 //! failing with `SQLITE_BUSY`.
 
+mod audit;
 mod migrations;
+mod users;
 
 use std::path::Path;
 use std::str::FromStr;
 use std::time::Duration;
 
 use r2d2_sqlite::SqliteConnectionManager;
-use rusqlite::{Connection, OptionalExtension, params};
+use rusqlite::Connection;
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
 use crate::identity::{BucketName, UserId};
+
+pub use audit::{AdminAction, KeyOwner, audit_time};
+pub use users::UserQuery;
 
 const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
 const POOL_SIZE: u32 = 8;
@@ -73,6 +78,10 @@ pub struct UserRecord {
     pub region: String,
     pub state: ProvisionState,
     pub created_at: OffsetDateTime,
+    /// Set while an admin has disabled the user: no credentials are vended.
+    pub disabled_at: Option<OffsetDateTime>,
+    /// Sessions issued before this instant are denied by the bucket policy.
+    pub revoked_before: Option<OffsetDateTime>,
 }
 
 /// What a new user's row starts as.
@@ -110,7 +119,7 @@ pub fn format_time(t: OffsetDateTime) -> String {
     t.format(&Rfc3339).unwrap_or_default()
 }
 
-fn parse_time(s: &str) -> Result<OffsetDateTime, StoreError> {
+pub(crate) fn parse_time(s: &str) -> Result<OffsetDateTime, StoreError> {
     OffsetDateTime::parse(s, &Rfc3339).map_err(|_| StoreError::Corrupt(format!("time `{s}`")))
 }
 
@@ -163,142 +172,6 @@ impl Store {
             .await
             .map(|_| ())
     }
-
-    pub async fn user(&self, user_id: &UserId) -> Result<Option<UserRecord>, StoreError> {
-        let id = user_id.as_str().to_owned();
-        self.run(move |c| select_user(c, &id)).await
-    }
-
-    /// Inserts a pending row unless the user already has one; returns the row either way.
-    pub async fn insert_pending(&self, new: &NewUser<'_>) -> Result<UserRecord, StoreError> {
-        let (id, iss, sub, bucket, region) = (
-            new.user_id.as_str().to_owned(),
-            new.issuer.to_owned(),
-            new.subject.to_owned(),
-            new.bucket.as_str().to_owned(),
-            new.region.to_owned(),
-        );
-        self.run(move |c| {
-            let at = format_time(now());
-            c.execute(
-                "INSERT INTO users (user_id, issuer, subject, bucket, candidate, region, state, created_at, updated_at)
-                 VALUES (?1, ?2, ?3, ?4, 0, ?5, 'pending', ?6, ?6)
-                 ON CONFLICT (user_id) DO NOTHING",
-                params![id, iss, sub, bucket, region, at],
-            )?;
-            select_user(c, &id)?.ok_or_else(|| StoreError::Corrupt("row vanished after insert".to_owned()))
-        })
-        .await
-    }
-
-    /// Moves a pending user to another bucket-name candidate.
-    pub async fn set_bucket(&self, user_id: &UserId, bucket: &BucketName, candidate: u32) -> Result<(), StoreError> {
-        let (id, bucket) = (user_id.as_str().to_owned(), bucket.as_str().to_owned());
-        self.run(move |c| {
-            c.execute(
-                "UPDATE users SET bucket = ?2, candidate = ?3, updated_at = ?4 WHERE user_id = ?1 AND state = 'pending'",
-                params![id, bucket, candidate, format_time(now())],
-            )?;
-            Ok(())
-        })
-        .await
-    }
-
-    pub async fn mark_ready(&self, user_id: &UserId) -> Result<(), StoreError> {
-        let id = user_id.as_str().to_owned();
-        self.run(move |c| {
-            c.execute(
-                "UPDATE users SET state = 'ready', updated_at = ?2 WHERE user_id = ?1",
-                params![id, format_time(now())],
-            )?;
-            Ok(())
-        })
-        .await
-    }
-
-    pub async fn record_vend(&self, v: VendRecord) -> Result<(), StoreError> {
-        self.run(move |c| {
-            c.prepare_cached(
-                "INSERT INTO vend_audit (user_id, access_key_id, template, expiration, vended_at, client_addr, client_id, from_cache)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
-            )?
-            .execute(params![
-                v.user_id.as_str(),
-                v.access_key_id,
-                v.template,
-                format_time(v.expiration),
-                format_time(now()),
-                v.client_addr,
-                v.client_id,
-                v.from_cache,
-            ])?;
-            Ok(())
-        })
-        .await
-    }
-
-    /// Audit rows for an access key id, newest first: "whose key was this?".
-    pub async fn vends_by_access_key(&self, access_key_id: &str) -> Result<Vec<(UserId, String)>, StoreError> {
-        let key = access_key_id.to_owned();
-        self.run(move |c| {
-            let mut stmt = c.prepare_cached(
-                "SELECT user_id, vended_at FROM vend_audit WHERE access_key_id = ?1 ORDER BY id DESC",
-            )?;
-            let rows = stmt.query_map([key], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?)))?;
-            rows.map(|r| {
-                let (id, at) = r?;
-                Ok((UserId::parse(&id).map_err(|e| StoreError::Corrupt(e.to_string()))?, at))
-            })
-            .collect()
-        })
-        .await
-    }
-
-    /// Number of user rows, by state: (ready, pending).
-    pub async fn count_users(&self) -> Result<(i64, i64), StoreError> {
-        self.run(|c| {
-            Ok(c.query_row(
-                "SELECT COALESCE(SUM(state = 'ready'), 0), COALESCE(SUM(state = 'pending'), 0) FROM users",
-                [],
-                |r| Ok((r.get(0)?, r.get(1)?)),
-            )?)
-        })
-        .await
-    }
-}
-
-fn select_user(c: &Connection, id: &str) -> Result<Option<UserRecord>, StoreError> {
-    let row = c
-        .prepare_cached(
-            "SELECT user_id, issuer, subject, bucket, candidate, region, state, created_at FROM users WHERE user_id = ?1",
-        )?
-        .query_row([id], |r| {
-            Ok((
-                r.get::<_, String>(0)?,
-                r.get::<_, String>(1)?,
-                r.get::<_, String>(2)?,
-                r.get::<_, String>(3)?,
-                r.get::<_, u32>(4)?,
-                r.get::<_, String>(5)?,
-                r.get::<_, String>(6)?,
-                r.get::<_, String>(7)?,
-            ))
-        })
-        .optional()?;
-    let Some((user_id, issuer, subject, bucket, candidate, region, state, created_at)) = row else {
-        return Ok(None);
-    };
-    let corrupt = |e: crate::identity::IdentityError| StoreError::Corrupt(e.to_string());
-    Ok(Some(UserRecord {
-        user_id: UserId::parse(&user_id).map_err(corrupt)?,
-        issuer,
-        subject,
-        bucket: BucketName::parse(&bucket).map_err(corrupt)?,
-        candidate,
-        region,
-        state: state.parse()?,
-        created_at: parse_time(&created_at)?,
-    }))
 }
 
 #[cfg(test)]

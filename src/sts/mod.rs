@@ -105,8 +105,14 @@ impl Vendor {
             let fresh = entry.is_fresh();
             self.gate.metrics().cache_lookup("credentials", !fresh);
             let credentials = entry.into_value();
+            // Cached keys from before a revocation of this user's sessions are denied by the
+            // bucket policy: replace them.
+            let revoked = !fresh
+                && user.revoked_before.is_some_and(|before| {
+                    credentials.expiration - time::Duration::seconds(i64::from(self.duration_seconds)) < before
+                });
             // The expiry timer is coarse; never hand out keys below the promised lifetime.
-            if fresh || credentials.remaining() >= self.min_remaining {
+            if fresh || (!revoked && credentials.remaining() >= self.min_remaining) {
                 return Ok(Vended {
                     credentials,
                     from_cache: !fresh,

@@ -1,6 +1,8 @@
 //! One integration binary, one file per area. Requires `MiniStack` (started and seeded by
 //! scripts/test.sh); every test fails loudly if it is missing.
 
+mod admin;
+mod clients;
 mod container;
 mod cors;
 mod fault_proxy;
@@ -12,6 +14,7 @@ mod isolation;
 mod load;
 mod metrics;
 mod oidc;
+mod openapi;
 mod ops;
 mod process;
 mod provisioning;

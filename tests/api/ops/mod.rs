@@ -4,6 +4,7 @@
 
 mod bootstrap;
 mod doctor;
+mod users;
 
 use aws_sdk_iam::config::{BehaviorVersion, Credentials, Region};
 

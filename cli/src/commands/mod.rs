@@ -1,0 +1,6 @@
+//! One module per subcommand.
+
+pub mod configure;
+pub mod credential_process;
+pub mod login;
+pub mod token_file;

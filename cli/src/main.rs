@@ -1,0 +1,101 @@
+#![forbid(unsafe_code)]
+//! stsvend-cli: log in once with the device flow, then hand short-lived, bucket-scoped AWS keys
+//! from stsvend to the AWS CLI and SDKs (`credential_process`) or to containers (a token file).
+
+mod api;
+mod awsconfig;
+mod commands;
+mod error;
+mod files;
+mod oauth;
+mod secret;
+mod session;
+mod store;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use clap::{Parser, Subcommand};
+
+use commands::{configure, credential_process, login, token_file};
+use error::CliError;
+
+#[derive(Parser)]
+#[command(
+    name = "stsvend-cli",
+    version,
+    about = "Short-lived AWS keys for your own bucket, from stsvend"
+)]
+struct Cli {
+    /// Session file [default: stsvend/cli-session.json in your config directory].
+    #[arg(long, global = true, env = "STSVEND_CLI_STORE")]
+    token_store: Option<PathBuf>,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Sign in with the device flow (open a URL, enter a code) and store the session.
+    Login(login::LoginArgs),
+    /// Print credentials in the AWS `credential_process` format (for the AWS CLI and SDKs).
+    CredentialProcess {
+        /// Access level to ask stsvend for (for example `read-only`) [default: stsvend's].
+        #[arg(long)]
+        access: Option<String>,
+    },
+    /// Keep `Bearer <token>` in a file, for `AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE`.
+    TokenFile {
+        /// File to write (replaced atomically, mode 0600).
+        #[arg(long)]
+        path: PathBuf,
+        /// Write once and exit instead of refreshing the file before the token expires.
+        #[arg(long)]
+        once: bool,
+    },
+    /// Add or update a profile in the AWS config file that runs `credential-process`.
+    Configure(configure::ConfigureArgs),
+}
+
+fn http_client() -> Result<reqwest::blocking::Client, CliError> {
+    reqwest::blocking::Client::builder()
+        .user_agent(concat!("stsvend-cli/", env!("CARGO_PKG_VERSION")))
+        .connect_timeout(Duration::from_secs(10))
+        .timeout(Duration::from_mins(1))
+        .build()
+        .map_err(CliError::http("the HTTP client"))
+}
+
+fn run(cli: Cli) -> Result<(), CliError> {
+    let http = http_client()?;
+    let explicit = cli.token_store.is_some();
+    let store = store::resolve_path(cli.token_store.as_deref())?;
+    match cli.command {
+        Command::Login(args) => login::run(&http, &store, args),
+        Command::CredentialProcess { access } => credential_process::run(&http, &store, access.as_deref()),
+        Command::TokenFile { path, once } => token_file::run(&http, &store, &path, once),
+        Command::Configure(args) => configure::run(&http, &store, explicit, args),
+    }
+}
+
+fn main() -> ExitCode {
+    match run(Cli::parse()) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("stsvend-cli: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn the_command_line_is_consistent() {
+        Cli::command().debug_assert();
+    }
+}

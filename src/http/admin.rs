@@ -1,0 +1,405 @@
+//! `/admin/v1`: the operator's API. Off unless `admin.permission` is configured; callers need
+//! a token (user or machine) carrying that permission. Every call is written to the admin
+//! audit log before it runs, and its outcome after.
+
+use std::future::Future;
+
+use actix_web::{HttpRequest, HttpResponse, web};
+use serde::{Deserialize, Serialize};
+
+use super::error::{ApiError, ErrorBody};
+use super::extract::bearer_token;
+use crate::admin::{self, AdminError, MAX_PAGE, UserView};
+use crate::app::AppState;
+use crate::auth::Caller;
+use crate::provision::LifecycleError;
+use crate::store::{AdminAction, KeyOwner, UserQuery};
+
+/// An authenticated caller holding the admin permission.
+pub struct AdminCaller {
+    caller: Caller,
+    client_addr: Option<String>,
+}
+
+async fn authorize(req: &HttpRequest, state: &AppState) -> Result<AdminCaller, ApiError> {
+    let Some(permission) = &state.config.admin.permission else {
+        return Err(ApiError::NotFound(
+            "the admin API is not enabled (configure admin.permission)".to_owned(),
+        ));
+    };
+    let caller = state.verifier.verify_any(bearer_token(req)?).await?;
+    let admin = AdminCaller {
+        caller,
+        client_addr: req.peer_addr().map(|a| a.ip().to_string()),
+    };
+    if !admin.caller.has_any(std::slice::from_ref(permission)) {
+        // Refusals of authenticated callers are audited too.
+        let id = record(state, &admin, "authorize", None).await?;
+        finish(state, id, "refused", Some("missing the admin permission".to_owned())).await;
+        return Err(ApiError::InsufficientScope(format!(
+            "the admin API needs `{permission}`"
+        )));
+    }
+    Ok(admin)
+}
+
+async fn record(state: &AppState, admin: &AdminCaller, action: &str, target: Option<&str>) -> Result<i64, ApiError> {
+    state
+        .store
+        .record_admin_action(AdminAction {
+            at: admin::action_time(),
+            actor: admin.caller.subject.clone(),
+            actor_client: admin.caller.client_id.clone(),
+            action: action.to_owned(),
+            target: target.map(str::to_owned),
+            outcome: "started".to_owned(),
+            detail: None,
+            client_addr: admin.client_addr.clone(),
+        })
+        .await
+        .map_err(|e| {
+            tracing::error!(error = %e, "admin audit write failed; action refused");
+            ApiError::Unavailable("the audit log")
+        })
+}
+
+async fn finish(state: &AppState, id: i64, outcome: &str, detail: Option<String>) {
+    if let Err(e) = state.store.finish_admin_action(id, outcome, detail).await {
+        tracing::error!(error = %e, audit_id = id, "admin audit outcome not recorded");
+    }
+}
+
+/// Runs one admin action between its two audit writes: nothing runs unaudited.
+async fn audited<T, F>(
+    req: &HttpRequest,
+    state: &AppState,
+    action: &str,
+    target: Option<&str>,
+    run: F,
+) -> Result<T, ApiError>
+where
+    F: Future<Output = Result<T, AdminError>>,
+{
+    let admin = authorize(req, state).await?;
+    let id = record(state, &admin, action, target).await?;
+    tracing::info!(actor = %admin.caller.subject, action, target, "admin action");
+    match run.await {
+        Ok(v) => {
+            finish(state, id, "ok", None).await;
+            Ok(v)
+        }
+        Err(e) => {
+            let err = api_error(e);
+            let failed = actix_web::ResponseError::status_code(&err).is_server_error();
+            let outcome = if failed { "failed" } else { "refused" };
+            finish(state, id, outcome, Some(err.code().to_owned())).await;
+            Err(err)
+        }
+    }
+}
+
+fn api_error(e: AdminError) -> ApiError {
+    match e {
+        AdminError::NoSuchUser(id) => ApiError::NotFound(format!("no user {id}")),
+        e @ AdminError::BadUserId(_) => ApiError::BadRequest {
+            code: "invalid_user_id",
+            message: e.to_string(),
+        },
+        e @ AdminError::BucketNotEmpty { .. } => ApiError::Conflict {
+            code: "bucket_not_empty",
+            message: e.to_string(),
+        },
+        AdminError::Lifecycle(LifecycleError::Upstream(u)) => super::credentials::upstream_error("admin action", &u),
+        e @ AdminError::Lifecycle(LifecycleError::ExistingPolicy(_)) => ApiError::Conflict {
+            code: "bucket_policy_unreadable",
+            message: e.to_string(),
+        },
+        e @ (AdminError::Store(_) | AdminError::Lifecycle(_)) => ApiError::internal("admin action failed", &e),
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct ListQuery {
+    search: Option<String>,
+    after: Option<String>,
+    limit: Option<u32>,
+}
+
+#[derive(Serialize, Deserialize, utoipa::ToSchema)]
+pub struct UserPage {
+    pub users: Vec<UserView>,
+    /// Pass as `after` for the next page; absent on the last page.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub next_after: Option<String>,
+}
+
+/// Every hand-out of one access key id.
+#[derive(Serialize, Deserialize, utoipa::ToSchema)]
+pub struct KeyLookup {
+    pub access_key_id: String,
+    pub vends: Vec<KeyOwner>,
+}
+
+#[derive(Serialize, Deserialize, utoipa::ToSchema)]
+pub struct AuditPage {
+    pub actions: Vec<AdminAction>,
+}
+
+fn query<T>(q: Result<web::Query<T>, actix_web::Error>) -> Result<T, ApiError> {
+    q.map(web::Query::into_inner).map_err(|e| ApiError::BadRequest {
+        code: "invalid_query",
+        message: format!("query string is not valid: {e}"),
+    })
+}
+
+#[utoipa::path(get, path = "/admin/v1/users", tag = "admin",
+    params(("search" = Option<String>, Query, description = "User-id or bucket prefix, or part of the subject"), ("after" = Option<String>, Query, description = "Previous page's next_after"), ("limit" = Option<u32>, Query, description = "1-500, default 50")),
+    responses(
+        (status = 200, description = "A page of users", body = UserPage),
+        (status = 400, description = "Malformed parameter", body = ErrorBody),
+        (status = 401, description = "Missing or invalid token", body = ErrorBody),
+        (status = 403, description = "Token lacks the admin permission", body = ErrorBody),
+        (status = 404, description = "Admin API not enabled, or no such user/key", body = ErrorBody),
+        (status = 503, description = "AWS or the audit log unavailable (Retry-After)", body = ErrorBody),
+    ),
+    security(("bearer" = [])))]
+pub async fn list_users(
+    req: HttpRequest,
+    q: Result<web::Query<ListQuery>, actix_web::Error>,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
+    let q = query(q)?;
+    let limit = q.limit.unwrap_or(50).clamp(1, MAX_PAGE);
+    let search = q.search.filter(|s| !s.is_empty());
+    if search.as_ref().is_some_and(|s| s.len() > 1024) {
+        return Err(ApiError::BadRequest {
+            code: "invalid_query",
+            message: "search is longer than 1024 bytes".to_owned(),
+        });
+    }
+    let target = search.clone();
+    let users = audited(
+        &req,
+        &state,
+        "users.list",
+        target.as_deref(),
+        admin::list(
+            &state,
+            UserQuery {
+                search,
+                after: q.after,
+                limit,
+            },
+        ),
+    )
+    .await?;
+    let next_after = (users.len() == limit as usize)
+        .then(|| users.last().map(|u| u.user_id.clone()))
+        .flatten();
+    Ok(HttpResponse::Ok().json(UserPage { users, next_after }))
+}
+
+#[utoipa::path(get, path = "/admin/v1/users/{user_id}", tag = "admin",
+    params(("user_id" = String, Path, description = "26-character user id")),
+    responses(
+        (status = 200, description = "The user", body = crate::admin::UserView),
+        (status = 400, description = "Malformed parameter", body = ErrorBody),
+        (status = 401, description = "Missing or invalid token", body = ErrorBody),
+        (status = 403, description = "Token lacks the admin permission", body = ErrorBody),
+        (status = 404, description = "Admin API not enabled, or no such user/key", body = ErrorBody),
+        (status = 503, description = "AWS or the audit log unavailable (Retry-After)", body = ErrorBody),
+    ),
+    security(("bearer" = [])))]
+pub async fn show_user(
+    req: HttpRequest,
+    path: web::Path<String>,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
+    let raw = path.into_inner();
+    let user = audited(&req, &state, "users.show", Some(&raw), async {
+        admin::show(&state, &admin::parse_user_id(&raw)?).await
+    })
+    .await?;
+    Ok(HttpResponse::Ok().json(user))
+}
+
+#[utoipa::path(post, path = "/admin/v1/users/{user_id}/disable", tag = "admin",
+    params(("user_id" = String, Path, description = "26-character user id")),
+    responses(
+        (status = 200, description = "Disabled: vends answer 403 user_disabled", body = crate::admin::UserView),
+        (status = 400, description = "Malformed parameter", body = ErrorBody),
+        (status = 401, description = "Missing or invalid token", body = ErrorBody),
+        (status = 403, description = "Token lacks the admin permission", body = ErrorBody),
+        (status = 404, description = "Admin API not enabled, or no such user/key", body = ErrorBody),
+        (status = 503, description = "AWS or the audit log unavailable (Retry-After)", body = ErrorBody),
+    ),
+    security(("bearer" = [])))]
+pub async fn disable_user(
+    req: HttpRequest,
+    path: web::Path<String>,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
+    set_disabled(req, path, state, true).await
+}
+
+#[utoipa::path(post, path = "/admin/v1/users/{user_id}/enable", tag = "admin",
+    params(("user_id" = String, Path, description = "26-character user id")),
+    responses(
+        (status = 200, description = "Enabled again", body = crate::admin::UserView),
+        (status = 400, description = "Malformed parameter", body = ErrorBody),
+        (status = 401, description = "Missing or invalid token", body = ErrorBody),
+        (status = 403, description = "Token lacks the admin permission", body = ErrorBody),
+        (status = 404, description = "Admin API not enabled, or no such user/key", body = ErrorBody),
+        (status = 503, description = "AWS or the audit log unavailable (Retry-After)", body = ErrorBody),
+    ),
+    security(("bearer" = [])))]
+pub async fn enable_user(
+    req: HttpRequest,
+    path: web::Path<String>,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
+    set_disabled(req, path, state, false).await
+}
+
+async fn set_disabled(
+    req: HttpRequest,
+    path: web::Path<String>,
+    state: web::Data<AppState>,
+    disabled: bool,
+) -> Result<HttpResponse, ApiError> {
+    let raw = path.into_inner();
+    let action = if disabled { "users.disable" } else { "users.enable" };
+    let user = audited(&req, &state, action, Some(&raw), async {
+        admin::set_disabled(&state, &admin::parse_user_id(&raw)?, disabled).await
+    })
+    .await?;
+    Ok(HttpResponse::Ok().json(user))
+}
+
+#[utoipa::path(post, path = "/admin/v1/users/{user_id}/revoke", tag = "admin",
+    params(("user_id" = String, Path, description = "26-character user id")),
+    responses(
+        (status = 200, description = "Sessions issued until now are denied on the user's bucket", body = crate::admin::UserView),
+        (status = 400, description = "Malformed parameter", body = ErrorBody),
+        (status = 401, description = "Missing or invalid token", body = ErrorBody),
+        (status = 403, description = "Token lacks the admin permission", body = ErrorBody),
+        (status = 404, description = "Admin API not enabled, or no such user/key", body = ErrorBody),
+        (status = 503, description = "AWS or the audit log unavailable (Retry-After)", body = ErrorBody),
+    ),
+    security(("bearer" = [])))]
+pub async fn revoke_sessions(
+    req: HttpRequest,
+    path: web::Path<String>,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
+    let raw = path.into_inner();
+    let user = audited(&req, &state, "users.revoke", Some(&raw), async {
+        Box::pin(admin::revoke(&state, &admin::parse_user_id(&raw)?)).await
+    })
+    .await?;
+    Ok(HttpResponse::Ok().json(user))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct DeleteQuery {
+    #[serde(default)]
+    force: bool,
+}
+
+#[utoipa::path(delete, path = "/admin/v1/users/{user_id}", tag = "admin",
+    params(("user_id" = String, Path, description = "26-character user id"), ("force" = Option<bool>, Query, description = "Empty a non-empty bucket first")),
+    responses(
+        (status = 200, description = "Bucket and mapping deleted", body = crate::admin::Deleted),
+        (status = 409, description = "Bucket not empty (use force)", body = ErrorBody),
+        (status = 400, description = "Malformed parameter", body = ErrorBody),
+        (status = 401, description = "Missing or invalid token", body = ErrorBody),
+        (status = 403, description = "Token lacks the admin permission", body = ErrorBody),
+        (status = 404, description = "Admin API not enabled, or no such user/key", body = ErrorBody),
+        (status = 503, description = "AWS or the audit log unavailable (Retry-After)", body = ErrorBody),
+    ),
+    security(("bearer" = [])))]
+pub async fn delete_user(
+    req: HttpRequest,
+    path: web::Path<String>,
+    q: Result<web::Query<DeleteQuery>, actix_web::Error>,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
+    let force = query(q)?.force;
+    let raw = path.into_inner();
+    let action = if force { "users.delete_forced" } else { "users.delete" };
+    let deleted = audited(&req, &state, action, Some(&raw), async {
+        Box::pin(admin::delete(&state, &admin::parse_user_id(&raw)?, force)).await
+    })
+    .await?;
+    Ok(HttpResponse::Ok().json(deleted))
+}
+
+#[utoipa::path(get, path = "/admin/v1/access-keys/{access_key_id}", tag = "admin",
+    params(("access_key_id" = String, Path, description = "An AccessKeyId seen in CloudTrail or S3 logs")),
+    responses(
+        (status = 200, description = "Every hand-out of the key", body = KeyLookup),
+        (status = 400, description = "Malformed parameter", body = ErrorBody),
+        (status = 401, description = "Missing or invalid token", body = ErrorBody),
+        (status = 403, description = "Token lacks the admin permission", body = ErrorBody),
+        (status = 404, description = "Admin API not enabled, or no such user/key", body = ErrorBody),
+        (status = 503, description = "AWS or the audit log unavailable (Retry-After)", body = ErrorBody),
+    ),
+    security(("bearer" = [])))]
+pub async fn access_key(
+    req: HttpRequest,
+    path: web::Path<String>,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
+    let key = path.into_inner();
+    if !(16..=128).contains(&key.len()) || !key.bytes().all(|b| b.is_ascii_uppercase() || b.is_ascii_digit()) {
+        return Err(ApiError::BadRequest {
+            code: "invalid_access_key_id",
+            message: "an access key id is 16-128 characters A-Z and 0-9".to_owned(),
+        });
+    }
+    let vends = audited(&req, &state, "access_keys.lookup", Some(&key), async {
+        Ok(state.store.key_owner(&key).await?)
+    })
+    .await?;
+    if vends.is_empty() {
+        return Err(ApiError::NotFound(format!("{key} was never vended by this service")));
+    }
+    Ok(HttpResponse::Ok().json(KeyLookup {
+        access_key_id: key,
+        vends,
+    }))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct AuditQuery {
+    target: Option<String>,
+    limit: Option<u32>,
+}
+
+#[utoipa::path(get, path = "/admin/v1/audit", tag = "admin",
+    params(("target" = Option<String>, Query, description = "Only actions on this user id or key"), ("limit" = Option<u32>, Query, description = "1-500, default 100")),
+    responses(
+        (status = 200, description = "Admin actions, newest first", body = AuditPage),
+        (status = 400, description = "Malformed parameter", body = ErrorBody),
+        (status = 401, description = "Missing or invalid token", body = ErrorBody),
+        (status = 403, description = "Token lacks the admin permission", body = ErrorBody),
+        (status = 404, description = "Admin API not enabled, or no such user/key", body = ErrorBody),
+        (status = 503, description = "AWS or the audit log unavailable (Retry-After)", body = ErrorBody),
+    ),
+    security(("bearer" = [])))]
+pub async fn audit_log(
+    req: HttpRequest,
+    q: Result<web::Query<AuditQuery>, actix_web::Error>,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
+    let q = query(q)?;
+    let limit = q.limit.unwrap_or(100).clamp(1, MAX_PAGE);
+    let actions = audited(&req, &state, "audit.list", None, async {
+        Ok(state.store.admin_actions(q.target, limit).await?)
+    })
+    .await?;
+    Ok(HttpResponse::Ok().json(AuditPage { actions }))
+}

@@ -1,0 +1,197 @@
+//! The audit logs: one row per credential hand-out, one per admin action.
+
+use rusqlite::params;
+
+use super::{Store, StoreError, VendRecord, format_time, now};
+use crate::identity::UserId;
+
+/// One hand-out of an access key, with whose it was (also after the user was deleted).
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize, utoipa::ToSchema)]
+pub struct KeyOwner {
+    pub user_id: String,
+    pub issuer: Option<String>,
+    pub subject: Option<String>,
+    pub bucket: Option<String>,
+    /// True when the user has since been deleted.
+    pub user_deleted: bool,
+    pub template: String,
+    pub vended_at: String,
+    pub expiration: String,
+    pub client_addr: Option<String>,
+    pub client_id: Option<String>,
+    pub from_cache: bool,
+}
+
+/// One admin action, as recorded.
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize, utoipa::ToSchema)]
+pub struct AdminAction {
+    pub at: String,
+    pub actor: String,
+    pub actor_client: Option<String>,
+    pub action: String,
+    pub target: Option<String>,
+    pub outcome: String,
+    pub detail: Option<String>,
+    pub client_addr: Option<String>,
+}
+
+impl Store {
+    pub async fn record_vend(&self, v: VendRecord) -> Result<(), StoreError> {
+        self.run(move |c| {
+            c.prepare_cached(
+                "INSERT INTO vend_audit (user_id, access_key_id, template, expiration, vended_at, client_addr, client_id, from_cache)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+            )?
+            .execute(params![
+                v.user_id.as_str(),
+                v.access_key_id,
+                v.template,
+                format_time(v.expiration),
+                format_time(now()),
+                v.client_addr,
+                v.client_id,
+                v.from_cache,
+            ])?;
+            Ok(())
+        })
+        .await
+    }
+
+    /// Audit rows for an access key id, newest first: "whose key was this?".
+    pub async fn vends_by_access_key(&self, access_key_id: &str) -> Result<Vec<(UserId, String)>, StoreError> {
+        let key = access_key_id.to_owned();
+        self.run(move |c| {
+            let mut stmt = c.prepare_cached(
+                "SELECT user_id, vended_at FROM vend_audit WHERE access_key_id = ?1 ORDER BY id DESC",
+            )?;
+            let rows = stmt.query_map([key], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?)))?;
+            rows.map(|r| {
+                let (id, at) = r?;
+                Ok((UserId::parse(&id).map_err(|e| StoreError::Corrupt(e.to_string()))?, at))
+            })
+            .collect()
+        })
+        .await
+    }
+
+    /// Every hand-out of an access key id, newest first: "whose key was this?".
+    pub async fn key_owner(&self, access_key_id: &str) -> Result<Vec<KeyOwner>, StoreError> {
+        let key = access_key_id.to_owned();
+        self.run(move |c| {
+            let mut stmt = c.prepare_cached(
+                "SELECT v.user_id, COALESCE(u.issuer, d.issuer), COALESCE(u.subject, d.subject),
+                        COALESCE(u.bucket, d.bucket), u.user_id IS NULL AND d.user_id IS NOT NULL,
+                        v.template, v.vended_at, v.expiration, v.client_addr, v.client_id, v.from_cache
+                 FROM vend_audit v
+                 LEFT JOIN users u ON u.user_id = v.user_id
+                 LEFT JOIN (SELECT user_id, issuer, subject, bucket FROM deleted_users
+                            WHERE id IN (SELECT MAX(id) FROM deleted_users GROUP BY user_id)) d
+                        ON d.user_id = v.user_id
+                 WHERE v.access_key_id = ?1 ORDER BY v.id DESC LIMIT 100",
+            )?;
+            let rows = stmt.query_map([key], |r| {
+                Ok(KeyOwner {
+                    user_id: r.get(0)?,
+                    issuer: r.get(1)?,
+                    subject: r.get(2)?,
+                    bucket: r.get(3)?,
+                    user_deleted: r.get(4)?,
+                    template: r.get(5)?,
+                    vended_at: r.get(6)?,
+                    expiration: r.get(7)?,
+                    client_addr: r.get(8)?,
+                    client_id: r.get(9)?,
+                    from_cache: r.get(10)?,
+                })
+            })?;
+            Ok(rows.collect::<Result<_, _>>()?)
+        })
+        .await
+    }
+
+    /// The user's most recent hand-out time.
+    pub async fn last_vend(&self, user_id: &UserId) -> Result<Option<String>, StoreError> {
+        let id = user_id.as_str().to_owned();
+        self.run(move |c| {
+            Ok(
+                c.prepare_cached("SELECT MAX(vended_at) FROM vend_audit WHERE user_id = ?1")?
+                    .query_row([id], |r| r.get(0))?,
+            )
+        })
+        .await
+    }
+
+    /// Distinct access key ids handed to the user, oldest first.
+    pub async fn keys_of_user(&self, user_id: &UserId) -> Result<Vec<String>, StoreError> {
+        let id = user_id.as_str().to_owned();
+        self.run(move |c| {
+            let mut stmt = c.prepare_cached(
+                "SELECT access_key_id FROM vend_audit WHERE user_id = ?1 GROUP BY access_key_id ORDER BY MIN(id)",
+            )?;
+            let rows = stmt.query_map([id], |r| r.get(0))?;
+            Ok(rows.collect::<Result<_, _>>()?)
+        })
+        .await
+    }
+
+    /// Records an admin action before it runs; [`Store::finish_admin_action`] sets its outcome.
+    pub async fn record_admin_action(&self, a: AdminAction) -> Result<i64, StoreError> {
+        self.run(move |c| {
+            c.prepare_cached(
+                "INSERT INTO admin_audit (at, actor, actor_client, action, target, outcome, detail, client_addr)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+            )?
+            .execute(params![
+                a.at,
+                a.actor,
+                a.actor_client,
+                a.action,
+                a.target,
+                a.outcome,
+                a.detail,
+                a.client_addr
+            ])?;
+            Ok(c.last_insert_rowid())
+        })
+        .await
+    }
+
+    pub async fn finish_admin_action(&self, id: i64, outcome: &str, detail: Option<String>) -> Result<(), StoreError> {
+        let outcome = outcome.to_owned();
+        self.run(move |c| {
+            c.prepare_cached("UPDATE admin_audit SET outcome = ?2, detail = COALESCE(?3, detail) WHERE id = ?1")?
+                .execute(params![id, outcome, detail])?;
+            Ok(())
+        })
+        .await
+    }
+
+    /// Admin actions, newest first, optionally only those on `target`.
+    pub async fn admin_actions(&self, target: Option<String>, limit: u32) -> Result<Vec<AdminAction>, StoreError> {
+        self.run(move |c| {
+            let mut stmt = c.prepare_cached(
+                "SELECT at, actor, actor_client, action, target, outcome, detail, client_addr FROM admin_audit
+                 WHERE ?1 IS NULL OR target = ?1 ORDER BY id DESC LIMIT ?2",
+            )?;
+            let rows = stmt.query_map(params![target, limit], |r| {
+                Ok(AdminAction {
+                    at: r.get(0)?,
+                    actor: r.get(1)?,
+                    actor_client: r.get(2)?,
+                    action: r.get(3)?,
+                    target: r.get(4)?,
+                    outcome: r.get(5)?,
+                    detail: r.get(6)?,
+                    client_addr: r.get(7)?,
+                })
+            })?;
+            Ok(rows.collect::<Result<_, _>>()?)
+        })
+        .await
+    }
+}
+
+/// The current time as the audit logs write it.
+pub fn audit_time() -> String {
+    format_time(now())
+}

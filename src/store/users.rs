@@ -1,0 +1,235 @@
+//! The `users` table: one mapping per user (bucket, state), and the admin switches on it.
+
+use rusqlite::{Connection, OptionalExtension, params};
+use time::OffsetDateTime;
+
+use super::{NewUser, Store, StoreError, UserRecord, format_time, now, parse_time};
+use crate::identity::{BucketName, UserId};
+
+const USER_COLUMNS: &str =
+    "user_id, issuer, subject, bucket, candidate, region, state, created_at, disabled_at, revoked_before";
+
+/// A page of users for the admin API, in user-id order.
+pub struct UserQuery {
+    /// Matches a user-id prefix, a bucket name prefix, or any part of the subject.
+    pub search: Option<String>,
+    /// Only users whose id sorts after this one (the previous page's last).
+    pub after: Option<String>,
+    pub limit: u32,
+}
+
+impl Store {
+    pub async fn user(&self, user_id: &UserId) -> Result<Option<UserRecord>, StoreError> {
+        let id = user_id.as_str().to_owned();
+        self.run(move |c| select_user(c, &id)).await
+    }
+
+    /// Inserts a pending row unless the user already has one; returns the row either way.
+    pub async fn insert_pending(&self, new: &NewUser<'_>) -> Result<UserRecord, StoreError> {
+        let (id, iss, sub, bucket, region) = (
+            new.user_id.as_str().to_owned(),
+            new.issuer.to_owned(),
+            new.subject.to_owned(),
+            new.bucket.as_str().to_owned(),
+            new.region.to_owned(),
+        );
+        self.run(move |c| {
+            let at = format_time(now());
+            c.execute(
+                "INSERT INTO users (user_id, issuer, subject, bucket, candidate, region, state, created_at, updated_at)
+                 VALUES (?1, ?2, ?3, ?4, 0, ?5, 'pending', ?6, ?6)
+                 ON CONFLICT (user_id) DO NOTHING",
+                params![id, iss, sub, bucket, region, at],
+            )?;
+            select_user(c, &id)?.ok_or_else(|| StoreError::Corrupt("row vanished after insert".to_owned()))
+        })
+        .await
+    }
+
+    /// Moves a pending user to another bucket-name candidate.
+    pub async fn set_bucket(&self, user_id: &UserId, bucket: &BucketName, candidate: u32) -> Result<(), StoreError> {
+        let (id, bucket) = (user_id.as_str().to_owned(), bucket.as_str().to_owned());
+        self.run(move |c| {
+            c.execute(
+                "UPDATE users SET bucket = ?2, candidate = ?3, updated_at = ?4 WHERE user_id = ?1 AND state = 'pending'",
+                params![id, bucket, candidate, format_time(now())],
+            )?;
+            Ok(())
+        })
+        .await
+    }
+
+    pub async fn mark_ready(&self, user_id: &UserId) -> Result<(), StoreError> {
+        let id = user_id.as_str().to_owned();
+        self.run(move |c| {
+            c.execute(
+                "UPDATE users SET state = 'ready', updated_at = ?2 WHERE user_id = ?1",
+                params![id, format_time(now())],
+            )?;
+            Ok(())
+        })
+        .await
+    }
+
+    /// Number of user rows, by state: (ready, pending).
+    pub async fn count_users(&self) -> Result<(i64, i64), StoreError> {
+        self.run(|c| {
+            Ok(c.query_row(
+                "SELECT COALESCE(SUM(state = 'ready'), 0), COALESCE(SUM(state = 'pending'), 0) FROM users",
+                [],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )?)
+        })
+        .await
+    }
+
+    /// Users matching `q`, with each one's last vend time.
+    pub async fn list_users(&self, q: UserQuery) -> Result<Vec<(UserRecord, Option<String>)>, StoreError> {
+        self.run(move |c| {
+            let search = q.search.unwrap_or_default();
+            let like = format!("%{}%", escape_like(&search));
+            let prefix = format!("{}%", escape_like(&search));
+            let mut stmt = c.prepare_cached(&format!(
+                "SELECT {USER_COLUMNS},
+                        (SELECT MAX(vended_at) FROM vend_audit v WHERE v.user_id = users.user_id)
+                 FROM users
+                 WHERE user_id > ?1
+                   AND (?2 = '' OR user_id LIKE ?3 ESCAPE '\\' OR bucket LIKE ?3 ESCAPE '\\'
+                        OR subject LIKE ?4 ESCAPE '\\')
+                 ORDER BY user_id LIMIT ?5"
+            ))?;
+            let rows = stmt.query_map(
+                params![q.after.unwrap_or_default(), search, prefix, like, q.limit],
+                |r| Ok((RawUser::from_row(r)?, r.get::<_, Option<String>>(10)?)),
+            )?;
+            rows.map(|r| {
+                let (raw, last) = r?;
+                Ok((raw.parse()?, last))
+            })
+            .collect()
+        })
+        .await
+    }
+
+    /// Sets or clears `disabled_at`; false when there is no such user.
+    pub async fn set_disabled(&self, user_id: &UserId, disabled: bool) -> Result<bool, StoreError> {
+        let id = user_id.as_str().to_owned();
+        self.run(move |c| {
+            let at = format_time(now());
+            let n = c.execute(
+                "UPDATE users SET disabled_at = CASE WHEN ?2 THEN COALESCE(disabled_at, ?3) END, updated_at = ?3
+                 WHERE user_id = ?1",
+                params![id, disabled, at],
+            )?;
+            Ok(n == 1)
+        })
+        .await
+    }
+
+    pub async fn set_revoked_before(&self, user_id: &UserId, before: OffsetDateTime) -> Result<(), StoreError> {
+        let id = user_id.as_str().to_owned();
+        self.run(move |c| {
+            c.execute(
+                "UPDATE users SET revoked_before = ?2, updated_at = ?3 WHERE user_id = ?1",
+                params![id, format_time(before), format_time(now())],
+            )?;
+            Ok(())
+        })
+        .await
+    }
+
+    /// Moves the user's row to `deleted_users` (the audit log keeps its rows).
+    pub async fn delete_user(&self, user_id: &UserId) -> Result<bool, StoreError> {
+        let id = user_id.as_str().to_owned();
+        self.run(move |c| {
+            let tx = c.transaction()?;
+            let moved = tx.execute(
+                "INSERT INTO deleted_users (user_id, issuer, subject, bucket, created_at, deleted_at)
+                 SELECT user_id, issuer, subject, bucket, created_at, ?2 FROM users WHERE user_id = ?1",
+                params![id, format_time(now())],
+            )?;
+            tx.execute("DELETE FROM users WHERE user_id = ?1", [&id])?;
+            tx.commit()?;
+            Ok(moved == 1)
+        })
+        .await
+    }
+
+    /// When the user was last deleted, if ever: sessions from before then must not reach a
+    /// bucket of the same name created for them later.
+    pub async fn last_deleted_at(&self, user_id: &UserId) -> Result<Option<OffsetDateTime>, StoreError> {
+        let id = user_id.as_str().to_owned();
+        self.run(move |c| {
+            let at: Option<String> = c
+                .query_row(
+                    "SELECT MAX(deleted_at) FROM deleted_users WHERE user_id = ?1",
+                    [id],
+                    |r| r.get(0),
+                )
+                .optional()?
+                .flatten();
+            at.as_deref().map(parse_time).transpose()
+        })
+        .await
+    }
+}
+
+/// `s` matched literally by `LIKE ... ESCAPE '\\'`.
+fn escape_like(s: &str) -> String {
+    s.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_")
+}
+
+/// A row as stored, before its values are parsed.
+struct RawUser {
+    user_id: String,
+    issuer: String,
+    subject: String,
+    bucket: String,
+    candidate: u32,
+    region: String,
+    state: String,
+    created_at: String,
+    disabled_at: Option<String>,
+    revoked_before: Option<String>,
+}
+
+impl RawUser {
+    fn from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Self> {
+        Ok(Self {
+            user_id: r.get(0)?,
+            issuer: r.get(1)?,
+            subject: r.get(2)?,
+            bucket: r.get(3)?,
+            candidate: r.get(4)?,
+            region: r.get(5)?,
+            state: r.get(6)?,
+            created_at: r.get(7)?,
+            disabled_at: r.get(8)?,
+            revoked_before: r.get(9)?,
+        })
+    }
+
+    fn parse(self) -> Result<UserRecord, StoreError> {
+        let corrupt = |e: crate::identity::IdentityError| StoreError::Corrupt(e.to_string());
+        Ok(UserRecord {
+            user_id: UserId::parse(&self.user_id).map_err(corrupt)?,
+            issuer: self.issuer,
+            subject: self.subject,
+            bucket: BucketName::parse(&self.bucket).map_err(corrupt)?,
+            candidate: self.candidate,
+            region: self.region,
+            state: self.state.parse()?,
+            created_at: parse_time(&self.created_at)?,
+            disabled_at: self.disabled_at.as_deref().map(parse_time).transpose()?,
+            revoked_before: self.revoked_before.as_deref().map(parse_time).transpose()?,
+        })
+    }
+}
+
+pub(super) fn select_user(c: &Connection, id: &str) -> Result<Option<UserRecord>, StoreError> {
+    c.prepare_cached(&format!("SELECT {USER_COLUMNS} FROM users WHERE user_id = ?1"))?
+        .query_row([id], RawUser::from_row)
+        .optional()?
+        .map(RawUser::parse)
+        .transpose()
+}

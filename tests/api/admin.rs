@@ -1,0 +1,339 @@
+//! The admin API against `MiniStack`: disable, revoke, delete, access-key lookup, and the audit
+//! of every admin action. Revocation is the point: keys vended before it stop working at once,
+//! keys vended after it work, and other users are untouched.
+
+use serde_json::{Value, json};
+use stsvend::admin::UserView;
+use stsvend::http::UserPage;
+
+use crate::helpers::*;
+
+pub const ADMIN_PERMISSION: &str = "admin:users";
+
+pub async fn admin_app() -> TestApp {
+    TestApp::spawn_with(Options::default().set("STSVEND_ADMIN__PERMISSION", ADMIN_PERMISSION)).await
+}
+
+/// A machine (client-credentials) token with the admin permission, as ops tooling has.
+pub fn admin_token(app: &TestApp) -> String {
+    let mut claims = app.issuer.claims("ops-tooling@clients");
+    claims["gty"] = json!("client-credentials");
+    claims["azp"] = json!("ops-tooling");
+    claims["scope"] = json!(ADMIN_PERMISSION);
+    claims["permissions"] = json!([ADMIN_PERMISSION]);
+    sign(&claims, &signing_key(), KID)
+}
+
+async fn admin_call(app: &TestApp, method: reqwest::Method, path: &str, token: &str) -> (u16, Value) {
+    let resp = app
+        .http
+        .request(method, format!("{}/admin/v1{path}", app.base))
+        .bearer_auth(token)
+        .send()
+        .await
+        .unwrap();
+    let status = resp.status().as_u16();
+    (status, resp.json().await.unwrap_or(Value::Null))
+}
+
+async fn admin_ok(app: &TestApp, method: reqwest::Method, path: &str) -> Value {
+    let (status, body) = admin_call(app, method, path, &admin_token(app)).await;
+    assert_eq!(status, 200, "{path}: {body}");
+    body
+}
+
+pub fn user_id_of(app: &TestApp, sub: &str) -> String {
+    stsvend::identity::UserId::derive(&app.issuer.issuer, sub).to_string()
+}
+
+pub async fn put(v: &Vended, key: &str) -> String {
+    let r = user_s3(v)
+        .put_object()
+        .bucket(&v.bucket)
+        .key(key)
+        .body(b"x".to_vec().into())
+        .send()
+        .await;
+    s3_code(&r)
+}
+
+async fn list(v: &Vended) -> String {
+    s3_code(&user_s3(v).list_objects_v2().bucket(&v.bucket).send().await)
+}
+
+#[tokio::test]
+async fn the_admin_api_is_off_unless_a_permission_is_configured() {
+    let app = TestApp::spawn().await;
+    let (status, body) = admin_call(&app, reqwest::Method::GET, "/users", &admin_token(&app)).await;
+    assert_eq!(status, 404, "{body}");
+    assert!(body["error"]["message"].as_str().unwrap().contains("admin.permission"));
+}
+
+#[tokio::test]
+async fn callers_without_the_permission_are_refused_and_audited() {
+    let app = admin_app().await;
+    let user_token = app.issuer.token(&unique_sub("not-admin"));
+    let (status, body) = admin_call(&app, reqwest::Method::GET, "/users", &user_token).await;
+    assert_eq!(status, 403);
+    assert_eq!(body["error"]["code"], "insufficient_scope");
+    let (status, _) = admin_call(&app, reqwest::Method::GET, "/users", "not-a-token").await;
+    assert_eq!(status, 401);
+
+    let audit = admin_ok(&app, reqwest::Method::GET, "/audit").await;
+    let refused: Vec<&Value> = audit["actions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|a| a["outcome"] == "refused")
+        .collect();
+    assert_eq!(refused.len(), 1, "{audit}");
+    assert!(refused[0]["actor"].as_str().unwrap().starts_with("auth0|not-admin"));
+}
+
+#[tokio::test]
+async fn users_are_listed_searched_and_shown() {
+    let app = admin_app().await;
+    let alice = unique_sub("list-alice");
+    let bob = unique_sub("list-bob");
+    let a = app.vend(&alice, None).await;
+    app.vend(&bob, None).await;
+
+    let page: UserPage = serde_json::from_value(admin_ok(&app, reqwest::Method::GET, "/users").await).unwrap();
+    assert_eq!(page.users.len(), 2);
+    let found: UserPage =
+        serde_json::from_value(admin_ok(&app, reqwest::Method::GET, &format!("/users?search={}", &alice[6..])).await)
+            .unwrap();
+    assert_eq!(found.users.len(), 1);
+    assert_eq!(found.users[0].subject, alice);
+
+    // One per page: the cursor leads to the second user and then ends.
+    let first: UserPage = serde_json::from_value(admin_ok(&app, reqwest::Method::GET, "/users?limit=1").await).unwrap();
+    let after = first.next_after.expect("a full page has a cursor");
+    let second: UserPage =
+        serde_json::from_value(admin_ok(&app, reqwest::Method::GET, &format!("/users?limit=1&after={after}")).await)
+            .unwrap();
+    assert_eq!(second.users.len(), 1);
+    assert_ne!(second.users[0].user_id, first.users[0].user_id);
+
+    let shown: UserView = serde_json::from_value(
+        admin_ok(
+            &app,
+            reqwest::Method::GET,
+            &format!("/users/{}", user_id_of(&app, &alice)),
+        )
+        .await,
+    )
+    .unwrap();
+    assert_eq!(
+        (shown.bucket.as_str(), shown.state.as_str()),
+        (a.bucket.as_str(), "ready")
+    );
+    assert!(shown.last_vend_at.is_some() && shown.disabled_at.is_none());
+
+    let (status, body) = admin_call(&app, reqwest::Method::GET, "/users/not-an-id", &admin_token(&app)).await;
+    assert_eq!((status, body["error"]["code"].as_str()), (400, Some("invalid_user_id")));
+    let nobody = user_id_of(&app, "auth0|nobody");
+    let (status, _) = admin_call(
+        &app,
+        reqwest::Method::GET,
+        &format!("/users/{nobody}"),
+        &admin_token(&app),
+    )
+    .await;
+    assert_eq!(status, 404);
+}
+
+#[tokio::test]
+async fn a_disabled_user_gets_403_and_other_users_are_untouched() {
+    let app = admin_app().await;
+    let alice = unique_sub("dis-alice");
+    let bob = unique_sub("dis-bob");
+    let before = app.vend(&alice, None).await;
+    app.vend(&bob, None).await;
+    let id = user_id_of(&app, &alice);
+
+    let shown = admin_ok(&app, reqwest::Method::POST, &format!("/users/{id}/disable")).await;
+    assert_eq!(shown["state"], "disabled");
+    let resp = app.post_credentials(Some(&app.issuer.token(&alice)), None).await;
+    assert_eq!(resp.status(), 403);
+    assert_eq!(resp.json::<Value>().await.unwrap()["error"]["code"], "user_disabled");
+    app.vend(&bob, None).await;
+
+    let shown = admin_ok(&app, reqwest::Method::POST, &format!("/users/{id}/enable")).await;
+    assert_eq!(shown["state"], "ready");
+    let after = app.vend(&alice, None).await;
+    assert_ne!(
+        after.access_key_id, before.access_key_id,
+        "cached keys were dropped on disable"
+    );
+}
+
+#[tokio::test]
+async fn revoking_denies_keys_vended_before_it_and_only_those() {
+    let app = admin_app().await;
+    let alice = unique_sub("rev-alice");
+    let bob = unique_sub("rev-bob");
+    let old = app.vend(&alice, None).await;
+    let bob_keys = app.vend(&bob, None).await;
+    assert_eq!(put(&old, "before.txt").await, "ok");
+
+    // A statement already on the bucket survives the revocation.
+    let theirs = json!({"Version": "2012-10-17", "Statement": [{
+        "Sid": "OperatorsOwn", "Effect": "Deny", "Principal": "*", "Action": "s3:DeleteBucket",
+        "Resource": format!("arn:aws:s3:::{}", old.bucket)
+    }]});
+    service_s3()
+        .put_bucket_policy()
+        .bucket(&old.bucket)
+        .policy(theirs.to_string())
+        .send()
+        .await
+        .unwrap();
+
+    let id = user_id_of(&app, &alice);
+    let shown = admin_ok(&app, reqwest::Method::POST, &format!("/users/{id}/revoke")).await;
+    assert!(shown["sessions_revoked_before"].is_string(), "{shown}");
+
+    assert_eq!(put(&old, "after.txt").await, "AccessDenied");
+    assert_eq!(list(&old).await, "AccessDenied");
+    let get = user_s3(&old)
+        .get_object()
+        .bucket(&old.bucket)
+        .key("before.txt")
+        .send()
+        .await;
+    assert_eq!(s3_code(&get), "AccessDenied");
+
+    let new = app.vend(&alice, None).await;
+    assert_ne!(new.access_key_id, old.access_key_id, "the cached keys were dropped");
+    assert_eq!(put(&new, "after.txt").await, "ok");
+    assert_eq!(list(&new).await, "ok");
+    assert_eq!(put(&bob_keys, "bob.txt").await, "ok", "other users are untouched");
+
+    let policy = service_s3()
+        .get_bucket_policy()
+        .bucket(&old.bucket)
+        .send()
+        .await
+        .unwrap();
+    let doc: Value = serde_json::from_str(policy.policy().unwrap()).unwrap();
+    let sids: Vec<&str> = doc["Statement"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|s| s["Sid"].as_str())
+        .collect();
+    assert_eq!(sids, ["OperatorsOwn", "StsvendRevokeSessions"]);
+
+    // Revoking again moves the cut-off: the keys from in between are denied too.
+    admin_ok(&app, reqwest::Method::POST, &format!("/users/{id}/revoke")).await;
+    assert_eq!(put(&new, "again.txt").await, "AccessDenied");
+    assert_eq!(put(&app.vend(&alice, None).await, "again.txt").await, "ok");
+}
+
+#[tokio::test]
+async fn an_access_key_leads_back_to_its_user() {
+    let app = admin_app().await;
+    let alice = unique_sub("key-alice");
+    let v = app.vend(&alice, None).await;
+    let body = admin_ok(&app, reqwest::Method::GET, &format!("/access-keys/{}", v.access_key_id)).await;
+    let first = &body["vends"][0];
+    assert_eq!(first["user_id"], user_id_of(&app, &alice));
+    assert_eq!(first["subject"], alice.as_str());
+    assert_eq!(first["bucket"], v.bucket.as_str());
+
+    let (status, _) = admin_call(
+        &app,
+        reqwest::Method::GET,
+        "/access-keys/ASIANEVERVENDED0001",
+        &admin_token(&app),
+    )
+    .await;
+    assert_eq!(status, 404);
+    let (status, body) = admin_call(
+        &app,
+        reqwest::Method::GET,
+        "/access-keys/not%20a%20key",
+        &admin_token(&app),
+    )
+    .await;
+    assert_eq!(
+        (status, body["error"]["code"].as_str()),
+        (400, Some("invalid_access_key_id"))
+    );
+}
+
+#[tokio::test]
+async fn deleting_a_user_refuses_a_full_bucket_unless_forced() {
+    let app = admin_app().await;
+    let alice = unique_sub("del-alice");
+    let old = app.vend(&alice, None).await;
+    assert_eq!(put(&old, "keep.txt").await, "ok");
+    let id = user_id_of(&app, &alice);
+    let token = admin_token(&app);
+
+    let (status, body) = admin_call(&app, reqwest::Method::DELETE, &format!("/users/{id}"), &token).await;
+    assert_eq!(
+        (status, body["error"]["code"].as_str()),
+        (409, Some("bucket_not_empty"))
+    );
+    assert_eq!(buckets_named(&old.bucket).await.len(), 1, "nothing changed");
+
+    let (status, body) = admin_call(
+        &app,
+        reqwest::Method::DELETE,
+        &format!("/users/{id}?force=true"),
+        &token,
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["objects_deleted"], 1);
+    assert!(buckets_named(&old.bucket).await.is_empty(), "the bucket is gone");
+    let (status, _) = admin_call(&app, reqwest::Method::GET, &format!("/users/{id}"), &token).await;
+    assert_eq!(status, 404);
+
+    // The audit still answers for the old key after the user is gone.
+    let body = admin_ok(
+        &app,
+        reqwest::Method::GET,
+        &format!("/access-keys/{}", old.access_key_id),
+    )
+    .await;
+    assert_eq!(body["vends"][0]["user_deleted"], true);
+    assert_eq!(body["vends"][0]["subject"], alice.as_str());
+
+    // Logging in again gives a fresh bucket of the same name, which the old keys cannot reach.
+    let new = app.vend(&alice, None).await;
+    assert_eq!(new.bucket, old.bucket);
+    assert_ne!(new.access_key_id, old.access_key_id);
+    assert_eq!(put(&new, "fresh.txt").await, "ok");
+    assert_eq!(put(&old, "stale.txt").await, "AccessDenied");
+
+    let audit = admin_ok(&app, reqwest::Method::GET, &format!("/audit?target={id}")).await;
+    let outcomes: Vec<(String, String)> = audit["actions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| {
+            (
+                a["action"].as_str().unwrap().to_owned(),
+                a["outcome"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        outcomes,
+        [
+            ("users.show".to_owned(), "refused".to_owned()),
+            ("users.delete_forced".to_owned(), "ok".to_owned()),
+            ("users.delete".to_owned(), "refused".to_owned()),
+        ]
+    );
+    assert!(
+        audit["actions"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|a| a["actor"] == "ops-tooling@clients")
+    );
+}
