@@ -45,6 +45,7 @@ const timings = {};
 const mark = (name) => (timings[name] = Date.now() - t0);
 
 mkdirSync(OUT, { recursive: true });
+rmSync(path.join(OUT, 'failure.png'), { force: true }); // a previous run's, misleading now
 const profile = mkdtempSync(path.join(tmpdir(), 'stsvend-e2e-chromium-'));
 const context = await chromium.launchPersistentContext(profile, {
   executablePath: CHROMIUM,
