@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs the machine-level tools the project needs, when missing: curl, Python 3 with venv,
-# Node.js with npm (Debian packages), and the rustfmt/clippy components. Idempotent.
+# Node.js with npm, Chromium for the browser test (Debian packages), and the rustfmt/clippy
+# components. Idempotent.
 set -euo pipefail
 
 missing=()
@@ -9,6 +10,9 @@ command -v python3 >/dev/null 2>&1 || missing+=(python3 python3-venv)
 python3 -c 'import venv, ensurepip' >/dev/null 2>&1 || missing+=(python3-venv)
 command -v node >/dev/null 2>&1 || missing+=(nodejs)
 command -v npm >/dev/null 2>&1 || missing+=(npm)
+# The web app's browser test drives Debian's Chromium through playwright-core (which cannot
+# download a browser of its own here).
+[[ -x /usr/bin/chromium ]] || missing+=(chromium)
 if ((${#missing[@]})); then
   echo "install-deps: apt-get install ${missing[*]}" >&2
   export DEBIAN_FRONTEND=noninteractive

@@ -2,11 +2,12 @@
 # README command 1: the whole local stack and the service, and the main job shown working.
 #
 #   bash scripts/stack.sh up     install what is missing, (re)start MiniStack (AWS), the Auth0
-#                                stand-in and stsvend fresh, then run the demo; all stay up
+#                                stand-in, stsvend and the web app fresh, then run the demo; all
+#                                stay up
 #   bash scripts/stack.sh demo   the demo again, against the running stack
 #   bash scripts/stack.sh down   stop what `up` started (by pid file)
 #
-# Ports: MiniStack 4566, Auth0 stand-in 4400, stsvend 8080 (config.toml).
+# Ports: MiniStack 4566, Auth0 stand-in 4400, stsvend 8080 (config.toml), web app 5173.
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -16,6 +17,7 @@ PIDFILE="$RUN/stsvend.pid"
 LOGFILE="$RUN/stsvend.log"
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$ROOT/target}"
 API="http://127.0.0.1:8080"
+WEB="http://127.0.0.1:5173"
 PY="$ROOT/.venv/bin/python"
 AWS="$ROOT/.venv/bin/aws"
 
@@ -130,6 +132,7 @@ print(json.dumps(c, indent=2))'
   echo "keys vended after the revocation: work"
   unset AWS_ACCESS_KEY_ID AWS_SECRET_ACCESS_KEY AWS_SESSION_TOKEN
   say "Stack is up: stsvend $API, MiniStack http://127.0.0.1:4566, issuer http://127.0.0.1:4400/"
+  echo "Web app: $WEB/ (log in as any sub, e.g. auth0|demo-alice; files go to that user's bucket)"
   echo "Stop it with: bash scripts/stack.sh down"
 }
 
@@ -142,6 +145,7 @@ up() {
   bash scripts/install-deps.sh
   bash scripts/ministack.sh install
   bash scripts/auth0.sh install
+  bash scripts/web.sh build
   # Seeding creates the role with `stsvend bootstrap`, so the binary comes first.
   # The same build as the tests (scripts/test.sh), so nothing is compiled twice.
   cargo build --locked --workspace --bins --examples
@@ -149,6 +153,10 @@ up() {
   bash scripts/ministack.sh seed >/dev/null
   bash scripts/auth0.sh start
   start_stsvend
+  # The browser app; its origin is in config.toml's server.cors_allowed_origins (stsvend API)
+  # and storage.cors_allowed_origins (bucket CORS), and in the stand-in's redirect URIs.
+  STSVEND_WEB_PORT=5173 STSVEND_WEB_API="$API" STSVEND_WEB_ISSUER="http://127.0.0.1:4400/" \
+    bash scripts/web.sh start
   demo
 }
 
@@ -159,6 +167,7 @@ down() {
     echo "stopped stsvend (pid $pid)"
   fi
   rm -f "$PIDFILE"
+  bash scripts/web.sh stop || true
   bash scripts/auth0.sh stop || true
   bash scripts/ministack.sh stop || true
 }

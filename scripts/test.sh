@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # README command 2: runs every test.
 #
-# Installs what the suite needs (MiniStack venv, node packages), starts a private MiniStack
+# Installs what the suite needs (MiniStack venv, node packages, Chromium), builds web/, starts a private MiniStack
 # and Auth0 stand-in on their own ports and run directory (so a running demo stack is left
 # alone), seeds AWS, runs the unit and integration tests, and stops what it started.
 set -euo pipefail
@@ -13,11 +13,16 @@ export STSVEND_RUN_DIR="$ROOT/.run/test"
 export MINISTACK_PORT="${TEST_MINISTACK_PORT:-4576}"
 export AUTH0_PORT="${TEST_AUTH0_PORT:-4410}"
 export AUTH0_STATE_DIR="$STSVEND_RUN_DIR/auth0"
+# The browser test (tests/api/web.rs) serves web/ on its own port, away from the demo's 5173;
+# the stand-in lists that origin among the web client's redirect URIs.
+export WEB_E2E_PORT="${TEST_WEB_PORT:-5174}"
+export AUTH0_WEB_ORIGINS="http://127.0.0.1:5173 http://localhost:5173 http://127.0.0.1:$WEB_E2E_PORT"
 mkdir -p "$STSVEND_RUN_DIR"
 
 bash scripts/install-deps.sh
 bash scripts/ministack.sh install
 bash scripts/auth0.sh install
+bash scripts/web.sh build
 
 cleanup() {
   bash scripts/auth0.sh stop >/dev/null 2>&1 || true

@@ -7,6 +7,9 @@
 //   AUTH0_AUDIENCE  (https://stsvend.local/api) the API identifier (token `aud`)
 //   AUTH0_STATE_DIR (<repo>/.run/auth0)         holds jwks.json (private signing keys)
 //   AUTH0_DEVICE_INTERVAL (1)                   `interval` returned by /oauth/device/code
+//   AUTH0_WEB_ORIGINS (http://127.0.0.1:5173 http://localhost:5173)
+//                                               origins of the stsvend-web SPA (space separated):
+//                                               ORIGIN/callback may receive codes, ORIGIN/ logouts
 //
 // See README.md beside this file.
 
@@ -23,6 +26,9 @@ const API = process.env.AUTH0_AUDIENCE || 'https://stsvend.local/api';
 const USERINFO_AUD = `${ISSUER}userinfo`;
 const DEVICE_INTERVAL = Number.parseInt(process.env.AUTH0_DEVICE_INTERVAL || '1', 10);
 const API_TTL = 86400; // Auth0's default API token lifetime
+// Auth0 "Allowed Callback URLs" of the SPA. The browser test serves the app on a port of its own.
+const WEB_ORIGINS = (process.env.AUTH0_WEB_ORIGINS || 'http://127.0.0.1:5173 http://localhost:5173')
+  .split(/[\s,]+/).filter(Boolean).map((o) => o.replace(/\/+$/, ''));
 
 const OIDC_SCOPES = ['openid', 'profile', 'email', 'offline_access'];
 const API_SCOPES = ['read:files', 'write:files', 'admin:users'];
@@ -69,8 +75,8 @@ const clients = [
     application_type: 'web',
     grant_types: ['authorization_code', 'refresh_token'],
     response_types: ['code'],
-    redirect_uris: ['http://127.0.0.1:5173/callback', 'http://localhost:5173/callback'],
-    post_logout_redirect_uris: ['http://127.0.0.1:5173/', 'http://localhost:5173/'],
+    redirect_uris: WEB_ORIGINS.map((o) => `${o}/callback`),
+    post_logout_redirect_uris: WEB_ORIGINS.map((o) => `${o}/`),
     token_endpoint_auth_method: 'none',
     'x-allowed-scopes': [...OIDC_SCOPES, ...API_SCOPES],
   },

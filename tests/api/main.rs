@@ -21,3 +21,4 @@ mod provisioning;
 mod requests;
 mod startup;
 mod tokens;
+mod web;

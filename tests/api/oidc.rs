@@ -5,7 +5,7 @@ use serde_json::Value;
 
 use crate::helpers::*;
 
-fn auth0_issuer() -> String {
+pub fn auth0_issuer() -> String {
     required_env("AUTH0_ISSUER")
 }
 
@@ -25,7 +25,7 @@ async fn oauth_token(form: &[(&str, &str)]) -> String {
 
 /// A user access token as the stand-in issues it (Auth0 shape: typ JWT, iss with slash,
 /// aud array, scope, permissions, azp).
-async fn user_token(sub: &str, scope: &str) -> String {
+pub async fn user_token(sub: &str, scope: &str) -> String {
     oauth_token(&[
         ("grant_type", "client_credentials"),
         ("client_id", "stsvend-test"),

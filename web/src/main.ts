@@ -1,0 +1,185 @@
+import './style.css';
+
+import { accessToken, CALLBACK_PATH, userManager } from './auth';
+import { loadConfig } from './config';
+import { stsvendProvider, vend, type Vended } from './credentials';
+import { downloadFile, errorCode, listFiles, PART_SIZE, s3Client, uploadFile } from './files';
+
+/** The SDK refreshes credentials this long before `Expiration` (@smithy/core EXPIRATION_MS). */
+const SDK_REFRESH_MS = 5 * 60 * 1000;
+
+function el<T extends HTMLElement = HTMLElement>(id: string): T {
+  const e = document.getElementById(id);
+  if (!e) throw new Error(`#${id} missing from index.html`);
+  return e as T;
+}
+
+function status(text: string, state = 'busy') {
+  el('status').textContent = text;
+  document.body.dataset.state = state;
+}
+
+const fmtBytes = (n: number) =>
+  n < 1024 ? `${n} B` : n < 1024 ** 2 ? `${(n / 1024).toFixed(1)} KiB` : `${(n / 1024 ** 2).toFixed(1)} MiB`;
+
+function showCredentials(v: Vended, count: number) {
+  const exp = new Date(v.Expiration);
+  const rows: [string, string][] = [
+    ['Access key', v.AccessKeyId],
+    ['Access', v.Access],
+    ['Region', v.Region],
+    ['Endpoint', v.Endpoint ?? '(AWS)'],
+    ['Expires', exp.toISOString()],
+    ['SDK refreshes after', new Date(exp.getTime() - SDK_REFRESH_MS).toISOString()],
+    ['Vends so far', String(count)],
+  ];
+  el('creds').replaceChildren(
+    ...rows.flatMap(([k, val]) => {
+      const dt = document.createElement('dt');
+      dt.textContent = k;
+      const dd = document.createElement('dd');
+      dd.textContent = val;
+      return [dt, dd];
+    }),
+  );
+}
+
+function saveBlob(blob: Blob, name: string) {
+  const url = URL.createObjectURL(blob);
+  const a = document.createElement('a');
+  a.href = url;
+  a.download = name;
+  document.body.append(a);
+  a.click();
+  a.remove();
+  setTimeout(() => URL.revokeObjectURL(url), 60_000);
+}
+
+/**
+ * What a failed look into someone else's bucket means. S3 answers AccessDenied; but when that
+ * 403 carries no CORS headers (MiniStack sends none on IAM denials) the browser only reports a
+ * failed fetch, and the page cannot read the code.
+ */
+function probeOutcome(e: unknown): string {
+  if (e instanceof TypeError) return 'refused (the browser hides the reason: S3 sent its error without CORS headers)';
+  return errorCode(e);
+}
+
+async function main() {
+  const cfg = await loadConfig();
+  const um = userManager(cfg);
+  el('login').onclick = () => void um.signinRedirect();
+  el('logout').onclick = async () => {
+    await um.removeUser();
+    await um.signoutRedirect();
+  };
+
+  if (location.pathname === CALLBACK_PATH) {
+    status('Finishing login…');
+    await um.signinRedirectCallback();
+    history.replaceState(null, '', '/');
+  }
+  const user = await um.getUser();
+  if (!user || !(await accessToken(um))) {
+    el('login').hidden = false;
+    status('Not logged in.', 'logged-out');
+    return;
+  }
+  el('who').textContent = user.profile.sub;
+  el('logout').hidden = false;
+
+  status('Fetching S3 credentials from stsvend…');
+  const fetchNew = async () => {
+    const token = await accessToken(um);
+    if (!token) throw new Error('the login session ended: log in again');
+    return vend(cfg.api, token);
+  };
+  let vends = 0;
+  const onVend = (v: Vended) => showCredentials(v, ++vends);
+  const first = await fetchNew();
+  const bucket = first.Bucket;
+  const s3 = s3Client(first.Region, first.Endpoint, stsvendProvider(first, fetchNew, onVend));
+  el('bucket').textContent = bucket;
+  el('app').hidden = false;
+
+  const refreshList = async () => {
+    const objects = await listFiles(s3, bucket);
+    el('files').replaceChildren(
+      ...objects.map((o) => {
+        const tr = document.createElement('tr');
+        tr.dataset.key = o.Key;
+        for (const text of [o.Key ?? '', fmtBytes(o.Size ?? 0), o.LastModified?.toISOString() ?? '']) {
+          const td = document.createElement('td');
+          td.textContent = text;
+          tr.append(td);
+        }
+        const btn = document.createElement('button');
+        btn.textContent = 'Download';
+        btn.onclick = () =>
+          run(`Downloading ${o.Key}…`, async () => {
+            const blob = await downloadFile(s3, bucket, o.Key ?? '');
+            saveBlob(blob, o.Key ?? 'download');
+            return `Downloaded ${o.Key} (${fmtBytes(blob.size)}).`;
+          });
+        const td = document.createElement('td');
+        td.append(btn);
+        tr.append(td);
+        return tr;
+      }),
+    );
+    return objects.length;
+  };
+
+  // One action at a time; its outcome (or S3 error code) goes to the status line.
+  const run = async (busy: string, action: () => Promise<string>) => {
+    status(busy);
+    try {
+      status(await action(), 'ready');
+    } catch (e) {
+      status(`Failed: ${errorCode(e)}`, 'error');
+    }
+  };
+
+  el('refresh').onclick = () => run('Listing…', async () => `${await refreshList()} file(s).`);
+
+  el<HTMLFormElement>('upload-form').onsubmit = (ev) => {
+    ev.preventDefault();
+    const files = [...(el<HTMLInputElement>('file').files ?? [])];
+    if (!files.length) return;
+    const progress = el<HTMLProgressElement>('progress');
+    void run('Uploading…', async () => {
+      const done: string[] = [];
+      progress.hidden = false;
+      for (const f of files) {
+        const r = await uploadFile(s3, bucket, f, (loaded, total) => {
+          progress.value = total ? loaded / total : 0;
+          status(`Uploading ${f.name}: ${fmtBytes(loaded)} of ${fmtBytes(total)}`);
+        });
+        const how = r.multipart ? `multipart, ${Math.ceil(r.size / PART_SIZE)} parts` : 'single PUT';
+        done.push(`${r.key} (${fmtBytes(r.size)}, ${how})`);
+      }
+      progress.hidden = true;
+      el<HTMLInputElement>('file').value = '';
+      await refreshList();
+      return `Uploaded ${done.join(', ')}.`;
+    });
+  };
+
+  el<HTMLFormElement>('probe-form').onsubmit = (ev) => {
+    ev.preventDefault();
+    const other = el<HTMLInputElement>('probe-bucket').value.trim();
+    const out = el('probe-result');
+    out.textContent = `Listing ${other} with your keys…`;
+    listFiles(s3, other).then(
+      (objs) => (out.textContent = `Listed ${objs.length} object(s) in ${other}: your keys reach it!`),
+      (e) => (out.textContent = `${other}: ${probeOutcome(e)}`),
+    );
+  };
+
+  await run('Listing…', async () => `Logged in; ${await refreshList()} file(s) in your bucket.`);
+}
+
+main().catch((e) => {
+  console.error(e);
+  status(`Error: ${e instanceof Error ? e.message : String(e)}`, 'error');
+});
