@@ -6,16 +6,10 @@
 //! commit per vend (`synchronous = NORMAL` in WAL mode: durable once committed, up to a power
 //! loss), while `SQLite`'s single writer lock and the commit are paid once per batch instead of
 //! once per vend. A failed batch fails every vend waiting on it.
-//!
-//! The writer never checkpoints the WAL itself: a checkpoint copies pages back into the
-//! database file and syncs it, which would stall every vend queued behind it. A second thread
-//! runs a passive checkpoint (which does not block the writer) every [`CHECKPOINT_EVERY`].
 
 use std::path::Path;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::mpsc as std_mpsc;
-use std::time::Duration;
 
 use rusqlite::{Connection, params};
 use tokio::sync::{mpsc, oneshot};
@@ -26,8 +20,6 @@ use super::{BUSY_TIMEOUT, StoreError, VendRecord, format_time, now};
 pub const MAX_BATCH: usize = 512;
 /// Rows waiting for the writer at most; further vends wait for room (back-pressure).
 const QUEUE: usize = 4 * MAX_BATCH;
-/// How often the checkpoint thread moves the WAL back into the database file.
-pub const CHECKPOINT_EVERY: Duration = Duration::from_secs(1);
 
 /// The outcome each waiting vend receives: its row id, or the batch's error.
 type Outcome = Result<i64, Arc<StoreError>>;
@@ -41,8 +33,6 @@ struct Pending {
 pub struct AuditWriter {
     queue: mpsc::Sender<Pending>,
     commits: Arc<AtomicU64>,
-    /// Dropped with the writer, which ends the checkpoint thread.
-    _checkpoints: std_mpsc::Sender<()>,
 }
 
 impl AuditWriter {
@@ -51,24 +41,14 @@ impl AuditWriter {
     pub fn start(path: &Path) -> Result<Self, StoreError> {
         let conn = Connection::open(path)?;
         conn.busy_timeout(BUSY_TIMEOUT)?;
-        conn.execute_batch("PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON; PRAGMA wal_autocheckpoint = 0;")?;
-        let checkpointer = Connection::open(path)?;
-        checkpointer.busy_timeout(BUSY_TIMEOUT)?;
-        let (checkpoints, stop) = std_mpsc::channel();
-        std::thread::Builder::new()
-            .name("audit-checkpoint".to_owned())
-            .spawn(move || checkpoint_until_dropped(&checkpointer, &stop))?;
+        conn.execute_batch("PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON;")?;
         let (queue, rx) = mpsc::channel(QUEUE);
         let commits = Arc::new(AtomicU64::new(0));
         let counter = Arc::clone(&commits);
         std::thread::Builder::new()
             .name("audit-writer".to_owned())
             .spawn(move || run(conn, rx, &counter))?;
-        Ok(Self {
-            queue,
-            commits,
-            _checkpoints: checkpoints,
-        })
+        Ok(Self { queue, commits })
     }
 
     /// Transactions committed so far (each holding one or more rows).
@@ -116,16 +96,6 @@ fn run(mut conn: Connection, mut rx: mpsc::Receiver<Pending>, commits: &AtomicU6
                     let _ = p.done.send(Err(Arc::clone(&e)));
                 }
             }
-        }
-    }
-}
-
-fn checkpoint_until_dropped(conn: &Connection, stop: &std_mpsc::Receiver<()>) {
-    while let Err(std_mpsc::RecvTimeoutError::Timeout) = stop.recv_timeout(CHECKPOINT_EVERY) {
-        // PASSIVE copies what no reader still needs and never waits for the writer; a busy
-        // or failed attempt is retried on the next tick.
-        if let Err(e) = conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(())) {
-            tracing::warn!(error = %e, "WAL checkpoint failed");
         }
     }
 }
