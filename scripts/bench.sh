@@ -83,6 +83,9 @@ for line in sys.stdin:
     if m.get("reason") == "compiler-artifact" and m["target"]["name"] == "load" and m.get("executable"):
         print(m["executable"])')"
 [[ -x "$BIN" && -x "$LOAD" ]] || die "release build did not produce stsvend and the load helper"
+# `ministack.sh seed` runs `stsvend bootstrap`; by default from the debug build, which may be
+# missing or older than this checkout (and then refuses the current config.toml).
+export STSVEND_BIN="$BIN"
 
 # --- local stack ----------------------------------------------------------------------------
 cleanup

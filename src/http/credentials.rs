@@ -81,7 +81,7 @@ struct Handout {
         (status = 503, description = "AWS, the issuer or the audit log unavailable (Retry-After)", body = super::error::ErrorBody),
     ),
     security(("bearer" = [])))]
-#[tracing::instrument(skip_all, fields(user_id = %caller.user_id))]
+#[tracing::instrument(level = "debug", skip_all, fields(user_id = %caller.user_id))]
 pub async fn vend(
     req: HttpRequest,
     Authenticated(caller): Authenticated,
@@ -94,9 +94,9 @@ pub async fn vend(
     let creds = &h.credentials;
     let mut resp = no_store().json(CredentialsResponse {
         version: 1,
-        access_key_id: creds.access_key_id.clone(),
-        secret_access_key: creds.secret_access_key.clone(),
-        session_token: creds.session_token.clone(),
+        access_key_id: creds.access_key_id().to_owned(),
+        secret_access_key: creds.secret_access_key().to_owned(),
+        session_token: creds.session_token(),
         expiration: format_expiration(creds.expiration),
         bucket: h.bucket,
         region: h.region,
@@ -118,7 +118,7 @@ pub async fn vend(
         (status = 503, description = "Upstream unavailable (Retry-After)", body = super::error::ErrorBody),
     ),
     security(("bearer" = [])))]
-#[tracing::instrument(skip_all, fields(user_id = %caller.user_id))]
+#[tracing::instrument(level = "debug", skip_all, fields(user_id = %caller.user_id))]
 pub async fn container(
     req: HttpRequest,
     Authenticated(caller): Authenticated,
@@ -133,9 +133,9 @@ pub async fn container(
     let h = hand_out(&req, &caller, query.into_inner().access, &state).await?;
     let creds = &h.credentials;
     let mut resp = no_store().json(ContainerCredentials {
-        access_key_id: creds.access_key_id.clone(),
-        secret_access_key: creds.secret_access_key.clone(),
-        token: creds.session_token.clone(),
+        access_key_id: creds.access_key_id().to_owned(),
+        secret_access_key: creds.secret_access_key().to_owned(),
+        token: creds.session_token(),
         expiration: format_expiration(creds.expiration),
     });
     resp.extensions_mut().insert(AccessLevel(h.access));
@@ -207,7 +207,7 @@ async fn hand_out(
         .store
         .record_vend(VendRecord {
             user_id: user.user_id.clone(),
-            access_key_id: vended.credentials.access_key_id.clone(),
+            access_key_id: vended.credentials.access_key_id().to_owned(),
             template: template.name().to_owned(),
             expiration: vended.credentials.expiration,
             client_addr: req.peer_addr().map(|a| a.ip().to_string()),
@@ -216,7 +216,7 @@ async fn hand_out(
         })
         .await
         .map_err(|e| {
-            tracing::error!(error = %e, "audit write failed; credentials withheld");
+            tracing::error!(user_id = %user.user_id, error = %e, "audit write failed; credentials withheld");
             ApiError::Unavailable("the audit log")
         })?;
     Ok(Handout {

@@ -76,8 +76,13 @@ impl Provisioner {
     }
 
     /// The caller's ready mapping, creating and configuring the bucket on first login.
-    #[tracing::instrument(skip_all, fields(user_id = %caller.user_id))]
+    #[tracing::instrument(level = "debug", skip_all, fields(user_id = %caller.user_id))]
     pub async fn ensure_ready(&self, caller: &Caller) -> Result<Arc<UserRecord>, Arc<ProvisionError>> {
+        // A plain lookup first: a returning user's hit needs no caller clone or insert future.
+        if let Some(user) = self.inner.ready.get(&caller.user_id).await {
+            self.inner.gate.metrics().cache_lookup("mappings", true);
+            return Ok(user);
+        }
         let inner = Arc::clone(&self.inner);
         let caller = caller.clone();
         let entry = self
@@ -136,7 +141,7 @@ impl Inner {
         let row = match self.store.user(&caller.user_id).await? {
             Some(r) if r.state == ProvisionState::Ready => return Ok(r),
             Some(r) => {
-                tracing::info!(bucket = %r.bucket, "resuming interrupted provisioning");
+                tracing::info!(user_id = %r.user_id, bucket = %r.bucket, "resuming interrupted provisioning");
                 r
             }
             None => {
@@ -165,7 +170,7 @@ impl Inner {
                         return Err(ProvisionError::NamesExhausted(MAX_BUCKET_CANDIDATES));
                     }
                     let name = row.user_id.bucket_candidate(&self.prefix, next)?;
-                    tracing::warn!(taken = %row.bucket, next = %name, "bucket name taken by another account");
+                    tracing::warn!(user_id = %row.user_id, taken = %row.bucket, next = %name, "bucket name taken by another account");
                     self.store.set_bucket(&row.user_id, &name, next).await?;
                     row.bucket = name;
                     row.candidate = next;
@@ -190,7 +195,7 @@ impl Inner {
         let metrics = self.gate.metrics();
         metrics.provisioned.inc();
         metrics.provision_seconds.observe(started.elapsed().as_secs_f64());
-        tracing::info!(bucket = %row.bucket, elapsed_ms = started.elapsed().as_secs_f64() * 1000.0, "user provisioned");
+        tracing::info!(user_id = %row.user_id, bucket = %row.bucket, elapsed_ms = started.elapsed().as_secs_f64() * 1000.0, "user provisioned");
         Ok(row)
     }
 }

@@ -36,25 +36,15 @@ pub struct AdminAction {
 }
 
 impl Store {
-    pub async fn record_vend(&self, v: VendRecord) -> Result<(), StoreError> {
-        self.run(move |c| {
-            c.prepare_cached(
-                "INSERT INTO vend_audit (user_id, access_key_id, template, expiration, vended_at, client_addr, client_id, from_cache)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
-            )?
-            .execute(params![
-                v.user_id.as_str(),
-                v.access_key_id,
-                v.template,
-                format_time(v.expiration),
-                format_time(now()),
-                v.client_addr,
-                v.client_id,
-                v.from_cache,
-            ])?;
-            Ok(())
-        })
-        .await
+    /// Writes the row and returns its id once it is committed (batched with the rows of
+    /// concurrent vends; see `audit_writer`).
+    pub async fn record_vend(&self, v: VendRecord) -> Result<i64, StoreError> {
+        self.audit.write(v).await
+    }
+
+    /// Audit transactions committed since start (each holds one or more vends' rows).
+    pub fn audit_commits(&self) -> u64 {
+        self.audit.commits()
     }
 
     /// Audit rows for an access key id, newest first: "whose key was this?".

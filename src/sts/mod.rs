@@ -4,7 +4,8 @@
 //! `min_remaining` of their lifetime is left. Concurrent misses for one key share a single
 //! STS call. The policy text is rendered only on a miss.
 
-use std::fmt;
+mod credentials;
+
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -19,33 +20,9 @@ use crate::limits::AwsGate;
 use crate::policy::{RenderContext, Template};
 use crate::store::UserRecord;
 
+pub use credentials::Credentials;
+
 const CACHE_CAPACITY: u64 = 1_000_000;
-
-/// Short-lived keys. `Debug` never shows the secret or the session token.
-pub struct Credentials {
-    pub access_key_id: String,
-    pub secret_access_key: String,
-    pub session_token: String,
-    pub expiration: OffsetDateTime,
-}
-
-impl fmt::Debug for Credentials {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Credentials")
-            .field("access_key_id", &self.access_key_id)
-            .field("secret_access_key", &"<redacted>")
-            .field("session_token", &"<redacted>")
-            .field("expiration", &self.expiration)
-            .finish()
-    }
-}
-
-impl Credentials {
-    fn remaining(&self) -> Duration {
-        let left = self.expiration - OffsetDateTime::now_utc();
-        left.try_into().unwrap_or(Duration::ZERO)
-    }
-}
 
 type Key = (String, String);
 
@@ -93,18 +70,22 @@ impl Vendor {
     }
 
     /// Credentials for `user` under `template`, from the cache while fresh enough.
-    #[tracing::instrument(skip_all, fields(user_id = %user.user_id, access = template.name()))]
+    #[tracing::instrument(level = "debug", skip_all, fields(user_id = %user.user_id, access = template.name()))]
     pub async fn vend(&self, user: &UserRecord, template: &Template) -> Result<Vended, Arc<UpstreamError>> {
         let key = (user.user_id.as_str().to_owned(), template.name().to_owned());
         loop {
-            let entry = self
-                .cache
-                .entry(key.clone())
-                .or_try_insert_with(self.assume_role(user, template))
-                .await?;
-            let fresh = entry.is_fresh();
+            // A plain lookup first: the common hit needs no entry (key clone, insert future).
+            let (fresh, credentials) = if let Some(c) = self.cache.get(&key).await {
+                (false, c)
+            } else {
+                let entry = self
+                    .cache
+                    .entry(key.clone())
+                    .or_try_insert_with(self.assume_role(user, template))
+                    .await?;
+                (entry.is_fresh(), entry.into_value())
+            };
             self.gate.metrics().cache_lookup("credentials", !fresh);
-            let credentials = entry.into_value();
             // Cached keys from before a revocation of this user's sessions are denied by the
             // bucket policy: replace them.
             let revoked = !fresh
@@ -170,12 +151,20 @@ impl Vendor {
                 code: "BadExpiration".to_owned(),
                 detail: e.to_string(),
             })?;
-        tracing::info!(access_key_id = %c.access_key_id, expiration = %expiration, "assumed role");
-        Ok(Arc::new(Credentials {
-            access_key_id: c.access_key_id,
-            secret_access_key: c.secret_access_key,
-            session_token: c.session_token,
-            expiration,
-        }))
+        tracing::info!(
+            user_id = %user.user_id,
+            access = template.name(),
+            access_key_id = %c.access_key_id,
+            expiration = %expiration,
+            "assumed role"
+        );
+        Credentials::new(&c.access_key_id, &c.secret_access_key, &c.session_token, expiration)
+            .map(Arc::new)
+            .ok_or_else(|| UpstreamError::Rejected {
+                service: "sts",
+                operation: "AssumeRole",
+                code: "BadCredentials".to_owned(),
+                detail: "key id or secret longer than 255 bytes".to_owned(),
+            })
     }
 }
