@@ -11,7 +11,7 @@
 #   scripts/auth0.sh selftest                      end-to-end checks against the running server
 #
 # Environment: AUTH0_PORT (4400), AUTH0_AUDIENCE (https://stsvend.local/api),
-# AUTH0_STATE_DIR (<repo>/.run/auth0), AUTH0_START_TIMEOUT (20 s),
+# AUTH0_STATE_DIR (<repo>/.run/auth0), AUTH0_START_TIMEOUT (45 s; one retry),
 # AUTH0_TOKEN_EXPIRES_IN (token: lifetime in seconds, default 86400).
 # Files: <repo>/.run/auth0.pid, <repo>/.run/auth0.log, $AUTH0_STATE_DIR/jwks.json.
 set -euo pipefail
@@ -77,7 +77,7 @@ cmd_start() {
   (cd "$DIR" && exec nohup node server.mjs >>"$LOGFILE" 2>&1 </dev/null) &
   pid=$!
   echo "$pid" > "$PIDFILE"
-  local deadline=$((SECONDS + ${AUTH0_START_TIMEOUT:-20}))
+  local deadline=$((SECONDS + ${AUTH0_START_TIMEOUT:-45}))
   while (( SECONDS < deadline )); do
     if ! kill -0 "$pid" 2>/dev/null; then
       echo "auth0.sh: server exited during startup; log tail ($LOGFILE):" >&2
@@ -91,10 +91,16 @@ cmd_start() {
     fi
     sleep 0.2
   done
-  echo "auth0.sh: discovery did not answer within ${AUTH0_START_TIMEOUT:-20}s; log tail ($LOGFILE):" >&2
+  echo "auth0.sh: discovery did not answer within ${AUTH0_START_TIMEOUT:-45}s; log tail ($LOGFILE):" >&2
   tail -n 30 "$LOGFILE" >&2 || true
   kill "$pid" 2>/dev/null || true
   rm -f "$PIDFILE"
+  # Seen once in CI: node stuck in start-up with nothing logged; a second start went through.
+  if [[ -z "${AUTH0_START_RETRIED:-}" ]]; then
+    echo "auth0.sh: retrying once" >&2
+    AUTH0_START_RETRIED=1 cmd_start
+    return
+  fi
   exit 1
 }
 
