@@ -65,6 +65,19 @@ use_keys() {
   AWS_SESSION_TOKEN="$(echo "$1" | field SessionToken)"
 }
 
+# Lists s3://<bucket> with the keys in the environment; it must be AccessDenied.
+# Args: endpoint bucket message-when-denied message-otherwise.
+expect_denied() {
+  local out
+  out="$("$AWS" --endpoint-url "$1" s3 ls "s3://$2/" 2>&1 || true)"
+  if [[ "$out" == *AccessDenied* ]]; then
+    echo "$3"
+  else
+    echo "UNEXPECTED: $4" >&2
+    exit 1
+  fi
+}
+
 demo() {
   say "1. Log in: a token for demo user auth0|demo-alice from the local Auth0 stand-in"
   local token
@@ -104,14 +117,8 @@ print(json.dumps(c, indent=2))'
   local bob_token bob_bucket
   bob_token="$(bash scripts/auth0.sh token 'auth0|demo-bob')"
   bob_bucket="$(curl -fsS -X POST "$API/v1/credentials" -H "Authorization: Bearer $bob_token" | field Bucket)"
-  local denied
-  denied="$("$AWS" --endpoint-url "$endpoint" s3 ls "s3://$bob_bucket/" 2>&1 || true)"
-  if [[ "$denied" == *AccessDenied* ]]; then
-    echo "alice's keys on s3://$bob_bucket: AccessDenied (as they must be)"
-  else
-    echo "UNEXPECTED: alice's keys reached bob's bucket" >&2
-    exit 1
-  fi
+  expect_denied "$endpoint" "$bob_bucket" "alice's keys on s3://$bob_bucket: AccessDenied (as they must be)" \
+    "alice's keys reached bob's bucket"
 
   say "5. An operator cuts alice off: stsvend users revoke (admin API, M2M token with admin:users)"
   local user_id
@@ -119,13 +126,8 @@ print(json.dumps(c, indent=2))'
   STSVEND_ADMIN_TOKEN="$(bash scripts/auth0.sh m2m-token 'admin:users')" \
     "$CARGO_TARGET_DIR/debug/stsvend" users --api "$API" revoke "$user_id" |
     "$PY" -c 'import json,sys; u=json.load(sys.stdin); print("revoked sessions of", u["subject"], "issued before", u["sessions_revoked_before"])'
-  denied="$("$AWS" --endpoint-url "$endpoint" s3 ls "s3://$bucket/" 2>&1 || true)"
-  if [[ "$denied" == *AccessDenied* ]]; then
-    echo "alice's old keys on her own bucket: AccessDenied"
-  else
-    echo "UNEXPECTED: revoked keys still work" >&2
-    exit 1
-  fi
+  expect_denied "$endpoint" "$bucket" "alice's old keys on her own bucket: AccessDenied" \
+    "revoked keys still work"
   creds="$(curl -fsS -X POST "$API/v1/credentials" -H "Authorization: Bearer $token")"
   use_keys "$creds"
   "$AWS" --endpoint-url "$endpoint" s3 ls "s3://$bucket/" >/dev/null
