@@ -2,7 +2,7 @@
 
 use rusqlite::params;
 
-use super::{Store, StoreError, VendRecord, format_time, now};
+use super::{Store, StoreError, VendRecord};
 use crate::identity::UserId;
 
 /// One hand-out of an access key, with whose it was (also after the user was deleted).
@@ -45,23 +45,6 @@ impl Store {
     /// Audit transactions committed since start (each holds one or more vends' rows).
     pub fn audit_commits(&self) -> u64 {
         self.audit.commits()
-    }
-
-    /// Audit rows for an access key id, newest first: "whose key was this?".
-    pub async fn vends_by_access_key(&self, access_key_id: &str) -> Result<Vec<(UserId, String)>, StoreError> {
-        let key = access_key_id.to_owned();
-        self.run(move |c| {
-            let mut stmt = c.prepare_cached(
-                "SELECT user_id, vended_at FROM vend_audit WHERE access_key_id = ?1 ORDER BY id DESC",
-            )?;
-            let rows = stmt.query_map([key], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?)))?;
-            rows.map(|r| {
-                let (id, at) = r?;
-                Ok((UserId::parse(&id).map_err(|e| StoreError::Corrupt(e.to_string()))?, at))
-            })
-            .collect()
-        })
-        .await
     }
 
     /// Every hand-out of an access key id, newest first: "whose key was this?".
@@ -179,9 +162,4 @@ impl Store {
         })
         .await
     }
-}
-
-/// The current time as the audit logs write it.
-pub fn audit_time() -> String {
-    format_time(now())
 }

@@ -23,7 +23,7 @@ use time::format_description::well_known::Rfc3339;
 
 use crate::identity::{BucketName, UserId};
 
-pub use audit::{AdminAction, KeyOwner, audit_time};
+pub use audit::{AdminAction, KeyOwner};
 pub use users::UserQuery;
 
 const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
@@ -241,10 +241,10 @@ mod tests {
             })
             .await
             .unwrap();
-        let found = store.vends_by_access_key("ASIAEXAMPLE").await.unwrap();
+        let found = store.key_owner("ASIAEXAMPLE").await.unwrap();
         assert_eq!(found.len(), 1);
-        assert_eq!(found[0].0, id);
-        assert!(store.vends_by_access_key("ASIAOTHER").await.unwrap().is_empty());
+        assert_eq!(found[0].user_id, id.as_str());
+        assert!(store.key_owner("ASIAOTHER").await.unwrap().is_empty());
     }
 
     #[tokio::test]

@@ -130,7 +130,7 @@ async fn a_busy_database_is_waited_out_and_no_vend_is_lost() {
     );
     holder.join().unwrap();
     assert_eq!(second.access_key_id, first.access_key_id);
-    let audited = app.state.store.vends_by_access_key(&first.access_key_id).await.unwrap();
+    let audited = app.state.store.key_owner(&first.access_key_id).await.unwrap();
     assert_eq!(audited.len(), 2, "both vends are in the audit log");
     Figures {
         faults: 1,

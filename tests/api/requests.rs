@@ -119,18 +119,10 @@ async fn cached_credentials_are_reused_and_every_vend_is_audited() {
     assert_ne!(ro.access_key_id, a.access_key_id, "cache is per (user, access)");
 
     let owner = UserId::derive(&app.issuer.issuer, &sub);
-    let rows = app.state.store.vends_by_access_key(&a.access_key_id).await.unwrap();
+    let rows = app.state.store.key_owner(&a.access_key_id).await.unwrap();
     assert_eq!(rows.len(), 2, "one audit row per vend, cached or not");
-    assert!(rows.iter().all(|(u, _)| *u == owner));
-    assert_eq!(
-        app.state
-            .store
-            .vends_by_access_key(&ro.access_key_id)
-            .await
-            .unwrap()
-            .len(),
-        1
-    );
+    assert!(rows.iter().all(|r| r.user_id == owner.as_str()));
+    assert_eq!(app.state.store.key_owner(&ro.access_key_id).await.unwrap().len(), 1);
 }
 
 #[tokio::test]
