@@ -2,14 +2,11 @@
 //! look up, disable and enable, revoke active sessions, delete. Every action is audited by
 //! the HTTP layer, allowed or refused.
 
-use std::time::Duration;
-
 use serde::Serialize;
-use time::OffsetDateTime;
 
 use crate::app::AppState;
 use crate::identity::UserId;
-use crate::provision::LifecycleError;
+use crate::provision::{LifecycleError, next_second, sleep_until};
 use crate::store::{ProvisionState, StoreError, UserQuery, UserRecord, format_time, now};
 
 /// Largest page of users returned at once.
@@ -119,7 +116,7 @@ pub async fn set_disabled(state: &AppState, id: &UserId, disabled: bool) -> Resu
 /// vended from then on carry a later issue time (STS times are whole seconds).
 pub async fn revoke(state: &AppState, id: &UserId) -> Result<UserView, AdminError> {
     let user = load(state, id).await?;
-    let before = next_second(OffsetDateTime::now_utc());
+    let before = next_second(time::OffsetDateTime::now_utc());
     if user.state == ProvisionState::Ready {
         state
             .provisioner
@@ -127,9 +124,7 @@ pub async fn revoke(state: &AppState, id: &UserId) -> Result<UserView, AdminErro
             .await?;
     }
     // No session is issued at or after `before` until the clock reaches it.
-    if let Ok(wait) = Duration::try_from(before - OffsetDateTime::now_utc()) {
-        tokio::time::sleep(wait).await;
-    }
+    sleep_until(before).await;
     state.store.set_revoked_before(id, before).await?;
     forget(state, id).await;
     show(state, id).await
@@ -157,12 +152,6 @@ pub async fn delete(state: &AppState, id: &UserId, force: bool) -> Result<Delete
     })
 }
 
-/// The first whole second after `t`.
-fn next_second(t: OffsetDateTime) -> OffsetDateTime {
-    let whole = t.replace_nanosecond(0).unwrap_or(t);
-    whole + time::Duration::seconds(1)
-}
-
 /// Time of an admin action, as the audit records it.
 pub fn action_time() -> String {
     format_time(now())
@@ -171,14 +160,6 @@ pub fn action_time() -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn revocation_time_is_the_next_whole_second() {
-        let t = time::macros::datetime!(2026-11-30 09:00:00.250 UTC);
-        assert_eq!(next_second(t), time::macros::datetime!(2026-11-30 09:00:01 UTC));
-        let exact = time::macros::datetime!(2026-11-30 09:00:00 UTC);
-        assert_eq!(next_second(exact), time::macros::datetime!(2026-11-30 09:00:01 UTC));
-    }
 
     #[test]
     fn user_ids_are_parsed_strictly() {

@@ -47,6 +47,21 @@ pub fn revocation_statement(bucket: &BucketName, tag_key: &str, user_id: &UserId
     })
 }
 
+/// The first whole second after `t`: a revocation cut-off, since STS issue times are whole
+/// seconds.
+pub fn next_second(t: OffsetDateTime) -> OffsetDateTime {
+    let whole = t.replace_nanosecond(0).unwrap_or(t);
+    whole + time::Duration::seconds(1)
+}
+
+/// Returns once the clock has reached `t` (at once if it has), so that sessions issued from
+/// then on carry an issue time at or after a cut-off.
+pub async fn sleep_until(t: OffsetDateTime) {
+    if let Ok(wait) = std::time::Duration::try_from(t - OffsetDateTime::now_utc()) {
+        tokio::time::sleep(wait).await;
+    }
+}
+
 /// `existing` with stsvend's revocation statement replaced by `statement` (or added).
 pub fn merge_policy(existing: Option<&str>, statement: Value) -> Result<String, LifecycleError> {
     let mut doc = match existing.filter(|t| !t.trim().is_empty()) {
@@ -207,6 +222,14 @@ mod tests {
         let id = UserId::derive("https://i/", "auth0|a");
         let bucket = id.bucket_candidate("p", 0).unwrap();
         revocation_statement(&bucket, "stsvend-user", &id, OffsetDateTime::UNIX_EPOCH)
+    }
+
+    #[test]
+    fn revocation_time_is_the_next_whole_second() {
+        let t = time::macros::datetime!(2026-11-30 09:00:00.250 UTC);
+        assert_eq!(next_second(t), time::macros::datetime!(2026-11-30 09:00:01 UTC));
+        let exact = time::macros::datetime!(2026-11-30 09:00:00 UTC);
+        assert_eq!(next_second(exact), time::macros::datetime!(2026-11-30 09:00:01 UTC));
     }
 
     #[test]

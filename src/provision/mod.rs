@@ -19,7 +19,7 @@ use crate::limits::AwsGate;
 use crate::store::{NewUser, ProvisionState, Store, StoreError, UserRecord};
 
 pub use bucket::BucketSettings;
-pub use lifecycle::{LifecycleError, REVOKE_SID, merge_policy, revocation_statement};
+pub use lifecycle::{LifecycleError, REVOKE_SID, merge_policy, next_second, revocation_statement, sleep_until};
 
 /// Ready mappings kept in memory; each entry is a few hundred bytes.
 const MAPPING_CACHE_CAPACITY: u64 = 200_000;
@@ -181,14 +181,12 @@ impl Inner {
         // A user deleted earlier gets a bucket of the same name: their sessions from before the
         // deletion (still unexpired, scoped to that name) must not reach it.
         if let Some(deleted_at) = self.store.last_deleted_at(&row.user_id).await? {
-            let before = deleted_at + time::Duration::seconds(1);
+            let before = next_second(deleted_at);
             self.settings
                 .revoke_sessions(&row.bucket, &self.tag_key, &row.user_id, before)
                 .await?;
-            // The keys about to be vended must carry a later issue time (whole seconds).
-            if let Ok(wait) = std::time::Duration::try_from(before - time::OffsetDateTime::now_utc()) {
-                tokio::time::sleep(wait).await;
-            }
+            // The keys about to be vended must carry a later issue time.
+            sleep_until(before).await;
         }
         self.store.mark_ready(&row.user_id).await?;
         row.state = ProvisionState::Ready;
