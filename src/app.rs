@@ -17,7 +17,7 @@ use crate::metrics::Metrics;
 use crate::policy::{PolicyError, PolicySet};
 use crate::provision::Provisioner;
 use crate::store::{Store, StoreError};
-use crate::sts::Vendor;
+use crate::sts::{Vendor, VendorParts};
 
 /// Everything a request handler needs.
 pub struct AppState {
@@ -41,6 +41,8 @@ pub enum StartError {
     Bind { addr: String, source: std::io::Error },
     #[error("TLS: {0}")]
     Tls(String),
+    #[error("credential sealing key: {0}")]
+    Random(#[from] crate::sts::RandomUnavailable),
 }
 
 pub struct Application {
@@ -102,14 +104,25 @@ impl Application {
             .with_metrics(Arc::clone(&metrics)),
         );
         let refresher = jwks.spawn_refresher();
-        let verifier = Verifier::new(&config.auth, jwks);
+        let verifier = Verifier::new(&config.auth, jwks).with_token_cache_capacity(config.cache.token_entries);
         let gate = Arc::new(AwsGate::new(
             &config.limits,
             Duration::from_secs(config.aws.call_timeout_seconds),
             Arc::clone(&metrics),
         ));
-        let provisioner = Provisioner::new(store.clone(), s3, &config.storage, &config.aws, Arc::clone(&gate));
-        let vendor = Vendor::new(sts, &config.aws, gate);
+        let provisioner = Provisioner::new(store.clone(), s3, &config, Arc::clone(&gate));
+        // Spilled credentials were sealed by a previous process: nothing can open them.
+        store.clear_spill().await?;
+        let vendor = Vendor::new(
+            &config.aws,
+            VendorParts {
+                sts,
+                templates: policies.names().count(),
+                gate,
+                store: store.clone(),
+                memory_bytes: config.cache.credentials_mib.saturating_mul(1 << 20),
+            },
+        )?;
         let vend_rate = Arc::new(VendRate::new(&config.limits));
         let pruner = vend_rate.spawn_pruner();
 
@@ -221,6 +234,10 @@ impl Application {
             .metrics_server
             .map(|(server, _)| (server.handle(), tokio::spawn(server)));
         let result = self.server.await;
+        // Counts of repeat hand-outs still in memory (store/repeats.rs).
+        if let Err(e) = self.state.store.flush_audit().await {
+            tracing::error!(error = %e, "could not write the last repeat hand-out counts");
+        }
         if let Some((handle, task)) = metrics {
             handle.stop(true).await;
             let _ = task.await;

@@ -15,8 +15,15 @@ pub const MAX_BUCKET_CANDIDATES: u32 = 8;
 /// Longest prefix that still leaves room for `-<hash>-<candidate digit>` in 63 characters.
 pub const MAX_BUCKET_PREFIX: usize = 63 - 1 - HASH_CHARS - 2;
 
-#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct UserId(String);
+/// Held inline (26 bytes, no allocation): it keys every per-user cache.
+#[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct UserId([u8; HASH_CHARS]);
+
+impl fmt::Debug for UserId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_tuple("UserId").field(&self.as_str()).finish()
+    }
+}
 
 impl UserId {
     /// The deterministic id of the user (issuer, subject).
@@ -26,45 +33,46 @@ impl UserId {
         h.update([0u8]);
         h.update(subject.as_bytes());
         let digest = h.finalize();
-        let mut encoded = data_encoding::BASE32_NOPAD.encode(&digest);
-        encoded.truncate(HASH_CHARS);
-        encoded.make_ascii_lowercase();
-        Self(encoded)
+        let encoded = data_encoding::BASE32_NOPAD.encode(&digest);
+        let mut id = [0u8; HASH_CHARS];
+        id.copy_from_slice(&encoded.as_bytes()[..HASH_CHARS]);
+        id.make_ascii_lowercase();
+        Self(id)
     }
 
     /// Accepts a stored or administrator-supplied id; it must have the derived shape.
     pub fn parse(s: &str) -> Result<Self, IdentityError> {
-        if s.len() == HASH_CHARS && s.bytes().all(|b| matches!(b, b'a'..=b'z' | b'2'..=b'7')) {
-            Ok(Self(s.to_owned()))
-        } else {
-            Err(IdentityError::UserId)
+        match <[u8; HASH_CHARS]>::try_from(s.as_bytes()) {
+            Ok(id) if id.iter().all(|b| matches!(b, b'a'..=b'z' | b'2'..=b'7')) => Ok(Self(id)),
+            _ => Err(IdentityError::UserId),
         }
     }
 
     pub fn as_str(&self) -> &str {
-        &self.0
+        // Only lowercase base32 characters are ever stored (`derive`, `parse`).
+        std::str::from_utf8(&self.0).unwrap_or_default()
     }
 
     /// `RoleSessionName`: appears in `CloudTrail` and in the assumed-role ARN.
     pub fn role_session_name(&self) -> RoleSessionName {
-        RoleSessionName::parse(&format!("stsvend-{}", self.0)).expect("derived name is valid")
+        RoleSessionName::parse(&format!("stsvend-{self}")).expect("derived name is valid")
     }
 
     /// `SourceIdentity`: persists across role chaining, so it is set once, from the user id.
     pub fn source_identity(&self) -> SourceIdentity {
-        SourceIdentity::parse(&format!("stsvend-{}", self.0)).expect("derived identity is valid")
+        SourceIdentity::parse(&format!("stsvend-{self}")).expect("derived identity is valid")
     }
 
     /// The `candidate`-th deterministic bucket name for this user (0 first; the next one is
     /// tried only when S3 says a name is taken by another account).
     pub fn bucket_candidate(&self, prefix: &str, candidate: u32) -> Result<BucketName, IdentityError> {
         if candidate >= MAX_BUCKET_CANDIDATES {
-            return Err(IdentityError::BucketName(format!("{prefix}-{}-{candidate}", self.0)));
+            return Err(IdentityError::BucketName(format!("{prefix}-{self}-{candidate}")));
         }
         let name = if candidate == 0 {
-            format!("{prefix}-{}", self.0)
+            format!("{prefix}-{self}")
         } else {
-            format!("{prefix}-{}-{candidate}", self.0)
+            format!("{prefix}-{self}-{candidate}")
         };
         BucketName::parse(&name)
     }
@@ -72,7 +80,7 @@ impl UserId {
 
 impl fmt::Display for UserId {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
+        f.write_str(self.as_str())
     }
 }
 

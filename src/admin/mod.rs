@@ -86,7 +86,7 @@ async fn load(state: &AppState, id: &UserId) -> Result<UserRecord, AdminError> {
 
 /// Drops everything cached about the user, so the next request reads the stored row.
 async fn forget(state: &AppState, id: &UserId) {
-    state.vendor.forget_user(id.as_str());
+    state.vendor.forget_user(id).await;
     state.provisioner.forget(id).await;
 }
 

@@ -119,6 +119,9 @@ impl Config {
                 p.push(format!("limits.{key}: must be at least 1"));
             }
         }
+        if self.cache.credentials_mib == 0 {
+            p.push("cache.credentials_mib: must be at least 1".to_owned());
+        }
         if self.database.path.as_os_str().is_empty() {
             p.push("database.path: must not be empty".to_owned());
         }

@@ -38,6 +38,34 @@ pub struct Config {
     pub limits: LimitsConfig,
     #[serde(default)]
     pub admin: AdminConfig,
+    #[serde(default)]
+    pub cache: CacheConfig,
+}
+
+/// How much the in-memory caches may hold. Beyond it, credentials are sealed and spilled to
+/// the database, mappings are re-read from it, and tokens are checked in full again.
+#[derive(Debug, Clone, Deserialize)]
+pub struct CacheConfig {
+    /// Memory for vended credentials, MiB (about 1.1 KiB per user and access level with AWS's
+    /// session tokens).
+    #[serde(default = "defaults::credentials_mib")]
+    pub credentials_mib: u64,
+    /// Users whose bucket mapping is kept in memory.
+    #[serde(default = "defaults::mapping_entries")]
+    pub mapping_entries: u64,
+    /// Verified access tokens kept until their `exp` (skips the signature check on repeats).
+    #[serde(default = "defaults::token_entries")]
+    pub token_entries: u64,
+}
+
+impl Default for CacheConfig {
+    fn default() -> Self {
+        Self {
+            credentials_mib: defaults::credentials_mib(),
+            mapping_entries: defaults::mapping_entries(),
+            token_entries: defaults::token_entries(),
+        }
+    }
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -195,6 +223,15 @@ impl Default for LimitsConfig {
 }
 
 mod defaults {
+    pub fn credentials_mib() -> u64 {
+        32
+    }
+    pub fn mapping_entries() -> u64 {
+        50_000
+    }
+    pub fn token_entries() -> u64 {
+        20_000
+    }
     pub fn vends_per_minute() -> u32 {
         60
     }

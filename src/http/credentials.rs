@@ -1,5 +1,10 @@
 //! `POST /v1/credentials`: vend short-lived keys scoped to the caller's bucket.
 
+use std::collections::hash_map::RandomState;
+use std::hash::BuildHasher;
+use std::net::IpAddr;
+use std::sync::{Arc, LazyLock};
+
 use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, web};
 use futures::StreamExt;
@@ -9,8 +14,6 @@ use time::OffsetDateTime;
 use super::error::ApiError;
 use super::extract::Authenticated;
 use crate::app::AppState;
-use std::sync::Arc;
-
 use crate::auth::Caller;
 use crate::aws::UpstreamError;
 use crate::provision::{LifecycleError, ProvisionError};
@@ -154,7 +157,7 @@ fn no_store() -> actix_web::HttpResponseBuilder {
 }
 
 /// The vend itself, shared by both formats: grant check, provisioning on first login,
-/// `AssumeRole` (or the cache), and the audit row, without which no key leaves.
+/// `AssumeRole` (or the cache), and the audit row, without which no key reaches a new party.
 async fn hand_out(
     req: &HttpRequest,
     caller: &Caller,
@@ -202,29 +205,44 @@ async fn hand_out(
         .await
         .map_err(|e| upstream_error("AssumeRole failed", &e))?;
 
-    // Keys are handed out only once their audit row is written.
-    state
-        .store
-        .record_vend(VendRecord {
-            user_id: user.user_id.clone(),
-            access_key_id: vended.credentials.access_key_id().to_owned(),
-            template: template.name().to_owned(),
-            expiration: vended.credentials.expiration,
-            client_addr: req.peer_addr().map(|a| a.ip().to_string()),
-            client_id: caller.client_id.clone(),
-            from_cache: vended.from_cache,
-        })
-        .await
-        .map_err(|e| {
-            tracing::error!(user_id = %user.user_id, error = %e, "audit write failed; credentials withheld");
-            ApiError::Unavailable("the audit log")
-        })?;
+    // Keys go to a party (client address, OAuth client) only once an audit row for that
+    // party is committed; later hand-outs of the same keys to it are counted on that row.
+    let client_addr = req.peer_addr().map(|a| a.ip());
+    let party = party(client_addr, caller.client_id.as_deref());
+    if let Some(row) = vended.credentials.audit_row(party) {
+        state.store.note_repeat(row);
+    } else {
+        let row = state
+            .store
+            .record_vend(VendRecord {
+                user_id: user.user_id.clone(),
+                access_key_id: vended.credentials.access_key_id().to_owned(),
+                template: template.name().to_owned(),
+                expiration: vended.credentials.expiration,
+                client_addr: client_addr.map(|a| a.to_string()),
+                client_id: caller.client_id.clone(),
+                from_cache: vended.from_cache,
+            })
+            .await
+            .map_err(|e| {
+                tracing::error!(user_id = %user.user_id, error = %e, "audit write failed; credentials withheld");
+                ApiError::Unavailable("the audit log")
+            })?;
+        vended.credentials.remember_audit_row(party, row);
+    }
     Ok(Handout {
         credentials: vended.credentials,
         bucket: user.bucket.to_string(),
         region: user.region.clone(),
         access: template.name().to_owned(),
     })
+}
+
+/// A fingerprint of who receives keys: the client address and the OAuth client. Keyed with a
+/// per-process random key, so it cannot be steered into a collision from outside.
+fn party(addr: Option<IpAddr>, client_id: Option<&str>) -> u64 {
+    static KEY: LazyLock<RandomState> = LazyLock::new(RandomState::new);
+    KEY.hash_one((addr, client_id))
 }
 
 /// `2026-11-30T05:00:00Z`: RFC 3339 in UTC, as AWS SDKs parse it.

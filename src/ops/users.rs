@@ -33,7 +33,7 @@ pub enum UsersCommand {
         #[arg(long)]
         force: bool,
     },
-    /// Whose key was this? Every hand-out of an access key id.
+    /// Whose key was this? Every party an access key id went to, with counts.
     Key { access_key_id: String },
     /// The admin audit log, newest first.
     Audit {

@@ -27,12 +27,18 @@ pub struct RenderContext<'a> {
 #[derive(Debug, Clone)]
 pub struct Template {
     name: String,
+    /// Position in the loaded set (name order): a compact key for per-template caches.
+    index: u8,
     body: Value,
 }
 
 impl Template {
     pub fn name(&self) -> &str {
         &self.name
+    }
+
+    pub fn index(&self) -> u8 {
+        self.index
     }
 
     /// Renders the minified policy text for one user.
@@ -116,6 +122,15 @@ impl PolicySet {
                 errors.push(PolicyError::Missing((*name).to_owned()));
             }
         }
+        if templates.len() > usize::from(u8::MAX) {
+            errors.push(PolicyError::Template {
+                file: dir.to_owned(),
+                reason: format!("{} templates; at most {} are supported", templates.len(), u8::MAX),
+            });
+        }
+        for (index, t) in templates.values_mut().enumerate() {
+            t.index = u8::try_from(index).unwrap_or(u8::MAX);
+        }
         if errors.is_empty() {
             Ok(Self { templates })
         } else {
@@ -154,7 +169,7 @@ impl Template {
         }
         check_placeholders(&body)?;
 
-        let template = Self { name, body };
+        let template = Self { name, index: 0, body };
         // Trial render with the longest names stsvend derives, so the size check is a bound.
         let user_id = UserId::derive("trial", "render");
         let longest_prefix = "a".repeat(crate::identity::MAX_BUCKET_PREFIX);

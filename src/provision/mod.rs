@@ -13,16 +13,13 @@ use moka::future::Cache;
 
 use crate::auth::Caller;
 use crate::aws::UpstreamError;
-use crate::config::{AwsConfig, StorageConfig};
+use crate::config::Config;
 use crate::identity::{IdentityError, MAX_BUCKET_CANDIDATES, UserId};
 use crate::limits::AwsGate;
 use crate::store::{NewUser, ProvisionState, Store, StoreError, UserRecord};
 
 pub use bucket::BucketSettings;
 pub use lifecycle::{LifecycleError, REVOKE_SID, merge_policy, next_second, revocation_statement, sleep_until};
-
-/// Ready mappings kept in memory; each entry is a few hundred bytes.
-const MAPPING_CACHE_CAPACITY: u64 = 200_000;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ProvisionError {
@@ -55,13 +52,8 @@ struct Inner {
 }
 
 impl Provisioner {
-    pub fn new(
-        store: Store,
-        s3: aws_sdk_s3::Client,
-        storage: &StorageConfig,
-        aws: &AwsConfig,
-        gate: Arc<AwsGate>,
-    ) -> Self {
+    pub fn new(store: Store, s3: aws_sdk_s3::Client, config: &Config, gate: Arc<AwsGate>) -> Self {
+        let (storage, aws) = (&config.storage, &config.aws);
         Self {
             inner: Arc::new(Inner {
                 store,
@@ -69,7 +61,8 @@ impl Provisioner {
                 prefix: storage.bucket_prefix.clone(),
                 region: aws.region.clone(),
                 tag_key: aws.session_tag_key.clone(),
-                ready: Cache::builder().max_capacity(MAPPING_CACHE_CAPACITY).build(),
+                // Ready mappings kept in memory; each entry is a few hundred bytes.
+                ready: Cache::builder().max_capacity(config.cache.mapping_entries).build(),
                 gate,
             }),
         }

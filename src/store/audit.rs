@@ -1,11 +1,13 @@
-//! The audit logs: one row per credential hand-out, one per admin action.
+//! The audit logs: one row per party an access key was handed to (see `repeats`), one per
+//! admin action.
 
 use rusqlite::params;
 
 use super::{Store, StoreError, VendRecord};
 use crate::identity::UserId;
 
-/// One hand-out of an access key, with whose it was (also after the user was deleted).
+/// The hand-outs of an access key to one party (client address, OAuth client), with whose key
+/// it was (also after the user was deleted).
 #[derive(Debug, Clone, serde::Serialize, serde::Deserialize, utoipa::ToSchema)]
 pub struct KeyOwner {
     pub user_id: String,
@@ -15,10 +17,16 @@ pub struct KeyOwner {
     /// True when the user has since been deleted.
     pub user_deleted: bool,
     pub template: String,
+    /// The first hand-out to this party.
     pub vended_at: String,
+    /// The latest hand-out to this party (repeats are written within a second).
+    pub last_at: String,
+    /// How many times the key went to this party.
+    pub hand_outs: u32,
     pub expiration: String,
     pub client_addr: Option<String>,
     pub client_id: Option<String>,
+    /// True when the first hand-out to this party came from the credential cache.
     pub from_cache: bool,
 }
 
@@ -42,19 +50,41 @@ impl Store {
         self.audit.write(v).await
     }
 
+    /// Counts one more hand-out of the key on audit row `row` to the same party. Never waits:
+    /// the counts reach the database within a second (`repeats`).
+    pub fn note_repeat(&self, row: i64) {
+        if let Some(due) = self.repeats.note(row, super::now())
+            && let Err(back) = self.audit.try_send_counts(due)
+        {
+            self.repeats.put_back(back);
+        }
+    }
+
+    /// Writes the pending repeat counts and waits for their commit (reads of the audit do
+    /// this first; so does shutdown).
+    pub async fn flush_audit(&self) -> Result<(), StoreError> {
+        let pending = self.repeats.take();
+        if pending.is_empty() {
+            return Ok(());
+        }
+        self.audit.write_counts(pending).await
+    }
+
     /// Audit transactions committed since start (each holds one or more vends' rows).
     pub fn audit_commits(&self) -> u64 {
         self.audit.commits()
     }
 
-    /// Every hand-out of an access key id, newest first: "whose key was this?".
+    /// Every party an access key id went to, newest first: "whose key was this?".
     pub async fn key_owner(&self, access_key_id: &str) -> Result<Vec<KeyOwner>, StoreError> {
+        self.flush_audit().await?;
         let key = access_key_id.to_owned();
         self.run(move |c| {
             let mut stmt = c.prepare_cached(
                 "SELECT v.user_id, COALESCE(u.issuer, d.issuer), COALESCE(u.subject, d.subject),
                         COALESCE(u.bucket, d.bucket), u.user_id IS NULL AND d.user_id IS NOT NULL,
-                        v.template, v.vended_at, v.expiration, v.client_addr, v.client_id, v.from_cache
+                        v.template, v.vended_at, COALESCE(v.last_at, v.vended_at), v.hand_outs,
+                        v.expiration, v.client_addr, v.client_id, v.from_cache
                  FROM vend_audit v
                  LEFT JOIN users u ON u.user_id = v.user_id
                  LEFT JOIN (SELECT user_id, issuer, subject, bucket FROM deleted_users
@@ -71,10 +101,12 @@ impl Store {
                     user_deleted: r.get(4)?,
                     template: r.get(5)?,
                     vended_at: r.get(6)?,
-                    expiration: r.get(7)?,
-                    client_addr: r.get(8)?,
-                    client_id: r.get(9)?,
-                    from_cache: r.get(10)?,
+                    last_at: r.get(7)?,
+                    hand_outs: r.get(8)?,
+                    expiration: r.get(9)?,
+                    client_addr: r.get(10)?,
+                    client_id: r.get(11)?,
+                    from_cache: r.get(12)?,
                 })
             })?;
             Ok(rows.collect::<Result<_, _>>()?)
@@ -84,10 +116,11 @@ impl Store {
 
     /// The user's most recent hand-out time.
     pub async fn last_vend(&self, user_id: &UserId) -> Result<Option<String>, StoreError> {
+        self.flush_audit().await?;
         let id = user_id.as_str().to_owned();
         self.run(move |c| {
             Ok(
-                c.prepare_cached("SELECT MAX(vended_at) FROM vend_audit WHERE user_id = ?1")?
+                c.prepare_cached("SELECT MAX(COALESCE(last_at, vended_at)) FROM vend_audit WHERE user_id = ?1")?
                     .query_row([id], |r| r.get(0))?,
             )
         })

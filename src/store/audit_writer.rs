@@ -6,6 +6,9 @@
 //! commit per vend (`synchronous = NORMAL` in WAL mode: durable once committed, up to a power
 //! loss), while `SQLite`'s single writer lock and the commit are paid once per batch instead of
 //! once per vend. A failed batch fails every vend waiting on it.
+//!
+//! The same thread applies the counts of repeat hand-outs (see `repeats`): one `UPDATE` per
+//! row that was handed out again, in the batch that follows.
 
 use std::path::Path;
 use std::sync::Arc;
@@ -14,6 +17,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use rusqlite::{Connection, params};
 use tokio::sync::{mpsc, oneshot};
 
+use super::repeats::Repeat;
 use super::{BUSY_TIMEOUT, StoreError, VendRecord, format_time, now};
 
 /// Rows written in one transaction at most.
@@ -29,9 +33,31 @@ struct Pending {
     done: oneshot::Sender<Outcome>,
 }
 
+type Done = oneshot::Sender<Result<(), Arc<StoreError>>>;
+
+/// Counts of repeat hand-outs, with whoever waits for them to be written.
+struct Counts {
+    repeats: Vec<Repeat>,
+    done: Option<Done>,
+}
+
+/// Another write that belongs in the writer's order (the credential spill: see `spill`).
+pub type Apply = Box<dyn FnOnce(&rusqlite::Transaction<'_>) -> Result<(), StoreError> + Send>;
+
+struct Change {
+    apply: Apply,
+    done: Option<Done>,
+}
+
+enum Job {
+    Row(Pending),
+    Counts(Counts),
+    Change(Change),
+}
+
 /// Handle to the writer thread; the thread ends when the last handle is dropped.
 pub struct AuditWriter {
-    queue: mpsc::Sender<Pending>,
+    queue: mpsc::Sender<Job>,
     commits: Arc<AtomicU64>,
 }
 
@@ -60,7 +86,7 @@ impl AuditWriter {
     pub async fn write(&self, row: VendRecord) -> Result<i64, StoreError> {
         let (done, committed) = oneshot::channel();
         self.queue
-            .send(Pending { row, done })
+            .send(Job::Row(Pending { row, done }))
             .await
             .map_err(|_| StoreError::Task("audit writer stopped".to_owned()))?;
         match committed.await {
@@ -69,39 +95,119 @@ impl AuditWriter {
             Err(_) => Err(StoreError::Task("audit writer stopped".to_owned())),
         }
     }
+
+    /// Hands counts of repeat hand-outs to the writer without waiting; gives them back when
+    /// its queue is full.
+    pub fn try_send_counts(&self, repeats: Vec<Repeat>) -> Result<(), Vec<Repeat>> {
+        self.queue
+            .try_send(Job::Counts(Counts { repeats, done: None }))
+            .map_err(|e| match e.into_inner() {
+                Job::Counts(c) => c.repeats,
+                Job::Row(_) | Job::Change(_) => Vec::new(),
+            })
+    }
+
+    /// Queues `apply` without waiting; false when the queue is full (nothing queued).
+    pub fn try_send_change(&self, apply: Apply) -> bool {
+        self.queue
+            .try_send(Job::Change(Change { apply, done: None }))
+            .is_ok()
+    }
+
+    /// Queues `apply` and waits for the commit of the transaction it ran in.
+    pub async fn write_change(&self, apply: Apply) -> Result<(), StoreError> {
+        self.send_and_wait(|done| Job::Change(Change { apply, done: Some(done) }))
+            .await
+    }
+
+    /// Writes counts of repeat hand-outs and waits for their commit.
+    pub async fn write_counts(&self, repeats: Vec<Repeat>) -> Result<(), StoreError> {
+        self.send_and_wait(|done| {
+            Job::Counts(Counts {
+                repeats,
+                done: Some(done),
+            })
+        })
+        .await
+    }
+
+    async fn send_and_wait(&self, job: impl FnOnce(Done) -> Job) -> Result<(), StoreError> {
+        let (done, committed) = oneshot::channel();
+        self.queue
+            .send(job(done))
+            .await
+            .map_err(|_| StoreError::Task("audit writer stopped".to_owned()))?;
+        match committed.await {
+            Ok(Ok(())) => Ok(()),
+            Ok(Err(e)) => Err(StoreError::Batch(e)),
+            Err(_) => Err(StoreError::Task("audit writer stopped".to_owned())),
+        }
+    }
 }
 
-fn run(mut conn: Connection, mut rx: mpsc::Receiver<Pending>, commits: &AtomicU64) {
-    let mut batch = Vec::with_capacity(MAX_BATCH);
+fn run(mut conn: Connection, mut rx: mpsc::Receiver<Job>, commits: &AtomicU64) {
+    let mut rows = Vec::with_capacity(MAX_BATCH);
+    let mut counts = Vec::new();
+    let mut changes = Vec::new();
     while let Some(first) = rx.blocking_recv() {
-        batch.push(first);
-        while batch.len() < MAX_BATCH {
-            match rx.try_recv() {
-                Ok(p) => batch.push(p),
-                Err(_) => break,
+        let mut next = Some(first);
+        while let Some(job) = next.take() {
+            match job {
+                Job::Row(p) => rows.push(p),
+                Job::Counts(c) => counts.push(c),
+                Job::Change(c) => changes.push(c),
+            }
+            if rows.len() < MAX_BATCH {
+                next = rx.try_recv().ok();
             }
         }
-        match write_batch(&mut conn, &batch) {
+        let mut waiting: Vec<Done> = Vec::new();
+        let applies: Vec<Apply> = changes
+            .drain(..)
+            .map(|c| {
+                waiting.extend(c.done);
+                c.apply
+            })
+            .collect();
+        waiting.extend(counts.iter_mut().filter_map(|c| c.done.take()));
+        match write_batch(&mut conn, &rows, &counts, applies) {
             Ok(ids) => {
                 commits.fetch_add(1, Ordering::Relaxed);
-                for (p, id) in batch.drain(..).zip(ids) {
+                for (p, id) in rows.drain(..).zip(ids) {
                     // The vend may have gone (client disconnected); its row stays written.
                     let _ = p.done.send(Ok(id));
                 }
+                counts.clear();
+                for done in waiting {
+                    let _ = done.send(Ok(()));
+                }
             }
             Err(e) => {
-                tracing::error!(error = %e, rows = batch.len(), "audit batch failed");
+                tracing::error!(error = %e, rows = rows.len(), "audit batch failed");
                 let e = Arc::new(e);
-                for p in batch.drain(..) {
+                for p in rows.drain(..) {
                     let _ = p.done.send(Err(Arc::clone(&e)));
+                }
+                // Counts and changes nobody waits for are lost with the batch: tallies of
+                // hand-outs whose first row is already written, and spilled credentials (a
+                // later vend calls STS instead).
+                counts.clear();
+                for done in waiting {
+                    let _ = done.send(Err(Arc::clone(&e)));
                 }
             }
         }
     }
 }
 
-/// Inserts the rows in queue order in one transaction; nothing is written unless all are.
-fn write_batch(conn: &mut Connection, batch: &[Pending]) -> Result<Vec<i64>, StoreError> {
+/// Inserts the rows in queue order and applies the counts, in one transaction; nothing is
+/// written unless all are.
+fn write_batch(
+    conn: &mut Connection,
+    batch: &[Pending],
+    counts: &[Counts],
+    changes: Vec<Apply>,
+) -> Result<Vec<i64>, StoreError> {
     let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
     let vended_at = format_time(now());
     let mut ids = Vec::with_capacity(batch.len());
@@ -123,6 +229,16 @@ fn write_batch(conn: &mut Connection, batch: &[Pending]) -> Result<Vec<i64>, Sto
             ])?;
             ids.push(tx.last_insert_rowid());
         }
+        let mut stmt = tx.prepare_cached(
+            "UPDATE vend_audit SET hand_outs = hand_outs + ?2, last_at = MAX(COALESCE(last_at, vended_at), ?3)
+             WHERE id = ?1",
+        )?;
+        for r in counts.iter().flat_map(|c| &c.repeats) {
+            stmt.execute(params![r.row, r.count, format_time(r.last)])?;
+        }
+    }
+    for apply in changes {
+        apply(&tx)?;
     }
     tx.commit()?;
     Ok(ids)

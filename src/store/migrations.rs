@@ -90,6 +90,28 @@ CREATE TABLE admin_audit (
 CREATE INDEX admin_audit_by_target ON admin_audit (target, id);
 ",
     ),
+    // 3: one vend-audit row per (access key, client address, OAuth client). A repeat hand-out
+    // to the same party adds to `hand_outs` and moves `last_at` (see store/repeats.rs);
+    // `vended_at` stays the first hand-out.
+    M::up(
+        r"
+ALTER TABLE vend_audit ADD COLUMN hand_outs INTEGER NOT NULL DEFAULT 1;
+ALTER TABLE vend_audit ADD COLUMN last_at TEXT;
+",
+    ),
+    // 4: credentials evicted from the in-memory cache, sealed with a key only the running
+    // process holds (store/spill.rs, sts/spill.rs); cleared at start-up.
+    M::up(
+        r"
+CREATE TABLE credential_spill (
+    user_id     TEXT NOT NULL,
+    template    INTEGER NOT NULL,
+    expires_at  INTEGER NOT NULL,
+    sealed      BLOB NOT NULL,
+    PRIMARY KEY (user_id, template)
+) STRICT, WITHOUT ROWID;
+",
+    ),
 ];
 
 pub fn migrations() -> Migrations<'static> {

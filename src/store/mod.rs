@@ -3,12 +3,15 @@
 //! Every call runs on tokio's blocking pool with a connection from an r2d2 pool; no
 //! connection is held across an `.await`. `SQLite` allows one writer at a time: WAL lets
 //! readers proceed during a write, and `busy_timeout` makes a second writer wait instead of
-//! failing with `SQLITE_BUSY`. Vend audit rows, the one write on the hot path, go through a
-//! single writer thread that commits them in batches (`audit_writer`).
+//! failing with `SQLITE_BUSY`. Vend audit rows go through a single writer thread that commits
+//! them in batches (`audit_writer`); a cache hit for a party already on record writes nothing
+//! on the request path (`repeats`).
 
 mod audit;
 mod audit_writer;
 mod migrations;
+mod repeats;
+mod spill;
 mod users;
 
 use std::path::Path;
@@ -24,6 +27,7 @@ use time::format_description::well_known::Rfc3339;
 use crate::identity::{BucketName, UserId};
 
 pub use audit::{AdminAction, KeyOwner};
+pub use spill::Spilled;
 pub use users::UserQuery;
 
 const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
@@ -119,6 +123,10 @@ pub struct Store {
     pool: r2d2::Pool<SqliteConnectionManager>,
     /// The vend audit log's writer (group commit); see `audit_writer`.
     audit: Arc<audit_writer::AuditWriter>,
+    /// Repeat hand-outs counted in memory until the writer takes them; see `repeats`.
+    repeats: Arc<repeats::Repeats>,
+    /// When expired spilled credentials were last deleted; see `spill`.
+    spill_pruned: Arc<std::sync::Mutex<std::time::Instant>>,
 }
 
 pub fn now() -> OffsetDateTime {
@@ -158,7 +166,12 @@ impl Store {
         let mut conn = pool.get()?;
         migrations::migrations().to_latest(&mut conn)?;
         let audit = Arc::new(audit_writer::AuditWriter::start(path)?);
-        Ok(Self { pool, audit })
+        Ok(Self {
+            pool,
+            audit,
+            repeats: Arc::new(repeats::Repeats::new()),
+            spill_pruned: Arc::new(std::sync::Mutex::new(std::time::Instant::now())),
+        })
     }
 
     /// Runs `f` with a pooled connection on the blocking pool.

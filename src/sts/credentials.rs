@@ -4,8 +4,10 @@
 //! template, this is most of the service's memory.
 
 use std::fmt;
+use std::sync::Mutex;
 use std::time::Duration;
 
+use data_encoding::BASE64;
 use time::OffsetDateTime;
 
 /// Short-lived keys. `Debug` never shows the secret or the session token.
@@ -17,6 +19,9 @@ pub struct Credentials {
     /// The token part is base64-decoded and must be re-encoded when handed out.
     token_decoded: bool,
     pub expiration: OffsetDateTime,
+    /// The vend-audit row of each party these keys went to, by the party's fingerprint (see
+    /// [`Credentials::audit_row`]).
+    audit_rows: Mutex<Vec<(u64, i64)>>,
 }
 
 impl Credentials {
@@ -41,6 +46,7 @@ impl Credentials {
             secret_len,
             token_decoded: decoded.is_some(),
             expiration,
+            audit_rows: Mutex::new(Vec::new()),
         })
     }
 
@@ -57,13 +63,61 @@ impl Credentials {
     pub fn session_token(&self) -> String {
         let start = usize::from(self.key_len) + usize::from(self.secret_len);
         if self.token_decoded {
-            encode(&self.packed[start..])
+            BASE64.encode(&self.packed[start..])
         } else {
             self.text(start, self.packed.len()).to_owned()
         }
     }
 
     /// Lifetime left now.
+    /// The audit row on which these keys' hand-outs to `party` are counted, once written.
+    /// A party is a fingerprint of (client address, OAuth client), see `http::credentials`.
+    pub fn audit_row(&self, party: u64) -> Option<i64> {
+        let rows = self.audit_rows.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        rows.iter().find(|(p, _)| *p == party).map(|(_, row)| *row)
+    }
+
+    /// Records that the hand-outs to `party` are counted on `row`.
+    pub fn remember_audit_row(&self, party: u64, row: i64) {
+        let mut rows = self.audit_rows.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        if !rows.iter().any(|(p, _)| *p == party) {
+            rows.push((party, row));
+        }
+    }
+
+    /// Bytes of memory an entry holds, for the cache's budget: the packed parts, the struct,
+    /// and about 120 bytes of cache bookkeeping (key, hash-table slot, deque and timer nodes).
+    pub fn weight(&self) -> u32 {
+        let bytes = self.packed.len() + std::mem::size_of::<Self>() + 120;
+        u32::try_from(bytes).unwrap_or(u32::MAX)
+    }
+
+    /// The entry as bytes for sealing (see `spill`): both lengths, whether the token is
+    /// decoded, then the packed parts. The audit rows stay behind: they belong to this cache
+    /// entry's life.
+    pub(super) fn to_bytes(&self) -> Vec<u8> {
+        let mut out = Vec::with_capacity(3 + self.packed.len());
+        out.extend_from_slice(&[self.key_len, self.secret_len, u8::from(self.token_decoded)]);
+        out.extend_from_slice(&self.packed);
+        out
+    }
+
+    /// The inverse of [`Credentials::to_bytes`]; `None` for anything it did not produce.
+    pub(super) fn from_bytes(bytes: &[u8], expiration: OffsetDateTime) -> Option<Self> {
+        let (&[key_len, secret_len, decoded], packed) = bytes.split_first_chunk::<3>()?;
+        let texts = usize::from(key_len) + usize::from(secret_len);
+        let text_ok = packed.get(..texts).is_some_and(|t| std::str::from_utf8(t).is_ok());
+        let token_ok = decoded == 1 || (decoded == 0 && std::str::from_utf8(&packed[texts.min(packed.len())..]).is_ok());
+        (text_ok && token_ok && decoded <= 1).then(|| Self {
+            packed: packed.into(),
+            key_len,
+            secret_len,
+            token_decoded: decoded == 1,
+            expiration,
+            audit_rows: Mutex::new(Vec::new()),
+        })
+    }
+
     pub fn remaining(&self) -> Duration {
         let left = self.expiration - OffsetDateTime::now_utc();
         left.try_into().unwrap_or(Duration::ZERO)
@@ -86,68 +140,10 @@ impl fmt::Debug for Credentials {
     }
 }
 
-const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-
-fn sextet(c: u8) -> Option<u32> {
-    let v = match c {
-        b'A'..=b'Z' => c - b'A',
-        b'a'..=b'z' => c - b'a' + 26,
-        b'0'..=b'9' => c - b'0' + 52,
-        b'+' => 62,
-        b'/' => 63,
-        _ => return None,
-    };
-    Some(u32::from(v))
-}
-
-/// Standard base64 with padding.
-fn encode(bytes: &[u8]) -> String {
-    let mut out = String::with_capacity(bytes.len().div_ceil(3) * 4);
-    for chunk in bytes.chunks(3) {
-        let b = [
-            chunk[0],
-            chunk.get(1).copied().unwrap_or(0),
-            chunk.get(2).copied().unwrap_or(0),
-        ];
-        let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
-        for i in 0..4 {
-            if i <= chunk.len() {
-                out.push(char::from(ALPHABET[((n >> (18 - 6 * i)) & 63) as usize]));
-            } else {
-                out.push('=');
-            }
-        }
-    }
-    out
-}
-
-/// The bytes of `s` if it is standard padded base64 that [`encode`] gives back exactly.
+/// The canonical base64 of `s` decoded, or `None` when re-encoding would not give `s` back.
 fn decode_canonical(s: &str) -> Option<Vec<u8>> {
-    let s = s.as_bytes();
-    if s.is_empty() || !s.len().is_multiple_of(4) {
-        return None;
-    }
-    let mut out = Vec::with_capacity(s.len() / 4 * 3);
-    let last = s.len() / 4 - 1;
-    for (i, quad) in s.chunks(4).enumerate() {
-        let pad = if i == last {
-            quad.iter().rev().take_while(|&&c| c == b'=').count()
-        } else {
-            0
-        };
-        if pad > 2 {
-            return None;
-        }
-        let mut n = 0u32;
-        for &c in &quad[..4 - pad] {
-            n = (n << 6) | sextet(c)?;
-        }
-        n <<= 6 * pad;
-        let bytes = n.to_be_bytes();
-        out.extend_from_slice(&bytes[1..4 - pad]);
-    }
-    // Non-canonical forms (stray bits before the padding) would not round-trip: keep them as is.
-    (encode(&out).as_bytes() == s).then_some(out)
+    let out = BASE64.decode(s.as_bytes()).ok()?;
+    (!out.is_empty() && BASE64.encode(&out) == s).then_some(out)
 }
 
 #[cfg(test)]
@@ -199,5 +195,31 @@ mod tests {
         let shown = format!("{:?}", creds("FwoGZXIvYXdz"));
         assert!(shown.contains("ASIAEXAMPLEEXAMPLE12"));
         assert!(!shown.contains("secret/") && !shown.contains("FwoG"));
+    }
+
+    #[test]
+    fn bytes_round_trip_and_foreign_bytes_are_refused() {
+        let at = OffsetDateTime::from_unix_timestamp(1_800_000_000).unwrap();
+        for token in ["FwoGZXIvYXdzEBAaDH+/TmFtZQ==", "not base64 at all!"] {
+            let c = Credentials::new("ASIAEXAMPLEEXAMPLE12", "secret", token, at).unwrap();
+            let back = Credentials::from_bytes(&c.to_bytes(), at).unwrap();
+            assert_eq!(
+                (back.access_key_id(), back.secret_access_key(), back.session_token(), back.expiration),
+                ("ASIAEXAMPLEEXAMPLE12", "secret", token.to_owned(), at)
+            );
+        }
+        for bad in [&b""[..], b"\x01", b"\x05\x00\x00abc", b"\x01\x01\x02ab", b"\x01\x00\x00a\xff"] {
+            assert!(Credentials::from_bytes(bad, at).is_none(), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn each_party_is_remembered_once_with_its_audit_row() {
+        let c = creds("FwoGZXIvYXdz");
+        assert_eq!(c.audit_row(1), None);
+        c.remember_audit_row(1, 10);
+        c.remember_audit_row(2, 20);
+        c.remember_audit_row(1, 11);
+        assert_eq!((c.audit_row(1), c.audit_row(2), c.audit_row(3)), (Some(10), Some(20), None));
     }
 }

@@ -3,28 +3,36 @@
 //! Credentials are cached per (user, template) and handed out again only while at least
 //! `min_remaining` of their lifetime is left. Concurrent misses for one key share a single
 //! STS call. The policy text is rendered only on a miss.
+//!
+//! The in-memory cache has a byte budget. Entries it evicts for room are sealed and spilled to
+//! the database (`spill`, `store::spill`) and come back from there on the user's next vend, so
+//! memory stays bounded without a second `AssumeRole` per refresh window.
 
 mod credentials;
+mod spill;
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use aws_sdk_sts::types::Tag;
 use moka::Expiry;
 use moka::future::Cache;
+use moka::notification::RemovalCause;
 use time::OffsetDateTime;
 
 use crate::aws::{UpstreamError, observe};
 use crate::config::AwsConfig;
 use crate::limits::AwsGate;
 use crate::policy::{RenderContext, Template};
-use crate::store::UserRecord;
+use crate::identity::UserId;
+use crate::store::{Spilled, Store, UserRecord};
 
 pub use credentials::Credentials;
+pub use spill::{RandomUnavailable, Sealer};
 
-const CACHE_CAPACITY: u64 = 1_000_000;
-
-type Key = (String, String);
+/// (user, template index): cloned without allocating.
+type Key = (UserId, u8);
 
 /// Evicts an entry when only `min_remaining` of its lifetime is left.
 struct UntilMinRemaining(Duration);
@@ -48,52 +56,79 @@ pub struct Vendor {
     min_remaining: Duration,
     tag_key: String,
     cache: Cache<Key, Arc<Credentials>>,
+    /// Number of templates, for dropping a user's entries of every one.
+    templates: u8,
     gate: Arc<AwsGate>,
+    store: Store,
+    sealer: Arc<Sealer>,
+}
+
+/// Where the cache's entries come from, and how much memory it may hold.
+pub struct VendorParts {
+    pub sts: aws_sdk_sts::Client,
+    pub templates: usize,
+    pub gate: Arc<AwsGate>,
+    pub store: Store,
+    pub memory_bytes: u64,
 }
 
 impl Vendor {
-    pub fn new(sts: aws_sdk_sts::Client, aws: &AwsConfig, gate: Arc<AwsGate>) -> Self {
+    pub fn new(aws: &AwsConfig, parts: VendorParts) -> Result<Self, RandomUnavailable> {
         let min_remaining = Duration::from_secs(aws.min_remaining_seconds);
-        Self {
-            sts,
+        let sealer = Arc::new(Sealer::new()?);
+        let (spill_store, spill_sealer) = (parts.store.clone(), Arc::clone(&sealer));
+        let cache = Cache::builder()
+            .max_capacity(parts.memory_bytes)
+            .weigher(|_: &Key, c: &Arc<Credentials>| c.weight())
+            .expire_after(UntilMinRemaining(min_remaining))
+            .eviction_listener(move |key: Arc<Key>, c: Arc<Credentials>, cause| {
+                // Only entries pushed out for room: expired or dropped ones are done with.
+                if cause == RemovalCause::Size
+                    && let Some(sealed) = spill_sealer.seal(&key.0, key.1, &c)
+                {
+                    spill_store.spill(Spilled {
+                        user_id: key.0.clone(),
+                        template: key.1,
+                        expires_at: c.expiration.unix_timestamp(),
+                        sealed,
+                    });
+                }
+            })
+            .build();
+        Ok(Self {
+            sts: parts.sts,
             role_arn: aws.role_arn.clone(),
             duration_seconds: i32::try_from(aws.session_duration_seconds).unwrap_or(i32::MAX),
             min_remaining,
             tag_key: aws.session_tag_key.clone(),
-            cache: Cache::builder()
-                .max_capacity(CACHE_CAPACITY)
-                .expire_after(UntilMinRemaining(min_remaining))
-                .support_invalidation_closures()
-                .build(),
-            gate,
-        }
+            cache,
+            templates: u8::try_from(parts.templates).unwrap_or(u8::MAX),
+            gate: parts.gate,
+            store: parts.store,
+            sealer,
+        })
     }
 
     /// Credentials for `user` under `template`, from the cache while fresh enough.
     #[tracing::instrument(level = "debug", skip_all, fields(user_id = %user.user_id, access = template.name()))]
     pub async fn vend(&self, user: &UserRecord, template: &Template) -> Result<Vended, Arc<UpstreamError>> {
-        let key = (user.user_id.as_str().to_owned(), template.name().to_owned());
+        let key = (user.user_id.clone(), template.index());
         loop {
             // A plain lookup first: the common hit needs no entry (key clone, insert future).
             let (fresh, credentials) = if let Some(c) = self.cache.get(&key).await {
                 (false, c)
             } else {
+                let called_sts = AtomicBool::new(false);
                 let entry = self
                     .cache
                     .entry(key.clone())
-                    .or_try_insert_with(self.assume_role(user, template))
+                    .or_try_insert_with(self.load(user, template, &called_sts))
                     .await?;
-                (entry.is_fresh(), entry.into_value())
+                (entry.is_fresh() && called_sts.load(Ordering::Relaxed), entry.into_value())
             };
             self.gate.metrics().cache_lookup("credentials", !fresh);
-            // Cached keys from before a revocation of this user's sessions are denied by the
-            // bucket policy: replace them.
-            let revoked = !fresh
-                && user.revoked_before.is_some_and(|before| {
-                    credentials.expiration - time::Duration::seconds(i64::from(self.duration_seconds)) < before
-                });
             // The expiry timer is coarse; never hand out keys below the promised lifetime.
-            if fresh || (!revoked && credentials.remaining() >= self.min_remaining) {
+            if fresh || self.usable(user, &credentials) {
                 return Ok(Vended {
                     credentials,
                     from_cache: !fresh,
@@ -103,11 +138,47 @@ impl Vendor {
         }
     }
 
+    /// True when cached keys may be handed out: enough lifetime left, and not issued before a
+    /// revocation of this user's sessions (the bucket policy denies those).
+    fn usable(&self, user: &UserRecord, credentials: &Credentials) -> bool {
+        let issued = credentials.expiration - time::Duration::seconds(i64::from(self.duration_seconds));
+        let revoked = user.revoked_before.is_some_and(|before| issued < before);
+        !revoked && credentials.remaining() >= self.min_remaining
+    }
+
+    /// A cache miss: the spilled entry when there is a usable one, else `AssumeRole`.
+    async fn load(
+        &self,
+        user: &UserRecord,
+        template: &Template,
+        called_sts: &AtomicBool,
+    ) -> Result<Arc<Credentials>, UpstreamError> {
+        match self.store.spilled(&user.user_id, template.index()).await {
+            Ok(Some(row)) => {
+                let expiration = OffsetDateTime::from_unix_timestamp(row.expires_at).ok();
+                let opened = expiration.and_then(|e| self.sealer.open(&user.user_id, row.template, e, &row.sealed));
+                if let Some(c) = opened.filter(|c| self.usable(user, c)) {
+                    return Ok(Arc::new(c));
+                }
+            }
+            Ok(None) => {}
+            // The spill is an optimisation: without it, ask STS.
+            Err(e) => tracing::warn!(error = %e, "reading spilled credentials failed"),
+        }
+        called_sts.store(true, Ordering::Relaxed);
+        self.assume_role(user, template).await
+    }
+
     /// Drops every cached credential of one user (all templates).
-    pub fn forget_user(&self, user_id: &str) {
-        let user_id = user_id.to_owned();
-        // Fails only when invalidation closures are not enabled; the builder enables them.
-        let _ = self.cache.invalidate_entries_if(move |k, _| k.0 == user_id);
+    pub async fn forget_user(&self, user_id: &UserId) {
+        for t in 0..self.templates {
+            self.cache.invalidate(&(user_id.clone(), t)).await;
+        }
+        if let Err(e) = self.store.forget_spilled(user_id).await {
+            // Spilled keys are checked against the user's row when they come back
+            // (`usable`), so a left-over one is never handed out after a revocation.
+            tracing::warn!(user_id = %user_id, error = %e, "dropping spilled credentials failed");
+        }
     }
 
     async fn assume_role(&self, user: &UserRecord, template: &Template) -> Result<Arc<Credentials>, UpstreamError> {

@@ -247,8 +247,11 @@ async fn an_access_key_leads_back_to_its_user() {
     let app = admin_app().await;
     let alice = unique_sub("key-alice");
     let v = app.vend(&alice, None).await;
+    assert_eq!(app.vend(&alice, None).await.access_key_id, v.access_key_id);
     let body = admin_ok(&app, reqwest::Method::GET, &format!("/access-keys/{}", v.access_key_id)).await;
     let first = &body["vends"][0];
+    assert_eq!(body["vends"].as_array().unwrap().len(), 1, "one party: {body}");
+    assert_eq!(first["hand_outs"], 2, "the repeat hand-out is counted at once: {body}");
     assert_eq!(first["user_id"], user_id_of(&app, &alice));
     assert_eq!(first["subject"], alice.as_str());
     assert_eq!(first["bucket"], v.bucket.as_str());

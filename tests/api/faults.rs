@@ -1,6 +1,8 @@
 //! Faults: AWS unreachable mid-service, the global AWS gate, `SQLite` busy, and stsvend killed
 //! with SIGKILL at each step of provisioning.
 
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use serde_json::Value;
@@ -112,6 +114,8 @@ async fn a_busy_database_is_waited_out_and_no_vend_is_lost() {
     // Another writer holds SQLite's write lock for 1.5 s.
     let db = app.db_dir.path().join("stsvend.db");
     let (locked_tx, locked_rx) = std::sync::mpsc::channel();
+    let holding = Arc::new(AtomicBool::new(true));
+    let still = Arc::clone(&holding);
     let holder = std::thread::spawn(move || {
         let mut conn = rusqlite::Connection::open(db).unwrap();
         let tx = conn
@@ -119,22 +123,33 @@ async fn a_busy_database_is_waited_out_and_no_vend_is_lost() {
             .unwrap();
         locked_tx.send(()).unwrap();
         std::thread::sleep(Duration::from_millis(1500));
+        still.store(false, Ordering::SeqCst);
         tx.commit().unwrap();
     });
     locked_rx.recv().unwrap();
+    // The same keys to the same party again: its audit row exists, nothing waits for the lock.
+    let again = app.vend(&sub, None).await;
+    assert!(holding.load(Ordering::SeqCst), "a repeat hand-out did not wait for the lock");
+    assert_eq!(again.access_key_id, first.access_key_id);
+    // New keys need their row written first: that vend waits the lock out.
     let started = std::time::Instant::now();
-    let second = app.vend(&sub, None).await;
+    let fresh = app.vend(&sub, Some("read-only")).await;
     assert!(
-        started.elapsed() >= Duration::from_secs(1),
-        "the vend waited for the lock"
+        started.elapsed() >= Duration::from_millis(900),
+        "the vend of new keys waited for the lock"
     );
     holder.join().unwrap();
-    assert_eq!(second.access_key_id, first.access_key_id);
-    let audited = app.state.store.key_owner(&first.access_key_id).await.unwrap();
-    assert_eq!(audited.len(), 2, "both vends are in the audit log");
+    assert_ne!(fresh.access_key_id, first.access_key_id);
+    let first_rows = app.state.store.key_owner(&first.access_key_id).await.unwrap();
+    assert_eq!(
+        first_rows.iter().map(|r| r.hand_outs).collect::<Vec<_>>(),
+        [2],
+        "both hand-outs of the first keys are counted"
+    );
+    assert_eq!(app.state.store.key_owner(&fresh.access_key_id).await.unwrap().len(), 1);
     Figures {
         faults: 1,
-        requests: 2,
+        requests: 3,
         ..Figures::default()
     }
     .record("sqlite_busy");

@@ -108,21 +108,47 @@ async fn asking_beyond_the_tokens_scopes_is_forbidden() {
 }
 
 #[tokio::test]
-async fn cached_credentials_are_reused_and_every_vend_is_audited() {
+async fn cached_credentials_are_reused_and_every_party_they_reach_is_audited() {
     let app = TestApp::spawn().await;
     let sub = unique_sub("cache");
     let a = app.vend(&sub, None).await;
     let b = app.vend(&sub, None).await;
+    let c = app.vend(&sub, None).await;
     assert_eq!(a.access_key_id, b.access_key_id, "second vend is served from the cache");
-    assert_eq!(a.expiration, b.expiration);
+    assert_eq!((a.expiration.as_str(), &c.access_key_id), (b.expiration.as_str(), &a.access_key_id));
     let ro = app.vend(&sub, Some("read-only")).await;
     assert_ne!(ro.access_key_id, a.access_key_id, "cache is per (user, access)");
 
+    // The same keys reaching another OAuth client of the same user is a new party.
+    let mut claims = app.issuer.claims(&sub);
+    claims["azp"] = json!("desktop-sync");
+    let other = app
+        .post_credentials(Some(&sign(&claims, &signing_key(), KID)), None)
+        .await;
+    assert_eq!(other.status(), 200);
+    let other: Vended = other.json().await.unwrap();
+    assert_eq!(other.access_key_id, a.access_key_id);
+
     let owner = UserId::derive(&app.issuer.issuer, &sub);
     let rows = app.state.store.key_owner(&a.access_key_id).await.unwrap();
-    assert_eq!(rows.len(), 2, "one audit row per vend, cached or not");
     assert!(rows.iter().all(|r| r.user_id == owner.as_str()));
-    assert_eq!(app.state.store.key_owner(&ro.access_key_id).await.unwrap().len(), 1);
+    let mut parties: Vec<_> = rows
+        .iter()
+        .map(|r| (r.client_id.as_deref(), r.client_addr.as_deref(), r.hand_outs, r.from_cache))
+        .collect();
+    parties.sort_unstable();
+    assert_eq!(
+        parties,
+        [
+            (Some("desktop-sync"), Some("127.0.0.1"), 1, true),
+            (Some("test-spa"), Some("127.0.0.1"), 3, false),
+        ],
+        "one row per party, counting its hand-outs"
+    );
+    let spa = rows.iter().find(|r| r.client_id.as_deref() == Some("test-spa")).unwrap();
+    assert!(spa.last_at >= spa.vended_at);
+    let ro_rows = app.state.store.key_owner(&ro.access_key_id).await.unwrap();
+    assert_eq!((ro_rows.len(), ro_rows[0].hand_outs), (1, 1));
 }
 
 #[tokio::test]
