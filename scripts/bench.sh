@@ -204,6 +204,7 @@ say "warm path and floor, ${SECS}s per run"
 wrk -t2 -c64 -d2s -s benches/wrk/vend.lua "$API/v1/credentials" -- "$RUN/warm.tokens" >/dev/null
 for c in 1 16 64; do
   wrk_run "floor_$c" "$c" "$API/healthz" benches/wrk/report.lua
+  wrk_run "floorreq_$c" "$c" "$API/healthz" benches/wrk/vend.lua "$RUN/warm.tokens" GET /healthz
   wrk_run "warm_$c" "$c" "$API/v1/credentials" benches/wrk/vend.lua "$RUN/warm.tokens"
 done
 record warm_assume_role "$(($(assumed a) - before))"
@@ -299,14 +300,20 @@ def row(what, value, floor="", ratio="", target="", met=""):
     out.append(f"| {what} | {value} | {floor} | {ratio} | {target} | {met} |")
 yes = lambda ok: "yes" if ok else "**no**"
 
+# Two floors: the bare one (wrk replays one static `GET /healthz`), and the same requests as the
+# warm run (each token's Authorization header, through the same wrk script) sent to `/healthz`,
+# so both sides of that ratio cost wrk and the kernel the same and differ only in the route.
 for c in (1, 16, 64):
-    w, f = wrk(f"warm_{c}"), wrk(f"floor_{c}")
-    ratio = w["rate"] / f["rate"]
+    w, f, fr = wrk(f"warm_{c}"), wrk(f"floor_{c}"), wrk(f"floorreq_{c}")
+    ratio, ratio_req = w["rate"] / f["rate"], w["rate"] / fr["rate"]
     bad = f" ({w['bad']} failed)" if w["bad"] else ""
     tgt, ok = ("≥ 70% of floor", yes(ratio >= 0.7)) if c == 64 else ("", "")
-    row(f"warm vends/s, {c} conn", f"{w['rate']:,.0f}{bad}", f"{f['rate']:,.0f}", f"{ratio:.0%}", tgt, ok)
+    row(f"warm vends/s, {c} conn, against the bare floor", f"{w['rate']:,.0f}{bad}", f"{f['rate']:,.0f}", f"{ratio:.0%}", tgt, ok)
+    tgt, ok = ("≥ 70% of floor", yes(ratio_req >= 0.7)) if c == 64 else ("", "")
+    row(f"warm vends/s, {c} conn, against the same requests to `/healthz`", f"{w['rate']:,.0f}{bad}", f"{fr['rate']:,.0f}", f"{ratio_req:.0%}", tgt, ok)
     tgt, ok = ("p99 < 5 ms", yes(w["p99"] < 5)) if c == 64 else ("", "")
-    row(f"warm p50 / p99 ms, {c} conn", f"{w['p50']:.2f} / {w['p99']:.2f}", f"{f['p50']:.2f} / {f['p99']:.2f}", "", tgt, ok)
+    row(f"warm p50 / p99 ms, {c} conn (floors: bare; same requests)", f"{w['p50']:.2f} / {w['p99']:.2f}",
+        f"{f['p50']:.2f} / {f['p99']:.2f}; {fr['p50']:.2f} / {fr['p99']:.2f}", "", tgt, ok)
 
 for key, label in (("first_new", "first vend, new user (bucket + AssumeRole)"),
                    ("first_known", "first vend, known user, nothing cached (AssumeRole)")):

@@ -14,6 +14,8 @@ pub struct Metrics {
     pub aws_errors: IntCounterVec,
     /// Cache lookups by cache (`credentials`, `mappings`) and result (`hit`, `miss`).
     pub cache: IntCounterVec,
+    /// Children of `cache` resolved once, for the warm path: (cache, [miss, hit]).
+    cache_children: Vec<(&'static str, [IntCounter; 2])>,
     pub provisioned: IntCounter,
     pub provision_seconds: Histogram,
     /// JWKS fetches by outcome.
@@ -84,6 +86,13 @@ impl Metrics {
         registry
             .register(Box::new(users.clone()))
             .expect("metric registered once");
+        let cache_children = ["credentials", "mappings"]
+            .into_iter()
+            .map(|name| {
+                let child = |result: &str| cache.with_label_values(&[name, result]);
+                (name, [child("miss"), child("hit")])
+            })
+            .collect();
         Self {
             registry,
             vends,
@@ -91,6 +100,7 @@ impl Metrics {
             aws_calls,
             aws_errors,
             cache,
+            cache_children,
             provisioned,
             provision_seconds,
             jwks_refreshes,
@@ -99,9 +109,13 @@ impl Metrics {
     }
 
     pub fn cache_lookup(&self, cache: &str, hit: bool) {
-        self.cache
-            .with_label_values(&[cache, if hit { "hit" } else { "miss" }])
-            .inc();
+        match self.cache_children.iter().find(|(name, _)| *name == cache) {
+            Some((_, children)) => children[usize::from(hit)].inc(),
+            None => self
+                .cache
+                .with_label_values(&[cache, if hit { "hit" } else { "miss" }])
+                .inc(),
+        }
     }
 
     /// The text exposition format.

@@ -1,5 +1,7 @@
 -- wrk script for the warm path: POST /v1/credentials, cycling through the bearer tokens in
 -- the file named by the first script argument (one per line), each thread from its own offset.
+-- Optional second and third arguments replace the method and path: `GET /healthz` gives the
+-- floor for the very same requests (same headers, same bytes, same work for wrk).
 -- Prints one machine-readable line at the end (latencies in microseconds).
 local reqs = {}
 local i = 0
@@ -11,9 +13,10 @@ function setup(thread)
 end
 
 function init(args)
+  local method, path = args[2] or "POST", args[3] or "/v1/credentials"
   for line in io.lines(args[1]) do
     if #line > 0 then
-      reqs[#reqs + 1] = wrk.format("POST", "/v1/credentials",
+      reqs[#reqs + 1] = wrk.format(method, path,
         { ["Authorization"] = "Bearer " .. line, ["Content-Length"] = "0" }, nil)
     end
   end

@@ -23,8 +23,8 @@ pub struct Caller {
     pub user_id: UserId,
     pub issuer: String,
     pub subject: String,
-    /// Union of the token's `scope` words and `permissions` entries.
-    pub grants: BTreeSet<String>,
+    /// Union of the token's `scope` words and `permissions` entries, sorted, no duplicates.
+    pub grants: Box<[Box<str>]>,
     /// The OAuth client the token was issued to (`azp`), for logs and audit.
     pub client_id: Option<String>,
     /// A client-credentials (machine) token: no user behind it.
@@ -34,7 +34,9 @@ pub struct Caller {
 impl Caller {
     /// True when the token carries any one of `needs` as a scope or a permission.
     pub fn has_any(&self, needs: &[String]) -> bool {
-        needs.iter().any(|n| self.grants.contains(n))
+        needs
+            .iter()
+            .any(|n| self.grants.binary_search_by(|g| (**g).cmp(n.as_str())).is_ok())
     }
 }
 
@@ -110,7 +112,7 @@ impl Verifier {
     }
 
     /// The token's caller, for the user routes: machine tokens are refused unless configured.
-    pub async fn verify(&self, token: &str) -> Result<Caller, AuthError> {
+    pub async fn verify(&self, token: &str) -> Result<Arc<Caller>, AuthError> {
         let caller = self.verify_any(token).await?;
         if caller.machine && !self.allow_client_credentials {
             return Err(AuthError::ClientCredentials);
@@ -121,18 +123,20 @@ impl Verifier {
     /// The token's caller, machine tokens included (the admin API's callers are often ops
     /// tooling): from the verified-token cache when this exact token passed every check before
     /// and has not expired, else after checking it in full.
-    pub async fn verify_any(&self, token: &str) -> Result<Caller, AuthError> {
+    pub async fn verify_any(&self, token: &str) -> Result<Arc<Caller>, AuthError> {
         if token.len() > MAX_TOKEN_BYTES {
             return Err(AuthError::Invalid("token is too large"));
         }
         // Read before verifying, so an entry never claims a key set newer than its check.
         let generation = self.jwks.generation();
         let key = TokenCache::key(token);
-        if let Some(caller) = self.verified.get(&key, &self.issuer, generation, unix_now()).await {
+        if let Some(caller) = self.verified.get(&key, generation, unix_now()).await {
             return Ok(caller);
         }
-        let (caller, exp) = self.verify_in_full(token).await?;
-        self.verified.insert(key, &caller, exp, generation).await;
+        // Boxed: the full check may fetch the JWKS, a large future the cache hit should not carry.
+        let (caller, exp) = Box::pin(self.verify_in_full(token)).await?;
+        let caller = Arc::new(caller);
+        self.verified.insert(key, Arc::clone(&caller), exp, generation).await;
         Ok(caller)
     }
 
@@ -206,7 +210,7 @@ impl Verifier {
             user_id: UserId::derive(&self.issuer, &subject),
             issuer: self.issuer.clone(),
             subject,
-            grants,
+            grants: grants.into_iter().map(String::into_boxed_str).collect(),
             client_id: claims.azp,
             machine,
         };

@@ -12,7 +12,7 @@
 //!
 //! Only accepted tokens are cached; a rejected one is checked in full every time.
 
-use std::collections::BTreeSet;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use moka::Expiry;
@@ -20,7 +20,6 @@ use moka::future::Cache;
 use sha2::{Digest, Sha256};
 
 use super::Caller;
-use crate::identity::UserId;
 
 /// Entries kept at most (least recently and least often used go first). An entry takes about
 /// 400 bytes, so a full cache stays under 10 MiB.
@@ -28,15 +27,10 @@ pub const DEFAULT_CAPACITY: u64 = 20_000;
 
 pub type TokenKey = [u8; 32];
 
-/// What is needed to rebuild the `Caller`, stored compactly: the issuer is the verifier's own,
-/// and the grants are a boxed slice rather than a tree.
+/// The verified caller, shared with every request that presents the same token.
 #[derive(Clone)]
 struct Entry {
-    user_id: UserId,
-    subject: Box<str>,
-    grants: Box<[Box<str>]>,
-    client_id: Option<Box<str>>,
-    machine: bool,
+    caller: Arc<Caller>,
     /// The token's `exp` (seconds since the epoch).
     exp: u64,
     /// `JwksCache::generation` read before the token was verified.
@@ -76,52 +70,37 @@ impl TokenCache {
 
     /// The caller of a token verified earlier, if it has not expired at `now` and the key set
     /// is still `generation`.
-    pub async fn get(&self, key: &TokenKey, issuer: &str, generation: u64, now: u64) -> Option<Caller> {
+    pub async fn get(&self, key: &TokenKey, generation: u64, now: u64) -> Option<Arc<Caller>> {
         let e = self.cache.as_ref()?.get(key).await?;
         if now >= e.exp || e.generation != generation {
             return None;
         }
-        Some(Caller {
-            user_id: e.user_id,
-            issuer: issuer.to_owned(),
-            subject: e.subject.into(),
-            grants: e.grants.iter().map(ToString::to_string).collect::<BTreeSet<String>>(),
-            client_id: e.client_id.map(Into::into),
-            machine: e.machine,
-        })
+        Some(e.caller)
     }
 
     /// Remembers an accepted token until `exp`.
-    pub async fn insert(&self, key: TokenKey, caller: &Caller, exp: u64, generation: u64) {
+    pub async fn insert(&self, key: TokenKey, caller: Arc<Caller>, exp: u64, generation: u64) {
         let Some(cache) = &self.cache else { return };
-        let entry = Entry {
-            user_id: caller.user_id.clone(),
-            subject: caller.subject.as_str().into(),
-            grants: caller.grants.iter().map(|g| g.as_str().into()).collect(),
-            client_id: caller.client_id.as_deref().map(Into::into),
-            machine: caller.machine,
-            exp,
-            generation,
-        };
-        cache.insert(key, entry).await;
+        cache.insert(key, Entry { caller, exp, generation }).await;
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::identity::UserId;
 
     const ISSUER: &str = "https://issuer.example/";
 
-    fn caller(sub: &str) -> Caller {
-        Caller {
+    fn caller(sub: &str) -> Arc<Caller> {
+        Arc::new(Caller {
             user_id: UserId::derive(ISSUER, sub),
             issuer: ISSUER.to_owned(),
             subject: sub.to_owned(),
-            grants: ["read:files".to_owned(), "write:files".to_owned()].into(),
+            grants: ["read:files".into(), "write:files".into()].into(),
             client_id: Some("spa".to_owned()),
             machine: false,
-        }
+        })
     }
 
     #[tokio::test]
@@ -129,16 +108,16 @@ mod tests {
         let cache = TokenCache::new(10);
         let key = TokenCache::key("h.p.s");
         let now = unix_now();
-        cache.insert(key, &caller("auth0|a"), now + 60, 1).await;
+        cache.insert(key, caller("auth0|a"), now + 60, 1).await;
 
-        let hit = cache.get(&key, ISSUER, 1, now).await.expect("cached before exp");
+        let hit = cache.get(&key, 1, now).await.expect("cached before exp");
         assert_eq!((hit.subject.as_str(), hit.issuer.as_str()), ("auth0|a", ISSUER));
         assert_eq!(hit.user_id, UserId::derive(ISSUER, "auth0|a"));
         assert!(hit.has_any(&["write:files".to_owned()]));
         assert_eq!(hit.client_id.as_deref(), Some("spa"));
-        assert!(cache.get(&key, ISSUER, 1, now + 59).await.is_some());
-        assert!(cache.get(&key, ISSUER, 1, now + 60).await.is_none(), "at exp");
-        assert!(cache.get(&key, ISSUER, 1, now + 61).await.is_none(), "after exp");
+        assert!(cache.get(&key, 1, now + 59).await.is_some());
+        assert!(cache.get(&key, 1, now + 60).await.is_none(), "at exp");
+        assert!(cache.get(&key, 1, now + 61).await.is_none(), "after exp");
     }
 
     #[tokio::test]
@@ -146,8 +125,8 @@ mod tests {
         let cache = TokenCache::new(10);
         let key = TokenCache::key("h.p.s");
         let now = unix_now();
-        cache.insert(key, &caller("auth0|a"), now - 1, 1).await;
-        assert!(cache.get(&key, ISSUER, 1, now).await.is_none());
+        cache.insert(key, caller("auth0|a"), now - 1, 1).await;
+        assert!(cache.get(&key, 1, now).await.is_none());
     }
 
     #[tokio::test]
@@ -155,10 +134,10 @@ mod tests {
         let cache = TokenCache::new(10);
         let now = unix_now();
         cache
-            .insert(TokenCache::key("h.p.sig1"), &caller("auth0|a"), now + 60, 1)
+            .insert(TokenCache::key("h.p.sig1"), caller("auth0|a"), now + 60, 1)
             .await;
-        assert!(cache.get(&TokenCache::key("h.p.sig1"), ISSUER, 2, now).await.is_none());
-        assert!(cache.get(&TokenCache::key("h.p.sig2"), ISSUER, 1, now).await.is_none());
+        assert!(cache.get(&TokenCache::key("h.p.sig1"), 2, now).await.is_none());
+        assert!(cache.get(&TokenCache::key("h.p.sig2"), 1, now).await.is_none());
     }
 
     #[tokio::test]
@@ -166,7 +145,7 @@ mod tests {
         let cache = TokenCache::new(0);
         let key = TokenCache::key("h.p.s");
         let now = unix_now();
-        cache.insert(key, &caller("auth0|a"), now + 60, 1).await;
-        assert!(cache.get(&key, ISSUER, 1, now).await.is_none());
+        cache.insert(key, caller("auth0|a"), now + 60, 1).await;
+        assert!(cache.get(&key, 1, now).await.is_none());
     }
 }

@@ -2,6 +2,8 @@
 //! a token (user or machine) carrying that permission. Every call is written to the admin
 //! audit log before it runs, and its outcome after.
 
+use std::sync::Arc;
+
 use std::future::Future;
 
 use actix_web::{HttpRequest, HttpResponse, web};
@@ -41,7 +43,7 @@ struct UserIdPath {
 
 /// An authenticated caller holding the admin permission.
 pub struct AdminCaller {
-    caller: Caller,
+    caller: Arc<Caller>,
     client_addr: Option<String>,
 }
 

@@ -212,9 +212,7 @@ async fn hand_out(
     if let Some(row) = vended.credentials.audit_row(party) {
         state.store.note_repeat(row);
     } else {
-        let row = state
-            .store
-            .record_vend(VendRecord {
+        let row = Box::pin(state.store.record_vend(VendRecord {
                 user_id: user.user_id.clone(),
                 access_key_id: vended.credentials.access_key_id().to_owned(),
                 template: template.name().to_owned(),
@@ -222,7 +220,7 @@ async fn hand_out(
                 client_addr: client_addr.map(|a| a.to_string()),
                 client_id: caller.client_id.clone(),
                 from_cache: vended.from_cache,
-            })
+            }))
             .await
             .map_err(|e| {
                 tracing::error!(user_id = %user.user_id, error = %e, "audit write failed; credentials withheld");

@@ -1,5 +1,7 @@
 //! The authenticated caller, extracted from `Authorization: Bearer <token>`.
 
+use std::sync::Arc;
+
 use actix_web::dev::Payload;
 use actix_web::http::header::AUTHORIZATION;
 use actix_web::{FromRequest, HttpMessage, HttpRequest, web};
@@ -9,7 +11,7 @@ use super::error::ApiError;
 use crate::app::AppState;
 use crate::auth::{AuthError, Caller};
 
-pub struct Authenticated(pub Caller);
+pub struct Authenticated(pub Arc<Caller>);
 
 /// Extracts the token from the one Authorization header. The scheme is case-insensitive
 /// (RFC 7235); the token must be token68 characters.

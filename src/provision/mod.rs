@@ -76,6 +76,12 @@ impl Provisioner {
             self.inner.gate.metrics().cache_lookup("mappings", true);
             return Ok(user);
         }
+        // Boxed: the provisioning future is large, and the hit path above should not carry
+        // (and copy) it.
+        Box::pin(self.ensure_ready_miss(caller)).await
+    }
+
+    async fn ensure_ready_miss(&self, caller: &Caller) -> Result<Arc<UserRecord>, Arc<ProvisionError>> {
         let inner = Arc::clone(&self.inner);
         let caller = caller.clone();
         let entry = self

@@ -118,13 +118,8 @@ impl Vendor {
             let (fresh, credentials) = if let Some(c) = self.cache.get(&key).await {
                 (false, c)
             } else {
-                let called_sts = AtomicBool::new(false);
-                let entry = self
-                    .cache
-                    .entry(key.clone())
-                    .or_try_insert_with(self.load(user, template, &called_sts))
-                    .await?;
-                (entry.is_fresh() && called_sts.load(Ordering::Relaxed), entry.into_value())
+                // Boxed: the STS call's future is large, and the hit path should not carry it.
+                Box::pin(self.miss(&key, user, template)).await?
             };
             self.gate.metrics().cache_lookup("credentials", !fresh);
             // The expiry timer is coarse; never hand out keys below the promised lifetime.
@@ -136,6 +131,23 @@ impl Vendor {
             }
             self.cache.invalidate(&key).await;
         }
+    }
+
+    /// Fills the cache entry of `key` (one caller per key at a time); true when this call
+    /// asked STS.
+    async fn miss(
+        &self,
+        key: &Key,
+        user: &UserRecord,
+        template: &Template,
+    ) -> Result<(bool, Arc<Credentials>), Arc<UpstreamError>> {
+        let called_sts = AtomicBool::new(false);
+        let entry = self
+            .cache
+            .entry(key.clone())
+            .or_try_insert_with(self.load(user, template, &called_sts))
+            .await?;
+        Ok((entry.is_fresh() && called_sts.load(Ordering::Relaxed), entry.into_value()))
     }
 
     /// True when cached keys may be handed out: enough lifetime left, and not issued before a
