@@ -153,13 +153,17 @@ stop_stsvend() {
 rss_mib() { awk '/^VmRSS/ { printf "%.1f", $2 / 1024 }' "/proc/$SV_PID/status"; }
 assumed() { grep -c 'assumed role' "$RUN/$1.log" || true; }
 
+# CPU time (user + system, clock ticks) stsvend has used so far.
+cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$SV_PID/stat"; }
 wrk_run() { # key connections url [script args...]
   local key="$1" conns="$2" url="$3" script="$4"
   shift 4
-  local threads=$((conns < 2 ? 1 : 2)) out
+  local threads=$((conns < 2 ? 1 : 2)) out before
+  before="$(cpu_ticks)"
   out="$(wrk -t"$threads" -c"$conns" -d"${SECS}s" --timeout 10s -s "$script" "$url" -- "$@")"
   local line
   line="$(grep '^WRK_RESULT' <<<"$out")" || die "wrk printed no result: $out"
+  line="$line server_cpu_ticks=$(($(cpu_ticks) - before)) ticks_per_s=$(getconf CLK_TCK)"
   record "$key" "$line"
   say "$key: $line"
 }
@@ -289,8 +293,9 @@ secs, mem_users = sys.argv[2], int(sys.argv[3])
 def wrk(key):
     fields = dict(kv.split("=") for kv in rows[key].split()[1:])
     n, us = int(fields["requests"]), int(fields["duration_us"])
+    cpu_us = int(fields["server_cpu_ticks"]) / int(fields["ticks_per_s"]) * 1e6
     return {"rate": n / (us / 1e6), "p50": int(fields["p50_us"]) / 1000, "p99": int(fields["p99_us"]) / 1000,
-            "bad": int(fields["non2xx"]) + int(fields["socket_errors"])}
+            "bad": int(fields["non2xx"]) + int(fields["socket_errors"]), "cpu": cpu_us / n}
 
 def j(key):
     return json.loads(rows[key])
@@ -311,6 +316,8 @@ for c in (1, 16, 64):
     row(f"warm vends/s, {c} conn, against the bare floor", f"{w['rate']:,.0f}{bad}", f"{f['rate']:,.0f}", f"{ratio:.0%}", tgt, ok)
     tgt, ok = ("≥ 70% of floor", yes(ratio_req >= 0.7)) if c == 64 else ("", "")
     row(f"warm vends/s, {c} conn, against the same requests to `/healthz`", f"{w['rate']:,.0f}{bad}", f"{fr['rate']:,.0f}", f"{ratio_req:.0%}", tgt, ok)
+    row(f"stsvend CPU per request, µs, {c} conn (floors: bare; same requests)", f"{w['cpu']:.1f}",
+        f"{f['cpu']:.1f}; {fr['cpu']:.1f}")
     tgt, ok = ("p99 < 5 ms", yes(w["p99"] < 5)) if c == 64 else ("", "")
     row(f"warm p50 / p99 ms, {c} conn (floors: bare; same requests)", f"{w['p50']:.2f} / {w['p99']:.2f}",
         f"{f['p50']:.2f} / {f['p99']:.2f}; {fr['p50']:.2f} / {fr['p99']:.2f}", "", tgt, ok)

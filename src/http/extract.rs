@@ -31,7 +31,7 @@ pub fn bearer_token(req: &HttpRequest) -> Result<&str, AuthError> {
         return Err(AuthError::Invalid("Authorization scheme must be Bearer"));
     }
     let token = rest.trim_start_matches(' ');
-    let token68 = |b: u8| b.is_ascii_alphanumeric() || b"-._~+/=".contains(&b);
+    let token68 = |b: u8| matches!(b, b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' | b'+' | b'/' | b'=');
     if token.is_empty() || !token.bytes().all(token68) {
         return Err(AuthError::Invalid("bearer token contains invalid characters"));
     }
