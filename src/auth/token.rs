@@ -67,7 +67,7 @@ pub struct Verifier {
     verified: TokenCache,
 }
 
-fn unix_now() -> u64 {
+pub(super) fn unix_now() -> u64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_secs())
@@ -130,13 +130,18 @@ impl Verifier {
         // Read before verifying, so an entry never claims a key set newer than its check.
         let generation = self.jwks.generation();
         let key = TokenCache::key(token);
-        if let Some(caller) = self.verified.get(&key, generation, unix_now()).await {
+        if let Some(caller) = self.verified.get(&key, generation, unix_now()) {
             return Ok(caller);
         }
         // Boxed: the full check may fetch the JWKS, a large future the cache hit should not carry.
+        // RFC 6750's token68 characters. A cached token passed this check already.
+        let token68 = |b: u8| matches!(b, b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' | b'+' | b'/' | b'=');
+        if !token.bytes().all(token68) {
+            return Err(AuthError::Invalid("bearer token contains invalid characters"));
+        }
         let (caller, exp) = Box::pin(self.verify_in_full(token)).await?;
         let caller = Arc::new(caller);
-        self.verified.insert(key, Arc::clone(&caller), exp, generation).await;
+        self.verified.insert(key, Arc::clone(&caller), exp, generation);
         Ok(caller)
     }
 

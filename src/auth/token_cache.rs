@@ -4,8 +4,8 @@
 //! The key is SHA-256 of the whole token (header, claims and signature): only the exact bytes
 //! that were verified can hit an entry, so a token with another signature or any changed claim
 //! is verified in full. An entry is used only
-//! - before the token's `exp`, checked against the clock on every hit rather than left to the
-//!   cache's coarse timer. The leeway is not granted to cached tokens: a token inside its leeway
+//! - before the token's `exp`, checked against the clock on every hit (an expired entry stays
+//!   until newer ones push it out, but is never served). The leeway is not granted to cached tokens: a token inside its leeway
 //!   window is verified in full and gets the answer it would get without the cache;
 //! - while the issuer's key set is the one it was verified against (`JwksCache::generation`),
 //!   so a key removed from the JWKS stops its tokens at the next refresh, as without the cache.
@@ -13,10 +13,8 @@
 //! Only accepted tokens are cached; a rejected one is checked in full every time.
 
 use std::sync::Arc;
-use std::time::{Duration, Instant};
 
-use moka::Expiry;
-use moka::future::Cache;
+use quick_cache::sync::Cache;
 use sha2::{Digest, Sha256};
 
 use super::Caller;
@@ -37,21 +35,6 @@ struct Entry {
     generation: u64,
 }
 
-/// Drops an entry when its token expires.
-struct UntilExp;
-
-impl Expiry<TokenKey, Entry> for UntilExp {
-    fn expire_after_create(&self, _: &TokenKey, entry: &Entry, _: Instant) -> Option<Duration> {
-        Some(Duration::from_secs(entry.exp.saturating_sub(unix_now())))
-    }
-}
-
-pub fn unix_now() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs())
-}
-
 pub struct TokenCache {
     /// `None` when disabled (capacity 0).
     cache: Option<Cache<TokenKey, Entry>>,
@@ -60,7 +43,8 @@ pub struct TokenCache {
 impl TokenCache {
     pub fn new(capacity: u64) -> Self {
         Self {
-            cache: (capacity > 0).then(|| Cache::builder().max_capacity(capacity).expire_after(UntilExp).build()),
+            // Expired entries are not served (see `get`) and make room for others as they age out.
+            cache: (capacity > 0).then(|| Cache::new(usize::try_from(capacity).unwrap_or(usize::MAX))),
         }
     }
 
@@ -70,8 +54,8 @@ impl TokenCache {
 
     /// The caller of a token verified earlier, if it has not expired at `now` and the key set
     /// is still `generation`.
-    pub async fn get(&self, key: &TokenKey, generation: u64, now: u64) -> Option<Arc<Caller>> {
-        let e = self.cache.as_ref()?.get(key).await?;
+    pub fn get(&self, key: &TokenKey, generation: u64, now: u64) -> Option<Arc<Caller>> {
+        let e = self.cache.as_ref()?.get(key)?;
         if now >= e.exp || e.generation != generation {
             return None;
         }
@@ -79,15 +63,16 @@ impl TokenCache {
     }
 
     /// Remembers an accepted token until `exp`.
-    pub async fn insert(&self, key: TokenKey, caller: Arc<Caller>, exp: u64, generation: u64) {
+    pub fn insert(&self, key: TokenKey, caller: Arc<Caller>, exp: u64, generation: u64) {
         let Some(cache) = &self.cache else { return };
-        cache.insert(key, Entry { caller, exp, generation }).await;
+        cache.insert(key, Entry { caller, exp, generation });
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::auth::token::unix_now;
     use crate::identity::UserId;
 
     const ISSUER: &str = "https://issuer.example/";
@@ -103,49 +88,48 @@ mod tests {
         })
     }
 
-    #[tokio::test]
-    async fn a_cached_token_is_refused_from_its_exp_on() {
+    #[test]
+    fn a_cached_token_is_refused_from_its_exp_on() {
         let cache = TokenCache::new(10);
         let key = TokenCache::key("h.p.s");
         let now = unix_now();
-        cache.insert(key, caller("auth0|a"), now + 60, 1).await;
+        cache.insert(key, caller("auth0|a"), now + 60, 1);
 
-        let hit = cache.get(&key, 1, now).await.expect("cached before exp");
+        let hit = cache.get(&key, 1, now).expect("cached before exp");
         assert_eq!((hit.subject.as_str(), hit.issuer.as_str()), ("auth0|a", ISSUER));
         assert_eq!(hit.user_id, UserId::derive(ISSUER, "auth0|a"));
         assert!(hit.has_any(&["write:files".to_owned()]));
         assert_eq!(hit.client_id.as_deref(), Some("spa"));
-        assert!(cache.get(&key, 1, now + 59).await.is_some());
-        assert!(cache.get(&key, 1, now + 60).await.is_none(), "at exp");
-        assert!(cache.get(&key, 1, now + 61).await.is_none(), "after exp");
+        assert!(cache.get(&key, 1, now + 59).is_some());
+        assert!(cache.get(&key, 1, now + 60).is_none(), "at exp");
+        assert!(cache.get(&key, 1, now + 61).is_none(), "after exp");
     }
 
-    #[tokio::test]
-    async fn an_already_expired_token_is_not_served() {
+    #[test]
+    fn an_already_expired_token_is_not_served() {
         let cache = TokenCache::new(10);
         let key = TokenCache::key("h.p.s");
         let now = unix_now();
-        cache.insert(key, caller("auth0|a"), now - 1, 1).await;
-        assert!(cache.get(&key, 1, now).await.is_none());
+        cache.insert(key, caller("auth0|a"), now - 1, 1);
+        assert!(cache.get(&key, 1, now).is_none());
     }
 
-    #[tokio::test]
-    async fn a_changed_key_set_or_another_token_misses() {
+    #[test]
+    fn a_changed_key_set_or_another_token_misses() {
         let cache = TokenCache::new(10);
         let now = unix_now();
         cache
-            .insert(TokenCache::key("h.p.sig1"), caller("auth0|a"), now + 60, 1)
-            .await;
-        assert!(cache.get(&TokenCache::key("h.p.sig1"), 2, now).await.is_none());
-        assert!(cache.get(&TokenCache::key("h.p.sig2"), 1, now).await.is_none());
+            .insert(TokenCache::key("h.p.sig1"), caller("auth0|a"), now + 60, 1);
+        assert!(cache.get(&TokenCache::key("h.p.sig1"), 2, now).is_none());
+        assert!(cache.get(&TokenCache::key("h.p.sig2"), 1, now).is_none());
     }
 
-    #[tokio::test]
-    async fn capacity_zero_disables_the_cache() {
+    #[test]
+    fn capacity_zero_disables_the_cache() {
         let cache = TokenCache::new(0);
         let key = TokenCache::key("h.p.s");
         let now = unix_now();
-        cache.insert(key, caller("auth0|a"), now + 60, 1).await;
-        assert!(cache.get(&key, 1, now).await.is_none());
+        cache.insert(key, caller("auth0|a"), now + 60, 1);
+        assert!(cache.get(&key, 1, now).is_none());
     }
 }

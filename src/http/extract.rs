@@ -14,16 +14,16 @@ use crate::auth::{AuthError, Caller};
 pub struct Authenticated(pub Arc<Caller>);
 
 /// Extracts the token from the one Authorization header. The scheme is case-insensitive
-/// (RFC 7235); the token must be token68 characters.
+/// (RFC 7235). That the token is made of token68 characters is checked by the verifier, and
+/// only when the token is not one it accepted before (`Verifier::verify_any`): the warm path
+/// does not scan the token twice.
 pub fn bearer_token(req: &HttpRequest) -> Result<&str, AuthError> {
     let mut values = req.headers().get_all(AUTHORIZATION);
     let value = values.next().ok_or(AuthError::MissingToken)?;
     if values.next().is_some() {
         return Err(AuthError::Invalid("more than one Authorization header"));
     }
-    let value = value
-        .to_str()
-        .map_err(|_| AuthError::Invalid("Authorization header is not ASCII"))?;
+    let value = std::str::from_utf8(value.as_bytes()).map_err(|_| AuthError::Invalid("Authorization header is not ASCII"))?;
     let (scheme, rest) = value
         .split_once(' ')
         .ok_or(AuthError::Invalid("Authorization header is not `Bearer <token>`"))?;
@@ -31,8 +31,7 @@ pub fn bearer_token(req: &HttpRequest) -> Result<&str, AuthError> {
         return Err(AuthError::Invalid("Authorization scheme must be Bearer"));
     }
     let token = rest.trim_start_matches(' ');
-    let token68 = |b: u8| matches!(b, b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' | b'+' | b'/' | b'=');
-    if token.is_empty() || !token.bytes().all(token68) {
+    if token.is_empty() {
         return Err(AuthError::Invalid("bearer token contains invalid characters"));
     }
     Ok(token)
@@ -85,8 +84,6 @@ mod tests {
             "Bearer",
             "Bearer ",
             "Bearerabc",
-            "Bearer a b",
-            "Bearer a\"b",
             "Token abc",
         ] {
             assert!(matches!(parse(&[bad]), Err(AuthError::Invalid(_))), "{bad}");

@@ -145,6 +145,18 @@ async fn every_bad_token_is_refused_with_its_code_and_changes_nothing() {
             code: "unknown_key",
         },
         Case {
+            name: "characters outside token68",
+            token: Some(format!("{}\"", sign(&with(json!({})), &key, KID))),
+            status: 401,
+            code: "invalid_token",
+        },
+        Case {
+            name: "a space inside the token",
+            token: Some("abc.def ghi".to_owned()),
+            status: 401,
+            code: "invalid_token",
+        },
+        Case {
             name: "no kid",
             token: Some(raw_jwt(&json!({"alg": "RS256", "typ": "JWT"}), &base, &good_sig)),
             status: 401,
