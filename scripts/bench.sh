@@ -277,6 +277,11 @@ record mem_rss_1k "$(rss_mib)"
 record mem_fill_all "$("$LOAD" vend --url "$API/v1/credentials" --tokens "$RUN/mem.tokens" --concurrency 32)"
 sleep 1
 record mem_rss_all "$(rss_mib)"
+# Every user again: most credentials come back from the spill table, none from STS.
+before="$(assumed c)"
+record mem_again "$("$LOAD" vend --url "$API/v1/credentials" --tokens "$RUN/mem.tokens" --concurrency 32)"
+record mem_again_assume_role "$(($(assumed c) - before))"
+record mem_rss_again "$(rss_mib)"
 stop_stsvend
 fi
 
@@ -350,6 +355,11 @@ if have("mem_fill_all", "mem_rss_all"):
     f"(fill at {fill['rate']:,.0f} vends/s)",
     f"{rows['mem_rss_idle']} / {rows['mem_rss_1k']} / {rows['mem_rss_all']}", "", "", "≤ 100 MiB at 100k",
     yes(float(rows["mem_rss_all"]) <= 100))
+if have("mem_again", "mem_again_assume_role"):
+  again = j("mem_again")
+  ar = int(rows["mem_again_assume_role"])
+  row(f"the same {mem_users // 1000}k users again (statuses {again['status']}): AssumeRole calls; vends/s; RSS after, MiB",
+    f"{ar}; {again['rate']:,.0f}; {rows['mem_rss_again']}", "", "", "0 AssumeRole (≤ 1 per refresh window)", yes(ar == 0))
 if have("warm_64_big", "floor_64_big"):
   small, big, fbig = wrk("warm_64"), wrk("warm_64_big"), wrk("floor_64_big")
   keep = big["rate"] / small["rate"]

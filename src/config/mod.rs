@@ -224,10 +224,11 @@ impl Default for LimitsConfig {
 
 mod defaults {
     pub fn credentials_mib() -> u64 {
-        32
+        // ~15k users' AWS-sized credentials; the rest wait sealed in the spill table.
+        16
     }
     pub fn mapping_entries() -> u64 {
-        50_000
+        20_000
     }
     pub fn token_entries() -> u64 {
         20_000
