@@ -7,6 +7,7 @@ pub mod admin;
 pub mod app;
 pub mod auth;
 pub mod aws;
+pub mod cache;
 pub mod config;
 pub mod http;
 pub mod identity;

@@ -9,10 +9,12 @@ mod lifecycle;
 
 use std::sync::Arc;
 
-use moka::future::Cache;
+use quick_cache::UnitWeighter;
+use quick_cache::sync::DefaultLifecycle;
 
 use crate::auth::Caller;
 use crate::aws::UpstreamError;
+use crate::cache::HotCache;
 use crate::config::Config;
 use crate::identity::{IdentityError, MAX_BUCKET_CANDIDATES, UserId};
 use crate::limits::AwsGate;
@@ -47,7 +49,7 @@ struct Inner {
     region: String,
     /// Session tag carrying the user id, for revocation statements.
     tag_key: String,
-    ready: Cache<UserId, Arc<UserRecord>>,
+    ready: HotCache<UserId, Arc<UserRecord>, UnitWeighter, DefaultLifecycle<UserId, Arc<UserRecord>>>,
     gate: Arc<AwsGate>,
 }
 
@@ -62,7 +64,11 @@ impl Provisioner {
                 region: aws.region.clone(),
                 tag_key: aws.session_tag_key.clone(),
                 // Ready mappings kept in memory; each entry is a few hundred bytes.
-                ready: Cache::builder().max_capacity(config.cache.mapping_entries).build(),
+                ready: {
+                    let n = config.cache.mapping_entries.max(1);
+                    let items = usize::try_from(n).unwrap_or(usize::MAX);
+                    HotCache::new(items, n, UnitWeighter, DefaultLifecycle::default())
+                },
                 gate,
             }),
         }
@@ -72,7 +78,7 @@ impl Provisioner {
     #[tracing::instrument(level = "debug", skip_all, fields(user_id = %caller.user_id))]
     pub async fn ensure_ready(&self, caller: &Caller) -> Result<Arc<UserRecord>, Arc<ProvisionError>> {
         // A plain lookup first: a returning user's hit needs no caller clone or insert future.
-        if let Some(user) = self.inner.ready.get(&caller.user_id).await {
+        if let Some(user) = self.inner.ready.get(&caller.user_id) {
             self.inner.gate.metrics().cache_lookup("mappings", true);
             return Ok(user);
         }
@@ -82,22 +88,16 @@ impl Provisioner {
     }
 
     async fn ensure_ready_miss(&self, caller: &Caller) -> Result<Arc<UserRecord>, Arc<ProvisionError>> {
-        let inner = Arc::clone(&self.inner);
-        let caller = caller.clone();
-        let entry = self
-            .inner
-            .ready
-            .entry(caller.user_id.clone())
-            .or_try_insert_with(async move { inner.load_or_provision(&caller).await.map(Arc::new) })
-            .await?;
-        self.inner.gate.metrics().cache_lookup("mappings", !entry.is_fresh());
-        Ok(entry.into_value())
+        let load = async { self.inner.load_or_provision(caller).await.map(Arc::new) };
+        let (user, fresh) = Box::pin(self.inner.ready.get_or_load(&caller.user_id, load)).await?;
+        self.inner.gate.metrics().cache_lookup("mappings", !fresh);
+        Ok(user)
     }
 
     /// Drops the cached mapping, so the next request reads the stored row (after an admin
     /// changed it).
     pub async fn forget(&self, user_id: &UserId) {
-        self.inner.ready.invalidate(user_id).await;
+        self.inner.ready.remove(user_id).await;
     }
 
     /// Denies the user's sessions issued before `before` on their bucket.
@@ -128,7 +128,7 @@ impl Provisioner {
 
     /// The stored mapping, without provisioning anything.
     pub async fn lookup(&self, user_id: &UserId) -> Result<Option<UserRecord>, StoreError> {
-        if let Some(r) = self.inner.ready.get(user_id).await {
+        if let Some(r) = self.inner.ready.get(user_id) {
             return Ok(Some((*r).clone()));
         }
         self.inner.store.user(user_id).await

@@ -13,15 +13,14 @@ mod spill;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use aws_sdk_sts::types::Tag;
-use moka::Expiry;
-use moka::future::Cache;
-use moka::notification::RemovalCause;
+use quick_cache::{Lifecycle, Weighter};
 use time::OffsetDateTime;
 
 use crate::aws::{UpstreamError, observe};
+use crate::cache::HotCache;
 use crate::config::AwsConfig;
 use crate::limits::AwsGate;
 use crate::policy::{RenderContext, Template};
@@ -34,12 +33,39 @@ pub use spill::{RandomUnavailable, Sealer};
 /// (user, template index): cloned without allocating.
 type Key = (UserId, u8);
 
-/// Evicts an entry when only `min_remaining` of its lifetime is left.
-struct UntilMinRemaining(Duration);
+/// An entry weighs the bytes it holds (see `Credentials::weight`).
+#[derive(Clone)]
+struct Bytes;
 
-impl Expiry<Key, Arc<Credentials>> for UntilMinRemaining {
-    fn expire_after_create(&self, _: &Key, value: &Arc<Credentials>, _: Instant) -> Option<Duration> {
-        Some(value.remaining().saturating_sub(self.0))
+impl Weighter<Key, Arc<Credentials>> for Bytes {
+    fn weight(&self, _: &Key, c: &Arc<Credentials>) -> u64 {
+        u64::from(c.weight())
+    }
+}
+
+/// Entries pushed out for room are sealed and spilled; removed ones are done with. Entries
+/// below `min_remaining` are replaced at their next lookup (`Vendor::usable`) or pushed out.
+#[derive(Clone)]
+struct SpillOnEvict {
+    store: Store,
+    sealer: Arc<Sealer>,
+}
+
+impl Lifecycle<Key, Arc<Credentials>> for SpillOnEvict {
+    type RequestState = ();
+
+    fn on_evict(&self, (): &mut (), key: Key, c: Arc<Credentials>) {
+        if c.remaining().is_zero() {
+            return;
+        }
+        if let Some(sealed) = self.sealer.seal(&key.0, key.1, &c) {
+            self.store.spill(Spilled {
+                user_id: key.0,
+                template: key.1,
+                expires_at: c.expiration.unix_timestamp(),
+                sealed,
+            });
+        }
     }
 }
 
@@ -55,7 +81,7 @@ pub struct Vendor {
     duration_seconds: i32,
     min_remaining: Duration,
     tag_key: String,
-    cache: Cache<Key, Arc<Credentials>>,
+    cache: HotCache<Key, Arc<Credentials>, Bytes, SpillOnEvict>,
     /// Number of templates, for dropping a user's entries of every one.
     templates: u8,
     gate: Arc<AwsGate>,
@@ -76,25 +102,13 @@ impl Vendor {
     pub fn new(aws: &AwsConfig, parts: VendorParts) -> Result<Self, RandomUnavailable> {
         let min_remaining = Duration::from_secs(aws.min_remaining_seconds);
         let sealer = Arc::new(Sealer::new()?);
-        let (spill_store, spill_sealer) = (parts.store.clone(), Arc::clone(&sealer));
-        let cache = Cache::builder()
-            .max_capacity(parts.memory_bytes)
-            .weigher(|_: &Key, c: &Arc<Credentials>| c.weight())
-            .expire_after(UntilMinRemaining(min_remaining))
-            .eviction_listener(move |key: Arc<Key>, c: Arc<Credentials>, cause| {
-                // Only entries pushed out for room: expired or dropped ones are done with.
-                if cause == RemovalCause::Size
-                    && let Some(sealed) = spill_sealer.seal(&key.0, key.1, &c)
-                {
-                    spill_store.spill(Spilled {
-                        user_id: key.0.clone(),
-                        template: key.1,
-                        expires_at: c.expiration.unix_timestamp(),
-                        sealed,
-                    });
-                }
-            })
-            .build();
+        let spill = SpillOnEvict {
+            store: parts.store.clone(),
+            sealer: Arc::clone(&sealer),
+        };
+        // About 1.1 KiB per entry with AWS's session tokens.
+        let estimated = usize::try_from(parts.memory_bytes / 1100).unwrap_or(usize::MAX).max(16);
+        let cache = HotCache::new(estimated, parts.memory_bytes, Bytes, spill);
         Ok(Self {
             sts: parts.sts,
             role_arn: aws.role_arn.clone(),
@@ -114,8 +128,7 @@ impl Vendor {
     pub async fn vend(&self, user: &UserRecord, template: &Template) -> Result<Vended, Arc<UpstreamError>> {
         let key = (user.user_id.clone(), template.index());
         loop {
-            // A plain lookup first: the common hit needs no entry (key clone, insert future).
-            let (fresh, credentials) = if let Some(c) = self.cache.get(&key).await {
+            let (fresh, credentials) = if let Some(c) = self.cache.get(&key) {
                 (false, c)
             } else {
                 // Boxed: the STS call's future is large, and the hit path should not carry it.
@@ -129,7 +142,7 @@ impl Vendor {
                     from_cache: !fresh,
                 });
             }
-            self.cache.invalidate(&key).await;
+            self.cache.remove(&key).await;
         }
     }
 
@@ -142,12 +155,9 @@ impl Vendor {
         template: &Template,
     ) -> Result<(bool, Arc<Credentials>), Arc<UpstreamError>> {
         let called_sts = AtomicBool::new(false);
-        let entry = self
-            .cache
-            .entry(key.clone())
-            .or_try_insert_with(self.load(user, template, &called_sts))
-            .await?;
-        Ok((entry.is_fresh() && called_sts.load(Ordering::Relaxed), entry.into_value()))
+        let load = self.load(user, template, &called_sts);
+        let (credentials, fresh) = Box::pin(self.cache.get_or_load(key, load)).await?;
+        Ok((fresh && called_sts.load(Ordering::Relaxed), credentials))
     }
 
     /// True when cached keys may be handed out: enough lifetime left, and not issued before a
@@ -184,7 +194,7 @@ impl Vendor {
     /// Drops every cached credential of one user (all templates).
     pub async fn forget_user(&self, user_id: &UserId) {
         for t in 0..self.templates {
-            self.cache.invalidate(&(user_id.clone(), t)).await;
+            self.cache.remove(&(user_id.clone(), t)).await;
         }
         if let Err(e) = self.store.forget_spilled(user_id).await {
             // Spilled keys are checked against the user's row when they come back

@@ -1,0 +1,158 @@
+//! The shape of stsvend's per-user caches (mappings, credentials): a hit costs one hash lookup
+//! under a shard lock (`quick_cache`, no bookkeeping queue on reads), and concurrent misses of
+//! one key share a single load, its value or its error (moka's entry API, which holds each
+//! result only until it is in the hot map).
+
+use std::future::Future;
+use std::hash::Hash;
+use std::sync::Arc;
+use std::time::Duration;
+
+use quick_cache::sync::Cache;
+use quick_cache::{DefaultHashBuilder, Lifecycle, Weighter};
+
+/// Loads in progress or just finished, at most; the rest wait for a slot.
+const LOADING_CAPACITY: u64 = 10_000;
+/// A finished load's result is dropped from the coalescing map after this at the latest.
+const LOADING_TTL: Duration = Duration::from_secs(1);
+
+pub struct HotCache<K, V, W, L> {
+    hot: Cache<K, V, W, DefaultHashBuilder, L>,
+    loading: moka::future::Cache<K, V>,
+}
+
+impl<K, V, W, L> HotCache<K, V, W, L>
+where
+    K: Eq + Hash + Clone + Send + Sync + 'static,
+    V: Clone + Send + Sync + 'static,
+    W: Weighter<K, V> + Clone,
+    L: Lifecycle<K, V> + Clone,
+{
+    /// `weight_capacity` in the weigher's unit; `estimated_items` sizes the table.
+    pub fn new(estimated_items: usize, weight_capacity: u64, weighter: W, lifecycle: L) -> Self {
+        Self {
+            hot: Cache::with(
+                estimated_items,
+                weight_capacity,
+                weighter,
+                DefaultHashBuilder::default(),
+                lifecycle,
+            ),
+            loading: moka::future::Cache::builder()
+                .max_capacity(LOADING_CAPACITY)
+                .time_to_live(LOADING_TTL)
+                .build(),
+        }
+    }
+
+    pub fn get(&self, key: &K) -> Option<V> {
+        self.hot.get(key)
+    }
+
+    /// The value of `key`, loading it when absent; true when this call's `load` produced it.
+    /// Concurrent callers of one key run one `load` and all get its result.
+    pub async fn get_or_load<E, F>(&self, key: &K, load: F) -> Result<(V, bool), Arc<E>>
+    where
+        E: Send + Sync + 'static,
+        F: Future<Output = Result<V, E>>,
+    {
+        if let Some(v) = self.hot.get(key) {
+            return Ok((v, false));
+        }
+        let entry = self.loading.entry(key.clone()).or_try_insert_with(load).await?;
+        let fresh = entry.is_fresh();
+        let value = entry.into_value();
+        self.hot.insert(key.clone(), value.clone());
+        if fresh {
+            self.loading.invalidate(key).await;
+        }
+        Ok((value, fresh))
+    }
+
+    pub async fn remove(&self, key: &K) {
+        self.hot.remove(key);
+        self.loading.invalidate(key).await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::{AtomicU32, Ordering};
+
+    use quick_cache::UnitWeighter;
+    use quick_cache::sync::DefaultLifecycle;
+
+    use super::*;
+
+    type Plain = HotCache<u32, u32, UnitWeighter, DefaultLifecycle<u32, u32>>;
+
+    fn plain() -> Plain {
+        HotCache::new(16, 16, UnitWeighter, DefaultLifecycle::default())
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+    async fn concurrent_misses_of_one_key_share_one_load() {
+        let cache = Arc::new(plain());
+        let loads = Arc::new(AtomicU32::new(0));
+        let tasks: Vec<_> = (0..100)
+            .map(|_| {
+                let (cache, loads) = (Arc::clone(&cache), Arc::clone(&loads));
+                tokio::spawn(async move {
+                    cache
+                        .get_or_load(&7, async {
+                            loads.fetch_add(1, Ordering::SeqCst);
+                            tokio::time::sleep(Duration::from_millis(50)).await;
+                            Ok::<_, String>(42)
+                        })
+                        .await
+                        .unwrap()
+                })
+            })
+            .collect();
+        let mut fresh = 0;
+        for t in tasks {
+            let (v, f) = t.await.unwrap();
+            assert_eq!(v, 42);
+            fresh += u32::from(f);
+        }
+        assert_eq!((loads.load(Ordering::SeqCst), fresh), (1, 1));
+        assert_eq!(cache.get(&7), Some(42), "the result is in the hot map");
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+    async fn a_failed_load_is_shared_by_its_waiters_and_not_kept() {
+        let cache = Arc::new(plain());
+        let loads = Arc::new(AtomicU32::new(0));
+        let tasks: Vec<_> = (0..20)
+            .map(|_| {
+                let (cache, loads) = (Arc::clone(&cache), Arc::clone(&loads));
+                tokio::spawn(async move {
+                    cache
+                        .get_or_load(&7, async {
+                            loads.fetch_add(1, Ordering::SeqCst);
+                            tokio::time::sleep(Duration::from_millis(50)).await;
+                            Err::<u32, _>("down".to_owned())
+                        })
+                        .await
+                })
+            })
+            .collect();
+        for t in tasks {
+            assert_eq!(*t.await.unwrap().unwrap_err(), "down");
+        }
+        assert_eq!(loads.load(Ordering::SeqCst), 1);
+        assert_eq!(cache.get(&7), None);
+        let (v, fresh) = cache.get_or_load(&7, async { Ok::<_, String>(1) }).await.unwrap();
+        assert_eq!((v, fresh), (1, true), "the next miss loads again");
+    }
+
+    #[tokio::test]
+    async fn removed_keys_load_again() {
+        let cache = plain();
+        cache.get_or_load(&1, async { Ok::<_, String>(10) }).await.unwrap();
+        cache.remove(&1).await;
+        assert_eq!(cache.get(&1), None);
+        let (v, fresh) = cache.get_or_load(&1, async { Ok::<_, String>(11) }).await.unwrap();
+        assert_eq!((v, fresh), (11, true));
+    }
+}
