@@ -65,7 +65,14 @@ impl TokenCache {
     /// Remembers an accepted token until `exp`.
     pub fn insert(&self, key: TokenKey, caller: Arc<Caller>, exp: u64, generation: u64) {
         let Some(cache) = &self.cache else { return };
-        cache.insert(key, Entry { caller, exp, generation });
+        cache.insert(
+            key,
+            Entry {
+                caller,
+                exp,
+                generation,
+            },
+        );
     }
 }
 
@@ -118,8 +125,7 @@ mod tests {
     fn a_changed_key_set_or_another_token_misses() {
         let cache = TokenCache::new(10);
         let now = unix_now();
-        cache
-            .insert(TokenCache::key("h.p.sig1"), caller("auth0|a"), now + 60, 1);
+        cache.insert(TokenCache::key("h.p.sig1"), caller("auth0|a"), now + 60, 1);
         assert!(cache.get(&TokenCache::key("h.p.sig1"), 2, now).is_none());
         assert!(cache.get(&TokenCache::key("h.p.sig2"), 1, now).is_none());
     }

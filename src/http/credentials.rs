@@ -5,7 +5,7 @@ use std::hash::BuildHasher;
 use std::net::IpAddr;
 use std::sync::{Arc, LazyLock};
 
-use actix_web::http::header;
+use actix_web::http::header::{self, HeaderValue};
 use actix_web::{HttpRequest, HttpResponse, web};
 use futures::StreamExt;
 use serde::{Deserialize, Serialize};
@@ -16,13 +16,14 @@ use super::extract::Authenticated;
 use crate::app::AppState;
 use crate::auth::Caller;
 use crate::aws::UpstreamError;
+use crate::policy::Template;
 use crate::provision::{LifecycleError, ProvisionError};
-use crate::store::{VendRecord, format_time};
+use crate::store::{UserRecord, VendRecord, format_time};
 use crate::sts::Credentials;
 
 /// The access level a vend was answered with, kept in the response for metrics.
 #[derive(Clone)]
-pub struct AccessLevel(pub String);
+pub struct AccessLevel(pub Arc<str>);
 
 #[derive(Deserialize, Default, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -65,12 +66,28 @@ pub(super) struct ContainerQuery {
     access: Option<String>,
 }
 
+/// The body of a 200 from `POST /v1/credentials`, borrowed from the cache entries it is made
+/// of; [`CredentialsResponse`] is the same document, owned (schema, clients, tests).
+#[derive(Serialize)]
+#[serde(rename_all = "PascalCase")]
+struct CredentialsBody<'a> {
+    version: u8,
+    access_key_id: &'a str,
+    secret_access_key: &'a str,
+    session_token: &'a str,
+    expiration: &'a str,
+    bucket: &'a str,
+    region: &'a str,
+    access: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    endpoint: Option<&'a str>,
+}
+
 /// Keys handed out, with what the response needs besides them.
-struct Handout {
+struct Handout<'a> {
     credentials: Arc<Credentials>,
-    bucket: String,
-    region: String,
-    access: String,
+    user: Arc<UserRecord>,
+    template: &'a Template,
 }
 
 #[utoipa::path(post, path = "/v1/credentials", tag = "credentials",
@@ -95,18 +112,19 @@ pub async fn vend(
     let body: CredentialsRequest = read_json(&req, payload, state.config.server.max_body_bytes).await?;
     let h = hand_out(&req, &caller, body.access, &state).await?;
     let creds = &h.credentials;
-    let mut resp = no_store().json(CredentialsResponse {
+    let body = CredentialsBody {
         version: 1,
-        access_key_id: creds.access_key_id().to_owned(),
-        secret_access_key: creds.secret_access_key().to_owned(),
-        session_token: creds.session_token(),
-        expiration: format_expiration(creds.expiration),
-        bucket: h.bucket,
-        region: h.region,
-        access: h.access.clone(),
-        endpoint: state.config.aws.endpoint_url.clone(),
-    });
-    resp.extensions_mut().insert(AccessLevel(h.access));
+        access_key_id: creds.access_key_id(),
+        secret_access_key: creds.secret_access_key(),
+        session_token: &creds.session_token(),
+        expiration: &format_expiration(creds.expiration),
+        bucket: h.user.bucket.as_str(),
+        region: &h.user.region,
+        access: h.template.name(),
+        endpoint: state.config.aws.endpoint_url.as_deref(),
+    };
+    let mut resp = no_store().json(body);
+    resp.extensions_mut().insert(AccessLevel(h.template.shared_name()));
     Ok(resp)
 }
 
@@ -141,7 +159,7 @@ pub async fn container(
         token: creds.session_token(),
         expiration: format_expiration(creds.expiration),
     });
-    resp.extensions_mut().insert(AccessLevel(h.access));
+    resp.extensions_mut().insert(AccessLevel(h.template.shared_name()));
     Ok(resp)
 }
 
@@ -151,19 +169,19 @@ fn too_many(wait: std::time::Duration) -> ApiError {
 
 fn no_store() -> actix_web::HttpResponseBuilder {
     let mut b = HttpResponse::Ok();
-    b.insert_header((header::CACHE_CONTROL, "no-store"))
-        .insert_header((header::PRAGMA, "no-cache"));
+    b.insert_header((header::CACHE_CONTROL, HeaderValue::from_static("no-store")))
+        .insert_header((header::PRAGMA, HeaderValue::from_static("no-cache")));
     b
 }
 
 /// The vend itself, shared by both formats: grant check, provisioning on first login,
 /// `AssumeRole` (or the cache), and the audit row, without which no key reaches a new party.
-async fn hand_out(
+async fn hand_out<'s>(
     req: &HttpRequest,
     caller: &Caller,
     access: Option<String>,
-    state: &AppState,
-) -> Result<Handout, ApiError> {
+    state: &'s AppState,
+) -> Result<Handout<'s>, ApiError> {
     let access = access.unwrap_or_else(|| state.config.policies.default.clone());
     let template = state.policies.get(&access).ok_or_else(|| ApiError::BadRequest {
         code: "unknown_access",
@@ -213,26 +231,25 @@ async fn hand_out(
         state.store.note_repeat(row);
     } else {
         let row = Box::pin(state.store.record_vend(VendRecord {
-                user_id: user.user_id.clone(),
-                access_key_id: vended.credentials.access_key_id().to_owned(),
-                template: template.name().to_owned(),
-                expiration: vended.credentials.expiration,
-                client_addr: client_addr.map(|a| a.to_string()),
-                client_id: caller.client_id.clone(),
-                from_cache: vended.from_cache,
-            }))
-            .await
-            .map_err(|e| {
-                tracing::error!(user_id = %user.user_id, error = %e, "audit write failed; credentials withheld");
-                ApiError::Unavailable("the audit log")
-            })?;
+            user_id: user.user_id.clone(),
+            access_key_id: vended.credentials.access_key_id().to_owned(),
+            template: template.name().to_owned(),
+            expiration: vended.credentials.expiration,
+            client_addr: client_addr.map(|a| a.to_string()),
+            client_id: caller.client_id.clone(),
+            from_cache: vended.from_cache,
+        }))
+        .await
+        .map_err(|e| {
+            tracing::error!(user_id = %user.user_id, error = %e, "audit write failed; credentials withheld");
+            ApiError::Unavailable("the audit log")
+        })?;
         vended.credentials.remember_audit_row(party, row);
     }
     Ok(Handout {
         credentials: vended.credentials,
-        bucket: user.bucket.to_string(),
-        region: user.region.clone(),
-        access: template.name().to_owned(),
+        user,
+        template,
     })
 }
 

@@ -23,7 +23,8 @@ pub fn bearer_token(req: &HttpRequest) -> Result<&str, AuthError> {
     if values.next().is_some() {
         return Err(AuthError::Invalid("more than one Authorization header"));
     }
-    let value = std::str::from_utf8(value.as_bytes()).map_err(|_| AuthError::Invalid("Authorization header is not ASCII"))?;
+    let value =
+        std::str::from_utf8(value.as_bytes()).map_err(|_| AuthError::Invalid("Authorization header is not ASCII"))?;
     let (scheme, rest) = value
         .split_once(' ')
         .ok_or(AuthError::Invalid("Authorization header is not `Bearer <token>`"))?;
@@ -79,13 +80,7 @@ mod tests {
     #[test]
     fn malformed_headers_are_refused() {
         assert_eq!(parse(&[]), Err(AuthError::MissingToken));
-        for bad in [
-            "Basic dXNlcjpwYXNz",
-            "Bearer",
-            "Bearer ",
-            "Bearerabc",
-            "Token abc",
-        ] {
+        for bad in ["Basic dXNlcjpwYXNz", "Bearer", "Bearer ", "Bearerabc", "Token abc"] {
             assert!(matches!(parse(&[bad]), Err(AuthError::Invalid(_))), "{bad}");
         }
         assert!(matches!(parse(&["Bearer a", "Bearer b"]), Err(AuthError::Invalid(_))));

@@ -55,12 +55,9 @@ pub async fn request_log(
             .with_label_values(&[route.as_str()])
             .observe(elapsed);
         if route == "/v1/credentials" {
-            let access = res
-                .response()
-                .extensions()
-                .get::<AccessLevel>()
-                .map_or_else(|| "-".to_owned(), |a| a.0.clone());
-            state.metrics.vends.with_label_values(&[outcome, access.as_str()]).inc();
+            let extensions = res.response().extensions();
+            let access = extensions.get::<AccessLevel>().map_or("-", |a| &*a.0);
+            state.metrics.vends.with_label_values(&[outcome, access]).inc();
         }
     }
     span.in_scope(|| {

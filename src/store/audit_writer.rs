@@ -109,15 +109,18 @@ impl AuditWriter {
 
     /// Queues `apply` without waiting; false when the queue is full (nothing queued).
     pub fn try_send_change(&self, apply: Apply) -> bool {
-        self.queue
-            .try_send(Job::Change(Change { apply, done: None }))
-            .is_ok()
+        self.queue.try_send(Job::Change(Change { apply, done: None })).is_ok()
     }
 
     /// Queues `apply` and waits for the commit of the transaction it ran in.
     pub async fn write_change(&self, apply: Apply) -> Result<(), StoreError> {
-        self.send_and_wait(|done| Job::Change(Change { apply, done: Some(done) }))
-            .await
+        self.send_and_wait(|done| {
+            Job::Change(Change {
+                apply,
+                done: Some(done),
+            })
+        })
+        .await
     }
 
     /// Writes counts of repeat hand-outs and waits for their commit.

@@ -97,8 +97,16 @@ mod tests {
         assert_eq!(
             taken,
             [
-                Repeat { row: 7, count: 2, last: at(2) },
-                Repeat { row: 9, count: 1, last: at(3) }
+                Repeat {
+                    row: 7,
+                    count: 2,
+                    last: at(2)
+                },
+                Repeat {
+                    row: 9,
+                    count: 1,
+                    last: at(3)
+                }
             ]
         );
         assert!(r.take().is_empty(), "taken counts are gone");
@@ -110,9 +118,23 @@ mod tests {
         r.note(1, at(0));
         std::thread::sleep(FLUSH_EVERY);
         let due = r.note(1, at(5)).expect("due after FLUSH_EVERY");
-        assert_eq!(due, [Repeat { row: 1, count: 2, last: at(5) }]);
+        assert_eq!(
+            due,
+            [Repeat {
+                row: 1,
+                count: 2,
+                last: at(5)
+            }]
+        );
         assert_eq!(r.note(1, at(6)), None, "the clock restarts at each flush");
         r.put_back(due);
-        assert_eq!(r.take(), [Repeat { row: 1, count: 3, last: at(6) }]);
+        assert_eq!(
+            r.take(),
+            [Repeat {
+                row: 1,
+                count: 3,
+                last: at(6)
+            }]
+        );
     }
 }

@@ -29,7 +29,10 @@ impl Store {
     /// Queues `entry` for the writer without waiting; dropped when the queue is full.
     pub fn spill(&self, entry: Spilled) {
         let prune = {
-            let mut last = self.spill_pruned.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+            let mut last = self
+                .spill_pruned
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
             let due = last.elapsed() >= PRUNE_EVERY;
             if due {
                 *last = Instant::now();
@@ -117,7 +120,10 @@ mod tests {
 
     /// Waits until the spills queued so far are committed (a waited-for change runs after them).
     async fn settle(store: &Store) {
-        store.forget_spilled(&UserId::derive("https://i/", "nobody")).await.unwrap();
+        store
+            .forget_spilled(&UserId::derive("https://i/", "nobody"))
+            .await
+            .unwrap();
     }
 
     #[tokio::test]
@@ -133,7 +139,10 @@ mod tests {
 
         assert_eq!(store.spilled(&a, 0).await.unwrap().unwrap().sealed, b"a0");
         assert_eq!(store.spilled(&a, 1).await.unwrap().unwrap().expires_at, later);
-        assert!(store.spilled(&b, 0).await.unwrap().is_none(), "expired rows are not served");
+        assert!(
+            store.spilled(&b, 0).await.unwrap().is_none(),
+            "expired rows are not served"
+        );
         store.spill(entry(&a, 0, later, b"a0 again"));
         settle(&store).await;
         assert_eq!(store.spilled(&a, 0).await.unwrap().unwrap().sealed, b"a0 again");

@@ -73,13 +73,19 @@ impl Credentials {
     /// The audit row on which these keys' hand-outs to `party` are counted, once written.
     /// A party is a fingerprint of (client address, OAuth client), see `http::credentials`.
     pub fn audit_row(&self, party: u64) -> Option<i64> {
-        let rows = self.audit_rows.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let rows = self
+            .audit_rows
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         rows.iter().find(|(p, _)| *p == party).map(|(_, row)| *row)
     }
 
     /// Records that the hand-outs to `party` are counted on `row`.
     pub fn remember_audit_row(&self, party: u64, row: i64) {
-        let mut rows = self.audit_rows.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let mut rows = self
+            .audit_rows
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         if !rows.iter().any(|(p, _)| *p == party) {
             rows.push((party, row));
         }
@@ -107,7 +113,8 @@ impl Credentials {
         let (&[key_len, secret_len, decoded], packed) = bytes.split_first_chunk::<3>()?;
         let texts = usize::from(key_len) + usize::from(secret_len);
         let text_ok = packed.get(..texts).is_some_and(|t| std::str::from_utf8(t).is_ok());
-        let token_ok = decoded == 1 || (decoded == 0 && std::str::from_utf8(&packed[texts.min(packed.len())..]).is_ok());
+        let token_ok =
+            decoded == 1 || (decoded == 0 && std::str::from_utf8(&packed[texts.min(packed.len())..]).is_ok());
         (text_ok && token_ok && decoded <= 1).then(|| Self {
             packed: packed.into(),
             key_len,
@@ -204,11 +211,22 @@ mod tests {
             let c = Credentials::new("ASIAEXAMPLEEXAMPLE12", "secret", token, at).unwrap();
             let back = Credentials::from_bytes(&c.to_bytes(), at).unwrap();
             assert_eq!(
-                (back.access_key_id(), back.secret_access_key(), back.session_token(), back.expiration),
+                (
+                    back.access_key_id(),
+                    back.secret_access_key(),
+                    back.session_token(),
+                    back.expiration
+                ),
                 ("ASIAEXAMPLEEXAMPLE12", "secret", token.to_owned(), at)
             );
         }
-        for bad in [&b""[..], b"\x01", b"\x05\x00\x00abc", b"\x01\x01\x02ab", b"\x01\x00\x00a\xff"] {
+        for bad in [
+            &b""[..],
+            b"\x01",
+            b"\x05\x00\x00abc",
+            b"\x01\x01\x02ab",
+            b"\x01\x00\x00a\xff",
+        ] {
             assert!(Credentials::from_bytes(bad, at).is_none(), "{bad:?}");
         }
     }
@@ -220,6 +238,9 @@ mod tests {
         c.remember_audit_row(1, 10);
         c.remember_audit_row(2, 20);
         c.remember_audit_row(1, 11);
-        assert_eq!((c.audit_row(1), c.audit_row(2), c.audit_row(3)), (Some(10), Some(20), None));
+        assert_eq!(
+            (c.audit_row(1), c.audit_row(2), c.audit_row(3)),
+            (Some(10), Some(20), None)
+        );
     }
 }

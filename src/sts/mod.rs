@@ -22,9 +22,9 @@ use time::OffsetDateTime;
 use crate::aws::{UpstreamError, observe};
 use crate::cache::HotCache;
 use crate::config::AwsConfig;
+use crate::identity::UserId;
 use crate::limits::AwsGate;
 use crate::policy::{RenderContext, Template};
-use crate::identity::UserId;
 use crate::store::{Spilled, Store, UserRecord};
 
 pub use credentials::Credentials;

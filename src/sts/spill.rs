@@ -56,7 +56,13 @@ impl Sealer {
 
     /// The credentials sealed for (user, template) with this expiry; `None` for anything
     /// else (another process's key, another user's row, a changed byte).
-    pub fn open(&self, user_id: &UserId, template: u8, expiration: OffsetDateTime, sealed: &[u8]) -> Option<Credentials> {
+    pub fn open(
+        &self,
+        user_id: &UserId,
+        template: u8,
+        expiration: OffsetDateTime,
+        sealed: &[u8],
+    ) -> Option<Credentials> {
         let (nonce, body) = sealed.split_first_chunk::<NONCE_LEN>()?;
         let mut body = body.to_vec();
         let aad = associated(user_id, template, expiration);
@@ -98,17 +104,28 @@ mod tests {
         let back = this_process.open(&a, 0, at, &sealed).unwrap();
         assert_eq!(
             (back.access_key_id(), back.secret_access_key(), back.session_token()),
-            ("ASIAEXAMPLEEXAMPLE12", "secret/key", "FwoGZXIvYXdzEBAaDH+/TmFtZQ==".to_owned())
+            (
+                "ASIAEXAMPLEEXAMPLE12",
+                "secret/key",
+                "FwoGZXIvYXdzEBAaDH+/TmFtZQ==".to_owned()
+            )
         );
         assert!(this_process.open(&b, 0, at, &sealed).is_none(), "another user's row");
         assert!(this_process.open(&a, 1, at, &sealed).is_none(), "another template");
         let later = at + time::Duration::hours(1);
         assert!(this_process.open(&a, 0, later, &sealed).is_none(), "a changed expiry");
-        assert!(Sealer::new().unwrap().open(&a, 0, at, &sealed).is_none(), "another process");
+        assert!(
+            Sealer::new().unwrap().open(&a, 0, at, &sealed).is_none(),
+            "another process"
+        );
         let mut flipped = sealed.clone();
         let last = flipped.len() - 1;
         flipped[last] ^= 1;
         assert!(this_process.open(&a, 0, at, &flipped).is_none(), "a changed byte");
-        assert_ne!(this_process.seal(&a, 0, &creds(at)).unwrap(), sealed, "fresh nonce each time");
+        assert_ne!(
+            this_process.seal(&a, 0, &creds(at)).unwrap(),
+            sealed,
+            "fresh nonce each time"
+        );
     }
 }

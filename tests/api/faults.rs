@@ -129,7 +129,10 @@ async fn a_busy_database_is_waited_out_and_no_vend_is_lost() {
     locked_rx.recv().unwrap();
     // The same keys to the same party again: its audit row exists, nothing waits for the lock.
     let again = app.vend(&sub, None).await;
-    assert!(holding.load(Ordering::SeqCst), "a repeat hand-out did not wait for the lock");
+    assert!(
+        holding.load(Ordering::SeqCst),
+        "a repeat hand-out did not wait for the lock"
+    );
     assert_eq!(again.access_key_id, first.access_key_id);
     // New keys need their row written first: that vend waits the lock out.
     let started = std::time::Instant::now();

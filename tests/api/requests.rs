@@ -115,7 +115,10 @@ async fn cached_credentials_are_reused_and_every_party_they_reach_is_audited() {
     let b = app.vend(&sub, None).await;
     let c = app.vend(&sub, None).await;
     assert_eq!(a.access_key_id, b.access_key_id, "second vend is served from the cache");
-    assert_eq!((a.expiration.as_str(), &c.access_key_id), (b.expiration.as_str(), &a.access_key_id));
+    assert_eq!(
+        (a.expiration.as_str(), &c.access_key_id),
+        (b.expiration.as_str(), &a.access_key_id)
+    );
     let ro = app.vend(&sub, Some("read-only")).await;
     assert_ne!(ro.access_key_id, a.access_key_id, "cache is per (user, access)");
 
@@ -134,7 +137,14 @@ async fn cached_credentials_are_reused_and_every_party_they_reach_is_audited() {
     assert!(rows.iter().all(|r| r.user_id == owner.as_str()));
     let mut parties: Vec<_> = rows
         .iter()
-        .map(|r| (r.client_id.as_deref(), r.client_addr.as_deref(), r.hand_outs, r.from_cache))
+        .map(|r| {
+            (
+                r.client_id.as_deref(),
+                r.client_addr.as_deref(),
+                r.hand_outs,
+                r.from_cache,
+            )
+        })
         .collect();
     parties.sort_unstable();
     assert_eq!(
@@ -145,7 +155,10 @@ async fn cached_credentials_are_reused_and_every_party_they_reach_is_audited() {
         ],
         "one row per party, counting its hand-outs"
     );
-    let spa = rows.iter().find(|r| r.client_id.as_deref() == Some("test-spa")).unwrap();
+    let spa = rows
+        .iter()
+        .find(|r| r.client_id.as_deref() == Some("test-spa"))
+        .unwrap();
     assert!(spa.last_at >= spa.vended_at);
     let ro_rows = app.state.store.key_owner(&ro.access_key_id).await.unwrap();
     assert_eq!((ro_rows.len(), ro_rows[0].hand_outs), (1, 1));
