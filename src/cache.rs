@@ -90,57 +90,46 @@ mod tests {
         HotCache::new(16, 16, UnitWeighter, DefaultLifecycle::default())
     }
 
-    #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-    async fn concurrent_misses_of_one_key_share_one_load() {
+    /// `n` concurrent lookups of key 7 whose load takes 50 ms and gives `outcome`; returns
+    /// their results and how many loads ran.
+    async fn race(n: usize, outcome: Result<u32, String>) -> (Arc<Plain>, Vec<Result<(u32, bool), Arc<String>>>, u32) {
         let cache = Arc::new(plain());
         let loads = Arc::new(AtomicU32::new(0));
-        let tasks: Vec<_> = (0..100)
+        let tasks: Vec<_> = (0..n)
             .map(|_| {
-                let (cache, loads) = (Arc::clone(&cache), Arc::clone(&loads));
+                let (cache, loads, outcome) = (Arc::clone(&cache), Arc::clone(&loads), outcome.clone());
                 tokio::spawn(async move {
-                    cache
-                        .get_or_load(&7, async {
-                            loads.fetch_add(1, Ordering::SeqCst);
-                            tokio::time::sleep(Duration::from_millis(50)).await;
-                            Ok::<_, String>(42)
-                        })
-                        .await
-                        .unwrap()
+                    let load = async {
+                        loads.fetch_add(1, Ordering::SeqCst);
+                        tokio::time::sleep(Duration::from_millis(50)).await;
+                        outcome
+                    };
+                    cache.get_or_load(&7, load).await
                 })
             })
             .collect();
-        let mut fresh = 0;
+        let mut results = Vec::new();
         for t in tasks {
-            let (v, f) = t.await.unwrap();
-            assert_eq!(v, 42);
-            fresh += u32::from(f);
+            results.push(t.await.unwrap());
         }
-        assert_eq!((loads.load(Ordering::SeqCst), fresh), (1, 1));
+        let loads = loads.load(Ordering::SeqCst);
+        (cache, results, loads)
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+    async fn concurrent_misses_of_one_key_share_one_load() {
+        let (cache, results, loads) = race(100, Ok(42)).await;
+        let fresh = results.iter().filter(|r| r.as_ref().unwrap().1).count();
+        assert!(results.iter().all(|r| r.as_ref().unwrap().0 == 42));
+        assert_eq!((loads, fresh), (1, 1));
         assert_eq!(cache.get(&7), Some(42), "the result is in the hot map");
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
     async fn a_failed_load_is_shared_by_its_waiters_and_not_kept() {
-        let cache = Arc::new(plain());
-        let loads = Arc::new(AtomicU32::new(0));
-        let tasks: Vec<_> = (0..20)
-            .map(|_| {
-                let (cache, loads) = (Arc::clone(&cache), Arc::clone(&loads));
-                tokio::spawn(async move {
-                    cache
-                        .get_or_load(&7, async {
-                            loads.fetch_add(1, Ordering::SeqCst);
-                            tokio::time::sleep(Duration::from_millis(50)).await;
-                            Err::<u32, _>("down".to_owned())
-                        })
-                        .await
-                })
-            })
-            .collect();
-        for t in tasks {
-            assert_eq!(*t.await.unwrap().unwrap_err(), "down");
-        }
-        assert_eq!(loads.load(Ordering::SeqCst), 1);
+        let (cache, results, loads) = race(20, Err("down".to_owned())).await;
+        assert!(results.iter().all(|r| r.as_ref().is_err_and(|e| **e == "down")));
+        assert_eq!(loads, 1);
         assert_eq!(cache.get(&7), None);
         let (v, fresh) = cache.get_or_load(&7, async { Ok::<_, String>(1) }).await.unwrap();
         assert_eq!((v, fresh), (1, true), "the next miss loads again");

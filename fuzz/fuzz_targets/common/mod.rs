@@ -120,7 +120,7 @@ impl Issuer {
         }
     }
 
-    pub fn verify(&self, token: &str) -> Result<Caller, stsvend::auth::AuthError> {
+    pub fn verify(&self, token: &str) -> Result<std::sync::Arc<Caller>, stsvend::auth::AuthError> {
         self.runtime.block_on(self.verifier.verify(token))
     }
 
