@@ -95,6 +95,7 @@ impl Application {
         let sts = crate::aws::sts_client(&sdk);
 
         let metrics = Arc::new(Metrics::new());
+        metrics.index_templates(policies.names());
         let jwks = Arc::new(
             JwksCache::new(
                 &config.auth.issuer,

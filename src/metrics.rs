@@ -1,12 +1,16 @@
 //! Prometheus metrics, one registry per application (so tests running several apps in one
 //! process do not mix their counts). Served on `server.metrics_bind`, apart from the API.
 
+use std::sync::OnceLock;
+
 use prometheus::{Histogram, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge, Opts, Registry};
 
 pub struct Metrics {
     registry: Registry,
     /// Vend requests by outcome (`ok` or the error code) and access level.
     pub vends: IntCounterVec,
+    /// Children of `vends` for `ok`, by template index (see `index_templates`).
+    vends_ok: OnceLock<Vec<IntCounter>>,
     /// Latency of API requests by route.
     pub request_seconds: HistogramVec,
     /// AWS calls by service and operation, and those that failed, by kind.
@@ -96,6 +100,7 @@ impl Metrics {
         Self {
             registry,
             vends,
+            vends_ok: OnceLock::new(),
             request_seconds,
             aws_calls,
             aws_errors,
@@ -115,6 +120,20 @@ impl Metrics {
                 .cache
                 .with_label_values(&[cache, if hit { "hit" } else { "miss" }])
                 .inc(),
+        }
+    }
+
+    /// Resolves the `ok` vend counter of each template once; `names` in template-index order.
+    pub fn index_templates<'a>(&self, names: impl Iterator<Item = &'a str>) {
+        let _ = self
+            .vends_ok
+            .set(names.map(|n| self.vends.with_label_values(&["ok", n])).collect());
+    }
+
+    /// One vend answered with keys of the template at `index`.
+    pub fn vend_ok(&self, index: u8) {
+        if let Some(c) = self.vends_ok.get().and_then(|v| v.get(usize::from(index))) {
+            c.inc();
         }
     }
 

@@ -21,10 +21,6 @@ use crate::provision::{LifecycleError, ProvisionError};
 use crate::store::{UserRecord, VendRecord, format_time};
 use crate::sts::Credentials;
 
-/// The access level a vend was answered with, kept in the response for metrics.
-#[derive(Clone)]
-pub struct AccessLevel(pub Arc<str>);
-
 #[derive(Deserialize, Default, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CredentialsRequest {
@@ -112,20 +108,28 @@ pub async fn vend(
     let body: CredentialsRequest = read_json(&req, payload, state.config.server.max_body_bytes).await?;
     let h = hand_out(&req, &caller, body.access, &state).await?;
     let creds = &h.credentials;
-    let body = CredentialsBody {
-        version: 1,
-        access_key_id: creds.access_key_id(),
-        secret_access_key: creds.secret_access_key(),
-        session_token: &creds.session_token(),
-        expiration: &format_expiration(creds.expiration),
-        bucket: h.user.bucket.as_str(),
-        region: &h.user.region,
-        access: h.template.name(),
-        endpoint: state.config.aws.endpoint_url.as_deref(),
+    // Everything in the body is fixed for a cache entry: serialized once, then reused.
+    let body = if let Some(b) = creds.body() {
+        b
+    } else {
+        let body = CredentialsBody {
+            version: 1,
+            access_key_id: creds.access_key_id(),
+            secret_access_key: creds.secret_access_key(),
+            session_token: &creds.session_token(),
+            expiration: &format_expiration(creds.expiration),
+            bucket: h.user.bucket.as_str(),
+            region: &h.user.region,
+            access: h.template.name(),
+            endpoint: state.config.aws.endpoint_url.as_deref(),
+        };
+        let json = serde_json::to_vec(&body).map_err(|e| ApiError::internal("response body", &e))?;
+        creds.keep_body(json.into())
     };
-    let mut resp = no_store().json(body);
-    resp.extensions_mut().insert(AccessLevel(h.template.shared_name()));
-    Ok(resp)
+    state.metrics.vend_ok(h.template.index());
+    Ok(no_store()
+        .content_type(HeaderValue::from_static("application/json"))
+        .body(body))
 }
 
 #[utoipa::path(get, path = "/v1/credentials/container", tag = "credentials",
@@ -153,14 +157,12 @@ pub async fn container(
     })?;
     let h = hand_out(&req, &caller, query.into_inner().access, &state).await?;
     let creds = &h.credentials;
-    let mut resp = no_store().json(ContainerCredentials {
+    Ok(no_store().json(ContainerCredentials {
         access_key_id: creds.access_key_id().to_owned(),
         secret_access_key: creds.secret_access_key().to_owned(),
         token: creds.session_token(),
         expiration: format_expiration(creds.expiration),
-    });
-    resp.extensions_mut().insert(AccessLevel(h.template.shared_name()));
-    Ok(resp)
+    }))
 }
 
 fn too_many(wait: std::time::Duration) -> ApiError {

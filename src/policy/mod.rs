@@ -8,7 +8,6 @@
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 
 use serde_json::Value;
 
@@ -27,7 +26,7 @@ pub struct RenderContext<'a> {
 
 #[derive(Debug, Clone)]
 pub struct Template {
-    name: Arc<str>,
+    name: String,
     /// Position in the loaded set (name order): a compact key for per-template caches.
     index: u8,
     body: Value,
@@ -36,11 +35,6 @@ pub struct Template {
 impl Template {
     pub fn name(&self) -> &str {
         &self.name
-    }
-
-    /// The name, shared (responses carry it to the request log without copying it).
-    pub fn shared_name(&self) -> Arc<str> {
-        Arc::clone(&self.name)
     }
 
     pub fn index(&self) -> u8 {
@@ -118,7 +112,7 @@ impl PolicySet {
             };
             match Template::parse(&path, &text) {
                 Ok(t) => {
-                    templates.insert(t.name.to_string(), t);
+                    templates.insert(t.name.clone(), t);
                 }
                 Err(reason) => errors.push(PolicyError::Template { file: path, reason }),
             }
@@ -175,11 +169,7 @@ impl Template {
         }
         check_placeholders(&body)?;
 
-        let template = Self {
-            name: name.into(),
-            index: 0,
-            body,
-        };
+        let template = Self { name, index: 0, body };
         // Trial render with the longest names stsvend derives, so the size check is a bound.
         let user_id = UserId::derive("trial", "render");
         let longest_prefix = "a".repeat(crate::identity::MAX_BUCKET_PREFIX);

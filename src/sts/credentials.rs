@@ -4,9 +4,10 @@
 //! template, this is most of the service's memory.
 
 use std::fmt;
-use std::sync::Mutex;
+use std::sync::{Mutex, OnceLock};
 use std::time::Duration;
 
+use bytes::Bytes;
 use data_encoding::BASE64;
 use time::OffsetDateTime;
 
@@ -22,6 +23,9 @@ pub struct Credentials {
     /// The vend-audit row of each party these keys went to, by the party's fingerprint (see
     /// [`Credentials::audit_row`]).
     audit_rows: Mutex<Vec<(u64, i64)>>,
+    /// The `POST /v1/credentials` body for these keys, serialized at their first hand-out
+    /// (everything in it is fixed for a cache entry): later hand-outs send the same bytes.
+    body: OnceLock<Bytes>,
 }
 
 impl Credentials {
@@ -47,6 +51,7 @@ impl Credentials {
             token_decoded: decoded.is_some(),
             expiration,
             audit_rows: Mutex::new(Vec::new()),
+            body: OnceLock::new(),
         })
     }
 
@@ -92,10 +97,22 @@ impl Credentials {
     }
 
     /// Bytes of memory an entry holds, for the cache's budget: the packed parts, the struct,
-    /// and about 120 bytes of cache bookkeeping (key, hash-table slot, deque and timer nodes).
+    /// the response body it will keep (the token in base64 and ~400 bytes of names and
+    /// punctuation), and about 120 bytes of cache bookkeeping.
     pub fn weight(&self) -> u32 {
-        let bytes = self.packed.len() + std::mem::size_of::<Self>() + 120;
+        let body = self.packed.len() * 4 / 3 + 400;
+        let bytes = self.packed.len() + std::mem::size_of::<Self>() + body + 120;
         u32::try_from(bytes).unwrap_or(u32::MAX)
+    }
+
+    /// The response body kept for these keys, once [`Credentials::keep_body`] has run.
+    pub fn body(&self) -> Option<Bytes> {
+        self.body.get().cloned()
+    }
+
+    /// Keeps `body` for later hand-outs; returns the one kept (the first, under a race).
+    pub fn keep_body(&self, body: Bytes) -> Bytes {
+        self.body.get_or_init(|| body).clone()
     }
 
     /// The entry as bytes for sealing (see `spill`): both lengths, whether the token is
@@ -122,6 +139,7 @@ impl Credentials {
             token_decoded: decoded == 1,
             expiration,
             audit_rows: Mutex::new(Vec::new()),
+            body: OnceLock::new(),
         })
     }
 
