@@ -46,7 +46,7 @@ pub struct Config {
 /// the database, mappings are re-read from it, and tokens are checked in full again.
 #[derive(Debug, Clone, Deserialize)]
 pub struct CacheConfig {
-    /// Memory for vended credentials, MiB (about 1.1 KiB per user and access level with AWS's
+    /// Memory for vended credentials, MiB (about 2.5 KiB per user and access level with AWS's
     /// session tokens).
     #[serde(default = "defaults::credentials_mib")]
     pub credentials_mib: u64,
@@ -224,7 +224,8 @@ impl Default for LimitsConfig {
 
 mod defaults {
     pub fn credentials_mib() -> u64 {
-        // ~15k users' AWS-sized credentials; the rest wait sealed in the spill table.
+        // ~6.5k users' AWS-sized credentials and response bodies; the rest wait sealed in the
+        // spill table.
         16
     }
     pub fn mapping_entries() -> u64 {

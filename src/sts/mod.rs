@@ -106,8 +106,8 @@ impl Vendor {
             store: parts.store.clone(),
             sealer: Arc::clone(&sealer),
         };
-        // About 1.1 KiB per entry with AWS's session tokens.
-        let estimated = usize::try_from(parts.memory_bytes / 1100).unwrap_or(usize::MAX).max(16);
+        // About 2.5 KiB per entry with AWS's session tokens (`Credentials::weight`).
+        let estimated = usize::try_from(parts.memory_bytes / 2500).unwrap_or(usize::MAX).max(16);
         let cache = HotCache::new(estimated, parts.memory_bytes, Bytes, spill);
         Ok(Self {
             sts: parts.sts,
