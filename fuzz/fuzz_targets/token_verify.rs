@@ -2,7 +2,8 @@
 //! and claim checks).
 //!
 //! Invariants:
-//! - nothing panics, whatever the bytes;
+//! - nothing panics, whatever the bytes, in the verifier or in the Authorization header
+//!   parser (`stsvend::http::bearer_token`), which returns only the end of the header's value;
 //! - a token is accepted only if its signature verifies, by an independent check, under the
 //!   test key its `kid` names, with an algorithm the verifier is configured for;
 //! - an accepted token carries exactly the configured `iss`, its user id is
@@ -15,6 +16,8 @@
 
 mod common;
 
+use actix_web::http::header::{AUTHORIZATION, HeaderValue};
+use actix_web::test::TestRequest;
 use common::{ALGORITHMS, ISSUER, Issuer};
 use libfuzzer_sys::fuzz_target;
 use stsvend::identity::UserId;
@@ -28,10 +31,16 @@ fuzz_target!(|data: &[u8]| {
     // The header parser the verifier relies on must never panic either.
     let header = jsonwebtoken::decode_header(token);
 
-    // TODO(bearer): once `stsvend::http::bearer_token` is public, also run the header parser:
-    //   let req = actix_web::test::TestRequest::default()
-    //       .insert_header((AUTHORIZATION, HeaderValue::from_bytes(data)?)).to_http_request();
-    //   if let Ok(t) = stsvend::http::bearer_token(&req) { assert!(data.ends_with(t.as_bytes())) }
+    // The same bytes as an Authorization header: what the extractor takes out of it is the
+    // end of the header's value, never anything else.
+    if let Ok(value) = HeaderValue::from_bytes(data) {
+        let req = TestRequest::default()
+            .insert_header((AUTHORIZATION, value))
+            .to_http_request();
+        if let Ok(t) = stsvend::http::bearer_token(&req) {
+            assert!(!t.is_empty() && data.ends_with(t.as_bytes()), "bearer token {t:?} is not the header's end");
+        }
+    }
 
     let outcome = issuer.verify(token);
     if common::debug() {

@@ -17,7 +17,7 @@ pub use admin::UserPage;
 pub use cors::cors;
 pub use credentials::{ContainerCredentials, CredentialsResponse};
 pub use error::ApiError;
-pub use extract::Authenticated;
+pub use extract::{Authenticated, bearer_token};
 pub use openapi::ApiDoc;
 pub use request_log::{REQUEST_ID, RequestId};
 
