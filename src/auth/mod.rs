@@ -6,6 +6,7 @@ mod token_cache;
 
 pub use jwks::{FetchError, JwksCache};
 pub use token::{Caller, Verifier};
+pub use token_cache::DEFAULT_CAPACITY as DEFAULT_TOKEN_CACHE_CAPACITY;
 
 use jsonwebtoken::Algorithm;
 

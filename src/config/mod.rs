@@ -232,7 +232,7 @@ mod defaults {
         20_000
     }
     pub fn token_entries() -> u64 {
-        20_000
+        crate::auth::DEFAULT_TOKEN_CACHE_CAPACITY
     }
     pub fn vends_per_minute() -> u32 {
         60

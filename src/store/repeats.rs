@@ -48,9 +48,14 @@ impl Repeats {
     /// Counts one more hand-out of `row`; returns the counts to write when they are due.
     pub fn note(&self, row: i64, at: OffsetDateTime) -> Option<Vec<Repeat>> {
         let mut s = self.state.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-        let e = s.counts.entry(row).or_insert((0, at));
-        e.0 = e.0.saturating_add(1);
-        e.1 = e.1.max(at);
+        add(
+            &mut s,
+            Repeat {
+                row,
+                count: 1,
+                last: at,
+            },
+        );
         (s.since.elapsed() >= FLUSH_EVERY).then(|| take(&mut s))
     }
 
@@ -63,11 +68,16 @@ impl Repeats {
     pub fn put_back(&self, repeats: Vec<Repeat>) {
         let mut s = self.state.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
         for r in repeats {
-            let e = s.counts.entry(r.row).or_insert((0, r.last));
-            e.0 = e.0.saturating_add(r.count);
-            e.1 = e.1.max(r.last);
+            add(&mut s, r);
         }
     }
+}
+
+/// Adds `r`'s hand-outs to its row's pending count, keeping the latest time.
+fn add(s: &mut State, r: Repeat) {
+    let e = s.counts.entry(r.row).or_insert((0, r.last));
+    e.0 = e.0.saturating_add(r.count);
+    e.1 = e.1.max(r.last);
 }
 
 fn take(s: &mut State) -> Vec<Repeat> {

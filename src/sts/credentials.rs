@@ -44,15 +44,13 @@ impl Credentials {
         packed.extend_from_slice(access_key_id.as_bytes());
         packed.extend_from_slice(secret_access_key.as_bytes());
         packed.extend_from_slice(token);
-        Some(Self {
-            packed: packed.into_boxed_slice(),
+        Some(Self::assemble(
+            packed.into_boxed_slice(),
             key_len,
             secret_len,
-            token_decoded: decoded.is_some(),
+            decoded.is_some(),
             expiration,
-            audit_rows: Mutex::new(Vec::new()),
-            body: OnceLock::new(),
-        })
+        ))
     }
 
     pub fn access_key_id(&self) -> &str {
@@ -132,15 +130,26 @@ impl Credentials {
         let text_ok = packed.get(..texts).is_some_and(|t| std::str::from_utf8(t).is_ok());
         let token_ok =
             decoded == 1 || (decoded == 0 && std::str::from_utf8(&packed[texts.min(packed.len())..]).is_ok());
-        (text_ok && token_ok && decoded <= 1).then(|| Self {
-            packed: packed.into(),
+        (text_ok && token_ok).then(|| Self::assemble(packed.into(), key_len, secret_len, decoded == 1, expiration))
+    }
+
+    /// An entry from its parts, with no audit rows and no response body yet.
+    fn assemble(
+        packed: Box<[u8]>,
+        key_len: u8,
+        secret_len: u8,
+        token_decoded: bool,
+        expiration: OffsetDateTime,
+    ) -> Self {
+        Self {
+            packed,
             key_len,
             secret_len,
-            token_decoded: decoded == 1,
+            token_decoded,
             expiration,
             audit_rows: Mutex::new(Vec::new()),
             body: OnceLock::new(),
-        })
+        }
     }
 
     pub fn remaining(&self) -> Duration {

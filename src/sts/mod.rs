@@ -35,9 +35,9 @@ type Key = (UserId, u8);
 
 /// An entry weighs the bytes it holds (see `Credentials::weight`).
 #[derive(Clone)]
-struct Bytes;
+struct ByteWeight;
 
-impl Weighter<Key, Arc<Credentials>> for Bytes {
+impl Weighter<Key, Arc<Credentials>> for ByteWeight {
     fn weight(&self, _: &Key, c: &Arc<Credentials>) -> u64 {
         u64::from(c.weight())
     }
@@ -81,7 +81,7 @@ pub struct Vendor {
     duration_seconds: i32,
     min_remaining: Duration,
     tag_key: String,
-    cache: HotCache<Key, Arc<Credentials>, Bytes, SpillOnEvict>,
+    cache: HotCache<Key, Arc<Credentials>, ByteWeight, SpillOnEvict>,
     /// Number of templates, for dropping a user's entries of every one.
     templates: u8,
     gate: Arc<AwsGate>,
@@ -108,7 +108,7 @@ impl Vendor {
         };
         // About 2.5 KiB per entry with AWS's session tokens (`Credentials::weight`).
         let estimated = usize::try_from(parts.memory_bytes / 2500).unwrap_or(usize::MAX).max(16);
-        let cache = HotCache::new(estimated, parts.memory_bytes, Bytes, spill);
+        let cache = HotCache::new(estimated, parts.memory_bytes, ByteWeight, spill);
         Ok(Self {
             sts: parts.sts,
             role_arn: aws.role_arn.clone(),
