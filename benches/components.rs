@@ -157,7 +157,7 @@ fn audit_row(user_id: &UserId) -> VendRecord {
         user_id: user_id.clone(),
         access_key_id: "ASIAEXAMPLEEXAMPLE01".to_owned(),
         template: "read-write".to_owned(),
-        expiration: stsvend::store::now(),
+        expiration: stsvend::clock::now(),
         client_addr: Some("127.0.0.1".to_owned()),
         client_id: Some("bench-spa".to_owned()),
         from_cache: true,

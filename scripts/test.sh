@@ -70,5 +70,3 @@ print("hostile-suite: cases tried={cases} faults injected={faults} requests serv
       "(of {cross_user_attempts} tried)".format(**total))
 PY
 
-# Fuzzing smoke run: each cargo-fuzz target for 30 s from its seeds (long runs: fuzz/README.md).
-bash scripts/fuzz-smoke.sh

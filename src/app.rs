@@ -9,7 +9,9 @@ use actix_web::dev::Server;
 use actix_web::middleware::from_fn;
 use actix_web::{App, HttpServer, web};
 
+use crate::admin::{Admin, AdminParts};
 use crate::auth::{JwksCache, Verifier};
+use crate::buckets::Buckets;
 use crate::config::Config;
 use crate::http;
 use crate::limits::{AwsGate, VendRate};
@@ -17,18 +19,32 @@ use crate::metrics::Metrics;
 use crate::policy::{PolicyError, PolicySet};
 use crate::provision::Provisioner;
 use crate::store::{Store, StoreError};
-use crate::sts::{Vendor, VendorParts};
+use crate::sts::Sts;
+use crate::vend::{Grants, KeyCache, KeyCacheParts, Vend, VendParts};
 
-/// Everything a request handler needs.
+/// What the handlers are given, each taking only the parts it needs (`web::Data<T>`).
+#[derive(Clone)]
 pub struct AppState {
-    pub config: Config,
-    pub verifier: Verifier,
-    pub store: Store,
-    pub policies: PolicySet,
-    pub provisioner: Provisioner,
-    pub vendor: Vendor,
-    pub vend_rate: Arc<VendRate>,
-    pub metrics: Arc<Metrics>,
+    pub vend: web::Data<Vend>,
+    pub admin: web::Data<Admin>,
+    pub verifier: web::Data<Verifier>,
+    pub store: web::Data<Store>,
+    pub metrics: web::Data<Metrics>,
+    max_body: web::Data<http::MaxBody>,
+    endpoint: web::Data<http::Endpoint>,
+}
+
+impl AppState {
+    /// Registers every part with an actix app.
+    fn register(&self, cfg: &mut web::ServiceConfig) {
+        cfg.app_data(self.vend.clone())
+            .app_data(self.admin.clone())
+            .app_data(self.verifier.clone())
+            .app_data(self.store.clone())
+            .app_data(self.metrics.clone())
+            .app_data(self.max_body.clone())
+            .app_data(self.endpoint.clone());
+    }
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -42,7 +58,7 @@ pub enum StartError {
     #[error("TLS: {0}")]
     Tls(String),
     #[error("credential sealing key: {0}")]
-    Random(#[from] crate::sts::RandomUnavailable),
+    Random(#[from] crate::vend::RandomUnavailable),
 }
 
 pub struct Application {
@@ -50,7 +66,7 @@ pub struct Application {
     tls_port: Option<u16>,
     server: Server,
     metrics_server: Option<(Server, u16)>,
-    state: web::Data<AppState>,
+    state: AppState,
     /// JWKS refresher and rate-limit pruner; they end when the state is dropped.
     _background: Vec<tokio::task::JoinHandle<()>>,
 }
@@ -111,21 +127,45 @@ impl Application {
             Duration::from_secs(config.aws.call_timeout_seconds),
             Arc::clone(&metrics),
         ));
-        let provisioner = Provisioner::new(store.clone(), s3, &config, Arc::clone(&gate));
+        let buckets = Arc::new(Buckets::new(
+            s3,
+            &config.storage,
+            &config.aws.region,
+            Arc::clone(&metrics),
+        ));
+        let provisioner = Provisioner::new(store.clone(), Arc::clone(&buckets), &config, Arc::clone(&gate));
         // Spilled credentials were sealed by a previous process: nothing can open them.
         store.clear_spill().await?;
-        let vendor = Vendor::new(
-            &config.aws,
-            VendorParts {
-                sts,
-                templates: policies.names().count(),
-                gate,
-                store: store.clone(),
-                memory_bytes: config.cache.credentials_mib.saturating_mul(1 << 20),
-            },
-        )?;
+        let keys = KeyCache::new(KeyCacheParts {
+            sts: Sts::new(sts, &config.aws, Arc::clone(&gate)),
+            min_remaining: Duration::from_secs(config.aws.min_remaining_seconds),
+            templates: policies.names().count(),
+            store: store.clone(),
+            memory_bytes: config.cache.credentials_mib.saturating_mul(1 << 20),
+            metrics: Arc::clone(&metrics),
+        })?;
         let vend_rate = Arc::new(VendRate::new(&config.limits));
         let pruner = vend_rate.spawn_pruner();
+        let vend = Arc::new(Vend::new(VendParts {
+            policies,
+            grants: Grants {
+                by_template: config.policies.grants.clone(),
+                default: config.policies.default.clone(),
+            },
+            provisioner,
+            keys,
+            store: store.clone(),
+            rate: vend_rate,
+            metrics: Arc::clone(&metrics),
+        }));
+        let admin = Admin::new(AdminParts {
+            store: store.clone(),
+            buckets,
+            gate,
+            vend: Arc::clone(&vend),
+            tag_key: config.aws.session_tag_key.clone(),
+            permission: config.admin.permission.clone(),
+        });
 
         let (listener, port) = bind(config.server.bind)?;
         let tls = match &config.server.tls {
@@ -135,20 +175,19 @@ impl Application {
         let cors_origins = config.server.cors_allowed_origins.clone();
         let metrics_listener = config.server.metrics_bind.map(bind).transpose()?;
 
-        let state = web::Data::new(AppState {
-            config,
-            verifier,
-            store,
-            policies,
-            provisioner,
-            vendor,
-            vend_rate,
-            metrics,
-        });
+        let state = AppState {
+            vend: web::Data::from(vend),
+            admin: web::Data::new(admin),
+            verifier: web::Data::new(verifier),
+            store: web::Data::new(store),
+            metrics: web::Data::from(metrics),
+            max_body: web::Data::new(http::MaxBody(config.server.max_body_bytes)),
+            endpoint: web::Data::new(http::Endpoint(config.aws.endpoint_url.clone())),
+        };
         let app_state = state.clone();
         let mut server = HttpServer::new(move || {
             App::new()
-                .app_data(app_state.clone())
+                .configure(|cfg| app_state.register(cfg))
                 .wrap(http::cors(&cors_origins))
                 // The last wrap is outermost: every request, refused or not, gets its log line.
                 .wrap(from_fn(http::limit_headers))
@@ -178,7 +217,7 @@ impl Application {
                 let app_state = state.clone();
                 let server = HttpServer::new(move || {
                     App::new()
-                        .app_data(app_state.clone())
+                        .configure(|cfg| app_state.register(cfg))
                         .route("/metrics", web::get().to(http::metrics))
                 })
                 .workers(1)
@@ -220,7 +259,7 @@ impl Application {
         self.tls_port
     }
 
-    pub fn state(&self) -> web::Data<AppState> {
+    pub fn state(&self) -> AppState {
         self.state.clone()
     }
 

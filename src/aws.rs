@@ -64,6 +64,29 @@ where
     })
 }
 
+/// Like [`observe`], but a service error that `expected` accepts comes back as `Ok(Err(e))`:
+/// an answer the caller handles (`NoSuchBucketPolicy`, `BucketAlreadyOwnedByYou`), counted as a
+/// call and not as a failure.
+pub fn observe_expected<T, E, R>(
+    metrics: &Metrics,
+    service: &'static str,
+    operation: &'static str,
+    result: Result<T, SdkError<E, R>>,
+    expected: impl Fn(&E) -> bool,
+) -> Result<Result<T, E>, UpstreamError>
+where
+    E: ProvideErrorMetadata + std::error::Error + 'static,
+    R: std::fmt::Debug + 'static,
+{
+    match result {
+        Err(SdkError::ServiceError(se)) if expected(se.err()) => {
+            metrics.aws_calls.with_label_values(&[service, operation]).inc();
+            Ok(Err(se.into_err()))
+        }
+        other => observe(metrics, service, operation, other).map(Ok),
+    }
+}
+
 /// An AWS call that did not succeed, reduced to what the HTTP edge needs to decide.
 #[derive(Debug, thiserror::Error)]
 pub enum UpstreamError {

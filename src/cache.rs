@@ -2,10 +2,15 @@
 //! under a shard lock (`quick_cache`, no bookkeeping queue on reads), and concurrent misses of
 //! one key share a single load, its value or its error (moka's entry API, which holds each
 //! result only until it is in the hot map).
+//!
+//! An invalidation wins over a load in flight: [`HotCache::remove`] bumps the version of the
+//! key's stripe, and a load whose stripe version changed while it ran hands its value to its
+//! waiters but never puts it in the hot map, where it would bring back the state the removal
+//! was meant to drop.
 
 use std::future::Future;
-use std::hash::Hash;
-use std::sync::Arc;
+use std::hash::{BuildHasher, Hash};
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use quick_cache::sync::Cache;
@@ -15,10 +20,17 @@ use quick_cache::{DefaultHashBuilder, Lifecycle, Weighter};
 const LOADING_CAPACITY: u64 = 10_000;
 /// A finished load's result is dropped from the coalescing map after this at the latest.
 const LOADING_TTL: Duration = Duration::from_secs(1);
+/// Keys share this many invalidation versions; a removal makes the loads in flight of the keys
+/// in its stripe skip the hot map (they reload on the next miss).
+const STRIPES: usize = 64;
 
 pub struct HotCache<K, V, W, L> {
     hot: Cache<K, V, W, DefaultHashBuilder, L>,
     loading: moka::future::Cache<K, V>,
+    /// Invalidation version per stripe; the lock makes "check the version, insert" and "bump
+    /// the version, remove" exclusive of each other.
+    versions: Box<[Mutex<u64>]>,
+    stripe_of: DefaultHashBuilder,
 }
 
 impl<K, V, W, L> HotCache<K, V, W, L>
@@ -42,7 +54,16 @@ where
                 .max_capacity(LOADING_CAPACITY)
                 .time_to_live(LOADING_TTL)
                 .build(),
+            versions: (0..STRIPES).map(|_| Mutex::new(0)).collect(),
+            stripe_of: DefaultHashBuilder::default(),
         }
+    }
+
+    fn version(&self, key: &K) -> &Mutex<u64> {
+        let h = self.stripe_of.hash_one(key);
+        // The modulo keeps the index below STRIPES, so the cast cannot truncate.
+        #[allow(clippy::cast_possible_truncation)]
+        &self.versions[(h % STRIPES as u64) as usize]
     }
 
     pub fn get(&self, key: &K) -> Option<V> {
@@ -59,18 +80,29 @@ where
         if let Some(v) = self.hot.get(key) {
             return Ok((v, false));
         }
+        let started = *self.version(key).lock().unwrap_or_else(PoisonError::into_inner);
         let entry = self.loading.entry(key.clone()).or_try_insert_with(load).await?;
         let fresh = entry.is_fresh();
         let value = entry.into_value();
-        self.hot.insert(key.clone(), value.clone());
+        {
+            let version = self.version(key).lock().unwrap_or_else(PoisonError::into_inner);
+            if *version == started {
+                self.hot.insert(key.clone(), value.clone());
+            }
+        }
         if fresh {
             self.loading.invalidate(key).await;
         }
         Ok((value, fresh))
     }
 
+    /// Drops `key`; a load of it already in flight will not put its value back.
     pub async fn remove(&self, key: &K) {
-        self.hot.remove(key);
+        {
+            let mut version = self.version(key).lock().unwrap_or_else(PoisonError::into_inner);
+            *version += 1;
+            self.hot.remove(key);
+        }
         self.loading.invalidate(key).await;
     }
 }
@@ -133,6 +165,32 @@ mod tests {
         assert_eq!(cache.get(&7), None);
         let (v, fresh) = cache.get_or_load(&7, async { Ok::<_, String>(1) }).await.unwrap();
         assert_eq!((v, fresh), (1, true), "the next miss loads again");
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_removal_during_a_load_keeps_the_loaded_value_out_of_the_cache() {
+        let cache = Arc::new(plain());
+        let (release, released) = tokio::sync::oneshot::channel::<()>();
+        let (started, load_started) = tokio::sync::oneshot::channel::<()>();
+        let loader = {
+            let cache = Arc::clone(&cache);
+            tokio::spawn(async move {
+                let load = async {
+                    let _ = started.send(());
+                    let _ = released.await;
+                    Ok::<_, String>(1) // the state from before the removal
+                };
+                cache.get_or_load(&7, load).await
+            })
+        };
+        load_started.await.unwrap();
+        cache.remove(&7).await;
+        release.send(()).unwrap();
+        let (v, fresh) = loader.await.unwrap().unwrap();
+        assert_eq!((v, fresh), (1, true), "the waiting caller still gets its load's value");
+        assert_eq!(cache.get(&7), None, "but the cache does not keep it");
+        let (v, _) = cache.get_or_load(&7, async { Ok::<_, String>(2) }).await.unwrap();
+        assert_eq!(v, 2, "the next miss loads the current state");
     }
 
     #[tokio::test]

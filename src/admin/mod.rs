@@ -1,13 +1,18 @@
 //! What an operator can do to one user, shared by the admin API and `stsvend users`:
 //! look up, disable and enable, revoke active sessions, delete. Every action is audited by
-//! the HTTP layer, allowed or refused.
+//! the HTTP layer, allowed or refused. The S3 work is `buckets`'; this module decides the
+//! order.
+
+use std::sync::Arc;
 
 use serde::Serialize;
 
-use crate::app::AppState;
+use crate::buckets::{BucketError, Buckets};
+use crate::clock::{format_time, next_second, sleep_until};
 use crate::identity::UserId;
-use crate::provision::{LifecycleError, next_second, sleep_until};
-use crate::store::{ProvisionState, StoreError, UserQuery, UserRecord, format_time, now};
+use crate::limits::AwsGate;
+use crate::store::{AdminAction, KeyOwner, ProvisionState, Store, StoreError, UserQuery, UserRecord};
+use crate::vend::Vend;
 
 /// Largest page of users returned at once.
 pub const MAX_PAGE: u32 = 500;
@@ -23,7 +28,7 @@ pub enum AdminError {
     #[error(transparent)]
     Store(#[from] StoreError),
     #[error(transparent)]
-    Lifecycle(#[from] LifecycleError),
+    Bucket(#[from] BucketError),
 }
 
 /// A user as the admin API shows one.
@@ -45,18 +50,13 @@ pub struct UserView {
 
 impl UserView {
     fn new(u: &UserRecord, last_vend_at: Option<String>) -> Self {
-        let state = match (u.disabled_at, u.state) {
-            (Some(_), _) => "disabled",
-            (None, ProvisionState::Pending) => "pending",
-            (None, ProvisionState::Ready) => "ready",
-        };
         Self {
             user_id: u.user_id.to_string(),
             issuer: u.issuer.clone(),
             subject: u.subject.clone(),
             bucket: u.bucket.to_string(),
             region: u.region.clone(),
-            state: state.to_owned(),
+            state: u.state_label().to_owned(),
             created_at: format_time(u.created_at),
             last_vend_at,
             disabled_at: u.disabled_at.map(format_time),
@@ -76,85 +76,133 @@ pub fn parse_user_id(s: &str) -> Result<UserId, AdminError> {
     UserId::parse(s).map_err(|_| AdminError::BadUserId(s.chars().take(64).collect()))
 }
 
-async fn load(state: &AppState, id: &UserId) -> Result<UserRecord, AdminError> {
-    state
-        .store
-        .user(id)
-        .await?
-        .ok_or_else(|| AdminError::NoSuchUser(id.to_string()))
+/// The operator's use cases, and what they act on.
+pub struct Admin {
+    store: Store,
+    buckets: Arc<Buckets>,
+    gate: Arc<AwsGate>,
+    vend: Arc<Vend>,
+    tag_key: String,
+    /// The permission an admin caller's token must carry; `None`: the admin API is off.
+    permission: Option<String>,
 }
 
-/// Drops everything cached about the user, so the next request reads the stored row.
-async fn forget(state: &AppState, id: &UserId) {
-    state.vendor.forget_user(id).await;
-    state.provisioner.forget(id).await;
+/// What [`Admin`] is made of (see `app.rs`).
+pub struct AdminParts {
+    pub store: Store,
+    pub buckets: Arc<Buckets>,
+    pub gate: Arc<AwsGate>,
+    pub vend: Arc<Vend>,
+    pub tag_key: String,
+    pub permission: Option<String>,
 }
 
-pub async fn list(state: &AppState, query: UserQuery) -> Result<Vec<UserView>, AdminError> {
-    let rows = state.store.list_users(query).await?;
-    Ok(rows.iter().map(|(u, last)| UserView::new(u, last.clone())).collect())
-}
-
-pub async fn show(state: &AppState, id: &UserId) -> Result<UserView, AdminError> {
-    let user = load(state, id).await?;
-    let last = state.store.last_vend(id).await?;
-    Ok(UserView::new(&user, last))
-}
-
-/// Disabled users get 403 `user_disabled` instead of keys; their cached keys are dropped.
-/// Keys already handed out stay valid until they expire: revoke for that.
-pub async fn set_disabled(state: &AppState, id: &UserId, disabled: bool) -> Result<UserView, AdminError> {
-    if !state.store.set_disabled(id, disabled).await? {
-        return Err(AdminError::NoSuchUser(id.to_string()));
-    }
-    forget(state, id).await;
-    show(state, id).await
-}
-
-/// Denies every session of the user issued up to now on their bucket (a bucket-policy Deny on
-/// the session tag and `aws:TokenIssueTime`), and drops their cached keys. Returns once keys
-/// vended from then on carry a later issue time (STS times are whole seconds).
-pub async fn revoke(state: &AppState, id: &UserId) -> Result<UserView, AdminError> {
-    let user = load(state, id).await?;
-    let before = next_second(time::OffsetDateTime::now_utc());
-    if user.state == ProvisionState::Ready {
-        state
-            .provisioner
-            .revoke_sessions(&user, &state.config.aws.session_tag_key, before)
-            .await?;
-    }
-    // No session is issued at or after `before` until the clock reaches it.
-    sleep_until(before).await;
-    state.store.set_revoked_before(id, before).await?;
-    forget(state, id).await;
-    show(state, id).await
-}
-
-/// Deletes the user's bucket and mapping. A bucket with objects is refused unless `force`,
-/// which empties it first. The audit log keeps the user's vend rows.
-pub async fn delete(state: &AppState, id: &UserId, force: bool) -> Result<Deleted, AdminError> {
-    let user = load(state, id).await?;
-    let mut objects_deleted = 0;
-    if user.state == ProvisionState::Ready || user.candidate > 0 {
-        if !force && !state.provisioner.bucket_is_empty(&user).await? {
-            return Err(AdminError::BucketNotEmpty {
-                bucket: user.bucket.to_string(),
-            });
+impl Admin {
+    pub fn new(p: AdminParts) -> Self {
+        Self {
+            store: p.store,
+            buckets: p.buckets,
+            gate: p.gate,
+            vend: p.vend,
+            tag_key: p.tag_key,
+            permission: p.permission,
         }
-        objects_deleted = state.provisioner.delete_bucket(&user).await?;
     }
-    state.store.delete_user(id).await?;
-    forget(state, id).await;
-    Ok(Deleted {
-        user_id: id.to_string(),
-        bucket: user.bucket.to_string(),
-        objects_deleted,
-    })
-}
 
-/// Time of an admin action, as the audit records it.
-pub fn action_time() -> String {
-    format_time(now())
+    pub fn permission(&self) -> Option<&str> {
+        self.permission.as_deref()
+    }
+
+    async fn load(&self, id: &UserId) -> Result<UserRecord, AdminError> {
+        self.store
+            .user(id)
+            .await?
+            .ok_or_else(|| AdminError::NoSuchUser(id.to_string()))
+    }
+
+    pub async fn list(&self, query: UserQuery) -> Result<Vec<UserView>, AdminError> {
+        let rows = self.store.list_users(query).await?;
+        Ok(rows.iter().map(|(u, last)| UserView::new(u, last.clone())).collect())
+    }
+
+    pub async fn show(&self, id: &UserId) -> Result<UserView, AdminError> {
+        let user = self.load(id).await?;
+        let last = self.store.last_vend(id).await?;
+        Ok(UserView::new(&user, last))
+    }
+
+    /// Disabled users get 403 `user_disabled` instead of keys; their cached keys are dropped.
+    /// Keys already handed out stay valid until they expire: revoke for that.
+    pub async fn set_disabled(&self, id: &UserId, disabled: bool) -> Result<UserView, AdminError> {
+        if !self.store.set_disabled(id, disabled).await? {
+            return Err(AdminError::NoSuchUser(id.to_string()));
+        }
+        self.vend.forget_user(id).await;
+        self.show(id).await
+    }
+
+    /// Denies every session of the user issued up to now on their bucket (a bucket-policy
+    /// Deny on the session tag and `aws:TokenIssueTime`), and drops their cached keys. Returns
+    /// once keys vended from then on carry a later issue time (STS times are whole seconds).
+    pub async fn revoke(&self, id: &UserId) -> Result<UserView, AdminError> {
+        let user = self.load(id).await?;
+        let before = next_second(time::OffsetDateTime::now_utc());
+        if user.state == ProvisionState::Ready {
+            let _slot = self.gate.call("s3").await.map_err(BucketError::from)?;
+            self.buckets
+                .revoke_sessions(&user.bucket, &self.tag_key, &user.user_id, before)
+                .await?;
+        }
+        // No session is issued at or after `before` until the clock reaches it.
+        sleep_until(before).await;
+        self.store.set_revoked_before(id, before).await?;
+        self.vend.forget_user(id).await;
+        self.show(id).await
+    }
+
+    /// Deletes the user's bucket and mapping. A bucket with objects is refused unless `force`,
+    /// which empties it first. The audit log keeps the user's vend rows.
+    pub async fn delete(&self, id: &UserId, force: bool) -> Result<Deleted, AdminError> {
+        let user = self.load(id).await?;
+        let mut objects_deleted = 0;
+        if user.state == ProvisionState::Ready || user.candidate > 0 {
+            let _slot = self.gate.call("s3").await.map_err(BucketError::from)?;
+            if !force && !self.buckets.is_empty(&user.bucket).await? {
+                return Err(AdminError::BucketNotEmpty {
+                    bucket: user.bucket.to_string(),
+                });
+            }
+            objects_deleted = self.buckets.empty_and_delete(&user.bucket).await?;
+        }
+        self.store.delete_user(id).await?;
+        self.vend.forget_user(id).await;
+        Ok(Deleted {
+            user_id: id.to_string(),
+            bucket: user.bucket.to_string(),
+            objects_deleted,
+        })
+    }
+
+    /// Every party an access key id went to: "whose key was this?".
+    pub async fn key_owner(&self, access_key_id: &str) -> Result<Vec<KeyOwner>, AdminError> {
+        Ok(self.store.key_owner(access_key_id).await?)
+    }
+
+    /// The admin audit log, newest first.
+    pub async fn audit_log(&self, target: Option<String>, limit: u32) -> Result<Vec<AdminAction>, AdminError> {
+        Ok(self.store.admin_actions(target, limit).await?)
+    }
+
+    /// Writes an admin action's audit row before it runs; returns the row's id.
+    pub async fn record(&self, mut action: AdminAction) -> Result<i64, StoreError> {
+        action.at = format_time(crate::clock::now());
+        self.store.record_admin_action(action).await
+    }
+
+    /// Sets the outcome of a recorded admin action.
+    pub async fn finish(&self, id: i64, outcome: &str, detail: Option<String>) -> Result<(), StoreError> {
+        self.store.finish_admin_action(id, outcome, detail).await
+    }
 }
 
 #[cfg(test)]

@@ -67,11 +67,7 @@ pub struct Verifier {
     verified: TokenCache,
 }
 
-pub(super) fn unix_now() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs())
-}
+pub(super) use crate::clock::unix_now;
 
 impl Verifier {
     pub fn new(config: &AuthConfig, jwks: Arc<JwksCache>) -> Self {

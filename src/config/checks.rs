@@ -8,7 +8,7 @@ impl Config {
     pub(super) fn problems(&self) -> Vec<String> {
         let mut p = Vec::new();
         let auth = &self.auth;
-        if !(auth.issuer.starts_with("https://") || auth.issuer.starts_with("http://")) {
+        if !is_http_url(&auth.issuer) {
             p.push("auth.issuer: must be an http(s) URL".to_owned());
         }
         if !auth.issuer.ends_with('/') {
@@ -30,9 +30,7 @@ impl Config {
         if auth.leeway_seconds > 300 {
             p.push("auth.leeway_seconds: at most 300".to_owned());
         }
-        if let Some(url) = &auth.jwks_url
-            && !(url.starts_with("https://") || url.starts_with("http://"))
-        {
+        if auth.jwks_url.as_deref().is_some_and(|u| !is_http_url(u)) {
             p.push("auth.jwks_url: must be an http(s) URL".to_owned());
         }
 
@@ -45,9 +43,7 @@ impl Config {
         {
             p.push(format!("aws.region: `{}` is not a region name", aws.region));
         }
-        if let Some(url) = &aws.endpoint_url
-            && !(url.starts_with("https://") || url.starts_with("http://"))
-        {
+        if aws.endpoint_url.as_deref().is_some_and(|u| !is_http_url(u)) {
             p.push("aws.endpoint_url: must be an http(s) URL".to_owned());
         }
         if !is_role_arn(&aws.role_arn) {
@@ -76,7 +72,7 @@ impl Config {
             p.push(format!("storage.bucket_prefix: {e}"));
         }
         for origin in &self.storage.cors_allowed_origins {
-            if origin != "*" && !(origin.starts_with("https://") || origin.starts_with("http://")) {
+            if origin != "*" && !is_http_url(origin) {
                 p.push(format!(
                     "storage.cors_allowed_origins: `{origin}` is not an origin (scheme://host[:port])"
                 ));
@@ -155,13 +151,18 @@ fn is_tag_key(key: &str) -> bool {
         && key.chars().all(|c| c.is_alphanumeric() || " _.:/=+-@".contains(c))
 }
 
+/// What follows `https://` or `http://` in `url`; `None` for any other scheme.
+fn after_http_scheme(url: &str) -> Option<&str> {
+    url.strip_prefix("https://").or_else(|| url.strip_prefix("http://"))
+}
+
+fn is_http_url(url: &str) -> bool {
+    after_http_scheme(url).is_some()
+}
+
 /// `scheme://host[:port]` exactly as browsers send it in `Origin`.
 fn is_origin(origin: &str) -> bool {
-    let Some(rest) = origin
-        .strip_prefix("https://")
-        .or_else(|| origin.strip_prefix("http://"))
-    else {
-        return false;
-    };
-    !rest.is_empty() && rest.bytes().all(|b| b.is_ascii_alphanumeric() || b"-.:[]".contains(&b))
+    after_http_scheme(origin).is_some_and(|rest| {
+        !rest.is_empty() && rest.bytes().all(|b| b.is_ascii_alphanumeric() || b"-.:[]".contains(&b))
+    })
 }

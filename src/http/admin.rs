@@ -9,13 +9,32 @@ use std::future::Future;
 use actix_web::{HttpRequest, HttpResponse, web};
 use serde::{Deserialize, Serialize};
 
-use super::error::{ApiError, ErrorBody};
+use super::error::{ApiError, ErrorBody, invalid_query};
 use super::extract::bearer_token;
-use crate::admin::{self, AdminError, MAX_PAGE, UserView};
-use crate::app::AppState;
-use crate::auth::Caller;
-use crate::provision::LifecycleError;
+use crate::admin::{self, Admin, AdminError, MAX_PAGE, UserView};
+use crate::auth::{Caller, Verifier};
+use crate::buckets::BucketError;
 use crate::store::{AdminAction, KeyOwner, UserQuery};
+
+/// What every admin route needs: the use cases and the token verifier.
+pub struct Ctx {
+    admin: web::Data<Admin>,
+    verifier: web::Data<Verifier>,
+}
+
+impl actix_web::FromRequest for Ctx {
+    type Error = ApiError;
+    type Future = std::future::Ready<Result<Self, ApiError>>;
+
+    fn from_request(req: &HttpRequest, _: &mut actix_web::dev::Payload) -> Self::Future {
+        let admin = req.app_data::<web::Data<Admin>>().cloned();
+        let verifier = req.app_data::<web::Data<Verifier>>().cloned();
+        std::future::ready(match (admin, verifier) {
+            (Some(admin), Some(verifier)) => Ok(Self { admin, verifier }),
+            _ => Err(ApiError::internal("admin routes", &std::io::Error::other("not wired"))),
+        })
+    }
+}
 
 /// The error answers every admin route documents (`OpenAPI`).
 #[derive(utoipa::IntoResponses)]
@@ -47,8 +66,8 @@ pub struct AdminCaller {
     client_addr: Option<String>,
 }
 
-async fn authorize(req: &HttpRequest, state: &AppState) -> Result<AdminCaller, ApiError> {
-    let Some(permission) = &state.config.admin.permission else {
+async fn authorize(req: &HttpRequest, state: &Ctx) -> Result<AdminCaller, ApiError> {
+    let Some(permission) = state.admin.permission() else {
         return Err(ApiError::NotFound(
             "the admin API is not enabled (configure admin.permission)".to_owned(),
         ));
@@ -58,7 +77,7 @@ async fn authorize(req: &HttpRequest, state: &AppState) -> Result<AdminCaller, A
         caller,
         client_addr: req.peer_addr().map(|a| a.ip().to_string()),
     };
-    if !admin.caller.has_any(std::slice::from_ref(permission)) {
+    if !admin.caller.has_any(&[permission.to_owned()]) {
         // Refusals of authenticated callers are audited too.
         let id = record(state, &admin, "authorize", None).await?;
         finish(state, id, "refused", Some("missing the admin permission".to_owned())).await;
@@ -69,11 +88,11 @@ async fn authorize(req: &HttpRequest, state: &AppState) -> Result<AdminCaller, A
     Ok(admin)
 }
 
-async fn record(state: &AppState, admin: &AdminCaller, action: &str, target: Option<&str>) -> Result<i64, ApiError> {
+async fn record(state: &Ctx, admin: &AdminCaller, action: &str, target: Option<&str>) -> Result<i64, ApiError> {
     state
-        .store
-        .record_admin_action(AdminAction {
-            at: admin::action_time(),
+        .admin
+        .record(AdminAction {
+            at: String::new(),
             actor: admin.caller.subject.clone(),
             actor_client: admin.caller.client_id.clone(),
             action: action.to_owned(),
@@ -89,8 +108,8 @@ async fn record(state: &AppState, admin: &AdminCaller, action: &str, target: Opt
         })
 }
 
-async fn finish(state: &AppState, id: i64, outcome: &str, detail: Option<String>) {
-    if let Err(e) = state.store.finish_admin_action(id, outcome, detail).await {
+async fn finish(state: &Ctx, id: i64, outcome: &str, detail: Option<String>) {
+    if let Err(e) = state.admin.finish(id, outcome, detail).await {
         tracing::error!(error = %e, audit_id = id, "admin audit outcome not recorded");
     }
 }
@@ -98,7 +117,7 @@ async fn finish(state: &AppState, id: i64, outcome: &str, detail: Option<String>
 /// Runs one admin action between its two audit writes: nothing runs unaudited.
 async fn audited<T, F>(
     req: &HttpRequest,
-    state: &AppState,
+    state: &Ctx,
     action: &str,
     target: Option<&str>,
     run: F,
@@ -135,12 +154,12 @@ fn api_error(e: AdminError) -> ApiError {
             code: "bucket_not_empty",
             message: e.to_string(),
         },
-        AdminError::Lifecycle(LifecycleError::Upstream(u)) => super::credentials::upstream_error("admin action", &u),
-        e @ AdminError::Lifecycle(LifecycleError::ExistingPolicy(_)) => ApiError::Conflict {
+        AdminError::Bucket(BucketError::Upstream(u)) => super::credentials::upstream_error("admin action", &u),
+        e @ AdminError::Bucket(BucketError::ExistingPolicy(_)) => ApiError::Conflict {
             code: "bucket_policy_unreadable",
             message: e.to_string(),
         },
-        e @ (AdminError::Store(_) | AdminError::Lifecycle(_)) => ApiError::internal("admin action failed", &e),
+        e @ (AdminError::Store(_) | AdminError::Bucket(_)) => ApiError::internal("admin action failed", &e),
     }
 }
 
@@ -173,10 +192,7 @@ pub struct AuditPage {
 }
 
 fn query<T>(q: Result<web::Query<T>, actix_web::Error>) -> Result<T, ApiError> {
-    q.map(web::Query::into_inner).map_err(|e| ApiError::BadRequest {
-        code: "invalid_query",
-        message: format!("query string is not valid: {e}"),
-    })
+    q.map(web::Query::into_inner).map_err(|e| invalid_query(&e))
 }
 
 #[utoipa::path(get, path = "/admin/v1/users", tag = "admin",
@@ -189,7 +205,7 @@ fn query<T>(q: Result<web::Query<T>, actix_web::Error>) -> Result<T, ApiError> {
 pub async fn list_users(
     req: HttpRequest,
     q: Result<web::Query<ListQuery>, actix_web::Error>,
-    state: web::Data<AppState>,
+    state: Ctx,
 ) -> Result<HttpResponse, ApiError> {
     let q = query(q)?;
     let limit = q.limit.unwrap_or(50).clamp(1, MAX_PAGE);
@@ -206,14 +222,11 @@ pub async fn list_users(
         &state,
         "users.list",
         target.as_deref(),
-        admin::list(
-            &state,
-            UserQuery {
-                search,
-                after: q.after,
-                limit,
-            },
-        ),
+        state.admin.list(UserQuery {
+            search,
+            after: q.after,
+            limit,
+        }),
     )
     .await?;
     let next_after = (users.len() == limit as usize)
@@ -229,14 +242,10 @@ pub async fn list_users(
         AdminErrors,
     ),
     security(("bearer" = [])))]
-pub async fn show_user(
-    req: HttpRequest,
-    path: web::Path<String>,
-    state: web::Data<AppState>,
-) -> Result<HttpResponse, ApiError> {
+pub async fn show_user(req: HttpRequest, path: web::Path<String>, state: Ctx) -> Result<HttpResponse, ApiError> {
     let raw = path.into_inner();
     let user = audited(&req, &state, "users.show", Some(&raw), async {
-        admin::show(&state, &admin::parse_user_id(&raw)?).await
+        state.admin.show(&admin::parse_user_id(&raw)?).await
     })
     .await?;
     Ok(HttpResponse::Ok().json(user))
@@ -249,11 +258,7 @@ pub async fn show_user(
         AdminErrors,
     ),
     security(("bearer" = [])))]
-pub async fn disable_user(
-    req: HttpRequest,
-    path: web::Path<String>,
-    state: web::Data<AppState>,
-) -> Result<HttpResponse, ApiError> {
+pub async fn disable_user(req: HttpRequest, path: web::Path<String>, state: Ctx) -> Result<HttpResponse, ApiError> {
     set_disabled(req, path, state, true).await
 }
 
@@ -264,24 +269,20 @@ pub async fn disable_user(
         AdminErrors,
     ),
     security(("bearer" = [])))]
-pub async fn enable_user(
-    req: HttpRequest,
-    path: web::Path<String>,
-    state: web::Data<AppState>,
-) -> Result<HttpResponse, ApiError> {
+pub async fn enable_user(req: HttpRequest, path: web::Path<String>, state: Ctx) -> Result<HttpResponse, ApiError> {
     set_disabled(req, path, state, false).await
 }
 
 async fn set_disabled(
     req: HttpRequest,
     path: web::Path<String>,
-    state: web::Data<AppState>,
+    state: Ctx,
     disabled: bool,
 ) -> Result<HttpResponse, ApiError> {
     let raw = path.into_inner();
     let action = if disabled { "users.disable" } else { "users.enable" };
     let user = audited(&req, &state, action, Some(&raw), async {
-        admin::set_disabled(&state, &admin::parse_user_id(&raw)?, disabled).await
+        state.admin.set_disabled(&admin::parse_user_id(&raw)?, disabled).await
     })
     .await?;
     Ok(HttpResponse::Ok().json(user))
@@ -294,14 +295,10 @@ async fn set_disabled(
         AdminErrors,
     ),
     security(("bearer" = [])))]
-pub async fn revoke_sessions(
-    req: HttpRequest,
-    path: web::Path<String>,
-    state: web::Data<AppState>,
-) -> Result<HttpResponse, ApiError> {
+pub async fn revoke_sessions(req: HttpRequest, path: web::Path<String>, state: Ctx) -> Result<HttpResponse, ApiError> {
     let raw = path.into_inner();
     let user = audited(&req, &state, "users.revoke", Some(&raw), async {
-        Box::pin(admin::revoke(&state, &admin::parse_user_id(&raw)?)).await
+        Box::pin(state.admin.revoke(&admin::parse_user_id(&raw)?)).await
     })
     .await?;
     Ok(HttpResponse::Ok().json(user))
@@ -326,13 +323,13 @@ pub async fn delete_user(
     req: HttpRequest,
     path: web::Path<String>,
     q: Result<web::Query<DeleteQuery>, actix_web::Error>,
-    state: web::Data<AppState>,
+    state: Ctx,
 ) -> Result<HttpResponse, ApiError> {
     let force = query(q)?.force;
     let raw = path.into_inner();
     let action = if force { "users.delete_forced" } else { "users.delete" };
     let deleted = audited(&req, &state, action, Some(&raw), async {
-        Box::pin(admin::delete(&state, &admin::parse_user_id(&raw)?, force)).await
+        Box::pin(state.admin.delete(&admin::parse_user_id(&raw)?, force)).await
     })
     .await?;
     Ok(HttpResponse::Ok().json(deleted))
@@ -345,11 +342,7 @@ pub async fn delete_user(
         AdminErrors,
     ),
     security(("bearer" = [])))]
-pub async fn access_key(
-    req: HttpRequest,
-    path: web::Path<String>,
-    state: web::Data<AppState>,
-) -> Result<HttpResponse, ApiError> {
+pub async fn access_key(req: HttpRequest, path: web::Path<String>, state: Ctx) -> Result<HttpResponse, ApiError> {
     let key = path.into_inner();
     if !(16..=128).contains(&key.len()) || !key.bytes().all(|b| b.is_ascii_uppercase() || b.is_ascii_digit()) {
         return Err(ApiError::BadRequest {
@@ -358,7 +351,7 @@ pub async fn access_key(
         });
     }
     let vends = audited(&req, &state, "access_keys.lookup", Some(&key), async {
-        Ok(state.store.key_owner(&key).await?)
+        state.admin.key_owner(&key).await
     })
     .await?;
     if vends.is_empty() {
@@ -387,12 +380,12 @@ pub(super) struct AuditQuery {
 pub async fn audit_log(
     req: HttpRequest,
     q: Result<web::Query<AuditQuery>, actix_web::Error>,
-    state: web::Data<AppState>,
+    state: Ctx,
 ) -> Result<HttpResponse, ApiError> {
     let q = query(q)?;
     let limit = q.limit.unwrap_or(100).clamp(1, MAX_PAGE);
     let actions = audited(&req, &state, "audit.list", None, async {
-        Ok(state.store.admin_actions(q.target, limit).await?)
+        state.admin.audit_log(q.target, limit).await
     })
     .await?;
     Ok(HttpResponse::Ok().json(AuditPage { actions }))

@@ -1,25 +1,18 @@
 //! `POST /v1/credentials`: vend short-lived keys scoped to the caller's bucket.
 
-use std::collections::hash_map::RandomState;
-use std::hash::BuildHasher;
-use std::net::IpAddr;
-use std::sync::{Arc, LazyLock};
-
 use actix_web::http::header::{self, HeaderValue};
 use actix_web::{HttpRequest, HttpResponse, web};
 use futures::StreamExt;
 use serde::{Deserialize, Serialize};
-use time::OffsetDateTime;
 
-use super::error::ApiError;
+use super::error::{ApiError, invalid_query};
 use super::extract::Authenticated;
-use crate::app::AppState;
-use crate::auth::Caller;
+use super::{Endpoint, MaxBody};
 use crate::aws::UpstreamError;
-use crate::policy::Template;
-use crate::provision::{LifecycleError, ProvisionError};
-use crate::store::{UserRecord, VendRecord, format_time};
-use crate::sts::Credentials;
+use crate::buckets::BucketError;
+use crate::clock::format_time;
+use crate::provision::ProvisionError;
+use crate::vend::{Handout, Vend, VendError};
 
 #[derive(Deserialize, Default, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -62,30 +55,6 @@ pub(super) struct ContainerQuery {
     access: Option<String>,
 }
 
-/// The body of a 200 from `POST /v1/credentials`, borrowed from the cache entries it is made
-/// of; [`CredentialsResponse`] is the same document, owned (schema, clients, tests).
-#[derive(Serialize)]
-#[serde(rename_all = "PascalCase")]
-struct CredentialsBody<'a> {
-    version: u8,
-    access_key_id: &'a str,
-    secret_access_key: &'a str,
-    session_token: &'a str,
-    expiration: &'a str,
-    bucket: &'a str,
-    region: &'a str,
-    access: &'a str,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    endpoint: Option<&'a str>,
-}
-
-/// Keys handed out, with what the response needs besides them.
-struct Handout<'a> {
-    credentials: Arc<Credentials>,
-    user: Arc<UserRecord>,
-    template: &'a Template,
-}
-
 #[utoipa::path(post, path = "/v1/credentials", tag = "credentials",
     request_body(content = Option<CredentialsRequest>, description = "Optional; `access` names a template (default: the configured one)"),
     responses(
@@ -102,31 +71,22 @@ pub async fn vend(
     req: HttpRequest,
     Authenticated(caller): Authenticated,
     payload: web::Payload,
-    state: web::Data<AppState>,
+    vend: web::Data<Vend>,
+    max_body: web::Data<MaxBody>,
+    endpoint: web::Data<Endpoint>,
 ) -> Result<HttpResponse, ApiError> {
-    state.vend_rate.check(&caller.user_id).map_err(too_many)?;
-    let body: CredentialsRequest = read_json(&req, payload, state.config.server.max_body_bytes).await?;
-    let h = hand_out(&req, &caller, body.access, &state).await?;
-    let creds = &h.credentials;
+    let body: CredentialsRequest = read_json(&req, payload, max_body.0).await?;
+    let client = req.peer_addr().map(|a| a.ip());
+    let h = vend
+        .hand_out(&caller, body.access.as_deref(), client)
+        .await
+        .map_err(vend_error)?;
     // Everything in the body is fixed for a cache entry: serialized once, then reused.
-    let body = if let Some(b) = creds.body() {
-        b
-    } else {
-        let body = CredentialsBody {
-            version: 1,
-            access_key_id: creds.access_key_id(),
-            secret_access_key: creds.secret_access_key(),
-            session_token: &creds.session_token(),
-            expiration: &format_expiration(creds.expiration),
-            bucket: h.user.bucket.as_str(),
-            region: &h.user.region,
-            access: h.template.name(),
-            endpoint: state.config.aws.endpoint_url.as_deref(),
-        };
-        let json = serde_json::to_vec(&body).map_err(|e| ApiError::internal("response body", &e))?;
-        creds.keep_body(json.into())
-    };
-    state.metrics.vend_ok(h.template.index());
+    let body = h.issued.body_or_init(|| {
+        serde_json::to_vec(&CredentialsResponse::new(&h, endpoint.0.as_deref()))
+            .map(Into::into)
+            .map_err(|e| ApiError::internal("response body", &e))
+    })?;
     Ok(no_store()
         .content_type(HeaderValue::from_static("application/json"))
         .body(body))
@@ -148,25 +108,68 @@ pub async fn container(
     req: HttpRequest,
     Authenticated(caller): Authenticated,
     query: Result<web::Query<ContainerQuery>, actix_web::Error>,
-    state: web::Data<AppState>,
+    vend: web::Data<Vend>,
 ) -> Result<HttpResponse, ApiError> {
-    state.vend_rate.check(&caller.user_id).map_err(too_many)?;
-    let query = query.map_err(|e| ApiError::BadRequest {
-        code: "invalid_query",
-        message: format!("query string is not valid: {e}"),
-    })?;
-    let h = hand_out(&req, &caller, query.into_inner().access, &state).await?;
-    let creds = &h.credentials;
+    let query = query.map_err(|e| invalid_query(&e))?;
+    let client = req.peer_addr().map(|a| a.ip());
+    let h = vend
+        .hand_out(&caller, query.access.as_deref(), client)
+        .await
+        .map_err(vend_error)?;
+    let creds = &h.issued.credentials;
     Ok(no_store().json(ContainerCredentials {
         access_key_id: creds.access_key_id().to_owned(),
         secret_access_key: creds.secret_access_key().to_owned(),
         token: creds.session_token(),
-        expiration: format_expiration(creds.expiration),
+        expiration: format_time(creds.expiration),
     }))
 }
 
-fn too_many(wait: std::time::Duration) -> ApiError {
-    ApiError::TooManyRequests(wait.as_secs() + 1)
+impl CredentialsResponse {
+    fn new(h: &Handout<'_>, endpoint: Option<&str>) -> Self {
+        let creds = &h.issued.credentials;
+        Self {
+            version: 1,
+            access_key_id: creds.access_key_id().to_owned(),
+            secret_access_key: creds.secret_access_key().to_owned(),
+            session_token: creds.session_token(),
+            expiration: format_time(creds.expiration),
+            bucket: h.user.bucket.to_string(),
+            region: h.user.region.clone(),
+            access: h.template.name().to_owned(),
+            endpoint: endpoint.map(str::to_owned),
+        }
+    }
+}
+
+/// Every way a vend can fail, as the client sees it.
+fn vend_error(e: VendError) -> ApiError {
+    match e {
+        VendError::RateLimited(wait) => ApiError::TooManyRequests(wait.as_secs() + 1),
+        e @ VendError::UnknownAccess { .. } => ApiError::BadRequest {
+            code: "unknown_access",
+            message: e.to_string(),
+        },
+        e @ VendError::InsufficientScope { .. } => ApiError::InsufficientScope(e.to_string()),
+        e @ VendError::Disabled => ApiError::Forbidden {
+            code: "user_disabled",
+            message: e.to_string(),
+        },
+        VendError::Provisioning(p) => match &*p {
+            ProvisionError::Upstream(u) | ProvisionError::Bucket(BucketError::Upstream(u)) => {
+                upstream_error("provisioning failed", u)
+            }
+            other @ (ProvisionError::Store(_)
+            | ProvisionError::Identity(_)
+            | ProvisionError::NamesExhausted(_)
+            | ProvisionError::Bucket(_)) => ApiError::internal("provisioning failed", other),
+        },
+        VendError::Sts(u) => upstream_error("AssumeRole failed", &u),
+        VendError::Audit(e) => {
+            tracing::error!(error = %e, "audit write failed; credentials withheld");
+            ApiError::Unavailable("the audit log")
+        }
+    }
 }
 
 fn no_store() -> actix_web::HttpResponseBuilder {
@@ -174,97 +177,6 @@ fn no_store() -> actix_web::HttpResponseBuilder {
     b.insert_header((header::CACHE_CONTROL, HeaderValue::from_static("no-store")))
         .insert_header((header::PRAGMA, HeaderValue::from_static("no-cache")));
     b
-}
-
-/// The vend itself, shared by both formats: grant check, provisioning on first login,
-/// `AssumeRole` (or the cache), and the audit row, without which no key reaches a new party.
-async fn hand_out<'s>(
-    req: &HttpRequest,
-    caller: &Caller,
-    access: Option<String>,
-    state: &'s AppState,
-) -> Result<Handout<'s>, ApiError> {
-    let access = access.unwrap_or_else(|| state.config.policies.default.clone());
-    let template = state.policies.get(&access).ok_or_else(|| ApiError::BadRequest {
-        code: "unknown_access",
-        message: format!(
-            "unknown access `{}`; available: {}",
-            access.escape_debug(),
-            state.policies.names().collect::<Vec<_>>().join(", ")
-        ),
-    })?;
-    let needs = state
-        .config
-        .policies
-        .grants
-        .get(template.name())
-        .map(Vec::as_slice)
-        .unwrap_or_default();
-    if !caller.has_any(needs) {
-        return Err(ApiError::InsufficientScope(format!(
-            "access `{access}` needs one of these scopes or permissions: {}",
-            needs.join(", ")
-        )));
-    }
-
-    let user = state.provisioner.ensure_ready(caller).await.map_err(|e| match &*e {
-        ProvisionError::Upstream(u) | ProvisionError::Lifecycle(LifecycleError::Upstream(u)) => {
-            upstream_error("provisioning failed", u)
-        }
-        other => ApiError::internal("provisioning failed", other),
-    })?;
-    if user.disabled_at.is_some() {
-        return Err(ApiError::Forbidden {
-            code: "user_disabled",
-            message: "this account is disabled; contact the administrator".to_owned(),
-        });
-    }
-    let vended = state
-        .vendor
-        .vend(&user, template)
-        .await
-        .map_err(|e| upstream_error("AssumeRole failed", &e))?;
-
-    // Keys go to a party (client address, OAuth client) only once an audit row for that
-    // party is committed; later hand-outs of the same keys to it are counted on that row.
-    let client_addr = req.peer_addr().map(|a| a.ip());
-    let party = party(client_addr, caller.client_id.as_deref());
-    if let Some(row) = vended.credentials.audit_row(party) {
-        state.store.note_repeat(row);
-    } else {
-        let row = Box::pin(state.store.record_vend(VendRecord {
-            user_id: user.user_id.clone(),
-            access_key_id: vended.credentials.access_key_id().to_owned(),
-            template: template.name().to_owned(),
-            expiration: vended.credentials.expiration,
-            client_addr: client_addr.map(|a| a.to_string()),
-            client_id: caller.client_id.clone(),
-            from_cache: vended.from_cache,
-        }))
-        .await
-        .map_err(|e| {
-            tracing::error!(user_id = %user.user_id, error = %e, "audit write failed; credentials withheld");
-            ApiError::Unavailable("the audit log")
-        })?;
-        vended.credentials.remember_audit_row(party, row);
-    }
-    Ok(Handout {
-        credentials: vended.credentials,
-        user,
-        template,
-    })
-}
-
-/// A fingerprint of who receives keys: the client address and the OAuth client. Keyed with a
-/// per-process random key, so it cannot be steered into a collision from outside.
-fn party(addr: Option<IpAddr>, client_id: Option<&str>) -> u64 {
-    static KEY: LazyLock<RandomState> = LazyLock::new(RandomState::new);
-    KEY.hash_one((addr, client_id))
-}
-
-/// `2026-11-30T05:00:00Z`: RFC 3339 in UTC, as AWS SDKs parse it.
-fn format_expiration(t: OffsetDateTime) -> String {
-    format_time(t.to_offset(time::UtcOffset::UTC))
 }
 
 pub fn upstream_error(context: &str, e: &UpstreamError) -> ApiError {

@@ -163,3 +163,11 @@ impl ResponseError for ApiError {
         out
     }
 }
+
+/// A query string that does not parse into what the route takes.
+pub fn invalid_query(e: &actix_web::Error) -> ApiError {
+    ApiError::BadRequest {
+        code: "invalid_query",
+        message: format!("query string is not valid: {e}"),
+    }
+}

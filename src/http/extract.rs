@@ -8,8 +8,7 @@ use actix_web::{FromRequest, HttpMessage, HttpRequest, web};
 use futures::future::LocalBoxFuture;
 
 use super::error::ApiError;
-use crate::app::AppState;
-use crate::auth::{AuthError, Caller};
+use crate::auth::{AuthError, Caller, Verifier};
 
 pub struct Authenticated(pub Arc<Caller>);
 
@@ -45,11 +44,11 @@ impl FromRequest for Authenticated {
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
         let req = req.clone();
         Box::pin(async move {
-            let state = req
-                .app_data::<web::Data<AppState>>()
-                .ok_or_else(|| ApiError::internal("app state missing", &AuthError::MissingToken))?;
+            let verifier = req
+                .app_data::<web::Data<Verifier>>()
+                .ok_or_else(|| ApiError::internal("token verifier missing", &AuthError::MissingToken))?;
             let token = bearer_token(&req)?;
-            let caller = state.verifier.verify(token).await?;
+            let caller = verifier.verify(token).await?;
             req.extensions_mut().insert(caller.user_id.clone());
             Ok(Self(caller))
         })

@@ -4,7 +4,9 @@ use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, web};
 use serde_json::json;
 
-use crate::app::AppState;
+use crate::auth::Verifier;
+use crate::metrics::Metrics;
+use crate::store::Store;
 
 #[utoipa::path(get, path = "/healthz", tag = "health", responses((status = 200, description = "The process answers")))]
 pub async fn healthz() -> HttpResponse {
@@ -15,9 +17,9 @@ pub async fn healthz() -> HttpResponse {
     (status = 200, description = "Database open and issuer keys loaded"),
     (status = 503, description = "Not ready (Retry-After)"),
 ))]
-pub async fn readyz(state: web::Data<AppState>) -> HttpResponse {
-    let database = state.store.ping().await.is_ok();
-    let jwks = state.verifier.jwks().is_loaded();
+pub async fn readyz(store: web::Data<Store>, verifier: web::Data<Verifier>) -> HttpResponse {
+    let database = store.ping().await.is_ok();
+    let jwks = verifier.jwks().is_loaded();
     let status = if database && jwks {
         StatusCode::OK
     } else {
@@ -34,11 +36,11 @@ pub async fn readyz(state: web::Data<AppState>) -> HttpResponse {
 }
 
 /// `GET /metrics` on the metrics listener: Prometheus text format.
-pub async fn metrics(state: web::Data<AppState>) -> HttpResponse {
-    if let Ok((ready, pending)) = state.store.count_users().await {
-        state.metrics.users.set(ready + pending);
+pub async fn metrics(store: web::Data<Store>, metrics: web::Data<Metrics>) -> HttpResponse {
+    if let Ok((ready, pending)) = store.count_users().await {
+        metrics.users.set(ready + pending);
     }
     HttpResponse::Ok()
         .content_type("text/plain; version=0.0.4")
-        .body(state.metrics.render())
+        .body(metrics.render())
 }

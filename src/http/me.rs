@@ -5,8 +5,8 @@ use serde::Serialize;
 
 use super::error::ApiError;
 use super::extract::Authenticated;
-use crate::app::AppState;
-use crate::store::format_time;
+use crate::clock::format_time;
+use crate::vend::Vend;
 
 #[derive(Serialize, utoipa::ToSchema)]
 pub struct Me {
@@ -26,22 +26,17 @@ pub struct Me {
     ),
     security(("bearer" = [])))]
 #[tracing::instrument(skip_all, fields(user_id = %caller.user_id))]
-pub async fn me(Authenticated(caller): Authenticated, state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
-    let row = state
-        .provisioner
-        .lookup(&caller.user_id)
+pub async fn me(Authenticated(caller): Authenticated, vend: web::Data<Vend>) -> Result<HttpResponse, ApiError> {
+    let row = vend
+        .mapping(&caller.user_id)
         .await
         .map_err(|e| ApiError::internal("user lookup failed", &e))?
         .ok_or_else(|| ApiError::NotFound("no bucket yet: the first POST /v1/credentials creates it".to_owned()))?;
     Ok(HttpResponse::Ok().json(Me {
+        state: row.state_label(),
         user_id: row.user_id.to_string(),
         bucket: row.bucket.to_string(),
         region: row.region,
         created_at: format_time(row.created_at),
-        state: if row.disabled_at.is_some() {
-            "disabled"
-        } else {
-            row.state.as_str()
-        },
     }))
 }

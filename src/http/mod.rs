@@ -21,6 +21,12 @@ pub use extract::{Authenticated, bearer_token};
 pub use openapi::ApiDoc;
 pub use request_log::{REQUEST_ID, RequestId};
 
+/// The largest request body a route reads (`server.max_body_bytes`).
+pub struct MaxBody(pub usize);
+
+/// The S3 endpoint clients are told to use, when one is configured (`aws.endpoint_url`).
+pub struct Endpoint(pub Option<String>);
+
 async fn method_not_allowed() -> Result<actix_web::HttpResponse, ApiError> {
     Err(ApiError::MethodNotAllowed)
 }

@@ -12,8 +12,8 @@ use actix_web::{Error, HttpMessage, web};
 use tracing::Instrument;
 
 use super::error::ErrorCode;
-use crate::app::AppState;
 use crate::identity::UserId;
+use crate::metrics::Metrics;
 
 pub const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 
@@ -46,16 +46,15 @@ pub async fn request_log(
     let outcome = res.response().extensions().get::<ErrorCode>().map_or("ok", |c| c.0);
     let elapsed = started.elapsed().as_secs_f64();
     let latency_ms = elapsed * 1000.0;
-    if let Some(state) = res.request().app_data::<web::Data<AppState>>() {
+    if let Some(metrics) = res.request().app_data::<web::Data<Metrics>>() {
         let route = res.request().match_pattern().unwrap_or_else(|| "unmatched".to_owned());
-        state
-            .metrics
+        metrics
             .request_seconds
             .with_label_values(&[route.as_str()])
             .observe(elapsed);
-        // Vends answered with keys are counted by the handler, by access level.
-        if route == "/v1/credentials" && outcome != "ok" {
-            state.metrics.vends.with_label_values(&[outcome, "-"]).inc();
+        // Vends answered with keys are counted by the use case, by access level.
+        if matches!(route.as_str(), "/v1/credentials" | "/v1/credentials/container") && outcome != "ok" {
+            metrics.vends.with_label_values(&[outcome, "-"]).inc();
         }
     }
     span.in_scope(|| {

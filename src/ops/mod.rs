@@ -5,7 +5,6 @@ pub mod bootstrap;
 pub mod doctor;
 pub mod documents;
 pub mod plan;
-pub mod users;
 
 use crate::aws::UpstreamError;
 

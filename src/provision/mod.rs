@@ -2,10 +2,8 @@
 //!
 //! The row is written `pending` before `CreateBucket`, so a crash at any point leaves a row
 //! that the next request resumes; every step is idempotent. Concurrent first requests of one
-//! user share a single provisioning run (single flight through the mapping cache).
-
-mod bucket;
-mod lifecycle;
+//! user share a single provisioning run (single flight through the mapping cache). A disabled
+//! user's row comes back as stored: nothing is provisioned for them.
 
 use std::sync::Arc;
 
@@ -14,14 +12,13 @@ use quick_cache::sync::DefaultLifecycle;
 
 use crate::auth::Caller;
 use crate::aws::UpstreamError;
+use crate::buckets::{BucketError, Buckets, Created};
 use crate::cache::HotCache;
+use crate::clock::{next_second, sleep_until};
 use crate::config::Config;
 use crate::identity::{IdentityError, MAX_BUCKET_CANDIDATES, UserId};
 use crate::limits::AwsGate;
 use crate::store::{NewUser, ProvisionState, Store, StoreError, UserRecord};
-
-pub use bucket::BucketSettings;
-pub use lifecycle::{LifecycleError, REVOKE_SID, merge_policy, next_second, revocation_statement, sleep_until};
 
 #[derive(Debug, thiserror::Error)]
 pub enum ProvisionError {
@@ -34,7 +31,7 @@ pub enum ProvisionError {
     #[error("no free bucket name after {0} candidates")]
     NamesExhausted(u32),
     #[error(transparent)]
-    Lifecycle(#[from] LifecycleError),
+    Bucket(#[from] BucketError),
 }
 
 #[derive(Clone)]
@@ -44,7 +41,7 @@ pub struct Provisioner {
 
 struct Inner {
     store: Store,
-    settings: BucketSettings,
+    buckets: Arc<Buckets>,
     prefix: String,
     region: String,
     /// Session tag carrying the user id, for revocation statements.
@@ -54,12 +51,12 @@ struct Inner {
 }
 
 impl Provisioner {
-    pub fn new(store: Store, s3: aws_sdk_s3::Client, config: &Config, gate: Arc<AwsGate>) -> Self {
+    pub fn new(store: Store, buckets: Arc<Buckets>, config: &Config, gate: Arc<AwsGate>) -> Self {
         let (storage, aws) = (&config.storage, &config.aws);
         Self {
             inner: Arc::new(Inner {
                 store,
-                settings: BucketSettings::new(s3, storage, &aws.region, Arc::clone(gate.metrics())),
+                buckets,
                 prefix: storage.bucket_prefix.clone(),
                 region: aws.region.clone(),
                 tag_key: aws.session_tag_key.clone(),
@@ -74,7 +71,8 @@ impl Provisioner {
         }
     }
 
-    /// The caller's ready mapping, creating and configuring the bucket on first login.
+    /// The caller's mapping, creating and configuring the bucket on first login; a disabled
+    /// user's row as stored (the caller refuses it).
     #[tracing::instrument(level = "debug", skip_all, fields(user_id = %caller.user_id))]
     pub async fn ensure_ready(&self, caller: &Caller) -> Result<Arc<UserRecord>, Arc<ProvisionError>> {
         // A plain lookup first: a returning user's hit needs no caller clone or insert future.
@@ -100,32 +98,6 @@ impl Provisioner {
         self.inner.ready.remove(user_id).await;
     }
 
-    /// Denies the user's sessions issued before `before` on their bucket.
-    pub async fn revoke_sessions(
-        &self,
-        user: &UserRecord,
-        tag_key: &str,
-        before: time::OffsetDateTime,
-    ) -> Result<(), LifecycleError> {
-        let _slot = self.inner.gate.call("s3").await?;
-        self.inner
-            .settings
-            .revoke_sessions(&user.bucket, tag_key, &user.user_id, before)
-            .await
-    }
-
-    /// True when the user's bucket holds no object.
-    pub async fn bucket_is_empty(&self, user: &UserRecord) -> Result<bool, LifecycleError> {
-        let _slot = self.inner.gate.call("s3").await?;
-        self.inner.settings.is_empty(&user.bucket).await
-    }
-
-    /// Empties and deletes the user's bucket; returns the objects deleted.
-    pub async fn delete_bucket(&self, user: &UserRecord) -> Result<u64, LifecycleError> {
-        let _slot = self.inner.gate.call("s3").await?;
-        self.inner.settings.empty_and_delete(&user.bucket).await
-    }
-
     /// The stored mapping, without provisioning anything.
     pub async fn lookup(&self, user_id: &UserId) -> Result<Option<UserRecord>, StoreError> {
         if let Some(r) = self.inner.ready.get(user_id) {
@@ -138,7 +110,8 @@ impl Provisioner {
 impl Inner {
     async fn load_or_provision(&self, caller: &Caller) -> Result<UserRecord, ProvisionError> {
         let row = match self.store.user(&caller.user_id).await? {
-            Some(r) if r.state == ProvisionState::Ready => return Ok(r),
+            // A disabled user's unfinished first login stays unfinished: no S3 call for them.
+            Some(r) if r.state == ProvisionState::Ready || r.disabled_at.is_some() => return Ok(r),
             Some(r) => {
                 tracing::info!(user_id = %r.user_id, bucket = %r.bucket, "resuming interrupted provisioning");
                 r
@@ -161,9 +134,9 @@ impl Inner {
         let started = std::time::Instant::now();
         let mut row = row;
         loop {
-            match self.settings.create(&row.bucket).await? {
-                bucket::Created::Yes => break,
-                bucket::Created::TakenByOther => {
+            match self.buckets.create(&row.bucket).await? {
+                Created::Yes => break,
+                Created::TakenByOther => {
                     let next = row.candidate + 1;
                     if next >= MAX_BUCKET_CANDIDATES {
                         return Err(ProvisionError::NamesExhausted(MAX_BUCKET_CANDIDATES));
@@ -176,12 +149,12 @@ impl Inner {
                 }
             }
         }
-        self.settings.configure(&row.bucket, &row.user_id).await?;
+        self.buckets.configure(&row.bucket, &row.user_id).await?;
         // A user deleted earlier gets a bucket of the same name: their sessions from before the
         // deletion (still unexpired, scoped to that name) must not reach it.
         if let Some(deleted_at) = self.store.last_deleted_at(&row.user_id).await? {
             let before = next_second(deleted_at);
-            self.settings
+            self.buckets
                 .revoke_sessions(&row.bucket, &self.tag_key, &row.user_id, before)
                 .await?;
             // The keys about to be vended must carry a later issue time.

@@ -1,41 +1,18 @@
-//! `SQLite` store: user mappings and the vend audit log.
-//!
-//! Every call runs on tokio's blocking pool with a connection from an r2d2 pool; no
-//! connection is held across an `.await`. `SQLite` allows one writer at a time: WAL lets
-//! readers proceed during a write, and `busy_timeout` makes a second writer wait instead of
-//! failing with `SQLITE_BUSY`. Vend audit rows go through a single writer thread that commits
-//! them in batches (`audit_writer`); a cache hit for a party already on record writes nothing
-//! on the request path (`repeats`).
+//! The store: user mappings, the audit logs and the credential spill, behind one interface
+//! that names what the service needs ("record this hand-out"), not SQL. [`Store`] is an enum
+//! over the backends, so callers never see which one runs; `sqlite` is the embedded default.
 
-mod audit;
-mod audit_writer;
-mod migrations;
-mod repeats;
-mod spill;
-mod users;
+mod sqlite;
 
 use std::path::Path;
 use std::str::FromStr;
 use std::sync::Arc;
-use std::time::Duration;
 
-use r2d2_sqlite::SqliteConnectionManager;
-use rusqlite::Connection;
 use time::OffsetDateTime;
-use time::format_description::well_known::Rfc3339;
 
 use crate::identity::{BucketName, UserId};
 
-pub use audit::{AdminAction, KeyOwner};
-pub use spill::Spilled;
-pub use users::UserQuery;
-
-const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
-const POOL_SIZE: u32 = 8;
-/// Page cache per pooled connection, KiB (`SQLite`'s default is 2,000). The pool serves indexed
-/// single-row reads, mostly on cache misses of the mapping cache; the OS page cache holds the
-/// file. With 8 connections the default costs up to 16 MiB of RSS.
-const POOL_PAGE_CACHE_KIB: u32 = 512;
+pub use sqlite::SqliteStore;
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -118,160 +95,223 @@ pub struct VendRecord {
     pub from_cache: bool,
 }
 
+/// A page of users for the admin API, in user-id order.
+pub struct UserQuery {
+    /// Matches a user-id prefix, a bucket name prefix, or any part of the subject.
+    pub search: Option<String>,
+    /// Only users whose id sorts after this one (the previous page's last).
+    pub after: Option<String>,
+    pub limit: u32,
+}
+
+/// The hand-outs of an access key to one party (client address, OAuth client), with whose key
+/// it was (also after the user was deleted).
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize, utoipa::ToSchema)]
+pub struct KeyOwner {
+    pub user_id: String,
+    pub issuer: Option<String>,
+    pub subject: Option<String>,
+    pub bucket: Option<String>,
+    /// True when the user has since been deleted.
+    pub user_deleted: bool,
+    pub template: String,
+    /// The first hand-out to this party.
+    pub vended_at: String,
+    /// The latest hand-out to this party (repeats are written within a second).
+    pub last_at: String,
+    /// How many times the key went to this party.
+    pub hand_outs: u32,
+    pub expiration: String,
+    pub client_addr: Option<String>,
+    pub client_id: Option<String>,
+    /// True when the first hand-out to this party came from the credential cache.
+    pub from_cache: bool,
+}
+
+/// One admin action, as recorded.
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize, utoipa::ToSchema)]
+pub struct AdminAction {
+    pub at: String,
+    pub actor: String,
+    pub actor_client: Option<String>,
+    pub action: String,
+    pub target: Option<String>,
+    pub outcome: String,
+    pub detail: Option<String>,
+    pub client_addr: Option<String>,
+}
+
+/// One sealed credential entry: the key of the cache entry it backs, its expiry and the sealed
+/// bytes (see `vend::seal`).
+pub struct Spilled {
+    pub user_id: UserId,
+    pub template: u8,
+    /// Unix seconds.
+    pub expires_at: i64,
+    pub sealed: Vec<u8>,
+}
+
+impl UserRecord {
+    /// `pending` (first login not finished), `ready`, or `disabled`: what `/v1/me` and the
+    /// admin API show.
+    pub fn state_label(&self) -> &'static str {
+        match (self.disabled_at, self.state) {
+            (Some(_), _) => "disabled",
+            (None, ProvisionState::Pending) => "pending",
+            (None, ProvisionState::Ready) => "ready",
+        }
+    }
+}
+
+/// The service's database, whichever backend holds it.
 #[derive(Clone)]
-pub struct Store {
-    pool: r2d2::Pool<SqliteConnectionManager>,
-    /// The vend audit log's writer (group commit); see `audit_writer`.
-    audit: Arc<audit_writer::AuditWriter>,
-    /// Repeat hand-outs counted in memory until the writer takes them; see `repeats`.
-    repeats: Arc<repeats::Repeats>,
-    /// When expired spilled credentials were last deleted; see `spill`.
-    spill_pruned: Arc<std::sync::Mutex<std::time::Instant>>,
+pub enum Store {
+    Sqlite(SqliteStore),
 }
 
-pub fn now() -> OffsetDateTime {
-    OffsetDateTime::now_utc()
-        .replace_nanosecond(0)
-        .unwrap_or_else(|_| OffsetDateTime::now_utc())
-}
-
-pub fn format_time(t: OffsetDateTime) -> String {
-    t.format(&Rfc3339).unwrap_or_default()
-}
-
-pub(crate) fn parse_time(s: &str) -> Result<OffsetDateTime, StoreError> {
-    OffsetDateTime::parse(s, &Rfc3339).map_err(|_| StoreError::Corrupt(format!("time `{s}`")))
+/// Calls the same method on whichever backend `self` is.
+macro_rules! on_backend {
+    ($self:ident, $s:ident => $e:expr) => {
+        match $self {
+            Store::Sqlite($s) => $e,
+        }
+    };
 }
 
 impl Store {
-    /// Opens (creating if needed) the database and brings its schema up to date.
+    /// Opens (creating if needed) the embedded `SQLite` database at `path` and brings its
+    /// schema up to date.
     pub fn open(path: &Path) -> Result<Self, StoreError> {
-        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-            std::fs::create_dir_all(dir)?;
-        }
-        // WAL is a property of the file: set it once, before the pool opens connections in
-        // parallel (concurrent journal-mode switches fail with "database is locked").
-        {
-            let c = Connection::open(path)?;
-            c.busy_timeout(BUSY_TIMEOUT)?;
-            c.pragma_update(None, "journal_mode", "WAL")?;
-        }
-        let manager = SqliteConnectionManager::file(path).with_init(|c| {
-            c.busy_timeout(BUSY_TIMEOUT)?;
-            c.execute_batch(&format!(
-                "PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON; PRAGMA cache_size = -{POOL_PAGE_CACHE_KIB};"
-            ))
-        });
-        let pool = r2d2::Pool::builder().max_size(POOL_SIZE).build(manager)?;
-        let mut conn = pool.get()?;
-        migrations::migrations().to_latest(&mut conn)?;
-        let audit = Arc::new(audit_writer::AuditWriter::start(path)?);
-        Ok(Self {
-            pool,
-            audit,
-            repeats: Arc::new(repeats::Repeats::new()),
-            spill_pruned: Arc::new(std::sync::Mutex::new(std::time::Instant::now())),
-        })
-    }
-
-    /// Runs `f` with a pooled connection on the blocking pool.
-    async fn run<T, F>(&self, f: F) -> Result<T, StoreError>
-    where
-        T: Send + 'static,
-        F: FnOnce(&mut Connection) -> Result<T, StoreError> + Send + 'static,
-    {
-        let pool = self.pool.clone();
-        tokio::task::spawn_blocking(move || {
-            let mut conn = pool.get()?;
-            f(&mut conn)
-        })
-        .await
-        .map_err(|e| {
-            if e.is_panic() {
-                std::panic::resume_unwind(e.into_panic());
-            }
-            StoreError::Task(e.to_string())
-        })?
+        SqliteStore::open(path).map(Self::Sqlite)
     }
 
     /// True when the database answers a query.
     pub async fn ping(&self) -> Result<(), StoreError> {
-        self.run(|c| Ok(c.query_row("SELECT 1", [], |r| r.get::<_, i64>(0))?))
-            .await
-            .map(|_| ())
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn new_user<'a>(id: &'a UserId, bucket: &'a BucketName) -> NewUser<'a> {
-        NewUser {
-            user_id: id,
-            issuer: "https://i/",
-            subject: "auth0|a",
-            bucket,
-            region: "us-east-1",
-        }
+        on_backend!(self, s => s.ping().await)
     }
 
-    #[tokio::test]
-    async fn pending_row_is_created_once_and_becomes_ready() {
-        let dir = tempfile::tempdir().unwrap();
-        let store = Store::open(&dir.path().join("db/s.db")).unwrap();
-        let id = UserId::derive("https://i/", "auth0|a");
-        let b0 = id.bucket_candidate("p", 0).unwrap();
-        let first = store.insert_pending(&new_user(&id, &b0)).await.unwrap();
-        assert_eq!(first.state, ProvisionState::Pending);
-        let again = store.insert_pending(&new_user(&id, &b0)).await.unwrap();
-        assert_eq!(again.created_at, first.created_at);
+    // Users.
 
-        let b1 = id.bucket_candidate("p", 1).unwrap();
-        store.set_bucket(&id, &b1, 1).await.unwrap();
-        store.mark_ready(&id).await.unwrap();
-        let row = store.user(&id).await.unwrap().unwrap();
-        assert_eq!((row.state, row.bucket, row.candidate), (ProvisionState::Ready, b1, 1));
-        assert_eq!(store.count_users().await.unwrap(), (1, 0));
+    pub async fn user(&self, user_id: &UserId) -> Result<Option<UserRecord>, StoreError> {
+        on_backend!(self, s => s.user(user_id).await)
     }
 
-    #[tokio::test]
-    async fn audit_rows_lead_back_to_the_user() {
-        let dir = tempfile::tempdir().unwrap();
-        let store = Store::open(&dir.path().join("s.db")).unwrap();
-        let id = UserId::derive("https://i/", "auth0|a");
-        let b0 = id.bucket_candidate("p", 0).unwrap();
-        store.insert_pending(&new_user(&id, &b0)).await.unwrap();
-        store
-            .record_vend(VendRecord {
-                user_id: id.clone(),
-                access_key_id: "ASIAEXAMPLE".to_owned(),
-                template: "read-write".to_owned(),
-                expiration: now(),
-                client_addr: Some("127.0.0.1".to_owned()),
-                client_id: None,
-                from_cache: false,
-            })
-            .await
-            .unwrap();
-        let found = store.key_owner("ASIAEXAMPLE").await.unwrap();
-        assert_eq!(found.len(), 1);
-        assert_eq!(found[0].user_id, id.as_str());
-        assert!(store.key_owner("ASIAOTHER").await.unwrap().is_empty());
+    /// Inserts a pending row unless the user already has one; returns the row either way.
+    pub async fn insert_pending(&self, new: &NewUser<'_>) -> Result<UserRecord, StoreError> {
+        on_backend!(self, s => s.insert_pending(new).await)
     }
 
-    #[tokio::test]
-    async fn reopening_keeps_rows_and_schema() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("s.db");
-        let id = UserId::derive("https://i/", "auth0|a");
-        let b0 = id.bucket_candidate("p", 0).unwrap();
-        Store::open(&path)
-            .unwrap()
-            .insert_pending(&new_user(&id, &b0))
-            .await
-            .unwrap();
-        let row = Store::open(&path).unwrap().user(&id).await.unwrap();
-        assert_eq!(row.unwrap().bucket, b0);
+    /// Moves a pending user to another bucket-name candidate.
+    pub async fn set_bucket(&self, user_id: &UserId, bucket: &BucketName, candidate: u32) -> Result<(), StoreError> {
+        on_backend!(self, s => s.set_bucket(user_id, bucket, candidate).await)
+    }
+
+    pub async fn mark_ready(&self, user_id: &UserId) -> Result<(), StoreError> {
+        on_backend!(self, s => s.mark_ready(user_id).await)
+    }
+
+    /// Number of user rows, by state: (ready, pending).
+    pub async fn count_users(&self) -> Result<(i64, i64), StoreError> {
+        on_backend!(self, s => s.count_users().await)
+    }
+
+    /// Users matching `q`, each with their last hand-out time (the same figure as
+    /// [`Store::last_vend`]).
+    pub async fn list_users(&self, q: UserQuery) -> Result<Vec<(UserRecord, Option<String>)>, StoreError> {
+        on_backend!(self, s => s.list_users(q).await)
+    }
+
+    /// Sets or clears `disabled_at`; false when there is no such user.
+    pub async fn set_disabled(&self, user_id: &UserId, disabled: bool) -> Result<bool, StoreError> {
+        on_backend!(self, s => s.set_disabled(user_id, disabled).await)
+    }
+
+    pub async fn set_revoked_before(&self, user_id: &UserId, before: OffsetDateTime) -> Result<(), StoreError> {
+        on_backend!(self, s => s.set_revoked_before(user_id, before).await)
+    }
+
+    /// Moves the user's row to the deleted users (the audit log keeps its rows).
+    pub async fn delete_user(&self, user_id: &UserId) -> Result<bool, StoreError> {
+        on_backend!(self, s => s.delete_user(user_id).await)
+    }
+
+    /// When the user was last deleted, if ever.
+    pub async fn last_deleted_at(&self, user_id: &UserId) -> Result<Option<OffsetDateTime>, StoreError> {
+        on_backend!(self, s => s.last_deleted_at(user_id).await)
+    }
+
+    // The vend audit.
+
+    /// Records a hand-out to a new party; returns the row's id once it is committed.
+    pub async fn record_vend(&self, v: VendRecord) -> Result<i64, StoreError> {
+        on_backend!(self, s => s.record_vend(v).await)
+    }
+
+    /// Counts one more hand-out on audit row `row`, without waiting.
+    pub fn note_repeat(&self, row: i64) {
+        on_backend!(self, s => s.note_repeat(row));
+    }
+
+    /// Writes the pending repeat counts and waits for their commit.
+    pub async fn flush_audit(&self) -> Result<(), StoreError> {
+        on_backend!(self, s => s.flush_audit().await)
+    }
+
+    /// Audit transactions committed since start (each holds one or more vends' rows).
+    pub fn audit_commits(&self) -> u64 {
+        on_backend!(self, s => s.audit_commits())
+    }
+
+    /// Every party an access key id went to, newest first: "whose key was this?".
+    pub async fn key_owner(&self, access_key_id: &str) -> Result<Vec<KeyOwner>, StoreError> {
+        on_backend!(self, s => s.key_owner(access_key_id).await)
+    }
+
+    /// The user's most recent hand-out time.
+    pub async fn last_vend(&self, user_id: &UserId) -> Result<Option<String>, StoreError> {
+        on_backend!(self, s => s.last_vend(user_id).await)
+    }
+
+    /// Distinct access key ids handed to the user, oldest first.
+    pub async fn keys_of_user(&self, user_id: &UserId) -> Result<Vec<String>, StoreError> {
+        on_backend!(self, s => s.keys_of_user(user_id).await)
+    }
+
+    // The admin audit.
+
+    /// Records an admin action before it runs; [`Store::finish_admin_action`] sets its outcome.
+    pub async fn record_admin_action(&self, a: AdminAction) -> Result<i64, StoreError> {
+        on_backend!(self, s => s.record_admin_action(a).await)
+    }
+
+    pub async fn finish_admin_action(&self, id: i64, outcome: &str, detail: Option<String>) -> Result<(), StoreError> {
+        on_backend!(self, s => s.finish_admin_action(id, outcome, detail).await)
+    }
+
+    /// Admin actions, newest first, optionally only those on `target`.
+    pub async fn admin_actions(&self, target: Option<String>, limit: u32) -> Result<Vec<AdminAction>, StoreError> {
+        on_backend!(self, s => s.admin_actions(target, limit).await)
+    }
+
+    // The credential spill.
+
+    /// Keeps a sealed entry without waiting; a lost one costs an `AssumeRole` later.
+    pub fn spill(&self, entry: Spilled) {
+        on_backend!(self, s => s.spill(entry));
+    }
+
+    /// The sealed entry for (user, template), if one is spilled and not expired.
+    pub async fn spilled(&self, user_id: &UserId, template: u8) -> Result<Option<Spilled>, StoreError> {
+        on_backend!(self, s => s.spilled(user_id, template).await)
+    }
+
+    /// Deletes every spilled entry of the user, after any spill of theirs already queued.
+    pub async fn forget_spilled(&self, user_id: &UserId) -> Result<(), StoreError> {
+        on_backend!(self, s => s.forget_spilled(user_id).await)
+    }
+
+    /// Deletes every spilled entry (at start-up: they were sealed by another process).
+    pub async fn clear_spill(&self) -> Result<(), StoreError> {
+        on_backend!(self, s => s.clear_spill().await)
     }
 }

@@ -4,10 +4,8 @@
 //! template, this is most of the service's memory.
 
 use std::fmt;
-use std::sync::{Mutex, OnceLock};
 use std::time::Duration;
 
-use bytes::Bytes;
 use data_encoding::BASE64;
 use time::OffsetDateTime;
 
@@ -20,12 +18,6 @@ pub struct Credentials {
     /// The token part is base64-decoded and must be re-encoded when handed out.
     token_decoded: bool,
     pub expiration: OffsetDateTime,
-    /// The vend-audit row of each party these keys went to, by the party's fingerprint (see
-    /// [`Credentials::audit_row`]).
-    audit_rows: Mutex<Vec<(u64, i64)>>,
-    /// The `POST /v1/credentials` body for these keys, serialized at their first hand-out
-    /// (everything in it is fixed for a cache entry): later hand-outs send the same bytes.
-    body: OnceLock<Bytes>,
 }
 
 impl Credentials {
@@ -72,51 +64,25 @@ impl Credentials {
         }
     }
 
-    /// Lifetime left now.
-    /// The audit row on which these keys' hand-outs to `party` are counted, once written.
-    /// A party is a fingerprint of (client address, OAuth client), see `http::credentials`.
-    pub fn audit_row(&self, party: u64) -> Option<i64> {
-        let rows = self
-            .audit_rows
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        rows.iter().find(|(p, _)| *p == party).map(|(_, row)| *row)
+    /// Bytes of memory these keys hold: the packed parts and the struct.
+    pub fn heap_bytes(&self) -> usize {
+        self.packed.len() + std::mem::size_of::<Self>()
     }
 
-    /// Records that the hand-outs to `party` are counted on `row`.
-    pub fn remember_audit_row(&self, party: u64, row: i64) {
-        let mut rows = self
-            .audit_rows
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        if !rows.iter().any(|(p, _)| *p == party) {
-            rows.push((party, row));
+    /// Bytes of the session token as handed out (base64 when it was decoded).
+    pub fn token_len(&self) -> usize {
+        let start = usize::from(self.key_len) + usize::from(self.secret_len);
+        let stored = self.packed.len() - start;
+        if self.token_decoded {
+            stored.div_ceil(3) * 4
+        } else {
+            stored
         }
     }
 
-    /// Bytes of memory an entry holds, for the cache's budget: the packed parts, the struct,
-    /// the response body it will keep (the token in base64 and ~400 bytes of names and
-    /// punctuation), and about 120 bytes of cache bookkeeping.
-    pub fn weight(&self) -> u32 {
-        let body = self.packed.len() * 4 / 3 + 400;
-        let bytes = self.packed.len() + std::mem::size_of::<Self>() + body + 120;
-        u32::try_from(bytes).unwrap_or(u32::MAX)
-    }
-
-    /// The response body kept for these keys, once [`Credentials::keep_body`] has run.
-    pub fn body(&self) -> Option<Bytes> {
-        self.body.get().cloned()
-    }
-
-    /// Keeps `body` for later hand-outs; returns the one kept (the first, under a race).
-    pub fn keep_body(&self, body: Bytes) -> Bytes {
-        self.body.get_or_init(|| body).clone()
-    }
-
-    /// The entry as bytes for sealing (see `spill`): both lengths, whether the token is
-    /// decoded, then the packed parts. The audit rows stay behind: they belong to this cache
-    /// entry's life.
-    pub(super) fn to_bytes(&self) -> Vec<u8> {
+    /// The keys as bytes for sealing (see `vend::seal`): both lengths, whether the token is
+    /// decoded, then the packed parts.
+    pub(crate) fn to_bytes(&self) -> Vec<u8> {
         let mut out = Vec::with_capacity(3 + self.packed.len());
         out.extend_from_slice(&[self.key_len, self.secret_len, u8::from(self.token_decoded)]);
         out.extend_from_slice(&self.packed);
@@ -124,7 +90,7 @@ impl Credentials {
     }
 
     /// The inverse of [`Credentials::to_bytes`]; `None` for anything it did not produce.
-    pub(super) fn from_bytes(bytes: &[u8], expiration: OffsetDateTime) -> Option<Self> {
+    pub(crate) fn from_bytes(bytes: &[u8], expiration: OffsetDateTime) -> Option<Self> {
         let (&[key_len, secret_len, decoded], packed) = bytes.split_first_chunk::<3>()?;
         let texts = usize::from(key_len) + usize::from(secret_len);
         let text_ok = packed.get(..texts).is_some_and(|t| std::str::from_utf8(t).is_ok());
@@ -133,7 +99,7 @@ impl Credentials {
         (text_ok && token_ok).then(|| Self::assemble(packed.into(), key_len, secret_len, decoded == 1, expiration))
     }
 
-    /// An entry from its parts, with no audit rows and no response body yet.
+    /// The keys from their parts.
     fn assemble(
         packed: Box<[u8]>,
         key_len: u8,
@@ -147,11 +113,10 @@ impl Credentials {
             secret_len,
             token_decoded,
             expiration,
-            audit_rows: Mutex::new(Vec::new()),
-            body: OnceLock::new(),
         }
     }
 
+    /// Lifetime left now.
     pub fn remaining(&self) -> Duration {
         let left = self.expiration - OffsetDateTime::now_utc();
         left.try_into().unwrap_or(Duration::ZERO)
@@ -256,18 +221,5 @@ mod tests {
         ] {
             assert!(Credentials::from_bytes(bad, at).is_none(), "{bad:?}");
         }
-    }
-
-    #[test]
-    fn each_party_is_remembered_once_with_its_audit_row() {
-        let c = creds("FwoGZXIvYXdz");
-        assert_eq!(c.audit_row(1), None);
-        c.remember_audit_row(1, 10);
-        c.remember_audit_row(2, 20);
-        c.remember_audit_row(1, 11);
-        assert_eq!(
-            (c.audit_row(1), c.audit_row(2), c.audit_row(3)),
-            (Some(10), Some(20), None)
-        );
     }
 }

@@ -157,7 +157,7 @@ pub struct TestApp {
     pub http: reqwest::Client,
     pub issuer: Arc<TestIssuer>,
     pub config: Config,
-    pub state: web::Data<AppState>,
+    pub state: AppState,
     pub db_dir: Arc<tempfile::TempDir>,
     handle: actix_web::dev::ServerHandle,
 }

@@ -1,6 +1,8 @@
 #![forbid(unsafe_code)]
 //! Command line: parse, load config, init telemetry, build the app, run.
 
+mod users;
+
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -58,7 +60,7 @@ enum Command {
         #[arg(long, global = true)]
         token_file: Option<PathBuf>,
         #[command(subcommand)]
-        command: stsvend::ops::users::UsersCommand,
+        command: users::UsersCommand,
     },
 }
 
@@ -114,14 +116,14 @@ fn main() -> ExitCode {
             token_file,
             command,
         } => {
-            let token = match stsvend::ops::users::admin_token(token_file.as_deref()) {
+            let token = match users::admin_token(token_file.as_deref()) {
                 Ok(t) => t,
                 Err(e) => {
                     eprintln!("stsvend: users: {e}");
                     return ExitCode::from(2);
                 }
             };
-            match block_on(stsvend::ops::users::run(&api, &token, &command)) {
+            match block_on(users::run(&api, &token, &command)) {
                 Ok(body) => {
                     println!("{}", serde_json::to_string_pretty(&body).unwrap_or_default());
                     ExitCode::SUCCESS

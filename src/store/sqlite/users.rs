@@ -3,22 +3,15 @@
 use rusqlite::{Connection, OptionalExtension, params};
 use time::OffsetDateTime;
 
-use super::{NewUser, Store, StoreError, UserRecord, format_time, now, parse_time};
+use super::{SqliteStore, parse_time};
+use crate::clock::{format_time, now};
 use crate::identity::{BucketName, UserId};
+use crate::store::{NewUser, StoreError, UserQuery, UserRecord};
 
 const USER_COLUMNS: &str =
     "user_id, issuer, subject, bucket, candidate, region, state, created_at, disabled_at, revoked_before";
 
-/// A page of users for the admin API, in user-id order.
-pub struct UserQuery {
-    /// Matches a user-id prefix, a bucket name prefix, or any part of the subject.
-    pub search: Option<String>,
-    /// Only users whose id sorts after this one (the previous page's last).
-    pub after: Option<String>,
-    pub limit: u32,
-}
-
-impl Store {
+impl SqliteStore {
     pub async fn user(&self, user_id: &UserId) -> Result<Option<UserRecord>, StoreError> {
         let id = user_id.as_str().to_owned();
         self.run(move |c| select_user(c, &id)).await
@@ -85,13 +78,14 @@ impl Store {
 
     /// Users matching `q`, with each one's last vend time.
     pub async fn list_users(&self, q: UserQuery) -> Result<Vec<(UserRecord, Option<String>)>, StoreError> {
+        self.flush_audit().await?;
         self.run(move |c| {
+            let last_vend = super::audit::last_vend_of("users.user_id");
             let search = q.search.unwrap_or_default();
             let like = format!("%{}%", escape_like(&search));
             let prefix = format!("{}%", escape_like(&search));
             let mut stmt = c.prepare_cached(&format!(
-                "SELECT {USER_COLUMNS},
-                        (SELECT MAX(vended_at) FROM vend_audit v WHERE v.user_id = users.user_id)
+                "SELECT {USER_COLUMNS}, {last_vend}
                  FROM users
                  WHERE user_id > ?1
                    AND (?2 = '' OR user_id LIKE ?3 ESCAPE '\\' OR bucket LIKE ?3 ESCAPE '\\'

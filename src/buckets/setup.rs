@@ -1,21 +1,17 @@
 //! Creating and locking down one user bucket. Every call is idempotent.
 
-use aws_sdk_s3::Client;
 use aws_sdk_s3::types::{
     BucketLocationConstraint, CorsConfiguration, CorsRule, CreateBucketConfiguration, ObjectOwnership,
     OwnershipControls, OwnershipControlsRule, PublicAccessBlockConfiguration, ServerSideEncryption,
     ServerSideEncryptionByDefault, ServerSideEncryptionConfiguration, ServerSideEncryptionRule, Tag, Tagging,
 };
 
-use std::sync::Arc;
-
-use crate::aws::{UpstreamError, observe};
-use crate::config::StorageConfig;
+use super::{Buckets, Created};
+use crate::aws::{UpstreamError, observe, observe_expected};
 use crate::identity::{BucketName, UserId};
-use crate::metrics::Metrics;
 
 /// Tag key naming the user a bucket belongs to.
-pub const OWNER_TAG: &str = "stsvend-owner";
+pub(super) const OWNER_TAG: &str = "stsvend-owner";
 
 /// Headers browsers must be able to read for uploads: `ETag` for multipart completion, plus the
 /// x-amz headers the JS SDK inspects.
@@ -34,32 +30,7 @@ const CORS_EXPOSE: &[&str] = &[
 const CORS_METHODS: &[&str] = &["GET", "PUT", "POST", "DELETE", "HEAD"];
 const CORS_MAX_AGE_SECONDS: i32 = 3000;
 
-pub enum Created {
-    /// The bucket exists and is ours (just created, or from an earlier attempt).
-    Yes,
-    /// Another account owns this name.
-    TakenByOther,
-}
-
-pub struct BucketSettings {
-    pub(super) s3: Client,
-    region: String,
-    cors_origins: Vec<String>,
-    kms_key_id: Option<String>,
-    pub(super) metrics: Arc<Metrics>,
-}
-
-impl BucketSettings {
-    pub fn new(s3: Client, storage: &StorageConfig, region: &str, metrics: Arc<Metrics>) -> Self {
-        Self {
-            metrics,
-            s3,
-            region: region.to_owned(),
-            cors_origins: storage.cors_allowed_origins.clone(),
-            kms_key_id: storage.kms_key_id.clone(),
-        }
-    }
-
+impl Buckets {
     #[tracing::instrument(skip(self), fields(bucket = %bucket))]
     pub async fn create(&self, bucket: &BucketName) -> Result<Created, UpstreamError> {
         let mut req = self
@@ -75,22 +46,14 @@ impl BucketSettings {
                     .build(),
             );
         }
-        self.metrics.aws_calls.with_label_values(&["s3", "CreateBucket"]).inc();
-        match req.send().await {
-            Ok(_) => Ok(Created::Yes),
-            Err(e) => match e.as_service_error() {
-                Some(se) if se.is_bucket_already_owned_by_you() => Ok(Created::Yes),
-                Some(se) if se.is_bucket_already_exists() => Ok(Created::TakenByOther),
-                _ => {
-                    let err = UpstreamError::classify("s3", "CreateBucket", &e);
-                    self.metrics
-                        .aws_errors
-                        .with_label_values(&["s3", "CreateBucket", err.kind()])
-                        .inc();
-                    Err(err)
-                }
-            },
-        }
+        let created = observe_expected(&self.metrics, "s3", "CreateBucket", req.send().await, |e| {
+            e.is_bucket_already_owned_by_you() || e.is_bucket_already_exists()
+        })?;
+        Ok(match created {
+            Err(e) if e.is_bucket_already_exists() => Created::TakenByOther,
+            // Just created, or ours from an earlier attempt.
+            Ok(_) | Err(_) => Created::Yes,
+        })
     }
 
     /// Blocks public access, sets default encryption, ownership, CORS and the owner tag.

@@ -1,4 +1,4 @@
-//! Sealing credentials for the spill table (`store::spill`): AES-256-GCM under a key drawn at
+//! Sealing credentials for the spill (`Store::spill`): AES-256-GCM under a key drawn at
 //! start-up that never leaves this process's memory, so the database file never holds a usable
 //! secret and a restarted service cannot read (or be fed) old rows. The user id, template and
 //! expiry are the associated data: a row moved to another user or template does not open.
@@ -9,8 +9,8 @@ use aws_lc_rs::aead::{AES_256_GCM, Aad, LessSafeKey, NONCE_LEN, Nonce, UnboundKe
 use aws_lc_rs::rand::{SecureRandom, SystemRandom};
 use time::OffsetDateTime;
 
-use super::Credentials;
 use crate::identity::UserId;
+use crate::sts::Credentials;
 
 pub struct Sealer {
     key: LessSafeKey,

@@ -17,8 +17,10 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use rusqlite::{Connection, params};
 use tokio::sync::{mpsc, oneshot};
 
+use super::BUSY_TIMEOUT;
 use super::repeats::Repeat;
-use super::{BUSY_TIMEOUT, StoreError, VendRecord, format_time, now};
+use crate::clock::{format_time, now};
+use crate::store::{StoreError, VendRecord};
 
 /// Rows written in one transaction at most.
 pub const MAX_BATCH: usize = 512;
@@ -41,18 +43,9 @@ struct Counts {
     done: Option<Done>,
 }
 
-/// Another write that belongs in the writer's order (the credential spill: see `spill`).
-pub type Apply = Box<dyn FnOnce(&rusqlite::Transaction<'_>) -> Result<(), StoreError> + Send>;
-
-struct Change {
-    apply: Apply,
-    done: Option<Done>,
-}
-
 enum Job {
     Row(Pending),
     Counts(Counts),
-    Change(Change),
 }
 
 /// Handle to the writer thread; the thread ends when the last handle is dropped.
@@ -103,24 +96,8 @@ impl AuditWriter {
             .try_send(Job::Counts(Counts { repeats, done: None }))
             .map_err(|e| match e.into_inner() {
                 Job::Counts(c) => c.repeats,
-                Job::Row(_) | Job::Change(_) => Vec::new(),
+                Job::Row(_) => Vec::new(),
             })
-    }
-
-    /// Queues `apply` without waiting; false when the queue is full (nothing queued).
-    pub fn try_send_change(&self, apply: Apply) -> bool {
-        self.queue.try_send(Job::Change(Change { apply, done: None })).is_ok()
-    }
-
-    /// Queues `apply` and waits for the commit of the transaction it ran in.
-    pub async fn write_change(&self, apply: Apply) -> Result<(), StoreError> {
-        self.send_and_wait(|done| {
-            Job::Change(Change {
-                apply,
-                done: Some(done),
-            })
-        })
-        .await
     }
 
     /// Writes counts of repeat hand-outs and waits for their commit.
@@ -151,29 +128,19 @@ impl AuditWriter {
 fn run(mut conn: Connection, mut rx: mpsc::Receiver<Job>, commits: &AtomicU64) {
     let mut rows = Vec::with_capacity(MAX_BATCH);
     let mut counts = Vec::new();
-    let mut changes = Vec::new();
     while let Some(first) = rx.blocking_recv() {
         let mut next = Some(first);
         while let Some(job) = next.take() {
             match job {
                 Job::Row(p) => rows.push(p),
                 Job::Counts(c) => counts.push(c),
-                Job::Change(c) => changes.push(c),
             }
             if rows.len() < MAX_BATCH {
                 next = rx.try_recv().ok();
             }
         }
-        let mut waiting: Vec<Done> = Vec::new();
-        let applies: Vec<Apply> = changes
-            .drain(..)
-            .map(|c| {
-                waiting.extend(c.done);
-                c.apply
-            })
-            .collect();
-        waiting.extend(counts.iter_mut().filter_map(|c| c.done.take()));
-        match write_batch(&mut conn, &rows, &counts, applies) {
+        let waiting: Vec<Done> = counts.iter_mut().filter_map(|c| c.done.take()).collect();
+        match write_batch(&mut conn, &rows, &counts) {
             Ok(ids) => {
                 commits.fetch_add(1, Ordering::Relaxed);
                 for (p, id) in rows.drain(..).zip(ids) {
@@ -191,9 +158,8 @@ fn run(mut conn: Connection, mut rx: mpsc::Receiver<Job>, commits: &AtomicU64) {
                 for p in rows.drain(..) {
                     let _ = p.done.send(Err(Arc::clone(&e)));
                 }
-                // Counts and changes nobody waits for are lost with the batch: tallies of
-                // hand-outs whose first row is already written, and spilled credentials (a
-                // later vend calls STS instead).
+                // Counts nobody waits for are lost with the batch: tallies of hand-outs whose
+                // first row is already written.
                 counts.clear();
                 for done in waiting {
                     let _ = done.send(Err(Arc::clone(&e)));
@@ -205,12 +171,7 @@ fn run(mut conn: Connection, mut rx: mpsc::Receiver<Job>, commits: &AtomicU64) {
 
 /// Inserts the rows in queue order and applies the counts, in one transaction; nothing is
 /// written unless all are.
-fn write_batch(
-    conn: &mut Connection,
-    batch: &[Pending],
-    counts: &[Counts],
-    changes: Vec<Apply>,
-) -> Result<Vec<i64>, StoreError> {
+fn write_batch(conn: &mut Connection, batch: &[Pending], counts: &[Counts]) -> Result<Vec<i64>, StoreError> {
     let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
     let vended_at = format_time(now());
     let mut ids = Vec::with_capacity(batch.len());
@@ -239,9 +200,6 @@ fn write_batch(
         for r in counts.iter().flat_map(|c| &c.repeats) {
             stmt.execute(params![r.row, r.count, format_time(r.last)])?;
         }
-    }
-    for apply in changes {
-        apply(&tx)?;
     }
     tx.commit()?;
     Ok(ids)
@@ -297,7 +255,7 @@ mod tests {
             store.keys_of_user(&user()).await.unwrap(),
             ["ASIA0", "ASIA1", "ASIA2", "ASIA3", "ASIA4"]
         );
-        assert_eq!(store.audit.commits(), 5, "one commit each when nothing else is queued");
+        assert_eq!(store.audit_commits(), 5, "one commit each when nothing else is queued");
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -320,7 +278,7 @@ mod tests {
             ids.push((i, id.unwrap()));
         }
         assert_eq!(
-            store.audit.commits(),
+            store.audit_commits(),
             2,
             "the first row alone, then the 200 queued behind it"
         );

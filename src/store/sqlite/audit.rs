@@ -3,47 +3,18 @@
 
 use rusqlite::params;
 
-use super::{Store, StoreError, VendRecord};
+use super::SqliteStore;
 use crate::identity::UserId;
+use crate::store::{AdminAction, KeyOwner, StoreError, VendRecord};
 
-/// The hand-outs of an access key to one party (client address, OAuth client), with whose key
-/// it was (also after the user was deleted).
-#[derive(Debug, Clone, serde::Serialize, serde::Deserialize, utoipa::ToSchema)]
-pub struct KeyOwner {
-    pub user_id: String,
-    pub issuer: Option<String>,
-    pub subject: Option<String>,
-    pub bucket: Option<String>,
-    /// True when the user has since been deleted.
-    pub user_deleted: bool,
-    pub template: String,
-    /// The first hand-out to this party.
-    pub vended_at: String,
-    /// The latest hand-out to this party (repeats are written within a second).
-    pub last_at: String,
-    /// How many times the key went to this party.
-    pub hand_outs: u32,
-    pub expiration: String,
-    pub client_addr: Option<String>,
-    pub client_id: Option<String>,
-    /// True when the first hand-out to this party came from the credential cache.
-    pub from_cache: bool,
+/// The latest hand-out (first ones and repeats alike) of the user whose id is the SQL
+/// expression `user`, as a scalar subquery: the single-user view and the user list
+/// (`users::list_users`) both read this one figure.
+pub(super) fn last_vend_of(user: &str) -> String {
+    format!("(SELECT MAX(COALESCE(v.last_at, v.vended_at)) FROM vend_audit v WHERE v.user_id = {user})")
 }
 
-/// One admin action, as recorded.
-#[derive(Debug, Clone, serde::Serialize, serde::Deserialize, utoipa::ToSchema)]
-pub struct AdminAction {
-    pub at: String,
-    pub actor: String,
-    pub actor_client: Option<String>,
-    pub action: String,
-    pub target: Option<String>,
-    pub outcome: String,
-    pub detail: Option<String>,
-    pub client_addr: Option<String>,
-}
-
-impl Store {
+impl SqliteStore {
     /// Writes the row and returns its id once it is committed (batched with the rows of
     /// concurrent vends; see `audit_writer`).
     pub async fn record_vend(&self, v: VendRecord) -> Result<i64, StoreError> {
@@ -53,7 +24,7 @@ impl Store {
     /// Counts one more hand-out of the key on audit row `row` to the same party. Never waits:
     /// the counts reach the database within a second (`repeats`).
     pub fn note_repeat(&self, row: i64) {
-        if let Some(due) = self.repeats.note(row, super::now())
+        if let Some(due) = self.repeats.note(row, crate::clock::now())
             && let Err(back) = self.audit.try_send_counts(due)
         {
             self.repeats.put_back(back);
@@ -63,11 +34,9 @@ impl Store {
     /// Writes the pending repeat counts and waits for their commit (reads of the audit do
     /// this first; so does shutdown).
     pub async fn flush_audit(&self) -> Result<(), StoreError> {
-        let pending = self.repeats.take();
-        if pending.is_empty() {
-            return Ok(());
-        }
-        self.audit.write_counts(pending).await
+        // Even with nothing pending here: counts handed to the writer earlier without waiting
+        // are in its queue, and the writer's order makes this commit come after theirs.
+        self.audit.write_counts(self.repeats.take()).await
     }
 
     /// Audit transactions committed since start (each holds one or more vends' rows).
@@ -119,10 +88,8 @@ impl Store {
         self.flush_audit().await?;
         let id = user_id.as_str().to_owned();
         self.run(move |c| {
-            Ok(
-                c.prepare_cached("SELECT MAX(COALESCE(last_at, vended_at)) FROM vend_audit WHERE user_id = ?1")?
-                    .query_row([id], |r| r.get(0))?,
-            )
+            Ok(c.prepare_cached(&format!("SELECT {}", last_vend_of("?1")))?
+                .query_row([id], |r| r.get(0))?)
         })
         .await
     }

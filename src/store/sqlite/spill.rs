@@ -1,62 +1,106 @@
 //! The credential spill: vended keys that do not fit in the in-memory cache wait here, sealed
-//! (see `sts::spill`), until they expire, so a user whose keys were evicted from memory gets
-//! them back without another `AssumeRole`. Rows are only useful to the process that wrote them
-//! (the sealing key lives in its memory), so start-up clears the table.
+//! (see `vend::seal`), until they expire, so a user whose keys were evicted from memory gets
+//! them back without another `AssumeRole`.
 //!
-//! Writes go through the audit writer, in its order: a user's rows are forgotten after any
-//! earlier spill of theirs. A lost write costs one `AssumeRole` later, nothing else.
+//! Writes go through one thread with its own connection, in their order: a user's rows are
+//! forgotten after any earlier spill of theirs. A lost write costs one `AssumeRole` later,
+//! nothing else.
 
+use std::path::Path;
 use std::time::{Duration, Instant};
 
-use rusqlite::{OptionalExtension, params};
+use rusqlite::{Connection, OptionalExtension, params};
+use tokio::sync::{mpsc, oneshot};
 
-use super::{Store, StoreError};
+use super::{BUSY_TIMEOUT, SqliteStore};
 use crate::identity::UserId;
+use crate::store::{Spilled, StoreError};
 
 /// Expired rows are deleted at most this often (with a spill write).
 const PRUNE_EVERY: Duration = Duration::from_mins(1);
+/// Spills waiting for the writer at most; further ones are dropped (they are an optimisation).
+const QUEUE: usize = 1024;
 
-/// One sealed entry: the key of the cache entry it backs, its expiry and the sealed bytes.
-pub struct Spilled {
-    pub user_id: UserId,
-    pub template: u8,
-    /// Unix seconds.
-    pub expires_at: i64,
-    pub sealed: Vec<u8>,
+enum Job {
+    Put(Spilled),
+    Forget(String, oneshot::Sender<Result<(), StoreError>>),
+    Clear(oneshot::Sender<Result<(), StoreError>>),
 }
 
-impl Store {
-    /// Queues `entry` for the writer without waiting; dropped when the queue is full.
+/// Handle to the spill writer thread; the thread ends when the last handle is dropped.
+pub struct SpillWriter {
+    queue: mpsc::Sender<Job>,
+}
+
+impl SpillWriter {
+    pub fn start(path: &Path) -> Result<Self, StoreError> {
+        let conn = Connection::open(path)?;
+        conn.busy_timeout(BUSY_TIMEOUT)?;
+        conn.execute_batch("PRAGMA synchronous = NORMAL;")?;
+        let (queue, rx) = mpsc::channel(QUEUE);
+        std::thread::Builder::new()
+            .name("spill-writer".to_owned())
+            .spawn(move || run(&conn, rx))?;
+        Ok(Self { queue })
+    }
+
+    async fn wait(&self, job: impl FnOnce(oneshot::Sender<Result<(), StoreError>>) -> Job) -> Result<(), StoreError> {
+        let stopped = || StoreError::Task("spill writer stopped".to_owned());
+        let (done, finished) = oneshot::channel();
+        self.queue.send(job(done)).await.map_err(|_| stopped())?;
+        finished.await.map_err(|_| stopped())?
+    }
+}
+
+fn run(conn: &Connection, mut rx: mpsc::Receiver<Job>) {
+    let mut pruned = Instant::now();
+    while let Some(job) = rx.blocking_recv() {
+        match job {
+            Job::Put(entry) => {
+                let prune = pruned.elapsed() >= PRUNE_EVERY;
+                if prune {
+                    pruned = Instant::now();
+                }
+                if let Err(e) = put(conn, &entry, prune) {
+                    tracing::debug!(error = %e, "spill write failed; entry dropped");
+                }
+            }
+            Job::Forget(id, done) => {
+                let r = conn
+                    .prepare_cached("DELETE FROM credential_spill WHERE user_id = ?1")
+                    .and_then(|mut s| s.execute([id]));
+                let _ = done.send(r.map(|_| ()).map_err(StoreError::from));
+            }
+            Job::Clear(done) => {
+                let r = conn.execute("DELETE FROM credential_spill", []);
+                let _ = done.send(r.map(|_| ()).map_err(StoreError::from));
+            }
+        }
+    }
+}
+
+fn put(conn: &Connection, entry: &Spilled, prune: bool) -> Result<(), StoreError> {
+    conn.prepare_cached(
+        "INSERT OR REPLACE INTO credential_spill (user_id, template, expires_at, sealed)
+         VALUES (?1, ?2, ?3, ?4)",
+    )?
+    .execute(params![
+        entry.user_id.as_str(),
+        entry.template,
+        entry.expires_at,
+        entry.sealed
+    ])?;
+    if prune {
+        conn.prepare_cached("DELETE FROM credential_spill WHERE expires_at <= unixepoch()")?
+            .execute([])?;
+    }
+    Ok(())
+}
+
+impl SqliteStore {
+    /// Queues `entry` for the spill writer without waiting; dropped when the queue is full.
     pub fn spill(&self, entry: Spilled) {
-        let prune = {
-            let mut last = self
-                .spill_pruned
-                .lock()
-                .unwrap_or_else(std::sync::PoisonError::into_inner);
-            let due = last.elapsed() >= PRUNE_EVERY;
-            if due {
-                *last = Instant::now();
-            }
-            due
-        };
-        let queued = self.audit.try_send_change(Box::new(move |tx| {
-            tx.prepare_cached(
-                "INSERT OR REPLACE INTO credential_spill (user_id, template, expires_at, sealed)
-                 VALUES (?1, ?2, ?3, ?4)",
-            )?
-            .execute(params![
-                entry.user_id.as_str(),
-                entry.template,
-                entry.expires_at,
-                entry.sealed
-            ])?;
-            if prune {
-                tx.prepare_cached("DELETE FROM credential_spill WHERE expires_at <= unixepoch()")?
-                    .execute([])?;
-            }
-            Ok(())
-        }));
-        if !queued {
+        if self.spill.queue.try_send(Job::Put(entry)).is_err() {
             tracing::debug!("spill queue full; entry dropped");
         }
     }
@@ -85,29 +129,19 @@ impl Store {
     /// Deletes every spilled entry of the user, after any spill of theirs already queued.
     pub async fn forget_spilled(&self, user_id: &UserId) -> Result<(), StoreError> {
         let id = user_id.as_str().to_owned();
-        self.audit
-            .write_change(Box::new(move |tx| {
-                tx.prepare_cached("DELETE FROM credential_spill WHERE user_id = ?1")?
-                    .execute([id])?;
-                Ok(())
-            }))
-            .await
+        self.spill.wait(|done| Job::Forget(id, done)).await
     }
 
     /// Deletes every spilled entry (at start-up: they were sealed by another process).
     pub async fn clear_spill(&self) -> Result<(), StoreError> {
-        self.audit
-            .write_change(Box::new(|tx| {
-                tx.execute("DELETE FROM credential_spill", [])?;
-                Ok(())
-            }))
-            .await
+        self.spill.wait(Job::Clear).await
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::store::Store;
 
     fn entry(user: &UserId, template: u8, expires_at: i64, sealed: &[u8]) -> Spilled {
         Spilled {

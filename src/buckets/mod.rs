@@ -1,0 +1,59 @@
+//! Everything stsvend does to S3 buckets, for provisioning and for the admin actions: create
+//! and lock down (`setup`), the revocation statement in the bucket policy (`policy`), empty and
+//! delete (`teardown`). Callers decide when; this module only knows how. Every call is counted
+//! in the AWS metrics; callers hold a slot of the AWS gate around them.
+
+mod policy;
+mod setup;
+mod teardown;
+
+use std::sync::Arc;
+
+use aws_sdk_s3::Client;
+
+use crate::aws::UpstreamError;
+use crate::config::StorageConfig;
+use crate::metrics::Metrics;
+
+pub use policy::{REVOKE_SID, merge_policy, revocation_statement};
+
+#[derive(Debug, thiserror::Error)]
+pub enum BucketError {
+    #[error(transparent)]
+    Upstream(#[from] UpstreamError),
+    #[error("the bucket's existing policy is not a JSON policy document: {0}")]
+    ExistingPolicy(String),
+    #[error("request could not be built: {0}")]
+    Request(String),
+    #[error("{failed} objects could not be deleted (first: {first})")]
+    NotEmptied { failed: usize, first: String },
+}
+
+/// What `CreateBucket` found.
+pub enum Created {
+    /// The bucket exists and is ours (just created, or from an earlier attempt).
+    Yes,
+    /// Another account owns this name.
+    TakenByOther,
+}
+
+/// The S3 client with the settings every user bucket gets.
+pub struct Buckets {
+    s3: Client,
+    region: String,
+    cors_origins: Vec<String>,
+    kms_key_id: Option<String>,
+    metrics: Arc<Metrics>,
+}
+
+impl Buckets {
+    pub fn new(s3: Client, storage: &StorageConfig, region: &str, metrics: Arc<Metrics>) -> Self {
+        Self {
+            s3,
+            region: region.to_owned(),
+            cors_origins: storage.cors_allowed_origins.clone(),
+            kms_key_id: storage.kms_key_id.clone(),
+            metrics,
+        }
+    }
+}

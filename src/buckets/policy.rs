@@ -1,0 +1,152 @@
+//! The bucket policy stsvend writes: one Deny statement revoking a user's sessions, merged into
+//! whatever else the policy holds (read, merge, write).
+
+use aws_sdk_s3::error::ProvideErrorMetadata;
+use serde_json::{Value, json};
+use time::OffsetDateTime;
+
+use super::{BucketError, Buckets};
+use crate::aws::{observe, observe_expected};
+use crate::clock::format_time;
+use crate::identity::{BucketName, UserId};
+
+/// `Sid` of the one statement stsvend owns in a bucket policy; others are left as they are.
+pub const REVOKE_SID: &str = "StsvendRevokeSessions";
+
+/// The Deny statement: every session tagged with this user and issued before `before`.
+/// The user id is inserted as a JSON value, never spliced into policy text.
+pub fn revocation_statement(bucket: &BucketName, tag_key: &str, user_id: &UserId, before: OffsetDateTime) -> Value {
+    let arn = format!("arn:aws:s3:::{bucket}");
+    json!({
+        "Sid": REVOKE_SID,
+        "Effect": "Deny",
+        "Principal": "*",
+        "Action": "s3:*",
+        "Resource": [arn.clone(), format!("{arn}/*")],
+        "Condition": {
+            "StringEquals": { format!("aws:PrincipalTag/{tag_key}"): user_id.as_str() },
+            "DateLessThan": { "aws:TokenIssueTime": format_time(before) },
+        },
+    })
+}
+
+/// `existing` with stsvend's revocation statement replaced by `statement` (or added).
+pub fn merge_policy(existing: Option<&str>, statement: Value) -> Result<String, BucketError> {
+    let mut doc = match existing.filter(|t| !t.trim().is_empty()) {
+        None => json!({"Version": "2012-10-17", "Statement": []}),
+        Some(text) => serde_json::from_str::<Value>(text).map_err(|e| BucketError::ExistingPolicy(e.to_string()))?,
+    };
+    let obj = doc
+        .as_object_mut()
+        .ok_or_else(|| BucketError::ExistingPolicy("not a JSON object".to_owned()))?;
+    let mut statements = match obj.remove("Statement") {
+        None => Vec::new(),
+        Some(Value::Array(list)) => list,
+        Some(one @ Value::Object(_)) => vec![one],
+        Some(_) => {
+            return Err(BucketError::ExistingPolicy(
+                "Statement is neither a list nor an object".to_owned(),
+            ));
+        }
+    };
+    statements.retain(|s| s.get("Sid").and_then(Value::as_str) != Some(REVOKE_SID));
+    statements.push(statement);
+    obj.insert("Statement".to_owned(), Value::Array(statements));
+    obj.entry("Version").or_insert_with(|| json!("2012-10-17"));
+    Ok(doc.to_string())
+}
+
+impl Buckets {
+    /// Denies on `bucket` every session of `user_id` issued before `before`, keeping any
+    /// other statement already in the bucket policy.
+    #[tracing::instrument(skip(self, user_id), fields(bucket = %bucket))]
+    pub async fn revoke_sessions(
+        &self,
+        bucket: &BucketName,
+        tag_key: &str,
+        user_id: &UserId,
+        before: OffsetDateTime,
+    ) -> Result<(), BucketError> {
+        let b = bucket.as_str();
+        let existing = observe_expected(
+            &self.metrics,
+            "s3",
+            "GetBucketPolicy",
+            self.s3.get_bucket_policy().bucket(b).send().await,
+            |e| e.code() == Some("NoSuchBucketPolicy"),
+        )?
+        .ok()
+        .and_then(|out| out.policy);
+        let policy = merge_policy(
+            existing.as_deref(),
+            revocation_statement(bucket, tag_key, user_id, before),
+        )?;
+        observe(
+            &self.metrics,
+            "s3",
+            "PutBucketPolicy",
+            self.s3.put_bucket_policy().bucket(b).policy(policy).send().await,
+        )?;
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn stmt() -> Value {
+        let id = UserId::derive("https://i/", "auth0|a");
+        let bucket = id.bucket_candidate("p", 0).unwrap();
+        revocation_statement(&bucket, "stsvend-user", &id, OffsetDateTime::UNIX_EPOCH)
+    }
+
+    #[test]
+    fn a_bucket_without_policy_gets_one_statement() {
+        let doc: Value = serde_json::from_str(&merge_policy(None, stmt()).unwrap()).unwrap();
+        assert_eq!(doc["Version"], "2012-10-17");
+        assert_eq!(doc["Statement"].as_array().unwrap().len(), 1);
+        let s = &doc["Statement"][0];
+        assert_eq!(s["Effect"], "Deny");
+        assert_eq!(
+            s["Condition"]["DateLessThan"]["aws:TokenIssueTime"],
+            "1970-01-01T00:00:00Z"
+        );
+        assert!(s["Condition"]["StringEquals"]["aws:PrincipalTag/stsvend-user"].is_string());
+    }
+
+    #[test]
+    fn other_statements_are_kept_and_ours_is_replaced() {
+        let existing = json!({
+            "Version": "2012-10-17",
+            "Statement": [
+                {"Sid": "Theirs", "Effect": "Deny", "Principal": "*", "Action": "s3:*", "Resource": "x"},
+                {"Sid": REVOKE_SID, "Effect": "Deny", "old": true}
+            ]
+        })
+        .to_string();
+        let doc: Value = serde_json::from_str(&merge_policy(Some(&existing), stmt()).unwrap()).unwrap();
+        let list = doc["Statement"].as_array().unwrap();
+        assert_eq!(list.len(), 2);
+        assert_eq!(list[0]["Sid"], "Theirs");
+        assert!(list[1].get("old").is_none());
+
+        // A single statement given as an object is kept too.
+        let single = json!({"Statement": {"Sid": "One", "Effect": "Allow"}}).to_string();
+        let doc: Value = serde_json::from_str(&merge_policy(Some(&single), stmt()).unwrap()).unwrap();
+        assert_eq!(doc["Statement"][0]["Sid"], "One");
+        assert_eq!(doc["Statement"].as_array().unwrap().len(), 2);
+    }
+
+    #[test]
+    fn a_policy_that_is_not_json_is_not_overwritten() {
+        assert!(matches!(
+            merge_policy(Some("not json"), stmt()),
+            Err(BucketError::ExistingPolicy(_))
+        ));
+        assert!(matches!(
+            merge_policy(Some(r#"{"Statement": 3}"#), stmt()),
+            Err(BucketError::ExistingPolicy(_))
+        ));
+    }
+}

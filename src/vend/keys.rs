@@ -1,0 +1,286 @@
+//! The vend cache: keys handed out per (user, template), reused while at least `min_remaining`
+//! of their lifetime is left and they were issued after the user's revocation cut-off.
+//! Concurrent misses of one key share a single `AssumeRole`. Each entry also keeps what its
+//! hand-outs need again: the audit row of every party the keys went to, and the response body.
+//!
+//! The in-memory cache has a byte budget. Entries it evicts for room are sealed and spilled to
+//! the database (`seal`, `Store::spill`) and come back from there on the user's next vend, so
+//! memory stays bounded without a second `AssumeRole` per refresh window.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, OnceLock, PoisonError};
+use std::time::Duration;
+
+use bytes::Bytes;
+use quick_cache::{Lifecycle, Weighter};
+use time::OffsetDateTime;
+
+use super::seal::Sealer;
+use crate::aws::UpstreamError;
+use crate::cache::HotCache;
+use crate::identity::UserId;
+use crate::metrics::Metrics;
+use crate::policy::Template;
+use crate::store::{Spilled, Store, UserRecord};
+use crate::sts::{Credentials, Sts};
+
+/// (user, template index): cloned without allocating.
+type Key = (UserId, u8);
+
+/// Keys as the vend cache holds them.
+pub struct Issued {
+    pub credentials: Credentials,
+    /// The vend-audit row of each party these keys went to, by the party's fingerprint.
+    audit_rows: Mutex<Vec<(u64, i64)>>,
+    /// The `POST /v1/credentials` body for these keys, serialized at their first hand-out
+    /// (everything in it is fixed for a cache entry): later hand-outs send the same bytes.
+    body: OnceLock<Bytes>,
+}
+
+impl Issued {
+    fn new(credentials: Credentials) -> Self {
+        Self {
+            credentials,
+            audit_rows: Mutex::new(Vec::new()),
+            body: OnceLock::new(),
+        }
+    }
+
+    /// The audit row on which these keys' hand-outs to `party` are counted, once written.
+    pub fn audit_row(&self, party: u64) -> Option<i64> {
+        let rows = self.audit_rows.lock().unwrap_or_else(PoisonError::into_inner);
+        rows.iter().find(|(p, _)| *p == party).map(|(_, row)| *row)
+    }
+
+    /// Records that the hand-outs to `party` are counted on `row`.
+    pub fn remember_audit_row(&self, party: u64, row: i64) {
+        let mut rows = self.audit_rows.lock().unwrap_or_else(PoisonError::into_inner);
+        if !rows.iter().any(|(p, _)| *p == party) {
+            rows.push((party, row));
+        }
+    }
+
+    /// The response body kept for these keys, made by `make` at the first call.
+    pub fn body_or_init<E>(&self, make: impl FnOnce() -> Result<Bytes, E>) -> Result<Bytes, E> {
+        if let Some(b) = self.body.get() {
+            return Ok(b.clone());
+        }
+        let body = make()?;
+        // Under a race the first body kept wins; both are the same document.
+        Ok(self.body.get_or_init(|| body).clone())
+    }
+
+    /// Bytes of memory an entry holds, for the cache's budget: the keys, the response body it
+    /// will keep (the token in base64 and ~400 bytes of names and punctuation), and about 120
+    /// bytes of cache bookkeeping.
+    fn weight(&self) -> u32 {
+        let c = &self.credentials;
+        let body = c.access_key_id().len() + c.secret_access_key().len() + c.token_len() + 400;
+        let bytes = c.heap_bytes() + std::mem::size_of::<Self>() + body + 120;
+        u32::try_from(bytes).unwrap_or(u32::MAX)
+    }
+}
+
+/// An entry weighs the bytes it holds (see `Issued::weight`).
+#[derive(Clone)]
+struct ByteWeight;
+
+impl Weighter<Key, Arc<Issued>> for ByteWeight {
+    fn weight(&self, _: &Key, c: &Arc<Issued>) -> u64 {
+        u64::from(c.weight())
+    }
+}
+
+/// Entries pushed out for room are sealed and spilled; removed ones are done with. Entries
+/// below `min_remaining` are replaced at their next lookup (`KeyCache::usable`) or pushed out.
+#[derive(Clone)]
+struct SpillOnEvict {
+    store: Store,
+    sealer: Arc<Sealer>,
+}
+
+impl Lifecycle<Key, Arc<Issued>> for SpillOnEvict {
+    type RequestState = ();
+
+    fn on_evict(&self, (): &mut (), key: Key, c: Arc<Issued>) {
+        if c.credentials.remaining().is_zero() {
+            return;
+        }
+        if let Some(sealed) = self.sealer.seal(&key.0, key.1, &c.credentials) {
+            self.store.spill(Spilled {
+                user_id: key.0,
+                template: key.1,
+                expires_at: c.credentials.expiration.unix_timestamp(),
+                sealed,
+            });
+        }
+    }
+}
+
+/// Keys for one hand-out.
+pub struct Found {
+    pub issued: Arc<Issued>,
+    /// True when no STS call was made for this request.
+    pub from_cache: bool,
+}
+
+pub struct KeyCache {
+    sts: Sts,
+    min_remaining: Duration,
+    cache: HotCache<Key, Arc<Issued>, ByteWeight, SpillOnEvict>,
+    /// Number of templates, for dropping a user's entries of every one.
+    templates: u8,
+    store: Store,
+    sealer: Arc<Sealer>,
+    metrics: Arc<Metrics>,
+}
+
+/// What the cache is made of.
+pub struct KeyCacheParts {
+    pub sts: Sts,
+    pub min_remaining: Duration,
+    pub templates: usize,
+    pub store: Store,
+    pub memory_bytes: u64,
+    pub metrics: Arc<Metrics>,
+}
+
+impl KeyCache {
+    pub fn new(parts: KeyCacheParts) -> Result<Self, super::RandomUnavailable> {
+        let sealer = Arc::new(Sealer::new()?);
+        let spill = SpillOnEvict {
+            store: parts.store.clone(),
+            sealer: Arc::clone(&sealer),
+        };
+        // About 2.5 KiB per entry with AWS's session tokens (`Issued::weight`).
+        let estimated = usize::try_from(parts.memory_bytes / 2500).unwrap_or(usize::MAX).max(16);
+        let cache = HotCache::new(estimated, parts.memory_bytes, ByteWeight, spill);
+        Ok(Self {
+            sts: parts.sts,
+            min_remaining: parts.min_remaining,
+            cache,
+            templates: u8::try_from(parts.templates).unwrap_or(u8::MAX),
+            store: parts.store,
+            sealer,
+            metrics: parts.metrics,
+        })
+    }
+
+    /// Keys for `user` under `template`, from the cache while fresh enough.
+    #[tracing::instrument(level = "debug", skip_all, fields(user_id = %user.user_id, access = template.name()))]
+    pub async fn get(&self, user: &UserRecord, template: &Template) -> Result<Found, Arc<UpstreamError>> {
+        let key = (user.user_id.clone(), template.index());
+        loop {
+            let (fresh, issued) = if let Some(c) = self.cache.get(&key) {
+                (false, c)
+            } else {
+                // Boxed: the STS call's future is large, and the hit path should not carry it.
+                Box::pin(self.miss(&key, user, template)).await?
+            };
+            self.metrics.cache_lookup("credentials", !fresh);
+            // The expiry timer is coarse; never hand out keys below the promised lifetime.
+            if fresh || self.usable(user, &issued.credentials) {
+                return Ok(Found {
+                    issued,
+                    from_cache: !fresh,
+                });
+            }
+            self.cache.remove(&key).await;
+        }
+    }
+
+    /// Fills the cache entry of `key` (one caller per key at a time); true when this call
+    /// asked STS.
+    async fn miss(
+        &self,
+        key: &Key,
+        user: &UserRecord,
+        template: &Template,
+    ) -> Result<(bool, Arc<Issued>), Arc<UpstreamError>> {
+        let called_sts = AtomicBool::new(false);
+        let load = self.load(user, template, &called_sts);
+        let (issued, fresh) = Box::pin(self.cache.get_or_load(key, load)).await?;
+        Ok((fresh && called_sts.load(Ordering::Relaxed), issued))
+    }
+
+    /// True when cached keys may be handed out: enough lifetime left, and not issued before a
+    /// revocation of this user's sessions (the bucket policy denies those).
+    fn usable(&self, user: &UserRecord, credentials: &Credentials) -> bool {
+        let issued = credentials.expiration - self.sts.session_duration();
+        let revoked = user.revoked_before.is_some_and(|before| issued < before);
+        !revoked && credentials.remaining() >= self.min_remaining
+    }
+
+    /// A cache miss: the spilled entry when there is a usable one, else `AssumeRole`.
+    async fn load(
+        &self,
+        user: &UserRecord,
+        template: &Template,
+        called_sts: &AtomicBool,
+    ) -> Result<Arc<Issued>, UpstreamError> {
+        match self.store.spilled(&user.user_id, template.index()).await {
+            Ok(Some(row)) => {
+                let expiration = OffsetDateTime::from_unix_timestamp(row.expires_at).ok();
+                let opened = expiration.and_then(|e| self.sealer.open(&user.user_id, row.template, e, &row.sealed));
+                if let Some(c) = opened.filter(|c| self.usable(user, c)) {
+                    return Ok(Arc::new(Issued::new(c)));
+                }
+            }
+            Ok(None) => {}
+            // The spill is an optimisation: without it, ask STS.
+            Err(e) => tracing::warn!(error = %e, "reading spilled credentials failed"),
+        }
+        called_sts.store(true, Ordering::Relaxed);
+        let credentials = self.sts.assume_role(user, template).await?;
+        Ok(Arc::new(Issued::new(credentials)))
+    }
+
+    /// Drops every cached credential of one user (all templates).
+    pub async fn forget_user(&self, user_id: &UserId) {
+        for t in 0..self.templates {
+            self.cache.remove(&(user_id.clone(), t)).await;
+        }
+        if let Err(e) = self.store.forget_spilled(user_id).await {
+            // Spilled keys are checked against the user's row when they come back
+            // (`usable`), so a left-over one is never handed out after a revocation.
+            tracing::warn!(user_id = %user_id, error = %e, "dropping spilled credentials failed");
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn issued() -> Issued {
+        let c = Credentials::new(
+            "ASIAEXAMPLEEXAMPLE12",
+            "secret",
+            "FwoGZXIvYXdz",
+            OffsetDateTime::UNIX_EPOCH,
+        )
+        .unwrap();
+        Issued::new(c)
+    }
+
+    #[test]
+    fn each_party_is_remembered_once_with_its_audit_row() {
+        let c = issued();
+        assert_eq!(c.audit_row(1), None);
+        c.remember_audit_row(1, 10);
+        c.remember_audit_row(2, 20);
+        c.remember_audit_row(1, 11);
+        assert_eq!(
+            (c.audit_row(1), c.audit_row(2), c.audit_row(3)),
+            (Some(10), Some(20), None)
+        );
+    }
+
+    #[test]
+    fn the_first_body_kept_is_the_one_handed_out() {
+        let c = issued();
+        let first = c.body_or_init(|| Ok::<_, ()>(Bytes::from_static(b"one"))).unwrap();
+        let again = c.body_or_init(|| Ok::<_, ()>(Bytes::from_static(b"two"))).unwrap();
+        assert_eq!((&first[..], &again[..]), (&b"one"[..], &b"one"[..]));
+    }
+}

@@ -1,0 +1,179 @@
+//! The vend use case, shared by both credential routes: the grant check, the user's mapping
+//! (provisioned on first login, refused when disabled), keys from the vend cache or
+//! `AssumeRole`, and the audit row without which no key reaches a new party. The routes only
+//! parse, call [`Vend::hand_out`], and format.
+
+mod keys;
+mod seal;
+
+use std::collections::BTreeMap;
+use std::collections::hash_map::RandomState;
+use std::hash::BuildHasher;
+use std::net::IpAddr;
+use std::sync::{Arc, LazyLock};
+use std::time::Duration;
+
+use crate::auth::Caller;
+use crate::aws::UpstreamError;
+use crate::identity::UserId;
+use crate::limits::VendRate;
+use crate::metrics::Metrics;
+use crate::policy::{PolicySet, Template};
+use crate::provision::{ProvisionError, Provisioner};
+use crate::store::{Store, StoreError, UserRecord, VendRecord};
+
+pub use keys::{Issued, KeyCache, KeyCacheParts};
+pub use seal::RandomUnavailable;
+
+#[derive(Debug, thiserror::Error)]
+pub enum VendError {
+    #[error("vend rate exceeded; retry in {0:?}")]
+    RateLimited(Duration),
+    #[error("unknown access `{access}`; available: {available}")]
+    UnknownAccess { access: String, available: String },
+    #[error("access `{access}` needs one of these scopes or permissions: {needs}")]
+    InsufficientScope { access: String, needs: String },
+    #[error("this account is disabled; contact the administrator")]
+    Disabled,
+    #[error("provisioning failed: {0}")]
+    Provisioning(Arc<ProvisionError>),
+    #[error("AssumeRole failed: {0}")]
+    Sts(Arc<UpstreamError>),
+    /// Keys are withheld when their audit row could not be written.
+    #[error("audit write failed: {0}")]
+    Audit(StoreError),
+}
+
+/// Keys handed out, with what a response needs besides them.
+pub struct Handout<'a> {
+    pub issued: Arc<Issued>,
+    pub user: Arc<UserRecord>,
+    pub template: &'a Template,
+}
+
+/// Who may use each template, and which one applies when none is asked for.
+pub struct Grants {
+    pub by_template: BTreeMap<String, Vec<String>>,
+    pub default: String,
+}
+
+pub struct Vend {
+    policies: PolicySet,
+    grants: Grants,
+    provisioner: Provisioner,
+    keys: KeyCache,
+    store: Store,
+    rate: Arc<VendRate>,
+    metrics: Arc<Metrics>,
+}
+
+/// What the use case is made of (see `app.rs`).
+pub struct VendParts {
+    pub policies: PolicySet,
+    pub grants: Grants,
+    pub provisioner: Provisioner,
+    pub keys: KeyCache,
+    pub store: Store,
+    pub rate: Arc<VendRate>,
+    pub metrics: Arc<Metrics>,
+}
+
+impl Vend {
+    pub fn new(p: VendParts) -> Self {
+        Self {
+            policies: p.policies,
+            grants: p.grants,
+            provisioner: p.provisioner,
+            keys: p.keys,
+            store: p.store,
+            rate: p.rate,
+            metrics: p.metrics,
+        }
+    }
+
+    /// Keys for `caller` under the template named `access` (default: the configured one),
+    /// handed to the party at `client_addr`.
+    pub async fn hand_out(
+        &self,
+        caller: &Caller,
+        access: Option<&str>,
+        client_addr: Option<IpAddr>,
+    ) -> Result<Handout<'_>, VendError> {
+        self.rate.check(&caller.user_id).map_err(VendError::RateLimited)?;
+        let template = self.authorize(caller, access)?;
+        let user = self
+            .provisioner
+            .ensure_ready(caller)
+            .await
+            .map_err(VendError::Provisioning)?;
+        if user.disabled_at.is_some() {
+            return Err(VendError::Disabled);
+        }
+        let found = self.keys.get(&user, template).await.map_err(VendError::Sts)?;
+
+        // Keys go to a party (client address, OAuth client) only once an audit row for that
+        // party is committed; later hand-outs of the same keys to it are counted on that row.
+        let issued = found.issued;
+        let party = party(client_addr, caller.client_id.as_deref());
+        if let Some(row) = issued.audit_row(party) {
+            self.store.note_repeat(row);
+        } else {
+            let row = Box::pin(self.store.record_vend(VendRecord {
+                user_id: user.user_id.clone(),
+                access_key_id: issued.credentials.access_key_id().to_owned(),
+                template: template.name().to_owned(),
+                expiration: issued.credentials.expiration,
+                client_addr: client_addr.map(|a| a.to_string()),
+                client_id: caller.client_id.clone(),
+                from_cache: found.from_cache,
+            }))
+            .await
+            .map_err(VendError::Audit)?;
+            issued.remember_audit_row(party, row);
+        }
+        self.metrics.vend_ok(template.index());
+        Ok(Handout { issued, user, template })
+    }
+
+    /// The template named `access`, when the caller holds one of the grants it requires.
+    fn authorize(&self, caller: &Caller, access: Option<&str>) -> Result<&Template, VendError> {
+        let access = access.unwrap_or(&self.grants.default);
+        let template = self.policies.get(access).ok_or_else(|| VendError::UnknownAccess {
+            access: access.escape_debug().to_string(),
+            available: self.policies.names().collect::<Vec<_>>().join(", "),
+        })?;
+        let needs = self
+            .grants
+            .by_template
+            .get(template.name())
+            .map(Vec::as_slice)
+            .unwrap_or_default();
+        if caller.has_any(needs) {
+            Ok(template)
+        } else {
+            Err(VendError::InsufficientScope {
+                access: access.to_owned(),
+                needs: needs.join(", "),
+            })
+        }
+    }
+
+    /// The caller's stored mapping, without provisioning anything (`/v1/me`).
+    pub async fn mapping(&self, user_id: &UserId) -> Result<Option<UserRecord>, StoreError> {
+        self.provisioner.lookup(user_id).await
+    }
+
+    /// Drops everything cached about the user (mapping and keys), so the next request reads
+    /// the stored row.
+    pub async fn forget_user(&self, user_id: &UserId) {
+        self.keys.forget_user(user_id).await;
+        self.provisioner.forget(user_id).await;
+    }
+}
+
+/// A fingerprint of who receives keys: the client address and the OAuth client. Keyed with a
+/// per-process random key, so it cannot be steered into a collision from outside.
+fn party(addr: Option<IpAddr>, client_id: Option<&str>) -> u64 {
+    static KEY: LazyLock<RandomState> = LazyLock::new(RandomState::new);
+    KEY.hash_one((addr, client_id))
+}
