@@ -23,6 +23,8 @@ bash scripts/install-deps.sh
 bash scripts/ministack.sh install
 bash scripts/auth0.sh install
 bash scripts/web.sh build
+# The deployment files (alert rules and their unit tests, dashboard, systemd unit): no build needed.
+bash scripts/deploy-check.sh
 
 cleanup() {
   bash scripts/auth0.sh stop >/dev/null 2>&1 || true
