@@ -20,7 +20,7 @@ use crate::policy::{PolicyError, PolicySet};
 use crate::provision::Provisioner;
 use crate::store::{Store, StoreError};
 use crate::sts::Sts;
-use crate::vend::{Grants, KeyCache, KeyCacheParts, Vend, VendParts};
+use crate::vend::{Grants, KeyCache, KeyCacheParts, Vend, VendParts, spawn_coherence};
 
 /// What the handlers are given, each taking only the parts it needs (`web::Data<T>`).
 #[derive(Clone)]
@@ -158,6 +158,12 @@ impl Application {
             rate: vend_rate,
             metrics: Arc::clone(&metrics),
         }));
+        let coherence = spawn_coherence(
+            &vend,
+            store.clone(),
+            Duration::from_millis(config.cache.coherence_poll_ms),
+            Arc::clone(&metrics),
+        );
         let admin = Admin::new(AdminParts {
             store: store.clone(),
             buckets,
@@ -241,7 +247,7 @@ impl Application {
             server,
             metrics_server,
             state,
-            _background: vec![refresher, pruner],
+            _background: vec![refresher, pruner, coherence],
         })
     }
 

@@ -26,6 +26,10 @@ pub struct Metrics {
     pub jwks_refreshes: IntCounterVec,
     /// Users in the database (refreshed at each scrape).
     pub users: IntGauge,
+    /// Users whose cached state was dropped because the change feed named them.
+    pub coherence_drops: IntCounter,
+    /// Reads of the change feed that failed (caches may be stale while they do).
+    pub coherence_errors: IntCounter,
 }
 
 const LATENCY_BUCKETS: &[f64] = &[
@@ -70,11 +74,17 @@ impl Metrics {
         registry
             .register(Box::new(request_seconds.clone()))
             .expect("metric registered once");
-        let provisioned = IntCounter::new("users_provisioned_total", "First-login provisioning runs completed")
-            .expect("static metric is valid");
-        registry
-            .register(Box::new(provisioned.clone()))
-            .expect("metric registered once");
+        let counter = |name: &str, help: &str| {
+            let c = IntCounter::new(name, help).expect("static metric is valid");
+            registry.register(Box::new(c.clone())).expect("metric registered once");
+            c
+        };
+        let provisioned = counter("users_provisioned_total", "First-login provisioning runs completed");
+        let coherence_drops = counter(
+            "coherence_drops_total",
+            "Users whose cached state was dropped after a change made anywhere in the fleet",
+        );
+        let coherence_errors = counter("coherence_errors_total", "Failed reads of the change feed");
         let provision_seconds = Histogram::with_opts(
             HistogramOpts::new(
                 "provision_duration_seconds",
@@ -110,6 +120,8 @@ impl Metrics {
             provision_seconds,
             jwks_refreshes,
             users,
+            coherence_drops,
+            coherence_errors,
         }
     }
 

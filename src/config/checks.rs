@@ -92,6 +92,12 @@ impl Config {
             p.push("admin.permission: one scope or permission name, without spaces".to_owned());
         }
 
+        if !(10..=1000).contains(&self.cache.coherence_poll_ms) {
+            p.push(
+                "cache.coherence_poll_ms: must be 10..=1000 (changes must hold everywhere within a second)".to_owned(),
+            );
+        }
+
         let pol = &self.policies;
         if !pol.grants.contains_key(&pol.default) {
             p.push(format!(

@@ -56,6 +56,11 @@ pub struct CacheConfig {
     /// Verified access tokens kept until their `exp` (skips the signature check on repeats).
     #[serde(default = "defaults::token_entries")]
     pub token_entries: u64,
+    /// How often each process reads the change feed and drops what it cached about users an
+    /// operator (or another process) changed: the bound on how long a disable, revoke or
+    /// delete made elsewhere takes to hold here. `PostgreSQL` also notifies at once.
+    #[serde(default = "defaults::coherence_poll_ms")]
+    pub coherence_poll_ms: u64,
 }
 
 impl Default for CacheConfig {
@@ -64,6 +69,7 @@ impl Default for CacheConfig {
             credentials_mib: defaults::credentials_mib(),
             mapping_entries: defaults::mapping_entries(),
             token_entries: defaults::token_entries(),
+            coherence_poll_ms: defaults::coherence_poll_ms(),
         }
     }
 }
@@ -230,6 +236,9 @@ mod defaults {
     }
     pub fn mapping_entries() -> u64 {
         20_000
+    }
+    pub fn coherence_poll_ms() -> u64 {
+        250
     }
     pub fn token_entries() -> u64 {
         crate::auth::DEFAULT_TOKEN_CACHE_CAPACITY

@@ -141,6 +141,14 @@ pub struct AdminAction {
     pub client_addr: Option<String>,
 }
 
+/// One entry of the change feed: this user's state changed (disabled, enabled, revoked,
+/// deleted, provisioned) in the transaction numbered `seq`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Change {
+    pub seq: i64,
+    pub user_id: UserId,
+}
+
 /// One sealed credential entry: the key of the cache entry it backs, its expiry and the sealed
 /// bytes (see `vend::seal`).
 pub struct Spilled {
@@ -291,6 +299,31 @@ impl Store {
     /// Admin actions, newest first, optionally only those on `target`.
     pub async fn admin_actions(&self, target: Option<String>, limit: u32) -> Result<Vec<AdminAction>, StoreError> {
         on_backend!(self, s => s.admin_actions(target, limit).await)
+    }
+
+    // The change feed: every state change of a user is appended in its own transaction.
+
+    /// The newest change's sequence number; 0 when there is none.
+    pub async fn latest_change(&self) -> Result<i64, StoreError> {
+        on_backend!(self, s => s.latest_change().await)
+    }
+
+    /// Changes after `seq`, oldest first, at most `limit`.
+    pub async fn changes_since(&self, seq: i64, limit: u32) -> Result<Vec<Change>, StoreError> {
+        on_backend!(self, s => s.changes_since(seq, limit).await)
+    }
+
+    /// Deletes changes recorded before `before` (never the newest).
+    pub async fn prune_changes(&self, before: OffsetDateTime) -> Result<u64, StoreError> {
+        on_backend!(self, s => s.prune_changes(before).await)
+    }
+
+    /// Woken when another process announces a change (`PostgreSQL`'s `LISTEN`); `None` for a
+    /// backend without notifications, whose readers rely on polling alone.
+    pub fn change_signal(&self) -> Option<Arc<tokio::sync::Notify>> {
+        match self {
+            Store::Sqlite(_) => None,
+        }
     }
 
     // The credential spill.

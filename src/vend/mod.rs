@@ -3,6 +3,7 @@
 //! `AssumeRole`, and the audit row without which no key reaches a new party. The routes only
 //! parse, call [`Vend::hand_out`], and format.
 
+mod coherence;
 mod keys;
 mod seal;
 
@@ -22,6 +23,7 @@ use crate::policy::{PolicySet, Template};
 use crate::provision::{ProvisionError, Provisioner};
 use crate::store::{Store, StoreError, UserRecord, VendRecord};
 
+pub use coherence::spawn as spawn_coherence;
 pub use keys::{Issued, KeyCache, KeyCacheParts};
 pub use seal::RandomUnavailable;
 

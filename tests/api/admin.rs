@@ -24,7 +24,7 @@ pub fn admin_token(app: &TestApp) -> String {
     sign(&claims, &signing_key(), KID)
 }
 
-async fn admin_call(app: &TestApp, method: reqwest::Method, path: &str, token: &str) -> (u16, Value) {
+pub async fn admin_call(app: &TestApp, method: reqwest::Method, path: &str, token: &str) -> (u16, Value) {
     let resp = app
         .http
         .request(method, format!("{}/admin/v1{path}", app.base))
@@ -36,7 +36,7 @@ async fn admin_call(app: &TestApp, method: reqwest::Method, path: &str, token: &
     (status, resp.json().await.unwrap_or(Value::Null))
 }
 
-async fn admin_ok(app: &TestApp, method: reqwest::Method, path: &str) -> Value {
+pub async fn admin_ok(app: &TestApp, method: reqwest::Method, path: &str) -> Value {
     let (status, body) = admin_call(app, method, path, &admin_token(app)).await;
     assert_eq!(status, 200, "{path}: {body}");
     body

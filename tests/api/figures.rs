@@ -15,6 +15,10 @@ pub struct Figures {
     pub mappings_lost: u64,
     pub cross_user_attempts: u64,
     pub cross_user_allowed: u64,
+    /// Changes made through one replica and awaited on another (tests/api/fleet.rs).
+    pub coherence_trials: u64,
+    /// The slowest of them to hold, in milliseconds.
+    pub coherence_worst_ms: u64,
 }
 
 impl Figures {

@@ -8,6 +8,7 @@ mod cors;
 mod fault_proxy;
 mod faults;
 mod figures;
+mod fleet;
 mod helpers;
 mod hostile;
 mod isolation;

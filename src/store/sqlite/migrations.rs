@@ -100,7 +100,7 @@ ALTER TABLE vend_audit ADD COLUMN last_at TEXT;
 ",
     ),
     // 4: credentials evicted from the in-memory cache, sealed with a key only the running
-    // process holds (store/spill.rs, sts/spill.rs); cleared at start-up.
+    // process holds (store/sqlite/spill.rs, vend/seal.rs); cleared at start-up.
     M::up(
         r"
 CREATE TABLE credential_spill (
@@ -110,6 +110,18 @@ CREATE TABLE credential_spill (
     sealed      BLOB NOT NULL,
     PRIMARY KEY (user_id, template)
 ) STRICT, WITHOUT ROWID;
+",
+    ),
+    // 5: the change feed. Every change to a user's state appends the user's id here in the
+    // same transaction; every process polls it and drops what it cached about those users
+    // (vend/coherence.rs). Rows older than the feed's retention are pruned.
+    M::up(
+        r"
+CREATE TABLE user_changes (
+    seq      INTEGER PRIMARY KEY AUTOINCREMENT,
+    user_id  TEXT NOT NULL,
+    at       INTEGER NOT NULL
+) STRICT;
 ",
     ),
 ];

@@ -10,6 +10,7 @@
 
 mod audit;
 mod audit_writer;
+mod changes;
 mod migrations;
 mod repeats;
 mod spill;

@@ -1,6 +1,6 @@
 //! The `users` table: one mapping per user (bucket, state), and the admin switches on it.
 
-use rusqlite::{Connection, OptionalExtension, params};
+use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
 use time::OffsetDateTime;
 
 use super::{SqliteStore, parse_time};
@@ -55,10 +55,13 @@ impl SqliteStore {
     pub async fn mark_ready(&self, user_id: &UserId) -> Result<(), StoreError> {
         let id = user_id.as_str().to_owned();
         self.run(move |c| {
-            c.execute(
+            let tx = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            tx.execute(
                 "UPDATE users SET state = 'ready', updated_at = ?2 WHERE user_id = ?1",
                 params![id, format_time(now())],
             )?;
+            changed(&tx, &id)?;
+            tx.commit()?;
             Ok(())
         })
         .await
@@ -110,11 +113,14 @@ impl SqliteStore {
         let id = user_id.as_str().to_owned();
         self.run(move |c| {
             let at = format_time(now());
-            let n = c.execute(
+            let tx = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            let n = tx.execute(
                 "UPDATE users SET disabled_at = CASE WHEN ?2 THEN COALESCE(disabled_at, ?3) END, updated_at = ?3
                  WHERE user_id = ?1",
                 params![id, disabled, at],
             )?;
+            changed(&tx, &id)?;
+            tx.commit()?;
             Ok(n == 1)
         })
         .await
@@ -123,10 +129,13 @@ impl SqliteStore {
     pub async fn set_revoked_before(&self, user_id: &UserId, before: OffsetDateTime) -> Result<(), StoreError> {
         let id = user_id.as_str().to_owned();
         self.run(move |c| {
-            c.execute(
+            let tx = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            tx.execute(
                 "UPDATE users SET revoked_before = ?2, updated_at = ?3 WHERE user_id = ?1",
                 params![id, format_time(before), format_time(now())],
             )?;
+            changed(&tx, &id)?;
+            tx.commit()?;
             Ok(())
         })
         .await
@@ -136,13 +145,14 @@ impl SqliteStore {
     pub async fn delete_user(&self, user_id: &UserId) -> Result<bool, StoreError> {
         let id = user_id.as_str().to_owned();
         self.run(move |c| {
-            let tx = c.transaction()?;
+            let tx = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
             let moved = tx.execute(
                 "INSERT INTO deleted_users (user_id, issuer, subject, bucket, created_at, deleted_at)
                  SELECT user_id, issuer, subject, bucket, created_at, ?2 FROM users WHERE user_id = ?1",
                 params![id, format_time(now())],
             )?;
             tx.execute("DELETE FROM users WHERE user_id = ?1", [&id])?;
+            changed(&tx, &id)?;
             tx.commit()?;
             Ok(moved == 1)
         })
@@ -166,6 +176,13 @@ impl SqliteStore {
         })
         .await
     }
+}
+
+/// Appends the user to the change feed, inside the transaction that changed them.
+fn changed(tx: &rusqlite::Transaction<'_>, id: &str) -> rusqlite::Result<()> {
+    tx.prepare_cached("INSERT INTO user_changes (user_id, at) VALUES (?1, unixepoch())")?
+        .execute([id])?;
+    Ok(())
 }
 
 /// `s` matched literally by `LIKE ... ESCAPE '\\'`.

@@ -1,0 +1,110 @@
+//! Several replicas on one database: a change made through one (disable, enable, revoke,
+//! delete) holds on the others within a second, through the change feed each replica polls
+//! (`vend/coherence.rs`). Each replica here is a whole `Application` with caches of its own.
+
+use std::time::{Duration, Instant};
+
+use reqwest::Method;
+
+use crate::admin::{ADMIN_PERMISSION, admin_ok, put, user_id_of};
+use crate::figures::Figures;
+use crate::helpers::*;
+
+/// The promise: a change made anywhere holds everywhere within this.
+const BOUND: Duration = Duration::from_secs(1);
+
+async fn replicas() -> (TestApp, TestApp) {
+    let a = TestApp::spawn_with(Options::default().set("STSVEND_ADMIN__PERMISSION", ADMIN_PERMISSION)).await;
+    let b = TestApp::spawn_with(Options {
+        db_dir: Some(a.db_dir.clone()),
+        issuer: Some(a.issuer.clone()),
+        ..Options::default()
+    })
+    .await;
+    (a, b)
+}
+
+/// Calls `probe` until it returns true; the time that took. Fails the test past 5 s.
+async fn time_until<F, Fut>(mut probe: F) -> Duration
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let started = Instant::now();
+    loop {
+        if probe().await {
+            return started.elapsed();
+        }
+        assert!(started.elapsed() < Duration::from_secs(5), "the change never held");
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+}
+
+async fn vend_status(app: &TestApp, token: &str) -> (u16, Option<Vended>) {
+    let resp = app.post_credentials(Some(token), None).await;
+    let status = resp.status().as_u16();
+    let body = if status == 200 { resp.json().await.ok() } else { None };
+    (status, body)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_change_through_one_replica_holds_on_another_within_a_second() {
+    let (a, b) = replicas().await;
+    let alice = unique_sub("fleet-alice");
+    let token = a.issuer.token(&alice);
+    let id = user_id_of(&a, &alice);
+    let mut worst = Duration::ZERO;
+    let mut trials = 0u64;
+
+    for _ in 0..20 {
+        // Warm on b: its mapping and keys are cached.
+        b.vend(&alice, None).await;
+        b.vend(&alice, None).await;
+        admin_ok(&a, Method::POST, &format!("/users/{id}/disable")).await;
+        worst = worst.max(time_until(|| async { vend_status(&b, &token).await.0 == 403 }).await);
+        admin_ok(&a, Method::POST, &format!("/users/{id}/enable")).await;
+        worst = worst.max(time_until(|| async { vend_status(&b, &token).await.0 == 200 }).await);
+        trials += 2;
+    }
+
+    for _ in 0..3 {
+        let old = b.vend(&alice, None).await;
+        admin_ok(&a, Method::POST, &format!("/users/{id}/revoke")).await;
+        let started = Instant::now();
+        let fresh = loop {
+            if let (_, Some(v)) = vend_status(&b, &token).await
+                && v.access_key_id != old.access_key_id
+            {
+                break v;
+            }
+            assert!(started.elapsed() < Duration::from_secs(5), "the revoke never held on b");
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        };
+        let took = started.elapsed();
+        worst = worst.max(took);
+        trials += 1;
+        assert_eq!(
+            put(&old, "after-revoke.txt").await,
+            "AccessDenied",
+            "the old keys are denied"
+        );
+        assert_eq!(put(&fresh, "after-revoke.txt").await, "ok", "b's new keys work");
+    }
+
+    b.vend(&alice, None).await;
+    admin_ok(&a, Method::DELETE, &format!("/users/{id}?force=true")).await;
+    let me = |app: &TestApp| {
+        let req = app.http.get(format!("{}/v1/me", app.base)).bearer_auth(&token);
+        async move { req.send().await.unwrap().status().as_u16() }
+    };
+    worst = worst.max(time_until(|| async { me(&b).await == 404 }).await);
+    trials += 1;
+
+    assert!(worst < BOUND, "worst of {trials} trials: {worst:?}");
+    Figures {
+        coherence_trials: trials,
+        coherence_worst_ms: u64::try_from(worst.as_millis()).unwrap(),
+        ..Figures::default()
+    }
+    .record("fleet_coherence");
+}
