@@ -32,6 +32,7 @@ pub struct AppState {
     pub metrics: web::Data<Metrics>,
     max_body: web::Data<http::MaxBody>,
     endpoint: web::Data<http::Endpoint>,
+    proxies: web::Data<http::TrustedProxies>,
 }
 
 impl AppState {
@@ -43,7 +44,8 @@ impl AppState {
             .app_data(self.store.clone())
             .app_data(self.metrics.clone())
             .app_data(self.max_body.clone())
-            .app_data(self.endpoint.clone());
+            .app_data(self.endpoint.clone())
+            .app_data(self.proxies.clone());
     }
 }
 
@@ -189,6 +191,7 @@ impl Application {
             metrics: web::Data::from(metrics),
             max_body: web::Data::new(http::MaxBody(config.server.max_body_bytes)),
             endpoint: web::Data::new(http::Endpoint(config.aws.endpoint_url.clone())),
+            proxies: web::Data::new(http::TrustedProxies(config.server.trusted_proxies.clone())),
         };
         let app_state = state.clone();
         let mut server = HttpServer::new(move || {

@@ -95,6 +95,11 @@ pub struct ServerConfig {
     /// HTTP to anything but loopback (the AWS SDKs' container-credentials provider).
     #[serde(default)]
     pub tls: Option<TlsConfig>,
+    /// Peers (CIDRs) whose `Forwarded` / `X-Forwarded-For` headers name the real client: the
+    /// load balancers in front of the service. Requests from anyone else are taken as coming
+    /// from their own address, whatever headers they send.
+    #[serde(default)]
+    pub trusted_proxies: Vec<ipnet::IpNet>,
 }
 
 #[derive(Debug, Clone, Deserialize)]

@@ -108,3 +108,36 @@ async fn a_change_through_one_replica_holds_on_another_within_a_second() {
     }
     .record("fleet_coherence");
 }
+
+/// Vends for `sub` through a request carrying `X-Forwarded-For: 198.51.100.7`; the client
+/// address the audit recorded for the keys.
+async fn audited_client(app: &TestApp, sub: &str) -> Option<String> {
+    let resp = app
+        .http
+        .post(format!("{}/v1/credentials", app.base))
+        .bearer_auth(app.issuer.token(sub))
+        .header("x-forwarded-for", "198.51.100.7")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200);
+    let v: Vended = resp.json().await.unwrap();
+    let rows = app.state.store.key_owner(&v.access_key_id).await.unwrap();
+    rows[0].client_addr.clone()
+}
+
+#[tokio::test]
+async fn behind_a_trusted_balancer_the_audit_records_the_real_client() {
+    let behind =
+        TestApp::spawn_with(Options::default().set("STSVEND_SERVER__TRUSTED_PROXIES", r#"["127.0.0.1/32"]"#)).await;
+    assert_eq!(
+        audited_client(&behind, &unique_sub("proxied")).await.as_deref(),
+        Some("198.51.100.7")
+    );
+    // Without the balancer being trusted, the header is the client's own claim: ignored.
+    let direct = TestApp::spawn().await;
+    assert_eq!(
+        audited_client(&direct, &unique_sub("direct")).await.as_deref(),
+        Some("127.0.0.1")
+    );
+}
