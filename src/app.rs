@@ -60,7 +60,7 @@ pub enum StartError {
     #[error("TLS: {0}")]
     Tls(String),
     #[error("credential sealing key: {0}")]
-    Random(#[from] crate::vend::RandomUnavailable),
+    Sealer(#[from] crate::vend::SealerError),
 }
 
 pub struct Application {
@@ -136,8 +136,6 @@ impl Application {
             Arc::clone(&metrics),
         ));
         let provisioner = Provisioner::new(store.clone(), Arc::clone(&buckets), &config, Arc::clone(&gate));
-        // Spilled credentials were sealed by a previous process: nothing can open them.
-        store.clear_spill().await?;
         let keys = KeyCache::new(KeyCacheParts {
             sts: Sts::new(sts, &config.aws, Arc::clone(&gate)),
             min_remaining: Duration::from_secs(config.aws.min_remaining_seconds),
@@ -145,6 +143,9 @@ impl Application {
             store: store.clone(),
             memory_bytes: config.cache.credentials_mib.saturating_mul(1 << 20),
             metrics: Arc::clone(&metrics),
+            sealing_keys: crate::vend::parse_sealing_keys(&config.cache.sealing_keys.0)
+                .map_err(crate::vend::SealerError::Keys)?,
+            lease: Duration::from_secs(config.aws.call_timeout_seconds.saturating_mul(3)),
         })?;
         let vend_rate = Arc::new(VendRate::new(&config.limits));
         let pruner = vend_rate.spawn_pruner();

@@ -98,6 +98,10 @@ impl Config {
             );
         }
 
+        if let Err(e) = crate::vend::parse_sealing_keys(&self.cache.sealing_keys.0) {
+            p.push(format!("cache.sealing_keys: {e}"));
+        }
+
         let pol = &self.policies;
         if !pol.grants.contains_key(&pol.default) {
             p.push(format!(

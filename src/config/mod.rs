@@ -61,6 +61,23 @@ pub struct CacheConfig {
     /// delete made elsewhere takes to hold here. `PostgreSQL` also notifies at once.
     #[serde(default = "defaults::coherence_poll_ms")]
     pub coherence_poll_ms: u64,
+    /// Keys sealing the credentials the fleet shares through the database: `id:base64` of 32
+    /// random bytes, comma-separated; the first seals, all open. Give every replica the same,
+    /// from the environment (`STSVEND_CACHE__SEALING_KEYS`). Empty: each process draws its own,
+    /// and shares nothing.
+    #[serde(default)]
+    pub sealing_keys: Secret,
+}
+
+/// A secret from the configuration: `Debug` never shows it.
+#[derive(Clone, Default, Deserialize)]
+#[serde(transparent)]
+pub struct Secret(pub String);
+
+impl std::fmt::Debug for Secret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(if self.0.is_empty() { "<none>" } else { "<redacted>" })
+    }
 }
 
 impl Default for CacheConfig {
@@ -70,6 +87,7 @@ impl Default for CacheConfig {
             mapping_entries: defaults::mapping_entries(),
             token_entries: defaults::token_entries(),
             coherence_poll_ms: defaults::coherence_poll_ms(),
+            sealing_keys: Secret::default(),
         }
     }
 }
