@@ -120,6 +120,7 @@ impl Config {
             ("vend_burst", lim.vend_burst),
             ("max_concurrent_aws_calls", lim.max_concurrent_aws_calls),
             ("assume_role_per_second", lim.assume_role_per_second),
+            ("replicas", lim.replicas),
         ] {
             if value == 0 {
                 p.push(format!("limits.{key}: must be at least 1"));

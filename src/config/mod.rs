@@ -238,6 +238,17 @@ pub struct LimitsConfig {
     /// and region, shared with everything else in the account).
     #[serde(default = "defaults::assume_role_per_second")]
     pub assume_role_per_second: u32,
+    /// Replicas sharing these limits behind one load balancer: each enforces its share
+    /// (the rates above divided by this, rounded up), so the fleet as a whole holds them.
+    #[serde(default = "defaults::replicas")]
+    pub replicas: u32,
+}
+
+impl LimitsConfig {
+    /// This replica's share of a fleet-wide `limit`: at least 1.
+    pub fn share(&self, limit: u32) -> u32 {
+        limit.div_ceil(self.replicas.max(1)).max(1)
+    }
 }
 
 impl Default for LimitsConfig {
@@ -247,11 +258,15 @@ impl Default for LimitsConfig {
             vend_burst: defaults::vend_burst(),
             max_concurrent_aws_calls: defaults::max_concurrent_aws_calls(),
             assume_role_per_second: defaults::assume_role_per_second(),
+            replicas: defaults::replicas(),
         }
     }
 }
 
 mod defaults {
+    pub fn replicas() -> u32 {
+        1
+    }
     pub fn credentials_mib() -> u64 {
         // ~6.5k users' AWS-sized credentials and response bodies; the rest wait sealed in the
         // spill table.
