@@ -272,11 +272,16 @@ impl KeyCache {
         }
     }
 
-    /// Drops every cached credential of one user (all templates).
-    pub async fn forget_user(&self, user_id: &UserId) {
+    /// Drops this process's cached keys of one user (all templates).
+    pub async fn drop_cached(&self, user_id: &UserId) {
         for t in 0..self.templates {
             self.cache.remove(&(user_id.clone(), t)).await;
         }
+    }
+
+    /// Drops every cached credential of one user (all templates), the shared ones included.
+    pub async fn forget_user(&self, user_id: &UserId) {
+        self.drop_cached(user_id).await;
         if let Err(e) = self.store.forget_spilled(user_id).await {
             // Spilled keys are checked against the user's row when they come back
             // (`usable`), so a left-over one is never handed out after a revocation.
