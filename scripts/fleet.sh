@@ -93,7 +93,9 @@ backend stsvend
     balance roundrobin
     option httpchk GET /readyz
     http-check expect status 200
-    retry-on conn-failure empty-response
+    # A connection refused by a replica that just died is sent to another.
+    retries 3
+    option redispatch 1
 $servers
 CFG
   "$bin" -c -q -f "$RUN/haproxy.cfg"
