@@ -151,8 +151,8 @@ async fn a_replica_killed_under_load_costs_only_its_requests_in_flight() {
     }
     Figures {
         requests: sent,
-        server_errors: 0,
         faults: 1,
+        lost_to_kill: failed,
         ..Figures::default()
     }
     .record("fleet_replica_killed");
