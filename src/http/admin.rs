@@ -83,7 +83,7 @@ async fn authorize(req: &HttpRequest, state: &Ctx) -> Result<AdminCaller, ApiErr
         caller,
         client_addr: state.proxies.client_of(req).map(|a| a.to_string()),
     };
-    if !admin.caller.has_any(&[permission.to_owned()]) {
+    if !admin.caller.has_permission(permission) {
         // Refusals of authenticated callers are audited too.
         let id = record(state, &admin, "authorize", None).await?;
         finish(state, id, "refused", Some("missing the admin permission".to_owned())).await;

@@ -139,7 +139,11 @@ async fn a_replica_killed_under_load_costs_only_its_requests_in_flight() {
         ok > sent / 2,
         "the balancer routed around the dead replica: {ok} of {sent}"
     );
-    assert_eq!(users_in(&dir).await, i64::try_from(subs.len()).unwrap(), "no mapping lost");
+    assert_eq!(
+        users_in(&dir).await,
+        i64::try_from(subs.len()).unwrap(),
+        "no mapping lost"
+    );
     for token in tokens.iter() {
         let r = http
             .post(format!("{}/v1/credentials", lb.base))
