@@ -234,6 +234,7 @@ impl Store {
         on_backend!(self, s => s.set_disabled(user_id, disabled).await)
     }
 
+    /// Moves the user's revocation cut-off to `before`, unless a later one is already set.
     pub async fn set_revoked_before(&self, user_id: &UserId, before: OffsetDateTime) -> Result<(), StoreError> {
         on_backend!(self, s => s.set_revoked_before(user_id, before).await)
     }

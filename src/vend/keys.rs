@@ -226,6 +226,11 @@ impl KeyCache {
             }
             tracing::warn!(user_id = %user.user_id, "the issue lease's holder never published; asking STS");
         }
+        // Mid-revocation, keys issued before the cut-off would be denied: wait for it (at most
+        // a second, see `Admin::revoke`).
+        if let Some(cut_off) = user.revoked_before {
+            crate::clock::sleep_until(cut_off).await;
+        }
         called_sts.store(true, Ordering::Relaxed);
         let credentials = match self.sts.assume_role(user, template).await {
             Ok(c) => c,

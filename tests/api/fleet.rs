@@ -224,3 +224,22 @@ async fn behind_a_trusted_balancer_the_audit_records_the_real_client() {
         Some("127.0.0.1")
     );
 }
+
+/// Keys a replica shared before a revocation cut-off stay in the database when no cache is
+/// cleared (here the cut-off is written straight to the store): the replica reading them must
+/// refuse them by their issue time alone.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn shared_keys_issued_before_a_revocation_cut_off_are_never_handed_out() {
+    let (a, b) = replicas().await;
+    let alice = unique_sub("fleet-cutoff");
+    let old = a.vend(&alice, None).await;
+    let id = stsvend::identity::UserId::parse(&user_id_of(&a, &alice)).unwrap();
+    let cut_off = stsvend::clock::next_second(time::OffsetDateTime::now_utc());
+    a.state.store.set_revoked_before(&id, cut_off).await.unwrap();
+    stsvend::clock::sleep_until(cut_off).await;
+    let fresh = b.vend(&alice, None).await;
+    assert_ne!(
+        fresh.access_key_id, old.access_key_id,
+        "b refused the shared keys from before the cut-off"
+    );
+}
