@@ -10,14 +10,14 @@
 #   bash scripts/fleet.sh down    stop what `up` started (by pid file)
 #
 # Ports (clear of the demo stack's and the tests'): balancer 8180, replicas 8181-8183 (metrics
-# 9481-9483), MiniStack 4586, issuer 4420, PostgreSQL 5443. Run directory: .run/fleet.
+# 9481-9483), MiniStack 4596, issuer 4430, PostgreSQL 5443. Run directory: .run/fleet.
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$ROOT/target}"
 export STSVEND_RUN_DIR="$ROOT/.run/fleet"
-export MINISTACK_PORT=4586 AUTH0_PORT=4420 POSTGRES_PORT=5443
+export MINISTACK_PORT=4596 AUTH0_PORT=4430 POSTGRES_PORT=5443
 export AUTH0_STATE_DIR="$STSVEND_RUN_DIR/auth0"
 RUN="$STSVEND_RUN_DIR"
 BALANCER_PORT=8180
