@@ -83,24 +83,9 @@ fn bind(addr: std::net::SocketAddr) -> Result<(TcpListener, u16), StartError> {
     Ok((listener, port))
 }
 
-/// Loads the templates named by the config and checks them.
+/// Loads the templates named by the config and checks them (`PolicySet::for_config`).
 pub fn load_policies(config: &Config) -> Result<PolicySet, StartError> {
-    let mut required: Vec<&str> = config.policies.grants.keys().map(String::as_str).collect();
-    required.push(&config.policies.default);
-    let set = PolicySet::load(&config.policies.dir, &required).map_err(StartError::Policies)?;
-    let unbound: Vec<PolicyError> = set
-        .names()
-        .filter(|n| !config.policies.grants.contains_key(*n))
-        .map(|n| PolicyError::Template {
-            file: config.policies.dir.join(format!("{n}.json")),
-            reason: format!("no policies.grants entry says who may use `{n}`"),
-        })
-        .collect();
-    if unbound.is_empty() {
-        Ok(set)
-    } else {
-        Err(StartError::Policies(unbound))
-    }
+    PolicySet::for_config(&config.policies).map_err(StartError::Policies)
 }
 
 impl Application {
@@ -143,7 +128,7 @@ impl Application {
             store: store.clone(),
             memory_bytes: config.cache.credentials_mib.saturating_mul(1 << 20),
             metrics: Arc::clone(&metrics),
-            sealing_keys: crate::vend::parse_sealing_keys(&config.cache.sealing_keys.0)
+            sealing_keys: crate::config::parse_sealing_keys(&config.cache.sealing_keys.0)
                 .map_err(crate::vend::SealerError::Keys)?,
             lease: Duration::from_secs(config.aws.call_timeout_seconds.saturating_mul(3)),
         })?;
@@ -178,7 +163,10 @@ impl Application {
 
         let (listener, port) = bind(config.server.bind)?;
         let tls = match &config.server.tls {
-            Some(tls) => Some((bind(tls.bind)?, crate::tls::server_config(tls)?)),
+            Some(tls) => Some((
+                bind(tls.bind)?,
+                crate::tls::server_config(tls).map_err(StartError::Tls)?,
+            )),
             None => None,
         };
         let cors_origins = config.server.cors_allowed_origins.clone();

@@ -98,7 +98,7 @@ impl Config {
             );
         }
 
-        if let Err(e) = crate::vend::parse_sealing_keys(&self.cache.sealing_keys.0) {
+        if let Err(e) = super::parse_sealing_keys(&self.cache.sealing_keys.0) {
             p.push(format!("cache.sealing_keys: {e}"));
         }
 

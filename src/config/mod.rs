@@ -12,6 +12,9 @@ use serde::Deserialize;
 
 mod checks;
 mod env;
+mod sealing;
+
+pub use sealing::parse_sealing_keys;
 
 /// Prefix of environment overrides, e.g. `STSVEND_AWS__ROLE_ARN`.
 pub const ENV_PREFIX: &str = "STSVEND_";

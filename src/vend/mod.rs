@@ -25,7 +25,7 @@ use crate::store::{Store, StoreError, UserRecord, VendRecord};
 
 pub use coherence::spawn as spawn_coherence;
 pub use keys::{Issued, KeyCache, KeyCacheParts};
-pub use seal::{SealerError, parse_keys as parse_sealing_keys};
+pub use seal::SealerError;
 
 #[derive(Debug, thiserror::Error)]
 pub enum VendError {
