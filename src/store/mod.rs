@@ -1,8 +1,15 @@
 //! The store: user mappings, the audit logs and the credential spill, behind one interface
 //! that names what the service needs ("record this hand-out"), not SQL. [`Store`] is an enum
-//! over the backends, so callers never see which one runs; `sqlite` is the embedded default.
+//! over the backends, so callers never see which one runs; `sqlite` is the embedded default,
+//! `postgres` the one a fleet of replicas shares (selected by `database.url`).
 
+mod postgres;
+mod repeats;
 mod sqlite;
+#[cfg(test)]
+mod test_db;
+#[cfg(test)]
+mod tests;
 
 use std::path::Path;
 use std::str::FromStr;
@@ -12,12 +19,20 @@ use time::OffsetDateTime;
 
 use crate::identity::{BucketName, UserId};
 
+use crate::config::DatabaseConfig;
+
+pub use postgres::PgStore;
 pub use sqlite::SqliteStore;
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
     #[error("database pool: {0}")]
     Pool(#[from] r2d2::Error),
+    #[error("PostgreSQL: {}", postgres_detail(.0))]
+    Postgres(#[from] tokio_postgres::Error),
+    /// Connecting, TLS, the pool: what stops the `PostgreSQL` backend from starting.
+    #[error("PostgreSQL set-up: {0}")]
+    PostgresSetup(String),
     #[error("database: {0}")]
     Sqlite(#[from] rusqlite::Error),
     #[error("database migration: {0}")]
@@ -31,6 +46,24 @@ pub enum StoreError {
     /// The audit transaction this row was part of failed (shared by every row in it).
     #[error("audit batch: {0}")]
     Batch(Arc<StoreError>),
+}
+
+/// `tokio_postgres::Error` shows only its kind ("db error"); the server's message and the I/O
+/// or TLS cause are in its source. Neither ever holds the connection's password.
+fn postgres_detail(e: &tokio_postgres::Error) -> String {
+    match std::error::Error::source(e) {
+        Some(cause) => format!("{e}: {cause}"),
+        None => e.to_string(),
+    }
+}
+
+impl From<deadpool_postgres::PoolError> for StoreError {
+    fn from(e: deadpool_postgres::PoolError) -> Self {
+        match e {
+            deadpool_postgres::PoolError::Backend(e) => Self::Postgres(e),
+            other => Self::PostgresSetup(format!("connection pool: {other}")),
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -175,6 +208,7 @@ impl UserRecord {
 #[derive(Clone)]
 pub enum Store {
     Sqlite(SqliteStore),
+    Postgres(PgStore),
 }
 
 /// Calls the same method on whichever backend `self` is.
@@ -182,6 +216,7 @@ macro_rules! on_backend {
     ($self:ident, $s:ident => $e:expr) => {
         match $self {
             Store::Sqlite($s) => $e,
+            Store::Postgres($s) => $e,
         }
     };
 }
@@ -191,6 +226,24 @@ impl Store {
     /// schema up to date.
     pub fn open(path: &Path) -> Result<Self, StoreError> {
         SqliteStore::open(path).map(Self::Sqlite)
+    }
+
+    /// The configured database: the `PostgreSQL` server at `database.url` when it names one
+    /// (schema brought up to date, background tasks started), else the embedded `SQLite` at
+    /// `database.path`.
+    pub async fn connect(config: &DatabaseConfig) -> Result<Self, StoreError> {
+        match config.postgres_url() {
+            Some(url) => {
+                tracing::info!(url = config.redacted_url().as_deref(), "connecting to PostgreSQL");
+                PgStore::connect(url, config.ca_file.as_deref()).await.map(Self::Postgres)
+            }
+            None => {
+                let path = config.path.clone();
+                tokio::task::spawn_blocking(move || Self::open(&path))
+                    .await
+                    .map_err(|e| StoreError::Task(e.to_string()))?
+            }
+        }
     }
 
     /// True when the database answers a query.
@@ -323,6 +376,7 @@ impl Store {
     pub fn change_signal(&self) -> Option<Arc<tokio::sync::Notify>> {
         match self {
             Store::Sqlite(_) => None,
+            Store::Postgres(s) => Some(s.change_signal()),
         }
     }
 
