@@ -50,8 +50,11 @@ impl DatabaseConfig {
                 redact(url)
             )),
             Some(url) => match url.parse::<tokio_postgres::Config>() {
-                // The parser's message never quotes the password.
-                Err(e) => p.push(format!("database.url: {e}")),
+                // The parser names the option it could not read, never a value.
+                Err(e) => match std::error::Error::source(&e) {
+                    Some(cause) => p.push(format!("database.url: {e}: {cause}")),
+                    None => p.push(format!("database.url: {e}")),
+                },
                 Ok(c) => {
                     if c.get_ssl_mode() == tokio_postgres::config::SslMode::Prefer {
                         // `prefer` (also the default) silently falls back to plain text.
@@ -151,14 +154,24 @@ mod tests {
     fn a_url_without_an_explicit_sslmode_is_refused() {
         let problems = db(Some("postgres://u:p@h/db")).problems();
         assert!(problems[0].contains("sslmode=require"), "{problems:?}");
+        let problems = db(Some("postgres://u:p@h/db?sslmode=verify-full")).problems();
+        assert!(
+            problems[0].contains("invalid value for option `sslmode`"),
+            "{problems:?}"
+        );
     }
 
     #[test]
     fn the_password_never_reaches_debug_output_or_problems() {
-        let c = db(Some("postgres://stsvend:hunter2@h:5432/db?sslmode=require&password=hunter3"));
+        let c = db(Some(
+            "postgres://stsvend:hunter2@h:5432/db?sslmode=require&password=hunter3",
+        ));
         let shown = format!("{c:?}");
         assert!(!shown.contains("hunter"), "{shown}");
-        assert!(shown.contains("postgres://stsvend:***@h:5432/db?sslmode=require&password=***"), "{shown}");
+        assert!(
+            shown.contains("postgres://stsvend:***@h:5432/db?sslmode=require&password=***"),
+            "{shown}"
+        );
         assert_eq!(redact("postgres://h/db"), "postgres://h/db");
         assert_eq!(redact("postgres://u@h/db"), "postgres://u@h/db");
     }

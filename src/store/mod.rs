@@ -232,18 +232,16 @@ impl Store {
     /// (schema brought up to date, background tasks started), else the embedded `SQLite` at
     /// `database.path`.
     pub async fn connect(config: &DatabaseConfig) -> Result<Self, StoreError> {
-        match config.postgres_url() {
-            Some(url) => {
-                tracing::info!(url = config.redacted_url().as_deref(), "connecting to PostgreSQL");
-                PgStore::connect(url, config.ca_file.as_deref()).await.map(Self::Postgres)
-            }
-            None => {
-                let path = config.path.clone();
-                tokio::task::spawn_blocking(move || Self::open(&path))
-                    .await
-                    .map_err(|e| StoreError::Task(e.to_string()))?
-            }
+        if let Some(url) = config.postgres_url() {
+            tracing::info!(url = config.redacted_url().as_deref(), "connecting to PostgreSQL");
+            return PgStore::connect(url, config.ca_file.as_deref())
+                .await
+                .map(Self::Postgres);
         }
+        let path = config.path.clone();
+        tokio::task::spawn_blocking(move || Self::open(&path))
+            .await
+            .map_err(|e| StoreError::Task(e.to_string()))?
     }
 
     /// True when the database answers a query.

@@ -92,7 +92,11 @@ where
 
 /// Drops a test database, even with stores still connected to it.
 pub async fn drop_database(name: &str) {
-    admin(&required_env(URL_VAR), &format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)")).await;
+    admin(
+        &required_env(URL_VAR),
+        &format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"),
+    )
+    .await;
 }
 
 /// Runs `sql` on the test server's own database (the URL must be sslmode=disable).

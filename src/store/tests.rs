@@ -128,7 +128,10 @@ async fn two_replicas_logging_in_the_same_user_at_once_make_one_row() {
                 }),
             );
             assert_eq!(ra.unwrap(), rb.unwrap());
-            let (ua, ub) = (a.user(&user(&subject)).await.unwrap(), b.user(&user(&subject)).await.unwrap());
+            let (ua, ub) = (
+                a.user(&user(&subject)).await.unwrap(),
+                b.user(&user(&subject)).await.unwrap(),
+            );
             assert_eq!(ua.unwrap().created_at, ub.unwrap().created_at, "both see the one row");
         }
         assert_eq!(a.count_users().await.unwrap(), (0, 20));
@@ -278,7 +281,10 @@ async fn admin_actions_are_recorded_finished_and_listed_newest_first() {
         let a = store.record_admin_action(action("u1")).await.unwrap();
         let b = store.record_admin_action(action("u2")).await.unwrap();
         assert!(b > a);
-        store.finish_admin_action(a, "ok", Some("done".to_owned())).await.unwrap();
+        store
+            .finish_admin_action(a, "ok", Some("done".to_owned()))
+            .await
+            .unwrap();
         let all = store.admin_actions(None, 10).await.unwrap();
         assert_eq!(all.len(), 2);
         assert_eq!(all[0].target.as_deref(), Some("u2"), "newest first");
@@ -367,7 +373,10 @@ async fn spilled_entries_come_back_until_they_expire_or_are_forgotten() {
 
         assert_eq!(store.spilled(&a, 0).await.unwrap().unwrap().sealed, b"a0");
         assert_eq!(store.spilled(&a, 1).await.unwrap().unwrap().expires_at, later);
-        assert!(store.spilled(&b, 0).await.unwrap().is_none(), "expired rows are not served");
+        assert!(
+            store.spilled(&b, 0).await.unwrap().is_none(),
+            "expired rows are not served"
+        );
         store.spill(entry(&a, 0, later, b"a0 again"));
         settle(&store).await;
         assert_eq!(store.spilled(&a, 0).await.unwrap().unwrap().sealed, b"a0 again");

@@ -14,8 +14,8 @@ use std::time::{Duration, Instant};
 use futures::StreamExt;
 use time::OffsetDateTime;
 use tokio::sync::Notify;
-use tokio_postgres::{AsyncMessage, Socket, Transaction};
 use tokio_postgres::tls::MakeTlsConnect;
+use tokio_postgres::{AsyncMessage, Socket, Transaction};
 
 use super::PgStore;
 use super::tls::Tls;
@@ -32,7 +32,7 @@ const FEED_LOCK: i64 = 0x7374_7376_656e_6402;
 const BACKOFF_MIN: Duration = Duration::from_millis(250);
 const BACKOFF_MAX: Duration = Duration::from_secs(30);
 /// A connection that lived this long was healthy: the next failure starts the backoff over.
-const HEALTHY_AFTER: Duration = Duration::from_secs(60);
+const HEALTHY_AFTER: Duration = Duration::from_mins(1);
 
 /// Appends the user to the change feed and announces it, inside the transaction that changed
 /// them (the notification is delivered at commit, or not at all).

@@ -60,9 +60,7 @@ fn client_config(ca_file: Option<&Path>) -> Result<rustls::ClientConfig, StoreEr
             )));
         }
         for cert in certs {
-            roots
-                .add(cert)
-                .map_err(|e| setup("database.ca_file")(e.to_string()))?;
+            roots.add(cert).map_err(|e| setup("database.ca_file")(e.to_string()))?;
         }
     } else if added == 0 {
         return Err(StoreError::PostgresSetup(

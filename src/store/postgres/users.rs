@@ -38,9 +38,9 @@ impl PgStore {
             ],
         )
         .await?;
-        select_user(&*c, new.user_id.as_str()).await?.ok_or_else(|| {
-            StoreError::Corrupt("new user's bucket or identity is already another user's".to_owned())
-        })
+        select_user(&c, new.user_id.as_str())
+            .await?
+            .ok_or_else(|| StoreError::Corrupt("new user's bucket or identity is already another user's".to_owned()))
     }
 
     /// Moves a pending user to another bucket-name candidate.
@@ -198,7 +198,10 @@ fn escape_like(s: &str) -> String {
 fn parse_user(r: &Row) -> Result<UserRecord, StoreError> {
     let corrupt = |e: crate::identity::IdentityError| StoreError::Corrupt(e.to_string());
     let time = |i: usize| -> Result<Option<OffsetDateTime>, StoreError> {
-        r.try_get::<_, Option<String>>(i)?.as_deref().map(parse_time).transpose()
+        r.try_get::<_, Option<String>>(i)?
+            .as_deref()
+            .map(parse_time)
+            .transpose()
     };
     Ok(UserRecord {
         user_id: UserId::parse(r.try_get(0)?).map_err(corrupt)?,
@@ -218,9 +221,5 @@ async fn select_user(c: &ClientWrapper, id: &str) -> Result<Option<UserRecord>, 
     let stmt = c
         .prepare_cached(&format!("SELECT {USER_COLUMNS} FROM users WHERE user_id = $1"))
         .await?;
-    c.query_opt(&stmt, &[&id])
-        .await?
-        .as_ref()
-        .map(parse_user)
-        .transpose()
+    c.query_opt(&stmt, &[&id]).await?.as_ref().map(parse_user).transpose()
 }

@@ -18,8 +18,8 @@ use rusqlite::{Connection, params};
 use tokio::sync::{mpsc, oneshot};
 
 use super::BUSY_TIMEOUT;
-use crate::store::repeats::Repeat;
 use crate::clock::{format_time, now};
+use crate::store::repeats::Repeat;
 use crate::store::{StoreError, VendRecord};
 
 /// Rows written in one transaction at most.
