@@ -40,8 +40,8 @@ impl Tls {
     }
 }
 
-fn setup(what: &str) -> impl FnOnce(String) -> StoreError + '_ {
-    move |e| StoreError::PostgresSetup(format!("{what}: {e}"))
+fn setup(what: &str, e: impl std::fmt::Display) -> StoreError {
+    StoreError::PostgresSetup(format!("{what}: {e}"))
 }
 
 fn client_config(ca_file: Option<&Path>) -> Result<rustls::ClientConfig, StoreError> {
@@ -60,7 +60,7 @@ fn client_config(ca_file: Option<&Path>) -> Result<rustls::ClientConfig, StoreEr
             )));
         }
         for cert in certs {
-            roots.add(cert).map_err(|e| setup("database.ca_file")(e.to_string()))?;
+            roots.add(cert).map_err(|e| setup("database.ca_file", e))?;
         }
     } else if added == 0 {
         return Err(StoreError::PostgresSetup(
@@ -71,15 +71,48 @@ fn client_config(ca_file: Option<&Path>) -> Result<rustls::ClientConfig, StoreEr
     let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
     Ok(rustls::ClientConfig::builder_with_provider(provider)
         .with_safe_default_protocol_versions()
-        .map_err(|e| setup("TLS versions")(e.to_string()))?
+        .map_err(|e| setup("TLS versions", e))?
         .with_root_certificates(roots)
         .with_no_client_auth())
 }
 
 fn read_pem(path: &Path) -> Result<Vec<CertificateDer<'static>>, StoreError> {
-    let shown = path.display().to_string();
+    let what = format!("database.ca_file {}", path.display());
     CertificateDer::pem_file_iter(path)
-        .map_err(|e| setup("database.ca_file")(format!("{shown}: {e}")))?
+        .map_err(|e| setup(&what, e))?
         .collect::<Result<Vec<_>, _>>()
-        .map_err(|e| setup("database.ca_file")(format!("{shown}: {e}")))
+        .map_err(|e| setup(&what, e))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    async fn tls_for(ca_file: &Path) -> Result<Tls, StoreError> {
+        let config: tokio_postgres::Config = "postgres://u@db.example/db?sslmode=require".parse().unwrap();
+        Tls::for_config(&config, Some(ca_file)).await
+    }
+
+    #[tokio::test]
+    async fn a_missing_or_empty_ca_file_stops_start_up_naming_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let missing = dir.path().join("nope.pem");
+        let Err(e) = tls_for(&missing).await else {
+            panic!("a missing file is refused")
+        };
+        assert!(e.to_string().contains("nope.pem"), "{e}");
+        let empty = dir.path().join("empty.pem");
+        std::fs::write(&empty, "not a certificate\n").unwrap();
+        let Err(e) = tls_for(&empty).await else {
+            panic!("a file without certificates is refused")
+        };
+        assert!(e.to_string().contains("no PEM certificate"), "{e}");
+    }
+
+    #[tokio::test]
+    async fn sslmode_disable_needs_no_certificates() {
+        let config: tokio_postgres::Config = "postgres://u@db.example/db?sslmode=disable".parse().unwrap();
+        let tls = Tls::for_config(&config, Some(Path::new("/nonexistent"))).await.unwrap();
+        assert!(matches!(tls, Tls::Plain));
+    }
 }
