@@ -59,7 +59,7 @@ import re, sys
 src = open(sys.argv[1]).read()
 prefix = re.search(r'Registry::new_custom\(Some\("(\w+)"', src).group(1)
 names = set()
-for kind, name in re.findall(r'(counter_vec|HistogramOpts::new|IntCounter::new|IntGauge::new|Opts::new)\(\s*"(\w+)"', src):
+for kind, name in re.findall(r'(counter_vec|\bcounter|HistogramOpts::new|IntCounter::new|IntGauge::new|Opts::new)\(\s*"(\w+)"', src):
     full = f"{prefix}_{name}"
     names.add(full)
     if kind == "HistogramOpts::new":

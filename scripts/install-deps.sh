@@ -13,6 +13,8 @@ command -v npm >/dev/null 2>&1 || missing+=(npm)
 # The web app's browser test drives Debian's Chromium through playwright-core (which cannot
 # download a browser of its own here).
 [[ -x /usr/bin/chromium ]] || missing+=(chromium)
+# The fleet tests and scripts/fleet.sh put Debian's HAProxy in front of the replicas.
+[[ -x /usr/sbin/haproxy ]] || missing+=(haproxy)
 if ((${#missing[@]})); then
   echo "install-deps: apt-get install ${missing[*]}" >&2
   export DEBIAN_FRONTEND=noninteractive

@@ -63,16 +63,17 @@ import json, sys
 keys = ["cases", "faults", "requests", "server_errors", "expected_unavailable", "mappings_lost",
         "cross_user_attempts", "cross_user_allowed"]
 total = dict.fromkeys(keys, 0)
-coherence = {"trials": 0, "worst": 0}
+coherence = {"trials": 0, "worst": 0, "lost": 0}
 for line in open(sys.argv[1]):
     row = json.loads(line)
     for k in keys:
         total[k] += row.get(k, 0)
     coherence["trials"] += row.get("coherence_trials", 0)
     coherence["worst"] = max(coherence["worst"], row.get("coherence_worst_ms", 0))
+    coherence["lost"] += row.get("lost_to_kill", 0)
 if coherence["trials"]:
     print("fleet: a change through one replica held on another within {worst} ms at worst "
-          "({trials} trials)".format(**coherence))
+          "({trials} trials); a replica killed under load cost {lost} requests".format(**coherence))
 print("hostile-suite: cases tried={cases} faults injected={faults} requests served={requests} "
       "5xx={server_errors} (+{expected_unavailable} demanded 503s during injected outages) mappings lost={mappings_lost} cross-user accesses allowed={cross_user_allowed} "
       "(of {cross_user_attempts} tried)".format(**total))

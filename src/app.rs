@@ -32,6 +32,7 @@ pub struct AppState {
     pub metrics: web::Data<Metrics>,
     max_body: web::Data<http::MaxBody>,
     endpoint: web::Data<http::Endpoint>,
+    proxies: web::Data<http::TrustedProxies>,
 }
 
 impl AppState {
@@ -43,7 +44,8 @@ impl AppState {
             .app_data(self.store.clone())
             .app_data(self.metrics.clone())
             .app_data(self.max_body.clone())
-            .app_data(self.endpoint.clone());
+            .app_data(self.endpoint.clone())
+            .app_data(self.proxies.clone());
     }
 }
 
@@ -58,7 +60,7 @@ pub enum StartError {
     #[error("TLS: {0}")]
     Tls(String),
     #[error("credential sealing key: {0}")]
-    Random(#[from] crate::vend::RandomUnavailable),
+    Sealer(#[from] crate::vend::SealerError),
 }
 
 pub struct Application {
@@ -81,24 +83,9 @@ fn bind(addr: std::net::SocketAddr) -> Result<(TcpListener, u16), StartError> {
     Ok((listener, port))
 }
 
-/// Loads the templates named by the config and checks them.
+/// Loads the templates named by the config and checks them (`PolicySet::for_config`).
 pub fn load_policies(config: &Config) -> Result<PolicySet, StartError> {
-    let mut required: Vec<&str> = config.policies.grants.keys().map(String::as_str).collect();
-    required.push(&config.policies.default);
-    let set = PolicySet::load(&config.policies.dir, &required).map_err(StartError::Policies)?;
-    let unbound: Vec<PolicyError> = set
-        .names()
-        .filter(|n| !config.policies.grants.contains_key(*n))
-        .map(|n| PolicyError::Template {
-            file: config.policies.dir.join(format!("{n}.json")),
-            reason: format!("no policies.grants entry says who may use `{n}`"),
-        })
-        .collect();
-    if unbound.is_empty() {
-        Ok(set)
-    } else {
-        Err(StartError::Policies(unbound))
-    }
+    PolicySet::for_config(&config.policies).map_err(StartError::Policies)
 }
 
 impl Application {
@@ -134,8 +121,6 @@ impl Application {
             Arc::clone(&metrics),
         ));
         let provisioner = Provisioner::new(store.clone(), Arc::clone(&buckets), &config, Arc::clone(&gate));
-        // Spilled credentials were sealed by a previous process: nothing can open them.
-        store.clear_spill().await?;
         let keys = KeyCache::new(KeyCacheParts {
             sts: Sts::new(sts, &config.aws, Arc::clone(&gate)),
             min_remaining: Duration::from_secs(config.aws.min_remaining_seconds),
@@ -143,6 +128,9 @@ impl Application {
             store: store.clone(),
             memory_bytes: config.cache.credentials_mib.saturating_mul(1 << 20),
             metrics: Arc::clone(&metrics),
+            sealing_keys: crate::config::parse_sealing_keys(&config.cache.sealing_keys.0)
+                .map_err(crate::vend::SealerError::Keys)?,
+            lease: Duration::from_secs(config.aws.call_timeout_seconds.saturating_mul(3)),
         })?;
         let vend_rate = Arc::new(VendRate::new(&config.limits));
         let pruner = vend_rate.spawn_pruner();
@@ -175,7 +163,10 @@ impl Application {
 
         let (listener, port) = bind(config.server.bind)?;
         let tls = match &config.server.tls {
-            Some(tls) => Some((bind(tls.bind)?, crate::tls::server_config(tls)?)),
+            Some(tls) => Some((
+                bind(tls.bind)?,
+                crate::tls::server_config(tls).map_err(StartError::Tls)?,
+            )),
             None => None,
         };
         let cors_origins = config.server.cors_allowed_origins.clone();
@@ -189,6 +180,7 @@ impl Application {
             metrics: web::Data::from(metrics),
             max_body: web::Data::new(http::MaxBody(config.server.max_body_bytes)),
             endpoint: web::Data::new(http::Endpoint(config.aws.endpoint_url.clone())),
+            proxies: web::Data::new(http::TrustedProxies(config.server.trusted_proxies.clone())),
         };
         let app_state = state.clone();
         let mut server = HttpServer::new(move || {

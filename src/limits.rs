@@ -22,8 +22,8 @@ pub struct VendRate {
 
 impl VendRate {
     pub fn new(config: &LimitsConfig) -> Self {
-        let per_minute = NonZeroU32::new(config.vends_per_minute).unwrap_or(NonZeroU32::MIN);
-        let burst = NonZeroU32::new(config.vend_burst).unwrap_or(NonZeroU32::MIN);
+        let per_minute = NonZeroU32::new(config.share(config.vends_per_minute)).unwrap_or(NonZeroU32::MIN);
+        let burst = NonZeroU32::new(config.share(config.vend_burst)).unwrap_or(NonZeroU32::MIN);
         Self {
             limiter: RateLimiter::keyed(Quota::per_minute(per_minute).allow_burst(burst)),
         }
@@ -62,7 +62,7 @@ pub struct AwsGate {
 
 impl AwsGate {
     pub fn new(config: &LimitsConfig, max_wait: Duration, metrics: Arc<Metrics>) -> Self {
-        let per_second = NonZeroU32::new(config.assume_role_per_second).unwrap_or(NonZeroU32::MIN);
+        let per_second = NonZeroU32::new(config.share(config.assume_role_per_second)).unwrap_or(NonZeroU32::MIN);
         Self {
             in_flight: Semaphore::new(config.max_concurrent_aws_calls as usize),
             assume_role: RateLimiter::direct(Quota::per_second(per_second)),
@@ -122,6 +122,23 @@ mod tests {
         let wait = rate.check(&alice).unwrap_err();
         assert!(wait > Duration::ZERO && wait <= Duration::from_secs(1), "{wait:?}");
         assert!(rate.check(&UserId::derive("i", "bob")).is_ok());
+    }
+
+    #[test]
+    fn three_replicas_round_robin_hold_a_users_fleet_wide_burst() {
+        // Each replica of three enforces a third; a user whose requests the balancer spreads
+        // over them gets the configured burst from the fleet, not three times it.
+        let config = LimitsConfig {
+            replicas: 3,
+            ..limits(60, 9)
+        };
+        let fleet: Vec<VendRate> = (0..3).map(|_| VendRate::new(&config)).collect();
+        let alice = UserId::derive("i", "alice");
+        let allowed = (0..30).filter(|i| fleet[i % 3].check(&alice).is_ok()).count();
+        assert_eq!(allowed, 9);
+        assert_eq!(config.share(300), 100);
+        assert_eq!(config.share(1), 1, "never below one");
+        assert_eq!(LimitsConfig { replicas: 4, ..config }.share(10), 3, "rounded up");
     }
 
     #[tokio::test]

@@ -5,29 +5,28 @@ use std::sync::Arc;
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 
-use crate::app::StartError;
 use crate::config::TlsConfig;
 
 /// A rustls server config from PEM files; every failure names the file and what is wrong.
-pub fn server_config(tls: &TlsConfig) -> Result<rustls::ServerConfig, StartError> {
+pub fn server_config(tls: &TlsConfig) -> Result<rustls::ServerConfig, String> {
     let certs: Vec<CertificateDer<'static>> = CertificateDer::pem_file_iter(&tls.cert_path)
         .and_then(Iterator::collect)
-        .map_err(|e| StartError::Tls(format!("server.tls.cert_path {}: {e}", tls.cert_path.display())))?;
+        .map_err(|e| format!("server.tls.cert_path {}: {e}", tls.cert_path.display()))?;
     if certs.is_empty() {
-        return Err(StartError::Tls(format!(
+        return Err(format!(
             "server.tls.cert_path {}: no certificate in the file",
             tls.cert_path.display()
-        )));
+        ));
     }
     let key = PrivateKeyDer::from_pem_file(&tls.key_path)
-        .map_err(|e| StartError::Tls(format!("server.tls.key_path {}: {e}", tls.key_path.display())))?;
+        .map_err(|e| format!("server.tls.key_path {}: {e}", tls.key_path.display()))?;
     let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
     let mut config = rustls::ServerConfig::builder_with_provider(provider)
         .with_safe_default_protocol_versions()
-        .map_err(|e| StartError::Tls(e.to_string()))?
+        .map_err(|e| e.to_string())?
         .with_no_client_auth()
         .with_single_cert(certs, key)
-        .map_err(|e| StartError::Tls(format!("certificate and key do not form a usable pair: {e}")))?;
+        .map_err(|e| format!("certificate and key do not form a usable pair: {e}"))?;
     config.alpn_protocols = vec![b"http/1.1".to_vec()];
     Ok(config)
 }

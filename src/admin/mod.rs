@@ -144,19 +144,33 @@ impl Admin {
     /// Denies every session of the user issued up to now on their bucket (a bucket-policy
     /// Deny on the session tag and `aws:TokenIssueTime`), and drops their cached keys. Returns
     /// once keys vended from then on carry a later issue time (STS times are whole seconds).
+    ///
+    /// The cut-off is recorded first: from then on no replica hands out keys issued before it
+    /// (the change feed drops their caches; shared keys are checked against it), so nothing
+    /// vended while the policy is being written is denied by it afterwards.
     pub async fn revoke(&self, id: &UserId) -> Result<UserView, AdminError> {
         let user = self.load(id).await?;
         let before = next_second(time::OffsetDateTime::now_utc());
+        self.store.set_revoked_before(id, before).await?;
+        self.vend.forget_user(id).await;
         if user.state == ProvisionState::Ready {
             let _slot = self.gate.call("s3").await.map_err(BucketError::from)?;
-            self.buckets
-                .revoke_sessions(&user.bucket, &self.tag_key, &user.user_id, before)
-                .await?;
+            // Concurrent revocations (any replica) each write the latest cut-off stored; the
+            // one that stored it last writes last.
+            let mut written = None;
+            loop {
+                let cut_off = self.load(id).await?.revoked_before.unwrap_or(before);
+                if written == Some(cut_off) {
+                    break;
+                }
+                self.buckets
+                    .revoke_sessions(&user.bucket, &self.tag_key, &user.user_id, cut_off)
+                    .await?;
+                written = Some(cut_off);
+            }
         }
         // No session is issued at or after `before` until the clock reaches it.
         sleep_until(before).await;
-        self.store.set_revoked_before(id, before).await?;
-        self.vend.forget_user(id).await;
         self.show(id).await
     }
 

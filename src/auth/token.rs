@@ -25,6 +25,9 @@ pub struct Caller {
     pub subject: String,
     /// Union of the token's `scope` words and `permissions` entries, sorted, no duplicates.
     pub grants: Box<[Box<str>]>,
+    /// The `permissions` claim alone, sorted: what Auth0's RBAC granted. A `scope` is whatever
+    /// the client asked for when RBAC is off, so it never stands in for a permission.
+    pub permissions: Box<[Box<str>]>,
     /// The OAuth client the token was issued to (`azp`), for logs and audit.
     pub client_id: Option<String>,
     /// A client-credentials (machine) token: no user behind it.
@@ -37,6 +40,11 @@ impl Caller {
         needs
             .iter()
             .any(|n| self.grants.binary_search_by(|g| (**g).cmp(n.as_str())).is_ok())
+    }
+
+    /// True when the token's `permissions` claim (not its `scope`) carries `permission`.
+    pub fn has_permission(&self, permission: &str) -> bool {
+        self.permissions.binary_search_by(|p| (**p).cmp(permission)).is_ok()
     }
 }
 
@@ -206,12 +214,14 @@ impl Verifier {
             .filter(|s| !s.is_empty())
             .map(str::to_owned)
             .collect();
-        grants.extend(claims.permissions.unwrap_or_default());
+        let permissions: BTreeSet<String> = claims.permissions.unwrap_or_default().into_iter().collect();
+        grants.extend(permissions.iter().cloned());
         let caller = Caller {
             user_id: UserId::derive(&self.issuer, &subject),
             issuer: self.issuer.clone(),
             subject,
             grants: grants.into_iter().map(String::into_boxed_str).collect(),
+            permissions: permissions.into_iter().map(String::into_boxed_str).collect(),
             client_id: claims.azp,
             machine,
         };

@@ -90,6 +90,7 @@ mod tests {
             issuer: ISSUER.to_owned(),
             subject: sub.to_owned(),
             grants: ["read:files".into(), "write:files".into()].into(),
+            permissions: ["read:files".into(), "write:files".into()].into(),
             client_id: Some("spa".to_owned()),
             machine: false,
         })

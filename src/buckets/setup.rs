@@ -30,6 +30,13 @@ const CORS_EXPOSE: &[&str] = &[
 const CORS_METHODS: &[&str] = &["GET", "PUT", "POST", "DELETE", "HEAD"];
 const CORS_MAX_AGE_SECONDS: i32 = 3000;
 
+/// `CreateBucket`'s `LocationConstraint` for a bucket in `region`: none in us-east-1 (S3 refuses
+/// one there with `InvalidLocationConstraint`), the region's own name everywhere else (S3
+/// refuses a request without one outside us-east-1 with `IllegalLocationConstraintException`).
+fn location_constraint(region: &str) -> Option<BucketLocationConstraint> {
+    (region != "us-east-1").then(|| BucketLocationConstraint::from(region))
+}
+
 impl Buckets {
     #[tracing::instrument(skip(self), fields(bucket = %bucket))]
     pub async fn create(&self, bucket: &BucketName) -> Result<Created, UpstreamError> {
@@ -38,11 +45,10 @@ impl Buckets {
             .create_bucket()
             .bucket(bucket.as_str())
             .object_ownership(ObjectOwnership::BucketOwnerEnforced);
-        // us-east-1 is the one region that must not be named as a location constraint.
-        if self.region != "us-east-1" {
+        if let Some(constraint) = location_constraint(&self.region) {
             req = req.create_bucket_configuration(
                 CreateBucketConfiguration::builder()
-                    .location_constraint(BucketLocationConstraint::from(self.region.as_str()))
+                    .location_constraint(constraint)
                     .build(),
             );
         }
@@ -177,6 +183,31 @@ impl From<aws_sdk_s3::error::BuildError> for UpstreamError {
             operation: "build",
             code: "ClientError".to_owned(),
             detail: e.to_string(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_us_east_1_creates_buckets_without_a_location_constraint() {
+        assert_eq!(location_constraint("us-east-1"), None);
+        for region in [
+            "us-east-2",
+            "us-west-2",
+            "eu-west-1",
+            "eu-central-1",
+            "ap-southeast-2",
+            "sa-east-1",
+            "af-south-1",
+            "il-central-1",
+            "us-gov-west-1",
+            "cn-north-1",
+        ] {
+            let c = location_constraint(region).unwrap();
+            assert_eq!(c.as_str(), region, "{region} names itself");
         }
     }
 }

@@ -98,6 +98,10 @@ impl Config {
             );
         }
 
+        if let Err(e) = super::parse_sealing_keys(&self.cache.sealing_keys.0) {
+            p.push(format!("cache.sealing_keys: {e}"));
+        }
+
         let pol = &self.policies;
         if !pol.grants.contains_key(&pol.default) {
             p.push(format!(
@@ -116,6 +120,7 @@ impl Config {
             ("vend_burst", lim.vend_burst),
             ("max_concurrent_aws_calls", lim.max_concurrent_aws_calls),
             ("assume_role_per_second", lim.assume_role_per_second),
+            ("replicas", lim.replicas),
         ] {
             if value == 0 {
                 p.push(format!("limits.{key}: must be at least 1"));

@@ -13,6 +13,9 @@ use serde::Deserialize;
 mod checks;
 mod database;
 mod env;
+mod sealing;
+
+pub use sealing::parse_sealing_keys;
 
 pub use database::DatabaseConfig;
 
@@ -64,6 +67,23 @@ pub struct CacheConfig {
     /// delete made elsewhere takes to hold here. `PostgreSQL` also notifies at once.
     #[serde(default = "defaults::coherence_poll_ms")]
     pub coherence_poll_ms: u64,
+    /// Keys sealing the credentials the fleet shares through the database: `id:base64` of 32
+    /// random bytes, comma-separated; the first seals, all open. Give every replica the same,
+    /// from the environment (`STSVEND_CACHE__SEALING_KEYS`). Empty: each process draws its own,
+    /// and shares nothing.
+    #[serde(default)]
+    pub sealing_keys: Secret,
+}
+
+/// A secret from the configuration: `Debug` never shows it.
+#[derive(Clone, Default, Deserialize)]
+#[serde(transparent)]
+pub struct Secret(pub String);
+
+impl std::fmt::Debug for Secret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(if self.0.is_empty() { "<none>" } else { "<redacted>" })
+    }
 }
 
 impl Default for CacheConfig {
@@ -73,6 +93,7 @@ impl Default for CacheConfig {
             mapping_entries: defaults::mapping_entries(),
             token_entries: defaults::token_entries(),
             coherence_poll_ms: defaults::coherence_poll_ms(),
+            sealing_keys: Secret::default(),
         }
     }
 }
@@ -98,6 +119,11 @@ pub struct ServerConfig {
     /// HTTP to anything but loopback (the AWS SDKs' container-credentials provider).
     #[serde(default)]
     pub tls: Option<TlsConfig>,
+    /// Peers (CIDRs) whose `Forwarded` / `X-Forwarded-For` headers name the real client: the
+    /// load balancers in front of the service. Requests from anyone else are taken as coming
+    /// from their own address, whatever headers they send.
+    #[serde(default)]
+    pub trusted_proxies: Vec<ipnet::IpNet>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -213,6 +239,17 @@ pub struct LimitsConfig {
     /// and region, shared with everything else in the account).
     #[serde(default = "defaults::assume_role_per_second")]
     pub assume_role_per_second: u32,
+    /// Replicas sharing these limits behind one load balancer: each enforces its share
+    /// (the rates above divided by this, rounded up), so the fleet as a whole holds them.
+    #[serde(default = "defaults::replicas")]
+    pub replicas: u32,
+}
+
+impl LimitsConfig {
+    /// This replica's share of a fleet-wide `limit`: at least 1.
+    pub fn share(&self, limit: u32) -> u32 {
+        limit.div_ceil(self.replicas.max(1)).max(1)
+    }
 }
 
 impl Default for LimitsConfig {
@@ -222,11 +259,15 @@ impl Default for LimitsConfig {
             vend_burst: defaults::vend_burst(),
             max_concurrent_aws_calls: defaults::max_concurrent_aws_calls(),
             assume_role_per_second: defaults::assume_role_per_second(),
+            replicas: defaults::replicas(),
         }
     }
 }
 
 mod defaults {
+    pub fn replicas() -> u32 {
+        1
+    }
     pub fn credentials_mib() -> u64 {
         // ~6.5k users' AWS-sized credentials and response bodies; the rest wait sealed in the
         // spill table.

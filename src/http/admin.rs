@@ -20,6 +20,7 @@ use crate::store::{AdminAction, KeyOwner, UserQuery};
 pub struct Ctx {
     admin: web::Data<Admin>,
     verifier: web::Data<Verifier>,
+    proxies: web::Data<super::TrustedProxies>,
 }
 
 impl actix_web::FromRequest for Ctx {
@@ -29,8 +30,13 @@ impl actix_web::FromRequest for Ctx {
     fn from_request(req: &HttpRequest, _: &mut actix_web::dev::Payload) -> Self::Future {
         let admin = req.app_data::<web::Data<Admin>>().cloned();
         let verifier = req.app_data::<web::Data<Verifier>>().cloned();
-        std::future::ready(match (admin, verifier) {
-            (Some(admin), Some(verifier)) => Ok(Self { admin, verifier }),
+        let proxies = req.app_data::<web::Data<super::TrustedProxies>>().cloned();
+        std::future::ready(match (admin, verifier, proxies) {
+            (Some(admin), Some(verifier), Some(proxies)) => Ok(Self {
+                admin,
+                verifier,
+                proxies,
+            }),
             _ => Err(ApiError::internal("admin routes", &std::io::Error::other("not wired"))),
         })
     }
@@ -75,9 +81,9 @@ async fn authorize(req: &HttpRequest, state: &Ctx) -> Result<AdminCaller, ApiErr
     let caller = state.verifier.verify_any(bearer_token(req)?).await?;
     let admin = AdminCaller {
         caller,
-        client_addr: req.peer_addr().map(|a| a.ip().to_string()),
+        client_addr: state.proxies.client_of(req).map(|a| a.to_string()),
     };
-    if !admin.caller.has_any(&[permission.to_owned()]) {
+    if !admin.caller.has_permission(permission) {
         // Refusals of authenticated callers are audited too.
         let id = record(state, &admin, "authorize", None).await?;
         finish(state, id, "refused", Some("missing the admin permission".to_owned())).await;

@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 
 use super::error::{ApiError, invalid_query};
 use super::extract::Authenticated;
-use super::{Endpoint, MaxBody};
+use super::{Endpoint, MaxBody, TrustedProxies};
 use crate::aws::UpstreamError;
 use crate::buckets::BucketError;
 use crate::clock::format_time;
@@ -72,11 +72,12 @@ pub async fn vend(
     Authenticated(caller): Authenticated,
     payload: web::Payload,
     vend: web::Data<Vend>,
+    proxies: web::Data<TrustedProxies>,
     max_body: web::Data<MaxBody>,
     endpoint: web::Data<Endpoint>,
 ) -> Result<HttpResponse, ApiError> {
     let body: CredentialsRequest = read_json(&req, payload, max_body.0).await?;
-    let client = req.peer_addr().map(|a| a.ip());
+    let client = proxies.client_of(&req);
     let h = vend
         .hand_out(&caller, body.access.as_deref(), client)
         .await
@@ -109,9 +110,10 @@ pub async fn container(
     Authenticated(caller): Authenticated,
     query: Result<web::Query<ContainerQuery>, actix_web::Error>,
     vend: web::Data<Vend>,
+    proxies: web::Data<TrustedProxies>,
 ) -> Result<HttpResponse, ApiError> {
     let query = query.map_err(|e| invalid_query(&e))?;
-    let client = req.peer_addr().map(|a| a.ip());
+    let client = proxies.client_of(&req);
     let h = vend
         .hand_out(&caller, query.access.as_deref(), client)
         .await

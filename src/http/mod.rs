@@ -1,6 +1,7 @@
 //! Routes. One file per resource; `ApiError` is the only error type that leaves a handler.
 
 mod admin;
+mod client_addr;
 mod cors;
 mod credentials;
 mod error;
@@ -14,6 +15,7 @@ mod request_log;
 use actix_web::web;
 
 pub use admin::UserPage;
+pub use client_addr::TrustedProxies;
 pub use cors::cors;
 pub use credentials::{ContainerCredentials, CredentialsResponse};
 pub use error::ApiError;

@@ -9,7 +9,6 @@ use std::time::Duration;
 use aws_sdk_sts::types::Tag;
 
 use super::{OpsError, caller_identity, is_role_session};
-use crate::app::load_policies;
 use crate::auth::JwksCache;
 use crate::aws::UpstreamError;
 use crate::config::Config;
@@ -188,7 +187,8 @@ pub async fn run(config_path: &Path) -> bool {
 
 /// Every template renders, for a trial user, into a policy STS accepts.
 fn check_templates(config: &Config) -> Result<(PolicySet, String), String> {
-    let set = load_policies(config).map_err(|e| e.to_string())?;
+    let set = PolicySet::for_config(&config.policies)
+        .map_err(|errors| errors.iter().map(ToString::to_string).collect::<Vec<_>>().join("; "))?;
     let ctx_user = UserId::derive("doctor", "trial");
     let bucket = ctx_user
         .bucket_candidate(&config.storage.bucket_prefix, 0)

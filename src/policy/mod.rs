@@ -138,6 +138,23 @@ impl PolicySet {
         }
     }
 
+    /// The templates `policies` names (the default and every one in `grants`), loaded and
+    /// checked; every template in the folder must say who may use it.
+    pub fn for_config(policies: &crate::config::PoliciesConfig) -> Result<Self, Vec<PolicyError>> {
+        let mut required: Vec<&str> = policies.grants.keys().map(String::as_str).collect();
+        required.push(&policies.default);
+        let set = Self::load(&policies.dir, &required)?;
+        let unbound: Vec<PolicyError> = set
+            .names()
+            .filter(|n| !policies.grants.contains_key(*n))
+            .map(|n| PolicyError::Template {
+                file: policies.dir.join(format!("{n}.json")),
+                reason: format!("no policies.grants entry says who may use `{n}`"),
+            })
+            .collect();
+        if unbound.is_empty() { Ok(set) } else { Err(unbound) }
+    }
+
     pub fn get(&self, name: &str) -> Option<&Template> {
         self.templates.get(name)
     }

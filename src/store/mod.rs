@@ -285,6 +285,7 @@ impl Store {
         on_backend!(self, s => s.set_disabled(user_id, disabled).await)
     }
 
+    /// Moves the user's revocation cut-off to `before`, unless a later one is already set.
     pub async fn set_revoked_before(&self, user_id: &UserId, before: OffsetDateTime) -> Result<(), StoreError> {
         on_backend!(self, s => s.set_revoked_before(user_id, before).await)
     }
@@ -383,6 +384,23 @@ impl Store {
     /// Keeps a sealed entry without waiting; a lost one costs an `AssumeRole` later.
     pub fn spill(&self, entry: Spilled) {
         on_backend!(self, s => s.spill(entry));
+    }
+
+    /// Writes freshly issued keys (sealed) for every process to find, and releases the issuing
+    /// lease on them; returns once committed.
+    pub async fn publish_issued(&self, entry: Spilled) -> Result<(), StoreError> {
+        on_backend!(self, s => s.publish_issued(entry).await)
+    }
+
+    /// Takes the fleet-wide lease on issuing keys for (user, template) for `lease` seconds;
+    /// false while another process holds it.
+    pub async fn claim_issue(&self, user_id: &UserId, template: u8, lease: u32) -> Result<bool, StoreError> {
+        on_backend!(self, s => s.claim_issue(user_id, template, lease).await)
+    }
+
+    /// Gives up a lease (the issue failed).
+    pub async fn release_issue(&self, user_id: &UserId, template: u8) -> Result<(), StoreError> {
+        on_backend!(self, s => s.release_issue(user_id, template).await)
     }
 
     /// The sealed entry for (user, template), if one is spilled and not expired.

@@ -53,7 +53,7 @@ async fn follow(vend: &Weak<Vend>, store: &Store, poll: Duration, metrics: &Metr
                 Ok(changes) => {
                     let full = changes.len() == BATCH as usize;
                     for change in changes {
-                        vend.forget_user(&change.user_id).await;
+                        vend.drop_cached(&change.user_id).await;
                         metrics.coherence_drops.inc();
                         seen = change.seq;
                     }

@@ -3,19 +3,23 @@
 //! Concurrent misses of one key share a single `AssumeRole`. Each entry also keeps what its
 //! hand-outs need again: the audit row of every party the keys went to, and the response body.
 //!
-//! The in-memory cache has a byte budget. Entries it evicts for room are sealed and spilled to
-//! the database (`seal`, `Store::spill`) and come back from there on the user's next vend, so
-//! memory stays bounded without a second `AssumeRole` per refresh window.
+//! Keys are shared across the fleet: every issued set is sealed (`seal`) and written to the
+//! database at once (`Store::publish_issued`), and a miss reads the database before asking
+//! STS. So that concurrent misses on several replicas still make one `AssumeRole`, the one
+//! that asks takes a lease on (user, template) in the database first; the others wait for its
+//! keys to appear (bounded by the lease), then ask STS themselves only if they never do. The
+//! in-memory cache has a byte budget; an entry it drops is found in the database again.
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, OnceLock, PoisonError};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use quick_cache::{Lifecycle, Weighter};
+use quick_cache::Weighter;
+use quick_cache::sync::DefaultLifecycle;
 use time::OffsetDateTime;
 
-use super::seal::Sealer;
+use super::seal::{Sealer, SealerError};
 use crate::aws::UpstreamError;
 use crate::cache::HotCache;
 use crate::identity::UserId;
@@ -26,6 +30,9 @@ use crate::sts::{Credentials, Sts};
 
 /// (user, template index): cloned without allocating.
 type Key = (UserId, u8);
+
+/// How often a replica waiting for another's keys looks for them.
+const SHARED_POLL: Duration = Duration::from_millis(25);
 
 /// Keys as the vend cache holds them.
 pub struct Issued {
@@ -91,32 +98,6 @@ impl Weighter<Key, Arc<Issued>> for ByteWeight {
     }
 }
 
-/// Entries pushed out for room are sealed and spilled; removed ones are done with. Entries
-/// below `min_remaining` are replaced at their next lookup (`KeyCache::usable`) or pushed out.
-#[derive(Clone)]
-struct SpillOnEvict {
-    store: Store,
-    sealer: Arc<Sealer>,
-}
-
-impl Lifecycle<Key, Arc<Issued>> for SpillOnEvict {
-    type RequestState = ();
-
-    fn on_evict(&self, (): &mut (), key: Key, c: Arc<Issued>) {
-        if c.credentials.remaining().is_zero() {
-            return;
-        }
-        if let Some(sealed) = self.sealer.seal(&key.0, key.1, &c.credentials) {
-            self.store.spill(Spilled {
-                user_id: key.0,
-                template: key.1,
-                expires_at: c.credentials.expiration.unix_timestamp(),
-                sealed,
-            });
-        }
-    }
-}
-
 /// Keys for one hand-out.
 pub struct Found {
     pub issued: Arc<Issued>,
@@ -127,7 +108,9 @@ pub struct Found {
 pub struct KeyCache {
     sts: Sts,
     min_remaining: Duration,
-    cache: HotCache<Key, Arc<Issued>, ByteWeight, SpillOnEvict>,
+    cache: HotCache<Key, Arc<Issued>, ByteWeight, DefaultLifecycle<Key, Arc<Issued>>>,
+    /// How long the lease on issuing one set of keys lasts (and others wait for it).
+    lease: Duration,
     /// Number of templates, for dropping a user's entries of every one.
     templates: u8,
     store: Store,
@@ -143,22 +126,23 @@ pub struct KeyCacheParts {
     pub store: Store,
     pub memory_bytes: u64,
     pub metrics: Arc<Metrics>,
+    /// `cache.sealing_keys`, parsed; empty: a random key of this process's own.
+    pub sealing_keys: Vec<(u8, [u8; 32])>,
+    /// How long one `AssumeRole` may take at most, retries included.
+    pub lease: Duration,
 }
 
 impl KeyCache {
-    pub fn new(parts: KeyCacheParts) -> Result<Self, super::RandomUnavailable> {
-        let sealer = Arc::new(Sealer::new()?);
-        let spill = SpillOnEvict {
-            store: parts.store.clone(),
-            sealer: Arc::clone(&sealer),
-        };
+    pub fn new(parts: KeyCacheParts) -> Result<Self, SealerError> {
+        let sealer = Arc::new(Sealer::new(&parts.sealing_keys)?);
         // About 2.5 KiB per entry with AWS's session tokens (`Issued::weight`).
         let estimated = usize::try_from(parts.memory_bytes / 2500).unwrap_or(usize::MAX).max(16);
-        let cache = HotCache::new(estimated, parts.memory_bytes, ByteWeight, spill);
+        let cache = HotCache::new(estimated, parts.memory_bytes, ByteWeight, DefaultLifecycle::default());
         Ok(Self {
             sts: parts.sts,
             min_remaining: parts.min_remaining,
             cache,
+            lease: parts.lease,
             templates: u8::try_from(parts.templates).unwrap_or(u8::MAX),
             store: parts.store,
             sealer,
@@ -211,35 +195,98 @@ impl KeyCache {
         !revoked && credentials.remaining() >= self.min_remaining
     }
 
-    /// A cache miss: the spilled entry when there is a usable one, else `AssumeRole`.
+    /// A cache miss: the fleet's keys when there are usable ones, else `AssumeRole` (by this
+    /// process, or by the one holding the lease).
     async fn load(
         &self,
         user: &UserRecord,
         template: &Template,
         called_sts: &AtomicBool,
     ) -> Result<Arc<Issued>, UpstreamError> {
-        match self.store.spilled(&user.user_id, template.index()).await {
-            Ok(Some(row)) => {
-                let expiration = OffsetDateTime::from_unix_timestamp(row.expires_at).ok();
-                let opened = expiration.and_then(|e| self.sealer.open(&user.user_id, row.template, e, &row.sealed));
-                if let Some(c) = opened.filter(|c| self.usable(user, c)) {
+        if let Some(c) = self.shared(user, template).await {
+            return Ok(Arc::new(Issued::new(c)));
+        }
+        let lease = u32::try_from(self.lease.as_secs()).unwrap_or(u32::MAX).max(1);
+        let claimed = match self.store.claim_issue(&user.user_id, template.index(), lease).await {
+            Ok(claimed) => claimed,
+            // The database is down: keys from STS still serve this user.
+            Err(e) => {
+                tracing::warn!(error = %e, "taking the issue lease failed; asking STS");
+                true
+            }
+        };
+        if !claimed {
+            // Another process is asking STS for these keys: wait for them to appear.
+            let deadline = Instant::now() + self.lease;
+            while Instant::now() < deadline {
+                tokio::time::sleep(SHARED_POLL).await;
+                if let Some(c) = self.shared(user, template).await {
                     return Ok(Arc::new(Issued::new(c)));
                 }
             }
-            Ok(None) => {}
-            // The spill is an optimisation: without it, ask STS.
-            Err(e) => tracing::warn!(error = %e, "reading spilled credentials failed"),
+            tracing::warn!(user_id = %user.user_id, "the issue lease's holder never published; asking STS");
+        }
+        // Mid-revocation, keys issued before the cut-off would be denied: wait for it (at most
+        // a second, see `Admin::revoke`).
+        if let Some(cut_off) = user.revoked_before {
+            crate::clock::sleep_until(cut_off).await;
         }
         called_sts.store(true, Ordering::Relaxed);
-        let credentials = self.sts.assume_role(user, template).await?;
+        let credentials = match self.sts.assume_role(user, template).await {
+            Ok(c) => c,
+            Err(e) => {
+                if claimed && let Err(err) = self.store.release_issue(&user.user_id, template.index()).await {
+                    tracing::debug!(error = %err, "releasing the issue lease failed; it expires");
+                }
+                return Err(e);
+            }
+        };
+        if let Some(sealed) = self.sealer.seal(&user.user_id, template.index(), &credentials) {
+            let published = self
+                .store
+                .publish_issued(Spilled {
+                    user_id: user.user_id.clone(),
+                    template: template.index(),
+                    expires_at: credentials.expiration.unix_timestamp(),
+                    sealed,
+                })
+                .await;
+            if let Err(e) = published {
+                // Only sharing is lost: other processes ask STS for their own.
+                tracing::warn!(error = %e, "publishing issued keys failed");
+            }
+        }
         Ok(Arc::new(Issued::new(credentials)))
     }
 
-    /// Drops every cached credential of one user (all templates).
-    pub async fn forget_user(&self, user_id: &UserId) {
+    /// Usable keys for (user, template) that some process published, if any.
+    async fn shared(&self, user: &UserRecord, template: &Template) -> Option<Credentials> {
+        match self.store.spilled(&user.user_id, template.index()).await {
+            Ok(Some(row)) => {
+                let expiration = OffsetDateTime::from_unix_timestamp(row.expires_at).ok()?;
+                self.sealer
+                    .open(&user.user_id, row.template, expiration, &row.sealed)
+                    .filter(|c| self.usable(user, c))
+            }
+            Ok(None) => None,
+            // Sharing is an optimisation: without it, ask STS.
+            Err(e) => {
+                tracing::warn!(error = %e, "reading shared credentials failed");
+                None
+            }
+        }
+    }
+
+    /// Drops this process's cached keys of one user (all templates).
+    pub async fn drop_cached(&self, user_id: &UserId) {
         for t in 0..self.templates {
             self.cache.remove(&(user_id.clone(), t)).await;
         }
+    }
+
+    /// Drops every cached credential of one user (all templates), the shared ones included.
+    pub async fn forget_user(&self, user_id: &UserId) {
+        self.drop_cached(user_id).await;
         if let Err(e) = self.store.forget_spilled(user_id).await {
             // Spilled keys are checked against the user's row when they come back
             // (`usable`), so a left-over one is never handed out after a revocation.

@@ -25,7 +25,7 @@ use crate::store::{Store, StoreError, UserRecord, VendRecord};
 
 pub use coherence::spawn as spawn_coherence;
 pub use keys::{Issued, KeyCache, KeyCacheParts};
-pub use seal::RandomUnavailable;
+pub use seal::SealerError;
 
 #[derive(Debug, thiserror::Error)]
 pub enum VendError {
@@ -165,10 +165,19 @@ impl Vend {
         self.provisioner.lookup(user_id).await
     }
 
-    /// Drops everything cached about the user (mapping and keys), so the next request reads
-    /// the stored row.
+    /// Drops everything cached about the user (mapping and keys), here and in the keys the
+    /// fleet shares, so the next request reads the stored row and asks STS: after an operator
+    /// changed the user.
     pub async fn forget_user(&self, user_id: &UserId) {
         self.keys.forget_user(user_id).await;
+        self.provisioner.forget(user_id).await;
+    }
+
+    /// Drops what this process alone cached about the user: after another process changed
+    /// them (the change feed). The shared keys stay; they are checked against the user's
+    /// stored row when they are read.
+    pub async fn drop_cached(&self, user_id: &UserId) {
+        self.keys.drop_cached(user_id).await;
         self.provisioner.forget(user_id).await;
     }
 }

@@ -1,9 +1,12 @@
-//! Sealing credentials for the spill (`Store::spill`): AES-256-GCM under a key drawn at
-//! start-up that never leaves this process's memory, so the database file never holds a usable
-//! secret and a restarted service cannot read (or be fed) old rows. The user id, template and
-//! expiry are the associated data: a row moved to another user or template does not open.
-
-use std::sync::atomic::{AtomicU64, Ordering};
+//! Sealing credentials for the shared credential table (`Store::publish_issued`): AES-256-GCM,
+//! so the database never holds a usable secret. The user id, template and expiry are the
+//! associated data: a row moved to another user or template does not open.
+//!
+//! The key comes from `cache.sealing_keys` (every replica of a fleet has the same, from a
+//! secret in its environment; never from the database), as `id:base64` entries: the first
+//! seals, all open, so a new key can be put first while rows sealed under the old one expire.
+//! Without configured keys a random key is drawn at start-up: rows are then this process's
+//! alone (another replica cannot open them and asks STS itself).
 
 use aws_lc_rs::aead::{AES_256_GCM, Aad, LessSafeKey, NONCE_LEN, Nonce, UnboundKey};
 use aws_lc_rs::rand::{SecureRandom, SystemRandom};
@@ -12,50 +15,65 @@ use time::OffsetDateTime;
 use crate::identity::UserId;
 use crate::sts::Credentials;
 
+/// The key id of a random per-process key (configured ids are 1-255, see
+/// `config::parse_sealing_keys`).
+const PROCESS_KEY_ID: u8 = 0;
+
 pub struct Sealer {
-    key: LessSafeKey,
-    /// Nonces are `prefix ‖ counter`: unique for this key without any bookkeeping.
-    prefix: [u8; 4],
-    counter: AtomicU64,
+    /// (id, key); the first seals.
+    keys: Vec<(u8, LessSafeKey)>,
+    rng: SystemRandom,
 }
 
 #[derive(Debug, thiserror::Error)]
-#[error("the system random source failed")]
-pub struct RandomUnavailable;
+pub enum SealerError {
+    #[error("the system random source failed")]
+    Random,
+    #[error("cache.sealing_keys: {0}")]
+    Keys(String),
+}
 
 impl Sealer {
-    pub fn new() -> Result<Self, RandomUnavailable> {
+    /// A sealer over the configured keys, or over a fresh random key when there are none.
+    pub fn new(configured: &[(u8, [u8; 32])]) -> Result<Self, SealerError> {
         let rng = SystemRandom::new();
-        let mut key = [0u8; 32];
-        let mut prefix = [0u8; 4];
-        rng.fill(&mut key).map_err(|_| RandomUnavailable)?;
-        rng.fill(&mut prefix).map_err(|_| RandomUnavailable)?;
-        let key = UnboundKey::new(&AES_256_GCM, &key).map_err(|_| RandomUnavailable)?;
-        Ok(Self {
-            key: LessSafeKey::new(key),
-            prefix,
-            counter: AtomicU64::new(0),
-        })
+        let bind = |id: u8, bytes: &[u8; 32]| {
+            UnboundKey::new(&AES_256_GCM, bytes)
+                .map(|k| (id, LessSafeKey::new(k)))
+                .map_err(|_| SealerError::Keys(format!("key {id} is not an AES-256 key")))
+        };
+        let keys = if configured.is_empty() {
+            let mut bytes = [0u8; 32];
+            rng.fill(&mut bytes).map_err(|_| SealerError::Random)?;
+            vec![bind(PROCESS_KEY_ID, &bytes)?]
+        } else {
+            configured
+                .iter()
+                .map(|(id, k)| bind(*id, k))
+                .collect::<Result<_, _>>()?
+        };
+        Ok(Self { keys, rng })
     }
 
-    /// `nonce ‖ ciphertext ‖ tag` of the credentials of (user, template).
+    /// `key id ‖ nonce ‖ ciphertext ‖ tag` of the credentials of (user, template). Nonces are
+    /// random (96 bits): replicas sharing a key keep no counter in common.
     pub fn seal(&self, user_id: &UserId, template: u8, credentials: &Credentials) -> Option<Vec<u8>> {
+        let (id, key) = self.keys.first()?;
         let mut nonce = [0u8; NONCE_LEN];
-        nonce[..4].copy_from_slice(&self.prefix);
-        nonce[4..].copy_from_slice(&self.counter.fetch_add(1, Ordering::Relaxed).to_be_bytes());
+        self.rng.fill(&mut nonce).ok()?;
         let mut body = credentials.to_bytes();
         let aad = associated(user_id, template, credentials.expiration);
-        self.key
-            .seal_in_place_append_tag(Nonce::assume_unique_for_key(nonce), Aad::from(&aad[..]), &mut body)
+        key.seal_in_place_append_tag(Nonce::assume_unique_for_key(nonce), Aad::from(&aad[..]), &mut body)
             .ok()?;
-        let mut out = Vec::with_capacity(NONCE_LEN + body.len());
+        let mut out = Vec::with_capacity(1 + NONCE_LEN + body.len());
+        out.push(*id);
         out.extend_from_slice(&nonce);
         out.extend_from_slice(&body);
         Some(out)
     }
 
     /// The credentials sealed for (user, template) with this expiry; `None` for anything
-    /// else (another process's key, another user's row, a changed byte).
+    /// else (a key this process does not hold, another user's row, a changed byte).
     pub fn open(
         &self,
         user_id: &UserId,
@@ -63,11 +81,12 @@ impl Sealer {
         expiration: OffsetDateTime,
         sealed: &[u8],
     ) -> Option<Credentials> {
-        let (nonce, body) = sealed.split_first_chunk::<NONCE_LEN>()?;
+        let (id, rest) = sealed.split_first()?;
+        let (_, key) = self.keys.iter().find(|(k, _)| k == id)?;
+        let (nonce, body) = rest.split_first_chunk::<NONCE_LEN>()?;
         let mut body = body.to_vec();
         let aad = associated(user_id, template, expiration);
-        let plain = self
-            .key
+        let plain = key
             .open_in_place(Nonce::assume_unique_for_key(*nonce), Aad::from(&aad[..]), &mut body)
             .ok()?;
         Credentials::from_bytes(plain, expiration)
@@ -90,11 +109,15 @@ mod tests {
         Credentials::new("ASIAEXAMPLEEXAMPLE12", "secret/key", "FwoGZXIvYXdzEBAaDH+/TmFtZQ==", at).unwrap()
     }
 
+    fn key(byte: u8) -> [u8; 32] {
+        [byte; 32]
+    }
+
     #[test]
-    fn sealed_credentials_open_only_for_their_user_template_expiry_and_process() {
+    fn sealed_credentials_open_only_for_their_user_template_expiry_and_key() {
         let at = OffsetDateTime::from_unix_timestamp(1_800_000_000).unwrap();
         let (a, b) = (UserId::derive("https://i/", "a"), UserId::derive("https://i/", "b"));
-        let this_process = Sealer::new().unwrap();
+        let this_process = Sealer::new(&[]).unwrap();
         let sealed = this_process.seal(&a, 0, &creds(at)).unwrap();
         assert!(
             !sealed.windows(10).any(|w| w == b"secret/key"),
@@ -115,8 +138,8 @@ mod tests {
         let later = at + time::Duration::hours(1);
         assert!(this_process.open(&a, 0, later, &sealed).is_none(), "a changed expiry");
         assert!(
-            Sealer::new().unwrap().open(&a, 0, at, &sealed).is_none(),
-            "another process"
+            Sealer::new(&[]).unwrap().open(&a, 0, at, &sealed).is_none(),
+            "another process's random key"
         );
         let mut flipped = sealed.clone();
         let last = flipped.len() - 1;
@@ -126,6 +149,41 @@ mod tests {
             this_process.seal(&a, 0, &creds(at)).unwrap(),
             sealed,
             "fresh nonce each time"
+        );
+    }
+
+    #[test]
+    fn replicas_sharing_keys_open_each_others_rows_across_a_rotation() {
+        let at = OffsetDateTime::from_unix_timestamp(1_800_000_000).unwrap();
+        let a = UserId::derive("https://i/", "a");
+        let old = Sealer::new(&[(1, key(1))]).unwrap();
+        let sealed_old = old.seal(&a, 0, &creds(at)).unwrap();
+        assert!(
+            Sealer::new(&[(1, key(1))])
+                .unwrap()
+                .open(&a, 0, at, &sealed_old)
+                .is_some()
+        );
+
+        // Rotation: key 2 seals from now on; key 1 still opens what it sealed.
+        let rotated = Sealer::new(&[(2, key(2)), (1, key(1))]).unwrap();
+        assert!(rotated.open(&a, 0, at, &sealed_old).is_some());
+        let sealed_new = rotated.seal(&a, 0, &creds(at)).unwrap();
+        assert_eq!(sealed_new[0], 2);
+        assert!(old.open(&a, 0, at, &sealed_new).is_none(), "a replica without key 2");
+        // Key 1 retired: its rows no longer open.
+        assert!(
+            Sealer::new(&[(2, key(2))])
+                .unwrap()
+                .open(&a, 0, at, &sealed_old)
+                .is_none()
+        );
+        // Same id, other bytes: refused.
+        assert!(
+            Sealer::new(&[(1, key(9))])
+                .unwrap()
+                .open(&a, 0, at, &sealed_old)
+                .is_none()
         );
     }
 }

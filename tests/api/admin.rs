@@ -69,6 +69,23 @@ async fn the_admin_api_is_off_unless_a_permission_is_configured() {
     assert!(body["error"]["message"].as_str().unwrap().contains("admin.permission"));
 }
 
+/// With RBAC off on an Auth0 API, a client is granted any scope it asks for: a `scope` naming
+/// the admin permission proves nothing, only the `permissions` claim does.
+#[tokio::test]
+async fn a_scope_naming_the_admin_permission_without_the_permissions_claim_is_refused() {
+    let app = admin_app().await;
+    let mut claims = app.issuer.claims("self-granted@clients");
+    claims["gty"] = json!("client-credentials");
+    claims["scope"] = json!(ADMIN_PERMISSION);
+    claims["permissions"] = json!([]);
+    let token = sign(&claims, &signing_key(), KID);
+    let (status, body) = admin_call(&app, reqwest::Method::GET, "/users", &token).await;
+    assert_eq!(status, 403, "{body}");
+    assert_eq!(body["error"]["code"], "insufficient_scope");
+    let (status, _) = admin_call(&app, reqwest::Method::GET, "/users", &admin_token(&app)).await;
+    assert_eq!(status, 200, "the permissions claim still works");
+}
+
 #[tokio::test]
 async fn callers_without_the_permission_are_refused_and_audited() {
     let app = admin_app().await;

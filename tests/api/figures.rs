@@ -19,6 +19,8 @@ pub struct Figures {
     pub coherence_trials: u64,
     /// The slowest of them to hold, in milliseconds.
     pub coherence_worst_ms: u64,
+    /// Requests that failed when a replica was killed under load (its requests in flight).
+    pub lost_to_kill: u64,
 }
 
 impl Figures {

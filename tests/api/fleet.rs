@@ -13,15 +13,98 @@ use crate::helpers::*;
 /// The promise: a change made anywhere holds everywhere within this.
 const BOUND: Duration = Duration::from_secs(1);
 
+/// The sealing key every replica of a test fleet shares (`cache.sealing_keys`).
+fn sealing_keys() -> String {
+    let key: Vec<u8> = (0u8..32).collect();
+    format!("1:{}", data_encoding::BASE64.encode(&key))
+}
+
+/// A replica's settings: the fleet's sealing key, and no per-user rate limit in the way of
+/// the polling below.
+fn replica(opts: Options) -> Options {
+    opts.set("STSVEND_CACHE__SEALING_KEYS", &sealing_keys())
+        .set("STSVEND_LIMITS__VENDS_PER_MINUTE", "100000")
+        .set("STSVEND_LIMITS__VEND_BURST", "100000")
+}
+
 async fn replicas() -> (TestApp, TestApp) {
-    let a = TestApp::spawn_with(Options::default().set("STSVEND_ADMIN__PERMISSION", ADMIN_PERMISSION)).await;
-    let b = TestApp::spawn_with(Options {
+    let a = TestApp::spawn_with(replica(
+        Options::default().set("STSVEND_ADMIN__PERMISSION", ADMIN_PERMISSION),
+    ))
+    .await;
+    let b = TestApp::spawn_with(replica(Options {
         db_dir: Some(a.db_dir.clone()),
         issuer: Some(a.issuer.clone()),
         ..Options::default()
-    })
+    }))
     .await;
     (a, b)
+}
+
+/// `AssumeRole` calls a replica made, from its metrics.
+async fn assume_role_calls(app: &TestApp) -> u64 {
+    let text = app
+        .http
+        .get(format!("{}/metrics", app.metrics_base))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    text.lines()
+        .find(|l| l.starts_with(r#"stsvend_aws_calls_total{operation="AssumeRole",service="sts"}"#))
+        .and_then(|l| l.rsplit(' ').next()?.parse().ok())
+        .unwrap_or(0)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn concurrent_first_requests_over_two_replicas_make_one_bucket_one_mapping_one_assume_role() {
+    let (a, b) = replicas().await;
+    let sub = unique_sub("fleet-burst");
+    let token = a.issuer.token(&sub);
+    let requests = (0..100).map(|i| {
+        let app = if i % 2 == 0 { &a } else { &b };
+        app.post_credentials(Some(&token), None)
+    });
+    let mut keys = Vec::new();
+    let mut buckets = Vec::new();
+    for r in futures::future::join_all(requests).await {
+        assert_eq!(r.status(), 200);
+        let v: Vended = r.json().await.unwrap();
+        keys.push(v.access_key_id);
+        buckets.push(v.bucket);
+    }
+    keys.sort();
+    keys.dedup();
+    buckets.sort();
+    buckets.dedup();
+    assert_eq!(buckets.len(), 1, "one bucket");
+    assert_eq!(a.users_in_db().await, 1, "one mapping");
+    assert_eq!(keys.len(), 1, "one set of keys in the fleet");
+    assert_eq!(
+        assume_role_calls(&a).await + assume_role_calls(&b).await,
+        1,
+        "one AssumeRole in the fleet"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn refreshes_spread_over_replicas_ask_sts_once_per_user() {
+    let (a, b) = replicas().await;
+    let users: Vec<String> = (0..40).map(|i| unique_sub(&format!("fleet-refresh-{i}"))).collect();
+    for round in 0..3 {
+        for (i, sub) in users.iter().enumerate() {
+            let app = if (i + round) % 2 == 0 { &a } else { &b };
+            app.vend(sub, None).await;
+        }
+    }
+    let calls = assume_role_calls(&a).await + assume_role_calls(&b).await;
+    assert_eq!(
+        calls,
+        users.len() as u64,
+        "one AssumeRole per user across both replicas"
+    );
 }
 
 /// Calls `probe` until it returns true; the time that took. Fails the test past 5 s.
@@ -107,4 +190,56 @@ async fn a_change_through_one_replica_holds_on_another_within_a_second() {
         ..Figures::default()
     }
     .record("fleet_coherence");
+}
+
+/// Vends for `sub` through a request carrying `X-Forwarded-For: 198.51.100.7`; the client
+/// address the audit recorded for the keys.
+async fn audited_client(app: &TestApp, sub: &str) -> Option<String> {
+    let resp = app
+        .http
+        .post(format!("{}/v1/credentials", app.base))
+        .bearer_auth(app.issuer.token(sub))
+        .header("x-forwarded-for", "198.51.100.7")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200);
+    let v: Vended = resp.json().await.unwrap();
+    let rows = app.state.store.key_owner(&v.access_key_id).await.unwrap();
+    rows[0].client_addr.clone()
+}
+
+#[tokio::test]
+async fn behind_a_trusted_balancer_the_audit_records_the_real_client() {
+    let behind =
+        TestApp::spawn_with(Options::default().set("STSVEND_SERVER__TRUSTED_PROXIES", r#"["127.0.0.1/32"]"#)).await;
+    assert_eq!(
+        audited_client(&behind, &unique_sub("proxied")).await.as_deref(),
+        Some("198.51.100.7")
+    );
+    // Without the balancer being trusted, the header is the client's own claim: ignored.
+    let direct = TestApp::spawn().await;
+    assert_eq!(
+        audited_client(&direct, &unique_sub("direct")).await.as_deref(),
+        Some("127.0.0.1")
+    );
+}
+
+/// Keys a replica shared before a revocation cut-off stay in the database when no cache is
+/// cleared (here the cut-off is written straight to the store): the replica reading them must
+/// refuse them by their issue time alone.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn shared_keys_issued_before_a_revocation_cut_off_are_never_handed_out() {
+    let (a, b) = replicas().await;
+    let alice = unique_sub("fleet-cutoff");
+    let old = a.vend(&alice, None).await;
+    let id = stsvend::identity::UserId::parse(&user_id_of(&a, &alice)).unwrap();
+    let cut_off = stsvend::clock::next_second(time::OffsetDateTime::now_utc());
+    a.state.store.set_revoked_before(&id, cut_off).await.unwrap();
+    stsvend::clock::sleep_until(cut_off).await;
+    let fresh = b.vend(&alice, None).await;
+    assert_ne!(
+        fresh.access_key_id, old.access_key_id,
+        "b refused the shared keys from before the cut-off"
+    );
 }

@@ -2,6 +2,7 @@
 //! scripts/test.sh); every test fails loudly if it is missing.
 
 mod admin;
+mod balancer;
 mod clients;
 mod container;
 mod cors;
@@ -9,6 +10,7 @@ mod fault_proxy;
 mod faults;
 mod figures;
 mod fleet;
+mod fleet_lb;
 mod helpers;
 mod hostile;
 mod isolation;

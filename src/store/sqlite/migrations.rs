@@ -124,6 +124,18 @@ CREATE TABLE user_changes (
 ) STRICT;
 ",
     ),
+    // 6: who is asking STS for a (user, template) right now, so that the other processes wait
+    // for its keys (in credential_spill, now shared) instead of asking too (vend/keys.rs).
+    M::up(
+        r"
+CREATE TABLE credential_leases (
+    user_id   TEXT NOT NULL,
+    template  INTEGER NOT NULL,
+    until     INTEGER NOT NULL,
+    PRIMARY KEY (user_id, template)
+) STRICT, WITHOUT ROWID;
+",
+    ),
 ];
 
 pub fn migrations() -> Migrations<'static> {

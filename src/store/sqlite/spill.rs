@@ -23,6 +23,7 @@ const QUEUE: usize = 1024;
 
 enum Job {
     Put(Spilled),
+    Publish(Spilled, oneshot::Sender<Result<(), StoreError>>),
     Forget(String, oneshot::Sender<Result<(), StoreError>>),
     Clear(oneshot::Sender<Result<(), StoreError>>),
 }
@@ -65,6 +66,13 @@ fn run(conn: &Connection, mut rx: mpsc::Receiver<Job>) {
                     tracing::debug!(error = %e, "spill write failed; entry dropped");
                 }
             }
+            Job::Publish(entry, done) => {
+                let prune = pruned.elapsed() >= PRUNE_EVERY;
+                if prune {
+                    pruned = Instant::now();
+                }
+                let _ = done.send(publish(conn, &entry, prune));
+            }
             Job::Forget(id, done) => {
                 let r = conn
                     .prepare_cached("DELETE FROM credential_spill WHERE user_id = ?1")
@@ -77,6 +85,18 @@ fn run(conn: &Connection, mut rx: mpsc::Receiver<Job>) {
             }
         }
     }
+}
+
+/// The entry written and the issuing lease on it released, together.
+fn publish(conn: &Connection, entry: &Spilled, prune: bool) -> Result<(), StoreError> {
+    conn.execute_batch("BEGIN IMMEDIATE")?;
+    let done = put(conn, entry, prune).and_then(|()| {
+        conn.prepare_cached("DELETE FROM credential_leases WHERE user_id = ?1 AND template = ?2")?
+            .execute(params![entry.user_id.as_str(), entry.template])?;
+        Ok(())
+    });
+    conn.execute_batch(if done.is_ok() { "COMMIT" } else { "ROLLBACK" })?;
+    done
 }
 
 fn put(conn: &Connection, entry: &Spilled, prune: bool) -> Result<(), StoreError> {
@@ -103,6 +123,40 @@ impl SqliteStore {
         if self.spill.queue.try_send(Job::Put(entry)).is_err() {
             tracing::debug!("spill queue full; entry dropped");
         }
+    }
+
+    /// Writes `entry` for every process to find and releases the issuing lease on it; returns
+    /// once both are committed.
+    pub async fn publish_issued(&self, entry: Spilled) -> Result<(), StoreError> {
+        self.spill.wait(|done| Job::Publish(entry, done)).await
+    }
+
+    /// Takes the lease on issuing keys for (user, template) for `lease` seconds, unless another
+    /// process holds an unexpired one: true when this call got it.
+    pub async fn claim_issue(&self, user_id: &UserId, template: u8, lease: u32) -> Result<bool, StoreError> {
+        let id = user_id.as_str().to_owned();
+        self.run(move |c| {
+            let n = c
+                .prepare_cached(
+                    "INSERT INTO credential_leases (user_id, template, until) VALUES (?1, ?2, unixepoch() + ?3)
+                     ON CONFLICT (user_id, template) DO UPDATE SET until = excluded.until
+                     WHERE credential_leases.until <= unixepoch()",
+                )?
+                .execute(params![id, template, lease])?;
+            Ok(n == 1)
+        })
+        .await
+    }
+
+    /// Gives up a lease taken by [`SqliteStore::claim_issue`] (the issue failed).
+    pub async fn release_issue(&self, user_id: &UserId, template: u8) -> Result<(), StoreError> {
+        let id = user_id.as_str().to_owned();
+        self.run(move |c| {
+            c.prepare_cached("DELETE FROM credential_leases WHERE user_id = ?1 AND template = ?2")?
+                .execute(params![id, template])?;
+            Ok(())
+        })
+        .await
     }
 
     /// The sealed entry for (user, template), if one is spilled and not expired.

@@ -131,7 +131,9 @@ impl SqliteStore {
         self.run(move |c| {
             let tx = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
             tx.execute(
-                "UPDATE users SET revoked_before = ?2, updated_at = ?3 WHERE user_id = ?1",
+                // Concurrent revocations: the later cut-off wins (RFC 3339 UTC sorts as text).
+                "UPDATE users SET revoked_before = MAX(COALESCE(revoked_before, ''), ?2), updated_at = ?3
+                 WHERE user_id = ?1",
                 params![id, format_time(before), format_time(now())],
             )?;
             changed(&tx, &id)?;

@@ -1,0 +1,185 @@
+#!/usr/bin/env bash
+# The local fleet: PostgreSQL, three stsvend replicas and HAProxy in front of them, and the
+# demo run through the balancer.
+#
+#   bash scripts/fleet.sh up      install what is missing, (re)start MiniStack, the Auth0
+#                                 stand-in, PostgreSQL, replicas 1-3 and HAProxy, then run the
+#                                 demo through the balancer and show a disable made through
+#                                 replica 1 holding on replicas 2 and 3; all stay up
+#   bash scripts/fleet.sh demo    the same against the running fleet
+#   bash scripts/fleet.sh down    stop what `up` started (by pid file)
+#
+# Ports (clear of the demo stack's and the tests'): balancer 8180, replicas 8181-8183 (metrics
+# 9481-9483), MiniStack 4596, issuer 4430, PostgreSQL 5443. Run directory: .run/fleet.
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$ROOT"
+export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$ROOT/target}"
+export STSVEND_RUN_DIR="$ROOT/.run/fleet"
+export MINISTACK_PORT=4596 AUTH0_PORT=4430 POSTGRES_PORT=5443
+export AUTH0_STATE_DIR="$STSVEND_RUN_DIR/auth0"
+RUN="$STSVEND_RUN_DIR"
+BALANCER_PORT=8180
+REPLICAS=(1 2 3)
+API="http://127.0.0.1:$BALANCER_PORT"
+
+log() { printf '[fleet] %s\n' "$*" >&2; }
+replica_port() { echo $((8180 + $1)); }
+
+pid_alive() { [[ -f "$1" ]] && kill -0 "$(cat "$1")" 2>/dev/null; }
+
+start_replica() {
+  local n="$1" port
+  port="$(replica_port "$n")"
+  # Secrets and the shared database come from the environment, as in production.
+  STSVEND_DATABASE__URL="$DATABASE_URL" \
+    STSVEND_SERVER__BIND="127.0.0.1:$port" \
+    STSVEND_SERVER__METRICS_BIND="127.0.0.1:$((9480 + n))" \
+    STSVEND_SERVER__TRUSTED_PROXIES='["127.0.0.1/32"]' \
+    STSVEND_AUTH__ISSUER="http://127.0.0.1:$AUTH0_PORT/" \
+    STSVEND_ADMIN__PERMISSION=admin:users \
+    nohup "$CARGO_TARGET_DIR/debug/stsvend" serve --config config.toml >>"$RUN/replica-$n.log" 2>&1 </dev/null &
+  echo $! >"$RUN/replica-$n.pid"
+}
+
+wait_ready() {
+  local url="$1" what="$2" pidfile="$3"
+  for _ in $(seq 1 150); do
+    if curl -fsS "$url/readyz" >/dev/null 2>&1; then
+      return 0
+    fi
+    if [[ -n "$pidfile" ]] && ! pid_alive "$pidfile"; then
+      log "$what exited; log tail:"
+      tail -n 20 "${pidfile%.pid}.log" >&2
+      return 1
+    fi
+    sleep 0.2
+  done
+  log "$what did not become ready"
+  return 1
+}
+
+haproxy_bin() {
+  command -v haproxy >/dev/null 2>&1 || {
+    log "apt-get install haproxy"
+    DEBIAN_FRONTEND=noninteractive apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends haproxy >/dev/null
+  }
+  command -v haproxy
+}
+
+start_balancer() {
+  local bin servers=""
+  bin="$(haproxy_bin)"
+  for n in "${REPLICAS[@]}"; do
+    servers+="    server replica$n 127.0.0.1:$(replica_port "$n") check inter 500ms fall 2 rise 1"$'\n'
+  done
+  cat >"$RUN/haproxy.cfg" <<CFG
+# Written by scripts/fleet.sh: round robin over the replicas, each health-checked on /readyz.
+global
+    maxconn 4096
+defaults
+    mode http
+    timeout connect 2s
+    timeout client 30s
+    timeout server 30s
+    # The replicas trust 127.0.0.1 to name the client (server.trusted_proxies).
+    option forwardfor
+frontend api
+    bind 127.0.0.1:$BALANCER_PORT
+    default_backend stsvend
+backend stsvend
+    balance roundrobin
+    option httpchk GET /readyz
+    http-check expect status 200
+    # A connection refused by a replica that just died is sent to another.
+    retries 3
+    option redispatch 1
+$servers
+CFG
+  "$bin" -c -q -f "$RUN/haproxy.cfg"
+  "$bin" -D -p "$RUN/haproxy.pid" -f "$RUN/haproxy.cfg"
+}
+
+# Shows the fleet's promise: an operator's disable through replica 1 holds on 2 and 3.
+fleet_demo() {
+  printf '\n== Fleet: disable through replica 1, then vend on replicas 2 and 3\n'
+  local token id admin started
+  token="$(bash scripts/auth0.sh token 'auth0|demo-carol')"
+  curl -fsS -o /dev/null -X POST "$API/v1/credentials" -H "Authorization: Bearer $token"
+  for n in 2 3; do
+    curl -fsS -o /dev/null -X POST "http://127.0.0.1:$(replica_port "$n")/v1/credentials" -H "Authorization: Bearer $token"
+  done
+  id="$(curl -fsS "$API/v1/me" -H "Authorization: Bearer $token" | "$ROOT/.venv/bin/python" -c 'import json,sys; print(json.load(sys.stdin)["user_id"])')"
+  admin="$(bash scripts/auth0.sh m2m-token 'admin:users')"
+  STSVEND_ADMIN_TOKEN="$admin" "$CARGO_TARGET_DIR/debug/stsvend" users --api "http://127.0.0.1:$(replica_port 1)" disable "$id" >/dev/null
+  started="$(date +%s%N)"
+  for n in 2 3; do
+    local code
+    while :; do
+      code="$(curl -s -o /dev/null -w '%{http_code}' -X POST "http://127.0.0.1:$(replica_port "$n")/v1/credentials" -H "Authorization: Bearer $token")"
+      [[ "$code" == 403 ]] && break
+      (($(date +%s%N) - started < 5000000000)) || { log "replica $n still vends to a disabled user"; exit 1; }
+      sleep 0.02
+    done
+    echo "replica $n refuses carol (403 user_disabled) $(( ($(date +%s%N) - started) / 1000000 )) ms after the disable on replica 1"
+  done
+  STSVEND_ADMIN_TOKEN="$admin" "$CARGO_TARGET_DIR/debug/stsvend" users --api "$API" enable "$id" >/dev/null
+  echo "Fleet is up: balancer $API (replicas on $(replica_port 1)-$(replica_port 3)), PostgreSQL $DATABASE_URL_SHOWN"
+  echo "Stop it with: bash scripts/fleet.sh down"
+}
+
+up() {
+  down >/dev/null 2>&1 || true
+  mkdir -p "$RUN"
+  bash scripts/install-deps.sh
+  bash scripts/ministack.sh install
+  bash scripts/auth0.sh install
+  cargo build --locked --workspace --bins --examples
+  bash scripts/ministack.sh start
+  bash scripts/ministack.sh seed >/dev/null
+  bash scripts/auth0.sh start
+  bash scripts/postgres.sh start
+  set -a
+  # shellcheck disable=SC1091
+  source "$RUN/service-credentials.env"
+  set +a
+  DATABASE_URL="$(bash scripts/postgres.sh url)"
+  for n in "${REPLICAS[@]}"; do
+    start_replica "$n"
+  done
+  for n in "${REPLICAS[@]}"; do
+    wait_ready "http://127.0.0.1:$(replica_port "$n")" "replica $n" "$RUN/replica-$n.pid"
+  done
+  start_balancer
+  wait_ready "$API" "the balancer" ""
+  log "three replicas behind HAProxy on $API"
+  demo
+}
+
+demo() {
+  DATABASE_URL="${DATABASE_URL:-$(bash scripts/postgres.sh url)}"
+  DATABASE_URL_SHOWN="$(echo "$DATABASE_URL" | sed -E 's#//([^:@/]+):[^@]*@#//\1:***@#')"
+  API="$API" bash scripts/demo.sh
+  fleet_demo
+}
+
+down() {
+  for f in "$RUN"/replica-*.pid "$RUN/haproxy.pid"; do
+    if pid_alive "$f"; then
+      kill -TERM "$(cat "$f")" && log "stopped $(basename "${f%.pid}") (pid $(cat "$f"))"
+    fi
+    rm -f "$f"
+  done
+  bash scripts/postgres.sh stop || true
+  bash scripts/auth0.sh stop || true
+  bash scripts/ministack.sh stop || true
+}
+
+case "${1:-up}" in
+  up) up ;;
+  demo) demo ;;
+  down) down ;;
+  *) sed -n '2,13p' "$0" >&2; exit 2 ;;
+esac

@@ -1,0 +1,164 @@
+//! The fleet as it runs: three `stsvend` processes on one database behind `HAProxy`. What holds
+//! for the fleet as a whole: one bucket, one mapping and one `AssumeRole` for a burst of first
+//! requests of one user, and a replica killed under load costing only its requests in flight.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use crate::balancer::Balancer;
+use crate::figures::Figures;
+use crate::helpers::*;
+use crate::process::ServiceProcess;
+
+/// Concurrent clients in the kill test.
+const WORKERS: usize = 16;
+
+/// Three replicas sharing `dir`'s database, a sealing key, and the issuer; limits out of the
+/// way of the load below (`limits.replicas` is 3 as the README says).
+async fn fleet(issuer: &TestIssuer, dir: &tempfile::TempDir) -> Vec<ServiceProcess> {
+    let key: Vec<u8> = (100u8..132).collect();
+    let env = [
+        ("STSVEND_AUTH__ISSUER", issuer.issuer.clone()),
+        (
+            "STSVEND_DATABASE__PATH",
+            dir.path().join("fleet.db").display().to_string(),
+        ),
+        (
+            "STSVEND_CACHE__SEALING_KEYS",
+            format!("1:{}", data_encoding::BASE64.encode(&key)),
+        ),
+        ("STSVEND_SERVER__TRUSTED_PROXIES", r#"["127.0.0.1/32"]"#.to_owned()),
+        ("STSVEND_LIMITS__REPLICAS", "3".to_owned()),
+        ("STSVEND_LIMITS__VENDS_PER_MINUTE", "300000".to_owned()),
+        ("STSVEND_LIMITS__VEND_BURST", "300000".to_owned()),
+    ];
+    let mut replicas = Vec::new();
+    for _ in 0..3 {
+        replicas.push(ServiceProcess::start(&env).await);
+    }
+    replicas
+}
+
+async fn users_in(dir: &tempfile::TempDir) -> i64 {
+    let store = stsvend::store::Store::open(&dir.path().join("fleet.db")).unwrap();
+    let (ready, pending) = store.count_users().await.unwrap();
+    ready + pending
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_thousand_concurrent_first_requests_through_the_balancer_make_one_bucket_one_mapping_one_assume_role() {
+    let issuer = TestIssuer::start();
+    let dir = tempfile::tempdir().unwrap();
+    let replicas = fleet(&issuer, &dir).await;
+    let bases: Vec<&str> = replicas.iter().map(|r| r.base.as_str()).collect();
+    let lb = Balancer::start(&bases).await;
+
+    let sub = unique_sub("lb-burst");
+    let token = issuer.token(&sub);
+    let http = reqwest::Client::builder().pool_max_idle_per_host(0).build().unwrap();
+    let requests = (0..1000).map(|_| {
+        http.post(format!("{}/v1/credentials", lb.base))
+            .bearer_auth(&token)
+            .send()
+    });
+    let mut keys = Vec::new();
+    let mut buckets = Vec::new();
+    for r in futures::future::join_all(requests).await {
+        let r = r.unwrap();
+        assert_eq!(r.status(), 200);
+        let v: Vended = r.json().await.unwrap();
+        keys.push(v.access_key_id);
+        buckets.push(v.bucket);
+    }
+    keys.sort();
+    keys.dedup();
+    buckets.sort();
+    buckets.dedup();
+    assert_eq!(buckets.len(), 1, "one bucket name handed out");
+    assert_eq!(buckets_named(&buckets[0]).await.len(), 1, "one bucket in S3");
+    assert_eq!(users_in(&dir).await, 1, "one mapping");
+    // Every AssumeRole's keys reach at least the request that caused it.
+    assert_eq!(keys.len(), 1, "one AssumeRole in the fleet");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_replica_killed_under_load_costs_only_its_requests_in_flight() {
+    let issuer = TestIssuer::start();
+    let dir = tempfile::tempdir().unwrap();
+    let mut replicas = fleet(&issuer, &dir).await;
+    let bases: Vec<&str> = replicas.iter().map(|r| r.base.as_str()).collect();
+    let lb = Balancer::start(&bases).await;
+
+    let subs: Vec<String> = (0..WORKERS * 4).map(|i| unique_sub(&format!("lb-kill-{i}"))).collect();
+    let tokens: Arc<Vec<String>> = Arc::new(subs.iter().map(|s| issuer.token(s)).collect());
+    let http = reqwest::Client::new();
+    let (ok, failed, sent) = (
+        Arc::new(AtomicU64::new(0)),
+        Arc::new(AtomicU64::new(0)),
+        Arc::new(AtomicU64::new(0)),
+    );
+    let until = Instant::now() + Duration::from_secs(6);
+    let workers: Vec<_> = (0..WORKERS)
+        .map(|w| {
+            let (http, tokens, base) = (http.clone(), Arc::clone(&tokens), lb.base.clone());
+            let (ok, failed, sent) = (Arc::clone(&ok), Arc::clone(&failed), Arc::clone(&sent));
+            tokio::spawn(async move {
+                let mut i = w;
+                while Instant::now() < until {
+                    sent.fetch_add(1, Ordering::Relaxed);
+                    let r = http
+                        .post(format!("{base}/v1/credentials"))
+                        .bearer_auth(&tokens[i % tokens.len()])
+                        .send()
+                        .await;
+                    // A connection cut by the kill, or a 5xx: both count against the fleet.
+                    if r.is_ok_and(|r| r.status() == 200) {
+                        ok.fetch_add(1, Ordering::Relaxed);
+                    } else {
+                        failed.fetch_add(1, Ordering::Relaxed);
+                    }
+                    i += WORKERS;
+                }
+            })
+        })
+        .collect();
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    replicas[1].kill();
+    for w in workers {
+        w.await.unwrap();
+    }
+    let (ok, failed, sent) = (
+        ok.load(Ordering::Relaxed),
+        failed.load(Ordering::Relaxed),
+        sent.load(Ordering::Relaxed),
+    );
+    // At most every worker's request was in flight on the killed replica, once.
+    assert!(failed <= WORKERS as u64, "{failed} failed of {sent}");
+    assert!(
+        ok > sent / 2,
+        "the balancer routed around the dead replica: {ok} of {sent}"
+    );
+    assert_eq!(
+        users_in(&dir).await,
+        i64::try_from(subs.len()).unwrap(),
+        "no mapping lost"
+    );
+    for token in tokens.iter() {
+        let r = http
+            .post(format!("{}/v1/credentials", lb.base))
+            .bearer_auth(token)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 200, "every user is served after the kill");
+    }
+    Figures {
+        requests: sent,
+        faults: 1,
+        lost_to_kill: failed,
+        ..Figures::default()
+    }
+    .record("fleet_replica_killed");
+    eprintln!("replica killed under load: {failed} of {sent} requests failed (its in-flight ones)");
+}
