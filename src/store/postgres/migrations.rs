@@ -7,8 +7,7 @@
 //!
 //! The schema is `SQLite`'s latest (`store/sqlite/migrations.rs`) with `PostgreSQL` types:
 //! times stay RFC 3339 text (the records parse them the same way) in the "C" collation, so
-//! comparisons and `MAX` order them as `SQLite` does, byte by byte. One addition:
-//! `credential_spill.owner`, since each process seals with its own key (see `spill`).
+//! comparisons and `MAX` order them as `SQLite` does, byte by byte.
 
 use deadpool_postgres::Pool;
 
@@ -20,7 +19,7 @@ const LOCK: i64 = 0x7374_7376_656e_6401;
 /// (version, what it does, SQL).
 const MIGRATIONS: &[(i64, &str, &str)] = &[(
     1,
-    "users, audit logs, credential spill, change feed",
+    "users, audit logs, shared credentials and their leases, change feed",
     r#"
 CREATE TABLE users (
     user_id        TEXT COLLATE "C" PRIMARY KEY,
@@ -77,17 +76,23 @@ CREATE TABLE admin_audit (
 );
 CREATE INDEX admin_audit_by_target ON admin_audit (target, id);
 
--- owner: the process that sealed the entry (only it holds the key).
+-- Sealed credentials shared by the fleet (vend/keys.rs, vend/seal.rs).
 CREATE TABLE credential_spill (
-    owner       TEXT NOT NULL,
     user_id     TEXT NOT NULL,
     template    SMALLINT NOT NULL,
     expires_at  BIGINT NOT NULL,
     sealed      BYTEA NOT NULL,
-    PRIMARY KEY (owner, user_id, template)
+    PRIMARY KEY (user_id, template)
 );
-CREATE INDEX credential_spill_by_user ON credential_spill (user_id);
 CREATE INDEX credential_spill_by_expiry ON credential_spill (expires_at);
+
+-- Who is asking STS for a (user, template) right now, so the other processes wait for its keys.
+CREATE TABLE credential_leases (
+    user_id   TEXT NOT NULL,
+    template  SMALLINT NOT NULL,
+    until     BIGINT NOT NULL,
+    PRIMARY KEY (user_id, template)
+);
 
 -- The change feed; writers serialize on an advisory lock so seq order is commit order.
 CREATE TABLE user_changes (

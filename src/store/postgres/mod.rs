@@ -3,7 +3,7 @@
 //! Every call takes a client from a deadpool pool and returns it when the call ends; no
 //! client is held across requests. `PostgreSQL` takes concurrent writers, so a vend's audit
 //! row is one `INSERT ... RETURNING id` of its own (no group commit). Repeat hand-outs are
-//! counted in memory (`store::repeats`) and written by a task each second (`audit`); spilled
+//! counted in memory (`store::repeats`) and written by a task each second (`counts`); spilled
 //! credentials are written by a task of their own, off the request path (`spill`). A dedicated
 //! connection `LISTEN`s for the change feed's notifications (`changes`). The schema is
 //! versioned in `migrations`, applied under an advisory lock.

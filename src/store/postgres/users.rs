@@ -140,7 +140,9 @@ impl PgStore {
         let mut c = self.client().await?;
         let tx = c.transaction().await?;
         tx.execute(
-            "UPDATE users SET revoked_before = $2, updated_at = $3 WHERE user_id = $1",
+            // Concurrent revocations: the later cut-off wins (RFC 3339 UTC sorts as text).
+            "UPDATE users SET revoked_before = GREATEST(COALESCE(revoked_before, ''), $2), updated_at = $3
+             WHERE user_id = $1",
             &[&user_id.as_str(), &format_time(before), &format_time(now())],
         )
         .await?;

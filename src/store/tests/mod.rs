@@ -1,12 +1,14 @@
 //! The store's behaviour, the same on every backend: each test runs on `SQLite` and on
 //! `PostgreSQL` (`test_db::each_backend`; `PostgreSQL` needs `scripts/postgres.sh`).
 
+mod spill;
+
 use std::time::Duration;
 
-use super::test_db::{TestDb, each_backend};
+use super::test_db::each_backend;
 use crate::clock::now;
 use crate::identity::{BucketName, UserId};
-use crate::store::{AdminAction, Change, NewUser, ProvisionState, Spilled, Store, UserQuery, VendRecord};
+use crate::store::{AdminAction, Change, NewUser, ProvisionState, Store, UserQuery, VendRecord};
 
 fn new_user<'a>(id: &'a UserId, bucket: &'a BucketName) -> NewUser<'a> {
     NewUser {
@@ -18,12 +20,12 @@ fn new_user<'a>(id: &'a UserId, bucket: &'a BucketName) -> NewUser<'a> {
     }
 }
 
-fn user(subject: &str) -> UserId {
+pub(super) fn user(subject: &str) -> UserId {
     UserId::derive("https://i/", subject)
 }
 
 /// Inserts `subject`'s pending row; returns the user id.
-async fn add_user(store: &Store, subject: &str) -> UserId {
+pub(super) async fn add_user(store: &Store, subject: &str) -> UserId {
     let id = user(subject);
     let bucket = id.bucket_candidate("p", 0).unwrap();
     store
@@ -342,64 +344,6 @@ async fn a_change_committed_by_one_replica_wakes_the_others_signal() {
         wait().await.expect("woken by the other replica's change");
         let changes = b.changes_since(0, 10).await.unwrap();
         assert_eq!(changes.last().map(|c| &c.user_id), Some(&id));
-    })
-    .await;
-}
-
-fn entry(user: &UserId, template: u8, expires_at: i64, sealed: &[u8]) -> Spilled {
-    Spilled {
-        user_id: user.clone(),
-        template,
-        expires_at,
-        sealed: sealed.to_vec(),
-    }
-}
-
-/// Waits until the spills queued so far are committed (a waited-for change runs after them).
-async fn settle(store: &Store) {
-    store.forget_spilled(&user("nobody")).await.unwrap();
-}
-
-#[tokio::test]
-async fn spilled_entries_come_back_until_they_expire_or_are_forgotten() {
-    each_backend(|db: TestDb| async move {
-        let store = db.open().await;
-        let (a, b) = (user("a"), user("b"));
-        let later = time::OffsetDateTime::now_utc().unix_timestamp() + 600;
-        store.spill(entry(&a, 0, later, b"a0"));
-        store.spill(entry(&a, 1, later, b"a1"));
-        store.spill(entry(&b, 0, later - 1200, b"expired"));
-        settle(&store).await;
-
-        assert_eq!(store.spilled(&a, 0).await.unwrap().unwrap().sealed, b"a0");
-        assert_eq!(store.spilled(&a, 1).await.unwrap().unwrap().expires_at, later);
-        assert!(
-            store.spilled(&b, 0).await.unwrap().is_none(),
-            "expired rows are not served"
-        );
-        store.spill(entry(&a, 0, later, b"a0 again"));
-        settle(&store).await;
-        assert_eq!(store.spilled(&a, 0).await.unwrap().unwrap().sealed, b"a0 again");
-
-        store.forget_spilled(&a).await.unwrap();
-        assert!(store.spilled(&a, 0).await.unwrap().is_none());
-        assert!(store.spilled(&a, 1).await.unwrap().is_none());
-    })
-    .await;
-}
-
-#[tokio::test]
-async fn a_spill_queued_before_forgetting_the_user_does_not_survive_it() {
-    each_backend(|db| async move {
-        let store = db.open().await;
-        let a = user("a");
-        let later = time::OffsetDateTime::now_utc().unix_timestamp() + 600;
-        store.spill(entry(&a, 0, later, b"a0"));
-        store.forget_spilled(&a).await.unwrap();
-        assert!(store.spilled(&a, 0).await.unwrap().is_none());
-        store.spill(entry(&a, 0, later, b"a0"));
-        store.clear_spill().await.unwrap();
-        assert!(store.spilled(&a, 0).await.unwrap().is_none());
     })
     .await;
 }
