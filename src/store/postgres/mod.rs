@@ -37,6 +37,12 @@ const POOL_SIZE: usize = 16;
 const POOL_WAIT: Duration = Duration::from_secs(10);
 /// Connect timeout when the URL sets none.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+/// A server that stops answering (crashed host, cut network) fails the calls on its
+/// connections after this, instead of TCP's ~15 minutes: unacknowledged data
+/// (`tcp_user_timeout`) or an idle connection's keepalive probes. URL settings win.
+const DEAD_PEER: Duration = Duration::from_secs(30);
+/// `/readyz` answers within this even when the server does not.
+const PING_TIMEOUT: Duration = Duration::from_secs(3);
 
 #[derive(Clone)]
 pub struct PgStore {
@@ -60,6 +66,12 @@ impl PgStore {
         let mut config: tokio_postgres::Config = url.parse()?;
         if config.get_connect_timeout().is_none() {
             config.connect_timeout(CONNECT_TIMEOUT);
+        }
+        if config.get_tcp_user_timeout().is_none() {
+            config.tcp_user_timeout(DEAD_PEER);
+        }
+        if config.get_keepalives_idle() == tokio_postgres::Config::new().get_keepalives_idle() {
+            config.keepalives_idle(DEAD_PEER);
         }
         if config.get_application_name().is_none() {
             config.application_name("stsvend");
@@ -90,8 +102,13 @@ impl PgStore {
 
     /// True when the database answers a query.
     pub async fn ping(&self) -> Result<(), StoreError> {
-        self.client().await?.simple_query("SELECT 1").await?;
-        Ok(())
+        let ping = async {
+            self.client().await?.simple_query("SELECT 1").await?;
+            Ok(())
+        };
+        tokio::time::timeout(PING_TIMEOUT, ping)
+            .await
+            .map_err(|_| StoreError::Task(format!("PostgreSQL did not answer within {PING_TIMEOUT:?}")))?
     }
 
     /// Woken when any process commits a change to the feed.

@@ -96,3 +96,34 @@ async fn the_listener_reconnects_after_its_connection_is_cut_and_wakes_again() {
     drop((a, b));
     crate::store::test_db::drop_database(&name).await;
 }
+
+#[tokio::test]
+async fn calls_recover_once_the_servers_connections_are_cut() {
+    let server = required_env(URL_VAR);
+    let name = format!("stsvend_t_{}", uuid::Uuid::new_v4().simple());
+    admin(&server, &format!("CREATE DATABASE {name}")).await;
+    let db_url = crate::store::test_db::with_database(&server, &name);
+    let config = DatabaseConfig {
+        path: "unused.db".into(),
+        url: Some(db_url.clone()),
+        ca_file: None,
+    };
+    let store = Store::connect(&config).await.unwrap();
+    store.ping().await.unwrap();
+    // As a server restart does: every connection of this database ends.
+    admin(
+        &db_url,
+        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity
+         WHERE datname = current_database() AND pid <> pg_backend_pid()",
+    )
+    .await;
+    let started = std::time::Instant::now();
+    while store.ping().await.is_err() {
+        assert!(started.elapsed() < Duration::from_secs(5), "the pool never reconnected");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let id = crate::identity::UserId::derive("https://i/", "auth0|a");
+    assert!(store.user(&id).await.unwrap().is_none(), "queries work again");
+    drop(store);
+    crate::store::test_db::drop_database(&name).await;
+}

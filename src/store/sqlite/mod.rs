@@ -48,6 +48,23 @@ fn parse_time(s: &str) -> Result<OffsetDateTime, StoreError> {
     crate::clock::parse_time(s).ok_or_else(|| StoreError::Corrupt(format!("time `{s}`")))
 }
 
+/// Start-up steps that another process opening the same file can make fail: tried a few more
+/// times, with a growing pause, before the error counts.
+fn retrying(mut step: impl FnMut() -> Result<(), StoreError>) -> Result<(), StoreError> {
+    const ATTEMPTS: u32 = 6;
+    let mut attempt = 1;
+    loop {
+        match step() {
+            Err(e) if attempt < ATTEMPTS => {
+                tracing::debug!(error = %e, attempt, "opening the database: trying again");
+                std::thread::sleep(Duration::from_millis(20) * 2u32.pow(attempt));
+                attempt += 1;
+            }
+            done => return done,
+        }
+    }
+}
+
 impl SqliteStore {
     /// Opens (creating if needed) the database and brings its schema up to date.
     pub fn open(path: &Path) -> Result<Self, StoreError> {
@@ -55,12 +72,14 @@ impl SqliteStore {
             std::fs::create_dir_all(dir)?;
         }
         // WAL is a property of the file: set it once, before the pool opens connections in
-        // parallel (concurrent journal-mode switches fail with "database is locked").
-        {
+        // parallel (concurrent journal-mode switches fail with "database is locked", which
+        // `busy_timeout` does not cover; another process opening the file now can cause it).
+        retrying(|| {
             let c = Connection::open(path)?;
             c.busy_timeout(BUSY_TIMEOUT)?;
             c.pragma_update(None, "journal_mode", "WAL")?;
-        }
+            Ok(())
+        })?;
         let manager = SqliteConnectionManager::file(path).with_init(|c| {
             c.busy_timeout(BUSY_TIMEOUT)?;
             c.execute_batch(&format!(
@@ -69,12 +88,10 @@ impl SqliteStore {
         });
         let pool = r2d2::Pool::builder().max_size(POOL_SIZE).build(manager)?;
         let mut conn = pool.get()?;
-        // Two processes opening a new file together both read schema version 0, and the
-        // second one's migration then fails on the tables the first created. Its transaction
-        // rolled back; reading the version again finds the schema up to date.
-        if let Err(first) = migrations::migrations().to_latest(&mut conn) {
-            migrations::migrations().to_latest(&mut conn).map_err(|_| first)?;
-        }
+        // Processes opening a new file together all read schema version 0; all but the first
+        // then fail (on the tables it created, or upgrading a stale read to a write). Their
+        // transactions rolled back; reading the version again finds the schema up to date.
+        retrying(|| Ok(migrations::migrations().to_latest(&mut conn)?))?;
         let audit = Arc::new(audit_writer::AuditWriter::start(path)?);
         let spill = Arc::new(spill::SpillWriter::start(path)?);
         Ok(Self {
