@@ -91,7 +91,7 @@ pub fn load_policies(config: &Config) -> Result<PolicySet, StartError> {
 impl Application {
     pub async fn build(config: Config) -> Result<Self, StartError> {
         let policies = load_policies(&config)?;
-        let store = Store::open(&config.database.path)?;
+        let store = Store::connect(&config.database).await?;
 
         let sdk = crate::aws::sdk_config(&config.aws).await;
         let s3 = crate::aws::s3_client(&sdk, &config.aws);

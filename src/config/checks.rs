@@ -129,9 +129,7 @@ impl Config {
         if self.cache.credentials_mib == 0 {
             p.push("cache.credentials_mib: must be at least 1".to_owned());
         }
-        if self.database.path.as_os_str().is_empty() {
-            p.push("database.path: must not be empty".to_owned());
-        }
+        p.extend(self.database.problems());
         p
     }
 }

@@ -11,10 +11,13 @@ use std::path::{Path, PathBuf};
 use serde::Deserialize;
 
 mod checks;
+mod database;
 mod env;
 mod sealing;
 
 pub use sealing::parse_sealing_keys;
+
+pub use database::DatabaseConfig;
 
 /// Prefix of environment overrides, e.g. `STSVEND_AWS__ROLE_ARN`.
 pub const ENV_PREFIX: &str = "STSVEND_";
@@ -219,11 +222,6 @@ pub struct PoliciesConfig {
     pub default: String,
     /// Template name -> the scopes or permissions of which a token needs at least one.
     pub grants: BTreeMap<String, Vec<String>>,
-}
-
-#[derive(Debug, Clone, Deserialize)]
-pub struct DatabaseConfig {
-    pub path: PathBuf,
 }
 
 #[derive(Debug, Clone, Deserialize)]

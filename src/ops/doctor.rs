@@ -108,7 +108,15 @@ pub async fn run(config_path: &Path) -> bool {
         "templates",
         policies.as_ref().map(|(_, r)| r.clone()).map_err(Clone::clone),
     );
-    report.result("database", check_database(&config.database.path).await);
+    let database = match config
+        .database
+        .redacted_url()
+        .filter(|_| config.database.postgres_url().is_some())
+    {
+        Some(shown) => check_postgres(&config.database, &shown).await,
+        None => check_database(&config.database.path).await,
+    };
+    report.result("database", database);
     report.result("jwks", check_jwks(&config).await);
 
     let sdk = crate::aws::sdk_config(&config.aws).await;
@@ -226,6 +234,14 @@ async fn check_database(path: &Path) -> Result<String, String> {
     })
     .await
     .map_err(|e| format!("database check did not finish: {e}"))?
+}
+
+/// The `PostgreSQL` server answers over the configured TLS, and the schema is up to date (the
+/// migrations ran, under their lock: a write).
+async fn check_postgres(database: &crate::config::DatabaseConfig, shown: &str) -> Result<String, String> {
+    let store = Store::connect(database).await.map_err(|e| format!("{shown}: {e}"))?;
+    store.ping().await.map_err(|e| format!("{shown}: {e}"))?;
+    Ok(format!("{shown} answers; schema up to date"))
 }
 
 /// The JWKS is fetched (through discovery unless `auth.jwks_url` is set) and holds at least one

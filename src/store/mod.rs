@@ -1,8 +1,16 @@
 //! The store: user mappings, the audit logs and the credential spill, behind one interface
 //! that names what the service needs ("record this hand-out"), not SQL. [`Store`] is an enum
-//! over the backends, so callers never see which one runs; `sqlite` is the embedded default.
+//! over the backends, so callers never see which one runs; `sqlite` is the embedded default,
+//! `postgres` the one a fleet of replicas shares (selected by `database.url`).
 
+mod error;
+mod postgres;
+mod repeats;
 mod sqlite;
+#[cfg(test)]
+mod test_db;
+#[cfg(test)]
+mod tests;
 
 use std::path::Path;
 use std::str::FromStr;
@@ -10,28 +18,12 @@ use std::sync::Arc;
 
 use time::OffsetDateTime;
 
+use crate::config::DatabaseConfig;
 use crate::identity::{BucketName, UserId};
 
+pub use error::StoreError;
+pub use postgres::PgStore;
 pub use sqlite::SqliteStore;
-
-#[derive(Debug, thiserror::Error)]
-pub enum StoreError {
-    #[error("database pool: {0}")]
-    Pool(#[from] r2d2::Error),
-    #[error("database: {0}")]
-    Sqlite(#[from] rusqlite::Error),
-    #[error("database migration: {0}")]
-    Migration(#[from] rusqlite_migration::Error),
-    #[error("database task failed: {0}")]
-    Task(String),
-    #[error("database holds an invalid value: {0}")]
-    Corrupt(String),
-    #[error("cannot create database directory: {0}")]
-    Io(#[from] std::io::Error),
-    /// The audit transaction this row was part of failed (shared by every row in it).
-    #[error("audit batch: {0}")]
-    Batch(Arc<StoreError>),
-}
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ProvisionState {
@@ -175,6 +167,7 @@ impl UserRecord {
 #[derive(Clone)]
 pub enum Store {
     Sqlite(SqliteStore),
+    Postgres(PgStore),
 }
 
 /// Calls the same method on whichever backend `self` is.
@@ -182,6 +175,7 @@ macro_rules! on_backend {
     ($self:ident, $s:ident => $e:expr) => {
         match $self {
             Store::Sqlite($s) => $e,
+            Store::Postgres($s) => $e,
         }
     };
 }
@@ -191,6 +185,22 @@ impl Store {
     /// schema up to date.
     pub fn open(path: &Path) -> Result<Self, StoreError> {
         SqliteStore::open(path).map(Self::Sqlite)
+    }
+
+    /// The configured database: the `PostgreSQL` server at `database.url` when it names one
+    /// (schema brought up to date, background tasks started), else the embedded `SQLite` at
+    /// `database.path`.
+    pub async fn connect(config: &DatabaseConfig) -> Result<Self, StoreError> {
+        if let Some(url) = config.postgres_url() {
+            tracing::info!(url = config.redacted_url().as_deref(), "connecting to PostgreSQL");
+            return PgStore::connect(url, config.ca_file.as_deref())
+                .await
+                .map(Self::Postgres);
+        }
+        let path = config.path.clone();
+        tokio::task::spawn_blocking(move || Self::open(&path))
+            .await
+            .map_err(|e| StoreError::Task(e.to_string()))?
     }
 
     /// True when the database answers a query.
@@ -324,6 +334,7 @@ impl Store {
     pub fn change_signal(&self) -> Option<Arc<tokio::sync::Notify>> {
         match self {
             Store::Sqlite(_) => None,
+            Store::Postgres(s) => Some(s.change_signal()),
         }
     }
 

@@ -18,8 +18,8 @@ use rusqlite::{Connection, params};
 use tokio::sync::{mpsc, oneshot};
 
 use super::BUSY_TIMEOUT;
-use super::repeats::Repeat;
 use crate::clock::{format_time, now};
+use crate::store::repeats::Repeat;
 use crate::store::{StoreError, VendRecord};
 
 /// Rows written in one transaction at most.
@@ -206,6 +206,7 @@ fn write_batch(conn: &mut Connection, batch: &[Pending], counts: &[Counts]) -> R
 }
 
 #[cfg(test)]
+// Group commit is SQLite's own; what every backend does is in `store::tests`.
 mod tests {
     use std::time::Duration;
 
@@ -239,23 +240,6 @@ mod tests {
 
     fn user() -> UserId {
         UserId::derive("https://i/", "auth0|a")
-    }
-
-    #[tokio::test]
-    async fn sequential_rows_get_increasing_ids_in_submission_order() {
-        let dir = tempfile::tempdir().unwrap();
-        let store = Store::open(&dir.path().join("s.db")).unwrap();
-        let mut last = 0;
-        for i in 0..5 {
-            let rowid = store.record_vend(row(&user(), &format!("ASIA{i}"))).await.unwrap();
-            assert!(rowid > last, "ids increase in order");
-            last = rowid;
-        }
-        assert_eq!(
-            store.keys_of_user(&user()).await.unwrap(),
-            ["ASIA0", "ASIA1", "ASIA2", "ASIA3", "ASIA4"]
-        );
-        assert_eq!(store.audit_commits(), 5, "one commit each when nothing else is queued");
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 4)]

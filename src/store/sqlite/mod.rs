@@ -12,7 +12,6 @@ mod audit;
 mod audit_writer;
 mod changes;
 mod migrations;
-mod repeats;
 mod spill;
 mod users;
 
@@ -39,7 +38,7 @@ pub struct SqliteStore {
     /// The vend audit log's writer (group commit); see `audit_writer`.
     audit: Arc<audit_writer::AuditWriter>,
     /// Repeat hand-outs counted in memory until the writer takes them; see `repeats`.
-    repeats: Arc<repeats::Repeats>,
+    repeats: Arc<crate::store::repeats::Repeats>,
     /// The credential spill's writer; see `spill`.
     spill: Arc<spill::SpillWriter>,
 }
@@ -49,6 +48,23 @@ fn parse_time(s: &str) -> Result<OffsetDateTime, StoreError> {
     crate::clock::parse_time(s).ok_or_else(|| StoreError::Corrupt(format!("time `{s}`")))
 }
 
+/// Start-up steps that another process opening the same file can make fail: tried a few more
+/// times, with a growing pause, before the error counts.
+fn retrying(mut step: impl FnMut() -> Result<(), StoreError>) -> Result<(), StoreError> {
+    const ATTEMPTS: u32 = 6;
+    let mut attempt = 1;
+    loop {
+        match step() {
+            Err(e) if attempt < ATTEMPTS => {
+                tracing::debug!(error = %e, attempt, "opening the database: trying again");
+                std::thread::sleep(Duration::from_millis(20) * 2u32.pow(attempt));
+                attempt += 1;
+            }
+            done => return done,
+        }
+    }
+}
+
 impl SqliteStore {
     /// Opens (creating if needed) the database and brings its schema up to date.
     pub fn open(path: &Path) -> Result<Self, StoreError> {
@@ -56,12 +72,14 @@ impl SqliteStore {
             std::fs::create_dir_all(dir)?;
         }
         // WAL is a property of the file: set it once, before the pool opens connections in
-        // parallel (concurrent journal-mode switches fail with "database is locked").
-        {
+        // parallel (concurrent journal-mode switches fail with "database is locked", which
+        // `busy_timeout` does not cover; another process opening the file now can cause it).
+        retrying(|| {
             let c = Connection::open(path)?;
             c.busy_timeout(BUSY_TIMEOUT)?;
             c.pragma_update(None, "journal_mode", "WAL")?;
-        }
+            Ok(())
+        })?;
         let manager = SqliteConnectionManager::file(path).with_init(|c| {
             c.busy_timeout(BUSY_TIMEOUT)?;
             c.execute_batch(&format!(
@@ -70,13 +88,16 @@ impl SqliteStore {
         });
         let pool = r2d2::Pool::builder().max_size(POOL_SIZE).build(manager)?;
         let mut conn = pool.get()?;
-        migrations::migrations().to_latest(&mut conn)?;
+        // Processes opening a new file together all read schema version 0; all but the first
+        // then fail (on the tables it created, or upgrading a stale read to a write). Their
+        // transactions rolled back; reading the version again finds the schema up to date.
+        retrying(|| Ok(migrations::migrations().to_latest(&mut conn)?))?;
         let audit = Arc::new(audit_writer::AuditWriter::start(path)?);
         let spill = Arc::new(spill::SpillWriter::start(path)?);
         Ok(Self {
             pool,
             audit,
-            repeats: Arc::new(repeats::Repeats::new()),
+            repeats: Arc::new(crate::store::repeats::Repeats::new()),
             spill,
         })
     }
@@ -106,118 +127,5 @@ impl SqliteStore {
         self.run(|c| Ok(c.query_row("SELECT 1", [], |r| r.get::<_, i64>(0))?))
             .await
             .map(|_| ())
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use crate::clock::now;
-    use crate::identity::{BucketName, UserId};
-    use crate::store::{NewUser, ProvisionState, Store, VendRecord};
-
-    fn new_user<'a>(id: &'a UserId, bucket: &'a BucketName) -> NewUser<'a> {
-        NewUser {
-            user_id: id,
-            issuer: "https://i/",
-            subject: "auth0|a",
-            bucket,
-            region: "us-east-1",
-        }
-    }
-
-    #[tokio::test]
-    async fn pending_row_is_created_once_and_becomes_ready() {
-        let dir = tempfile::tempdir().unwrap();
-        let store = Store::open(&dir.path().join("db/s.db")).unwrap();
-        let id = UserId::derive("https://i/", "auth0|a");
-        let b0 = id.bucket_candidate("p", 0).unwrap();
-        let first = store.insert_pending(&new_user(&id, &b0)).await.unwrap();
-        assert_eq!(first.state, ProvisionState::Pending);
-        let again = store.insert_pending(&new_user(&id, &b0)).await.unwrap();
-        assert_eq!(again.created_at, first.created_at);
-
-        let b1 = id.bucket_candidate("p", 1).unwrap();
-        store.set_bucket(&id, &b1, 1).await.unwrap();
-        store.mark_ready(&id).await.unwrap();
-        let row = store.user(&id).await.unwrap().unwrap();
-        assert_eq!((row.state, row.bucket, row.candidate), (ProvisionState::Ready, b1, 1));
-        assert_eq!(store.count_users().await.unwrap(), (1, 0));
-    }
-
-    #[tokio::test]
-    async fn audit_rows_lead_back_to_the_user() {
-        let dir = tempfile::tempdir().unwrap();
-        let store = Store::open(&dir.path().join("s.db")).unwrap();
-        let id = UserId::derive("https://i/", "auth0|a");
-        let b0 = id.bucket_candidate("p", 0).unwrap();
-        store.insert_pending(&new_user(&id, &b0)).await.unwrap();
-        store
-            .record_vend(VendRecord {
-                user_id: id.clone(),
-                access_key_id: "ASIAEXAMPLE".to_owned(),
-                template: "read-write".to_owned(),
-                expiration: now(),
-                client_addr: Some("127.0.0.1".to_owned()),
-                client_id: None,
-                from_cache: false,
-            })
-            .await
-            .unwrap();
-        let found = store.key_owner("ASIAEXAMPLE").await.unwrap();
-        assert_eq!(found.len(), 1);
-        assert_eq!(found[0].user_id, id.as_str());
-        assert!(store.key_owner("ASIAOTHER").await.unwrap().is_empty());
-    }
-
-    #[tokio::test]
-    async fn reopening_keeps_rows_and_schema() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("s.db");
-        let id = UserId::derive("https://i/", "auth0|a");
-        let b0 = id.bucket_candidate("p", 0).unwrap();
-        Store::open(&path)
-            .unwrap()
-            .insert_pending(&new_user(&id, &b0))
-            .await
-            .unwrap();
-        let row = Store::open(&path).unwrap().user(&id).await.unwrap();
-        assert_eq!(row.unwrap().bucket, b0);
-    }
-
-    #[tokio::test]
-    async fn the_user_list_and_the_single_user_view_agree_on_the_last_vend() {
-        let dir = tempfile::tempdir().unwrap();
-        let store = Store::open(&dir.path().join("s.db")).unwrap();
-        let id = UserId::derive("https://i/", "auth0|a");
-        let b0 = id.bucket_candidate("p", 0).unwrap();
-        store.insert_pending(&new_user(&id, &b0)).await.unwrap();
-        let row = store
-            .record_vend(VendRecord {
-                user_id: id.clone(),
-                access_key_id: "ASIAEXAMPLE".to_owned(),
-                template: "read-write".to_owned(),
-                expiration: now(),
-                client_addr: None,
-                client_id: None,
-                from_cache: false,
-            })
-            .await
-            .unwrap();
-        let first = store.last_vend(&id).await.unwrap().unwrap();
-        // A repeat hand-out of the same keys, a second later, moves the last vend.
-        tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
-        store.note_repeat(row);
-        let shown = store.last_vend(&id).await.unwrap().unwrap();
-        assert!(shown > first, "the repeat counts: {shown} after {first}");
-        let listed = store
-            .list_users(crate::store::UserQuery {
-                search: None,
-                after: None,
-                limit: 10,
-            })
-            .await
-            .unwrap();
-        assert_eq!(listed.len(), 1);
-        assert_eq!(listed[0].1.as_deref(), Some(shown.as_str()));
     }
 }

@@ -1,7 +1,7 @@
 //! Repeat hand-outs. The vend audit has one row per (access key, client address, OAuth client):
 //! the first time a key goes to a party its row is written and committed before the key leaves.
 //! When the same key goes to the same party again (a cache hit), the row exists already, so the
-//! hand-out is only counted here, in memory, and the audit writer adds the counts to the rows
+//! hand-out is only counted here, in memory, and the backend adds the counts to the rows
 //! (`hand_outs`, `last_at`) at most [`FLUSH_EVERY`] later, without the vend waiting for it. Reads
 //! of the audit (`key_owner`, `last_vend`) write the pending counts first.
 //!

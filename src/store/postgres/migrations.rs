@@ -1,0 +1,161 @@
+//! Versioned schema migrations for `PostgreSQL`, recorded in `schema_migrations`.
+//! Append new migrations; never edit one that has shipped.
+//!
+//! All pending migrations run in one transaction that first takes an advisory lock, so
+//! replicas starting together apply each migration once: the others wait, then find it
+//! recorded. DDL is transactional in `PostgreSQL`, so a failed migration leaves nothing behind.
+//!
+//! The schema is `SQLite`'s latest (`store/sqlite/migrations.rs`) with `PostgreSQL` types:
+//! times stay RFC 3339 text (the records parse them the same way) in the "C" collation, so
+//! comparisons and `MAX` order them as `SQLite` does, byte by byte.
+
+use deadpool_postgres::Pool;
+
+use crate::store::StoreError;
+
+/// Advisory lock key held while migrating ("stsvend" + 1).
+const LOCK: i64 = 0x7374_7376_656e_6401;
+
+/// (version, what it does, SQL).
+const MIGRATIONS: &[(i64, &str, &str)] = &[(
+    1,
+    "users, audit logs, shared credentials and their leases, change feed",
+    r#"
+CREATE TABLE users (
+    user_id        TEXT COLLATE "C" PRIMARY KEY,
+    issuer         TEXT NOT NULL,
+    subject        TEXT NOT NULL,
+    bucket         TEXT COLLATE "C" NOT NULL UNIQUE,
+    candidate      BIGINT NOT NULL DEFAULT 0,
+    region         TEXT NOT NULL,
+    state          TEXT NOT NULL CHECK (state IN ('pending', 'ready')),
+    created_at     TEXT COLLATE "C" NOT NULL,
+    updated_at     TEXT COLLATE "C" NOT NULL,
+    disabled_at    TEXT COLLATE "C",
+    revoked_before TEXT COLLATE "C",
+    UNIQUE (issuer, subject)
+);
+
+CREATE TABLE vend_audit (
+    id             BIGSERIAL PRIMARY KEY,
+    user_id        TEXT COLLATE "C" NOT NULL,
+    access_key_id  TEXT NOT NULL,
+    template       TEXT NOT NULL,
+    expiration     TEXT COLLATE "C" NOT NULL,
+    vended_at      TEXT COLLATE "C" NOT NULL,
+    client_addr    TEXT,
+    client_id      TEXT,
+    from_cache     BOOLEAN NOT NULL,
+    hand_outs      BIGINT NOT NULL DEFAULT 1,
+    last_at        TEXT COLLATE "C"
+);
+CREATE INDEX vend_audit_by_key ON vend_audit (access_key_id);
+CREATE INDEX vend_audit_by_user ON vend_audit (user_id, vended_at);
+
+CREATE TABLE deleted_users (
+    id          BIGSERIAL PRIMARY KEY,
+    user_id     TEXT COLLATE "C" NOT NULL,
+    issuer      TEXT NOT NULL,
+    subject     TEXT NOT NULL,
+    bucket      TEXT NOT NULL,
+    created_at  TEXT COLLATE "C" NOT NULL,
+    deleted_at  TEXT COLLATE "C" NOT NULL
+);
+CREATE INDEX deleted_users_by_user ON deleted_users (user_id);
+
+CREATE TABLE admin_audit (
+    id           BIGSERIAL PRIMARY KEY,
+    at           TEXT COLLATE "C" NOT NULL,
+    actor        TEXT NOT NULL,
+    actor_client TEXT,
+    action       TEXT NOT NULL,
+    target       TEXT,
+    outcome      TEXT NOT NULL,
+    detail       TEXT,
+    client_addr  TEXT
+);
+CREATE INDEX admin_audit_by_target ON admin_audit (target, id);
+
+-- Sealed credentials shared by the fleet (vend/keys.rs, vend/seal.rs).
+CREATE TABLE credential_spill (
+    user_id     TEXT NOT NULL,
+    template    SMALLINT NOT NULL,
+    expires_at  BIGINT NOT NULL,
+    sealed      BYTEA NOT NULL,
+    PRIMARY KEY (user_id, template)
+);
+CREATE INDEX credential_spill_by_expiry ON credential_spill (expires_at);
+
+-- Who is asking STS for a (user, template) right now, so the other processes wait for its keys.
+CREATE TABLE credential_leases (
+    user_id   TEXT NOT NULL,
+    template  SMALLINT NOT NULL,
+    until     BIGINT NOT NULL,
+    PRIMARY KEY (user_id, template)
+);
+
+-- The change feed; writers serialize on an advisory lock so seq order is commit order.
+CREATE TABLE user_changes (
+    seq      BIGSERIAL PRIMARY KEY,
+    user_id  TEXT NOT NULL,
+    at       BIGINT NOT NULL
+);
+"#,
+)];
+
+/// Applies every migration the database has not recorded yet.
+pub async fn run(pool: &Pool) -> Result<(), StoreError> {
+    let mut client = pool.get().await?;
+    let tx = client.transaction().await?;
+    tx.execute("SELECT pg_advisory_xact_lock($1)", &[&LOCK]).await?;
+    // "already exists, skipping" on every start is noise in the log.
+    tx.batch_execute("SET LOCAL client_min_messages = warning").await?;
+    tx.batch_execute(
+        "CREATE TABLE IF NOT EXISTS schema_migrations (
+             version    BIGINT PRIMARY KEY,
+             name       TEXT NOT NULL,
+             applied_at TIMESTAMPTZ NOT NULL DEFAULT now()
+         )",
+    )
+    .await?;
+    let applied: Vec<i64> = tx
+        .query("SELECT version FROM schema_migrations", &[])
+        .await?
+        .iter()
+        .map(|r| r.try_get(0))
+        .collect::<Result<_, _>>()?;
+    for &(version, name, sql) in MIGRATIONS {
+        if applied.contains(&version) {
+            continue;
+        }
+        tracing::info!(version, name, "applying PostgreSQL migration");
+        tx.batch_execute(sql).await?;
+        tx.execute(
+            "INSERT INTO schema_migrations (version, name) VALUES ($1, $2)",
+            &[&version, &name],
+        )
+        .await?;
+    }
+    let known = MIGRATIONS.last().map_or(0, |m| m.0);
+    if let Some(newer) = applied.iter().copied().filter(|v| *v > known).max() {
+        tracing::warn!(
+            database = newer,
+            known,
+            "the database schema is newer than this build knows; running anyway"
+        );
+    }
+    tx.commit().await?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::MIGRATIONS;
+
+    #[test]
+    fn versions_increase_without_gaps() {
+        for (i, m) in MIGRATIONS.iter().enumerate() {
+            assert_eq!(m.0, i64::try_from(i).unwrap() + 1);
+        }
+    }
+}

@@ -1,0 +1,204 @@
+//! Sealed credentials shared by the fleet (see `vend::keys`): the keys one process was issued,
+//! published for the others, and the credential spill; plus the lease a process takes on
+//! issuing keys for a (user, template), so the others wait for its keys instead of asking STS.
+//!
+//! Writes go through one task, in their order, off the request path: a user's rows are
+//! forgotten after any earlier spill of theirs. A lost spill costs one `AssumeRole` later.
+
+use std::time::{Duration, Instant};
+
+use deadpool_postgres::Pool;
+use tokio::sync::{mpsc, oneshot};
+
+use super::PgStore;
+use crate::identity::UserId;
+use crate::store::{Spilled, StoreError};
+
+/// Expired rows are deleted at most this often (with a spill write).
+const PRUNE_EVERY: Duration = Duration::from_mins(1);
+/// Spills waiting for the writer at most; further ones are dropped (they are an optimisation).
+const QUEUE: usize = 1024;
+
+type Done = oneshot::Sender<Result<(), StoreError>>;
+
+enum Job {
+    Put(Spilled),
+    Publish(Spilled, Done),
+    Forget(String, Done),
+    Clear(Done),
+}
+
+/// Handle to the spill writer task; the task ends when every handle is gone.
+#[derive(Clone)]
+pub struct SpillWriter {
+    queue: mpsc::Sender<Job>,
+}
+
+impl SpillWriter {
+    pub fn start(pool: Pool) -> Self {
+        let (queue, rx) = mpsc::channel(QUEUE);
+        tokio::spawn(run(pool, rx));
+        Self { queue }
+    }
+
+    async fn wait(&self, job: impl FnOnce(Done) -> Job) -> Result<(), StoreError> {
+        let stopped = || StoreError::Task("spill writer stopped".to_owned());
+        let (done, finished) = oneshot::channel();
+        self.queue.send(job(done)).await.map_err(|_| stopped())?;
+        finished.await.map_err(|_| stopped())?
+    }
+}
+
+async fn run(pool: Pool, mut rx: mpsc::Receiver<Job>) {
+    let mut pruned = Instant::now();
+    let mut prune_due = || {
+        let due = pruned.elapsed() >= PRUNE_EVERY;
+        if due {
+            pruned = Instant::now();
+        }
+        due
+    };
+    while let Some(job) = rx.recv().await {
+        match job {
+            Job::Put(entry) => {
+                if let Err(e) = write(&pool, &entry, false, prune_due()).await {
+                    tracing::debug!(error = %e, "spill write failed; entry dropped");
+                }
+            }
+            Job::Publish(entry, done) => {
+                let _ = done.send(write(&pool, &entry, true, prune_due()).await);
+            }
+            Job::Forget(id, done) => {
+                let _ = done.send(execute(&pool, "DELETE FROM credential_spill WHERE user_id = $1", &[&id]).await);
+            }
+            Job::Clear(done) => {
+                let _ = done.send(execute(&pool, "DELETE FROM credential_spill", &[]).await);
+            }
+        }
+    }
+}
+
+async fn execute(
+    pool: &Pool,
+    sql: &str,
+    args: &[&(dyn tokio_postgres::types::ToSql + Sync)],
+) -> Result<(), StoreError> {
+    pool.get().await?.execute(sql, args).await?;
+    Ok(())
+}
+
+/// Writes `entry`, and with `release` gives up the issuing lease on it, in one transaction.
+async fn write(pool: &Pool, entry: &Spilled, release: bool, prune: bool) -> Result<(), StoreError> {
+    let mut c = pool.get().await?;
+    let tx = c.transaction().await?;
+    let (id, template) = (entry.user_id.as_str(), i16::from(entry.template));
+    let stmt = tx
+        .prepare_cached(
+            "INSERT INTO credential_spill (user_id, template, expires_at, sealed)
+             VALUES ($1, $2, $3, $4)
+             ON CONFLICT (user_id, template)
+             DO UPDATE SET expires_at = EXCLUDED.expires_at, sealed = EXCLUDED.sealed",
+        )
+        .await?;
+    tx.execute(&stmt, &[&id, &template, &entry.expires_at, &entry.sealed])
+        .await?;
+    if release {
+        tx.execute(
+            "DELETE FROM credential_leases WHERE user_id = $1 AND template = $2",
+            &[&id, &template],
+        )
+        .await?;
+    }
+    if prune {
+        tx.execute("DELETE FROM credential_spill WHERE expires_at <= $1", &[&unix_now()])
+            .await?;
+    }
+    tx.commit().await?;
+    Ok(())
+}
+
+fn unix_now() -> i64 {
+    time::OffsetDateTime::now_utc().unix_timestamp()
+}
+
+impl PgStore {
+    /// Queues `entry` for the spill writer without waiting; dropped when the queue is full.
+    pub fn spill(&self, entry: Spilled) {
+        if self.spill.queue.try_send(Job::Put(entry)).is_err() {
+            tracing::debug!("spill queue full; entry dropped");
+        }
+    }
+
+    /// Writes `entry` for every process to find and releases the issuing lease on it; returns
+    /// once both are committed.
+    pub async fn publish_issued(&self, entry: Spilled) -> Result<(), StoreError> {
+        self.spill.wait(|done| Job::Publish(entry, done)).await
+    }
+
+    /// Takes the lease on issuing keys for (user, template) for `lease` seconds, unless another
+    /// process holds an unexpired one: true when this call got it. Two processes claiming at
+    /// once: the second waits for the first's insert, then finds its lease unexpired.
+    pub async fn claim_issue(&self, user_id: &UserId, template: u8, lease: u32) -> Result<bool, StoreError> {
+        let c = self.client().await?;
+        let stmt = c
+            .prepare_cached(
+                "INSERT INTO credential_leases (user_id, template, until) VALUES ($1, $2, $3::BIGINT + $4::BIGINT)
+                 ON CONFLICT (user_id, template) DO UPDATE SET until = EXCLUDED.until
+                 WHERE credential_leases.until <= $3",
+            )
+            .await?;
+        let n = c
+            .execute(
+                &stmt,
+                &[&user_id.as_str(), &i16::from(template), &unix_now(), &i64::from(lease)],
+            )
+            .await?;
+        Ok(n == 1)
+    }
+
+    /// Gives up a lease taken by [`PgStore::claim_issue`] (the issue failed).
+    pub async fn release_issue(&self, user_id: &UserId, template: u8) -> Result<(), StoreError> {
+        self.client()
+            .await?
+            .execute(
+                "DELETE FROM credential_leases WHERE user_id = $1 AND template = $2",
+                &[&user_id.as_str(), &i16::from(template)],
+            )
+            .await?;
+        Ok(())
+    }
+
+    /// The sealed entry for (user, template), if one is spilled and not expired.
+    pub async fn spilled(&self, user_id: &UserId, template: u8) -> Result<Option<Spilled>, StoreError> {
+        let c = self.client().await?;
+        let stmt = c
+            .prepare_cached(
+                "SELECT expires_at, sealed FROM credential_spill
+                 WHERE user_id = $1 AND template = $2 AND expires_at > $3",
+            )
+            .await?;
+        let row = c
+            .query_opt(&stmt, &[&user_id.as_str(), &i16::from(template), &unix_now()])
+            .await?;
+        row.map(|r| {
+            Ok(Spilled {
+                user_id: user_id.clone(),
+                template,
+                expires_at: r.try_get(0)?,
+                sealed: r.try_get(1)?,
+            })
+        })
+        .transpose()
+    }
+
+    /// Deletes every spilled entry of the user, after any spill of theirs already queued.
+    pub async fn forget_spilled(&self, user_id: &UserId) -> Result<(), StoreError> {
+        let id = user_id.as_str().to_owned();
+        self.spill.wait(|done| Job::Forget(id, done)).await
+    }
+
+    /// Deletes every spilled entry.
+    pub async fn clear_spill(&self) -> Result<(), StoreError> {
+        self.spill.wait(Job::Clear).await
+    }
+}

@@ -1,0 +1,227 @@
+//! The `users` table: one mapping per user (bucket, state), and the admin switches on it.
+
+use deadpool_postgres::ClientWrapper;
+use time::OffsetDateTime;
+use tokio_postgres::Row;
+
+use super::{PgStore, to_u32};
+use crate::clock::{format_time, now};
+use crate::identity::{BucketName, UserId};
+use crate::store::{NewUser, StoreError, UserQuery, UserRecord};
+
+const USER_COLUMNS: &str =
+    "user_id, issuer, subject, bucket, candidate, region, state, created_at, disabled_at, revoked_before";
+
+impl PgStore {
+    pub async fn user(&self, user_id: &UserId) -> Result<Option<UserRecord>, StoreError> {
+        select_user(&*self.client().await?, user_id.as_str()).await
+    }
+
+    /// Inserts a pending row unless the user already has one; returns the row either way.
+    pub async fn insert_pending(&self, new: &NewUser<'_>) -> Result<UserRecord, StoreError> {
+        let c = self.client().await?;
+        let at = format_time(now());
+        // No conflict target: a replica inserting the same user at the same moment may meet
+        // this row on any of its unique keys (user, bucket, issuer+subject); each one is the
+        // same user, so none is an error. The select below says whose row won.
+        c.execute(
+            "INSERT INTO users (user_id, issuer, subject, bucket, candidate, region, state, created_at, updated_at)
+             VALUES ($1, $2, $3, $4, 0, $5, 'pending', $6, $6)
+             ON CONFLICT DO NOTHING",
+            &[
+                &new.user_id.as_str(),
+                &new.issuer,
+                &new.subject,
+                &new.bucket.as_str(),
+                &new.region,
+                &at,
+            ],
+        )
+        .await?;
+        select_user(&c, new.user_id.as_str())
+            .await?
+            .ok_or_else(|| StoreError::Corrupt("new user's bucket or identity is already another user's".to_owned()))
+    }
+
+    /// Moves a pending user to another bucket-name candidate.
+    pub async fn set_bucket(&self, user_id: &UserId, bucket: &BucketName, candidate: u32) -> Result<(), StoreError> {
+        self.client()
+            .await?
+            .execute(
+                "UPDATE users SET bucket = $2, candidate = $3, updated_at = $4 WHERE user_id = $1 AND state = 'pending'",
+                &[
+                    &user_id.as_str(),
+                    &bucket.as_str(),
+                    &i64::from(candidate),
+                    &format_time(now()),
+                ],
+            )
+            .await?;
+        Ok(())
+    }
+
+    pub async fn mark_ready(&self, user_id: &UserId) -> Result<(), StoreError> {
+        let mut c = self.client().await?;
+        let tx = c.transaction().await?;
+        tx.execute(
+            "UPDATE users SET state = 'ready', updated_at = $2 WHERE user_id = $1",
+            &[&user_id.as_str(), &format_time(now())],
+        )
+        .await?;
+        super::changes::changed(&tx, user_id.as_str()).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Number of user rows, by state: (ready, pending).
+    pub async fn count_users(&self) -> Result<(i64, i64), StoreError> {
+        let row = self
+            .client()
+            .await?
+            .query_one(
+                "SELECT COUNT(*) FILTER (WHERE state = 'ready'), COUNT(*) FILTER (WHERE state = 'pending') FROM users",
+                &[],
+            )
+            .await?;
+        Ok((row.try_get(0)?, row.try_get(1)?))
+    }
+
+    /// Users matching `q`, with each one's last vend time.
+    pub async fn list_users(&self, q: UserQuery) -> Result<Vec<(UserRecord, Option<String>)>, StoreError> {
+        self.flush_audit().await?;
+        let last_vend = super::audit::last_vend_of("users.user_id");
+        let search = q.search.unwrap_or_default();
+        let like = format!("%{}%", escape_like(&search));
+        let prefix = format!("{}%", escape_like(&search));
+        // ILIKE: `SQLite`'s LIKE ignores ASCII case, and both backends must find the same users.
+        let rows = self
+            .client()
+            .await?
+            .query(
+                &format!(
+                    "SELECT {USER_COLUMNS}, {last_vend}
+                     FROM users
+                     WHERE user_id > $1
+                       AND ($2 = '' OR user_id ILIKE $3 ESCAPE '\\' OR bucket ILIKE $3 ESCAPE '\\'
+                            OR subject ILIKE $4 ESCAPE '\\')
+                     ORDER BY user_id LIMIT $5"
+                ),
+                &[
+                    &q.after.unwrap_or_default(),
+                    &search,
+                    &prefix,
+                    &like,
+                    &i64::from(q.limit),
+                ],
+            )
+            .await?;
+        rows.iter()
+            .map(|r| Ok((parse_user(r)?, r.try_get::<_, Option<String>>(10)?)))
+            .collect()
+    }
+
+    /// Sets or clears `disabled_at`; false when there is no such user.
+    pub async fn set_disabled(&self, user_id: &UserId, disabled: bool) -> Result<bool, StoreError> {
+        let mut c = self.client().await?;
+        let tx = c.transaction().await?;
+        let n = tx
+            .execute(
+                "UPDATE users SET disabled_at = CASE WHEN $2 THEN COALESCE(disabled_at, $3) END, updated_at = $3
+                 WHERE user_id = $1",
+                &[&user_id.as_str(), &disabled, &format_time(now())],
+            )
+            .await?;
+        super::changes::changed(&tx, user_id.as_str()).await?;
+        tx.commit().await?;
+        Ok(n == 1)
+    }
+
+    pub async fn set_revoked_before(&self, user_id: &UserId, before: OffsetDateTime) -> Result<(), StoreError> {
+        let mut c = self.client().await?;
+        let tx = c.transaction().await?;
+        tx.execute(
+            // Concurrent revocations: the later cut-off wins (RFC 3339 UTC sorts as text).
+            "UPDATE users SET revoked_before = GREATEST(COALESCE(revoked_before, ''), $2), updated_at = $3
+             WHERE user_id = $1",
+            &[&user_id.as_str(), &format_time(before), &format_time(now())],
+        )
+        .await?;
+        super::changes::changed(&tx, user_id.as_str()).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Moves the user's row to `deleted_users` (the audit log keeps its rows).
+    pub async fn delete_user(&self, user_id: &UserId) -> Result<bool, StoreError> {
+        let mut c = self.client().await?;
+        let tx = c.transaction().await?;
+        let moved = tx
+            .execute(
+                "INSERT INTO deleted_users (user_id, issuer, subject, bucket, created_at, deleted_at)
+                 SELECT user_id, issuer, subject, bucket, created_at, $2 FROM users WHERE user_id = $1",
+                &[&user_id.as_str(), &format_time(now())],
+            )
+            .await?;
+        tx.execute("DELETE FROM users WHERE user_id = $1", &[&user_id.as_str()])
+            .await?;
+        super::changes::changed(&tx, user_id.as_str()).await?;
+        tx.commit().await?;
+        Ok(moved == 1)
+    }
+
+    /// When the user was last deleted, if ever: sessions from before then must not reach a
+    /// bucket of the same name created for them later.
+    pub async fn last_deleted_at(&self, user_id: &UserId) -> Result<Option<OffsetDateTime>, StoreError> {
+        let row = self
+            .client()
+            .await?
+            .query_one(
+                "SELECT MAX(deleted_at) FROM deleted_users WHERE user_id = $1",
+                &[&user_id.as_str()],
+            )
+            .await?;
+        row.try_get::<_, Option<String>>(0)?
+            .as_deref()
+            .map(parse_time)
+            .transpose()
+    }
+}
+
+/// A stored time, or `Corrupt`.
+fn parse_time(s: &str) -> Result<OffsetDateTime, StoreError> {
+    crate::clock::parse_time(s).ok_or_else(|| StoreError::Corrupt(format!("time `{s}`")))
+}
+
+/// `s` matched literally by `LIKE ... ESCAPE '\\'`.
+fn escape_like(s: &str) -> String {
+    s.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_")
+}
+
+fn parse_user(r: &Row) -> Result<UserRecord, StoreError> {
+    let corrupt = |e: crate::identity::IdentityError| StoreError::Corrupt(e.to_string());
+    let time = |i: usize| -> Result<Option<OffsetDateTime>, StoreError> {
+        r.try_get::<_, Option<String>>(i)?
+            .as_deref()
+            .map(parse_time)
+            .transpose()
+    };
+    Ok(UserRecord {
+        user_id: UserId::parse(r.try_get(0)?).map_err(corrupt)?,
+        issuer: r.try_get(1)?,
+        subject: r.try_get(2)?,
+        bucket: BucketName::parse(r.try_get(3)?).map_err(corrupt)?,
+        candidate: to_u32(r.try_get(4)?, "candidate")?,
+        region: r.try_get(5)?,
+        state: r.try_get::<_, &str>(6)?.parse()?,
+        created_at: parse_time(r.try_get(7)?)?,
+        disabled_at: time(8)?,
+        revoked_before: time(9)?,
+    })
+}
+
+async fn select_user(c: &ClientWrapper, id: &str) -> Result<Option<UserRecord>, StoreError> {
+    let stmt = c
+        .prepare_cached(&format!("SELECT {USER_COLUMNS} FROM users WHERE user_id = $1"))
+        .await?;
+    c.query_opt(&stmt, &[&id]).await?.as_ref().map(parse_user).transpose()
+}

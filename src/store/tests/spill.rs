@@ -1,0 +1,146 @@
+//! Sealed credentials shared by the fleet: the spill, published keys and issuing leases.
+
+use super::{add_user, user};
+use crate::clock::now;
+use crate::identity::UserId;
+use crate::store::Spilled;
+use crate::store::Store;
+use crate::store::test_db::{TestDb, each_backend};
+
+fn entry(user: &UserId, template: u8, expires_at: i64, sealed: &[u8]) -> Spilled {
+    Spilled {
+        user_id: user.clone(),
+        template,
+        expires_at,
+        sealed: sealed.to_vec(),
+    }
+}
+
+/// Waits until the spills queued so far are committed (a waited-for change runs after them).
+async fn settle(store: &Store) {
+    store.forget_spilled(&user("nobody")).await.unwrap();
+}
+
+#[tokio::test]
+async fn spilled_entries_come_back_until_they_expire_or_are_forgotten() {
+    each_backend(|db: TestDb| async move {
+        let store = db.open().await;
+        let (a, b) = (user("a"), user("b"));
+        let later = time::OffsetDateTime::now_utc().unix_timestamp() + 600;
+        store.spill(entry(&a, 0, later, b"a0"));
+        store.spill(entry(&a, 1, later, b"a1"));
+        store.spill(entry(&b, 0, later - 1200, b"expired"));
+        settle(&store).await;
+
+        assert_eq!(store.spilled(&a, 0).await.unwrap().unwrap().sealed, b"a0");
+        assert_eq!(store.spilled(&a, 1).await.unwrap().unwrap().expires_at, later);
+        assert!(
+            store.spilled(&b, 0).await.unwrap().is_none(),
+            "expired rows are not served"
+        );
+        store.spill(entry(&a, 0, later, b"a0 again"));
+        settle(&store).await;
+        assert_eq!(store.spilled(&a, 0).await.unwrap().unwrap().sealed, b"a0 again");
+
+        store.forget_spilled(&a).await.unwrap();
+        assert!(store.spilled(&a, 0).await.unwrap().is_none());
+        assert!(store.spilled(&a, 1).await.unwrap().is_none());
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn a_spill_queued_before_forgetting_the_user_does_not_survive_it() {
+    each_backend(|db| async move {
+        let store = db.open().await;
+        let a = user("a");
+        let later = time::OffsetDateTime::now_utc().unix_timestamp() + 600;
+        store.spill(entry(&a, 0, later, b"a0"));
+        store.forget_spilled(&a).await.unwrap();
+        assert!(store.spilled(&a, 0).await.unwrap().is_none());
+        store.spill(entry(&a, 0, later, b"a0"));
+        store.clear_spill().await.unwrap();
+        assert!(store.spilled(&a, 0).await.unwrap().is_none());
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn published_keys_are_found_by_another_replica_and_release_the_lease() {
+    each_backend(|db| async move {
+        let (a, b) = (db.open().await, db.open().await);
+        let u = user("a");
+        let later = time::OffsetDateTime::now_utc().unix_timestamp() + 600;
+        assert!(
+            a.claim_issue(&u, 0, 30).await.unwrap(),
+            "the first claim gets the lease"
+        );
+        assert!(
+            !b.claim_issue(&u, 0, 30).await.unwrap(),
+            "held: the other replica waits"
+        );
+        assert!(
+            b.claim_issue(&u, 1, 30).await.unwrap(),
+            "another template is another lease"
+        );
+        a.publish_issued(entry(&u, 0, later, b"keys")).await.unwrap();
+        assert_eq!(b.spilled(&u, 0).await.unwrap().unwrap().sealed, b"keys");
+        assert!(
+            b.claim_issue(&u, 0, 30).await.unwrap(),
+            "published: the lease is free again"
+        );
+        b.release_issue(&u, 0).await.unwrap();
+        assert!(a.claim_issue(&u, 0, 30).await.unwrap(), "released");
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn an_expired_lease_can_be_taken_over() {
+    each_backend(|db| async move {
+        let (a, b) = (db.open().await, db.open().await);
+        let u = user("a");
+        assert!(a.claim_issue(&u, 0, 0).await.unwrap());
+        assert!(
+            b.claim_issue(&u, 0, 30).await.unwrap(),
+            "a lease of 0 s is over at once"
+        );
+        assert!(!a.claim_issue(&u, 0, 30).await.unwrap());
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn of_many_replicas_claiming_at_once_exactly_one_gets_the_lease() {
+    each_backend(|db| async move {
+        let stores = [db.open().await, db.open().await];
+        for i in 0..10 {
+            let u = user(&format!("auth0|{i}"));
+            let claims: Vec<_> = (0..8)
+                .map(|n| {
+                    let (s, u) = (stores[n % 2].clone(), u.clone());
+                    tokio::spawn(async move { s.claim_issue(&u, 0, 30).await.unwrap() })
+                })
+                .collect();
+            let mut won = 0;
+            for c in claims {
+                won += usize::from(c.await.unwrap());
+            }
+            assert_eq!(won, 1, "one lease per (user, template)");
+        }
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn concurrent_revocations_keep_the_later_cut_off() {
+    each_backend(|db| async move {
+        let store = db.open().await;
+        let id = add_user(&store, "auth0|a").await;
+        let (early, late) = (now(), now() + time::Duration::minutes(5));
+        store.set_revoked_before(&id, late).await.unwrap();
+        store.set_revoked_before(&id, early).await.unwrap();
+        assert_eq!(store.user(&id).await.unwrap().unwrap().revoked_before, Some(late));
+    })
+    .await;
+}
