@@ -13,6 +13,7 @@ export STSVEND_RUN_DIR="$ROOT/.run/test"
 export MINISTACK_PORT="${TEST_MINISTACK_PORT:-4576}"
 export AUTH0_PORT="${TEST_AUTH0_PORT:-4410}"
 export AUTH0_STATE_DIR="$STSVEND_RUN_DIR/auth0"
+export POSTGRES_PORT="${TEST_POSTGRES_PORT:-5442}"
 # The browser test (tests/api/web.rs) serves web/ on its own port, away from the demo's 5173;
 # the stand-in lists that origin among the web client's redirect URIs.
 export WEB_E2E_PORT="${TEST_WEB_PORT:-5174}"
@@ -29,6 +30,7 @@ bash scripts/deploy-check.sh
 cleanup() {
   bash scripts/auth0.sh stop >/dev/null 2>&1 || true
   bash scripts/ministack.sh stop >/dev/null 2>&1 || true
+  bash scripts/postgres.sh stop >/dev/null 2>&1 || true
 }
 trap cleanup EXIT
 # A previous run that was cut off may have left its own instances behind (tracked by pid file).
@@ -44,6 +46,10 @@ cargo build --locked --workspace --bins --examples
 bash scripts/ministack.sh start
 bash scripts/ministack.sh seed >/dev/null
 bash scripts/auth0.sh start
+# PostgreSQL (Debian's package, a private cluster under the run directory): the store suite
+# runs every test on it as well as on SQLite, and the fleet tests put replicas on it.
+bash scripts/postgres.sh start
+eval "$(bash scripts/postgres.sh env)"
 
 # The service's own keys and the role, as seeded; MiniStack's address.
 set -a

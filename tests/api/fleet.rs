@@ -27,12 +27,27 @@ fn replica(opts: Options) -> Options {
         .set("STSVEND_LIMITS__VEND_BURST", "100000")
 }
 
-async fn replicas() -> (TestApp, TestApp) {
-    let a = TestApp::spawn_with(replica(
-        Options::default().set("STSVEND_ADMIN__PERMISSION", ADMIN_PERMISSION),
-    ))
-    .await;
-    let b = TestApp::spawn_with(replica(Options {
+/// Where the replicas keep their state.
+#[derive(Clone, Copy)]
+enum Backend {
+    /// One `SQLite` file (several processes on one host).
+    Sqlite,
+    /// A fresh `PostgreSQL` database (the fleet).
+    Postgres,
+}
+
+/// Two replicas on one database.
+async fn replicas(backend: Backend) -> (TestApp, TestApp) {
+    let url = match backend {
+        Backend::Sqlite => None,
+        Backend::Postgres => Some(crate::pg::fresh_database().await),
+    };
+    let on = |opts: Options| match &url {
+        Some(url) => replica(opts.set("STSVEND_DATABASE__URL", url)),
+        None => replica(opts),
+    };
+    let a = TestApp::spawn_with(on(Options::default().set("STSVEND_ADMIN__PERMISSION", ADMIN_PERMISSION))).await;
+    let b = TestApp::spawn_with(on(Options {
         db_dir: Some(a.db_dir.clone()),
         issuer: Some(a.issuer.clone()),
         ..Options::default()
@@ -60,7 +75,7 @@ async fn assume_role_calls(app: &TestApp) -> u64 {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn concurrent_first_requests_over_two_replicas_make_one_bucket_one_mapping_one_assume_role() {
-    let (a, b) = replicas().await;
+    let (a, b) = replicas(Backend::Postgres).await;
     let sub = unique_sub("fleet-burst");
     let token = a.issuer.token(&sub);
     let requests = (0..100).map(|i| {
@@ -91,7 +106,7 @@ async fn concurrent_first_requests_over_two_replicas_make_one_bucket_one_mapping
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn refreshes_spread_over_replicas_ask_sts_once_per_user() {
-    let (a, b) = replicas().await;
+    let (a, b) = replicas(Backend::Postgres).await;
     let users: Vec<String> = (0..40).map(|i| unique_sub(&format!("fleet-refresh-{i}"))).collect();
     for round in 0..3 {
         for (i, sub) in users.iter().enumerate() {
@@ -131,8 +146,25 @@ async fn vend_status(app: &TestApp, token: &str) -> (u16, Option<Vended>) {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn a_change_through_one_replica_holds_on_another_within_a_second() {
-    let (a, b) = replicas().await;
+async fn a_change_through_one_replica_holds_on_another_within_a_second_on_postgres() {
+    Box::pin(change_holds_everywhere_within_a_second(
+        Backend::Postgres,
+        "fleet_coherence_postgres",
+    ))
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_change_through_one_process_holds_on_another_on_one_sqlite_file() {
+    Box::pin(change_holds_everywhere_within_a_second(
+        Backend::Sqlite,
+        "fleet_coherence_sqlite",
+    ))
+    .await;
+}
+
+async fn change_holds_everywhere_within_a_second(backend: Backend, figures: &str) {
+    let (a, b) = replicas(backend).await;
     let alice = unique_sub("fleet-alice");
     let token = a.issuer.token(&alice);
     let id = user_id_of(&a, &alice);
@@ -189,7 +221,7 @@ async fn a_change_through_one_replica_holds_on_another_within_a_second() {
         coherence_worst_ms: u64::try_from(worst.as_millis()).unwrap(),
         ..Figures::default()
     }
-    .record("fleet_coherence");
+    .record(figures);
 }
 
 /// Vends for `sub` through a request carrying `X-Forwarded-For: 198.51.100.7`; the client
@@ -230,7 +262,7 @@ async fn behind_a_trusted_balancer_the_audit_records_the_real_client() {
 /// refuse them by their issue time alone.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn shared_keys_issued_before_a_revocation_cut_off_are_never_handed_out() {
-    let (a, b) = replicas().await;
+    let (a, b) = replicas(Backend::Postgres).await;
     let alice = unique_sub("fleet-cutoff");
     let old = a.vend(&alice, None).await;
     let id = stsvend::identity::UserId::parse(&user_id_of(&a, &alice)).unwrap();

@@ -14,16 +14,15 @@ use crate::process::ServiceProcess;
 /// Concurrent clients in the kill test.
 const WORKERS: usize = 16;
 
-/// Three replicas sharing `dir`'s database, a sealing key, and the issuer; limits out of the
-/// way of the load below (`limits.replicas` is 3 as the README says).
-async fn fleet(issuer: &TestIssuer, dir: &tempfile::TempDir) -> Vec<ServiceProcess> {
+/// Three replicas on one fresh `PostgreSQL` database (its URL returned), with a sealing key and
+/// the issuer; limits out of the way of the load below (`limits.replicas` is 3 as the README
+/// says).
+async fn fleet(issuer: &TestIssuer) -> (Vec<ServiceProcess>, String) {
     let key: Vec<u8> = (100u8..132).collect();
+    let url = crate::pg::fresh_database().await;
     let env = [
         ("STSVEND_AUTH__ISSUER", issuer.issuer.clone()),
-        (
-            "STSVEND_DATABASE__PATH",
-            dir.path().join("fleet.db").display().to_string(),
-        ),
+        ("STSVEND_DATABASE__URL", url.clone()),
         (
             "STSVEND_CACHE__SEALING_KEYS",
             format!("1:{}", data_encoding::BASE64.encode(&key)),
@@ -37,20 +36,18 @@ async fn fleet(issuer: &TestIssuer, dir: &tempfile::TempDir) -> Vec<ServiceProce
     for _ in 0..3 {
         replicas.push(ServiceProcess::start(&env).await);
     }
-    replicas
+    (replicas, url)
 }
 
-async fn users_in(dir: &tempfile::TempDir) -> i64 {
-    let store = stsvend::store::Store::open(&dir.path().join("fleet.db")).unwrap();
-    let (ready, pending) = store.count_users().await.unwrap();
+async fn users_in(url: &str) -> i64 {
+    let (ready, pending) = crate::pg::store(url).await.count_users().await.unwrap();
     ready + pending
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_thousand_concurrent_first_requests_through_the_balancer_make_one_bucket_one_mapping_one_assume_role() {
     let issuer = TestIssuer::start();
-    let dir = tempfile::tempdir().unwrap();
-    let replicas = fleet(&issuer, &dir).await;
+    let (replicas, url) = fleet(&issuer).await;
     let bases: Vec<&str> = replicas.iter().map(|r| r.base.as_str()).collect();
     let lb = Balancer::start(&bases).await;
 
@@ -77,7 +74,7 @@ async fn a_thousand_concurrent_first_requests_through_the_balancer_make_one_buck
     buckets.dedup();
     assert_eq!(buckets.len(), 1, "one bucket name handed out");
     assert_eq!(buckets_named(&buckets[0]).await.len(), 1, "one bucket in S3");
-    assert_eq!(users_in(&dir).await, 1, "one mapping");
+    assert_eq!(users_in(&url).await, 1, "one mapping");
     // Every AssumeRole's keys reach at least the request that caused it.
     assert_eq!(keys.len(), 1, "one AssumeRole in the fleet");
 }
@@ -85,8 +82,7 @@ async fn a_thousand_concurrent_first_requests_through_the_balancer_make_one_buck
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_replica_killed_under_load_costs_only_its_requests_in_flight() {
     let issuer = TestIssuer::start();
-    let dir = tempfile::tempdir().unwrap();
-    let mut replicas = fleet(&issuer, &dir).await;
+    let (mut replicas, url) = fleet(&issuer).await;
     let bases: Vec<&str> = replicas.iter().map(|r| r.base.as_str()).collect();
     let lb = Balancer::start(&bases).await;
 
@@ -140,7 +136,7 @@ async fn a_replica_killed_under_load_costs_only_its_requests_in_flight() {
         "the balancer routed around the dead replica: {ok} of {sent}"
     );
     assert_eq!(
-        users_in(&dir).await,
+        users_in(&url).await,
         i64::try_from(subs.len()).unwrap(),
         "no mapping lost"
     );
