@@ -6,7 +6,7 @@
 #   bash scripts/bench.sh
 #
 # Environment (defaults): BENCH_SECONDS (8, per wrk run), BENCH_MEM_USERS (100000),
-# BENCH_DB_USERS (1000000), BENCH_PHASES (all of: warm,db,hour,memory; a subset gives a partial
+# BENCH_DB_USERS (1000000), BENCH_PHASES (all of: warm,db,hour,memory,fleet; a subset gives a partial
 # table, e.g. BENCH_PHASES=warm for a quick look at the warm path), BENCH_OUT (a file that also receives the table), BENCH_PORT (8090,
 # stsvend), BENCH_MINISTACK_PORT (4586), BENCH_AUTH0_PORT (4420), BENCH_AUX_PORT (4587: the AWS
 # timing relay; +1 its control port, +2 the fake STS), BENCH_STS_TOKEN_LEN (1024: session-token
@@ -30,7 +30,7 @@ SECS="${BENCH_SECONDS:-8}"
 MEM_USERS="${BENCH_MEM_USERS:-100000}"
 DB_USERS="${BENCH_DB_USERS:-1000000}"
 WARM_USERS=1000
-PHASES=",${BENCH_PHASES:-warm,db,hour,memory},"
+PHASES=",${BENCH_PHASES:-warm,db,hour,memory,fleet},"
 phase() { [[ "$PHASES" == *",$1,"* ]]; }
 ISSUER="http://127.0.0.1:$AUTH0_PORT/"
 API="http://127.0.0.1:$PORT"
@@ -43,7 +43,8 @@ die() { say "FAILED: $*"; exit 1; }
 record() { printf '%s\t%s\n' "$1" "$2" >>"$RESULTS"; }
 
 # --- processes this script starts, stopped by pid on exit ---------------------------------
-SV_PID="" RELAY_PID="" FAKE_PID="" MINT_PID=""
+SV_PID="" RELAY_PID="" FAKE_PID="" MINT_PID="" HAPROXY_PID=""
+FLEET_PIDS=()
 stop_pid() {
   local pid="$1"
   [[ -n "$pid" ]] && kill -0 "$pid" 2>/dev/null || return 0
@@ -56,6 +57,9 @@ cleanup() {
   stop_pid "$RELAY_PID"
   stop_pid "$FAKE_PID"
   stop_pid "$MINT_PID"
+  stop_pid "$HAPROXY_PID"
+  for p in "${FLEET_PIDS[@]}"; do stop_pid "$p"; done
+  POSTGRES_PORT="${BENCH_POSTGRES_PORT:-5452}" bash scripts/postgres.sh stop >/dev/null 2>&1 || true
   bash scripts/auth0.sh stop >/dev/null 2>&1 || true
   bash scripts/ministack.sh stop >/dev/null 2>&1 || true
 }
@@ -285,6 +289,69 @@ record mem_rss_again "$(rss_mib)"
 stop_stsvend
 fi
 
+# === Phase D: the fleet: replicas on PostgreSQL behind HAProxy ==============================
+# Warm vends/s through the balancer with three replicas, and with one behind the same
+# balancer; database transactions per warm vend (pg_stat_database), which only the change-feed
+# poll should make (4 a second per replica at the default 250 ms).
+if phase fleet; then
+export POSTGRES_PORT="${BENCH_POSTGRES_PORT:-5452}"
+bash scripts/postgres.sh start >/dev/null
+PSQL="$(compgen -G '/usr/lib/postgresql/*/bin' | sort -V | tail -n1)/psql"
+PG_URL="$(bash scripts/postgres.sh url)"
+"$PSQL" "$PG_URL" -qc "DROP DATABASE IF EXISTS bench_fleet WITH (FORCE)" -c "CREATE DATABASE bench_fleet"
+FLEET_DB="$(sed -E 's#/[^/?]+(\?|$)#/bench_fleet\1#' <<<"$PG_URL")"
+BAL_PORT=$((PORT + 20))
+FLEET_KEY="1:$(head -c 32 /dev/urandom | base64)"
+mint 'auth0|bench-fleet-' 200 "$RUN/fleet.tokens"
+start_replica() { # n
+  local port=$((PORT + 20 + $1))
+  # shellcheck disable=SC2086
+  env "${LIMITS_ENV[@]}" ${BENCH_STSVEND_ENV:-} \
+    STSVEND_SERVER__BIND="127.0.0.1:$port" STSVEND_SERVER__METRICS_BIND="127.0.0.1:0" \
+    STSVEND_SERVER__TRUSTED_PROXIES='["127.0.0.1/32"]' \
+    STSVEND_AUTH__ISSUER="$ISSUER" STSVEND_AWS__ENDPOINT_URL="$MINISTACK_URL" \
+    STSVEND_DATABASE__URL="$FLEET_DB" STSVEND_CACHE__SEALING_KEYS="$FLEET_KEY" \
+    "$BIN" serve --config config.toml >"$RUN/fleet-$1.log" 2>&1 </dev/null &
+  FLEET_PIDS+=($!)
+  for _ in $(seq 1 150); do curl -fsS "http://127.0.0.1:$port/readyz" >/dev/null 2>&1 && return 0; sleep 0.2; done
+  die "replica $1 did not become ready"
+}
+balance() { # replicas...
+  stop_pid "$HAPROXY_PID"
+  {
+    printf 'global\n    maxconn 4096\ndefaults\n    mode http\n    timeout connect 2s\n    timeout client 30s\n    timeout server 30s\n    option forwardfor\n'
+    printf 'frontend api\n    bind 127.0.0.1:%s\n    default_backend stsvend\nbackend stsvend\n    balance roundrobin\n    option httpchk GET /readyz\n' "$BAL_PORT"
+    for n in "$@"; do printf '    server r%s 127.0.0.1:%s check inter 1s\n' "$n" "$((PORT + 20 + n))"; done
+  } >"$RUN/haproxy.cfg"
+  haproxy -db -f "$RUN/haproxy.cfg" >"$RUN/haproxy.log" 2>&1 &
+  HAPROXY_PID=$!
+  for _ in $(seq 1 100); do curl -fsS "http://127.0.0.1:$BAL_PORT/readyz" >/dev/null 2>&1 && return 0; sleep 0.1; done
+  die "haproxy did not come up"
+}
+fleet_wrk() { # key
+  local out line
+  out="$(wrk -t2 -c64 -d"${SECS}s" --timeout 10s -s benches/wrk/vend.lua "http://127.0.0.1:$BAL_PORT/v1/credentials" -- "$RUN/fleet.tokens")"
+  line="$(grep '^WRK_RESULT' <<<"$out")" || die "wrk printed no result: $out"
+  record "$1" "$line server_cpu_ticks=0 ticks_per_s=100"
+  say "$1: $line"
+}
+xacts() { "$PSQL" "$FLEET_DB" -Atc "SELECT xact_commit FROM pg_stat_database WHERE datname = current_database()"; }
+for n in 1 2 3; do start_replica "$n"; done
+balance 1 2 3
+say "fleet: warming 200 users through the balancer (first logins on three replicas)"
+"$LOAD" vend --url "http://127.0.0.1:$BAL_PORT/v1/credentials" --tokens "$RUN/fleet.tokens" --concurrency 16 >/dev/null
+"$LOAD" vend --url "http://127.0.0.1:$BAL_PORT/v1/credentials" --tokens "$RUN/fleet.tokens" --concurrency 16 >/dev/null
+wrk -t2 -c64 -d2s -s benches/wrk/vend.lua "http://127.0.0.1:$BAL_PORT/v1/credentials" -- "$RUN/fleet.tokens" >/dev/null
+sleep 1
+x0="$(xacts)"
+fleet_wrk fleet_3
+sleep 1
+record fleet_xacts "$(($(xacts) - x0 - 1))"
+balance 1
+wrk -t2 -c64 -d2s -s benches/wrk/vend.lua "http://127.0.0.1:$BAL_PORT/v1/credentials" -- "$RUN/fleet.tokens" >/dev/null
+fleet_wrk fleet_1
+fi
+
 # === The table ================================================================================
 say "done"
 TABLE="$(python3 - "$RESULTS" "$SECS" "$MEM_USERS" <<'EOF'
@@ -366,6 +433,16 @@ if have("warm_64_big", "floor_64_big"):
   row(f"warm vends/s, 64 conn, {int(rows['db_users']):,} users in the database (p50 / p99 {big['p50']:.2f} / {big['p99']:.2f} ms)",
     f"{big['rate']:,.0f} ({keep:.0%} of 1k-user run)", f"{fbig['rate']:,.0f}", f"{big['rate'] / fbig['rate']:.0%}",
     "≥ 90% of 1k-user throughput", yes(keep >= 0.9))
+if have("fleet_3", "fleet_1", "fleet_xacts"):
+  f3, f1 = wrk("fleet_3"), wrk("fleet_1")
+  bad = f3["bad"] + f1["bad"]
+  row(f"fleet: warm vends/s through HAProxy, 64 conn, 3 replicas on PostgreSQL / 1 replica (p99 {f3['p99']:.1f} / {f1['p99']:.1f} ms{f', {bad} failed' if bad else ''})",
+    f"{f3['rate']:,.0f} / {f1['rate']:,.0f}", "", f"{f3['rate'] / f1['rate']:.0%}")
+  n = f3["rate"] * int(secs)
+  x = int(rows["fleet_xacts"])
+  polls = 3 * 4 * int(secs)
+  row(f"fleet: database transactions per warm vend (3 replicas, {x} in {secs} s; the change-feed poll alone makes ~{polls})",
+    f"{x / n:.5f}", "", "", "0 beyond the poll", yes(x <= polls * 1.5))
 print("| measurement | stsvend | floor `/healthz` | vend/floor | target | met |")
 print("|---|---|---|---|---|---|")
 print("\n".join(out))
