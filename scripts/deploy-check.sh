@@ -186,7 +186,7 @@ systemd_check() {
     return 1
   fi
   # Every STSVEND_<SECTION>__<KEY> set by the unit or the example (commented ones included)
-  # must name a config section and a field of src/config/mod.rs.
+  # must name a config section and a field of src/config/*.rs.
   local var rest section key bad=0
   for var in $(grep -oh 'STSVEND_[A-Z0-9_]*=' "$UNIT" "$ENV_EXAMPLE" | tr -d = | sort -u); do
     rest="${var#STSVEND_}"
@@ -195,7 +195,7 @@ systemd_check() {
     if ! grep -q "\"$section\"" <(sed -n '/^const SECTIONS/,/];/p' src/config/mod.rs); then
       echo "$var: \`$section\` is not a config section"
       bad=1
-    elif ! grep -qE "^\s*pub $key:" src/config/mod.rs; then
+    elif ! grep -qE "^\s*pub $key:" src/config/*.rs; then
       echo "$var: \`$key\` is not a config key"
       bad=1
     fi
