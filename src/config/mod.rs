@@ -22,8 +22,8 @@ pub use database::DatabaseConfig;
 /// Prefix of environment overrides, e.g. `STSVEND_AWS__ROLE_ARN`.
 pub const ENV_PREFIX: &str = "STSVEND_";
 
-const SECTIONS: [&str; 8] = [
-    "server", "auth", "aws", "storage", "policies", "database", "limits", "admin",
+const SECTIONS: [&str; 9] = [
+    "server", "auth", "aws", "storage", "policies", "database", "limits", "admin", "cache",
 ];
 
 /// STS accepts `AssumeRole` durations in this range (seconds).
