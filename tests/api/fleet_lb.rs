@@ -18,9 +18,14 @@ const WORKERS: usize = 16;
 /// the issuer; limits out of the way of the load below (`limits.replicas` is 3 as the README
 /// says).
 async fn fleet(issuer: &TestIssuer) -> (Vec<ServiceProcess>, String) {
+    fleet_with(issuer, &[]).await
+}
+
+/// [`fleet`] with more settings.
+async fn fleet_with(issuer: &TestIssuer, extra: &[(&'static str, &str)]) -> (Vec<ServiceProcess>, String) {
     let key: Vec<u8> = (100u8..132).collect();
     let url = crate::pg::fresh_database().await;
-    let env = [
+    let mut env = vec![
         ("STSVEND_AUTH__ISSUER", issuer.issuer.clone()),
         ("STSVEND_DATABASE__URL", url.clone()),
         (
@@ -32,6 +37,7 @@ async fn fleet(issuer: &TestIssuer) -> (Vec<ServiceProcess>, String) {
         ("STSVEND_LIMITS__VENDS_PER_MINUTE", "300000".to_owned()),
         ("STSVEND_LIMITS__VEND_BURST", "300000".to_owned()),
     ];
+    env.extend(extra.iter().map(|(k, v)| (*k, (*v).to_owned())));
     let mut replicas = Vec::new();
     for _ in 0..3 {
         replicas.push(ServiceProcess::start(&env).await);
@@ -157,4 +163,71 @@ async fn a_replica_killed_under_load_costs_only_its_requests_in_flight() {
     }
     .record("fleet_replica_killed");
     eprintln!("replica killed under load: {failed} of {sent} requests failed (its in-flight ones)");
+}
+
+/// A compressed hour: 10-second sessions handed out again while 5 s remain (a 5-second refresh
+/// window), 200 users refreshing every second through the balancer for 12 s. However their
+/// requests spread over the replicas, each user's keys change at most once per window.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn refreshes_through_the_balancer_make_at_most_one_assume_role_per_user_and_window() {
+    let issuer = TestIssuer::start();
+    let (replicas, _url) = fleet_with(
+        &issuer,
+        &[
+            ("STSVEND_AWS__ALLOW_SHORT_SESSIONS", "true"),
+            ("STSVEND_AWS__SESSION_DURATION_SECONDS", "10"),
+            ("STSVEND_AWS__MIN_REMAINING_SECONDS", "5"),
+        ],
+    )
+    .await;
+    let bases: Vec<&str> = replicas.iter().map(|r| r.base.as_str()).collect();
+    let lb = Balancer::start(&bases).await;
+    let tokens: Vec<String> = (0..200)
+        .map(|i| issuer.token(&unique_sub(&format!("lb-hour-{i}"))))
+        .collect();
+    let http = reqwest::Client::new();
+    // Per user: each distinct key and its expiry.
+    let mut seen: Vec<std::collections::BTreeMap<String, String>> =
+        vec![std::collections::BTreeMap::new(); tokens.len()];
+    let started = Instant::now();
+    let mut vends = 0u64;
+    while started.elapsed() < Duration::from_secs(12) {
+        let round = tokens.iter().map(|t| {
+            let req = http.post(format!("{}/v1/credentials", lb.base)).bearer_auth(t);
+            async move {
+                let r = req.send().await.unwrap();
+                assert_eq!(r.status(), 200);
+                r.json::<Vended>().await.unwrap()
+            }
+        });
+        for (user, v) in futures::future::join_all(round).await.into_iter().enumerate() {
+            seen[user].insert(v.access_key_id, v.expiration);
+            vends += 1;
+        }
+        tokio::time::sleep(Duration::from_secs(1)).await;
+    }
+    let mut assume_roles = 0;
+    for keys in &seen {
+        let mut expiries: Vec<time::OffsetDateTime> = keys
+            .values()
+            .map(|e| time::OffsetDateTime::parse(e, &time::format_description::well_known::Rfc3339).unwrap())
+            .collect();
+        expiries.sort();
+        assume_roles += keys.len();
+        for pair in expiries.windows(2) {
+            // Expiries are whole seconds: two sets 4 s apart can still fall in different windows.
+            assert!(
+                pair[1] - pair[0] >= time::Duration::seconds(4),
+                "two sets of keys within one window: {keys:?}"
+            );
+        }
+        assert!(
+            keys.len() <= 4,
+            "12 s hold at most 3 windows (and the first set): {keys:?}"
+        );
+    }
+    eprintln!(
+        "{vends} vends by {} users through the balancer: {assume_roles} AssumeRole",
+        tokens.len()
+    );
 }
