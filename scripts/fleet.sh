@@ -93,9 +93,11 @@ backend stsvend
     balance roundrobin
     option httpchk GET /readyz
     http-check expect status 200
-    # A connection refused by a replica that just died is sent to another.
+    # A connection refused by a replica that just died is sent to another, and a request it
+    # dropped unanswered is tried again there (a vend can be repeated).
     retries 3
     option redispatch 1
+    retry-on conn-failure empty-response
 $servers
 CFG
   "$bin" -c -q -f "$RUN/haproxy.cfg"

@@ -165,6 +165,7 @@ fn api_error(e: AdminError) -> ApiError {
             code: "bucket_policy_unreadable",
             message: e.to_string(),
         },
+        AdminError::Store(e) if e.is_unavailable() => super::credentials::store_unavailable("admin action", &e),
         e @ (AdminError::Store(_) | AdminError::Bucket(_)) => ApiError::internal("admin action failed", &e),
     }
 }

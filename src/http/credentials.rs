@@ -161,6 +161,7 @@ fn vend_error(e: VendError) -> ApiError {
             ProvisionError::Upstream(u) | ProvisionError::Bucket(BucketError::Upstream(u)) => {
                 upstream_error("provisioning failed", u)
             }
+            ProvisionError::Store(e) if e.is_unavailable() => store_unavailable("provisioning", e),
             other @ (ProvisionError::Store(_)
             | ProvisionError::Identity(_)
             | ProvisionError::NamesExhausted(_)
@@ -179,6 +180,12 @@ fn no_store() -> actix_web::HttpResponseBuilder {
     b.insert_header((header::CACHE_CONTROL, HeaderValue::from_static("no-store")))
         .insert_header((header::PRAGMA, HeaderValue::from_static("no-cache")));
     b
+}
+
+/// The database could not be reached: 503 with Retry-After (the cause goes to the log).
+pub fn store_unavailable(context: &str, e: &crate::store::StoreError) -> ApiError {
+    tracing::warn!(error = %e, "{context}: database unavailable");
+    ApiError::Unavailable("the database")
 }
 
 pub fn upstream_error(context: &str, e: &UpstreamError) -> ApiError {

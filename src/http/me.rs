@@ -30,7 +30,13 @@ pub async fn me(Authenticated(caller): Authenticated, vend: web::Data<Vend>) -> 
     let row = vend
         .mapping(&caller.user_id)
         .await
-        .map_err(|e| ApiError::internal("user lookup failed", &e))?
+        .map_err(|e| {
+            if e.is_unavailable() {
+                super::credentials::store_unavailable("user lookup", &e)
+            } else {
+                ApiError::internal("user lookup failed", &e)
+            }
+        })?
         .ok_or_else(|| ApiError::NotFound("no bucket yet: the first POST /v1/credentials creates it".to_owned()))?;
     Ok(HttpResponse::Ok().json(Me {
         state: row.state_label(),

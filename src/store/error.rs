@@ -24,6 +24,34 @@ pub enum StoreError {
     /// The audit transaction this row was part of failed (shared by every row in it).
     #[error("audit batch: {0}")]
     Batch(Arc<StoreError>),
+    /// No connection could be had in time (the server is down or unreachable).
+    #[error("database unavailable: {0}")]
+    Unavailable(String),
+}
+
+impl StoreError {
+    /// True when the database could not be reached or was busy, as opposed to refusing what
+    /// was asked: worth retrying later (503), not a bug (500).
+    pub fn is_unavailable(&self) -> bool {
+        match self {
+            Self::Pool(_) | Self::Unavailable(_) => true,
+            Self::Postgres(e) => {
+                // No SQLSTATE: the connection broke. Class 08: connection exception; 57P01-03:
+                // the server is shutting down or starting; class 53: out of resources.
+                e.is_closed()
+                    || e.code().is_none_or(|c| {
+                        let c = c.code();
+                        c.starts_with("08") || c.starts_with("53") || matches!(c, "57P01" | "57P02" | "57P03")
+                    })
+            }
+            Self::Sqlite(e) => matches!(
+                e.sqlite_error_code(),
+                Some(rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked)
+            ),
+            Self::Batch(inner) => inner.is_unavailable(),
+            Self::PostgresSetup(_) | Self::Migration(_) | Self::Task(_) | Self::Corrupt(_) | Self::Io(_) => false,
+        }
+    }
 }
 
 /// `tokio_postgres::Error` shows only its kind ("db error"); the server's message and the I/O
@@ -39,7 +67,7 @@ impl From<deadpool_postgres::PoolError> for StoreError {
     fn from(e: deadpool_postgres::PoolError) -> Self {
         match e {
             deadpool_postgres::PoolError::Backend(e) => Self::Postgres(e),
-            other => Self::PostgresSetup(format!("connection pool: {other}")),
+            other => Self::Unavailable(format!("connection pool: {other}")),
         }
     }
 }

@@ -40,8 +40,9 @@ impl Balancer {
             format!(
                 "global\n    maxconn 8192\n\
                  defaults\n    mode http\n    timeout connect 2s\n    timeout client 60s\n    timeout server 60s\n    option forwardfor\n\
-                 # A connection refused by a replica that just died is sent to another.\n\
-                 retries 3\n    option redispatch 1\n\
+                 # A connection refused by a replica that just died is sent to another, and a\n\
+                 # request it dropped unanswered is tried again there (a vend can be repeated).\n\
+                 retries 3\n    option redispatch 1\n    retry-on conn-failure empty-response\n\
                  frontend api\n    bind 127.0.0.1:{port}\n    default_backend stsvend\n\
                  backend stsvend\n    balance roundrobin\n    option httpchk GET /readyz\n    http-check expect status 200\n\
                  {servers}"
