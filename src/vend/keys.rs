@@ -215,7 +215,14 @@ impl KeyCache {
                 true
             }
         };
-        if !claimed {
+        if claimed {
+            // The lease's previous holder may have published and released it between the
+            // look above and the claim: its keys are there now.
+            if let Some(c) = self.shared(user, template).await {
+                self.release(user, template).await;
+                return Ok(Arc::new(Issued::new(c)));
+            }
+        } else {
             // Another process is asking STS for these keys: wait for them to appear.
             let deadline = Instant::now() + self.lease;
             while Instant::now() < deadline {
@@ -235,8 +242,8 @@ impl KeyCache {
         let credentials = match self.sts.assume_role(user, template).await {
             Ok(c) => c,
             Err(e) => {
-                if claimed && let Err(err) = self.store.release_issue(&user.user_id, template.index()).await {
-                    tracing::debug!(error = %err, "releasing the issue lease failed; it expires");
+                if claimed {
+                    self.release(user, template).await;
                 }
                 return Err(e);
             }
@@ -257,6 +264,13 @@ impl KeyCache {
             }
         }
         Ok(Arc::new(Issued::new(credentials)))
+    }
+
+    /// Gives up the issue lease (best effort: it expires anyway).
+    async fn release(&self, user: &UserRecord, template: &Template) {
+        if let Err(e) = self.store.release_issue(&user.user_id, template.index()).await {
+            tracing::debug!(error = %e, "releasing the issue lease failed; it expires");
+        }
     }
 
     /// Usable keys for (user, template) that some process published, if any.
