@@ -224,6 +224,10 @@ impl Store {
         on_backend!(self, s => s.set_bucket(user_id, bucket, candidate).await)
     }
 
+    /// Marks a first login finished. This is no change in the feed: processes cache only ready
+    /// (or disabled) rows, and a user deleted before being provisioned again was dropped from
+    /// every cache by the deletion; a change here would only make every replica forget the
+    /// keys and audit marks it just cached for this user.
     pub async fn mark_ready(&self, user_id: &UserId) -> Result<(), StoreError> {
         on_backend!(self, s => s.mark_ready(user_id).await)
     }

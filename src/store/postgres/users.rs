@@ -61,15 +61,15 @@ impl PgStore {
     }
 
     pub async fn mark_ready(&self, user_id: &UserId) -> Result<(), StoreError> {
-        let mut c = self.client().await?;
-        let tx = c.transaction().await?;
-        tx.execute(
-            "UPDATE users SET state = 'ready', updated_at = $2 WHERE user_id = $1",
-            &[&user_id.as_str(), &format_time(now())],
-        )
-        .await?;
-        super::changes::changed(&tx, user_id.as_str()).await?;
-        tx.commit().await?;
+        // Not a change in the feed: no process caches a row before it is ready (see
+        // `Store::mark_ready`).
+        self.client()
+            .await?
+            .execute(
+                "UPDATE users SET state = 'ready', updated_at = $2 WHERE user_id = $1",
+                &[&user_id.as_str(), &format_time(now())],
+            )
+            .await?;
         Ok(())
     }
 

@@ -54,14 +54,13 @@ impl SqliteStore {
 
     pub async fn mark_ready(&self, user_id: &UserId) -> Result<(), StoreError> {
         let id = user_id.as_str().to_owned();
+        // Not a change in the feed: no process caches a row before it is ready (see
+        // `Store::mark_ready`).
         self.run(move |c| {
-            let tx = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
-            tx.execute(
+            c.execute(
                 "UPDATE users SET state = 'ready', updated_at = ?2 WHERE user_id = ?1",
                 params![id, format_time(now())],
             )?;
-            changed(&tx, &id)?;
-            tx.commit()?;
             Ok(())
         })
         .await
