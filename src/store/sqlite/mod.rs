@@ -43,6 +43,35 @@ pub struct SqliteStore {
     spill: Arc<spill::SpillWriter>,
 }
 
+/// Hands the repeat counts to the audit writer every [`FLUSH_EVERY`], so they reach the database
+/// within a second also when no further vend comes to hand them over. The thread ends with the
+/// store.
+///
+/// [`FLUSH_EVERY`]: crate::store::repeats::FLUSH_EVERY
+fn start_repeat_timer(
+    repeats: &Arc<crate::store::repeats::Repeats>,
+    audit: &Arc<audit_writer::AuditWriter>,
+) -> Result<(), StoreError> {
+    let (repeats, audit) = (Arc::downgrade(repeats), Arc::downgrade(audit));
+    std::thread::Builder::new()
+        .name("repeat-timer".to_owned())
+        .spawn(move || {
+            loop {
+                std::thread::sleep(crate::store::repeats::FLUSH_EVERY);
+                let (Some(repeats), Some(audit)) = (repeats.upgrade(), audit.upgrade()) else {
+                    return;
+                };
+                let due = repeats.take();
+                if !due.is_empty()
+                    && let Err(back) = audit.try_send_counts(due)
+                {
+                    repeats.put_back(back);
+                }
+            }
+        })?;
+    Ok(())
+}
+
 /// A stored time, or `Corrupt`.
 fn parse_time(s: &str) -> Result<OffsetDateTime, StoreError> {
     crate::clock::parse_time(s).ok_or_else(|| StoreError::Corrupt(format!("time `{s}`")))
@@ -94,10 +123,12 @@ impl SqliteStore {
         retrying(|| Ok(migrations::migrations().to_latest(&mut conn)?))?;
         let audit = Arc::new(audit_writer::AuditWriter::start(path)?);
         let spill = Arc::new(spill::SpillWriter::start(path)?);
+        let repeats = Arc::new(crate::store::repeats::Repeats::new());
+        start_repeat_timer(&repeats, &audit)?;
         Ok(Self {
             pool,
             audit,
-            repeats: Arc::new(crate::store::repeats::Repeats::new()),
+            repeats,
             spill,
         })
     }
