@@ -126,7 +126,7 @@ fn policy_rendering(c: &mut Criterion) {
     });
 }
 
-/// A database with `STORE_USERS` ready users, written the way `benches/load.rs seed-db` does.
+/// A database with `STORE_USERS` ready users, written the way `tools/load` (`load seed-db`) does.
 fn seeded_store(dir: &Path) -> (Store, Vec<UserId>) {
     let path = dir.join("bench.db");
     let store = Store::open(&path).expect("open store");

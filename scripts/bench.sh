@@ -78,7 +78,7 @@ fi
 ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)"
 
 say "cargo build --release (stsvend and the load helper)"
-build_json="$(cargo build --release --locked --bin stsvend --bench load --message-format=json-render-diagnostics)"
+build_json="$(cargo build --release --locked -p stsvend --bin stsvend -p stsvend-load --bin load --message-format=json-render-diagnostics)"
 BIN="$CARGO_TARGET_DIR/release/stsvend"
 LOAD="$(printf '%s\n' "$build_json" | python3 -c '
 import json, sys
