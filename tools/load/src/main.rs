@@ -674,3 +674,20 @@ fn form_value(body: &[u8], key: &str) -> Option<String> {
         .find_map(|kv| kv.strip_prefix(key)?.strip_prefix('='))
         .map(str::to_owned)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn percentiles_are_nearest_rank() {
+        let v: Vec<f64> = (1..=10).map(f64::from).collect();
+        assert!((percentile(&v, 50.0) - 5.0).abs() < f64::EPSILON);
+        assert!((percentile(&v, 99.0) - 10.0).abs() < f64::EPSILON);
+        assert!(
+            (percentile(&v, 0.0) - 1.0).abs() < f64::EPSILON,
+            "never below the first"
+        );
+        assert!(percentile(&[], 50.0).abs() < f64::EPSILON, "empty: 0");
+    }
+}
