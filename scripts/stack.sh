@@ -39,15 +39,25 @@ start_stsvend() {
   set +a
   STSVEND_ADMIN__PERMISSION=admin:users nohup "$CARGO_TARGET_DIR/debug/stsvend" serve --config config.toml >>"$LOGFILE" 2>&1 </dev/null &
   echo $! >"$PIDFILE"
+  local pid
+  pid="$(cat "$PIDFILE")"
   for _ in $(seq 1 100); do
     if curl -fsS "$API/readyz" >/dev/null 2>&1; then
       echo "stsvend ready on $API (log: $LOGFILE)"
       return
     fi
+    # Exited (a port taken, a bad setting): say so at once, not after the whole wait.
+    kill -0 "$pid" 2>/dev/null || break
     sleep 0.2
   done
-  echo "stsvend did not become ready; log tail:" >&2
+  if kill -0 "$pid" 2>/dev/null; then
+    echo "stsvend did not become ready within 20 s; log tail:" >&2
+  else
+    echo "stsvend exited at start-up; log tail:" >&2
+  fi
   tail -n 30 "$LOGFILE" >&2
+  # Stop what `up` started (MiniStack, the issuer, stsvend) instead of leaving it running.
+  down >/dev/null 2>&1 || true
   exit 1
 }
 
