@@ -67,6 +67,8 @@ up() {
   down >/dev/null 2>&1 || true
   rm -f "$RUN"/stsvend.db "$RUN"/stsvend.db-wal "$RUN"/stsvend.db-shm
   mkdir -p "$RUN"
+  # A fresh log too, so a failure's tail is this start's.
+  : >"$LOGFILE"
   bash scripts/install-deps.sh
   bash scripts/ministack.sh install
   bash scripts/auth0.sh install
