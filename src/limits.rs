@@ -50,6 +50,30 @@ impl VendRate {
     }
 }
 
+/// First logins per minute across the service (this replica's share of
+/// `limits.new_users_per_minute`); a whole minute's worth may arrive at once.
+pub struct NewUserRate {
+    limiter: DefaultDirectRateLimiter,
+}
+
+impl NewUserRate {
+    pub fn new(config: &LimitsConfig) -> Self {
+        let per_minute = config.share(config.new_users_per_minute);
+        let quota = Quota::per_minute(NonZeroU32::new(per_minute).unwrap_or(NonZeroU32::MIN))
+            .allow_burst(NonZeroU32::new(per_minute).unwrap_or(NonZeroU32::MIN));
+        Self {
+            limiter: RateLimiter::direct(quota),
+        }
+    }
+
+    /// `Err(wait)` when another first login now would exceed the rate.
+    pub fn check(&self) -> Result<(), Duration> {
+        self.limiter
+            .check()
+            .map_err(|not_until| not_until.wait_time_from(DefaultClock::default().now()))
+    }
+}
+
 /// Global gate on AWS calls: at most `max_concurrent_aws_calls` in flight, and `AssumeRole` at
 /// most `assume_role_per_second`. A call that cannot get through within the wait limit is
 /// answered 503 rather than queued without bound.

@@ -121,6 +121,7 @@ impl Config {
             ("max_concurrent_aws_calls", lim.max_concurrent_aws_calls),
             ("assume_role_per_second", lim.assume_role_per_second),
             ("replicas", lim.replicas),
+            ("new_users_per_minute", lim.new_users_per_minute),
         ] {
             if value == 0 {
                 p.push(format!("limits.{key}: must be at least 1"));

@@ -239,6 +239,10 @@ pub struct LimitsConfig {
     /// and region, shared with everything else in the account).
     #[serde(default = "defaults::assume_role_per_second")]
     pub assume_role_per_second: u32,
+    /// First logins (new users provisioned) per minute across the service; beyond it a new
+    /// user gets 429 `provisioning_rate_limited` (anyone who can sign up makes a bucket).
+    #[serde(default = "defaults::new_users_per_minute")]
+    pub new_users_per_minute: u32,
     /// Replicas sharing these limits behind one load balancer: each enforces its share
     /// (the rates above divided by this, rounded up), so the fleet as a whole holds them.
     #[serde(default = "defaults::replicas")]
@@ -260,6 +264,7 @@ impl Default for LimitsConfig {
             max_concurrent_aws_calls: defaults::max_concurrent_aws_calls(),
             assume_role_per_second: defaults::assume_role_per_second(),
             replicas: defaults::replicas(),
+            new_users_per_minute: defaults::new_users_per_minute(),
         }
     }
 }
@@ -267,6 +272,9 @@ impl Default for LimitsConfig {
 mod defaults {
     pub fn replicas() -> u32 {
         1
+    }
+    pub fn new_users_per_minute() -> u32 {
+        600
     }
     pub fn credentials_mib() -> u64 {
         // ~6.5k users' AWS-sized credentials and response bodies; the rest wait sealed in the

@@ -162,6 +162,7 @@ fn vend_error(e: VendError) -> ApiError {
                 upstream_error("provisioning failed", u)
             }
             ProvisionError::Store(e) if e.is_unavailable() => store_unavailable("provisioning", e),
+            ProvisionError::RateLimited(wait) => ApiError::ProvisioningRateLimited(wait.as_secs() + 1),
             other @ (ProvisionError::Store(_)
             | ProvisionError::Identity(_)
             | ProvisionError::NamesExhausted(_)

@@ -53,6 +53,9 @@ pub enum ApiError {
     MethodNotAllowed,
     #[error("too many requests; retry in {0} s")]
     TooManyRequests(u64),
+    /// New users arrive faster than `limits.new_users_per_minute`.
+    #[error("too many new users right now; retry in {0} s")]
+    ProvisioningRateLimited(u64),
     #[error("{0} is unavailable; retry later")]
     Unavailable(&'static str),
     #[error("internal error")]
@@ -71,6 +74,7 @@ impl ApiError {
             Self::NotFound(_) => "not_found",
             Self::MethodNotAllowed => "method_not_allowed",
             Self::TooManyRequests(_) => "rate_limited",
+            Self::ProvisioningRateLimited(_) => "provisioning_rate_limited",
             Self::Unavailable(_) => "service_unavailable",
             Self::Internal => "internal",
         }
@@ -119,7 +123,7 @@ impl ResponseError for ApiError {
             Self::Conflict { .. } => StatusCode::CONFLICT,
             Self::NotFound(_) => StatusCode::NOT_FOUND,
             Self::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
-            Self::TooManyRequests(_) => StatusCode::TOO_MANY_REQUESTS,
+            Self::TooManyRequests(_) | Self::ProvisioningRateLimited(_) => StatusCode::TOO_MANY_REQUESTS,
             Self::Internal => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -150,7 +154,7 @@ impl ResponseError for ApiError {
         if status == StatusCode::SERVICE_UNAVAILABLE {
             resp.insert_header((header::RETRY_AFTER, RETRY_AFTER_SECONDS.to_string()));
         }
-        if let Self::TooManyRequests(secs) = self {
+        if let Self::TooManyRequests(secs) | Self::ProvisioningRateLimited(secs) = self {
             resp.insert_header((header::RETRY_AFTER, secs.to_string()));
         }
         let mut out = resp.json(ErrorBody {

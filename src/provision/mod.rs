@@ -32,6 +32,9 @@ pub enum ProvisionError {
     NamesExhausted(u32),
     #[error(transparent)]
     Bucket(#[from] BucketError),
+    /// New users arrive faster than `limits.new_users_per_minute`; retry after the duration.
+    #[error("too many first logins; retry in {0:?}")]
+    RateLimited(std::time::Duration),
 }
 
 #[derive(Clone)]
@@ -48,6 +51,7 @@ struct Inner {
     tag_key: String,
     ready: HotCache<UserId, Arc<UserRecord>, UnitWeighter, DefaultLifecycle<UserId, Arc<UserRecord>>>,
     gate: Arc<AwsGate>,
+    new_users: crate::limits::NewUserRate,
 }
 
 impl Provisioner {
@@ -67,6 +71,7 @@ impl Provisioner {
                     HotCache::new(items, n, UnitWeighter, DefaultLifecycle::default())
                 },
                 gate,
+                new_users: crate::limits::NewUserRate::new(&config.limits),
             }),
         }
     }
@@ -117,6 +122,8 @@ impl Inner {
                 r
             }
             None => {
+                // Only a user with no row yet is new: interrupted first logins resume freely.
+                self.new_users.check().map_err(ProvisionError::RateLimited)?;
                 let bucket = caller.user_id.bucket_candidate(&self.prefix, 0)?;
                 self.store
                     .insert_pending(&NewUser {

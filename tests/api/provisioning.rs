@@ -219,3 +219,23 @@ async fn a_bucket_name_taken_by_another_account_moves_to_the_next_candidate() {
     // The choice is stable: the next login keeps the same bucket.
     assert_eq!(app.vend(&sub, Some("read-only")).await.bucket, next.as_str());
 }
+
+/// Anyone who can sign up makes a bucket: first logins are rate-limited
+/// (`limits.new_users_per_minute`), returning users are not, and a refused first login leaves
+/// nothing behind.
+#[tokio::test]
+async fn first_logins_beyond_the_new_user_rate_get_429_and_leave_nothing_behind() {
+    let app = TestApp::spawn_with(Options::default().set("STSVEND_LIMITS__NEW_USERS_PER_MINUTE", "1")).await;
+    let first = unique_sub("new-rate-first");
+    app.vend(&first, None).await;
+    let refused = app
+        .post_credentials(Some(&app.issuer.token(&unique_sub("new-rate-second"))), None)
+        .await;
+    assert_eq!(refused.status(), 429);
+    let wait: u64 = refused.headers()["retry-after"].to_str().unwrap().parse().unwrap();
+    assert!((1..=61).contains(&wait), "Retry-After {wait}");
+    let body: serde_json::Value = refused.json().await.unwrap();
+    assert_eq!(body["error"]["code"], "provisioning_rate_limited");
+    assert_eq!(app.users_in_db().await, 1, "no row for the refused user");
+    app.vend(&first, None).await;
+}
