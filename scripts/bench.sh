@@ -129,7 +129,7 @@ if grep -q '^\[limits\]' config.toml; then
   # The per-user vend rate and the AssumeRole rate limit would turn a load test into a test of
   # the limiter; raise them (their check still runs on every request).
   LIMITS_ENV=(STSVEND_LIMITS__VENDS_PER_MINUTE=100000000 STSVEND_LIMITS__VEND_BURST=1000000
-    STSVEND_LIMITS__ASSUME_ROLE_PER_SECOND=1000000)
+    STSVEND_LIMITS__ASSUME_ROLE_PER_SECOND=1000000 STSVEND_LIMITS__NEW_USERS_PER_MINUTE=1000000)
 fi
 start_stsvend() { # name db aws_endpoint [VAR=value...]
   local name="$1" db="$2" endpoint="$3"
