@@ -6,6 +6,7 @@
 mod error;
 mod postgres;
 mod repeats;
+mod sql;
 mod sqlite;
 #[cfg(test)]
 mod test_db;

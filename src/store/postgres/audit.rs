@@ -8,14 +8,8 @@ use tokio_postgres::Row;
 use super::{PgStore, to_u32};
 use crate::clock::{format_time, now};
 use crate::identity::UserId;
+use crate::store::sql;
 use crate::store::{AdminAction, KeyOwner, StoreError, VendRecord};
-
-/// The latest hand-out (first ones and repeats alike) of the user whose id is the SQL
-/// expression `user`, as a scalar subquery: the single-user view and the user list
-/// (`users::list_users`) both read this one figure.
-pub(super) fn last_vend_of(user: &str) -> String {
-    format!("(SELECT MAX(COALESCE(v.last_at, v.vended_at)) FROM vend_audit v WHERE v.user_id = {user})")
-}
 
 impl PgStore {
     /// Writes the row in a transaction of its own and returns its id once it is committed.
@@ -73,19 +67,7 @@ impl PgStore {
         let rows = self
             .client()
             .await?
-            .query(
-                "SELECT v.user_id, COALESCE(u.issuer, d.issuer), COALESCE(u.subject, d.subject),
-                        COALESCE(u.bucket, d.bucket), u.user_id IS NULL AND d.user_id IS NOT NULL,
-                        v.template, v.vended_at, COALESCE(v.last_at, v.vended_at), v.hand_outs,
-                        v.expiration, v.client_addr, v.client_id, v.from_cache
-                 FROM vend_audit v
-                 LEFT JOIN users u ON u.user_id = v.user_id
-                 LEFT JOIN (SELECT user_id, issuer, subject, bucket FROM deleted_users
-                            WHERE id IN (SELECT MAX(id) FROM deleted_users GROUP BY user_id)) d
-                        ON d.user_id = v.user_id
-                 WHERE v.access_key_id = $1 ORDER BY v.id DESC LIMIT 100",
-                &[&access_key_id],
-            )
+            .query(&sql::key_owner("$1"), &[&access_key_id])
             .await?;
         rows.iter().map(key_owner).collect()
     }
@@ -96,7 +78,7 @@ impl PgStore {
         let row = self
             .client()
             .await?
-            .query_one(&format!("SELECT {}", last_vend_of("$1")), &[&user_id.as_str()])
+            .query_one(&format!("SELECT {}", sql::last_vend_of("$1")), &[&user_id.as_str()])
             .await?;
         Ok(row.try_get(0)?)
     }

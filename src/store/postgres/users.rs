@@ -89,7 +89,7 @@ impl PgStore {
     /// Users matching `q`, with each one's last vend time.
     pub async fn list_users(&self, q: UserQuery) -> Result<Vec<(UserRecord, Option<String>)>, StoreError> {
         self.flush_audit().await?;
-        let last_vend = super::audit::last_vend_of("users.user_id");
+        let last_vend = crate::store::sql::last_vend_of("users.user_id");
         let search = q.search.unwrap_or_default();
         let like = format!("%{}%", escape_like(&search));
         let prefix = format!("{}%", escape_like(&search));

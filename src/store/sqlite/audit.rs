@@ -5,14 +5,8 @@ use rusqlite::params;
 
 use super::SqliteStore;
 use crate::identity::UserId;
+use crate::store::sql;
 use crate::store::{AdminAction, KeyOwner, StoreError, VendRecord};
-
-/// The latest hand-out (first ones and repeats alike) of the user whose id is the SQL
-/// expression `user`, as a scalar subquery: the single-user view and the user list
-/// (`users::list_users`) both read this one figure.
-pub(super) fn last_vend_of(user: &str) -> String {
-    format!("(SELECT MAX(COALESCE(v.last_at, v.vended_at)) FROM vend_audit v WHERE v.user_id = {user})")
-}
 
 impl SqliteStore {
     /// Writes the row and returns its id once it is committed (batched with the rows of
@@ -49,18 +43,7 @@ impl SqliteStore {
         self.flush_audit().await?;
         let key = access_key_id.to_owned();
         self.run(move |c| {
-            let mut stmt = c.prepare_cached(
-                "SELECT v.user_id, COALESCE(u.issuer, d.issuer), COALESCE(u.subject, d.subject),
-                        COALESCE(u.bucket, d.bucket), u.user_id IS NULL AND d.user_id IS NOT NULL,
-                        v.template, v.vended_at, COALESCE(v.last_at, v.vended_at), v.hand_outs,
-                        v.expiration, v.client_addr, v.client_id, v.from_cache
-                 FROM vend_audit v
-                 LEFT JOIN users u ON u.user_id = v.user_id
-                 LEFT JOIN (SELECT user_id, issuer, subject, bucket FROM deleted_users
-                            WHERE id IN (SELECT MAX(id) FROM deleted_users GROUP BY user_id)) d
-                        ON d.user_id = v.user_id
-                 WHERE v.access_key_id = ?1 ORDER BY v.id DESC LIMIT 100",
-            )?;
+            let mut stmt = c.prepare_cached(&sql::key_owner("?1"))?;
             let rows = stmt.query_map([key], |r| {
                 Ok(KeyOwner {
                     user_id: r.get(0)?,
@@ -88,7 +71,7 @@ impl SqliteStore {
         self.flush_audit().await?;
         let id = user_id.as_str().to_owned();
         self.run(move |c| {
-            Ok(c.prepare_cached(&format!("SELECT {}", last_vend_of("?1")))?
+            Ok(c.prepare_cached(&format!("SELECT {}", sql::last_vend_of("?1")))?
                 .query_row([id], |r| r.get(0))?)
         })
         .await
