@@ -345,11 +345,6 @@ impl Store {
 
     // The credential spill.
 
-    /// Keeps a sealed entry without waiting; a lost one costs an `AssumeRole` later.
-    pub fn spill(&self, entry: Spilled) {
-        on_backend!(self, s => s.spill(entry));
-    }
-
     /// Writes freshly issued keys (sealed) for every process to find, and releases the issuing
     /// lease on them; returns once committed.
     pub async fn publish_issued(&self, entry: Spilled) -> Result<(), StoreError> {
@@ -375,10 +370,5 @@ impl Store {
     /// Deletes every spilled entry of the user, after any spill of theirs already queued.
     pub async fn forget_spilled(&self, user_id: &UserId) -> Result<(), StoreError> {
         on_backend!(self, s => s.forget_spilled(user_id).await)
-    }
-
-    /// Deletes every spilled entry (at start-up: they were sealed by another process).
-    pub async fn clear_spill(&self) -> Result<(), StoreError> {
-        on_backend!(self, s => s.clear_spill().await)
     }
 }

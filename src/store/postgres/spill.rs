@@ -1,9 +1,9 @@
 //! Sealed credentials shared by the fleet (see `vend::keys`): the keys one process was issued,
-//! published for the others, and the credential spill; plus the lease a process takes on
-//! issuing keys for a (user, template), so the others wait for its keys instead of asking STS.
+//! published for the others; plus the lease a process takes on issuing keys for a (user,
+//! template), so the others wait for its keys instead of asking STS.
 //!
-//! Writes go through one task, in their order, off the request path: a user's rows are
-//! forgotten after any earlier spill of theirs. A lost spill costs one `AssumeRole` later.
+//! Writes go through one task, in their order: a user's rows are forgotten after any earlier
+//! publication of theirs.
 
 use std::time::{Duration, Instant};
 
@@ -22,10 +22,8 @@ const QUEUE: usize = 1024;
 type Done = oneshot::Sender<Result<(), StoreError>>;
 
 enum Job {
-    Put(Spilled),
     Publish(Spilled, Done),
     Forget(String, Done),
-    Clear(Done),
 }
 
 /// Handle to the spill writer task; the task ends when every handle is gone.
@@ -60,19 +58,11 @@ async fn run(pool: Pool, mut rx: mpsc::Receiver<Job>) {
     };
     while let Some(job) = rx.recv().await {
         match job {
-            Job::Put(entry) => {
-                if let Err(e) = write(&pool, &entry, false, prune_due()).await {
-                    tracing::debug!(error = %e, "spill write failed; entry dropped");
-                }
-            }
             Job::Publish(entry, done) => {
-                let _ = done.send(write(&pool, &entry, true, prune_due()).await);
+                let _ = done.send(publish(&pool, &entry, prune_due()).await);
             }
             Job::Forget(id, done) => {
                 let _ = done.send(execute(&pool, "DELETE FROM credential_spill WHERE user_id = $1", &[&id]).await);
-            }
-            Job::Clear(done) => {
-                let _ = done.send(execute(&pool, "DELETE FROM credential_spill", &[]).await);
             }
         }
     }
@@ -87,8 +77,8 @@ async fn execute(
     Ok(())
 }
 
-/// Writes `entry`, and with `release` gives up the issuing lease on it, in one transaction.
-async fn write(pool: &Pool, entry: &Spilled, release: bool, prune: bool) -> Result<(), StoreError> {
+/// Writes `entry` and gives up the issuing lease on it, in one transaction.
+async fn publish(pool: &Pool, entry: &Spilled, prune: bool) -> Result<(), StoreError> {
     let mut c = pool.get().await?;
     let tx = c.transaction().await?;
     let (id, template) = (entry.user_id.as_str(), i16::from(entry.template));
@@ -102,13 +92,11 @@ async fn write(pool: &Pool, entry: &Spilled, release: bool, prune: bool) -> Resu
         .await?;
     tx.execute(&stmt, &[&id, &template, &entry.expires_at, &entry.sealed])
         .await?;
-    if release {
-        tx.execute(
-            "DELETE FROM credential_leases WHERE user_id = $1 AND template = $2",
-            &[&id, &template],
-        )
-        .await?;
-    }
+    tx.execute(
+        "DELETE FROM credential_leases WHERE user_id = $1 AND template = $2",
+        &[&id, &template],
+    )
+    .await?;
     if prune {
         tx.execute("DELETE FROM credential_spill WHERE expires_at <= $1", &[&unix_now()])
             .await?;
@@ -122,13 +110,6 @@ fn unix_now() -> i64 {
 }
 
 impl PgStore {
-    /// Queues `entry` for the spill writer without waiting; dropped when the queue is full.
-    pub fn spill(&self, entry: Spilled) {
-        if self.spill.queue.try_send(Job::Put(entry)).is_err() {
-            tracing::debug!("spill queue full; entry dropped");
-        }
-    }
-
     /// Writes `entry` for every process to find and releases the issuing lease on it; returns
     /// once both are committed.
     pub async fn publish_issued(&self, entry: Spilled) -> Result<(), StoreError> {
@@ -195,10 +176,5 @@ impl PgStore {
     pub async fn forget_spilled(&self, user_id: &UserId) -> Result<(), StoreError> {
         let id = user_id.as_str().to_owned();
         self.spill.wait(|done| Job::Forget(id, done)).await
-    }
-
-    /// Deletes every spilled entry.
-    pub async fn clear_spill(&self) -> Result<(), StoreError> {
-        self.spill.wait(Job::Clear).await
     }
 }

@@ -1,10 +1,9 @@
-//! The credential spill: vended keys that do not fit in the in-memory cache wait here, sealed
-//! (see `vend::seal`), until they expire, so a user whose keys were evicted from memory gets
-//! them back without another `AssumeRole`.
+//! The shared credential table (`credential_spill`): every issued key set, sealed (see
+//! `vend::seal`), until it expires, so any process finds it instead of asking STS again; and
+//! the issuing leases (`credential_leases`).
 //!
 //! Writes go through one thread with its own connection, in their order: a user's rows are
-//! forgotten after any earlier spill of theirs. A lost write costs one `AssumeRole` later,
-//! nothing else.
+//! forgotten after any earlier publication of theirs.
 
 use std::path::Path;
 use std::time::{Duration, Instant};
@@ -18,14 +17,12 @@ use crate::store::{Spilled, StoreError};
 
 /// Expired rows are deleted at most this often (with a spill write).
 const PRUNE_EVERY: Duration = Duration::from_mins(1);
-/// Spills waiting for the writer at most; further ones are dropped (they are an optimisation).
+/// Writes waiting for the writer at most; further ones wait for room.
 const QUEUE: usize = 1024;
 
 enum Job {
-    Put(Spilled),
     Publish(Spilled, oneshot::Sender<Result<(), StoreError>>),
     Forget(String, oneshot::Sender<Result<(), StoreError>>),
-    Clear(oneshot::Sender<Result<(), StoreError>>),
 }
 
 /// Handle to the spill writer thread; the thread ends when the last handle is dropped.
@@ -57,15 +54,6 @@ fn run(conn: &Connection, mut rx: mpsc::Receiver<Job>) {
     let mut pruned = Instant::now();
     while let Some(job) = rx.blocking_recv() {
         match job {
-            Job::Put(entry) => {
-                let prune = pruned.elapsed() >= PRUNE_EVERY;
-                if prune {
-                    pruned = Instant::now();
-                }
-                if let Err(e) = put(conn, &entry, prune) {
-                    tracing::debug!(error = %e, "spill write failed; entry dropped");
-                }
-            }
             Job::Publish(entry, done) => {
                 let prune = pruned.elapsed() >= PRUNE_EVERY;
                 if prune {
@@ -77,10 +65,6 @@ fn run(conn: &Connection, mut rx: mpsc::Receiver<Job>) {
                 let r = conn
                     .prepare_cached("DELETE FROM credential_spill WHERE user_id = ?1")
                     .and_then(|mut s| s.execute([id]));
-                let _ = done.send(r.map(|_| ()).map_err(StoreError::from));
-            }
-            Job::Clear(done) => {
-                let r = conn.execute("DELETE FROM credential_spill", []);
                 let _ = done.send(r.map(|_| ()).map_err(StoreError::from));
             }
         }
@@ -118,13 +102,6 @@ fn put(conn: &Connection, entry: &Spilled, prune: bool) -> Result<(), StoreError
 }
 
 impl SqliteStore {
-    /// Queues `entry` for the spill writer without waiting; dropped when the queue is full.
-    pub fn spill(&self, entry: Spilled) {
-        if self.spill.queue.try_send(Job::Put(entry)).is_err() {
-            tracing::debug!("spill queue full; entry dropped");
-        }
-    }
-
     /// Writes `entry` for every process to find and releases the issuing lease on it; returns
     /// once both are committed.
     pub async fn publish_issued(&self, entry: Spilled) -> Result<(), StoreError> {
@@ -184,10 +161,5 @@ impl SqliteStore {
     pub async fn forget_spilled(&self, user_id: &UserId) -> Result<(), StoreError> {
         let id = user_id.as_str().to_owned();
         self.spill.wait(|done| Job::Forget(id, done)).await
-    }
-
-    /// Deletes every spilled entry (at start-up: they were sealed by another process).
-    pub async fn clear_spill(&self) -> Result<(), StoreError> {
-        self.spill.wait(Job::Clear).await
     }
 }
