@@ -95,18 +95,7 @@ async fn concurrent_first_requests_over_two_replicas_make_one_bucket_one_mapping
         let app = if i % 2 == 0 { &a } else { &b };
         app.post_credentials(Some(&token), None)
     });
-    let mut keys = Vec::new();
-    let mut buckets = Vec::new();
-    for r in futures::future::join_all(requests).await {
-        assert_eq!(r.status(), 200);
-        let v: Vended = r.json().await.unwrap();
-        keys.push(v.access_key_id);
-        buckets.push(v.bucket);
-    }
-    keys.sort();
-    keys.dedup();
-    buckets.sort();
-    buckets.dedup();
+    let (keys, buckets) = distinct_keys_and_buckets(futures::future::join_all(requests).await).await;
     assert_eq!(buckets.len(), 1, "one bucket");
     assert_eq!(a.users_in_db().await, 1, "one mapping");
     assert_eq!(keys.len(), 1, "one set of keys in the fleet");

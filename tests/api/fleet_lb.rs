@@ -65,21 +65,14 @@ async fn a_thousand_concurrent_first_requests_through_the_balancer_make_one_buck
             .bearer_auth(&token)
             .send()
     });
-    let mut keys = Vec::new();
-    let mut buckets = Vec::new();
-    for r in futures::future::join_all(requests).await {
-        let r = r.unwrap();
-        assert_eq!(r.status(), 200);
-        let v: Vended = r.json().await.unwrap();
-        keys.push(v.access_key_id);
-        buckets.push(v.bucket);
-    }
-    keys.sort();
-    keys.dedup();
-    buckets.sort();
-    buckets.dedup();
+    let responses = futures::future::join_all(requests)
+        .await
+        .into_iter()
+        .map(Result::unwrap);
+    let (keys, buckets) = distinct_keys_and_buckets(responses).await;
     assert_eq!(buckets.len(), 1, "one bucket name handed out");
-    assert_eq!(buckets_named(&buckets[0]).await.len(), 1, "one bucket in S3");
+    let bucket = buckets.first().unwrap();
+    assert_eq!(buckets_named(bucket).await.len(), 1, "one bucket in S3");
     assert_eq!(users_in(&url).await, 1, "one mapping");
     // Every AssumeRole's keys reach at least the request that caused it.
     assert_eq!(keys.len(), 1, "one AssumeRole in the fleet");

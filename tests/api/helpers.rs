@@ -383,3 +383,17 @@ pub async fn buckets_named(prefix: &str) -> Vec<String> {
         .map(str::to_owned)
         .collect()
 }
+
+/// The distinct access key ids and buckets of vend responses, each of which must be a 200.
+pub async fn distinct_keys_and_buckets(
+    responses: impl IntoIterator<Item = reqwest::Response>,
+) -> (std::collections::BTreeSet<String>, std::collections::BTreeSet<String>) {
+    let (mut keys, mut buckets) = (std::collections::BTreeSet::new(), std::collections::BTreeSet::new());
+    for r in responses {
+        assert_eq!(r.status(), 200);
+        let v: Vended = r.json().await.unwrap();
+        keys.insert(v.access_key_id);
+        buckets.insert(v.bucket);
+    }
+    (keys, buckets)
+}

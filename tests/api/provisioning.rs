@@ -81,22 +81,11 @@ async fn twenty_concurrent_first_requests_create_one_bucket_and_one_row() {
     let sub = unique_sub("burst");
     let token = app.issuer.token(&sub);
     let responses = join_all((0..20).map(|_| app.post_credentials(Some(&token), None))).await;
-    let mut buckets = Vec::new();
-    let mut key_ids = Vec::new();
-    for r in responses {
-        assert_eq!(r.status(), 200);
-        let v: Vended = r.json().await.unwrap();
-        buckets.push(v.bucket);
-        key_ids.push(v.access_key_id);
-    }
-    buckets.sort();
-    buckets.dedup();
-    key_ids.sort();
-    key_ids.dedup();
+    let (key_ids, buckets) = distinct_keys_and_buckets(responses).await;
     assert_eq!(buckets.len(), 1, "one bucket for all 20");
     assert_eq!(key_ids.len(), 1, "concurrent misses share one AssumeRole");
     assert_eq!(app.users_in_db().await, 1);
-    assert_eq!(buckets_named(&buckets[0]).await.len(), 1);
+    assert_eq!(buckets_named(buckets.first().unwrap()).await.len(), 1);
 }
 
 #[tokio::test]
