@@ -15,7 +15,7 @@ use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use serde_json::json;
 use stsvend::auth::{JwksCache, Verifier};
 use stsvend::config::{AuthConfig, Config};
-use stsvend::identity::UserId;
+use stsvend::identity::{AccountId, BucketName, UserId};
 use stsvend::policy::{PolicySet, RenderContext};
 use stsvend::store::{Store, VendRecord};
 
@@ -116,10 +116,12 @@ fn policy_rendering(c: &mut Criterion) {
     let set = PolicySet::load(&dir, &["read-write"]).expect("shipped templates load");
     let template = set.get("read-write").expect("read-write template");
     let user_id = UserId::derive(ISSUER, "auth0|bench-user");
-    let bucket = user_id.bucket_candidate("stsvend", 0).expect("bucket name");
+    let bucket = BucketName::fresh("stsvend").expect("bucket name");
+    let account_id = AccountId::parse("123456789012").expect("account id");
     let ctx = RenderContext {
         bucket: &bucket,
         user_id: &user_id,
+        account_id: &account_id,
     };
     c.bench_function("policy/render_read_write", |b| {
         b.iter(|| template.render(black_box(&ctx)));

@@ -3,7 +3,7 @@
 
 Tokens are signed with the fixture keys in fuzz/fixtures/ through the `openssl` command line,
 with `exp` in 2100, so the valid ones stay valid. Policy seeds are the shipped templates, as
-they are and behind the `iss \\0 sub \\0 prefix \\0 candidate \\0` header policy_render reads.
+they are and behind the `iss \\0 sub \\0 prefix \\0 account \\0` header policy_render reads.
 Needs only python3 and openssl.
 """
 

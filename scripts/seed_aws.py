@@ -121,6 +121,13 @@ def service_user_policy(role_arn: str) -> str:
             "Action": ["sts:AssumeRole", "sts:TagSession", "sts:SetSourceIdentity"],
             "Resource": role_arn,
         },
+        {
+            # `stsvend doctor` checks that the role's permissions pin the account.
+            "Sid": "DoctorReadsRolePolicy",
+            "Effect": "Allow",
+            "Action": "iam:GetRolePolicy",
+            "Resource": role_arn,
+        },
     ])
 
 

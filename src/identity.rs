@@ -1,8 +1,9 @@
 //! Who a caller is, and the AWS names derived from it.
 //!
-//! A user is the pair (issuer, subject). Everything AWS sees is derived from a SHA-256 of that
-//! pair, so no claim text ever reaches a bucket name, a session name or a policy, and the same
-//! user always maps to the same names. Each name is a parsed newtype that meets AWS's rules.
+//! A user is the pair (issuer, subject). The user id, session name and source identity are
+//! derived from a SHA-256 of that pair, so no claim text ever reaches AWS or a policy. Bucket
+//! names are random instead ([`BucketName::fresh`]): they are public, so they must not be
+//! computable. Each name is a parsed newtype that meets AWS's rules.
 
 use std::fmt;
 
@@ -10,10 +11,13 @@ use sha2::{Digest, Sha256};
 
 /// Characters of the lowercase base32 hash used in names (26 chars = 130 bits).
 const HASH_CHARS: usize = 26;
-/// Bucket-name candidates per user: 0 is `<prefix>-<hash>`, then `<prefix>-<hash>-<n>`.
-pub const MAX_BUCKET_CANDIDATES: u32 = 8;
-/// Longest prefix that still leaves room for `-<hash>-<candidate digit>` in 63 characters.
-pub const MAX_BUCKET_PREFIX: usize = 63 - 1 - HASH_CHARS - 2;
+/// Characters of the random part of a bucket name (lowercase base32: 130 bits).
+const BUCKET_RANDOM_CHARS: usize = 26;
+/// Names tried for one user before giving up: a fresh random name is taken only when another
+/// account learnt it and registered it first.
+pub const MAX_BUCKET_ATTEMPTS: u32 = 8;
+/// Longest prefix that still leaves room for `-<random part>` in 63 characters.
+pub const MAX_BUCKET_PREFIX: usize = 63 - 1 - BUCKET_RANDOM_CHARS;
 
 /// Held inline (26 bytes, no allocation): it keys every per-user cache.
 #[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -62,20 +66,6 @@ impl UserId {
     pub fn source_identity(&self) -> SourceIdentity {
         SourceIdentity::parse(&format!("stsvend-{self}")).expect("derived identity is valid")
     }
-
-    /// The `candidate`-th deterministic bucket name for this user (0 first; the next one is
-    /// tried only when S3 says a name is taken by another account).
-    pub fn bucket_candidate(&self, prefix: &str, candidate: u32) -> Result<BucketName, IdentityError> {
-        if candidate >= MAX_BUCKET_CANDIDATES {
-            return Err(IdentityError::BucketName(format!("{prefix}-{self}-{candidate}")));
-        }
-        let name = if candidate == 0 {
-            format!("{prefix}-{self}")
-        } else {
-            format!("{prefix}-{self}-{candidate}")
-        };
-        BucketName::parse(&name)
-    }
 }
 
 impl fmt::Display for UserId {
@@ -106,12 +96,56 @@ impl BucketName {
         }
     }
 
+    /// A new name for a user bucket: `<prefix>-<26 random base32 characters>`. Bucket names are
+    /// public and global, so they are never computed from the user's identity: nobody can
+    /// register a user's name before the user's first login, and a deleted user's name is
+    /// never handed out again (to them or anyone).
+    pub fn fresh(prefix: &str) -> Result<Self, IdentityError> {
+        let mut random = [0u8; 17];
+        aws_lc_rs::rand::fill(&mut random).map_err(|_| IdentityError::Random)?;
+        let mut part = data_encoding::BASE32_NOPAD.encode(&random);
+        part.truncate(BUCKET_RANDOM_CHARS);
+        part.make_ascii_lowercase();
+        Self::parse(&format!("{prefix}-{part}"))
+    }
+
     pub fn as_str(&self) -> &str {
         &self.0
     }
 }
 
 impl fmt::Display for BucketName {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// The AWS account the service's role (and so every user bucket) belongs to: 12 digits.
+/// Session and role policies pin `s3:ResourceAccount` to it, so keys can never reach a bucket
+/// of the same name in another account.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AccountId(String);
+
+impl AccountId {
+    pub fn parse(s: &str) -> Result<Self, IdentityError> {
+        if s.len() == 12 && s.bytes().all(|b| b.is_ascii_digit()) {
+            Ok(Self(s.to_owned()))
+        } else {
+            Err(IdentityError::AccountId(s.to_owned()))
+        }
+    }
+
+    /// The account of `arn:<partition>:iam::<account>:role/...`.
+    pub fn from_role_arn(arn: &str) -> Result<Self, IdentityError> {
+        Self::parse(arn.split(':').nth(4).unwrap_or_default())
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for AccountId {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&self.0)
     }
@@ -160,17 +194,12 @@ pub fn validate_bucket_prefix(prefix: &str) -> Result<(), String> {
     if prefix.is_empty() || prefix.len() > MAX_BUCKET_PREFIX {
         return Err(format!("must be 1..={MAX_BUCKET_PREFIX} characters"));
     }
-    // The shortest and longest derived names must both parse.
-    let probe = "a".repeat(HASH_CHARS);
-    for name in [
-        format!("{prefix}-{probe}"),
-        format!("{prefix}-{probe}-{}", MAX_BUCKET_CANDIDATES - 1),
-    ] {
-        BucketName::parse(&name).map_err(|_| {
+    // Every name is `<prefix>-<random part>`; the part itself is always valid.
+    BucketName::parse(&format!("{prefix}-{}", "a".repeat(BUCKET_RANDOM_CHARS)))
+        .map(|_| ())
+        .map_err(|_| {
             format!("`{prefix}` makes invalid bucket names (use [a-z0-9-], start with a letter or digit, no xn--/sthree- prefix)")
-        })?;
-    }
-    Ok(())
+        })
 }
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
@@ -183,6 +212,10 @@ pub enum IdentityError {
     SessionName,
     #[error("not a valid source identity")]
     SourceIdentity,
+    #[error("the system random number generator failed")]
+    Random,
+    #[error("`{0}` is not an AWS account id (12 digits)")]
+    AccountId(String),
 }
 
 #[cfg(test)]
@@ -219,22 +252,38 @@ mod tests {
                     .bytes()
                     .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit())
             );
-            id.bucket_candidate("stsvend", 0).unwrap();
-            id.bucket_candidate("stsvend", MAX_BUCKET_CANDIDATES - 1).unwrap();
-            assert!(id.bucket_candidate("stsvend", MAX_BUCKET_CANDIDATES).is_err());
             assert!(id.role_session_name().as_str().len() <= 64);
             assert!(id.source_identity().as_str().starts_with("stsvend-"));
         }
     }
 
     #[test]
-    fn bucket_candidates_are_distinct_and_stable() {
-        let id = UserId::derive(ISS, "auth0|alice");
-        let c0 = id.bucket_candidate("p", 0).unwrap();
-        let c1 = id.bucket_candidate("p", 1).unwrap();
-        assert_ne!(c0, c1);
-        assert_eq!(c1, id.bucket_candidate("p", 1).unwrap());
-        assert_eq!(c0.as_str(), format!("p-{id}"));
+    fn fresh_bucket_names_are_random_valid_and_never_repeat() {
+        let names: std::collections::HashSet<String> = (0..1000)
+            .map(|_| BucketName::fresh("stsvend").unwrap().to_string())
+            .collect();
+        assert_eq!(names.len(), 1000);
+        for n in &names {
+            let part = n.strip_prefix("stsvend-").unwrap();
+            assert_eq!(part.len(), BUCKET_RANDOM_CHARS);
+            assert!(part.bytes().all(|b| matches!(b, b'a'..=b'z' | b'2'..=b'7')), "{n}");
+        }
+        let longest = "a".repeat(MAX_BUCKET_PREFIX);
+        assert_eq!(BucketName::fresh(&longest).unwrap().as_str().len(), 63);
+    }
+
+    #[test]
+    fn account_ids_are_twelve_digits_from_the_role_arn() {
+        let a = AccountId::from_role_arn("arn:aws:iam::123456789012:role/path/r").unwrap();
+        assert_eq!(a.as_str(), "123456789012");
+        for bad in [
+            "arn:aws:iam::1234:role/r",
+            "arn:aws:iam::12345678901x:role/r",
+            "nonsense",
+            "",
+        ] {
+            assert!(AccountId::from_role_arn(bad).is_err(), "{bad}");
+        }
     }
 
     #[test]

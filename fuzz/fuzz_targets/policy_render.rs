@@ -1,7 +1,7 @@
 //! Session-policy templates: `Template::parse` on fuzzed text, then `render` for a user derived
-//! from a fuzzed (iss, sub) and a bucket from a fuzzed prefix.
+//! from a fuzzed (iss, sub), a bucket from a fuzzed prefix and an account from fuzzed digits.
 //!
-//! Input: `iss \0 sub \0 prefix \0 candidate \0 template text`. With fewer than four NULs the
+//! Input: `iss \0 sub \0 prefix \0 account \0 template text`. With fewer than four NULs the
 //! whole input is the template text (so plain JSON files are seeds as they are) and the user is
 //! fixed.
 //!
@@ -20,7 +20,7 @@ use std::path::Path;
 
 use libfuzzer_sys::fuzz_target;
 use serde_json::Value;
-use stsvend::identity::{BucketName, UserId};
+use stsvend::identity::{AccountId, BucketName, UserId};
 use stsvend::policy::{MAX_POLICY_CHARS, RenderContext, Template};
 
 /// The same JSON with every string (keys kept) replaced by "".
@@ -67,7 +67,7 @@ struct Input<'a> {
     iss: &'a str,
     sub: &'a str,
     prefix: &'a str,
-    candidate: u32,
+    account: u64,
     text: &'a str,
 }
 
@@ -75,18 +75,21 @@ fn split(data: &[u8]) -> Option<Input<'_>> {
     let text = std::str::from_utf8(data).ok()?;
     let parts: Vec<&str> = text.splitn(5, '\0').collect();
     Some(match parts[..] {
-        [iss, sub, prefix, candidate, text] => Input {
+        [iss, sub, prefix, account, text] => Input {
             iss,
             sub,
             prefix,
-            candidate: candidate.bytes().map(u32::from).sum::<u32>() % 10,
+            account: account
+                .bytes()
+                .fold(0u64, |a, b| a.wrapping_mul(31).wrapping_add(u64::from(b)))
+                % 1_000_000_000_000,
             text,
         },
         _ => Input {
             iss: "https://tenant.auth0.com/",
             sub: "auth0|alice",
             prefix: "stsvend",
-            candidate: 0,
+            account: 123_456_789_012,
             text,
         },
     })
@@ -113,13 +116,16 @@ fuzz_target!(|data: &[u8]| {
     let template_json = json.expect("parse accepted text that is not JSON");
 
     let user_id = UserId::derive(input.iss, input.sub);
-    let bucket: BucketName = user_id
-        .bucket_candidate(input.prefix, input.candidate)
-        .or_else(|_| user_id.bucket_candidate("stsvend", 0))
+    // The service draws bucket names at random; a fixed one of the same shape keeps runs
+    // reproducible.
+    let bucket: BucketName = BucketName::parse(&format!("{}-{user_id}", input.prefix))
+        .or_else(|_| BucketName::parse(&format!("stsvend-{user_id}")))
         .expect("the default prefix makes a valid bucket");
+    let account_id = AccountId::parse(&format!("{:012}", input.account)).expect("12 digits");
     let rendered = template.render(&RenderContext {
         bucket: &bucket,
         user_id: &user_id,
+        account_id: &account_id,
     });
 
     let out: Value =
@@ -135,7 +141,7 @@ fuzz_target!(|data: &[u8]| {
         blank_strings(&template_json)
     );
     assert!(
-        !any_string(&out, &|s| s.contains("{{bucket}}") || s.contains("{{user_id}}")),
+        !any_string(&out, &|s| s.contains("{{bucket}}") || s.contains("{{user_id}}") || s.contains("{{account_id}}")),
         "a placeholder survived rendering: {rendered}"
     );
     assert!(

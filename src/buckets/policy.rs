@@ -97,7 +97,7 @@ mod tests {
 
     fn stmt() -> Value {
         let id = UserId::derive("https://i/", "auth0|a");
-        let bucket = id.bucket_candidate("p", 0).unwrap();
+        let bucket = BucketName::parse(&format!("p-{id}")).unwrap();
         revocation_statement(&bucket, "stsvend-user", &id, OffsetDateTime::UNIX_EPOCH)
     }
 

@@ -249,6 +249,16 @@ pub struct LimitsConfig {
     pub replicas: u32,
 }
 
+impl AwsConfig {
+    /// The account of `role_arn`: user buckets live in it, and policies pin them to it.
+    ///
+    /// # Panics
+    /// Never on a loaded config: `validate` refuses a role ARN without a 12-digit account.
+    pub fn account_id(&self) -> crate::identity::AccountId {
+        crate::identity::AccountId::from_role_arn(&self.role_arn).expect("aws.role_arn is checked at load")
+    }
+}
+
 impl LimitsConfig {
     /// This replica's share of a fleet-wide `limit`: at least 1.
     pub fn share(&self, limit: u32) -> u32 {

@@ -163,10 +163,15 @@ fn vend_error(e: VendError) -> ApiError {
             }
             ProvisionError::Store(e) if e.is_unavailable() => store_unavailable("provisioning", e),
             ProvisionError::RateLimited(wait) => ApiError::ProvisioningRateLimited(wait.as_secs() + 1),
-            other @ (ProvisionError::Store(_)
-            | ProvisionError::Identity(_)
-            | ProvisionError::NamesExhausted(_)
-            | ProvisionError::Bucket(_)) => ApiError::internal("provisioning failed", other),
+            // Every random name taken: someone is registering names as fast as they are
+            // recorded. A later attempt draws new ones.
+            e @ ProvisionError::NamesExhausted(_) => {
+                tracing::error!(error = %e, "provisioning failed");
+                ApiError::Unavailable("AWS S3")
+            }
+            other @ (ProvisionError::Store(_) | ProvisionError::Identity(_) | ProvisionError::Bucket(_)) => {
+                ApiError::internal("provisioning failed", other)
+            }
         },
         VendError::Sts(u) => upstream_error("AssumeRole failed", &u),
         VendError::Audit(e) => {

@@ -31,6 +31,7 @@ where
 
 pub async fn run(config: &Config, opts: &Options) -> Result<(), OpsError> {
     let role = RoleArn::parse(&config.aws.role_arn)?;
+    let account = config.aws.account_id();
     let sdk = crate::aws::sdk_config(&config.aws).await;
     let iam = aws_sdk_iam::Client::new(&sdk);
     let sts = crate::aws::sts_client(&sdk);
@@ -56,11 +57,15 @@ pub async fn run(config: &Config, opts: &Options) -> Result<(), OpsError> {
 
     let desired = Desired {
         trust: documents::trust_policy(&principal, &config.aws.session_tag_key),
-        permissions: documents::permission_policy(&role.partition, &config.storage.bucket_prefix),
+        permissions: documents::permission_policy(&role.partition, &config.storage.bucket_prefix, &account),
         session_seconds: i32::try_from(config.aws.session_duration_seconds).unwrap_or(i32::MAX),
     };
-    let service_policy =
-        documents::service_principal_policy(&role.partition, &config.storage.bucket_prefix, &config.aws.role_arn);
+    let service_policy = documents::service_principal_policy(
+        &role.partition,
+        &config.storage.bucket_prefix,
+        &config.aws.role_arn,
+        &account,
+    );
 
     if opts.dry_run {
         println!("trust policy:\n{}", documents::pretty(&desired.trust));

@@ -8,12 +8,13 @@ use std::time::Duration;
 
 use aws_sdk_sts::types::Tag;
 
-use super::{OpsError, caller_identity, is_role_session};
+use super::documents::{PERMISSION_POLICY_NAME, parse_returned};
+use super::{OpsError, RoleArn, caller_identity, is_role_session};
 use crate::auth::JwksCache;
 use crate::aws::UpstreamError;
 use crate::config::Config;
-use crate::identity::UserId;
-use crate::policy::{MAX_POLICY_CHARS, PolicySet, RenderContext};
+use crate::identity::{BucketName, UserId};
+use crate::policy::{ACCOUNT_CONDITION_KEY, MAX_POLICY_CHARS, PolicySet, RenderContext, unpinned_statements};
 use crate::store::Store;
 
 /// AWS caps a session obtained with role credentials (role chaining) at one hour.
@@ -151,6 +152,8 @@ pub async fn run(config_path: &Path) -> bool {
         }
         Err(e) => report.line(Status::Fail, "identity", &e.to_string()),
     }
+    let (status, reason) = check_role_pin(&aws_sdk_iam::Client::new(&sdk), &config).await;
+    report.line(status, "account-pin", &reason);
 
     let Ok((policies, _)) = policies else {
         report.line(
@@ -185,22 +188,80 @@ pub async fn run(config_path: &Path) -> bool {
     !report.failed
 }
 
-/// Every template renders, for a trial user, into a policy STS accepts.
+/// The role's permission policy (the one `bootstrap` writes) pins `s3:ResourceAccount` to the
+/// service's account. Credentials without `iam:GetRolePolicy` get a warning, not a failure.
+async fn check_role_pin(iam: &aws_sdk_iam::Client, config: &Config) -> (Status, String) {
+    let account = config.aws.account_id();
+    let role = match RoleArn::parse(&config.aws.role_arn) {
+        Ok(r) => r,
+        Err(e) => return (Status::Fail, e.to_string()),
+    };
+    let out = iam
+        .get_role_policy()
+        .role_name(&role.name)
+        .policy_name(PERMISSION_POLICY_NAME)
+        .send()
+        .await;
+    let doc = match out {
+        Ok(out) => parse_returned(out.policy_document()),
+        Err(e) => {
+            let e = UpstreamError::classify("iam", "GetRolePolicy", &e);
+            return (
+                Status::Warn,
+                format!(
+                    "cannot read the role's {PERMISSION_POLICY_NAME} ({e}); check that each statement has a StringEquals {ACCOUNT_CONDITION_KEY} = {account} condition"
+                ),
+            );
+        }
+    };
+    let Some(doc) = doc else {
+        return (
+            Status::Warn,
+            format!("the role's {PERMISSION_POLICY_NAME} is not readable JSON"),
+        );
+    };
+    let loose = unpinned_statements(&doc, &account);
+    if loose.is_empty() {
+        (
+            Status::Ok,
+            format!("the role's {PERMISSION_POLICY_NAME} reaches buckets of account {account} only"),
+        )
+    } else {
+        (
+            Status::Fail,
+            format!(
+                "the role's {PERMISSION_POLICY_NAME} grants S3 without {ACCOUNT_CONDITION_KEY} = {account} in {}: sessions could reach buckets of the same names in other accounts; run `stsvend bootstrap`",
+                loose.join(", ")
+            ),
+        )
+    }
+}
+
+/// Every template renders, for a trial user, into a policy STS accepts, each grant pinned to
+/// the service's account.
 fn check_templates(config: &Config) -> Result<(PolicySet, String), String> {
     let set = PolicySet::for_config(&config.policies)
         .map_err(|errors| errors.iter().map(ToString::to_string).collect::<Vec<_>>().join("; "))?;
     let ctx_user = UserId::derive("doctor", "trial");
-    let bucket = ctx_user
-        .bucket_candidate(&config.storage.bucket_prefix, 0)
-        .map_err(|e| e.to_string())?;
+    let bucket = BucketName::fresh(&config.storage.bucket_prefix).map_err(|e| e.to_string())?;
+    let account = config.aws.account_id();
     let mut rendered = Vec::new();
     for name in set.names() {
         let template = set.get(name).ok_or_else(|| format!("`{name}` vanished"))?;
         let text = template.render(&RenderContext {
             bucket: &bucket,
             user_id: &ctx_user,
+            account_id: &account,
         });
-        serde_json::from_str::<serde_json::Value>(&text).map_err(|e| format!("`{name}` renders invalid JSON: {e}"))?;
+        let doc = serde_json::from_str::<serde_json::Value>(&text)
+            .map_err(|e| format!("`{name}` renders invalid JSON: {e}"))?;
+        let loose = unpinned_statements(&doc, &account);
+        if !loose.is_empty() {
+            return Err(format!(
+                "`{name}` grants S3 without a StringEquals {ACCOUNT_CONDITION_KEY} = {{{{account_id}}}} condition in {}: its sessions could reach buckets of the same name in other accounts",
+                loose.join(", ")
+            ));
+        }
         let chars = text.chars().count();
         if chars > MAX_POLICY_CHARS {
             return Err(format!(
@@ -276,12 +337,11 @@ async fn trial_assume(
         .get(&config.policies.default)
         .ok_or_else(|| format!("no template `{}`", config.policies.default))?;
     let user = UserId::derive("doctor", "trial");
-    let bucket = user
-        .bucket_candidate(&config.storage.bucket_prefix, 0)
-        .map_err(|e| e.to_string())?;
+    let bucket = BucketName::fresh(&config.storage.bucket_prefix).map_err(|e| e.to_string())?;
     let policy = template.render(&RenderContext {
         bucket: &bucket,
         user_id: &user,
+        account_id: &config.aws.account_id(),
     });
     let tag = Tag::builder()
         .key(&config.aws.session_tag_key)

@@ -2,6 +2,9 @@
 
 use serde_json::{Value, json};
 
+use crate::identity::AccountId;
+use crate::policy::ACCOUNT_CONDITION_KEY;
+
 /// Name of the role's inline permission policy.
 pub const PERMISSION_POLICY_NAME: &str = "stsvend-user-buckets";
 const POLICY_VERSION: &str = "2012-10-17";
@@ -36,9 +39,15 @@ fn bucket_arns(partition: &str, prefix: &str) -> (String, String) {
     )
 }
 
-/// The role's own permissions: the user buckets and their objects, nothing else. Each session
-/// narrows this further to one bucket through its session policy.
-pub fn permission_policy(partition: &str, prefix: &str) -> Value {
+/// `s3:ResourceAccount` pinned to `account`: bucket names are global, so a grant on
+/// `arn:aws:s3:::<prefix>-*` alone also reaches buckets of those names in other accounts.
+fn in_account(account: &AccountId) -> Value {
+    json!({"StringEquals": {ACCOUNT_CONDITION_KEY: account.as_str()}})
+}
+
+/// The role's own permissions: the user buckets and their objects in the service's account,
+/// nothing else. Each session narrows this further to one bucket through its session policy.
+pub fn permission_policy(partition: &str, prefix: &str, account: &AccountId) -> Value {
     let (buckets, objects) = bucket_arns(partition, prefix);
     json!({
         "Version": POLICY_VERSION,
@@ -46,7 +55,8 @@ pub fn permission_policy(partition: &str, prefix: &str) -> Value {
             "Sid": "UserBucketsOnly",
             "Effect": "Allow",
             "Action": "s3:*",
-            "Resource": [buckets, objects]
+            "Resource": [buckets, objects],
+            "Condition": in_account(account)
         }]
     })
 }
@@ -54,8 +64,9 @@ pub fn permission_policy(partition: &str, prefix: &str) -> Value {
 /// What the service principal itself needs: the calls first-login provisioning makes, the admin
 /// API's revocation (bucket policy) and deletion (emptying, then deleting a bucket), all on the
 /// prefixed buckets only, and assuming the role with a tag and a source identity. The operator
-/// attaches this one; bootstrap only prints it.
-pub fn service_principal_policy(partition: &str, prefix: &str, role_arn: &str) -> Value {
+/// attaches this one; bootstrap only prints it. Everything but `CreateBucket` (whose bucket
+/// does not exist yet) is pinned to the service's account.
+pub fn service_principal_policy(partition: &str, prefix: &str, role_arn: &str, account: &AccountId) -> Value {
     let (buckets, objects) = bucket_arns(partition, prefix);
     json!({
         "Version": POLICY_VERSION,
@@ -83,18 +94,26 @@ pub fn service_principal_policy(partition: &str, prefix: &str, role_arn: &str) -
                     "s3:ListBucketMultipartUploads",
                     "s3:DeleteBucket"
                 ],
-                "Resource": buckets
+                "Resource": buckets,
+                "Condition": in_account(account)
             },
             {
                 "Sid": "AdminEmptyUserBuckets",
                 "Effect": "Allow",
                 "Action": ["s3:DeleteObject", "s3:AbortMultipartUpload"],
-                "Resource": objects
+                "Resource": objects,
+                "Condition": in_account(account)
             },
             {
                 "Sid": "VendThroughRole",
                 "Effect": "Allow",
                 "Action": ["sts:AssumeRole", "sts:TagSession", "sts:SetSourceIdentity"],
+                "Resource": role_arn
+            },
+            {
+                "Sid": "DoctorReadsRolePolicy",
+                "Effect": "Allow",
+                "Action": "iam:GetRolePolicy",
                 "Resource": role_arn
             }
         ]
@@ -157,13 +176,27 @@ mod tests {
     }
 
     #[test]
+    fn permissions_are_pinned_to_the_service_account() {
+        let account = AccountId::parse("123456789012").unwrap();
+        let p = permission_policy("aws", "acme", &account);
+        assert_eq!(crate::policy::unpinned_statements(&p, &account), Vec::<String>::new());
+        let s = service_principal_policy("aws", "acme", "arn:aws:iam::123456789012:role/r", &account);
+        // CreateBucket cannot be pinned: the bucket has no account until it exists.
+        assert_eq!(
+            crate::policy::unpinned_statements(&s, &account),
+            ["CreateAndConfigureUserBuckets"]
+        );
+    }
+
+    #[test]
     fn permissions_reach_only_the_prefixed_buckets() {
-        let p = permission_policy("aws", "acme");
+        let account = AccountId::parse("000000000001").unwrap();
+        let p = permission_policy("aws", "acme", &account);
         assert_eq!(
             p["Statement"][0]["Resource"],
             json!(["arn:aws:s3:::acme-*", "arn:aws:s3:::acme-*/*"])
         );
-        let s = service_principal_policy("aws-cn", "acme", "arn:aws-cn:iam::1:role/r");
+        let s = service_principal_policy("aws-cn", "acme", "arn:aws-cn:iam::1:role/r", &account);
         let resources: Vec<&str> = s["Statement"]
             .as_array()
             .unwrap()
@@ -176,6 +209,7 @@ mod tests {
                 "arn:aws-cn:s3:::acme-*",
                 "arn:aws-cn:s3:::acme-*",
                 "arn:aws-cn:s3:::acme-*/*",
+                "arn:aws-cn:iam::1:role/r",
                 "arn:aws-cn:iam::1:role/r"
             ]
         );

@@ -103,7 +103,11 @@ mod tests {
     fn desired(seconds: i32) -> Desired {
         Desired {
             trust: documents::trust_policy("arn:aws:iam::000000000000:user/svc", "stsvend-user"),
-            permissions: documents::permission_policy("aws", "stsvend"),
+            permissions: documents::permission_policy(
+                "aws",
+                "stsvend",
+                &crate::identity::AccountId::parse("000000000000").unwrap(),
+            ),
             session_seconds: seconds,
         }
     }

@@ -1,7 +1,7 @@
 //! Session-policy templates.
 //!
 //! A template is a JSON file in `policies.dir`, named `<access>.json`. Placeholders
-//! (`{{bucket}}`, `{{user_id}}`) may only appear inside JSON string values: the template is
+//! (`{{bucket}}`, `{{user_id}}`, `{{account_id}}`) may only appear inside JSON string values: the template is
 //! parsed first and substitution happens on the parsed strings, so no value can change the
 //! policy's structure. Every template is trial-rendered at start-up with the longest names
 //! stsvend can produce, and refused if it is invalid or exceeds STS's 2048-character limit.
@@ -11,17 +11,23 @@ use std::path::{Path, PathBuf};
 
 use serde_json::Value;
 
-use crate::identity::{BucketName, UserId};
+use crate::identity::{AccountId, BucketName, UserId};
 
 /// STS rejects inline session policies longer than this (minified, in characters).
 pub const MAX_POLICY_CHARS: usize = 2048;
 
-const PLACEHOLDERS: [&str; 2] = ["bucket", "user_id"];
+const PLACEHOLDERS: [&str; 3] = ["bucket", "user_id", "account_id"];
+
+/// The condition that pins a statement to the service's own account: bucket names are global,
+/// so without it a session scoped to `arn:aws:s3:::<name>` also reaches a bucket of that name
+/// in any other account (one registered after a user's bucket was deleted, say).
+pub const ACCOUNT_CONDITION_KEY: &str = "s3:ResourceAccount";
 
 /// Values substituted into a template; typed so only derived, validated names get in.
 pub struct RenderContext<'a> {
     pub bucket: &'a BucketName,
     pub user_id: &'a UserId,
+    pub account_id: &'a AccountId,
 }
 
 #[derive(Debug, Clone)]
@@ -55,7 +61,8 @@ fn substitute(v: &mut Value, ctx: &RenderContext<'_>) {
             if s.contains("{{") {
                 *s = s
                     .replace("{{bucket}}", ctx.bucket.as_str())
-                    .replace("{{user_id}}", ctx.user_id.as_str());
+                    .replace("{{user_id}}", ctx.user_id.as_str())
+                    .replace("{{account_id}}", ctx.account_id.as_str());
             }
         }
         Value::Array(items) => items.iter_mut().for_each(|i| substitute(i, ctx)),
@@ -190,12 +197,12 @@ impl Template {
         // Trial render with the longest names stsvend derives, so the size check is a bound.
         let user_id = UserId::derive("trial", "render");
         let longest_prefix = "a".repeat(crate::identity::MAX_BUCKET_PREFIX);
-        let bucket = user_id
-            .bucket_candidate(&longest_prefix, crate::identity::MAX_BUCKET_CANDIDATES - 1)
-            .map_err(|e| e.to_string())?;
+        let bucket = BucketName::fresh(&longest_prefix).map_err(|e| e.to_string())?;
+        let account_id = AccountId::parse("123456789012").map_err(|e| e.to_string())?;
         let rendered = template.render(&RenderContext {
             bucket: &bucket,
             user_id: &user_id,
+            account_id: &account_id,
         });
         if rendered.chars().count() > MAX_POLICY_CHARS {
             return Err(format!(
@@ -234,12 +241,45 @@ fn check_string(s: &str) -> Result<(), String> {
         let name = &after[..end];
         if !PLACEHOLDERS.contains(&name) {
             return Err(format!(
-                "unknown placeholder `{{{{{name}}}}}` (known: {{{{bucket}}}}, {{{{user_id}}}})"
+                "unknown placeholder `{{{{{name}}}}}` (known: {{{{bucket}}}}, {{{{user_id}}}}, {{{{account_id}}}})"
             ));
         }
         rest = &after[end + 2..];
     }
     Ok(())
+}
+
+/// The `Allow` statements of a policy document that grant S3 actions without pinning
+/// `s3:ResourceAccount` to `account` (a `StringEquals` condition), by `Sid` or position.
+pub fn unpinned_statements(doc: &Value, account: &AccountId) -> Vec<String> {
+    let statements = match doc.get("Statement") {
+        Some(Value::Array(items)) => items.iter().collect(),
+        Some(one @ Value::Object(_)) => vec![one],
+        _ => Vec::new(),
+    };
+    let grants_s3 = |s: &Value| match s.get("Action") {
+        Some(Value::String(a)) => a.starts_with("s3:") || a == "*",
+        Some(Value::Array(items)) => items
+            .iter()
+            .any(|a| a.as_str().is_some_and(|a| a.starts_with("s3:") || a == "*")),
+        _ => false,
+    };
+    statements
+        .iter()
+        .enumerate()
+        .filter(|(_, s)| s.get("Effect").and_then(Value::as_str) == Some("Allow") && grants_s3(s))
+        .filter(|(_, s)| {
+            s.pointer("/Condition/StringEquals")
+                .and_then(|c| c.get(ACCOUNT_CONDITION_KEY))
+                .and_then(Value::as_str)
+                != Some(account.as_str())
+        })
+        .map(|(i, s)| {
+            s.get("Sid")
+                .and_then(Value::as_str)
+                .map_or_else(|| format!("statement {}", i + 1), ToOwned::to_owned)
+        })
+        .collect()
 }
 
 #[cfg(test)]
@@ -254,10 +294,11 @@ mod tests {
     fn substitutes_inside_strings_only() {
         let t = parse(r#"{"Statement":[{"Resource":"arn:aws:s3:::{{bucket}}/{{user_id}}/*","N":1}]}"#).unwrap();
         let id = UserId::derive("i", "s");
-        let b = id.bucket_candidate("p", 0).unwrap();
+        let b = BucketName::fresh("p").unwrap();
         let out = t.render(&RenderContext {
             bucket: &b,
             user_id: &id,
+            account_id: &AccountId::parse("123456789012").unwrap(),
         });
         let v: Value = serde_json::from_str(&out).unwrap();
         assert_eq!(v["Statement"][0]["Resource"], format!("arn:aws:s3:::{b}/{id}/*"));
@@ -301,6 +342,51 @@ mod tests {
         let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("policies");
         let set = PolicySet::load(&dir, &["read-write", "read-only"]).unwrap();
         assert!(set.names().count() >= 2);
+    }
+
+    /// Every grant of the shipped templates is pinned to the service's account, so a session
+    /// never reaches a bucket of the same name in another account.
+    #[test]
+    fn shipped_templates_pin_the_account() {
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("policies");
+        let set = PolicySet::load(&dir, &[]).unwrap();
+        let account = AccountId::parse("210987654321").unwrap();
+        let id = UserId::derive("i", "s");
+        let bucket = BucketName::fresh("stsvend").unwrap();
+        for name in set.names() {
+            let text = set.get(name).unwrap().render(&RenderContext {
+                bucket: &bucket,
+                user_id: &id,
+                account_id: &account,
+            });
+            let doc: Value = serde_json::from_str(&text).unwrap();
+            assert!(doc["Statement"].as_array().is_some_and(|s| !s.is_empty()), "{name}");
+            assert_eq!(
+                unpinned_statements(&doc, &account),
+                Vec::<String>::new(),
+                "{name}: {text}"
+            );
+            let other = AccountId::parse("111111111111").unwrap();
+            assert!(
+                !unpinned_statements(&doc, &other).is_empty(),
+                "{name} pins the given account"
+            );
+        }
+    }
+
+    #[test]
+    fn statements_without_the_account_pin_are_named() {
+        let account = AccountId::parse("123456789012").unwrap();
+        let doc = serde_json::json!({"Statement": [
+            {"Sid": "Pinned", "Effect": "Allow", "Action": "s3:GetObject", "Resource": "*",
+             "Condition": {"StringEquals": {"s3:ResourceAccount": "123456789012"}}},
+            {"Sid": "Loose", "Effect": "Allow", "Action": ["s3:PutObject"], "Resource": "*"},
+            {"Effect": "Allow", "Action": "*", "Resource": "*",
+             "Condition": {"StringLike": {"s3:ResourceAccount": "123456789012"}}},
+            {"Sid": "DenyIsFine", "Effect": "Deny", "Action": "s3:*", "Resource": "*"},
+            {"Sid": "NotS3", "Effect": "Allow", "Action": "sts:AssumeRole", "Resource": "*"}
+        ]});
+        assert_eq!(unpinned_statements(&doc, &account), ["Loose", "statement 3"]);
     }
 
     #[test]

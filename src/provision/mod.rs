@@ -14,9 +14,8 @@ use crate::auth::Caller;
 use crate::aws::UpstreamError;
 use crate::buckets::{BucketError, Buckets, Created};
 use crate::cache::HotCache;
-use crate::clock::{next_second, sleep_until};
 use crate::config::Config;
-use crate::identity::{IdentityError, MAX_BUCKET_CANDIDATES, UserId};
+use crate::identity::{BucketName, IdentityError, MAX_BUCKET_ATTEMPTS, UserId};
 use crate::limits::AwsGate;
 use crate::store::{NewUser, ProvisionState, Store, StoreError, UserRecord};
 
@@ -28,7 +27,7 @@ pub enum ProvisionError {
     Upstream(#[from] UpstreamError),
     #[error(transparent)]
     Identity(#[from] IdentityError),
-    #[error("no free bucket name after {0} candidates")]
+    #[error("no free bucket name after {0} random names")]
     NamesExhausted(u32),
     #[error(transparent)]
     Bucket(#[from] BucketError),
@@ -47,8 +46,6 @@ struct Inner {
     buckets: Arc<Buckets>,
     prefix: String,
     region: String,
-    /// Session tag carrying the user id, for revocation statements.
-    tag_key: String,
     ready: HotCache<UserId, Arc<UserRecord>, UnitWeighter, DefaultLifecycle<UserId, Arc<UserRecord>>>,
     gate: Arc<AwsGate>,
     new_users: crate::limits::NewUserRate,
@@ -63,7 +60,6 @@ impl Provisioner {
                 buckets,
                 prefix: storage.bucket_prefix.clone(),
                 region: aws.region.clone(),
-                tag_key: aws.session_tag_key.clone(),
                 // Ready mappings kept in memory; each entry is a few hundred bytes.
                 ready: {
                     let n = config.cache.mapping_entries.max(1);
@@ -124,7 +120,7 @@ impl Inner {
             None => {
                 // Only a user with no row yet is new: interrupted first logins resume freely.
                 self.new_users.check().map_err(ProvisionError::RateLimited)?;
-                let bucket = caller.user_id.bucket_candidate(&self.prefix, 0)?;
+                let bucket = BucketName::fresh(&self.prefix)?;
                 self.store
                     .insert_pending(&NewUser {
                         user_id: &caller.user_id,
@@ -145,10 +141,11 @@ impl Inner {
                 Created::Yes => break,
                 Created::TakenByOther => {
                     let next = row.candidate + 1;
-                    if next >= MAX_BUCKET_CANDIDATES {
-                        return Err(ProvisionError::NamesExhausted(MAX_BUCKET_CANDIDATES));
+                    if next >= MAX_BUCKET_ATTEMPTS {
+                        return Err(ProvisionError::NamesExhausted(MAX_BUCKET_ATTEMPTS));
                     }
-                    let name = row.user_id.bucket_candidate(&self.prefix, next)?;
+                    // Recorded before it is created, like the first one.
+                    let name = BucketName::fresh(&self.prefix)?;
                     tracing::warn!(user_id = %row.user_id, taken = %row.bucket, next = %name, "bucket name taken by another account");
                     self.store.set_bucket(&row.user_id, &name, next).await?;
                     row.bucket = name;
@@ -157,16 +154,6 @@ impl Inner {
             }
         }
         self.buckets.configure(&row.bucket, &row.user_id).await?;
-        // A user deleted earlier gets a bucket of the same name: their sessions from before the
-        // deletion (still unexpired, scoped to that name) must not reach it.
-        if let Some(deleted_at) = self.store.last_deleted_at(&row.user_id).await? {
-            let before = next_second(deleted_at);
-            self.buckets
-                .revoke_sessions(&row.bucket, &self.tag_key, &row.user_id, before)
-                .await?;
-            // The keys about to be vended must carry a later issue time.
-            sleep_until(before).await;
-        }
         self.store.mark_ready(&row.user_id).await?;
         row.state = ProvisionState::Ready;
         let metrics = self.gate.metrics();

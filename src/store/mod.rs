@@ -259,11 +259,6 @@ impl Store {
         on_backend!(self, s => s.delete_user(user_id).await)
     }
 
-    /// When the user was last deleted, if ever.
-    pub async fn last_deleted_at(&self, user_id: &UserId) -> Result<Option<OffsetDateTime>, StoreError> {
-        on_backend!(self, s => s.last_deleted_at(user_id).await)
-    }
-
     // The vend audit.
 
     /// Records a hand-out to a new party; returns the row's id once it is committed.

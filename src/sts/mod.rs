@@ -10,6 +10,7 @@ use time::OffsetDateTime;
 
 use crate::aws::{UpstreamError, observe};
 use crate::config::AwsConfig;
+use crate::identity::AccountId;
 use crate::limits::AwsGate;
 use crate::policy::{RenderContext, Template};
 use crate::store::UserRecord;
@@ -19,6 +20,7 @@ pub use credentials::Credentials;
 pub struct Sts {
     client: aws_sdk_sts::Client,
     role_arn: String,
+    account_id: AccountId,
     duration_seconds: i32,
     tag_key: String,
     gate: Arc<AwsGate>,
@@ -29,6 +31,7 @@ impl Sts {
         Self {
             client: sts,
             role_arn: aws.role_arn.clone(),
+            account_id: aws.account_id(),
             duration_seconds: i32::try_from(aws.session_duration_seconds).unwrap_or(i32::MAX),
             tag_key: aws.session_tag_key.clone(),
             gate,
@@ -48,6 +51,7 @@ impl Sts {
         let policy = template.render(&RenderContext {
             bucket: &user.bucket,
             user_id: &user.user_id,
+            account_id: &self.account_id,
         });
         let tag = Tag::builder()
             .key(&self.tag_key)

@@ -333,12 +333,20 @@ async fn deleting_a_user_refuses_a_full_bucket_unless_forced() {
     assert_eq!(body["vends"][0]["user_deleted"], true);
     assert_eq!(body["vends"][0]["subject"], alice.as_str());
 
-    // Logging in again gives a fresh bucket of the same name, which the old keys cannot reach.
+    // Logging in again gives a new bucket under a new name (a deleted name is never reused:
+    // another account may register it), which the old keys cannot reach.
     let new = app.vend(&alice, None).await;
-    assert_eq!(new.bucket, old.bucket);
+    assert_ne!(new.bucket, old.bucket);
     assert_ne!(new.access_key_id, old.access_key_id);
     assert_eq!(put(&new, "fresh.txt").await, "ok");
-    assert_eq!(put(&old, "stale.txt").await, "AccessDenied");
+    let stale = user_s3(&old)
+        .put_object()
+        .bucket(&new.bucket)
+        .key("stale.txt")
+        .body(b"x".to_vec().into())
+        .send()
+        .await;
+    assert_eq!(s3_code(&stale), "AccessDenied");
 
     let audit = admin_ok(&app, reqwest::Method::GET, &format!("/audit?target={id}")).await;
     let outcomes: Vec<(String, String)> = audit["actions"]

@@ -21,7 +21,7 @@ pub struct FaultProxy {
 struct State {
     up: AtomicBool,
     upstream: SocketAddr,
-    hold: Mutex<Option<(String, oneshot::Sender<()>)>>,
+    hold: Mutex<Option<Hold>>,
     release: tokio::sync::Notify,
     connections: Mutex<Vec<JoinHandle<()>>>,
 }
@@ -78,8 +78,18 @@ impl FaultProxy {
     /// Holds the next request whose first line starts with `prefix` until [`Self::release`];
     /// the receiver fires when it arrives.
     pub fn hold_request(&self, prefix: &str) -> oneshot::Receiver<()> {
+        self.hold_request_line(prefix, "")
+    }
+
+    /// Like [`Self::hold_request`], for a request whose first line starts with `prefix` and
+    /// also contains `part` (bucket names are random: match the operation, not the name).
+    pub fn hold_request_line(&self, prefix: &str, part: &str) -> oneshot::Receiver<()> {
         let (tx, rx) = oneshot::channel();
-        *self.state.hold.lock().unwrap() = Some((prefix.to_owned(), tx));
+        *self.state.hold.lock().unwrap() = Some(Hold {
+            prefix: prefix.to_owned(),
+            part: part.to_owned(),
+            tx,
+        });
         rx
     }
 }
@@ -88,6 +98,21 @@ impl Drop for FaultProxy {
     fn drop(&mut self) {
         self.accept.abort();
         self.down();
+    }
+}
+
+/// The request to hold, and whom to tell when it arrives.
+struct Hold {
+    prefix: String,
+    part: String,
+    tx: oneshot::Sender<()>,
+}
+
+impl Hold {
+    fn matches(&self, data: &[u8]) -> bool {
+        let line = data.split(|b| *b == b'\n').next().unwrap_or_default();
+        let part = self.part.as_bytes();
+        data.starts_with(self.prefix.as_bytes()) && (part.is_empty() || line.windows(part.len()).any(|w| w == part))
     }
 }
 
@@ -106,12 +131,10 @@ async fn pump(state: Arc<State>, mut client: TcpStream) {
             };
             let held = {
                 let mut hold = state.hold.lock().unwrap();
-                let hit = hold
-                    .as_ref()
-                    .is_some_and(|(prefix, _)| buf[..n].starts_with(prefix.as_bytes()));
+                let hit = hold.as_ref().is_some_and(|h| h.matches(&buf[..n]));
                 if hit { hold.take() } else { None }
             };
-            if let Some((_, tx)) = held {
+            if let Some(Hold { tx, .. }) = held {
                 let released = state.release.notified();
                 let _ = tx.send(());
                 released.await;

@@ -26,10 +26,12 @@ async fn status_of(app: &TestApp, sub: &str, access: Option<&str>) -> (u16, Opti
 #[tokio::test]
 async fn an_aws_outage_serves_cached_keys_refuses_new_ones_and_recovers_by_itself() {
     let proxy = FaultProxy::start().await;
+    let prefix = private_prefix();
     let app = TestApp::spawn_with(
         Options::default()
             .set("STSVEND_AWS__ENDPOINT_URL", &proxy.url)
-            .set("STSVEND_AWS__CALL_TIMEOUT_SECONDS", "2"),
+            .set("STSVEND_AWS__CALL_TIMEOUT_SECONDS", "2")
+            .set("STSVEND_STORAGE__BUCKET_PREFIX", &prefix),
     )
     .await;
     let warm = unique_sub("warm");
@@ -55,11 +57,15 @@ async fn an_aws_outage_serves_cached_keys_refuses_new_ones_and_recovers_by_itsel
 
     proxy.up();
     let recovered = app.vend(&cold, None).await;
-    assert!(recovered.bucket.starts_with("stsvend-"));
+    assert!(recovered.bucket.starts_with(&prefix));
     assert_eq!(app.vend(&warm, Some("read-only")).await.access, "read-only");
-    // The interrupted first login left exactly one bucket behind: the one now in use.
-    let prefix = format!("stsvend-{}", UserId::derive(&app.issuer.issuer, &cold));
-    assert_eq!(buckets_named(&prefix).await, vec![recovered.bucket.clone()]);
+    // The interrupted first login left exactly one bucket behind: the one now in use (beside
+    // the warm user's).
+    let mut expected = vec![before.bucket.clone(), recovered.bucket.clone()];
+    expected.sort();
+    let mut existing = buckets_named(&prefix).await;
+    existing.sort();
+    assert_eq!(existing, expected);
     Figures {
         faults: 1,
         requests: 6,
@@ -160,24 +166,25 @@ async fn a_busy_database_is_waited_out_and_no_vend_is_lost() {
 
 /// Request-line prefixes of each step of a first login, in order, for one user's bucket
 /// (path-style addressing: the SDK puts the bucket in the path, followed by `/`).
-fn kill_points(bucket: &str) -> Vec<(&'static str, String)> {
+/// Each AWS call of a first login, as the start of its request line and a part of it (bucket
+/// names are random: `prefix` is the service's private bucket prefix).
+fn kill_points(prefix: &str) -> Vec<(&'static str, String, &'static str)> {
+    let put = format!("PUT /{prefix}-");
     vec![
-        ("CreateBucket", format!("PUT /{bucket}/ ")),
-        ("PutPublicAccessBlock", format!("PUT /{bucket}/?publicAccessBlock")),
-        (
-            "PutBucketOwnershipControls",
-            format!("PUT /{bucket}/?ownershipControls"),
-        ),
-        ("PutBucketEncryption", format!("PUT /{bucket}/?encryption")),
-        ("PutBucketCors", format!("PUT /{bucket}/?cors")),
-        ("PutBucketTagging", format!("PUT /{bucket}/?tagging")),
-        ("AssumeRole", "POST / ".to_owned()),
+        ("CreateBucket", put.clone(), "/ HTTP"),
+        ("PutPublicAccessBlock", put.clone(), "/?publicAccessBlock"),
+        ("PutBucketOwnershipControls", put.clone(), "/?ownershipControls"),
+        ("PutBucketEncryption", put.clone(), "/?encryption"),
+        ("PutBucketCors", put.clone(), "/?cors"),
+        ("PutBucketTagging", put, "/?tagging"),
+        ("AssumeRole", "POST / ".to_owned(), " HTTP"),
     ]
 }
 
 #[tokio::test]
 async fn sigkill_at_every_step_of_provisioning_leaves_one_bucket_and_one_mapping_per_user() {
     let proxy = FaultProxy::start().await;
+    let prefix = private_prefix();
     let issuer = TestIssuer::start();
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("stsvend.db");
@@ -185,6 +192,7 @@ async fn sigkill_at_every_step_of_provisioning_leaves_one_bucket_and_one_mapping
         ("STSVEND_AUTH__ISSUER", issuer.issuer.clone()),
         ("STSVEND_DATABASE__PATH", db.display().to_string()),
         ("STSVEND_AWS__ENDPOINT_URL", proxy.url.clone()),
+        ("STSVEND_STORAGE__BUCKET_PREFIX", prefix.clone()),
     ];
     let http = reqwest::Client::new();
     let mut users = Vec::new();
@@ -193,10 +201,9 @@ async fn sigkill_at_every_step_of_provisioning_leaves_one_bucket_and_one_mapping
         for step in 0..kill_points("x").len() {
             let sub = unique_sub(&format!("kill{round}-{step}"));
             let user_id = UserId::derive(&issuer.issuer, &sub);
-            let bucket = user_id.bucket_candidate("stsvend", 0).unwrap().to_string();
-            let (name, prefix) = kill_points(&bucket).swap_remove(step);
+            let (name, start, part) = kill_points(&prefix).swap_remove(step);
             let mut service = ServiceProcess::start(&env).await;
-            let held = proxy.hold_request(&prefix);
+            let held = proxy.hold_request_line(&start, part);
             let request = vend_in_background(&service.base, issuer.token(&sub));
             tokio::time::timeout(Duration::from_secs(20), held)
                 .await
@@ -239,24 +246,20 @@ async fn sigkill_at_every_step_of_provisioning_leaves_one_bucket_and_one_mapping
             rows,
             vec![(body["Bucket"].as_str().unwrap().to_owned(), "ready".to_owned())]
         );
-        let buckets = buckets_named(&format!("stsvend-{user_id}")).await;
-        assert_eq!(
-            buckets,
-            vec![rows[0].0.clone()],
-            "exactly one bucket, and it is the mapped one"
-        );
     }
-    // No bucket of this test's users exists without a mapping (checked above per user), and
-    // no mapping points at a missing bucket.
-    let mapped: Vec<String> = conn
+    // Exactly one bucket per user, and it is the mapped one: no bucket of this service exists
+    // without a mapping, and no mapping points at a missing bucket.
+    let mut mapped: Vec<String> = conn
         .prepare("SELECT bucket FROM users")
         .unwrap()
         .query_map([], |r| r.get(0))
         .unwrap()
         .map(Result::unwrap)
         .collect();
-    let existing = buckets_named("stsvend-").await;
-    assert!(mapped.iter().all(|b| existing.contains(b)));
+    mapped.sort();
+    let mut existing = buckets_named(&prefix).await;
+    existing.sort();
+    assert_eq!(existing, mapped);
     assert_eq!(mapped.len(), users.len());
     assert!(kills >= 10);
     Figures {

@@ -373,6 +373,13 @@ pub fn unique_sub(name: &str) -> String {
     format!("auth0|{name}-{}", uuid::Uuid::new_v4().simple())
 }
 
+/// A bucket prefix (`storage.bucket_prefix`) no other test uses, within the seeded
+/// `stsvend-*` permissions: bucket names are random, so a test that must count the buckets its
+/// service made gives the service a prefix of its own.
+pub fn private_prefix() -> String {
+    format!("stsvend-{}", &uuid::Uuid::new_v4().simple().to_string()[..12])
+}
+
 /// Buckets with the given name prefix, as the service account sees them.
 pub async fn buckets_named(prefix: &str) -> Vec<String> {
     let out = service_s3().list_buckets().send().await.unwrap();

@@ -3,7 +3,7 @@
 use aws_sdk_s3::types::{ObjectOwnership, ServerSideEncryption};
 use futures::future::join_all;
 use serde_json::Value;
-use stsvend::identity::UserId;
+use stsvend::identity::{BucketName, UserId};
 use stsvend::store::{NewUser, ProvisionState};
 
 use crate::helpers::*;
@@ -13,8 +13,8 @@ async fn first_login_creates_a_locked_down_bucket_and_the_second_reuses_it() {
     let app = TestApp::spawn().await;
     let sub = unique_sub("first");
     let first = app.vend(&sub, None).await;
+    assert!(first.bucket.starts_with("stsvend-"), "{}", first.bucket);
     let user_id = UserId::derive(&app.issuer.issuer, &sub);
-    assert_eq!(first.bucket, format!("stsvend-{user_id}"));
     assert_eq!(first.region, "us-east-1");
     assert_eq!(
         first.endpoint.as_deref(),
@@ -133,7 +133,7 @@ async fn provisioning_interrupted_after_create_bucket_completes_on_the_next_requ
     let app = TestApp::spawn().await;
     let sub = unique_sub("crash");
     let user_id = UserId::derive(&app.issuer.issuer, &sub);
-    let bucket = user_id.bucket_candidate("stsvend", 0).unwrap();
+    let bucket = BucketName::parse(&format!("stsvend-{}", UserId::derive("crash", &sub))).unwrap();
     // The state a crash right after CreateBucket leaves: a pending row and a bare bucket.
     app.state
         .store
@@ -181,12 +181,48 @@ async fn provisioning_interrupted_after_create_bucket_completes_on_the_next_requ
     assert_eq!(buckets_named(bucket.as_str()).await.len(), 1);
 }
 
+/// Bucket names are public (they appear in every URL), so they must not be computable from
+/// the caller's identity: otherwise another account registers a user's names before the user
+/// first logs in.
 #[tokio::test]
-async fn a_bucket_name_taken_by_another_account_moves_to_the_next_candidate() {
+async fn bucket_names_cannot_be_derived_from_the_identity() {
+    let app = TestApp::spawn().await;
+    let (alice, bob) = (unique_sub("unpredictable-a"), unique_sub("unpredictable-b"));
+    let a = app.vend(&alice, None).await;
+    let b = app.vend(&bob, None).await;
+    for (sub, v) in [(&alice, &a), (&bob, &b)] {
+        let id = UserId::derive(&app.issuer.issuer, sub);
+        assert!(
+            !v.bucket.contains(id.as_str()),
+            "{} is derived from the user id {id}",
+            v.bucket
+        );
+        assert!(v.bucket.starts_with("stsvend-"), "{}", v.bucket);
+    }
+    assert_ne!(a.bucket, b.bucket);
+    // The name is recorded: the user keeps it.
+    assert_eq!(app.vend(&alice, Some("read-only")).await.bucket, a.bucket);
+}
+
+/// A name recorded for a user, then registered by another account before stsvend created it
+/// (or by someone who learnt it): the first login moves to a new name, never a 500.
+#[tokio::test]
+async fn a_bucket_name_taken_by_another_account_moves_to_a_new_name() {
     let app = TestApp::spawn().await;
     let sub = unique_sub("squatted");
     let user_id = UserId::derive(&app.issuer.issuer, &sub);
-    let taken = user_id.bucket_candidate("stsvend", 0).unwrap();
+    let taken = BucketName::parse(&format!("stsvend-{}", UserId::derive("squatter", &sub))).unwrap();
+    app.state
+        .store
+        .insert_pending(&NewUser {
+            user_id: &user_id,
+            issuer: &app.issuer.issuer,
+            subject: &sub,
+            bucket: &taken,
+            region: "us-east-1",
+        })
+        .await
+        .unwrap();
     other_account_s3()
         .create_bucket()
         .bucket(taken.as_str())
@@ -195,18 +231,17 @@ async fn a_bucket_name_taken_by_another_account_moves_to_the_next_candidate() {
         .unwrap();
 
     let v = app.vend(&sub, None).await;
-    let next = user_id.bucket_candidate("stsvend", 1).unwrap();
-    assert_eq!(v.bucket, next.as_str());
+    assert_ne!(v.bucket, taken.as_str());
     let row = app.state.store.user(&user_id).await.unwrap().unwrap();
-    assert_eq!((row.bucket, row.candidate), (next.clone(), 1));
+    assert_eq!((row.bucket.as_str(), row.candidate), (v.bucket.as_str(), 1));
     let s3 = user_s3(&v);
-    assert_eq!(s3_code(&s3.list_objects_v2().bucket(next.as_str()).send().await), "ok");
+    assert_eq!(s3_code(&s3.list_objects_v2().bucket(&v.bucket).send().await), "ok");
     assert_eq!(
         s3_code(&s3.list_objects_v2().bucket(taken.as_str()).send().await),
         "AccessDenied"
     );
     // The choice is stable: the next login keeps the same bucket.
-    assert_eq!(app.vend(&sub, Some("read-only")).await.bucket, next.as_str());
+    assert_eq!(app.vend(&sub, Some("read-only")).await.bucket, v.bucket);
 }
 
 /// Anyone who can sign up makes a bucket: first logins are rate-limited

@@ -168,23 +168,6 @@ impl PgStore {
         tx.commit().await?;
         Ok(moved == 1)
     }
-
-    /// When the user was last deleted, if ever: sessions from before then must not reach a
-    /// bucket of the same name created for them later.
-    pub async fn last_deleted_at(&self, user_id: &UserId) -> Result<Option<OffsetDateTime>, StoreError> {
-        let row = self
-            .client()
-            .await?
-            .query_one(
-                "SELECT MAX(deleted_at) FROM deleted_users WHERE user_id = $1",
-                &[&user_id.as_str()],
-            )
-            .await?;
-        row.try_get::<_, Option<String>>(0)?
-            .as_deref()
-            .map(parse_time)
-            .transpose()
-    }
 }
 
 /// A stored time, or `Corrupt`.

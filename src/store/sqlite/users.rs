@@ -159,24 +159,6 @@ impl SqliteStore {
         })
         .await
     }
-
-    /// When the user was last deleted, if ever: sessions from before then must not reach a
-    /// bucket of the same name created for them later.
-    pub async fn last_deleted_at(&self, user_id: &UserId) -> Result<Option<OffsetDateTime>, StoreError> {
-        let id = user_id.as_str().to_owned();
-        self.run(move |c| {
-            let at: Option<String> = c
-                .query_row(
-                    "SELECT MAX(deleted_at) FROM deleted_users WHERE user_id = ?1",
-                    [id],
-                    |r| r.get(0),
-                )
-                .optional()?
-                .flatten();
-            at.as_deref().map(parse_time).transpose()
-        })
-        .await
-    }
 }
 
 /// Appends the user to the change feed, inside the transaction that changed them.

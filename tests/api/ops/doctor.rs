@@ -33,6 +33,7 @@ async fn doctor_passes_on_the_seeded_stack() {
         "role-chaining",
         "assume-role",
         "session-duration",
+        "account-pin",
     ] {
         assert!(
             lines.iter().any(|l| l.starts_with(&format!("ok   {check}: "))),
@@ -118,4 +119,48 @@ async fn doctor_warns_when_role_credentials_meet_a_duration_over_an_hour() {
         .unwrap_or_else(|| panic!("{run}"));
     assert!(warn.contains("7200") && warn.contains("3600"), "{warn}");
     assert!(run.stdout.contains(":assumed-role/"), "{run}");
+}
+
+/// A role whose permission policy grants the user buckets without pinning the account (as
+/// roles made before this check were): doctor fails naming the statement, since its sessions
+/// could reach buckets of the same names in other accounts.
+#[tokio::test]
+async fn doctor_fails_naming_the_account_pin_when_the_role_policy_lacks_it() {
+    use stsvend::ops::documents;
+    let issuer = TestIssuer::start();
+    let (name, arn) = fresh_role();
+    let iam = root_iam();
+    iam.create_role()
+        .role_name(&name)
+        .assume_role_policy_document(documents::trust_policy(SERVICE_USER_ARN, "stsvend-user").to_string())
+        .send()
+        .await
+        .unwrap();
+    let mut unpinned =
+        documents::permission_policy("aws", "stsvend", &stsvend::identity::AccountId::parse(ACCOUNT).unwrap());
+    unpinned["Statement"][0].as_object_mut().unwrap().remove("Condition");
+    iam.put_role_policy()
+        .role_name(&name)
+        .policy_name(documents::PERMISSION_POLICY_NAME)
+        .policy_document(unpinned.to_string())
+        .send()
+        .await
+        .unwrap();
+
+    // The service user may read only its own role's policy: run as the account's root.
+    let (run, _db) = doctor(
+        &issuer.issuer,
+        &[
+            ("STSVEND_AWS__ROLE_ARN", arn),
+            ("AWS_ACCESS_KEY_ID", "test".to_owned()),
+            ("AWS_SECRET_ACCESS_KEY", "test".to_owned()),
+        ],
+    )
+    .await;
+    assert_ne!(run.code, 0, "{run}");
+    let line = fail_line(&run, "account-pin").unwrap_or_else(|| panic!("{run}"));
+    assert!(
+        line.contains("UserBucketsOnly") && line.contains("s3:ResourceAccount = 000000000000"),
+        "{line}"
+    );
 }
