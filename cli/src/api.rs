@@ -7,6 +7,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::CliError;
 use crate::secret::Secret;
+use crate::secure_url::SecureUrl;
 
 /// The vend response. The first five fields, in this order, are the AWS `credential_process`
 /// Version 1 format; the rest are stsvend's additions, which AWS tools ignore.
@@ -57,8 +58,8 @@ impl From<VendError> for CliError {
 /// Longest `Retry-After` honoured before giving up on a busy stsvend (429 or 503).
 const MAX_RETRY_WAIT: Duration = Duration::from_secs(10);
 
-pub fn vend(http: &Client, api: &str, token: &Secret, access: Option<&str>) -> Result<Credentials, VendError> {
-    let url = format!("{}/v1/credentials", api.trim_end_matches('/'));
+pub fn vend(http: &Client, api: &SecureUrl, token: &Secret, access: Option<&str>) -> Result<Credentials, VendError> {
+    let url = format!("{}/v1/credentials", api.as_str().trim_end_matches('/'));
     let mut retried = false;
     loop {
         let mut req = http.post(&url).bearer_auth(token.expose());

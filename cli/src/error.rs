@@ -3,7 +3,16 @@
 
 use std::path::PathBuf;
 
+use crate::awsconfig::shell_quote;
+use crate::secure_url::UrlProblem;
+
 const LOGIN_HINT: &str = "run `stsvend-cli login`";
+
+/// Exit codes: 0 done; 1 the operation failed (not logged in, refused, unreachable); 2 the
+/// command line or the setup has to change before a retry can work (clap uses 2 for its
+/// usage errors too).
+pub const EXIT_FAILED: u8 = 1;
+pub const EXIT_SETUP: u8 = 2;
 
 #[derive(Debug, thiserror::Error)]
 pub enum CliError {
@@ -39,12 +48,49 @@ pub enum CliError {
         #[source]
         source: std::io::Error,
     },
+    #[error("{what} {problem}")]
+    BadUrl { what: String, problem: UrlProblem },
+    #[error(
+        "the identity provider at {configured} says its issuer is {discovered}; issuers are compared exactly (OpenID Connect Discovery 1.0 §4.3){}",
+        issuer_hint(.configured, .discovered)
+    )]
+    IssuerMismatch { configured: String, discovered: String },
+    #[error("{}", shared_dir_message(.dir, *.mode))]
+    SharedDirectory { dir: PathBuf, mode: u32 },
+    #[error("{0}")]
+    Keychain(String),
     #[error("{0}")]
     Usage(String),
 }
 
 fn describe(description: Option<&str>) -> String {
     description.map(|d| format!(" ({d})")).unwrap_or_default()
+}
+
+/// Auth0 issuers end in `/` and the two spellings fetch the same discovery document, so the
+/// likely mistake is the slash: say exactly what to pass.
+fn issuer_hint(configured: &str, discovered: &str) -> String {
+    if configured.trim_end_matches('/') == discovered.trim_end_matches('/') {
+        format!("; pass --issuer {discovered}")
+    } else {
+        "; check --issuer, or the identity provider is not the one you meant".to_owned()
+    }
+}
+
+fn shared_dir_message(dir: &std::path::Path, mode: u32) -> String {
+    let shown = dir.display();
+    // A sticky, world-writable directory (/tmp) is shared by design: chmod is the wrong advice.
+    if mode & 0o1000 != 0 {
+        format!(
+            "{shown} (mode {mode:04o}) is shared with other users and cannot hold your stsvend session; \
+             keep it in a directory of your own (--token-store or STSVEND_CLI_STORE)"
+        )
+    } else {
+        format!(
+            "{shown} (mode {mode:04o}) lets other users see or change your stsvend session; run `chmod 700 {}`",
+            shell_quote(&dir.to_string_lossy())
+        )
+    }
 }
 
 impl CliError {
@@ -57,6 +103,34 @@ impl CliError {
         let what = what.into();
         // The URL may be shown (it never carries a token); the body never is.
         move |source| Self::Http { what, source }
+    }
+
+    pub fn bad_url(what: impl Into<String>) -> impl FnOnce(UrlProblem) -> Self {
+        let what = what.into();
+        move |problem| Self::BadUrl { what, problem }
+    }
+
+    /// Every variant decides: retrying may help (1), or something must change first (2).
+    pub fn exit_code(&self) -> u8 {
+        match self {
+            Self::NotLoggedIn(_)
+            | Self::CorruptSession { .. }
+            | Self::SessionExpired(_)
+            | Self::LoginDenied
+            | Self::LoginExpired
+            | Self::OAuth { .. }
+            | Self::Api { .. }
+            | Self::ApiUnauthorized { .. }
+            | Self::Http { .. }
+            | Self::BadResponse { .. }
+            | Self::Io { .. }
+            | Self::Keychain(_) => EXIT_FAILED,
+            Self::MissingSetting { .. }
+            | Self::BadUrl { .. }
+            | Self::IssuerMismatch { .. }
+            | Self::SharedDirectory { .. }
+            | Self::Usage(_) => EXIT_SETUP,
+        }
     }
 }
 
@@ -93,5 +167,40 @@ mod tests {
             description: None,
         };
         assert_eq!(e.to_string(), "the identity provider refused the request: server_error");
+    }
+
+    #[test]
+    fn an_issuer_differing_only_in_the_trailing_slash_gets_the_value_to_pass() {
+        let e = CliError::IssuerMismatch {
+            configured: "https://t.auth0.com".into(),
+            discovered: "https://t.auth0.com/".into(),
+        };
+        assert!(e.to_string().ends_with("; pass --issuer https://t.auth0.com/"), "{e}");
+        let e = CliError::IssuerMismatch {
+            configured: "https://t.auth0.com/".into(),
+            discovered: "https://evil.example/".into(),
+        };
+        assert!(!e.to_string().contains("pass --issuer"), "{e}");
+        assert_eq!(e.exit_code(), EXIT_SETUP);
+    }
+
+    #[test]
+    fn a_shared_directory_gets_the_chmod_to_run_unless_it_is_shared_by_design() {
+        let e = CliError::SharedDirectory {
+            dir: "/home/me/my config".into(),
+            mode: 0o755,
+        };
+        assert!(
+            e.to_string().ends_with(
+                "(mode 0755) lets other users see or change your stsvend session; run `chmod 700 '/home/me/my config'`"
+            ),
+            "{e}"
+        );
+        let e = CliError::SharedDirectory {
+            dir: "/tmp".into(),
+            mode: 0o1777,
+        };
+        assert!(!e.to_string().contains("chmod"), "{e}");
+        assert!(e.to_string().contains("--token-store"), "{e}");
     }
 }

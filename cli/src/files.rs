@@ -49,6 +49,38 @@ pub fn existing_mode(path: &Path) -> Option<u32> {
     }
 }
 
+/// The directory holding the session: created 0700 when missing, and refused when it exists
+/// and group or others have any access to it (as ssh treats `~/.ssh`).
+pub fn ensure_private_dir(dir: &Path) -> Result<(), CliError> {
+    create_private_dir(dir)?;
+    check_private_dir(dir)
+}
+
+/// Refuses a directory that group or others can read, enter or write. A missing one passes:
+/// reading from it fails on its own, and writing creates it private.
+pub fn check_private_dir(dir: &Path) -> Result<(), CliError> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = match fs::metadata(dir) {
+            Ok(meta) => meta.permissions().mode() & 0o7777,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+            Err(e) => return Err(CliError::io(format!("cannot inspect {}", dir.display()))(e)),
+        };
+        if mode & 0o077 != 0 {
+            return Err(CliError::SharedDirectory {
+                dir: std::path::absolute(dir).unwrap_or_else(|_| dir.to_owned()),
+                mode,
+            });
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = dir;
+    Ok(())
+}
+
+/// Creates `dir` and any missing parent with mode 0700; an existing directory is left as it is
+/// (the token file's and the AWS config's directories are the user's to choose).
 pub fn create_private_dir(dir: &Path) -> Result<(), CliError> {
     if dir.is_dir() {
         return Ok(());
@@ -127,6 +159,55 @@ mod tests {
         assert_eq!(fs::read(&path).unwrap(), b"Bearer y");
         let leftovers: Vec<_> = fs::read_dir(path.parent().unwrap()).unwrap().collect();
         assert_eq!(leftovers.len(), 1, "no temp file is left behind");
+    }
+
+    fn set_mode(path: &Path, mode: u32) {
+        use std::os::unix::fs::PermissionsExt;
+        fs::set_permissions(path, fs::Permissions::from_mode(mode)).unwrap();
+    }
+
+    #[test]
+    fn the_session_directory_is_created_owner_only() {
+        let dir = tempfile::tempdir().unwrap();
+        let config = dir.path().join("config/stsvend");
+        ensure_private_dir(&config).unwrap();
+        assert_eq!(existing_mode(&config), Some(0o700));
+        assert_eq!(existing_mode(config.parent().unwrap()), Some(0o700));
+        ensure_private_dir(&config).unwrap();
+    }
+
+    #[test]
+    fn a_session_directory_with_group_or_other_bits_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let config = dir.path().join("stsvend");
+        fs::create_dir(&config).unwrap();
+        for mode in [0o755, 0o750, 0o701, 0o710, 0o702, 0o770, 0o777] {
+            set_mode(&config, mode);
+            match ensure_private_dir(&config) {
+                Err(CliError::SharedDirectory { dir, mode: seen }) => {
+                    assert_eq!((dir, seen), (config.clone(), mode));
+                }
+                other => panic!("{mode:o}: {other:?}"),
+            }
+            assert!(check_private_dir(&config).is_err(), "{mode:o}");
+        }
+        for mode in [0o700, 0o500] {
+            set_mode(&config, mode);
+            check_private_dir(&config).unwrap();
+        }
+        set_mode(&config, 0o700);
+        assert!(check_private_dir(&dir.path().join("missing")).is_ok());
+    }
+
+    #[test]
+    fn other_directories_are_created_private_but_not_judged() {
+        // The token file's directory may be shared with the container that reads it.
+        let dir = tempfile::tempdir().unwrap();
+        let run = dir.path().join("run");
+        fs::create_dir(&run).unwrap();
+        set_mode(&run, 0o755);
+        write_atomic(&run.join("token"), b"Bearer x", PRIVATE).unwrap();
+        assert_eq!(existing_mode(&run), Some(0o755));
     }
 
     #[test]

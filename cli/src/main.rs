@@ -7,8 +7,10 @@ mod awsconfig;
 mod commands;
 mod error;
 mod files;
+mod keychain;
 mod oauth;
 mod secret;
+mod secure_url;
 mod session;
 mod store;
 
@@ -18,8 +20,10 @@ use std::time::Duration;
 
 use clap::{Parser, Subcommand};
 
-use commands::{configure, credential_process, login, token_file};
+use commands::{configure, credential_process, login, logout, token_file};
 use error::CliError;
+use keychain::{Keychain, OsKeychain};
+use store::Store;
 
 #[derive(Parser)]
 #[command(
@@ -31,8 +35,21 @@ struct Cli {
     /// Session file [default: stsvend/cli-session.json in your config directory].
     #[arg(long, global = true, env = "STSVEND_CLI_STORE")]
     token_store: Option<PathBuf>,
+    /// Where the refresh token goes: `auto` puts it in the OS keychain when one is reachable
+    /// (and in the session file otherwise); `off` always uses the session file.
+    #[arg(long, global = true, env = "STSVEND_CLI_KEYRING", value_enum, default_value_t = KeyringMode::Auto)]
+    keyring: KeyringMode,
+    /// Say more on stderr (where the refresh token went and why).
+    #[arg(long, short, global = true)]
+    verbose: bool,
     #[command(subcommand)]
     command: Command,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+enum KeyringMode {
+    Auto,
+    Off,
 }
 
 #[derive(Subcommand)]
@@ -56,6 +73,8 @@ enum Command {
     },
     /// Add or update a profile in the AWS config file that runs `credential-process`.
     Configure(configure::ConfigureArgs),
+    /// Forget the session: remove the session file and the refresh token from the OS keychain.
+    Logout,
 }
 
 fn http_client() -> Result<reqwest::blocking::Client, CliError> {
@@ -70,12 +89,19 @@ fn http_client() -> Result<reqwest::blocking::Client, CliError> {
 fn run(cli: Cli) -> Result<(), CliError> {
     let http = http_client()?;
     let explicit = cli.token_store.is_some();
-    let store = store::resolve_path(cli.token_store.as_deref())?;
+    let path = store::resolve_path(cli.token_store.as_deref())?;
+    let os_keychain = OsKeychain;
+    let keychain: Option<&dyn Keychain> = match cli.keyring {
+        KeyringMode::Auto => Some(&os_keychain),
+        KeyringMode::Off => None,
+    };
+    let store = Store::new(path, keychain, cli.verbose);
     match cli.command {
         Command::Login(args) => login::run(&http, &store, args),
         Command::CredentialProcess { access } => credential_process::run(&http, &store, access.as_deref()),
         Command::TokenFile { path, once } => token_file::run(&http, &store, &path, once),
         Command::Configure(args) => configure::run(&http, &store, explicit, args),
+        Command::Logout => logout::run(&store),
     }
 }
 
@@ -84,7 +110,7 @@ fn main() -> ExitCode {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("stsvend-cli: {e}");
-            ExitCode::FAILURE
+            ExitCode::from(e.exit_code())
         }
     }
 }

@@ -10,21 +10,36 @@ use time::OffsetDateTime;
 
 use crate::error::CliError;
 use crate::secret::Secret;
+use crate::secure_url::SecureUrl;
 
 const DEVICE_GRANT: &str = "urn:ietf:params:oauth:grant-type:device_code";
 /// RFC 8628 §3.5: without `interval`, poll every 5 s; after `slow_down`, 5 s more.
 const DEFAULT_INTERVAL: Duration = Duration::from_secs(5);
 const SLOW_DOWN_STEP: Duration = Duration::from_secs(5);
 
+/// The discovery document as sent.
 #[derive(Debug, Deserialize)]
-pub struct Discovery {
-    pub token_endpoint: String,
-    pub device_authorization_endpoint: Option<String>,
+struct DiscoveryDocument {
+    issuer: String,
+    token_endpoint: String,
+    device_authorization_endpoint: Option<String>,
 }
 
-/// `<issuer>.well-known/openid-configuration`, with or without the issuer's trailing slash.
-pub fn discover(http: &Client, issuer: &str) -> Result<Discovery, CliError> {
-    let url = format!("{}/.well-known/openid-configuration", issuer.trim_end_matches('/'));
+/// The endpoints of an issuer that proved to be the one configured; tokens are sent to them,
+/// so they follow the same https rule as `--issuer`.
+#[derive(Debug)]
+pub struct Discovery {
+    pub token_endpoint: SecureUrl,
+    pub device_authorization_endpoint: Option<SecureUrl>,
+}
+
+/// `<issuer>/.well-known/openid-configuration` (OIDC Discovery §4: any trailing `/` of the
+/// issuer is removed before the suffix is appended, so both spellings fetch one document).
+pub fn discover(http: &Client, issuer: &SecureUrl) -> Result<Discovery, CliError> {
+    let url = format!(
+        "{}/.well-known/openid-configuration",
+        issuer.as_str().trim_end_matches('/')
+    );
     let resp = http.get(&url).send().map_err(CliError::http("the identity provider"))?;
     if !resp.status().is_success() {
         return Err(CliError::BadResponse {
@@ -32,10 +47,37 @@ pub fn discover(http: &Client, issuer: &str) -> Result<Discovery, CliError> {
             reason: format!("HTTP {}", resp.status()),
         });
     }
-    resp.json().map_err(|e| CliError::BadResponse {
+    let doc: DiscoveryDocument = resp.json().map_err(|e| CliError::BadResponse {
         what: format!("OIDC discovery at {url}"),
         reason: e.to_string(),
+    })?;
+    check_issuer(issuer, &doc.issuer)?;
+    let endpoint = |name: &str, value: &str| {
+        SecureUrl::parse(value).map_err(CliError::bad_url(format!("the identity provider's {name}")))
+    };
+    Ok(Discovery {
+        token_endpoint: endpoint("token_endpoint", &doc.token_endpoint)?,
+        device_authorization_endpoint: doc
+            .device_authorization_endpoint
+            .as_deref()
+            .map(|d| endpoint("device_authorization_endpoint", d))
+            .transpose()?,
     })
+}
+
+/// OIDC Discovery §4.3: the document's `issuer` must be identical to the issuer it was fetched
+/// for, or it describes another identity provider (a mix-up, or a proxy serving someone
+/// else's document). Identical means the same string: no case folding, and a trailing `/`
+/// counts, since it is part of the `iss` claim stsvend checks in every token.
+pub fn check_issuer(configured: &SecureUrl, discovered: &str) -> Result<(), CliError> {
+    if configured.as_str() == discovered {
+        Ok(())
+    } else {
+        Err(CliError::IssuerMismatch {
+            configured: configured.to_string(),
+            discovered: discovered.to_owned(),
+        })
+    }
 }
 
 #[derive(Debug, Deserialize)]
@@ -55,7 +97,7 @@ impl DeviceAuthorization {
 }
 
 pub struct DeviceRequest<'a> {
-    pub endpoint: &'a str,
+    pub endpoint: &'a SecureUrl,
     pub client_id: &'a str,
     pub scope: &'a str,
     pub audience: &'a str,
@@ -63,7 +105,7 @@ pub struct DeviceRequest<'a> {
 
 pub fn request_device_code(http: &Client, req: &DeviceRequest<'_>) -> Result<DeviceAuthorization, CliError> {
     let resp = http
-        .post(req.endpoint)
+        .post(req.endpoint.as_str())
         .form(&[
             ("client_id", req.client_id),
             ("scope", req.scope),
@@ -142,7 +184,7 @@ fn tokens_from(answer: TokenAnswer, now: OffsetDateTime) -> Result<Tokens, CliEr
 /// One poll; the caller sleeps between polls.
 pub fn poll_once(
     http: &Client,
-    token_endpoint: &str,
+    token_endpoint: &SecureUrl,
     client_id: &str,
     device_code: &Secret,
 ) -> Result<TokenAnswer, CliError> {
@@ -161,7 +203,7 @@ pub fn poll_once(
 /// presented twice) means a new login.
 pub fn refresh(
     http: &Client,
-    token_endpoint: &str,
+    token_endpoint: &SecureUrl,
     client_id: &str,
     refresh_token: &Secret,
     now: OffsetDateTime,
@@ -189,9 +231,9 @@ pub fn refresh(
     }
 }
 
-fn post_token(http: &Client, endpoint: &str, form: &[(&str, &str)]) -> Result<TokenAnswer, CliError> {
+fn post_token(http: &Client, endpoint: &SecureUrl, form: &[(&str, &str)]) -> Result<TokenAnswer, CliError> {
     let resp = http
-        .post(endpoint)
+        .post(endpoint.as_str())
         .form(form)
         .send()
         .map_err(CliError::http("the identity provider"))?;
@@ -318,6 +360,29 @@ mod tests {
         d.interval = Some(1);
         assert_eq!(d.interval(), Duration::from_secs(1));
         assert!(!format!("{d:?}").contains("\"dc\""));
+    }
+
+    #[test]
+    fn the_discovered_issuer_must_be_the_configured_one_exactly() {
+        let auth0 = SecureUrl::parse("https://tenant.auth0.com/").unwrap();
+        assert!(check_issuer(&auth0, "https://tenant.auth0.com/").is_ok());
+        for other in [
+            "https://tenant.auth0.com",
+            "https://tenant.auth0.com//",
+            "https://TENANT.auth0.com/",
+            "https://tenant.auth0.com:443/",
+            "https://evil.example/",
+            "",
+        ] {
+            let err = check_issuer(&auth0, other).unwrap_err();
+            assert!(matches!(err, CliError::IssuerMismatch { .. }), "{other}: {err:?}");
+        }
+        let no_slash = SecureUrl::parse("https://tenant.auth0.com").unwrap();
+        let err = check_issuer(&no_slash, "https://tenant.auth0.com/").unwrap_err();
+        assert!(
+            err.to_string().contains("pass --issuer https://tenant.auth0.com/"),
+            "{err}"
+        );
     }
 
     #[test]

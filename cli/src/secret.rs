@@ -9,7 +9,6 @@ use serde::{Deserialize, Serialize};
 pub struct Secret(String);
 
 impl Secret {
-    #[cfg(test)]
     pub fn new(value: impl Into<String>) -> Self {
         Self(value.into())
     }

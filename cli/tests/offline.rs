@@ -8,7 +8,9 @@ fn cli(args: &[&str], envs: &[(&str, &std::path::Path)]) -> Output {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_stsvend-cli"));
     cmd.args(args)
         .env_remove("STSVEND_CLI_STORE")
-        .env_remove("AWS_CONFIG_FILE");
+        .env_remove("AWS_CONFIG_FILE")
+        // Never the desktop's keychain: every session these tests make lives in a temp dir.
+        .env("STSVEND_CLI_KEYRING", "off");
     for (k, v) in envs {
         cmd.env(k, v);
     }
@@ -20,7 +22,7 @@ fn help_lists_every_subcommand() {
     let out = cli(&["--help"], &[]);
     assert!(out.status.success());
     let text = String::from_utf8(out.stdout).unwrap();
-    for sub in ["login", "credential-process", "token-file", "configure"] {
+    for sub in ["login", "credential-process", "token-file", "configure", "logout"] {
         assert!(text.contains(sub), "{sub} missing from:\n{text}");
     }
 }
@@ -64,7 +66,7 @@ fn configure_with_a_region_writes_a_profile_once() {
     let exe = std::fs::canonicalize(env!("CARGO_BIN_EXE_stsvend-cli")).unwrap();
     let expected = format!(
         "[profile keep]\nregion = ap-south-1\n\n[profile files]\ncredential_process = {} credential-process \
-         --token-store '{}'\nregion = eu-central-1\nendpoint_url = http://127.0.0.1:4566\ns3 =\n    \
+         --token-store '{}' --keyring off\nregion = eu-central-1\nendpoint_url = http://127.0.0.1:4566\ns3 =\n    \
          addressing_style = path\n",
         exe.display(),
         store.display()
@@ -72,4 +74,190 @@ fn configure_with_a_region_writes_a_profile_once() {
     assert_eq!(first, expected);
     assert!(cli(&args, &[("AWS_CONFIG_FILE", &config)]).status.success());
     assert_eq!(std::fs::read_to_string(&config).unwrap(), first);
+}
+
+/// A temp dir only its owner can enter, as a session's directory must be (`tempfile` may make
+/// them 0755).
+fn private_tempdir() -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o700)).unwrap();
+    }
+    dir
+}
+
+/// What a user sees from a refused command: its exit code and stderr.
+fn refused(out: &Output) -> (Option<i32>, String) {
+    assert!(out.stdout.is_empty(), "nothing on stdout");
+    (out.status.code(), String::from_utf8_lossy(&out.stderr).into_owned())
+}
+
+/// A stand-in identity provider on 127.0.0.1 that serves one discovery document and refuses
+/// every other request with an OAuth error, so no test ever gets past the device code request.
+/// Returns its base URL (`http://127.0.0.1:PORT`, no trailing slash).
+fn fake_issuer(issuer_in_document: impl Fn(&str) -> String + Send + 'static) -> String {
+    use std::io::{BufRead, BufReader, Read, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    let doc_base = base.clone();
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(mut stream) = stream else { continue };
+            let mut reader = BufReader::new(stream.try_clone().unwrap());
+            let mut request_line = String::new();
+            let _ = reader.read_line(&mut request_line);
+            let mut length = 0;
+            loop {
+                let mut header = String::new();
+                if reader.read_line(&mut header).unwrap_or(0) == 0 || header == "\r\n" {
+                    break;
+                }
+                if let Some((name, value)) = header.split_once(':')
+                    && name.eq_ignore_ascii_case("content-length")
+                {
+                    length = value.trim().parse().unwrap_or(0);
+                }
+            }
+            let _ = reader.by_ref().take(length).read_to_end(&mut Vec::new());
+            let (status, body) = if request_line.contains("/.well-known/openid-configuration") {
+                let doc = serde_json::json!({
+                    "issuer": issuer_in_document(&doc_base),
+                    "token_endpoint": format!("{doc_base}/oauth/token"),
+                    "device_authorization_endpoint": format!("{doc_base}/oauth/device/code"),
+                });
+                ("200 OK", doc.to_string())
+            } else {
+                (
+                    "400 Bad Request",
+                    r#"{"error":"invalid_request","error_description":"fake issuer"}"#.to_owned(),
+                )
+            };
+            let _ = write!(
+                stream,
+                "HTTP/1.1 {status}\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+                body.len()
+            );
+        }
+    });
+    base
+}
+
+/// A session file as `login` writes it with the keychain off (or out of reach).
+const SESSION: &str = r#"{"issuer": "https://t.auth0.com/", "audience": "https://stsvend.local/api",
+    "client_id": "stsvend-cli", "scope": "openid offline_access", "api": "https://stsvend.example",
+    "token_endpoint": "https://t.auth0.com/oauth/token", "access_token": "at", "refresh_token": "rt",
+    "obtained_at": "2026-01-01T10:00:00Z", "expires_at": "2026-01-02T10:00:00Z"}"#;
+
+fn login(issuer: &str, api: &str, store: &std::path::Path) -> Output {
+    cli(
+        &[
+            "login",
+            "--issuer",
+            issuer,
+            "--audience",
+            "https://stsvend.local/api",
+            "--api",
+            api,
+        ],
+        &[("STSVEND_CLI_STORE", store)],
+    )
+}
+
+#[test]
+fn login_accepts_plain_http_on_loopback_and_a_matching_issuer() {
+    let dir = private_tempdir();
+    let base = fake_issuer(|base| format!("{base}/"));
+    let out = login(&format!("{base}/"), "http://127.0.0.1:8080", &dir.path().join("s.json"));
+    let (code, err) = refused(&out);
+    // Discovery passed; the stand-in then refuses the device code request.
+    assert_eq!(code, Some(1), "{err}");
+    assert!(err.contains("invalid_request (fake issuer)"), "{err}");
+}
+
+#[test]
+fn login_refuses_plain_http_to_another_host_before_sending_anything() {
+    let dir = private_tempdir();
+    let base = fake_issuer(|base| format!("{base}/"));
+    let store = dir.path().join("s.json");
+    for (issuer, api, flag) in [
+        (format!("{base}/"), "http://stsvend.example".to_owned(), "--api"),
+        (format!("{base}/"), "http://localhost.evil.example".to_owned(), "--api"),
+        (
+            "http://127.0.0.1.evil.example/".to_owned(),
+            "https://stsvend.example".to_owned(),
+            "--issuer",
+        ),
+        (
+            "http://127.0.0.1@evil.example/".to_owned(),
+            "https://stsvend.example".to_owned(),
+            "--issuer",
+        ),
+    ] {
+        let (code, err) = refused(&login(&issuer, &api, &store));
+        assert_eq!(code, Some(2), "{issuer} {api}: {err}");
+        assert!(err.contains(&format!("{flag} must use https")), "{err}");
+        assert!(
+            err.contains("127.0.0.0/8"),
+            "says what plain http is allowed for: {err}"
+        );
+    }
+    assert!(!store.exists());
+}
+
+#[test]
+fn login_refuses_a_discovery_document_that_names_another_issuer() {
+    let dir = private_tempdir();
+    let store = dir.path().join("s.json");
+    let base = fake_issuer(|_| "https://attacker.example/".to_owned());
+    let (code, err) = refused(&login(&format!("{base}/"), "https://stsvend.example", &store));
+    assert_eq!(code, Some(2), "{err}");
+    assert!(
+        err.contains("issuer") && err.contains("https://attacker.example/") && err.contains(&format!("{base}/")),
+        "{err}"
+    );
+    assert!(!store.exists());
+}
+
+#[test]
+fn an_issuer_without_the_trailing_slash_is_refused_with_the_exact_value_to_pass() {
+    let dir = private_tempdir();
+    let base = fake_issuer(|base| format!("{base}/"));
+    let (code, err) = refused(&login(&base, "https://stsvend.example", &dir.path().join("s.json")));
+    assert_eq!(code, Some(2), "{err}");
+    assert!(err.contains(&format!("--issuer {base}/")), "{err}");
+}
+
+#[cfg(unix)]
+#[test]
+fn a_session_directory_other_users_can_read_is_refused_with_the_chmod_to_run() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = private_tempdir();
+    let shared = dir.path().join("shared");
+    std::fs::create_dir(&shared).unwrap();
+    std::fs::set_permissions(&shared, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let store = shared.join("session.json");
+    std::fs::write(&store, SESSION).unwrap();
+    let (code, err) = refused(&cli(&["credential-process"], &[("STSVEND_CLI_STORE", &store)]));
+    assert_eq!(code, Some(2), "{err}");
+    assert!(err.contains(&format!("chmod 700 {}", shared.display())), "{err}");
+}
+
+#[test]
+fn logout_removes_a_session_kept_in_the_file_and_is_quiet_when_there_is_none() {
+    let dir = private_tempdir();
+    let store = dir.path().join("session.json");
+    std::fs::write(&store, SESSION).unwrap();
+    let out = cli(&["logout"], &[("STSVEND_CLI_STORE", &store)]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{err}");
+    assert!(
+        err.contains(&format!("Logged out: removed {}", store.display())),
+        "{err}"
+    );
+    assert!(!store.exists());
+    let again = cli(&["logout"], &[("STSVEND_CLI_STORE", &store)]);
+    assert!(again.status.success());
+    assert!(String::from_utf8_lossy(&again.stderr).contains("Not logged in"));
 }

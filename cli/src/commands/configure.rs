@@ -1,12 +1,11 @@
 //! `stsvend-cli configure`: an AWS CLI / SDK profile whose credentials come from this binary.
 
-use std::path::Path;
-
 use reqwest::blocking::Client;
 
 use crate::awsconfig::{self, Profile, shell_quote};
 use crate::error::CliError;
 use crate::files::{self, PRIVATE};
+use crate::store::Store;
 
 #[derive(Debug, clap::Args)]
 pub struct ConfigureArgs {
@@ -24,7 +23,7 @@ pub struct ConfigureArgs {
     pub access: Option<String>,
 }
 
-pub fn run(http: &Client, store: &Path, store_explicit: bool, args: ConfigureArgs) -> Result<(), CliError> {
+pub fn run(http: &Client, store: &Store<'_>, store_explicit: bool, args: ConfigureArgs) -> Result<(), CliError> {
     let (region, endpoint_url) = if let Some(region) = args.region {
         (region, args.endpoint_url)
     } else {
@@ -46,8 +45,12 @@ pub fn run(http: &Client, store: &Path, store_explicit: bool, args: ConfigureArg
     let mut command = vec![shell_quote(&exe.to_string_lossy()), "credential-process".to_owned()];
     if store_explicit {
         // The AWS CLI runs the command without our environment: name the store explicitly.
-        let abs = std::path::absolute(store).map_err(CliError::io("cannot resolve --token-store"))?;
+        let abs = std::path::absolute(store.path()).map_err(CliError::io("cannot resolve --token-store"))?;
         command.extend(["--token-store".to_owned(), shell_quote(&abs.to_string_lossy())]);
+    }
+    if !store.keychain_enabled() {
+        // Same reason: a keychain turned off here stays off when the AWS CLI runs it.
+        command.extend(["--keyring".to_owned(), "off".to_owned()]);
     }
     if let Some(access) = &args.access {
         command.extend(["--access".to_owned(), shell_quote(access)]);

@@ -1,6 +1,5 @@
 //! `stsvend-cli login`: the device authorization grant (RFC 8628) against the issuer.
 
-use std::path::Path;
 use std::time::{Duration, Instant};
 
 use reqwest::blocking::Client;
@@ -8,7 +7,8 @@ use time::OffsetDateTime;
 
 use crate::error::CliError;
 use crate::oauth::{self, DeviceRequest, Poll};
-use crate::store::Session;
+use crate::secure_url::SecureUrl;
+use crate::store::{Placement, RefreshToken, Session, Store};
 
 pub const DEFAULT_SCOPE: &str = "openid offline_access read:files write:files";
 pub const DEFAULT_CLIENT_ID: &str = "stsvend-cli";
@@ -17,7 +17,8 @@ pub const DEFAULT_CLIENT_ID: &str = "stsvend-cli";
 /// previous session.
 #[derive(Debug, Default, clap::Args)]
 pub struct LoginArgs {
-    /// Issuer URL (Auth0: `https://TENANT.auth0.com/`).
+    /// Issuer URL exactly as the identity provider spells it (Auth0: `https://TENANT.auth0.com/`,
+    /// with the slash); https, or http on loopback.
     #[arg(long, env = "STSVEND_CLI_ISSUER")]
     pub issuer: Option<String>,
     /// API audience stsvend accepts.
@@ -26,7 +27,7 @@ pub struct LoginArgs {
     /// OAuth client id of the native application [default: stsvend-cli].
     #[arg(long, env = "STSVEND_CLI_CLIENT_ID")]
     pub client_id: Option<String>,
-    /// stsvend's base URL.
+    /// stsvend's base URL; https, or http on loopback.
     #[arg(long, env = "STSVEND_CLI_API")]
     pub api: Option<String>,
     /// Scopes to request; keep `offline_access` to get a refresh token
@@ -36,30 +37,34 @@ pub struct LoginArgs {
 }
 
 struct Settings {
-    issuer: String,
+    issuer: SecureUrl,
     audience: String,
     client_id: String,
-    api: String,
+    api: SecureUrl,
     scope: String,
 }
 
 fn settings(args: LoginArgs, previous: Option<&Session>) -> Result<Settings, CliError> {
     let prev = previous;
-    let pick = |given: Option<String>, old: Option<&String>, flag, env| {
+    let pick = |given: Option<String>, old: Option<String>, flag, env| {
         given
             .filter(|v| !v.trim().is_empty())
-            .or_else(|| old.cloned())
+            .or(old)
             .ok_or(CliError::MissingSetting { flag, env })
     };
+    // Checked before anything is sent: tokens go to both.
+    let url = |given, old: Option<&SecureUrl>, flag, env| {
+        SecureUrl::parse(&pick(given, old.map(ToString::to_string), flag, env)?).map_err(CliError::bad_url(flag))
+    };
     Ok(Settings {
-        issuer: pick(args.issuer, prev.map(|p| &p.issuer), "--issuer", "STSVEND_CLI_ISSUER")?,
+        issuer: url(args.issuer, prev.map(|p| &p.issuer), "--issuer", "STSVEND_CLI_ISSUER")?,
         audience: pick(
             args.audience,
-            prev.map(|p| &p.audience),
+            prev.map(|p| p.audience.clone()),
             "--audience",
             "STSVEND_CLI_AUDIENCE",
         )?,
-        api: pick(args.api, prev.map(|p| &p.api), "--api", "STSVEND_CLI_API")?,
+        api: url(args.api, prev.map(|p| &p.api), "--api", "STSVEND_CLI_API")?,
         client_id: args
             .client_id
             .or_else(|| prev.map(|p| p.client_id.clone()))
@@ -71,10 +76,10 @@ fn settings(args: LoginArgs, previous: Option<&Session>) -> Result<Settings, Cli
     })
 }
 
-pub fn run(http: &Client, store: &Path, args: LoginArgs) -> Result<(), CliError> {
-    let s = settings(args, Session::load_optional(store).as_ref())?;
+pub fn run(http: &Client, store: &Store<'_>, args: LoginArgs) -> Result<(), CliError> {
+    let s = settings(args, store.load_optional()?.as_ref())?;
     let discovery = oauth::discover(http, &s.issuer)?;
-    let Some(device_endpoint) = discovery.device_authorization_endpoint.as_deref() else {
+    let Some(device_endpoint) = &discovery.device_authorization_endpoint else {
         return Err(CliError::BadResponse {
             what: "the identity provider".into(),
             reason: "its discovery document has no device_authorization_endpoint (enable the Device Code grant)".into(),
@@ -125,13 +130,17 @@ pub fn run(http: &Client, store: &Path, args: LoginArgs) -> Result<(), CliError>
         api: s.api,
         token_endpoint: discovery.token_endpoint,
         access_token: tokens.access_token,
-        refresh_token: tokens.refresh_token,
+        refresh_token: tokens.refresh_token.map(RefreshToken::Value),
         obtained_at: tokens.obtained_at,
         expires_at: tokens.expires_at,
     };
-    let _lock = crate::files::lock(store)?;
-    session.save(store)?;
-    eprintln!("Logged in; session saved in {}", store.display());
+    let _lock = store.lock()?;
+    let placement = store.save(&session)?;
+    let where_ = match placement {
+        Placement::Keychain => " (refresh token in the OS keychain)",
+        Placement::File | Placement::NoToken => "",
+    };
+    eprintln!("Logged in; session saved in {}{where_}", store.path().display());
     Ok(())
 }
 
@@ -159,7 +168,7 @@ mod tests {
             ..LoginArgs::default()
         };
         let s = settings(args, Some(&sample())).unwrap();
-        assert_eq!(s.api, "https://stsvend.example");
+        assert_eq!(s.api.as_str(), "https://stsvend.example");
         assert_eq!(s.issuer, sample().issuer);
         assert_eq!(s.scope, sample().scope);
     }
@@ -167,13 +176,39 @@ mod tests {
     #[test]
     fn defaults_fill_client_id_and_scope() {
         let args = LoginArgs {
-            issuer: Some("i".into()),
+            issuer: Some("https://t.auth0.com/".into()),
             audience: Some("a".into()),
-            api: Some("u".into()),
+            api: Some("https://stsvend.example".into()),
             ..LoginArgs::default()
         };
         let s = settings(args, None).unwrap();
         assert_eq!(s.client_id, "stsvend-cli");
         assert_eq!(s.scope, DEFAULT_SCOPE);
+    }
+
+    #[test]
+    fn issuer_and_api_must_be_https_or_loopback_whichever_way_they_come() {
+        let given = |issuer: &str, api: &str| LoginArgs {
+            issuer: Some(issuer.into()),
+            audience: Some("a".into()),
+            api: Some(api.into()),
+            ..LoginArgs::default()
+        };
+        let err = settings(given("http://t.auth0.com/", "https://s.example"), None)
+            .err()
+            .unwrap();
+        assert!(err.to_string().starts_with("--issuer must use https"), "{err}");
+        assert_eq!(err.exit_code(), crate::error::EXIT_SETUP);
+        let err = settings(given("https://t.auth0.com/", "http://127.0.0.1.evil.com"), None)
+            .err()
+            .unwrap();
+        assert!(err.to_string().starts_with("--api must use https"), "{err}");
+        let s = settings(given("http://localhost:4400/", "http://[::1]:8080"), None).unwrap();
+        assert_eq!(
+            (s.issuer.as_str(), s.api.as_str()),
+            ("http://localhost:4400/", "http://[::1]:8080")
+        );
+        // The previous session's (loopback) settings pass the same check when reused.
+        assert!(settings(LoginArgs::default(), Some(&sample())).is_ok());
     }
 }

@@ -3,4 +3,5 @@
 pub mod configure;
 pub mod credential_process;
 pub mod login;
+pub mod logout;
 pub mod token_file;

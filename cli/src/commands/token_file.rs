@@ -10,7 +10,7 @@ use time::OffsetDateTime;
 use crate::error::CliError;
 use crate::files::{self, PRIVATE};
 use crate::session::{self, Want};
-use crate::store::Session;
+use crate::store::Store;
 
 /// The file always holds a token with at least this much left (capped at half its lifetime),
 /// so a reader never picks up one that expires before stsvend checks it.
@@ -31,11 +31,11 @@ pub fn sleep_for(expires_at: OffsetDateTime, margin: Duration, now: OffsetDateTi
     Duration::try_from(until_due).unwrap_or(Duration::ZERO).max(MIN_SLEEP)
 }
 
-pub fn run(http: &Client, store: &Path, path: &Path, once: bool) -> Result<(), CliError> {
+pub fn run(http: &Client, store: &Store<'_>, path: &Path, once: bool) -> Result<(), CliError> {
     loop {
         // The margin depends on the token's lifetime (peeked without the lock; `fresh` reads
         // the session again under it).
-        let margin_now = Session::load(store).map_or(MAX_MARGIN, |s| margin(s.lifetime()));
+        let margin_now = store.load().map_or(MAX_MARGIN, |s| margin(s.lifetime()));
         let session = match session::fresh(http, store, Want::AtLeast(margin_now)) {
             Ok(s) => s,
             Err(e @ (CliError::Http { .. } | CliError::BadResponse { .. })) if !once => {

@@ -116,10 +116,14 @@ impl User {
         self.dir.path().join("aws-config")
     }
 
-    /// `stsvend-cli --token-store <store> <args>`.
+    /// `stsvend-cli --token-store <store> <args>`, with the keychain off: the tests read the
+    /// refresh token from the session file, and a developer's desktop keychain stays untouched.
     pub fn cli(&self, args: &[&str]) -> Command {
         let mut cmd = clean_command(&cli_bin(), &self.aws_config());
-        cmd.arg("--token-store").arg(self.store()).args(args);
+        cmd.arg("--token-store")
+            .arg(self.store())
+            .args(args)
+            .env("STSVEND_CLI_KEYRING", "off");
         cmd
     }
 
