@@ -27,6 +27,8 @@ pub fn server_config(tls: &TlsConfig) -> Result<rustls::ServerConfig, String> {
         .with_no_client_auth()
         .with_single_cert(certs, key)
         .map_err(|e| format!("certificate and key do not form a usable pair: {e}"))?;
+    // actix puts its own protocols before these; `h2` only with actix-web's `http2` feature,
+    // which Cargo.toml leaves out.
     config.alpn_protocols = vec![b"http/1.1".to_vec()];
     Ok(config)
 }

@@ -106,6 +106,13 @@ async fn the_api_is_also_served_over_tls() {
     assert_eq!(resp.status(), 200);
     assert!(resp.json::<ContainerCredentials>().await.unwrap().access_key_id.len() >= 16);
 
+    // A client offering HTTP/2 is answered in HTTP/1.1: HTTP/2 is compiled out (Cargo.toml).
+    let ca = cert.cert.pem();
+    let alpn = tokio::task::spawn_blocking(move || negotiated_alpn(port, &ca))
+        .await
+        .unwrap();
+    assert_eq!(alpn.as_deref(), Some("http/1.1"));
+
     // A client that does not trust the certificate is refused by its own TLS check.
     let untrusting = reqwest::Client::builder()
         .resolve("localhost", ([127, 0, 0, 1], port).into())
@@ -118,6 +125,32 @@ async fn the_api_is_also_served_over_tls() {
             .await
             .is_err()
     );
+}
+
+/// The protocol the TLS listener picks, by ALPN, for a client that offers `h2` and `http/1.1`.
+fn negotiated_alpn(port: u16, ca_pem: &str) -> Option<String> {
+    use rustls::pki_types::pem::PemObject;
+    use rustls::pki_types::{CertificateDer, ServerName};
+
+    let mut roots = rustls::RootCertStore::empty();
+    roots
+        .add(CertificateDer::from_pem_slice(ca_pem.as_bytes()).unwrap())
+        .unwrap();
+    let provider = std::sync::Arc::new(rustls::crypto::aws_lc_rs::default_provider());
+    let mut config = rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
+    let name = ServerName::try_from("localhost").unwrap();
+    let mut conn = rustls::ClientConnection::new(std::sync::Arc::new(config), name).unwrap();
+    let mut sock = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+    sock.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    while conn.is_handshaking() {
+        conn.complete_io(&mut sock).unwrap();
+    }
+    conn.alpn_protocol().map(|p| String::from_utf8_lossy(p).into_owned())
 }
 
 #[tokio::test]
