@@ -24,7 +24,7 @@ log() { printf '[cargo-deny] %s\n' "$*" >&2; }
 metadata="$(mktemp)"
 trap 'rm -f "$metadata"' EXIT
 cargo metadata --locked --format-version 1 >"$metadata"
-deny=(cargo deny --offline --locked --metadata-path "$metadata" check --hide-inclusion-graph)
+deny=(cargo deny --offline --locked --workspace --metadata-path "$metadata" check --hide-inclusion-graph)
 
 "${deny[@]}" bans licenses sources
 
