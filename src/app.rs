@@ -114,12 +114,7 @@ impl Application {
             Duration::from_secs(config.aws.call_timeout_seconds),
             Arc::clone(&metrics),
         ));
-        let buckets = Arc::new(Buckets::new(
-            s3,
-            &config.storage,
-            &config.aws.region,
-            Arc::clone(&metrics),
-        ));
+        let buckets = Arc::new(Buckets::new(s3, &config.storage, &config.aws, Arc::clone(&metrics)));
         let provisioner = Provisioner::new(store.clone(), Arc::clone(&buckets), &config, Arc::clone(&gate));
         let keys = KeyCache::new(KeyCacheParts {
             sts: Sts::new(sts, &config.aws, Arc::clone(&gate)),

@@ -7,7 +7,8 @@ use std::sync::Arc;
 
 use serde::Serialize;
 
-use crate::buckets::{BucketError, Buckets};
+use crate::aws::UpstreamError;
+use crate::buckets::{BucketError, Buckets, Emptied};
 use crate::clock::{format_time, next_second, sleep_until};
 use crate::identity::UserId;
 use crate::limits::AwsGate;
@@ -70,6 +71,12 @@ pub struct Deleted {
     pub user_id: String,
     pub bucket: String,
     pub objects_deleted: u64,
+    /// Unfinished multipart uploads aborted.
+    pub uploads_aborted: u64,
+}
+
+fn is_access_denied(e: &BucketError) -> bool {
+    matches!(e, BucketError::Upstream(UpstreamError::Rejected { code, .. }) if code == "AccessDenied")
 }
 
 pub fn parse_user_id(s: &str) -> Result<UserId, AdminError> {
@@ -150,6 +157,16 @@ impl Admin {
     /// vended while the policy is being written is denied by it afterwards.
     pub async fn revoke(&self, id: &UserId) -> Result<UserView, AdminError> {
         let user = self.load(id).await?;
+        let before = self.deny_sessions(&user).await?;
+        // No session is issued at or after `before` until the clock reaches it.
+        sleep_until(before).await;
+        self.show(id).await
+    }
+
+    /// Records the cut-off (dropping every replica's cached keys of the user), then writes the
+    /// Deny statement on the user's bucket; returns the cut-off.
+    async fn deny_sessions(&self, user: &UserRecord) -> Result<time::OffsetDateTime, AdminError> {
+        let id = &user.user_id;
         let before = next_second(time::OffsetDateTime::now_utc());
         self.store.set_revoked_before(id, before).await?;
         self.vend.forget_user(id).await;
@@ -164,37 +181,66 @@ impl Admin {
                     break;
                 }
                 self.buckets
-                    .revoke_sessions(&user.bucket, &self.tag_key, &user.user_id, cut_off)
+                    .revoke_sessions(&user.bucket, &self.tag_key, id, cut_off)
                     .await?;
                 written = Some(cut_off);
             }
         }
-        // No session is issued at or after `before` until the clock reaches it.
-        sleep_until(before).await;
-        self.show(id).await
+        Ok(before)
     }
 
     /// Deletes the user's bucket and mapping. A bucket with objects is refused unless `force`,
-    /// which empties it first. The audit log keeps the user's vend rows.
+    /// which empties it. The audit log keeps the user's vend rows.
+    ///
+    /// Before anything is emptied the user is disabled (no replica vends to them any more) and
+    /// their sessions are denied on the bucket, so nothing is written into it while it empties.
+    /// If a step fails the user stays disabled and revoked, and deleting again resumes. A user
+    /// whose first login never finished gets the same clean-up: a crash may have left the
+    /// bucket behind.
     pub async fn delete(&self, id: &UserId, force: bool) -> Result<Deleted, AdminError> {
         let user = self.load(id).await?;
-        let mut objects_deleted = 0;
-        if user.state == ProvisionState::Ready || user.candidate > 0 {
-            let _slot = self.gate.call("s3").await.map_err(BucketError::from)?;
-            if !force && !self.buckets.is_empty(&user.bucket).await? {
-                return Err(AdminError::BucketNotEmpty {
-                    bucket: user.bucket.to_string(),
-                });
-            }
-            objects_deleted = self.buckets.empty_and_delete(&user.bucket).await?;
+        let not_empty = || AdminError::BucketNotEmpty {
+            bucket: user.bucket.to_string(),
+        };
+        if !force && !self.is_empty(&user).await? {
+            return Err(not_empty());
         }
+        if user.disabled_at.is_none() {
+            self.store.set_disabled(id, true).await?;
+        }
+        self.deny_sessions(&user).await?;
+        // Written between the check and the denial: still the operator's call.
+        if !force && !self.is_empty(&user).await? {
+            return Err(not_empty());
+        }
+        let emptied = {
+            let _slot = self.gate.call("s3").await.map_err(BucketError::from)?;
+            match self.buckets.empty_and_delete(&user.bucket).await {
+                Err(e) if user.state == ProvisionState::Pending && is_access_denied(&e) => {
+                    // The recorded name was taken by another account before the bucket was
+                    // created: there is nothing of ours to remove.
+                    tracing::warn!(user_id = %id, bucket = %user.bucket, "pending user's bucket belongs to another account; left alone");
+                    Emptied::default()
+                }
+                other => other?,
+            }
+        };
         self.store.delete_user(id).await?;
         self.vend.forget_user(id).await;
         Ok(Deleted {
             user_id: id.to_string(),
             bucket: user.bucket.to_string(),
-            objects_deleted,
+            objects_deleted: emptied.objects,
+            uploads_aborted: emptied.uploads,
         })
+    }
+
+    async fn is_empty(&self, user: &UserRecord) -> Result<bool, AdminError> {
+        let _slot = self.gate.call("s3").await.map_err(BucketError::from)?;
+        match self.buckets.is_empty(&user.bucket).await {
+            Err(e) if user.state == ProvisionState::Pending && is_access_denied(&e) => Ok(true),
+            other => Ok(other?),
+        }
     }
 
     /// Every party an access key id went to: "whose key was this?".

@@ -12,7 +12,8 @@ use std::sync::Arc;
 use aws_sdk_s3::Client;
 
 use crate::aws::UpstreamError;
-use crate::config::StorageConfig;
+use crate::config::{AwsConfig, StorageConfig};
+use crate::identity::AccountId;
 use crate::metrics::Metrics;
 
 pub use policy::{REVOKE_SID, merge_policy, revocation_statement};
@@ -29,6 +30,13 @@ pub enum BucketError {
     NotEmptied { failed: usize, first: String },
 }
 
+/// What emptying and deleting a bucket removed.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct Emptied {
+    pub objects: u64,
+    pub uploads: u64,
+}
+
 /// What `CreateBucket` found.
 pub enum Created {
     /// The bucket exists and is ours (just created, or from an earlier attempt).
@@ -41,16 +49,20 @@ pub enum Created {
 pub struct Buckets {
     s3: Client,
     region: String,
+    /// The service's account: the admin calls on an existing bucket send it as
+    /// `ExpectedBucketOwner`, so S3 refuses them on a bucket of the same name elsewhere.
+    owner: AccountId,
     cors_origins: Vec<String>,
     kms_key_id: Option<String>,
     metrics: Arc<Metrics>,
 }
 
 impl Buckets {
-    pub fn new(s3: Client, storage: &StorageConfig, region: &str, metrics: Arc<Metrics>) -> Self {
+    pub fn new(s3: Client, storage: &StorageConfig, aws: &AwsConfig, metrics: Arc<Metrics>) -> Self {
         Self {
             s3,
-            region: region.to_owned(),
+            region: aws.region.clone(),
+            owner: aws.account_id(),
             cors_origins: storage.cors_allowed_origins.clone(),
             kms_key_id: storage.kms_key_id.clone(),
             metrics,

@@ -72,7 +72,12 @@ impl Buckets {
             &self.metrics,
             "s3",
             "GetBucketPolicy",
-            self.s3.get_bucket_policy().bucket(b).send().await,
+            self.s3
+                .get_bucket_policy()
+                .bucket(b)
+                .expected_bucket_owner(self.owner.as_str())
+                .send()
+                .await,
             |e| e.code() == Some("NoSuchBucketPolicy"),
         )?
         .ok()
@@ -85,7 +90,13 @@ impl Buckets {
             &self.metrics,
             "s3",
             "PutBucketPolicy",
-            self.s3.put_bucket_policy().bucket(b).policy(policy).send().await,
+            self.s3
+                .put_bucket_policy()
+                .bucket(b)
+                .expected_bucket_owner(self.owner.as_str())
+                .policy(policy)
+                .send()
+                .await,
         )?;
         Ok(())
     }

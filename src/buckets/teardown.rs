@@ -1,14 +1,16 @@
-//! Emptying and deleting a user's bucket.
+//! Emptying and deleting a user's bucket. Every call names the service's account as the
+//! expected bucket owner.
 
 use aws_sdk_s3::operation::list_objects_v2::ListObjectsV2Error;
 use aws_sdk_s3::types::{Delete, ObjectIdentifier};
 
-use super::{BucketError, Buckets};
+use super::{BucketError, Buckets, Emptied};
 use crate::aws::observe;
 use crate::identity::BucketName;
 
-/// Objects deleted per `DeleteObjects` call (S3's maximum).
-const DELETE_BATCH: usize = 1000;
+/// Objects deleted per `DeleteObjects` call, and objects or uploads listed per page (S3's
+/// maximum for each).
+const PAGE: i32 = 1000;
 
 impl Buckets {
     /// True when the bucket holds no object (or no longer exists).
@@ -17,6 +19,7 @@ impl Buckets {
             .s3
             .list_objects_v2()
             .bucket(bucket.as_str())
+            .expected_bucket_owner(self.owner.as_str())
             .max_keys(1)
             .send()
             .await
@@ -27,16 +30,46 @@ impl Buckets {
         Ok(out.contents().is_empty())
     }
 
-    /// Deletes every object and unfinished upload, then the bucket; returns the objects
-    /// deleted. A bucket that is already gone counts as deleted.
+    /// Deletes every object and every unfinished upload, then the bucket. A bucket that is
+    /// already gone counts as deleted (with nothing removed).
     #[tracing::instrument(skip(self), fields(bucket = %bucket))]
-    pub async fn empty_and_delete(&self, bucket: &BucketName) -> Result<u64, BucketError> {
+    pub async fn empty_and_delete(&self, bucket: &BucketName) -> Result<Emptied, BucketError> {
+        let (objects, exists) = self.delete_objects(bucket).await?;
+        if !exists {
+            return Ok(Emptied { objects, uploads: 0 });
+        }
+        let uploads = self.abort_uploads(bucket).await?;
+        observe(
+            &self.metrics,
+            "s3",
+            "DeleteBucket",
+            self.s3
+                .delete_bucket()
+                .bucket(bucket.as_str())
+                .expected_bucket_owner(self.owner.as_str())
+                .send()
+                .await,
+        )?;
+        Ok(Emptied { objects, uploads })
+    }
+
+    /// Deletes every object, a page at a time; returns how many, and whether the bucket still
+    /// exists.
+    async fn delete_objects(&self, bucket: &BucketName) -> Result<(u64, bool), BucketError> {
         let b = bucket.as_str();
         let mut deleted = 0u64;
         loop {
-            let listed = match self.s3.list_objects_v2().bucket(b).max_keys(1000).send().await {
+            let listed = match self
+                .s3
+                .list_objects_v2()
+                .bucket(b)
+                .expected_bucket_owner(self.owner.as_str())
+                .max_keys(PAGE)
+                .send()
+                .await
+            {
                 Err(e) if e.as_service_error().is_some_and(ListObjectsV2Error::is_no_such_bucket) => {
-                    return Ok(deleted);
+                    return Ok((deleted, false));
                 }
                 other => observe(&self.metrics, "s3", "ListObjectsV2", other)?,
             };
@@ -47,57 +80,81 @@ impl Buckets {
                 .filter_map(|k| ObjectIdentifier::builder().key(k).build().ok())
                 .collect();
             if keys.is_empty() {
-                break;
+                return Ok((deleted, true));
             }
-            for batch in keys.chunks(DELETE_BATCH) {
-                let delete = Delete::builder()
-                    .set_objects(Some(batch.to_vec()))
-                    .quiet(true)
-                    .build()
-                    .map_err(|e| BucketError::Request(e.to_string()))?;
-                let out = observe(
-                    &self.metrics,
-                    "s3",
-                    "DeleteObjects",
-                    self.s3.delete_objects().bucket(b).delete(delete).send().await,
-                )?;
-                if let Some(first) = out.errors().first() {
-                    return Err(BucketError::NotEmptied {
-                        failed: out.errors().len(),
-                        first: first.code().unwrap_or("unknown").to_owned(),
-                    });
+            let delete = Delete::builder()
+                .set_objects(Some(keys))
+                .quiet(true)
+                .build()
+                .map_err(|e| BucketError::Request(e.to_string()))?;
+            let count = delete.objects().len() as u64;
+            let out = observe(
+                &self.metrics,
+                "s3",
+                "DeleteObjects",
+                self.s3
+                    .delete_objects()
+                    .bucket(b)
+                    .expected_bucket_owner(self.owner.as_str())
+                    .delete(delete)
+                    .send()
+                    .await,
+            )?;
+            if let Some(first) = out.errors().first() {
+                return Err(BucketError::NotEmptied {
+                    failed: out.errors().len(),
+                    first: first.code().unwrap_or("unknown").to_owned(),
+                });
+            }
+            deleted += count;
+        }
+    }
+
+    /// Aborts every unfinished multipart upload, following S3's paging (1000 a page).
+    async fn abort_uploads(&self, bucket: &BucketName) -> Result<u64, BucketError> {
+        let b = bucket.as_str();
+        let mut aborted = 0u64;
+        let (mut key_marker, mut upload_id_marker) = (None::<String>, None::<String>);
+        loop {
+            let page = observe(
+                &self.metrics,
+                "s3",
+                "ListMultipartUploads",
+                self.s3
+                    .list_multipart_uploads()
+                    .bucket(b)
+                    .expected_bucket_owner(self.owner.as_str())
+                    .max_uploads(PAGE)
+                    .set_key_marker(key_marker.take())
+                    .set_upload_id_marker(upload_id_marker.take())
+                    .send()
+                    .await,
+            )?;
+            for u in page.uploads() {
+                if let (Some(key), Some(id)) = (u.key(), u.upload_id()) {
+                    observe(
+                        &self.metrics,
+                        "s3",
+                        "AbortMultipartUpload",
+                        self.s3
+                            .abort_multipart_upload()
+                            .bucket(b)
+                            .expected_bucket_owner(self.owner.as_str())
+                            .key(key)
+                            .upload_id(id)
+                            .send()
+                            .await,
+                    )?;
+                    aborted += 1;
                 }
-                deleted += batch.len() as u64;
             }
-        }
-        let uploads = observe(
-            &self.metrics,
-            "s3",
-            "ListMultipartUploads",
-            self.s3.list_multipart_uploads().bucket(b).send().await,
-        )?;
-        for u in uploads.uploads() {
-            if let (Some(key), Some(id)) = (u.key(), u.upload_id()) {
-                observe(
-                    &self.metrics,
-                    "s3",
-                    "AbortMultipartUpload",
-                    self.s3
-                        .abort_multipart_upload()
-                        .bucket(b)
-                        .key(key)
-                        .upload_id(id)
-                        .send()
-                        .await,
-                )?;
+            if page.is_truncated() != Some(true) {
+                return Ok(aborted);
             }
+            // Without markers the next page starts over, which is right too: the uploads
+            // aborted above are no longer listed.
+            key_marker = page.next_key_marker().map(ToOwned::to_owned);
+            upload_id_marker = page.next_upload_id_marker().map(ToOwned::to_owned);
         }
-        observe(
-            &self.metrics,
-            "s3",
-            "DeleteBucket",
-            self.s3.delete_bucket().bucket(b).send().await,
-        )?;
-        Ok(deleted)
     }
 }
