@@ -22,6 +22,8 @@ pub struct Metrics {
     cache_children: Vec<(&'static str, [IntCounter; 2])>,
     pub provisioned: IntCounter,
     pub provision_seconds: Histogram,
+    /// First logins refused because AWS's bucket quota is used up.
+    pub bucket_quota_exhausted: IntCounter,
     /// JWKS fetches by outcome.
     pub jwks_refreshes: IntCounterVec,
     /// Users in the database (refreshed at each scrape).
@@ -80,6 +82,10 @@ impl Metrics {
             c
         };
         let provisioned = counter("users_provisioned_total", "First-login provisioning runs completed");
+        let bucket_quota_exhausted = counter(
+            "bucket_quota_exhausted_total",
+            "First logins refused because the AWS account's bucket quota is used up (TooManyBuckets)",
+        );
         let coherence_drops = counter(
             "coherence_drops_total",
             "Users whose cached state was dropped after a change made anywhere in the fleet",
@@ -118,6 +124,7 @@ impl Metrics {
             cache_children,
             provisioned,
             provision_seconds,
+            bucket_quota_exhausted,
             jwks_refreshes,
             users,
             coherence_drops,

@@ -32,6 +32,9 @@ pub struct Caller {
     pub client_id: Option<String>,
     /// A client-credentials (machine) token: no user behind it.
     pub machine: bool,
+    /// The first `auth.required_claims` entry the token does not carry with the required
+    /// value, by name: such a caller gets no bucket and no keys.
+    pub unmet_claim: Option<Box<str>>,
 }
 
 impl Caller {
@@ -63,6 +66,9 @@ struct AccessClaims {
     exp: Option<serde_json::Value>,
     #[serde(default)]
     iat: Option<serde_json::Value>,
+    /// Every other claim, for `auth.required_claims`.
+    #[serde(flatten)]
+    other: serde_json::Map<String, serde_json::Value>,
 }
 
 pub struct Verifier {
@@ -72,6 +78,7 @@ pub struct Verifier {
     allow_client_credentials: bool,
     max_lifetime: u64,
     leeway: u64,
+    required_claims: Vec<(String, serde_json::Value)>,
     verified: TokenCache,
 }
 
@@ -100,6 +107,11 @@ impl Verifier {
             allow_client_credentials: config.allow_client_credentials,
             max_lifetime: config.max_token_lifetime_seconds,
             leeway: config.leeway_seconds,
+            required_claims: config
+                .required_claims
+                .iter()
+                .map(|(k, v)| (k.clone(), v.clone()))
+                .collect(),
             verified: TokenCache::new(token_cache::DEFAULT_CAPACITY),
         }
     }
@@ -216,6 +228,11 @@ impl Verifier {
             .collect();
         let permissions: BTreeSet<String> = claims.permissions.unwrap_or_default().into_iter().collect();
         grants.extend(permissions.iter().cloned());
+        let unmet_claim = self
+            .required_claims
+            .iter()
+            .find(|(name, want)| claims.other.get(name) != Some(want))
+            .map(|(name, _)| name.clone().into_boxed_str());
         let caller = Caller {
             user_id: UserId::derive(&self.issuer, &subject),
             issuer: self.issuer.clone(),
@@ -224,6 +241,7 @@ impl Verifier {
             permissions: permissions.into_iter().map(String::into_boxed_str).collect(),
             client_id: claims.azp,
             machine,
+            unmet_claim,
         };
         Ok((caller, exp))
     }

@@ -93,6 +93,7 @@ mod tests {
             permissions: ["read:files".into(), "write:files".into()].into(),
             client_id: Some("spa".to_owned()),
             machine: false,
+            unmet_claim: None,
         })
     }
 

@@ -43,6 +43,8 @@ pub enum Created {
     Yes,
     /// Another account owns this name.
     TakenByOther,
+    /// The account holds as many buckets as its quota allows (`TooManyBuckets`).
+    QuotaExhausted,
 }
 
 /// The S3 client with the settings every user bucket gets.

@@ -1,5 +1,6 @@
 //! Creating and locking down one user bucket. Every call is idempotent.
 
+use aws_sdk_s3::error::ProvideErrorMetadata;
 use aws_sdk_s3::types::{
     BucketLocationConstraint, CorsConfiguration, CorsRule, CreateBucketConfiguration, ObjectOwnership,
     OwnershipControls, OwnershipControlsRule, PublicAccessBlockConfiguration, ServerSideEncryption,
@@ -9,6 +10,9 @@ use aws_sdk_s3::types::{
 use super::{Buckets, Created};
 use crate::aws::{UpstreamError, observe, observe_expected};
 use crate::identity::{BucketName, UserId};
+
+/// S3's answer to `CreateBucket` once the account holds as many buckets as its quota allows.
+const TOO_MANY_BUCKETS: &str = "TooManyBuckets";
 
 /// Tag key naming the user a bucket belongs to.
 pub(super) const OWNER_TAG: &str = "stsvend-owner";
@@ -53,10 +57,11 @@ impl Buckets {
             );
         }
         let created = observe_expected(&self.metrics, "s3", "CreateBucket", req.send().await, |e| {
-            e.is_bucket_already_owned_by_you() || e.is_bucket_already_exists()
+            e.is_bucket_already_owned_by_you() || e.is_bucket_already_exists() || e.code() == Some(TOO_MANY_BUCKETS)
         })?;
         Ok(match created {
             Err(e) if e.is_bucket_already_exists() => Created::TakenByOther,
+            Err(e) if e.code() == Some(TOO_MANY_BUCKETS) => Created::QuotaExhausted,
             // Just created, or ours from an earlier attempt.
             Ok(_) | Err(_) => Created::Yes,
         })

@@ -3,6 +3,20 @@
 
 use super::{Config, STS_MAX_DURATION, STS_MIN_DURATION};
 
+/// Claims the token checks read themselves; `auth.required_claims` may not name them.
+const RESERVED_CLAIMS: [&str; 10] = [
+    "iss",
+    "sub",
+    "aud",
+    "exp",
+    "nbf",
+    "iat",
+    "scope",
+    "permissions",
+    "gty",
+    "azp",
+];
+
 impl Config {
     /// Semantic checks serde cannot express. Every failed check is collected.
     pub(super) fn problems(&self) -> Vec<String> {
@@ -32,6 +46,19 @@ impl Config {
         }
         if auth.jwks_url.as_deref().is_some_and(|u| !is_http_url(u)) {
             p.push("auth.jwks_url: must be an http(s) URL".to_owned());
+        }
+        for (name, value) in &auth.required_claims {
+            if RESERVED_CLAIMS.contains(&name.as_str()) || name.is_empty() || name.len() > 256 {
+                p.push(format!(
+                    "auth.required_claims: `{name}` cannot be required here (stsvend checks {} itself)",
+                    RESERVED_CLAIMS.join(", ")
+                ));
+            }
+            if !(value.is_string() || value.is_boolean() || value.is_i64() || value.is_u64()) {
+                p.push(format!(
+                    "auth.required_claims.{name}: must be a string, a boolean or an integer"
+                ));
+            }
         }
 
         let aws = &self.aws;

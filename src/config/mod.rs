@@ -176,6 +176,12 @@ pub struct AuthConfig {
     /// Client-credentials (machine) tokens have no user behind them; refused unless enabled.
     #[serde(default)]
     pub allow_client_credentials: bool,
+    /// Claims a user's token must carry, with these exact values (a string, a boolean or an
+    /// integer), before stsvend makes them a bucket or hands them keys: e.g.
+    /// `email_verified = true`, or an organisation id. Anyone who can sign up at the issuer
+    /// can otherwise have a bucket made.
+    #[serde(default)]
+    pub required_claims: std::collections::BTreeMap<String, serde_json::Value>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -205,7 +211,7 @@ pub struct AwsConfig {
 
 #[derive(Debug, Clone, Deserialize)]
 pub struct StorageConfig {
-    /// Every user bucket is `<prefix>-<hash>`; the role's own policy should be limited to it.
+    /// Every user bucket is `<prefix>-<random part>`; the role's own policy is limited to it.
     pub bucket_prefix: String,
     /// Browser origins allowed by each bucket's CORS rules.
     #[serde(default)]
@@ -213,6 +219,10 @@ pub struct StorageConfig {
     /// SSE-KMS key for default encryption; SSE-S3 when absent.
     #[serde(default)]
     pub kms_key_id: Option<String>,
+    /// The account's bucket quota, for `doctor` to compare the buckets used with (AWS does not
+    /// let the service read it without the Service Quotas API).
+    #[serde(default = "defaults::bucket_quota")]
+    pub bucket_quota: u32,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -323,6 +333,9 @@ mod defaults {
     }
     pub fn max_token_lifetime_seconds() -> u64 {
         30 * 24 * 3600
+    }
+    pub fn bucket_quota() -> u32 {
+        10_000
     }
     pub fn jwks_refetch_cooldown_seconds() -> u64 {
         30
@@ -466,6 +479,31 @@ mod tests {
     fn issuer_without_trailing_slash_is_refused() {
         let err = load(GOOD, &[("STSVEND_AUTH__ISSUER", "https://tenant.auth0.com")]).unwrap_err();
         assert!(err.to_string().contains("auth.issuer: must end with `/`"));
+    }
+
+    #[test]
+    fn required_claims_take_scalar_values_and_not_the_checked_claims() {
+        let c = load(
+            GOOD,
+            &[
+                ("STSVEND_AUTH__REQUIRED_CLAIMS__EMAIL_VERIFIED", "true"),
+                ("STSVEND_AUTH__REQUIRED_CLAIMS__ORG_ID", "org_1"),
+            ],
+        )
+        .unwrap();
+        assert_eq!(c.auth.required_claims["email_verified"], serde_json::json!(true));
+        assert_eq!(c.auth.required_claims["org_id"], serde_json::json!("org_1"));
+        let err = load(
+            GOOD,
+            &[
+                ("STSVEND_AUTH__REQUIRED_CLAIMS__SUB", "x"),
+                ("STSVEND_AUTH__REQUIRED_CLAIMS__LEVEL", "1.5"),
+            ],
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(err.contains("`sub` cannot be required here"), "{err}");
+        assert!(err.contains("required_claims.level: must be a string"), "{err}");
     }
 
     #[test]

@@ -157,12 +157,17 @@ fn vend_error(e: VendError) -> ApiError {
             code: "user_disabled",
             message: e.to_string(),
         },
+        e @ VendError::RequiredClaim(_) => ApiError::Forbidden {
+            code: "required_claim_missing",
+            message: e.to_string(),
+        },
         VendError::Provisioning(p) => match &*p {
             ProvisionError::Upstream(u) | ProvisionError::Bucket(BucketError::Upstream(u)) => {
                 upstream_error("provisioning failed", u)
             }
             ProvisionError::Store(e) if e.is_unavailable() => store_unavailable("provisioning", e),
             ProvisionError::RateLimited(wait) => ApiError::ProvisioningRateLimited(wait.as_secs() + 1),
+            ProvisionError::BucketQuota => ApiError::BucketQuotaExhausted,
             // Every random name taken: someone is registering names as fast as they are
             // recorded. A later attempt draws new ones.
             e @ ProvisionError::NamesExhausted(_) => {

@@ -10,6 +10,8 @@ use crate::auth::AuthError;
 
 /// Seconds a client should wait before retrying after a 503.
 const RETRY_AFTER_SECONDS: u32 = 5;
+/// Seconds to wait after `bucket_quota_exhausted`: the quota does not free up in seconds.
+const QUOTA_RETRY_AFTER_SECONDS: u32 = 300;
 
 /// The error envelope every non-2xx API response carries.
 #[derive(serde::Serialize, serde::Deserialize, utoipa::ToSchema)]
@@ -58,6 +60,9 @@ pub enum ApiError {
     ProvisioningRateLimited(u64),
     #[error("{0} is unavailable; retry later")]
     Unavailable(&'static str),
+    /// AWS refused a new bucket: the account's bucket quota is used up.
+    #[error("no storage can be created for new users right now; retry later")]
+    BucketQuotaExhausted,
     #[error("internal error")]
     Internal,
 }
@@ -76,6 +81,7 @@ impl ApiError {
             Self::TooManyRequests(_) => "rate_limited",
             Self::ProvisioningRateLimited(_) => "provisioning_rate_limited",
             Self::Unavailable(_) => "service_unavailable",
+            Self::BucketQuotaExhausted => "bucket_quota_exhausted",
             Self::Internal => "internal",
         }
     }
@@ -103,7 +109,9 @@ impl From<AuthError> for ApiError {
 impl ResponseError for ApiError {
     fn status_code(&self) -> StatusCode {
         match self {
-            Self::Auth(AuthError::JwksUnavailable) | Self::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            Self::Auth(AuthError::JwksUnavailable) | Self::Unavailable(_) | Self::BucketQuotaExhausted => {
+                StatusCode::SERVICE_UNAVAILABLE
+            }
             Self::Auth(
                 AuthError::MissingToken
                 | AuthError::Invalid(_)
@@ -151,7 +159,10 @@ impl ResponseError for ApiError {
             }
             _ => {}
         }
-        if status == StatusCode::SERVICE_UNAVAILABLE {
+        if let Self::BucketQuotaExhausted = self {
+            // Room comes back when an operator deletes users or AWS raises the quota.
+            resp.insert_header((header::RETRY_AFTER, QUOTA_RETRY_AFTER_SECONDS.to_string()));
+        } else if status == StatusCode::SERVICE_UNAVAILABLE {
             resp.insert_header((header::RETRY_AFTER, RETRY_AFTER_SECONDS.to_string()));
         }
         if let Self::TooManyRequests(secs) | Self::ProvisioningRateLimited(secs) = self {

@@ -154,6 +154,8 @@ pub async fn run(config_path: &Path) -> bool {
     }
     let (status, reason) = check_role_pin(&aws_sdk_iam::Client::new(&sdk), &config).await;
     report.line(status, "account-pin", &reason);
+    let (status, reason) = check_bucket_quota(&crate::aws::s3_client(&sdk, &config.aws), &config).await;
+    report.line(status, "bucket-quota", &reason);
 
     let Ok((policies, _)) = policies else {
         report.line(
@@ -234,6 +236,51 @@ async fn check_role_pin(iam: &aws_sdk_iam::Client, config: &Config) -> (Status, 
                 loose.join(", ")
             ),
         )
+    }
+}
+
+/// The account's buckets against `storage.bucket_quota`: every first login makes one, and
+/// beyond the quota `CreateBucket` answers `TooManyBuckets`.
+async fn check_bucket_quota(s3: &aws_sdk_s3::Client, config: &Config) -> (Status, String) {
+    let quota = u64::from(config.storage.bucket_quota);
+    let prefix = format!("{}-", config.storage.bucket_prefix);
+    let (mut total, mut ours, mut token) = (0u64, 0u64, None);
+    loop {
+        let page = match s3.list_buckets().set_continuation_token(token.take()).send().await {
+            Ok(page) => page,
+            Err(e) => {
+                let e = UpstreamError::classify("s3", "ListBuckets", &e);
+                return (
+                    Status::Warn,
+                    format!(
+                        "cannot count the account's buckets ({e}); the service principal needs s3:ListAllMyBuckets for this check"
+                    ),
+                );
+            }
+        };
+        for b in page.buckets() {
+            total += 1;
+            ours += u64::from(b.name().is_some_and(|n| n.starts_with(&prefix)));
+        }
+        token = page.continuation_token().map(ToOwned::to_owned);
+        if token.is_none() {
+            break;
+        }
+    }
+    let used = format!(
+        "{total} buckets in the account ({ours} named {prefix}*) of its quota of {quota} (storage.bucket_quota)"
+    );
+    if total >= quota {
+        (
+            Status::Fail,
+            format!(
+                "{used}: first logins answer 503 bucket_quota_exhausted; delete users or have AWS raise the quota (Service Quotas), then set storage.bucket_quota"
+            ),
+        )
+    } else if total * 10 >= quota * 8 {
+        (Status::Warn, format!("{used}: over 80% used"))
+    } else {
+        (Status::Ok, used)
     }
 }
 

@@ -115,6 +115,12 @@ pub fn service_principal_policy(partition: &str, prefix: &str, role_arn: &str, a
                 "Effect": "Allow",
                 "Action": "iam:GetRolePolicy",
                 "Resource": role_arn
+            },
+            {
+                "Sid": "DoctorCountsBuckets",
+                "Effect": "Allow",
+                "Action": "s3:ListAllMyBuckets",
+                "Resource": "*"
             }
         ]
     })
@@ -181,10 +187,11 @@ mod tests {
         let p = permission_policy("aws", "acme", &account);
         assert_eq!(crate::policy::unpinned_statements(&p, &account), Vec::<String>::new());
         let s = service_principal_policy("aws", "acme", "arn:aws:iam::123456789012:role/r", &account);
-        // CreateBucket cannot be pinned: the bucket has no account until it exists.
+        // CreateBucket cannot be pinned: the bucket has no account until it exists; nor can
+        // ListAllMyBuckets, which names no bucket.
         assert_eq!(
             crate::policy::unpinned_statements(&s, &account),
-            ["CreateAndConfigureUserBuckets"]
+            ["CreateAndConfigureUserBuckets", "DoctorCountsBuckets"]
         );
     }
 
@@ -210,7 +217,8 @@ mod tests {
                 "arn:aws-cn:s3:::acme-*",
                 "arn:aws-cn:s3:::acme-*/*",
                 "arn:aws-cn:iam::1:role/r",
-                "arn:aws-cn:iam::1:role/r"
+                "arn:aws-cn:iam::1:role/r",
+                "*"
             ]
         );
     }

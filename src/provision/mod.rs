@@ -34,6 +34,9 @@ pub enum ProvisionError {
     /// New users arrive faster than `limits.new_users_per_minute`; retry after the duration.
     #[error("too many first logins; retry in {0:?}")]
     RateLimited(std::time::Duration),
+    /// AWS refused the bucket: the account's bucket quota is used up (`TooManyBuckets`).
+    #[error("the account's bucket quota is used up")]
+    BucketQuota,
 }
 
 #[derive(Clone)]
@@ -139,6 +142,11 @@ impl Inner {
         loop {
             match self.buckets.create(&row.bucket).await? {
                 Created::Yes => break,
+                Created::QuotaExhausted => {
+                    self.gate.metrics().bucket_quota_exhausted.inc();
+                    tracing::error!(user_id = %row.user_id, "CreateBucket refused: the account's bucket quota is used up (TooManyBuckets)");
+                    return Err(ProvisionError::BucketQuota);
+                }
                 Created::TakenByOther => {
                     let next = row.candidate + 1;
                     if next >= MAX_BUCKET_ATTEMPTS {

@@ -37,6 +37,9 @@ pub enum VendError {
     InsufficientScope { access: String, needs: String },
     #[error("this account is disabled; contact the administrator")]
     Disabled,
+    /// The token lacks an `auth.required_claims` entry (named).
+    #[error("this service requires the token claim `{0}` (with its configured value); it is missing or different")]
+    RequiredClaim(Box<str>),
     #[error("provisioning failed: {0}")]
     Provisioning(Arc<ProvisionError>),
     #[error("AssumeRole failed: {0}")]
@@ -102,6 +105,9 @@ impl Vend {
         client_addr: Option<IpAddr>,
     ) -> Result<Handout<'_>, VendError> {
         self.rate.check(&caller.user_id).map_err(VendError::RateLimited)?;
+        if let Some(claim) = &caller.unmet_claim {
+            return Err(VendError::RequiredClaim(claim.clone()));
+        }
         let template = self.authorize(caller, access)?;
         let user = self
             .provisioner

@@ -1,7 +1,8 @@
 //! A TCP proxy between stsvend and `MiniStack` that injects faults: it can go down (refusing new
-//! connections and cutting open ones, as a stopped `MiniStack` would) and can hold the first
+//! connections and cutting open ones, as a stopped `MiniStack` would), can hold the first
 //! request whose request line starts with a given prefix, so a test can kill stsvend at that
-//! exact point of its work.
+//! exact point of its work, and can answer chosen requests itself with an AWS error `MiniStack`
+//! never gives (`TooManyBuckets`, `SlowDown`, ...).
 
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -22,6 +23,7 @@ struct State {
     up: AtomicBool,
     upstream: SocketAddr,
     hold: Mutex<Option<Hold>>,
+    answers: Mutex<Vec<Answer>>,
     release: tokio::sync::Notify,
     connections: Mutex<Vec<JoinHandle<()>>>,
 }
@@ -41,6 +43,7 @@ impl FaultProxy {
             up: AtomicBool::new(true),
             upstream,
             hold: Mutex::new(None),
+            answers: Mutex::new(Vec::new()),
             release: tokio::sync::Notify::new(),
             connections: Mutex::new(Vec::new()),
         });
@@ -75,6 +78,27 @@ impl FaultProxy {
         self.state.release.notify_waiters();
     }
 
+    /// Answers the next `times` requests whose first line starts with `prefix` and contains
+    /// `part` with an S3-style XML error (`status`, `code`) instead of forwarding them, and
+    /// closes each such connection (the request's body is never read).
+    pub fn answer_with_error(&self, prefix: &str, part: &str, times: u32, status: u16, code: &str) {
+        let body = format!(
+            "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<Error><Code>{code}</Code><Message>injected by the fault proxy</Message><RequestId>faultproxy</RequestId></Error>"
+        );
+        let response = format!(
+            "HTTP/1.1 {status} Injected\r\nContent-Type: application/xml\r\nContent-Length: {}\r\nx-amz-request-id: faultproxy\r\nConnection: close\r\n\r\n{body}",
+            body.len()
+        );
+        self.state.answers.lock().unwrap().push(Answer {
+            line: Line {
+                prefix: prefix.to_owned(),
+                part: part.to_owned(),
+            },
+            remaining: times,
+            response: response.into_bytes(),
+        });
+    }
+
     /// Holds the next request whose first line starts with `prefix` until [`Self::release`];
     /// the receiver fires when it arrives.
     pub fn hold_request(&self, prefix: &str) -> oneshot::Receiver<()> {
@@ -86,8 +110,10 @@ impl FaultProxy {
     pub fn hold_request_line(&self, prefix: &str, part: &str) -> oneshot::Receiver<()> {
         let (tx, rx) = oneshot::channel();
         *self.state.hold.lock().unwrap() = Some(Hold {
-            prefix: prefix.to_owned(),
-            part: part.to_owned(),
+            line: Line {
+                prefix: prefix.to_owned(),
+                part: part.to_owned(),
+            },
             tx,
         });
         rx
@@ -101,18 +127,40 @@ impl Drop for FaultProxy {
     }
 }
 
-/// The request to hold, and whom to tell when it arrives.
-struct Hold {
+/// Which requests a rule applies to: the request line starts with `prefix` and contains `part`.
+struct Line {
     prefix: String,
     part: String,
-    tx: oneshot::Sender<()>,
 }
 
-impl Hold {
+impl Line {
     fn matches(&self, data: &[u8]) -> bool {
         let line = data.split(|b| *b == b'\n').next().unwrap_or_default();
         let part = self.part.as_bytes();
         data.starts_with(self.prefix.as_bytes()) && (part.is_empty() || line.windows(part.len()).any(|w| w == part))
+    }
+}
+
+/// The request to hold, and whom to tell when it arrives.
+struct Hold {
+    line: Line,
+    tx: oneshot::Sender<()>,
+}
+
+/// Requests to answer with a canned response, and how many more times.
+struct Answer {
+    line: Line,
+    remaining: u32,
+    response: Vec<u8>,
+}
+
+impl State {
+    /// The canned response for this request, if a rule with uses left matches it.
+    fn answer_for(&self, data: &[u8]) -> Option<Vec<u8>> {
+        let mut answers = self.answers.lock().unwrap();
+        let rule = answers.iter_mut().find(|a| a.remaining > 0 && a.line.matches(data))?;
+        rule.remaining -= 1;
+        Some(rule.response.clone())
     }
 }
 
@@ -122,31 +170,41 @@ async fn pump(state: Arc<State>, mut client: TcpStream) {
     };
     let (mut cr, mut cw) = client.split();
     let (mut sr, mut sw) = server.split();
-    let upstream = async {
-        let mut buf = vec![0u8; 64 * 1024];
-        loop {
-            let n = match cr.read(&mut buf).await {
-                Ok(0) | Err(_) => return,
-                Ok(n) => n,
-            };
-            let held = {
-                let mut hold = state.hold.lock().unwrap();
-                let hit = hold.as_ref().is_some_and(|h| h.matches(&buf[..n]));
-                if hit { hold.take() } else { None }
-            };
-            if let Some(Hold { tx, .. }) = held {
-                let released = state.release.notified();
-                let _ = tx.send(());
-                released.await;
+    // Scoped, so `cw` is free again for a canned answer once both directions stop.
+    let answer = {
+        let upstream = async {
+            let mut buf = vec![0u8; 64 * 1024];
+            loop {
+                let n = match cr.read(&mut buf).await {
+                    Ok(0) | Err(_) => return None,
+                    Ok(n) => n,
+                };
+                if let Some(response) = state.answer_for(&buf[..n]) {
+                    return Some(response);
+                }
+                let held = {
+                    let mut hold = state.hold.lock().unwrap();
+                    let hit = hold.as_ref().is_some_and(|h| h.line.matches(&buf[..n]));
+                    if hit { hold.take() } else { None }
+                };
+                if let Some(Hold { tx, .. }) = held {
+                    let released = state.release.notified();
+                    let _ = tx.send(());
+                    released.await;
+                }
+                if sw.write_all(&buf[..n]).await.is_err() {
+                    return None;
+                }
             }
-            if sw.write_all(&buf[..n]).await.is_err() {
-                return;
-            }
+        };
+        let downstream = tokio::io::copy(&mut sr, &mut cw);
+        tokio::select! {
+            answer = upstream => answer,
+            _ = downstream => None,
         }
     };
-    let downstream = tokio::io::copy(&mut sr, &mut cw);
-    tokio::select! {
-        () = upstream => {}
-        _ = downstream => {}
+    if let Some(response) = answer {
+        let _ = cw.write_all(&response).await;
+        let _ = cw.shutdown().await;
     }
 }

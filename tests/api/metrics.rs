@@ -4,7 +4,7 @@ use crate::helpers::*;
 
 /// The value of the sample whose name and labels start with `prefix`, e.g.
 /// `stsvend_vends_total{access="read-write",outcome="ok"}`.
-fn sample(text: &str, prefix: &str) -> Option<f64> {
+pub fn sample(text: &str, prefix: &str) -> Option<f64> {
     text.lines()
         .find(|l| l.starts_with(prefix))
         .and_then(|l| l.rsplit(' ').next()?.parse().ok())

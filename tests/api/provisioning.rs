@@ -6,6 +6,7 @@ use serde_json::Value;
 use stsvend::identity::{BucketName, UserId};
 use stsvend::store::{NewUser, ProvisionState};
 
+use crate::fault_proxy::FaultProxy;
 use crate::helpers::*;
 
 #[tokio::test]
@@ -262,4 +263,86 @@ async fn first_logins_beyond_the_new_user_rate_get_429_and_leave_nothing_behind(
     assert_eq!(body["error"]["code"], "provisioning_rate_limited");
     assert_eq!(app.users_in_db().await, 1, "no row for the refused user");
     app.vend(&first, None).await;
+}
+
+/// AWS's bucket quota (`TooManyBuckets`, which `MiniStack` never answers: the fault proxy
+/// does) is an outage for new users, not an internal error: 503 `bucket_quota_exhausted` with
+/// `Retry-After`, counted in a metric; the user's first login completes once a bucket can be
+/// made.
+#[tokio::test]
+async fn a_full_bucket_quota_answers_503_and_is_counted() {
+    let proxy = FaultProxy::start().await;
+    let app = TestApp::spawn_with(Options::default().set("STSVEND_AWS__ENDPOINT_URL", &proxy.url)).await;
+    proxy.answer_with_error("PUT /stsvend-", "/ HTTP", 1, 400, "TooManyBuckets");
+    let sub = unique_sub("quota");
+    let refused = app.post_credentials(Some(&app.issuer.token(&sub)), None).await;
+    assert_eq!(refused.status(), 503);
+    let wait: u64 = refused.headers()["retry-after"].to_str().unwrap().parse().unwrap();
+    assert!(wait >= 60, "Retry-After {wait}: a quota does not free up in seconds");
+    let body: Value = refused.json().await.unwrap();
+    assert_eq!(body["error"]["code"], "bucket_quota_exhausted");
+    let metrics = app
+        .http
+        .get(format!("{}/metrics", app.metrics_base))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert_eq!(
+        crate::metrics::sample(&metrics, "stsvend_bucket_quota_exhausted_total"),
+        Some(1.0),
+        "{metrics}"
+    );
+    // Once the account has room again, the same user's first login completes.
+    let v = app.vend(&sub, None).await;
+    assert!(v.bucket.starts_with("stsvend-"));
+}
+
+/// `auth.required_claims` (here `email_verified = true`): a token without the claim, or with
+/// another value, gets 403 `required_claim_missing` and no bucket; with it, keys.
+#[tokio::test]
+async fn tokens_without_the_required_claims_get_no_bucket() {
+    let prefix = private_prefix();
+    let app = TestApp::spawn_with(
+        Options::default()
+            .set("STSVEND_AUTH__REQUIRED_CLAIMS__EMAIL_VERIFIED", "true")
+            .set("STSVEND_STORAGE__BUCKET_PREFIX", &prefix),
+    )
+    .await;
+    let token_with = |sub: &str, verified: Option<Value>| {
+        let mut claims = app.issuer.claims(sub);
+        if let Some(v) = verified {
+            claims["email_verified"] = v;
+        }
+        sign(&claims, &signing_key(), KID)
+    };
+    for (name, verified) in [
+        ("missing", None),
+        ("false", Some(Value::Bool(false))),
+        ("a string", Some(Value::String("true".to_owned()))),
+    ] {
+        let resp = app
+            .post_credentials(Some(&token_with(&unique_sub("unverified"), verified)), None)
+            .await;
+        assert_eq!(resp.status(), 403, "{name}");
+        let body: Value = resp.json().await.unwrap();
+        assert_eq!(body["error"]["code"], "required_claim_missing", "{name}");
+        assert!(
+            body["error"]["message"].as_str().unwrap().contains("email_verified"),
+            "{body}"
+        );
+    }
+    assert_eq!(app.users_in_db().await, 0);
+    assert!(buckets_named(&prefix).await.is_empty());
+
+    let ok = app
+        .post_credentials(
+            Some(&token_with(&unique_sub("verified"), Some(Value::Bool(true)))),
+            None,
+        )
+        .await;
+    assert_eq!(ok.status(), 200);
+    assert_eq!(buckets_named(&prefix).await.len(), 1);
 }

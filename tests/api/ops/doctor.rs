@@ -34,6 +34,7 @@ async fn doctor_passes_on_the_seeded_stack() {
         "assume-role",
         "session-duration",
         "account-pin",
+        "bucket-quota",
     ] {
         assert!(
             lines.iter().any(|l| l.starts_with(&format!("ok   {check}: "))),
@@ -161,6 +162,28 @@ async fn doctor_fails_naming_the_account_pin_when_the_role_policy_lacks_it() {
     let line = fail_line(&run, "account-pin").unwrap_or_else(|| panic!("{run}"));
     assert!(
         line.contains("UserBucketsOnly") && line.contains("s3:ResourceAccount = 000000000000"),
+        "{line}"
+    );
+}
+
+/// The account's buckets against `storage.bucket_quota`: at the quota, every first login
+/// would answer 503, so doctor fails naming it.
+#[tokio::test]
+async fn doctor_fails_naming_the_bucket_quota_when_it_is_used_up() {
+    let issuer = TestIssuer::start();
+    // At least one bucket, whatever else ran before.
+    let bucket = stsvend::identity::BucketName::fresh("stsvend").unwrap();
+    crate::helpers::service_s3()
+        .create_bucket()
+        .bucket(bucket.as_str())
+        .send()
+        .await
+        .unwrap();
+    let (run, _db) = doctor(&issuer.issuer, &[("STSVEND_STORAGE__BUCKET_QUOTA", "1".to_owned())]).await;
+    assert_ne!(run.code, 0, "{run}");
+    let line = fail_line(&run, "bucket-quota").unwrap_or_else(|| panic!("{run}"));
+    assert!(
+        line.contains("of its quota of 1") && line.contains("bucket_quota_exhausted"),
         "{line}"
     );
 }
