@@ -158,16 +158,29 @@ impl Admin {
     pub async fn revoke(&self, id: &UserId) -> Result<UserView, AdminError> {
         let user = self.load(id).await?;
         let before = self.deny_sessions(&user).await?;
-        // No session is issued at or after `before` until the clock reaches it.
-        sleep_until(before).await;
+        // No session is issued at or after `before` until AWS's clock reaches it.
+        if user.state == ProvisionState::Ready {
+            let _slot = self.gate.call("s3").await.map_err(BucketError::from)?;
+            self.buckets.wait_for_aws_time(&user.bucket, before).await?;
+        } else {
+            sleep_until(before).await;
+        }
         self.show(id).await
     }
 
     /// Records the cut-off (dropping every replica's cached keys of the user), then writes the
-    /// Deny statement on the user's bucket; returns the cut-off.
+    /// Deny statement on the user's bucket; returns the cut-off. The cut-off is the second
+    /// after AWS's present time (AWS compares it with `aws:TokenIssueTime`, stamped by its own
+    /// clock, which may differ from this host's).
     async fn deny_sessions(&self, user: &UserRecord) -> Result<time::OffsetDateTime, AdminError> {
         let id = &user.user_id;
-        let before = next_second(time::OffsetDateTime::now_utc());
+        let now = if user.state == ProvisionState::Ready {
+            let _slot = self.gate.call("s3").await.map_err(BucketError::from)?;
+            self.buckets.aws_time(&user.bucket).await?
+        } else {
+            time::OffsetDateTime::now_utc()
+        };
+        let before = next_second(now);
         self.store.set_revoked_before(id, before).await?;
         self.vend.forget_user(id).await;
         if user.state == ProvisionState::Ready {

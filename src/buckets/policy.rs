@@ -1,6 +1,8 @@
 //! The bucket policy stsvend writes: one Deny statement revoking a user's sessions, merged into
 //! whatever else the policy holds (read, merge, write).
 
+use aws_sdk_s3::config::interceptors::BeforeDeserializationInterceptorContextRef;
+use aws_sdk_s3::config::{ConfigBag, Intercept, RuntimeComponents};
 use aws_sdk_s3::error::ProvideErrorMetadata;
 use serde_json::{Value, json};
 use time::OffsetDateTime;
@@ -98,6 +100,79 @@ impl Buckets {
                 .send()
                 .await,
         )?;
+        Ok(())
+    }
+}
+
+/// How long `wait_for_aws_time` keeps asking AWS for its time before giving up.
+const AWS_TIME_WAIT: std::time::Duration = std::time::Duration::from_secs(5);
+
+impl Buckets {
+    /// AWS's clock, from the `Date` of an S3 answer about `bucket` (whole seconds: AWS's time
+    /// is in `[returned, returned + 1 s)`). Revocation cut-offs are compared by AWS with
+    /// `aws:TokenIssueTime`, which STS stamps by that clock, so they are taken from it.
+    pub async fn aws_time(&self, bucket: &BucketName) -> Result<OffsetDateTime, BucketError> {
+        let date = DateReader::default();
+        observe(
+            &self.metrics,
+            "s3",
+            "HeadBucket",
+            self.s3
+                .head_bucket()
+                .bucket(bucket.as_str())
+                .expected_bucket_owner(self.owner.as_str())
+                .customize()
+                .interceptor(date.clone())
+                .send()
+                .await,
+        )?;
+        date.get()
+            .ok_or_else(|| BucketError::Request("S3 answered without a usable Date header".to_owned()))
+    }
+
+    /// Returns once AWS's clock has reached `t` (asking it a few times a second), or after a
+    /// few seconds, so sessions issued from then on carry an issue time at or after a cut-off.
+    pub async fn wait_for_aws_time(&self, bucket: &BucketName, t: OffsetDateTime) -> Result<(), BucketError> {
+        let started = std::time::Instant::now();
+        while self.aws_time(bucket).await? < t {
+            if started.elapsed() > AWS_TIME_WAIT {
+                tracing::warn!(bucket = %bucket, "AWS's clock did not reach the revocation cut-off in time");
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+        }
+        Ok(())
+    }
+}
+
+/// Keeps the `Date` header of the response to the request it is attached to.
+#[derive(Debug, Clone, Default)]
+struct DateReader(std::sync::Arc<std::sync::Mutex<Option<OffsetDateTime>>>);
+
+impl DateReader {
+    fn get(&self) -> Option<OffsetDateTime> {
+        *self.0.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+}
+
+impl Intercept for DateReader {
+    fn name(&self) -> &'static str {
+        "stsvend-aws-date"
+    }
+
+    fn read_before_deserialization(
+        &self,
+        context: &BeforeDeserializationInterceptorContextRef<'_>,
+        _runtime_components: &RuntimeComponents,
+        _cfg: &mut ConfigBag,
+    ) -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
+        let at = context
+            .response()
+            .headers()
+            .get("date")
+            .and_then(|d| httpdate::parse_http_date(d).ok())
+            .map(OffsetDateTime::from);
+        *self.0.lock().unwrap_or_else(std::sync::PoisonError::into_inner) = at;
         Ok(())
     }
 }

@@ -33,6 +33,10 @@ type Key = (UserId, u8);
 
 /// How often a replica waiting for another's keys looks for them.
 const SHARED_POLL: Duration = Duration::from_millis(25);
+/// Mid-revocation: the longest wait for the cut-off before asking STS, and between attempts.
+const MAX_CUT_OFF_WAIT: time::Duration = time::Duration::seconds(2);
+/// Mid-revocation: `AssumeRole` calls before giving up on keys dated after the cut-off (503).
+const CUT_OFF_ATTEMPTS: u32 = 3;
 
 /// Keys as the vend cache holds them.
 pub struct Issued {
@@ -233,13 +237,8 @@ impl KeyCache {
             }
             tracing::warn!(user_id = %user.user_id, "the issue lease's holder never published; asking STS");
         }
-        // Mid-revocation, keys issued before the cut-off would be denied: wait for it (at most
-        // a second, see `Admin::revoke`).
-        if let Some(cut_off) = user.revoked_before {
-            crate::clock::sleep_until(cut_off).await;
-        }
         called_sts.store(true, Ordering::Relaxed);
-        let credentials = match self.sts.assume_role(user, template).await {
+        let credentials = match self.assume_after_cut_off(user, template).await {
             Ok(c) => c,
             Err(e) => {
                 if claimed {
@@ -264,6 +263,32 @@ impl KeyCache {
             }
         }
         Ok(Arc::new(Issued::new(credentials)))
+    }
+
+    /// `AssumeRole`; mid-revocation, keys AWS issued before the cut-off (by AWS's clock, which
+    /// stamps them) would be denied by the bucket policy, so they are asked for again once the
+    /// cut-off has passed, and never handed out.
+    async fn assume_after_cut_off(&self, user: &UserRecord, template: &Template) -> Result<Credentials, UpstreamError> {
+        if let Some(cut_off) = user.revoked_before {
+            // By this host's clock first (AWS's agrees within a second or so): saves a call.
+            let bounded = cut_off.min(OffsetDateTime::now_utc() + MAX_CUT_OFF_WAIT);
+            crate::clock::sleep_until(bounded).await;
+        }
+        for _ in 0..CUT_OFF_ATTEMPTS {
+            let credentials = self.sts.assume_role(user, template).await?;
+            let issued = credentials.expiration - self.sts.session_duration();
+            match user.revoked_before {
+                Some(cut_off) if issued < cut_off => {
+                    let wait = std::time::Duration::try_from(cut_off - issued).unwrap_or_default();
+                    tokio::time::sleep(wait.min(MAX_CUT_OFF_WAIT.unsigned_abs())).await;
+                }
+                _ => return Ok(credentials),
+            }
+        }
+        Err(UpstreamError::Unavailable {
+            service: "sts",
+            detail: "AWS kept issuing sessions dated before the user's revocation cut-off".to_owned(),
+        })
     }
 
     /// Gives up the issue lease (best effort: it expires anyway).

@@ -293,3 +293,34 @@ async fn an_access_key_leads_back_to_its_user() {
         (400, Some("invalid_access_key_id"))
     );
 }
+
+/// AWS compares the cut-off with `aws:TokenIssueTime`, stamped by its own clock: the cut-off is
+/// taken from AWS's clock (the `Date` of an S3 answer), not from the host's. Here AWS's clock
+/// runs 40 s ahead of ours; a cut-off from our clock would let sessions AWS issued in those
+/// 40 s through.
+#[tokio::test]
+async fn the_revocation_cut_off_follows_the_aws_clock() {
+    let proxy = crate::fault_proxy::FaultProxy::start().await;
+    let app = TestApp::spawn_with(
+        Options::default()
+            .set("STSVEND_ADMIN__PERMISSION", ADMIN_PERMISSION)
+            .set("STSVEND_AWS__ENDPOINT_URL", &proxy.url),
+    )
+    .await;
+    let alice = unique_sub("rev-clock");
+    app.vend(&alice, None).await;
+    proxy.shift_date(40);
+    let id = user_id_of(&app, &alice);
+    let ours = time::OffsetDateTime::now_utc();
+    let shown = admin_ok(&app, reqwest::Method::POST, &format!("/users/{id}/revoke")).await;
+    let cut_off = time::OffsetDateTime::parse(
+        shown["sessions_revoked_before"].as_str().unwrap(),
+        &time::format_description::well_known::Rfc3339,
+    )
+    .unwrap();
+    let ahead = (cut_off - ours).whole_seconds();
+    assert!(
+        (39..=43).contains(&ahead),
+        "cut-off {cut_off} is {ahead} s after our clock, want about 41"
+    );
+}

@@ -24,6 +24,8 @@ struct State {
     upstream: SocketAddr,
     hold: Mutex<Option<Hold>>,
     answers: Mutex<Vec<Answer>>,
+    /// Seconds added to the `Date` of every response: an AWS whose clock differs from ours.
+    date_shift: std::sync::atomic::AtomicI64,
     release: tokio::sync::Notify,
     connections: Mutex<Vec<JoinHandle<()>>>,
 }
@@ -44,6 +46,7 @@ impl FaultProxy {
             upstream,
             hold: Mutex::new(None),
             answers: Mutex::new(Vec::new()),
+            date_shift: std::sync::atomic::AtomicI64::new(0),
             release: tokio::sync::Notify::new(),
             connections: Mutex::new(Vec::new()),
         });
@@ -71,6 +74,12 @@ impl FaultProxy {
 
     pub fn up(&self) {
         self.state.up.store(true, Ordering::SeqCst);
+    }
+
+    /// Moves the `Date` header of every response `seconds` away from `MiniStack`'s clock, as an
+    /// AWS whose clock is ahead of (positive) or behind stsvend's would send it.
+    pub fn shift_date(&self, seconds: i64) {
+        self.state.date_shift.store(seconds, Ordering::SeqCst);
     }
 
     /// Lets held requests through.
@@ -108,12 +117,24 @@ impl FaultProxy {
     /// Like [`Self::hold_request`], for a request whose first line starts with `prefix` and
     /// also contains `part` (bucket names are random: match the operation, not the name).
     pub fn hold_request_line(&self, prefix: &str, part: &str) -> oneshot::Receiver<()> {
+        self.hold(prefix, part, When::Request)
+    }
+
+    /// Lets the next request whose first line starts with `prefix` and contains `part` reach
+    /// AWS, and holds AWS's answer to it until [`Self::release`]: the receiver fires when the
+    /// answer arrives, that is once AWS has done the work and before stsvend has heard of it.
+    pub fn hold_response_to(&self, prefix: &str, part: &str) -> oneshot::Receiver<()> {
+        self.hold(prefix, part, When::Response)
+    }
+
+    fn hold(&self, prefix: &str, part: &str, when: When) -> oneshot::Receiver<()> {
         let (tx, rx) = oneshot::channel();
         *self.state.hold.lock().unwrap() = Some(Hold {
             line: Line {
                 prefix: prefix.to_owned(),
                 part: part.to_owned(),
             },
+            when,
             tx,
         });
         rx
@@ -141,10 +162,19 @@ impl Line {
     }
 }
 
-/// The request to hold, and whom to tell when it arrives.
+/// The request to hold (or whose answer to hold), and whom to tell when it arrives.
 struct Hold {
     line: Line,
+    when: When,
     tx: oneshot::Sender<()>,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum When {
+    /// Before the request reaches AWS.
+    Request,
+    /// After AWS answered it, before the answer reaches stsvend.
+    Response,
 }
 
 /// Requests to answer with a canned response, and how many more times.
@@ -170,6 +200,8 @@ async fn pump(state: Arc<State>, mut client: TcpStream) {
     };
     let (mut cr, mut cw) = client.split();
     let (mut sr, mut sw) = server.split();
+    // Set by the upstream half when the request whose answer is to be held went through.
+    let hold_answer: Mutex<Option<oneshot::Sender<()>>> = Mutex::new(None);
     // Scoped, so `cw` is free again for a canned answer once both directions stop.
     let answer = {
         let upstream = async {
@@ -187,24 +219,89 @@ async fn pump(state: Arc<State>, mut client: TcpStream) {
                     let hit = hold.as_ref().is_some_and(|h| h.line.matches(&buf[..n]));
                     if hit { hold.take() } else { None }
                 };
-                if let Some(Hold { tx, .. }) = held {
-                    let released = state.release.notified();
-                    let _ = tx.send(());
-                    released.await;
+                match held {
+                    Some(Hold {
+                        tx,
+                        when: When::Request,
+                        ..
+                    }) => {
+                        let released = state.release.notified();
+                        let _ = tx.send(());
+                        released.await;
+                    }
+                    Some(Hold {
+                        tx,
+                        when: When::Response,
+                        ..
+                    }) => *hold_answer.lock().unwrap() = Some(tx),
+                    None => {}
                 }
                 if sw.write_all(&buf[..n]).await.is_err() {
                     return None;
                 }
             }
         };
-        let downstream = tokio::io::copy(&mut sr, &mut cw);
+        let downstream = async {
+            let mut buf = vec![0u8; 64 * 1024];
+            loop {
+                let n = match sr.read(&mut buf).await {
+                    Ok(0) | Err(_) => return,
+                    Ok(n) => n,
+                };
+                let held = hold_answer.lock().unwrap().take();
+                if let Some(tx) = held {
+                    let released = state.release.notified();
+                    let _ = tx.send(());
+                    released.await;
+                }
+                let shift = state.date_shift.load(Ordering::SeqCst);
+                let chunk = if shift == 0 {
+                    buf[..n].to_vec()
+                } else {
+                    shift_date_header(&buf[..n], shift)
+                };
+                if cw.write_all(&chunk).await.is_err() {
+                    return;
+                }
+            }
+        };
         tokio::select! {
             answer = upstream => answer,
-            _ = downstream => None,
+            () = downstream => None,
         }
     };
     if let Some(response) = answer {
         let _ = cw.write_all(&response).await;
         let _ = cw.shutdown().await;
     }
+}
+
+/// `chunk` with the `Date` header of the response head it starts with moved by `shift` seconds
+/// (other chunks unchanged; the header's length does not change).
+fn shift_date_header(chunk: &[u8], shift: i64) -> Vec<u8> {
+    let Some(head_end) = chunk.windows(4).position(|w| w == b"\r\n\r\n") else {
+        return chunk.to_vec();
+    };
+    if !chunk.starts_with(b"HTTP/1.") {
+        return chunk.to_vec();
+    }
+    let head = String::from_utf8_lossy(&chunk[..head_end]);
+    let lines: Vec<String> = head
+        .split("\r\n")
+        .map(|line| match line.split_once(':') {
+            Some((name, value)) if name.eq_ignore_ascii_case("date") => {
+                let at = httpdate::parse_http_date(value.trim()).unwrap();
+                let moved = if shift >= 0 {
+                    at + std::time::Duration::from_secs(shift.unsigned_abs())
+                } else {
+                    at - std::time::Duration::from_secs(shift.unsigned_abs())
+                };
+                format!("{name}: {}", httpdate::fmt_http_date(moved))
+            }
+            _ => line.to_owned(),
+        })
+        .collect();
+    let mut out = lines.join("\r\n").into_bytes();
+    out.extend_from_slice(&chunk[head_end..]);
+    out
 }

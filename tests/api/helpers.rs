@@ -283,6 +283,25 @@ impl TestApp {
         serde_json::from_str(&text).unwrap()
     }
 
+    /// Requests the service answered on its API routes so far, from its own request metric
+    /// (health probes left out): what the figures report as requests served.
+    pub async fn requests_answered(&self) -> u64 {
+        let text = self
+            .http
+            .get(format!("{}/metrics", self.metrics_base))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        text.lines()
+            .filter(|l| l.starts_with("stsvend_request_duration_seconds_count{"))
+            .filter(|l| !l.contains(r#"route="/readyz""#) && !l.contains(r#"route="/healthz""#))
+            .map(|l| l.rsplit(' ').next().unwrap().parse::<u64>().unwrap())
+            .sum()
+    }
+
     pub async fn users_in_db(&self) -> i64 {
         let (ready, pending) = self.state.store.count_users().await.unwrap();
         ready + pending

@@ -530,7 +530,7 @@ async fn hostile_requests_are_refused_with_their_codes_and_change_nothing() {
     );
     Figures {
         cases: cases.len() as u64,
-        requests: cases.len() as u64,
+        requests: app.requests_answered().await,
         ..Figures::default()
     }
     .record("hostile_requests");
