@@ -7,7 +7,7 @@ use std::io::{Read, Write};
 use std::net::TcpListener;
 use std::path::Path;
 use std::sync::Arc;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{SystemTime, UNIX_EPOCH};
 
 use criterion::{Criterion, criterion_group, criterion_main};
 use jsonwebtoken::jwk::{Jwk, JwkSet};
@@ -60,6 +60,8 @@ fn auth_config(jwks_url: &str) -> AuthConfig {
         ("STSVEND_AUTH__ISSUER", ISSUER),
         ("STSVEND_AUTH__JWKS_URL", jwks_url),
         ("STSVEND_AUTH__AUDIENCE", AUDIENCE),
+        // The JWKS is served over plain http on loopback.
+        ("STSVEND_AUTH__ALLOW_INSECURE_HTTP", "true"),
     ]
     .map(|(k, v)| (k.to_owned(), v.to_owned()));
     Config::from_sources("config.toml", &text, &env)
@@ -92,7 +94,7 @@ fn verification(c: &mut Criterion) {
     jwk.common.key_id = Some(KID.to_owned());
     let url = serve_jwks(serde_json::to_string(&JwkSet { keys: vec![jwk] }).expect("jwks"));
     let config = auth_config(&url);
-    let jwks = Arc::new(JwksCache::new(ISSUER, Some(&url), Duration::from_secs(30)));
+    let jwks = Arc::new(JwksCache::from_config(&config));
     rt.block_on(jwks.refresh()).expect("JWKS loads");
     let uncached = Verifier::new(&config, Arc::clone(&jwks)).with_token_cache_capacity(0);
     let cached = Verifier::new(&config, jwks);

@@ -137,7 +137,7 @@ start_stsvend() { # name db aws_endpoint [VAR=value...]
   # shellcheck disable=SC2086 # BENCH_STSVEND_ENV is a list of words on purpose
   env "${LIMITS_ENV[@]}" ${BENCH_STSVEND_ENV:-} "$@" \
     STSVEND_SERVER__BIND="127.0.0.1:$PORT" \
-    STSVEND_AUTH__ISSUER="$ISSUER" \
+    STSVEND_AUTH__ISSUER="$ISSUER" STSVEND_AUTH__ALLOW_INSECURE_HTTP=true \
     STSVEND_AWS__ENDPOINT_URL="$endpoint" \
     STSVEND_DATABASE__PATH="$db" \
     "$BIN" serve --config config.toml >"$RUN/$name.log" 2>&1 </dev/null &
@@ -310,7 +310,7 @@ start_replica() { # n
   env "${LIMITS_ENV[@]}" ${BENCH_STSVEND_ENV:-} \
     STSVEND_SERVER__BIND="127.0.0.1:$port" STSVEND_SERVER__METRICS_BIND="127.0.0.1:0" \
     STSVEND_SERVER__TRUSTED_PROXIES='["127.0.0.1/32"]' \
-    STSVEND_AUTH__ISSUER="$ISSUER" STSVEND_AWS__ENDPOINT_URL="$MINISTACK_URL" \
+    STSVEND_AUTH__ISSUER="$ISSUER" STSVEND_AUTH__ALLOW_INSECURE_HTTP=true STSVEND_AWS__ENDPOINT_URL="$MINISTACK_URL" \
     STSVEND_DATABASE__URL="$FLEET_DB" STSVEND_CACHE__SEALING_KEYS="$FLEET_KEY" \
     "$BIN" serve --config config.toml >"$RUN/fleet-$1.log" 2>&1 </dev/null &
   FLEET_PIDS+=($!)

@@ -38,6 +38,7 @@ start_replica() {
     STSVEND_SERVER__METRICS_BIND="127.0.0.1:$((9480 + n))" \
     STSVEND_SERVER__TRUSTED_PROXIES='["127.0.0.1/32"]' \
     STSVEND_AUTH__ISSUER="http://127.0.0.1:$AUTH0_PORT/" \
+    STSVEND_AUTH__ALLOW_INSECURE_HTTP=true \
     STSVEND_ADMIN__PERMISSION=admin:users \
     nohup "$CARGO_TARGET_DIR/debug/stsvend" serve --config config.toml >>"$RUN/replica-$n.log" 2>&1 </dev/null &
   echo $! >"$RUN/replica-$n.pid"

@@ -37,7 +37,9 @@ start_stsvend() {
   # shellcheck disable=SC1091
   source "$RUN/service-credentials.env"
   set +a
-  STSVEND_ADMIN__PERMISSION=admin:users nohup "$CARGO_TARGET_DIR/debug/stsvend" serve --config config.toml >>"$LOGFILE" 2>&1 </dev/null &
+  # The Auth0 stand-in is plain http on loopback: allowed explicitly (config.toml does too).
+  STSVEND_ADMIN__PERMISSION=admin:users STSVEND_AUTH__ALLOW_INSECURE_HTTP=true \
+    nohup "$CARGO_TARGET_DIR/debug/stsvend" serve --config config.toml >>"$LOGFILE" 2>&1 </dev/null &
   echo $! >"$PIDFILE"
   local pid
   pid="$(cat "$PIDFILE")"

@@ -99,14 +99,13 @@ impl Application {
 
         let metrics = Arc::new(Metrics::new());
         metrics.index_templates(policies.names());
-        let jwks = Arc::new(
-            JwksCache::new(
-                &config.auth.issuer,
-                config.auth.jwks_url.as_deref(),
-                Duration::from_secs(config.auth.jwks_refetch_cooldown_seconds),
-            )
-            .with_metrics(Arc::clone(&metrics)),
-        );
+        if config.auth.allow_insecure_http {
+            tracing::warn!(
+                issuer = %config.auth.issuer,
+                "auth.allow_insecure_http is on: the issuer's keys may be fetched over plain http (local test issuers only)"
+            );
+        }
+        let jwks = Arc::new(JwksCache::from_config(&config.auth).with_metrics(Arc::clone(&metrics)));
         let refresher = jwks.spawn_refresher();
         let verifier = Verifier::new(&config.auth, jwks).with_token_cache_capacity(config.cache.token_entries);
         let gate = Arc::new(AwsGate::new(

@@ -8,7 +8,8 @@
 //!   until newer ones push it out, but is never served). The leeway is not granted to cached tokens: a token inside its leeway
 //!   window is verified in full and gets the answer it would get without the cache;
 //! - while the issuer's key set is the one it was verified against (`JwksCache::generation`),
-//!   so a key removed from the JWKS stops its tokens at the next refresh, as without the cache.
+//!   so a key removed from the JWKS stops its tokens at the next refresh (periodic, every
+//!   `auth.jwks_refresh_seconds`, or one an unknown kid asked for), as without the cache.
 //!
 //! Only accepted tokens are cached; a rejected one is checked in full every time.
 

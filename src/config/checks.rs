@@ -1,7 +1,7 @@
 //! Semantic checks of a parsed configuration: serde cannot express them, and every failed
 //! check is collected so an operator fixes the file in one pass.
 
-use super::{Config, STS_MAX_DURATION, STS_MIN_DURATION};
+use super::{Config, JWKS_REFRESH_RANGE, STS_MAX_DURATION, STS_MIN_DURATION};
 
 /// Claims the token checks read themselves; `auth.required_claims` may not name them.
 const RESERVED_CLAIMS: [&str; 10] = [
@@ -22,9 +22,11 @@ impl Config {
     pub(super) fn problems(&self) -> Vec<String> {
         let mut p = Vec::new();
         let auth = &self.auth;
-        if !is_http_url(&auth.issuer) {
-            p.push("auth.issuer: must be an http(s) URL".to_owned());
-        }
+        p.extend(issuer_url_problem(
+            "auth.issuer",
+            &auth.issuer,
+            auth.allow_insecure_http,
+        ));
         if !auth.issuer.ends_with('/') {
             p.push("auth.issuer: must end with `/` (Auth0 issuers do, and `iss` is compared exactly)".to_owned());
         }
@@ -44,8 +46,16 @@ impl Config {
         if auth.leeway_seconds > 300 {
             p.push("auth.leeway_seconds: at most 300".to_owned());
         }
-        if auth.jwks_url.as_deref().is_some_and(|u| !is_http_url(u)) {
-            p.push("auth.jwks_url: must be an http(s) URL".to_owned());
+        if let Some(url) = &auth.jwks_url {
+            p.extend(issuer_url_problem("auth.jwks_url", url, auth.allow_insecure_http));
+        }
+        if !JWKS_REFRESH_RANGE.contains(&auth.jwks_refresh_seconds) {
+            p.push(format!(
+                "auth.jwks_refresh_seconds: {} is outside {}..={} (a key removed from the issuer keeps verifying until the next refresh)",
+                auth.jwks_refresh_seconds,
+                JWKS_REFRESH_RANGE.start(),
+                JWKS_REFRESH_RANGE.end()
+            ));
         }
         for (name, value) in &auth.required_claims {
             if RESERVED_CLAIMS.contains(&name.as_str()) || name.is_empty() || name.len() > 256 {
@@ -186,6 +196,22 @@ fn is_tag_key(key: &str) -> bool {
     (1..=128).contains(&key.len())
         && !key.starts_with("aws:")
         && key.chars().all(|c| c.is_alphanumeric() || " _.:/=+-@".contains(c))
+}
+
+/// Where the issuer's keys come from (`auth.issuer`, `auth.jwks_url`): `https://`, or plain
+/// `http://` only when the operator allowed it. Loopback gets no exception.
+fn issuer_url_problem(key: &str, url: &str, allow_insecure_http: bool) -> Option<String> {
+    if url.starts_with("https://") {
+        None
+    } else if url.starts_with("http://") {
+        (!allow_insecure_http).then(|| {
+            format!(
+                "{key}: `{url}` is plain http; the issuer's keys decide which tokens are accepted, so they must come over https (set auth.allow_insecure_http = true only for a local test issuer)"
+            )
+        })
+    } else {
+        Some(format!("{key}: must be an https:// URL"))
+    }
 }
 
 /// What follows `https://` or `http://` in `url`; `None` for any other scheme.

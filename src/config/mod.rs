@@ -26,6 +26,9 @@ const SECTIONS: [&str; 9] = [
     "server", "auth", "aws", "storage", "policies", "database", "limits", "admin", "cache",
 ];
 
+/// `auth.jwks_refresh_seconds` range: a second (test stacks watching a key rotation) to a day.
+pub const JWKS_REFRESH_RANGE: std::ops::RangeInclusive<u64> = 1..=86_400;
+
 /// STS accepts `AssumeRole` durations in this range (seconds).
 pub const STS_MIN_DURATION: u64 = 900;
 pub const STS_MAX_DURATION: u64 = 43_200;
@@ -166,9 +169,18 @@ pub struct AuthConfig {
     /// Signature algorithms accepted; anything else is refused before the key is looked up.
     #[serde(default = "defaults::algorithms")]
     pub algorithms: Vec<String>,
-    /// Least time between two JWKS fetches triggered by an unknown `kid`.
+    /// How long a `kid` found missing from a fetched JWKS is answered `unknown_key` without
+    /// another fetch. A `kid` not looked up before still triggers one (see `auth::jwks`).
     #[serde(default = "defaults::jwks_refetch_cooldown_seconds")]
     pub jwks_refetch_cooldown_seconds: u64,
+    /// The JWKS is fetched again this often, whatever else happens: a key removed from the
+    /// issuer stops verifying (cached tokens included) within about this long.
+    #[serde(default = "defaults::jwks_refresh_seconds")]
+    pub jwks_refresh_seconds: u64,
+    /// Lets `issuer` and `jwks_url` (and so the discovered JWKS) be plain `http://`: only for a
+    /// local test issuer. Loopback gets no exception; without this, `https://` is required.
+    #[serde(default)]
+    pub allow_insecure_http: bool,
     /// Tokens whose `exp` lies further ahead than this are refused (Auth0 issues access tokens
     /// for at most 30 days), so a mis-issued "forever" token does not work forever.
     #[serde(default = "defaults::max_token_lifetime_seconds")]
@@ -340,6 +352,9 @@ mod defaults {
     pub fn jwks_refetch_cooldown_seconds() -> u64 {
         30
     }
+    pub fn jwks_refresh_seconds() -> u64 {
+        300
+    }
     pub fn session_duration_seconds() -> u64 {
         3600
     }
@@ -479,6 +494,87 @@ mod tests {
     fn issuer_without_trailing_slash_is_refused() {
         let err = load(GOOD, &[("STSVEND_AUTH__ISSUER", "https://tenant.auth0.com")]).unwrap_err();
         assert!(err.to_string().contains("auth.issuer: must end with `/`"));
+    }
+
+    #[test]
+    fn a_plain_http_issuer_or_jwks_url_needs_allow_insecure_http() {
+        // Loopback is not special: only the flag lets plain http through.
+        let err = load(GOOD, &[("STSVEND_AUTH__ALLOW_INSECURE_HTTP", "false")])
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("auth.issuer: `http://127.0.0.1:4400/` is plain http")
+                && err.contains("auth.allow_insecure_http"),
+            "{err}"
+        );
+        let https = [
+            ("STSVEND_AUTH__ALLOW_INSECURE_HTTP", "false"),
+            ("STSVEND_AUTH__ISSUER", "https://tenant.auth0.com/"),
+        ];
+        let err = load(
+            GOOD,
+            &[
+                https[0],
+                https[1],
+                (
+                    "STSVEND_AUTH__JWKS_URL",
+                    "http://tenant.auth0.com/.well-known/jwks.json",
+                ),
+            ],
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(
+            err.contains("auth.jwks_url: `http://tenant.auth0.com/.well-known/jwks.json` is plain http"),
+            "{err}"
+        );
+        assert!(!err.contains("auth.issuer"), "{err}");
+        let c = load(
+            GOOD,
+            &[
+                https[0],
+                https[1],
+                (
+                    "STSVEND_AUTH__JWKS_URL",
+                    "https://tenant.auth0.com/.well-known/jwks.json",
+                ),
+            ],
+        )
+        .unwrap();
+        assert!(!c.auth.allow_insecure_http);
+        assert!(load(GOOD, &[("STSVEND_AUTH__ALLOW_INSECURE_HTTP", "true")]).is_ok());
+        assert!(
+            load(GOOD, &[("STSVEND_AUTH__ISSUER", "ftp://tenant.auth0.com/")])
+                .unwrap_err()
+                .to_string()
+                .contains("auth.issuer: must be an https:// URL")
+        );
+    }
+
+    #[test]
+    fn allow_insecure_http_is_off_unless_set() {
+        let text = GOOD.replace("allow_insecure_http = true\n", "");
+        assert_ne!(text, GOOD, "config.toml sets the key for the local stack");
+        let c = load(&text, &[("STSVEND_AUTH__ISSUER", "https://tenant.auth0.com/")]).unwrap();
+        assert!(!c.auth.allow_insecure_http);
+        assert!(load(&text, &[]).is_err(), "the local http issuer needs the flag");
+    }
+
+    #[test]
+    fn jwks_refresh_defaults_to_five_minutes_and_allows_down_to_one_second() {
+        let text = GOOD.replace("jwks_refresh_seconds = 300\n", "");
+        assert_ne!(text, GOOD, "config.toml shows the default");
+        assert_eq!(load(&text, &[]).unwrap().auth.jwks_refresh_seconds, 300);
+        let with = |v: &str| load(GOOD, &[("STSVEND_AUTH__JWKS_REFRESH_SECONDS", v)]);
+        assert_eq!(with("1").unwrap().auth.jwks_refresh_seconds, 1);
+        assert_eq!(with("86400").unwrap().auth.jwks_refresh_seconds, 86_400);
+        for bad in ["0", "86401"] {
+            let err = with(bad).unwrap_err().to_string();
+            assert!(
+                err.contains(&format!("auth.jwks_refresh_seconds: {bad} is outside 1..=86400")),
+                "{err}"
+            );
+        }
     }
 
     #[test]

@@ -355,11 +355,7 @@ async fn check_postgres(database: &crate::config::DatabaseConfig, shown: &str) -
 /// The JWKS is fetched (through discovery unless `auth.jwks_url` is set) and holds at least one
 /// usable signing key; the cache refuses a set without one.
 async fn check_jwks(config: &Config) -> Result<String, String> {
-    let jwks = JwksCache::new(
-        &config.auth.issuer,
-        config.auth.jwks_url.as_deref(),
-        Duration::from_secs(config.auth.jwks_refetch_cooldown_seconds),
-    );
+    let jwks = JwksCache::from_config(&config.auth);
     jwks.refresh().await.map_err(|e| e.to_string())?;
     if !jwks.is_loaded() {
         return Err("fetched, but no keys were loaded".to_owned());

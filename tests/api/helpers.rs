@@ -4,17 +4,17 @@
 //! AWS is `MiniStack`, started and seeded by `scripts/test.sh`; its address and the service's
 //! keys arrive through the environment. A missing variable fails the test loudly.
 
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use actix_web::{App, HttpResponse, HttpServer, web};
 use aws_sdk_s3::config::{BehaviorVersion, Credentials, Region};
-use jsonwebtoken::jwk::{Jwk, JwkSet};
+use jsonwebtoken::jwk::Jwk;
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use serde_json::{Value, json};
 use stsvend::app::{AppState, Application};
 use stsvend::config::Config;
+
+pub use crate::test_issuer::TestIssuer;
 
 pub const AUDIENCE: &str = "https://stsvend.local/api";
 pub const KID: &str = "test-key-1";
@@ -60,93 +60,6 @@ pub fn raw_jwt(header: &Value, payload: &Value, signature: &str) -> String {
     format!("{}.{}.{}", b64(header), b64(payload), signature)
 }
 
-/// A local stand-in for the issuer's discovery document and JWKS, with switches for tests.
-pub struct TestIssuer {
-    pub issuer: String,
-    pub state: Arc<IssuerState>,
-    handle: actix_web::dev::ServerHandle,
-}
-
-pub struct IssuerState {
-    pub keys: Mutex<Vec<Jwk>>,
-    pub down: AtomicBool,
-    pub jwks_fetches: AtomicUsize,
-    issuer: Mutex<String>,
-}
-
-impl TestIssuer {
-    pub fn start() -> Self {
-        let state = Arc::new(IssuerState {
-            keys: Mutex::new(vec![jwk_for(&signing_key(), KID)]),
-            down: AtomicBool::new(false),
-            jwks_fetches: AtomicUsize::new(0),
-            issuer: Mutex::new(String::new()),
-        });
-        let data = web::Data::from(state.clone());
-        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-        let port = listener.local_addr().unwrap().port();
-        let issuer = format!("http://127.0.0.1:{port}/");
-        state.issuer.lock().unwrap().clone_from(&issuer);
-        let server = HttpServer::new(move || {
-            App::new()
-                .app_data(data.clone())
-                .route("/.well-known/openid-configuration", web::get().to(discovery))
-                .route("/.well-known/jwks.json", web::get().to(jwks))
-        })
-        .workers(1)
-        .listen(listener)
-        .unwrap()
-        .run();
-        let handle = server.handle();
-        tokio::spawn(server);
-        Self { issuer, state, handle }
-    }
-
-    pub fn fetches(&self) -> usize {
-        self.state.jwks_fetches.load(Ordering::SeqCst)
-    }
-
-    /// Claims of a typical Auth0 user access token for `sub`, valid for an hour.
-    pub fn claims(&self, sub: &str) -> Value {
-        json!({
-            "iss": self.issuer,
-            "sub": sub,
-            "aud": [AUDIENCE, format!("{}userinfo", self.issuer)],
-            "iat": now(),
-            "exp": now() + 3600,
-            "azp": "test-spa",
-            "scope": "openid profile read:files write:files",
-            "permissions": ["read:files", "write:files"],
-        })
-    }
-
-    /// A valid token for `sub`, signed with the published key.
-    pub fn token(&self, sub: &str) -> String {
-        sign(&self.claims(sub), &signing_key(), KID)
-    }
-}
-
-impl Drop for TestIssuer {
-    fn drop(&mut self) {
-        drop(self.handle.stop(false));
-    }
-}
-
-async fn discovery(state: web::Data<IssuerState>) -> HttpResponse {
-    let issuer = state.issuer.lock().unwrap().clone();
-    HttpResponse::Ok().json(json!({"issuer": issuer, "jwks_uri": format!("{issuer}.well-known/jwks.json")}))
-}
-
-async fn jwks(state: web::Data<IssuerState>) -> HttpResponse {
-    state.jwks_fetches.fetch_add(1, Ordering::SeqCst);
-    if state.down.load(Ordering::SeqCst) {
-        return HttpResponse::ServiceUnavailable().finish();
-    }
-    HttpResponse::Ok().json(JwkSet {
-        keys: state.keys.lock().unwrap().clone(),
-    })
-}
-
 /// A running stsvend wired to a [`TestIssuer`] and `MiniStack`.
 pub struct TestApp {
     pub base: String,
@@ -188,6 +101,8 @@ pub fn test_config(issuer: &str, db_path: &std::path::Path, extra: &[(String, St
         ("STSVEND_SERVER__BIND".to_owned(), "127.0.0.1:0".to_owned()),
         ("STSVEND_SERVER__METRICS_BIND".to_owned(), "127.0.0.1:0".to_owned()),
         ("STSVEND_AUTH__ISSUER".to_owned(), issuer.to_owned()),
+        // Test issuers (TestIssuer, the Auth0 stand-in) serve plain http on loopback.
+        ("STSVEND_AUTH__ALLOW_INSECURE_HTTP".to_owned(), "true".to_owned()),
         ("STSVEND_DATABASE__PATH".to_owned(), db_path.display().to_string()),
         (
             "STSVEND_POLICIES__DIR".to_owned(),
@@ -204,6 +119,13 @@ impl TestApp {
     }
 
     pub async fn spawn_with(opts: Options) -> Self {
+        let me = Self::spawn_unready(opts).await;
+        me.wait_ready().await;
+        me
+    }
+
+    /// Starts the service without waiting for `/readyz`, for tests of an issuer it must refuse.
+    pub async fn spawn_unready(opts: Options) -> Self {
         // Service logs on demand: TEST_LOG=1 scripts/test.sh
         if std::env::var_os("TEST_LOG").is_some() {
             stsvend::telemetry::init(stsvend::config::LogFormat::Text);
@@ -226,7 +148,7 @@ impl TestApp {
         let tls_port = app.tls_port();
         let handle = app.server_handle();
         tokio::spawn(app.run_until_stopped());
-        let me = Self {
+        Self {
             base,
             tls_port,
             metrics_base,
@@ -236,9 +158,13 @@ impl TestApp {
             state,
             db_dir,
             handle,
-        };
-        me.wait_ready().await;
-        me
+        }
+    }
+
+    /// The status of `GET /readyz`.
+    pub async fn readiness(&self) -> u16 {
+        let resp = self.http.get(format!("{}/readyz", self.base)).send().await.unwrap();
+        resp.status().as_u16()
     }
 
     async fn wait_ready(&self) {

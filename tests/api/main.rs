@@ -27,5 +27,6 @@ mod provisioning;
 mod requests;
 mod startup;
 mod tcp_cut;
+mod test_issuer;
 mod tokens;
 mod web;

@@ -24,6 +24,8 @@ impl ServiceProcess {
             .env("STSVEND_POLICIES__DIR", POLICIES)
             .env("STSVEND_SERVER__BIND", "127.0.0.1:0")
             .env("STSVEND_SERVER__METRICS_BIND", "127.0.0.1:0")
+            // Test issuers serve plain http on loopback.
+            .env("STSVEND_AUTH__ALLOW_INSECURE_HTTP", "true")
             .stderr(Stdio::piped());
         for (k, v) in env {
             cmd.env(k, v);

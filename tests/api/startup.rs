@@ -63,6 +63,16 @@ fn each_invalid_config_stops_startup_naming_the_problem() {
             "leeway_seconds",
         ),
         (
+            "plain-http issuer without auth.allow_insecure_http",
+            base.replace("allow_insecure_http = true", "allow_insecure_http = false"),
+            "auth.issuer: `http://127.0.0.1:4400/` is plain http",
+        ),
+        (
+            "a JWKS refresh interval of zero",
+            base.replace("jwks_refresh_seconds = 300", "jwks_refresh_seconds = 0"),
+            "auth.jwks_refresh_seconds: 0 is outside 1..=86400",
+        ),
+        (
             "unknown default template",
             base.replace("default = \"read-write\"", "default = \"everything\""),
             "policies.default: `everything`",

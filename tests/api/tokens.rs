@@ -1,6 +1,8 @@
 //! The token matrix: each kind of token gets its documented status and code, a
 //! `WWW-Authenticate` header, a JSON envelope, and changes nothing.
 
+mod jwks;
+
 use serde_json::{Value, json};
 
 use crate::helpers::*;

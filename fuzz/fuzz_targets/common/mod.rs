@@ -2,8 +2,9 @@
 //! real `Verifier` pointed at it.
 //!
 //! `JwksCache` only loads keys over HTTP, so a tiny HTTP server on 127.0.0.1:0 serves a fixed
-//! JWKS to it once at start-up. The refetch cooldown is a day, so after that every `verify`
-//! (unknown kids included) runs without I/O.
+//! JWKS to it once at start-up (plain http, `allow_insecure_http`). Unknown kids may fetch only
+//! a day after the last fetch, so after that every `verify` (unknown kids included) runs
+//! without I/O.
 
 #![allow(dead_code)] // each target uses a different part
 
@@ -95,17 +96,16 @@ impl Issuer {
             "jwks_refetch_cooldown_seconds": 86_400,
             "max_token_lifetime_seconds": MAX_LIFETIME_SECONDS,
             "allow_client_credentials": false,
+            // The JWKS is served over plain http on loopback.
+            "allow_insecure_http": true,
         }))
         .expect("AuthConfig deserializes");
         let runtime = tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()
             .expect("tokio runtime");
-        let cache = Arc::new(JwksCache::new(
-            &config.issuer,
-            config.jwks_url.as_deref(),
-            Duration::from_secs(config.jwks_refetch_cooldown_seconds),
-        ));
+        // Unknown kids never fetch: no I/O after the first load.
+        let cache = Arc::new(JwksCache::from_config(&config).with_unknown_kid_fetch_gap(Duration::from_secs(86_400)));
         runtime.block_on(cache.refresh()).expect("the loopback JWKS loads");
         let verifier = Verifier::new(&config, cache);
         Self {

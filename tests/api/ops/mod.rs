@@ -48,7 +48,9 @@ pub async fn stsvend(args: &[&str], env: &[(&str, String)]) -> Run {
         .arg("--config")
         .arg(CONFIG)
         .env_remove("AWS_SESSION_TOKEN")
-        .env("STSVEND_POLICIES__DIR", POLICIES);
+        .env("STSVEND_POLICIES__DIR", POLICIES)
+        // Test issuers serve plain http on loopback.
+        .env("STSVEND_AUTH__ALLOW_INSECURE_HTTP", "true");
     for (k, v) in env {
         cmd.env(k, v);
     }
