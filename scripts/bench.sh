@@ -6,12 +6,15 @@
 #   bash scripts/bench.sh
 #
 # Environment (defaults): BENCH_SECONDS (8, per wrk run), BENCH_MEM_USERS (100000),
-# BENCH_DB_USERS (1000000), BENCH_PHASES (all of: warm,db,hour,memory,fleet; a subset gives a partial
+# BENCH_DB_USERS (1000000), BENCH_PHASES (all of: warm,db,latency,hour,memory,fleet; a subset gives a partial
 # table, e.g. BENCH_PHASES=warm for a quick look at the warm path), BENCH_OUT (a file that also receives the table), BENCH_PORT (8090,
 # stsvend), BENCH_MINISTACK_PORT (4586), BENCH_AUTH0_PORT (4420), BENCH_AUX_PORT (4587: the AWS
 # timing relay; +1 its control port, +2 the fake STS), BENCH_STS_TOKEN_LEN (1024: session-token
 # length of the fake STS), BENCH_STSVEND_ENV (extra VAR=value words for stsvend, for experiments
-# such as MALLOC_ARENA_MAX=2). Needs wrk (apt-get installs it as root).
+# such as MALLOC_ARENA_MAX=2), BENCH_AWS_LATENCY_MS (30: added to every AWS call in the latency
+# phase), BENCH_BEFORE_DIR (unset: a directory holding an earlier build's `stsvend`, its
+# `config.toml` and `policies/`, measured in the latency phase beside this one). Needs wrk
+# (apt-get installs it as root).
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -30,7 +33,7 @@ SECS="${BENCH_SECONDS:-8}"
 MEM_USERS="${BENCH_MEM_USERS:-100000}"
 DB_USERS="${BENCH_DB_USERS:-1000000}"
 WARM_USERS=1000
-PHASES=",${BENCH_PHASES:-warm,db,hour,memory,fleet},"
+PHASES=",${BENCH_PHASES:-warm,db,latency,hour,memory,fleet},"
 phase() { [[ "$PHASES" == *",$1,"* ]]; }
 ISSUER="http://127.0.0.1:$AUTH0_PORT/"
 API="http://127.0.0.1:$PORT"
@@ -43,7 +46,7 @@ die() { say "FAILED: $*"; exit 1; }
 record() { printf '%s\t%s\n' "$1" "$2" >>"$RESULTS"; }
 
 # --- processes this script starts, stopped by pid on exit ---------------------------------
-SV_PID="" RELAY_PID="" FAKE_PID="" MINT_PID="" HAPROXY_PID=""
+SV_PID="" RELAY_PID="" FAKE_PID="" MINT_PID="" HAPROXY_PID="" LAT_PID=""
 FLEET_PIDS=()
 stop_pid() {
   local pid="$1"
@@ -55,6 +58,7 @@ stop_pid() {
 cleanup() {
   stop_pid "$SV_PID"
   stop_pid "$RELAY_PID"
+  stop_pid "$LAT_PID"
   stop_pid "$FAKE_PID"
   stop_pid "$MINT_PID"
   stop_pid "$HAPROXY_PID"
@@ -129,18 +133,27 @@ if grep -q '^\[limits\]' config.toml; then
   # The per-user vend rate and the AssumeRole rate limit would turn a load test into a test of
   # the limiter; raise them (their check still runs on every request).
   LIMITS_ENV=(STSVEND_LIMITS__VENDS_PER_MINUTE=100000000 STSVEND_LIMITS__VEND_BURST=1000000
-    STSVEND_LIMITS__ASSUME_ROLE_PER_SECOND=1000000 STSVEND_LIMITS__NEW_USERS_PER_MINUTE=1000000)
+    STSVEND_LIMITS__ASSUME_ROLE_PER_SECOND=1000000)
 fi
+# Set only for a config that has the key (an earlier build refuses keys it does not know).
+limits_env() { # config
+  if ((${#LIMITS_ENV[@]})); then printf '%s\n' "${LIMITS_ENV[@]}"; fi
+  if grep -q '^new_users_per_minute' "$1"; then echo STSVEND_LIMITS__NEW_USERS_PER_MINUTE=1000000; fi
+}
+# SV_BIN / SV_CONFIG (default: this checkout's) run another build, such as BENCH_BEFORE_DIR's.
 start_stsvend() { # name db aws_endpoint [VAR=value...]
   local name="$1" db="$2" endpoint="$3"
   shift 3
+  local limits
+  mapfile -t limits < <(limits_env "${SV_CONFIG:-config.toml}")
   # shellcheck disable=SC2086 # BENCH_STSVEND_ENV is a list of words on purpose
-  env "${LIMITS_ENV[@]}" ${BENCH_STSVEND_ENV:-} "$@" \
+  env "${limits[@]}" ${BENCH_STSVEND_ENV:-} \
     STSVEND_SERVER__BIND="127.0.0.1:$PORT" \
-    STSVEND_AUTH__ISSUER="$ISSUER" STSVEND_AUTH__ALLOW_INSECURE_HTTP=true \
+    STSVEND_AUTH__ISSUER="$ISSUER" \
     STSVEND_AWS__ENDPOINT_URL="$endpoint" \
     STSVEND_DATABASE__PATH="$db" \
-    "$BIN" serve --config config.toml >"$RUN/$name.log" 2>&1 </dev/null &
+    "$@" \
+    "${SV_BIN:-$BIN}" serve --config "${SV_CONFIG:-config.toml}" >"$RUN/$name.log" 2>&1 </dev/null &
   SV_PID=$!
   for _ in $(seq 1 150); do
     curl -fsS "$API/readyz" >/dev/null 2>&1 && return 0
@@ -228,6 +241,40 @@ wrk_run warm_64_big 64 "$API/v1/credentials" benches/wrk/vend.lua "$RUN/warm.tok
 fi
 stop_stsvend
 
+# === Phase L: first logins with AWS's latency (a relay adds it to every call) ==================
+# MiniStack answers in about a millisecond; AWS in tens. A first login's cost is its number of
+# sequential AWS round trips, which only shows with the latency put back.
+if phase latency; then
+LAT_MS="${BENCH_AWS_LATENCY_MS:-30}"
+LAT_PORT="$((AUX + 3))" LAT_CTL="$((AUX + 4))"
+"$LOAD" relay --listen "127.0.0.1:$LAT_PORT" --upstream "${MINISTACK_URL#http://}" \
+  --control "127.0.0.1:$LAT_CTL" --latency-ms "$LAT_MS" 2>"$RUN/relay-latency.log" &
+LAT_PID=$!
+record latency_ms "$LAT_MS"
+latency_round() { # key [VAR=value...]: 20 new users, then 20 known users with nothing cached
+  local key="$1"
+  shift
+  mint "auth0|bench-lat-$key-new-" 20 "$RUN/lat-$key-new.tokens"
+  mint "auth0|bench-lat-$key-known-" 20 "$RUN/lat-$key-known.tokens"
+  seed "$RUN/lat-$key.db" "auth0|bench-lat-$key-known-" 20
+  start_stsvend "lat-$key" "$RUN/lat-$key.db" "http://127.0.0.1:$LAT_PORT" "$@"
+  record "lat_new_$key" "$("$LOAD" vend --url "$API/v1/credentials" --tokens "$RUN/lat-$key-new.tokens" \
+    --relay-control "127.0.0.1:$LAT_CTL")"
+  record "lat_known_$key" "$("$LOAD" vend --url "$API/v1/credentials" --tokens "$RUN/lat-$key-known.tokens" \
+    --relay-control "127.0.0.1:$LAT_CTL")"
+  stop_stsvend
+}
+if [[ -n "${BENCH_BEFORE_DIR:-}" ]]; then
+  say "first logins with ${LAT_MS} ms per AWS call: the earlier build in $BENCH_BEFORE_DIR"
+  SV_BIN="$BENCH_BEFORE_DIR/stsvend" SV_CONFIG="$BENCH_BEFORE_DIR/config.toml" \
+    latency_round before STSVEND_POLICIES__DIR="$BENCH_BEFORE_DIR/policies"
+fi
+say "first logins with ${LAT_MS} ms per AWS call"
+latency_round now
+stop_pid "$LAT_PID"
+LAT_PID=""
+fi
+
 # === Phase B: a simulated hour of refreshes (time compressed 60x) ===========================
 # Credentials live 900 s and are handed out again while 860 s remain: a 40 s refresh window,
 # i.e. the default 3600 s / 1200 s (a 40-minute window) at 1 s per simulated minute.
@@ -307,7 +354,7 @@ mint 'auth0|bench-fleet-' 200 "$RUN/fleet.tokens"
 start_replica() { # n
   local port=$((PORT + 20 + $1))
   # shellcheck disable=SC2086
-  env "${LIMITS_ENV[@]}" ${BENCH_STSVEND_ENV:-} \
+  env $(limits_env config.toml) ${BENCH_STSVEND_ENV:-} \
     STSVEND_SERVER__BIND="127.0.0.1:$port" STSVEND_SERVER__METRICS_BIND="127.0.0.1:0" \
     STSVEND_SERVER__TRUSTED_PROXIES='["127.0.0.1/32"]' \
     STSVEND_AUTH__ISSUER="$ISSUER" STSVEND_AUTH__ALLOW_INSECURE_HTTP=true STSVEND_AWS__ENDPOINT_URL="$MINISTACK_URL" \
@@ -404,6 +451,20 @@ for key, label in (("first_new", "first vend, new user (bucket + AssumeRole)"),
         f"{v['latency_ms']['p50']:.1f} / {v['inside_ms']['p50']:.1f} / {v['aws_ms']['p50']:.1f}")
 
 have = lambda *keys: all(rows.get(k) for k in keys)
+if have("latency_ms", "lat_new_now"):
+    lat = float(rows["latency_ms"])
+    for build in ("before", "now"):
+        if not have(f"lat_new_{build}"):
+            continue
+        for kind, label, target in (("new", "new user", 3), ("known", "known user, nothing cached", 1)):
+            v = j(f"lat_{kind}_{build}")
+            p50 = v["latency_ms"]["p50"]
+            trips = p50 / lat
+            row(f"first vend with {lat:.0f} ms per AWS call, {label}, {build}: p50 ms (n={v['requests']}, {v['aws_calls']['p50']:.0f} AWS calls) = round trips of AWS latency",
+                f"{p50:.1f} = {trips:.1f}", "", "",
+                f"≤ {target} round trips (+⅓ for stsvend's own work)" if build == "now" else "",
+                yes(trips <= target + 0.34) if build == "now" else "")
+
 if have("hour", "hour_assume_role"):
   h = j("hour_assume_role")
   hs = j("hour")["status"]

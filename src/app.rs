@@ -153,6 +153,7 @@ impl Application {
             vend: Arc::clone(&vend),
             tag_key: config.aws.session_tag_key.clone(),
             permission: config.admin.permission.clone(),
+            revoke_wait: Duration::from_secs(config.admin.revoke_wait_seconds),
         });
 
         let (listener, port) = bind(config.server.bind)?;

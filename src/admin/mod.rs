@@ -47,6 +47,10 @@ pub struct UserView {
     pub disabled_at: Option<String>,
     /// Sessions issued before this instant are denied on the user's bucket.
     pub sessions_revoked_before: Option<String>,
+    /// In a revoke's answer only: `in_effect` once AWS refuses a session issued before the
+    /// cut-off, `propagating` while the new bucket policy has not applied yet.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub revocation: Option<String>,
 }
 
 impl UserView {
@@ -62,6 +66,7 @@ impl UserView {
             last_vend_at,
             disabled_at: u.disabled_at.map(format_time),
             sessions_revoked_before: u.revoked_before.map(format_time),
+            revocation: None,
         }
     }
 }
@@ -92,6 +97,8 @@ pub struct Admin {
     tag_key: String,
     /// The permission an admin caller's token must carry; `None`: the admin API is off.
     permission: Option<String>,
+    /// How long `revoke` waits for the bucket policy to apply.
+    revoke_wait: std::time::Duration,
 }
 
 /// What [`Admin`] is made of (see `app.rs`).
@@ -102,6 +109,7 @@ pub struct AdminParts {
     pub vend: Arc<Vend>,
     pub tag_key: String,
     pub permission: Option<String>,
+    pub revoke_wait: std::time::Duration,
 }
 
 impl Admin {
@@ -113,6 +121,7 @@ impl Admin {
             vend: p.vend,
             tag_key: p.tag_key,
             permission: p.permission,
+            revoke_wait: p.revoke_wait,
         }
     }
 
@@ -155,17 +164,36 @@ impl Admin {
     /// The cut-off is recorded first: from then on no replica hands out keys issued before it
     /// (the change feed drops their caches; shared keys are checked against it), so nothing
     /// vended while the policy is being written is denied by it afterwards.
+    ///
+    /// AWS applies a new bucket policy after a delay: the answer says `in_effect` once a
+    /// session issued before the cut-off is refused on the bucket, or `propagating` if that
+    /// has not happened within `admin.revoke_wait_seconds` (the HTTP layer answers 202).
     pub async fn revoke(&self, id: &UserId) -> Result<UserView, AdminError> {
         let user = self.load(id).await?;
-        let before = self.deny_sessions(&user).await?;
-        // No session is issued at or after `before` until AWS's clock reaches it.
-        if user.state == ProvisionState::Ready {
-            let _slot = self.gate.call("s3").await.map_err(BucketError::from)?;
-            self.buckets.wait_for_aws_time(&user.bucket, before).await?;
-        } else {
+        if user.state != ProvisionState::Ready {
+            let before = self.deny_sessions(&user).await?;
             sleep_until(before).await;
+            return self.show(id).await;
         }
-        self.show(id).await
+        // Issued before the cut-off (taken next): the bucket policy will refuse it.
+        let probe = match self.vend.probe_session(&user).await {
+            Ok(p) => Some(p),
+            Err(e) => {
+                tracing::warn!(user_id = %id, error = %e, "no probe session; the revocation's effect is not checked");
+                None
+            }
+        };
+        let before = self.deny_sessions(&user).await?;
+        let _slot = self.gate.call("s3").await.map_err(BucketError::from)?;
+        // No session is issued at or after `before` until AWS's clock reaches it.
+        self.buckets.wait_for_aws_time(&user.bucket, before).await?;
+        let in_effect = match &probe {
+            Some(p) => self.buckets.wait_until_refused(&user.bucket, p, self.revoke_wait).await,
+            None => false,
+        };
+        let mut view = self.show(id).await?;
+        view.revocation = Some(if in_effect { "in_effect" } else { "propagating" }.to_owned());
+        Ok(view)
     }
 
     /// Records the cut-off (dropping every replica's cached keys of the user), then writes the

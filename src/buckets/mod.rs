@@ -43,6 +43,9 @@ pub enum Created {
     Yes,
     /// Another account owns this name.
     TakenByOther,
+    /// S3 has an operation in progress on this name (`OperationAborted`: a recent deletion, a
+    /// concurrent create); it may stay so for a while.
+    Busy,
     /// The account holds as many buckets as its quota allows (`TooManyBuckets`).
     QuotaExhausted,
 }

@@ -11,6 +11,7 @@ use super::{BucketError, Buckets};
 use crate::aws::{observe, observe_expected};
 use crate::clock::format_time;
 use crate::identity::{BucketName, UserId};
+use crate::sts::Credentials;
 
 /// `Sid` of the one statement stsvend owns in a bucket policy; others are left as they are.
 pub const REVOKE_SID: &str = "StsvendRevokeSessions";
@@ -142,6 +143,50 @@ impl Buckets {
             tokio::time::sleep(std::time::Duration::from_millis(200)).await;
         }
         Ok(())
+    }
+}
+
+impl Buckets {
+    /// Waits, at most `bound`, until `probe` (a session issued before a revocation's cut-off)
+    /// is refused on `bucket`: AWS applies a new bucket policy after a delay. True once it is.
+    pub async fn wait_until_refused(
+        &self,
+        bucket: &BucketName,
+        probe: &Credentials,
+        bound: std::time::Duration,
+    ) -> bool {
+        let conf = self
+            .s3
+            .config()
+            .to_builder()
+            .credentials_provider(aws_sdk_s3::config::Credentials::new(
+                probe.access_key_id(),
+                probe.secret_access_key(),
+                Some(probe.session_token()),
+                None,
+                "stsvend-revocation-probe",
+            ))
+            .build();
+        let client = aws_sdk_s3::Client::from_conf(conf);
+        let started = std::time::Instant::now();
+        loop {
+            let listed = client
+                .list_objects_v2()
+                .bucket(bucket.as_str())
+                .max_keys(1)
+                .send()
+                .await;
+            self.metrics.aws_calls.with_label_values(&["s3", "ListObjectsV2"]).inc();
+            if let Err(e) = &listed
+                && e.code() == Some("AccessDenied")
+            {
+                return true;
+            }
+            if started.elapsed() >= bound {
+                return false;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(250)).await;
+        }
     }
 }
 

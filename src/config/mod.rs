@@ -89,6 +89,15 @@ impl std::fmt::Debug for Secret {
     }
 }
 
+impl Default for AdminConfig {
+    fn default() -> Self {
+        Self {
+            permission: None,
+            revoke_wait_seconds: defaults::revoke_wait_seconds(),
+        }
+    }
+}
+
 impl Default for CacheConfig {
     fn default() -> Self {
         Self {
@@ -139,11 +148,15 @@ pub struct TlsConfig {
 }
 
 /// The admin API (`/admin/v1`): off unless a permission is configured.
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Deserialize)]
 pub struct AdminConfig {
     /// Token scope or permission that grants the admin API, e.g. `admin:users`.
     #[serde(default)]
     pub permission: Option<String>,
+    /// How long `revoke` waits for AWS to apply the new bucket policy (a session issued before
+    /// the cut-off refused) before answering 202 `propagating` instead of 200.
+    #[serde(default = "defaults::revoke_wait_seconds")]
+    pub revoke_wait_seconds: u64,
 }
 
 #[derive(Debug, Clone, Copy, Default, Deserialize, PartialEq, Eq)]
@@ -345,6 +358,9 @@ mod defaults {
     }
     pub fn max_token_lifetime_seconds() -> u64 {
         30 * 24 * 3600
+    }
+    pub fn revoke_wait_seconds() -> u64 {
+        15
     }
     pub fn bucket_quota() -> u32 {
         10_000

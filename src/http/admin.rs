@@ -298,7 +298,8 @@ async fn set_disabled(
 #[utoipa::path(post, path = "/admin/v1/users/{user_id}/revoke", tag = "admin",
     params(UserIdPath),
     responses(
-        (status = 200, description = "Sessions issued until now are denied on the user's bucket", body = crate::admin::UserView),
+        (status = 200, description = "Sessions issued until now are denied on the user's bucket (`revocation`: `in_effect`)", body = crate::admin::UserView),
+        (status = 202, description = "The Deny is written but AWS has not applied it yet (`revocation`: `propagating`); it applies within moments", body = crate::admin::UserView),
         AdminErrors,
     ),
     security(("bearer" = [])))]
@@ -308,6 +309,10 @@ pub async fn revoke_sessions(req: HttpRequest, path: web::Path<String>, state: C
         Box::pin(state.admin.revoke(&admin::parse_user_id(&raw)?)).await
     })
     .await?;
+    // Accepted, not done: AWS has not applied the Deny everywhere yet.
+    if user.revocation.as_deref() == Some("propagating") {
+        return Ok(HttpResponse::Accepted().json(user));
+    }
     Ok(HttpResponse::Ok().json(user))
 }
 

@@ -147,14 +147,19 @@ impl Inner {
                     tracing::error!(user_id = %row.user_id, "CreateBucket refused: the account's bucket quota is used up (TooManyBuckets)");
                     return Err(ProvisionError::BucketQuota);
                 }
-                Created::TakenByOther => {
+                taken @ (Created::TakenByOther | Created::Busy) => {
                     let next = row.candidate + 1;
                     if next >= MAX_BUCKET_ATTEMPTS {
                         return Err(ProvisionError::NamesExhausted(MAX_BUCKET_ATTEMPTS));
                     }
                     // Recorded before it is created, like the first one.
                     let name = BucketName::fresh(&self.prefix)?;
-                    tracing::warn!(user_id = %row.user_id, taken = %row.bucket, next = %name, "bucket name taken by another account");
+                    let why = if matches!(taken, Created::Busy) {
+                        "bucket name busy at S3 (OperationAborted)"
+                    } else {
+                        "bucket name taken by another account"
+                    };
+                    tracing::warn!(user_id = %row.user_id, taken = %row.bucket, next = %name, "{why}; trying a new name");
                     self.store.set_bucket(&row.user_id, &name, next).await?;
                     row.bucket = name;
                     row.candidate = next;

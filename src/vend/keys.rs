@@ -316,6 +316,12 @@ impl KeyCache {
         }
     }
 
+    /// A session for `user` under `template` straight from STS, never cached nor handed out:
+    /// revocation probes the bucket with one to see its new policy take effect.
+    pub async fn probe_session(&self, user: &UserRecord, template: &Template) -> Result<Credentials, UpstreamError> {
+        self.sts.assume_role(user, template).await
+    }
+
     /// Drops this process's cached keys of one user (all templates).
     pub async fn drop_cached(&self, user_id: &UserId) {
         for t in 0..self.templates {

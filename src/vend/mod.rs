@@ -166,6 +166,21 @@ impl Vend {
         }
     }
 
+    /// A session of the user's default access, never handed out: revocation probes the bucket
+    /// with it (issued before the cut-off) until the bucket policy refuses it.
+    pub async fn probe_session(&self, user: &UserRecord) -> Result<crate::sts::Credentials, UpstreamError> {
+        let template = self
+            .policies
+            .get(&self.grants.default)
+            .ok_or_else(|| UpstreamError::Rejected {
+                service: "sts",
+                operation: "AssumeRole",
+                code: "NoTemplate".to_owned(),
+                detail: format!("no template `{}`", self.grants.default),
+            })?;
+        self.keys.probe_session(user, template).await
+    }
+
     /// The caller's stored mapping, without provisioning anything (`/v1/me`).
     pub async fn mapping(&self, user_id: &UserId) -> Result<Option<UserRecord>, StoreError> {
         self.provisioner.lookup(user_id).await

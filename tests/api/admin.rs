@@ -324,3 +324,75 @@ async fn the_revocation_cut_off_follows_the_aws_clock() {
         "cut-off {cut_off} is {ahead} s after our clock, want about 41"
     );
 }
+
+/// AWS applies a new bucket policy after a delay. `revoke` answers once a session issued
+/// before the cut-off is refused on the bucket (here the policy takes 2 s to apply), so "200"
+/// means the old keys no longer work.
+#[tokio::test]
+async fn revoke_answers_once_the_bucket_policy_has_taken_effect() {
+    let proxy = crate::fault_proxy::FaultProxy::start().await;
+    let app = TestApp::spawn_with(
+        Options::default()
+            .set("STSVEND_ADMIN__PERMISSION", ADMIN_PERMISSION)
+            .set("STSVEND_AWS__ENDPOINT_URL", &proxy.url),
+    )
+    .await;
+    let alice = unique_sub("rev-delay");
+    let old = app.vend(&alice, None).await;
+    assert_eq!(put(&old, "before.txt").await, "ok");
+    proxy.delay_bucket_policy(std::time::Duration::from_secs(2));
+    let id = user_id_of(&app, &alice);
+    let (status, body) = admin_call(
+        &app,
+        reqwest::Method::POST,
+        &format!("/users/{id}/revoke"),
+        &admin_token(&app),
+    )
+    .await;
+    assert_eq!(
+        (status, body["revocation"].as_str()),
+        (200, Some("in_effect")),
+        "{body}"
+    );
+    assert_eq!(put(&old, "after.txt").await, "AccessDenied");
+}
+
+/// When the policy has not applied within `admin.revoke_wait_seconds`, `revoke` answers 202
+/// and says so; the Deny applies later all the same.
+#[tokio::test]
+async fn revoke_answers_202_while_the_bucket_policy_is_still_propagating() {
+    let proxy = crate::fault_proxy::FaultProxy::start().await;
+    let app = TestApp::spawn_with(
+        Options::default()
+            .set("STSVEND_ADMIN__PERMISSION", ADMIN_PERMISSION)
+            .set("STSVEND_ADMIN__REVOKE_WAIT_SECONDS", "1")
+            .set("STSVEND_AWS__ENDPOINT_URL", &proxy.url),
+    )
+    .await;
+    let alice = unique_sub("rev-slow");
+    let old = app.vend(&alice, None).await;
+    proxy.delay_bucket_policy(std::time::Duration::from_secs(4));
+    let id = user_id_of(&app, &alice);
+    let (status, body) = admin_call(
+        &app,
+        reqwest::Method::POST,
+        &format!("/users/{id}/revoke"),
+        &admin_token(&app),
+    )
+    .await;
+    assert_eq!(
+        (status, body["revocation"].as_str()),
+        (202, Some("propagating")),
+        "{body}"
+    );
+    assert!(body["sessions_revoked_before"].is_string(), "{body}");
+    assert_eq!(put(&old, "meanwhile.txt").await, "ok", "the old policy still holds");
+    let started = std::time::Instant::now();
+    while put(&old, "later.txt").await == "ok" {
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(15),
+            "the Deny never applied"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(250)).await;
+    }
+}

@@ -26,6 +26,8 @@ struct State {
     answers: Mutex<Vec<Answer>>,
     /// Seconds added to the `Date` of every response: an AWS whose clock differs from ours.
     date_shift: std::sync::atomic::AtomicI64,
+    /// How long a `PutBucketPolicy` takes to apply: answered at once, passed on this late.
+    policy_delay: Mutex<std::time::Duration>,
     release: tokio::sync::Notify,
     connections: Mutex<Vec<JoinHandle<()>>>,
 }
@@ -47,6 +49,7 @@ impl FaultProxy {
             hold: Mutex::new(None),
             answers: Mutex::new(Vec::new()),
             date_shift: std::sync::atomic::AtomicI64::new(0),
+            policy_delay: Mutex::new(std::time::Duration::ZERO),
             release: tokio::sync::Notify::new(),
             connections: Mutex::new(Vec::new()),
         });
@@ -82,6 +85,13 @@ impl FaultProxy {
         self.state.date_shift.store(seconds, Ordering::SeqCst);
     }
 
+    /// Makes every `PutBucketPolicy` take `delay` to apply, as AWS's eventually consistent
+    /// policies do: the call is answered at once and the new policy reaches `MiniStack` only
+    /// after `delay` (the old one holds meanwhile).
+    pub fn delay_bucket_policy(&self, delay: std::time::Duration) {
+        *self.state.policy_delay.lock().unwrap() = delay;
+    }
+
     /// Lets held requests through.
     pub fn release(&self) {
         self.state.release.notify_waiters();
@@ -94,6 +104,24 @@ impl FaultProxy {
         let body = format!(
             "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<Error><Code>{code}</Code><Message>injected by the fault proxy</Message><RequestId>faultproxy</RequestId></Error>"
         );
+        self.answer(prefix, part, times, status, &body);
+    }
+
+    /// Answers the next `times` STS calls (`POST /`, `AssumeRole` among them) with an STS-style
+    /// error (`Throttling`, "Rate exceeded", ...).
+    pub fn answer_sts_with_error(&self, times: u32, status: u16, code: &str) {
+        let body = format!(
+            "<ErrorResponse xmlns=\"https://sts.amazonaws.com/doc/2011-06-15/\"><Error><Type>Sender</Type><Code>{code}</Code><Message>Rate exceeded</Message></Error><RequestId>faultproxy</RequestId></ErrorResponse>"
+        );
+        self.answer("POST / ", "", times, status, &body);
+    }
+
+    /// Forgets every canned answer not yet given.
+    pub fn stop_answering(&self) {
+        self.state.answers.lock().unwrap().clear();
+    }
+
+    fn answer(&self, prefix: &str, part: &str, times: u32, status: u16, body: &str) {
         let response = format!(
             "HTTP/1.1 {status} Injected\r\nContent-Type: application/xml\r\nContent-Length: {}\r\nx-amz-request-id: faultproxy\r\nConnection: close\r\n\r\n{body}",
             body.len()
@@ -214,6 +242,33 @@ async fn pump(state: Arc<State>, mut client: TcpStream) {
                 if let Some(response) = state.answer_for(&buf[..n]) {
                     return Some(response);
                 }
+                let delay = *state.policy_delay.lock().unwrap();
+                let policy = Line {
+                    prefix: "PUT /".to_owned(),
+                    part: "?policy".to_owned(),
+                };
+                if !delay.is_zero() && policy.matches(&buf[..n]) {
+                    let mut request = buf[..n].to_vec();
+                    while !whole_request(&request) {
+                        match cr.read(&mut buf).await {
+                            Ok(0) | Err(_) => return None,
+                            Ok(m) => request.extend_from_slice(&buf[..m]),
+                        }
+                    }
+                    let upstream = state.upstream;
+                    tokio::spawn(async move {
+                        tokio::time::sleep(delay).await;
+                        if let Ok(mut s) = TcpStream::connect(upstream).await {
+                            let _ = s.write_all(&request).await;
+                            let mut answer = vec![0u8; 4096];
+                            let _ = s.read(&mut answer).await;
+                        }
+                    });
+                    return Some(
+                        b"HTTP/1.1 204 No Content\r\nx-amz-request-id: faultproxy\r\nConnection: close\r\n\r\n"
+                            .to_vec(),
+                    );
+                }
                 let held = {
                     let mut hold = state.hold.lock().unwrap();
                     let hit = hold.as_ref().is_some_and(|h| h.line.matches(&buf[..n]));
@@ -304,4 +359,19 @@ fn shift_date_header(chunk: &[u8], shift: i64) -> Vec<u8> {
     let mut out = lines.join("\r\n").into_bytes();
     out.extend_from_slice(&chunk[head_end..]);
     out
+}
+
+/// True when `request` holds a whole HTTP request: its head and `Content-Length` bytes of body.
+fn whole_request(request: &[u8]) -> bool {
+    let Some(head_end) = request.windows(4).position(|w| w == b"\r\n\r\n") else {
+        return false;
+    };
+    let head = String::from_utf8_lossy(&request[..head_end]);
+    let length: usize = head
+        .split("\r\n")
+        .filter_map(|l| l.split_once(':'))
+        .find(|(name, _)| name.eq_ignore_ascii_case("content-length"))
+        .and_then(|(_, v)| v.trim().parse().ok())
+        .unwrap_or(0);
+    request.len() >= head_end + 4 + length
 }

@@ -24,6 +24,7 @@ mod ops;
 mod pg;
 mod process;
 mod provisioning;
+mod realism;
 mod requests;
 mod startup;
 mod tcp_cut;

@@ -35,6 +35,7 @@ async fn doctor_passes_on_the_seeded_stack() {
         "session-duration",
         "account-pin",
         "bucket-quota",
+        "first-login",
     ] {
         assert!(
             lines.iter().any(|l| l.starts_with(&format!("ok   {check}: "))),
@@ -185,5 +186,67 @@ async fn doctor_fails_naming_the_bucket_quota_when_it_is_used_up() {
     assert!(
         line.contains("of its quota of 1") && line.contains("bucket_quota_exhausted"),
         "{line}"
+    );
+}
+
+/// A service principal whose policy lacks one permission a first login needs (here
+/// `s3:PutBucketCORS`) passes the old checks and then fails every first login: doctor's probe
+/// bucket fails naming the call, and is deleted again.
+#[tokio::test]
+async fn doctor_fails_naming_the_first_login_step_the_service_policy_lacks() {
+    use stsvend::ops::documents;
+    let issuer = TestIssuer::start();
+    let iam = root_iam();
+    let name = format!("stsvend-doctor-{}", &uuid::Uuid::new_v4().simple().to_string()[..12]);
+    iam.create_user().user_name(&name).send().await.unwrap();
+    let mut policy = documents::service_principal_policy(
+        "aws",
+        "stsvend",
+        &required_env("STSVEND_AWS__ROLE_ARN"),
+        &stsvend::identity::AccountId::parse(ACCOUNT).unwrap(),
+    );
+    for st in policy["Statement"].as_array_mut().unwrap() {
+        if let Some(actions) = st["Action"].as_array_mut() {
+            actions.retain(|a| a != "s3:PutBucketCORS");
+        }
+    }
+    iam.put_user_policy()
+        .user_name(&name)
+        .policy_name("stsvend-service")
+        .policy_document(policy.to_string())
+        .send()
+        .await
+        .unwrap();
+    let key = iam
+        .create_access_key()
+        .user_name(&name)
+        .send()
+        .await
+        .unwrap()
+        .access_key
+        .unwrap();
+
+    let (run, _db) = doctor(
+        &issuer.issuer,
+        &[
+            ("AWS_ACCESS_KEY_ID", key.access_key_id().to_owned()),
+            ("AWS_SECRET_ACCESS_KEY", key.secret_access_key().to_owned()),
+        ],
+    )
+    .await;
+    assert_ne!(run.code, 0, "{run}");
+    let line = fail_line(&run, "first-login").unwrap_or_else(|| panic!("{run}"));
+    assert!(
+        line.contains("PutBucketCors") && line.contains("AccessDenied"),
+        "{line}"
+    );
+    let probe = line
+        .split("probe bucket ")
+        .nth(1)
+        .and_then(|rest| rest.split(':').next())
+        .unwrap_or_else(|| panic!("no probe bucket named in {line}"));
+    assert!(
+        crate::helpers::buckets_named(probe).await.is_empty(),
+        "the probe bucket {probe} was left behind"
     );
 }

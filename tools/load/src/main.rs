@@ -113,6 +113,10 @@ enum Command {
         upstream: SocketAddr,
         #[arg(long)]
         control: SocketAddr,
+        /// Added before each request is passed on: one round trip of AWS's latency per call,
+        /// which `MiniStack` (about a millisecond) does not have.
+        #[arg(long, default_value_t = 0)]
+        latency_ms: u64,
     },
     /// Answers every request as a successful `AssumeRole` with AWS-sized credentials.
     FakeSts {
@@ -191,7 +195,8 @@ fn main() -> Res<()> {
             listen,
             upstream,
             control,
-        } => runtime()?.block_on(relay(listen, upstream, control)),
+            latency_ms,
+        } => runtime()?.block_on(relay(listen, upstream, control, Duration::from_millis(latency_ms))),
         Command::FakeSts { listen, token_len } => {
             actix_web::rt::System::new().block_on(fake_sts(listen, token_len))?;
             Ok(())
@@ -528,7 +533,7 @@ struct ConnClock {
     answered: bool,
 }
 
-async fn relay(listen: SocketAddr, upstream: SocketAddr, control: SocketAddr) -> Res<()> {
+async fn relay(listen: SocketAddr, upstream: SocketAddr, control: SocketAddr, latency: Duration) -> Res<()> {
     let stats = Arc::new(RelayStats::default());
     let listener = TcpListener::bind(listen).await?;
     let control = TcpListener::bind(control).await?;
@@ -554,14 +559,19 @@ async fn relay(listen: SocketAddr, upstream: SocketAddr, control: SocketAddr) ->
         let (client, _) = listener.accept().await?;
         let stats = Arc::clone(&stats);
         tokio::spawn(async move {
-            if let Err(e) = relay_connection(client, upstream, stats).await {
+            if let Err(e) = relay_connection(client, upstream, stats, latency).await {
                 eprintln!("relay: {e}");
             }
         });
     }
 }
 
-async fn relay_connection(client: TcpStream, upstream: SocketAddr, stats: Arc<RelayStats>) -> Res<()> {
+async fn relay_connection(
+    client: TcpStream,
+    upstream: SocketAddr,
+    stats: Arc<RelayStats>,
+    latency: Duration,
+) -> Res<()> {
     let server = TcpStream::connect(upstream).await?;
     client.set_nodelay(true)?;
     server.set_nodelay(true)?;
@@ -581,13 +591,18 @@ async fn relay_connection(client: TcpStream, upstream: SocketAddr, stats: Arc<Re
                     server_tx.shutdown().await?;
                     return Ok::<_, std::io::Error>(());
                 }
-                {
+                let starts_exchange = {
                     let mut c = lock(&clock);
-                    if c.answered {
+                    let new_exchange = c.answered;
+                    if new_exchange {
                         c.answered = false;
                         c.counted_until = Instant::now();
                         stats.exchanges.fetch_add(1, Ordering::SeqCst);
                     }
+                    new_exchange
+                };
+                if starts_exchange && !latency.is_zero() {
+                    tokio::time::sleep(latency).await;
                 }
                 if buf[..n].windows(17).any(|w| w == b"Action=AssumeRole") {
                     stats.assume_role.fetch_add(1, Ordering::SeqCst);

@@ -8,14 +8,16 @@ use std::time::Duration;
 
 use aws_sdk_sts::types::Tag;
 
-use super::documents::{PERMISSION_POLICY_NAME, parse_returned};
-use super::{OpsError, RoleArn, caller_identity, is_role_session};
+mod account;
+
+use super::{OpsError, caller_identity, is_role_session};
 use crate::auth::JwksCache;
 use crate::aws::UpstreamError;
 use crate::config::Config;
 use crate::identity::{BucketName, UserId};
 use crate::policy::{ACCOUNT_CONDITION_KEY, MAX_POLICY_CHARS, PolicySet, RenderContext, unpinned_statements};
 use crate::store::Store;
+use account::{check_bucket_quota, check_first_login, check_role_pin};
 
 /// AWS caps a session obtained with role credentials (role chaining) at one hour.
 const ROLE_CHAINING_CAP: u64 = 3600;
@@ -154,8 +156,10 @@ pub async fn run(config_path: &Path) -> bool {
     }
     let (status, reason) = check_role_pin(&aws_sdk_iam::Client::new(&sdk), &config).await;
     report.line(status, "account-pin", &reason);
-    let (status, reason) = check_bucket_quota(&crate::aws::s3_client(&sdk, &config.aws), &config).await;
+    let s3 = crate::aws::s3_client(&sdk, &config.aws);
+    let (status, reason) = check_bucket_quota(&s3, &config).await;
     report.line(status, "bucket-quota", &reason);
+    report.result("first-login", check_first_login(s3, &config).await);
 
     let Ok((policies, _)) = policies else {
         report.line(
@@ -188,100 +192,6 @@ pub async fn run(config_path: &Path) -> bool {
         );
     }
     !report.failed
-}
-
-/// The role's permission policy (the one `bootstrap` writes) pins `s3:ResourceAccount` to the
-/// service's account. Credentials without `iam:GetRolePolicy` get a warning, not a failure.
-async fn check_role_pin(iam: &aws_sdk_iam::Client, config: &Config) -> (Status, String) {
-    let account = config.aws.account_id();
-    let role = match RoleArn::parse(&config.aws.role_arn) {
-        Ok(r) => r,
-        Err(e) => return (Status::Fail, e.to_string()),
-    };
-    let out = iam
-        .get_role_policy()
-        .role_name(&role.name)
-        .policy_name(PERMISSION_POLICY_NAME)
-        .send()
-        .await;
-    let doc = match out {
-        Ok(out) => parse_returned(out.policy_document()),
-        Err(e) => {
-            let e = UpstreamError::classify("iam", "GetRolePolicy", &e);
-            return (
-                Status::Warn,
-                format!(
-                    "cannot read the role's {PERMISSION_POLICY_NAME} ({e}); check that each statement has a StringEquals {ACCOUNT_CONDITION_KEY} = {account} condition"
-                ),
-            );
-        }
-    };
-    let Some(doc) = doc else {
-        return (
-            Status::Warn,
-            format!("the role's {PERMISSION_POLICY_NAME} is not readable JSON"),
-        );
-    };
-    let loose = unpinned_statements(&doc, &account);
-    if loose.is_empty() {
-        (
-            Status::Ok,
-            format!("the role's {PERMISSION_POLICY_NAME} reaches buckets of account {account} only"),
-        )
-    } else {
-        (
-            Status::Fail,
-            format!(
-                "the role's {PERMISSION_POLICY_NAME} grants S3 without {ACCOUNT_CONDITION_KEY} = {account} in {}: sessions could reach buckets of the same names in other accounts; run `stsvend bootstrap`",
-                loose.join(", ")
-            ),
-        )
-    }
-}
-
-/// The account's buckets against `storage.bucket_quota`: every first login makes one, and
-/// beyond the quota `CreateBucket` answers `TooManyBuckets`.
-async fn check_bucket_quota(s3: &aws_sdk_s3::Client, config: &Config) -> (Status, String) {
-    let quota = u64::from(config.storage.bucket_quota);
-    let prefix = format!("{}-", config.storage.bucket_prefix);
-    let (mut total, mut ours, mut token) = (0u64, 0u64, None);
-    loop {
-        let page = match s3.list_buckets().set_continuation_token(token.take()).send().await {
-            Ok(page) => page,
-            Err(e) => {
-                let e = UpstreamError::classify("s3", "ListBuckets", &e);
-                return (
-                    Status::Warn,
-                    format!(
-                        "cannot count the account's buckets ({e}); the service principal needs s3:ListAllMyBuckets for this check"
-                    ),
-                );
-            }
-        };
-        for b in page.buckets() {
-            total += 1;
-            ours += u64::from(b.name().is_some_and(|n| n.starts_with(&prefix)));
-        }
-        token = page.continuation_token().map(ToOwned::to_owned);
-        if token.is_none() {
-            break;
-        }
-    }
-    let used = format!(
-        "{total} buckets in the account ({ours} named {prefix}*) of its quota of {quota} (storage.bucket_quota)"
-    );
-    if total >= quota {
-        (
-            Status::Fail,
-            format!(
-                "{used}: first logins answer 503 bucket_quota_exhausted; delete users or have AWS raise the quota (Service Quotas), then set storage.bucket_quota"
-            ),
-        )
-    } else if total * 10 >= quota * 8 {
-        (Status::Warn, format!("{used}: over 80% used"))
-    } else {
-        (Status::Ok, used)
-    }
 }
 
 /// Every template renders, for a trial user, into a policy STS accepts, each grant pinned to
@@ -429,7 +339,7 @@ mod tests {
 
     #[test]
     fn shipped_templates_render_for_the_trial_user() {
-        let text = include_str!("../../config.toml");
+        let text = include_str!("../../../config.toml");
         let env = [(
             "STSVEND_POLICIES__DIR".to_owned(),
             concat!(env!("CARGO_MANIFEST_DIR"), "/policies").to_owned(),
