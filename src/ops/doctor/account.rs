@@ -7,12 +7,14 @@ use std::sync::Arc;
 use super::Status;
 use crate::aws::UpstreamError;
 use crate::buckets::{BucketError, Buckets, Created};
+use crate::clock::next_second;
 use crate::config::Config;
 use crate::identity::{BucketName, UserId};
 use crate::metrics::Metrics;
 use crate::ops::RoleArn;
 use crate::ops::documents::{PERMISSION_POLICY_NAME, parse_returned};
-use crate::policy::{ACCOUNT_CONDITION_KEY, unpinned_statements};
+use crate::policy::{ACCOUNT_CONDITION_KEY, PolicySet, RenderContext, unpinned_statements};
+use crate::sts::Credentials;
 
 /// The role's permission policy (the one `bootstrap` writes) pins `s3:ResourceAccount` to the
 /// service's account. Credentials without `iam:GetRolePolicy` get a warning, not a failure.
@@ -145,7 +147,14 @@ pub(super) async fn check_bucket_quota(s3: &aws_sdk_s3::Client, config: &Config)
 /// (create, the five settings) and a revocation writes (the bucket policy), then deletes it:
 /// a service policy missing, say, `s3:PutBucketCORS` fails here, naming the call, instead of
 /// failing every first login. Nothing is left behind unless the deletion itself is refused.
-pub(super) async fn check_first_login(s3: aws_sdk_s3::Client, config: &Config) -> Result<String, String> {
+/// With the templates loaded, it also measures how long the account takes to apply the
+/// revocation: a session issued before the cut-off is probed until it is refused.
+pub(super) async fn check_first_login(
+    s3: aws_sdk_s3::Client,
+    sts: &aws_sdk_sts::Client,
+    config: &Config,
+    policies: Option<&PolicySet>,
+) -> Result<String, String> {
     let buckets = Buckets::new(s3, &config.storage, &config.aws, Arc::new(Metrics::new()));
     let bucket = BucketName::fresh(&config.storage.bucket_prefix).map_err(|e| e.to_string())?;
     let user = UserId::derive("doctor", "first-login");
@@ -167,27 +176,62 @@ pub(super) async fn check_first_login(s3: aws_sdk_s3::Client, config: &Config) -
             .configure(&bucket, &user)
             .await
             .map_err(|e| refused("a bucket setting", &e))?;
+        let session = match policies {
+            Some(p) => probe_session(sts, config, p, &bucket, &user).await,
+            None => None,
+        };
+        let aws_now = buckets.aws_time(&bucket).await.map_err(|e| refused("HeadBucket", &e))?;
+        let started = std::time::Instant::now();
         buckets
-            .revoke_sessions(
-                &bucket,
-                &config.aws.session_tag_key,
-                &user,
-                time::OffsetDateTime::now_utc(),
-            )
+            .revoke_sessions(&bucket, &config.aws.session_tag_key, &user, next_second(aws_now))
             .await
-            .map_err(|e| refused("the revocation statement", &e))
+            .map_err(|e| refused("the revocation statement", &e))?;
+        Ok::<String, String>(match session {
+            Some(s) if buckets.wait_until_refused(&bucket, &s, PROPAGATION_BOUND).await => {
+                format!("; a revocation took effect in {} ms", started.elapsed().as_millis())
+            }
+            Some(_) => format!(
+                "; a revocation had not taken effect after {} s (revoke answers 202 meanwhile)",
+                PROPAGATION_BOUND.as_secs()
+            ),
+            None => String::new(),
+        })
     };
-    let outcome = steps.await;
+    let outcome = Box::pin(steps).await;
     let deleted = buckets
         .empty_and_delete(&bucket)
         .await
         .map_err(|e: BucketError| refused("deleting", &e));
-    outcome?;
+    let propagation = outcome?;
     deleted?;
     Ok(format!(
-        "created, configured (public access block, ownership, encryption, CORS, tags), revoked and deleted a probe bucket under {}-",
+        "created, configured (public access block, ownership, encryption, CORS, tags), revoked and deleted a probe bucket under {}-{propagation}",
         config.storage.bucket_prefix
     ))
+}
+
+/// How long doctor waits for a revocation to take effect in the account.
+const PROPAGATION_BOUND: std::time::Duration = std::time::Duration::from_secs(30);
+
+/// A session of the default template for the probe user on the probe bucket, if STS gives one
+/// (the assume-role check reports why not).
+async fn probe_session(
+    sts: &aws_sdk_sts::Client,
+    config: &Config,
+    policies: &PolicySet,
+    bucket: &BucketName,
+    user: &UserId,
+) -> Option<Credentials> {
+    let template = policies.get(&config.policies.default)?;
+    let policy = template.render(&RenderContext {
+        bucket,
+        user_id: user,
+        account_id: &config.aws.account_id(),
+    });
+    let out = super::assume_as(sts, config, &policy, user, 900).await.ok()?;
+    let c = out.credentials?;
+    let expiration = time::OffsetDateTime::from_unix_timestamp(c.expiration.secs()).ok()?;
+    Credentials::new(&c.access_key_id, &c.secret_access_key, &c.session_token, expiration)
 }
 
 #[cfg(test)]

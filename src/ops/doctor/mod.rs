@@ -159,7 +159,16 @@ pub async fn run(config_path: &Path) -> bool {
     let s3 = crate::aws::s3_client(&sdk, &config.aws);
     let (status, reason) = check_bucket_quota(&s3, &config).await;
     report.line(status, "bucket-quota", &reason);
-    report.result("first-login", check_first_login(s3, &config).await);
+    report.result(
+        "first-login",
+        Box::pin(check_first_login(
+            s3,
+            &sts,
+            &config,
+            policies.as_ref().ok().map(|(p, _)| p),
+        ))
+        .await,
+    );
 
     let Ok((policies, _)) = policies else {
         report.line(
@@ -174,8 +183,8 @@ pub async fn run(config_path: &Path) -> bool {
         "assume-role",
         trial(TRIAL_SECONDS).await.map(|arn| {
             format!(
-                "{arn}: trial `{}` session policy, tag {}, SourceIdentity, {TRIAL_SECONDS} s",
-                config.policies.default, config.aws.session_tag_key
+                "{arn}: trial session policy, tag {}, SourceIdentity, {TRIAL_SECONDS} s",
+                config.aws.session_tag_key
             )
         }),
     );
@@ -280,29 +289,51 @@ async fn check_jwks(config: &Config) -> Result<String, String> {
 
 /// `AssumeRole` as a vend does it (session policy, tag, session name, source identity), for a
 /// made-up user; returns the session ARN.
+/// The longest-rendering template is the one tried: with the session tag it is what STS
+/// packs, and the one that would fail with `PackedPolicyTooLarge` first.
 async fn trial_assume(
     sts: &aws_sdk_sts::Client,
     config: &Config,
     policies: &PolicySet,
     seconds: i32,
 ) -> Result<String, String> {
-    let template = policies
-        .get(&config.policies.default)
-        .ok_or_else(|| format!("no template `{}`", config.policies.default))?;
     let user = UserId::derive("doctor", "trial");
     let bucket = BucketName::fresh(&config.storage.bucket_prefix).map_err(|e| e.to_string())?;
-    let policy = template.render(&RenderContext {
+    let account = config.aws.account_id();
+    let ctx = RenderContext {
         bucket: &bucket,
         user_id: &user,
-        account_id: &config.aws.account_id(),
-    });
+        account_id: &account,
+    };
+    let template = policies
+        .names()
+        .filter_map(|n| policies.get(n))
+        .max_by_key(|t| t.render(&ctx).len())
+        .ok_or("no template")?;
+    let out = assume_as(sts, config, &template.render(&ctx), &user, seconds).await?;
+    Ok(format!(
+        "{} (the longest template, `{}`)",
+        out.assumed_role_user
+            .map_or_else(|| config.aws.role_arn.clone(), |u| u.arn),
+        template.name()
+    ))
+}
+
+/// `AssumeRole` exactly as a vend makes it (session policy, tag, session name, source
+/// identity) for a made-up `user`.
+pub(super) async fn assume_as(
+    sts: &aws_sdk_sts::Client,
+    config: &Config,
+    policy: &str,
+    user: &UserId,
+    seconds: i32,
+) -> Result<aws_sdk_sts::operation::assume_role::AssumeRoleOutput, String> {
     let tag = Tag::builder()
         .key(&config.aws.session_tag_key)
         .value(user.as_str())
         .build()
         .map_err(|e| e.to_string())?;
-    let out = sts
-        .assume_role()
+    sts.assume_role()
         .role_arn(&config.aws.role_arn)
         .role_session_name(user.role_session_name().as_str())
         .source_identity(user.source_identity().as_str())
@@ -311,10 +342,16 @@ async fn trial_assume(
         .tags(tag)
         .send()
         .await
-        .map_err(|e| OpsError::from(UpstreamError::classify("sts", "AssumeRole", &e)).to_string())?;
-    Ok(out
-        .assumed_role_user
-        .map_or_else(|| config.aws.role_arn.clone(), |u| u.arn))
+        .map_err(|e| {
+            let e = UpstreamError::classify("sts", "AssumeRole", &e);
+            if matches!(&e, UpstreamError::Rejected { code, .. } if code == "PackedPolicyTooLarge") {
+                format!(
+                    "{e}: the session policy and the session tag pack beyond STS's limit; shorten the longest template"
+                )
+            } else {
+                OpsError::from(e).to_string()
+            }
+        })
 }
 
 #[cfg(test)]

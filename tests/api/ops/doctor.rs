@@ -43,6 +43,13 @@ async fn doctor_passes_on_the_seeded_stack() {
         );
     }
     assert!(lines.iter().all(|l| l.starts_with("ok ")), "{run}");
+    // It measured how long a revocation takes to apply in this account.
+    assert!(
+        lines
+            .iter()
+            .any(|l| l.starts_with("ok   first-login:") && l.contains("a revocation took effect in")),
+        "{run}"
+    );
     assert!(run.stdout.contains(SERVICE_USER_ARN), "{run}");
 }
 
