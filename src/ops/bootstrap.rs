@@ -7,7 +7,10 @@
 
 use aws_sdk_iam::operation::get_role::GetRoleError;
 use aws_sdk_iam::operation::get_role_policy::GetRolePolicyError;
+use std::time::{Duration, Instant};
+
 use aws_sdk_iam::types::Tag;
+use aws_sdk_sts::error::ProvideErrorMetadata;
 
 use super::documents::{self, PERMISSION_POLICY_NAME};
 use super::plan::{Desired, MIN_MAX_SESSION, Observed, Step, plan};
@@ -95,10 +98,52 @@ pub async fn run(config: &Config, opts: &Options) -> Result<(), OpsError> {
     if observed.is_some() {
         warn_other_policies(&iam, &role.name).await;
     }
+    let changed = steps.iter().any(|s| !matches!(s, Step::Unchanged(_)));
+    if !opts.dry_run && changed {
+        if principal == default_principal(&iam, &caller).await {
+            wait_assumable(&sts, &config.aws.role_arn).await?;
+        } else {
+            println!(
+                "note: IAM applies role changes after a few seconds; until then AssumeRole is refused. Run `stsvend doctor` as {principal} to see the role assumable"
+            );
+        }
+    }
     if !opts.dry_run {
         println!("note: the service principal needs its own policy; `stsvend bootstrap --dry-run` prints it");
     }
     Ok(())
+}
+
+/// How long bootstrap waits for IAM to let the principal assume a role it just changed.
+const ASSUMABLE_WAIT: Duration = Duration::from_mins(1);
+
+/// Tries `AssumeRole` (as the caller, who is the trusted principal) until IAM has applied the
+/// role's changes, printing progress; refused for longer than `ASSUMABLE_WAIT` is an error.
+async fn wait_assumable(sts: &aws_sdk_sts::Client, role_arn: &str) -> Result<(), OpsError> {
+    let started = Instant::now();
+    loop {
+        let tried = sts
+            .assume_role()
+            .role_arn(role_arn)
+            .role_session_name("stsvend-bootstrap-check")
+            .duration_seconds(900)
+            .send()
+            .await;
+        match tried {
+            Ok(_) => {
+                println!("role assumable after {} s", started.elapsed().as_secs());
+                return Ok(());
+            }
+            Err(e) if e.code() == Some("AccessDenied") && started.elapsed() < ASSUMABLE_WAIT => {
+                println!(
+                    "waiting for IAM to apply the role ({} s)...",
+                    started.elapsed().as_secs()
+                );
+                tokio::time::sleep(Duration::from_secs(2)).await;
+            }
+            Err(e) => return Err(UpstreamError::classify("sts", "AssumeRole", &e).into()),
+        }
+    }
 }
 
 fn check_principal(arn: &str) -> Result<String, OpsError> {

@@ -269,3 +269,23 @@ async fn the_seeded_role_made_by_bootstrap_is_assumable_by_the_service_user() {
         Some("AccessDenied")
     );
 }
+
+/// IAM applies a role's changes after a few seconds: when the caller is the principal it
+/// trusts, bootstrap tries `AssumeRole` until it works (printing progress) before it ends.
+#[tokio::test]
+async fn bootstrap_waits_until_the_role_it_changed_can_be_assumed() {
+    let (_, arn) = fresh_role();
+    let root = format!("arn:aws:iam::{ACCOUNT}:root");
+    let run = bootstrap(&arn, &root, &[], &[]).await;
+    assert_eq!(run.code, 0, "{run}");
+    assert!(
+        run.lines().iter().any(|l| l.starts_with("role assumable after ")),
+        "{run}"
+    );
+    // Nothing changed on a second run: nothing to wait for.
+    let again = bootstrap(&arn, &root, &[], &[]).await;
+    assert!(
+        !again.lines().iter().any(|l| l.starts_with("role assumable")),
+        "{again}"
+    );
+}
