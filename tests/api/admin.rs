@@ -14,6 +14,17 @@ pub async fn admin_app() -> TestApp {
     TestApp::spawn_with(Options::default().set("STSVEND_ADMIN__PERMISSION", ADMIN_PERMISSION)).await
 }
 
+/// An app with the admin API on, reaching AWS through `proxy`, with `extra` settings.
+pub async fn admin_app_behind(proxy: &crate::fault_proxy::FaultProxy, extra: &[(&str, &str)]) -> TestApp {
+    let mut opts = Options::default()
+        .set("STSVEND_ADMIN__PERMISSION", ADMIN_PERMISSION)
+        .set("STSVEND_AWS__ENDPOINT_URL", &proxy.url);
+    for (k, v) in extra {
+        opts = opts.set(k, v);
+    }
+    TestApp::spawn_with(opts).await
+}
+
 /// A machine (client-credentials) token with the admin permission, as ops tooling has.
 pub fn admin_token(app: &TestApp) -> String {
     let mut claims = app.issuer.claims("ops-tooling@clients");
@@ -301,12 +312,7 @@ async fn an_access_key_leads_back_to_its_user() {
 #[tokio::test]
 async fn the_revocation_cut_off_follows_the_aws_clock() {
     let proxy = crate::fault_proxy::FaultProxy::start().await;
-    let app = TestApp::spawn_with(
-        Options::default()
-            .set("STSVEND_ADMIN__PERMISSION", ADMIN_PERMISSION)
-            .set("STSVEND_AWS__ENDPOINT_URL", &proxy.url),
-    )
-    .await;
+    let app = admin_app_behind(&proxy, &[]).await;
     let alice = unique_sub("rev-clock");
     app.vend(&alice, None).await;
     proxy.shift_date(40);
@@ -331,12 +337,7 @@ async fn the_revocation_cut_off_follows_the_aws_clock() {
 #[tokio::test]
 async fn revoke_answers_once_the_bucket_policy_has_taken_effect() {
     let proxy = crate::fault_proxy::FaultProxy::start().await;
-    let app = TestApp::spawn_with(
-        Options::default()
-            .set("STSVEND_ADMIN__PERMISSION", ADMIN_PERMISSION)
-            .set("STSVEND_AWS__ENDPOINT_URL", &proxy.url),
-    )
-    .await;
+    let app = admin_app_behind(&proxy, &[]).await;
     let alice = unique_sub("rev-delay");
     let old = app.vend(&alice, None).await;
     assert_eq!(put(&old, "before.txt").await, "ok");
@@ -362,13 +363,7 @@ async fn revoke_answers_once_the_bucket_policy_has_taken_effect() {
 #[tokio::test]
 async fn revoke_answers_202_while_the_bucket_policy_is_still_propagating() {
     let proxy = crate::fault_proxy::FaultProxy::start().await;
-    let app = TestApp::spawn_with(
-        Options::default()
-            .set("STSVEND_ADMIN__PERMISSION", ADMIN_PERMISSION)
-            .set("STSVEND_ADMIN__REVOKE_WAIT_SECONDS", "1")
-            .set("STSVEND_AWS__ENDPOINT_URL", &proxy.url),
-    )
-    .await;
+    let app = admin_app_behind(&proxy, &[("STSVEND_ADMIN__REVOKE_WAIT_SECONDS", "1")]).await;
     let alice = unique_sub("rev-slow");
     let old = app.vend(&alice, None).await;
     proxy.delay_bucket_policy(std::time::Duration::from_secs(4));

@@ -3,10 +3,8 @@
 //! user whose first login never finished removed too.
 
 use futures::StreamExt;
-use stsvend::identity::{BucketName, UserId};
-use stsvend::store::NewUser;
 
-use crate::admin::{ADMIN_PERMISSION, admin_app, admin_call, admin_ok, admin_token, put, user_id_of};
+use crate::admin::{admin_app, admin_app_behind, admin_call, admin_ok, admin_token, put, user_id_of};
 use crate::fault_proxy::FaultProxy;
 use crate::helpers::*;
 
@@ -99,12 +97,7 @@ async fn deleting_a_user_refuses_a_full_bucket_unless_forced() {
 #[tokio::test]
 async fn deleting_denies_the_users_sessions_before_emptying() {
     let proxy = FaultProxy::start().await;
-    let app = TestApp::spawn_with(
-        Options::default()
-            .set("STSVEND_ADMIN__PERMISSION", ADMIN_PERMISSION)
-            .set("STSVEND_AWS__ENDPOINT_URL", &proxy.url),
-    )
-    .await;
+    let app = admin_app_behind(&proxy, &[]).await;
     let alice = unique_sub("del-deny");
     let v = app.vend(&alice, None).await;
     assert_eq!(put(&v, "a.txt").await, "ok");
@@ -168,25 +161,7 @@ async fn deleting_aborts_every_unfinished_upload_page_by_page() {
 async fn deleting_a_pending_user_removes_the_bucket_a_crash_left_behind() {
     let app = admin_app().await;
     let sub = unique_sub("del-pending");
-    let user_id = UserId::derive(&app.issuer.issuer, &sub);
-    let bucket = BucketName::fresh("stsvend").unwrap();
-    app.state
-        .store
-        .insert_pending(&NewUser {
-            user_id: &user_id,
-            issuer: &app.issuer.issuer,
-            subject: &sub,
-            bucket: &bucket,
-            region: "us-east-1",
-        })
-        .await
-        .unwrap();
-    service_s3()
-        .create_bucket()
-        .bucket(bucket.as_str())
-        .send()
-        .await
-        .unwrap();
+    let (user_id, bucket) = app.crashed_after_create_bucket(&sub).await;
 
     let body = admin_ok(&app, reqwest::Method::DELETE, &format!("/users/{user_id}")).await;
     assert_eq!(body["bucket"], bucket.as_str());

@@ -71,16 +71,9 @@ async fn fleet_of(backend: Backend, n: usize) -> Vec<TestApp> {
 
 /// `AssumeRole` calls a replica made, from its metrics.
 async fn assume_role_calls(app: &TestApp) -> u64 {
-    let text = app
-        .http
-        .get(format!("{}/metrics", app.metrics_base))
-        .send()
+    app.metrics_text()
         .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
-    text.lines()
+        .lines()
         .find(|l| l.starts_with(r#"stsvend_aws_calls_total{operation="AssumeRole",service="sts"}"#))
         .and_then(|l| l.rsplit(' ').next()?.parse().ok())
         .unwrap_or(0)

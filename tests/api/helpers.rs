@@ -209,19 +209,59 @@ impl TestApp {
         serde_json::from_str(&text).unwrap()
     }
 
-    /// Requests the service answered on its API routes so far, from its own request metric
-    /// (health probes left out): what the figures report as requests served.
-    pub async fn requests_answered(&self) -> u64 {
-        let text = self
-            .http
+    /// The service's Prometheus metrics, as scraped.
+    pub async fn metrics_text(&self) -> String {
+        self.http
             .get(format!("{}/metrics", self.metrics_base))
             .send()
             .await
             .unwrap()
             .text()
             .await
+            .unwrap()
+    }
+
+    /// Records `sub` as a user whose first login stopped after writing its row (`pending`),
+    /// with `bucket` as the name it recorded; returns the user id.
+    pub async fn pending_user(&self, sub: &str, bucket: &stsvend::identity::BucketName) -> stsvend::identity::UserId {
+        let user_id = stsvend::identity::UserId::derive(&self.issuer.issuer, sub);
+        self.state
+            .store
+            .insert_pending(&stsvend::store::NewUser {
+                user_id: &user_id,
+                issuer: &self.issuer.issuer,
+                subject: sub,
+                bucket,
+                region: "us-east-1",
+            })
+            .await
             .unwrap();
-        text.lines()
+        user_id
+    }
+
+    /// The state a crash right after `CreateBucket` leaves for `sub`: a pending row and a bare
+    /// bucket (no settings yet). Returns the user id and the bucket.
+    pub async fn crashed_after_create_bucket(
+        &self,
+        sub: &str,
+    ) -> (stsvend::identity::UserId, stsvend::identity::BucketName) {
+        let bucket = stsvend::identity::BucketName::fresh("stsvend").unwrap();
+        let user_id = self.pending_user(sub, &bucket).await;
+        service_s3()
+            .create_bucket()
+            .bucket(bucket.as_str())
+            .send()
+            .await
+            .unwrap();
+        (user_id, bucket)
+    }
+
+    /// Requests the service answered on its API routes so far, from its own request metric
+    /// (health probes left out): what the figures report as requests served.
+    pub async fn requests_answered(&self) -> u64 {
+        self.metrics_text()
+            .await
+            .lines()
             .filter(|l| l.starts_with("stsvend_request_duration_seconds_count{"))
             .filter(|l| !l.contains(r#"route="/readyz""#) && !l.contains(r#"route="/healthz""#))
             .map(|l| l.rsplit(' ').next().unwrap().parse::<u64>().unwrap())

@@ -4,7 +4,7 @@ use aws_sdk_s3::types::{ObjectOwnership, ServerSideEncryption};
 use futures::future::join_all;
 use serde_json::Value;
 use stsvend::identity::{BucketName, UserId};
-use stsvend::store::{NewUser, ProvisionState};
+use stsvend::store::ProvisionState;
 
 use crate::fault_proxy::FaultProxy;
 use crate::helpers::*;
@@ -133,26 +133,7 @@ async fn the_mapping_survives_a_restart() {
 async fn provisioning_interrupted_after_create_bucket_completes_on_the_next_request() {
     let app = TestApp::spawn().await;
     let sub = unique_sub("crash");
-    let user_id = UserId::derive(&app.issuer.issuer, &sub);
-    let bucket = BucketName::parse(&format!("stsvend-{}", UserId::derive("crash", &sub))).unwrap();
-    // The state a crash right after CreateBucket leaves: a pending row and a bare bucket.
-    app.state
-        .store
-        .insert_pending(&NewUser {
-            user_id: &user_id,
-            issuer: &app.issuer.issuer,
-            subject: &sub,
-            bucket: &bucket,
-            region: "us-east-1",
-        })
-        .await
-        .unwrap();
-    service_s3()
-        .create_bucket()
-        .bucket(bucket.as_str())
-        .send()
-        .await
-        .unwrap();
+    let (user_id, bucket) = app.crashed_after_create_bucket(&sub).await;
     assert!(
         service_s3()
             .get_bucket_cors()
@@ -211,19 +192,8 @@ async fn bucket_names_cannot_be_derived_from_the_identity() {
 async fn a_bucket_name_taken_by_another_account_moves_to_a_new_name() {
     let app = TestApp::spawn().await;
     let sub = unique_sub("squatted");
-    let user_id = UserId::derive(&app.issuer.issuer, &sub);
     let taken = BucketName::parse(&format!("stsvend-{}", UserId::derive("squatter", &sub))).unwrap();
-    app.state
-        .store
-        .insert_pending(&NewUser {
-            user_id: &user_id,
-            issuer: &app.issuer.issuer,
-            subject: &sub,
-            bucket: &taken,
-            region: "us-east-1",
-        })
-        .await
-        .unwrap();
+    let user_id = app.pending_user(&sub, &taken).await;
     other_account_s3()
         .create_bucket()
         .bucket(taken.as_str())
@@ -281,15 +251,7 @@ async fn a_full_bucket_quota_answers_503_and_is_counted() {
     assert!(wait >= 60, "Retry-After {wait}: a quota does not free up in seconds");
     let body: Value = refused.json().await.unwrap();
     assert_eq!(body["error"]["code"], "bucket_quota_exhausted");
-    let metrics = app
-        .http
-        .get(format!("{}/metrics", app.metrics_base))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let metrics = app.metrics_text().await;
     assert_eq!(
         crate::metrics::sample(&metrics, "stsvend_bucket_quota_exhausted_total"),
         Some(1.0),

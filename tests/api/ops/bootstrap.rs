@@ -174,31 +174,12 @@ async fn dry_run_prints_the_documents_and_writes_nothing() {
 /// A throwaway IAM user allowed to assume `role_arn`, standing in for a service principal;
 /// returns its ARN and keys.
 async fn principal_for(role_arn: &str) -> (String, Credentials) {
-    let iam = root_iam();
-    let name = format!("ops-test-{}", uuid::Uuid::new_v4().simple());
-    let user = iam.create_user().user_name(&name).send().await.unwrap().user.unwrap();
     let policy = json!({"Version": "2012-10-17", "Statement": [{
         "Effect": "Allow",
         "Action": ["sts:AssumeRole", "sts:TagSession", "sts:SetSourceIdentity"],
         "Resource": role_arn
     }]});
-    iam.put_user_policy()
-        .user_name(&name)
-        .policy_name("assume")
-        .policy_document(policy.to_string())
-        .send()
-        .await
-        .unwrap();
-    let key = iam
-        .create_access_key()
-        .user_name(&name)
-        .send()
-        .await
-        .unwrap()
-        .access_key
-        .unwrap();
-    let creds = Credentials::new(key.access_key_id, key.secret_access_key, None, None, "principal");
-    (user.arn, creds)
+    user_with_policy("ops-test", &policy).await
 }
 
 #[tokio::test]

@@ -203,9 +203,6 @@ async fn doctor_fails_naming_the_bucket_quota_when_it_is_used_up() {
 async fn doctor_fails_naming_the_first_login_step_the_service_policy_lacks() {
     use stsvend::ops::documents;
     let issuer = TestIssuer::start();
-    let iam = root_iam();
-    let name = format!("stsvend-doctor-{}", &uuid::Uuid::new_v4().simple().to_string()[..12]);
-    iam.create_user().user_name(&name).send().await.unwrap();
     let mut policy = documents::service_principal_policy(
         "aws",
         "stsvend",
@@ -217,21 +214,7 @@ async fn doctor_fails_naming_the_first_login_step_the_service_policy_lacks() {
             actions.retain(|a| a != "s3:PutBucketCORS");
         }
     }
-    iam.put_user_policy()
-        .user_name(&name)
-        .policy_name("stsvend-service")
-        .policy_document(policy.to_string())
-        .send()
-        .await
-        .unwrap();
-    let key = iam
-        .create_access_key()
-        .user_name(&name)
-        .send()
-        .await
-        .unwrap()
-        .access_key
-        .unwrap();
+    let (_, key) = user_with_policy("stsvend-doctor", &policy).await;
 
     let (run, _db) = doctor(
         &issuer.issuer,

@@ -102,6 +102,30 @@ pub fn s3_with(creds: Credentials) -> aws_sdk_s3::Client {
     aws_sdk_s3::Client::from_conf(conf)
 }
 
+/// A new IAM user (named `<prefix>-<random>`) with `policy` inline; returns its ARN and keys.
+pub async fn user_with_policy(prefix: &str, policy: &serde_json::Value) -> (String, Credentials) {
+    let iam = root_iam();
+    let name = format!("{prefix}-{}", &uuid::Uuid::new_v4().simple().to_string()[..12]);
+    let user = iam.create_user().user_name(&name).send().await.unwrap().user.unwrap();
+    iam.put_user_policy()
+        .user_name(&name)
+        .policy_name("inline")
+        .policy_document(policy.to_string())
+        .send()
+        .await
+        .unwrap();
+    let key = iam
+        .create_access_key()
+        .user_name(&name)
+        .send()
+        .await
+        .unwrap()
+        .access_key
+        .unwrap();
+    let creds = Credentials::new(key.access_key_id, key.secret_access_key, None, None, "test-user");
+    (user.arn, creds)
+}
+
 /// A role name no other test uses, and its ARN.
 pub fn fresh_role() -> (String, String) {
     let name = format!("stsvend-test-{}", uuid::Uuid::new_v4().simple());
