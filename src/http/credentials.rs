@@ -205,6 +205,16 @@ pub fn upstream_error(context: &str, e: &UpstreamError) -> ApiError {
             tracing::warn!(error = %e, "{context}");
             ApiError::Unavailable(if *service == "sts" { "AWS STS" } else { "AWS S3" })
         }
+        // IAM applies a change to the role (trust or permissions) a few seconds after it is
+        // made, and STS refuses until then: retry later. A role that stays refused is a
+        // configuration problem; the log, the `StsvendAssumeRoleRejected` alert and `stsvend
+        // doctor` name it.
+        UpstreamError::Rejected {
+            service: "sts", code, ..
+        } if code == "AccessDenied" => {
+            tracing::error!(error = %e, "{context}: STS refused AssumeRole; if the role was just changed, IAM has not applied it yet, otherwise check its trust policy and the service's policy (`stsvend doctor`)");
+            ApiError::Unavailable("AWS STS")
+        }
         UpstreamError::Rejected { .. } => ApiError::internal(context, e),
     }
 }

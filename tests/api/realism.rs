@@ -89,3 +89,18 @@ async fn operation_aborted_on_create_bucket_moves_to_a_new_name() {
     assert_eq!((row.bucket.as_str(), row.candidate), (v.bucket.as_str(), 1));
     assert_eq!(buckets_named(&v.bucket).await, vec![v.bucket.clone()]);
 }
+
+/// IAM applies a change to the role after a few seconds, and STS refuses `AssumeRole` with
+/// `AccessDenied` until then: for the client that is "retry later" (503 with `Retry-After`),
+/// not a server fault (500). The log says what to check.
+#[tokio::test]
+async fn sts_access_denied_answers_503_retry_later() {
+    let proxy = FaultProxy::start().await;
+    let app = app_behind(&proxy).await;
+    proxy.answer_sts_with_error(1, 403, "AccessDenied");
+    let sub = unique_sub("role-propagating");
+    let (status, retry, body) = refused(&app, &sub).await;
+    assert_eq!((status, retry.is_some()), (503, true), "{body}");
+    assert_eq!(body["error"]["code"], "service_unavailable");
+    app.vend(&sub, None).await;
+}

@@ -288,8 +288,7 @@ async fn check_jwks(config: &Config) -> Result<String, String> {
 }
 
 /// `AssumeRole` as a vend does it (session policy, tag, session name, source identity), for a
-/// made-up user; returns the session ARN.
-/// The longest-rendering template is the one tried: with the session tag it is what STS
+/// made-up user; returns the session ARN. The longest-rendering template is the one tried: with the session tag it is what STS
 /// packs, and the one that would fail with `PackedPolicyTooLarge` first.
 async fn trial_assume(
     sts: &aws_sdk_sts::Client,
@@ -347,6 +346,11 @@ pub(super) async fn assume_as(
             if matches!(&e, UpstreamError::Rejected { code, .. } if code == "PackedPolicyTooLarge") {
                 format!(
                     "{e}: the session policy and the session tag pack beyond STS's limit; shorten the longest template"
+                )
+            } else if matches!(&e, UpstreamError::Rejected { code, .. } if code == "AccessDenied") {
+                format!(
+                    "{}; if the role or its trust policy changed in the last minute, IAM may not have applied it yet (run doctor again shortly), otherwise the role must trust this principal and its policy allow sts:AssumeRole, sts:TagSession and sts:SetSourceIdentity",
+                    OpsError::from(e)
                 )
             } else {
                 OpsError::from(e).to_string()
