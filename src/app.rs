@@ -94,8 +94,6 @@ impl Application {
         let store = Store::connect(&config.database).await?;
 
         let sdk = crate::aws::sdk_config(&config.aws).await;
-        let s3 = crate::aws::s3_client(&sdk, &config.aws);
-        let sts = crate::aws::sts_client(&sdk);
 
         let metrics = Arc::new(Metrics::new());
         metrics.index_templates(policies.names());
@@ -113,6 +111,8 @@ impl Application {
             Duration::from_secs(config.aws.call_timeout_seconds),
             Arc::clone(&metrics),
         ));
+        let s3 = crate::aws::s3_client_counted(&sdk, &config.aws, &gate);
+        let sts = crate::aws::sts_client_counted(&sdk, &gate);
         let buckets = Arc::new(Buckets::new(s3, &config.storage, &config.aws, Arc::clone(&metrics)));
         let provisioner = Provisioner::new(store.clone(), Arc::clone(&buckets), &config, Arc::clone(&gate));
         let keys = KeyCache::new(KeyCacheParts {

@@ -1,5 +1,6 @@
 //! The AWS boundary: SDK configuration and how SDK errors are classified.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use aws_config::BehaviorVersion;
@@ -7,7 +8,13 @@ use aws_config::retry::RetryConfig;
 use aws_config::timeout::TimeoutConfig;
 use aws_sdk_s3::error::{ProvideErrorMetadata, SdkError};
 
+use aws_sdk_s3::config::interceptors::BeforeTransmitInterceptorContextRef;
+use aws_sdk_s3::config::{ConfigBag, Intercept, RuntimeComponents};
+use aws_smithy_runtime_api::client::orchestrator::Metadata;
+use aws_smithy_runtime_api::client::retries::RequestAttempts;
+
 use crate::config::AwsConfig;
+use crate::limits::AwsGate;
 use crate::metrics::Metrics;
 
 /// Loads the SDK configuration: the standard credential chain, the configured region, and
@@ -30,16 +37,59 @@ pub async fn sdk_config(aws: &AwsConfig) -> aws_config::SdkConfig {
     loader.load().await
 }
 
+fn s3_conf(sdk: &aws_config::SdkConfig, aws: &AwsConfig) -> aws_sdk_s3::config::Builder {
+    // Custom endpoints (MiniStack, VPC endpoints) are addressed path-style.
+    aws_sdk_s3::config::Builder::from(sdk).force_path_style(aws.endpoint_url.is_some())
+}
+
 pub fn s3_client(sdk: &aws_config::SdkConfig, aws: &AwsConfig) -> aws_sdk_s3::Client {
-    let conf = aws_sdk_s3::config::Builder::from(sdk)
-        // Custom endpoints (MiniStack, VPC endpoints) are addressed path-style.
-        .force_path_style(aws.endpoint_url.is_some())
-        .build();
-    aws_sdk_s3::Client::from_conf(conf)
+    aws_sdk_s3::Client::from_conf(s3_conf(sdk, aws).build())
 }
 
 pub fn sts_client(sdk: &aws_config::SdkConfig) -> aws_sdk_sts::Client {
     aws_sdk_sts::Client::new(sdk)
+}
+
+/// The service's S3 client, with its retries counted by `gate`.
+pub fn s3_client_counted(sdk: &aws_config::SdkConfig, aws: &AwsConfig, gate: &Arc<AwsGate>) -> aws_sdk_s3::Client {
+    aws_sdk_s3::Client::from_conf(s3_conf(sdk, aws).interceptor(RetryCounter(Arc::clone(gate))).build())
+}
+
+/// The service's STS client, with its retries counted by `gate` (and charged to the
+/// `AssumeRole` budget).
+pub fn sts_client_counted(sdk: &aws_config::SdkConfig, gate: &Arc<AwsGate>) -> aws_sdk_sts::Client {
+    let conf = aws_sdk_sts::config::Builder::from(sdk)
+        .interceptor(RetryCounter(Arc::clone(gate)))
+        .build();
+    aws_sdk_sts::Client::from_conf(conf)
+}
+
+/// Tells the AWS gate of every attempt the SDK makes after the first.
+struct RetryCounter(Arc<AwsGate>);
+
+impl std::fmt::Debug for RetryCounter {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("RetryCounter")
+    }
+}
+
+impl Intercept for RetryCounter {
+    fn name(&self) -> &'static str {
+        "stsvend-retry-counter"
+    }
+
+    fn read_before_attempt(
+        &self,
+        _context: &BeforeTransmitInterceptorContextRef<'_>,
+        _runtime_components: &RuntimeComponents,
+        cfg: &mut ConfigBag,
+    ) -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
+        let retry = cfg.load::<RequestAttempts>().is_some_and(|a| a.attempts() > 1);
+        if retry && let Some(op) = cfg.load::<Metadata>() {
+            self.0.note_retry(op.service(), op.name());
+        }
+        Ok(())
+    }
 }
 
 /// Counts one AWS call and, if it failed, its failure kind; returns the classified result.

@@ -112,6 +112,20 @@ impl AwsGate {
             })
     }
 
+    /// Counts an attempt the SDK made again; a retried `AssumeRole` is charged to the
+    /// per-second budget like a first attempt (without waiting: the retry is already under
+    /// way), so retries cannot push STS past the configured rate unnoticed.
+    pub fn note_retry(&self, service: &str, operation: &str) {
+        let service = service.to_ascii_lowercase();
+        self.metrics
+            .aws_retries
+            .with_label_values(&[service.as_str(), operation])
+            .inc();
+        if service == "sts" && operation == "AssumeRole" {
+            let _charged = self.assume_role.check();
+        }
+    }
+
     /// A slot for one `AssumeRole` call, within the per-second budget.
     pub async fn assume_role(&self) -> Result<SemaphorePermit<'_>, UpstreamError> {
         tokio::time::timeout(self.max_wait, self.assume_role.until_ready())
@@ -134,6 +148,29 @@ mod tests {
             vend_burst: burst,
             ..LimitsConfig::default()
         }
+    }
+
+    #[test]
+    fn a_retried_assume_role_is_charged_to_the_budget_and_counted() {
+        let config = LimitsConfig {
+            assume_role_per_second: 1,
+            ..LimitsConfig::default()
+        };
+        let gate = AwsGate::new(&config, Duration::from_secs(1), Arc::new(Metrics::new()));
+        gate.note_retry("S3", "PutBucketCors");
+        assert!(
+            gate.assume_role.check().is_ok(),
+            "an S3 retry costs no AssumeRole budget"
+        );
+        let fresh = AwsGate::new(&config, Duration::from_secs(1), Arc::new(Metrics::new()));
+        fresh.note_retry("STS", "AssumeRole");
+        assert!(
+            fresh.assume_role.check().is_err(),
+            "the retry used this second's AssumeRole"
+        );
+        let retries = |g: &AwsGate, s: &str, o: &str| g.metrics.aws_retries.with_label_values(&[s, o]).get();
+        assert_eq!(retries(&gate, "s3", "PutBucketCors"), 1);
+        assert_eq!(retries(&fresh, "sts", "AssumeRole"), 1);
     }
 
     #[test]

@@ -16,6 +16,8 @@ pub struct Metrics {
     /// AWS calls by service and operation, and those that failed, by kind.
     pub aws_calls: IntCounterVec,
     pub aws_errors: IntCounterVec,
+    /// Attempts after the first, by service and operation.
+    pub aws_retries: IntCounterVec,
     /// Cache lookups by cache (`credentials`, `mappings`) and result (`hit`, `miss`).
     pub cache: IntCounterVec,
     /// Children of `cache` resolved once, for the warm path: (cache, [miss, hit]).
@@ -54,6 +56,11 @@ impl Metrics {
         let aws_calls = counter_vec(
             "aws_calls_total",
             "AWS calls by service and operation",
+            &["service", "operation"],
+        );
+        let aws_retries = counter_vec(
+            "aws_retries_total",
+            "AWS calls the SDK sent again (throttling, 5xx), by service and operation",
             &["service", "operation"],
         );
         let aws_errors = counter_vec(
@@ -120,6 +127,7 @@ impl Metrics {
             request_seconds,
             aws_calls,
             aws_errors,
+            aws_retries,
             cache,
             cache_children,
             provisioned,

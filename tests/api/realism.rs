@@ -31,6 +31,14 @@ async fn one_s3_slow_down_is_retried_and_the_setting_is_applied() {
     let v = app.vend(&unique_sub("slowdown-once"), None).await;
     let cors = service_s3().get_bucket_cors().bucket(&v.bucket).send().await;
     assert!(cors.is_ok(), "CORS applied after the retry");
+    assert_eq!(
+        crate::metrics::sample(
+            &app.metrics_text().await,
+            r#"stsvend_aws_retries_total{operation="PutBucketCors",service="s3"}"#
+        ),
+        Some(1.0),
+        "the retry is counted"
+    );
 }
 
 #[tokio::test]
@@ -59,6 +67,14 @@ async fn sts_throttling_once_is_retried_and_lasting_throttling_answers_503() {
     proxy.answer_sts_with_error(1, 400, "Throttling");
     let v = app.vend(&sub, Some("read-only")).await;
     assert_eq!(v.access, "read-only");
+    assert_eq!(
+        crate::metrics::sample(
+            &app.metrics_text().await,
+            r#"stsvend_aws_retries_total{operation="AssumeRole",service="sts"}"#
+        ),
+        Some(1.0),
+        "the retry is counted (and charged to the AssumeRole budget)"
+    );
 
     // A new user: nothing cached, so the vend needs AssumeRole.
     let other = unique_sub("throttled-long");
