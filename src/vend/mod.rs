@@ -109,15 +109,27 @@ impl Vend {
             return Err(VendError::RequiredClaim(claim.clone()));
         }
         let template = self.authorize(caller, access)?;
+        // On a first login, the keys are asked for while the bucket is being configured; they
+        // are used only once `ensure_ready_with` has returned (every setting confirmed).
+        let early = std::sync::Mutex::new(None);
+        let slot = &early;
         let user = self
             .provisioner
-            .ensure_ready(caller)
+            .ensure_ready_with(caller, |row| async move {
+                let found = self.keys.get(&row, template).await;
+                *slot.lock().unwrap_or_else(std::sync::PoisonError::into_inner) = Some(found);
+            })
             .await
             .map_err(VendError::Provisioning)?;
         if user.disabled_at.is_some() {
             return Err(VendError::Disabled);
         }
-        let found = self.keys.get(&user, template).await.map_err(VendError::Sts)?;
+        let early = early.into_inner().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let found = match early {
+            Some(found) => found,
+            None => self.keys.get(&user, template).await,
+        }
+        .map_err(VendError::Sts)?;
 
         // Keys go to a party (client address, OAuth client) only once an audit row for that
         // party is committed; later hand-outs of the same keys to it are counted on that row.
