@@ -24,6 +24,8 @@ struct State {
     upstream: SocketAddr,
     hold: Mutex<Option<Hold>>,
     answers: Mutex<Vec<Answer>>,
+    /// Latency added to matching requests.
+    latencies: Mutex<Vec<(Line, std::time::Duration)>>,
     /// Seconds added to the `Date` of every response: an AWS whose clock differs from ours.
     date_shift: std::sync::atomic::AtomicI64,
     /// How long a `PutBucketPolicy` takes to apply: answered at once, passed on this late.
@@ -48,6 +50,7 @@ impl FaultProxy {
             upstream,
             hold: Mutex::new(None),
             answers: Mutex::new(Vec::new()),
+            latencies: Mutex::new(Vec::new()),
             date_shift: std::sync::atomic::AtomicI64::new(0),
             policy_delay: Mutex::new(std::time::Duration::ZERO),
             release: tokio::sync::Notify::new(),
@@ -132,8 +135,43 @@ impl FaultProxy {
                 part: part.to_owned(),
             },
             remaining: times,
+            until: None,
             response: response.into_bytes(),
         });
+    }
+
+    /// Like [`Self::answer_with_error`], for every matching request during `window` from now
+    /// (a throttling episode rather than a count).
+    pub fn answer_with_error_for(
+        &self,
+        prefix: &str,
+        part: &str,
+        window: std::time::Duration,
+        status: u16,
+        code: &str,
+    ) {
+        self.answer_with_error(prefix, part, u32::MAX, status, code);
+        if let Some(last) = self.state.answers.lock().unwrap().last_mut() {
+            last.until = Some(std::time::Instant::now() + window);
+        }
+    }
+
+    /// Adds `latency` before each request whose first line starts with `prefix` and contains
+    /// `part` reaches `MiniStack` (AWS answers in tens of milliseconds, `MiniStack` in one);
+    /// replaces an earlier latency for the same requests (zero removes it).
+    pub fn add_latency(&self, prefix: &str, part: &str, latency: std::time::Duration) {
+        let mut latencies = self.state.latencies.lock().unwrap();
+        latencies.retain(|(line, _)| !(line.prefix == prefix && line.part == part));
+        if latency.is_zero() {
+            return;
+        }
+        latencies.push((
+            Line {
+                prefix: prefix.to_owned(),
+                part: part.to_owned(),
+            },
+            latency,
+        ));
     }
 
     /// Holds the next request whose first line starts with `prefix` until [`Self::release`];
@@ -209,6 +247,8 @@ enum When {
 struct Answer {
     line: Line,
     remaining: u32,
+    /// Answers only until then (`None`: until `remaining` runs out).
+    until: Option<std::time::Instant>,
     response: Vec<u8>,
 }
 
@@ -216,7 +256,10 @@ impl State {
     /// The canned response for this request, if a rule with uses left matches it.
     fn answer_for(&self, data: &[u8]) -> Option<Vec<u8>> {
         let mut answers = self.answers.lock().unwrap();
-        let rule = answers.iter_mut().find(|a| a.remaining > 0 && a.line.matches(data))?;
+        let now = std::time::Instant::now();
+        let rule = answers
+            .iter_mut()
+            .find(|a| a.remaining > 0 && a.until.is_none_or(|u| now < u) && a.line.matches(data))?;
         rule.remaining -= 1;
         Some(rule.response.clone())
     }
@@ -241,6 +284,17 @@ async fn pump(state: Arc<State>, mut client: TcpStream) {
                 };
                 if let Some(response) = state.answer_for(&buf[..n]) {
                     return Some(response);
+                }
+                let latency = state
+                    .latencies
+                    .lock()
+                    .unwrap()
+                    .iter()
+                    .filter(|(line, _)| line.matches(&buf[..n]))
+                    .map(|(_, d)| *d)
+                    .max();
+                if let Some(latency) = latency {
+                    tokio::time::sleep(latency).await;
                 }
                 let delay = *state.policy_delay.lock().unwrap();
                 let policy = Line {

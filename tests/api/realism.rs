@@ -120,3 +120,58 @@ async fn sts_access_denied_answers_503_retry_later() {
     assert_eq!(body["error"]["code"], "service_unavailable");
     app.vend(&sub, None).await;
 }
+
+/// AWS answering slower than `aws.call_timeout_seconds` (here one setting of a first login
+/// takes 3 s, the timeout is 1 s) is an outage for that request: 503 with `Retry-After`, the
+/// bucket left to the next attempt, which completes it once AWS is quick again.
+#[tokio::test]
+async fn a_setting_slower_than_the_call_timeout_answers_503_and_the_next_login_completes() {
+    let proxy = FaultProxy::start().await;
+    let app = TestApp::spawn_with(
+        Options::default()
+            .set("STSVEND_AWS__ENDPOINT_URL", &proxy.url)
+            .set("STSVEND_AWS__CALL_TIMEOUT_SECONDS", "1"),
+    )
+    .await;
+    proxy.add_latency("PUT /stsvend-", "/?tagging", std::time::Duration::from_secs(3));
+    let sub = unique_sub("slow-setting");
+    let started = std::time::Instant::now();
+    let (status, retry, body) = refused(&app, &sub).await;
+    assert_eq!((status, retry.is_some()), (503, true), "{body}");
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(3),
+        "the call was cut at its timeout"
+    );
+    proxy.add_latency("PUT /stsvend-", "/?tagging", std::time::Duration::ZERO);
+    let v = app.vend(&sub, None).await;
+    let tags = service_s3()
+        .get_bucket_tagging()
+        .bucket(&v.bucket)
+        .send()
+        .await
+        .unwrap();
+    assert!(
+        tags.tag_set().iter().any(|t| t.key() == "stsvend-owner"),
+        "the setting was applied"
+    );
+}
+
+/// A throttling episode (S3 answering `SlowDown` to every `CreateBucket` for 3 s) outlasts the
+/// SDK's retry: 503; once it is over, the same user's first login goes through.
+#[tokio::test]
+async fn a_slow_down_episode_answers_503_until_it_ends() {
+    let proxy = FaultProxy::start().await;
+    let app = app_behind(&proxy).await;
+    proxy.answer_with_error_for(
+        "PUT /stsvend-",
+        "/ HTTP",
+        std::time::Duration::from_secs(3),
+        503,
+        "SlowDown",
+    );
+    let sub = unique_sub("episode");
+    let (status, retry, body) = refused(&app, &sub).await;
+    assert_eq!((status, retry.is_some()), (503, true), "{body}");
+    tokio::time::sleep(std::time::Duration::from_secs(3)).await;
+    app.vend(&sub, None).await;
+}
