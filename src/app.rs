@@ -61,6 +61,8 @@ pub enum StartError {
     Tls(String),
     #[error("credential sealing key: {0}")]
     Sealer(#[from] crate::vend::SealerError),
+    #[error("session policy: {0}")]
+    SessionPolicy(String),
 }
 
 pub struct Application {
@@ -112,11 +114,22 @@ impl Application {
             Arc::clone(&metrics),
         ));
         let s3 = crate::aws::s3_client_counted(&sdk, &config.aws, &gate);
-        let sts = crate::aws::sts_client_counted(&sdk, &gate);
+        let sts = Sts::new(
+            crate::aws::sts_client_counted(&sdk, &gate),
+            &config.aws,
+            Arc::clone(&gate),
+        );
+        // Boxed: an SDK call held inline would make every caller's start-up future large.
+        let trial = Box::pin(sts.check_packing(&policies, &config.storage.bucket_prefix));
+        if let Ok(tried) = tokio::time::timeout(Duration::from_secs(config.aws.call_timeout_seconds * 2), trial).await {
+            tried.map_err(StartError::SessionPolicy)?;
+        } else {
+            tracing::warn!("the start-up trial AssumeRole did not answer in time; vends will tell");
+        }
         let buckets = Arc::new(Buckets::new(s3, &config.storage, &config.aws, Arc::clone(&metrics)));
         let provisioner = Provisioner::new(store.clone(), Arc::clone(&buckets), &config, Arc::clone(&gate));
         let keys = KeyCache::new(KeyCacheParts {
-            sts: Sts::new(sts, &config.aws, Arc::clone(&gate)),
+            sts,
             min_remaining: Duration::from_secs(config.aws.min_remaining_seconds),
             templates: policies.names().count(),
             store: store.clone(),

@@ -11,8 +11,9 @@ use time::OffsetDateTime;
 use crate::aws::{UpstreamError, observe};
 use crate::config::AwsConfig;
 use crate::identity::AccountId;
+use crate::identity::{BucketName, UserId};
 use crate::limits::AwsGate;
-use crate::policy::{RenderContext, Template};
+use crate::policy::{PolicySet, RenderContext, Template};
 use crate::store::UserRecord;
 
 pub use credentials::Credentials;
@@ -41,6 +42,54 @@ impl Sts {
     /// How long the sessions this hands out last.
     pub fn session_duration(&self) -> time::Duration {
         time::Duration::seconds(i64::from(self.duration_seconds))
+    }
+
+    /// A trial `AssumeRole` at start-up with the longest template and the session tag, for a
+    /// made-up user: STS packs the two, and a pack too large (`PackedPolicyTooLarge`) would
+    /// fail every vend. Any other failure is only logged (AWS may be down; vends will tell).
+    /// Not counted in the metrics; the keys are dropped.
+    pub async fn check_packing(&self, policies: &PolicySet, bucket_prefix: &str) -> Result<(), String> {
+        let user = UserId::derive("stsvend", "start-up-trial");
+        let bucket = BucketName::fresh(bucket_prefix).map_err(|e| e.to_string())?;
+        let ctx = RenderContext {
+            bucket: &bucket,
+            user_id: &user,
+            account_id: &self.account_id,
+        };
+        let Some(template) = policies
+            .names()
+            .filter_map(|n| policies.get(n))
+            .max_by_key(|t| t.render(&ctx).len())
+        else {
+            return Ok(());
+        };
+        let tag = Tag::builder()
+            .key(&self.tag_key)
+            .value(user.as_str())
+            .build()
+            .map_err(|e| e.to_string())?;
+        let result = self
+            .client
+            .assume_role()
+            .role_arn(&self.role_arn)
+            .role_session_name(user.role_session_name().as_str())
+            .source_identity(user.source_identity().as_str())
+            .policy(template.render(&ctx))
+            .duration_seconds(self.duration_seconds)
+            .tags(tag)
+            .send()
+            .await;
+        match result.map_err(|e| UpstreamError::classify("sts", "AssumeRole", &e)) {
+            Ok(_) => Ok(()),
+            Err(e @ UpstreamError::Rejected { .. }) if e.to_string().contains("PackedPolicyTooLarge") => Err(format!(
+                "template `{}` and the session tag are too large for STS once packed ({e}); shorten the template",
+                template.name()
+            )),
+            Err(e) => {
+                tracing::warn!(error = %e, "the start-up trial AssumeRole failed; vends will tell");
+                Ok(())
+            }
+        }
     }
 
     /// Fresh keys for `user` under `template`: the template rendered for the user's bucket as

@@ -136,7 +136,7 @@ impl TestApp {
         };
         let db_dir = opts.db_dir.unwrap_or_else(|| Arc::new(tempfile::tempdir().unwrap()));
         let config = test_config(&issuer.issuer, &db_dir.path().join("stsvend.db"), &opts.env);
-        let app = Application::build(config.clone())
+        let app = Box::pin(Application::build(config.clone()))
             .await
             .unwrap_or_else(|e| panic!("{e}"));
         let base = format!("http://127.0.0.1:{}", app.port());

@@ -259,3 +259,27 @@ async fn json_logs_are_one_object_per_line() {
     assert_eq!(request_line["status"], 200);
     assert_eq!(request_line["span"]["request_id"], "json-1");
 }
+
+/// STS packs the session policy with the session tag, and refuses a pack that is too large
+/// (`PackedPolicyTooLarge`, which `MiniStack` never answers: the fault proxy does): every vend
+/// would fail, so start-up tries the longest template once and stops, naming it.
+#[tokio::test]
+async fn a_template_too_large_once_packed_stops_start_up() {
+    let proxy = crate::fault_proxy::FaultProxy::start().await;
+    proxy.answer_sts_with_error(1, 400, "PackedPolicyTooLarge");
+    let issuer = TestIssuer::start();
+    let dir = tempfile::tempdir().unwrap();
+    let config = test_config(
+        &issuer.issuer,
+        &dir.path().join("s.db"),
+        &[("STSVEND_AWS__ENDPOINT_URL".to_owned(), proxy.url.clone())],
+    );
+    let Err(err) = stsvend::app::Application::build(config).await else {
+        panic!("start-up went on with a session policy STS refuses");
+    };
+    let msg = err.to_string();
+    assert!(
+        msg.contains("PackedPolicyTooLarge") && msg.contains("`read-write`"),
+        "{msg}"
+    );
+}
