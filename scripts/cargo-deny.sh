@@ -7,7 +7,8 @@
 #     with `--offline`;
 #   - the database is fetched when that works (it fails within a second or so when it does not);
 #   - when it cannot be fetched, the offline snapshot (a git bundle: $STSVEND_RUSTSEC_BUNDLE, or
-#     shared/rustsec/advisory-db.bundle beside the repository's directory) is restored into
+#     shared/rustsec/advisory-db.bundle beside the checkout or a folder above it, or in
+#     /work/shared on the project's machines) is restored into
 #     $CARGO_HOME/advisory-dbs, if no copy is there yet or the snapshot's last commit is newer
 #     than the copy's;
 #   - the advisories check runs against that copy, and the script says which copy and how old.
@@ -32,7 +33,20 @@ db_root="${CARGO_HOME:-$HOME/.cargo}/advisory-dbs"
 # cargo-deny names the directory after the database URL (deny.toml `db-urls`, the default one).
 db="$db_root/advisory-db-3157b0e258782691"
 db_url=https://github.com/rustsec/advisory-db
-bundle="${STSVEND_RUSTSEC_BUNDLE:-$(dirname "$ROOT")/shared/rustsec/advisory-db.bundle}"
+# The snapshot: $STSVEND_RUSTSEC_BUNDLE, else shared/rustsec/ beside the checkout or beside any
+# folder above it (a clone one level deeper still finds it), else the project machines' /work/shared.
+find_bundle() {
+  local dir="$ROOT"
+  while [[ "$dir" != / ]]; do
+    dir="$(dirname "$dir")"
+    if [[ -f "$dir/shared/rustsec/advisory-db.bundle" ]]; then
+      echo "$dir/shared/rustsec/advisory-db.bundle"
+      return
+    fi
+  done
+  echo /work/shared/rustsec/advisory-db.bundle
+}
+bundle="${STSVEND_RUSTSEC_BUNDLE:-$(find_bundle)}"
 
 # Unix time of a repository's last commit; 0 when there is no readable repository.
 commit_time() {
