@@ -75,6 +75,14 @@ enum Command {
     Configure(configure::ConfigureArgs),
     /// Forget the session: remove the session file and the refresh token from the OS keychain.
     Logout,
+    /// Print the shell completion script (e.g. `stsvend-cli completions bash >
+    /// ~/.local/share/bash-completion/completions/stsvend-cli`).
+    Completions {
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
+    /// Print the man page (roff; e.g. `stsvend-cli man > stsvend-cli.1`).
+    Man,
 }
 
 fn http_client() -> Result<reqwest::blocking::Client, CliError> {
@@ -102,11 +110,37 @@ fn run(cli: Cli) -> Result<(), CliError> {
         Command::TokenFile { path, once } => token_file::run(&http, &store, &path, once),
         Command::Configure(args) => configure::run(&http, &store, explicit, args),
         Command::Logout => logout::run(&store),
+        // Answered in `main`, before any session is touched.
+        Command::Completions { .. } | Command::Man => Ok(()),
+    }
+}
+
+/// The completion script or the man page, generated from the clap definition.
+fn print_docs(command: &Command) -> Option<ExitCode> {
+    use clap::CommandFactory;
+    let mut out = std::io::stdout();
+    match command {
+        Command::Completions { shell } => {
+            clap_complete::generate(*shell, &mut Cli::command(), "stsvend-cli", &mut out);
+            Some(ExitCode::SUCCESS)
+        }
+        Command::Man => Some(match clap_mangen::Man::new(Cli::command()).render(&mut out) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("stsvend-cli: man: {e}");
+                ExitCode::FAILURE
+            }
+        }),
+        _ => None,
     }
 }
 
 fn main() -> ExitCode {
-    match run(Cli::parse()) {
+    let cli = Cli::parse();
+    if let Some(code) = print_docs(&cli.command) {
+        return code;
+    }
+    match run(cli) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("stsvend-cli: {e}");

@@ -261,3 +261,26 @@ fn logout_removes_a_session_kept_in_the_file_and_is_quiet_when_there_is_none() {
     assert!(again.status.success());
     assert!(String::from_utf8_lossy(&again.stderr).contains("Not logged in"));
 }
+
+/// Shell completions and the man page are generated from the clap definition, so every
+/// subcommand is in them; neither touches a session (no store is given here).
+#[test]
+fn completions_and_the_man_page_name_every_subcommand() {
+    let subcommands = ["login", "credential-process", "token-file", "configure", "logout"];
+    for shell in ["bash", "zsh", "fish"] {
+        let out = cli(&["completions", shell], &[]);
+        assert!(out.status.success(), "{shell}: {out:?}");
+        let text = String::from_utf8(out.stdout).unwrap();
+        for sub in subcommands {
+            assert!(text.contains(sub), "{shell} completions lack {sub}");
+        }
+    }
+    let out = cli(&["man"], &[]);
+    assert!(out.status.success(), "{out:?}");
+    // roff escapes hyphens (`\-`).
+    let page = String::from_utf8(out.stdout).unwrap().replace("\\-", "-");
+    assert!(page.contains(".TH stsvend-cli"), "{page}");
+    for sub in subcommands {
+        assert!(page.contains(sub), "the man page lacks {sub}");
+    }
+}

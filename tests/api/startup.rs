@@ -283,3 +283,26 @@ async fn a_template_too_large_once_packed_stops_start_up() {
         "{msg}"
     );
 }
+
+/// Shell completions and the man page are generated from the clap definition: every
+/// subcommand is in them.
+#[test]
+fn completions_and_the_man_page_name_every_subcommand() {
+    let subcommands = ["serve", "check-config", "bootstrap", "doctor", "users"];
+    for shell in ["bash", "zsh", "fish"] {
+        let out = Command::new(BIN).args(["completions", shell]).output().unwrap();
+        assert!(out.status.success(), "{shell}: {out:?}");
+        let text = String::from_utf8(out.stdout).unwrap();
+        for sub in subcommands {
+            assert!(text.contains(sub), "{shell} completions lack {sub}");
+        }
+    }
+    let out = Command::new(BIN).arg("man").output().unwrap();
+    assert!(out.status.success(), "{out:?}");
+    // roff escapes hyphens (`\-`).
+    let page = String::from_utf8(out.stdout).unwrap().replace("\\-", "-");
+    assert!(page.contains(".TH stsvend"), "{page}");
+    for sub in subcommands {
+        assert!(page.contains(sub), "the man page lacks {sub}");
+    }
+}

@@ -50,6 +50,14 @@ enum Command {
         #[arg(long, default_value = "config.toml", env = "STSVEND_CONFIG")]
         config: PathBuf,
     },
+    /// Print the shell completion script (e.g. `stsvend completions bash >
+    /// /etc/bash_completion.d/stsvend`).
+    Completions {
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
+    /// Print the man page (roff; e.g. `stsvend man > /usr/local/share/man/man1/stsvend.1`).
+    Man,
     /// Administer users through the running service's admin API (needs an admin token, from
     /// the environment or --token-file). Prints the JSON answer.
     Users {
@@ -74,6 +82,21 @@ fn load(path: &std::path::Path) -> Result<Config, ExitCode> {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
+        Command::Completions { shell } => {
+            use clap::CommandFactory;
+            clap_complete::generate(shell, &mut Cli::command(), "stsvend", &mut std::io::stdout());
+            ExitCode::SUCCESS
+        }
+        Command::Man => {
+            use clap::CommandFactory;
+            match clap_mangen::Man::new(Cli::command()).render(&mut std::io::stdout()) {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(e) => {
+                    eprintln!("stsvend: man: {e}");
+                    ExitCode::FAILURE
+                }
+            }
+        }
         Command::CheckConfig { config } => {
             let config = match load(&config) {
                 Ok(c) => c,
