@@ -203,6 +203,11 @@ impl UpstreamError {
         }
     }
 
+    /// True when AWS refused the call with `code`.
+    pub fn is_rejected_with(&self, code: &str) -> bool {
+        matches!(self, Self::Rejected { code: c, .. } if c == code)
+    }
+
     /// `unavailable` or `rejected`, for metrics.
     pub fn kind(&self) -> &'static str {
         match self {

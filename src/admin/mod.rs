@@ -7,7 +7,6 @@ use std::sync::Arc;
 
 use serde::Serialize;
 
-use crate::aws::UpstreamError;
 use crate::buckets::{BucketError, Buckets, Emptied};
 use crate::clock::{format_time, next_second, sleep_until};
 use crate::identity::UserId;
@@ -81,7 +80,7 @@ pub struct Deleted {
 }
 
 fn is_access_denied(e: &BucketError) -> bool {
-    matches!(e, BucketError::Upstream(UpstreamError::Rejected { code, .. }) if code == "AccessDenied")
+    matches!(e, BucketError::Upstream(u) if u.is_rejected_with("AccessDenied"))
 }
 
 pub fn parse_user_id(s: &str) -> Result<UserId, AdminError> {

@@ -144,9 +144,7 @@ impl Buckets {
         }
         Ok(())
     }
-}
 
-impl Buckets {
     /// Waits, at most `bound`, until `probe` (a session issued before a revocation's cut-off)
     /// is refused on `bucket`: AWS applies a new bucket policy after a delay. True once it is.
     pub async fn wait_until_refused(

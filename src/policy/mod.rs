@@ -166,6 +166,12 @@ impl PolicySet {
         self.templates.get(name)
     }
 
+    /// The template whose rendering for `ctx` is longest: with the session tag, what STS packs
+    /// and the first to fail with `PackedPolicyTooLarge`.
+    pub fn longest(&self, ctx: &RenderContext<'_>) -> Option<&Template> {
+        self.templates.values().max_by_key(|t| t.render(ctx).len())
+    }
+
     pub fn names(&self) -> impl Iterator<Item = &str> {
         self.templates.keys().map(String::as_str)
     }

@@ -10,13 +10,15 @@ use time::OffsetDateTime;
 
 use crate::aws::{UpstreamError, observe};
 use crate::config::AwsConfig;
-use crate::identity::AccountId;
-use crate::identity::{BucketName, UserId};
+use crate::identity::{AccountId, BucketName, UserId};
 use crate::limits::AwsGate;
 use crate::policy::{PolicySet, RenderContext, Template};
 use crate::store::UserRecord;
 
 pub use credentials::Credentials;
+
+/// STS's answer when a session policy and its tags pack beyond its limit.
+pub const PACKED_POLICY_TOO_LARGE: &str = "PackedPolicyTooLarge";
 
 pub struct Sts {
     client: aws_sdk_sts::Client,
@@ -44,6 +46,41 @@ impl Sts {
         time::Duration::seconds(i64::from(self.duration_seconds))
     }
 
+    /// The `AssumeRole` request a vend sends, for `user`: `policy` as the session policy, the
+    /// user id as session tag, session name and source identity, `seconds` long. The start-up
+    /// trial and `doctor` send exactly this too.
+    pub fn request(
+        &self,
+        user: &UserId,
+        policy: String,
+        seconds: i32,
+    ) -> Result<aws_sdk_sts::operation::assume_role::builders::AssumeRoleFluentBuilder, UpstreamError> {
+        let tag = Tag::builder()
+            .key(&self.tag_key)
+            .value(user.as_str())
+            .build()
+            .map_err(|e| UpstreamError::Rejected {
+                service: "sts",
+                operation: "build",
+                code: "ClientError".to_owned(),
+                detail: e.to_string(),
+            })?;
+        Ok(self
+            .client
+            .assume_role()
+            .role_arn(&self.role_arn)
+            .role_session_name(user.role_session_name().as_str())
+            .source_identity(user.source_identity().as_str())
+            .policy(policy)
+            .duration_seconds(seconds)
+            .tags(tag))
+    }
+
+    /// The role sessions are assumed from.
+    pub fn role_arn(&self) -> &str {
+        &self.role_arn
+    }
+
     /// A trial `AssumeRole` at start-up with the longest template and the session tag, for a
     /// made-up user: STS packs the two, and a pack too large (`PackedPolicyTooLarge`) would
     /// fail every vend. Any other failure is only logged (AWS may be down; vends will tell).
@@ -56,32 +93,19 @@ impl Sts {
             user_id: &user,
             account_id: &self.account_id,
         };
-        let Some(template) = policies
-            .names()
-            .filter_map(|n| policies.get(n))
-            .max_by_key(|t| t.render(&ctx).len())
-        else {
+        let Some(template) = policies.longest(&ctx) else {
             return Ok(());
         };
-        let tag = Tag::builder()
-            .key(&self.tag_key)
-            .value(user.as_str())
-            .build()
+        let request = self
+            .request(&user, template.render(&ctx), self.duration_seconds)
             .map_err(|e| e.to_string())?;
-        let result = self
-            .client
-            .assume_role()
-            .role_arn(&self.role_arn)
-            .role_session_name(user.role_session_name().as_str())
-            .source_identity(user.source_identity().as_str())
-            .policy(template.render(&ctx))
-            .duration_seconds(self.duration_seconds)
-            .tags(tag)
+        match request
             .send()
-            .await;
-        match result.map_err(|e| UpstreamError::classify("sts", "AssumeRole", &e)) {
+            .await
+            .map_err(|e| UpstreamError::classify("sts", "AssumeRole", &e))
+        {
             Ok(_) => Ok(()),
-            Err(e @ UpstreamError::Rejected { .. }) if e.to_string().contains("PackedPolicyTooLarge") => Err(format!(
+            Err(e) if e.is_rejected_with(PACKED_POLICY_TOO_LARGE) => Err(format!(
                 "template `{}` and the session tag are too large for STS once packed ({e}); shorten the template",
                 template.name()
             )),
@@ -102,27 +126,7 @@ impl Sts {
             user_id: &user.user_id,
             account_id: &self.account_id,
         });
-        let tag = Tag::builder()
-            .key(&self.tag_key)
-            .value(user.user_id.as_str())
-            .build()
-            .map_err(|e| UpstreamError::Rejected {
-                service: "sts",
-                operation: "build",
-                code: "ClientError".to_owned(),
-                detail: e.to_string(),
-            })?;
-        let result = self
-            .client
-            .assume_role()
-            .role_arn(&self.role_arn)
-            .role_session_name(user.user_id.role_session_name().as_str())
-            .source_identity(user.user_id.source_identity().as_str())
-            .policy(policy)
-            .duration_seconds(self.duration_seconds)
-            .tags(tag)
-            .send()
-            .await;
+        let result = self.request(&user.user_id, policy, self.duration_seconds)?.send().await;
         let out = observe(self.gate.metrics(), "sts", "AssumeRole", result)?;
         let c = out.credentials.ok_or_else(|| UpstreamError::Rejected {
             service: "sts",

@@ -14,7 +14,7 @@ use crate::metrics::Metrics;
 use crate::ops::RoleArn;
 use crate::ops::documents::{PERMISSION_POLICY_NAME, parse_returned};
 use crate::policy::{ACCOUNT_CONDITION_KEY, PolicySet, RenderContext, unpinned_statements};
-use crate::sts::Credentials;
+use crate::sts::{Credentials, Sts};
 
 /// The role's permission policy (the one `bootstrap` writes) pins `s3:ResourceAccount` to the
 /// service's account. Credentials without `iam:GetRolePolicy` get a warning, not a failure.
@@ -151,7 +151,7 @@ pub(super) async fn check_bucket_quota(s3: &aws_sdk_s3::Client, config: &Config)
 /// revocation: a session issued before the cut-off is probed until it is refused.
 pub(super) async fn check_first_login(
     s3: aws_sdk_s3::Client,
-    sts: &aws_sdk_sts::Client,
+    sts: &Sts,
     config: &Config,
     policies: Option<&PolicySet>,
 ) -> Result<String, String> {
@@ -216,7 +216,7 @@ const PROPAGATION_BOUND: std::time::Duration = std::time::Duration::from_secs(30
 /// A session of the default template for the probe user on the probe bucket, if STS gives one
 /// (the assume-role check reports why not).
 async fn probe_session(
-    sts: &aws_sdk_sts::Client,
+    sts: &Sts,
     config: &Config,
     policies: &PolicySet,
     bucket: &BucketName,
@@ -228,7 +228,7 @@ async fn probe_session(
         user_id: user,
         account_id: &config.aws.account_id(),
     });
-    let out = super::assume_as(sts, config, &policy, user, 900).await.ok()?;
+    let out = super::assume_as(sts, policy, user, 900).await.ok()?;
     let c = out.credentials?;
     let expiration = time::OffsetDateTime::from_unix_timestamp(c.expiration.secs()).ok()?;
     Credentials::new(&c.access_key_id, &c.secret_access_key, &c.session_token, expiration)

@@ -4,9 +4,8 @@
 
 use std::fmt;
 use std::path::Path;
+use std::sync::Arc;
 use std::time::Duration;
-
-use aws_sdk_sts::types::Tag;
 
 mod account;
 
@@ -15,8 +14,11 @@ use crate::auth::JwksCache;
 use crate::aws::UpstreamError;
 use crate::config::Config;
 use crate::identity::{BucketName, UserId};
+use crate::limits::AwsGate;
+use crate::metrics::Metrics;
 use crate::policy::{ACCOUNT_CONDITION_KEY, MAX_POLICY_CHARS, PolicySet, RenderContext, unpinned_statements};
 use crate::store::Store;
+use crate::sts::{PACKED_POLICY_TOO_LARGE, Sts};
 use account::{check_bucket_quota, check_first_login, check_role_pin};
 
 /// AWS caps a session obtained with role credentials (role chaining) at one hour.
@@ -124,6 +126,13 @@ pub async fn run(config_path: &Path) -> bool {
 
     let sdk = crate::aws::sdk_config(&config.aws).await;
     let sts = crate::aws::sts_client(&sdk);
+    // The vend's own `AssumeRole` (its gate and metrics are doctor's alone).
+    let gate = AwsGate::new(
+        &config.limits,
+        Duration::from_secs(config.aws.call_timeout_seconds),
+        Arc::new(Metrics::new()),
+    );
+    let vend_sts = Sts::new(sts.clone(), &config.aws, Arc::new(gate));
     match caller_identity(&sts).await {
         Ok(me) => {
             report.line(Status::Ok, "identity", &format!("{} (account {})", me.arn, me.account));
@@ -163,7 +172,7 @@ pub async fn run(config_path: &Path) -> bool {
         "first-login",
         Box::pin(check_first_login(
             s3,
-            &sts,
+            &vend_sts,
             &config,
             policies.as_ref().ok().map(|(p, _)| p),
         ))
@@ -178,7 +187,7 @@ pub async fn run(config_path: &Path) -> bool {
         );
         return !report.failed;
     };
-    let trial = |seconds| trial_assume(&sts, &config, &policies, seconds);
+    let trial = |seconds| trial_assume(&vend_sts, &config, &policies, seconds);
     let assumed = report.result(
         "assume-role",
         trial(TRIAL_SECONDS).await.map(|arn| {
@@ -288,14 +297,10 @@ async fn check_jwks(config: &Config) -> Result<String, String> {
 }
 
 /// `AssumeRole` as a vend does it (session policy, tag, session name, source identity), for a
-/// made-up user; returns the session ARN. The longest-rendering template is the one tried: with the session tag it is what STS
-/// packs, and the one that would fail with `PackedPolicyTooLarge` first.
-async fn trial_assume(
-    sts: &aws_sdk_sts::Client,
-    config: &Config,
-    policies: &PolicySet,
-    seconds: i32,
-) -> Result<String, String> {
+/// made-up user; returns the session ARN. The longest-rendering template is the one tried:
+/// with the session tag it is what STS packs, and the first to fail with
+/// `PackedPolicyTooLarge`.
+async fn trial_assume(sts: &Sts, config: &Config, policies: &PolicySet, seconds: i32) -> Result<String, String> {
     let user = UserId::derive("doctor", "trial");
     let bucket = BucketName::fresh(&config.storage.bucket_prefix).map_err(|e| e.to_string())?;
     let account = config.aws.account_id();
@@ -304,58 +309,38 @@ async fn trial_assume(
         user_id: &user,
         account_id: &account,
     };
-    let template = policies
-        .names()
-        .filter_map(|n| policies.get(n))
-        .max_by_key(|t| t.render(&ctx).len())
-        .ok_or("no template")?;
-    let out = assume_as(sts, config, &template.render(&ctx), &user, seconds).await?;
+    let template = policies.longest(&ctx).ok_or("no template")?;
+    let out = assume_as(sts, template.render(&ctx), &user, seconds).await?;
     Ok(format!(
         "{} (the longest template, `{}`)",
         out.assumed_role_user
-            .map_or_else(|| config.aws.role_arn.clone(), |u| u.arn),
+            .map_or_else(|| sts.role_arn().to_owned(), |u| u.arn),
         template.name()
     ))
 }
 
-/// `AssumeRole` exactly as a vend makes it (session policy, tag, session name, source
-/// identity) for a made-up `user`.
+/// `AssumeRole` exactly as a vend sends it (`Sts::request`) for a made-up `user`, its failure
+/// told as doctor tells it: the likely cause named.
 pub(super) async fn assume_as(
-    sts: &aws_sdk_sts::Client,
-    config: &Config,
-    policy: &str,
+    sts: &Sts,
+    policy: String,
     user: &UserId,
     seconds: i32,
 ) -> Result<aws_sdk_sts::operation::assume_role::AssumeRoleOutput, String> {
-    let tag = Tag::builder()
-        .key(&config.aws.session_tag_key)
-        .value(user.as_str())
-        .build()
-        .map_err(|e| e.to_string())?;
-    sts.assume_role()
-        .role_arn(&config.aws.role_arn)
-        .role_session_name(user.role_session_name().as_str())
-        .source_identity(user.source_identity().as_str())
-        .policy(policy)
-        .duration_seconds(seconds)
-        .tags(tag)
-        .send()
-        .await
-        .map_err(|e| {
-            let e = UpstreamError::classify("sts", "AssumeRole", &e);
-            if matches!(&e, UpstreamError::Rejected { code, .. } if code == "PackedPolicyTooLarge") {
-                format!(
-                    "{e}: the session policy and the session tag pack beyond STS's limit; shorten the longest template"
-                )
-            } else if matches!(&e, UpstreamError::Rejected { code, .. } if code == "AccessDenied") {
-                format!(
-                    "{}; if the role or its trust policy changed in the last minute, IAM may not have applied it yet (run doctor again shortly), otherwise the role must trust this principal and its policy allow sts:AssumeRole, sts:TagSession and sts:SetSourceIdentity",
-                    OpsError::from(e)
-                )
-            } else {
-                OpsError::from(e).to_string()
-            }
-        })
+    let request = sts.request(user, policy, seconds).map_err(|e| e.to_string())?;
+    request.send().await.map_err(|e| {
+        let e = UpstreamError::classify("sts", "AssumeRole", &e);
+        if e.is_rejected_with(PACKED_POLICY_TOO_LARGE) {
+            format!("{e}: the session policy and the session tag pack beyond STS's limit; shorten the longest template")
+        } else if e.is_rejected_with("AccessDenied") {
+            format!(
+                "{}; if the role or its trust policy changed in the last minute, IAM may not have applied it yet (run doctor again shortly), otherwise the role must trust this principal and its policy allow sts:AssumeRole, sts:TagSession and sts:SetSourceIdentity",
+                OpsError::from(e)
+            )
+        } else {
+            OpsError::from(e).to_string()
+        }
+    })
 }
 
 #[cfg(test)]
