@@ -76,15 +76,11 @@ impl Provisioner {
     }
 
     /// The caller's mapping, creating and configuring the bucket on first login; a disabled
-    /// user's row as stored (the caller refuses it).
-    pub async fn ensure_ready(&self, caller: &Caller) -> Result<Arc<UserRecord>, Arc<ProvisionError>> {
-        self.ensure_ready_with(caller, |_| std::future::ready(())).await
-    }
-
-    /// Like [`Self::ensure_ready`]; on a first login (or a resumed one) that this call runs,
-    /// `meanwhile` gets the row once its bucket exists and runs concurrently with the bucket's
-    /// settings: the vend asks STS for keys then, one round trip of AWS latency saved. This
-    /// returns only once every setting is confirmed, so nothing is handed out before.
+    /// user's row as stored (the caller refuses it). On a first login (or a resumed one) that
+    /// this call runs, `meanwhile` gets the row once its bucket exists and runs concurrently
+    /// with the bucket's settings: the vend asks STS for keys then, one round trip of AWS
+    /// latency saved. This returns only once every setting is confirmed, so nothing is handed
+    /// out before.
     #[tracing::instrument(level = "debug", skip_all, fields(user_id = %caller.user_id))]
     pub async fn ensure_ready_with<F, Fut>(
         &self,
