@@ -15,19 +15,30 @@ const PAGE: i32 = 1000;
 impl Buckets {
     /// True when the bucket holds no object (or no longer exists).
     pub async fn is_empty(&self, bucket: &BucketName) -> Result<bool, BucketError> {
-        let out = match self
+        Ok(self
+            .list_objects(bucket, 1)
+            .await?
+            .is_none_or(|out| out.contents().is_empty()))
+    }
+
+    /// The first `max_keys` objects of the bucket; `None` when the bucket does not exist.
+    async fn list_objects(
+        &self,
+        bucket: &BucketName,
+        max_keys: i32,
+    ) -> Result<Option<aws_sdk_s3::operation::list_objects_v2::ListObjectsV2Output>, BucketError> {
+        match self
             .s3
             .list_objects_v2()
             .bucket(bucket.as_str())
             .expected_bucket_owner(self.owner.as_str())
-            .max_keys(1)
+            .max_keys(max_keys)
             .send()
             .await
         {
-            Err(e) if e.as_service_error().is_some_and(ListObjectsV2Error::is_no_such_bucket) => return Ok(true),
-            other => observe(&self.metrics, "s3", "ListObjectsV2", other)?,
-        };
-        Ok(out.contents().is_empty())
+            Err(e) if e.as_service_error().is_some_and(ListObjectsV2Error::is_no_such_bucket) => Ok(None),
+            other => Ok(Some(observe(&self.metrics, "s3", "ListObjectsV2", other)?)),
+        }
     }
 
     /// Deletes every object and every unfinished upload, then the bucket. A bucket that is
@@ -59,19 +70,8 @@ impl Buckets {
         let b = bucket.as_str();
         let mut deleted = 0u64;
         loop {
-            let listed = match self
-                .s3
-                .list_objects_v2()
-                .bucket(b)
-                .expected_bucket_owner(self.owner.as_str())
-                .max_keys(PAGE)
-                .send()
-                .await
-            {
-                Err(e) if e.as_service_error().is_some_and(ListObjectsV2Error::is_no_such_bucket) => {
-                    return Ok((deleted, false));
-                }
-                other => observe(&self.metrics, "s3", "ListObjectsV2", other)?,
+            let Some(listed) = self.list_objects(bucket, PAGE).await? else {
+                return Ok((deleted, false));
             };
             let keys: Vec<ObjectIdentifier> = listed
                 .contents()
