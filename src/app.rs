@@ -87,7 +87,7 @@ fn bind(addr: std::net::SocketAddr) -> Result<(TcpListener, u16), StartError> {
 
 /// Loads the templates named by the config and checks them (`PolicySet::for_config`).
 pub fn load_policies(config: &Config) -> Result<PolicySet, StartError> {
-    PolicySet::for_config(&config.policies).map_err(StartError::Policies)
+    PolicySet::for_config(&config.policies, config.storage.mode == crate::config::StorageMode::Prefix).map_err(StartError::Policies)
 }
 
 impl Application {
@@ -120,7 +120,7 @@ impl Application {
             Arc::clone(&gate),
         );
         // Boxed: an SDK call held inline would make every caller's start-up future large.
-        let trial = Box::pin(sts.check_packing(&policies, &config.storage.bucket_prefix));
+        let trial = Box::pin(sts.check_packing(&policies, &config.storage.bucket_prefix, &config.storage.prefix_root));
         if let Ok(tried) = tokio::time::timeout(Duration::from_secs(config.aws.call_timeout_seconds * 2), trial).await {
             tried.map_err(StartError::SessionPolicy)?;
         } else {
@@ -167,6 +167,9 @@ impl Application {
             tag_key: config.aws.session_tag_key.clone(),
             permission: config.admin.permission.clone(),
             revoke_wait: Duration::from_secs(config.admin.revoke_wait_seconds),
+            session_lifetime: time::Duration::seconds(
+                i64::try_from(config.aws.session_duration_seconds).unwrap_or(i64::MAX),
+            ),
         });
 
         let (listener, port) = bind(config.server.bind)?;

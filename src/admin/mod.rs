@@ -3,6 +3,8 @@
 //! the HTTP layer, allowed or refused. The S3 work is `buckets`'; this module decides the
 //! order.
 
+mod shared;
+
 use std::sync::Arc;
 
 use serde::Serialize;
@@ -23,7 +25,7 @@ pub enum AdminError {
     NoSuchUser(String),
     #[error("`{0}` is not a user id (26 characters a-z2-7)")]
     BadUserId(String),
-    #[error("bucket {bucket} still holds objects; delete with force=true to empty and delete it")]
+    #[error("{bucket} still holds objects; delete with force=true to empty and delete it")]
     BucketNotEmpty { bucket: String },
     #[error(transparent)]
     Store(#[from] StoreError),
@@ -38,6 +40,10 @@ pub struct UserView {
     pub issuer: String,
     pub subject: String,
     pub bucket: String,
+    /// `bucket` (the user's own) or `prefix` (a prefix of a shared bucket).
+    pub mode: String,
+    /// The user's prefix of the shared bucket; empty in bucket mode.
+    pub prefix: String,
     pub region: String,
     /// `pending` (first login not finished), `ready`, or `disabled`.
     pub state: String,
@@ -59,6 +65,8 @@ impl UserView {
             issuer: u.issuer.clone(),
             subject: u.subject.clone(),
             bucket: u.bucket.to_string(),
+            mode: u.mode_label().to_owned(),
+            prefix: u.key_prefix().to_owned(),
             region: u.region.clone(),
             state: u.state_label().to_owned(),
             created_at: format_time(u.created_at),
@@ -74,6 +82,9 @@ impl UserView {
 pub struct Deleted {
     pub user_id: String,
     pub bucket: String,
+    /// The prefix emptied (prefix mode: the shared bucket stays); empty in bucket mode.
+    #[serde(default)]
+    pub prefix: String,
     pub objects_deleted: u64,
     /// Unfinished multipart uploads aborted.
     pub uploads_aborted: u64,
@@ -98,6 +109,8 @@ pub struct Admin {
     permission: Option<String>,
     /// How long `revoke` waits for the bucket policy to apply.
     revoke_wait: std::time::Duration,
+    /// How long a vended session lives: a shared bucket's cut-offs are kept this long.
+    session_lifetime: time::Duration,
 }
 
 /// What [`Admin`] is made of (see `app.rs`).
@@ -109,6 +122,7 @@ pub struct AdminParts {
     pub tag_key: String,
     pub permission: Option<String>,
     pub revoke_wait: std::time::Duration,
+    pub session_lifetime: time::Duration,
 }
 
 impl Admin {
@@ -121,6 +135,7 @@ impl Admin {
             tag_key: p.tag_key,
             permission: p.permission,
             revoke_wait: p.revoke_wait,
+            session_lifetime: p.session_lifetime,
         }
     }
 
@@ -187,7 +202,11 @@ impl Admin {
         // No session is issued at or after `before` until AWS's clock reaches it.
         self.buckets.wait_for_aws_time(&user.bucket, before).await?;
         let in_effect = match &probe {
-            Some(p) => self.buckets.wait_until_refused(&user.bucket, p, self.revoke_wait).await,
+            Some(p) => {
+                self.buckets
+                    .wait_until_refused(&user.bucket, user.key_prefix(), p, self.revoke_wait)
+                    .await
+            }
             None => false,
         };
         let mut view = self.show(id).await?;
@@ -208,6 +227,11 @@ impl Admin {
             time::OffsetDateTime::now_utc()
         };
         let before = next_second(now);
+        if user.prefix.is_some() {
+            // The shared bucket's policy holds every user's cut-off: written under a lease.
+            self.deny_on_shared(user, before).await?;
+            return Ok(before);
+        }
         self.store.set_revoked_before(id, before).await?;
         self.vend.forget_user(id).await;
         if user.state == ProvisionState::Ready {
@@ -240,7 +264,10 @@ impl Admin {
     pub async fn delete(&self, id: &UserId, force: bool) -> Result<Deleted, AdminError> {
         let user = self.load(id).await?;
         let not_empty = || AdminError::BucketNotEmpty {
-            bucket: user.bucket.to_string(),
+            bucket: match &user.prefix {
+                Some(p) => format!("prefix {p} of bucket {}", user.bucket),
+                None => format!("bucket {}", user.bucket),
+            },
         };
         if !force && !self.is_empty(&user).await? {
             return Err(not_empty());
@@ -255,7 +282,12 @@ impl Admin {
         }
         let emptied = {
             let _slot = self.gate.call("s3").await.map_err(BucketError::from)?;
-            match self.buckets.empty_and_delete(&user.bucket).await {
+            let emptied = match &user.prefix {
+                // The shared bucket stays; the user's objects and uploads under it go.
+                Some(prefix) => self.buckets.empty_prefix(&user.bucket, prefix.as_str()).await,
+                None => self.buckets.empty_and_delete(&user.bucket).await,
+            };
+            match emptied {
                 Err(e) if user.state == ProvisionState::Pending && is_access_denied(&e) => {
                     // The recorded name was taken by another account before the bucket was
                     // created: there is nothing of ours to remove.
@@ -270,6 +302,7 @@ impl Admin {
         Ok(Deleted {
             user_id: id.to_string(),
             bucket: user.bucket.to_string(),
+            prefix: user.key_prefix().to_owned(),
             objects_deleted: emptied.objects,
             uploads_aborted: emptied.uploads,
         })
@@ -277,7 +310,7 @@ impl Admin {
 
     async fn is_empty(&self, user: &UserRecord) -> Result<bool, AdminError> {
         let _slot = self.gate.call("s3").await.map_err(BucketError::from)?;
-        match self.buckets.is_empty(&user.bucket).await {
+        match self.buckets.is_empty(&user.bucket, user.key_prefix()).await {
             Err(e) if user.state == ProvisionState::Pending && is_access_denied(&e) => Ok(true),
             other => Ok(other?),
         }

@@ -5,6 +5,7 @@
 
 mod policy;
 mod setup;
+mod shared;
 mod teardown;
 
 use std::sync::Arc;
@@ -17,6 +18,7 @@ use crate::identity::AccountId;
 use crate::metrics::Metrics;
 
 pub use policy::{REVOKE_SID, merge_policy, revocation_statement};
+pub use shared::{MAX_BUCKET_POLICY_BYTES, SHARED_REVOKE_SID, SharedPolicy, render_shared_policy};
 
 #[derive(Debug, thiserror::Error)]
 pub enum BucketError {
@@ -28,6 +30,10 @@ pub enum BucketError {
     Request(String),
     #[error("{failed} objects could not be deleted (first: {first})")]
     NotEmptied { failed: usize, first: String },
+    /// The shared bucket's policy cannot hold one more revocation: every user revoked within
+    /// a session's lifetime in one statement would be `bytes` long (S3 allows 20 KiB).
+    #[error("the shared bucket's policy is full: {users} users revoked within a session's lifetime need {bytes} bytes (S3 allows 20480)")]
+    PolicyFull { users: usize, bytes: usize },
 }
 
 /// What emptying and deleting a bucket removed.

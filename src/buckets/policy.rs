@@ -7,6 +7,7 @@ use aws_sdk_s3::error::ProvideErrorMetadata;
 use serde_json::{Value, json};
 use time::OffsetDateTime;
 
+use super::shared::SharedPolicy;
 use super::{BucketError, Buckets};
 use crate::aws::{observe, observe_expected};
 use crate::clock::format_time;
@@ -70,32 +71,63 @@ impl Buckets {
         user_id: &UserId,
         before: OffsetDateTime,
     ) -> Result<(), BucketError> {
-        let b = bucket.as_str();
-        let existing = observe_expected(
+        let existing = self.current_policy(bucket).await?;
+        let policy = merge_policy(
+            existing.as_deref(),
+            revocation_statement(bucket, tag_key, user_id, before),
+        )?;
+        self.put_policy(bucket, policy).await?;
+        Ok(())
+    }
+}
+
+impl Buckets {
+    /// Writes a shared bucket's rendered policy (see `shared`); one without statements
+    /// removes the bucket's policy (S3 refuses an empty one).
+    pub async fn set_policy(&self, bucket: &BucketName, policy: SharedPolicy) -> Result<(), BucketError> {
+        if policy.statements > 0 {
+            return self.put_policy(bucket, policy.text).await;
+        }
+        observe(
+            &self.metrics,
+            "s3",
+            "DeleteBucketPolicy",
+            self.s3
+                .delete_bucket_policy()
+                .bucket(bucket.as_str())
+                .expected_bucket_owner(self.owner.as_str())
+                .send()
+                .await,
+        )?;
+        Ok(())
+    }
+
+    /// The bucket's policy; `None` when it has none.
+    pub async fn current_policy(&self, bucket: &BucketName) -> Result<Option<String>, BucketError> {
+        Ok(observe_expected(
             &self.metrics,
             "s3",
             "GetBucketPolicy",
             self.s3
                 .get_bucket_policy()
-                .bucket(b)
+                .bucket(bucket.as_str())
                 .expected_bucket_owner(self.owner.as_str())
                 .send()
                 .await,
             |e| e.code() == Some("NoSuchBucketPolicy"),
         )?
         .ok()
-        .and_then(|out| out.policy);
-        let policy = merge_policy(
-            existing.as_deref(),
-            revocation_statement(bucket, tag_key, user_id, before),
-        )?;
+        .and_then(|out| out.policy))
+    }
+
+    async fn put_policy(&self, bucket: &BucketName, policy: String) -> Result<(), BucketError> {
         observe(
             &self.metrics,
             "s3",
             "PutBucketPolicy",
             self.s3
                 .put_bucket_policy()
-                .bucket(b)
+                .bucket(bucket.as_str())
                 .expected_bucket_owner(self.owner.as_str())
                 .policy(policy)
                 .send()
@@ -150,6 +182,7 @@ impl Buckets {
     pub async fn wait_until_refused(
         &self,
         bucket: &BucketName,
+        prefix: &str,
         probe: &Credentials,
         bound: std::time::Duration,
     ) -> bool {
@@ -172,6 +205,8 @@ impl Buckets {
                 .list_objects_v2()
                 .bucket(bucket.as_str())
                 .max_keys(1)
+                // In a shared bucket the session may list only its own prefix.
+                .set_prefix((!prefix.is_empty()).then(|| prefix.to_owned()))
                 .send()
                 .await;
             self.metrics.aws_calls.with_label_values(&["s3", "ListObjectsV2"]).inc();

@@ -91,6 +91,19 @@ impl Buckets {
         Ok(())
     }
 
+    /// The shared bucket of prefix mode gets every setting of a user bucket but the owner tag
+    /// (it has many owners). `bootstrap` calls this, on a new bucket or an existing one.
+    #[tracing::instrument(skip(self), fields(bucket = %bucket))]
+    pub async fn configure_shared(&self, bucket: &BucketName) -> Result<(), UpstreamError> {
+        futures::try_join!(
+            Box::pin(self.block_public_access(bucket)),
+            Box::pin(self.enforce_ownership(bucket)),
+            Box::pin(self.encrypt_by_default(bucket)),
+            Box::pin(self.allow_cors(bucket)),
+        )?;
+        Ok(())
+    }
+
     async fn block_public_access(&self, bucket: &BucketName) -> Result<(), UpstreamError> {
         observe(
             &self.metrics,

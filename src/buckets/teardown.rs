@@ -1,5 +1,5 @@
-//! Emptying and deleting a user's bucket. Every call names the service's account as the
-//! expected bucket owner.
+//! Emptying and deleting a user's bucket, or emptying a user's prefix of a shared bucket.
+//! Every call names the service's account as the expected bucket owner.
 
 use aws_sdk_s3::operation::list_objects_v2::ListObjectsV2Error;
 use aws_sdk_s3::types::{Delete, ObjectIdentifier};
@@ -13,18 +13,21 @@ use crate::identity::BucketName;
 const PAGE: i32 = 1000;
 
 impl Buckets {
-    /// True when the bucket holds no object (or no longer exists).
-    pub async fn is_empty(&self, bucket: &BucketName) -> Result<bool, BucketError> {
+    /// True when the bucket holds no object under `prefix` (`""`: none at all), or no longer
+    /// exists.
+    pub async fn is_empty(&self, bucket: &BucketName, prefix: &str) -> Result<bool, BucketError> {
         Ok(self
-            .list_objects(bucket, 1)
+            .list_objects(bucket, prefix, 1)
             .await?
             .is_none_or(|out| out.contents().is_empty()))
     }
 
-    /// The first `max_keys` objects of the bucket; `None` when the bucket does not exist.
+    /// The first `max_keys` objects of the bucket under `prefix`; `None` when the bucket does
+    /// not exist.
     async fn list_objects(
         &self,
         bucket: &BucketName,
+        prefix: &str,
         max_keys: i32,
     ) -> Result<Option<aws_sdk_s3::operation::list_objects_v2::ListObjectsV2Output>, BucketError> {
         match self
@@ -33,6 +36,7 @@ impl Buckets {
             .bucket(bucket.as_str())
             .expected_bucket_owner(self.owner.as_str())
             .max_keys(max_keys)
+            .set_prefix((!prefix.is_empty()).then(|| prefix.to_owned()))
             .send()
             .await
         {
@@ -45,11 +49,11 @@ impl Buckets {
     /// already gone counts as deleted (with nothing removed).
     #[tracing::instrument(skip(self), fields(bucket = %bucket))]
     pub async fn empty_and_delete(&self, bucket: &BucketName) -> Result<Emptied, BucketError> {
-        let (objects, exists) = self.delete_objects(bucket).await?;
+        let (objects, exists) = self.delete_objects(bucket, "").await?;
         if !exists {
             return Ok(Emptied { objects, uploads: 0 });
         }
-        let uploads = self.abort_uploads(bucket).await?;
+        let uploads = self.abort_uploads(bucket, "").await?;
         observe(
             &self.metrics,
             "s3",
@@ -64,13 +68,23 @@ impl Buckets {
         Ok(Emptied { objects, uploads })
     }
 
-    /// Deletes every object, a page at a time; returns how many, and whether the bucket still
-    /// exists.
-    async fn delete_objects(&self, bucket: &BucketName) -> Result<(u64, bool), BucketError> {
+    /// Deletes every object and unfinished upload under `prefix` (a user's prefix of a shared
+    /// bucket, ending in `/`); the bucket stays.
+    #[tracing::instrument(skip(self), fields(bucket = %bucket))]
+    pub async fn empty_prefix(&self, bucket: &BucketName, prefix: &str) -> Result<Emptied, BucketError> {
+        debug_assert!(prefix.ends_with('/'), "a user prefix ends in /");
+        let (objects, exists) = self.delete_objects(bucket, prefix).await?;
+        let uploads = if exists { self.abort_uploads(bucket, prefix).await? } else { 0 };
+        Ok(Emptied { objects, uploads })
+    }
+
+    /// Deletes every object under `prefix`, a page at a time; returns how many, and whether
+    /// the bucket still exists.
+    async fn delete_objects(&self, bucket: &BucketName, prefix: &str) -> Result<(u64, bool), BucketError> {
         let b = bucket.as_str();
         let mut deleted = 0u64;
         loop {
-            let Some(listed) = self.list_objects(bucket, PAGE).await? else {
+            let Some(listed) = self.list_objects(bucket, prefix, PAGE).await? else {
                 return Ok((deleted, false));
             };
             let keys: Vec<ObjectIdentifier> = listed
@@ -110,8 +124,9 @@ impl Buckets {
         }
     }
 
-    /// Aborts every unfinished multipart upload, following S3's paging (1000 a page).
-    async fn abort_uploads(&self, bucket: &BucketName) -> Result<u64, BucketError> {
+    /// Aborts every unfinished multipart upload under `prefix`, following S3's paging (1000 a
+    /// page).
+    async fn abort_uploads(&self, bucket: &BucketName, prefix: &str) -> Result<u64, BucketError> {
         let b = bucket.as_str();
         let mut aborted = 0u64;
         let (mut key_marker, mut upload_id_marker) = (None::<String>, None::<String>);
@@ -125,6 +140,7 @@ impl Buckets {
                     .bucket(b)
                     .expected_bucket_owner(self.owner.as_str())
                     .max_uploads(PAGE)
+                    .set_prefix((!prefix.is_empty()).then(|| prefix.to_owned()))
                     .set_key_marker(key_marker.take())
                     .set_upload_id_marker(upload_id_marker.take())
                     .send()

@@ -108,6 +108,25 @@ impl Config {
         if let Err(e) = crate::identity::validate_bucket_prefix(&self.storage.bucket_prefix) {
             p.push(format!("storage.bucket_prefix: {e}"));
         }
+        let storage = &self.storage;
+        if let Err(e) = crate::identity::validate_prefix_root(&storage.prefix_root) {
+            p.push(format!("storage.prefix_root: {e}"));
+        }
+        match (&storage.shared_bucket, storage.mode) {
+            (None, super::StorageMode::Prefix) => {
+                p.push("storage.shared_bucket: required when storage.mode = \"prefix\"".to_owned());
+            }
+            (Some(b), _) => {
+                let under_prefix = b.strip_prefix(&format!("{}-", storage.bucket_prefix));
+                if crate::identity::BucketName::parse(b).is_err() || under_prefix.is_none_or(str::is_empty) {
+                    p.push(format!(
+                        "storage.shared_bucket: `{b}` must be a bucket name (a-z, 0-9, -) starting with `{}-`, so the role's permissions reach it",
+                        storage.bucket_prefix
+                    ));
+                }
+            }
+            (None, super::StorageMode::Bucket) => {}
+        }
         for origin in &self.storage.cors_allowed_origins {
             if origin != "*" && !is_http_url(origin) {
                 p.push(format!(

@@ -248,6 +248,37 @@ pub struct StorageConfig {
     /// let the service read it without the Service Quotas API).
     #[serde(default = "defaults::bucket_quota")]
     pub bucket_quota: u32,
+    /// Where new users' storage goes: a bucket each, or a prefix of `shared_bucket`. Existing
+    /// users keep the mode recorded with them.
+    #[serde(default)]
+    pub mode: StorageMode,
+    /// Prefix mode: the one bucket every new user gets a prefix of. Named `<bucket_prefix>-...`
+    /// so the role's permissions (limited to `<bucket_prefix>-*`) reach it.
+    #[serde(default)]
+    pub shared_bucket: Option<String>,
+    /// Prefix mode: each user's objects live under `<prefix_root>/<user id>/`.
+    #[serde(default = "defaults::prefix_root")]
+    pub prefix_root: String,
+}
+
+/// How a new user's storage is laid out.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum StorageMode {
+    /// A locked-down bucket of the user's own (created on first login).
+    #[default]
+    Bucket,
+    /// A prefix of `storage.shared_bucket` (no S3 call on first login).
+    Prefix,
+}
+
+impl StorageConfig {
+    /// The shared bucket, in prefix mode (checked at load).
+    pub fn shared_bucket(&self) -> Option<crate::identity::BucketName> {
+        self.shared_bucket
+            .as_deref()
+            .and_then(|b| crate::identity::BucketName::parse(b).ok())
+    }
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -361,6 +392,9 @@ mod defaults {
     }
     pub fn revoke_wait_seconds() -> u64 {
         15
+    }
+    pub fn prefix_root() -> String {
+        "users".to_owned()
     }
     pub fn bucket_quota() -> u32 {
         10_000

@@ -165,6 +165,10 @@ fn api_error(e: AdminError) -> ApiError {
             code: "bucket_policy_unreadable",
             message: e.to_string(),
         },
+        e @ AdminError::Bucket(BucketError::PolicyFull { .. }) => ApiError::Conflict {
+            code: "revocation_capacity_exhausted",
+            message: format!("{e}; older revocations leave it as their sessions expire: disable the user meanwhile"),
+        },
         AdminError::Store(e) if e.is_unavailable() => super::credentials::store_unavailable("admin action", &e),
         e @ (AdminError::Store(_) | AdminError::Bucket(_)) => ApiError::internal("admin action failed", &e),
     }

@@ -31,6 +31,9 @@ pub struct CredentialsResponse {
     pub session_token: String,
     pub expiration: String,
     pub bucket: String,
+    /// Where the caller's objects go: every key starts with it. Empty when the bucket is the
+    /// caller's own (bucket mode); `<root>/<user id>/` in a shared bucket (prefix mode).
+    pub prefix: String,
     pub region: String,
     pub access: String,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -137,8 +140,9 @@ impl CredentialsResponse {
             session_token: creds.session_token(),
             expiration: format_time(creds.expiration),
             bucket: h.user.bucket.to_string(),
+            prefix: h.user.key_prefix().to_owned(),
             region: h.user.region.clone(),
-            access: h.template.name().to_owned(),
+            access: h.template.access().to_owned(),
             endpoint: endpoint.map(str::to_owned),
         }
     }
@@ -179,6 +183,7 @@ fn vend_error(e: VendError) -> ApiError {
             }
         },
         VendError::Sts(u) => upstream_error("AssumeRole failed", &u),
+        e @ VendError::NoVariant(_) => ApiError::internal("no template for the user's storage mode", &e),
         VendError::Audit(e) => {
             tracing::error!(error = %e, "audit write failed; credentials withheld");
             ApiError::Unavailable("the audit log")

@@ -12,6 +12,10 @@ use crate::vend::Vend;
 pub struct Me {
     user_id: String,
     bucket: String,
+    /// `bucket` (the bucket is the caller's own) or `prefix` (a prefix of a shared bucket).
+    mode: &'static str,
+    /// Every key of the caller's starts with it; empty in bucket mode.
+    prefix: String,
     region: String,
     created_at: String,
     /// `pending`, `ready` or `disabled`.
@@ -42,6 +46,8 @@ pub async fn me(Authenticated(caller): Authenticated, vend: web::Data<Vend>) -> 
         state: row.state_label(),
         user_id: row.user_id.to_string(),
         bucket: row.bucket.to_string(),
+        mode: row.mode_label(),
+        prefix: row.key_prefix().to_owned(),
         region: row.region,
         created_at: format_time(row.created_at),
     }))

@@ -108,9 +108,45 @@ pub async fn run(config: &Config, opts: &Options) -> Result<(), OpsError> {
             );
         }
     }
+    if let Some(shared) = config.storage.shared_bucket() {
+        shared_bucket(config, &sdk, &shared, opts.dry_run).await?;
+    }
     if !opts.dry_run {
         println!("note: the service principal needs its own policy; `stsvend bootstrap --dry-run` prints it");
     }
+    Ok(())
+}
+
+/// Prefix mode's shared bucket: created if missing, and given a user bucket's settings
+/// (public access blocked, default encryption, owner-enforced objects, CORS) either way.
+async fn shared_bucket(
+    config: &Config,
+    sdk: &aws_config::SdkConfig,
+    bucket: &crate::identity::BucketName,
+    dry_run: bool,
+) -> Result<(), OpsError> {
+    if dry_run {
+        println!("would create (if missing) and lock down the shared bucket {bucket}");
+        return Ok(());
+    }
+    let s3 = crate::aws::s3_client(sdk, &config.aws);
+    let metrics = std::sync::Arc::new(crate::metrics::Metrics::new());
+    let buckets = crate::buckets::Buckets::new(s3, &config.storage, &config.aws, metrics);
+    match buckets.create(bucket).await.map_err(OpsError::Aws)? {
+        crate::buckets::Created::Yes => {}
+        crate::buckets::Created::TakenByOther => {
+            return Err(OpsError::Invalid(format!(
+                "storage.shared_bucket {bucket} belongs to another account; choose another name"
+            )));
+        }
+        crate::buckets::Created::Busy | crate::buckets::Created::QuotaExhausted => {
+            return Err(OpsError::Invalid(format!(
+                "S3 would not create {bucket} now (OperationAborted or TooManyBuckets); run bootstrap again later"
+            )));
+        }
+    }
+    buckets.configure_shared(bucket).await.map_err(OpsError::Aws)?;
+    println!("shared bucket {bucket}: public access blocked, encrypted by default, objects owned by the bucket owner, CORS set");
     Ok(())
 }
 

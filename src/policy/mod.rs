@@ -1,7 +1,9 @@
 //! Session-policy templates.
 //!
-//! A template is a JSON file in `policies.dir`, named `<access>.json`. Placeholders
-//! (`{{bucket}}`, `{{user_id}}`, `{{account_id}}`) may only appear inside JSON string values: the template is
+//! A template is a JSON file in `policies.dir`, named `<access>.json`; `prefix-<access>.json`
+//! is the same access for users in prefix mode (a prefix of a shared bucket), and only it may
+//! (and must) use `{{prefix}}`. Placeholders
+//! (`{{bucket}}`, `{{user_id}}`, `{{account_id}}`, `{{prefix}}`) may only appear inside JSON string values: the template is
 //! parsed first and substitution happens on the parsed strings, so no value can change the
 //! policy's structure. Every template is trial-rendered at start-up with the longest names
 //! stsvend can produce, and refused if it is invalid or exceeds STS's 2048-character limit.
@@ -11,12 +13,16 @@ use std::path::{Path, PathBuf};
 
 use serde_json::Value;
 
-use crate::identity::{AccountId, BucketName, UserId};
+use crate::identity::{AccountId, BucketName, MAX_PREFIX_ROOT, UserId, UserPrefix};
 
 /// STS rejects inline session policies longer than this (minified, in characters).
 pub const MAX_POLICY_CHARS: usize = 2048;
 
-const PLACEHOLDERS: [&str; 3] = ["bucket", "user_id", "account_id"];
+const PLACEHOLDERS: [&str; 4] = ["bucket", "user_id", "account_id", "prefix"];
+
+/// File-name prefix of a template's prefix-mode variant: `prefix-read-write.json` serves
+/// `read-write` to users in prefix mode.
+pub const PREFIX_VARIANT: &str = "prefix-";
 
 /// The condition that pins a statement to the service's own account: bucket names are global,
 /// so without it a session scoped to `arn:aws:s3:::<name>` also reaches a bucket of that name
@@ -28,6 +34,8 @@ pub struct RenderContext<'a> {
     pub bucket: &'a BucketName,
     pub user_id: &'a UserId,
     pub account_id: &'a AccountId,
+    /// The user's prefix of the shared `bucket` (prefix mode only).
+    pub prefix: Option<&'a UserPrefix>,
 }
 
 #[derive(Debug, Clone)]
@@ -47,6 +55,16 @@ impl Template {
         self.index
     }
 
+    /// The access this template grants: its name, without the prefix-mode variant's `prefix-`.
+    pub fn access(&self) -> &str {
+        self.name.strip_prefix(PREFIX_VARIANT).unwrap_or(&self.name)
+    }
+
+    /// True for a prefix-mode variant (`prefix-<access>`).
+    pub fn is_prefix_variant(&self) -> bool {
+        self.name.starts_with(PREFIX_VARIANT)
+    }
+
     /// Renders the minified policy text for one user.
     pub fn render(&self, ctx: &RenderContext<'_>) -> String {
         let mut body = self.body.clone();
@@ -62,7 +80,10 @@ fn substitute(v: &mut Value, ctx: &RenderContext<'_>) {
                 *s = s
                     .replace("{{bucket}}", ctx.bucket.as_str())
                     .replace("{{user_id}}", ctx.user_id.as_str())
-                    .replace("{{account_id}}", ctx.account_id.as_str());
+                    .replace("{{account_id}}", ctx.account_id.as_str())
+                    // Only prefix-mode variants hold it (checked at load), and they are
+                    // rendered only for users with a prefix.
+                    .replace("{{prefix}}", ctx.prefix.map_or("", UserPrefix::as_str));
             }
         }
         Value::Array(items) => items.iter_mut().for_each(|i| substitute(i, ctx)),
@@ -79,6 +100,8 @@ pub enum PolicyError {
     Template { file: PathBuf, reason: String },
     #[error("no template named `{0}` in the policy directory (referenced by config)")]
     Missing(String),
+    #[error("storage.mode = \"prefix\" needs a prefix-mode variant of `{0}`: {PREFIX_VARIANT}{0}.json")]
+    MissingVariant(String),
 }
 
 /// All templates, by access name.
@@ -147,29 +170,68 @@ impl PolicySet {
 
     /// The templates `policies` names (the default and every one in `grants`), loaded and
     /// checked; every template in the folder must say who may use it.
-    pub fn for_config(policies: &crate::config::PoliciesConfig) -> Result<Self, Vec<PolicyError>> {
+    /// With `prefix_mode` (new users get prefixes), every granted access needs its
+    /// prefix-mode variant.
+    pub fn for_config(policies: &crate::config::PoliciesConfig, prefix_mode: bool) -> Result<Self, Vec<PolicyError>> {
         let mut required: Vec<&str> = policies.grants.keys().map(String::as_str).collect();
         required.push(&policies.default);
         let set = Self::load(&policies.dir, &required)?;
-        let unbound: Vec<PolicyError> = set
-            .names()
-            .filter(|n| !policies.grants.contains_key(*n))
+        let mut unbound: Vec<PolicyError> = set
+            .templates
+            .values()
+            .filter(|t| !policies.grants.contains_key(t.access()))
+            .map(Template::name)
             .map(|n| PolicyError::Template {
                 file: policies.dir.join(format!("{n}.json")),
                 reason: format!("no policies.grants entry says who may use `{n}`"),
             })
             .collect();
+        if prefix_mode {
+            unbound.extend(
+                policies
+                    .grants
+                    .keys()
+                    .filter(|a| !set.templates.contains_key(&format!("{PREFIX_VARIANT}{a}")))
+                    .map(|a| PolicyError::MissingVariant(a.clone())),
+            );
+        }
         if unbound.is_empty() { Ok(set) } else { Err(unbound) }
     }
 
+    /// The template of access `name` (never a prefix-mode variant: those are chosen by
+    /// [`PolicySet::for_user`]).
     pub fn get(&self, name: &str) -> Option<&Template> {
-        self.templates.get(name)
+        self.templates.get(name).filter(|t| !t.is_prefix_variant())
     }
 
-    /// The template whose rendering for `ctx` is longest: with the session tag, what STS packs
-    /// and the first to fail with `PackedPolicyTooLarge`.
-    pub fn longest(&self, ctx: &RenderContext<'_>) -> Option<&Template> {
-        self.templates.values().max_by_key(|t| t.render(ctx).len())
+    /// The template that serves `access` to `user`: its prefix-mode variant for a user in
+    /// prefix mode (`None` when there is none), else `access` itself.
+    pub fn for_user<'a>(&'a self, access: &'a Template, user: &crate::store::UserRecord) -> Option<&'a Template> {
+        if user.prefix.is_some() {
+            self.templates.get(&format!("{PREFIX_VARIANT}{}", access.access()))
+        } else {
+            Some(access)
+        }
+    }
+
+    /// The access names a request may ask for (variants excluded).
+    pub fn access_names(&self) -> impl Iterator<Item = &str> {
+        self.names().filter(|n| !n.starts_with(PREFIX_VARIANT))
+    }
+
+    /// The template whose rendering for `ctx` is longest, with that rendering: with the session
+    /// tag, what STS packs and the first to fail with `PackedPolicyTooLarge`. (Only prefix-mode
+    /// variants use `ctx.prefix`.)
+    pub fn longest(&self, ctx: &RenderContext<'_>) -> Option<(&Template, String)> {
+        self.templates
+            .values()
+            .map(|t| (t, t.render(ctx)))
+            .max_by_key(|(_, p)| p.len())
+    }
+
+    /// Every template, access templates and prefix-mode variants.
+    pub fn all(&self) -> impl Iterator<Item = &Template> {
+        self.templates.values()
     }
 
     pub fn names(&self) -> impl Iterator<Item = &str> {
@@ -198,6 +260,18 @@ impl Template {
             return Err("`Statement` must be an object or an array".to_owned());
         }
         check_placeholders(&body)?;
+        let uses_prefix = text.contains("{{prefix}}");
+        let variant = name.starts_with(PREFIX_VARIANT);
+        if variant && !uses_prefix {
+            return Err(format!(
+                "a prefix-mode template ({PREFIX_VARIANT}*) must scope its statements with {{{{prefix}}}}"
+            ));
+        }
+        if !variant && uses_prefix {
+            return Err(format!(
+                "{{{{prefix}}}} is only for prefix-mode templates (named {PREFIX_VARIANT}<access>.json)"
+            ));
+        }
 
         let template = Self { name, index: 0, body };
         // Trial render with the longest names stsvend derives, so the size check is a bound.
@@ -205,10 +279,12 @@ impl Template {
         let longest_prefix = "a".repeat(crate::identity::MAX_BUCKET_PREFIX);
         let bucket = BucketName::fresh(&longest_prefix).map_err(|e| e.to_string())?;
         let account_id = AccountId::parse("123456789012").map_err(|e| e.to_string())?;
+        let prefix = UserPrefix::for_user(&"a".repeat(MAX_PREFIX_ROOT), &user_id).map_err(|e| e.to_string())?;
         let rendered = template.render(&RenderContext {
             bucket: &bucket,
             user_id: &user_id,
             account_id: &account_id,
+            prefix: variant.then_some(&prefix),
         });
         if rendered.chars().count() > MAX_POLICY_CHARS {
             return Err(format!(
@@ -247,7 +323,7 @@ fn check_string(s: &str) -> Result<(), String> {
         let name = &after[..end];
         if !PLACEHOLDERS.contains(&name) {
             return Err(format!(
-                "unknown placeholder `{{{{{name}}}}}` (known: {{{{bucket}}}}, {{{{user_id}}}}, {{{{account_id}}}})"
+                "unknown placeholder `{{{{{name}}}}}` (known: {{{{bucket}}}}, {{{{user_id}}}}, {{{{account_id}}}}, {{{{prefix}}}})"
             ));
         }
         rest = &after[end + 2..];
@@ -305,6 +381,7 @@ mod tests {
             bucket: &b,
             user_id: &id,
             account_id: &AccountId::parse("123456789012").unwrap(),
+            prefix: None,
         });
         let v: Value = serde_json::from_str(&out).unwrap();
         assert_eq!(v["Statement"][0]["Resource"], format!("arn:aws:s3:::{b}/{id}/*"));
@@ -360,10 +437,13 @@ mod tests {
         let id = UserId::derive("i", "s");
         let bucket = BucketName::fresh("stsvend").unwrap();
         for name in set.names() {
-            let text = set.get(name).unwrap().render(&RenderContext {
+            let prefix = UserPrefix::for_user("users", &id).unwrap();
+            let t = set.templates.get(name).unwrap();
+            let text = t.render(&RenderContext {
                 bucket: &bucket,
                 user_id: &id,
                 account_id: &account,
+                prefix: t.is_prefix_variant().then_some(&prefix),
             });
             let doc: Value = serde_json::from_str(&text).unwrap();
             assert!(doc["Statement"].as_array().is_some_and(|s| !s.is_empty()), "{name}");

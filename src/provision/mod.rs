@@ -1,4 +1,7 @@
-//! First-login provisioning: each user gets one locked-down bucket, recorded before it exists.
+//! First-login provisioning: each user gets one locked-down bucket, recorded before it exists,
+//! or in prefix mode (`storage.mode`) a prefix of the shared bucket, which needs no S3 call:
+//! the row is written ready. The mode is recorded with each user, so switching it only
+//! changes what new users get.
 //!
 //! The row is written `pending` before `CreateBucket`, so a crash at any point leaves a row
 //! that the next request resumes; every step is idempotent. Concurrent first requests of one
@@ -15,7 +18,7 @@ use crate::aws::UpstreamError;
 use crate::buckets::{BucketError, Buckets, Created};
 use crate::cache::HotCache;
 use crate::config::Config;
-use crate::identity::{BucketName, IdentityError, MAX_BUCKET_ATTEMPTS, UserId};
+use crate::identity::{BucketName, IdentityError, MAX_BUCKET_ATTEMPTS, UserId, UserPrefix};
 use crate::limits::AwsGate;
 use crate::store::{NewUser, ProvisionState, Store, StoreError, UserRecord};
 
@@ -48,6 +51,8 @@ struct Inner {
     store: Store,
     buckets: Arc<Buckets>,
     prefix: String,
+    /// Prefix mode: the shared bucket and the root of every user's prefix in it.
+    shared: Option<(BucketName, String)>,
     region: String,
     ready: HotCache<UserId, Arc<UserRecord>, UnitWeighter, DefaultLifecycle<UserId, Arc<UserRecord>>>,
     gate: Arc<AwsGate>,
@@ -62,6 +67,12 @@ impl Provisioner {
                 store,
                 buckets,
                 prefix: storage.bucket_prefix.clone(),
+                shared: match storage.mode {
+                    crate::config::StorageMode::Prefix => storage
+                        .shared_bucket()
+                        .map(|b| (b, storage.prefix_root.clone())),
+                    crate::config::StorageMode::Bucket => None,
+                },
                 region: aws.region.clone(),
                 // Ready mappings kept in memory; each entry is a few hundred bytes.
                 ready: {
@@ -132,6 +143,31 @@ impl Provisioner {
 }
 
 impl Inner {
+    /// A new user in prefix mode: one row, ready at once. The shared bucket exists already
+    /// (`bootstrap`), and the session policy is what keeps the user in their prefix.
+    async fn insert_prefix_user(
+        &self,
+        caller: &Caller,
+        shared: &BucketName,
+        root: &str,
+    ) -> Result<UserRecord, ProvisionError> {
+        let prefix = UserPrefix::for_user(root, &caller.user_id)?;
+        let row = self
+            .store
+            .insert_pending(&NewUser {
+                user_id: &caller.user_id,
+                issuer: &caller.issuer,
+                subject: &caller.subject,
+                bucket: shared,
+                region: &self.region,
+                prefix: Some(&prefix),
+            })
+            .await?;
+        self.gate.metrics().provisioned.inc();
+        tracing::info!(user_id = %row.user_id, bucket = %row.bucket, prefix = %prefix, "user given a prefix");
+        Ok(row)
+    }
+
     async fn load_or_provision<F, Fut>(&self, caller: &Caller, meanwhile: F) -> Result<UserRecord, ProvisionError>
     where
         F: FnOnce(UserRecord) -> Fut,
@@ -147,6 +183,9 @@ impl Inner {
             None => {
                 // Only a user with no row yet is new: interrupted first logins resume freely.
                 self.new_users.check().map_err(ProvisionError::RateLimited)?;
+                if let Some((shared, root)) = &self.shared {
+                    return self.insert_prefix_user(caller, shared, root).await;
+                }
                 let bucket = BucketName::fresh(&self.prefix)?;
                 self.store
                     .insert_pending(&NewUser {
@@ -155,6 +194,7 @@ impl Inner {
                         subject: &caller.subject,
                         bucket: &bucket,
                         region: &self.region,
+                        prefix: None,
                     })
                     .await?
             }

@@ -20,7 +20,7 @@ use std::sync::Arc;
 use time::OffsetDateTime;
 
 use crate::config::DatabaseConfig;
-use crate::identity::{BucketName, UserId};
+use crate::identity::{BucketName, UserId, UserPrefix};
 
 pub use error::StoreError;
 pub use postgres::PgStore;
@@ -66,6 +66,9 @@ pub struct UserRecord {
     pub disabled_at: Option<OffsetDateTime>,
     /// Sessions issued before this instant are denied by the bucket policy.
     pub revoked_before: Option<OffsetDateTime>,
+    /// Prefix mode: the user's prefix of `bucket` (a shared bucket); `None`: the bucket is
+    /// the user's own.
+    pub prefix: Option<UserPrefix>,
 }
 
 /// What a new user's row starts as.
@@ -75,6 +78,9 @@ pub struct NewUser<'a> {
     pub subject: &'a str,
     pub bucket: &'a BucketName,
     pub region: &'a str,
+    /// Prefix mode: the user's prefix of the shared `bucket`. Such a row is ready at once
+    /// (nothing to create).
+    pub prefix: Option<&'a UserPrefix>,
 }
 
 /// One audit row.
@@ -142,6 +148,13 @@ pub struct Change {
     pub user_id: UserId,
 }
 
+/// A user's sessions issued before `cut_off` are denied on a shared bucket.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PrefixRevocation {
+    pub user_id: UserId,
+    pub cut_off: OffsetDateTime,
+}
+
 /// One sealed credential entry: the key of the cache entry it backs, its expiry and the sealed
 /// bytes (see `vend::seal`).
 pub struct Spilled {
@@ -153,6 +166,17 @@ pub struct Spilled {
 }
 
 impl UserRecord {
+    /// `bucket` or `prefix`: the storage mode recorded with the user.
+    pub fn mode_label(&self) -> &'static str {
+        if self.prefix.is_some() { "prefix" } else { "bucket" }
+    }
+
+    /// The key prefix every object of the user starts with: theirs in prefix mode, none in
+    /// their own bucket.
+    pub fn key_prefix(&self) -> &str {
+        self.prefix.as_ref().map_or("", UserPrefix::as_str)
+    }
+
     /// `pending` (first login not finished), `ready`, or `disabled`: what `/v1/me` and the
     /// admin API show.
     pub fn state_label(&self) -> &'static str {
@@ -161,6 +185,26 @@ impl UserRecord {
             (None, ProvisionState::Pending) => "pending",
             (None, ProvisionState::Ready) => "ready",
         }
+    }
+}
+
+/// The `mode`, `prefix` and `state` columns of a new user's row: a prefix-mode user is ready
+/// at once (there is nothing to create).
+fn storage_columns(new: &NewUser<'_>) -> (&'static str, String, &'static str) {
+    match new.prefix {
+        Some(p) => ("prefix", p.as_str().to_owned(), "ready"),
+        None => ("bucket", String::new(), "pending"),
+    }
+}
+
+/// The stored `mode` and `prefix` columns, parsed.
+fn parse_prefix(mode: &str, prefix: &str) -> Result<Option<UserPrefix>, StoreError> {
+    match mode {
+        "bucket" if prefix.is_empty() => Ok(None),
+        "prefix" => UserPrefix::parse(prefix)
+            .map(Some)
+            .map_err(|e| StoreError::Corrupt(e.to_string())),
+        other => Err(StoreError::Corrupt(format!("storage mode `{other}` with prefix `{prefix}`"))),
     }
 }
 
@@ -257,6 +301,29 @@ impl Store {
     /// Moves the user's row to the deleted users (the audit log keeps its rows).
     pub async fn delete_user(&self, user_id: &UserId) -> Result<bool, StoreError> {
         on_backend!(self, s => s.delete_user(user_id).await)
+    }
+
+    // Revocations on shared buckets (prefix mode).
+
+    /// Records that `users`' sessions issued before `cut_off` are denied on `bucket` (a later
+    /// cut-off already recorded for a user stays).
+    pub async fn add_prefix_revocations(
+        &self,
+        bucket: &BucketName,
+        users: &[UserId],
+        cut_off: OffsetDateTime,
+    ) -> Result<(), StoreError> {
+        on_backend!(self, s => s.add_prefix_revocations(bucket, users, cut_off).await)
+    }
+
+    /// The cut-offs recorded for `bucket`, oldest first, after dropping those before `since`
+    /// (no session issued then is still alive).
+    pub async fn prefix_revocations(
+        &self,
+        bucket: &BucketName,
+        since: OffsetDateTime,
+    ) -> Result<Vec<PrefixRevocation>, StoreError> {
+        on_backend!(self, s => s.prefix_revocations(bucket, since).await)
     }
 
     // The vend audit.

@@ -10,7 +10,7 @@ use time::OffsetDateTime;
 
 use crate::aws::{UpstreamError, observe};
 use crate::config::AwsConfig;
-use crate::identity::{AccountId, BucketName, UserId};
+use crate::identity::{AccountId, BucketName, UserId, UserPrefix};
 use crate::limits::AwsGate;
 use crate::policy::{PolicySet, RenderContext, Template};
 use crate::store::UserRecord;
@@ -85,19 +85,22 @@ impl Sts {
     /// made-up user: STS packs the two, and a pack too large (`PackedPolicyTooLarge`) would
     /// fail every vend. Any other failure is only logged (AWS may be down; vends will tell).
     /// Not counted in the metrics; the keys are dropped.
-    pub async fn check_packing(&self, policies: &PolicySet, bucket_prefix: &str) -> Result<(), String> {
+    pub async fn check_packing(&self, policies: &PolicySet, bucket_prefix: &str, prefix_root: &str) -> Result<(), String> {
         let user = UserId::derive("stsvend", "start-up-trial");
         let bucket = BucketName::fresh(bucket_prefix).map_err(|e| e.to_string())?;
+        let prefix = UserPrefix::for_user(prefix_root, &user).map_err(|e| e.to_string())?;
         let ctx = RenderContext {
             bucket: &bucket,
             user_id: &user,
             account_id: &self.account_id,
+            prefix: Some(&prefix),
         };
-        let Some(template) = policies.longest(&ctx) else {
+        let Some((template, policy)) = policies.longest(&ctx)
+        else {
             return Ok(());
         };
         let request = self
-            .request(&user, template.render(&ctx), self.duration_seconds)
+            .request(&user, policy, self.duration_seconds)
             .map_err(|e| e.to_string())?;
         match request
             .send()
@@ -125,6 +128,7 @@ impl Sts {
             bucket: &user.bucket,
             user_id: &user.user_id,
             account_id: &self.account_id,
+            prefix: user.prefix.as_ref(),
         });
         let result = self.request(&user.user_id, policy, self.duration_seconds)?.send().await;
         let out = observe(self.gate.metrics(), "sts", "AssumeRole", result)?;

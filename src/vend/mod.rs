@@ -44,6 +44,10 @@ pub enum VendError {
     Provisioning(Arc<ProvisionError>),
     #[error("AssumeRole failed: {0}")]
     Sts(Arc<UpstreamError>),
+    /// The user is in prefix mode and the access has no prefix-mode variant
+    /// (`prefix-<access>.json`): the deployment removed it after giving users prefixes.
+    #[error("no prefix-mode template for access `{0}`")]
+    NoVariant(String),
     /// Keys are withheld when their audit row could not be written.
     #[error("audit write failed: {0}")]
     Audit(StoreError),
@@ -124,6 +128,12 @@ impl Vend {
         if user.disabled_at.is_some() {
             return Err(VendError::Disabled);
         }
+        // A user in prefix mode gets the access's prefix-mode variant (never asked for in the
+        // meanwhile above: that runs only when a bucket is being created).
+        let template = self
+            .policies
+            .for_user(template, &user)
+            .ok_or_else(|| VendError::NoVariant(template.name().to_owned()))?;
         let early = early.into_inner().unwrap_or_else(std::sync::PoisonError::into_inner);
         let found = match early {
             Some(found) => found,
@@ -160,7 +170,7 @@ impl Vend {
         let access = access.unwrap_or(&self.grants.default);
         let template = self.policies.get(access).ok_or_else(|| VendError::UnknownAccess {
             access: access.escape_debug().to_string(),
-            available: self.policies.names().collect::<Vec<_>>().join(", "),
+            available: self.policies.access_names().collect::<Vec<_>>().join(", "),
         })?;
         let needs = self
             .grants
@@ -184,11 +194,12 @@ impl Vend {
         let template = self
             .policies
             .get(&self.grants.default)
+            .and_then(|t| self.policies.for_user(t, user))
             .ok_or_else(|| UpstreamError::Rejected {
                 service: "sts",
                 operation: "AssumeRole",
                 code: "NoTemplate".to_owned(),
-                detail: format!("no template `{}`", self.grants.default),
+                detail: format!("no template `{}` for the user's storage mode", self.grants.default),
             })?;
         self.keys.probe_session(user, template).await
     }

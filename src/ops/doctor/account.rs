@@ -187,7 +187,7 @@ pub(super) async fn check_first_login(
             .await
             .map_err(|e| refused("the revocation statement", &e))?;
         Ok::<String, String>(match session {
-            Some(s) if buckets.wait_until_refused(&bucket, &s, PROPAGATION_BOUND).await => {
+            Some(s) if buckets.wait_until_refused(&bucket, "", &s, PROPAGATION_BOUND).await => {
                 format!("; a revocation took effect in {} ms", started.elapsed().as_millis())
             }
             Some(_) => format!(
@@ -227,6 +227,7 @@ async fn probe_session(
         bucket,
         user_id: user,
         account_id: &config.aws.account_id(),
+        prefix: None,
     });
     let out = super::assume_as(sts, policy, user, 900).await.ok()?;
     let c = out.credentials?;

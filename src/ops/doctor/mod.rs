@@ -8,18 +8,20 @@ use std::sync::Arc;
 use std::time::Duration;
 
 mod account;
+mod shared;
 
 use super::{OpsError, caller_identity, is_role_session};
 use crate::auth::JwksCache;
 use crate::aws::UpstreamError;
 use crate::config::Config;
-use crate::identity::{BucketName, UserId};
+use crate::identity::{BucketName, UserId, UserPrefix};
 use crate::limits::AwsGate;
 use crate::metrics::Metrics;
 use crate::policy::{ACCOUNT_CONDITION_KEY, MAX_POLICY_CHARS, PolicySet, RenderContext, unpinned_statements};
 use crate::store::Store;
 use crate::sts::{PACKED_POLICY_TOO_LARGE, Sts};
 use account::{check_bucket_quota, check_first_login, check_role_pin};
+use shared::check_shared_bucket;
 
 /// AWS caps a session obtained with role credentials (role chaining) at one hour.
 const ROLE_CHAINING_CAP: u64 = 3600;
@@ -168,6 +170,9 @@ pub async fn run(config_path: &Path) -> bool {
     let s3 = crate::aws::s3_client(&sdk, &config.aws);
     let (status, reason) = check_bucket_quota(&s3, &config).await;
     report.line(status, "bucket-quota", &reason);
+    if let Some((status, reason)) = check_shared_bucket(&s3, &config).await {
+        report.line(status, "shared-bucket", &reason);
+    }
     report.result(
         "first-login",
         Box::pin(check_first_login(
@@ -215,19 +220,22 @@ pub async fn run(config_path: &Path) -> bool {
 /// Every template renders, for a trial user, into a policy STS accepts, each grant pinned to
 /// the service's account.
 fn check_templates(config: &Config) -> Result<(PolicySet, String), String> {
-    let set = PolicySet::for_config(&config.policies)
+    let set = PolicySet::for_config(&config.policies, config.storage.mode == crate::config::StorageMode::Prefix)
         .map_err(|errors| errors.iter().map(ToString::to_string).collect::<Vec<_>>().join("; "))?;
     let ctx_user = UserId::derive("doctor", "trial");
     let bucket = BucketName::fresh(&config.storage.bucket_prefix).map_err(|e| e.to_string())?;
     let account = config.aws.account_id();
+    let prefix = UserPrefix::for_user(&config.storage.prefix_root, &ctx_user).map_err(|e| e.to_string())?;
+    let full = RenderContext {
+        bucket: &bucket,
+        user_id: &ctx_user,
+        account_id: &account,
+        prefix: Some(&prefix),
+    };
     let mut rendered = Vec::new();
-    for name in set.names() {
-        let template = set.get(name).ok_or_else(|| format!("`{name}` vanished"))?;
-        let text = template.render(&RenderContext {
-            bucket: &bucket,
-            user_id: &ctx_user,
-            account_id: &account,
-        });
+    for template in set.all() {
+        let name = template.name();
+        let text = template.render(&full);
         let doc = serde_json::from_str::<serde_json::Value>(&text)
             .map_err(|e| format!("`{name}` renders invalid JSON: {e}"))?;
         let loose = unpinned_statements(&doc, &account);
@@ -304,13 +312,15 @@ async fn trial_assume(sts: &Sts, config: &Config, policies: &PolicySet, seconds:
     let user = UserId::derive("doctor", "trial");
     let bucket = BucketName::fresh(&config.storage.bucket_prefix).map_err(|e| e.to_string())?;
     let account = config.aws.account_id();
+    let prefix = UserPrefix::for_user(&config.storage.prefix_root, &user).map_err(|e| e.to_string())?;
     let ctx = RenderContext {
         bucket: &bucket,
         user_id: &user,
         account_id: &account,
+        prefix: Some(&prefix),
     };
-    let template = policies.longest(&ctx).ok_or("no template")?;
-    let out = assume_as(sts, template.render(&ctx), &user, seconds).await?;
+    let (template, policy) = policies.longest(&ctx).ok_or("no template")?;
+    let out = assume_as(sts, policy, &user, seconds).await?;
     Ok(format!(
         "{} (the longest template, `{}`)",
         out.assumed_role_user

@@ -17,7 +17,8 @@ use crate::store::StoreError;
 const LOCK: i64 = 0x7374_7376_656e_6401;
 
 /// (version, what it does, SQL).
-const MIGRATIONS: &[(i64, &str, &str)] = &[(
+const MIGRATIONS: &[(i64, &str, &str)] = &[
+    (
     1,
     "users, audit logs, shared credentials and their leases, change feed",
     r#"
@@ -101,7 +102,26 @@ CREATE TABLE user_changes (
     at       BIGINT NOT NULL
 );
 "#,
-)];
+    ),
+    (
+        2,
+        "prefix mode: storage mode and prefix per user, revocation cut-offs of shared buckets",
+        r#"
+ALTER TABLE users ADD COLUMN mode TEXT NOT NULL DEFAULT 'bucket' CHECK (mode IN ('bucket', 'prefix'));
+ALTER TABLE users ADD COLUMN prefix TEXT COLLATE "C" NOT NULL DEFAULT '';
+ALTER TABLE users DROP CONSTRAINT users_bucket_key;
+ALTER TABLE users ADD CONSTRAINT users_bucket_prefix_key UNIQUE (bucket, prefix);
+ALTER TABLE deleted_users ADD COLUMN prefix TEXT NOT NULL DEFAULT '';
+
+CREATE TABLE prefix_revocations (
+    bucket   TEXT COLLATE "C" NOT NULL,
+    user_id  TEXT COLLATE "C" NOT NULL,
+    cut_off  TEXT COLLATE "C" NOT NULL,
+    PRIMARY KEY (bucket, user_id)
+);
+"#,
+    ),
+];
 
 /// Applies every migration the database has not recorded yet.
 pub async fn run(pool: &Pool) -> Result<(), StoreError> {

@@ -14,6 +14,7 @@ mod counts;
 mod migrations;
 mod spill;
 mod tls;
+mod revocations;
 mod users;
 
 #[cfg(test)]

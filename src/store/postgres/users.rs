@@ -10,7 +10,7 @@ use crate::identity::{BucketName, UserId};
 use crate::store::{NewUser, StoreError, UserQuery, UserRecord};
 
 const USER_COLUMNS: &str =
-    "user_id, issuer, subject, bucket, candidate, region, state, created_at, disabled_at, revoked_before";
+    "user_id, issuer, subject, bucket, candidate, region, state, created_at, disabled_at, revoked_before, mode, prefix";
 
 impl PgStore {
     pub async fn user(&self, user_id: &UserId) -> Result<Option<UserRecord>, StoreError> {
@@ -24,9 +24,10 @@ impl PgStore {
         // No conflict target: a replica inserting the same user at the same moment may meet
         // this row on any of its unique keys (user, bucket, issuer+subject); each one is the
         // same user, so none is an error. The select below says whose row won.
+        let (mode, prefix, state) = crate::store::storage_columns(new);
         c.execute(
-            "INSERT INTO users (user_id, issuer, subject, bucket, candidate, region, state, created_at, updated_at)
-             VALUES ($1, $2, $3, $4, 0, $5, 'pending', $6, $6)
+            "INSERT INTO users (user_id, issuer, subject, bucket, candidate, region, state, created_at, updated_at, mode, prefix)
+             VALUES ($1, $2, $3, $4, 0, $5, $7, $6, $6, $8, $9)
              ON CONFLICT DO NOTHING",
             &[
                 &new.user_id.as_str(),
@@ -35,6 +36,9 @@ impl PgStore {
                 &new.bucket.as_str(),
                 &new.region,
                 &at,
+                &state,
+                &mode,
+                &prefix,
             ],
         )
         .await?;
@@ -116,7 +120,7 @@ impl PgStore {
             )
             .await?;
         rows.iter()
-            .map(|r| Ok((parse_user(r)?, r.try_get::<_, Option<String>>(10)?)))
+            .map(|r| Ok((parse_user(r)?, r.try_get::<_, Option<String>>(12)?)))
             .collect()
     }
 
@@ -157,8 +161,8 @@ impl PgStore {
         let tx = c.transaction().await?;
         let moved = tx
             .execute(
-                "INSERT INTO deleted_users (user_id, issuer, subject, bucket, created_at, deleted_at)
-                 SELECT user_id, issuer, subject, bucket, created_at, $2 FROM users WHERE user_id = $1",
+                "INSERT INTO deleted_users (user_id, issuer, subject, bucket, created_at, deleted_at, prefix)
+                 SELECT user_id, issuer, subject, bucket, created_at, $2, prefix FROM users WHERE user_id = $1",
                 &[&user_id.as_str(), &format_time(now())],
             )
             .await?;
@@ -171,7 +175,7 @@ impl PgStore {
 }
 
 /// A stored time, or `Corrupt`.
-fn parse_time(s: &str) -> Result<OffsetDateTime, StoreError> {
+pub(super) fn parse_time(s: &str) -> Result<OffsetDateTime, StoreError> {
     crate::clock::parse_time(s).ok_or_else(|| StoreError::Corrupt(format!("time `{s}`")))
 }
 
@@ -199,6 +203,7 @@ fn parse_user(r: &Row) -> Result<UserRecord, StoreError> {
         created_at: parse_time(r.try_get(7)?)?,
         disabled_at: time(8)?,
         revoked_before: time(9)?,
+        prefix: crate::store::parse_prefix(r.try_get(10)?, r.try_get(11)?)?,
     })
 }
 

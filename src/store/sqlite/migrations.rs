@@ -136,6 +136,46 @@ CREATE TABLE credential_leases (
 ) STRICT, WITHOUT ROWID;
 ",
     ),
+    // 7: prefix mode. Each user records their storage mode and prefix (empty in bucket mode),
+    // so the bucket is unique per (bucket, prefix) only: prefix-mode users share one. SQLite
+    // cannot drop a UNIQUE constraint, so the table is rebuilt. `prefix_revocations` holds
+    // the revocation cut-offs the shared bucket's policy is rendered from (buckets/shared.rs).
+    M::up(
+        r"
+CREATE TABLE users_v7 (
+    user_id        TEXT PRIMARY KEY,
+    issuer         TEXT NOT NULL,
+    subject        TEXT NOT NULL,
+    bucket         TEXT NOT NULL,
+    candidate      INTEGER NOT NULL DEFAULT 0,
+    region         TEXT NOT NULL,
+    state          TEXT NOT NULL CHECK (state IN ('pending', 'ready')),
+    created_at     TEXT NOT NULL,
+    updated_at     TEXT NOT NULL,
+    disabled_at    TEXT,
+    revoked_before TEXT,
+    mode           TEXT NOT NULL DEFAULT 'bucket' CHECK (mode IN ('bucket', 'prefix')),
+    prefix         TEXT NOT NULL DEFAULT '',
+    UNIQUE (issuer, subject),
+    UNIQUE (bucket, prefix)
+) STRICT;
+INSERT INTO users_v7 (user_id, issuer, subject, bucket, candidate, region, state, created_at,
+                      updated_at, disabled_at, revoked_before)
+    SELECT user_id, issuer, subject, bucket, candidate, region, state, created_at, updated_at,
+           disabled_at, revoked_before FROM users;
+DROP TABLE users;
+ALTER TABLE users_v7 RENAME TO users;
+ALTER TABLE deleted_users ADD COLUMN prefix TEXT NOT NULL DEFAULT '';
+
+CREATE TABLE prefix_revocations (
+    bucket   TEXT NOT NULL,
+    user_id  TEXT NOT NULL,
+    -- RFC 3339 UTC: sessions of the user issued before it are denied on the bucket
+    cut_off  TEXT NOT NULL,
+    PRIMARY KEY (bucket, user_id)
+) STRICT, WITHOUT ROWID;
+",
+    ),
 ];
 
 pub fn migrations() -> Migrations<'static> {

@@ -13,6 +13,7 @@ mod audit_writer;
 mod changes;
 mod migrations;
 mod spill;
+mod revocations;
 mod users;
 
 use std::path::Path;

@@ -9,7 +9,7 @@ use crate::identity::{BucketName, UserId};
 use crate::store::{NewUser, StoreError, UserQuery, UserRecord};
 
 const USER_COLUMNS: &str =
-    "user_id, issuer, subject, bucket, candidate, region, state, created_at, disabled_at, revoked_before";
+    "user_id, issuer, subject, bucket, candidate, region, state, created_at, disabled_at, revoked_before, mode, prefix";
 
 impl SqliteStore {
     pub async fn user(&self, user_id: &UserId) -> Result<Option<UserRecord>, StoreError> {
@@ -26,13 +26,14 @@ impl SqliteStore {
             new.bucket.as_str().to_owned(),
             new.region.to_owned(),
         );
+        let (mode, prefix, state) = crate::store::storage_columns(new);
         self.run(move |c| {
             let at = format_time(now());
             c.execute(
-                "INSERT INTO users (user_id, issuer, subject, bucket, candidate, region, state, created_at, updated_at)
-                 VALUES (?1, ?2, ?3, ?4, 0, ?5, 'pending', ?6, ?6)
+                "INSERT INTO users (user_id, issuer, subject, bucket, candidate, region, state, created_at, updated_at, mode, prefix)
+                 VALUES (?1, ?2, ?3, ?4, 0, ?5, ?7, ?6, ?6, ?8, ?9)
                  ON CONFLICT (user_id) DO NOTHING",
-                params![id, iss, sub, bucket, region, at],
+                params![id, iss, sub, bucket, region, at, state, mode, prefix],
             )?;
             select_user(c, &id)?.ok_or_else(|| StoreError::Corrupt("row vanished after insert".to_owned()))
         })
@@ -96,7 +97,7 @@ impl SqliteStore {
             ))?;
             let rows = stmt.query_map(
                 params![q.after.unwrap_or_default(), search, prefix, like, q.limit],
-                |r| Ok((RawUser::from_row(r)?, r.get::<_, Option<String>>(10)?)),
+                |r| Ok((RawUser::from_row(r)?, r.get::<_, Option<String>>(12)?)),
             )?;
             rows.map(|r| {
                 let (raw, last) = r?;
@@ -148,8 +149,8 @@ impl SqliteStore {
         self.run(move |c| {
             let tx = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
             let moved = tx.execute(
-                "INSERT INTO deleted_users (user_id, issuer, subject, bucket, created_at, deleted_at)
-                 SELECT user_id, issuer, subject, bucket, created_at, ?2 FROM users WHERE user_id = ?1",
+                "INSERT INTO deleted_users (user_id, issuer, subject, bucket, created_at, deleted_at, prefix)
+                 SELECT user_id, issuer, subject, bucket, created_at, ?2, prefix FROM users WHERE user_id = ?1",
                 params![id, format_time(now())],
             )?;
             tx.execute("DELETE FROM users WHERE user_id = ?1", [&id])?;
@@ -185,6 +186,8 @@ struct RawUser {
     created_at: String,
     disabled_at: Option<String>,
     revoked_before: Option<String>,
+    mode: String,
+    prefix: String,
 }
 
 impl RawUser {
@@ -200,6 +203,8 @@ impl RawUser {
             created_at: r.get(7)?,
             disabled_at: r.get(8)?,
             revoked_before: r.get(9)?,
+            mode: r.get(10)?,
+            prefix: r.get(11)?,
         })
     }
 
@@ -216,6 +221,7 @@ impl RawUser {
             created_at: parse_time(&self.created_at)?,
             disabled_at: self.disabled_at.as_deref().map(parse_time).transpose()?,
             revoked_before: self.revoked_before.as_deref().map(parse_time).transpose()?,
+            prefix: crate::store::parse_prefix(&self.mode, &self.prefix)?,
         })
     }
 }

@@ -1,0 +1,261 @@
+//! The shared bucket of prefix mode: its policy's revocation statements, rendered from the
+//! cut-offs in the database (`Store::prefix_revocations`).
+//!
+//! Every user of a shared bucket is revoked through the one bucket policy, which S3 limits to
+//! 20 KiB. So the Deny statements are grouped by cut-off second (one statement lists every
+//! user revoked at that second), and a cut-off is dropped once it is older than the longest
+//! session: no session issued before it is still alive. The database is the source of truth;
+//! each write renders every cut-off still alive, so a write never loses another's.
+//!
+//! When the statements would not fit, the two oldest groups are merged into one with the
+//! later cut-off, until they fit: the users of the older group lose the sessions they were
+//! given between the two cut-offs too (they vend again; their recorded cut-off moves with
+//! them, so no replica hands such keys out again). A revocation is never dropped. Only when a
+//! single statement listing every user revoked within a session's lifetime does not fit is the
+//! revoke refused ([`BucketError::PolicyFull`]).
+
+use std::collections::BTreeMap;
+
+use serde_json::{Value, json};
+use time::OffsetDateTime;
+
+use super::BucketError;
+use crate::clock::format_time;
+use crate::identity::{BucketName, UserId};
+use crate::store::PrefixRevocation;
+
+/// `Sid` prefix of stsvend's statements in a shared bucket's policy: `StsvendRevoke<unix
+/// seconds of the cut-off>`. Statements with other `Sid`s are kept as they are.
+pub const SHARED_REVOKE_SID: &str = "StsvendRevoke";
+
+/// S3's limit on a bucket policy's size (bytes).
+pub const MAX_BUCKET_POLICY_BYTES: usize = 20 * 1024;
+
+/// A shared bucket's policy, ready to write.
+#[derive(Debug)]
+pub struct SharedPolicy {
+    pub text: String,
+    /// Statements in `text`: none means the bucket should have no policy (S3 refuses an
+    /// empty one).
+    pub statements: usize,
+    /// Users whose cut-off moved later to make the statements fit, with the new cut-off.
+    pub moved: Vec<PrefixRevocation>,
+}
+
+/// The Deny statement for `users`' sessions issued before `cut_off`, on the whole bucket.
+fn statement(bucket: &BucketName, tag_key: &str, users: &[&UserId], cut_off: OffsetDateTime) -> Value {
+    let arn = format!("arn:aws:s3:::{bucket}");
+    let ids: Vec<&str> = users.iter().map(|u| u.as_str()).collect();
+    json!({
+        "Sid": format!("{SHARED_REVOKE_SID}{}", cut_off.unix_timestamp()),
+        "Effect": "Deny",
+        "Principal": "*",
+        "Action": "s3:*",
+        "Resource": [arn.clone(), format!("{arn}/*")],
+        "Condition": {
+            "StringEquals": { format!("aws:PrincipalTag/{tag_key}"): ids },
+            "DateLessThan": { "aws:TokenIssueTime": format_time(cut_off) },
+        },
+    })
+}
+
+fn is_ours(s: &Value) -> bool {
+    s.get("Sid")
+        .and_then(Value::as_str)
+        .is_some_and(|sid| sid.starts_with(SHARED_REVOKE_SID))
+}
+
+/// The statements of `existing` that are not stsvend's, and the document around them.
+fn others(existing: Option<&str>) -> Result<(Value, Vec<Value>), BucketError> {
+    let mut doc = match existing.filter(|t| !t.trim().is_empty()) {
+        None => json!({"Version": "2012-10-17"}),
+        Some(text) => serde_json::from_str::<Value>(text).map_err(|e| BucketError::ExistingPolicy(e.to_string()))?,
+    };
+    let obj = doc
+        .as_object_mut()
+        .ok_or_else(|| BucketError::ExistingPolicy("not a JSON object".to_owned()))?;
+    let mut statements = match obj.remove("Statement") {
+        None => Vec::new(),
+        Some(Value::Array(list)) => list,
+        Some(one @ Value::Object(_)) => vec![one],
+        Some(_) => {
+            return Err(BucketError::ExistingPolicy(
+                "Statement is neither a list nor an object".to_owned(),
+            ));
+        }
+    };
+    statements.retain(|s| !is_ours(s));
+    obj.entry("Version").or_insert_with(|| json!("2012-10-17"));
+    Ok((doc, statements))
+}
+
+/// `existing` (the bucket's policy, if any) with stsvend's statements replaced by those for
+/// `alive` (the cut-offs not yet expired), within [`MAX_BUCKET_POLICY_BYTES`] bytes.
+pub fn render_shared_policy(
+    existing: Option<&str>,
+    bucket: &BucketName,
+    tag_key: &str,
+    alive: &[PrefixRevocation],
+) -> Result<SharedPolicy, BucketError> {
+    render_within(existing, bucket, tag_key, alive, MAX_BUCKET_POLICY_BYTES)
+}
+
+fn render_within(
+    existing: Option<&str>,
+    bucket: &BucketName,
+    tag_key: &str,
+    alive: &[PrefixRevocation],
+    limit: usize,
+) -> Result<SharedPolicy, BucketError> {
+    let (doc, kept) = others(existing)?;
+    let mut groups: BTreeMap<OffsetDateTime, Vec<&UserId>> = BTreeMap::new();
+    for r in alive {
+        groups.entry(r.cut_off).or_default().push(&r.user_id);
+    }
+    let mut moved = Vec::new();
+    loop {
+        let mut statements = kept.clone();
+        statements.extend(groups.iter().map(|(at, users)| statement(bucket, tag_key, users, *at)));
+        let count = statements.len();
+        let mut full = doc.clone();
+        full["Statement"] = Value::Array(statements);
+        let text = full.to_string();
+        if text.len() <= limit {
+            return Ok(SharedPolicy {
+                text,
+                statements: count,
+                moved,
+            });
+        }
+        // Too large: the oldest group joins the next one, at its later cut-off.
+        let mut oldest = groups.keys().copied();
+        let (Some(first), Some(second)) = (oldest.next(), oldest.next()) else {
+            return Err(BucketError::PolicyFull {
+                users: alive.len(),
+                bytes: text.len(),
+            });
+        };
+        let users = groups.remove(&first).unwrap_or_default();
+        moved.retain(|m: &PrefixRevocation| !users.contains(&&m.user_id));
+        moved.extend(users.iter().map(|u| PrefixRevocation {
+            user_id: (*u).clone(),
+            cut_off: second,
+        }));
+        groups.entry(second).or_default().extend(users);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn bucket() -> BucketName {
+        BucketName::parse("stsvend-shared").unwrap()
+    }
+
+    fn at(secs: i64) -> OffsetDateTime {
+        OffsetDateTime::from_unix_timestamp(1_800_000_000 + secs).unwrap()
+    }
+
+    fn rev(user: &str, secs: i64) -> PrefixRevocation {
+        PrefixRevocation {
+            user_id: UserId::derive("https://i/", user),
+            cut_off: at(secs),
+        }
+    }
+
+    fn statements(text: &str) -> Vec<Value> {
+        let doc: Value = serde_json::from_str(text).unwrap();
+        doc["Statement"].as_array().unwrap().clone()
+    }
+
+    #[test]
+    fn users_revoked_in_the_same_second_share_one_statement() {
+        let alive = [rev("a", 0), rev("b", 0), rev("c", 5)];
+        let p = render_shared_policy(None, &bucket(), "stsvend-user", &alive).unwrap();
+        let list = statements(&p.text);
+        assert_eq!(list.len(), 2);
+        let tag = "aws:PrincipalTag/stsvend-user";
+        assert_eq!(list[0]["Condition"]["StringEquals"][tag].as_array().unwrap().len(), 2);
+        assert_eq!(
+            list[0]["Condition"]["DateLessThan"]["aws:TokenIssueTime"],
+            format_time(at(0))
+        );
+        assert_eq!(list[1]["Condition"]["StringEquals"][tag][0], alive[2].user_id.as_str());
+        assert_eq!(list[1]["Resource"][1], "arn:aws:s3:::stsvend-shared/*");
+        assert!(p.moved.is_empty());
+    }
+
+    #[test]
+    fn other_statements_are_kept_and_expired_ones_of_ours_dropped() {
+        let existing = json!({"Version": "2012-10-17", "Statement": [
+            {"Sid": "TlsOnly", "Effect": "Deny", "Principal": "*", "Action": "s3:*", "Resource": "x"},
+            {"Sid": "StsvendRevoke1700000000", "Effect": "Deny", "old": true},
+        ]})
+        .to_string();
+        let p = render_shared_policy(Some(&existing), &bucket(), "t", &[rev("a", 1)]).unwrap();
+        let list = statements(&p.text);
+        assert_eq!(list.len(), 2);
+        assert_eq!(list[0]["Sid"], "TlsOnly");
+        assert_eq!(list[1]["Sid"], format!("StsvendRevoke{}", at(1).unix_timestamp()));
+        // Nothing alive: only theirs stays.
+        let p = render_shared_policy(Some(&existing), &bucket(), "t", &[]).unwrap();
+        assert_eq!(statements(&p.text).len(), 1);
+        assert!(render_shared_policy(Some("nope"), &bucket(), "t", &[]).is_err());
+    }
+
+    #[test]
+    fn when_full_the_oldest_cut_offs_move_to_the_next_and_are_reported() {
+        let alive: Vec<_> = (0..6).map(|i| rev(&format!("u{i}"), i)).collect();
+        let roomy = render_within(None, &bucket(), "t", &alive, usize::MAX).unwrap();
+        assert_eq!(statements(&roomy.text).len(), 6);
+        // Room for about four statements: the two oldest groups fold forward.
+        let limit = roomy.text.len() * 4 / 6 + 100;
+        let p = render_within(None, &bucket(), "t", &alive, limit).unwrap();
+        assert!(p.text.len() <= limit);
+        let list = statements(&p.text);
+        assert_eq!(list.len(), 4, "{}", p.text);
+        // Every user is still denied, none earlier than their own cut-off.
+        for r in &alive {
+            let s = list
+                .iter()
+                .find(|s| s.to_string().contains(r.user_id.as_str()))
+                .expect("every user still has a statement");
+            let cut: String = serde_json::from_value(s["Condition"]["DateLessThan"]["aws:TokenIssueTime"].clone()).unwrap();
+            assert!(cut >= format_time(r.cut_off));
+        }
+        let moved: Vec<_> = p.moved.iter().map(|m| (m.user_id.clone(), m.cut_off)).collect();
+        assert_eq!(
+            moved,
+            vec![
+                (alive[0].user_id.clone(), at(2)),
+                (alive[1].user_id.clone(), at(2))
+            ]
+        );
+    }
+
+    #[test]
+    fn a_single_statement_too_large_is_refused() {
+        let alive: Vec<_> = (0..50).map(|i| rev(&format!("u{i}"), 0)).collect();
+        let err = render_within(None, &bucket(), "t", &alive, 500).unwrap_err();
+        assert!(matches!(err, BucketError::PolicyFull { users: 50, .. }), "{err}");
+    }
+
+    /// The capacity the README states: users revoked each at a second of their own, and all in
+    /// one second, within one session lifetime, in an otherwise empty policy.
+    #[test]
+    fn capacity_of_one_bucket_policy() {
+        let fits = |n: usize, distinct: bool| {
+            let alive: Vec<_> = (0..n)
+                .map(|i| rev(&format!("u{i}"), if distinct { i64::try_from(i).unwrap() } else { 0 }))
+                .collect();
+            render_within(None, &bucket(), "stsvend-user", &alive, MAX_BUCKET_POLICY_BYTES)
+                .is_ok_and(|p| p.moved.is_empty())
+        };
+        let most = |distinct| (1..5000).take_while(|n| fits(*n, distinct)).last().unwrap_or(0);
+        let (separate, together) = (most(true), most(false));
+        println!("capacity: {separate} revocations at distinct seconds, {together} users in one second");
+        assert!(separate >= 40, "{separate}");
+        assert!(together >= 500, "{together}");
+    }
+}

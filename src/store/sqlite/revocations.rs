@@ -1,0 +1,65 @@
+//! `prefix_revocations`: the revocation cut-offs a shared bucket's policy is rendered from.
+
+use rusqlite::params;
+use time::OffsetDateTime;
+
+use super::{SqliteStore, parse_time};
+use crate::clock::format_time;
+use crate::identity::{BucketName, UserId};
+use crate::store::{PrefixRevocation, StoreError};
+
+impl SqliteStore {
+    pub async fn add_prefix_revocations(
+        &self,
+        bucket: &BucketName,
+        users: &[UserId],
+        cut_off: OffsetDateTime,
+    ) -> Result<(), StoreError> {
+        let bucket = bucket.as_str().to_owned();
+        let users: Vec<String> = users.iter().map(|u| u.as_str().to_owned()).collect();
+        let at = format_time(cut_off);
+        self.run(move |c| {
+            let tx = c.transaction()?;
+            {
+                // The later cut-off wins (RFC 3339 UTC sorts as text).
+                let mut stmt = tx.prepare_cached(
+                    "INSERT INTO prefix_revocations (bucket, user_id, cut_off) VALUES (?1, ?2, ?3)
+                     ON CONFLICT (bucket, user_id) DO UPDATE SET cut_off = MAX(cut_off, excluded.cut_off)",
+                )?;
+                for u in &users {
+                    stmt.execute(params![bucket, u, at])?;
+                }
+            }
+            tx.commit()?;
+            Ok(())
+        })
+        .await
+    }
+
+    pub async fn prefix_revocations(
+        &self,
+        bucket: &BucketName,
+        since: OffsetDateTime,
+    ) -> Result<Vec<PrefixRevocation>, StoreError> {
+        let (bucket, since) = (bucket.as_str().to_owned(), format_time(since));
+        self.run(move |c| {
+            c.execute(
+                "DELETE FROM prefix_revocations WHERE bucket = ?1 AND cut_off < ?2",
+                params![bucket, since],
+            )?;
+            let mut stmt = c.prepare_cached(
+                "SELECT user_id, cut_off FROM prefix_revocations WHERE bucket = ?1 ORDER BY cut_off, user_id",
+            )?;
+            let rows = stmt.query_map([&bucket], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?)))?;
+            rows.map(|r| {
+                let (user, cut_off) = r?;
+                Ok(PrefixRevocation {
+                    user_id: UserId::parse(&user).map_err(|e| StoreError::Corrupt(e.to_string()))?,
+                    cut_off: parse_time(&cut_off)?,
+                })
+            })
+            .collect()
+        })
+        .await
+    }
+}
