@@ -87,7 +87,11 @@ fn bind(addr: std::net::SocketAddr) -> Result<(TcpListener, u16), StartError> {
 
 /// Loads the templates named by the config and checks them (`PolicySet::for_config`).
 pub fn load_policies(config: &Config) -> Result<PolicySet, StartError> {
-    PolicySet::for_config(&config.policies, config.storage.mode == crate::config::StorageMode::Prefix).map_err(StartError::Policies)
+    PolicySet::for_config(
+        &config.policies,
+        config.storage.mode == crate::config::StorageMode::Prefix,
+    )
+    .map_err(StartError::Policies)
 }
 
 impl Application {

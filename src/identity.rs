@@ -160,9 +160,9 @@ impl fmt::Display for UserPrefix {
 /// empty, `.` or `..` segment, and no leading or trailing `/`. Only characters that need no
 /// escaping in an ARN, a policy's `s3:prefix` value or a URL path are allowed.
 pub fn validate_prefix_root(root: &str) -> Result<(), String> {
-    let segments_ok = root.split('/').all(|seg| {
-        !seg.is_empty() && seg.bytes().all(|b| matches!(b, b'a'..=b'z' | b'0'..=b'9' | b'-'))
-    });
+    let segments_ok = root
+        .split('/')
+        .all(|seg| !seg.is_empty() && seg.bytes().all(|b| matches!(b, b'a'..=b'z' | b'0'..=b'9' | b'-')));
     if root.is_empty() || root.len() > MAX_PREFIX_ROOT || !segments_ok {
         return Err(format!(
             "must be 1..={MAX_PREFIX_ROOT} characters of [a-z0-9-] in `/`-separated segments, no leading, trailing or double `/`"
@@ -397,7 +397,19 @@ mod tests {
         for ok in ["users", "a/b-c/d0"] {
             assert!(validate_prefix_root(ok).is_ok(), "{ok}");
         }
-        for bad in ["", "/users", "users/", "a//b", "a/./b", "a/../b", "Users", "u*", "u?", "a b", &"a".repeat(65)] {
+        for bad in [
+            "",
+            "/users",
+            "users/",
+            "a//b",
+            "a/./b",
+            "a/../b",
+            "Users",
+            "u*",
+            "u?",
+            "a b",
+            &"a".repeat(65),
+        ] {
             assert!(validate_prefix_root(bad).is_err(), "{bad}");
         }
     }

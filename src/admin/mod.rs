@@ -275,7 +275,14 @@ impl Admin {
         if user.disabled_at.is_none() {
             self.store.set_disabled(id, true).await?;
         }
-        self.deny_sessions(&user).await?;
+        let cut_off = self.deny_sessions(&user).await?;
+        if user.prefix.is_some() {
+            // A prefix comes back to the same user id: keys of a new login must be issued at
+            // or after the cut-off still standing in the shared bucket's policy, and the new
+            // row will not know it. The row goes only once AWS's clock has passed it.
+            let _slot = self.gate.call("s3").await.map_err(BucketError::from)?;
+            self.buckets.wait_for_aws_time(&user.bucket, cut_off).await?;
+        }
         // Written between the check and the denial: still the operator's call.
         if !force && !self.is_empty(&user).await? {
             return Err(not_empty());

@@ -55,7 +55,12 @@ impl Admin {
         Ok(())
     }
 
-    async fn write_shared(&self, user: &UserRecord, bucket: &BucketName, before: OffsetDateTime) -> Result<(), AdminError> {
+    async fn write_shared(
+        &self,
+        user: &UserRecord,
+        bucket: &BucketName,
+        before: OffsetDateTime,
+    ) -> Result<(), AdminError> {
         let since = crate::clock::now() - self.session_lifetime - EXPIRY_MARGIN;
         let mut alive = self.store.prefix_revocations(bucket, since).await?;
         match alive.iter_mut().find(|r| r.user_id == user.user_id) {

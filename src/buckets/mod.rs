@@ -32,7 +32,9 @@ pub enum BucketError {
     NotEmptied { failed: usize, first: String },
     /// The shared bucket's policy cannot hold one more revocation: every user revoked within
     /// a session's lifetime in one statement would be `bytes` long (S3 allows 20 KiB).
-    #[error("the shared bucket's policy is full: {users} users revoked within a session's lifetime need {bytes} bytes (S3 allows 20480)")]
+    #[error(
+        "the shared bucket's policy is full: {users} users revoked within a session's lifetime need {bytes} bytes (S3 allows 20480)"
+    )]
     PolicyFull { users: usize, bytes: usize },
 }
 

@@ -74,7 +74,11 @@ impl Buckets {
     pub async fn empty_prefix(&self, bucket: &BucketName, prefix: &str) -> Result<Emptied, BucketError> {
         debug_assert!(prefix.ends_with('/'), "a user prefix ends in /");
         let (objects, exists) = self.delete_objects(bucket, prefix).await?;
-        let uploads = if exists { self.abort_uploads(bucket, prefix).await? } else { 0 };
+        let uploads = if exists {
+            self.abort_uploads(bucket, prefix).await?
+        } else {
+            0
+        };
         Ok(Emptied { objects, uploads })
     }
 

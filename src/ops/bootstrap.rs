@@ -146,7 +146,9 @@ async fn shared_bucket(
         }
     }
     buckets.configure_shared(bucket).await.map_err(OpsError::Aws)?;
-    println!("shared bucket {bucket}: public access blocked, encrypted by default, objects owned by the bucket owner, CORS set");
+    println!(
+        "shared bucket {bucket}: public access blocked, encrypted by default, objects owned by the bucket owner, CORS set"
+    );
     Ok(())
 }
 

@@ -68,9 +68,9 @@ impl Provisioner {
                 buckets,
                 prefix: storage.bucket_prefix.clone(),
                 shared: match storage.mode {
-                    crate::config::StorageMode::Prefix => storage
-                        .shared_bucket()
-                        .map(|b| (b, storage.prefix_root.clone())),
+                    crate::config::StorageMode::Prefix => {
+                        storage.shared_bucket().map(|b| (b, storage.prefix_root.clone()))
+                    }
                     crate::config::StorageMode::Bucket => None,
                 },
                 region: aws.region.clone(),

@@ -204,7 +204,9 @@ fn parse_prefix(mode: &str, prefix: &str) -> Result<Option<UserPrefix>, StoreErr
         "prefix" => UserPrefix::parse(prefix)
             .map(Some)
             .map_err(|e| StoreError::Corrupt(e.to_string())),
-        other => Err(StoreError::Corrupt(format!("storage mode `{other}` with prefix `{prefix}`"))),
+        other => Err(StoreError::Corrupt(format!(
+            "storage mode `{other}` with prefix `{prefix}`"
+        ))),
     }
 }
 

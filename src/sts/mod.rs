@@ -85,7 +85,12 @@ impl Sts {
     /// made-up user: STS packs the two, and a pack too large (`PackedPolicyTooLarge`) would
     /// fail every vend. Any other failure is only logged (AWS may be down; vends will tell).
     /// Not counted in the metrics; the keys are dropped.
-    pub async fn check_packing(&self, policies: &PolicySet, bucket_prefix: &str, prefix_root: &str) -> Result<(), String> {
+    pub async fn check_packing(
+        &self,
+        policies: &PolicySet,
+        bucket_prefix: &str,
+        prefix_root: &str,
+    ) -> Result<(), String> {
         let user = UserId::derive("stsvend", "start-up-trial");
         let bucket = BucketName::fresh(bucket_prefix).map_err(|e| e.to_string())?;
         let prefix = UserPrefix::for_user(prefix_root, &user).map_err(|e| e.to_string())?;
@@ -95,8 +100,7 @@ impl Sts {
             account_id: &self.account_id,
             prefix: Some(&prefix),
         };
-        let Some((template, policy)) = policies.longest(&ctx)
-        else {
+        let Some((template, policy)) = policies.longest(&ctx) else {
             return Ok(());
         };
         let request = self

@@ -57,11 +57,12 @@ pub fn user_id_of(app: &TestApp, sub: &str) -> String {
     stsvend::identity::UserId::derive(&app.issuer.issuer, sub).to_string()
 }
 
+/// Puts `key` into the vended keys' storage (under their prefix, in prefix mode).
 pub async fn put(v: &Vended, key: &str) -> String {
     let r = user_s3(v)
         .put_object()
         .bucket(&v.bucket)
-        .key(key)
+        .key(format!("{}{key}", v.prefix))
         .body(b"x".to_vec().into())
         .send()
         .await;

@@ -233,6 +233,7 @@ impl TestApp {
                 subject: sub,
                 bucket,
                 region: "us-east-1",
+                prefix: None,
             })
             .await
             .unwrap();
@@ -388,4 +389,51 @@ pub async fn distinct_keys_and_buckets(
         buckets.insert(v.bucket);
     }
     (keys, buckets)
+}
+
+/// A shared bucket of its own for a prefix-mode test, created and locked down as `bootstrap`
+/// does it (`Buckets::configure_shared`).
+pub async fn fresh_shared_bucket(config: &Config) -> String {
+    let name = format!("stsvend-shared-{}", &uuid::Uuid::new_v4().simple().to_string()[..12]);
+    let bucket = stsvend::identity::BucketName::parse(&name).unwrap();
+    let buckets = stsvend::buckets::Buckets::new(
+        service_s3(),
+        &config.storage,
+        &config.aws,
+        Arc::new(stsvend::metrics::Metrics::new()),
+    );
+    assert!(matches!(
+        buckets.create(&bucket).await.unwrap(),
+        stsvend::buckets::Created::Yes
+    ));
+    buckets.configure_shared(&bucket).await.unwrap();
+    name
+}
+
+impl Options {
+    /// Prefix mode: new users get a prefix of `shared` (a bucket from [`fresh_shared_bucket`]).
+    pub fn prefix_mode(self, shared: &str) -> Self {
+        self.set("STSVEND_STORAGE__MODE", "prefix")
+            .set("STSVEND_STORAGE__SHARED_BUCKET", shared)
+    }
+}
+
+impl TestApp {
+    /// A service in prefix mode on a shared bucket of its own, with `opts` besides.
+    pub async fn spawn_prefix(opts: Options) -> (Self, String) {
+        let probe = test_config("http://127.0.0.1:1/", std::path::Path::new("/nonexistent"), &[]);
+        let shared = fresh_shared_bucket(&probe).await;
+        (Self::spawn_with(opts.prefix_mode(&shared)).await, shared)
+    }
+
+    /// S3 calls the service has made, by the `stsvend_aws_calls_total` counter.
+    pub async fn s3_calls(&self) -> u64 {
+        self.metrics_text()
+            .await
+            .lines()
+            .filter(|l| l.starts_with("stsvend_aws_calls_total{") && l.contains(r#"service="s3""#))
+            .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
+            .map(|v| v as u64)
+            .sum()
+    }
 }

@@ -22,6 +22,7 @@ mod oidc;
 mod openapi;
 mod ops;
 mod pg;
+mod prefix;
 mod process;
 mod provisioning;
 mod realism;

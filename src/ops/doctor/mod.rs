@@ -220,8 +220,11 @@ pub async fn run(config_path: &Path) -> bool {
 /// Every template renders, for a trial user, into a policy STS accepts, each grant pinned to
 /// the service's account.
 fn check_templates(config: &Config) -> Result<(PolicySet, String), String> {
-    let set = PolicySet::for_config(&config.policies, config.storage.mode == crate::config::StorageMode::Prefix)
-        .map_err(|errors| errors.iter().map(ToString::to_string).collect::<Vec<_>>().join("; "))?;
+    let set = PolicySet::for_config(
+        &config.policies,
+        config.storage.mode == crate::config::StorageMode::Prefix,
+    )
+    .map_err(|errors| errors.iter().map(ToString::to_string).collect::<Vec<_>>().join("; "))?;
     let ctx_user = UserId::derive("doctor", "trial");
     let bucket = BucketName::fresh(&config.storage.bucket_prefix).map_err(|e| e.to_string())?;
     let account = config.aws.account_id();

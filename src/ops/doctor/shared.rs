@@ -14,7 +14,10 @@ pub(super) async fn check_shared_bucket(s3: &aws_sdk_s3::Client, config: &Config
     let bucket = config.storage.shared_bucket()?;
     Some(match settings(s3, config, &bucket).await {
         Ok(fill) => (Status::Ok, format!("{bucket}: locked down; {fill}")),
-        Err(reason) => (Status::Fail, format!("{bucket}: {reason}; `stsvend bootstrap` creates it and brings it in line")),
+        Err(reason) => (
+            Status::Fail,
+            format!("{bucket}: {reason}; `stsvend bootstrap` creates it and brings it in line"),
+        ),
     })
 }
 

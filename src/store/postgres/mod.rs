@@ -12,9 +12,9 @@ mod audit;
 mod changes;
 mod counts;
 mod migrations;
+mod revocations;
 mod spill;
 mod tls;
-mod revocations;
 mod users;
 
 #[cfg(test)]

@@ -12,8 +12,8 @@ mod audit;
 mod audit_writer;
 mod changes;
 mod migrations;
-mod spill;
 mod revocations;
+mod spill;
 mod users;
 
 use std::path::Path;
