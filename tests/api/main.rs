@@ -2,6 +2,7 @@
 //! scripts/test.sh); every test fails loudly if it is missing.
 
 mod admin;
+mod admin_browser;
 mod admin_delete;
 mod balancer;
 mod clients;
