@@ -105,12 +105,12 @@ async fn token_file_keeps_a_boto3_job_on_the_container_route_working_across_thre
     assert!(first_line.contains("next refresh in"), "{first_line}");
 
     // Every token the file held while the job ran, in order.
-    let watched = token_file.clone();
+    let path = token_file.clone();
     let watcher = tokio::spawn(async move {
         let mut seen: Vec<String> = Vec::new();
         let until = tokio::time::Instant::now() + Duration::from_secs(u64::from(JOB_SECONDS) + 2);
         while tokio::time::Instant::now() < until {
-            if let Ok(t) = std::fs::read_to_string(&watched)
+            if let Ok(t) = std::fs::read_to_string(&path)
                 && seen.last() != Some(&t)
             {
                 seen.push(t);

@@ -36,8 +36,7 @@ fn key_sets(stderr: &str) -> Vec<(String, time::OffsetDateTime)> {
         .filter_map(|l| l.strip_prefix("keys "))
         .filter_map(|l| l.split_once(" expire "))
         .map(|(id, exp)| {
-            let exp = time::OffsetDateTime::parse(exp.trim(), &time::format_description::well_known::Rfc3339)
-                .unwrap();
+            let exp = time::OffsetDateTime::parse(exp.trim(), &time::format_description::well_known::Rfc3339).unwrap();
             (id.to_owned(), exp)
         })
         .collect()
@@ -91,7 +90,12 @@ async fn the_rust_sdk_example_uploads_a_folder_across_two_key_sets_and_every_obj
     let s3 = user_s3(&mine);
     let mut found = BTreeMap::new();
     let mut last_modified = Vec::new();
-    let mut pages = s3.list_objects_v2().bucket(&mine.bucket).prefix("up/").into_paginator().send();
+    let mut pages = s3
+        .list_objects_v2()
+        .bucket(&mine.bucket)
+        .prefix("up/")
+        .into_paginator()
+        .send();
     while let Some(page) = pages.next().await {
         for o in page.unwrap().contents() {
             let key = o.key().unwrap().to_owned();
