@@ -32,3 +32,4 @@ mod tcp_cut;
 mod test_issuer;
 mod tokens;
 mod web;
+mod web_console;
