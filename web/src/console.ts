@@ -143,7 +143,8 @@ export function mountConsole(host: ConsoleHost, token: string): boolean {
   const show = () => {
     const onConsole = location.hash === CONSOLE_HASH;
     view.hidden = !onConsole;
-    el('app').hidden = onConsole;
+    // The files view only once the page has the operator's own bucket (their vend may fail).
+    el('app').hidden = onConsole || !el('bucket').textContent;
     link.textContent = onConsole ? 'My files' : 'Operator console';
     link.href = onConsole ? '#/' : CONSOLE_HASH;
     if (onConsole && !loaded) {
