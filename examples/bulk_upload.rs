@@ -13,9 +13,12 @@
 //!
 //! The token comes from `STSVEND_TOKEN_FILE` (`Bearer <jwt>` or the bare JWT, re-read on every
 //! refresh) or `STSVEND_TOKEN`. Arguments: the folder, then an optional key prefix.
+//! `BULK_UPLOAD_FILES_PER_SECOND` caps how many uploads start per second (a shared link; the
+//! test uses it to make a run outlast its keys). Each set of keys the SDK receives is named on
+//! stderr (`keys ASIA... expire ...`; never the secret parts).
 
 use std::path::{Path, PathBuf};
-use std::time::SystemTime;
+use std::time::{Duration, SystemTime};
 
 use aws_credential_types::provider::error::CredentialsError;
 use aws_credential_types::provider::future;
@@ -105,6 +108,7 @@ impl StsvendCredentials {
         let v = self.vend().await.map_err(CredentialsError::provider_error)?;
         let expiry = time::OffsetDateTime::parse(&v.expiration, &time::format_description::well_known::Rfc3339)
             .map_err(CredentialsError::unhandled)?;
+        eprintln!("keys {} expire {}", v.access_key_id, v.expiration);
         Ok(Credentials::new(
             v.access_key_id,
             v.secret_access_key,
@@ -174,11 +178,28 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     }
     let s3 = aws_sdk_s3::Client::from_conf(conf.build());
 
+    // Upload number i starts no earlier than i / rate seconds after the first.
+    let rate = match std::env::var("BULK_UPLOAD_FILES_PER_SECOND") {
+        Ok(r) => Some(
+            r.parse::<f64>()
+                .ok()
+                .filter(|r| r.is_finite() && *r > 0.0)
+                .ok_or("BULK_UPLOAD_FILES_PER_SECOND: a positive number")?,
+        ),
+        Err(_) => None,
+    };
+    let started = tokio::time::Instant::now();
+
     let files = files_under(&dir)?;
-    let results: Vec<Result<u64, String>> = futures::stream::iter(files)
-        .map(|(path, key)| {
+    let results: Vec<Result<u64, String>> = futures::stream::iter(files.into_iter().enumerate())
+        .map(|(i, (path, key))| {
             let (s3, bucket, key) = (s3.clone(), target.bucket.clone(), format!("{prefix}{key}"));
             async move {
+                if let Some(rate) = rate {
+                    let n = f64::from(u32::try_from(i).unwrap_or(u32::MAX));
+                    let at = Duration::try_from_secs_f64(n / rate).unwrap_or(Duration::ZERO);
+                    tokio::time::sleep_until(started + at).await;
+                }
                 let len = std::fs::metadata(&path)
                     .map_err(|e| format!("{}: {e}", path.display()))?
                     .len();

@@ -88,6 +88,7 @@ up() {
     bash scripts/web.sh start
   bash scripts/demo.sh
   echo "Web app: $WEB/ (log in as any sub, e.g. auth0|demo-alice; files go to that user's bucket)"
+  echo "Operator console: $WEB/#/console (log in with permissions 'read:files write:files admin:users')"
   echo "Stop it with: bash scripts/stack.sh down"
 }
 

@@ -6,6 +6,7 @@
 //   STSVEND_WEB_ISSUER    (http://127.0.0.1:4400/)    OIDC issuer (Auth0 tenant URL)
 //   STSVEND_WEB_CLIENT_ID (stsvend-web)               SPA client id
 //   STSVEND_WEB_AUDIENCE  (https://stsvend.local/api) Auth0 API identifier
+//   STSVEND_WEB_ADMIN_PERMISSION (admin:users)        stsvend's admin.permission: the console's
 //   STSVEND_WEB_EXIT_WITH_PARENT=1                    exit when the parent process is gone (tests)
 //
 // GET /config.json answers from these variables, so one build serves any stack: the demo
@@ -26,6 +27,7 @@ const CONFIG = JSON.stringify({
   clientId: process.env.STSVEND_WEB_CLIENT_ID || 'stsvend-web',
   audience: process.env.STSVEND_WEB_AUDIENCE || 'https://stsvend.local/api',
   api: process.env.STSVEND_WEB_API || 'http://127.0.0.1:8080',
+  adminPermission: process.env.STSVEND_WEB_ADMIN_PERMISSION || 'admin:users',
 });
 const TYPES = {
   '.html': 'text/html; charset=utf-8',

@@ -92,6 +92,10 @@ for (const c of clients) {
 
 // permissions remembered per user (sub), set by /test/approve-device or the login form.
 const accountPermissions = new Map();
+// Access-token lifetime (seconds) per user (sub), set by /test/approve-device or the login
+// form (`expires_in`): tests that must see a client live through several token lifetimes.
+const accountTokenTtl = new Map();
+const positiveInt = (v) => /^[1-9][0-9]*$/.test(String(v));
 
 const split = (s) => (typeof s === 'string' ? s.split(/[\s,]+/).filter(Boolean) : []);
 const listParam = (v) => (Array.isArray(v) ? v.map(String) : split(v));
@@ -239,7 +243,8 @@ const configuration = {
   },
   formats: { customizers: { jwt: customizeJwt } },
   ttl: {
-    AccessToken: (ctx, token) => token.resourceServer?.accessTokenTTL || 3600,
+    AccessToken: (ctx, token) => accountTokenTtl.get(token.accountId)
+      ?? token.resourceServer?.accessTokenTTL ?? 3600,
     ClientCredentials(ctx, token, client) {
       const req = ctx?.oidc?.body?.test_expires_in;
       if (client?.clientId === TEST_CLIENT && req !== undefined) return Number.parseInt(req, 10);
@@ -402,7 +407,8 @@ provider.use(async (ctx, next) => {
 
 // TEST-ONLY: approve (or deny) a pending device code without a browser.
 //   POST /test/approve-device  {"user_code":"BCDF-GHJK","sub":"auth0|alice","permissions":"read:files"}
-//   (JSON or form; `permissions` optional, string or array; `"deny": true` rejects the code)
+//   (JSON or form; `permissions` optional, string or array; `expires_in` optional: this user's
+//   access-token lifetime in seconds from now on; `"deny": true` rejects the code)
 provider.use(async (ctx, next) => {
   if (ctx.path !== '/test/approve-device') return next();
   if (ctx.method !== 'POST') return oauthError(ctx, 405, 'invalid_request', 'use POST');
@@ -442,6 +448,10 @@ provider.use(async (ctx, next) => {
   const grantId = await grant.save();
 
   if (body.permissions !== undefined) accountPermissions.set(sub, listParam(body.permissions));
+  if (body.expires_in !== undefined) {
+    if (!positiveInt(body.expires_in)) return oauthError(ctx, 400, 'invalid_request', 'expires_in must be a positive integer');
+    accountTokenTtl.set(sub, Number.parseInt(body.expires_in, 10));
+  }
 
   Object.assign(code, {
     accountId: sub,
@@ -479,10 +489,12 @@ provider.use(async (ctx, next) => {
 
   let sub;
   let permissions;
+  let expiresIn;
   if (ctx.method === 'POST' && m[2]) {
     const form = await readParams(ctx);
     sub = form.sub;
     if (form.permissions) permissions = listParam(form.permissions);
+    if (form.expires_in && positiveInt(form.expires_in)) expiresIn = Number.parseInt(form.expires_in, 10);
   } else if (ctx.method === 'GET' && !m[2]) {
     sub = ctx.query.sub || params.login_hint;
     if (ctx.query.permissions) permissions = listParam(ctx.query.permissions);
@@ -498,10 +510,12 @@ provider.use(async (ctx, next) => {
 <form method="post" action="/interaction/${esc(details.uid)}/login">
 <p><label>sub <input name="sub" value="auth0|alice" autofocus></label></p>
 <p><label>permissions (optional, space separated) <input name="permissions"></label></p>
+<p><label>access-token lifetime in seconds (optional) <input name="expires_in" inputmode="numeric"></label></p>
 <button type="submit">Sign in</button></form>`);
       return undefined;
     }
     if (permissions) accountPermissions.set(String(sub), permissions);
+    if (expiresIn) accountTokenTtl.set(String(sub), expiresIn);
     result = { login: { accountId: String(sub), amr: ['pwd'] } };
   } else if (prompt.name === 'consent') {
     // Only reached if something was not pre-granted; grant it now.

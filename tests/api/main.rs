@@ -2,6 +2,7 @@
 //! scripts/test.sh); every test fails loudly if it is missing.
 
 mod admin;
+mod admin_browser;
 mod admin_delete;
 mod balancer;
 mod clients;
@@ -32,3 +33,4 @@ mod tcp_cut;
 mod test_issuer;
 mod tokens;
 mod web;
+mod web_console;

@@ -18,15 +18,19 @@ use tokio::process::{Child, Command};
 use crate::helpers::*;
 use crate::oidc::{auth0_issuer, user_token};
 
-const WEB_DIR: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/web");
-const OUT_DIR: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/target/web-e2e");
+pub const WEB_DIR: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/web");
+pub const OUT_DIR: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/target/web-e2e");
 /// The whole browser run: about 10 s alone, more while the rest of the suite runs.
 const E2E_TIMEOUT: Duration = Duration::from_mins(5);
 /// Size of the multipart upload in e2e.mjs (6 MiB + 4321 bytes: two 5 MiB parts).
 const BIG_FILE_BYTES: i64 = 6 * 1024 * 1024 + 4321;
 
+/// Held by each browser test: they all serve the app on `WEB_E2E_PORT`, the one origin the
+/// issuer lets the web client return to.
+pub static BROWSER: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
 /// `node web/serve.mjs` serving the built app and a /config.json pointing at `api`.
-async fn serve_web(port: &str, api: &str) -> Child {
+pub async fn serve_web(port: &str, api: &str) -> Child {
     let dist = Path::new(WEB_DIR).join("dist/index.html");
     assert!(
         dist.is_file(),
@@ -66,6 +70,7 @@ async fn vend_for(app: &TestApp, sub: &str) -> Vended {
 
 #[tokio::test]
 async fn the_web_app_logs_in_uploads_multipart_downloads_and_cannot_reach_another_users_bucket() {
+    let _browser = BROWSER.lock().await;
     let port = required_env("WEB_E2E_PORT");
     let origins = format!(r#"["http://127.0.0.1:{port}"]"#);
     let app = TestApp::spawn_with(

@@ -14,6 +14,9 @@ export interface WebConfig {
   audience: string;
   /** stsvend base URL; credentials come from `${api}/v1/credentials`. */
   api: string;
+  /** The permission stsvend's admin API requires (`admin.permission`); its holders get the
+   * operator console. Optional in /config.json, default `admin:users`. */
+  adminPermission: string;
 }
 
 export async function loadConfig(): Promise<WebConfig> {
@@ -22,5 +25,5 @@ export async function loadConfig(): Promise<WebConfig> {
   const raw: Partial<WebConfig> = await resp.json();
   const missing = (['issuer', 'clientId', 'audience', 'api'] as const).filter((k) => !raw[k]);
   if (missing.length) throw new Error(`/config.json lacks ${missing.join(', ')}`);
-  return raw as WebConfig;
+  return { ...raw, adminPermission: raw.adminPermission || 'admin:users' } as WebConfig;
 }

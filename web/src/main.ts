@@ -2,6 +2,7 @@ import './style.css';
 
 import { accessToken, CALLBACK_PATH, userManager } from './auth';
 import { loadConfig } from './config';
+import { CONSOLE_HASH, mountConsole } from './console';
 import { stsvendProvider, vend, type Vended } from './credentials';
 import { downloadFile, errorCode, listFiles, PART_SIZE, s3Client, uploadFile } from './files';
 
@@ -69,9 +70,15 @@ async function main() {
   const cfg = await loadConfig();
   const um = userManager(cfg);
   el('login').onclick = () => void um.signinRedirect();
+  // Logout drops the page's keys (the S3 client, what the page shows) and its tokens before
+  // leaving for the issuer's logout, so nothing of this user outlives the click on this tab.
+  let dropKeys = () => {};
   el('logout').onclick = async () => {
+    const idToken = (await um.getUser())?.id_token;
+    dropKeys();
     await um.removeUser();
-    await um.signoutRedirect();
+    await um.clearStaleState();
+    await um.signoutRedirect({ id_token_hint: idToken });
   };
 
   if (location.pathname === CALLBACK_PATH) {
@@ -87,6 +94,7 @@ async function main() {
   }
   el('who').textContent = user.profile.sub;
   el('logout').hidden = false;
+  mountConsole({ api: cfg.api, adminPermission: cfg.adminPermission, token: () => accessToken(um), status }, (await accessToken(um)) ?? '');
 
   status('Fetching S3 credentials from stsvend…');
   const fetchNew = async () => {
@@ -99,8 +107,13 @@ async function main() {
   const first = await fetchNew();
   const bucket = first.Bucket;
   const s3 = s3Client(first.Region, first.Endpoint, stsvendProvider(first, fetchNew, onVend));
+  dropKeys = () => {
+    s3.destroy();
+    for (const id of ['creds', 'files', 'bucket', 'probe-result']) el(id).replaceChildren();
+    el('app').hidden = true;
+  };
   el('bucket').textContent = bucket;
-  el('app').hidden = false;
+  el('app').hidden = location.hash === CONSOLE_HASH;
 
   const refreshList = async () => {
     const objects = await listFiles(s3, bucket);

@@ -60,3 +60,108 @@ async fn the_aws_cli_fetches_keys_from_the_container_route_with_the_token_file_s
 
     keeper.kill().await.unwrap();
 }
+
+/// Access tokens of this many seconds (the local issuer, for this user only).
+const SHORT_TOKEN_SECONDS: u32 = 8;
+/// How long the boto3 job runs: more than three token lifetimes.
+const JOB_SECONDS: u32 = 30;
+
+/// `stsvend-cli token-file` as a sidecar: a boto3 job on the container route keeps working for
+/// more than three lifetimes of its access token, because the file is rewritten with a fresh
+/// token (through the refresh token) before each one expires. stsvend allows no leeway here, so
+/// an expired token in the file would fail the job's next request.
+#[tokio::test]
+async fn token_file_keeps_a_boto3_job_on_the_container_route_working_across_three_token_lifetimes() {
+    let app = TestApp::spawn_with(
+        Options::default()
+            .set("STSVEND_AUTH__ISSUER", &auth0_issuer())
+            .set("STSVEND_AUTH__LEEWAY_SECONDS", "0")
+            // Keys of 10 s: boto3 fetches again (with the file's token) before every request.
+            .set("STSVEND_AWS__ALLOW_SHORT_SESSIONS", "true")
+            .set("STSVEND_AWS__SESSION_DURATION_SECONDS", "10")
+            .set("STSVEND_AWS__MIN_REMAINING_SECONDS", "4")
+            .set("STSVEND_LIMITS__VENDS_PER_MINUTE", "6000")
+            .set("STSVEND_LIMITS__VEND_BURST", "1000"),
+    )
+    .await;
+    let user = User::new("token-file-job");
+    let login = user.login(&app, Approval::ShortTokens(SHORT_TOKEN_SECONDS)).await;
+    assert!(login.status.success(), "login failed: {}", text(&login.stderr));
+    let bucket = user.credential_process(&[]).await["Bucket"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+
+    let token_file = user.dir.path().join("run/token");
+    let mut keeper = user.cli(&["token-file", "--path", token_file.to_str().unwrap()]);
+    keeper.stdout(Stdio::null()).stderr(Stdio::piped());
+    let mut keeper = keeper.spawn().unwrap();
+    let mut keeper_log = BufReader::new(keeper.stderr.take().unwrap()).lines();
+    let first_line = tokio::time::timeout(Duration::from_secs(20), keeper_log.next_line())
+        .await
+        .expect("token-file reports its first write")
+        .unwrap()
+        .unwrap_or_default();
+    assert!(first_line.contains("next refresh in"), "{first_line}");
+
+    // Every token the file held while the job ran, in order.
+    let path = token_file.clone();
+    let watcher = tokio::spawn(async move {
+        let mut seen: Vec<String> = Vec::new();
+        let until = tokio::time::Instant::now() + Duration::from_secs(u64::from(JOB_SECONDS) + 2);
+        while tokio::time::Instant::now() < until {
+            if let Ok(t) = std::fs::read_to_string(&path)
+                && seen.last() != Some(&t)
+            {
+                seen.push(t);
+            }
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+        seen
+    });
+
+    let python = Path::new(env!("CARGO_MANIFEST_DIR")).join(".venv/bin/python");
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/clients/boto3_token_file_job.py");
+    let mut job = clean_command(&python, &user.aws_config());
+    job.arg(script)
+        .env(
+            "AWS_CONTAINER_CREDENTIALS_FULL_URI",
+            format!("{}/v1/credentials/container", app.base),
+        )
+        .env("AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE", &token_file)
+        .env("S3_ENDPOINT", required_env("STSVEND_AWS__ENDPOINT_URL"))
+        .env("BUCKET", &bucket)
+        .env("JOB_SECONDS", JOB_SECONDS.to_string());
+    let out = run(&mut job, Duration::from_secs(u64::from(JOB_SECONDS) + 60)).await;
+    let stdout = text(&out.stdout);
+    assert!(
+        out.status.success(),
+        "the boto3 job failed:\n{stdout}\n{}",
+        text(&out.stderr)
+    );
+    let result: Value = serde_json::from_str(stdout.trim()).unwrap();
+    assert!(
+        result["seconds"].as_f64().unwrap() >= f64::from(3 * SHORT_TOKEN_SECONDS),
+        "{result}"
+    );
+    assert!(result["rounds"].as_u64().unwrap() >= 20, "{result}");
+    let keys = result["keys"].as_array().unwrap();
+    assert!(keys.len() >= 3, "boto3 signed with too few key sets: {result}");
+    assert!(keys.iter().all(|k| k != "unsigned"), "{result}");
+
+    let tokens = watcher.await.unwrap();
+    assert!(
+        tokens.len() >= 4,
+        "the token file was rewritten {} times in {JOB_SECONDS} s",
+        tokens.len()
+    );
+    assert!(tokens.iter().all(|t| t.starts_with("Bearer eyJ")));
+    // The token the job started with has expired and stsvend refuses it: the job outlived it.
+    let first = tokens[0].strip_prefix("Bearer ").unwrap();
+    let resp = app.post_credentials(Some(first), None).await;
+    assert_eq!(resp.status(), 401);
+    let body: Value = resp.json().await.unwrap();
+    assert_eq!(body["error"]["code"], "token_expired", "{body}");
+
+    keeper.kill().await.unwrap();
+}

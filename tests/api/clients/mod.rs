@@ -170,6 +170,10 @@ impl User {
             Approval::Approve => {
                 json!({"user_code": code, "sub": self.sub, "permissions": ["read:files", "write:files"]})
             }
+            Approval::ShortTokens(seconds) => json!({
+                "user_code": code, "sub": self.sub, "permissions": ["read:files", "write:files"],
+                "expires_in": seconds,
+            }),
             Approval::Deny => json!({"user_code": code, "deny": true}),
         };
         let resp = reqwest::Client::new()
@@ -217,6 +221,9 @@ impl User {
 #[derive(Clone, Copy)]
 pub enum Approval {
     Approve,
+    /// Approve, and from now on the stand-in issues this user access tokens living this many
+    /// seconds (at this login and every refresh).
+    ShortTokens(u32),
     Deny,
 }
 

@@ -1,13 +1,57 @@
 //! The aws-sdk-rust example `bulk_upload`, its credentials provider calling stsvend with the
 //! token `stsvend-cli token-file` keeps.
 
+use std::collections::BTreeMap;
 use std::time::Duration;
 
 use super::*;
 
+/// Sessions of this many seconds: the SDK's identity cache asks for new keys 10-15 s before
+/// expiry, and stsvend hands out new ones once fewer than `MIN_REMAINING` seconds remain.
+const SESSION_SECONDS: u64 = 20;
+const MIN_REMAINING: u64 = 17;
+/// Files, and how many start per second: the run lasts about 28 s, past the first keys' expiry.
+const FILES: usize = 56;
+const FILES_PER_SECOND: &str = "2";
+
+/// `FILES` files in four folders, each of its own length and bytes.
+fn make_photos(src: &Path) -> BTreeMap<String, Vec<u8>> {
+    let mut expected = BTreeMap::new();
+    for i in 0..FILES {
+        let dir = src.join(format!("album{}", i % 4));
+        std::fs::create_dir_all(&dir).unwrap();
+        let body: Vec<u8> = (0..i * 997 + 13)
+            .map(|j| u8::try_from((i * 131 + j * 7 + j / 251) % 256).unwrap())
+            .collect();
+        std::fs::write(dir.join(format!("p{i}.jpg")), &body).unwrap();
+        expected.insert(format!("up/album{}/p{i}.jpg", i % 4), body);
+    }
+    expected
+}
+
+/// Every `keys <AccessKeyId> expire <Expiration>` line the example printed, in order.
+fn key_sets(stderr: &str) -> Vec<(String, time::OffsetDateTime)> {
+    stderr
+        .lines()
+        .filter_map(|l| l.strip_prefix("keys "))
+        .filter_map(|l| l.split_once(" expire "))
+        .map(|(id, exp)| {
+            let exp = time::OffsetDateTime::parse(exp.trim(), &time::format_description::well_known::Rfc3339).unwrap();
+            (id.to_owned(), exp)
+        })
+        .collect()
+}
+
 #[tokio::test]
-async fn the_rust_sdk_example_uploads_a_folder_into_the_users_bucket() {
-    let app = app_on_auth0().await;
+async fn the_rust_sdk_example_uploads_a_folder_across_two_key_sets_and_every_object_arrives_intact() {
+    let app = TestApp::spawn_with(
+        Options::default()
+            .set("STSVEND_AUTH__ISSUER", &auth0_issuer())
+            .set("STSVEND_AWS__ALLOW_SHORT_SESSIONS", "true")
+            .set("STSVEND_AWS__SESSION_DURATION_SECONDS", &SESSION_SECONDS.to_string())
+            .set("STSVEND_AWS__MIN_REMAINING_SECONDS", &MIN_REMAINING.to_string()),
+    )
+    .await;
     let user = User::logged_in("sdk", &app).await;
     let token_file = user.dir.path().join("token");
     let out = run(
@@ -16,50 +60,61 @@ async fn the_rust_sdk_example_uploads_a_folder_into_the_users_bucket() {
     )
     .await;
     assert!(out.status.success(), "{}", text(&out.stderr));
-    let bucket = user.credential_process(&[]).await["Bucket"]
-        .as_str()
-        .unwrap()
-        .to_owned();
 
     let src = user.dir.path().join("photos");
-    let mut expected = Vec::new();
-    for i in 0..60 {
-        let dir = src.join(format!("album{}", i % 4));
-        std::fs::create_dir_all(&dir).unwrap();
-        let body = vec![b'a' + u8::try_from(i % 26).unwrap(); i * 100];
-        std::fs::write(dir.join(format!("p{i}.jpg")), &body).unwrap();
-        expected.push((
-            format!("up/album{}/p{i}.jpg", i % 4),
-            i64::try_from(body.len()).unwrap(),
-        ));
-    }
-    expected.sort();
+    let expected = make_photos(&src);
+    let total: usize = expected.values().map(Vec::len).sum();
 
     let mut cmd = clean_command(&example_bin("bulk_upload"), &user.aws_config());
     cmd.arg(&src)
         .arg("up/")
         .env("STSVEND_URL", &app.base)
-        .env("STSVEND_TOKEN_FILE", &token_file);
+        .env("STSVEND_TOKEN_FILE", &token_file)
+        .env("BULK_UPLOAD_FILES_PER_SECOND", FILES_PER_SECOND);
     let out = run(&mut cmd, Duration::from_mins(2)).await;
-    assert!(out.status.success(), "bulk_upload failed: {}", text(&out.stderr));
-    assert!(
-        text(&out.stdout).contains(&format!("uploaded 60 files (177000 bytes) to s3://{bucket}/up/")),
-        "{}",
-        text(&out.stdout)
-    );
+    let (stdout, stderr) = (text(&out.stdout), text(&out.stderr));
+    assert!(out.status.success(), "bulk_upload failed: {stderr}");
+    let keys = key_sets(&stderr);
+    let distinct: std::collections::BTreeSet<&str> = keys.iter().map(|(k, _)| k.as_str()).collect();
+    assert!(distinct.len() >= 2, "the upload ran on one set of keys: {stderr}");
 
-    let listed = service_s3()
+    // Fresh keys of the user's own (the service's keys may not read objects).
+    let mine: Vended = serde_json::from_value(user.credential_process(&[]).await).unwrap();
+    assert!(
+        stdout.contains(&format!(
+            "uploaded {FILES} files ({total} bytes) to s3://{}/up/",
+            mine.bucket
+        )),
+        "{stdout}"
+    );
+    let s3 = user_s3(&mine);
+    let mut found = BTreeMap::new();
+    let mut last_modified = Vec::new();
+    let mut pages = s3
         .list_objects_v2()
-        .bucket(&bucket)
+        .bucket(&mine.bucket)
         .prefix("up/")
-        .send()
-        .await
-        .unwrap();
-    let mut found: Vec<(String, i64)> = listed
-        .contents()
-        .iter()
-        .map(|o| (o.key().unwrap().to_owned(), o.size().unwrap()))
-        .collect();
-    found.sort();
-    assert_eq!(found, expected);
+        .into_paginator()
+        .send();
+    while let Some(page) = pages.next().await {
+        for o in page.unwrap().contents() {
+            let key = o.key().unwrap().to_owned();
+            last_modified.push(o.last_modified().unwrap().secs());
+            let got = s3.get_object().bucket(&mine.bucket).key(&key).send().await.unwrap();
+            found.insert(key, got.body.collect().await.unwrap().into_bytes().to_vec());
+        }
+    }
+    assert_eq!(found.keys().collect::<Vec<_>>(), expected.keys().collect::<Vec<_>>());
+    for (key, body) in &expected {
+        assert!(found[key] == *body, "{key} came back different");
+    }
+
+    // Objects were still being written after the first keys had expired: those writes were
+    // signed with a later set (MiniStack refuses expired keys).
+    let first_expiry = keys[0].1.unix_timestamp();
+    let last_write = last_modified.into_iter().max().unwrap();
+    assert!(
+        last_write > first_expiry + 1,
+        "the run ended ({last_write}) before its first keys expired ({first_expiry}): {stderr}"
+    );
 }

@@ -1,0 +1,72 @@
+#!/usr/bin/env python3
+"""A boto3 job on the container route that runs longer than its access token lives.
+
+Run by tests/api/clients/container.rs while `stsvend-cli token-file` keeps the token file fresh.
+Environment:
+  AWS_CONTAINER_CREDENTIALS_FULL_URI       stsvend's GET /v1/credentials/container
+  AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE   the file token-file keeps (`Bearer <jwt>`)
+  S3_ENDPOINT, BUCKET                      where to write
+  JOB_SECONDS                              how long to keep working
+
+No AWS key variables are set: boto3's own credential chain finds the container provider, and
+with keys that live under its 10-minute refresh window it fetches again (re-reading the token
+file) before every request. Each round writes an object, reads it back and compares.
+Prints one JSON line: rounds, the access key ids boto3 signed with (in order), the seconds run
+and every failure; exits 1 on any failure.
+"""
+
+import json
+import os
+import sys
+import time
+
+import boto3
+from botocore.config import Config
+
+session = boto3.session.Session(region_name="us-east-1")
+s3 = session.client(
+    "s3",
+    endpoint_url=os.environ["S3_ENDPOINT"],
+    config=Config(s3={"addressing_style": "path"}, retries={"max_attempts": 1}),
+)
+keys_seen: list[str] = []
+
+
+def note_key(request, **_):
+    auth = request.headers.get("Authorization", b"")
+    auth = auth.decode() if isinstance(auth, bytes) else auth
+    akid = auth.split("Credential=", 1)[1].split("/", 1)[0] if "Credential=" in auth else "unsigned"
+    if not keys_seen or keys_seen[-1] != akid:
+        keys_seen.append(akid)
+
+
+s3.meta.events.register("before-send.s3.*", note_key)
+
+bucket = os.environ["BUCKET"]
+deadline = time.monotonic() + float(os.environ["JOB_SECONDS"])
+started = time.monotonic()
+rounds, failures = 0, []
+while time.monotonic() < deadline:
+    key = f"job/{rounds}.bin"
+    body = os.urandom(1024 + rounds)
+    try:
+        s3.put_object(Bucket=bucket, Key=key, Body=body)
+        got = s3.get_object(Bucket=bucket, Key=key)["Body"].read()
+        if got != body:
+            failures.append(f"{key}: read back {len(got)} bytes that differ")
+    except Exception as e:  # noqa: BLE001 - every failure is reported, none is fatal to the loop
+        failures.append(f"{key} at {time.monotonic() - started:.1f} s: {type(e).__name__}: {e}")
+    rounds += 1
+    time.sleep(0.5)
+
+json.dump(
+    {
+        "rounds": rounds,
+        "keys": keys_seen,
+        "seconds": round(time.monotonic() - started, 1),
+        "failures": failures,
+    },
+    sys.stdout,
+)
+print()
+sys.exit(1 if failures else 0)

@@ -1,0 +1,154 @@
+// The admin API (/admin/v1) as the operator console calls it: the same bearer token as the
+// vend, cross-origin (stsvend's CORS config covers every route). The server decides who is an
+// operator; the page only hides what a token without the permission could not use anyway.
+
+/** A user as `/admin/v1/users` shows one. */
+export interface AdminUser {
+  user_id: string;
+  issuer: string;
+  subject: string;
+  bucket: string;
+  /** Prefix mode: the user's prefix of a shared bucket (absent for a bucket of their own). */
+  prefix?: string | null;
+  region: string;
+  state: string;
+  created_at: string;
+  last_vend_at?: string | null;
+  disabled_at?: string | null;
+  sessions_revoked_before?: string | null;
+  /** In a revoke's answer: `in_effect` or `propagating`. */
+  revocation?: string;
+}
+
+export interface UserPage {
+  users: AdminUser[];
+  next_after?: string;
+}
+
+export interface KeyOwner {
+  user_id: string;
+  issuer?: string | null;
+  subject?: string | null;
+  bucket?: string | null;
+  user_deleted: boolean;
+  template: string;
+  vended_at: string;
+  last_at: string;
+  hand_outs: number;
+  expiration: string;
+  client_addr?: string | null;
+  client_id?: string | null;
+  from_cache: boolean;
+}
+
+export interface KeyLookup {
+  access_key_id: string;
+  vends: KeyOwner[];
+}
+
+export interface AdminAction {
+  at: string;
+  actor: string;
+  actor_client?: string | null;
+  action: string;
+  target?: string | null;
+  outcome: string;
+  detail?: string | null;
+  client_addr?: string | null;
+}
+
+export interface Deleted {
+  user_id: string;
+  bucket: string;
+  objects_deleted: number;
+  uploads_aborted: number;
+}
+
+export class AdminApiError extends Error {
+  constructor(
+    readonly status: number,
+    readonly code: string,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+export class AdminApi {
+  constructor(
+    private readonly api: string,
+    private readonly token: () => Promise<string | null>,
+  ) {}
+
+  private async call<T>(method: string, path: string): Promise<{ status: number; body: T }> {
+    const token = await this.token();
+    if (!token) throw new AdminApiError(401, 'logged_out', 'the login session ended: log in again');
+    const resp = await fetch(`${this.api.replace(/\/$/, '')}/admin/v1${path}`, {
+      method,
+      headers: { Authorization: `Bearer ${token}` },
+    });
+    const text = await resp.text();
+    let body: unknown;
+    try {
+      body = text ? JSON.parse(text) : undefined;
+    } catch {
+      body = undefined;
+    }
+    if (!resp.ok) {
+      // stsvend's error envelope: {"error": {"code": "...", "message": "..."}}
+      const err = (body as { error?: { code?: string; message?: string } } | undefined)?.error;
+      const code = err?.code ?? `http_${resp.status}`;
+      throw new AdminApiError(resp.status, code, `${resp.status} ${code}: ${err?.message ?? text}`);
+    }
+    return { status: resp.status, body: body as T };
+  }
+
+  async listUsers(search: string, after?: string, limit = 20): Promise<UserPage> {
+    const q = new URLSearchParams({ limit: String(limit) });
+    if (search) q.set('search', search);
+    if (after) q.set('after', after);
+    return (await this.call<UserPage>('GET', `/users?${q}`)).body;
+  }
+
+  async user(id: string): Promise<AdminUser> {
+    return (await this.call<AdminUser>('GET', `/users/${encodeURIComponent(id)}`)).body;
+  }
+
+  async setDisabled(id: string, disabled: boolean): Promise<AdminUser> {
+    const verb = disabled ? 'disable' : 'enable';
+    return (await this.call<AdminUser>('POST', `/users/${encodeURIComponent(id)}/${verb}`)).body;
+  }
+
+  /** 200 when AWS already refuses older sessions, 202 while the Deny propagates. */
+  async revoke(id: string): Promise<{ status: number; user: AdminUser }> {
+    const r = await this.call<AdminUser>('POST', `/users/${encodeURIComponent(id)}/revoke`);
+    return { status: r.status, user: r.body };
+  }
+
+  async deleteUser(id: string, force: boolean): Promise<Deleted> {
+    const q = force ? '?force=true' : '';
+    return (await this.call<Deleted>('DELETE', `/users/${encodeURIComponent(id)}${q}`)).body;
+  }
+
+  async accessKey(id: string): Promise<KeyLookup> {
+    return (await this.call<KeyLookup>('GET', `/access-keys/${encodeURIComponent(id)}`)).body;
+  }
+
+  async audit(target: string, limit = 50): Promise<AdminAction[]> {
+    const q = new URLSearchParams({ limit: String(limit) });
+    if (target) q.set('target', target);
+    return (await this.call<{ actions: AdminAction[] }>('GET', `/audit?${q}`)).body.actions;
+  }
+}
+
+/** The `permissions` claim of an access token (a JWT), or none if it cannot be read. */
+export function tokenPermissions(token: string): string[] {
+  try {
+    const payload = token.split('.')[1] ?? '';
+    const json = atob(payload.replace(/-/g, '+').replace(/_/g, '/'));
+    const claims = JSON.parse(new TextDecoder().decode(Uint8Array.from(json, (c) => c.charCodeAt(0))));
+    return Array.isArray(claims.permissions) ? claims.permissions.filter((p: unknown) => typeof p === 'string') : [];
+  } catch {
+    return [];
+  }
+}

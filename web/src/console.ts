@@ -1,0 +1,333 @@
+// The operator console: a view of the same page at `#/console`, offered only to a login whose
+// access token carries the admin permission. Every action is a call to the admin API, which
+// checks that permission itself (a token without it gets 403): hiding the console from other
+// users is a courtesy, not the gate.
+import {
+  type AdminAction,
+  AdminApi,
+  AdminApiError,
+  type AdminUser,
+  type KeyOwner,
+  tokenPermissions,
+} from './admin-api';
+
+export const CONSOLE_HASH = '#/console';
+
+const MARKUP = `
+<section>
+  <h2>Users</h2>
+  <form id="console-search-form">
+    <input id="console-search" placeholder="subject, user id or bucket (empty: all)" size="40" />
+    <label>per page
+      <select id="console-page-size">
+        <option>5</option><option selected>20</option><option>50</option><option>100</option>
+      </select>
+    </label>
+    <button type="submit">Search</button>
+  </form>
+  <table data-testid="console-users">
+    <thead><tr><th>Subject</th><th>User id</th><th>Storage</th><th>State</th><th>Created</th><th>Last vend</th><th></th></tr></thead>
+    <tbody id="console-users"></tbody>
+  </table>
+  <p>
+    <span id="console-page" data-testid="console-page"></span>
+    <button id="console-first" hidden>First page</button>
+    <button id="console-next" hidden>Next page</button>
+  </p>
+</section>
+
+<section id="console-user" data-testid="console-user" hidden>
+  <h2>User <code id="console-user-id"></code></h2>
+  <dl id="console-user-detail" data-testid="console-user-detail"></dl>
+  <p>
+    <button id="console-disable">Disable</button>
+    <button id="console-enable">Enable</button>
+    <button id="console-revoke">Revoke sessions</button>
+    <button id="console-delete">Delete…</button>
+  </p>
+  <div id="console-delete-confirm" data-testid="console-delete-confirm" class="confirm" hidden>
+    <p>Delete <b id="console-delete-what"></b>? Their bucket and mapping are removed; the audit keeps
+      their vends. Their next login starts afresh with a new bucket.</p>
+    <label><input type="checkbox" id="console-delete-force" /> force: empty the bucket first if it holds objects</label>
+    <p>
+      <button id="console-delete-yes">Delete for good</button>
+      <button id="console-delete-no">Cancel</button>
+    </p>
+  </div>
+</section>
+
+<section>
+  <h2>Whose key was this?</h2>
+  <form id="console-key-form">
+    <input id="console-key" placeholder="ASIA…" size="32" required />
+    <button type="submit">Look up</button>
+  </form>
+  <table data-testid="console-key-vends">
+    <thead><tr><th>Subject</th><th>User id</th><th>Bucket</th><th>Access</th><th>Client</th><th>Address</th><th>First / last</th><th>Hand-outs</th><th>Expires</th></tr></thead>
+    <tbody id="console-key-vends"></tbody>
+  </table>
+</section>
+
+<section>
+  <h2>Admin audit log</h2>
+  <form id="console-audit-form">
+    <input id="console-audit-target" placeholder="only this user id or key (empty: all)" size="40" />
+    <button type="submit">Show</button>
+  </form>
+  <table data-testid="console-audit">
+    <thead><tr><th>At</th><th>Actor</th><th>Action</th><th>Target</th><th>Outcome</th><th>Detail</th><th>From</th></tr></thead>
+    <tbody id="console-audit"></tbody>
+  </table>
+</section>`;
+
+function el<T extends HTMLElement = HTMLElement>(id: string): T {
+  const e = document.getElementById(id);
+  if (!e) throw new Error(`#${id} missing`);
+  return e as T;
+}
+
+function row(cells: (string | null | undefined)[], extra?: HTMLElement): HTMLTableRowElement {
+  const tr = document.createElement('tr');
+  for (const c of cells) {
+    const td = document.createElement('td');
+    td.textContent = c ?? '';
+    tr.append(td);
+  }
+  if (extra) {
+    const td = document.createElement('td');
+    td.append(extra);
+    tr.append(td);
+  }
+  return tr;
+}
+
+/** Where a user's objects live: their own bucket, or (prefix mode) a prefix of a shared one. */
+function storage(u: AdminUser): string {
+  return u.prefix ? `s3://${u.bucket}/${u.prefix}` : `s3://${u.bucket}`;
+}
+
+function message(e: unknown): string {
+  return e instanceof AdminApiError || e instanceof Error ? e.message : String(e);
+}
+
+export interface ConsoleHost {
+  api: string;
+  adminPermission: string;
+  /** The current access token (renewed when needed), or null once the login has ended. */
+  token: () => Promise<string | null>;
+  /** The page's status line. */
+  status: (text: string, state?: string) => void;
+}
+
+/**
+ * Adds the console to the page when `token` carries the admin permission: a link in the
+ * header and the view, shown while the location is `#/console`. Returns whether it did.
+ */
+export function mountConsole(host: ConsoleHost, token: string): boolean {
+  if (!tokenPermissions(token).includes(host.adminPermission)) return false;
+  const admin = new AdminApi(host.api, host.token);
+
+  const link = document.createElement('a');
+  link.id = 'console-link';
+  link.href = CONSOLE_HASH;
+  link.textContent = 'Operator console';
+  el('who').after(link);
+
+  const view = document.createElement('main');
+  view.id = 'console';
+  view.dataset.testid = 'console';
+  view.hidden = true;
+  view.innerHTML = MARKUP; // static markup only: every value below goes in as text
+  el('app').after(view);
+
+  const show = () => {
+    const onConsole = location.hash === CONSOLE_HASH;
+    view.hidden = !onConsole;
+    // The files view only once the page has the operator's own bucket (their vend may fail).
+    el('app').hidden = onConsole || !el('bucket').textContent;
+    link.textContent = onConsole ? 'My files' : 'Operator console';
+    link.href = onConsole ? '#/' : CONSOLE_HASH;
+    if (onConsole && !loaded) {
+      loaded = true;
+      void act('Loading users…', () => search(undefined));
+    }
+  };
+  let loaded = false;
+  window.addEventListener('hashchange', show);
+
+  // One action at a time; its outcome (or the API's error code) goes to the status line.
+  const act = async (busy: string, action: () => Promise<string>) => {
+    host.status(busy);
+    try {
+      host.status(await action(), 'ready');
+    } catch (e) {
+      host.status(`Failed: ${message(e)}`, 'error');
+    }
+  };
+
+  // --- users: search with cursor paging -------------------------------------------------
+  let query = '';
+  let pageNo = 1;
+  let nextAfter: string | undefined;
+  const search = async (after: string | undefined) => {
+    const size = Number(el<HTMLSelectElement>('console-page-size').value);
+    const page = await admin.listUsers(query, after, size);
+    nextAfter = page.next_after;
+    el('console-users').replaceChildren(
+      ...page.users.map((u) => {
+        const open = document.createElement('button');
+        open.textContent = 'Open';
+        open.onclick = () => void act(`Loading ${u.subject}…`, () => openUser(u.user_id));
+        const tr = row([u.subject, u.user_id, storage(u), u.state, u.created_at, u.last_vend_at ?? 'never'], open);
+        tr.dataset.userId = u.user_id;
+        tr.dataset.subject = u.subject;
+        return tr;
+      }),
+    );
+    el('console-page').textContent = `Page ${pageNo}: ${page.users.length} user(s)${nextAfter ? '' : ' (last page)'}`;
+    el('console-next').hidden = !nextAfter;
+    el('console-first').hidden = pageNo === 1;
+    return `${page.users.length} user(s) on page ${pageNo}.`;
+  };
+  el<HTMLFormElement>('console-search-form').onsubmit = (ev) => {
+    ev.preventDefault();
+    query = el<HTMLInputElement>('console-search').value.trim();
+    pageNo = 1;
+    void act('Searching…', () => search(undefined));
+  };
+  el('console-next').onclick = () => {
+    pageNo += 1;
+    void act('Next page…', () => search(nextAfter));
+  };
+  el('console-first').onclick = () => {
+    pageNo = 1;
+    void act('First page…', () => search(undefined));
+  };
+
+  // --- one user ---------------------------------------------------------------------------
+  let current: AdminUser | undefined;
+  const showUser = (u: AdminUser) => {
+    current = u;
+    el('console-user').hidden = false;
+    el('console-user-id').textContent = u.user_id;
+    const fields: [string, string][] = [
+      ['Subject', u.subject],
+      ['Issuer', u.issuer],
+      [u.prefix ? 'Prefix' : 'Bucket', storage(u)],
+      ['Region', u.region],
+      ['State', u.state],
+      ['Created', u.created_at],
+      ['Last vend', u.last_vend_at ?? 'never'],
+      ['Disabled at', u.disabled_at ?? '–'],
+      ['Sessions revoked before', u.sessions_revoked_before ?? '–'],
+    ];
+    el('console-user-detail').replaceChildren(
+      ...fields.flatMap(([k, v]) => {
+        const dt = document.createElement('dt');
+        dt.textContent = k;
+        const dd = document.createElement('dd');
+        dd.textContent = v;
+        dd.dataset.field = k;
+        return [dt, dd];
+      }),
+    );
+    const disabled = u.state === 'disabled';
+    el('console-disable').hidden = disabled;
+    el('console-enable').hidden = !disabled;
+    el('console-delete-confirm').hidden = true;
+  };
+  const openUser = async (id: string) => {
+    showUser(await admin.user(id));
+    return `User ${current?.subject}.`;
+  };
+  const onCurrent = (busy: string, f: (u: AdminUser) => Promise<string>) => () => {
+    if (current) void act(busy, () => f(current as AdminUser));
+  };
+  el('console-disable').onclick = onCurrent('Disabling…', async (u) => {
+    showUser(await admin.setDisabled(u.user_id, true));
+    return `Disabled ${u.subject}: their vends now answer 403 user_disabled.`;
+  });
+  el('console-enable').onclick = onCurrent('Enabling…', async (u) => {
+    showUser(await admin.setDisabled(u.user_id, false));
+    return `Enabled ${u.subject}.`;
+  });
+  el('console-revoke').onclick = onCurrent('Revoking sessions…', async (u) => {
+    const { status, user } = await admin.revoke(u.user_id);
+    showUser(user);
+    return status === 202
+      ? `Revoked ${u.subject}'s sessions: the Deny is written and propagating (202); older keys stop within moments.`
+      : `Revoked ${u.subject}'s sessions: in effect; keys issued before ${user.sessions_revoked_before} are denied.`;
+  });
+  el('console-delete').onclick = () => {
+    if (!current) return;
+    el('console-delete-what').textContent = `${current.subject} (${storage(current)})`;
+    el<HTMLInputElement>('console-delete-force').checked = false;
+    el('console-delete-confirm').hidden = false;
+  };
+  el('console-delete-no').onclick = () => {
+    el('console-delete-confirm').hidden = true;
+  };
+  el('console-delete-yes').onclick = onCurrent('Deleting…', async (u) => {
+    const force = el<HTMLInputElement>('console-delete-force').checked;
+    try {
+      const d = await admin.deleteUser(u.user_id, force);
+      current = undefined;
+      el('console-user').hidden = true;
+      await search(undefined).catch(() => '');
+      return `Deleted ${u.subject}: bucket ${d.bucket}, ${d.objects_deleted} object(s) removed.`;
+    } catch (e) {
+      if (e instanceof AdminApiError && e.code === 'bucket_not_empty') {
+        throw new Error(`${u.subject}'s bucket is not empty (409 bucket_not_empty): tick "force" to empty it first.`);
+      }
+      throw e;
+    }
+  });
+
+  // --- key lookup -------------------------------------------------------------------------
+  el<HTMLFormElement>('console-key-form').onsubmit = (ev) => {
+    ev.preventDefault();
+    const key = el<HTMLInputElement>('console-key').value.trim();
+    void act(`Looking up ${key}…`, async () => {
+      el('console-key-vends').replaceChildren();
+      const found = await admin.accessKey(key);
+      el('console-key-vends').replaceChildren(
+        ...found.vends.map((v: KeyOwner) => {
+          const tr = row([
+            `${v.subject ?? '?'}${v.user_deleted ? ' (deleted)' : ''}`,
+            v.user_id,
+            v.bucket,
+            v.template,
+            v.client_id,
+            v.client_addr,
+            `${v.vended_at} / ${v.last_at}`,
+            String(v.hand_outs),
+            v.expiration,
+          ]);
+          tr.dataset.userId = v.user_id;
+          return tr;
+        }),
+      );
+      return `${key} went to ${found.vends.length} part${found.vends.length === 1 ? 'y' : 'ies'}.`;
+    });
+  };
+
+  // --- audit log --------------------------------------------------------------------------
+  el<HTMLFormElement>('console-audit-form').onsubmit = (ev) => {
+    ev.preventDefault();
+    const target = el<HTMLInputElement>('console-audit-target').value.trim();
+    void act('Reading the audit log…', async () => {
+      const actions = await admin.audit(target);
+      el('console-audit').replaceChildren(
+        ...actions.map((a: AdminAction) => {
+          const tr = row([a.at, a.actor, a.action, a.target, a.outcome, a.detail, a.client_addr]);
+          tr.dataset.action = a.action;
+          return tr;
+        }),
+      );
+      return `${actions.length} admin action(s), newest first.`;
+    });
+  };
+
+  show();
+  return true;
+}
