@@ -541,6 +541,37 @@ mod tests {
     }
 
     #[test]
+    fn prefix_mode_needs_a_shared_bucket_the_role_reaches_and_a_clean_root() {
+        let err = load(GOOD, &[("STSVEND_STORAGE__MODE", "prefix")]).unwrap_err().to_string();
+        assert!(err.contains("storage.shared_bucket: required"), "{err}");
+        let err = load(
+            GOOD,
+            &[
+                ("STSVEND_STORAGE__MODE", "prefix"),
+                ("STSVEND_STORAGE__SHARED_BUCKET", "elsewhere-shared"),
+                ("STSVEND_STORAGE__PREFIX_ROOT", "users/../x"),
+            ],
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(err.contains("storage.shared_bucket: `elsewhere-shared`"), "{err}");
+        assert!(err.contains("storage.prefix_root"), "{err}");
+        let c = load(
+            GOOD,
+            &[
+                ("STSVEND_STORAGE__MODE", "prefix"),
+                ("STSVEND_STORAGE__SHARED_BUCKET", "stsvend-shared"),
+            ],
+        )
+        .unwrap();
+        assert_eq!(c.storage.mode, StorageMode::Prefix);
+        assert_eq!(c.storage.shared_bucket().unwrap().as_str(), "stsvend-shared");
+        assert_eq!(c.storage.prefix_root, "users");
+        let err = load(GOOD, &[("STSVEND_STORAGE__MODE", "shared")]).unwrap_err().to_string();
+        assert!(err.contains("storage"), "{err}");
+    }
+
+    #[test]
     fn issuer_without_trailing_slash_is_refused() {
         let err = load(GOOD, &[("STSVEND_AUTH__ISSUER", "https://tenant.auth0.com")]).unwrap_err();
         assert!(err.to_string().contains("auth.issuer: must end with `/`"));

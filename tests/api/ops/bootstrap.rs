@@ -9,7 +9,7 @@ use super::*;
 use crate::helpers::{required_env, s3_code};
 
 /// `stsvend bootstrap` with root keys for the role `role_arn`, trusting `principal`.
-async fn bootstrap(role_arn: &str, principal: &str, extra: &[&str], env: &[(&str, String)]) -> Run {
+pub(super) async fn bootstrap(role_arn: &str, principal: &str, extra: &[&str], env: &[(&str, String)]) -> Run {
     let mut args = vec!["bootstrap", "--principal-arn", principal];
     args.extend_from_slice(extra);
     let mut all = vec![

@@ -240,3 +240,42 @@ async fn doctor_fails_naming_the_first_login_step_the_service_policy_lacks() {
         "the probe bucket {probe} was left behind"
     );
 }
+
+/// Prefix mode: `bootstrap` creates the shared bucket and locks it down, and `doctor` checks it;
+/// a shared bucket that does not exist fails `shared-bucket`.
+#[tokio::test]
+async fn bootstrap_locks_down_the_shared_bucket_and_doctor_checks_it() {
+    let issuer = TestIssuer::start();
+    let shared = format!("stsvend-shared-{}", &uuid::Uuid::new_v4().simple().to_string()[..12]);
+    let prefix_mode = |bucket: &str| {
+        vec![
+            ("STSVEND_STORAGE__MODE", "prefix".to_owned()),
+            ("STSVEND_STORAGE__SHARED_BUCKET", bucket.to_owned()),
+        ]
+    };
+    let (run, _db) = doctor(&issuer.issuer, &prefix_mode(&shared)).await;
+    let line = fail_line(&run, "shared-bucket").unwrap_or_else(|| panic!("{run}"));
+    assert!(line.contains(&shared) && line.contains("stsvend bootstrap"), "{line}");
+
+    let run = super::bootstrap::bootstrap(&fresh_role().1, SERVICE_USER_ARN, &[], &prefix_mode(&shared)).await;
+    assert_eq!(run.code, 0, "{run}");
+    assert!(run.stdout.contains(&format!("shared bucket {shared}")), "{run}");
+    let s3 = crate::helpers::service_s3();
+    let block = s3.get_public_access_block().bucket(&shared).send().await.unwrap();
+    let c = block.public_access_block_configuration().unwrap();
+    assert_eq!(
+        (c.block_public_acls(), c.ignore_public_acls(), c.block_public_policy(), c.restrict_public_buckets()),
+        (Some(true), Some(true), Some(true), Some(true))
+    );
+    assert!(s3.get_bucket_encryption().bucket(&shared).send().await.is_ok());
+    assert!(s3.get_bucket_cors().bucket(&shared).send().await.is_ok());
+
+    let (run, _db) = doctor(&issuer.issuer, &prefix_mode(&shared)).await;
+    assert_eq!(run.code, 0, "{run}");
+    assert!(
+        run.lines()
+            .iter()
+            .any(|l| l.starts_with("ok   shared-bucket: ") && l.contains("bucket policy")),
+        "{run}"
+    );
+}
