@@ -542,7 +542,9 @@ mod tests {
 
     #[test]
     fn prefix_mode_needs_a_shared_bucket_the_role_reaches_and_a_clean_root() {
-        let err = load(GOOD, &[("STSVEND_STORAGE__MODE", "prefix")]).unwrap_err().to_string();
+        let err = load(GOOD, &[("STSVEND_STORAGE__MODE", "prefix")])
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("storage.shared_bucket: required"), "{err}");
         let err = load(
             GOOD,
@@ -567,7 +569,9 @@ mod tests {
         assert_eq!(c.storage.mode, StorageMode::Prefix);
         assert_eq!(c.storage.shared_bucket().unwrap().as_str(), "stsvend-shared");
         assert_eq!(c.storage.prefix_root, "users");
-        let err = load(GOOD, &[("STSVEND_STORAGE__MODE", "shared")]).unwrap_err().to_string();
+        let err = load(GOOD, &[("STSVEND_STORAGE__MODE", "shared")])
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("storage"), "{err}");
     }
 

@@ -264,7 +264,12 @@ async fn bootstrap_locks_down_the_shared_bucket_and_doctor_checks_it() {
     let block = s3.get_public_access_block().bucket(&shared).send().await.unwrap();
     let c = block.public_access_block_configuration().unwrap();
     assert_eq!(
-        (c.block_public_acls(), c.ignore_public_acls(), c.block_public_policy(), c.restrict_public_buckets()),
+        (
+            c.block_public_acls(),
+            c.ignore_public_acls(),
+            c.block_public_policy(),
+            c.restrict_public_buckets()
+        ),
         (Some(true), Some(true), Some(true), Some(true))
     );
     assert!(s3.get_bucket_encryption().bucket(&shared).send().await.is_ok());
