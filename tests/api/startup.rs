@@ -262,7 +262,8 @@ async fn json_logs_are_one_object_per_line() {
 
 /// STS packs the session policy with the session tag, and refuses a pack that is too large
 /// (`PackedPolicyTooLarge`, which `MiniStack` never answers: the fault proxy does): every vend
-/// would fail, so start-up tries the longest template once and stops, naming it.
+/// would fail, so start-up tries the longest template (prefix-mode variants included, rendered
+/// with the longest prefix) once and stops, naming it.
 #[tokio::test]
 async fn a_template_too_large_once_packed_stops_start_up() {
     let proxy = crate::fault_proxy::FaultProxy::start().await;
@@ -278,8 +279,9 @@ async fn a_template_too_large_once_packed_stops_start_up() {
         panic!("start-up went on with a session policy STS refuses");
     };
     let msg = err.to_string();
+    // The longest template is tried: the prefix-mode variant of read-write.
     assert!(
-        msg.contains("PackedPolicyTooLarge") && msg.contains("`read-write`"),
+        msg.contains("PackedPolicyTooLarge") && msg.contains("`prefix-read-write`"),
         "{msg}"
     );
 }
