@@ -20,15 +20,27 @@ pub const REVOKE_SID: &str = "StsvendRevokeSessions";
 /// The Deny statement: every session tagged with this user and issued before `before`.
 /// The user id is inserted as a JSON value, never spliced into policy text.
 pub fn revocation_statement(bucket: &BucketName, tag_key: &str, user_id: &UserId, before: OffsetDateTime) -> Value {
+    deny_sessions(REVOKE_SID, bucket, tag_key, &json!(user_id.as_str()), before)
+}
+
+/// A Deny, named `sid`, of everything on `bucket` to sessions whose tag `tag_key` is `users`
+/// (one id, or a list of them) and which were issued before `before`.
+pub(super) fn deny_sessions(
+    sid: &str,
+    bucket: &BucketName,
+    tag_key: &str,
+    users: &Value,
+    before: OffsetDateTime,
+) -> Value {
     let arn = format!("arn:aws:s3:::{bucket}");
     json!({
-        "Sid": REVOKE_SID,
+        "Sid": sid,
         "Effect": "Deny",
         "Principal": "*",
         "Action": "s3:*",
         "Resource": [arn.clone(), format!("{arn}/*")],
         "Condition": {
-            "StringEquals": { format!("aws:PrincipalTag/{tag_key}"): user_id.as_str() },
+            "StringEquals": { format!("aws:PrincipalTag/{tag_key}"): users.clone() },
             "DateLessThan": { "aws:TokenIssueTime": format_time(before) },
         },
     })
@@ -36,14 +48,25 @@ pub fn revocation_statement(bucket: &BucketName, tag_key: &str, user_id: &UserId
 
 /// `existing` with stsvend's revocation statement replaced by `statement` (or added).
 pub fn merge_policy(existing: Option<&str>, statement: Value) -> Result<String, BucketError> {
+    let (mut doc, mut statements) = split_policy(existing)?;
+    statements.retain(|s| s.get("Sid").and_then(Value::as_str) != Some(REVOKE_SID));
+    statements.push(statement);
+    doc["Statement"] = Value::Array(statements);
+    Ok(doc.to_string())
+}
+
+/// A bucket's policy document without its statements, and the statements (a single one given
+/// as an object included); a document with a `Version`, and none, when there is no policy. A
+/// policy that is not a JSON policy document is an error: it is never overwritten.
+pub(super) fn split_policy(existing: Option<&str>) -> Result<(Value, Vec<Value>), BucketError> {
     let mut doc = match existing.filter(|t| !t.trim().is_empty()) {
-        None => json!({"Version": "2012-10-17", "Statement": []}),
+        None => json!({"Version": "2012-10-17"}),
         Some(text) => serde_json::from_str::<Value>(text).map_err(|e| BucketError::ExistingPolicy(e.to_string()))?,
     };
     let obj = doc
         .as_object_mut()
         .ok_or_else(|| BucketError::ExistingPolicy("not a JSON object".to_owned()))?;
-    let mut statements = match obj.remove("Statement") {
+    let statements = match obj.remove("Statement") {
         None => Vec::new(),
         Some(Value::Array(list)) => list,
         Some(one @ Value::Object(_)) => vec![one],
@@ -53,11 +76,8 @@ pub fn merge_policy(existing: Option<&str>, statement: Value) -> Result<String, 
             ));
         }
     };
-    statements.retain(|s| s.get("Sid").and_then(Value::as_str) != Some(REVOKE_SID));
-    statements.push(statement);
-    obj.insert("Statement".to_owned(), Value::Array(statements));
     obj.entry("Version").or_insert_with(|| json!("2012-10-17"));
-    Ok(doc.to_string())
+    Ok((doc, statements))
 }
 
 impl Buckets {

@@ -20,13 +20,13 @@ use serde_json::{Value, json};
 use time::OffsetDateTime;
 
 use super::BucketError;
-use crate::clock::format_time;
+use super::policy::{deny_sessions, split_policy};
 use crate::identity::{BucketName, UserId};
 use crate::store::PrefixRevocation;
 
-/// `Sid` prefix of stsvend's statements in a shared bucket's policy: `StsvendRevoke<unix
+/// `Sid` prefix of stsvend's statements in a shared bucket's policy: `StsvendRevokeAt<unix
 /// seconds of the cut-off>`. Statements with other `Sid`s are kept as they are.
-pub const SHARED_REVOKE_SID: &str = "StsvendRevoke";
+pub const SHARED_REVOKE_SID: &str = "StsvendRevokeAt";
 
 /// S3's limit on a bucket policy's size (bytes).
 pub const MAX_BUCKET_POLICY_BYTES: usize = 20 * 1024;
@@ -44,49 +44,15 @@ pub struct SharedPolicy {
 
 /// The Deny statement for `users`' sessions issued before `cut_off`, on the whole bucket.
 fn statement(bucket: &BucketName, tag_key: &str, users: &[&UserId], cut_off: OffsetDateTime) -> Value {
-    let arn = format!("arn:aws:s3:::{bucket}");
     let ids: Vec<&str> = users.iter().map(|u| u.as_str()).collect();
-    json!({
-        "Sid": format!("{SHARED_REVOKE_SID}{}", cut_off.unix_timestamp()),
-        "Effect": "Deny",
-        "Principal": "*",
-        "Action": "s3:*",
-        "Resource": [arn.clone(), format!("{arn}/*")],
-        "Condition": {
-            "StringEquals": { format!("aws:PrincipalTag/{tag_key}"): ids },
-            "DateLessThan": { "aws:TokenIssueTime": format_time(cut_off) },
-        },
-    })
+    let sid = format!("{SHARED_REVOKE_SID}{}", cut_off.unix_timestamp());
+    deny_sessions(&sid, bucket, tag_key, &json!(ids), cut_off)
 }
 
 fn is_ours(s: &Value) -> bool {
     s.get("Sid")
         .and_then(Value::as_str)
         .is_some_and(|sid| sid.starts_with(SHARED_REVOKE_SID))
-}
-
-/// The statements of `existing` that are not stsvend's, and the document around them.
-fn others(existing: Option<&str>) -> Result<(Value, Vec<Value>), BucketError> {
-    let mut doc = match existing.filter(|t| !t.trim().is_empty()) {
-        None => json!({"Version": "2012-10-17"}),
-        Some(text) => serde_json::from_str::<Value>(text).map_err(|e| BucketError::ExistingPolicy(e.to_string()))?,
-    };
-    let obj = doc
-        .as_object_mut()
-        .ok_or_else(|| BucketError::ExistingPolicy("not a JSON object".to_owned()))?;
-    let mut statements = match obj.remove("Statement") {
-        None => Vec::new(),
-        Some(Value::Array(list)) => list,
-        Some(one @ Value::Object(_)) => vec![one],
-        Some(_) => {
-            return Err(BucketError::ExistingPolicy(
-                "Statement is neither a list nor an object".to_owned(),
-            ));
-        }
-    };
-    statements.retain(|s| !is_ours(s));
-    obj.entry("Version").or_insert_with(|| json!("2012-10-17"));
-    Ok((doc, statements))
 }
 
 /// `existing` (the bucket's policy, if any) with stsvend's statements replaced by those for
@@ -107,7 +73,8 @@ fn render_within(
     alive: &[PrefixRevocation],
     limit: usize,
 ) -> Result<SharedPolicy, BucketError> {
-    let (doc, kept) = others(existing)?;
+    let (doc, mut kept) = split_policy(existing)?;
+    kept.retain(|s| !is_ours(s));
     let mut groups: BTreeMap<OffsetDateTime, Vec<&UserId>> = BTreeMap::new();
     for r in alive {
         groups.entry(r.cut_off).or_default().push(&r.user_id);
@@ -148,6 +115,7 @@ fn render_within(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::clock::format_time;
 
     fn bucket() -> BucketName {
         BucketName::parse("stsvend-shared").unwrap()
@@ -190,14 +158,14 @@ mod tests {
     fn other_statements_are_kept_and_expired_ones_of_ours_dropped() {
         let existing = json!({"Version": "2012-10-17", "Statement": [
             {"Sid": "TlsOnly", "Effect": "Deny", "Principal": "*", "Action": "s3:*", "Resource": "x"},
-            {"Sid": "StsvendRevoke1700000000", "Effect": "Deny", "old": true},
+            {"Sid": "StsvendRevokeAt1700000000", "Effect": "Deny", "old": true},
         ]})
         .to_string();
         let p = render_shared_policy(Some(&existing), &bucket(), "t", &[rev("a", 1)]).unwrap();
         let list = statements(&p.text);
         assert_eq!(list.len(), 2);
         assert_eq!(list[0]["Sid"], "TlsOnly");
-        assert_eq!(list[1]["Sid"], format!("StsvendRevoke{}", at(1).unix_timestamp()));
+        assert_eq!(list[1]["Sid"], format!("StsvendRevokeAt{}", at(1).unix_timestamp()));
         // Nothing alive: only theirs stays.
         let p = render_shared_policy(Some(&existing), &bucket(), "t", &[]).unwrap();
         assert_eq!(statements(&p.text).len(), 1);

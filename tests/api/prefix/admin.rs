@@ -21,7 +21,7 @@ fn revoke_statements(policy: &Value) -> Vec<Value> {
         .as_array()
         .unwrap()
         .iter()
-        .filter(|s| s["Sid"].as_str().is_some_and(|sid| sid.starts_with("StsvendRevoke")))
+        .filter(|s| s["Sid"].as_str().is_some_and(|sid| sid.starts_with("StsvendRevokeAt")))
         .cloned()
         .collect()
 }
