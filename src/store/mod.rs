@@ -88,6 +88,36 @@ pub struct VendRecord {
     pub from_cache: bool,
 }
 
+/// One pre-signed URL or form handed out: what it is for and which keys signed it. Never
+/// the URL's query or signature.
+pub struct PresignRecord {
+    pub user_id: UserId,
+    pub access_key_id: String,
+    pub template: String,
+    /// `GET`, `PUT`, `DELETE`, `HEAD`, or `POST` (a form upload).
+    pub method: &'static str,
+    /// The full key in the bucket (or the key prefix of a form).
+    pub object_key: String,
+    pub key_is_prefix: bool,
+    pub expires_at: OffsetDateTime,
+    pub client_addr: Option<String>,
+    pub client_id: Option<String>,
+}
+
+/// A presign audit row, as read back.
+#[derive(Debug, Clone)]
+pub struct PresignRow {
+    pub access_key_id: String,
+    pub template: String,
+    pub method: String,
+    pub object_key: String,
+    pub key_is_prefix: bool,
+    pub expires_at: String,
+    pub signed_at: String,
+    pub client_addr: Option<String>,
+    pub client_id: Option<String>,
+}
+
 /// A page of users for the admin API, in user-id order.
 pub struct UserQuery {
     /// Matches a user-id prefix, a bucket name prefix, or any part of the subject.
@@ -294,6 +324,18 @@ impl Store {
     /// Distinct access key ids handed to the user, oldest first.
     pub async fn keys_of_user(&self, user_id: &UserId) -> Result<Vec<String>, StoreError> {
         on_backend!(self, s => s.keys_of_user(user_id).await)
+    }
+
+    // The presign audit.
+
+    /// Records a pre-signed URL or form; returns once the row is committed.
+    pub async fn record_presign(&self, p: PresignRecord) -> Result<(), StoreError> {
+        on_backend!(self, s => s.record_presign(p).await)
+    }
+
+    /// The user's presign rows, newest first, at most `limit`.
+    pub async fn presigns_of(&self, user_id: &UserId, limit: u32) -> Result<Vec<PresignRow>, StoreError> {
+        on_backend!(self, s => s.presigns_of(user_id, limit).await)
     }
 
     // The admin audit.
