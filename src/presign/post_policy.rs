@@ -57,6 +57,10 @@ pub struct PostPolicy<'a> {
     pub expires_at: OffsetDateTime,
 }
 
+/// S3 answers a form upload with 204 and no body by default, which leaves a browser on the
+/// form's page as if nothing happened; 201 comes with an XML document naming the object.
+const SUCCESS_STATUS: &str = "201";
+
 /// The form's fields, in the order a form should send them (`file` goes last).
 pub type Fields = BTreeMap<String, String>;
 
@@ -73,6 +77,7 @@ impl PostPolicy<'_> {
             json!({ "bucket": self.bucket }),
             key_condition,
             json!(["content-length-range", 0, self.max_bytes]),
+            json!({ "success_action_status": SUCCESS_STATUS }),
             json!({ "x-amz-algorithm": "AWS4-HMAC-SHA256" }),
             json!({ "x-amz-credential": sig.credential }),
             json!({ "x-amz-date": sig.amz_date }),
@@ -89,6 +94,7 @@ impl PostPolicy<'_> {
         let policy = BASE64.encode(doc.to_string().as_bytes());
         let signature = sign_policy(&policy, creds, region, now.into());
         fields.insert("key".to_owned(), key_field);
+        fields.insert("success_action_status".to_owned(), SUCCESS_STATUS.to_owned());
         fields.insert("x-amz-algorithm".to_owned(), "AWS4-HMAC-SHA256".to_owned());
         fields.insert("x-amz-credential".to_owned(), sig.credential);
         fields.insert("x-amz-date".to_owned(), sig.amz_date);

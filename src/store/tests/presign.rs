@@ -1,6 +1,7 @@
 //! The presign audit, on every backend.
 
-use super::{add_user, each_backend};
+use super::add_user;
+use crate::store::test_db::each_backend;
 use crate::clock::now;
 use crate::store::PresignRecord;
 
