@@ -66,7 +66,13 @@ fn curl(method: &str, url: &str) -> (u16, Vec<u8>) {
 
 #[tokio::test]
 async fn a_users_url_cannot_reach_another_users_object_however_the_key_is_written() {
-    let app = TestApp::spawn().await;
+    // Every case is a presign: well beyond the default per-user rate.
+    let app = TestApp::spawn_with(
+        Options::default()
+            .set("STSVEND_LIMITS__VENDS_PER_MINUTE", "100000")
+            .set("STSVEND_LIMITS__VEND_BURST", "100000"),
+    )
+    .await;
     let endpoint = required_env("STSVEND_AWS__ENDPOINT_URL");
     let (alice, bob) = (unique_sub("hostile-alice"), unique_sub("hostile-bob"));
     put(&app, &bob, "secret.txt", SECRET.to_vec()).await;
