@@ -2,7 +2,7 @@
 
 use serde::Deserialize;
 
-/// S3 refuses a SigV4 pre-signed URL valid for more than 7 days.
+/// S3 refuses a `SigV4` pre-signed URL valid for more than 7 days.
 pub const S3_MAX_EXPIRES_SECONDS: u64 = 7 * 24 * 3600;
 /// S3's largest single upload (a POST, like a PUT, is one request): 5 GiB.
 pub const S3_MAX_UPLOAD_BYTES: u64 = 5 * 1024 * 1024 * 1024;

@@ -259,8 +259,10 @@ pub(super) async fn read_optional_json<T: for<'de> Deserialize<'de>>(
     if !is_json {
         return Err(ApiError::UnsupportedMediaType);
     }
-    serde_json::from_slice(&body).map(Some).map_err(|e| ApiError::BadRequest {
-        code: "invalid_body",
-        message: format!("request body is not valid: {e}"),
-    })
+    serde_json::from_slice(&body)
+        .map(Some)
+        .map_err(|e| ApiError::BadRequest {
+            code: "invalid_body",
+            message: format!("request body is not valid: {e}"),
+        })
 }

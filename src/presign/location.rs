@@ -4,7 +4,7 @@
 //! (`https://<bucket>.s3.<region>.amazonaws.com/<key>`) otherwise (stsvend's bucket names have
 //! no dots, so its TLS certificate covers them).
 //!
-//! Every key byte outside SigV4's unreserved set (`A-Z a-z 0-9 - . _ ~`) is percent-encoded,
+//! Every key byte outside `SigV4`'s unreserved set (`A-Z a-z 0-9 - . _ ~`) is percent-encoded,
 //! `/` kept, so the path the client sends is the path that was signed: no `?`, `#`, `%`, `\`
 //! or space reaches a URL parser raw. Dot segments, which parsers remove even when encoded,
 //! never get here (`key.rs`).
@@ -32,7 +32,7 @@ impl S3Location {
         format!("{}/{}", self.bucket_url(bucket, region), uri_encode(s3_key, true))
     }
 
-    /// The bucket's URL without a trailing `/`: browser form uploads are POSTed to it (with
+    /// The bucket's URL without a trailing `/`: browser form uploads are posted to it (with
     /// `/` appended).
     pub fn bucket_url(&self, bucket: &BucketName, region: &str) -> String {
         match &self.endpoint {
@@ -42,7 +42,7 @@ impl S3Location {
     }
 }
 
-/// SigV4's URI encoding: every byte but `A-Z a-z 0-9 - . _ ~` (and `/` when `keep_slash`) as
+/// `SigV4`'s URI encoding: every byte but `A-Z a-z 0-9 - . _ ~` (and `/` when `keep_slash`) as
 /// `%XX` in upper-case hex.
 pub fn uri_encode(s: &str, keep_slash: bool) -> String {
     let mut out = String::with_capacity(s.len() * 3);
@@ -72,7 +72,10 @@ mod tests {
             loc.object_url(&bucket(), "us-east-1", "a/b.txt"),
             "http://127.0.0.1:4566/stsvend-abc/a/b.txt"
         );
-        assert_eq!(loc.bucket_url(&bucket(), "us-east-1"), "http://127.0.0.1:4566/stsvend-abc");
+        assert_eq!(
+            loc.bucket_url(&bucket(), "us-east-1"),
+            "http://127.0.0.1:4566/stsvend-abc"
+        );
     }
 
     #[test]
@@ -86,7 +89,10 @@ mod tests {
 
     #[test]
     fn everything_but_unreserved_characters_and_slashes_is_encoded() {
-        assert_eq!(uri_encode("a b+c%2e?#\\ü/~._-", true), "a%20b%2Bc%252e%3F%23%5C%C3%BC/~._-");
+        assert_eq!(
+            uri_encode("a b+c%2e?#\\ü/~._-", true),
+            "a%20b%2Bc%252e%3F%23%5C%C3%BC/~._-"
+        );
         assert_eq!(uri_encode("a/b=c", false), "a%2Fb%3Dc");
     }
 

@@ -150,7 +150,11 @@ impl Presigner {
         access: Option<&str>,
     ) -> Result<SignedUrl, PresignError> {
         let wanted = self.expires_in(expires_in)?;
-        let session = self.vend.session(who.caller, access).await.map_err(PresignError::Vend)?;
+        let session = self
+            .vend
+            .session(who.caller, access)
+            .await
+            .map_err(PresignError::Vend)?;
         if !session.template.allows_action(method.action()) {
             return Err(PresignError::NotGranted {
                 access: session.template.name().to_owned(),
@@ -164,7 +168,9 @@ impl Presigner {
         let creds = &session.found.issued.credentials;
         let (now, expires_at) = bounded(wanted, creds.expiration);
         let s3_key = object_key(&session.user, key.as_str());
-        let url = self.location.object_url(&session.user.bucket, &session.user.region, &s3_key);
+        let url = self
+            .location
+            .object_url(&session.user.bucket, &session.user.region, &s3_key);
         let signed = sign::presign(
             method.as_str(),
             &url,
@@ -175,7 +181,8 @@ impl Presigner {
             seconds_between(now, expires_at),
         )
         .map_err(PresignError::Sign)?;
-        self.audit(who, &session, method.as_str(), s3_key, false, expires_at).await?;
+        self.audit(who, &session, method.as_str(), s3_key, false, expires_at)
+            .await?;
         Ok(SignedUrl {
             url: signed,
             method,
@@ -193,7 +200,11 @@ impl Presigner {
         if !(1..=max).contains(&max_bytes) {
             return Err(PresignError::MaxBytes { max });
         }
-        let session = self.vend.session(who.caller, req.access).await.map_err(PresignError::Vend)?;
+        let session = self
+            .vend
+            .session(who.caller, req.access)
+            .await
+            .map_err(PresignError::Vend)?;
         if !session.template.allows_action("s3:PutObject") {
             return Err(PresignError::NotGranted {
                 access: session.template.name().to_owned(),
@@ -215,7 +226,8 @@ impl Presigner {
         };
         let fields = policy.fields(creds, &session.user.region, now);
         let (KeyRule::Exact(audited) | KeyRule::Prefix(audited)) = rule;
-        self.audit(who, &session, "POST", audited, is_prefix, expires_at).await?;
+        self.audit(who, &session, "POST", audited, is_prefix, expires_at)
+            .await?;
         // The trailing `/`: S3 takes form uploads at the bucket's root.
         let url = format!(
             "{}/",

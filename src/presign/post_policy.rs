@@ -110,13 +110,7 @@ mod tests {
     use super::*;
 
     fn creds() -> Credentials {
-        Credentials::new(
-            "ASIAEXAMPLEEXAMPLE12",
-            "secret",
-            "token",
-            OffsetDateTime::UNIX_EPOCH,
-        )
-        .unwrap()
+        Credentials::new("ASIAEXAMPLEEXAMPLE12", "secret", "token", OffsetDateTime::UNIX_EPOCH).unwrap()
     }
 
     fn policy_of(fields: &Fields) -> Value {
@@ -148,10 +142,7 @@ mod tests {
         assert_eq!(fields["x-amz-signature"].len(), 64);
         // Every field the form sends but the signature and the policy is a condition.
         for name in fields.keys().filter(|n| *n != "policy" && *n != "x-amz-signature") {
-            assert!(
-                conditions.iter().any(|c| c.get(name).is_some()),
-                "{name} is not pinned"
-            );
+            assert!(conditions.iter().any(|c| c.get(name).is_some()), "{name} is not pinned");
         }
     }
 
@@ -170,10 +161,7 @@ mod tests {
         let doc = policy_of(&fields);
         let conditions = doc["conditions"].as_array().unwrap();
         assert!(conditions.contains(&json!(["starts-with", "$key", r#"up/"},{"bucket":"other"#])));
-        assert_eq!(
-            conditions.iter().filter(|c| c.get("bucket").is_some()).count(),
-            1
-        );
+        assert_eq!(conditions.iter().filter(|c| c.get("bucket").is_some()).count(), 1);
         assert_eq!(fields["key"], r#"up/"},{"bucket":"other${filename}"#);
         assert!(!fields.contains_key("Content-Type"));
     }
@@ -182,7 +170,13 @@ mod tests {
     fn a_content_type_must_be_a_printable_media_type() {
         assert!(ContentType::parse("image/png").is_ok());
         assert!(ContentType::parse("text/plain; charset=utf-8").is_ok());
-        for bad in ["", "png", "text/plain\r\nX-Evil: 1", "tëxt/plain", &format!("a/{}", "b".repeat(254))] {
+        for bad in [
+            "",
+            "png",
+            "text/plain\r\nX-Evil: 1",
+            "tëxt/plain",
+            &format!("a/{}", "b".repeat(254)),
+        ] {
             assert_eq!(ContentType::parse(bad), Err(ContentTypeError), "{bad:?}");
         }
     }

@@ -1,6 +1,6 @@
-//! SigV4 with the user's own session keys: query-string presigning of one request
+//! `SigV4` with the user's own session keys: query-string presigning of one request
 //! (`aws-sigv4`, the signer the AWS SDK itself uses), and the signature of a POST policy
-//! (SigV4's signing key over the base64 policy).
+//! (`SigV4`'s signing key over the base64 policy).
 
 use std::time::{Duration, SystemTime};
 
@@ -49,13 +49,8 @@ pub fn presign(
         .build()
         .map_err(|e| SignError(e.to_string()))?
         .into();
-    let request = SignableRequest::new(
-        method,
-        url,
-        headers.iter().copied(),
-        SignableBody::UnsignedPayload,
-    )
-    .map_err(|e| SignError(e.to_string()))?;
+    let request = SignableRequest::new(method, url, headers.iter().copied(), SignableBody::UnsignedPayload)
+        .map_err(|e| SignError(e.to_string()))?;
     let (instructions, _signature) = sign(request, &params)
         .map_err(|e| SignError(e.to_string()))?
         .into_parts();
@@ -90,7 +85,7 @@ impl PostSignature {
     }
 }
 
-/// The SigV4 signature of a base64 POST policy: HMAC-SHA256 under the signing key of the
+/// The `SigV4` signature of a base64 POST policy: HMAC-SHA256 under the signing key of the
 /// date, region and service.
 pub fn sign_policy(policy_b64: &str, creds: &Credentials, region: &str, now: SystemTime) -> String {
     let key = v4::generate_signing_key(creds.secret_access_key(), now, region, SERVICE);
@@ -123,7 +118,7 @@ mod tests {
     }
 
     fn at() -> SystemTime {
-        SystemTime::UNIX_EPOCH + Duration::from_secs(1_764_547_200) // 2025-12-01T00:00:00Z
+        SystemTime::from(time::macros::datetime!(2025-12-01 0:00 UTC))
     }
 
     #[test]
@@ -135,7 +130,7 @@ mod tests {
             &creds(),
             "us-east-1",
             at(),
-            Duration::from_secs(300),
+            Duration::from_mins(5),
         )
         .unwrap();
         let (path, query) = url.split_once('?').unwrap();
@@ -148,21 +143,35 @@ mod tests {
             "X-Amz-SignedHeaders=host",
             "X-Amz-Security-Token=FwoGZXIvYXdzEJr%2F%2F%2F%2F%2F%2F%2F%2F%2F%2FwEaDLo%2Btoken%3D",
         ] {
-            assert!(query.split('&').any(|p| p == expected), "{expected} missing from {query}");
+            assert!(
+                query.split('&').any(|p| p == expected),
+                "{expected} missing from {query}"
+            );
         }
-        let sig = query.split('&').find_map(|p| p.strip_prefix("X-Amz-Signature=")).unwrap();
+        let sig = query
+            .split('&')
+            .find_map(|p| p.strip_prefix("X-Amz-Signature="))
+            .unwrap();
         assert_eq!(sig.len(), 64);
     }
 
     #[test]
     fn a_signature_depends_on_the_method() {
         let sig = |m| {
-            presign(m, "http://h/b/k", &[], &creds(), "us-east-1", at(), Duration::from_secs(60))
-                .unwrap()
-                .rsplit_once("X-Amz-Signature=")
-                .unwrap()
-                .1
-                .to_owned()
+            presign(
+                m,
+                "http://h/b/k",
+                &[],
+                &creds(),
+                "us-east-1",
+                at(),
+                Duration::from_mins(1),
+            )
+            .unwrap()
+            .rsplit_once("X-Amz-Signature=")
+            .unwrap()
+            .1
+            .to_owned()
         };
         assert_ne!(sig("GET"), sig("PUT"));
     }
@@ -187,7 +196,7 @@ mod tests {
         )
         .unwrap();
         let policy = "eyAiZXhwaXJhdGlvbiI6ICIyMDE1LTEyLTMwVDEyOjAwOjAwLjAwMFoiLA0KICAiY29uZGl0aW9ucyI6IFsNCiAgICB7ImJ1Y2tldCI6ICJzaWd2NGV4YW1wbGVidWNrZXQifSwNCiAgICBbInN0YXJ0cy13aXRoIiwgIiRrZXkiLCAidXNlci91c2VyMS8iXSwNCiAgICB7ImFjbCI6ICJwdWJsaWMtcmVhZCJ9LA0KICAgIHsic3VjY2Vzc19hY3Rpb25fcmVkaXJlY3QiOiAiaHR0cDovL3NpZ3Y0ZXhhbXBsZWJ1Y2tldC5zMy5hbWF6b25hd3MuY29tL3N1Y2Nlc3NmdWxfdXBsb2FkLmh0bWwifSwNCiAgICBbInN0YXJ0cy13aXRoIiwgIiRDb250ZW50LVR5cGUiLCAiaW1hZ2UvIl0sDQogICAgeyJ4LWFtei1tZXRhLXV1aWQiOiAiMTQzNjUxMjM2NTEyNzQifSwNCiAgICB7IngtYW16LXNlcnZlci1zaWRlLWVuY3J5cHRpb24iOiAiQUVTMjU2In0sDQogICAgWyJzdGFydHMtd2l0aCIsICIkeC1hbXotbWV0YS10YWciLCAiIl0sDQoNCiAgICB7IngtYW16LWNyZWRlbnRpYWwiOiAiQUtJQUlPU0ZPRE5ON0VYQU1QTEUvMjAxNTEyMjkvdXMtZWFzdC0xL3MzL2F3czRfcmVxdWVzdCJ9LA0KICAgIHsieC1hbXotYWxnb3JpdGhtIjogIkFXUzQtSE1BQy1TSEEyNTYifSwNCiAgICB7IngtYW16LWRhdGUiOiAiMjAxNTEyMjlUMDAwMDAwWiIgfQ0KICBdDQp9";
-        let day = SystemTime::UNIX_EPOCH + Duration::from_secs(1_451_347_200); // 2015-12-29
+        let day = SystemTime::from(time::macros::datetime!(2015-12-29 0:00 UTC));
         assert_eq!(
             sign_policy(policy, &example, "us-east-1", day),
             "8afdbf4008c03f22c2cd3cdb72e4afbb1f6a588f3255ac628749a66d7f09699e"

@@ -111,11 +111,7 @@ impl Vend {
         access: Option<&str>,
         client_addr: Option<IpAddr>,
     ) -> Result<Handout<'_>, VendError> {
-        let Session {
-            found,
-            user,
-            template,
-        } = self.session(caller, access).await?;
+        let Session { found, user, template } = self.session(caller, access).await?;
         // Keys go to a party (client address, OAuth client) only once an audit row for that
         // party is committed; later hand-outs of the same keys to it are counted on that row.
         let issued = found.issued;

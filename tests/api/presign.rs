@@ -69,7 +69,7 @@ async fn a_file_put_through_a_url_comes_back_byte_identical_and_head_and_delete_
     let app = TestApp::spawn().await;
     let sub = unique_sub("presign-roundtrip");
     let key = "photos/2026 holiday/ümlaut +&=?#%.bin";
-    let bytes: Vec<u8> = (0..70_000u32).map(|i| (i * 7 % 256) as u8).collect();
+    let bytes: Vec<u8> = (0..70_000u32).map(|i| i.to_le_bytes()[0] ^ 0x5a).collect();
     put(&app, &sub, key, bytes.clone()).await;
 
     let (status, got) = get(&url_for(&app, &sub, "GET", key).await).await;
@@ -78,7 +78,12 @@ async fn a_file_put_through_a_url_comes_back_byte_identical_and_head_and_delete_
 
     // The object is where an SDK client of the same user finds it, under the very key asked for.
     let vended = app.vend(&sub, None).await;
-    let head = user_s3(&vended).head_object().bucket(&vended.bucket).key(key).send().await;
+    let head = user_s3(&vended)
+        .head_object()
+        .bucket(&vended.bucket)
+        .key(key)
+        .send()
+        .await;
     assert_eq!(head.unwrap().content_length(), Some(70_000));
 
     let head = reqwest::Client::new()
@@ -113,7 +118,10 @@ async fn a_url_used_after_its_expires_at_is_refused_by_s3() {
     .await;
     assert_eq!(status, 200, "{body}");
     let url = body["url"].as_str().unwrap();
-    assert!(url.contains("X-Amz-Expires=2&") || url.contains("X-Amz-Expires=1&"), "{url}");
+    assert!(
+        url.contains("X-Amz-Expires=2&") || url.contains("X-Amz-Expires=1&"),
+        "{url}"
+    );
     assert_eq!(get(url).await, (200, b"brief".to_vec()), "valid before expires_at");
 
     let expires_at = time::OffsetDateTime::parse(
@@ -167,7 +175,12 @@ async fn a_get_url_cannot_put_and_a_put_url_cannot_delete() {
     put(&app, &sub, "kept.txt", b"original".to_vec()).await;
 
     let get_url = url_for(&app, &sub, "GET", "kept.txt").await;
-    let resp = reqwest::Client::new().put(&get_url).body("overwritten").send().await.unwrap();
+    let resp = reqwest::Client::new()
+        .put(&get_url)
+        .body("overwritten")
+        .send()
+        .await
+        .unwrap();
     assert_eq!(resp.status(), 403);
     assert_eq!(s3_error(&resp.bytes().await.unwrap()), "SignatureDoesNotMatch");
 
@@ -194,7 +207,11 @@ async fn read_only_access_signs_get_and_head_but_not_put_delete_or_forms() {
     assert_eq!(post(&app, "/v1/presign", &reader, ask("HEAD")).await.0, 200);
     for method in ["PUT", "DELETE"] {
         let (status, body) = post(&app, "/v1/presign", &reader, ask(method)).await;
-        assert_eq!((status, body["error"]["code"].as_str()), (403, Some("insufficient_scope")), "{method}");
+        assert_eq!(
+            (status, body["error"]["code"].as_str()),
+            (403, Some("insufficient_scope")),
+            "{method}"
+        );
     }
     let (status, body) = post(
         &app,
@@ -203,10 +220,16 @@ async fn read_only_access_signs_get_and_head_but_not_put_delete_or_forms() {
         json!({"key": "doc.txt", "access": "read-only"}),
     )
     .await;
-    assert_eq!((status, body["error"]["code"].as_str()), (403, Some("insufficient_scope")));
+    assert_eq!(
+        (status, body["error"]["code"].as_str()),
+        (403, Some("insufficient_scope"))
+    );
     // Without naming an access level, the default (read-write) needs write:files.
     let (status, body) = post(&app, "/v1/presign", &reader, json!({"method": "GET", "key": "doc.txt"})).await;
-    assert_eq!((status, body["error"]["code"].as_str()), (403, Some("insufficient_scope")));
+    assert_eq!(
+        (status, body["error"]["code"].as_str()),
+        (403, Some("insufficient_scope"))
+    );
 }
 
 #[tokio::test]
@@ -226,9 +249,18 @@ async fn bad_keys_methods_and_expiries_get_a_400_with_a_stable_code_and_sign_not
         (json!({"method": "get", "key": "k"}), "invalid_body"),
         (json!({"key": "k"}), "invalid_body"),
         (json!({"method": "GET", "key": "k", "bucket": "other"}), "invalid_body"),
-        (json!({"method": "GET", "key": "k", "expires_in": 0}), "invalid_expires_in"),
-        (json!({"method": "GET", "key": "k", "expires_in": -5}), "invalid_expires_in"),
-        (json!({"method": "GET", "key": "k", "expires_in": 3601}), "invalid_expires_in"),
+        (
+            json!({"method": "GET", "key": "k", "expires_in": 0}),
+            "invalid_expires_in",
+        ),
+        (
+            json!({"method": "GET", "key": "k", "expires_in": -5}),
+            "invalid_expires_in",
+        ),
+        (
+            json!({"method": "GET", "key": "k", "expires_in": 3601}),
+            "invalid_expires_in",
+        ),
         (json!({"method": "GET", "key": "k", "access": "root"}), "unknown_access"),
     ] {
         let (status, got) = post(&app, "/v1/presign", &token, body.clone()).await;
@@ -253,7 +285,11 @@ async fn bad_keys_methods_and_expiries_get_a_400_with_a_stable_code_and_sign_not
     // A key of exactly 1024 bytes is S3's limit, and fine.
     url_for(&app, &sub, "GET", &"é".repeat(512)).await;
     let user = stsvend::identity::UserId::derive(&app.issuer.issuer, &sub);
-    assert_eq!(app.state.store.presigns_of(&user, 10).await.unwrap().len(), 1, "only the good one");
+    assert_eq!(
+        app.state.store.presigns_of(&user, 10).await.unwrap().len(),
+        1,
+        "only the good one"
+    );
 }
 
 #[tokio::test]
@@ -268,8 +304,14 @@ async fn presigns_are_audited_with_key_and_method_never_the_signature() {
     let rows = app.state.store.presigns_of(&user, 10).await.unwrap();
     assert_eq!(rows.len(), 1);
     let row = &rows[0];
-    assert_eq!((row.method.as_str(), row.object_key.as_str()), ("PUT", "reports/q4.pdf"));
-    assert_eq!(row.access_key_id, vended.access_key_id, "the signing key leads back to the user");
+    assert_eq!(
+        (row.method.as_str(), row.object_key.as_str()),
+        ("PUT", "reports/q4.pdf")
+    );
+    assert_eq!(
+        row.access_key_id, vended.access_key_id,
+        "the signing key leads back to the user"
+    );
     assert_eq!(row.client_addr.as_deref(), Some("127.0.0.1"));
     let everything = format!("{row:?}");
     assert!(!everything.contains(&signature), "{everything}");

@@ -2,6 +2,7 @@
 //! and one larger than the policy allows is refused; a form cannot be bent to another key,
 //! bucket or size by editing its fields; out-of-bounds requests get a 400.
 
+use std::fmt::Write as _;
 use std::time::Duration;
 
 use serde_json::{Value, json};
@@ -22,18 +23,16 @@ fn html_escape(s: &str) -> String {
 
 /// The page the README shows: hidden inputs for the fields, then the file, then submit.
 fn form_page(form: &Value) -> String {
-    let inputs: String = form["fields"]
-        .as_object()
-        .unwrap()
-        .iter()
-        .map(|(name, value)| {
-            format!(
-                "    <input type=\"hidden\" name=\"{}\" value=\"{}\">\n",
-                html_escape(name),
-                html_escape(value.as_str().unwrap())
-            )
-        })
-        .collect();
+    let mut inputs = String::new();
+    for (name, value) in form["fields"].as_object().unwrap() {
+        writeln!(
+            inputs,
+            "    <input type=\"hidden\" name=\"{}\" value=\"{}\">",
+            html_escape(name),
+            html_escape(value.as_str().unwrap())
+        )
+        .unwrap();
+    }
     format!(
         "<!doctype html>\n<form action=\"{}\" method=\"post\" enctype=\"multipart/form-data\">\n{inputs}    <input type=\"file\" name=\"file\">\n    <button type=\"submit\">Upload</button>\n</form>\n",
         html_escape(form["url"].as_str().unwrap())
@@ -54,12 +53,10 @@ async fn submit_in_chromium(page: &std::path::Path, bytes: usize) -> (u16, Strin
         .expect("the browser finishes in time")
         .expect("node runs web/e2e/form-upload.mjs (scripts/test.sh installs web/node_modules)");
     let stdout = String::from_utf8_lossy(&out.stdout);
-    let line = stdout.lines().find_map(|l| l.strip_prefix("FORM_RESULT ")).unwrap_or_else(|| {
-        panic!(
-            "no FORM_RESULT:\n{stdout}\n{}",
-            String::from_utf8_lossy(&out.stderr)
-        )
-    });
+    let line = stdout
+        .lines()
+        .find_map(|l| l.strip_prefix("FORM_RESULT "))
+        .unwrap_or_else(|| panic!("no FORM_RESULT:\n{stdout}\n{}", String::from_utf8_lossy(&out.stderr)));
     let r: Value = serde_json::from_str(line).unwrap();
     (
         u16::try_from(r["status"].as_u64().unwrap()).unwrap(),
@@ -89,7 +86,11 @@ async fn a_plain_html_form_in_chromium_uploads_a_file_and_a_larger_one_is_refuse
     assert!(body.contains("<Key>inbox/upload.bin</Key>"), "{body}");
     let (status, stored) = get(&url_for(&app, &sub, "GET", "inbox/upload.bin").await).await;
     assert_eq!(status, 200);
-    assert_eq!(data_encoding::HEXLOWER.encode(&sha2::Sha256::digest(&stored)), sha, "the bytes chosen arrived");
+    assert_eq!(
+        data_encoding::HEXLOWER.encode(&sha2::Sha256::digest(&stored)),
+        sha,
+        "the bytes chosen arrived"
+    );
 
     let (status, body, _) = submit_in_chromium(&page, 5000).await;
     assert_eq!(status, 400, "{body}");
@@ -136,7 +137,7 @@ async fn submit(url: &str, form: &Value, edit: impl FnOnce(&mut Vec<(String, Str
 }
 
 fn set(fields: &mut [(String, String)], name: &str, value: &str) {
-    fields.iter_mut().find(|(k, _)| k == name).unwrap().1 = value.to_owned();
+    value.clone_into(&mut fields.iter_mut().find(|(k, _)| k == name).unwrap().1);
 }
 
 #[tokio::test]
@@ -156,12 +157,24 @@ async fn a_form_cannot_be_bent_to_another_key_bucket_type_or_size() {
     assert_eq!(form["fields"]["Content-Type"], "image/png");
 
     let refused = [
-        ("another key", submit(url, &form, |f| set(f, "key", "other.png"), b"png").await),
+        (
+            "another key",
+            submit(url, &form, |f| set(f, "key", "other.png"), b"png").await,
+        ),
         ("a bigger max", submit(url, &form, |_| {}, &[0u8; 101]).await),
-        ("another type", submit(url, &form, |f| set(f, "Content-Type", "text/html"), b"png").await),
+        (
+            "another type",
+            submit(url, &form, |f| set(f, "Content-Type", "text/html"), b"png").await,
+        ),
         (
             "an extra field",
-            submit(url, &form, |f| f.push(("x-amz-meta-x".to_owned(), "1".to_owned())), b"png").await,
+            submit(
+                url,
+                &form,
+                |f| f.push(("x-amz-meta-x".to_owned(), "1".to_owned())),
+                b"png",
+            )
+            .await,
         ),
         (
             "another bucket",
@@ -194,7 +207,10 @@ async fn form_requests_out_of_bounds_get_a_400_with_a_stable_code() {
         (json!({"max_bytes": 10}), "invalid_key"),
         (json!({"key": "../a"}), "invalid_key"),
         (json!({"key_prefix": "x\u{7}/"}), "invalid_key"),
-        (json!({"key": "a", "content_type": "text/plain\r\nx: y"}), "invalid_content_type"),
+        (
+            json!({"key": "a", "content_type": "text/plain\r\nx: y"}),
+            "invalid_content_type",
+        ),
         (json!({"key": "a", "expires_in": 0}), "invalid_expires_in"),
         (json!({"key": "a", "bucket": "other"}), "invalid_body"),
     ] {

@@ -88,7 +88,11 @@ async fn a_users_url_cannot_reach_another_users_object_however_the_key_is_writte
             figures.cases += 1;
             let (status, body) = post(&app, "/v1/presign", &token, json!({"method": method, "key": key})).await;
             if status != 200 {
-                assert_eq!((status, body["error"]["code"].as_str()), (400, Some("invalid_key")), "{key:?}");
+                assert_eq!(
+                    (status, body["error"]["code"].as_str()),
+                    (400, Some("invalid_key")),
+                    "{key:?}"
+                );
                 report.push(format!("{method} {key:?}: 400 invalid_key"));
                 continue;
             }
@@ -102,10 +106,21 @@ async fn a_users_url_cannot_reach_another_users_object_however_the_key_is_writte
             let by_reqwest = match method {
                 "GET" => get(url).await.0,
                 "PUT" => {
-                    let r = reqwest::Client::new().put(url).body("reqwest was here").send().await.unwrap();
+                    let r = reqwest::Client::new()
+                        .put(url)
+                        .body("reqwest was here")
+                        .send()
+                        .await
+                        .unwrap();
                     r.status().as_u16()
                 }
-                _ => reqwest::Client::new().delete(url).send().await.unwrap().status().as_u16(),
+                _ => reqwest::Client::new()
+                    .delete(url)
+                    .send()
+                    .await
+                    .unwrap()
+                    .status()
+                    .as_u16(),
             };
             let (by_curl, curl_body) = curl(method, url);
             figures.cross_user_attempts += 2;
@@ -120,7 +135,13 @@ async fn a_users_url_cannot_reach_another_users_object_however_the_key_is_writte
 
     // Bob's object is as he left it, and his bucket holds nothing else.
     let s3 = user_s3(&bob_keys);
-    let got = s3.get_object().bucket(&bob_keys.bucket).key("secret.txt").send().await.unwrap();
+    let got = s3
+        .get_object()
+        .bucket(&bob_keys.bucket)
+        .key("secret.txt")
+        .send()
+        .await
+        .unwrap();
     assert_eq!(got.body.collect().await.unwrap().into_bytes().as_ref(), SECRET);
     let listed = s3.list_objects_v2().bucket(&bob_keys.bucket).send().await.unwrap();
     let keys: Vec<_> = listed.contents().iter().filter_map(|o| o.key()).collect();

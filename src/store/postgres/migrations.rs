@@ -19,9 +19,9 @@ const LOCK: i64 = 0x7374_7376_656e_6401;
 /// (version, what it does, SQL).
 const MIGRATIONS: &[(i64, &str, &str)] = &[
     (
-    1,
-    "users, audit logs, shared credentials and their leases, change feed",
-    r#"
+        1,
+        "users, audit logs, shared credentials and their leases, change feed",
+        r#"
 CREATE TABLE users (
     user_id        TEXT COLLATE "C" PRIMARY KEY,
     issuer         TEXT NOT NULL,

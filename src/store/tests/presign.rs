@@ -1,9 +1,9 @@
 //! The presign audit, on every backend.
 
 use super::add_user;
-use crate::store::test_db::each_backend;
 use crate::clock::now;
 use crate::store::PresignRecord;
+use crate::store::test_db::each_backend;
 
 #[tokio::test]
 async fn presign_rows_keep_the_key_and_method_and_are_listed_newest_first() {
