@@ -344,3 +344,19 @@ async fn presigns_share_the_vend_rate_limit() {
     .await;
     assert_eq!((status, body["error"]["code"].as_str()), (429, Some("rate_limited")));
 }
+
+#[tokio::test]
+async fn a_disabled_user_gets_no_url_and_no_form() {
+    let app = TestApp::spawn().await;
+    let sub = unique_sub("presign-disabled");
+    url_for(&app, &sub, "GET", "a").await;
+    let user = stsvend::identity::UserId::derive(&app.issuer.issuer, &sub);
+    assert!(app.state.store.set_disabled(&user, true).await.unwrap());
+    app.state.vend.forget_user(&user).await;
+    let token = app.issuer.token(&sub);
+    let (status, body) = post(&app, "/v1/presign", &token, json!({"method": "GET", "key": "a"})).await;
+    assert_eq!((status, body["error"]["code"].as_str()), (403, Some("user_disabled")));
+    let (status, body) = post(&app, "/v1/presign/post", &token, json!({"key": "a"})).await;
+    assert_eq!((status, body["error"]["code"].as_str()), (403, Some("user_disabled")));
+    assert_eq!(app.state.store.presigns_of(&user, 10).await.unwrap().len(), 1);
+}

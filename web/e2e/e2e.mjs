@@ -158,7 +158,7 @@ try {
   for (const [name, buffer] of Object.entries(files)) {
     const [download] = await Promise.all([
       page.waitForEvent('download'),
-      page.locator(`#files tr[data-key="${name}"] button`).click(),
+      page.locator(`#files tr[data-key="${name}"] button`, { hasText: 'Download' }).click(),
     ]);
     const got = readFileSync(await download.path());
     if (!got.equals(buffer)) {
