@@ -166,3 +166,20 @@ async fn a_url_rewritten_to_point_at_another_bucket_is_refused_by_s3() {
     assert_eq!(status, 403);
     assert_ne!(body, SECRET);
 }
+
+#[tokio::test]
+async fn a_url_signed_before_a_revocation_is_refused_after_it_and_a_new_one_works() {
+    let app = crate::admin::admin_app().await;
+    let sub = unique_sub("presign-revoked");
+    put(&app, &sub, "doc.txt", b"before".to_vec()).await;
+    let old = url_for(&app, &sub, "GET", "doc.txt").await;
+    assert_eq!(get(&old).await, (200, b"before".to_vec()));
+
+    let id = stsvend::identity::UserId::derive(&app.issuer.issuer, &sub);
+    crate::admin::admin_ok(&app, reqwest::Method::POST, &format!("/users/{id}/revoke")).await;
+    let (status, _) = get(&old).await;
+    assert_eq!(status, 403, "the revoked session's URL still worked");
+    let new = url_for(&app, &sub, "GET", "doc.txt").await;
+    assert_ne!(new, old);
+    assert_eq!(get(&new).await, (200, b"before".to_vec()));
+}
