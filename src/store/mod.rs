@@ -5,6 +5,7 @@
 
 mod error;
 mod postgres;
+mod presign;
 mod repeats;
 mod sql;
 mod sqlite;
@@ -24,6 +25,7 @@ use crate::identity::{BucketName, UserId};
 
 pub use error::StoreError;
 pub use postgres::PgStore;
+pub use presign::{PresignRecord, PresignRow};
 pub use sqlite::SqliteStore;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -86,36 +88,6 @@ pub struct VendRecord {
     pub client_addr: Option<String>,
     pub client_id: Option<String>,
     pub from_cache: bool,
-}
-
-/// One pre-signed URL or form handed out: what it is for and which keys signed it. Never
-/// the URL's query or signature.
-pub struct PresignRecord {
-    pub user_id: UserId,
-    pub access_key_id: String,
-    pub template: String,
-    /// `GET`, `PUT`, `DELETE`, `HEAD`, or `POST` (a form upload).
-    pub method: &'static str,
-    /// The full key in the bucket (or the key prefix of a form).
-    pub object_key: String,
-    pub key_is_prefix: bool,
-    pub expires_at: OffsetDateTime,
-    pub client_addr: Option<String>,
-    pub client_id: Option<String>,
-}
-
-/// A presign audit row, as read back.
-#[derive(Debug, Clone)]
-pub struct PresignRow {
-    pub access_key_id: String,
-    pub template: String,
-    pub method: String,
-    pub object_key: String,
-    pub key_is_prefix: bool,
-    pub expires_at: String,
-    pub signed_at: String,
-    pub client_addr: Option<String>,
-    pub client_id: Option<String>,
 }
 
 /// A page of users for the admin API, in user-id order.
