@@ -17,6 +17,7 @@ use crate::http;
 use crate::limits::{AwsGate, VendRate};
 use crate::metrics::Metrics;
 use crate::policy::{PolicyError, PolicySet};
+use crate::presign::{Presigner, S3Location};
 use crate::provision::Provisioner;
 use crate::store::{Store, StoreError};
 use crate::sts::Sts;
@@ -27,6 +28,7 @@ use crate::vend::{Grants, KeyCache, KeyCacheParts, Vend, VendParts, spawn_cohere
 pub struct AppState {
     pub vend: web::Data<Vend>,
     pub admin: web::Data<Admin>,
+    pub presigner: web::Data<Presigner>,
     pub verifier: web::Data<Verifier>,
     pub store: web::Data<Store>,
     pub metrics: web::Data<Metrics>,
@@ -40,6 +42,7 @@ impl AppState {
     fn register(&self, cfg: &mut web::ServiceConfig) {
         cfg.app_data(self.vend.clone())
             .app_data(self.admin.clone())
+            .app_data(self.presigner.clone())
             .app_data(self.verifier.clone())
             .app_data(self.store.clone())
             .app_data(self.metrics.clone())
@@ -163,6 +166,12 @@ impl Application {
             Duration::from_millis(config.cache.coherence_poll_ms),
             Arc::clone(&metrics),
         );
+        let presigner = Presigner::new(
+            Arc::clone(&vend),
+            store.clone(),
+            S3Location::new(config.aws.endpoint_url.as_deref()),
+            config.presign.clone(),
+        );
         let admin = Admin::new(AdminParts {
             store: store.clone(),
             buckets,
@@ -190,6 +199,7 @@ impl Application {
         let state = AppState {
             vend: web::Data::from(vend),
             admin: web::Data::new(admin),
+            presigner: web::Data::new(presigner),
             verifier: web::Data::new(verifier),
             store: web::Data::new(store),
             metrics: web::Data::from(metrics),

@@ -2,7 +2,8 @@
 //! stsvend: verifies an Auth0 access token, gives each user their own S3 bucket, and vends
 //! short-lived AWS keys scoped to it. The request path, in order:
 //! http -> vend -> (provision -> buckets) and sts -> auth / store / policy. `admin` is the
-//! operator's use cases beside `vend`; `app` wires them.
+//! operator's use cases beside `vend`, `presign` (pre-signed URLs and forms) the users' one
+//! on top of it; `app` wires them.
 
 pub mod admin;
 pub mod app;
@@ -18,6 +19,7 @@ pub mod limits;
 pub mod metrics;
 pub mod ops;
 pub mod policy;
+pub mod presign;
 pub mod provision;
 pub mod store;
 pub mod sts;

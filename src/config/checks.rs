@@ -71,6 +71,8 @@ impl Config {
             }
         }
 
+        p.extend(self.presign.problems());
+
         let aws = &self.aws;
         if aws.region.is_empty()
             || !aws

@@ -13,17 +13,19 @@ use serde::Deserialize;
 mod checks;
 mod database;
 mod env;
+mod presign;
 mod sealing;
 
 pub use sealing::parse_sealing_keys;
 
 pub use database::DatabaseConfig;
+pub use presign::PresignConfig;
 
 /// Prefix of environment overrides, e.g. `STSVEND_AWS__ROLE_ARN`.
 pub const ENV_PREFIX: &str = "STSVEND_";
 
-const SECTIONS: [&str; 9] = [
-    "server", "auth", "aws", "storage", "policies", "database", "limits", "admin", "cache",
+const SECTIONS: [&str; 10] = [
+    "server", "auth", "aws", "storage", "policies", "database", "limits", "admin", "cache", "presign",
 ];
 
 /// `auth.jwks_refresh_seconds` range: a second (test stacks watching a key rotation) to a day.
@@ -49,6 +51,8 @@ pub struct Config {
     pub admin: AdminConfig,
     #[serde(default)]
     pub cache: CacheConfig,
+    #[serde(default)]
+    pub presign: PresignConfig,
 }
 
 /// How much the in-memory caches may hold. Beyond it, credentials are sealed and spilled to

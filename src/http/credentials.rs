@@ -151,7 +151,7 @@ impl CredentialsResponse {
 }
 
 /// Every way a vend can fail, as the client sees it.
-fn vend_error(e: VendError) -> ApiError {
+pub(super) fn vend_error(e: VendError) -> ApiError {
     match e {
         VendError::RateLimited(wait) => ApiError::TooManyRequests(wait.as_secs() + 1),
         e @ VendError::UnknownAccess { .. } => ApiError::BadRequest {
@@ -193,7 +193,7 @@ fn vend_error(e: VendError) -> ApiError {
     }
 }
 
-fn no_store() -> actix_web::HttpResponseBuilder {
+pub(super) fn no_store() -> actix_web::HttpResponseBuilder {
     let mut b = HttpResponse::Ok();
     b.insert_header((header::CACHE_CONTROL, HeaderValue::from_static("no-store")))
         .insert_header((header::PRAGMA, HeaderValue::from_static("no-cache")));
@@ -230,9 +230,19 @@ pub fn upstream_error(context: &str, e: &UpstreamError) -> ApiError {
 /// size limit and match the request type exactly.
 async fn read_json<T: for<'de> Deserialize<'de> + Default>(
     req: &HttpRequest,
-    mut payload: web::Payload,
+    payload: web::Payload,
     limit: usize,
 ) -> Result<T, ApiError> {
+    Ok(read_optional_json(req, payload, limit).await?.unwrap_or_default())
+}
+
+/// Reads a JSON body within the size limit that matches the request type exactly; `None`
+/// when the body is empty.
+pub(super) async fn read_optional_json<T: for<'de> Deserialize<'de>>(
+    req: &HttpRequest,
+    mut payload: web::Payload,
+    limit: usize,
+) -> Result<Option<T>, ApiError> {
     let mut body = web::BytesMut::new();
     while let Some(chunk) = payload.next().await {
         let chunk = chunk.map_err(|_| ApiError::BadRequest {
@@ -245,7 +255,7 @@ async fn read_json<T: for<'de> Deserialize<'de> + Default>(
         body.extend_from_slice(&chunk);
     }
     if body.iter().all(u8::is_ascii_whitespace) {
-        return Ok(T::default());
+        return Ok(None);
     }
     let is_json = req
         .headers()
@@ -256,8 +266,10 @@ async fn read_json<T: for<'de> Deserialize<'de> + Default>(
     if !is_json {
         return Err(ApiError::UnsupportedMediaType);
     }
-    serde_json::from_slice(&body).map_err(|e| ApiError::BadRequest {
-        code: "invalid_body",
-        message: format!("request body is not valid: {e}"),
-    })
+    serde_json::from_slice(&body)
+        .map(Some)
+        .map_err(|e| ApiError::BadRequest {
+            code: "invalid_body",
+            message: format!("request body is not valid: {e}"),
+        })
 }

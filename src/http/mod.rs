@@ -10,6 +10,7 @@ mod header_limit;
 mod health;
 mod me;
 mod openapi;
+mod presign;
 mod request_log;
 
 use actix_web::web;
@@ -21,6 +22,7 @@ pub use credentials::{ContainerCredentials, CredentialsResponse};
 pub use error::ApiError;
 pub use extract::{Authenticated, bearer_token};
 pub use openapi::ApiDoc;
+pub use presign::{PresignPostResponse, PresignResponse};
 pub use request_log::{REQUEST_ID, RequestId};
 
 /// The largest request body a route reads (`server.max_body_bytes`).
@@ -46,6 +48,16 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
     .service(
         web::resource("/v1/credentials/container")
             .route(web::get().to(credentials::container))
+            .default_service(web::to(method_not_allowed)),
+    )
+    .service(
+        web::resource("/v1/presign")
+            .route(web::post().to(presign::presign))
+            .default_service(web::to(method_not_allowed)),
+    )
+    .service(
+        web::resource("/v1/presign/post")
+            .route(web::post().to(presign::presign_post))
             .default_service(web::to(method_not_allowed)),
     )
     .service(

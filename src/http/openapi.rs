@@ -14,6 +14,8 @@ use utoipa::{Modify, OpenApi};
     paths(
         super::credentials::vend,
         super::credentials::container,
+        super::presign::presign,
+        super::presign::presign_post,
         super::me::me,
         super::health::healthz,
         super::health::readyz,

@@ -8,6 +8,8 @@
 //! policy's structure. Every template is trial-rendered at start-up with the longest names
 //! stsvend can produce, and refused if it is invalid or exceeds STS's 2048-character limit.
 
+mod actions;
+
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 

@@ -5,6 +5,7 @@
 
 mod error;
 mod postgres;
+mod presign;
 mod repeats;
 mod sql;
 mod sqlite;
@@ -24,6 +25,7 @@ use crate::identity::{BucketName, UserId, UserPrefix};
 
 pub use error::StoreError;
 pub use postgres::PgStore;
+pub use presign::{PresignRecord, PresignRow};
 pub use sqlite::SqliteStore;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -363,6 +365,18 @@ impl Store {
     /// Distinct access key ids handed to the user, oldest first.
     pub async fn keys_of_user(&self, user_id: &UserId) -> Result<Vec<String>, StoreError> {
         on_backend!(self, s => s.keys_of_user(user_id).await)
+    }
+
+    // The presign audit.
+
+    /// Records a pre-signed URL or form; returns once the row is committed.
+    pub async fn record_presign(&self, p: PresignRecord) -> Result<(), StoreError> {
+        on_backend!(self, s => s.record_presign(p).await)
+    }
+
+    /// The user's presign rows, newest first, at most `limit`.
+    pub async fn presigns_of(&self, user_id: &UserId, limit: u32) -> Result<Vec<PresignRow>, StoreError> {
+        on_backend!(self, s => s.presigns_of(user_id, limit).await)
     }
 
     // The admin audit.

@@ -24,7 +24,7 @@ use crate::provision::{ProvisionError, Provisioner};
 use crate::store::{Store, StoreError, UserRecord, VendRecord};
 
 pub use coherence::spawn as spawn_coherence;
-pub use keys::{Issued, KeyCache, KeyCacheParts};
+pub use keys::{Found, Issued, KeyCache, KeyCacheParts};
 pub use seal::SealerError;
 
 #[derive(Debug, thiserror::Error)]
@@ -56,6 +56,13 @@ pub enum VendError {
 /// Keys handed out, with what a response needs besides them.
 pub struct Handout<'a> {
     pub issued: Arc<Issued>,
+    pub user: Arc<UserRecord>,
+    pub template: &'a Template,
+}
+
+/// The caller's keys before they go anywhere (see [`Vend::session`]).
+pub struct Session<'a> {
+    pub found: keys::Found,
     pub user: Arc<UserRecord>,
     pub template: &'a Template,
 }
@@ -108,6 +115,36 @@ impl Vend {
         access: Option<&str>,
         client_addr: Option<IpAddr>,
     ) -> Result<Handout<'_>, VendError> {
+        let Session { found, user, template } = self.session(caller, access).await?;
+        // Keys go to a party (client address, OAuth client) only once an audit row for that
+        // party is committed; later hand-outs of the same keys to it are counted on that row.
+        let issued = found.issued;
+        let party = party(client_addr, caller.client_id.as_deref());
+        if let Some(row) = issued.audit_row(party) {
+            self.store.note_repeat(row);
+        } else {
+            let row = Box::pin(self.store.record_vend(VendRecord {
+                user_id: user.user_id.clone(),
+                access_key_id: issued.credentials.access_key_id().to_owned(),
+                template: template.name().to_owned(),
+                expiration: issued.credentials.expiration,
+                client_addr: client_addr.map(|a| a.to_string()),
+                client_id: caller.client_id.clone(),
+                from_cache: found.from_cache,
+            }))
+            .await
+            .map_err(VendError::Audit)?;
+            issued.remember_audit_row(party, row);
+        }
+        self.metrics.vend_ok(template.index());
+        Ok(Handout { issued, user, template })
+    }
+
+    /// The caller's session under the template named `access`, through every check a vend
+    /// makes (rate, required claims, grant, first login, disabled) and from the same cache,
+    /// without handing the keys to anyone: pre-signed URLs are signed with it (`presign`),
+    /// and the caller records what it gives out.
+    pub async fn session(&self, caller: &Caller, access: Option<&str>) -> Result<Session<'_>, VendError> {
         self.rate.check(&caller.user_id).map_err(VendError::RateLimited)?;
         if let Some(claim) = &caller.unmet_claim {
             return Err(VendError::RequiredClaim(claim.clone()));
@@ -140,29 +177,7 @@ impl Vend {
             None => self.keys.get(&user, template).await,
         }
         .map_err(VendError::Sts)?;
-
-        // Keys go to a party (client address, OAuth client) only once an audit row for that
-        // party is committed; later hand-outs of the same keys to it are counted on that row.
-        let issued = found.issued;
-        let party = party(client_addr, caller.client_id.as_deref());
-        if let Some(row) = issued.audit_row(party) {
-            self.store.note_repeat(row);
-        } else {
-            let row = Box::pin(self.store.record_vend(VendRecord {
-                user_id: user.user_id.clone(),
-                access_key_id: issued.credentials.access_key_id().to_owned(),
-                template: template.name().to_owned(),
-                expiration: issued.credentials.expiration,
-                client_addr: client_addr.map(|a| a.to_string()),
-                client_id: caller.client_id.clone(),
-                from_cache: found.from_cache,
-            }))
-            .await
-            .map_err(VendError::Audit)?;
-            issued.remember_audit_row(party, row);
-        }
-        self.metrics.vend_ok(template.index());
-        Ok(Handout { issued, user, template })
+        Ok(Session { found, user, template })
     }
 
     /// The template named `access`, when the caller holds one of the grants it requires.

@@ -1,7 +1,8 @@
 //! The browser app (web/) end to end: Debian's Chromium, driven by `web/e2e/e2e.mjs`
 //! (playwright-core), logs in on the Auth0 stand-in's login page (authorization code + PKCE),
 //! has stsvend vend keys through the AWS JS SDK's credential provider, uploads a small file and
-//! a multipart one, lists, downloads and compares them, refreshes its keys 5 minutes before they
+//! a multipart one, lists, downloads and compares them, shares one through a pre-signed URL
+//! (the share-link button) that plain `fetch` downloads, refreshes its keys 5 minutes before they
 //! expire, and cannot reach another user's bucket.
 //!
 //! scripts/test.sh builds web/ (npm), installs chromium and starts the stand-in with this
@@ -133,6 +134,7 @@ async fn the_web_app_logs_in_uploads_multipart_downloads_and_cannot_reach_anothe
     assert_eq!(result["pageKeys"]["otherList"], "AccessDenied");
     assert_eq!(result["s3Requests"]["uploadPart"], 2);
     assert_eq!(result["refresh"]["newKey"], true);
+    assert_eq!(result["share"], serde_json::json!({"ownBucket": true, "matches": true}));
     assert!(PathBuf::from(OUT_DIR).join("screenshot.png").is_file());
     eprintln!("web e2e: {}", result["timingsMs"]);
 }

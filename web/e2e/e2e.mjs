@@ -13,7 +13,8 @@
 //
 // Logs in through the login page, uploads a small file (single PUT) and a file over 5 MiB
 // (multipart: the test watches for CreateMultipartUpload, UploadPart x2, Complete), lists,
-// downloads both and compares bytes, then tries the other bucket: in the page (which must not
+// downloads both and compares bytes, gets a share link (pre-signed GET URL) for the small one
+// and fetches it without keys, then tries the other bucket: in the page (which must not
 // list it) and, with the very keys the page was vended (captured from its /v1/credentials
 // response), from node, where S3's answer is readable: AccessDenied. Prints one JSON line
 // (`E2E_RESULT {...}`) and exits 0 on success; exits 1 with the page's log otherwise.
@@ -157,7 +158,7 @@ try {
   for (const [name, buffer] of Object.entries(files)) {
     const [download] = await Promise.all([
       page.waitForEvent('download'),
-      page.locator(`#files tr[data-key="${name}"] button`).click(),
+      page.locator(`#files tr[data-key="${name}"] button`, { hasText: 'Download' }).click(),
     ]);
     const got = readFileSync(await download.path());
     if (!got.equals(buffer)) {
@@ -166,6 +167,17 @@ try {
     result.downloads[name] = { bytes: got.length, sha256: sha(got), suggested: download.suggestedFilename() };
   }
   mark('downloaded');
+
+  // The share-link button: a pre-signed GET URL from stsvend, fetched from node with no keys.
+  await page.locator('#files tr[data-key="hello.txt"] button', { hasText: 'Share link' }).click();
+  await waitStatus(/^Share link for hello\.txt, valid until /);
+  const shareUrl = await page.getByTestId('share-url').inputValue();
+  const shared = Buffer.from(await (await fetch(shareUrl)).arrayBuffer());
+  result.share = { ownBucket: new URL(shareUrl).pathname.startsWith(`/${result.bucket}/`), matches: shared.equals(small) };
+  if (!result.share.ownBucket || !result.share.matches) {
+    throw new Error(`share link ${shareUrl} gave ${shared.length} bytes: ${JSON.stringify(result.share)}`);
+  }
+  mark('shared');
 
   if (process.env.E2E_REFRESH === '1') {
     // The SDK refreshes once Expiration is under 5 minutes away: wait for that moment (plus

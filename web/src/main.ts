@@ -5,6 +5,7 @@ import { loadConfig } from './config';
 import { CONSOLE_HASH, mountConsole } from './console';
 import { stsvendProvider, vend, type Vended } from './credentials';
 import { downloadFile, errorCode, listFiles, PART_SIZE, s3Client, uploadFile } from './files';
+import { shareLink } from './share';
 
 /** The SDK refreshes credentials this long before `Expiration` (@smithy/core EXPIRATION_MS). */
 const SDK_REFRESH_MS = 5 * 60 * 1000;
@@ -134,8 +135,25 @@ async function main() {
             saveBlob(blob, o.Key ?? 'download');
             return `Downloaded ${o.Key} (${fmtBytes(blob.size)}).`;
           });
+        const share = document.createElement('button');
+        share.textContent = 'Share link';
+        share.onclick = () =>
+          run(`Signing a link to ${o.Key}…`, async () => {
+            const token = await accessToken(um);
+            if (!token) throw new Error('the login session ended: log in again');
+            const link = await shareLink(cfg.api, token, o.Key ?? '');
+            const out = el<HTMLInputElement>('share-url');
+            out.value = link.url;
+            out.hidden = false;
+            // The clipboard needs a secure context and permission; the field shows it anyway.
+            const copied = await navigator.clipboard?.writeText(link.url).then(
+              () => true,
+              () => false,
+            );
+            return `Share link for ${o.Key}, valid until ${link.expires_at}${copied ? ' (copied)' : ''}.`;
+          });
         const td = document.createElement('td');
-        td.append(btn);
+        td.append(btn, ' ', share);
         tr.append(td);
         return tr;
       }),

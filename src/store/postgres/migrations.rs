@@ -121,6 +121,27 @@ CREATE TABLE prefix_revocations (
 );
 "#,
     ),
+    (
+        3,
+        "presign audit: one row per pre-signed URL or form, never its signature",
+        r#"
+CREATE TABLE presign_audit (
+    id             BIGSERIAL PRIMARY KEY,
+    user_id        TEXT COLLATE "C" NOT NULL,
+    access_key_id  TEXT NOT NULL,
+    template       TEXT NOT NULL,
+    method         TEXT NOT NULL,
+    object_key     TEXT NOT NULL,
+    key_is_prefix  BOOLEAN NOT NULL,
+    expires_at     TEXT COLLATE "C" NOT NULL,
+    signed_at      TEXT COLLATE "C" NOT NULL,
+    client_addr    TEXT,
+    client_id      TEXT
+);
+CREATE INDEX presign_audit_by_user ON presign_audit (user_id, id);
+CREATE INDEX presign_audit_by_key ON presign_audit (access_key_id);
+"#,
+    ),
 ];
 
 /// Applies every migration the database has not recorded yet.

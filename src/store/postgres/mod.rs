@@ -12,6 +12,7 @@ mod audit;
 mod changes;
 mod counts;
 mod migrations;
+mod presign;
 mod revocations;
 mod spill;
 mod tls;

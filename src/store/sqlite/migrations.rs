@@ -176,6 +176,28 @@ CREATE TABLE prefix_revocations (
 ) STRICT, WITHOUT ROWID;
 ",
     ),
+    // 8: one row per pre-signed URL or form handed out (src/presign): the key and method it
+    // is for and the access key that signed it (which CloudTrail shows), never the URL's
+    // query or signature.
+    M::up(
+        r"
+CREATE TABLE presign_audit (
+    id             INTEGER PRIMARY KEY,
+    user_id        TEXT NOT NULL,
+    access_key_id  TEXT NOT NULL,
+    template       TEXT NOT NULL,
+    method         TEXT NOT NULL,
+    object_key     TEXT NOT NULL,
+    key_is_prefix  INTEGER NOT NULL,
+    expires_at     TEXT NOT NULL,
+    signed_at      TEXT NOT NULL,
+    client_addr    TEXT,
+    client_id      TEXT
+) STRICT;
+CREATE INDEX presign_audit_by_user ON presign_audit (user_id, id);
+CREATE INDEX presign_audit_by_key ON presign_audit (access_key_id);
+",
+    ),
 ];
 
 pub fn migrations() -> Migrations<'static> {

@@ -1,6 +1,7 @@
 //! The store's behaviour, the same on every backend: each test runs on `SQLite` and on
 //! `PostgreSQL` (`test_db::each_backend`; `PostgreSQL` needs `scripts/postgres.sh`).
 
+mod presign;
 mod spill;
 
 use std::time::Duration;

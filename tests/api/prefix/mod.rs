@@ -3,6 +3,7 @@
 
 mod admin;
 mod isolation;
+mod presign;
 
 use crate::helpers::*;
 

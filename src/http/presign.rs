@@ -1,0 +1,213 @@
+//! `POST /v1/presign` and `POST /v1/presign/post`: a pre-signed URL for one request on an
+//! object in the caller's storage, and a signed form for browser uploads into it.
+
+use std::collections::BTreeMap;
+
+use actix_web::{HttpRequest, HttpResponse, web};
+use serde::{Deserialize, Serialize};
+
+use super::credentials::{no_store, read_optional_json, vend_error};
+use super::error::ApiError;
+use super::extract::Authenticated;
+use super::{MaxBody, TrustedProxies};
+use crate::clock::format_time;
+use crate::presign::{
+    ContentType, FormKey, FormRequest, KeyError, KeyPrefix, Method, ObjectKey, PresignError, Presigner, Requester,
+};
+
+#[derive(Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PresignRequest {
+    method: Method,
+    /// Key relative to the caller's own storage: UTF-8, at most 1024 bytes, no control
+    /// characters, no `.` or `..` path segment.
+    key: String,
+    /// Seconds the URL stays valid (default `presign.default_expires_seconds`, at most
+    /// `presign.max_expires_seconds`); never beyond the signing keys' own expiry.
+    expires_in: Option<i64>,
+    /// Template whose session signs the URL (default: the configured one), as for a vend.
+    access: Option<String>,
+}
+
+#[derive(Serialize, Deserialize, utoipa::ToSchema)]
+pub struct PresignResponse {
+    pub url: String,
+    pub method: Method,
+    /// RFC 3339; S3 refuses the URL from then on.
+    pub expires_at: String,
+    /// Headers to send with the request, exactly as given (signed with the URL); often none.
+    pub headers: BTreeMap<String, String>,
+}
+
+#[derive(Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PresignPostRequest {
+    /// The exact key the file is stored under (relative to the caller's storage); or:
+    key: Option<String>,
+    /// A key prefix: the form stores the file as this prefix followed by its file name.
+    key_prefix: Option<String>,
+    /// Largest file accepted, bytes (default and maximum: `presign.max_upload_bytes`).
+    max_bytes: Option<i64>,
+    /// The form must send exactly this `Content-Type` (it is among the returned fields).
+    content_type: Option<String>,
+    /// As for `/v1/presign`.
+    expires_in: Option<i64>,
+    access: Option<String>,
+}
+
+#[derive(Serialize, Deserialize, utoipa::ToSchema)]
+pub struct PresignPostResponse {
+    /// Where the form POSTs (`multipart/form-data`).
+    pub url: String,
+    /// Form fields to send as they are, before the `file` field.
+    pub fields: BTreeMap<String, String>,
+    pub expires_at: String,
+}
+
+#[utoipa::path(post, path = "/v1/presign", tag = "credentials",
+    request_body(content = PresignRequest, description = "The request to sign, on a key in the caller's own storage"),
+    responses(
+        (status = 200, description = "A URL valid until `expires_at`", body = PresignResponse),
+        (status = 400, description = "Malformed body, invalid key or expires_in, unknown access", body = super::error::ErrorBody),
+        (status = 401, description = "Missing or invalid token", body = super::error::ErrorBody),
+        (status = 403, description = "Token lacks the scope, the access level does not allow the method, or the user is disabled", body = super::error::ErrorBody),
+        (status = 429, description = "Rate exceeded (shared with vends; Retry-After)", body = super::error::ErrorBody),
+        (status = 503, description = "AWS, the issuer or the audit log unavailable (Retry-After)", body = super::error::ErrorBody),
+    ),
+    security(("bearer" = [])))]
+#[tracing::instrument(level = "debug", skip_all, fields(user_id = %caller.user_id))]
+pub async fn presign(
+    req: HttpRequest,
+    Authenticated(caller): Authenticated,
+    payload: web::Payload,
+    presigner: web::Data<Presigner>,
+    proxies: web::Data<TrustedProxies>,
+    max_body: web::Data<MaxBody>,
+) -> Result<HttpResponse, ApiError> {
+    let body: PresignRequest = required(read_optional_json(&req, payload, max_body.0).await?)?;
+    let key = ObjectKey::parse(&body.key).map_err(|e| invalid_key(&e))?;
+    let who = Requester {
+        caller: &caller,
+        client_addr: proxies.client_of(&req),
+    };
+    let signed = presigner
+        .url(
+            &who,
+            body.method,
+            &key,
+            body.expires_in.map(non_negative),
+            body.access.as_deref(),
+        )
+        .await
+        .map_err(presign_error)?;
+    Ok(no_store().json(PresignResponse {
+        url: signed.url,
+        method: signed.method,
+        expires_at: format_time(signed.expires_at),
+        headers: signed.headers,
+    }))
+}
+
+#[utoipa::path(post, path = "/v1/presign/post", tag = "credentials",
+    request_body(content = PresignPostRequest, description = "`key` or `key_prefix`, and optional bounds"),
+    responses(
+        (status = 200, description = "The form's URL and fields", body = PresignPostResponse),
+        (status = 400, description = "Malformed body, invalid key, prefix, size, content type or expires_in", body = super::error::ErrorBody),
+        (status = 401, description = "Missing or invalid token", body = super::error::ErrorBody),
+        (status = 403, description = "Token lacks the scope, the access level cannot upload, or the user is disabled", body = super::error::ErrorBody),
+        (status = 429, description = "Rate exceeded (shared with vends; Retry-After)", body = super::error::ErrorBody),
+        (status = 503, description = "AWS, the issuer or the audit log unavailable (Retry-After)", body = super::error::ErrorBody),
+    ),
+    security(("bearer" = [])))]
+#[tracing::instrument(level = "debug", skip_all, fields(user_id = %caller.user_id))]
+pub async fn presign_post(
+    req: HttpRequest,
+    Authenticated(caller): Authenticated,
+    payload: web::Payload,
+    presigner: web::Data<Presigner>,
+    proxies: web::Data<TrustedProxies>,
+    max_body: web::Data<MaxBody>,
+) -> Result<HttpResponse, ApiError> {
+    let body: PresignPostRequest = required(read_optional_json(&req, payload, max_body.0).await?)?;
+    let key = match (&body.key, &body.key_prefix) {
+        (Some(k), None) => FormKey::Exact(ObjectKey::parse(k).map_err(|e| invalid_key(&e))?),
+        (None, Some(p)) => FormKey::Prefix(KeyPrefix::parse(p).map_err(|e| invalid_key(&e))?),
+        _ => {
+            return Err(ApiError::BadRequest {
+                code: "invalid_key",
+                message: "give either `key` or `key_prefix`".to_owned(),
+            });
+        }
+    };
+    let content_type = body
+        .content_type
+        .as_deref()
+        .map(ContentType::parse)
+        .transpose()
+        .map_err(|e| ApiError::BadRequest {
+            code: "invalid_content_type",
+            message: e.to_string(),
+        })?;
+    let who = Requester {
+        caller: &caller,
+        client_addr: proxies.client_of(&req),
+    };
+    let form = presigner
+        .form(
+            &who,
+            FormRequest {
+                key,
+                max_bytes: body.max_bytes.map(non_negative),
+                content_type,
+                expires_in: body.expires_in.map(non_negative),
+                access: body.access.as_deref(),
+            },
+        )
+        .await
+        .map_err(presign_error)?;
+    Ok(no_store().json(PresignPostResponse {
+        url: form.url,
+        fields: form.fields,
+        expires_at: format_time(form.expires_at),
+    }))
+}
+
+fn required<T>(body: Option<T>) -> Result<T, ApiError> {
+    body.ok_or_else(|| ApiError::BadRequest {
+        code: "invalid_body",
+        message: "a JSON body is required".to_owned(),
+    })
+}
+
+/// A negative count as 0, which the range checks refuse with their own message.
+fn non_negative(n: i64) -> u64 {
+    u64::try_from(n).unwrap_or(0)
+}
+
+fn invalid_key(e: &KeyError) -> ApiError {
+    ApiError::BadRequest {
+        code: "invalid_key",
+        message: e.to_string(),
+    }
+}
+
+/// Every way a presign can fail, as the client sees it.
+fn presign_error(e: PresignError) -> ApiError {
+    match e {
+        PresignError::Vend(v) => vend_error(v),
+        e @ PresignError::NotGranted { .. } => ApiError::InsufficientScope(e.to_string()),
+        e @ PresignError::ExpiresIn { .. } => ApiError::BadRequest {
+            code: "invalid_expires_in",
+            message: e.to_string(),
+        },
+        e @ PresignError::MaxBytes { .. } => ApiError::BadRequest {
+            code: "invalid_max_bytes",
+            message: e.to_string(),
+        },
+        PresignError::Sign(e) => ApiError::internal("presigning failed", &e),
+        PresignError::Audit(e) => {
+            tracing::error!(error = %e, "presign audit write failed; URL withheld");
+            ApiError::Unavailable("the audit log")
+        }
+    }
+}

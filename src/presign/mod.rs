@@ -1,0 +1,316 @@
+//! Pre-signed URLs and browser form uploads, for clients without an S3 SDK. Both are signed
+//! with the caller's own session: the one a vend would hand out, through the same checks
+//! ([`Vend::session`]: rate, required claims, grant, first login, disabled) and from the same
+//! cache, so no extra `AssumeRole` is made and a URL can do no more than the session policy
+//! allows, for no longer than the keys live.
+//!
+//! The caller names a key relative to their own storage; stsvend maps it there
+//! ([`object_key`], the one place) and builds the URL itself (`location`), so no key can
+//! address another user's storage. Every URL or form handed out is audited (key, method,
+//! signing access key) before it leaves, never with its signature.
+
+mod key;
+mod location;
+mod post_policy;
+mod sign;
+
+use std::collections::BTreeMap;
+use std::net::IpAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use time::OffsetDateTime;
+
+pub use key::{KeyError, KeyPrefix, MAX_KEY_BYTES, ObjectKey};
+pub use location::S3Location;
+pub use post_policy::{ContentType, ContentTypeError};
+pub use sign::SignError;
+
+use crate::auth::Caller;
+use crate::config::PresignConfig;
+use crate::store::{PresignRecord, Store, StoreError, UserRecord};
+use crate::vend::{Vend, VendError};
+use post_policy::{KeyRule, PostPolicy};
+
+/// The request a URL is signed for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Deserialize, serde::Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "UPPERCASE")]
+pub enum Method {
+    Get,
+    Put,
+    Delete,
+    Head,
+}
+
+impl Method {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Get => "GET",
+            Self::Put => "PUT",
+            Self::Delete => "DELETE",
+            Self::Head => "HEAD",
+        }
+    }
+
+    /// The IAM action S3 checks for this request on an object.
+    fn action(self) -> &'static str {
+        match self {
+            Self::Get | Self::Head => "s3:GetObject",
+            Self::Put => "s3:PutObject",
+            Self::Delete => "s3:DeleteObject",
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum PresignError {
+    #[error(transparent)]
+    Vend(VendError),
+    /// The session of this access level cannot do what was asked.
+    #[error("access `{access}` does not allow {what}")]
+    NotGranted { access: String, what: &'static str },
+    #[error("expires_in must be 1..={max} seconds")]
+    ExpiresIn { max: u64 },
+    #[error("max_bytes must be 1..={max} (presign.max_upload_bytes)")]
+    MaxBytes { max: u64 },
+    #[error(transparent)]
+    Sign(SignError),
+    /// The URL is withheld when its audit row could not be written.
+    #[error("audit write failed: {0}")]
+    Audit(StoreError),
+}
+
+/// A URL handed out.
+pub struct SignedUrl {
+    pub url: String,
+    pub method: Method,
+    pub expires_at: OffsetDateTime,
+    /// Headers the client must send exactly as given (signed with the URL).
+    pub headers: BTreeMap<String, String>,
+}
+
+/// A browser form handed out: POST `fields` and then the `file` to `url`.
+pub struct SignedForm {
+    pub url: String,
+    pub fields: BTreeMap<String, String>,
+    pub expires_at: OffsetDateTime,
+}
+
+/// What a form may upload.
+pub enum FormKey {
+    Exact(ObjectKey),
+    Prefix(KeyPrefix),
+}
+
+pub struct FormRequest<'a> {
+    pub key: FormKey,
+    pub max_bytes: Option<u64>,
+    pub content_type: Option<ContentType>,
+    pub expires_in: Option<u64>,
+    pub access: Option<&'a str>,
+}
+
+/// Who asked, for the audit.
+pub struct Requester<'a> {
+    pub caller: &'a Caller,
+    pub client_addr: Option<IpAddr>,
+}
+
+pub struct Presigner {
+    vend: Arc<Vend>,
+    store: Store,
+    location: S3Location,
+    limits: PresignConfig,
+}
+
+/// The object's key in the bucket for `relative`, a key (or key prefix) in the user's own
+/// storage. The one place a caller's key becomes an S3 key: in bucket mode the key itself, in
+/// prefix mode the user's prefix (`users/<id>/`, ending in `/`) and then the key, so no key
+/// reaches above it (dot segments are refused by `ObjectKey`).
+pub fn object_key(user: &UserRecord, relative: &str) -> String {
+    format!("{}{relative}", user.key_prefix())
+}
+
+impl Presigner {
+    pub fn new(vend: Arc<Vend>, store: Store, location: S3Location, limits: PresignConfig) -> Self {
+        Self {
+            vend,
+            store,
+            location,
+            limits,
+        }
+    }
+
+    /// A URL for one `method` request on `key` in the caller's storage.
+    #[tracing::instrument(level = "debug", skip_all, fields(user_id = %who.caller.user_id, method = method.as_str()))]
+    pub async fn url(
+        &self,
+        who: &Requester<'_>,
+        method: Method,
+        key: &ObjectKey,
+        expires_in: Option<u64>,
+        access: Option<&str>,
+    ) -> Result<SignedUrl, PresignError> {
+        let wanted = self.expires_in(expires_in)?;
+        let session = self
+            .vend
+            .session(who.caller, access)
+            .await
+            .map_err(PresignError::Vend)?;
+        if !session.template.allows_action(method.action()) {
+            return Err(PresignError::NotGranted {
+                access: session.template.name().to_owned(),
+                what: match method {
+                    Method::Get | Method::Head => "reading objects",
+                    Method::Put => "uploading objects",
+                    Method::Delete => "deleting objects",
+                },
+            });
+        }
+        let creds = &session.found.issued.credentials;
+        let (now, expires_at) = bounded(wanted, creds.expiration);
+        let s3_key = object_key(&session.user, key.as_str());
+        let url = self
+            .location
+            .object_url(&session.user.bucket, &session.user.region, &s3_key);
+        let signed = sign::presign(
+            method.as_str(),
+            &url,
+            &[],
+            creds,
+            &session.user.region,
+            now.into(),
+            seconds_between(now, expires_at),
+        )
+        .map_err(PresignError::Sign)?;
+        self.audit(who, &session, method.as_str(), s3_key, false, expires_at)
+            .await?;
+        Ok(SignedUrl {
+            url: signed,
+            method,
+            expires_at,
+            headers: BTreeMap::new(),
+        })
+    }
+
+    /// A form that uploads one file into the caller's storage.
+    #[tracing::instrument(level = "debug", skip_all, fields(user_id = %who.caller.user_id))]
+    pub async fn form(&self, who: &Requester<'_>, req: FormRequest<'_>) -> Result<SignedForm, PresignError> {
+        let wanted = self.expires_in(req.expires_in)?;
+        let max = self.limits.max_upload_bytes;
+        let max_bytes = req.max_bytes.unwrap_or(max);
+        if !(1..=max).contains(&max_bytes) {
+            return Err(PresignError::MaxBytes { max });
+        }
+        let session = self
+            .vend
+            .session(who.caller, req.access)
+            .await
+            .map_err(PresignError::Vend)?;
+        if !session.template.allows_action("s3:PutObject") {
+            return Err(PresignError::NotGranted {
+                access: session.template.name().to_owned(),
+                what: "uploading objects",
+            });
+        }
+        let creds = &session.found.issued.credentials;
+        let (now, expires_at) = bounded(wanted, creds.expiration);
+        let (rule, is_prefix) = match &req.key {
+            FormKey::Exact(k) => (KeyRule::Exact(object_key(&session.user, k.as_str())), false),
+            FormKey::Prefix(p) => (KeyRule::Prefix(object_key(&session.user, p.as_str())), true),
+        };
+        let policy = PostPolicy {
+            bucket: session.user.bucket.as_str(),
+            key: &rule,
+            max_bytes,
+            content_type: req.content_type.as_ref(),
+            expires_at,
+        };
+        let fields = policy.fields(creds, &session.user.region, now);
+        let (KeyRule::Exact(audited) | KeyRule::Prefix(audited)) = rule;
+        self.audit(who, &session, "POST", audited, is_prefix, expires_at)
+            .await?;
+        // The trailing `/`: S3 takes form uploads at the bucket's root.
+        let url = format!(
+            "{}/",
+            self.location.bucket_url(&session.user.bucket, &session.user.region)
+        );
+        Ok(SignedForm {
+            url,
+            fields,
+            expires_at,
+        })
+    }
+
+    fn expires_in(&self, asked: Option<u64>) -> Result<u64, PresignError> {
+        let max = self.limits.max_expires_seconds;
+        let wanted = asked.unwrap_or(self.limits.default_expires_seconds);
+        if (1..=max).contains(&wanted) {
+            Ok(wanted)
+        } else {
+            Err(PresignError::ExpiresIn { max })
+        }
+    }
+
+    /// Records what goes out; nothing goes out unless the row is committed.
+    async fn audit(
+        &self,
+        who: &Requester<'_>,
+        session: &crate::vend::Session<'_>,
+        method: &'static str,
+        object_key: String,
+        key_is_prefix: bool,
+        expires_at: OffsetDateTime,
+    ) -> Result<(), PresignError> {
+        self.store
+            .record_presign(PresignRecord {
+                user_id: session.user.user_id.clone(),
+                access_key_id: session.found.issued.credentials.access_key_id().to_owned(),
+                template: session.template.name().to_owned(),
+                method,
+                object_key,
+                key_is_prefix,
+                expires_at,
+                client_addr: who.client_addr.map(|a| a.to_string()),
+                client_id: who.caller.client_id.clone(),
+            })
+            .await
+            .map_err(PresignError::Audit)
+    }
+}
+
+/// Now, and the expiry of something valid for `wanted` seconds from now but never past the
+/// keys' own expiry (S3 stops honouring a signature then anyway).
+fn bounded(wanted: u64, keys_expire: OffsetDateTime) -> (OffsetDateTime, OffsetDateTime) {
+    let now = crate::clock::now();
+    let wanted = now + time::Duration::seconds(i64::try_from(wanted).unwrap_or(i64::MAX / 2));
+    (now, wanted.min(keys_expire))
+}
+
+/// Whole seconds from `from` to `to`, at least one.
+fn seconds_between(from: OffsetDateTime, to: OffsetDateTime) -> Duration {
+    let secs = (to - from).whole_seconds().max(1);
+    Duration::from_secs(u64::try_from(secs).unwrap_or(1))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_expiry_is_cut_to_the_keys_lifetime() {
+        let keys_expire = crate::clock::now() + time::Duration::seconds(100);
+        let (now, at) = bounded(3600, keys_expire);
+        assert_eq!(at, keys_expire);
+        assert!(seconds_between(now, at) <= Duration::from_secs(100));
+        let (now, at) = bounded(10, keys_expire);
+        assert_eq!(seconds_between(now, at), Duration::from_secs(10));
+    }
+
+    #[test]
+    fn each_method_needs_the_action_s3_checks() {
+        assert_eq!(Method::Head.action(), "s3:GetObject");
+        assert_eq!(Method::Put.action(), "s3:PutObject");
+        assert_eq!(Method::Delete.action(), "s3:DeleteObject");
+    }
+}
