@@ -124,6 +124,7 @@ fn policy_rendering(c: &mut Criterion) {
         bucket: &bucket,
         user_id: &user_id,
         account_id: &account_id,
+        prefix: None,
     };
     c.bench_function("policy/render_read_write", |b| {
         b.iter(|| template.render(black_box(&ctx)));

@@ -1,5 +1,5 @@
 //! Prefix mode: every user under `<prefix_root>/<user id>/` of one shared bucket, kept there
-//! by the session policy alone (MiniStack enforces `s3:prefix` conditions and resource ARNs).
+//! by the session policy alone (`MiniStack` enforces `s3:prefix` conditions and resource ARNs).
 
 mod admin;
 mod isolation;
