@@ -7,9 +7,9 @@
 //!
 //! scripts/test.sh builds web/ (npm), installs chromium and starts the stand-in with this
 //! test's origin (`WEB_E2E_PORT`) among the client's redirect URIs. The screenshot is written to
-//! `<repo>/target/web-e2e/screenshot.png`.
+//! `<repo>/target/web-e2e/screenshot.png` (prefix mode: `.../web-e2e/prefix-mode/screenshot.png`).
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Stdio;
 use std::time::Duration;
 
@@ -89,7 +89,7 @@ async fn the_web_app_logs_in_uploads_multipart_downloads_and_cannot_reach_anothe
     let _browser = BROWSER.lock().await;
     let port = required_env("WEB_E2E_PORT");
     let app = TestApp::spawn_with(web_options(&port)).await;
-    let (prefix, other) = log_in_upload_download_and_probe(&app, &port).await;
+    let (prefix, other) = log_in_upload_download_and_probe(&app, &port, Path::new(OUT_DIR)).await;
     assert_eq!(prefix, "", "bucket mode has no prefix");
     assert!(!other.contains('/'), "another user's own bucket: {other}");
 }
@@ -101,7 +101,8 @@ async fn in_prefix_mode_the_web_app_works_under_its_prefix_and_cannot_reach_anot
     let _browser = BROWSER.lock().await;
     let port = required_env("WEB_E2E_PORT");
     let (app, shared) = TestApp::spawn_prefix(web_options(&port)).await;
-    let (prefix, other) = log_in_upload_download_and_probe(&app, &port).await;
+    let out = Path::new(OUT_DIR).join("prefix-mode");
+    let (prefix, other) = log_in_upload_download_and_probe(&app, &port, &out).await;
     assert!(prefix.starts_with("users/"), "{prefix}");
     assert!(other.starts_with(&format!("{shared}/users/")), "{other}");
 }
@@ -109,7 +110,8 @@ async fn in_prefix_mode_the_web_app_works_under_its_prefix_and_cannot_reach_anot
 /// Runs web/e2e/e2e.mjs against `app` as a new user, with another user's storage to probe
 /// (their bucket, or `<shared bucket>/<their prefix>`, holding their `hello.txt`), checks what
 /// the browser did from outside it, and returns the prefix the page showed and what it probed.
-async fn log_in_upload_download_and_probe(app: &TestApp, port: &str) -> (String, String) {
+/// The screenshot goes to `<out_dir>/screenshot.png`.
+async fn log_in_upload_download_and_probe(app: &TestApp, port: &str, out_dir: &Path) -> (String, String) {
     let alice = unique_sub("web-alice");
     let bob = vend_for(app, &unique_sub("web-bob")).await;
     let put = user_s3(&bob)
@@ -127,6 +129,7 @@ async fn log_in_upload_download_and_probe(app: &TestApp, port: &str) -> (String,
     };
 
     std::fs::create_dir_all(OUT_DIR).unwrap();
+    std::fs::create_dir_all(out_dir).unwrap();
     let _web = serve_web(port, &app.base).await;
     let run = Command::new("node")
         .arg("e2e/e2e.mjs")
@@ -134,7 +137,7 @@ async fn log_in_upload_download_and_probe(app: &TestApp, port: &str) -> (String,
         .env("WEB_URL", format!("http://127.0.0.1:{port}"))
         .env("E2E_SUB", &alice)
         .env("OTHER_BUCKET", &other)
-        .env("E2E_OUT", OUT_DIR)
+        .env("E2E_OUT", out_dir)
         .env("E2E_REFRESH", "1")
         .stdin(Stdio::null())
         .kill_on_drop(true)
@@ -174,7 +177,7 @@ async fn log_in_upload_download_and_probe(app: &TestApp, port: &str) -> (String,
     assert_eq!(result["pageKeys"]["otherGet"], "AccessDenied");
     assert_eq!(result["s3Requests"]["uploadPart"], 2);
     assert_eq!(result["refresh"]["newKey"], true);
-    assert!(PathBuf::from(OUT_DIR).join("screenshot.png").is_file());
+    assert!(out_dir.join("screenshot.png").is_file());
     eprintln!("web e2e: {}", result["timingsMs"]);
     (keys.prefix, other)
 }
