@@ -181,13 +181,15 @@ async fn responses_have_the_credential_process_shape_and_no_caching() {
         "SessionToken",
         "Expiration",
         "Bucket",
+        "Prefix",
         "Region",
         "Access",
         "Endpoint",
     ] {
         assert!(keys.contains(&k), "missing {k} in {keys:?}");
     }
-    assert_eq!(keys.len(), 9);
+    assert_eq!(keys.len(), 10);
+    assert_eq!(body["Prefix"], "", "bucket mode: the bucket is the caller's own");
     assert_eq!(body["Version"], 1);
 }
 
