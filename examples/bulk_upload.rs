@@ -1,4 +1,4 @@
-//! Bulk upload of a folder into your own stsvend bucket with aws-sdk-rust.
+//! Bulk upload of a folder into your own stsvend storage with aws-sdk-rust.
 //!
 //! The SDK gets its keys from stsvend through a `ProvideCredentials` implementation that calls
 //! `POST /v1/credentials` with your bearer token. Each answer carries its expiry, so the SDK's
@@ -12,7 +12,11 @@
 //! ```
 //!
 //! The token comes from `STSVEND_TOKEN_FILE` (`Bearer <jwt>` or the bare JWT, re-read on every
-//! refresh) or `STSVEND_TOKEN`. Arguments: the folder, then an optional key prefix.
+//! refresh) or `STSVEND_TOKEN`. Arguments: the folder, then an optional key prefix of yours.
+//! Keys are `<vended Prefix><your prefix><path relative to the folder>`: stsvend's `Prefix` is
+//! empty when the bucket is yours alone and `users/<id>/` in a shared bucket (prefix mode),
+//! whose keys may write nowhere else. The last line says where the objects went
+//! (`uploaded N files (B bytes) to s3://<bucket>/<vended prefix><your prefix>`).
 //! `BULK_UPLOAD_FILES_PER_SECOND` caps how many uploads start per second (a shared link; the
 //! test uses it to make a run outlast its keys). Each set of keys the SDK receives is named on
 //! stderr (`keys ASIA... expire ...`; never the secret parts).
@@ -39,6 +43,9 @@ struct Vended {
     session_token: String,
     expiration: String,
     bucket: String,
+    /// Absent from an stsvend older than prefix mode: the bucket is then the user's own.
+    #[serde(default)]
+    prefix: String,
     region: String,
     endpoint: Option<String>,
 }
@@ -155,7 +162,7 @@ fn files_under(dir: &Path) -> std::io::Result<Vec<(PathBuf, String)>> {
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut args = std::env::args_os().skip(1);
     let dir = PathBuf::from(args.next().ok_or("usage: bulk_upload <folder> [key-prefix]")?);
-    let prefix = args
+    let user_prefix = args
         .next()
         .map(|p| p.to_string_lossy().into_owned())
         .unwrap_or_default();
@@ -177,6 +184,8 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         conf = conf.endpoint_url(endpoint).force_path_style(true);
     }
     let s3 = aws_sdk_s3::Client::from_conf(conf.build());
+    // Under the vended prefix first: in a shared bucket nothing outside it may be written.
+    let prefix = format!("{}{user_prefix}", target.prefix);
 
     // Upload number i starts no earlier than i / rate seconds after the first.
     let rate = match std::env::var("BULK_UPLOAD_FILES_PER_SECOND") {

@@ -21,12 +21,24 @@ pub struct Credentials {
     pub expiration: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub bucket: Option<String>,
+    /// Every key of the user's starts with it: "" when the bucket is theirs alone, `users/<id>/`
+    /// in a shared bucket (stsvend's prefix mode), where listing needs it as `--prefix`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub prefix: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub region: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub access: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub endpoint: Option<String>,
+}
+
+impl Credentials {
+    /// Where the user's files go, `s3://<bucket>/<prefix>`, when stsvend named the bucket.
+    pub fn place(&self) -> Option<String> {
+        let bucket = self.bucket.as_deref()?;
+        Some(format!("s3://{bucket}/{}", self.prefix.as_deref().unwrap_or_default()))
+    }
 }
 
 #[derive(Deserialize)]
@@ -124,8 +136,8 @@ mod tests {
     use super::*;
 
     const BODY: &str = r#"{"Version":1,"AccessKeyId":"ASIAEXAMPLE","SecretAccessKey":"sk","SessionToken":"st",
-        "Expiration":"2026-11-30T05:00:00Z","Bucket":"b","Region":"us-east-1","Access":"read-write",
-        "Endpoint":"http://127.0.0.1:4566"}"#;
+        "Expiration":"2026-11-30T05:00:00Z","Bucket":"b","Prefix":"users/u1/","Region":"us-east-1",
+        "Access":"read-write","Endpoint":"http://127.0.0.1:4566"}"#;
 
     #[test]
     fn credentials_print_with_the_aws_fields_first() {
@@ -137,7 +149,36 @@ mod tests {
             ),
             "{out}"
         );
-        assert!(out.ends_with(r#""Endpoint":"http://127.0.0.1:4566"}"#), "{out}");
+        assert!(
+            out.ends_with(
+                r#""Bucket":"b","Prefix":"users/u1/","Region":"us-east-1","Access":"read-write","Endpoint":"http://127.0.0.1:4566"}"#
+            ),
+            "{out}"
+        );
+    }
+
+    #[test]
+    fn the_place_is_the_bucket_and_the_prefix() {
+        let prefixed = parse_credentials(BODY).unwrap();
+        assert_eq!(prefixed.place().as_deref(), Some("s3://b/users/u1/"));
+        let own = parse_credentials(&BODY.replace("users/u1/", "")).unwrap();
+        assert_eq!(own.place().as_deref(), Some("s3://b/"));
+        // An stsvend from before prefix mode sends no Prefix: the bucket is the user's own.
+        let old = parse_credentials(&BODY.replace(r#""Prefix":"users/u1/","#, "")).unwrap();
+        assert_eq!(old.place().as_deref(), Some("s3://b/"));
+        assert!(!serde_json::to_string(&old).unwrap().contains("Prefix"));
+        let none = parse_credentials(&BODY.replace(r#""Bucket":"b","#, "")).unwrap();
+        assert_eq!(none.place(), None);
+    }
+
+    #[test]
+    fn an_empty_prefix_is_passed_on_as_stsvend_sent_it() {
+        let own = parse_credentials(&BODY.replace("users/u1/", "")).unwrap();
+        assert!(
+            serde_json::to_string(&own)
+                .unwrap()
+                .contains(r#""Bucket":"b","Prefix":"","#)
+        );
     }
 
     #[test]

@@ -419,9 +419,10 @@ impl Options {
 }
 
 impl TestApp {
-    /// A service in prefix mode on a shared bucket of its own, with `opts` besides.
+    /// A service in prefix mode on a shared bucket of its own, with `opts` besides (which also
+    /// configure the shared bucket: `STSVEND_STORAGE__CORS_ALLOWED_ORIGINS` for a browser test).
     pub async fn spawn_prefix(opts: Options) -> (Self, String) {
-        let probe = test_config("http://127.0.0.1:1/", std::path::Path::new("/nonexistent"), &[]);
+        let probe = test_config("http://127.0.0.1:1/", std::path::Path::new("/nonexistent"), &opts.env);
         let shared = fresh_shared_bucket(&probe).await;
         (Self::spawn_with(opts.prefix_mode(&shared)).await, shared)
     }

@@ -21,6 +21,14 @@ async fn the_document_matches_the_routes_the_server_serves() {
     let doc: Value = resp.json().await.unwrap();
     assert!(doc["openapi"].as_str().unwrap().starts_with("3."), "{}", doc["openapi"]);
     assert_eq!(doc["components"]["securitySchemes"]["bearer"]["scheme"], "bearer");
+    // Clients need the vend's Prefix in both storage modes: the schema promises it.
+    let vend = &doc["components"]["schemas"]["CredentialsResponse"];
+    assert!(
+        vend["required"]
+            .as_array()
+            .is_some_and(|r| r.contains(&Value::from("Prefix"))),
+        "{vend}"
+    );
     let paths = doc["paths"].as_object().unwrap();
     for expected in [
         "/v1/credentials",

@@ -4,7 +4,8 @@
 //   WEB_URL        app origin, e.g. http://127.0.0.1:5174 (served by serve.mjs; the issuer
 //                  must list WEB_URL/callback as a redirect URI)
 //   E2E_SUB        user to log in as on the issuer's login page (auth0|...)
-//   OTHER_BUCKET   another user's bucket: listing it with this user's keys must be AccessDenied
+//   OTHER_BUCKET   another user's storage: their bucket, or `<shared bucket>/<their prefix>` in
+//                  prefix mode; listing it with this user's keys must be AccessDenied
 //   E2E_OUT        directory for screenshot.png (and failure.png)
 //   CHROMIUM       browser binary (/usr/bin/chromium)
 //   E2E_REFRESH=1  also check the SDK's refresh: stsvend must vend sessions shorter than
@@ -16,7 +17,9 @@
 // downloads both and compares bytes, gets a share link (pre-signed GET URL) for the small one
 // and fetches it without keys, then tries the other bucket: in the page (which must not
 // list it) and, with the very keys the page was vended (captured from its /v1/credentials
-// response), from node, where S3's answer is readable: AccessDenied. Prints one JSON line
+// response), from node, where S3's answer is readable: AccessDenied. Works in both storage
+// modes: the page shows the bucket and the prefix the vend named ("" in bucket mode), its file
+// names without the prefix, and every key it wrote starts with the prefix. Prints one JSON line
 // (`E2E_RESULT {...}`) and exits 0 on success; exits 1 with the page's log otherwise.
 
 import { randomBytes, createHash } from 'node:crypto';
@@ -31,6 +34,7 @@ const need = (k) => process.env[k] || (console.error(`e2e: ${k} is required`), p
 const WEB_URL = need('WEB_URL').replace(/\/$/, '');
 const SUB = need('E2E_SUB');
 const OTHER_BUCKET = need('OTHER_BUCKET');
+const [OTHER, OTHER_PREFIX = ''] = OTHER_BUCKET.split(/\/(.*)/s);
 const OUT = need('E2E_OUT');
 const CHROMIUM = process.env.CHROMIUM || '/usr/bin/chromium';
 const STEP_TIMEOUT_MS = 30_000;
@@ -134,6 +138,7 @@ try {
   mark('loggedIn');
   result.who = await page.getByTestId('who').textContent();
   result.bucket = await page.getByTestId('bucket').textContent();
+  result.prefix = await page.getByTestId('prefix').textContent();
   if (result.who !== SUB) throw new Error(`page shows user ${result.who}, expected ${SUB}`);
 
   for (const [name, buffer] of Object.entries(files)) {
@@ -149,31 +154,39 @@ try {
 
   await page.getByRole('button', { name: 'Refresh list' }).click();
   await waitStatus(/^2 file\(s\)\./);
-  result.listed = await page.locator('#files tr').evaluateAll((rows) => rows.map((r) => r.dataset.key).sort());
+  // What the table shows (names without the prefix) and the keys behind its rows.
+  result.listed = await page.locator('#files tr').evaluateAll((rows) => rows.map((r) => r.cells[0].textContent).sort());
+  result.listedKeys = await page.locator('#files tr').evaluateAll((rows) => rows.map((r) => r.dataset.key).sort());
   if (JSON.stringify(result.listed) !== JSON.stringify(Object.keys(files).sort())) {
     throw new Error(`listing shows ${JSON.stringify(result.listed)}`);
+  }
+  const ownKeys = Object.keys(files).map((n) => result.prefix + n).sort();
+  if (JSON.stringify(result.listedKeys) !== JSON.stringify(ownKeys)) {
+    throw new Error(`listed keys ${JSON.stringify(result.listedKeys)}, expected ${JSON.stringify(ownKeys)}`);
   }
 
   result.downloads = {};
   for (const [name, buffer] of Object.entries(files)) {
     const [download] = await Promise.all([
       page.waitForEvent('download'),
-      page.locator(`#files tr[data-key="${name}"] button`, { hasText: 'Download' }).click(),
+      page.locator(`#files tr[data-name="${name}"] button`, { hasText: 'Download' }).click(),
     ]);
     const got = readFileSync(await download.path());
     if (!got.equals(buffer)) {
       throw new Error(`${name}: downloaded ${got.length} bytes sha256 ${sha(got)}, uploaded ${buffer.length} sha256 ${sha(buffer)}`);
     }
     result.downloads[name] = { bytes: got.length, sha256: sha(got), suggested: download.suggestedFilename() };
+    if (download.suggestedFilename() !== name) throw new Error(`${name} was saved as ${download.suggestedFilename()}`);
   }
   mark('downloaded');
 
   // The share-link button: a pre-signed GET URL from stsvend, fetched from node with no keys.
-  await page.locator('#files tr[data-key="hello.txt"] button', { hasText: 'Share link' }).click();
+  await page.locator('#files tr[data-name="hello.txt"] button', { hasText: 'Share link' }).click();
   await waitStatus(/^Share link for hello\.txt, valid until /);
   const shareUrl = await page.getByTestId('share-url').inputValue();
   const shared = Buffer.from(await (await fetch(shareUrl)).arrayBuffer());
-  result.share = { ownBucket: new URL(shareUrl).pathname.startsWith(`/${result.bucket}/`), matches: shared.equals(small) };
+  // Path style here (a custom endpoint): /<bucket>/<prefix><key>, the caller's own place.
+  result.share = { ownBucket: new URL(shareUrl).pathname.startsWith(`/${result.bucket}/${result.prefix}`), matches: shared.equals(small) };
   if (!result.share.ownBucket || !result.share.matches) {
     throw new Error(`share link ${shareUrl} gave ${shared.length} bytes: ${JSON.stringify(result.share)}`);
   }
@@ -213,13 +226,23 @@ try {
     throw new Error(`another user's bucket: the page says "${result.otherBucketInPage}"`);
   }
   if (!vended) throw new Error('no /v1/credentials response was seen');
+  const own = result.prefix || undefined;
   result.pageKeys = {
-    ownList: await withPageKeys(new ListObjectsV2Command({ Bucket: result.bucket })),
-    otherList: await withPageKeys(new ListObjectsV2Command({ Bucket: OTHER_BUCKET })),
-    otherGet: await withPageKeys(new GetObjectCommand({ Bucket: OTHER_BUCKET, Key: 'hello.txt' })),
-    otherPut: await withPageKeys(new PutObjectCommand({ Bucket: OTHER_BUCKET, Key: 'x', Body: 'x' })),
+    ownList: await withPageKeys(new ListObjectsV2Command({ Bucket: result.bucket, Prefix: own })),
+    // The whole bucket: the user's own in bucket mode; in prefix mode, refused.
+    bucketList: await withPageKeys(new ListObjectsV2Command({ Bucket: result.bucket })),
+    otherList: await withPageKeys(new ListObjectsV2Command({ Bucket: OTHER, Prefix: OTHER_PREFIX || undefined })),
+    otherGet: await withPageKeys(new GetObjectCommand({ Bucket: OTHER, Key: `${OTHER_PREFIX}hello.txt` })),
+    otherPut: await withPageKeys(new PutObjectCommand({ Bucket: OTHER, Key: `${OTHER_PREFIX}x`, Body: 'x' })),
   };
-  const want = { ownList: 'ok: big.bin,hello.txt', otherList: 'AccessDenied', otherGet: 'AccessDenied', otherPut: 'AccessDenied' };
+  const ownListed = `ok: ${ownKeys.join(',')}`;
+  const want = {
+    ownList: ownListed,
+    bucketList: result.prefix ? 'AccessDenied' : ownListed,
+    otherList: 'AccessDenied',
+    otherGet: 'AccessDenied',
+    otherPut: 'AccessDenied',
+  };
   if (JSON.stringify(result.pageKeys) !== JSON.stringify(want)) {
     throw new Error(`the page's keys: expected ${JSON.stringify(want)}, got ${JSON.stringify(result.pageKeys)}`);
   }

@@ -14,6 +14,9 @@ export interface Vended {
   SessionToken: string;
   Expiration: string;
   Bucket: string;
+  /** Every key of the user's starts with it: "" when `Bucket` is theirs alone (bucket mode),
+   * `users/<id>/` in a shared bucket (prefix mode), where listing needs `Prefix` set to it. */
+  Prefix: string;
   Region: string;
   Access: string;
   Endpoint?: string;
@@ -65,7 +68,7 @@ export function identity(v: Vended): AwsCredentialIdentity {
 
 /**
  * A provider that starts from keys already vended (the first vend tells the app its bucket,
- * region and endpoint) and vends again whenever the SDK asks. `onVend` sees every response.
+ * prefix, region and endpoint) and vends again whenever the SDK asks. `onVend` sees every response.
  */
 export function stsvendProvider(
   first: Vended,

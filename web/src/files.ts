@@ -1,4 +1,8 @@
-// The user's bucket through the AWS SDK v3: list, upload (multipart above PART_SIZE), download.
+// The user's storage through the AWS SDK v3: list, upload (multipart above PART_SIZE), download.
+//
+// Storage is a bucket and a key prefix, both from the vend: the prefix is "" when the bucket is
+// the user's own (bucket mode) and `users/<id>/` in a shared bucket (prefix mode), where the
+// session policy allows listing only with that prefix and objects only under it.
 import {
   GetObjectCommand,
   ListObjectsV2Command,
@@ -25,11 +29,14 @@ export function s3Client(region: string, endpoint: string | undefined, credentia
   });
 }
 
-export async function listFiles(s3: S3Client, bucket: string): Promise<_Object[]> {
+/** Every object whose key starts with `prefix` (the whole bucket for ""). */
+export async function listFiles(s3: S3Client, bucket: string, prefix = ''): Promise<_Object[]> {
   const out: _Object[] = [];
   let token: string | undefined;
   do {
-    const page = await s3.send(new ListObjectsV2Command({ Bucket: bucket, ContinuationToken: token }));
+    const page = await s3.send(
+      new ListObjectsV2Command({ Bucket: bucket, Prefix: prefix || undefined, ContinuationToken: token }),
+    );
     out.push(...(page.Contents ?? []));
     token = page.IsTruncated ? page.NextContinuationToken : undefined;
   } while (token);
@@ -42,24 +49,28 @@ export interface Uploaded {
   multipart: boolean;
 }
 
+/** Uploads `file` as `prefix + file.name`. */
 export async function uploadFile(
   s3: S3Client,
   bucket: string,
+  prefix: string,
   file: File,
   onProgress: (loaded: number, total: number) => void,
 ): Promise<Uploaded> {
+  const key = prefix + file.name;
   const upload = new Upload({
     client: s3,
-    params: { Bucket: bucket, Key: file.name, Body: file, ContentType: file.type || 'application/octet-stream' },
+    params: { Bucket: bucket, Key: key, Body: file, ContentType: file.type || 'application/octet-stream' },
     partSize: PART_SIZE,
     queueSize: 2,
     leavePartsOnError: false, // abort the multipart upload, so no orphaned parts are billed
   });
   upload.on('httpUploadProgress', (p) => onProgress(p.loaded ?? 0, p.total ?? file.size));
   await upload.done();
-  return { key: file.name, size: file.size, multipart: file.size > PART_SIZE };
+  return { key, size: file.size, multipart: file.size > PART_SIZE };
 }
 
+/** Downloads the object with the full `key` (prefix included). */
 export async function downloadFile(s3: S3Client, bucket: string, key: string): Promise<Blob> {
   const out = await s3.send(new GetObjectCommand({ Bucket: bucket, Key: key }));
   if (!out.Body) throw new Error(`GetObject ${key}: empty body`);

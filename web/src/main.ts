@@ -29,6 +29,7 @@ function showCredentials(v: Vended, count: number) {
   const rows: [string, string][] = [
     ['Access key', v.AccessKeyId],
     ['Access', v.Access],
+    ['Prefix', v.Prefix || '(none: the bucket is yours)'],
     ['Region', v.Region],
     ['Endpoint', v.Endpoint ?? '(AWS)'],
     ['Expires', exp.toISOString()],
@@ -55,6 +56,16 @@ function saveBlob(blob: Blob, name: string) {
   a.click();
   a.remove();
   setTimeout(() => URL.revokeObjectURL(url), 60_000);
+}
+
+/**
+ * A bucket and an optional key prefix from what the user typed: `bucket`, `bucket/prefix/` or
+ * either with `s3://` in front.
+ */
+function parsePlace(text: string): { bucket: string; prefix: string } {
+  const rest = text.trim().replace(/^s3:\/\//, '');
+  const slash = rest.indexOf('/');
+  return slash < 0 ? { bucket: rest, prefix: '' } : { bucket: rest.slice(0, slash), prefix: rest.slice(slash + 1) };
 }
 
 /**
@@ -107,22 +118,28 @@ async function main() {
   const onVend = (v: Vended) => showCredentials(v, ++vends);
   const first = await fetchNew();
   const bucket = first.Bucket;
+  // Every key of the user's starts with the prefix; the page shows names without it.
+  const prefix = first.Prefix ?? '';
   const s3 = s3Client(first.Region, first.Endpoint, stsvendProvider(first, fetchNew, onVend));
   dropKeys = () => {
     s3.destroy();
-    for (const id of ['creds', 'files', 'bucket', 'probe-result']) el(id).replaceChildren();
+    for (const id of ['creds', 'files', 'bucket', 'prefix', 'probe-result']) el(id).replaceChildren();
     el('app').hidden = true;
   };
   el('bucket').textContent = bucket;
+  el('prefix').textContent = prefix;
   el('app').hidden = location.hash === CONSOLE_HASH;
 
   const refreshList = async () => {
-    const objects = await listFiles(s3, bucket);
+    const objects = await listFiles(s3, bucket, prefix);
     el('files').replaceChildren(
       ...objects.map((o) => {
+        const key = o.Key ?? '';
+        const name = key.startsWith(prefix) ? key.slice(prefix.length) : key;
         const tr = document.createElement('tr');
-        tr.dataset.key = o.Key;
-        for (const text of [o.Key ?? '', fmtBytes(o.Size ?? 0), o.LastModified?.toISOString() ?? '']) {
+        tr.dataset.key = key;
+        tr.dataset.name = name;
+        for (const text of [name, fmtBytes(o.Size ?? 0), o.LastModified?.toISOString() ?? '']) {
           const td = document.createElement('td');
           td.textContent = text;
           tr.append(td);
@@ -130,18 +147,19 @@ async function main() {
         const btn = document.createElement('button');
         btn.textContent = 'Download';
         btn.onclick = () =>
-          run(`Downloading ${o.Key}…`, async () => {
-            const blob = await downloadFile(s3, bucket, o.Key ?? '');
-            saveBlob(blob, o.Key ?? 'download');
-            return `Downloaded ${o.Key} (${fmtBytes(blob.size)}).`;
+          run(`Downloading ${name}…`, async () => {
+            const blob = await downloadFile(s3, bucket, key);
+            saveBlob(blob, name.split('/').pop() || 'download');
+            return `Downloaded ${name} (${fmtBytes(blob.size)}).`;
           });
         const share = document.createElement('button');
         share.textContent = 'Share link';
         share.onclick = () =>
-          run(`Signing a link to ${o.Key}…`, async () => {
+          run(`Signing a link to ${name}…`, async () => {
             const token = await accessToken(um);
             if (!token) throw new Error('the login session ended: log in again');
-            const link = await shareLink(cfg.api, token, o.Key ?? '');
+            // The key is relative to the caller's storage: stsvend puts it under their prefix.
+            const link = await shareLink(cfg.api, token, name);
             const out = el<HTMLInputElement>('share-url');
             out.value = link.url;
             out.hidden = false;
@@ -150,7 +168,7 @@ async function main() {
               () => true,
               () => false,
             );
-            return `Share link for ${o.Key}, valid until ${link.expires_at}${copied ? ' (copied)' : ''}.`;
+            return `Share link for ${name}, valid until ${link.expires_at}${copied ? ' (copied)' : ''}.`;
           });
         const td = document.createElement('td');
         td.append(btn, ' ', share);
@@ -182,12 +200,12 @@ async function main() {
       const done: string[] = [];
       progress.hidden = false;
       for (const f of files) {
-        const r = await uploadFile(s3, bucket, f, (loaded, total) => {
+        const r = await uploadFile(s3, bucket, prefix, f, (loaded, total) => {
           progress.value = total ? loaded / total : 0;
           status(`Uploading ${f.name}: ${fmtBytes(loaded)} of ${fmtBytes(total)}`);
         });
         const how = r.multipart ? `multipart, ${Math.ceil(r.size / PART_SIZE)} parts` : 'single PUT';
-        done.push(`${r.key} (${fmtBytes(r.size)}, ${how})`);
+        done.push(`${f.name} (${fmtBytes(r.size)}, ${how})`);
       }
       progress.hidden = true;
       el<HTMLInputElement>('file').value = '';
@@ -198,16 +216,19 @@ async function main() {
 
   el<HTMLFormElement>('probe-form').onsubmit = (ev) => {
     ev.preventDefault();
+    // Another bucket, or (in a shared bucket) another user's prefix: `bucket/users/<id>/`.
     const other = el<HTMLInputElement>('probe-bucket').value.trim();
+    const target = parsePlace(other);
     const out = el('probe-result');
     out.textContent = `Listing ${other} with your keys…`;
-    listFiles(s3, other).then(
+    listFiles(s3, target.bucket, target.prefix).then(
       (objs) => (out.textContent = `Listed ${objs.length} object(s) in ${other}: your keys reach it!`),
       (e) => (out.textContent = `${other}: ${probeOutcome(e)}`),
     );
   };
 
-  await run('Listing…', async () => `Logged in; ${await refreshList()} file(s) in your bucket.`);
+  const place = prefix ? `s3://${bucket}/${prefix}` : 'your bucket';
+  await run('Listing…', async () => `Logged in; ${await refreshList()} file(s) in ${place}.`);
 }
 
 main().catch((e) => {

@@ -24,19 +24,21 @@ pub struct ConfigureArgs {
 }
 
 pub fn run(http: &Client, store: &Store<'_>, store_explicit: bool, args: ConfigureArgs) -> Result<(), CliError> {
-    let (region, endpoint_url) = if let Some(region) = args.region {
-        (region, args.endpoint_url)
+    let (region, endpoint_url, place) = if let Some(region) = args.region {
+        (region, args.endpoint_url, None)
     } else {
         // Ask stsvend where the bucket lives: one vend, which also proves the login works.
         let creds = super::credential_process::vend(http, store, args.access.as_deref())?;
+        let place = creds.place();
+        if let Some(place) = &place {
+            // In a shared bucket (a non-empty prefix) the keys list and write under it only.
+            eprintln!("Your files: {place}");
+        }
         let region = creds.region.ok_or_else(|| CliError::BadResponse {
             what: "stsvend".into(),
             reason: "no Region in the credentials; pass --region".into(),
         })?;
-        if let Some(bucket) = &creds.bucket {
-            eprintln!("Your bucket: s3://{bucket}");
-        }
-        (region, args.endpoint_url.or(creds.endpoint))
+        (region, args.endpoint_url.or(creds.endpoint), place)
     };
 
     let exe = std::env::current_exe()
@@ -73,11 +75,13 @@ pub fn run(http: &Client, store: &Store<'_>, store_explicit: bool, args: Configu
         let mode = files::existing_mode(&path).unwrap_or(PRIVATE);
         files::write_atomic(&path, after.as_bytes(), mode)?;
     }
+    // `aws s3 ls` without a path lists every bucket, which the keys may not do: name the place.
     eprintln!(
-        "Profile `{}` in {} gets its credentials from stsvend-cli; try: aws --profile {} s3 ls",
+        "Profile `{}` in {} gets its credentials from stsvend-cli; try: aws --profile {} s3 ls {}",
         profile.name,
         path.display(),
-        profile.name
+        profile.name,
+        place.as_deref().unwrap_or("s3://<your bucket>/<your prefix>")
     );
     Ok(())
 }

@@ -51,12 +51,75 @@ fn aws(user: &User, args: &[&str]) -> Command {
     cmd
 }
 
+/// A place the profile must not reach: an `s3://` URL ending in `/`, and what it is.
+struct Elsewhere {
+    url: String,
+    what: &'static str,
+}
+
 #[tokio::test]
 async fn the_aws_cli_syncs_a_folder_through_credential_process_and_is_denied_on_another_bucket() {
     let app = app_on_auth0().await;
     let user = User::logged_in("awscli", &app).await;
+    let place = configure_and_sync(&user).await;
+    let mine = user.credential_process(&[]).await;
+    assert_eq!(mine["Prefix"], "");
+    assert_eq!(place, format!("s3://{}/", mine["Bucket"].as_str().unwrap()));
 
-    // No --region: configure asks stsvend for the region and the (MiniStack) endpoint.
+    // Someone else's bucket: the same profile is refused, listing and writing.
+    let other = TestApp::spawn().await.vend(&unique_sub("other"), None).await;
+    assert_refused(
+        &user,
+        &[Elsewhere {
+            url: format!("s3://{}/", other.bucket),
+            what: "another user's bucket",
+        }],
+    )
+    .await;
+}
+
+/// The same in prefix mode: `configure` names `s3://<shared>/<prefix>`, the sync goes under
+/// it, and another user's prefix, the bucket's root and a listing without a prefix are refused.
+#[tokio::test]
+async fn in_prefix_mode_the_aws_cli_syncs_under_its_prefix_and_is_denied_elsewhere_in_the_shared_bucket() {
+    let (app, shared) = TestApp::spawn_prefix(Options::default().set("STSVEND_AUTH__ISSUER", &auth0_issuer())).await;
+    // Another user of the shared bucket, with a token from the stand-in (the app's issuer).
+    let token = crate::oidc::user_token(&unique_sub("other"), "openid read:files write:files").await;
+    let other: Vended = app.post_credentials(Some(&token), None).await.json().await.unwrap();
+    let user = User::logged_in("awscli-prefix", &app).await;
+    let place = configure_and_sync(&user).await;
+    let prefix = place
+        .strip_prefix(&format!("s3://{shared}/"))
+        .unwrap_or_else(|| panic!("configure named {place}, not a prefix of {shared}"));
+    assert!(prefix.starts_with("users/") && prefix.ends_with('/'), "{prefix}");
+    assert_ne!(prefix, other.prefix);
+
+    // The sync's keys are under the prefix: the listing of the place shows the folder.
+    let ls = run(&mut aws(&user, &["s3", "ls", &place]), Duration::from_mins(1)).await;
+    let listed = text(&ls.stdout);
+    assert!(ls.status.success(), "aws s3 ls {place}: {}", text(&ls.stderr));
+    assert!(listed.contains("PRE sync/"), "aws s3 ls {place}:\n{listed}");
+
+    assert_refused(
+        &user,
+        &[
+            Elsewhere {
+                url: format!("s3://{shared}/{}", other.prefix),
+                what: "another user's prefix",
+            },
+            Elsewhere {
+                url: format!("s3://{shared}/"),
+                what: "the shared bucket's root",
+            },
+        ],
+    )
+    .await;
+}
+
+/// `stsvend-cli configure` (no --region: it asks stsvend for the region and the `MiniStack`
+/// endpoint), then `aws s3 sync` of a folder up to `<place>sync/` and back, compared file by
+/// file. Returns the place `configure` named (`s3://<bucket>/<prefix>`).
+async fn configure_and_sync(user: &User) -> String {
     let out = run(
         &mut user.cli(&["configure", "--profile", "stsvend"]),
         Duration::from_secs(30),
@@ -73,19 +136,24 @@ async fn the_aws_cli_syncs_a_folder_through_credential_process_and_is_denied_on_
         )),
         "{config}"
     );
-    let bucket = stderr.split_once("Your bucket: s3://").map_or_else(
-        || panic!("configure did not name the bucket: {stderr}"),
+    let place = stderr.split_once("Your files: ").map_or_else(
+        || panic!("configure did not name the place for files: {stderr}"),
         |(_, rest)| rest.lines().next().unwrap().trim().to_owned(),
+    );
+    assert!(place.starts_with("s3://") && place.ends_with('/'), "{place}");
+    assert!(
+        stderr.contains(&format!("try: aws --profile stsvend s3 ls {place}")),
+        "{stderr}"
     );
 
     let src = user.dir.path().join("src");
     let back = user.dir.path().join("back");
     make_tree(&src);
-    let target = format!("s3://{bucket}/sync/");
+    let target = format!("{place}sync/");
     let started = std::time::Instant::now();
     let up = run(
         &mut aws(
-            &user,
+            user,
             &["s3", "sync", src.to_str().unwrap(), &target, "--only-show-errors"],
         ),
         Duration::from_mins(5),
@@ -94,7 +162,7 @@ async fn the_aws_cli_syncs_a_folder_through_credential_process_and_is_denied_on_
     assert!(up.status.success(), "sync up failed: {}", text(&up.stderr));
     let down = run(
         &mut aws(
-            &user,
+            user,
             &["s3", "sync", &target, back.to_str().unwrap(), "--only-show-errors"],
         ),
         Duration::from_mins(5),
@@ -110,21 +178,32 @@ async fn the_aws_cli_syncs_a_folder_through_credential_process_and_is_denied_on_
     assert_eq!(sent.len(), FILES + 1);
     assert_eq!(sent.keys().collect::<Vec<_>>(), received.keys().collect::<Vec<_>>());
     assert!(sent == received, "a file came back different");
+    place
+}
 
-    // Someone else's bucket: the same profile is refused, listing and writing.
-    let other = TestApp::spawn().await.vend(&unique_sub("other"), None).await;
-    for args in [
-        vec!["s3", "ls", &format!("s3://{}/", other.bucket)],
-        vec![
-            "s3",
-            "cp",
-            src.join("big.bin").to_str().unwrap(),
-            &format!("s3://{}/stolen.bin", other.bucket),
-        ],
-    ] {
-        let out = run(&mut aws(&user, &args), Duration::from_mins(2)).await;
-        let stderr = text(&out.stderr);
-        assert!(!out.status.success(), "aws {args:?} was allowed");
-        assert!(stderr.contains("AccessDenied"), "aws {args:?}: {stderr}");
+/// Each place refuses the profile: `aws s3 ls` and an `aws s3 cp` into it fail with
+/// `AccessDenied`.
+async fn assert_refused(user: &User, places: &[Elsewhere]) {
+    let file = user.dir.path().join("src/big.bin");
+    for place in places {
+        for args in [
+            vec!["s3".to_owned(), "ls".to_owned(), place.url.clone()],
+            vec![
+                "s3".to_owned(),
+                "cp".to_owned(),
+                file.to_str().unwrap().to_owned(),
+                format!("{}stolen.bin", place.url),
+            ],
+        ] {
+            let args: Vec<&str> = args.iter().map(String::as_str).collect();
+            let out = run(&mut aws(user, &args), Duration::from_mins(2)).await;
+            let stderr = text(&out.stderr);
+            assert!(!out.status.success(), "aws {args:?} ({}) was allowed", place.what);
+            assert!(
+                stderr.contains("AccessDenied"),
+                "aws {args:?} ({}): {stderr}",
+                place.what
+            );
+        }
     }
 }

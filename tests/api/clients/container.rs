@@ -1,5 +1,6 @@
-//! The container route: the AWS CLI's container credentials provider fetching keys from
-//! `GET /v1/credentials/container` with the token file a running `stsvend-cli token-file` keeps.
+//! The container route: the AWS CLI's and boto3's container credentials providers fetching keys
+//! from `GET /v1/credentials/container` with the token file a running `stsvend-cli token-file`
+//! keeps, in bucket mode and (with the vend's `Prefix`) in prefix mode.
 
 use std::time::Duration;
 
@@ -9,8 +10,35 @@ use super::*;
 async fn the_aws_cli_fetches_keys_from_the_container_route_with_the_token_file_stsvend_cli_keeps() {
     let app = app_on_auth0().await;
     let user = User::logged_in("container", &app).await;
+    let boto3 = cp_and_boto3_through_the_token_file(&app, &user).await;
+    assert_eq!(boto3["whole_bucket"], "ok", "the bucket is the user's own: {boto3}");
+}
+
+/// The same in prefix mode: the AWS CLI and boto3 (given the vend's `Prefix`) write and read
+/// under the user's prefix of the shared bucket; listing the whole bucket is refused.
+#[tokio::test]
+async fn in_prefix_mode_the_container_route_serves_the_aws_cli_and_boto3_under_the_users_prefix() {
+    let (app, shared) = TestApp::spawn_prefix(Options::default().set("STSVEND_AUTH__ISSUER", &auth0_issuer())).await;
+    let user = User::logged_in("container-prefix", &app).await;
+    let boto3 = cp_and_boto3_through_the_token_file(&app, &user).await;
+    let key = boto3["key"].as_str().unwrap();
+    assert!(key.starts_with("users/"), "{boto3}");
+    assert_eq!(boto3["whole_bucket"], "AccessDenied", "{boto3}");
+    assert_eq!(user.credential_process(&[]).await["Bucket"], shared.as_str());
+}
+
+/// With `stsvend-cli token-file` running as a sidecar: `aws s3 cp` up to and back from
+/// `<bucket>/<prefix>container/hello.txt`, then a boto3 multipart upload of `<prefix>boto3.bin`
+/// (`tests/clients/boto3_container_upload.py`), both with no keys but the container route's.
+/// Returns the script's result, checked: the object is whole and the listing of the prefix
+/// shows both objects.
+async fn cp_and_boto3_through_the_token_file(app: &TestApp, user: &User) -> Value {
     let vended = user.credential_process(&[]).await;
-    let (bucket, region) = (vended["Bucket"].as_str().unwrap(), vended["Region"].as_str().unwrap());
+    let (bucket, prefix, region) = (
+        vended["Bucket"].as_str().unwrap(),
+        vended["Prefix"].as_str().unwrap(),
+        vended["Region"].as_str().unwrap(),
+    );
 
     // The refresh loop, as a container sidecar would run it.
     let token_file = user.dir.path().join("run/token");
@@ -35,30 +63,63 @@ async fn the_aws_cli_fetches_keys_from_the_container_route_with_the_token_file_s
         ),
     )
     .unwrap();
-    let file = user.dir.path().join("hello.txt");
-    std::fs::write(&file, "from a container").unwrap();
-    let aws = |args: &[&str]| {
-        let mut cmd = clean_command(&aws_bin(), &user.aws_config());
-        cmd.args(args)
-            .env(
-                "AWS_CONTAINER_CREDENTIALS_FULL_URI",
-                format!("{}/v1/credentials/container", app.base),
-            )
-            .env("AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE", &token_file);
+    let on_the_route = |program: &Path| {
+        let mut cmd = clean_command(program, &user.aws_config());
+        cmd.env(
+            "AWS_CONTAINER_CREDENTIALS_FULL_URI",
+            format!("{}/v1/credentials/container", app.base),
+        )
+        .env("AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE", &token_file);
         cmd
     };
-    let target = format!("s3://{bucket}/container/hello.txt");
+    let file = user.dir.path().join("hello.txt");
+    std::fs::write(&file, "from a container").unwrap();
+    let target = format!("s3://{bucket}/{prefix}container/hello.txt");
     let up = run(
-        &mut aws(&["s3", "cp", file.to_str().unwrap(), &target]),
+        on_the_route(&aws_bin()).args(["s3", "cp", file.to_str().unwrap(), &target]),
         Duration::from_mins(1),
     )
     .await;
     assert!(up.status.success(), "aws s3 cp failed: {}", text(&up.stderr));
-    let down = run(&mut aws(&["s3", "cp", &target, "-"]), Duration::from_mins(1)).await;
+    let down = run(
+        on_the_route(&aws_bin()).args(["s3", "cp", &target, "-"]),
+        Duration::from_mins(1),
+    )
+    .await;
     assert!(down.status.success(), "aws s3 cp back failed: {}", text(&down.stderr));
     assert_eq!(text(&down.stdout), "from a container");
 
+    let python = Path::new(env!("CARGO_MANIFEST_DIR")).join(".venv/bin/python");
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/clients/boto3_container_upload.py");
+    let out = run(
+        on_the_route(&python)
+            .arg(script)
+            .env("S3_ENDPOINT", required_env("STSVEND_AWS__ENDPOINT_URL"))
+            .env("BUCKET", bucket)
+            .env("PREFIX", prefix)
+            .env("KEY", "boto3.bin")
+            .env("SIZE_MIB", "12"),
+        Duration::from_mins(2),
+    )
+    .await;
+    let stdout = text(&out.stdout);
+    assert!(
+        out.status.success(),
+        "the boto3 upload failed:\n{stdout}\n{}",
+        text(&out.stderr)
+    );
+    let result: Value = serde_json::from_str(stdout.trim()).unwrap();
+    assert_eq!(result["key"], format!("{prefix}boto3.bin"));
+    assert_eq!(result["size"], 12 * 1024 * 1024);
+    assert_eq!(result["same_content"], true);
+    assert!(result["etag"].as_str().unwrap().contains("-2"), "2 parts: {result}");
+    assert_eq!(
+        result["listed"],
+        json!([format!("{prefix}boto3.bin"), format!("{prefix}container/hello.txt")])
+    );
+
     keeper.kill().await.unwrap();
+    result
 }
 
 /// Access tokens of this many seconds (the local issuer, for this user only).

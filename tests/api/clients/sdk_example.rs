@@ -14,7 +14,8 @@ const MIN_REMAINING: u64 = 17;
 const FILES: usize = 56;
 const FILES_PER_SECOND: &str = "2";
 
-/// `FILES` files in four folders, each of its own length and bytes.
+/// `FILES` files in four folders, each of its own length and bytes, by key relative to the
+/// place the upload goes (`up/album<n>/p<i>.jpg`).
 fn make_photos(src: &Path) -> BTreeMap<String, Vec<u8>> {
     let mut expected = BTreeMap::new();
     for i in 0..FILES {
@@ -42,17 +43,37 @@ fn key_sets(stderr: &str) -> Vec<(String, time::OffsetDateTime)> {
         .collect()
 }
 
+/// The service for these tests: sessions short enough that the run outlasts the first keys.
+fn short_sessions() -> Options {
+    Options::default()
+        .set("STSVEND_AUTH__ISSUER", &auth0_issuer())
+        .set("STSVEND_AWS__ALLOW_SHORT_SESSIONS", "true")
+        .set("STSVEND_AWS__SESSION_DURATION_SECONDS", &SESSION_SECONDS.to_string())
+        .set("STSVEND_AWS__MIN_REMAINING_SECONDS", &MIN_REMAINING.to_string())
+}
+
 #[tokio::test]
 async fn the_rust_sdk_example_uploads_a_folder_across_two_key_sets_and_every_object_arrives_intact() {
-    let app = TestApp::spawn_with(
-        Options::default()
-            .set("STSVEND_AUTH__ISSUER", &auth0_issuer())
-            .set("STSVEND_AWS__ALLOW_SHORT_SESSIONS", "true")
-            .set("STSVEND_AWS__SESSION_DURATION_SECONDS", &SESSION_SECONDS.to_string())
-            .set("STSVEND_AWS__MIN_REMAINING_SECONDS", &MIN_REMAINING.to_string()),
-    )
-    .await;
-    let user = User::logged_in("sdk", &app).await;
+    let app = TestApp::spawn_with(short_sessions()).await;
+    let mine = upload_the_photos(&app).await;
+    assert_eq!(mine.prefix, "");
+}
+
+/// In prefix mode the example puts the vended prefix before its own: every object lands under
+/// the user's prefix of the shared bucket (where nothing else may be written).
+#[tokio::test]
+async fn in_prefix_mode_the_rust_sdk_example_uploads_under_the_vended_prefix() {
+    let (app, shared) = TestApp::spawn_prefix(short_sessions()).await;
+    let mine = upload_the_photos(&app).await;
+    assert_eq!(mine.bucket, shared);
+    assert!(mine.prefix.starts_with("users/"), "{}", mine.prefix);
+}
+
+/// Runs `bulk_upload <photos> up/` as a new user with the token `stsvend-cli token-file` wrote,
+/// and checks with the user's own keys that every object arrived, intact, under
+/// `<vended prefix>up/`, some of them written after the first keys expired. Returns those keys.
+async fn upload_the_photos(app: &TestApp) -> Vended {
+    let user = User::logged_in("sdk", app).await;
     let token_file = user.dir.path().join("token");
     let out = run(
         &mut user.cli(&["token-file", "--path", token_file.to_str().unwrap(), "--once"]),
@@ -80,9 +101,10 @@ async fn the_rust_sdk_example_uploads_a_folder_across_two_key_sets_and_every_obj
 
     // Fresh keys of the user's own (the service's keys may not read objects).
     let mine: Vended = serde_json::from_value(user.credential_process(&[]).await).unwrap();
+    let place = format!("{}up/", mine.prefix);
     assert!(
         stdout.contains(&format!(
-            "uploaded {FILES} files ({total} bytes) to s3://{}/up/",
+            "uploaded {FILES} files ({total} bytes) to s3://{}/{place}",
             mine.bucket
         )),
         "{stdout}"
@@ -93,15 +115,17 @@ async fn the_rust_sdk_example_uploads_a_folder_across_two_key_sets_and_every_obj
     let mut pages = s3
         .list_objects_v2()
         .bucket(&mine.bucket)
-        .prefix("up/")
+        .prefix(&place)
         .into_paginator()
         .send();
     while let Some(page) = pages.next().await {
         for o in page.unwrap().contents() {
-            let key = o.key().unwrap().to_owned();
+            let key = o.key().unwrap();
             last_modified.push(o.last_modified().unwrap().secs());
-            let got = s3.get_object().bucket(&mine.bucket).key(&key).send().await.unwrap();
-            found.insert(key, got.body.collect().await.unwrap().into_bytes().to_vec());
+            let got = s3.get_object().bucket(&mine.bucket).key(key).send().await.unwrap();
+            // By key relative to the user's prefix, as `make_photos` names them.
+            let relative = key.strip_prefix(mine.prefix.as_str()).unwrap().to_owned();
+            found.insert(relative, got.body.collect().await.unwrap().into_bytes().to_vec());
         }
     }
     assert_eq!(found.keys().collect::<Vec<_>>(), expected.keys().collect::<Vec<_>>());
@@ -117,4 +141,5 @@ async fn the_rust_sdk_example_uploads_a_folder_across_two_key_sets_and_every_obj
         last_write > first_expiry + 1,
         "the run ended ({last_write}) before its first keys expired ({first_expiry}): {stderr}"
     );
+    mine
 }
