@@ -33,8 +33,9 @@ pub struct CredentialsResponse {
     pub bucket: String,
     /// Where the caller's objects go: every key starts with it. Empty when the bucket is the
     /// caller's own (bucket mode); `<root>/<user id>/` in a shared bucket (prefix mode).
-    /// Read as empty when absent (from a server before prefix mode, or a client that drops it).
+    /// Always sent; read as empty when absent (from a server before prefix mode).
     #[serde(default)]
+    #[schema(required = true)]
     pub prefix: String,
     pub region: String,
     pub access: String,
