@@ -5,6 +5,7 @@
 
 mod error;
 mod postgres;
+mod prefix;
 mod presign;
 mod repeats;
 mod sql;
@@ -25,6 +26,8 @@ use crate::identity::{BucketName, UserId, UserPrefix};
 
 pub use error::StoreError;
 pub use postgres::PgStore;
+pub use prefix::PrefixRevocation;
+use prefix::{parse_prefix, storage_columns};
 pub use presign::{PresignRecord, PresignRow};
 pub use sqlite::SqliteStore;
 
@@ -150,13 +153,6 @@ pub struct Change {
     pub user_id: UserId,
 }
 
-/// A user's sessions issued before `cut_off` are denied on a shared bucket.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct PrefixRevocation {
-    pub user_id: UserId,
-    pub cut_off: OffsetDateTime,
-}
-
 /// One sealed credential entry: the key of the cache entry it backs, its expiry and the sealed
 /// bytes (see `vend::seal`).
 pub struct Spilled {
@@ -187,28 +183,6 @@ impl UserRecord {
             (None, ProvisionState::Pending) => "pending",
             (None, ProvisionState::Ready) => "ready",
         }
-    }
-}
-
-/// The `mode`, `prefix` and `state` columns of a new user's row: a prefix-mode user is ready
-/// at once (there is nothing to create).
-fn storage_columns(new: &NewUser<'_>) -> (&'static str, String, &'static str) {
-    match new.prefix {
-        Some(p) => ("prefix", p.as_str().to_owned(), "ready"),
-        None => ("bucket", String::new(), "pending"),
-    }
-}
-
-/// The stored `mode` and `prefix` columns, parsed.
-fn parse_prefix(mode: &str, prefix: &str) -> Result<Option<UserPrefix>, StoreError> {
-    match mode {
-        "bucket" if prefix.is_empty() => Ok(None),
-        "prefix" => UserPrefix::parse(prefix)
-            .map(Some)
-            .map_err(|e| StoreError::Corrupt(e.to_string())),
-        other => Err(StoreError::Corrupt(format!(
-            "storage mode `{other}` with prefix `{prefix}`"
-        ))),
     }
 }
 
@@ -305,29 +279,6 @@ impl Store {
     /// Moves the user's row to the deleted users (the audit log keeps its rows).
     pub async fn delete_user(&self, user_id: &UserId) -> Result<bool, StoreError> {
         on_backend!(self, s => s.delete_user(user_id).await)
-    }
-
-    // Revocations on shared buckets (prefix mode).
-
-    /// Records that `users`' sessions issued before `cut_off` are denied on `bucket` (a later
-    /// cut-off already recorded for a user stays).
-    pub async fn add_prefix_revocations(
-        &self,
-        bucket: &BucketName,
-        users: &[UserId],
-        cut_off: OffsetDateTime,
-    ) -> Result<(), StoreError> {
-        on_backend!(self, s => s.add_prefix_revocations(bucket, users, cut_off).await)
-    }
-
-    /// The cut-offs recorded for `bucket`, oldest first, after dropping those before `since`
-    /// (no session issued then is still alive).
-    pub async fn prefix_revocations(
-        &self,
-        bucket: &BucketName,
-        since: OffsetDateTime,
-    ) -> Result<Vec<PrefixRevocation>, StoreError> {
-        on_backend!(self, s => s.prefix_revocations(bucket, since).await)
     }
 
     // The vend audit.
