@@ -30,11 +30,11 @@ use_keys() {
   AWS_SESSION_TOKEN="$(echo "$1" | field SessionToken)"
 }
 
-# Lists s3://<bucket> with the keys in the environment; it must be AccessDenied.
-# Args: endpoint bucket message-when-denied message-otherwise.
+# Lists s3://<place> with the keys in the environment; it must be AccessDenied.
+# Args: endpoint place (bucket/prefix) message-when-denied message-otherwise.
 expect_denied() {
   local out
-  out="$("$AWS" --endpoint-url "$1" s3 ls "s3://$2/" 2>&1 || true)"
+  out="$("$AWS" --endpoint-url "$1" s3 ls "s3://$2" 2>&1 || true)"
   if [[ "$out" == *AccessDenied* ]]; then
     echo "$3"
   else
@@ -75,26 +75,29 @@ print(json.dumps(c, indent=2))'
     echo "vend ${first_time}s; again from the cache ${again_time}s (curl time_total)"
   fi
 
-  local bucket endpoint
+  # Her place: her own bucket (Prefix "" in bucket mode), or her prefix of the shared bucket.
+  local bucket endpoint place
   bucket="$(echo "$creds" | field Bucket)"
+  place="$bucket/$(echo "$creds" | field Prefix)"
   endpoint="$(echo "$creds" | field Endpoint)"
   export AWS_ACCESS_KEY_ID AWS_SECRET_ACCESS_KEY AWS_SESSION_TOKEN AWS_DEFAULT_REGION=us-east-1
   use_keys "$creds"
 
-  say "3. Use them with the AWS CLI: upload and list in s3://$bucket"
+  say "3. Use them with the AWS CLI: upload and list in s3://$place"
   local file
   file="$(mktemp)"
   echo "hello from stsvend at $(date -u +%FT%TZ)" >"$file"
-  "$AWS" --endpoint-url "$endpoint" s3 cp "$file" "s3://$bucket/hello.txt"
-  "$AWS" --endpoint-url "$endpoint" s3 ls "s3://$bucket/"
+  "$AWS" --endpoint-url "$endpoint" s3 cp "$file" "s3://${place}hello.txt"
+  "$AWS" --endpoint-url "$endpoint" s3 ls "s3://$place"
   rm -f "$file"
 
-  say "4. And nothing else: the same keys on another user's bucket"
-  local bob_token bob_bucket
+  say "4. And nothing else: the same keys on another user's storage"
+  local bob_token bob_creds bob_place
   bob_token="$(bash scripts/auth0.sh token 'auth0|demo-bob')"
-  bob_bucket="$(curl -fsS -X POST "$API/v1/credentials" -H "Authorization: Bearer $bob_token" | field Bucket)"
-  expect_denied "$endpoint" "$bob_bucket" "alice's keys on s3://$bob_bucket: AccessDenied (as they must be)" \
-    "alice's keys reached bob's bucket"
+  bob_creds="$(curl -fsS -X POST "$API/v1/credentials" -H "Authorization: Bearer $bob_token")"
+  bob_place="$(echo "$bob_creds" | field Bucket)/$(echo "$bob_creds" | field Prefix)"
+  expect_denied "$endpoint" "$bob_place" "alice's keys on s3://$bob_place: AccessDenied (as they must be)" \
+    "alice's keys reached bob's storage"
 
   say "5. An operator cuts alice off: stsvend users revoke (admin API, M2M token with admin:users)"
   local user_id
@@ -102,11 +105,11 @@ print(json.dumps(c, indent=2))'
   STSVEND_ADMIN_TOKEN="$(bash scripts/auth0.sh m2m-token 'admin:users')" \
     "$CARGO_TARGET_DIR/debug/stsvend" users --api "$API" revoke "$user_id" |
     "$PY" -c 'import json,sys; u=json.load(sys.stdin); print("revoked sessions of", u["subject"], "issued before", u["sessions_revoked_before"])'
-  expect_denied "$endpoint" "$bucket" "alice's old keys on her own bucket: AccessDenied" \
+  expect_denied "$endpoint" "$place" "alice's old keys on her own storage: AccessDenied" \
     "revoked keys still work"
   creds="$(curl -fsS -X POST "$API/v1/credentials" -H "Authorization: Bearer $token")"
   use_keys "$creds"
-  "$AWS" --endpoint-url "$endpoint" s3 ls "s3://$bucket/" >/dev/null
+  "$AWS" --endpoint-url "$endpoint" s3 ls "s3://$place" >/dev/null
   echo "keys vended after the revocation: work"
   unset AWS_ACCESS_KEY_ID AWS_SECRET_ACCESS_KEY AWS_SESSION_TOKEN
   say "Stack is up: stsvend $API, MiniStack $endpoint, issuer http://127.0.0.1:${AUTH0_PORT:-4400}/"

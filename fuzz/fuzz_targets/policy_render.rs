@@ -20,7 +20,7 @@ use std::path::Path;
 
 use libfuzzer_sys::fuzz_target;
 use serde_json::Value;
-use stsvend::identity::{AccountId, BucketName, UserId};
+use stsvend::identity::{AccountId, BucketName, UserId, UserPrefix};
 use stsvend::policy::{MAX_POLICY_CHARS, RenderContext, Template};
 
 /// The same JSON with every string (keys kept) replaced by "".
@@ -122,10 +122,14 @@ fuzz_target!(|data: &[u8]| {
         .or_else(|_| BucketName::parse(&format!("stsvend-{user_id}")))
         .expect("the default prefix makes a valid bucket");
     let account_id = AccountId::parse(&format!("{:012}", input.account)).expect("12 digits");
+    // Only prefix-mode templates (`prefix-*.json`) may hold `{{prefix}}`; this one is named
+    // `fuzz.json`, so the prefix must never show up in its rendering's structure either.
+    let prefix = UserPrefix::for_user("users", &user_id).expect("a valid root");
     let rendered = template.render(&RenderContext {
         bucket: &bucket,
         user_id: &user_id,
         account_id: &account_id,
+        prefix: Some(&prefix),
     });
 
     let out: Value =
@@ -141,7 +145,10 @@ fuzz_target!(|data: &[u8]| {
         blank_strings(&template_json)
     );
     assert!(
-        !any_string(&out, &|s| s.contains("{{bucket}}") || s.contains("{{user_id}}") || s.contains("{{account_id}}")),
+        !any_string(&out, &|s| s.contains("{{bucket}}")
+            || s.contains("{{user_id}}")
+            || s.contains("{{account_id}}")
+            || s.contains("{{prefix}}")),
         "a placeholder survived rendering: {rendered}"
     );
     assert!(
