@@ -204,6 +204,7 @@ fn presign_error(e: PresignError) -> ApiError {
             code: "invalid_max_bytes",
             message: e.to_string(),
         },
+        PresignError::Key(e) => invalid_key(&e),
         PresignError::Sign(e) => ApiError::internal("presigning failed", &e),
         PresignError::Audit(e) => {
             tracing::error!(error = %e, "presign audit write failed; URL withheld");

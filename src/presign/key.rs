@@ -23,6 +23,9 @@ pub enum KeyError {
     Control(String),
     #[error("the key has a `.` or `..` path segment, which URL clients rewrite; use another name")]
     DotSegment,
+    /// Prefix mode: the key goes under the user's prefix, and S3 limits the whole key.
+    #[error("the key under your prefix `{prefix}` would be {total} bytes; S3 allows at most 1024")]
+    TooLongUnderPrefix { total: usize, prefix: String },
 }
 
 /// A key within the caller's own storage (bucket, or prefix in prefix mode).

@@ -73,6 +73,9 @@ pub enum PresignError {
     ExpiresIn { max: u64 },
     #[error("max_bytes must be 1..={max} (presign.max_upload_bytes)")]
     MaxBytes { max: u64 },
+    /// Valid alone, too long once under the user's prefix.
+    #[error(transparent)]
+    Key(KeyError),
     #[error(transparent)]
     Sign(SignError),
     /// The URL is withheld when its audit row could not be written.
@@ -127,8 +130,15 @@ pub struct Presigner {
 /// storage. The one place a caller's key becomes an S3 key: in bucket mode the key itself, in
 /// prefix mode the user's prefix (`users/<id>/`, ending in `/`) and then the key, so no key
 /// reaches above it (dot segments are refused by `ObjectKey`).
-pub fn object_key(user: &UserRecord, relative: &str) -> String {
-    format!("{}{relative}", user.key_prefix())
+pub fn object_key(user: &UserRecord, relative: &str) -> Result<String, KeyError> {
+    let key = format!("{}{relative}", user.key_prefix());
+    if key.len() > MAX_KEY_BYTES {
+        return Err(KeyError::TooLongUnderPrefix {
+            total: key.len(),
+            prefix: user.key_prefix().to_owned(),
+        });
+    }
+    Ok(key)
 }
 
 impl Presigner {
@@ -169,7 +179,7 @@ impl Presigner {
         }
         let creds = &session.found.issued.credentials;
         let (now, expires_at) = bounded(wanted, creds.expiration);
-        let s3_key = object_key(&session.user, key.as_str());
+        let s3_key = object_key(&session.user, key.as_str()).map_err(PresignError::Key)?;
         let url = self
             .location
             .object_url(&session.user.bucket, &session.user.region, &s3_key);
@@ -216,8 +226,14 @@ impl Presigner {
         let creds = &session.found.issued.credentials;
         let (now, expires_at) = bounded(wanted, creds.expiration);
         let (rule, is_prefix) = match &req.key {
-            FormKey::Exact(k) => (KeyRule::Exact(object_key(&session.user, k.as_str())), false),
-            FormKey::Prefix(p) => (KeyRule::Prefix(object_key(&session.user, p.as_str())), true),
+            FormKey::Exact(k) => (
+                KeyRule::Exact(object_key(&session.user, k.as_str()).map_err(PresignError::Key)?),
+                false,
+            ),
+            FormKey::Prefix(p) => (
+                KeyRule::Prefix(object_key(&session.user, p.as_str()).map_err(PresignError::Key)?),
+                true,
+            ),
         };
         let policy = PostPolicy {
             bucket: session.user.bucket.as_str(),

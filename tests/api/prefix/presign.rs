@@ -50,3 +50,32 @@ async fn presigned_urls_in_prefix_mode_stay_under_the_users_prefix() {
     let (status, got) = get(&url_for(&app, &bob, "GET", "secret.txt").await).await;
     assert_eq!((status, got.as_slice()), (200, b"bob's".as_slice()));
 }
+
+/// S3 limits the whole key to 1024 bytes; under a prefix a key of 1024 bytes no longer fits, and
+/// the answer says so instead of signing a URL S3 would refuse.
+#[tokio::test]
+async fn a_key_too_long_once_under_the_prefix_gets_a_400() {
+    let (app, _shared) = TestApp::spawn_prefix(Options::default()).await;
+    let alice = unique_sub("alice");
+    let prefix = app.vend(&alice, None).await.prefix;
+    let token = app.issuer.token(&alice);
+    let longest = "k".repeat(1024 - prefix.len());
+    let (status, body) = post(&app, "/v1/presign", &token, json!({"method": "PUT", "key": longest})).await;
+    assert_eq!(status, 200, "{body}");
+    let (status, body) = post(
+        &app,
+        "/v1/presign",
+        &token,
+        json!({"method": "PUT", "key": format!("{longest}k")}),
+    )
+    .await;
+    assert_eq!(
+        (status, body["error"]["code"].as_str()),
+        (400, Some("invalid_key")),
+        "{body}"
+    );
+    assert!(
+        body["error"]["message"].as_str().unwrap().contains("1025 bytes"),
+        "{body}"
+    );
+}
