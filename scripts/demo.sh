@@ -53,9 +53,9 @@ demo() {
   local first_login=yes
   [[ "$(curl -s -o /dev/null -w '%{http_code}' "$API/v1/me" -H "Authorization: Bearer $token")" == 404 ]] || first_login=""
   if [[ -n "$first_login" ]]; then
-    say "2. Vend: POST $API/v1/credentials (alice's first login: it creates her bucket)"
+    say "2. Vend: POST $API/v1/credentials (alice's first login: it creates her storage, a bucket or in prefix mode a prefix)"
   else
-    say "2. Vend: POST $API/v1/credentials (alice has a bucket already: keys from the cache or STS)"
+    say "2. Vend: POST $API/v1/credentials (alice has her storage already: keys from the cache or STS)"
   fi
   local body
   body="$(curl -fsS -X POST "$API/v1/credentials" -H "Authorization: Bearer $token" \
