@@ -130,6 +130,9 @@ pub struct KeyOwner {
     pub client_id: Option<String>,
     /// True when the first hand-out to this party came from the credential cache.
     pub from_cache: bool,
+    /// Prefix mode: the user's prefix of `bucket` (also after the user was deleted).
+    #[serde(default)]
+    pub prefix: Option<String>,
 }
 
 /// One admin action, as recorded.

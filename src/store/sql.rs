@@ -15,10 +15,11 @@ pub(super) fn key_owner(key: &str) -> String {
         "SELECT v.user_id, COALESCE(u.issuer, d.issuer), COALESCE(u.subject, d.subject),
                 COALESCE(u.bucket, d.bucket), u.user_id IS NULL AND d.user_id IS NOT NULL,
                 v.template, v.vended_at, COALESCE(v.last_at, v.vended_at), v.hand_outs,
-                v.expiration, v.client_addr, v.client_id, v.from_cache
+                v.expiration, v.client_addr, v.client_id, v.from_cache,
+                NULLIF(COALESCE(u.prefix, d.prefix), '')
          FROM vend_audit v
          LEFT JOIN users u ON u.user_id = v.user_id
-         LEFT JOIN (SELECT user_id, issuer, subject, bucket FROM deleted_users
+         LEFT JOIN (SELECT user_id, issuer, subject, bucket, prefix FROM deleted_users
                     WHERE id IN (SELECT MAX(id) FROM deleted_users GROUP BY user_id)) d
                 ON d.user_id = v.user_id
          WHERE v.access_key_id = {key} ORDER BY v.id DESC LIMIT 100"

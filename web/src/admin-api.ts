@@ -30,6 +30,8 @@ export interface KeyOwner {
   issuer?: string | null;
   subject?: string | null;
   bucket?: string | null;
+  /** Prefix mode: the user's prefix of `bucket`. */
+  prefix?: string | null;
   user_deleted: boolean;
   template: string;
   vended_at: string;
@@ -60,6 +62,8 @@ export interface AdminAction {
 export interface Deleted {
   user_id: string;
   bucket: string;
+  /** The prefix emptied (prefix mode); empty in bucket mode. */
+  prefix?: string;
   objects_deleted: number;
   uploads_aborted: number;
 }

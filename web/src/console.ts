@@ -274,7 +274,7 @@ export function mountConsole(host: ConsoleHost, token: string): boolean {
       current = undefined;
       el('console-user').hidden = true;
       await search(undefined).catch(() => '');
-      return `Deleted ${u.subject}: bucket ${d.bucket}, ${d.objects_deleted} object(s) removed.`;
+      return `Deleted ${u.subject}: ${d.prefix ? `prefix ${d.prefix} of bucket ${d.bucket}` : `bucket ${d.bucket}`}, ${d.objects_deleted} object(s) removed.`;
     } catch (e) {
       if (e instanceof AdminApiError && e.code === 'bucket_not_empty') {
         throw new Error(`${u.subject}'s bucket is not empty (409 bucket_not_empty): tick "force" to empty it first.`);
@@ -295,7 +295,7 @@ export function mountConsole(host: ConsoleHost, token: string): boolean {
           const tr = row([
             `${v.subject ?? '?'}${v.user_deleted ? ' (deleted)' : ''}`,
             v.user_id,
-            v.bucket,
+            v.prefix ? `${v.bucket}/${v.prefix}` : v.bucket,
             v.template,
             v.client_id,
             v.client_addr,

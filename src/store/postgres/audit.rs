@@ -173,5 +173,6 @@ fn key_owner(r: &Row) -> Result<KeyOwner, StoreError> {
         client_addr: r.try_get(10)?,
         client_id: r.try_get(11)?,
         from_cache: r.try_get(12)?,
+        prefix: r.try_get(13)?,
     })
 }

@@ -59,6 +59,7 @@ impl SqliteStore {
                     client_addr: r.get(10)?,
                     client_id: r.get(11)?,
                     from_cache: r.get(12)?,
+                    prefix: r.get(13)?,
                 })
             })?;
             Ok(rows.collect::<Result<_, _>>()?)

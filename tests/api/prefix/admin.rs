@@ -157,6 +157,17 @@ async fn deleting_a_prefix_user_empties_their_prefix_and_leaves_the_bucket_and_o
     let bob_get = user_s3(&bobs).get_object().bucket(&shared).key(&bob_key).send().await;
     assert_eq!(s3_code(&bob_get), "ok", "bob's object stays");
     assert_eq!(put(&old, "again.txt").await, "AccessDenied", "alice's old keys");
+    // "Whose key was this?" still names her bucket and prefix after she is gone.
+    let owners = admin_ok(
+        &app,
+        reqwest::Method::GET,
+        &format!("/access-keys/{}", old.access_key_id),
+    )
+    .await;
+    let owner = &owners["vends"][0];
+    assert_eq!(owner["user_deleted"], true, "{owners}");
+    assert_eq!(owner["bucket"], shared.as_str(), "{owners}");
+    assert_eq!(owner["prefix"], old.prefix.as_str(), "{owners}");
 
     // Alice comes back: the same prefix, new keys that work, old ones still refused.
     let back = app.vend(&alice, None).await;
