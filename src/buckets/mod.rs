@@ -18,7 +18,7 @@ use crate::identity::AccountId;
 use crate::metrics::Metrics;
 
 pub use policy::{REVOKE_SID, merge_policy, revocation_statement};
-pub use shared::{MAX_BUCKET_POLICY_BYTES, SHARED_REVOKE_SID, SharedPolicy, render_shared_policy};
+pub use shared::{MAX_BUCKET_POLICY_BYTES, SharedPolicy, render_shared_policy, revocation_statements};
 
 #[derive(Debug, thiserror::Error)]
 pub enum BucketError {

@@ -55,6 +55,13 @@ fn is_ours(s: &Value) -> bool {
         .is_some_and(|sid| sid.starts_with(SHARED_REVOKE_SID))
 }
 
+/// How many of stsvend's revocation statements `policy` (a shared bucket's) holds, read as
+/// the policy document it is: AWS returns policies reformatted.
+pub fn revocation_statements(policy: Option<&str>) -> Result<usize, BucketError> {
+    let (_, statements) = split_policy(policy)?;
+    Ok(statements.iter().filter(|s| is_ours(s)).count())
+}
+
 /// `existing` (the bucket's policy, if any) with stsvend's statements replaced by those for
 /// `alive` (the cut-offs not yet expired), within [`MAX_BUCKET_POLICY_BYTES`] bytes.
 pub fn render_shared_policy(
@@ -152,6 +159,21 @@ mod tests {
         assert_eq!(list[1]["Condition"]["StringEquals"][tag][0], alive[2].user_id.as_str());
         assert_eq!(list[1]["Resource"][1], "arn:aws:s3:::stsvend-shared/*");
         assert!(p.moved.is_empty());
+    }
+
+    #[test]
+    fn revocation_statements_are_counted_however_the_policy_is_formatted() {
+        let p = render_shared_policy(
+            Some(r#"{"Statement": {"Sid": "Theirs"}}"#),
+            &bucket(),
+            "t",
+            &[rev("a", 0), rev("b", 1)],
+        )
+        .unwrap();
+        assert_eq!(revocation_statements(Some(&p.text)).unwrap(), 2);
+        let pretty = serde_json::to_string_pretty(&serde_json::from_str::<Value>(&p.text).unwrap()).unwrap();
+        assert_eq!(revocation_statements(Some(&pretty)).unwrap(), 2);
+        assert_eq!(revocation_statements(None).unwrap(), 0);
     }
 
     #[test]

@@ -1,13 +1,14 @@
 //! The shared bucket of prefix mode: there, locked down, and how full its policy is (every
 //! revocation of its users lives in it).
 
-use aws_sdk_s3::error::ProvideErrorMetadata;
+use std::sync::Arc;
 
 use super::Status;
 use crate::aws::UpstreamError;
-use crate::buckets::{MAX_BUCKET_POLICY_BYTES, SHARED_REVOKE_SID};
+use crate::buckets::{Buckets, MAX_BUCKET_POLICY_BYTES, revocation_statements};
 use crate::config::Config;
 use crate::identity::BucketName;
+use crate::metrics::Metrics;
 
 /// `None` when no shared bucket is configured (bucket mode).
 pub(super) async fn check_shared_bucket(s3: &aws_sdk_s3::Client, config: &Config) -> Option<(Status, String)> {
@@ -61,14 +62,11 @@ async fn settings(s3: &aws_sdk_s3::Client, config: &Config, bucket: &BucketName)
             .await
             .map_err(|_| "no CORS rules for storage.cors_allowed_origins (browsers cannot reach it)".to_owned())?;
     }
-    let policy = match s3.get_bucket_policy().bucket(b).send().await {
-        Ok(out) => out.policy.unwrap_or_default(),
-        Err(e) if e.code() == Some("NoSuchBucketPolicy") => String::new(),
-        Err(e) => return Err(UpstreamError::classify("s3", "GetBucketPolicy", &e).to_string()),
-    };
-    let ours = policy.matches(&format!("\"Sid\":\"{SHARED_REVOKE_SID}")).count();
+    let buckets = Buckets::new(s3.clone(), &config.storage, &config.aws, Arc::new(Metrics::new()));
+    let policy = buckets.current_policy(bucket).await.map_err(|e| e.to_string())?;
+    let ours = revocation_statements(policy.as_deref()).map_err(|e| e.to_string())?;
     Ok(format!(
         "bucket policy {} of {MAX_BUCKET_POLICY_BYTES} bytes, {ours} revocation statements",
-        policy.len()
+        policy.map_or(0, |p| p.len())
     ))
 }
