@@ -186,16 +186,7 @@ async fn a_disabled_user_gets_403_and_other_users_are_untouched() {
     let resp = app.post_credentials(Some(&app.issuer.token(&alice)), None).await;
     assert_eq!(resp.status(), 403);
     assert_eq!(resp.json::<Value>().await.unwrap()["error"]["code"], "user_disabled");
-    let me: Value = app
-        .http
-        .get(format!("{}/v1/me", app.base))
-        .bearer_auth(app.issuer.token(&alice))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let me = app.me(&alice).await;
     assert_eq!(me["state"], "disabled", "{me}");
     app.vend(&bob, None).await;
 

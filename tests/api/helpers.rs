@@ -209,6 +209,19 @@ impl TestApp {
         serde_json::from_str(&text).unwrap()
     }
 
+    /// The body of `GET /v1/me` for `sub`.
+    pub async fn me(&self, sub: &str) -> Value {
+        self.http
+            .get(format!("{}/v1/me", self.base))
+            .bearer_auth(self.issuer.token(sub))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap()
+    }
+
     /// The service's Prometheus metrics, as scraped.
     pub async fn metrics_text(&self) -> String {
         self.http

@@ -25,16 +25,7 @@ async fn a_first_login_in_prefix_mode_makes_no_s3_call_and_names_the_prefix() {
     assert_eq!(v.prefix, format!("users/{id}/"));
     assert_eq!(v.access, "read-write");
 
-    let me: serde_json::Value = app
-        .http
-        .get(format!("{}/v1/me", app.base))
-        .bearer_auth(app.issuer.token(&sub))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let me = app.me(&sub).await;
     assert_eq!(me["mode"], "prefix");
     assert_eq!(me["prefix"], v.prefix);
     assert_eq!(me["bucket"], shared);
