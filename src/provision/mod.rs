@@ -143,31 +143,6 @@ impl Provisioner {
 }
 
 impl Inner {
-    /// A new user in prefix mode: one row, ready at once. The shared bucket exists already
-    /// (`bootstrap`), and the session policy is what keeps the user in their prefix.
-    async fn insert_prefix_user(
-        &self,
-        caller: &Caller,
-        shared: &BucketName,
-        root: &str,
-    ) -> Result<UserRecord, ProvisionError> {
-        let prefix = UserPrefix::for_user(root, &caller.user_id)?;
-        let row = self
-            .store
-            .insert_pending(&NewUser {
-                user_id: &caller.user_id,
-                issuer: &caller.issuer,
-                subject: &caller.subject,
-                bucket: shared,
-                region: &self.region,
-                prefix: Some(&prefix),
-            })
-            .await?;
-        self.gate.metrics().provisioned.inc();
-        tracing::info!(user_id = %row.user_id, bucket = %row.bucket, prefix = %prefix, "user given a prefix");
-        Ok(row)
-    }
-
     async fn load_or_provision<F, Fut>(&self, caller: &Caller, meanwhile: F) -> Result<UserRecord, ProvisionError>
     where
         F: FnOnce(UserRecord) -> Fut,
@@ -183,20 +158,29 @@ impl Inner {
             None => {
                 // Only a user with no row yet is new: interrupted first logins resume freely.
                 self.new_users.check().map_err(ProvisionError::RateLimited)?;
-                if let Some((shared, root)) = &self.shared {
-                    return self.insert_prefix_user(caller, shared, root).await;
-                }
-                let bucket = BucketName::fresh(&self.prefix)?;
-                self.store
-                    .insert_pending(&NewUser {
+                let (bucket, prefix) = match &self.shared {
+                    Some((shared, root)) => (shared.clone(), Some(UserPrefix::for_user(root, &caller.user_id)?)),
+                    None => (BucketName::fresh(&self.prefix)?, None),
+                };
+                let row = self
+                    .store
+                    .insert_user(&NewUser {
                         user_id: &caller.user_id,
                         issuer: &caller.issuer,
                         subject: &caller.subject,
                         bucket: &bucket,
                         region: &self.region,
-                        prefix: None,
+                        prefix: prefix.as_ref(),
                     })
-                    .await?
+                    .await?;
+                if row.state == ProvisionState::Ready {
+                    // Prefix mode: the row is ready at once. The shared bucket exists already
+                    // (`bootstrap`), and the session policy keeps the user in their prefix.
+                    self.gate.metrics().provisioned.inc();
+                    tracing::info!(user_id = %row.user_id, bucket = %row.bucket, prefix = row.key_prefix(), "user given a prefix");
+                    return Ok(row);
+                }
+                row
             }
         };
         let started = std::time::Instant::now();

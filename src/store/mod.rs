@@ -240,9 +240,10 @@ impl Store {
         on_backend!(self, s => s.user(user_id).await)
     }
 
-    /// Inserts a pending row unless the user already has one; returns the row either way.
-    pub async fn insert_pending(&self, new: &NewUser<'_>) -> Result<UserRecord, StoreError> {
-        on_backend!(self, s => s.insert_pending(new).await)
+    /// Inserts a new user's row unless they already have one (pending in bucket mode, ready in
+    /// prefix mode: see `NewUser::prefix`); returns the row either way.
+    pub async fn insert_user(&self, new: &NewUser<'_>) -> Result<UserRecord, StoreError> {
+        on_backend!(self, s => s.insert_user(new).await)
     }
 
     /// Moves a pending user to another bucket-name candidate.

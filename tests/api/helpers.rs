@@ -240,7 +240,7 @@ impl TestApp {
         let user_id = stsvend::identity::UserId::derive(&self.issuer.issuer, sub);
         self.state
             .store
-            .insert_pending(&stsvend::store::NewUser {
+            .insert_user(&stsvend::store::NewUser {
                 user_id: &user_id,
                 issuer: &self.issuer.issuer,
                 subject: sub,

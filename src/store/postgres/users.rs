@@ -17,8 +17,9 @@ impl PgStore {
         select_user(&*self.client().await?, user_id.as_str()).await
     }
 
-    /// Inserts a pending row unless the user already has one; returns the row either way.
-    pub async fn insert_pending(&self, new: &NewUser<'_>) -> Result<UserRecord, StoreError> {
+    /// Inserts a new user's row unless they already have one (pending in bucket mode, ready in
+    /// prefix mode: see `NewUser::prefix`); returns the row either way.
+    pub async fn insert_user(&self, new: &NewUser<'_>) -> Result<UserRecord, StoreError> {
         let c = self.client().await?;
         let at = format_time(now());
         // No conflict target: a replica inserting the same user at the same moment may meet

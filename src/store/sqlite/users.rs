@@ -17,8 +17,9 @@ impl SqliteStore {
         self.run(move |c| select_user(c, &id)).await
     }
 
-    /// Inserts a pending row unless the user already has one; returns the row either way.
-    pub async fn insert_pending(&self, new: &NewUser<'_>) -> Result<UserRecord, StoreError> {
+    /// Inserts a new user's row unless they already have one (pending in bucket mode, ready in
+    /// prefix mode: see `NewUser::prefix`); returns the row either way.
+    pub async fn insert_user(&self, new: &NewUser<'_>) -> Result<UserRecord, StoreError> {
         let (id, iss, sub, bucket, region) = (
             new.user_id.as_str().to_owned(),
             new.issuer.to_owned(),

@@ -36,7 +36,7 @@ pub(super) async fn add_user(store: &Store, subject: &str) -> UserId {
     let id = user(subject);
     let bucket = bucket_of(&id);
     store
-        .insert_pending(&NewUser {
+        .insert_user(&NewUser {
             user_id: &id,
             issuer: "https://i/",
             subject,
@@ -75,9 +75,9 @@ async fn pending_row_is_created_once_and_becomes_ready() {
         let store = db.open().await;
         let id = user("auth0|a");
         let b0 = bucket_of(&id);
-        let first = store.insert_pending(&new_user(&id, &b0)).await.unwrap();
+        let first = store.insert_user(&new_user(&id, &b0)).await.unwrap();
         assert_eq!(first.state, ProvisionState::Pending);
-        let again = store.insert_pending(&new_user(&id, &b0)).await.unwrap();
+        let again = store.insert_user(&new_user(&id, &b0)).await.unwrap();
         assert_eq!(again.created_at, first.created_at);
 
         let b1 = BucketName::parse(&format!("p-{id}-1")).unwrap();
@@ -365,7 +365,7 @@ async fn prefix_users_share_a_bucket_each_under_their_own_prefix() {
         for (id, sub) in [(&a, "auth0|a"), (&b, "auth0|b")] {
             let prefix = UserPrefix::for_user("users", id).unwrap();
             let row = store
-                .insert_pending(&NewUser {
+                .insert_user(&NewUser {
                     user_id: id,
                     issuer: "https://i/",
                     subject: sub,
