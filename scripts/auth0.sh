@@ -19,13 +19,16 @@ set -euo pipefail
 REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 DIR="$REPO/scripts/auth0"
 RUN="${STSVEND_RUN_DIR:-$REPO/.run}"
-PIDFILE="$RUN/auth0.pid"
 LOGFILE="$RUN/auth0.log"
 PORT="${AUTH0_PORT:-4400}"
 BASE="http://127.0.0.1:${PORT}"
 AUDIENCE="${AUTH0_AUDIENCE:-https://stsvend.local/api}"
 export AUTH0_PORT="$PORT" AUTH0_AUDIENCE="$AUDIENCE"
 export AUTH0_STATE_DIR="${AUTH0_STATE_DIR:-$RUN/auth0}"
+
+PROC_TAG=auth0.sh
+# shellcheck source=scripts/lib/proc.sh
+source "$REPO/scripts/lib/proc.sh"
 
 die() { echo "auth0.sh: $*" >&2; exit 1; }
 
@@ -45,25 +48,14 @@ cmd_install() {
   echo "$sum" > "$stamp"
 }
 
-# PID from the pid file if that process is alive and is our server.
-running_pid() {
-  [[ -f "$PIDFILE" ]] || return 1
-  local pid
-  pid="$(cat "$PIDFILE" 2>/dev/null || true)"
-  [[ "$pid" =~ ^[0-9]+$ ]] || return 1
-  kill -0 "$pid" 2>/dev/null || return 1
-  tr '\0' ' ' < "/proc/$pid/cmdline" 2>/dev/null | grep -q 'server.mjs' || return 1
-  echo "$pid"
-}
+discovery_url() { echo "$BASE/.well-known/openid-configuration"; }
 
-discovery_ok() {
-  curl -fsS -o /dev/null --max-time 2 "$BASE/.well-known/openid-configuration" 2>/dev/null
-}
+discovery_ok() { curl -fsS -o /dev/null --max-time 2 "$(discovery_url)" 2>/dev/null; }
 
 cmd_start() {
   need curl
   local pid
-  if pid="$(running_pid)"; then
+  if pid="$(proc_pid auth0 server.mjs)"; then
     echo "auth0.sh: already running (pid $pid) at $BASE/" >&2
     return 0
   fi
@@ -72,29 +64,14 @@ cmd_start() {
   fi
   cmd_install
   mkdir -p "$RUN"
-  rm -f "$PIDFILE"
   echo "=== auth0.sh start $(date -u +%FT%TZ) port $PORT" >>"$LOGFILE"
-  (cd "$DIR" && exec nohup node server.mjs >>"$LOGFILE" 2>&1 </dev/null) &
-  pid=$!
-  echo "$pid" > "$PIDFILE"
-  local deadline=$((SECONDS + ${AUTH0_START_TIMEOUT:-45}))
-  while (( SECONDS < deadline )); do
-    if ! kill -0 "$pid" 2>/dev/null; then
-      echo "auth0.sh: server exited during startup; log tail ($LOGFILE):" >&2
-      tail -n 30 "$LOGFILE" >&2 || true
-      rm -f "$PIDFILE"
-      exit 1
-    fi
-    if discovery_ok; then
-      echo "auth0.sh: running (pid $pid), issuer $BASE/" >&2
-      return 0
-    fi
-    sleep 0.2
-  done
-  echo "auth0.sh: discovery did not answer within ${AUTH0_START_TIMEOUT:-45}s; log tail ($LOGFILE):" >&2
-  tail -n 30 "$LOGFILE" >&2 || true
-  kill "$pid" 2>/dev/null || true
-  rm -f "$PIDFILE"
+  (cd "$DIR" && proc_start auth0 "$LOGFILE" node server.mjs)
+  pid="$(cat "$RUN/auth0.pid")"
+  if proc_wait_http "$(discovery_url)" "${AUTH0_START_TIMEOUT:-45}" "$pid" "$LOGFILE"; then
+    echo "auth0.sh: running (pid $pid), issuer $BASE/" >&2
+    return 0
+  fi
+  proc_stop auth0 server.mjs
   # Seen once in CI: node stuck in start-up with nothing logged; a second start went through.
   if [[ -z "${AUTH0_START_RETRIED:-}" ]]; then
     echo "auth0.sh: retrying once" >&2
@@ -105,27 +82,13 @@ cmd_start() {
 }
 
 cmd_stop() {
-  local pid
-  if ! pid="$(running_pid)"; then
-    rm -f "$PIDFILE"
-    echo "auth0.sh: not running" >&2
-    return 0
-  fi
-  kill "$pid" 2>/dev/null || true
-  for _ in $(seq 1 50); do
-    kill -0 "$pid" 2>/dev/null || break
-    sleep 0.1
-  done
-  if kill -0 "$pid" 2>/dev/null; then
-    kill -9 "$pid" 2>/dev/null || true
-  fi
-  rm -f "$PIDFILE"
-  echo "auth0.sh: stopped (pid $pid)" >&2
+  proc_pid auth0 server.mjs >/dev/null || echo "auth0.sh: not running" >&2
+  proc_stop auth0 server.mjs
 }
 
 cmd_status() {
   local pid
-  if pid="$(running_pid)" && discovery_ok; then
+  if pid="$(proc_pid auth0 server.mjs)" && discovery_ok; then
     echo "running (pid $pid) issuer $BASE/"
   else
     echo "not running"
@@ -135,17 +98,14 @@ cmd_status() {
 
 # Print .access_token of a token response on stdout; otherwise show the response and fail.
 extract_token() {
-  node -e '
-    let d = ""; process.stdin.on("data", (c) => (d += c)).on("end", () => {
-      let j; try { j = JSON.parse(d); } catch { j = {}; }
-      if (!j.access_token) { process.stderr.write(`auth0.sh: token request failed: ${d}\n`); process.exit(1); }
-      process.stdout.write(j.access_token + "\n");
-    });'
+  local body
+  body="$(cat)"
+  jq -er '.access_token // empty' <<<"$body" 2>/dev/null || die "token request failed: $body"
 }
 
 cmd_token() {
   [[ $# -ge 1 && -n "$1" ]] || die "usage: auth0.sh token <sub> [scope] [permissions]"
-  need curl; need node
+  need curl; need jq
   local args=(
     --data-urlencode "grant_type=client_credentials"
     --data-urlencode "client_id=stsvend-test"
@@ -160,7 +120,7 @@ cmd_token() {
 }
 
 cmd_m2m_token() {
-  need curl; need node
+  need curl; need jq
   local args=(
     --data-urlencode "grant_type=client_credentials"
     --data-urlencode "client_id=stsvend-m2m"

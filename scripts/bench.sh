@@ -48,13 +48,10 @@ record() { printf '%s\t%s\n' "$1" "$2" >>"$RESULTS"; }
 # --- processes this script starts, stopped by pid on exit ---------------------------------
 SV_PID="" RELAY_PID="" FAKE_PID="" MINT_PID="" HAPROXY_PID="" LAT_PID=""
 FLEET_PIDS=()
-stop_pid() {
-  local pid="$1"
-  [[ -n "$pid" ]] && kill -0 "$pid" 2>/dev/null || return 0
-  kill -TERM "$pid" 2>/dev/null || true
-  for _ in $(seq 1 50); do kill -0 "$pid" 2>/dev/null || return 0; sleep 0.1; done
-  kill -KILL "$pid" 2>/dev/null || true
-}
+PROC_TAG=bench
+# shellcheck source=scripts/lib/proc.sh
+source "$ROOT/scripts/lib/proc.sh"
+stop_pid() { proc_kill "$1"; }
 cleanup() {
   stop_pid "$SV_PID"
   stop_pid "$RELAY_PID"
@@ -84,12 +81,8 @@ ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)"
 say "cargo build --release (stsvend and the load helper)"
 build_json="$(cargo build --release --locked -p stsvend --bin stsvend -p stsvend-load --bin load --message-format=json-render-diagnostics)"
 BIN="$CARGO_TARGET_DIR/release/stsvend"
-LOAD="$(printf '%s\n' "$build_json" | python3 -c '
-import json, sys
-for line in sys.stdin:
-    m = json.loads(line)
-    if m.get("reason") == "compiler-artifact" and m["target"]["name"] == "load" and m.get("executable"):
-        print(m["executable"])')"
+LOAD="$(printf '%s\n' "$build_json" |
+  jq -r 'select(.reason == "compiler-artifact" and .target.name == "load" and .executable) | .executable')"
 [[ -x "$BIN" && -x "$LOAD" ]] || die "release build did not produce stsvend and the load helper"
 # `ministack.sh seed` runs `stsvend bootstrap`; by default from the debug build, which may be
 # missing or older than this checkout (and then refuses the current config.toml).
@@ -155,13 +148,7 @@ start_stsvend() { # name db aws_endpoint [VAR=value...]
     "$@" \
     "${SV_BIN:-$BIN}" serve --config "${SV_CONFIG:-config.toml}" >"$RUN/$name.log" 2>&1 </dev/null &
   SV_PID=$!
-  for _ in $(seq 1 150); do
-    curl -fsS "$API/readyz" >/dev/null 2>&1 && return 0
-    kill -0 "$SV_PID" 2>/dev/null || break
-    sleep 0.2
-  done
-  tail -n 20 "$RUN/$name.log" >&2
-  die "stsvend ($name) did not become ready"
+  proc_wait_http "$API/readyz" 30 "$SV_PID" "$RUN/$name.log" || die "stsvend ($name) did not become ready"
 }
 stop_stsvend() {
   stop_pid "$SV_PID"
@@ -364,8 +351,7 @@ start_replica() { # n
     STSVEND_DATABASE__URL="$FLEET_DB" STSVEND_CACHE__SEALING_KEYS="$FLEET_KEY" \
     "$BIN" serve --config config.toml >"$RUN/fleet-$1.log" 2>&1 </dev/null &
   FLEET_PIDS+=($!)
-  for _ in $(seq 1 150); do curl -fsS "http://127.0.0.1:$port/readyz" >/dev/null 2>&1 && return 0; sleep 0.2; done
-  die "replica $1 did not become ready"
+  proc_wait_http "http://127.0.0.1:$port/readyz" 30 "$!" "$RUN/fleet-$1.log" || die "replica $1 did not become ready"
 }
 balance() { # replicas...
   stop_pid "$HAPROXY_PID"
@@ -376,8 +362,7 @@ balance() { # replicas...
   } >"$RUN/haproxy.cfg"
   haproxy -db -f "$RUN/haproxy.cfg" >"$RUN/haproxy.log" 2>&1 &
   HAPROXY_PID=$!
-  for _ in $(seq 1 100); do curl -fsS "http://127.0.0.1:$BAL_PORT/readyz" >/dev/null 2>&1 && return 0; sleep 0.1; done
-  die "haproxy did not come up"
+  proc_wait_http "http://127.0.0.1:$BAL_PORT/readyz" 20 "$HAPROXY_PID" "$RUN/haproxy.log" || die "haproxy did not come up"
 }
 fleet_wrk() { # key
   local out line

@@ -10,7 +10,6 @@ ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$ROOT/target}"
 API="${API:-http://127.0.0.1:8080}"
-PY="$ROOT/.venv/bin/python"
 AWS="$ROOT/.venv/bin/aws"
 
 # Bold headings on a terminal; plain text in a log or a pipe.
@@ -21,7 +20,7 @@ else
 fi
 
 # Prints one field of a JSON document read from stdin.
-field() { "$PY" -c 'import json,sys; print(json.load(sys.stdin)[sys.argv[1]])' "$1"; }
+field() { jq -er --arg k "$1" '.[$k]'; }
 
 # Puts the keys of a vend response (JSON) into the AWS CLI's environment.
 use_keys() {
@@ -61,12 +60,7 @@ demo() {
   body="$(curl -fsS -X POST "$API/v1/credentials" -H "Authorization: Bearer $token" \
     -w '\n%{time_total}')"
   local creds="${body%$'\n'*}" first_time="${body##*$'\n'}"
-  echo "$creds" | "$PY" -c '
-import json, sys
-c = json.load(sys.stdin)
-c["SecretAccessKey"] = c["SecretAccessKey"][:4] + "..."
-c["SessionToken"] = c["SessionToken"][:8] + "..."
-print(json.dumps(c, indent=2))'
+  echo "$creds" | jq '.SecretAccessKey |= .[:4] + "..." | .SessionToken |= .[:8] + "..."'
   local again_time
   again_time="$(curl -fsS -o /dev/null -X POST "$API/v1/credentials" -H "Authorization: Bearer $token" -w '%{time_total}')"
   if [[ -n "$first_login" ]]; then
@@ -104,7 +98,7 @@ print(json.dumps(c, indent=2))'
   user_id="$(curl -fsS "$API/v1/me" -H "Authorization: Bearer $token" | field user_id)"
   STSVEND_ADMIN_TOKEN="$(bash scripts/auth0.sh m2m-token 'admin:users')" \
     "$CARGO_TARGET_DIR/debug/stsvend" users --api "$API" revoke "$user_id" |
-    "$PY" -c 'import json,sys; u=json.load(sys.stdin); print("revoked sessions of", u["subject"], "issued before", u["sessions_revoked_before"])'
+    jq -r '"revoked sessions of \(.subject) issued before \(.sessions_revoked_before)"'
   expect_denied "$endpoint" "$place" "alice's old keys on her own storage: AccessDenied" \
     "revoked keys still work"
   creds="$(curl -fsS -X POST "$API/v1/credentials" -H "Authorization: Bearer $token")"

@@ -1,10 +1,13 @@
 #!/usr/bin/env bash
-# Checks the deployment files in deploy/ without building or running stsvend:
-#   1. promtool check rules   deploy/prometheus/stsvend.rules.yml (and its metrics exist in src/metrics.rs)
+# Checks the deployment files in deploy/ against the built stsvend ($STSVEND_BIN, default
+# $CARGO_TARGET_DIR/debug/stsvend; build it first):
+#   1. promtool check rules   deploy/prometheus/stsvend.rules.yml (and its metrics are ones
+#                             `stsvend metrics` names)
 #   2. promtool test rules    deploy/prometheus/stsvend.rules.test.yml
 #   3. the Grafana dashboard  valid JSON, datasource ${DS_PROMETHEUS}, every query parses as
 #                             PromQL and names only metrics stsvend exports
-#   4. the systemd unit       systemd-analyze verify, and its STSVEND_* overrides name real config keys
+#   4. the systemd unit       systemd-analyze verify, and its STSVEND_* overrides name config keys
+#                             `stsvend check-config` knows
 # Installs Debian's `prometheus` (for promtool), `systemd` and `python3` when missing. Note that
 # on a host with systemd running, installing `prometheus` also enables and starts a Prometheus
 # server (port 9090); CI containers refuse the start.
@@ -13,6 +16,8 @@ set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
+BIN="${STSVEND_BIN:-${CARGO_TARGET_DIR:-$ROOT/target}/debug/stsvend}"
+[[ -x "$BIN" ]] || { echo "deploy-check: $BIN does not exist; build it first (cargo build --bin stsvend)" >&2; exit 1; }
 RULES=deploy/prometheus/stsvend.rules.yml
 RULE_TESTS=deploy/prometheus/stsvend.rules.test.yml
 DASHBOARD=deploy/grafana/stsvend.json
@@ -51,23 +56,9 @@ check() {
   fi
 }
 
-# The metric names stsvend exports, from src/metrics.rs: the registry prefix + each registered
-# name; histograms also as _bucket, _sum and _count.
+# The metric names stsvend exports, as the program lists them.
 metric_names() {
-  python3 - src/metrics.rs <<'PY'
-import re, sys
-src = open(sys.argv[1]).read()
-prefix = re.search(r'Registry::new_custom\(Some\("(\w+)"', src).group(1)
-names = set()
-for kind, name in re.findall(r'(counter_vec|\bcounter|HistogramOpts::new|IntCounter::new|IntGauge::new|Opts::new)\(\s*"(\w+)"', src):
-    full = f"{prefix}_{name}"
-    names.add(full)
-    if kind == "HistogramOpts::new":
-        names.update(full + s for s in ("_bucket", "_sum", "_count"))
-if not names:
-    sys.exit("no metric found in src/metrics.rs")
-print("\n".join(sorted(names)))
-PY
+  "$BIN" metrics
 }
 
 rules_check() {
@@ -76,7 +67,7 @@ rules_check() {
   local unknown
   unknown="$(grep -v '^\s*#' "$RULES" | grep -o '\bstsvend_[a-z0-9_]*' | sort -u | grep -vxF -f "$tmp/metrics" || true)"
   if [[ -n $unknown ]]; then
-    echo "metrics not exported by stsvend (src/metrics.rs): $unknown"
+    echo "metrics not exported by stsvend (stsvend metrics): $unknown"
     return 1
   fi
   echo "$(grep -c '^\s*- alert:' "$RULES") alerts over $(grep -v '^\s*#' "$RULES" | grep -o '\bstsvend_[a-z0-9_]*' | sort -u | wc -l) exported metrics"
@@ -137,7 +128,7 @@ for where, expr, record in queries:
     if not names:
         problems.append(f"{where}: names no stsvend metric: {expr!r}")
     for n in sorted(names - known):
-        problems.append(f"{where}: {n} is neither in src/metrics.rs nor in the alerting rules")
+        problems.append(f"{where}: {n} is neither exported by stsvend nor in the alerting rules")
     used |= names
     if record is None:
         continue
@@ -186,20 +177,19 @@ systemd_check() {
     return 1
   fi
   # Every STSVEND_<SECTION>__<KEY> set by the unit or the example (commented ones included)
-  # must name a config section and a field of src/config/*.rs.
-  local var rest section key bad=0
-  for var in $(grep -oh 'STSVEND_[A-Z0-9_]*=' "$UNIT" "$ENV_EXAMPLE" | tr -d = | sort -u); do
-    rest="${var#STSVEND_}"
-    section="${rest%%__*}" key="${rest##*__}"
-    section="${section,,}" key="${key,,}"
-    if ! grep -q "\"$section\"" <(sed -n '/^const SECTIONS/,/];/p' src/config/mod.rs); then
-      echo "$var: \`$section\` is not a config section"
-      bad=1
-    elif ! grep -qE "^\s*pub $key:" src/config/*.rs; then
-      echo "$var: \`$key\` is not a config key"
+  # must be a key the program's own configuration loader knows: `check-config` with that one
+  # override must not call it unknown or not a section (other complaints, such as paths of
+  # this machine, do not matter here).
+  # Each is tried with the value the file gives it, so a type error cannot hide the key.
+  local setting var bad=0 said
+  while read -r setting; do
+    var="${setting%%=*}"
+    said="$(env -i PATH="$PATH" "$setting" "$BIN" check-config --config config.toml 2>&1 || true)"
+    if grep -qE "unknown key|is not a section|two underscores" <<<"$said"; then
+      echo "$var: $(grep -E "unknown key|is not a section|two underscores" <<<"$said" | head -n1)"
       bad=1
     fi
-  done
+  done < <(grep -oh 'STSVEND_[A-Z0-9_]*=[^ ]*' "$UNIT" "$ENV_EXAMPLE" | sort -u)
   ((bad == 0)) || return 1
   systemd-analyze security --offline=yes "$dir/stsvend.service" 2>/dev/null | tail -n 1 | sed 's/^→ //'
 }

@@ -24,10 +24,11 @@ BALANCER_PORT=8180
 REPLICAS=(1 2 3)
 API="http://127.0.0.1:$BALANCER_PORT"
 
-log() { printf '[fleet] %s\n' "$*" >&2; }
+PROC_TAG=fleet
+# shellcheck source=scripts/lib/proc.sh
+source "$ROOT/scripts/lib/proc.sh"
+log() { proc_log "$@"; }
 replica_port() { echo $((8180 + $1)); }
-
-pid_alive() { [[ -f "$1" ]] && kill -0 "$(cat "$1")" 2>/dev/null; }
 
 start_replica() {
   local n="$1" port
@@ -40,25 +41,7 @@ start_replica() {
     STSVEND_AUTH__ISSUER="http://127.0.0.1:$AUTH0_PORT/" \
     STSVEND_AUTH__ALLOW_INSECURE_HTTP=true \
     STSVEND_ADMIN__PERMISSION=admin:users \
-    nohup "$CARGO_TARGET_DIR/debug/stsvend" serve --config config.toml >>"$RUN/replica-$n.log" 2>&1 </dev/null &
-  echo $! >"$RUN/replica-$n.pid"
-}
-
-wait_ready() {
-  local url="$1" what="$2" pidfile="$3"
-  for _ in $(seq 1 150); do
-    if curl -fsS "$url/readyz" >/dev/null 2>&1; then
-      return 0
-    fi
-    if [[ -n "$pidfile" ]] && ! pid_alive "$pidfile"; then
-      log "$what exited; log tail:"
-      tail -n 20 "${pidfile%.pid}.log" >&2
-      return 1
-    fi
-    sleep 0.2
-  done
-  log "$what did not become ready"
-  return 1
+    proc_start "replica-$n" "$RUN/replica-$n.log" "$CARGO_TARGET_DIR/debug/stsvend" serve --config config.toml
 }
 
 haproxy_bin() {
@@ -114,7 +97,7 @@ fleet_demo() {
   for n in 2 3; do
     curl -fsS -o /dev/null -X POST "http://127.0.0.1:$(replica_port "$n")/v1/credentials" -H "Authorization: Bearer $token"
   done
-  id="$(curl -fsS "$API/v1/me" -H "Authorization: Bearer $token" | "$ROOT/.venv/bin/python" -c 'import json,sys; print(json.load(sys.stdin)["user_id"])')"
+  id="$(curl -fsS "$API/v1/me" -H "Authorization: Bearer $token" | jq -r .user_id)"
   admin="$(bash scripts/auth0.sh m2m-token 'admin:users')"
   STSVEND_ADMIN_TOKEN="$admin" "$CARGO_TARGET_DIR/debug/stsvend" users --api "http://127.0.0.1:$(replica_port 1)" disable "$id" >/dev/null
   started="$(date +%s%N)"
@@ -153,10 +136,10 @@ up() {
     start_replica "$n"
   done
   for n in "${REPLICAS[@]}"; do
-    wait_ready "http://127.0.0.1:$(replica_port "$n")" "replica $n" "$RUN/replica-$n.pid"
+    proc_wait_http "http://127.0.0.1:$(replica_port "$n")/readyz" 30 "$(cat "$RUN/replica-$n.pid")" "$RUN/replica-$n.log"
   done
   start_balancer
-  wait_ready "$API" "the balancer" ""
+  proc_wait_http "$API/readyz" 30 "$(cat "$RUN/haproxy.pid")" /dev/null
   log "three replicas behind HAProxy on $API"
   demo
 }
@@ -169,12 +152,10 @@ demo() {
 }
 
 down() {
-  for f in "$RUN"/replica-*.pid "$RUN/haproxy.pid"; do
-    if pid_alive "$f"; then
-      kill -TERM "$(cat "$f")" && log "stopped $(basename "${f%.pid}") (pid $(cat "$f"))"
-    fi
-    rm -f "$f"
+  for n in "${REPLICAS[@]}"; do
+    proc_stop "replica-$n" 'stsvend serve'
   done
+  proc_stop haproxy haproxy
   bash scripts/postgres.sh stop || true
   bash scripts/auth0.sh stop || true
   bash scripts/ministack.sh stop || true

@@ -18,14 +18,17 @@ SCRIPT_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 ROOT="$(cd "$SCRIPT_DIR/.." && pwd)"
 VENV="$ROOT/.venv"
 RUN_DIR="${STSVEND_RUN_DIR:-$ROOT/.run}"
-PID_FILE="$RUN_DIR/ministack.pid"
 LOG_FILE="$RUN_DIR/ministack.log"
 REQS="$SCRIPT_DIR/requirements-local.txt"
 MARKER="$VENV/.stsvend-requirements.sha256"
 PORT="${MINISTACK_PORT:-4566}"
 START_TIMEOUT="${MINISTACK_START_TIMEOUT:-30}"
 
-log() { printf '[ministack] %s\n' "$*" >&2; }
+RUN="$RUN_DIR"
+PROC_TAG=ministack
+# shellcheck source=scripts/lib/proc.sh
+source "$SCRIPT_DIR/lib/proc.sh"
+log() { proc_log "$@"; }
 
 reqs_hash() { sha256sum "$REQS" | cut -d' ' -f1; }
 
@@ -55,29 +58,14 @@ cmd_install() {
   log "installed: $("$VENV/bin/python" -m pip show ministack 2>/dev/null | awk '/^Version:/{print "ministack " $2}')"
 }
 
-# PID from the pid file if that process is alive and is our MiniStack, else empty.
-live_pid() {
-  [[ -f "$PID_FILE" ]] || return 0
-  local pid
-  pid="$(tr -dc '0-9' <"$PID_FILE")"
-  [[ -n "$pid" ]] || return 0
-  if kill -0 "$pid" 2>/dev/null && tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | grep -q ministack; then
-    echo "$pid"
-  fi
-}
-
-health_ok() {
-  curl -fsS --max-time 2 "http://127.0.0.1:$PORT/_ministack/health" >/dev/null 2>&1
-}
+health_url() { echo "http://127.0.0.1:$PORT/_ministack/health"; }
 
 cmd_start() {
   local pid
-  pid="$(live_pid)"
-  if [[ -n "$pid" ]]; then
+  if pid="$(proc_pid ministack ministack)"; then
     log "already running (pid $pid), nothing to do"
     return 0
   fi
-  rm -f "$PID_FILE"
   venv_ready || { log "venv missing or stale; run: bash scripts/ministack.sh install"; exit 1; }
   mkdir -p "$RUN_DIR/tmp"
   rm -rf "$RUN_DIR/tmp/"* "$RUN_DIR/state" "$RUN_DIR/s3-data"
@@ -90,7 +78,7 @@ cmd_start() {
   #   PERSIST_STATE / S3_PERSIST = 0  -> in-memory; STATE_DIR / S3_DATA_DIR kept under .run anyway
   #   IOT_MTLS_ENABLED=0 / SFTP_ENABLED=0 -> no extra listeners (IoT mTLS would bind :8883)
   #   TMPDIR             MiniStack writes its own ministack-<port>.pid there
-  nohup env -i \
+  proc_start ministack "$LOG_FILE" env -i \
     PATH="$VENV/bin:/usr/local/bin:/usr/bin:/bin" \
     HOME="${HOME:-/root}" \
     LANG=C.UTF-8 \
@@ -108,59 +96,31 @@ cmd_start() {
     IOT_MTLS_ENABLED=0 \
     SFTP_ENABLED=0 \
     LOG_LEVEL="${MINISTACK_LOG_LEVEL:-INFO}" \
-    "$VENV/bin/python" -m ministack >>"$LOG_FILE" 2>&1 </dev/null &
-  pid=$!
-  echo "$pid" >"$PID_FILE"
+    "$VENV/bin/python" -m ministack
+  pid="$(cat "$RUN_DIR/ministack.pid")"
   log "started pid $pid on 127.0.0.1:$PORT (log: $LOG_FILE)"
-  local deadline=$((SECONDS + START_TIMEOUT))
-  while ((SECONDS < deadline)); do
-    if ! kill -0 "$pid" 2>/dev/null; then
-      log "MiniStack exited during startup; log tail:"
-      tail -n 40 "$LOG_FILE" >&2 || true
-      rm -f "$PID_FILE"
-      exit 1
-    fi
-    if health_ok; then
-      log "healthy: http://127.0.0.1:$PORT/_ministack/health"
-      return 0
-    fi
-    sleep 0.3
-  done
-  log "not healthy after ${START_TIMEOUT}s; log tail:"
-  tail -n 40 "$LOG_FILE" >&2 || true
-  cmd_stop  # the process we just started, by its pid
+  if proc_wait_http "$(health_url)" "$START_TIMEOUT" "$pid" "$LOG_FILE"; then
+    log "healthy: $(health_url)"
+    return 0
+  fi
+  proc_stop ministack ministack # the process we just started, by its pid
   exit 1
 }
 
 cmd_stop() {
-  local pid
-  pid="$(live_pid)"
-  if [[ -z "$pid" ]]; then
+  if proc_pid ministack ministack >/dev/null; then
+    proc_stop ministack ministack 10
+  else
     log "not running"
-    rm -f "$PID_FILE"
-    return 0
+    proc_stop ministack ministack
   fi
-  kill -TERM "$pid" 2>/dev/null || true
-  local i
-  for i in $(seq 1 50); do
-    kill -0 "$pid" 2>/dev/null || break
-    sleep 0.2
-  done
-  if kill -0 "$pid" 2>/dev/null; then
-    log "pid $pid did not exit after TERM; sending KILL"
-    kill -KILL "$pid" 2>/dev/null || true
-    sleep 0.2
-  fi
-  rm -f "$PID_FILE"
-  log "stopped pid $pid"
 }
 
 cmd_status() {
   local pid
-  pid="$(live_pid)"
-  if [[ -n "$pid" ]] && health_ok; then
+  if pid="$(proc_pid ministack ministack)" && curl -fsS -o /dev/null --max-time 2 "$(health_url)"; then
     echo "running pid $pid on 127.0.0.1:$PORT"
-  elif [[ -n "$pid" ]]; then
+  elif [[ -n "${pid:-}" ]]; then
     echo "pid $pid alive but health check failing on 127.0.0.1:$PORT"
     return 1
   else

@@ -13,22 +13,18 @@ set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
 RUN="$ROOT/.run"
-PIDFILE="$RUN/stsvend.pid"
 LOGFILE="$RUN/stsvend.log"
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$ROOT/target}"
 API="http://127.0.0.1:8080"
+PROC_TAG=stack
+# shellcheck source=scripts/lib/proc.sh
+source "$ROOT/scripts/lib/proc.sh"
 WEB="http://127.0.0.1:5173"
 
-stsvend_pid() {
-  [[ -f "$PIDFILE" ]] || return 1
-  local pid
-  pid="$(cat "$PIDFILE")"
-  kill -0 "$pid" 2>/dev/null && tr '\0' ' ' <"/proc/$pid/cmdline" | grep -q 'stsvend serve' && echo "$pid"
-}
-
 start_stsvend() {
-  if stsvend_pid >/dev/null; then
-    echo "stsvend already running (pid $(stsvend_pid))"
+  local pid
+  if pid="$(proc_pid stsvend 'stsvend serve')"; then
+    echo "stsvend already running (pid $pid)"
     return
   fi
   # The same build as the tests (scripts/test.sh), so nothing is compiled twice.
@@ -39,25 +35,11 @@ start_stsvend() {
   set +a
   # The Auth0 stand-in is plain http on loopback: allowed explicitly (config.toml does too).
   STSVEND_ADMIN__PERMISSION=admin:users STSVEND_AUTH__ALLOW_INSECURE_HTTP=true \
-    nohup "$CARGO_TARGET_DIR/debug/stsvend" serve --config config.toml >>"$LOGFILE" 2>&1 </dev/null &
-  echo $! >"$PIDFILE"
-  local pid
-  pid="$(cat "$PIDFILE")"
-  for _ in $(seq 1 100); do
-    if curl -fsS "$API/readyz" >/dev/null 2>&1; then
-      echo "stsvend ready on $API (log: $LOGFILE)"
-      return
-    fi
-    # Exited (a port taken, a bad setting): say so at once, not after the whole wait.
-    kill -0 "$pid" 2>/dev/null || break
-    sleep 0.2
-  done
-  if kill -0 "$pid" 2>/dev/null; then
-    echo "stsvend did not become ready within 20 s; log tail:" >&2
-  else
-    echo "stsvend exited at start-up; log tail:" >&2
+    proc_start stsvend "$LOGFILE" "$CARGO_TARGET_DIR/debug/stsvend" serve --config config.toml
+  if proc_wait_http "$API/readyz" 20 "$(cat "$RUN/stsvend.pid")" "$LOGFILE"; then
+    echo "stsvend ready on $API (log: $LOGFILE)"
+    return
   fi
-  tail -n 30 "$LOGFILE" >&2
   # Stop what `up` started (MiniStack, the issuer, stsvend) instead of leaving it running.
   down >/dev/null 2>&1 || true
   exit 1
@@ -93,12 +75,7 @@ up() {
 }
 
 down() {
-  local pid
-  if pid="$(stsvend_pid)"; then
-    kill -TERM "$pid"
-    echo "stopped stsvend (pid $pid)"
-  fi
-  rm -f "$PIDFILE"
+  proc_stop stsvend 'stsvend serve'
   bash scripts/web.sh stop || true
   bash scripts/auth0.sh stop || true
   bash scripts/ministack.sh stop || true

@@ -24,8 +24,6 @@ bash scripts/install-deps.sh
 bash scripts/ministack.sh install
 bash scripts/auth0.sh install
 bash scripts/web.sh build
-# The deployment files (alert rules and their unit tests, dashboard, systemd unit): no build needed.
-bash scripts/deploy-check.sh
 
 cleanup() {
   bash scripts/auth0.sh stop >/dev/null 2>&1 || true
@@ -43,6 +41,9 @@ cleanup
 CARGO_TEST=(cargo test --locked --workspace --lib --bins --tests)
 "${CARGO_TEST[@]}" --no-run
 cargo build --locked --workspace --bins --examples
+# The deployment files (alert rules and their unit tests, dashboard, systemd unit), checked
+# against the metric names and configuration keys of the binary just built.
+bash scripts/deploy-check.sh
 bash scripts/ministack.sh start
 bash scripts/ministack.sh seed >/dev/null
 bash scripts/auth0.sh start
@@ -64,24 +65,11 @@ export FIGURES_FILE="$STSVEND_RUN_DIR/figures.jsonl"
 
 "${CARGO_TEST[@]}" -- "$@"
 
-python3 - "$FIGURES_FILE" <<'PY'
-import json, sys
-keys = ["cases", "faults", "requests", "server_errors", "expected_unavailable", "mappings_lost",
-        "cross_user_attempts", "cross_user_allowed"]
-total = dict.fromkeys(keys, 0)
-coherence = {"trials": 0, "worst": 0, "lost": 0}
-for line in open(sys.argv[1]):
-    row = json.loads(line)
-    for k in keys:
-        total[k] += row.get(k, 0)
-    coherence["trials"] += row.get("coherence_trials", 0)
-    coherence["worst"] = max(coherence["worst"], row.get("coherence_worst_ms", 0))
-    coherence["lost"] += row.get("lost_to_kill", 0)
-if coherence["trials"]:
-    print("fleet: a change through one replica held on another within {worst} ms at worst "
-          "({trials} trials); a replica killed under load cost {lost} requests".format(**coherence))
-print("hostile-suite: cases tried={cases} faults injected={faults} requests served={requests} "
-      "5xx={server_errors} (+{expected_unavailable} demanded 503s during injected outages) mappings lost={mappings_lost} cross-user accesses allowed={cross_user_allowed} "
-      "(of {cross_user_attempts} tried)".format(**total))
-PY
+jq -rs '
+  def sum(k): map(.[k] // 0) | add // 0;
+  (if sum("coherence_trials") > 0 then
+    "fleet: a change through one replica held on another within \(map(.coherence_worst_ms // 0) | max) ms at worst (\(sum("coherence_trials")) trials); a replica killed under load cost \(sum("lost_to_kill")) requests"
+  else empty end),
+  "hostile-suite: cases tried=\(sum("cases")) faults injected=\(sum("faults")) requests served=\(sum("requests")) 5xx=\(sum("server_errors")) (+\(sum("expected_unavailable")) demanded 503s during injected outages) mappings lost=\(sum("mappings_lost")) cross-user accesses allowed=\(sum("cross_user_allowed")) (of \(sum("cross_user_attempts")) tried)"
+' "$FIGURES_FILE"
 

@@ -16,10 +16,13 @@ set -euo pipefail
 REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 DIR="$REPO/web"
 RUN="${STSVEND_RUN_DIR:-$REPO/.run}"
-PIDFILE="$RUN/web.pid"
 LOGFILE="$RUN/web.log"
 PORT="${STSVEND_WEB_PORT:-5173}"
 export STSVEND_WEB_PORT="$PORT"
+
+PROC_TAG=web.sh
+# shellcheck source=scripts/lib/proc.sh
+source "$REPO/scripts/lib/proc.sh"
 
 die() { echo "web.sh: $*" >&2; exit 1; }
 
@@ -42,56 +45,32 @@ cmd_build() {
   (cd "$DIR" && npm run --silent build) >&2
 }
 
-running_pid() {
-  [[ -f "$PIDFILE" ]] || return 1
-  local pid
-  pid="$(cat "$PIDFILE" 2>/dev/null || true)"
-  [[ "$pid" =~ ^[0-9]+$ ]] && kill -0 "$pid" 2>/dev/null || return 1
-  tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | grep -q 'serve.mjs' || return 1
-  echo "$pid"
-}
-
-answers() { curl -fsS -o /dev/null --max-time 2 "http://127.0.0.1:$PORT/config.json" 2>/dev/null; }
+config_url() { echo "http://127.0.0.1:$PORT/config.json"; }
 
 cmd_start() {
   local pid
-  if pid="$(running_pid)"; then
+  if pid="$(proc_pid web serve.mjs)"; then
     echo "web.sh: already running (pid $pid) on http://127.0.0.1:$PORT/" >&2
     return 0
   fi
-  answers && die "something else already answers on 127.0.0.1:$PORT; stop it or set STSVEND_WEB_PORT"
+  curl -fsS -o /dev/null --max-time 2 "$(config_url)" 2>/dev/null &&
+    die "something else already answers on 127.0.0.1:$PORT; stop it or set STSVEND_WEB_PORT"
   [[ -f "$DIR/dist/index.html" ]] || die "web/dist is missing: run scripts/web.sh build"
   mkdir -p "$RUN"
   echo "=== web.sh start $(date -u +%FT%TZ) port $PORT" >>"$LOGFILE"
-  (cd "$DIR" && exec nohup node serve.mjs >>"$LOGFILE" 2>&1 </dev/null) &
-  pid=$!
-  echo "$pid" >"$PIDFILE"
-  for _ in $(seq 1 50); do
-    if ! kill -0 "$pid" 2>/dev/null; then
-      rm -f "$PIDFILE"
-      tail -n 5 "$LOGFILE" >&2
-      die "serve.mjs exited during startup"
-    fi
-    if answers; then
-      echo "web.sh: running (pid $pid) on http://127.0.0.1:$PORT/" >&2
-      return 0
-    fi
-    sleep 0.1
-  done
-  kill "$pid" 2>/dev/null || true
-  rm -f "$PIDFILE"
+  (cd "$DIR" && proc_start web "$LOGFILE" node serve.mjs)
+  pid="$(cat "$RUN/web.pid")"
+  if proc_wait_http "$(config_url)" 10 "$pid" "$LOGFILE"; then
+    echo "web.sh: running (pid $pid) on http://127.0.0.1:$PORT/" >&2
+    return 0
+  fi
+  proc_stop web serve.mjs
   die "serve.mjs did not answer on 127.0.0.1:$PORT"
 }
 
 cmd_stop() {
-  local pid
-  if pid="$(running_pid)"; then
-    kill "$pid" 2>/dev/null || true
-    echo "web.sh: stopped (pid $pid)" >&2
-  else
-    echo "web.sh: not running" >&2
-  fi
-  rm -f "$PIDFILE"
+  proc_pid web serve.mjs >/dev/null || echo "web.sh: not running" >&2
+  proc_stop web serve.mjs
 }
 
 case "${1:-}" in

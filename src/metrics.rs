@@ -1,12 +1,16 @@
 //! Prometheus metrics, one registry per application (so tests running several apps in one
 //! process do not mix their counts). Served on `server.metrics_bind`, apart from the API.
 
+use std::cell::RefCell;
 use std::sync::OnceLock;
 
+use prometheus::core::Collector;
 use prometheus::{Histogram, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge, Opts, Registry};
 
 pub struct Metrics {
     registry: Registry,
+    /// Every metric's full name, histograms' series included (`stsvend metrics`).
+    names: Vec<String>,
     /// Vend requests by outcome (`ok` or the error code) and access level.
     pub vends: IntCounterVec,
     /// Children of `vends` for `ok`, by template index (see `index_templates`).
@@ -43,9 +47,24 @@ const LATENCY_BUCKETS: &[f64] = &[
 impl Metrics {
     pub fn new() -> Self {
         let registry = Registry::new_custom(Some("stsvend".to_owned()), None).expect("static prefix is valid");
+        let names = RefCell::new(Vec::new());
+        // Registers a metric and records its names: the registry's text output leaves out a
+        // labelled metric until one of its series has been used.
+        let register = |c: Box<dyn Collector>, histogram: bool| {
+            for desc in c.desc() {
+                let name = format!("stsvend_{}", desc.fq_name);
+                if histogram {
+                    names
+                        .borrow_mut()
+                        .extend(["_bucket", "_sum", "_count"].map(|s| format!("{name}{s}")));
+                }
+                names.borrow_mut().push(name);
+            }
+            registry.register(c).expect("metric registered once");
+        };
         let counter_vec = |name: &str, help: &str, labels: &[&str]| {
             let c = IntCounterVec::new(Opts::new(name, help), labels).expect("static metric is valid");
-            registry.register(Box::new(c.clone())).expect("metric registered once");
+            register(Box::new(c.clone()), false);
             c
         };
         let vends = counter_vec(
@@ -80,12 +99,10 @@ impl Metrics {
             &["route"],
         )
         .expect("static metric is valid");
-        registry
-            .register(Box::new(request_seconds.clone()))
-            .expect("metric registered once");
+        register(Box::new(request_seconds.clone()), true);
         let counter = |name: &str, help: &str| {
             let c = IntCounter::new(name, help).expect("static metric is valid");
-            registry.register(Box::new(c.clone())).expect("metric registered once");
+            register(Box::new(c.clone()), false);
             c
         };
         let provisioned = counter("users_provisioned_total", "First-login provisioning runs completed");
@@ -106,13 +123,9 @@ impl Metrics {
             .buckets(LATENCY_BUCKETS.to_vec()),
         )
         .expect("static metric is valid");
-        registry
-            .register(Box::new(provision_seconds.clone()))
-            .expect("metric registered once");
+        register(Box::new(provision_seconds.clone()), true);
         let users = IntGauge::new("users", "Users in the database").expect("static metric is valid");
-        registry
-            .register(Box::new(users.clone()))
-            .expect("metric registered once");
+        register(Box::new(users.clone()), false);
         let cache_children = ["credentials", "mappings"]
             .into_iter()
             .map(|name| {
@@ -120,8 +133,11 @@ impl Metrics {
                 (name, [child("miss"), child("hit")])
             })
             .collect();
+        let mut names = names.into_inner();
+        names.sort();
         Self {
             registry,
+            names,
             vends,
             vends_ok: OnceLock::new(),
             request_seconds,
@@ -162,6 +178,11 @@ impl Metrics {
         if let Some(c) = self.vends_ok.get().and_then(|v| v.get(usize::from(index))) {
             c.inc();
         }
+    }
+
+    /// The full name of every metric this service exports, sorted.
+    pub fn names(&self) -> &[String] {
+        &self.names
     }
 
     /// The text exposition format.

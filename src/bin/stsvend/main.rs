@@ -58,6 +58,9 @@ enum Command {
     },
     /// Print the man page (roff; e.g. `stsvend man > /usr/local/share/man/man1/stsvend.1`).
     Man,
+    /// Print the name of every metric stsvend exports, one per line (histograms with their
+    /// `_bucket`, `_sum` and `_count` series), for checking dashboards and alert rules.
+    Metrics,
     /// Administer users through the running service's admin API (needs an admin token, from
     /// the environment or --token-file). Prints the JSON answer.
     Users {
@@ -96,6 +99,12 @@ fn main() -> ExitCode {
                     ExitCode::FAILURE
                 }
             }
+        }
+        Command::Metrics => {
+            for name in stsvend::metrics::Metrics::new().names() {
+                println!("{name}");
+            }
+            ExitCode::SUCCESS
         }
         Command::CheckConfig { config } => {
             let config = match load(&config) {
