@@ -21,6 +21,8 @@ pub struct IssuerState {
     pub keys: Mutex<Vec<Jwk>>,
     pub down: AtomicBool,
     pub jwks_fetches: AtomicUsize,
+    /// Requests for the discovery document (answered or redirected).
+    pub discovery_fetches: AtomicUsize,
     /// The `jwks_uri` the discovery document names; the issuer's own JWKS when `None`.
     pub jwks_uri: Mutex<Option<String>>,
     /// Discovery answers 302 to `/moved/openid-configuration`, which serves the real document.
@@ -45,6 +47,7 @@ impl TestIssuer {
             keys: Mutex::new(vec![jwk_for(&signing_key(), KID)]),
             down: AtomicBool::new(false),
             jwks_fetches: AtomicUsize::new(0),
+            discovery_fetches: AtomicUsize::new(0),
             jwks_uri: Mutex::new(None),
             redirect_discovery: AtomicBool::new(false),
             redirect_jwks: AtomicBool::new(false),
@@ -119,6 +122,7 @@ fn found(location: &str) -> HttpResponse {
 }
 
 async fn discovery(state: web::Data<IssuerState>) -> HttpResponse {
+    state.discovery_fetches.fetch_add(1, Ordering::SeqCst);
     if state.redirect_discovery.load(Ordering::SeqCst) {
         return found("/moved/openid-configuration");
     }

@@ -3,7 +3,7 @@
 //! redirects, and within a size limit read as the body arrives.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
@@ -24,10 +24,15 @@ async fn me(app: &TestApp, token: &str) -> (u16, Value) {
     (status, body)
 }
 
-/// Waits `for_how_long` and then checks that the service is still not ready.
-async fn assert_never_ready(app: &TestApp, for_how_long: Duration, why: &str) {
-    tokio::time::sleep(for_how_long).await;
-    assert_eq!(app.readiness().await, 503, "{why}");
+/// Waits (at most 10 s) until `counter` has counted two requests: stsvend asks again only
+/// after its first attempt is over, so whatever that attempt did (a redirect followed, another
+/// origin asked) has happened by then.
+async fn wait_for_a_second_attempt(counter: &AtomicUsize, what: &str) {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while counter.load(Ordering::SeqCst) < 2 {
+        assert!(Instant::now() < deadline, "{what}: stsvend never asked twice");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
 }
 
 fn with_issuer(issuer: &Arc<TestIssuer>) -> Options {
@@ -149,7 +154,8 @@ async fn a_discovered_jwks_uri_on_another_origin_is_refused() {
     let issuer = Arc::new(TestIssuer::start());
     *issuer.state.jwks_uri.lock().unwrap() = Some(elsewhere.jwks_url());
     let app = TestApp::spawn_unready(with_issuer(&issuer)).await;
-    assert_never_ready(&app, Duration::from_millis(800), "keys from another origin were loaded").await;
+    wait_for_a_second_attempt(&issuer.state.discovery_fetches, "discovery").await;
+    assert_eq!(app.readiness().await, 503, "keys from another origin were loaded");
     let (status, body) = me(&app, &issuer.token(&unique_sub("elsewhere"))).await;
     assert_eq!(status, 503, "{body}");
     assert_eq!(body["error"]["code"], "jwks_unavailable", "{body}");
@@ -174,8 +180,14 @@ async fn redirects_are_not_followed_for_discovery_or_the_jwks() {
                 .await,
         ),
     ];
-    tokio::time::sleep(Duration::from_millis(800)).await;
     for (what, app) in &apps {
+        // The redirecting endpoint itself must have been asked, or nothing was tested.
+        let asked = if *what == "discovery" {
+            &app.issuer.state.discovery_fetches
+        } else {
+            &app.issuer.state.jwks_fetches
+        };
+        wait_for_a_second_attempt(asked, what).await;
         assert_eq!(app.readiness().await, 503, "{what}: a redirect was followed");
         let (status, body) = me(app, &app.issuer.token(&unique_sub("redirect"))).await;
         assert_eq!(status, 503, "{what}: {body}");
