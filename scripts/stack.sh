@@ -74,7 +74,7 @@ up() {
   STSVEND_WEB_PORT=5173 STSVEND_WEB_API="$API" STSVEND_WEB_ISSUER="http://127.0.0.1:4400/" \
     bash scripts/web.sh start
   bash scripts/demo.sh
-  echo "Web app: $WEB/ (log in as any sub, e.g. auth0|demo-alice; files go to that user's bucket)"
+  echo "Web app: $WEB/ (Log in, then Sign in: the login page offers auth0|demo-alice, whose hello.txt is listed)"
   echo "Operator console: $WEB/#/console (log in with permissions 'read:files write:files admin:users')"
   echo "Stop it with: bash scripts/stack.sh down"
 }
