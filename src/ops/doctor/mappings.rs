@@ -71,15 +71,15 @@ pub(super) async fn check_mappings(s3: &aws_sdk_s3::Client, config: &Config) -> 
     if gone.is_empty() {
         return (Status::Ok, format!("the bucket of each of the {users} users exists"));
     }
-    let more = gone.len().saturating_sub(NAMED);
-    let mut named = gone.iter().take(NAMED).cloned().collect::<Vec<_>>().join(", ");
-    if more > 0 {
-        named.push_str(&format!(" and {more} more"));
-    }
+    let named = gone.iter().take(NAMED).cloned().collect::<Vec<_>>().join(", ");
+    let more = match gone.len().saturating_sub(NAMED) {
+        0 => String::new(),
+        n => format!(" and {n} more"),
+    };
     (
         Status::Warn,
         format!(
-            "{} of {users} users have a bucket that no longer exists: {named}; their vends still hand out keys and every S3 call with them answers NoSuchBucket (restore the bucket, or `stsvend users disable` the user)",
+            "{} of {users} users have a bucket that no longer exists: {named}{more}; their vends still hand out keys and every S3 call with them answers NoSuchBucket (restore the bucket, or `stsvend users disable` the user)",
             gone.len()
         ),
     )
