@@ -78,12 +78,14 @@ demo() {
   use_keys "$creds"
 
   say "3. Use them with the AWS CLI: upload and list in s3://$place"
-  local file
-  file="$(mktemp)"
-  echo "hello from stsvend at $(date -u +%FT%TZ)" >"$file"
-  "$AWS" --endpoint-url "$endpoint" s3 cp "$file" "s3://${place}hello.txt"
+  local dir
+  dir="$(mktemp -d)"
+  echo "hello from stsvend at $(date -u +%FT%TZ)" >"$dir/hello.txt"
+  # --no-progress: the CLI's progress line ends in a carriage return, not a newline, and
+  # would run into the next line of the demo.
+  (cd "$dir" && "$AWS" --endpoint-url "$endpoint" s3 cp --no-progress hello.txt "s3://${place}hello.txt")
   "$AWS" --endpoint-url "$endpoint" s3 ls "s3://$place"
-  rm -f "$file"
+  rm -rf "$dir"
 
   say "4. And nothing else: the same keys on another user's storage"
   local bob_token bob_creds bob_place

@@ -5,7 +5,9 @@
 #   bash scripts/fleet.sh up      install what is missing, (re)start MiniStack, the Auth0
 #                                 stand-in, PostgreSQL, replicas 1-3 and HAProxy, then run the
 #                                 demo through the balancer and show a disable made through
-#                                 replica 1 holding on replicas 2 and 3; all stay up
+#                                 replica 1 holding on replicas 2 and 3; all stay up. MiniStack
+#                                 starts empty, so the fleet's database does too (no mapping
+#                                 outlives its bucket)
 #   bash scripts/fleet.sh demo    the same against the running fleet
 #   bash scripts/fleet.sh down    stop what `up` started (by pid file)
 #
@@ -27,14 +29,18 @@ API="http://127.0.0.1:$BALANCER_PORT"
 PROC_TAG=fleet
 # shellcheck source=scripts/lib/proc.sh
 source "$ROOT/scripts/lib/proc.sh"
+# shellcheck source=scripts/lib/build.sh
+source "$ROOT/scripts/lib/build.sh"
 log() { proc_log "$@"; }
 replica_port() { echo $((8180 + $1)); }
 
 start_replica() {
   local n="$1" port
   port="$(replica_port "$n")"
-  # Secrets and the shared database come from the environment, as in production.
+  # Secrets and the shared database come from the environment, as in production; one sealing
+  # key for all, so keys one replica got from STS are handed out by the others too.
   STSVEND_DATABASE__URL="$DATABASE_URL" \
+    STSVEND_CACHE__SEALING_KEYS="$SEALING_KEYS" \
     STSVEND_SERVER__BIND="127.0.0.1:$port" \
     STSVEND_SERVER__METRICS_BIND="127.0.0.1:$((9480 + n))" \
     STSVEND_SERVER__TRUSTED_PROXIES='["127.0.0.1/32"]' \
@@ -112,7 +118,9 @@ fleet_demo() {
     echo "replica $n refuses carol (403 user_disabled) $(( ($(date +%s%N) - started) / 1000000 )) ms after the disable on replica 1"
   done
   STSVEND_ADMIN_TOKEN="$admin" "$CARGO_TARGET_DIR/debug/stsvend" users --api "$API" enable "$id" >/dev/null
-  echo "Fleet is up: balancer $API (replicas on $(replica_port 1)-$(replica_port 3)), PostgreSQL $DATABASE_URL_SHOWN"
+  echo "Fleet is up: balancer $API (replicas on $(replica_port 1)-$(replica_port 3)), issuer http://127.0.0.1:$AUTH0_PORT/, MiniStack http://127.0.0.1:$MINISTACK_PORT, PostgreSQL $DATABASE_URL_SHOWN"
+  echo "Try it by hand: TOKEN=\$(AUTH0_PORT=$AUTH0_PORT bash scripts/auth0.sh token 'auth0|you')"
+  echo "                curl -s -X POST -H \"Authorization: Bearer \$TOKEN\" $API/v1/credentials"
   echo "Stop it with: bash scripts/fleet.sh down"
 }
 
@@ -122,16 +130,19 @@ up() {
   bash scripts/install-deps.sh
   bash scripts/ministack.sh install
   bash scripts/auth0.sh install
-  cargo build --locked --workspace --bins --examples
+  build_quietly "$RUN/build.log" cargo build --locked --workspace --bins --examples
   bash scripts/ministack.sh start
   bash scripts/ministack.sh seed >/dev/null
   bash scripts/auth0.sh start
   bash scripts/postgres.sh start
+  # MiniStack keeps its buckets in memory: an empty AWS, so an empty database to match.
+  bash scripts/postgres.sh reset
   set -a
   # shellcheck disable=SC1091
   source "$RUN/service-credentials.env"
   set +a
   DATABASE_URL="$(bash scripts/postgres.sh url)"
+  SEALING_KEYS="1:$(openssl rand -base64 32)"
   for n in "${REPLICAS[@]}"; do
     start_replica "$n"
   done

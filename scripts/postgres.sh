@@ -5,6 +5,8 @@
 #   bash scripts/postgres.sh start     # initdb (once) under $STSVEND_RUN_DIR/postgres, TLS, start on
 #                                      # 127.0.0.1:${POSTGRES_PORT:-5442}; role + database `stsvend`
 #   bash scripts/postgres.sh stop      # stop that cluster (only that one: pg_ctl on its data dir)
+#   bash scripts/postgres.sh reset     # drop and recreate the database `stsvend` (running cluster;
+#                                      # the per-test databases are left alone)
 #   bash scripts/postgres.sh url       # postgres://stsvend:...@127.0.0.1:5442/stsvend?sslmode=disable
 #   bash scripts/postgres.sh ca        # path of the CA certificate that signed the server's
 #   bash scripts/postgres.sh env       # export lines for the store tests (URL + CA file)
@@ -174,6 +176,17 @@ cmd_stop() {
   log "stopped (pid $pid)"
 }
 
+# A fresh, empty `stsvend` database: for a stack whose AWS stand-in starts empty, so no mapping
+# names a bucket that no longer exists.
+cmd_reset() {
+  [[ -n "$(postmaster_pid)" ]] || { log "not running: run '$0 start' first"; exit 1; }
+  psql_admin <<'EOF'
+DROP DATABASE IF EXISTS stsvend WITH (FORCE);
+CREATE DATABASE stsvend OWNER stsvend;
+EOF
+  log "database stsvend recreated empty"
+}
+
 cmd_url() {
   [[ -s "$PASSWORD_FILE" ]] || { log "no cluster yet: run '$0 start'"; exit 1; }
   echo "postgres://stsvend:$(password)@127.0.0.1:$PORT/stsvend?sslmode=disable"
@@ -194,6 +207,7 @@ case "${1:-}" in
   install) cmd_install ;;
   start) cmd_start ;;
   stop) cmd_stop ;;
+  reset) cmd_reset ;;
   url) cmd_url ;;
   ca) echo "$TLS/ca.crt" ;;
   env)
@@ -202,7 +216,7 @@ case "${1:-}" in
     ;;
   status) cmd_status ;;
   *)
-    echo "usage: $0 install|start|stop|url|ca|env|status" >&2
+    echo "usage: $0 install|start|stop|reset|url|ca|env|status" >&2
     exit 2
     ;;
 esac

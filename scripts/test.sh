@@ -63,7 +63,10 @@ export AUTH0_ISSUER="http://127.0.0.1:$AUTH0_PORT/"
 export FIGURES_FILE="$STSVEND_RUN_DIR/figures.jsonl"
 : >"$FIGURES_FILE"
 
-"${CARGO_TEST[@]}" -- "$@"
+# libtest's summary lines (one per test binary) are kept to count the tests at the end.
+TEST_OUT="$STSVEND_RUN_DIR/cargo-test.out"
+status=0
+"${CARGO_TEST[@]}" -- "$@" | tee "$TEST_OUT" || status=$?
 
 jq -rs '
   def sum(k): map(.[k] // 0) | add // 0;
@@ -72,4 +75,8 @@ jq -rs '
   else empty end),
   "hostile-suite: cases tried=\(sum("cases")) faults injected=\(sum("faults")) requests served=\(sum("requests")) 5xx=\(sum("server_errors")) (+\(sum("expected_unavailable")) demanded 503s during injected outages) mappings lost=\(sum("mappings_lost")) cross-user accesses allowed=\(sum("cross_user_allowed")) (of \(sum("cross_user_attempts")) tried)"
 ' "$FIGURES_FILE"
-
+# The count, from what ran (a README number would drift): passed, failed, ignored, and what a
+# filter argument left out.
+awk '/^test result:/ { p += $4; f += $6; i += $8; x += $12; n++ }
+  END { printf "tests: %d passed, %d failed, %d ignored%s (%d test binaries)\n", p, f, i, (x ? sprintf(", %d filtered out", x) : ""), n }' "$TEST_OUT"
+exit "$status"

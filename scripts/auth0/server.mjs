@@ -34,6 +34,8 @@ const OIDC_SCOPES = ['openid', 'profile', 'email', 'offline_access'];
 const API_SCOPES = ['read:files', 'write:files', 'admin:users'];
 // Default `permissions` for user-shaped tokens when none were given explicitly.
 const DEFAULT_USER_PERMISSIONS = ['read:files', 'write:files'];
+// The user scripts/demo.sh logs in as; the login page offers it first.
+const DEMO_SUB = 'auth0|demo-alice';
 
 const TEST_CLIENT = 'stsvend-test';
 const M2M_CLIENT = 'stsvend-m2m';
@@ -146,10 +148,19 @@ async function customizeJwt(ctx, token, jwt) {
 
 // Plain HTML pages (oidc-provider's defaults @import Google Fonts; keep everything loopback).
 const esc = (s) => String(s).replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
+// The same look as the web app (web/src/style.css), in a few lines.
+const STYLE = `body{font:16px/1.5 system-ui,sans-serif;color:#1f2933;background:#f4f6f8;margin:0}
+main{max-width:30em;margin:3em auto;padding:1.5em 2em;background:#fff;border:1px solid #d9dee3;border-radius:8px}
+h1{font-size:1.4em;margin:0 0 .5em}label{display:block;font-weight:600;margin:1em 0 .25em}
+small{display:block;color:#52606d;font-weight:normal}code{background:#eef1f4;padding:0 .25em;border-radius:3px}
+input{box-sizing:border-box;width:100%;font:inherit;padding:.45em .6em;border:1px solid #b8c2cc;border-radius:6px}
+button{font:inherit;font-weight:600;padding:.5em 1.2em;margin:1.2em .5em 0 0;border-radius:6px;cursor:pointer;
+border:1px solid #1c64d1;background:#1c64d1;color:#fff}button+button{background:#fff;color:#1c64d1}`;
 function page(ctx, title, body) {
   ctx.type = 'html';
-  ctx.body = `<!doctype html><html><head><meta charset="utf-8"><title>${esc(title)}</title></head>
-<body style="font-family:sans-serif;max-width:32em;margin:2em auto"><h1>${esc(title)}</h1>${body}</body></html>`;
+  ctx.body = `<!doctype html><html><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
+<title>${esc(title)}</title><style>${STYLE}</style></head>
+<body><main><h1>${esc(title)}</h1>${body}</main></body></html>`;
 }
 const pages = {
   async userCodeInputSource(ctx, form, out, err) {
@@ -506,11 +517,18 @@ provider.use(async (ctx, next) => {
   let result;
   if (prompt.name === 'login') {
     if (!sub) {
-      page(ctx, 'stsvend test login', `<p>Client <code>${esc(params.client_id)}</code>, scope <code>${esc(params.scope || '')}</code></p>
+      // Pre-filled with the demo user of `bash scripts/stack.sh up`: her bucket holds the
+      // demo's upload, so the first sign-in shows a file.
+      page(ctx, 'stsvend test login', `<p>Local Auth0 stand-in: no password, any user id signs in.
+Client <code>${esc(params.client_id)}</code>, scope <code>${esc(params.scope || '')}</code>.</p>
 <form method="post" action="/interaction/${esc(details.uid)}/login">
-<p><label>sub <input name="sub" value="auth0|alice" autofocus></label></p>
-<p><label>permissions (optional, space separated) <input name="permissions"></label></p>
-<p><label>access-token lifetime in seconds (optional) <input name="expires_in" inputmode="numeric"></label></p>
+<label for="sub">User id (sub) <small>the demo user <code>${esc(DEMO_SUB)}</code> has the demo's <code>hello.txt</code></small></label>
+<input id="sub" name="sub" value="${esc(DEMO_SUB)}" autofocus>
+<label for="permissions">Permissions (optional, space separated) <small>default <code>${esc(DEFAULT_USER_PERMISSIONS.join(' '))}</code>;
+the operator console needs <code>read:files write:files admin:users</code></small></label>
+<input id="permissions" name="permissions">
+<label for="expires_in">Access-token lifetime in seconds (optional)</label>
+<input id="expires_in" name="expires_in" inputmode="numeric">
 <button type="submit">Sign in</button></form>`);
       return undefined;
     }

@@ -163,6 +163,8 @@ async fn log_in_upload_download_and_probe(app: &TestApp, port: &str, out_dir: &P
     // whole under the prefix.
     let keys = vend_for(app, &alice).await;
     assert_eq!(result["who"], alice.as_str());
+    // The stand-in's login page offers the user the README's demo uploads a file for.
+    assert_eq!(result["loginPrefill"], "auth0|demo-alice");
     assert_eq!(result["bucket"], keys.bucket.as_str());
     assert_eq!(result["prefix"], keys.prefix.as_str());
     assert_eq!(result["listed"], serde_json::json!(["big.bin", "hello.txt"]));

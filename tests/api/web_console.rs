@@ -145,6 +145,23 @@ async fn an_operator_revokes_alice_from_the_console_and_her_old_keys_are_denied_
     assert_eq!(result["paging"]["second"], 1, "{result}");
     assert_eq!(result["aliceBefore"]["bucket"], format!("s3://{}", alice.bucket));
     assert_eq!(result["keyOwners"][0], alice_id.as_str());
+    // The page says where the operator is.
+    assert_eq!(result["titleOnFiles"], "Your files", "{result}");
+    assert_eq!(result["titleOnConsole"], "Operator console", "{result}");
+    assert_eq!(result["documentTitle"], "Operator console · stsvend", "{result}");
+    // The audit shows what operators did, not the console's own reads of the log (the read
+    // being answered would be listed as `started`); those appear only when asked for.
+    let listed = |key: &str| -> Vec<String> {
+        result[key]
+            .as_array()
+            .unwrap_or_else(|| panic!("{key}: {result}"))
+            .iter()
+            .map(|v| v.as_str().unwrap_or_default().to_owned())
+            .collect()
+    };
+    assert!(!listed("audit").iter().any(|a| a == "audit.list"), "{result}");
+    assert!(!listed("auditOutcomes").iter().any(|o| o == "started"), "{result}");
+    assert!(listed("auditWithReads").iter().any(|a| a == "audit.list"), "{result}");
     assert!(shot.is_file(), "no screenshot at {}", shot.display());
 
     // Alice's keys from before the revocation are denied by S3 (at once when the console said

@@ -51,10 +51,13 @@ await runScenario(OUT, async (page, result) => {
   await waitStatus(page, /^Not logged in/);
   await logIn(page, OPERATOR, `read:files write:files ${PERMISSION}`);
 
-  // The console is offered, and is a view of the same page.
+  // The console is offered, and is a view of the same page that says where you are.
+  result.titleOnFiles = await page.getByTestId('view-title').textContent();
   await page.getByRole('link', { name: 'Operator console' }).click();
   await page.waitForURL(/#\/console$/);
   await waitStatus(page, /user\(s\) on page 1\.$/);
+  result.titleOnConsole = await page.getByTestId('view-title').textContent();
+  result.documentTitle = await page.title();
   if (!(await page.locator('#app').isHidden()) || (await page.locator('#console').isHidden())) {
     throw new Error('#/console does not show the console instead of the files');
   }
@@ -122,13 +125,23 @@ await runScenario(OUT, async (page, result) => {
     throw new Error(`the key lookup shows ${JSON.stringify(result.keyOwners)}, expected ${ALICE_ID}`);
   }
 
-  // The audit log holds what the operator just did.
+  // The audit log holds what the operator just did, and not the console's own reads of it
+  // (the read being answered would show as `started`) unless asked for.
   await page.getByRole('button', { name: 'Show' }).click();
-  await waitStatus(page, /admin action\(s\), newest first\.$/);
+  await waitStatus(page, /admin action\(s\), newest first/);
   result.audit = await rowsOf(page, 'console-audit', 'action');
+  result.auditOutcomes = await rowsOf(page, 'console-audit', 'outcome');
+  result.auditStatus = await page.getByTestId('status').textContent();
   for (const a of ['users.revoke', 'users.disable', 'users.enable', 'users.delete', 'users.delete_forced', 'access_keys.lookup']) {
     if (!result.audit.includes(a)) throw new Error(`the audit log lacks ${a}: ${JSON.stringify(result.audit)}`);
   }
+  await page.check('#console-audit-reads');
+  await page.getByRole('button', { name: 'Show' }).click();
+  await waitStatus(page, /admin action\(s\), newest first\.$/);
+  result.auditWithReads = await rowsOf(page, 'console-audit', 'action');
+  await page.uncheck('#console-audit-reads');
+  await page.getByRole('button', { name: 'Show' }).click();
+  await waitStatus(page, /admin action\(s\), newest first \(3 read\(s\) of this log left out\)\.$/);
 
   // Alice's detail, the key lookup and the audit on one page.
   await page.locator('#console-user').scrollIntoViewIfNeeded();

@@ -6,7 +6,7 @@
 //   E2E_SUB        user to log in as on the issuer's login page (auth0|...)
 //   OTHER_BUCKET   another user's storage: their bucket, or `<shared bucket>/<their prefix>` in
 //                  prefix mode; listing it with this user's keys must be AccessDenied
-//   E2E_OUT        directory for screenshot.png (and failure.png)
+//   E2E_OUT        directory for screenshot.png, login.png (the issuer's page) and failure.png
 //   CHROMIUM       browser binary (/usr/bin/chromium)
 //   E2E_REFRESH=1  also check the SDK's refresh: stsvend must vend sessions shorter than
 //                  5 min + a few seconds (aws.allow_short_sessions), so the SDK, which asks
@@ -129,9 +129,11 @@ try {
   await waitStatus(/^Not logged in/);
   await page.getByRole('button', { name: 'Log in' }).click();
 
-  // The issuer's login page: type a sub, no password.
+  // The issuer's login page: offers the demo user (README), takes any sub, no password.
   await page.waitForSelector('input[name="sub"]');
   result.loginPage = new URL(page.url()).origin;
+  result.loginPrefill = await page.inputValue('input[name="sub"]');
+  await page.screenshot({ path: path.join(OUT, 'login.png') });
   await page.fill('input[name="sub"]', SUB);
   await page.getByRole('button', { name: 'Sign in' }).click();
   await waitStatus(/^Logged in; 0 file\(s\)/);

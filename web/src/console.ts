@@ -13,6 +13,11 @@ import {
 
 export const CONSOLE_HASH = '#/console';
 
+/** The audit log's record of its own reads: each read adds one, `started` while it answers. */
+const AUDIT_READ = 'audit.list';
+/** How many actions the audit table shows. */
+const AUDIT_ROWS = 50;
+
 const MARKUP = `
 <section>
   <h2>Users</h2>
@@ -25,34 +30,36 @@ const MARKUP = `
     </label>
     <button type="submit">Search</button>
   </form>
-  <table data-testid="console-users">
-    <thead><tr><th>Subject</th><th>User id</th><th>Storage</th><th>State</th><th>Created</th><th>Last vend</th><th></th></tr></thead>
-    <tbody id="console-users"></tbody>
-  </table>
-  <p>
+  <div class="table-wrap">
+    <table class="ids" data-testid="console-users">
+      <thead><tr><th>Subject / user id</th><th>Storage</th><th>State</th><th>Created</th><th>Last vend</th><th></th></tr></thead>
+      <tbody id="console-users"></tbody>
+    </table>
+  </div>
+  <div class="actions">
     <span id="console-page" data-testid="console-page"></span>
-    <button id="console-first" hidden>First page</button>
-    <button id="console-next" hidden>Next page</button>
-  </p>
+    <button id="console-first" class="secondary" hidden>First page</button>
+    <button id="console-next" class="secondary" hidden>Next page</button>
+  </div>
 </section>
 
 <section id="console-user" data-testid="console-user" hidden>
   <h2>User <code id="console-user-id"></code></h2>
   <dl id="console-user-detail" data-testid="console-user-detail"></dl>
-  <p>
+  <div class="actions">
     <button id="console-disable">Disable</button>
     <button id="console-enable">Enable</button>
     <button id="console-revoke">Revoke sessions</button>
-    <button id="console-delete">Delete…</button>
-  </p>
+    <button id="console-delete" class="danger">Delete…</button>
+  </div>
   <div id="console-delete-confirm" data-testid="console-delete-confirm" class="confirm" hidden>
     <p>Delete <b id="console-delete-what"></b>? Their bucket and mapping are removed; the audit keeps
       their vends. Their next login starts afresh with a new bucket.</p>
     <label><input type="checkbox" id="console-delete-force" /> force: empty the bucket first if it holds objects</label>
-    <p>
+    <div class="actions">
       <button id="console-delete-yes">Delete for good</button>
       <button id="console-delete-no">Cancel</button>
-    </p>
+    </div>
   </div>
 </section>
 
@@ -62,22 +69,27 @@ const MARKUP = `
     <input id="console-key" placeholder="ASIA…" size="32" required />
     <button type="submit">Look up</button>
   </form>
-  <table data-testid="console-key-vends">
-    <thead><tr><th>Subject</th><th>User id</th><th>Bucket</th><th>Access</th><th>Client</th><th>Address</th><th>First / last</th><th>Hand-outs</th><th>Expires</th></tr></thead>
-    <tbody id="console-key-vends"></tbody>
-  </table>
+  <div class="table-wrap">
+    <table class="ids" data-testid="console-key-vends">
+      <thead><tr><th>Subject / user id</th><th>Storage</th><th>Access</th><th>Client</th><th>Address</th><th>First / last hand-out</th><th>Hand-outs</th><th>Expires</th></tr></thead>
+      <tbody id="console-key-vends"></tbody>
+    </table>
+  </div>
 </section>
 
 <section>
   <h2>Admin audit log</h2>
   <form id="console-audit-form">
     <input id="console-audit-target" placeholder="only this user id or key (empty: all)" size="40" />
+    <label><input type="checkbox" id="console-audit-reads" /> include reads of this log</label>
     <button type="submit">Show</button>
   </form>
-  <table data-testid="console-audit">
-    <thead><tr><th>At</th><th>Actor</th><th>Action</th><th>Target</th><th>Outcome</th><th>Detail</th><th>From</th></tr></thead>
-    <tbody id="console-audit"></tbody>
-  </table>
+  <div class="table-wrap">
+    <table class="ids" data-testid="console-audit">
+      <thead><tr><th>At</th><th>Actor</th><th>Action</th><th>Target</th><th>Outcome</th><th>Detail</th><th>From</th></tr></thead>
+      <tbody id="console-audit"></tbody>
+    </table>
+  </div>
 </section>`;
 
 function el<T extends HTMLElement = HTMLElement>(id: string): T {
@@ -86,11 +98,41 @@ function el<T extends HTMLElement = HTMLElement>(id: string): T {
   return e as T;
 }
 
-function row(cells: (string | null | undefined)[], extra?: HTMLElement): HTMLTableRowElement {
+/** An ISO 8601 instant, as the admin API writes them. */
+const INSTANT = /(\d{4}-\d\d-\d\d)T(\d\d:\d\d:\d\d)(\.\d+)?Z/g;
+
+/**
+ * A table cell: one text, or lines of it. `wrap` lets a long identifier break anywhere (so a
+ * wide table still fits the page; other cells never wrap); `sub` shows the lines after the
+ * first smaller and muted.
+ */
+interface Lines {
+  lines: (string | null | undefined)[];
+  wrap?: boolean;
+  sub?: boolean;
+}
+type Cell = string | null | undefined | Lines;
+
+function row(cells: Cell[], extra?: HTMLElement): HTMLTableRowElement {
   const tr = document.createElement('tr');
   for (const c of cells) {
+    const spec: Lines = c !== null && typeof c === 'object' ? c : { lines: [c] };
     const td = document.createElement('td');
-    td.textContent = c ?? '';
+    if (spec.wrap) td.className = 'long';
+    // Instants read as `2026-12-01 10:11:12Z` in tables (the detail view keeps the API's form).
+    const texts = spec.lines.map((l) => (l ?? '').replace(INSTANT, '$1 $2Z'));
+    if (texts.length === 1) {
+      td.textContent = texts[0];
+    } else {
+      td.append(
+        ...texts.map((text, i) => {
+          const line = document.createElement('div');
+          line.textContent = text;
+          if (spec.sub && i > 0) line.className = 'sub';
+          return line;
+        }),
+      );
+    }
     tr.append(td);
   }
   if (extra) {
@@ -100,6 +142,9 @@ function row(cells: (string | null | undefined)[], extra?: HTMLElement): HTMLTab
   }
   return tr;
 }
+
+/** A subject and, under it, the user id. */
+const who = (subject: string, userId: string): Lines => ({ lines: [subject, userId], wrap: true, sub: true });
 
 /** Where a user's objects live: their own bucket, or (prefix mode) a prefix of a shared one. */
 function storage(u: AdminUser): string {
@@ -143,6 +188,9 @@ export function mountConsole(host: ConsoleHost, token: string): boolean {
   const show = () => {
     const onConsole = location.hash === CONSOLE_HASH;
     view.hidden = !onConsole;
+    const title = onConsole ? 'Operator console' : 'Your files';
+    el('view-title').textContent = title;
+    document.title = `${title} · stsvend`;
     // The files view only once the page has the operator's own bucket (their vend may fail).
     el('app').hidden = onConsole || !el('bucket').textContent;
     link.textContent = onConsole ? 'My files' : 'Operator console';
@@ -178,7 +226,7 @@ export function mountConsole(host: ConsoleHost, token: string): boolean {
         const open = document.createElement('button');
         open.textContent = 'Open';
         open.onclick = () => void act(`Loading ${u.subject}…`, () => openUser(u.user_id));
-        const tr = row([u.subject, u.user_id, storage(u), u.state, u.created_at, u.last_vend_at ?? 'never'], open);
+        const tr = row([who(u.subject, u.user_id), { lines: [storage(u)], wrap: true }, u.state, u.created_at, u.last_vend_at ?? 'never'], open);
         tr.dataset.userId = u.user_id;
         tr.dataset.subject = u.subject;
         return tr;
@@ -293,13 +341,12 @@ export function mountConsole(host: ConsoleHost, token: string): boolean {
       el('console-key-vends').replaceChildren(
         ...found.vends.map((v: KeyOwner) => {
           const tr = row([
-            `${v.subject ?? '?'}${v.user_deleted ? ' (deleted)' : ''}`,
-            v.user_id,
-            v.prefix ? `${v.bucket}/${v.prefix}` : v.bucket,
+            who(`${v.subject ?? '?'}${v.user_deleted ? ' (deleted)' : ''}`, v.user_id),
+            { lines: [v.prefix ? `${v.bucket}/${v.prefix}` : v.bucket], wrap: true },
             v.template,
             v.client_id,
             v.client_addr,
-            `${v.vended_at} / ${v.last_at}`,
+            { lines: [v.vended_at, v.last_at] },
             String(v.hand_outs),
             v.expiration,
           ]);
@@ -315,16 +362,25 @@ export function mountConsole(host: ConsoleHost, token: string): boolean {
   el<HTMLFormElement>('console-audit-form').onsubmit = (ev) => {
     ev.preventDefault();
     const target = el<HTMLInputElement>('console-audit-target').value.trim();
+    const withReads = el<HTMLInputElement>('console-audit-reads').checked;
     void act('Reading the audit log…', async () => {
-      const actions = await admin.audit(target);
+      // Every read of the log is audited too, and the read being answered is listed as
+      // `started` (its outcome is written after the answer): the console's own reads are
+      // noise next to what operators did, so they are left out unless asked for.
+      const fetched = await admin.audit(target, withReads ? AUDIT_ROWS : 4 * AUDIT_ROWS);
+      const actions = (withReads ? fetched : fetched.filter((a) => a.action !== AUDIT_READ)).slice(0, AUDIT_ROWS);
+      const reads = withReads ? 0 : fetched.filter((a) => a.action === AUDIT_READ).length;
       el('console-audit').replaceChildren(
         ...actions.map((a: AdminAction) => {
-          const tr = row([a.at, a.actor, a.action, a.target, a.outcome, a.detail, a.client_addr]);
+          const wrap = (text?: string | null): Lines => ({ lines: [text], wrap: true });
+          const tr = row([a.at, wrap(a.actor), a.action, wrap(a.target), a.outcome, wrap(a.detail), a.client_addr]);
           tr.dataset.action = a.action;
+          tr.dataset.outcome = a.outcome;
           return tr;
         }),
       );
-      return `${actions.length} admin action(s), newest first.`;
+      const left = reads ? ` (${reads} read(s) of this log left out)` : '';
+      return `${actions.length} admin action(s), newest first${left}.`;
     });
   };
 

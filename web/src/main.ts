@@ -101,6 +101,7 @@ async function main() {
   const user = await um.getUser();
   if (!user || !(await accessToken(um))) {
     el('login').hidden = false;
+    el('intro').hidden = false;
     status('Not logged in.', 'logged-out');
     return;
   }
@@ -139,7 +140,8 @@ async function main() {
         const tr = document.createElement('tr');
         tr.dataset.key = key;
         tr.dataset.name = name;
-        for (const text of [name, fmtBytes(o.Size ?? 0), o.LastModified?.toISOString() ?? '']) {
+        const modified = o.LastModified?.toISOString().replace(/T(\d\d:\d\d:\d\d)\.\d+Z$/, ' $1Z') ?? '';
+        for (const text of [name, fmtBytes(o.Size ?? 0), modified]) {
           const td = document.createElement('td');
           td.textContent = text;
           tr.append(td);

@@ -8,6 +8,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 mod account;
+mod mappings;
 mod shared;
 
 use super::{OpsError, caller_identity, is_role_session};
@@ -21,6 +22,7 @@ use crate::policy::{ACCOUNT_CONDITION_KEY, MAX_POLICY_CHARS, PolicySet, RenderCo
 use crate::store::Store;
 use crate::sts::{PACKED_POLICY_TOO_LARGE, Sts};
 use account::{check_bucket_quota, check_first_login, check_role_pin};
+use mappings::check_mappings;
 use shared::check_shared_bucket;
 
 /// AWS caps a session obtained with role credentials (role chaining) at one hour.
@@ -170,6 +172,8 @@ pub async fn run(config_path: &Path) -> bool {
     let s3 = crate::aws::s3_client(&sdk, &config.aws);
     let (status, reason) = check_bucket_quota(&s3, &config).await;
     report.line(status, "bucket-quota", &reason);
+    let (status, reason) = check_mappings(&s3, &config).await;
+    report.line(status, "mappings", &reason);
     if let Some((status, reason)) = check_shared_bucket(&s3, &config).await {
         report.line(status, "shared-bucket", &reason);
     }

@@ -35,6 +35,7 @@ async fn doctor_passes_on_the_seeded_stack() {
         "session-duration",
         "account-pin",
         "bucket-quota",
+        "mappings",
         "first-login",
     ] {
         assert!(
@@ -283,4 +284,40 @@ async fn bootstrap_locks_down_the_shared_bucket_and_doctor_checks_it() {
             .any(|l| l.starts_with("ok   shared-bucket: ") && l.contains("bucket policy")),
         "{run}"
     );
+}
+
+/// A user whose bucket was deleted behind the service's back (by hand, or by an AWS stand-in
+/// restarted empty under a kept database) still gets keys that S3 answers `NoSuchBucket`:
+/// doctor warns, naming that user and bucket and no other.
+#[tokio::test]
+async fn doctor_names_users_whose_bucket_no_longer_exists() {
+    let app = crate::helpers::TestApp::spawn().await;
+    let (gone_sub, kept_sub) = (
+        crate::helpers::unique_sub("doctor-gone"),
+        crate::helpers::unique_sub("doctor-kept"),
+    );
+    let gone = app.vend(&gone_sub, None).await;
+    let kept = app.vend(&kept_sub, None).await;
+    let s3 = crate::helpers::service_s3();
+    s3.delete_bucket().bucket(&gone.bucket).send().await.unwrap();
+    let listed = crate::helpers::user_s3(&gone)
+        .list_objects_v2()
+        .bucket(&gone.bucket)
+        .send()
+        .await;
+    assert_eq!(crate::helpers::s3_code(&listed), "NoSuchBucket");
+
+    let db = app.config.database.path.display().to_string();
+    let (run, _db) = doctor(&app.issuer.issuer, &[("STSVEND_DATABASE__PATH", db)]).await;
+    assert_eq!(run.code, 0, "a warning, not a failure:\n{run}");
+    let line = run
+        .stdout
+        .lines()
+        .find(|l| l.starts_with("warn mappings:"))
+        .unwrap_or_else(|| panic!("{run}"));
+    assert!(
+        line.contains("1 of 2 users") && line.contains(&gone_sub) && line.contains(&gone.bucket),
+        "{line}"
+    );
+    assert!(!line.contains(&kept_sub) && !line.contains(&kept.bucket), "{line}");
 }
