@@ -44,7 +44,7 @@ fn read_report(xml: &str) -> Report {
     let cases = xml
         .split("<testcase ")
         .skip(1)
-        .filter_map(|c| c.split("name=\"").nth(1)?.split('"').next().map(str::to_owned))
+        .filter_map(|c| c.split(" name=\"").nth(1)?.split('"').next().map(str::to_owned))
         .collect();
     Report {
         tests: attr("tests"),
