@@ -1,4 +1,4 @@
-//! AWS credentials from [stsvend] for aws-sdk-rust.
+//! AWS credentials from stsvend for aws-sdk-rust.
 //!
 //! stsvend turns your user's access token into short-lived AWS keys scoped to their own
 //! storage. [`StsvendCredentials`] is a `ProvideCredentials`: give it to an SDK client and it
@@ -18,8 +18,6 @@
 //! //     .credentials_provider(stsvend.clone()) ...; keys: storage.key("photos/1.jpg")
 //! # Ok(()) }
 //! ```
-//!
-//! [stsvend]: https://github.com/stsvend/stsvend
 
 mod error;
 mod provider;

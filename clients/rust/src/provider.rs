@@ -15,9 +15,9 @@ use crate::token::TokenSource;
 use crate::vend::{self, Storage, Vend};
 
 /// A vend still this far from its expiry is handed out again instead of asking stsvend: more
-/// than the SDK identity cache's refresh buffer (10 s plus up to 5 s of jitter), so the SDK's
-/// own refresh always gets a new vend, while a `storage()` call followed by the SDK's first
-/// request makes one request, not two.
+/// than the SDK identity cache asks ahead (5-10 s before expiry: a 10 s buffer less up to 5 s of
+/// jitter), so the SDK's own refresh always gets a new vend, while a `storage()` call followed
+/// by the SDK's first request makes one request, not two.
 const REUSE_MARGIN: Duration = Duration::from_secs(30);
 /// Per attempt, unless the caller brings their own `reqwest::Client`.
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
