@@ -1,9 +1,9 @@
 //! Bulk upload of a folder into your own stsvend storage with aws-sdk-rust.
 //!
-//! The SDK gets its keys from stsvend through a `ProvideCredentials` implementation that calls
-//! `POST /v1/credentials` with your bearer token. Each answer carries its expiry, so the SDK's
-//! identity cache asks again shortly before the keys run out, and a long upload never stalls on
-//! expired keys.
+//! The SDK gets its keys from stsvend through `stsvend-credentials` (`clients/rust`), a
+//! `ProvideCredentials` that calls `POST /v1/credentials` with your bearer token. Each answer
+//! carries its expiry, so the SDK's identity cache asks again shortly before the keys run out,
+//! and a long upload never stalls on expired keys.
 //!
 //! ```sh
 //! stsvend-cli token-file --path ~/.stsvend-token &     # keeps a fresh token in the file
@@ -22,118 +22,15 @@
 //! stderr (`keys ASIA... expire ...`; never the secret parts).
 
 use std::path::{Path, PathBuf};
-use std::time::{Duration, SystemTime};
+use std::time::Duration;
 
-use aws_credential_types::provider::error::CredentialsError;
-use aws_credential_types::provider::future;
-use aws_sdk_s3::config::{BehaviorVersion, Credentials, ProvideCredentials, Region};
+use aws_sdk_s3::config::{BehaviorVersion, Region};
 use aws_sdk_s3::primitives::ByteStream;
 use futures::StreamExt;
-use serde::Deserialize;
+use stsvend_credentials::{StsvendCredentials, TokenSource};
 
 /// Uploads in flight at once.
 const PARALLEL: usize = 8;
-
-/// The part of stsvend's answer this example needs.
-#[derive(Deserialize)]
-#[serde(rename_all = "PascalCase")]
-struct Vended {
-    access_key_id: String,
-    secret_access_key: String,
-    session_token: String,
-    expiration: String,
-    bucket: String,
-    /// Absent from an stsvend older than prefix mode: the bucket is then the user's own.
-    #[serde(default)]
-    prefix: String,
-    region: String,
-    endpoint: Option<String>,
-}
-
-enum TokenSource {
-    File(PathBuf),
-    Value(String),
-}
-
-impl TokenSource {
-    fn from_env() -> Result<Self, String> {
-        if let Some(path) = std::env::var_os("STSVEND_TOKEN_FILE") {
-            return Ok(Self::File(path.into()));
-        }
-        std::env::var("STSVEND_TOKEN")
-            .map(Self::Value)
-            .map_err(|_| "set STSVEND_TOKEN_FILE or STSVEND_TOKEN".to_owned())
-    }
-
-    /// The JWT, re-read each time so a refreshed token file is picked up.
-    fn jwt(&self) -> Result<String, String> {
-        let raw = match self {
-            Self::File(path) => std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?,
-            Self::Value(v) => v.clone(),
-        };
-        let raw = raw.trim();
-        Ok(raw.strip_prefix("Bearer ").unwrap_or(raw).trim().to_owned())
-    }
-}
-
-/// Credentials from stsvend, for the SDK.
-struct StsvendCredentials {
-    http: reqwest::Client,
-    url: String,
-    token: TokenSource,
-}
-
-impl std::fmt::Debug for StsvendCredentials {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        // No token here: the SDK may log its providers.
-        f.debug_struct("StsvendCredentials")
-            .field("url", &self.url)
-            .finish_non_exhaustive()
-    }
-}
-
-impl StsvendCredentials {
-    async fn vend(&self) -> Result<Vended, String> {
-        let jwt = self.token.jwt()?;
-        let resp = self
-            .http
-            .post(&self.url)
-            .bearer_auth(jwt)
-            .send()
-            .await
-            .map_err(|e| format!("stsvend: {e}"))?;
-        let status = resp.status();
-        let body = resp.text().await.map_err(|e| format!("stsvend: {e}"))?;
-        if !status.is_success() {
-            // stsvend's error envelope holds no secrets: {"error": {"code", "message"}}.
-            return Err(format!("stsvend answered {status}: {body}"));
-        }
-        serde_json::from_str(&body).map_err(|e| format!("stsvend's answer: {e}"))
-    }
-
-    async fn credentials(&self) -> Result<Credentials, CredentialsError> {
-        let v = self.vend().await.map_err(CredentialsError::provider_error)?;
-        let expiry = time::OffsetDateTime::parse(&v.expiration, &time::format_description::well_known::Rfc3339)
-            .map_err(CredentialsError::unhandled)?;
-        eprintln!("keys {} expire {}", v.access_key_id, v.expiration);
-        Ok(Credentials::new(
-            v.access_key_id,
-            v.secret_access_key,
-            Some(v.session_token),
-            Some(SystemTime::from(expiry)),
-            "stsvend",
-        ))
-    }
-}
-
-impl ProvideCredentials for StsvendCredentials {
-    fn provide_credentials<'a>(&'a self) -> future::ProvideCredentials<'a>
-    where
-        Self: 'a,
-    {
-        future::ProvideCredentials::new(self.credentials())
-    }
-}
 
 /// Every file under `dir`, with its key relative to `dir` (`/`-separated).
 fn files_under(dir: &Path) -> std::io::Result<Vec<(PathBuf, String)>> {
@@ -167,25 +64,24 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         .map(|p| p.to_string_lossy().into_owned())
         .unwrap_or_default();
     let base = std::env::var("STSVEND_URL").map_err(|_| "set STSVEND_URL (stsvend's base URL)")?;
-    let provider = StsvendCredentials {
-        http: reqwest::Client::new(),
-        url: format!("{}/v1/credentials", base.trim_end_matches('/')),
-        token: TokenSource::from_env()?,
-    };
+    let stsvend = StsvendCredentials::builder(base)
+        .token(TokenSource::from_env()?)
+        .on_vend(|v| eprintln!("keys {} expire {}", v.credentials.access_key_id(), v.expiration))
+        .build()?;
 
-    // One vend up front to learn where the bucket is; from then on the SDK asks on its own.
-    let target = provider.vend().await?;
+    // Where the keys reach; the SDK then asks the provider for keys on its own.
+    let target = stsvend.storage().await?;
     let mut conf = aws_sdk_s3::Config::builder()
         .behavior_version(BehaviorVersion::latest())
         .region(Region::new(target.region.clone()))
-        .credentials_provider(provider);
+        .credentials_provider(stsvend);
     if let Some(endpoint) = &target.endpoint {
         // A non-AWS endpoint (MiniStack, a proxy): path-style addressing.
         conf = conf.endpoint_url(endpoint).force_path_style(true);
     }
     let s3 = aws_sdk_s3::Client::from_conf(conf.build());
     // Under the vended prefix first: in a shared bucket nothing outside it may be written.
-    let prefix = format!("{}{user_prefix}", target.prefix);
+    let prefix = target.key(&user_prefix);
 
     // Upload number i starts no earlier than i / rate seconds after the first.
     let rate = match std::env::var("BULK_UPLOAD_FILES_PER_SECOND") {

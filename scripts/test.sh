@@ -24,6 +24,11 @@ bash scripts/install-deps.sh
 bash scripts/ministack.sh install
 bash scripts/auth0.sh install
 bash scripts/web.sh build
+# The client libraries: the npm package built with tsc from its lockfile and unit-tested
+# (Node's runner, a stub stsvend); pytest for the Python package, whose suite
+# tests/api/clients/python.rs runs against MiniStack. The Rust crate is a workspace member.
+(cd clients/js && npm ci --no-audit --no-fund --loglevel=error && npm run --silent build && npm test --silent)
+.venv/bin/python -m pip install -q --disable-pip-version-check -r clients/python/requirements-test.txt
 
 cleanup() {
   bash scripts/auth0.sh stop >/dev/null 2>&1 || true

@@ -1,9 +1,10 @@
 import './style.css';
 
+import { fromStsvend, type VendInfo } from '@stsvend/credentials';
+
 import { accessToken, CALLBACK_PATH, userManager } from './auth';
 import { loadConfig } from './config';
 import { CONSOLE_HASH, mountConsole } from './console';
-import { stsvendProvider, vend, type Vended } from './credentials';
 import { downloadFile, errorCode, listFiles, PART_SIZE, s3Client, uploadFile } from './files';
 import { shareLink } from './share';
 
@@ -24,14 +25,14 @@ function status(text: string, state = 'busy') {
 const fmtBytes = (n: number) =>
   n < 1024 ? `${n} B` : n < 1024 ** 2 ? `${(n / 1024).toFixed(1)} KiB` : `${(n / 1024 ** 2).toFixed(1)} MiB`;
 
-function showCredentials(v: Vended, count: number) {
-  const exp = new Date(v.Expiration);
+function showCredentials(v: VendInfo, count: number) {
+  const exp = v.expiration;
   const rows: [string, string][] = [
-    ['Access key', v.AccessKeyId],
-    ['Access', v.Access],
-    ['Prefix', v.Prefix || '(none: the bucket is yours)'],
-    ['Region', v.Region],
-    ['Endpoint', v.Endpoint ?? '(AWS)'],
+    ['Access key', v.accessKeyId],
+    ['Access', v.storage.access],
+    ['Prefix', v.storage.prefix || '(none: the bucket is yours)'],
+    ['Region', v.storage.region],
+    ['Endpoint', v.storage.endpoint ?? '(AWS)'],
     ['Expires', exp.toISOString()],
     ['SDK refreshes after', new Date(exp.getTime() - SDK_REFRESH_MS).toISOString()],
     ['Vends so far', String(count)],
@@ -110,18 +111,23 @@ async function main() {
   mountConsole({ api: cfg.api, adminPermission: cfg.adminPermission, token: () => accessToken(um), status }, (await accessToken(um)) ?? '');
 
   status('Fetching S3 credentials from stsvend…');
-  const fetchNew = async () => {
-    const token = await accessToken(um);
-    if (!token) throw new Error('the login session ended: log in again');
-    return vend(cfg.api, token);
-  };
   let vends = 0;
-  const onVend = (v: Vended) => showCredentials(v, ++vends);
-  const first = await fetchNew();
-  const bucket = first.Bucket;
+  // Keys from @stsvend/credentials (clients/js): vended again whenever the SDK asks, each
+  // vend shown on the page.
+  const credentials = fromStsvend({
+    url: cfg.api,
+    token: async () => {
+      const token = await accessToken(um);
+      if (!token) throw new Error('the login session ended: log in again');
+      return token;
+    },
+    onVend: (v) => showCredentials(v, ++vends),
+  });
+  const storage = await credentials.storage();
+  const bucket = storage.bucket;
   // Every key of the user's starts with the prefix; the page shows names without it.
-  const prefix = first.Prefix ?? '';
-  const s3 = s3Client(first.Region, first.Endpoint, stsvendProvider(first, fetchNew, onVend));
+  const prefix = storage.prefix;
+  const s3 = s3Client(storage.region, storage.endpoint, credentials);
   dropKeys = () => {
     s3.destroy();
     for (const id of ['creds', 'files', 'bucket', 'prefix', 'probe-result']) el(id).replaceChildren();
@@ -158,10 +164,8 @@ async function main() {
         share.textContent = 'Share link';
         share.onclick = () =>
           run(`Signing a link to ${name}…`, async () => {
-            const token = await accessToken(um);
-            if (!token) throw new Error('the login session ended: log in again');
             // The key is relative to the caller's storage: stsvend puts it under their prefix.
-            const link = await shareLink(cfg.api, token, name);
+            const link = await shareLink(credentials, name);
             const out = el<HTMLInputElement>('share-url');
             out.value = link.url;
             out.hidden = false;
@@ -170,7 +174,7 @@ async function main() {
               () => true,
               () => false,
             );
-            return `Share link for ${name}, valid until ${link.expires_at}${copied ? ' (copied)' : ''}.`;
+            return `Share link for ${name}, valid until ${link.expiresAt.toISOString()}${copied ? ' (copied)' : ''}.`;
           });
         const td = document.createElement('td');
         td.append(btn, ' ', share);

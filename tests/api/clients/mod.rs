@@ -1,14 +1,17 @@
 //! Real clients against a running stsvend and the Auth0 stand-in: `stsvend-cli` (device-flow
 //! login, `credential_process`, token file), the AWS CLI through a profile `stsvend-cli configure`
-//! wrote or through the container route with the token file, and the aws-sdk-rust example
-//! `bulk_upload`.
+//! wrote or through the container route with the token file, the aws-sdk-rust example
+//! `bulk_upload` (on the `stsvend-credentials` crate, also called directly), and the Python
+//! package's pytest suite.
 //!
 //! Binaries: `$CARGO_TARGET_DIR/debug/stsvend-cli` and `.../debug/examples/bulk_upload`, both
-//! built by scripts/test.sh; the AWS CLI is the project venv's `.venv/bin/aws`.
+//! built by scripts/test.sh; the AWS CLI and pytest are the project venv's (`.venv/bin`).
 
 mod aws_cli;
 mod cli;
 mod container;
+mod python;
+mod rust_crate;
 mod sdk_example;
 
 use std::path::{Path, PathBuf};
