@@ -26,6 +26,13 @@ pub struct Metrics {
     pub provision_seconds: Histogram,
     /// First logins refused because AWS's bucket quota is used up.
     pub bucket_quota_exhausted: IntCounter,
+    /// First logins refused by `limits.new_users_per_minute` (`per_minute`) or
+    /// `limits.new_users_per_day` (`per_day`).
+    pub new_users_refused: IntCounterVec,
+    /// Buckets the users hold (own buckets, and each shared bucket once; refreshed at each
+    /// scrape), and `storage.bucket_quota`: the quota alert compares the two.
+    pub buckets: IntGauge,
+    pub bucket_quota: IntGauge,
     /// JWKS fetches by outcome.
     pub jwks_refreshes: IntCounterVec,
     /// Users in the database (refreshed at each scrape).
@@ -74,6 +81,15 @@ impl Metrics {
             &["cache", "result"],
         );
         let jwks_refreshes = counter_vec("jwks_refreshes_total", "JWKS fetches by outcome", &["outcome"]);
+        let new_users_refused = counter_vec(
+            "new_users_refused_total",
+            "First logins refused by a new-user limit (per_minute: the rate, per_day: the daily bound)",
+            &["limit"],
+        );
+        // Both series exist from the start, so an alert's increase() sees the first refusal.
+        for limit in ["per_minute", "per_day"] {
+            new_users_refused.with_label_values(&[limit]);
+        }
         let request_seconds = HistogramVec::new(
             HistogramOpts::new("request_duration_seconds", "API request latency by route")
                 .buckets(LATENCY_BUCKETS.to_vec()),
@@ -109,10 +125,20 @@ impl Metrics {
         registry
             .register(Box::new(provision_seconds.clone()))
             .expect("metric registered once");
-        let users = IntGauge::new("users", "Users in the database").expect("static metric is valid");
-        registry
-            .register(Box::new(users.clone()))
-            .expect("metric registered once");
+        let gauge = |g: prometheus::Result<IntGauge>| {
+            let g = g.expect("static metric is valid");
+            registry.register(Box::new(g.clone())).expect("metric registered once");
+            g
+        };
+        let users = gauge(IntGauge::new("users", "Users in the database"));
+        let buckets = gauge(IntGauge::new(
+            "buckets",
+            "Buckets stsvend's users hold: one per bucket-mode user, each shared bucket once",
+        ));
+        let bucket_quota = gauge(IntGauge::new(
+            "bucket_quota",
+            "The account's bucket quota as configured (storage.bucket_quota)",
+        ));
         let cache_children = ["credentials", "mappings"]
             .into_iter()
             .map(|name| {
@@ -133,6 +159,9 @@ impl Metrics {
             provisioned,
             provision_seconds,
             bucket_quota_exhausted,
+            new_users_refused,
+            buckets,
+            bucket_quota,
             jwks_refreshes,
             users,
             coherence_drops,
