@@ -201,7 +201,9 @@ impl Inner {
                         Admission::Row(row) => row,
                         Admission::Full { room_at } => {
                             self.refused("per_day");
-                            let wait: std::time::Duration = (room_at - crate::clock::now()).try_into().unwrap_or_default();
+                            // Not `clock::now()`, whole seconds: the wait is rounded up at the edge.
+                            let wait: std::time::Duration =
+                                (room_at - time::OffsetDateTime::now_utc()).try_into().unwrap_or_default();
                             tracing::warn!(user_id = %caller.user_id, limit = limit.limit, retry_after_s = wait.as_secs(), "first login refused: limits.new_users_per_day reached");
                             return Err(ProvisionError::DailyLimit(wait));
                         }

@@ -86,7 +86,11 @@ async fn new_users_are_admitted_up_to_the_limit_counted_over_every_process() {
             async move {
                 let id = user(subject);
                 let bucket = bucket_of(&id);
-                store.admit_user(&new_user(&id, &bucket), limit).await.unwrap()
+                let new = NewUser {
+                    subject,
+                    ..new_user(&id, &bucket)
+                };
+                store.admit_user(&new, limit).await.unwrap()
             }
         };
         let first = admit(&a, "auth0|first").await;
