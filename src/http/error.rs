@@ -183,11 +183,16 @@ impl ResponseError for ApiError {
         } else if status == StatusCode::SERVICE_UNAVAILABLE {
             resp.insert_header((header::RETRY_AFTER, RETRY_AFTER_SECONDS.to_string()));
         }
-        if let Self::TooManyRequests(secs) | Self::ProvisioningRateLimited(secs) | Self::NewUserLimitReached(secs) = self {
+        if let Self::TooManyRequests(secs) | Self::ProvisioningRateLimited(secs) | Self::NewUserLimitReached(secs) =
+            self
+        {
             resp.insert_header((header::RETRY_AFTER, secs.to_string()));
         }
         let details = match self {
-            Self::DeleteIncomplete { objects_left, aws_error } => Some(serde_json::json!({
+            Self::DeleteIncomplete {
+                objects_left,
+                aws_error,
+            } => Some(serde_json::json!({
                 "objects_left": objects_left,
                 "aws_error": aws_error,
             })),

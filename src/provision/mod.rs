@@ -91,10 +91,9 @@ impl Provisioner {
                 },
                 gate,
                 new_users: crate::limits::NewUserRate::new(&config.limits),
-                daily: config.new_users_per_day().map(|limit| NewUserLimit {
-                    limit,
-                    window: DAY,
-                }),
+                daily: config
+                    .new_users_per_day()
+                    .map(|limit| NewUserLimit { limit, window: DAY }),
             }),
         }
     }
@@ -158,11 +157,7 @@ impl Provisioner {
 impl Inner {
     /// Counts a first login refused by the new-user limit `limit` (`per_minute`, `per_day`).
     fn refused(&self, limit: &str) {
-        self.gate
-            .metrics()
-            .new_users_refused
-            .with_label_values(&[limit])
-            .inc();
+        self.gate.metrics().new_users_refused.with_label_values(&[limit]).inc();
     }
 
     async fn load_or_provision<F, Fut>(&self, caller: &Caller, meanwhile: F) -> Result<UserRecord, ProvisionError>
@@ -202,8 +197,9 @@ impl Inner {
                         Admission::Full { room_at } => {
                             self.refused("per_day");
                             // Not `clock::now()`, whole seconds: the wait is rounded up at the edge.
-                            let wait: std::time::Duration =
-                                (room_at - time::OffsetDateTime::now_utc()).try_into().unwrap_or_default();
+                            let wait: std::time::Duration = (room_at - time::OffsetDateTime::now_utc())
+                                .try_into()
+                                .unwrap_or_default();
                             tracing::warn!(user_id = %caller.user_id, limit = limit.limit, retry_after_s = wait.as_secs(), "first login refused: limits.new_users_per_day reached");
                             return Err(ProvisionError::DailyLimit(wait));
                         }

@@ -123,10 +123,11 @@ impl FaultProxy {
     /// S3 does when it refuses some keys (an SCP, a bucket policy, object lock): 200 with a
     /// `DeleteResult` naming each of `keys` with the error `code`. Nothing is deleted.
     pub fn refuse_deleting_objects(&self, bucket: &str, keys: &[&str], times: u32, code: &str) {
-        let errors: String = keys
+        let errors: Vec<String> = keys
             .iter()
             .map(|k| format!("<Error><Key>{k}</Key><Code>{code}</Code><Message>Access Denied</Message></Error>"))
             .collect();
+        let errors = errors.concat();
         let body = format!(
             "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<DeleteResult xmlns=\"http://s3.amazonaws.com/doc/2006-03-01/\">{errors}</DeleteResult>"
         );

@@ -277,7 +277,10 @@ async fn the_daily_new_user_limit_holds_across_replicas(postgres: bool) {
             "Retry-After {wait}: room comes back when the first of the three is a day old"
         );
         let body: Value = refused.json().await.unwrap();
-        assert_eq!(body["error"]["code"], "new_user_limit_reached", "replica {name}: {body}");
+        assert_eq!(
+            body["error"]["code"], "new_user_limit_reached",
+            "replica {name}: {body}"
+        );
     }
     assert_eq!(a.users_in_db().await, 3, "no row for the refused user");
     assert_eq!(buckets_named(&prefix).await.len(), 3, "no bucket for the refused user");

@@ -35,7 +35,8 @@ impl PgStore {
         let tx = c.transaction().await?;
         // Every replica's first logins queue here for the few statements below, so two of
         // them cannot both count `limit - 1` and both insert. Returning users never get here.
-        tx.execute("SELECT pg_advisory_xact_lock($1)", &[&NEW_USER_LOCK]).await?;
+        tx.execute("SELECT pg_advisory_xact_lock($1)", &[&NEW_USER_LOCK])
+            .await?;
         if let Some(existing) = tx.query_opt(&select, &[&id]).await? {
             return Ok(Admission::Row(parse_user(&existing)?));
         }

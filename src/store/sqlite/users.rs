@@ -46,7 +46,9 @@ impl SqliteStore {
             if over >= 0 {
                 // Room comes back when the oldest `over + 1` of them have left the window.
                 let oldest: String = tx
-                    .prepare_cached("SELECT created_at FROM users WHERE created_at > ?1 ORDER BY created_at LIMIT 1 OFFSET ?2")?
+                    .prepare_cached(
+                        "SELECT created_at FROM users WHERE created_at > ?1 ORDER BY created_at LIMIT 1 OFFSET ?2",
+                    )?
                     .query_row(params![since, over], |r| r.get(0))?;
                 return Ok(Admission::Full {
                     room_at: parse_time(&oldest)? + limit.window,

@@ -97,11 +97,17 @@ async fn new_users_are_admitted_up_to_the_limit_counted_over_every_process() {
         let crate::store::Admission::Row(first) = first else {
             panic!("the first user is admitted: {first:?}")
         };
-        assert!(matches!(admit(&b, "auth0|second").await, crate::store::Admission::Row(_)));
+        assert!(matches!(
+            admit(&b, "auth0|second").await,
+            crate::store::Admission::Row(_)
+        ));
         match admit(&b, "auth0|third").await {
             crate::store::Admission::Full { room_at } => {
                 let expected = first.created_at + limit.window;
-                assert!((room_at - expected).abs() < time::Duration::seconds(1), "{room_at} vs {expected}");
+                assert!(
+                    (room_at - expected).abs() < time::Duration::seconds(1),
+                    "{room_at} vs {expected}"
+                );
             }
             other => panic!("the third user is over the limit: {other:?}"),
         }
