@@ -132,6 +132,8 @@ fi
 limits_env() { # config
   if ((${#LIMITS_ENV[@]})); then printf '%s\n' "${LIMITS_ENV[@]}"; fi
   if grep -q '^new_users_per_minute' "$1"; then echo STSVEND_LIMITS__NEW_USERS_PER_MINUTE=1000000; fi
+  # The daily bound of new users (documented, commented out, in a config that knows it): off.
+  if grep -q 'new_users_per_day' "$1"; then echo STSVEND_LIMITS__NEW_USERS_PER_DAY=0; fi
 }
 # SV_BIN / SV_CONFIG (default: this checkout's) run another build, such as BENCH_BEFORE_DIR's.
 start_stsvend() { # name db aws_endpoint [VAR=value...]

@@ -106,6 +106,7 @@ impl Application {
 
         let metrics = Arc::new(Metrics::new());
         metrics.index_templates(policies.names());
+        metrics.bucket_quota.set(i64::from(config.storage.bucket_quota));
         if config.auth.allow_insecure_http {
             tracing::warn!(
                 issuer = %config.auth.issuer,

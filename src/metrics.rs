@@ -30,6 +30,13 @@ pub struct Metrics {
     pub provision_seconds: Histogram,
     /// First logins refused because AWS's bucket quota is used up.
     pub bucket_quota_exhausted: IntCounter,
+    /// First logins refused by `limits.new_users_per_minute` (`per_minute`) or
+    /// `limits.new_users_per_day` (`per_day`).
+    pub new_users_refused: IntCounterVec,
+    /// Buckets the users hold (own buckets, and each shared bucket once; refreshed at each
+    /// scrape), and `storage.bucket_quota`: the quota alert compares the two.
+    pub buckets: IntGauge,
+    pub bucket_quota: IntGauge,
     /// JWKS fetches by outcome.
     pub jwks_refreshes: IntCounterVec,
     /// Users in the database (refreshed at each scrape).
@@ -93,6 +100,15 @@ impl Metrics {
             &["cache", "result"],
         );
         let jwks_refreshes = counter_vec("jwks_refreshes_total", "JWKS fetches by outcome", &["outcome"]);
+        let new_users_refused = counter_vec(
+            "new_users_refused_total",
+            "First logins refused by a new-user limit (per_minute: the rate, per_day: the daily bound)",
+            &["limit"],
+        );
+        // Both series exist from the start, so an alert's increase() sees the first refusal.
+        for limit in ["per_minute", "per_day"] {
+            new_users_refused.with_label_values(&[limit]);
+        }
         let request_seconds = HistogramVec::new(
             HistogramOpts::new("request_duration_seconds", "API request latency by route")
                 .buckets(LATENCY_BUCKETS.to_vec()),
@@ -124,8 +140,20 @@ impl Metrics {
         )
         .expect("static metric is valid");
         register(Box::new(provision_seconds.clone()), true);
-        let users = IntGauge::new("users", "Users in the database").expect("static metric is valid");
-        register(Box::new(users.clone()), false);
+        let gauge = |name: &str, help: &str| {
+            let g = IntGauge::new(name, help).expect("static metric is valid");
+            register(Box::new(g.clone()), false);
+            g
+        };
+        let users = gauge("users", "Users in the database");
+        let buckets = gauge(
+            "buckets",
+            "Buckets stsvend's users hold: one per bucket-mode user, each shared bucket once",
+        );
+        let bucket_quota = gauge(
+            "bucket_quota",
+            "The account's bucket quota as configured (storage.bucket_quota)",
+        );
         let cache_children = ["credentials", "mappings"]
             .into_iter()
             .map(|name| {
@@ -149,6 +177,9 @@ impl Metrics {
             provisioned,
             provision_seconds,
             bucket_quota_exhausted,
+            new_users_refused,
+            buckets,
+            bucket_quota,
             jwks_refreshes,
             users,
             coherence_drops,

@@ -28,8 +28,11 @@ pub enum BucketError {
     ExistingPolicy(String),
     #[error("request could not be built: {0}")]
     Request(String),
-    #[error("{failed} objects could not be deleted (first: {first})")]
-    NotEmptied { failed: usize, first: String },
+    /// S3 refused to delete `left` objects (per-key errors of `DeleteObjects`); `first` is
+    /// AWS's error code for the first of them (`AccessDenied`: an SCP, a bucket policy or
+    /// object lock).
+    #[error("{left} objects could not be deleted (AWS: {first})")]
+    NotEmptied { left: u64, first: String },
     /// The shared bucket's policy cannot hold one more revocation: every user revoked within
     /// a session's lifetime in one statement would be `bytes` long (S3 allows 20 KiB).
     #[error(

@@ -17,18 +17,19 @@ impl Buckets {
     /// exists.
     pub async fn is_empty(&self, bucket: &BucketName, prefix: &str) -> Result<bool, BucketError> {
         Ok(self
-            .list_objects(bucket, prefix, 1)
+            .list_objects(bucket, prefix, 1, None)
             .await?
             .is_none_or(|out| out.contents().is_empty()))
     }
 
-    /// The first `max_keys` objects of the bucket under `prefix`; `None` when the bucket does
-    /// not exist.
+    /// The first `max_keys` objects of the bucket under `prefix` (after the key `after`, if
+    /// given); `None` when the bucket does not exist.
     async fn list_objects(
         &self,
         bucket: &BucketName,
         prefix: &str,
         max_keys: i32,
+        after: Option<String>,
     ) -> Result<Option<aws_sdk_s3::operation::list_objects_v2::ListObjectsV2Output>, BucketError> {
         match self
             .s3
@@ -37,6 +38,7 @@ impl Buckets {
             .expected_bucket_owner(self.owner.as_str())
             .max_keys(max_keys)
             .set_prefix((!prefix.is_empty()).then(|| prefix.to_owned()))
+            .set_start_after(after)
             .send()
             .await
         {
@@ -46,14 +48,19 @@ impl Buckets {
     }
 
     /// Deletes every object and every unfinished upload, then the bucket. A bucket that is
-    /// already gone counts as deleted (with nothing removed).
+    /// already gone counts as deleted (with nothing removed). Objects S3 refuses to delete
+    /// (`NotEmptied`) keep the bucket; everything else that can go is gone.
     #[tracing::instrument(skip(self), fields(bucket = %bucket))]
     pub async fn empty_and_delete(&self, bucket: &BucketName) -> Result<Emptied, BucketError> {
-        let (objects, exists) = self.delete_objects(bucket, "").await?;
-        if !exists {
-            return Ok(Emptied { objects, uploads: 0 });
+        let pass = self.delete_objects(bucket, "").await?;
+        if !pass.exists {
+            return Ok(Emptied {
+                objects: pass.deleted,
+                uploads: 0,
+            });
         }
         let uploads = self.abort_uploads(bucket, "").await?;
+        pass.refused.into_result()?;
         observe(
             &self.metrics,
             "s3",
@@ -65,31 +72,47 @@ impl Buckets {
                 .send()
                 .await,
         )?;
-        Ok(Emptied { objects, uploads })
+        Ok(Emptied {
+            objects: pass.deleted,
+            uploads,
+        })
     }
 
     /// Deletes every object and unfinished upload under `prefix` (a user's prefix of a shared
-    /// bucket, ending in `/`); the bucket stays.
+    /// bucket, ending in `/`); the bucket stays. Objects S3 refuses to delete: `NotEmptied`.
     #[tracing::instrument(skip(self), fields(bucket = %bucket))]
     pub async fn empty_prefix(&self, bucket: &BucketName, prefix: &str) -> Result<Emptied, BucketError> {
         debug_assert!(prefix.ends_with('/'), "a user prefix ends in /");
-        let (objects, exists) = self.delete_objects(bucket, prefix).await?;
-        let uploads = if exists {
+        let pass = self.delete_objects(bucket, prefix).await?;
+        let uploads = if pass.exists {
             self.abort_uploads(bucket, prefix).await?
         } else {
             0
         };
-        Ok(Emptied { objects, uploads })
+        pass.refused.into_result()?;
+        Ok(Emptied {
+            objects: pass.deleted,
+            uploads,
+        })
     }
 
-    /// Deletes every object under `prefix`, a page at a time; returns how many, and whether
-    /// the bucket still exists.
-    async fn delete_objects(&self, bucket: &BucketName, prefix: &str) -> Result<(u64, bool), BucketError> {
+    /// Deletes every object under `prefix`, a page at a time. Keys S3 refuses (per-key errors
+    /// of `DeleteObjects`: an SCP, a bucket policy, object lock) are counted and passed over,
+    /// so one locked object does not keep the rest.
+    async fn delete_objects(&self, bucket: &BucketName, prefix: &str) -> Result<DeletePass, BucketError> {
         let b = bucket.as_str();
-        let mut deleted = 0u64;
+        let mut pass = DeletePass {
+            deleted: 0,
+            refused: Refused::default(),
+            exists: true,
+        };
+        // Deleted keys leave the listing; refused ones stay, so each page starts after the
+        // last key of the one before.
+        let mut after = None;
         loop {
-            let Some(listed) = self.list_objects(bucket, prefix, PAGE).await? else {
-                return Ok((deleted, false));
+            let Some(listed) = self.list_objects(bucket, prefix, PAGE, after.take()).await? else {
+                pass.exists = false;
+                return Ok(pass);
             };
             let keys: Vec<ObjectIdentifier> = listed
                 .contents()
@@ -97,9 +120,9 @@ impl Buckets {
                 .filter_map(|o| o.key())
                 .filter_map(|k| ObjectIdentifier::builder().key(k).build().ok())
                 .collect();
-            if keys.is_empty() {
-                return Ok((deleted, true));
-            }
+            let Some(last) = keys.last().map(|k| k.key().to_owned()) else {
+                return Ok(pass);
+            };
             let delete = Delete::builder()
                 .set_objects(Some(keys))
                 .quiet(true)
@@ -118,13 +141,22 @@ impl Buckets {
                     .send()
                     .await,
             )?;
+            let refused = out.errors().len() as u64;
             if let Some(first) = out.errors().first() {
-                return Err(BucketError::NotEmptied {
-                    failed: out.errors().len(),
-                    first: first.code().unwrap_or("unknown").to_owned(),
-                });
+                tracing::warn!(
+                    refused,
+                    first_key = first.key().unwrap_or_default(),
+                    code = first.code().unwrap_or_default(),
+                    message = first.message().unwrap_or_default(),
+                    "S3 refused to delete objects"
+                );
+                pass.refused.add(refused, first.code());
             }
-            deleted += count;
+            pass.deleted += count.saturating_sub(refused);
+            if listed.is_truncated() != Some(true) {
+                return Ok(pass);
+            }
+            after = Some(last);
         }
     }
 
@@ -175,6 +207,48 @@ impl Buckets {
             // aborted above are no longer listed.
             key_marker = page.next_key_marker().map(ToOwned::to_owned);
             upload_id_marker = page.next_upload_id_marker().map(ToOwned::to_owned);
+        }
+    }
+}
+
+/// What one pass of deleting objects did.
+struct DeletePass {
+    deleted: u64,
+    refused: Refused,
+    /// False when the bucket does not exist.
+    exists: bool,
+}
+
+/// Objects S3 refused to delete: how many, and its error code for the first.
+#[derive(Default)]
+struct Refused {
+    count: u64,
+    first: Option<String>,
+}
+
+impl Refused {
+    fn add(&mut self, count: u64, code: Option<&str>) {
+        self.count += count;
+        if self.first.is_none() {
+            // An AWS error code (`AccessDenied`): letters and digits, kept short, since it
+            // reaches the operator's answer.
+            let code: String = code
+                .unwrap_or("unknown")
+                .chars()
+                .filter(char::is_ascii_alphanumeric)
+                .take(64)
+                .collect();
+            self.first = Some(if code.is_empty() { "unknown".to_owned() } else { code });
+        }
+    }
+
+    fn into_result(self) -> Result<(), BucketError> {
+        match self.first {
+            Some(first) if self.count > 0 => Err(BucketError::NotEmptied {
+                left: self.count,
+                first,
+            }),
+            _ => Ok(()),
         }
     }
 }

@@ -5,6 +5,9 @@ pub fn replicas() -> u32 {
 pub fn new_users_per_minute() -> u32 {
     600
 }
+/// `limits.new_users_per_day` in bucket mode when absent: a fifth of AWS's default bucket
+/// quota (10,000), so sign-up bots need five days to use it up and the quota alert fires first.
+pub const NEW_USERS_PER_DAY: u32 = 2_000;
 pub fn credentials_mib() -> u64 {
     // ~6.5k users' AWS-sized credentials and response bodies; the rest wait sealed in the
     // spill table.

@@ -314,6 +314,14 @@ pub struct LimitsConfig {
     /// user gets 429 `provisioning_rate_limited` (anyone who can sign up makes a bucket).
     #[serde(default = "defaults::new_users_per_minute")]
     pub new_users_per_minute: u32,
+    /// First logins in any 24 hours across the fleet (counted in the database, so every
+    /// replica sees the same figure); beyond it a new user gets 429 `new_user_limit_reached`
+    /// with Retry-After, and returning users are unaffected. The rate above only slows sign-up
+    /// bots; this bounds the buckets they can use up. `0`: no limit. Absent: 2,000 in bucket
+    /// mode, no limit in prefix mode (a prefix costs no bucket); see
+    /// [`Config::new_users_per_day`].
+    #[serde(default)]
+    pub new_users_per_day: Option<u32>,
     /// Replicas sharing these limits behind one load balancer: each enforces its share
     /// (the rates above divided by this, rounded up), so the fleet as a whole holds them.
     #[serde(default = "defaults::replicas")]
@@ -327,6 +335,19 @@ impl AwsConfig {
     /// Never on a loaded config: `validate` refuses a role ARN without a 12-digit account.
     pub fn account_id(&self) -> crate::identity::AccountId {
         crate::identity::AccountId::from_role_arn(&self.role_arn).expect("aws.role_arn is checked at load")
+    }
+}
+
+impl Config {
+    /// The limit on first logins in any 24 hours that applies (`limits.new_users_per_day`):
+    /// the configured one, or when absent [`defaults::NEW_USERS_PER_DAY`] in bucket mode and
+    /// none in prefix mode. `None`: no limit (also when configured as 0).
+    pub fn new_users_per_day(&self) -> Option<std::num::NonZeroU32> {
+        match (self.limits.new_users_per_day, self.storage.mode) {
+            (Some(n), _) => std::num::NonZeroU32::new(n),
+            (None, StorageMode::Bucket) => std::num::NonZeroU32::new(defaults::NEW_USERS_PER_DAY),
+            (None, StorageMode::Prefix) => None,
+        }
     }
 }
 
@@ -346,6 +367,7 @@ impl Default for LimitsConfig {
             assume_role_per_second: defaults::assume_role_per_second(),
             replicas: defaults::replicas(),
             new_users_per_minute: defaults::new_users_per_minute(),
+            new_users_per_day: None,
         }
     }
 }

@@ -216,3 +216,28 @@ fn role_arns_are_checked() {
     assert!(!is_role_arn("arn:aws:sts::000000000000:role/x"));
     assert!(!is_role_arn("arn:aws:iam::000000000000:role/"));
 }
+
+#[test]
+fn new_users_per_day_defaults_to_2000_in_bucket_mode_and_to_none_in_prefix_mode() {
+    let prefix = [
+        ("STSVEND_STORAGE__MODE", "prefix"),
+        ("STSVEND_STORAGE__SHARED_BUCKET", "stsvend-shared"),
+    ];
+    let limit = |env: &[(&str, &str)]| {
+        load(GOOD, env)
+            .unwrap()
+            .new_users_per_day()
+            .map(std::num::NonZeroU32::get)
+    };
+    assert_eq!(limit(&[]), Some(2000));
+    assert_eq!(limit(&prefix), None, "a prefix costs no bucket");
+    assert_eq!(
+        limit(&[("STSVEND_LIMITS__NEW_USERS_PER_DAY", "0")]),
+        None,
+        "0 is no limit"
+    );
+    assert_eq!(limit(&[("STSVEND_LIMITS__NEW_USERS_PER_DAY", "3")]), Some(3));
+    let mut set = prefix.to_vec();
+    set.push(("STSVEND_LIMITS__NEW_USERS_PER_DAY", "50"));
+    assert_eq!(limit(&set), Some(50), "configured, it holds in prefix mode too");
+}

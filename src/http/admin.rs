@@ -169,6 +169,13 @@ fn api_error(e: AdminError) -> ApiError {
             code: "revocation_capacity_exhausted",
             message: format!("{e}; older revocations leave it as their sessions expire: disable the user meanwhile"),
         },
+        AdminError::Bucket(BucketError::NotEmptied { left, first }) => {
+            tracing::error!(objects_left = left, aws_error = %first, "delete incomplete: S3 refused to delete objects; the user stays disabled and revoked");
+            ApiError::DeleteIncomplete {
+                objects_left: left,
+                aws_error: first,
+            }
+        }
         AdminError::Store(e) if e.is_unavailable() => super::credentials::store_unavailable("admin action", &e),
         e @ (AdminError::Store(_) | AdminError::Bucket(_)) => ApiError::internal("admin action failed", &e),
     }
@@ -332,6 +339,7 @@ pub(super) struct DeleteQuery {
     responses(
         (status = 200, description = "Bucket and mapping deleted", body = crate::admin::Deleted),
         (status = 409, description = "Bucket not empty (use force)", body = ErrorBody),
+        (status = 502, description = "`delete_incomplete`: AWS refused to delete some objects (`details`: `objects_left`, `aws_error`); the user stays disabled and revoked, and deleting again resumes", body = ErrorBody),
         AdminErrors,
     ),
     security(("bearer" = [])))]

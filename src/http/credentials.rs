@@ -68,7 +68,7 @@ pub(super) struct ContainerQuery {
         (status = 400, description = "Malformed body or unknown access", body = super::error::ErrorBody),
         (status = 401, description = "Missing or invalid token", body = super::error::ErrorBody),
         (status = 403, description = "Token lacks the scope for this access, or the user is disabled", body = super::error::ErrorBody),
-        (status = 429, description = "Vend rate exceeded (Retry-After)", body = super::error::ErrorBody),
+        (status = 429, description = "Vend rate exceeded, or a first login beyond the new-user rate or daily limit (`rate_limited`, `provisioning_rate_limited`, `new_user_limit_reached`; Retry-After)", body = super::error::ErrorBody),
         (status = 503, description = "AWS, the issuer or the audit log unavailable (Retry-After)", body = super::error::ErrorBody),
     ),
     security(("bearer" = [])))]
@@ -106,7 +106,7 @@ pub async fn vend(
         (status = 400, description = "Unknown access or query", body = super::error::ErrorBody),
         (status = 401, description = "Missing or invalid token", body = super::error::ErrorBody),
         (status = 403, description = "Token lacks the scope, or the user is disabled", body = super::error::ErrorBody),
-        (status = 429, description = "Vend rate exceeded (Retry-After)", body = super::error::ErrorBody),
+        (status = 429, description = "Vend rate exceeded, or a first login beyond the new-user rate or daily limit (`rate_limited`, `provisioning_rate_limited`, `new_user_limit_reached`; Retry-After)", body = super::error::ErrorBody),
         (status = 503, description = "Upstream unavailable (Retry-After)", body = super::error::ErrorBody),
     ),
     security(("bearer" = [])))]
@@ -174,6 +174,7 @@ pub(super) fn vend_error(e: VendError) -> ApiError {
             }
             ProvisionError::Store(e) if e.is_unavailable() => store_unavailable("provisioning", e),
             ProvisionError::RateLimited(wait) => ApiError::ProvisioningRateLimited(wait.as_secs() + 1),
+            ProvisionError::DailyLimit(wait) => ApiError::NewUserLimitReached(wait.as_secs() + 1),
             ProvisionError::BucketQuota => ApiError::BucketQuotaExhausted,
             // Every random name taken: someone is registering names as fast as they are
             // recorded. A later attempt draws new ones.

@@ -25,6 +25,10 @@ pub struct ErrorDetail {
     pub code: String,
     /// For humans; may change.
     pub message: String,
+    /// Facts some codes carry for programs (`delete_incomplete`: `objects_left`, `aws_error`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<Object>)]
+    pub details: Option<serde_json::Value>,
 }
 
 /// The error code of a response, kept in its extensions for the request log.
@@ -58,11 +62,20 @@ pub enum ApiError {
     /// New users arrive faster than `limits.new_users_per_minute`.
     #[error("too many new users right now; retry in {0} s")]
     ProvisioningRateLimited(u64),
+    /// `limits.new_users_per_day` new users were made within the last day.
+    #[error("no more new accounts can be set up today; retry in {0} s")]
+    NewUserLimitReached(u64),
     #[error("{0} is unavailable; retry later")]
     Unavailable(&'static str),
     /// AWS refused a new bucket: the account's bucket quota is used up.
     #[error("no storage can be created for new users right now; retry later")]
     BucketQuotaExhausted,
+    /// An admin delete that AWS partly refused: `objects_left` objects stay (the user is kept,
+    /// disabled and revoked); `aws_error` is AWS's code for the first.
+    #[error(
+        "{objects_left} objects could not be deleted (AWS: {aws_error}); the user stays disabled with their sessions revoked. Check the bucket policy, SCPs and object lock (retention, legal holds), then delete again"
+    )]
+    DeleteIncomplete { objects_left: u64, aws_error: String },
     #[error("internal error")]
     Internal,
 }
@@ -80,8 +93,10 @@ impl ApiError {
             Self::MethodNotAllowed => "method_not_allowed",
             Self::TooManyRequests(_) => "rate_limited",
             Self::ProvisioningRateLimited(_) => "provisioning_rate_limited",
+            Self::NewUserLimitReached(_) => "new_user_limit_reached",
             Self::Unavailable(_) => "service_unavailable",
             Self::BucketQuotaExhausted => "bucket_quota_exhausted",
+            Self::DeleteIncomplete { .. } => "delete_incomplete",
             Self::Internal => "internal",
         }
     }
@@ -131,7 +146,10 @@ impl ResponseError for ApiError {
             Self::Conflict { .. } => StatusCode::CONFLICT,
             Self::NotFound(_) => StatusCode::NOT_FOUND,
             Self::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
-            Self::TooManyRequests(_) | Self::ProvisioningRateLimited(_) => StatusCode::TOO_MANY_REQUESTS,
+            Self::TooManyRequests(_) | Self::ProvisioningRateLimited(_) | Self::NewUserLimitReached(_) => {
+                StatusCode::TOO_MANY_REQUESTS
+            }
+            Self::DeleteIncomplete { .. } => StatusCode::BAD_GATEWAY,
             Self::Internal => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -165,13 +183,26 @@ impl ResponseError for ApiError {
         } else if status == StatusCode::SERVICE_UNAVAILABLE {
             resp.insert_header((header::RETRY_AFTER, RETRY_AFTER_SECONDS.to_string()));
         }
-        if let Self::TooManyRequests(secs) | Self::ProvisioningRateLimited(secs) = self {
+        if let Self::TooManyRequests(secs) | Self::ProvisioningRateLimited(secs) | Self::NewUserLimitReached(secs) =
+            self
+        {
             resp.insert_header((header::RETRY_AFTER, secs.to_string()));
         }
+        let details = match self {
+            Self::DeleteIncomplete {
+                objects_left,
+                aws_error,
+            } => Some(serde_json::json!({
+                "objects_left": objects_left,
+                "aws_error": aws_error,
+            })),
+            _ => None,
+        };
         let mut out = resp.json(ErrorBody {
             error: ErrorDetail {
                 code: self.code().to_owned(),
                 message: self.to_string(),
+                details,
             },
         });
         out.extensions_mut().insert(ErrorCode(self.code()));

@@ -40,6 +40,9 @@ pub async fn metrics(store: web::Data<Store>, metrics: web::Data<Metrics>) -> Ht
     if let Ok((ready, pending)) = store.count_users().await {
         metrics.users.set(ready + pending);
     }
+    if let Ok(buckets) = store.count_buckets().await {
+        metrics.buckets.set(buckets);
+    }
     HttpResponse::Ok()
         .content_type("text/plain; version=0.0.4")
         .body(metrics.render())

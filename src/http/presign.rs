@@ -71,7 +71,7 @@ pub struct PresignPostResponse {
         (status = 400, description = "Malformed body, invalid key or expires_in, unknown access", body = super::error::ErrorBody),
         (status = 401, description = "Missing or invalid token", body = super::error::ErrorBody),
         (status = 403, description = "Token lacks the scope, the access level does not allow the method, or the user is disabled", body = super::error::ErrorBody),
-        (status = 429, description = "Rate exceeded (shared with vends; Retry-After)", body = super::error::ErrorBody),
+        (status = 429, description = "Rate exceeded (shared with vends), or a first login beyond the new-user limits (Retry-After)", body = super::error::ErrorBody),
         (status = 503, description = "AWS, the issuer or the audit log unavailable (Retry-After)", body = super::error::ErrorBody),
     ),
     security(("bearer" = [])))]
@@ -115,7 +115,7 @@ pub async fn presign(
         (status = 400, description = "Malformed body, invalid key, prefix, size, content type or expires_in", body = super::error::ErrorBody),
         (status = 401, description = "Missing or invalid token", body = super::error::ErrorBody),
         (status = 403, description = "Token lacks the scope, the access level cannot upload, or the user is disabled", body = super::error::ErrorBody),
-        (status = 429, description = "Rate exceeded (shared with vends; Retry-After)", body = super::error::ErrorBody),
+        (status = 429, description = "Rate exceeded (shared with vends), or a first login beyond the new-user limits (Retry-After)", body = super::error::ErrorBody),
         (status = 503, description = "AWS, the issuer or the audit log unavailable (Retry-After)", body = super::error::ErrorBody),
     ),
     security(("bearer" = [])))]

@@ -20,7 +20,10 @@ use crate::cache::HotCache;
 use crate::config::Config;
 use crate::identity::{BucketName, IdentityError, MAX_BUCKET_ATTEMPTS, UserId, UserPrefix};
 use crate::limits::AwsGate;
-use crate::store::{NewUser, ProvisionState, Store, StoreError, UserRecord};
+use crate::store::{Admission, NewUser, NewUserLimit, ProvisionState, Store, StoreError, UserRecord};
+
+/// The window of `limits.new_users_per_day`.
+const DAY: std::time::Duration = std::time::Duration::from_hours(24);
 
 #[derive(Debug, thiserror::Error)]
 pub enum ProvisionError {
@@ -37,6 +40,10 @@ pub enum ProvisionError {
     /// New users arrive faster than `limits.new_users_per_minute`; retry after the duration.
     #[error("too many first logins; retry in {0:?}")]
     RateLimited(std::time::Duration),
+    /// `limits.new_users_per_day` new users were made within the last day (fleet-wide); room
+    /// comes back after the duration.
+    #[error("the daily limit of new users is reached; retry in {0:?}")]
+    DailyLimit(std::time::Duration),
     /// AWS refused the bucket: the account's bucket quota is used up (`TooManyBuckets`).
     #[error("the account's bucket quota is used up")]
     BucketQuota,
@@ -57,6 +64,8 @@ struct Inner {
     ready: HotCache<UserId, Arc<UserRecord>, UnitWeighter, DefaultLifecycle<UserId, Arc<UserRecord>>>,
     gate: Arc<AwsGate>,
     new_users: crate::limits::NewUserRate,
+    /// `limits.new_users_per_day`, when one applies.
+    daily: Option<NewUserLimit>,
 }
 
 impl Provisioner {
@@ -82,6 +91,9 @@ impl Provisioner {
                 },
                 gate,
                 new_users: crate::limits::NewUserRate::new(&config.limits),
+                daily: config
+                    .new_users_per_day()
+                    .map(|limit| NewUserLimit { limit, window: DAY }),
             }),
         }
     }
@@ -143,6 +155,11 @@ impl Provisioner {
 }
 
 impl Inner {
+    /// Counts a first login refused by the new-user limit `limit` (`per_minute`, `per_day`).
+    fn refused(&self, limit: &str) {
+        self.gate.metrics().new_users_refused.with_label_values(&[limit]).inc();
+    }
+
     async fn load_or_provision<F, Fut>(&self, caller: &Caller, meanwhile: F) -> Result<UserRecord, ProvisionError>
     where
         F: FnOnce(UserRecord) -> Fut,
@@ -157,22 +174,37 @@ impl Inner {
             }
             None => {
                 // Only a user with no row yet is new: interrupted first logins resume freely.
-                self.new_users.check().map_err(ProvisionError::RateLimited)?;
+                self.new_users.check().map_err(|wait| {
+                    self.refused("per_minute");
+                    ProvisionError::RateLimited(wait)
+                })?;
                 let (bucket, prefix) = match &self.shared {
                     Some((shared, root)) => (shared.clone(), Some(UserPrefix::for_user(root, &caller.user_id)?)),
                     None => (BucketName::fresh(&self.prefix)?, None),
                 };
-                let row = self
-                    .store
-                    .insert_user(&NewUser {
-                        user_id: &caller.user_id,
-                        issuer: &caller.issuer,
-                        subject: &caller.subject,
-                        bucket: &bucket,
-                        region: &self.region,
-                        prefix: prefix.as_ref(),
-                    })
-                    .await?;
+                let new = NewUser {
+                    user_id: &caller.user_id,
+                    issuer: &caller.issuer,
+                    subject: &caller.subject,
+                    bucket: &bucket,
+                    region: &self.region,
+                    prefix: prefix.as_ref(),
+                };
+                let row = match self.daily {
+                    None => self.store.insert_user(&new).await?,
+                    Some(limit) => match self.store.admit_user(&new, limit).await? {
+                        Admission::Row(row) => row,
+                        Admission::Full { room_at } => {
+                            self.refused("per_day");
+                            // Not `clock::now()`, whole seconds: the wait is rounded up at the edge.
+                            let wait: std::time::Duration = (room_at - time::OffsetDateTime::now_utc())
+                                .try_into()
+                                .unwrap_or_default();
+                            tracing::warn!(user_id = %caller.user_id, limit = limit.limit, retry_after_s = wait.as_secs(), "first login refused: limits.new_users_per_day reached");
+                            return Err(ProvisionError::DailyLimit(wait));
+                        }
+                    },
+                };
                 if row.state == ProvisionState::Ready {
                     // Prefix mode: the row is ready at once. The shared bucket exists already
                     // (`bootstrap`), and the session policy keeps the user in their prefix.

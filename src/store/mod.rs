@@ -88,6 +88,32 @@ pub struct NewUser<'a> {
     pub prefix: Option<&'a UserPrefix>,
 }
 
+/// A bound on first logins: at most `limit` users created within `window`, counted in the
+/// database, so every process sharing it holds the same bound.
+#[derive(Debug, Clone, Copy)]
+pub struct NewUserLimit {
+    pub limit: std::num::NonZeroU32,
+    pub window: std::time::Duration,
+}
+
+impl NewUserLimit {
+    /// The stored form (`created_at`) of the instant `window` ago: rows created after it are
+    /// in the window. RFC 3339 UTC sorts as text.
+    fn window_start(self) -> String {
+        crate::clock::format_time(crate::clock::now() - self.window)
+    }
+}
+
+/// What [`Store::admit_user`] did.
+#[derive(Debug)]
+pub enum Admission {
+    /// The user's row: written now, or theirs already (an existing user is always admitted).
+    Row(UserRecord),
+    /// `limit` users were created within the window: no row written. Room comes back at
+    /// `room_at`, when enough of them are older than the window.
+    Full { room_at: OffsetDateTime },
+}
+
 /// One audit row.
 pub struct VendRecord {
     pub user_id: UserId,
@@ -246,6 +272,14 @@ impl Store {
         on_backend!(self, s => s.insert_user(new).await)
     }
 
+    /// Like [`Store::insert_user`], unless the user has no row yet and `limit.limit` users
+    /// were created within `limit.window`: then nothing is written. The count and the insert
+    /// are one serialized step across every process on the database, so a fleet cannot
+    /// overshoot the limit between them.
+    pub async fn admit_user(&self, new: &NewUser<'_>, limit: NewUserLimit) -> Result<Admission, StoreError> {
+        on_backend!(self, s => s.admit_user(new, limit).await)
+    }
+
     /// Moves a pending user to another bucket-name candidate.
     pub async fn set_bucket(&self, user_id: &UserId, bucket: &BucketName, candidate: u32) -> Result<(), StoreError> {
         on_backend!(self, s => s.set_bucket(user_id, bucket, candidate).await)
@@ -262,6 +296,12 @@ impl Store {
     /// Number of user rows, by state: (ready, pending).
     pub async fn count_users(&self) -> Result<(i64, i64), StoreError> {
         on_backend!(self, s => s.count_users().await)
+    }
+
+    /// Buckets the users' rows name: one per user in bucket mode, one per shared bucket in
+    /// prefix mode (what counts against the account's bucket quota, as far as stsvend knows).
+    pub async fn count_buckets(&self) -> Result<i64, StoreError> {
+        on_backend!(self, s => s.count_buckets().await)
     }
 
     /// Users matching `q`, each with their last hand-out time (the same figure as

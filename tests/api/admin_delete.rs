@@ -3,6 +3,7 @@
 //! user whose first login never finished removed too.
 
 use futures::StreamExt;
+use serde_json::Value;
 
 use crate::admin::{admin_app, admin_app_behind, admin_call, admin_ok, admin_token, put, user_id_of};
 use crate::fault_proxy::FaultProxy;
@@ -167,4 +168,74 @@ async fn deleting_a_pending_user_removes_the_bucket_a_crash_left_behind() {
     assert_eq!(body["bucket"], bucket.as_str());
     assert!(buckets_named(bucket.as_str()).await.is_empty(), "the bucket is gone");
     assert_eq!(app.users_in_db().await, 0);
+}
+
+/// A delete that AWS partly refuses (`DeleteObjects` answering 200 with per-key
+/// `AccessDenied`: an SCP, a bucket policy or object lock) answers 502 `delete_incomplete`
+/// with the count of objects left and AWS's first error code, never a bare 500; the user stays
+/// disabled, and deleting again once the cause is gone completes. `app` reaches AWS through
+/// `proxy`; `sub` holds two objects in `bucket` (their own, or the shared one in prefix mode).
+pub async fn a_partly_refused_delete_answers_502_and_a_retry_completes(
+    app: &TestApp,
+    proxy: &FaultProxy,
+    sub: &str,
+    v: &Vended,
+) {
+    assert_eq!(put(v, "a.txt").await, "ok");
+    assert_eq!(put(v, "b.txt").await, "ok");
+    let id = user_id_of(app, sub);
+    let keys = [format!("{}a.txt", v.prefix), format!("{}b.txt", v.prefix)];
+    let keys: Vec<&str> = keys.iter().map(String::as_str).collect();
+    proxy.refuse_deleting_objects(&v.bucket, &keys, u32::MAX, "AccessDenied");
+    let token = admin_token(app);
+    let path = format!("/users/{id}?force=true");
+
+    let (status, body) = admin_call(app, reqwest::Method::DELETE, &path, &token).await;
+    assert_eq!(
+        (status, body["error"]["code"].as_str()),
+        (502, Some("delete_incomplete")),
+        "{body}"
+    );
+    assert_eq!(body["error"]["details"]["objects_left"], 2, "{body}");
+    assert_eq!(body["error"]["details"]["aws_error"], "AccessDenied", "{body}");
+    let message = body["error"]["message"].as_str().unwrap();
+    assert!(message.contains("2 objects"), "{message}");
+    assert!(!message.contains("faultproxy"), "no AWS internals: {message}");
+
+    // The user is kept, disabled and revoked: no keys for them meanwhile.
+    let shown = admin_ok(app, reqwest::Method::GET, &format!("/users/{id}")).await;
+    assert_eq!(shown["state"], "disabled", "{shown}");
+    assert!(shown["sessions_revoked_before"].is_string(), "{shown}");
+    let vend = app.post_credentials(Some(&app.issuer.token(sub)), None).await;
+    assert_eq!(vend.status(), 403);
+    let audit = admin_ok(app, reqwest::Method::GET, &format!("/audit?target={id}")).await;
+    let delete = audit["actions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|a| a["action"] == "users.delete_forced")
+        .unwrap_or_else(|| panic!("no delete audited: {audit}"));
+    assert_eq!(
+        (&delete["outcome"], &delete["detail"]),
+        (&Value::from("failed"), &Value::from("delete_incomplete")),
+        "{audit}"
+    );
+
+    // The operator lifts the refusal (bucket policy, object lock); deleting again completes.
+    proxy.stop_answering();
+    let (status, body) = admin_call(app, reqwest::Method::DELETE, &path, &token).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["objects_deleted"], 2, "{body}");
+    let (status, _) = admin_call(app, reqwest::Method::GET, &format!("/users/{id}"), &token).await;
+    assert_eq!(status, 404);
+}
+
+#[tokio::test]
+async fn a_delete_that_aws_partly_refuses_answers_502_delete_incomplete_and_a_retry_completes() {
+    let proxy = FaultProxy::start().await;
+    let app = admin_app_behind(&proxy, &[]).await;
+    let sub = unique_sub("del-refused");
+    let v = app.vend(&sub, None).await;
+    a_partly_refused_delete_answers_502_and_a_retry_completes(&app, &proxy, &sub, &v).await;
+    assert!(buckets_named(&v.bucket).await.is_empty(), "the bucket is gone");
 }

@@ -119,6 +119,25 @@ impl FaultProxy {
         self.answer("POST / ", "", times, status, &body);
     }
 
+    /// Answers the next `times` `DeleteObjects` calls on `bucket` (`POST /<bucket>?delete`) as
+    /// S3 does when it refuses some keys (an SCP, a bucket policy, object lock): 200 with a
+    /// `DeleteResult` naming each of `keys` with the error `code`. Nothing is deleted.
+    pub fn refuse_deleting_objects(&self, bucket: &str, keys: &[&str], times: u32, code: &str) {
+        let errors: Vec<String> = keys
+            .iter()
+            .map(|k| format!("<Error><Key>{k}</Key><Code>{code}</Code><Message>Access Denied</Message></Error>"))
+            .collect();
+        let errors = errors.concat();
+        let body = format!(
+            "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<DeleteResult xmlns=\"http://s3.amazonaws.com/doc/2006-03-01/\">{errors}</DeleteResult>"
+        );
+        self.answer(&format!("POST /{bucket}"), "?delete", times, 200, &body);
+        // The request has a body (the keys): read it whole before answering, as S3 does.
+        if let Some(last) = self.state.answers.lock().unwrap().last_mut() {
+            last.read_body = true;
+        }
+    }
+
     /// Forgets every canned answer not yet given.
     pub fn stop_answering(&self) {
         self.state.answers.lock().unwrap().clear();
@@ -136,6 +155,7 @@ impl FaultProxy {
             },
             remaining: times,
             until: None,
+            read_body: false,
             response: response.into_bytes(),
         });
     }
@@ -249,19 +269,22 @@ struct Answer {
     remaining: u32,
     /// Answers only until then (`None`: until `remaining` runs out).
     until: Option<std::time::Instant>,
+    /// Reads the whole request (its `Content-Length` of body) before answering.
+    read_body: bool,
     response: Vec<u8>,
 }
 
 impl State {
-    /// The canned response for this request, if a rule with uses left matches it.
-    fn answer_for(&self, data: &[u8]) -> Option<Vec<u8>> {
+    /// The canned response for this request, if a rule with uses left matches it, and whether
+    /// to read the request's body first.
+    fn answer_for(&self, data: &[u8]) -> Option<(Vec<u8>, bool)> {
         let mut answers = self.answers.lock().unwrap();
         let now = std::time::Instant::now();
         let rule = answers
             .iter_mut()
             .find(|a| a.remaining > 0 && a.until.is_none_or(|u| now < u) && a.line.matches(data))?;
         rule.remaining -= 1;
-        Some(rule.response.clone())
+        Some((rule.response.clone(), rule.read_body))
     }
 }
 
@@ -282,7 +305,14 @@ async fn pump(state: Arc<State>, mut client: TcpStream) {
                     Ok(0) | Err(_) => return None,
                     Ok(n) => n,
                 };
-                if let Some(response) = state.answer_for(&buf[..n]) {
+                if let Some((response, read_body)) = state.answer_for(&buf[..n]) {
+                    let mut request = buf[..n].to_vec();
+                    while read_body && !whole_request(&request) {
+                        match cr.read(&mut buf).await {
+                            Ok(0) | Err(_) => return None,
+                            Ok(m) => request.extend_from_slice(&buf[..m]),
+                        }
+                    }
                     return Some(response);
                 }
                 let latency = state

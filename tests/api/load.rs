@@ -21,8 +21,9 @@ fn unlimited(issuer: &TestIssuer, db: &std::path::Path) -> Vec<(&'static str, St
         ("STSVEND_LIMITS__VENDS_PER_MINUTE", "1000000".to_owned()),
         ("STSVEND_LIMITS__VEND_BURST", "1000000".to_owned()),
         // The mixed load makes new users continuously (thousands a minute): the first-login
-        // limit is tested on its own (provisioning.rs).
+        // limits are tested on their own (provisioning.rs).
         ("STSVEND_LIMITS__NEW_USERS_PER_MINUTE", "1000000".to_owned()),
+        ("STSVEND_LIMITS__NEW_USERS_PER_DAY", "0".to_owned()),
         (
             "RUST_LOG",
             "warn,stsvend=info,stsvend::http=warn,stsvend::sts=warn,stsvend::provision=warn".to_owned(),

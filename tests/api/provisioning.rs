@@ -235,6 +235,80 @@ async fn first_logins_beyond_the_new_user_rate_get_429_and_leave_nothing_behind(
     app.vend(&first, None).await;
 }
 
+/// `limits.new_users_per_day` bounds first logins in any 24 hours across the fleet, counted
+/// in the database: with a limit of 3, users made through two replicas add up, the fourth new
+/// user gets 429 `new_user_limit_reached` with Retry-After from either replica, nothing is
+/// made for them, and a returning user still gets keys.
+async fn the_daily_new_user_limit_holds_across_replicas(postgres: bool) {
+    let prefix = private_prefix();
+    let url = if postgres {
+        Some(crate::pg::fresh_database().await)
+    } else {
+        None
+    };
+    let opts = || {
+        let o = Options::default()
+            .set("STSVEND_LIMITS__NEW_USERS_PER_DAY", "3")
+            .set("STSVEND_STORAGE__BUCKET_PREFIX", &prefix);
+        match &url {
+            Some(url) => o.set("STSVEND_DATABASE__URL", url),
+            None => o,
+        }
+    };
+    let a = TestApp::spawn_with(opts()).await;
+    let b = TestApp::spawn_with(Options {
+        db_dir: Some(a.db_dir.clone()),
+        issuer: Some(a.issuer.clone()),
+        ..opts()
+    })
+    .await;
+    let users: Vec<String> = (0..3).map(|i| unique_sub(&format!("daily-{i}"))).collect();
+    a.vend(&users[0], None).await;
+    b.vend(&users[1], None).await;
+    a.vend(&users[2], None).await;
+
+    let fourth = unique_sub("daily-fourth");
+    for (name, app) in [("b", &b), ("a", &a)] {
+        let refused = app.post_credentials(Some(&app.issuer.token(&fourth)), None).await;
+        assert_eq!(refused.status(), 429, "replica {name}");
+        let wait: u64 = refused.headers()["retry-after"].to_str().unwrap().parse().unwrap();
+        assert!(
+            (86_000..=86_400).contains(&wait),
+            "Retry-After {wait}: room comes back when the first of the three is a day old"
+        );
+        let body: Value = refused.json().await.unwrap();
+        assert_eq!(
+            body["error"]["code"], "new_user_limit_reached",
+            "replica {name}: {body}"
+        );
+    }
+    assert_eq!(a.users_in_db().await, 3, "no row for the refused user");
+    assert_eq!(buckets_named(&prefix).await.len(), 3, "no bucket for the refused user");
+    // Returning users are unaffected, on either replica.
+    b.vend(&users[0], None).await;
+    a.vend(&users[1], None).await;
+
+    let metrics = b.metrics_text().await;
+    let sample = |name: &str| crate::metrics::sample(&metrics, name);
+    assert_eq!(
+        sample(r#"stsvend_new_users_refused_total{limit="per_day"}"#),
+        Some(1.0),
+        "{metrics}"
+    );
+    assert_eq!(sample("stsvend_buckets "), Some(3.0), "{metrics}");
+    assert_eq!(sample("stsvend_bucket_quota "), Some(10_000.0), "{metrics}");
+}
+
+#[tokio::test]
+async fn the_daily_new_user_limit_holds_across_replicas_on_sqlite() {
+    the_daily_new_user_limit_holds_across_replicas(false).await;
+}
+
+#[tokio::test]
+async fn the_daily_new_user_limit_holds_across_replicas_on_postgres() {
+    the_daily_new_user_limit_holds_across_replicas(true).await;
+}
+
 /// AWS's bucket quota (`TooManyBuckets`, which `MiniStack` never answers: the fault proxy
 /// does) is an outage for new users, not an internal error: 503 `bucket_quota_exhausted` with
 /// `Retry-After`, counted in a metric; the user's first login completes once a bucket can be

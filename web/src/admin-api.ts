@@ -68,11 +68,19 @@ export interface Deleted {
   uploads_aborted: number;
 }
 
+/** What `delete_incomplete` carries in `error.details`. */
+export interface DeleteIncomplete {
+  objects_left: number;
+  aws_error: string;
+}
+
 export class AdminApiError extends Error {
   constructor(
     readonly status: number,
     readonly code: string,
     message: string,
+    /** `error.details` of the envelope, for the codes that carry facts. */
+    readonly details?: Record<string, unknown>,
   ) {
     super(message);
   }
@@ -99,10 +107,12 @@ export class AdminApi {
       body = undefined;
     }
     if (!resp.ok) {
-      // stsvend's error envelope: {"error": {"code": "...", "message": "..."}}
-      const err = (body as { error?: { code?: string; message?: string } } | undefined)?.error;
+      // stsvend's error envelope: {"error": {"code": "...", "message": "...", "details"?: {...}}}
+      const err = (
+        body as { error?: { code?: string; message?: string; details?: Record<string, unknown> } } | undefined
+      )?.error;
       const code = err?.code ?? `http_${resp.status}`;
-      throw new AdminApiError(resp.status, code, `${resp.status} ${code}: ${err?.message ?? text}`);
+      throw new AdminApiError(resp.status, code, `${resp.status} ${code}: ${err?.message ?? text}`, err?.details);
     }
     return { status: resp.status, body: body as T };
   }

@@ -7,6 +7,7 @@ import {
   AdminApi,
   AdminApiError,
   type AdminUser,
+  type DeleteIncomplete,
   type KeyOwner,
   tokenPermissions,
 } from './admin-api';
@@ -326,6 +327,17 @@ export function mountConsole(host: ConsoleHost, token: string): boolean {
     } catch (e) {
       if (e instanceof AdminApiError && e.code === 'bucket_not_empty') {
         throw new Error(`${u.subject}'s bucket is not empty (409 bucket_not_empty): tick "force" to empty it first.`);
+      }
+      if (e instanceof AdminApiError && e.code === 'delete_incomplete') {
+        // AWS refused some objects; the user is kept, disabled and revoked. Show them as they are now.
+        const d = e.details as Partial<DeleteIncomplete> | undefined;
+        await admin.user(u.user_id).then(showUser, () => undefined);
+        throw new Error(
+          `${u.subject} is not deleted yet (502 delete_incomplete): AWS refused to delete ` +
+            `${d?.objects_left ?? 'some'} object(s) in ${storage(u)} (AWS error ${d?.aws_error ?? 'unknown'}). ` +
+            'They stay disabled with their sessions revoked. Check the bucket policy, SCPs and object lock ' +
+            '(retention, legal holds) for those objects, then press Delete again with "force".',
+        );
       }
       throw e;
     }

@@ -142,6 +142,11 @@ CREATE INDEX presign_audit_by_user ON presign_audit (user_id, id);
 CREATE INDEX presign_audit_by_key ON presign_audit (access_key_id);
 "#,
     ),
+    (
+        4,
+        "users by creation time: first logins are counted over the last day (limits.new_users_per_day)",
+        "CREATE INDEX users_by_created_at ON users (created_at);",
+    ),
 ];
 
 /// Applies every migration the database has not recorded yet.

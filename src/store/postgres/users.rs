@@ -2,12 +2,12 @@
 
 use deadpool_postgres::ClientWrapper;
 use time::OffsetDateTime;
-use tokio_postgres::Row;
+use tokio_postgres::{GenericClient, Row};
 
 use super::{PgStore, to_u32};
 use crate::clock::{format_time, now};
 use crate::identity::{BucketName, UserId};
-use crate::store::{NewUser, StoreError, UserQuery, UserRecord};
+use crate::store::{Admission, NewUser, NewUserLimit, StoreError, UserQuery, UserRecord};
 
 const USER_COLUMNS: &str =
     "user_id, issuer, subject, bucket, candidate, region, state, created_at, disabled_at, revoked_before, mode, prefix";
@@ -21,31 +21,52 @@ impl PgStore {
     /// prefix mode: see `NewUser::prefix`); returns the row either way.
     pub async fn insert_user(&self, new: &NewUser<'_>) -> Result<UserRecord, StoreError> {
         let c = self.client().await?;
-        let at = format_time(now());
-        // No conflict target: a replica inserting the same user at the same moment may meet
-        // this row on any of its unique keys (user, bucket, issuer+subject); each one is the
-        // same user, so none is an error. The select below says whose row won.
-        let (mode, prefix, state) = crate::store::storage_columns(new);
-        c.execute(
-            "INSERT INTO users (user_id, issuer, subject, bucket, candidate, region, state, created_at, updated_at, mode, prefix)
-             VALUES ($1, $2, $3, $4, 0, $5, $7, $6, $6, $8, $9)
-             ON CONFLICT DO NOTHING",
-            &[
-                &new.user_id.as_str(),
-                &new.issuer,
-                &new.subject,
-                &new.bucket.as_str(),
-                &new.region,
-                &at,
-                &state,
-                &mode,
-                &prefix,
-            ],
-        )
-        .await?;
+        insert_row(&**c, new).await?;
         select_user(&c, new.user_id.as_str())
             .await?
             .ok_or_else(|| StoreError::Corrupt("new user's bucket or identity is already another user's".to_owned()))
+    }
+
+    /// The user's row, or a new one unless `limit` users were created within its window.
+    pub async fn admit_user(&self, new: &NewUser<'_>, limit: NewUserLimit) -> Result<Admission, StoreError> {
+        let id = new.user_id.as_str();
+        let select = format!("SELECT {USER_COLUMNS} FROM users WHERE user_id = $1");
+        let mut c = self.client().await?;
+        let tx = c.transaction().await?;
+        // Every replica's first logins queue here for the few statements below, so two of
+        // them cannot both count `limit - 1` and both insert. Returning users never get here.
+        tx.execute("SELECT pg_advisory_xact_lock($1)", &[&NEW_USER_LOCK])
+            .await?;
+        if let Some(existing) = tx.query_opt(&select, &[&id]).await? {
+            return Ok(Admission::Row(parse_user(&existing)?));
+        }
+        let since = limit.window_start();
+        let created: i64 = tx
+            .query_one("SELECT COUNT(*) FROM users WHERE created_at > $1", &[&since])
+            .await?
+            .try_get(0)?;
+        let over = created - i64::from(limit.limit.get());
+        if over >= 0 {
+            // Room comes back when the oldest `over + 1` of them have left the window.
+            let oldest: String = tx
+                .query_one(
+                    "SELECT created_at FROM users WHERE created_at > $1 ORDER BY created_at LIMIT 1 OFFSET $2",
+                    &[&since, &over],
+                )
+                .await?
+                .try_get(0)?;
+            return Ok(Admission::Full {
+                room_at: parse_time(&oldest)? + limit.window,
+            });
+        }
+        insert_row(&*tx, new).await?;
+        let row = tx
+            .query_opt(&select, &[&id])
+            .await?
+            .ok_or_else(|| StoreError::Corrupt("new user's bucket or identity is already another user's".to_owned()))?;
+        let row = parse_user(&row)?;
+        tx.commit().await?;
+        Ok(Admission::Row(row))
     }
 
     /// Moves a pending user to another bucket-name candidate.
@@ -76,6 +97,20 @@ impl PgStore {
             )
             .await?;
         Ok(())
+    }
+
+    /// Buckets the users' rows name: each bucket-mode user's, and each shared bucket once.
+    pub async fn count_buckets(&self) -> Result<i64, StoreError> {
+        let row = self
+            .client()
+            .await?
+            .query_one(
+                "SELECT COUNT(*) FILTER (WHERE mode = 'bucket') + COUNT(DISTINCT bucket) FILTER (WHERE mode = 'prefix')
+                 FROM users",
+                &[],
+            )
+            .await?;
+        Ok(row.try_get(0)?)
     }
 
     /// Number of user rows, by state: (ready, pending).
@@ -173,6 +208,36 @@ impl PgStore {
         tx.commit().await?;
         Ok(moved == 1)
     }
+}
+
+/// Advisory lock key serializing admissions of new users ("stsvend" + 3).
+const NEW_USER_LOCK: i64 = 0x7374_7376_656e_6403;
+
+/// Inserts a new user's row unless they already have one.
+async fn insert_row(c: &impl GenericClient, new: &NewUser<'_>) -> Result<(), StoreError> {
+    let at = format_time(now());
+    // No conflict target: a replica inserting the same user at the same moment may meet
+    // this row on any of its unique keys (user, bucket, issuer+subject); each one is the
+    // same user, so none is an error. The caller's select says whose row won.
+    let (mode, prefix, state) = crate::store::storage_columns(new);
+    c.execute(
+        "INSERT INTO users (user_id, issuer, subject, bucket, candidate, region, state, created_at, updated_at, mode, prefix)
+         VALUES ($1, $2, $3, $4, 0, $5, $7, $6, $6, $8, $9)
+         ON CONFLICT DO NOTHING",
+        &[
+            &new.user_id.as_str(),
+            &new.issuer,
+            &new.subject,
+            &new.bucket.as_str(),
+            &new.region,
+            &at,
+            &state,
+            &mode,
+            &prefix,
+        ],
+    )
+    .await?;
+    Ok(())
 }
 
 /// A stored time, or `Corrupt`.

@@ -198,6 +198,9 @@ CREATE INDEX presign_audit_by_user ON presign_audit (user_id, id);
 CREATE INDEX presign_audit_by_key ON presign_audit (access_key_id);
 ",
     ),
+    // 9: first logins are counted over the last day (`limits.new_users_per_day`) from this
+    // index, not a scan of every user.
+    M::up("CREATE INDEX users_by_created_at ON users (created_at);"),
 ];
 
 pub fn migrations() -> Migrations<'static> {

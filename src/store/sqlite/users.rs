@@ -6,7 +6,7 @@ use time::OffsetDateTime;
 use super::{SqliteStore, parse_time};
 use crate::clock::{format_time, now};
 use crate::identity::{BucketName, UserId};
-use crate::store::{NewUser, StoreError, UserQuery, UserRecord};
+use crate::store::{Admission, NewUser, NewUserLimit, StoreError, UserQuery, UserRecord};
 
 const USER_COLUMNS: &str =
     "user_id, issuer, subject, bucket, candidate, region, state, created_at, disabled_at, revoked_before, mode, prefix";
@@ -20,23 +20,45 @@ impl SqliteStore {
     /// Inserts a new user's row unless they already have one (pending in bucket mode, ready in
     /// prefix mode: see `NewUser::prefix`); returns the row either way.
     pub async fn insert_user(&self, new: &NewUser<'_>) -> Result<UserRecord, StoreError> {
-        let (id, iss, sub, bucket, region) = (
-            new.user_id.as_str().to_owned(),
-            new.issuer.to_owned(),
-            new.subject.to_owned(),
-            new.bucket.as_str().to_owned(),
-            new.region.to_owned(),
-        );
-        let (mode, prefix, state) = crate::store::storage_columns(new);
+        let row = NewRow::of(new);
         self.run(move |c| {
-            let at = format_time(now());
-            c.execute(
-                "INSERT INTO users (user_id, issuer, subject, bucket, candidate, region, state, created_at, updated_at, mode, prefix)
-                 VALUES (?1, ?2, ?3, ?4, 0, ?5, ?7, ?6, ?6, ?8, ?9)
-                 ON CONFLICT (user_id) DO NOTHING",
-                params![id, iss, sub, bucket, region, at, state, mode, prefix],
-            )?;
-            select_user(c, &id)?.ok_or_else(|| StoreError::Corrupt("row vanished after insert".to_owned()))
+            row.insert(c)?;
+            select_user(c, &row.id)?.ok_or_else(|| StoreError::Corrupt("row vanished after insert".to_owned()))
+        })
+        .await
+    }
+
+    /// The user's row, or a new one unless `limit` users were created within its window.
+    pub async fn admit_user(&self, new: &NewUser<'_>, limit: NewUserLimit) -> Result<Admission, StoreError> {
+        let row = NewRow::of(new);
+        self.run(move |c| {
+            // IMMEDIATE: the write lock is taken before counting, so no other process can
+            // insert between the count and this insert.
+            let tx = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            if let Some(existing) = select_user(&tx, &row.id)? {
+                return Ok(Admission::Row(existing));
+            }
+            let since = limit.window_start();
+            let created: i64 = tx
+                .prepare_cached("SELECT COUNT(*) FROM users WHERE created_at > ?1")?
+                .query_row([&since], |r| r.get(0))?;
+            let over = created - i64::from(limit.limit.get());
+            if over >= 0 {
+                // Room comes back when the oldest `over + 1` of them have left the window.
+                let oldest: String = tx
+                    .prepare_cached(
+                        "SELECT created_at FROM users WHERE created_at > ?1 ORDER BY created_at LIMIT 1 OFFSET ?2",
+                    )?
+                    .query_row(params![since, over], |r| r.get(0))?;
+                return Ok(Admission::Full {
+                    room_at: parse_time(&oldest)? + limit.window,
+                });
+            }
+            row.insert(&tx)?;
+            let inserted = select_user(&tx, &row.id)?
+                .ok_or_else(|| StoreError::Corrupt("row vanished after insert".to_owned()))?;
+            tx.commit()?;
+            Ok(Admission::Row(inserted))
         })
         .await
     }
@@ -64,6 +86,19 @@ impl SqliteStore {
                 params![id, format_time(now())],
             )?;
             Ok(())
+        })
+        .await
+    }
+
+    /// Buckets the users' rows name: each bucket-mode user's, and each shared bucket once.
+    pub async fn count_buckets(&self) -> Result<i64, StoreError> {
+        self.run(|c| {
+            Ok(c.query_row(
+                "SELECT COALESCE(SUM(mode = 'bucket'), 0) + COUNT(DISTINCT CASE WHEN mode = 'prefix' THEN bucket END)
+                 FROM users",
+                [],
+                |r| r.get(0),
+            )?)
         })
         .await
     }
@@ -160,6 +195,56 @@ impl SqliteStore {
             Ok(moved == 1)
         })
         .await
+    }
+}
+
+/// A new user's row, owned, for the blocking pool.
+struct NewRow {
+    id: String,
+    issuer: String,
+    subject: String,
+    bucket: String,
+    region: String,
+    mode: &'static str,
+    prefix: String,
+    state: &'static str,
+}
+
+impl NewRow {
+    fn of(new: &NewUser<'_>) -> Self {
+        let (mode, prefix, state) = crate::store::storage_columns(new);
+        Self {
+            id: new.user_id.as_str().to_owned(),
+            issuer: new.issuer.to_owned(),
+            subject: new.subject.to_owned(),
+            bucket: new.bucket.as_str().to_owned(),
+            region: new.region.to_owned(),
+            mode,
+            prefix,
+            state,
+        }
+    }
+
+    /// Inserts the row unless the user has one.
+    fn insert(&self, c: &Connection) -> Result<(), StoreError> {
+        let at = format_time(now());
+        c.prepare_cached(
+            "INSERT INTO users (user_id, issuer, subject, bucket, candidate, region, state, created_at, updated_at, mode, prefix)
+             VALUES (?1, ?2, ?3, ?4, 0, ?5, ?7, ?6, ?6, ?8, ?9)
+             ON CONFLICT (user_id) DO NOTHING",
+        )?
+        .execute(params![
+            self.id,
+            self.issuer,
+            self.subject,
+            self.bucket,
+            self.region,
+            at,
+            self.state,
+            self.mode,
+            self.prefix
+        ])?;
+        Ok(())
     }
 }
 

@@ -69,6 +69,57 @@ fn all_users() -> UserQuery {
     }
 }
 
+/// `admit_user` writes new rows up to the limit within the window, counted over every
+/// process on the database (two stores here), then refuses new users with the instant room
+/// comes back, while a user who has a row is always admitted and nothing is written for a
+/// refused one.
+#[tokio::test]
+async fn new_users_are_admitted_up_to_the_limit_counted_over_every_process() {
+    each_backend(|db| async move {
+        let (a, b) = (db.open().await, db.open().await);
+        let limit = crate::store::NewUserLimit {
+            limit: std::num::NonZeroU32::new(2).unwrap(),
+            window: Duration::from_secs(3600),
+        };
+        let admit = |store: &Store, subject: &'static str| {
+            let store = store.clone();
+            async move {
+                let id = user(subject);
+                let bucket = bucket_of(&id);
+                let new = NewUser {
+                    subject,
+                    ..new_user(&id, &bucket)
+                };
+                store.admit_user(&new, limit).await.unwrap()
+            }
+        };
+        let first = admit(&a, "auth0|first").await;
+        let crate::store::Admission::Row(first) = first else {
+            panic!("the first user is admitted: {first:?}")
+        };
+        assert!(matches!(
+            admit(&b, "auth0|second").await,
+            crate::store::Admission::Row(_)
+        ));
+        match admit(&b, "auth0|third").await {
+            crate::store::Admission::Full { room_at } => {
+                let expected = first.created_at + limit.window;
+                assert!(
+                    (room_at - expected).abs() < time::Duration::seconds(1),
+                    "{room_at} vs {expected}"
+                );
+            }
+            other => panic!("the third user is over the limit: {other:?}"),
+        }
+        assert!(a.user(&user("auth0|third")).await.unwrap().is_none(), "no row written");
+        let again = admit(&a, "auth0|first").await;
+        assert!(matches!(again, crate::store::Admission::Row(r) if r.user_id == first.user_id));
+        assert_eq!(a.count_users().await.unwrap(), (0, 2));
+        assert_eq!(b.count_buckets().await.unwrap(), 2);
+    })
+    .await;
+}
+
 #[tokio::test]
 async fn pending_row_is_created_once_and_becomes_ready() {
     each_backend(|db| async move {

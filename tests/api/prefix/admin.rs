@@ -176,3 +176,34 @@ async fn deleting_a_prefix_user_empties_their_prefix_and_leaves_the_bucket_and_o
     assert_eq!(put(&back, "again.txt").await, "ok");
     assert_eq!(put(&old, "again.txt").await, "AccessDenied");
 }
+
+/// Prefix mode empties the user's prefix of the shared bucket: a partly refused
+/// `DeleteObjects` there answers 502 `delete_incomplete` as in bucket mode, the shared bucket
+/// stays, and a retry completes.
+#[tokio::test]
+async fn a_prefix_delete_that_aws_partly_refuses_answers_502_delete_incomplete_and_a_retry_completes() {
+    let proxy = crate::fault_proxy::FaultProxy::start().await;
+    let (app, shared) = TestApp::spawn_prefix(
+        Options::default()
+            .set("STSVEND_ADMIN__PERMISSION", ADMIN_PERMISSION)
+            .set("STSVEND_AWS__ENDPOINT_URL", &proxy.url),
+    )
+    .await;
+    let sub = unique_sub("prefix-del-refused");
+    let v = app.vend(&sub, None).await;
+    assert_eq!(v.bucket, shared);
+    crate::admin_delete::a_partly_refused_delete_answers_502_and_a_retry_completes(&app, &proxy, &sub, &v).await;
+    assert_eq!(
+        buckets_named(&shared).await,
+        std::slice::from_ref(&shared),
+        "the shared bucket stays"
+    );
+    let left = service_s3()
+        .list_objects_v2()
+        .bucket(&shared)
+        .prefix(&v.prefix)
+        .send()
+        .await
+        .unwrap();
+    assert!(left.contents().is_empty(), "the prefix is empty");
+}
