@@ -275,6 +275,12 @@ impl Admin {
         if user.disabled_at.is_none() {
             self.store.set_disabled(id, true).await?;
         }
+        if user.prefix.is_none() && !self.bucket_exists(&user).await? {
+            // Removed behind our back: no object to protect, no policy to write a Deny into
+            // (the keys are pinned to this account, and the name is never given out again).
+            tracing::warn!(user_id = %id, bucket = %user.bucket, "the user's bucket no longer exists; deleting the user");
+            return self.forget(&user, Emptied::default()).await;
+        }
         let cut_off = self.deny_sessions(&user).await?;
         if user.prefix.is_some() {
             // A prefix comes back to the same user id: keys of a new login must be issued at
@@ -304,6 +310,12 @@ impl Admin {
                 other => other?,
             }
         };
+        self.forget(&user, emptied).await
+    }
+
+    /// The last step of a delete: the row and every cached state of the user go.
+    async fn forget(&self, user: &UserRecord, emptied: Emptied) -> Result<Deleted, AdminError> {
+        let id = &user.user_id;
         self.store.delete_user(id).await?;
         self.vend.forget_user(id).await;
         Ok(Deleted {
@@ -313,6 +325,11 @@ impl Admin {
             objects_deleted: emptied.objects,
             uploads_aborted: emptied.uploads,
         })
+    }
+
+    async fn bucket_exists(&self, user: &UserRecord) -> Result<bool, AdminError> {
+        let _slot = self.gate.call("s3").await.map_err(BucketError::from)?;
+        Ok(self.buckets.exists(&user.bucket).await?)
     }
 
     async fn is_empty(&self, user: &UserRecord) -> Result<bool, AdminError> {

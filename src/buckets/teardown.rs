@@ -1,11 +1,12 @@
 //! Emptying and deleting a user's bucket, or emptying a user's prefix of a shared bucket.
 //! Every call names the service's account as the expected bucket owner.
 
+use aws_sdk_s3::operation::head_bucket::HeadBucketError;
 use aws_sdk_s3::operation::list_objects_v2::ListObjectsV2Error;
 use aws_sdk_s3::types::{Delete, ObjectIdentifier};
 
 use super::{BucketError, Buckets, Emptied};
-use crate::aws::observe;
+use crate::aws::{observe, observe_expected};
 use crate::identity::BucketName;
 
 /// Objects deleted per `DeleteObjects` call, and objects or uploads listed per page (S3's
@@ -20,6 +21,23 @@ impl Buckets {
             .list_objects(bucket, prefix, 1, None)
             .await?
             .is_none_or(|out| out.contents().is_empty()))
+    }
+
+    /// True while the bucket exists (in the service's account).
+    pub async fn exists(&self, bucket: &BucketName) -> Result<bool, BucketError> {
+        let answer = observe_expected(
+            &self.metrics,
+            "s3",
+            "HeadBucket",
+            self.s3
+                .head_bucket()
+                .bucket(bucket.as_str())
+                .expected_bucket_owner(self.owner.as_str())
+                .send()
+                .await,
+            HeadBucketError::is_not_found,
+        )?;
+        Ok(answer.is_ok())
     }
 
     /// The first `max_keys` objects of the bucket under `prefix` (after the key `after`, if

@@ -239,3 +239,27 @@ async fn a_delete_that_aws_partly_refuses_answers_502_delete_incomplete_and_a_re
     a_partly_refused_delete_answers_502_and_a_retry_completes(&app, &proxy, &sub, &v).await;
     assert!(buckets_named(&v.bucket).await.is_empty(), "the bucket is gone");
 }
+
+/// A user whose bucket was removed behind stsvend's back (a MiniStack restarted empty under a
+/// kept database; an operator's cleanup): there is nothing to empty or to deny sessions on, so
+/// the delete goes through, with or without force, instead of failing on the missing bucket.
+#[tokio::test]
+async fn deleting_a_user_whose_bucket_is_already_gone_removes_the_user() {
+    let app = admin_app().await;
+    let sub = unique_sub("del-gone");
+    let keys = app.vend(&sub, None).await;
+    let id = user_id_of(&app, &sub);
+    service_s3().delete_bucket().bucket(&keys.bucket).send().await.unwrap();
+
+    let token = admin_token(&app);
+    let (status, body) = admin_call(&app, reqwest::Method::DELETE, &format!("/users/{id}"), &token).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(
+        (body["objects_deleted"].as_u64(), body["bucket"].as_str()),
+        (Some(0), Some(keys.bucket.as_str()))
+    );
+    let (status, _) = admin_call(&app, reqwest::Method::GET, &format!("/users/{id}"), &token).await;
+    assert_eq!(status, 404, "the user is gone");
+    let again = app.vend(&sub, None).await;
+    assert_ne!(again.bucket, keys.bucket, "a new login gets new storage");
+}

@@ -79,7 +79,7 @@ pub(super) async fn check_mappings(s3: &aws_sdk_s3::Client, config: &Config) -> 
     (
         Status::Warn,
         format!(
-            "{} of {users} users have a bucket that no longer exists: {named}{more}; their vends still hand out keys and every S3 call with them answers NoSuchBucket (restore the bucket, or `stsvend users disable` the user)",
+            "{} of {users} users have a bucket that no longer exists: {named}{more}; their vends still hand out keys and every S3 call with them answers NoSuchBucket (restore the bucket, or `stsvend users delete` the user)",
             gone.len()
         ),
     )
