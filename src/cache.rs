@@ -226,7 +226,11 @@ mod tests {
         assert!(polled.is_pending(), "the second caller waits for the load in flight");
         release.send(()).unwrap();
         assert_eq!(first.await.unwrap().unwrap(), (1, true));
-        assert_eq!(second.await.unwrap(), (1, false), "the second caller joined the first load");
+        assert_eq!(
+            second.await.unwrap(),
+            (1, false),
+            "the second caller joined the first load"
+        );
         assert_eq!(
             cache.get(&7),
             None,

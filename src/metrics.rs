@@ -34,6 +34,8 @@ pub struct Metrics {
     pub coherence_drops: IntCounter,
     /// Reads of the change feed that failed (caches may be stale while they do).
     pub coherence_errors: IntCounter,
+    /// Stored mappings refused because they disagree with the configuration, by reason.
+    pub mapping_rejected: IntCounterVec,
 }
 
 const LATENCY_BUCKETS: &[f64] = &[
@@ -72,6 +74,11 @@ impl Metrics {
             "cache_lookups_total",
             "Cache lookups by cache and result",
             &["cache", "result"],
+        );
+        let mapping_rejected = counter_vec(
+            "mapping_rejected_total",
+            "Stored user mappings refused because they disagree with the configuration (a tampered or corrupt row), by reason",
+            &["reason"],
         );
         let jwks_refreshes = counter_vec("jwks_refreshes_total", "JWKS fetches by outcome", &["outcome"]);
         let request_seconds = HistogramVec::new(
@@ -137,6 +144,7 @@ impl Metrics {
             users,
             coherence_drops,
             coherence_errors,
+            mapping_rejected,
         }
     }
 
