@@ -104,6 +104,23 @@ where
         Ok((value, fresh))
     }
 
+    /// Drops every key; no load already in flight puts its value back.
+    pub fn clear(&self) {
+        {
+            // Every stripe at once (always taken in index order; other paths hold one).
+            let mut versions: Vec<_> = self
+                .versions
+                .iter()
+                .map(|v| v.lock().unwrap_or_else(PoisonError::into_inner))
+                .collect();
+            for v in &mut versions {
+                **v += 1;
+            }
+            self.hot.clear();
+        }
+        self.loading.invalidate_all();
+    }
+
     /// Drops `key`; a load of it already in flight will not put its value back.
     pub async fn remove(&self, key: &K) {
         {
@@ -236,6 +253,34 @@ mod tests {
             None,
             "a value loaded before the removal is not cached, whoever inserts it"
         );
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn clearing_drops_every_key_and_keeps_a_load_in_flight_out() {
+        let cache = Arc::new(plain());
+        for k in 0..10 {
+            cache.get_or_load(&k, async move { Ok::<_, String>(k) }).await.unwrap();
+        }
+        let (release, released) = tokio::sync::oneshot::channel::<()>();
+        let (started, load_started) = tokio::sync::oneshot::channel::<()>();
+        let loader = {
+            let cache = Arc::clone(&cache);
+            tokio::spawn(async move {
+                let load = async {
+                    let _ = started.send(());
+                    let _ = released.await;
+                    Ok::<_, String>(1)
+                };
+                cache.get_or_load(&70, load).await
+            })
+        };
+        load_started.await.unwrap();
+        cache.clear();
+        release.send(()).unwrap();
+        assert_eq!(loader.await.unwrap().unwrap(), (1, true));
+        for k in (0..10).chain([70]) {
+            assert_eq!(cache.get(&k), None, "key {k} is gone");
+        }
     }
 
     #[tokio::test]

@@ -34,6 +34,9 @@ pub struct Metrics {
     pub coherence_drops: IntCounter,
     /// Reads of the change feed that failed (caches may be stale while they do).
     pub coherence_errors: IntCounter,
+    /// Times this process found changes it never read pruned from the feed, and dropped
+    /// every cached mapping and credential.
+    pub coherence_gaps: IntCounter,
     /// Stored mappings refused because they disagree with the configuration, by reason.
     pub mapping_rejected: IntCounterVec,
 }
@@ -105,6 +108,10 @@ impl Metrics {
             "Users whose cached state was dropped after a change made anywhere in the fleet",
         );
         let coherence_errors = counter("coherence_errors_total", "Failed reads of the change feed");
+        let coherence_gaps = counter(
+            "coherence_gaps_total",
+            "Times changes this process never read had been pruned from the feed (every cache dropped)",
+        );
         let provision_seconds = Histogram::with_opts(
             HistogramOpts::new(
                 "provision_duration_seconds",
@@ -144,6 +151,7 @@ impl Metrics {
             users,
             coherence_drops,
             coherence_errors,
+            coherence_gaps,
             mapping_rejected,
         }
     }

@@ -216,3 +216,19 @@ fn role_arns_are_checked() {
     assert!(!is_role_arn("arn:aws:sts::000000000000:role/x"));
     assert!(!is_role_arn("arn:aws:iam::000000000000:role/"));
 }
+
+#[test]
+fn change_retention_defaults_to_an_hour_and_is_bounded() {
+    let text = GOOD.replace("change_retention_seconds = 3600\n", "");
+    assert_ne!(text, GOOD, "config.toml shows the default");
+    assert_eq!(load(&text, &[]).unwrap().cache.change_retention_seconds, 3600);
+    let with = |v: &str| load(GOOD, &[("STSVEND_CACHE__CHANGE_RETENTION_SECONDS", v)]);
+    assert_eq!(with("2").unwrap().cache.change_retention_seconds, 2);
+    for bad in ["1", "604801"] {
+        let err = with(bad).unwrap_err().to_string();
+        assert!(
+            err.contains(&format!("cache.change_retention_seconds: {bad} is outside 2..=604800")),
+            "{err}"
+        );
+    }
+}

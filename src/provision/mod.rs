@@ -143,6 +143,11 @@ impl Provisioner {
         self.inner.ready.remove(user_id).await;
     }
 
+    /// Drops every cached mapping: after this process may have missed changes.
+    pub fn forget_all(&self) {
+        self.inner.ready.clear();
+    }
+
     /// The stored mapping, without provisioning anything.
     pub async fn lookup(&self, user_id: &UserId) -> Result<Option<UserRecord>, StoreError> {
         if let Some(r) = self.inner.ready.get(user_id) {

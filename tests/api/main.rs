@@ -12,6 +12,7 @@ mod fault_proxy;
 mod faults;
 mod figures;
 mod fleet;
+mod fleet_feed;
 mod fleet_lb;
 mod fleet_pg;
 mod helpers;
