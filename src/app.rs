@@ -21,7 +21,7 @@ use crate::presign::{Presigner, S3Location};
 use crate::provision::Provisioner;
 use crate::store::{Store, StoreError};
 use crate::sts::Sts;
-use crate::vend::{Grants, KeyCache, KeyCacheParts, Vend, VendParts, spawn_coherence};
+use crate::vend::{FeedTimes, Grants, KeyCache, KeyCacheParts, Vend, VendParts, spawn_coherence};
 
 /// What the handlers are given, each taking only the parts it needs (`web::Data<T>`).
 #[derive(Clone)]
@@ -164,7 +164,10 @@ impl Application {
         let coherence = spawn_coherence(
             &vend,
             store.clone(),
-            Duration::from_millis(config.cache.coherence_poll_ms),
+            FeedTimes {
+                poll: Duration::from_millis(config.cache.coherence_poll_ms),
+                retention: Duration::from_secs(config.cache.change_retention_seconds),
+            },
             Arc::clone(&metrics),
         );
         let presigner = Presigner::new(

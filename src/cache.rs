@@ -6,7 +6,9 @@
 //! An invalidation wins over a load in flight: [`HotCache::remove`] bumps the version of the
 //! key's stripe, and a load whose stripe version changed while it ran hands its value to its
 //! waiters but never puts it in the hot map, where it would bring back the state the removal
-//! was meant to drop.
+//! was meant to drop. The version is read inside the load, before it starts, and travels with
+//! its value: a caller that arrives after a removal and joins a load begun before it compares
+//! that load's version, not the one it saw itself (which would let the stale value in).
 
 use std::future::Future;
 use std::hash::{BuildHasher, Hash};
@@ -26,7 +28,8 @@ const STRIPES: usize = 64;
 
 pub struct HotCache<K, V, W, L> {
     hot: Cache<K, V, W, DefaultHashBuilder, L>,
-    loading: moka::future::Cache<K, V>,
+    /// Each value with the stripe version read before its load began.
+    loading: moka::future::Cache<K, (V, u64)>,
     /// Invalidation version per stripe; the lock makes "check the version, insert" and "bump
     /// the version, remove" exclusive of each other.
     versions: Box<[Mutex<u64>]>,
@@ -80,10 +83,15 @@ where
         if let Some(v) = self.hot.get(key) {
             return Ok((v, false));
         }
-        let started = *self.version(key).lock().unwrap_or_else(PoisonError::into_inner);
+        // Read by whichever caller runs the load, before the load reads anything: every caller
+        // sharing it then judges the value by when it was read.
+        let load = async {
+            let started = *self.version(key).lock().unwrap_or_else(PoisonError::into_inner);
+            load.await.map(|v| (v, started))
+        };
         let entry = self.loading.entry(key.clone()).or_try_insert_with(load).await?;
         let fresh = entry.is_fresh();
-        let value = entry.into_value();
+        let (value, started) = entry.into_value();
         {
             let version = self.version(key).lock().unwrap_or_else(PoisonError::into_inner);
             if *version == started {
@@ -94,6 +102,23 @@ where
             self.loading.invalidate(key).await;
         }
         Ok((value, fresh))
+    }
+
+    /// Drops every key; no load already in flight puts its value back.
+    pub fn clear(&self) {
+        {
+            // Every stripe at once (always taken in index order; other paths hold one).
+            let mut versions: Vec<_> = self
+                .versions
+                .iter()
+                .map(|v| v.lock().unwrap_or_else(PoisonError::into_inner))
+                .collect();
+            for v in &mut versions {
+                **v += 1;
+            }
+            self.hot.clear();
+        }
+        self.loading.invalidate_all();
     }
 
     /// Drops `key`; a load of it already in flight will not put its value back.
@@ -191,6 +216,71 @@ mod tests {
         assert_eq!(cache.get(&7), None, "but the cache does not keep it");
         let (v, _) = cache.get_or_load(&7, async { Ok::<_, String>(2) }).await.unwrap();
         assert_eq!(v, 2, "the next miss loads the current state");
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_caller_joining_a_load_that_began_before_a_removal_does_not_cache_its_value() {
+        let cache = Arc::new(plain());
+        let (release, released) = tokio::sync::oneshot::channel::<()>();
+        let (started, load_started) = tokio::sync::oneshot::channel::<()>();
+        let first = {
+            let cache = Arc::clone(&cache);
+            tokio::spawn(async move {
+                let load = async {
+                    let _ = started.send(());
+                    let _ = released.await;
+                    Ok::<_, String>(1) // read before the removal
+                };
+                cache.get_or_load(&7, load).await
+            })
+        };
+        load_started.await.unwrap();
+        cache.remove(&7).await;
+        // A caller arriving after the removal: polled once, it finds the load in flight and
+        // waits for it instead of running its own.
+        let mut second = Box::pin(cache.get_or_load(&7, async { Ok::<_, String>(2) }));
+        let polled = std::future::poll_fn(|cx| std::task::Poll::Ready(second.as_mut().poll(cx))).await;
+        assert!(polled.is_pending(), "the second caller waits for the load in flight");
+        release.send(()).unwrap();
+        assert_eq!(first.await.unwrap().unwrap(), (1, true));
+        assert_eq!(
+            second.await.unwrap(),
+            (1, false),
+            "the second caller joined the first load"
+        );
+        assert_eq!(
+            cache.get(&7),
+            None,
+            "a value loaded before the removal is not cached, whoever inserts it"
+        );
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn clearing_drops_every_key_and_keeps_a_load_in_flight_out() {
+        let cache = Arc::new(plain());
+        for k in 0..10 {
+            cache.get_or_load(&k, async move { Ok::<_, String>(k) }).await.unwrap();
+        }
+        let (release, released) = tokio::sync::oneshot::channel::<()>();
+        let (started, load_started) = tokio::sync::oneshot::channel::<()>();
+        let loader = {
+            let cache = Arc::clone(&cache);
+            tokio::spawn(async move {
+                let load = async {
+                    let _ = started.send(());
+                    let _ = released.await;
+                    Ok::<_, String>(1)
+                };
+                cache.get_or_load(&70, load).await
+            })
+        };
+        load_started.await.unwrap();
+        cache.clear();
+        release.send(()).unwrap();
+        assert_eq!(loader.await.unwrap().unwrap(), (1, true));
+        for k in (0..10).chain([70]) {
+            assert_eq!(cache.get(&k), None, "key {k} is gone");
+        }
     }
 
     #[tokio::test]

@@ -45,6 +45,11 @@ pub struct Metrics {
     pub coherence_drops: IntCounter,
     /// Reads of the change feed that failed (caches may be stale while they do).
     pub coherence_errors: IntCounter,
+    /// Times this process found changes it never read pruned from the feed, and dropped
+    /// every cached mapping and credential.
+    pub coherence_gaps: IntCounter,
+    /// Stored mappings refused because they disagree with the configuration, by reason.
+    pub mapping_rejected: IntCounterVec,
 }
 
 const LATENCY_BUCKETS: &[f64] = &[
@@ -99,6 +104,11 @@ impl Metrics {
             "Cache lookups by cache and result",
             &["cache", "result"],
         );
+        let mapping_rejected = counter_vec(
+            "mapping_rejected_total",
+            "Stored user mappings refused because they disagree with the configuration (a tampered or corrupt row), by reason",
+            &["reason"],
+        );
         let jwks_refreshes = counter_vec("jwks_refreshes_total", "JWKS fetches by outcome", &["outcome"]);
         let new_users_refused = counter_vec(
             "new_users_refused_total",
@@ -131,6 +141,10 @@ impl Metrics {
             "Users whose cached state was dropped after a change made anywhere in the fleet",
         );
         let coherence_errors = counter("coherence_errors_total", "Failed reads of the change feed");
+        let coherence_gaps = counter(
+            "coherence_gaps_total",
+            "Times changes this process never read had been pruned from the feed (every cache dropped)",
+        );
         let provision_seconds = Histogram::with_opts(
             HistogramOpts::new(
                 "provision_duration_seconds",
@@ -184,6 +198,8 @@ impl Metrics {
             users,
             coherence_drops,
             coherence_errors,
+            coherence_gaps,
+            mapping_rejected,
         }
     }
 

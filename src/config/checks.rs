@@ -3,6 +3,11 @@
 
 use super::{Config, JWKS_REFRESH_RANGE, STS_MAX_DURATION, STS_MIN_DURATION};
 
+/// `cache.change_retention_seconds`: at least twice the longest poll period (a second), so a
+/// replica that polls on time never finds a gap; at most a week, which bounds the feed's table.
+const MIN_CHANGE_RETENTION: u64 = 2;
+const MAX_CHANGE_RETENTION: u64 = 7 * 24 * 3600;
+
 /// Claims the token checks read themselves; `auth.required_claims` may not name them.
 const RESERVED_CLAIMS: [&str; 10] = [
     "iss",
@@ -154,6 +159,13 @@ impl Config {
             p.push(
                 "cache.coherence_poll_ms: must be 10..=1000 (changes must hold everywhere within a second)".to_owned(),
             );
+        }
+
+        let retention = self.cache.change_retention_seconds;
+        if !(MIN_CHANGE_RETENTION..=MAX_CHANGE_RETENTION).contains(&retention) {
+            p.push(format!(
+                "cache.change_retention_seconds: {retention} is outside {MIN_CHANGE_RETENTION}..={MAX_CHANGE_RETENTION} (keep the default of 3600 outside tests)"
+            ));
         }
 
         if let Err(e) = super::parse_sealing_keys(&self.cache.sealing_keys.0) {

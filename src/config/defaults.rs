@@ -19,6 +19,9 @@ pub fn mapping_entries() -> u64 {
 pub fn coherence_poll_ms() -> u64 {
     250
 }
+pub fn change_retention_seconds() -> u64 {
+    3600
+}
 pub fn token_entries() -> u64 {
     crate::auth::DEFAULT_TOKEN_CACHE_CAPACITY
 }

@@ -75,6 +75,11 @@ pub struct CacheConfig {
     /// delete made elsewhere takes to hold here. `PostgreSQL` also notifies at once.
     #[serde(default = "defaults::coherence_poll_ms")]
     pub coherence_poll_ms: u64,
+    /// How long the change feed keeps a change, seconds. A replica that could not read the
+    /// feed for longer (database unreachable, process paused) may have missed changes: it then
+    /// drops every cached mapping and credential. Short values are for tests.
+    #[serde(default = "defaults::change_retention_seconds")]
+    pub change_retention_seconds: u64,
     /// Keys sealing the credentials the fleet shares through the database: `id:base64` of 32
     /// random bytes, comma-separated; the first seals, all open. Give every replica the same,
     /// from the environment (`STSVEND_CACHE__SEALING_KEYS`). Empty: each process draws its own,
@@ -110,6 +115,7 @@ impl Default for CacheConfig {
             mapping_entries: defaults::mapping_entries(),
             token_entries: defaults::token_entries(),
             coherence_poll_ms: defaults::coherence_poll_ms(),
+            change_retention_seconds: defaults::change_retention_seconds(),
             sealing_keys: Secret::default(),
         }
     }

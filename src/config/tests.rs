@@ -241,3 +241,19 @@ fn new_users_per_day_defaults_to_2000_in_bucket_mode_and_to_none_in_prefix_mode(
     set.push(("STSVEND_LIMITS__NEW_USERS_PER_DAY", "50"));
     assert_eq!(limit(&set), Some(50), "configured, it holds in prefix mode too");
 }
+
+#[test]
+fn change_retention_defaults_to_an_hour_and_is_bounded() {
+    let text = GOOD.replace("change_retention_seconds = 3600\n", "");
+    assert_ne!(text, GOOD, "config.toml shows the default");
+    assert_eq!(load(&text, &[]).unwrap().cache.change_retention_seconds, 3600);
+    let with = |v: &str| load(GOOD, &[("STSVEND_CACHE__CHANGE_RETENTION_SECONDS", v)]);
+    assert_eq!(with("2").unwrap().cache.change_retention_seconds, 2);
+    for bad in ["1", "604801"] {
+        let err = with(bad).unwrap_err().to_string();
+        assert!(
+            err.contains(&format!("cache.change_retention_seconds: {bad} is outside 2..=604800")),
+            "{err}"
+        );
+    }
+}

@@ -182,6 +182,8 @@ pub(super) fn vend_error(e: VendError) -> ApiError {
                 tracing::error!(error = %e, "provisioning failed");
                 ApiError::Unavailable("AWS S3")
             }
+            // Logged (user id and reason) and counted where the row was read.
+            ProvisionError::Mapping { .. } => ApiError::Internal,
             other @ (ProvisionError::Store(_) | ProvisionError::Identity(_) | ProvisionError::Bucket(_)) => {
                 ApiError::internal("provisioning failed", other)
             }

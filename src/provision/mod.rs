@@ -8,6 +8,8 @@
 //! user share a single provisioning run (single flight through the mapping cache). A disabled
 //! user's row comes back as stored: nothing is provisioned for them.
 
+mod mapping;
+
 use std::sync::Arc;
 
 use quick_cache::UnitWeighter;
@@ -21,6 +23,8 @@ use crate::config::Config;
 use crate::identity::{BucketName, IdentityError, MAX_BUCKET_ATTEMPTS, UserId, UserPrefix};
 use crate::limits::AwsGate;
 use crate::store::{Admission, NewUser, NewUserLimit, ProvisionState, Store, StoreError, UserRecord};
+use mapping::MappingRules;
+pub use mapping::Violation;
 
 /// The window of `limits.new_users_per_day`.
 const DAY: std::time::Duration = std::time::Duration::from_hours(24);
@@ -47,6 +51,9 @@ pub enum ProvisionError {
     /// AWS refused the bucket: the account's bucket quota is used up (`TooManyBuckets`).
     #[error("the account's bucket quota is used up")]
     BucketQuota,
+    /// The stored mapping disagrees with the configuration (`mapping`): refused, not vended.
+    #[error("the stored mapping of user {user_id} is refused: {violation}")]
+    Mapping { user_id: UserId, violation: Violation },
 }
 
 #[derive(Clone)]
@@ -61,6 +68,8 @@ struct Inner {
     /// Prefix mode: the shared bucket and the root of every user's prefix in it.
     shared: Option<(BucketName, String)>,
     region: String,
+    /// What every stored row is checked against before it is used or cached.
+    rules: MappingRules,
     ready: HotCache<UserId, Arc<UserRecord>, UnitWeighter, DefaultLifecycle<UserId, Arc<UserRecord>>>,
     gate: Arc<AwsGate>,
     new_users: crate::limits::NewUserRate,
@@ -83,6 +92,7 @@ impl Provisioner {
                     crate::config::StorageMode::Bucket => None,
                 },
                 region: aws.region.clone(),
+                rules: MappingRules::new(storage),
                 // Ready mappings kept in memory; each entry is a few hundred bytes.
                 ready: {
                     let n = config.cache.mapping_entries.max(1);
@@ -145,6 +155,11 @@ impl Provisioner {
         self.inner.ready.remove(user_id).await;
     }
 
+    /// Drops every cached mapping: after this process may have missed changes.
+    pub fn forget_all(&self) {
+        self.inner.ready.clear();
+    }
+
     /// The stored mapping, without provisioning anything.
     pub async fn lookup(&self, user_id: &UserId) -> Result<Option<UserRecord>, StoreError> {
         if let Some(r) = self.inner.ready.get(user_id) {
@@ -160,12 +175,37 @@ impl Inner {
         self.gate.metrics().new_users_refused.with_label_values(&[limit]).inc();
     }
 
+    /// `row` when it agrees with the configuration; otherwise logged (user id and reason,
+    /// nothing secret), counted and refused.
+    fn checked(&self, row: UserRecord) -> Result<UserRecord, ProvisionError> {
+        match self.rules.check(&row) {
+            Ok(()) => Ok(row),
+            Err(violation) => {
+                self.gate
+                    .metrics()
+                    .mapping_rejected
+                    .with_label_values(&[violation.label()])
+                    .inc();
+                tracing::error!(
+                    user_id = %row.user_id,
+                    reason = violation.label(),
+                    "stored mapping refused: {violation}; nothing is vended from it until the row is repaired"
+                );
+                Err(ProvisionError::Mapping {
+                    user_id: row.user_id,
+                    violation,
+                })
+            }
+        }
+    }
+
     async fn load_or_provision<F, Fut>(&self, caller: &Caller, meanwhile: F) -> Result<UserRecord, ProvisionError>
     where
         F: FnOnce(UserRecord) -> Fut,
         Fut: Future<Output = ()>,
     {
-        let row = match self.store.user(&caller.user_id).await? {
+        let stored = self.store.user(&caller.user_id).await?;
+        let row = match stored.map(|r| self.checked(r)).transpose()? {
             // A disabled user's unfinished first login stays unfinished: no S3 call for them.
             Some(r) if r.state == ProvisionState::Ready || r.disabled_at.is_some() => return Ok(r),
             Some(r) => {
@@ -205,6 +245,8 @@ impl Inner {
                         }
                     },
                 };
+                // The row as stored: another process may have written it first.
+                let row = self.checked(row)?;
                 if row.state == ProvisionState::Ready {
                     // Prefix mode: the row is ready at once. The shared bucket exists already
                     // (`bootstrap`), and the session policy keeps the user in their prefix.

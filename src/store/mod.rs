@@ -397,6 +397,12 @@ impl Store {
         on_backend!(self, s => s.latest_change().await)
     }
 
+    /// The oldest change still kept (older ones were pruned); 0 when there is none. A reader
+    /// that last saw a change before `oldest - 1` may have missed some.
+    pub async fn oldest_change(&self) -> Result<i64, StoreError> {
+        on_backend!(self, s => s.oldest_change().await)
+    }
+
     /// Changes after `seq`, oldest first, at most `limit`.
     pub async fn changes_since(&self, seq: i64, limit: u32) -> Result<Vec<Change>, StoreError> {
         on_backend!(self, s => s.changes_since(seq, limit).await)

@@ -3,6 +3,11 @@
 //! this loop reads the feed every `cache.coherence_poll_ms` (at once when the backend signals a
 //! change) and drops what it cached about each user in it. A load racing the drop cannot put
 //! the old state back (`cache.rs`), so a change made anywhere holds here within one poll.
+//!
+//! The feed keeps changes for `cache.change_retention_seconds`. A process that could not read
+//! it for longer (database unreachable to it alone, process paused) finds changes it never read
+//! pruned: it cannot know whom they named, so it drops everything it cached
+//! (`stsvend_coherence_gaps_total`).
 
 use std::sync::{Arc, Weak};
 use std::time::{Duration, Instant};
@@ -13,18 +18,28 @@ use crate::store::Store;
 
 /// Changes read per query; a longer backlog is read in further queries at once.
 const BATCH: u32 = 1000;
-/// Changes are kept this long: far beyond any poll period (at most a second).
-const RETENTION: time::Duration = time::Duration::hours(1);
-/// How often the feed is pruned (by whichever process gets there).
+/// How often the feed is pruned (by whichever process gets there), at most; a retention
+/// shorter than twice this prunes every half retention.
 const PRUNE_EVERY: Duration = Duration::from_mins(5);
 
-/// Runs until `vend` is dropped.
-pub fn spawn(vend: &Arc<Vend>, store: Store, poll: Duration, metrics: Arc<Metrics>) -> tokio::task::JoinHandle<()> {
-    let vend = Arc::downgrade(vend);
-    tokio::spawn(async move { follow(&vend, &store, poll, &metrics).await })
+/// How the feed is read and kept.
+pub struct FeedTimes {
+    /// `cache.coherence_poll_ms`.
+    pub poll: Duration,
+    /// `cache.change_retention_seconds`: changes older than this are pruned.
+    pub retention: Duration,
 }
 
-async fn follow(vend: &Weak<Vend>, store: &Store, poll: Duration, metrics: &Metrics) {
+/// Runs until `vend` is dropped.
+pub fn spawn(vend: &Arc<Vend>, store: Store, times: FeedTimes, metrics: Arc<Metrics>) -> tokio::task::JoinHandle<()> {
+    let vend = Arc::downgrade(vend);
+    tokio::spawn(async move { follow(&vend, &store, &times, &metrics).await })
+}
+
+async fn follow(vend: &Weak<Vend>, store: &Store, times: &FeedTimes, metrics: &Metrics) {
+    let poll = times.poll;
+    let retention = time::Duration::try_from(times.retention).unwrap_or(time::Duration::MAX);
+    let prune_every = PRUNE_EVERY.min(times.retention / 2);
     let signal = store.change_signal();
     // Start from the feed's head: nothing is cached yet, so nothing older matters.
     let mut seen = loop {
@@ -48,31 +63,56 @@ async fn follow(vend: &Weak<Vend>, store: &Store, poll: Duration, metrics: &Metr
             None => tokio::time::sleep(poll).await,
         }
         let Some(vend) = vend.upgrade() else { return };
-        loop {
-            match store.changes_since(seen, BATCH).await {
-                Ok(changes) => {
-                    let full = changes.len() == BATCH as usize;
-                    for change in changes {
-                        vend.drop_cached(&change.user_id).await;
-                        metrics.coherence_drops.inc();
-                        seen = change.seq;
-                    }
-                    if !full {
-                        break;
-                    }
-                }
-                Err(e) => {
-                    metrics.coherence_errors.inc();
-                    tracing::warn!(error = %e, "reading the change feed failed; cached users may be stale until it answers");
-                    break;
-                }
-            }
-        }
-        if pruned.elapsed() >= PRUNE_EVERY {
+        read_feed(&vend, store, &mut seen, times.retention, metrics).await;
+        if pruned.elapsed() >= prune_every {
             pruned = Instant::now();
-            if let Err(e) = store.prune_changes(time::OffsetDateTime::now_utc() - RETENTION).await {
+            if let Err(e) = store.prune_changes(time::OffsetDateTime::now_utc() - retention).await {
                 tracing::debug!(error = %e, "pruning the change feed failed");
             }
         }
     }
+}
+
+/// Drops what the changes after `seen` name, and moves `seen` past them. When changes after
+/// `seen` were pruned before this process read them (it could not read the feed for longer
+/// than the retention), it cannot know whom they named: it drops everything it cached.
+async fn read_feed(vend: &Vend, store: &Store, seen: &mut i64, retention: Duration, metrics: &Metrics) {
+    loop {
+        let changes = match store.changes_since(*seen, BATCH).await {
+            Ok(changes) => changes,
+            Err(e) => return feed_unreadable(metrics, &e),
+        };
+        // The next change is not the one after `seen`: either a rolled-back transaction left
+        // a hole in the sequence (PostgreSQL), or the changes in between were pruned.
+        if changes.first().is_some_and(|c| c.seq > *seen + 1) {
+            match store.oldest_change().await {
+                Ok(oldest) if oldest > *seen + 1 => {
+                    vend.drop_all_cached();
+                    metrics.coherence_gaps.inc();
+                    tracing::warn!(
+                        last_read = *seen,
+                        oldest_kept = oldest,
+                        retention_seconds = retention.as_secs(),
+                        "changes this process never read were pruned from the change feed (it could not read the feed for longer than cache.change_retention_seconds); every cached mapping and credential dropped"
+                    );
+                }
+                Ok(_) => {}
+                Err(e) => return feed_unreadable(metrics, &e),
+            }
+        }
+        let full = changes.len() == BATCH as usize;
+        for change in changes {
+            vend.drop_cached(&change.user_id).await;
+            metrics.coherence_drops.inc();
+            *seen = change.seq;
+        }
+        if !full {
+            return;
+        }
+    }
+}
+
+fn feed_unreadable(metrics: &Metrics, e: &crate::store::StoreError) {
+    metrics.coherence_errors.inc();
+    tracing::warn!(error = %e, "reading the change feed failed; cached users may be stale until it answers");
 }

@@ -329,6 +329,12 @@ impl KeyCache {
         }
     }
 
+    /// Drops every key this process cached (the shared ones stay: they are checked against
+    /// the user's stored row when they are read).
+    pub fn drop_all_cached(&self) {
+        self.cache.clear();
+    }
+
     /// Drops every cached credential of one user (all templates), the shared ones included.
     pub async fn forget_user(&self, user_id: &UserId) {
         self.drop_cached(user_id).await;

@@ -23,7 +23,7 @@ use crate::policy::{PolicySet, Template};
 use crate::provision::{ProvisionError, Provisioner};
 use crate::store::{Store, StoreError, UserRecord, VendRecord};
 
-pub use coherence::spawn as spawn_coherence;
+pub use coherence::{FeedTimes, spawn as spawn_coherence};
 pub use keys::{Found, Issued, KeyCache, KeyCacheParts};
 pub use seal::SealerError;
 
@@ -238,6 +238,13 @@ impl Vend {
     pub async fn drop_cached(&self, user_id: &UserId) {
         self.keys.drop_cached(user_id).await;
         self.provisioner.forget(user_id).await;
+    }
+
+    /// Drops every mapping and key this process cached: after it may have missed changes
+    /// (a gap in the change feed). Each user's next request reads their stored row again.
+    pub fn drop_all_cached(&self) {
+        self.keys.drop_all_cached();
+        self.provisioner.forget_all();
     }
 }
 

@@ -61,6 +61,16 @@ impl PgStore {
         Ok(row.try_get(0)?)
     }
 
+    /// The oldest change still kept; 0 when the feed is empty.
+    pub async fn oldest_change(&self) -> Result<i64, StoreError> {
+        let row = self
+            .client()
+            .await?
+            .query_one("SELECT COALESCE(MIN(seq), 0)::BIGINT FROM user_changes", &[])
+            .await?;
+        Ok(row.try_get(0)?)
+    }
+
     /// Changes after `seq`, oldest first, at most `limit`.
     pub async fn changes_since(&self, seq: i64, limit: u32) -> Result<Vec<Change>, StoreError> {
         let c = self.client().await?;

@@ -16,6 +16,12 @@ impl SqliteStore {
             .await
     }
 
+    /// The oldest change still kept; 0 when the feed is empty.
+    pub async fn oldest_change(&self) -> Result<i64, StoreError> {
+        self.run(|c| Ok(c.query_row("SELECT COALESCE(MIN(seq), 0) FROM user_changes", [], |r| r.get(0))?))
+            .await
+    }
+
     /// Changes after `seq`, oldest first, at most `limit`.
     pub async fn changes_since(&self, seq: i64, limit: u32) -> Result<Vec<Change>, StoreError> {
         self.run(move |c| {

@@ -357,6 +357,7 @@ async fn the_change_feed_lists_every_state_change_in_order_and_keeps_its_head_wh
     each_backend(|db| async move {
         let store = db.open().await;
         assert_eq!(store.latest_change().await.unwrap(), 0);
+        assert_eq!(store.oldest_change().await.unwrap(), 0);
         let (a, b) = (add_user(&store, "auth0|a").await, add_user(&store, "auth0|b").await);
         assert_eq!(store.latest_change().await.unwrap(), 0, "a pending row is no change");
         store.mark_ready(&a).await.unwrap();
@@ -376,9 +377,15 @@ async fn the_change_feed_lists_every_state_change_in_order_and_keeps_its_head_wh
         assert_eq!(head, all[3].seq);
         assert_eq!(store.changes_since(all[0].seq, 2).await.unwrap(), all[1..3].to_vec());
 
+        assert_eq!(store.oldest_change().await.unwrap(), all[0].seq);
         let pruned = store.prune_changes(now() + time::Duration::minutes(1)).await.unwrap();
         assert_eq!(pruned, 3, "all but the newest");
         assert_eq!(store.latest_change().await.unwrap(), head);
+        assert_eq!(
+            store.oldest_change().await.unwrap(),
+            head,
+            "the oldest kept is the head"
+        );
         assert!(store.set_disabled(&b, true).await.unwrap());
         let next: Vec<Change> = store.changes_since(head, 10).await.unwrap();
         assert!(next.len() == 1 && next[0].seq > head, "the sequence goes on: {next:?}");

@@ -1,0 +1,177 @@
+//! What a stored mapping must agree with before anything is vended from it. The database is
+//! not trusted to keep a row as stsvend wrote it: a row changed behind its back (a restore, a
+//! bad migration, someone with write access) could name the shared bucket as a user's own, a
+//! bucket stsvend does not manage, another user's prefix, or another user's row moved to this
+//! user's id; vending it would widen a session policy. Such a row is refused, logged with its
+//! user id and counted (`stsvend_mapping_rejected_total{reason}`), never used.
+
+use crate::config::StorageConfig;
+use crate::identity::{BucketName, UserId, UserPrefix};
+use crate::store::UserRecord;
+
+/// Why a stored mapping was refused; the label of the metric.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Violation {
+    /// The row's user id is not the one derived from its issuer and subject.
+    UserId,
+    /// A bucket-mode row names the shared bucket as the user's own.
+    SharedBucket,
+    /// A bucket-mode row names a bucket outside `storage.bucket_prefix`.
+    BucketPrefix,
+    /// A prefix-mode row's prefix is not the user's own under `storage.prefix_root`.
+    Prefix,
+    /// A prefix-mode row names a bucket other than the shared bucket.
+    PrefixBucket,
+}
+
+impl Violation {
+    pub fn label(self) -> &'static str {
+        match self {
+            Self::UserId => "user_id",
+            Self::SharedBucket => "shared_bucket",
+            Self::BucketPrefix => "bucket_prefix",
+            Self::Prefix => "prefix",
+            Self::PrefixBucket => "prefix_bucket",
+        }
+    }
+}
+
+impl std::fmt::Display for Violation {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Self::UserId => "its user id is not derived from its issuer and subject",
+            Self::SharedBucket => "a bucket-mode row names the shared bucket (storage.shared_bucket)",
+            Self::BucketPrefix => "its bucket is not under storage.bucket_prefix",
+            Self::Prefix => "its prefix is not the user's own under storage.prefix_root",
+            Self::PrefixBucket => "a prefix-mode row names a bucket other than storage.shared_bucket",
+        })
+    }
+}
+
+/// The configuration a stored mapping is checked against.
+pub struct MappingRules {
+    /// `<storage.bucket_prefix>-`: every bucket stsvend names starts with it.
+    bucket_start: String,
+    /// `storage.shared_bucket`, whatever the mode of new users: rows keep the mode they were
+    /// written in.
+    shared: Option<BucketName>,
+    prefix_root: String,
+}
+
+impl MappingRules {
+    pub fn new(storage: &StorageConfig) -> Self {
+        Self {
+            bucket_start: format!("{}-", storage.bucket_prefix),
+            shared: storage.shared_bucket(),
+            prefix_root: storage.prefix_root.clone(),
+        }
+    }
+
+    /// `Ok` when `row` is a mapping stsvend could have written under this configuration.
+    pub fn check(&self, row: &UserRecord) -> Result<(), Violation> {
+        if UserId::derive(&row.issuer, &row.subject) != row.user_id {
+            return Err(Violation::UserId);
+        }
+        let managed = row
+            .bucket
+            .as_str()
+            .strip_prefix(&self.bucket_start)
+            .is_some_and(|rest| !rest.is_empty());
+        match &row.prefix {
+            None if self.shared.as_ref() == Some(&row.bucket) => Err(Violation::SharedBucket),
+            None if !managed => Err(Violation::BucketPrefix),
+            None => Ok(()),
+            Some(prefix) => {
+                let own = UserPrefix::for_user(&self.prefix_root, &row.user_id).map_err(|_| Violation::Prefix)?;
+                if *prefix != own {
+                    return Err(Violation::Prefix);
+                }
+                // Without a configured shared bucket (back in bucket mode), the bucket can only
+                // be held to the prefix every bucket of stsvend's has.
+                match &self.shared {
+                    Some(shared) if *shared != row.bucket => Err(Violation::PrefixBucket),
+                    None if !managed => Err(Violation::PrefixBucket),
+                    _ => Ok(()),
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use time::OffsetDateTime;
+
+    use super::*;
+    use crate::store::ProvisionState;
+
+    const ISS: &str = "https://tenant.auth0.com/";
+
+    fn rules(shared: Option<&str>) -> MappingRules {
+        MappingRules {
+            bucket_start: "stsvend-".to_owned(),
+            shared: shared.map(|b| BucketName::parse(b).unwrap()),
+            prefix_root: "users".to_owned(),
+        }
+    }
+
+    fn row(subject: &str, bucket: &str, prefix: Option<&str>) -> UserRecord {
+        UserRecord {
+            user_id: UserId::derive(ISS, subject),
+            issuer: ISS.to_owned(),
+            subject: subject.to_owned(),
+            bucket: BucketName::parse(bucket).unwrap(),
+            candidate: 0,
+            region: "us-east-1".to_owned(),
+            state: ProvisionState::Ready,
+            created_at: OffsetDateTime::UNIX_EPOCH,
+            disabled_at: None,
+            revoked_before: None,
+            prefix: prefix.map(|p| UserPrefix::parse(p).unwrap()),
+        }
+    }
+
+    #[test]
+    fn rows_as_stsvend_writes_them_pass() {
+        let id = UserId::derive(ISS, "a");
+        let own = format!("users/{id}/");
+        for r in [rules(Some("stsvend-shared")), rules(None)] {
+            assert_eq!(r.check(&row("a", "stsvend-abc", None)), Ok(()));
+            assert_eq!(r.check(&row("a", "stsvend-shared", Some(&own))), Ok(()));
+        }
+    }
+
+    #[test]
+    fn each_kind_of_tampered_row_is_named() {
+        let id = UserId::derive(ISS, "a");
+        let other = UserId::derive(ISS, "b");
+        let own = format!("users/{id}/");
+        let r = rules(Some("stsvend-shared"));
+        let mut moved = row("b", "stsvend-abc", None);
+        moved.user_id = id.clone();
+        let cases = [
+            (moved, Violation::UserId),
+            (row("a", "stsvend-shared", None), Violation::SharedBucket),
+            (row("a", "payroll", None), Violation::BucketPrefix),
+            (row("a", "stsvend", None), Violation::BucketPrefix),
+            (row("a", "stsvendx-abc", None), Violation::BucketPrefix),
+            (
+                row("a", "stsvend-shared", Some(&format!("other/{id}/"))),
+                Violation::Prefix,
+            ),
+            (
+                row("a", "stsvend-shared", Some(&format!("users/{other}/"))),
+                Violation::Prefix,
+            ),
+            (row("a", "stsvend-abc", Some(&own)), Violation::PrefixBucket),
+        ];
+        for (row, why) in cases {
+            assert_eq!(r.check(&row), Err(why), "{row:?}");
+        }
+        assert_eq!(
+            rules(None).check(&row("a", "payroll", Some(&own))),
+            Err(Violation::PrefixBucket),
+            "without a shared bucket configured, a prefix row's bucket is still held to the prefix"
+        );
+    }
+}
