@@ -14,10 +14,7 @@ const PIECES: [&str; 4] = ["s3cr/et+Kq==", "s3cr", "et+Kq==", "Kq=="];
 /// A user the test cluster does not have: the server refuses the login, which is the point
 /// (the failure's message is one of the places checked).
 fn url_with_secret(scheme: &str) -> String {
-    format!(
-        "{scheme}://u:{SECRET}@{}/db?sslmode=disable",
-        pg::server_addr()
-    )
+    format!("{scheme}://u:{SECRET}@{}/db?sslmode=disable", pg::server_addr())
 }
 
 fn assert_no_secret(what: &str, run: &Run) {
@@ -41,7 +38,7 @@ async fn run_with_url(args: &[&str], issuer: &str, url: String, db: &std::path::
         // Every log line the crates write, not only the default `info` ones.
         ("RUST_LOG", "debug".to_owned()),
     ];
-    tokio::time::timeout(Duration::from_secs(60), stsvend(args, &env))
+    tokio::time::timeout(Duration::from_mins(1), stsvend(args, &env))
         .await
         .unwrap_or_else(|_| panic!("stsvend {args:?} did not end within 60 s"))
 }
