@@ -148,10 +148,17 @@ async fn the_users_command_refuses_plain_http_to_another_host_before_sending_the
             stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
         };
         let sent = seen.lock().unwrap().clone();
-        assert!(sent.is_empty(), "{api}: the request left this machine:\n{}", sent.join("\n"));
+        assert!(
+            sent.is_empty(),
+            "{api}: the request left this machine:\n{}",
+            sent.join("\n")
+        );
         assert_eq!(run.code, 2, "{api}: {run}");
         assert!(run.stderr.contains("--api must use https"), "{api}: {run}");
-        assert!(run.stderr.contains("127.0.0.0/8"), "{api}: says what plain http is allowed for: {run}");
+        assert!(
+            run.stderr.contains("127.0.0.0/8"),
+            "{api}: says what plain http is allowed for: {run}"
+        );
         assert!(!run.stderr.contains(token), "{api}: {run}");
     }
 }
