@@ -308,12 +308,12 @@ fn read_request(stream: &std::net::TcpStream) -> (String, String) {
     (request_line, String::from_utf8_lossy(&body).into_owned())
 }
 
+/// Request lines and bodies a test server received.
+type Received = std::sync::Arc<std::sync::Mutex<Vec<(String, String)>>>;
+
 /// A server on 127.0.0.1 that answers every request with `status` and `headers` (and a token
 /// response body), and keeps each request's line and body. Returns its base URL and the record.
-fn recording_server(
-    status: &'static str,
-    headers: String,
-) -> (String, std::sync::Arc<std::sync::Mutex<Vec<(String, String)>>>) {
+fn recording_server(status: &'static str, headers: String) -> (String, Received) {
     use std::io::Write;
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let base = format!("http://{}", listener.local_addr().unwrap());
@@ -352,11 +352,7 @@ fn a_redirect_from_the_token_endpoint_is_not_followed_with_the_refresh_token() {
     std::fs::write(&store, session).unwrap();
 
     let (code, err) = refused(&cli(&["credential-process"], &[("STSVEND_CLI_STORE", &store)]));
-    assert_eq!(
-        asked.lock().unwrap().len(),
-        1,
-        "the token endpoint was asked once"
-    );
+    assert_eq!(asked.lock().unwrap().len(), 1, "the token endpoint was asked once");
     let forwarded = received.lock().unwrap().clone();
     assert!(
         forwarded.is_empty(),
