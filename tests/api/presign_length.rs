@@ -28,9 +28,7 @@ fn curl_put(url: &str, bytes: &[u8], extra: &[&str]) -> (u16, String) {
 
 async fn presign_put(app: &TestApp, sub: &str, key: &str, extra: Value) -> (u16, Value) {
     let mut body = json!({"method": "PUT", "key": key});
-    body.as_object_mut()
-        .unwrap()
-        .extend(extra.as_object().unwrap().clone());
+    body.as_object_mut().unwrap().extend(extra.as_object().unwrap().clone());
     post(app, "/v1/presign", &app.issuer.token(sub), body).await
 }
 
@@ -42,10 +40,7 @@ async fn a_put_url_with_a_content_length_takes_exactly_that_many_bytes() {
     assert_eq!(status, 200, "{body}");
     assert_eq!(body["headers"], json!({"content-length": "11"}), "{body}");
     let url = body["url"].as_str().unwrap();
-    assert!(
-        url.contains("X-Amz-SignedHeaders=content-length%3Bhost"),
-        "{url}"
-    );
+    assert!(url.contains("X-Amz-SignedHeaders=content-length%3Bhost"), "{url}");
 
     for (what, bytes, extra) in [
         ("one byte more", b"hello world!".to_vec(), vec![]),
@@ -97,7 +92,11 @@ async fn put_lengths_over_the_cap_or_missing_when_required_are_refused_with_a_co
         (json!({}), "content_length_required"),
     ] {
         let (status, body) = presign_put(&app, &sub, "k.bin", extra.clone()).await;
-        assert_eq!((status, body["error"]["code"].as_str()), (400, Some(code)), "{extra}: {body}");
+        assert_eq!(
+            (status, body["error"]["code"].as_str()),
+            (400, Some(code)),
+            "{extra}: {body}"
+        );
     }
     // A length means nothing for other methods: refused rather than silently ignored.
     let (status, body) = post(
