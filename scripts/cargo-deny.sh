@@ -6,9 +6,9 @@
 #   - the crate graph comes from `cargo metadata` (crates.io only), and every check then runs
 #     with `--offline`;
 #   - the database is fetched when that works (it fails within a second or so when it does not);
-#   - when it cannot be fetched, the offline snapshot (a git bundle: $STSVEND_RUSTSEC_BUNDLE, or
-#     shared/rustsec/advisory-db.bundle beside the checkout or a folder above it, or in
-#     /work/shared on the project's machines) is restored into
+#   - when it cannot be fetched, the offline snapshot (a git bundle: $STSVEND_RUSTSEC_BUNDLE, the
+#     bundle or a folder holding advisory-db.bundle; else ../shared/rustsec/advisory-db.bundle
+#     relative to the repository root, and nowhere else) is restored into
 #     $CARGO_HOME/advisory-dbs, if no copy is there yet or the snapshot's last commit is newer
 #     than the copy's;
 #   - the advisories check runs against that copy, and the script says which copy and how old.
@@ -33,20 +33,19 @@ db_root="${CARGO_HOME:-$HOME/.cargo}/advisory-dbs"
 # cargo-deny names the directory after the database URL (deny.toml `db-urls`, the default one).
 db="$db_root/advisory-db-3157b0e258782691"
 db_url=https://github.com/rustsec/advisory-db
-# The snapshot: $STSVEND_RUSTSEC_BUNDLE, else shared/rustsec/ beside the checkout or beside any
-# folder above it (a clone one level deeper still finds it), else the project machines' /work/shared.
-find_bundle() {
-  local dir="$ROOT"
-  while [[ "$dir" != / ]]; do
-    dir="$(dirname "$dir")"
-    if [[ -f "$dir/shared/rustsec/advisory-db.bundle" ]]; then
-      echo "$dir/shared/rustsec/advisory-db.bundle"
-      return
-    fi
-  done
-  echo /work/shared/rustsec/advisory-db.bundle
-}
-bundle="${STSVEND_RUSTSEC_BUNDLE:-$(find_bundle)}"
+# The snapshot: $STSVEND_RUSTSEC_BUNDLE (the bundle itself, or a folder holding
+# advisory-db.bundle), else ../shared/rustsec/ beside the repository root. No other place, and
+# no machine's absolute path: a checkout elsewhere names its snapshot with the variable.
+if [[ -n "${STSVEND_RUSTSEC_BUNDLE:-}" ]]; then
+  bundle="$STSVEND_RUSTSEC_BUNDLE"
+  if [[ -d "$bundle" ]]; then
+    bundle="${bundle%/}/advisory-db.bundle"
+  fi
+  bundle_from="STSVEND_RUSTSEC_BUNDLE"
+else
+  bundle="$(dirname "$ROOT")/shared/rustsec/advisory-db.bundle"
+  bundle_from="../shared/rustsec/ beside the repository root"
+fi
 
 # Unix time of a repository's last commit; 0 when there is no readable repository.
 commit_time() {
@@ -57,7 +56,7 @@ commit_time() {
 # beside $db and renamed into place; the caller holds cargo-deny's own lock on the directory.
 restore_snapshot() {
   if [[ ! -f "$bundle" ]]; then
-    log "no advisory database snapshot at $bundle"
+    log "no advisory database snapshot at $bundle (from $bundle_from)"
     return 0
   fi
   local tmp out
@@ -123,8 +122,9 @@ if [[ -d "$db/.git" && -d "$db/crates" ]]; then
   "${deny[@]}" advisories
 else
   log "advisories NOT CHECKED: no RustSec database in $db;"
-  log "  it cannot be fetched here and no snapshot could be restored. Run 'cargo deny fetch db'"
-  log "  where GitHub is reachable, or set STSVEND_RUSTSEC_BUNDLE to a git bundle of $db_url."
+  log "  it cannot be fetched here and there is no snapshot at $bundle ($bundle_from)."
+  log "  Run 'cargo deny fetch db' where GitHub is reachable, or set STSVEND_RUSTSEC_BUNDLE to a"
+  log "  git bundle of $db_url (or the folder holding advisory-db.bundle)."
   if [[ "${STSVEND_REQUIRE_ADVISORIES:-0}" == 1 ]]; then
     exit 1
   fi

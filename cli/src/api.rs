@@ -80,6 +80,7 @@ pub fn vend(http: &Client, api: &SecureUrl, token: &Secret, access: Option<&str>
         }
         let unreachable = |e| VendError::Other(CliError::http(format!("stsvend at {url}"))(e));
         let resp = req.send().map_err(unreachable)?;
+        let resp = CliError::unless_redirect(format!("stsvend at {url}"), resp).map_err(VendError::Other)?;
         let status = resp.status().as_u16();
         let wait = retry_after(resp.headers());
         let body = resp.text().map_err(unreachable)?;

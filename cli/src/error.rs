@@ -42,6 +42,14 @@ pub enum CliError {
     },
     #[error("{what} sent an unexpected response: {reason}")]
     BadResponse { what: String, reason: String },
+    #[error(
+        "{what} answered HTTP {status}, a redirect to {location}; stsvend-cli follows no redirect (your token would go along): use the address it names, if you trust it"
+    )]
+    Redirected {
+        what: String,
+        status: u16,
+        location: String,
+    },
     #[error("{context}: {source}")]
     Io {
         context: String,
@@ -105,6 +113,30 @@ impl CliError {
         move |source| Self::Http { what, source }
     }
 
+    /// `resp`, unless it is a redirect (none is followed: see `http_client`). The target is
+    /// shown without its query or fragment, which could carry a code.
+    pub fn unless_redirect(
+        what: impl Into<String>,
+        resp: reqwest::blocking::Response,
+    ) -> Result<reqwest::blocking::Response, Self> {
+        if !resp.status().is_redirection() {
+            return Ok(resp);
+        }
+        let location = resp
+            .headers()
+            .get(reqwest::header::LOCATION)
+            .and_then(|l| l.to_str().ok())
+            .map_or("(no Location header)", |l| {
+                l.split(['?', '#']).next().unwrap_or_default()
+            })
+            .to_owned();
+        Err(Self::Redirected {
+            what: what.into(),
+            status: resp.status().as_u16(),
+            location,
+        })
+    }
+
     pub fn bad_url(what: impl Into<String>) -> impl FnOnce(UrlProblem) -> Self {
         let what = what.into();
         move |problem| Self::BadUrl { what, problem }
@@ -127,6 +159,7 @@ impl CliError {
             | Self::Keychain(_) => EXIT_FAILED,
             Self::MissingSetting { .. }
             | Self::BadUrl { .. }
+            | Self::Redirected { .. }
             | Self::IssuerMismatch { .. }
             | Self::SharedDirectory { .. }
             | Self::Usage(_) => EXIT_SETUP,

@@ -90,6 +90,11 @@ fn http_client() -> Result<reqwest::blocking::Client, CliError> {
         .user_agent(concat!("stsvend-cli/", env!("CARGO_PKG_VERSION")))
         .connect_timeout(Duration::from_secs(10))
         .timeout(Duration::from_mins(1))
+        // No redirect is followed: a 307 or 308 from a token endpoint would re-send the refresh
+        // token or device code to wherever it points, and reqwest keeps the bearer token on a
+        // redirect to the same host and port, https to http included. A 3xx is an error that
+        // names where it pointed (CliError::Redirected), so the user can configure that address.
+        .redirect(reqwest::redirect::Policy::none())
         .build()
         .map_err(CliError::http("the HTTP client"))
 }

@@ -41,6 +41,7 @@ pub fn discover(http: &Client, issuer: &SecureUrl) -> Result<Discovery, CliError
         issuer.as_str().trim_end_matches('/')
     );
     let resp = http.get(&url).send().map_err(CliError::http("the identity provider"))?;
+    let resp = CliError::unless_redirect(format!("OIDC discovery at {url}"), resp)?;
     if !resp.status().is_success() {
         return Err(CliError::BadResponse {
             what: format!("OIDC discovery at {url}"),
@@ -113,6 +114,7 @@ pub fn request_device_code(http: &Client, req: &DeviceRequest<'_>) -> Result<Dev
         ])
         .send()
         .map_err(CliError::http("the identity provider"))?;
+    let resp = CliError::unless_redirect("the device authorization endpoint", resp)?;
     let status = resp.status();
     let body = resp.text().map_err(CliError::http("the identity provider"))?;
     if !status.is_success() {
@@ -237,6 +239,7 @@ fn post_token(http: &Client, endpoint: &SecureUrl, form: &[(&str, &str)]) -> Res
         .form(form)
         .send()
         .map_err(CliError::http("the identity provider"))?;
+    let resp = CliError::unless_redirect("the token endpoint", resp)?;
     let status = resp.status();
     let body = resp.text().map_err(CliError::http("the identity provider"))?;
     match serde_json::from_str::<TokenAnswer>(&body) {

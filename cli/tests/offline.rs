@@ -284,3 +284,84 @@ fn completions_and_the_man_page_name_every_subcommand() {
         assert!(page.contains(sub), "the man page lacks {sub}");
     }
 }
+
+/// One HTTP/1.1 request read off `stream`: its request line and body.
+fn read_request(stream: &std::net::TcpStream) -> (String, String) {
+    use std::io::{BufRead, BufReader, Read};
+    let mut reader = BufReader::new(stream);
+    let mut request_line = String::new();
+    let _ = reader.read_line(&mut request_line);
+    let mut length = 0;
+    loop {
+        let mut header = String::new();
+        if reader.read_line(&mut header).unwrap_or(0) == 0 || header == "\r\n" {
+            break;
+        }
+        if let Some((name, value)) = header.split_once(':')
+            && name.eq_ignore_ascii_case("content-length")
+        {
+            length = value.trim().parse().unwrap_or(0);
+        }
+    }
+    let mut body = Vec::new();
+    let _ = reader.take(length).read_to_end(&mut body);
+    (request_line, String::from_utf8_lossy(&body).into_owned())
+}
+
+/// Request lines and bodies a test server received.
+type Received = std::sync::Arc<std::sync::Mutex<Vec<(String, String)>>>;
+
+/// A server on 127.0.0.1 that answers every request with `status` and `headers` (and a token
+/// response body), and keeps each request's line and body. Returns its base URL and the record.
+fn recording_server(status: &'static str, headers: String) -> (String, Received) {
+    use std::io::Write;
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    let seen = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let record = std::sync::Arc::clone(&seen);
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(mut stream) = stream else { continue };
+            record.lock().unwrap().push(read_request(&stream));
+            let body = r#"{"access_token":"stolen-at","refresh_token":"stolen-rt","expires_in":3600}"#;
+            let _ = write!(
+                stream,
+                "HTTP/1.1 {status}\r\n{headers}content-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+                body.len()
+            );
+        }
+    });
+    (base, seen)
+}
+
+#[test]
+fn a_redirect_from_the_token_endpoint_is_not_followed_with_the_refresh_token() {
+    let dir = private_tempdir();
+    // Another origin (same host, another port) that would take the refresh token.
+    let (elsewhere, received) = recording_server("200 OK", String::new());
+    let (issuer, asked) = recording_server(
+        "307 Temporary Redirect",
+        format!("location: {elsewhere}/oauth/token\r\n"),
+    );
+    let store = dir.path().join("session.json");
+    // An expired access token: credential-process refreshes first.
+    let session = SESSION
+        .replace("https://t.auth0.com/oauth/token", &format!("{issuer}/oauth/token"))
+        .replace("\"rt\"", "\"rt-secret-7f3a\"")
+        .replace("2026-01-02T10:00:00Z", "2026-01-01T10:05:00Z");
+    std::fs::write(&store, session).unwrap();
+
+    let (code, err) = refused(&cli(&["credential-process"], &[("STSVEND_CLI_STORE", &store)]));
+    assert_eq!(asked.lock().unwrap().len(), 1, "the token endpoint was asked once");
+    let forwarded = received.lock().unwrap().clone();
+    assert!(
+        forwarded.is_empty(),
+        "the redirect was followed to {elsewhere}: {forwarded:?}"
+    );
+    assert_ne!(code, Some(0), "{err}");
+    assert!(
+        err.contains("redirect") && err.contains(&format!("{elsewhere}/oauth/token")),
+        "says where it was sent and that it did not go: {err}"
+    );
+    assert!(!err.contains("rt-secret-7f3a"), "{err}");
+}

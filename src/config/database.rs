@@ -4,6 +4,7 @@ use std::fmt;
 use std::path::PathBuf;
 
 use serde::Deserialize;
+use tokio_postgres::config::Host;
 
 #[derive(Clone, Deserialize)]
 pub struct DatabaseConfig {
@@ -49,6 +50,7 @@ impl DatabaseConfig {
                 "database.url: `{}` is not a postgres:// or postgresql:// URL (leave it unset for the embedded SQLite)",
                 redact(url)
             )),
+            Some(url) if misread(url, url.parse().ok().as_ref()) => p.push(format!("database.url: {MISREAD}")),
             Some(url) => match url.parse::<tokio_postgres::Config>() {
                 // The parser names the option it could not read, never a value.
                 Err(e) => match std::error::Error::source(&e) {
@@ -73,43 +75,94 @@ impl DatabaseConfig {
     }
 }
 
-/// `url` without the password of its user-info part (`user:***@host`).
-fn redact(url: &str) -> String {
-    let Some((scheme, rest)) = url.split_once("://") else {
-        return "***".to_owned();
-    };
-    let authority_end = rest.find(['/', '?']).unwrap_or(rest.len());
-    let (authority, tail) = rest.split_at(authority_end);
-    match authority.rsplit_once('@') {
-        Some((user_info, host)) => {
-            let user = user_info.split_once(':').map_or(user_info, |(u, _)| u);
-            let tail = redact_query_password(tail);
-            if user_info.contains(':') {
-                format!("{scheme}://{user}:***@{host}{tail}")
-            } else {
-                format!("{scheme}://{user}@{host}{tail}")
-            }
-        }
-        None => format!("{scheme}://{authority}{}", redact_query_password(tail)),
+/// Why a URL is shown as `postgres://***` and refused.
+const MISREAD: &str = "percent-encode `@` (%40) in the password and in parameters: the driver takes everything before the first `@` as user and password";
+
+/// True when the driver's reading of `url` cannot be what was meant, so that no part of it may
+/// be shown (what it takes for the user, host or database may be a piece of the password): a
+/// second `@` (a raw one in the password or a parameter), or a user name cut out of a path or
+/// query (`postgres://h/db?password=p@ss` reads as user `h/db?password=p`, host `ss`).
+fn misread(url: &str, config: Option<&tokio_postgres::Config>) -> bool {
+    if url.matches('@').count() > 1 {
+        return true;
     }
+    let Some(config) = config else { return false };
+    let user = config.get_user().unwrap_or_default();
+    let password = config.get_password().map(String::from_utf8_lossy).unwrap_or_default();
+    user.contains(['/', '?', '#', '&', '=']) || password.contains("password=")
 }
 
-/// A `password=` query parameter (libpq accepts one there too) replaced by `***`.
-fn redact_query_password(tail: &str) -> String {
-    let Some((path, query)) = tail.split_once('?') else {
-        return tail.to_owned();
+/// `url` as the driver reads it, without its password, for logs and error messages: user,
+/// hosts and ports, database and `sslmode`, taken from the `tokio_postgres::Config` that
+/// connects, never cut out of the text. So the password ends exactly where the driver ends it
+/// (`postgres://u:s3cr/et+Kq==@h/db`: `s3cr/et+Kq==`; a `password=` parameter too), whatever
+/// it holds. A URL the driver cannot read, or may misread, shows its scheme only.
+fn redact(url: &str) -> String {
+    let Some(scheme) = POSTGRES_SCHEMES.iter().find(|s| url.starts_with(**s)) else {
+        return other_scheme(url);
     };
-    let params: Vec<String> = query
-        .split('&')
-        .map(|kv| {
-            if kv.starts_with("password=") {
-                "password=***".to_owned()
-            } else {
-                kv.to_owned()
-            }
+    let config = url.parse::<tokio_postgres::Config>().ok();
+    if misread(url, config.as_ref()) {
+        return format!("{scheme}*** (not shown: {MISREAD})");
+    }
+    let Some(config) = config else {
+        return format!("{scheme}*** (not shown: the driver cannot read it)");
+    };
+    let mut shown = (*scheme).to_owned();
+    let user = config.get_user();
+    let password = config.get_password().is_some();
+    if let Some(user) = user {
+        shown.push_str(user);
+    }
+    if password {
+        shown.push_str(":***");
+    }
+    if user.is_some() || password {
+        shown.push('@');
+    }
+    let ports = config.get_ports();
+    let hosts: Vec<String> = config
+        .get_hosts()
+        .iter()
+        .enumerate()
+        .map(|(i, host)| {
+            // The driver's rule: no port is 5432, one port is every host's.
+            let port = match ports {
+                [] => 5432,
+                [one] => *one,
+                many => many.get(i).copied().unwrap_or(5432),
+            };
+            (host, port)
+        })
+        .map(|(host, port)| match host {
+            Host::Tcp(name) if name.contains(':') => format!("[{name}]:{port}"),
+            Host::Tcp(name) => format!("{name}:{port}"),
+            #[cfg(unix)]
+            Host::Unix(dir) => format!("{}:{port}", dir.display()),
         })
         .collect();
-    format!("{path}?{}", params.join("&"))
+    shown.push_str(&hosts.join(","));
+    if let Some(db) = config.get_dbname() {
+        shown.push('/');
+        shown.push_str(db);
+    }
+    // `Disable`, `Prefer`, `Require`: the values the URL spells in lower case.
+    let mode = format!("{:?}", config.get_ssl_mode()).to_lowercase();
+    shown.push_str("?sslmode=");
+    shown.push_str(&mode);
+    shown
+}
+
+/// A URL of another kind, in the message refusing it: its scheme, when it has a plain one.
+fn other_scheme(url: &str) -> String {
+    match url.split_once("://") {
+        Some((scheme, _))
+            if !scheme.is_empty() && scheme.chars().all(|c| c.is_ascii_alphanumeric() || "+-.".contains(c)) =>
+        {
+            format!("{scheme}://***")
+        }
+        _ => "***".to_owned(),
+    }
 }
 
 impl fmt::Debug for DatabaseConfig {
@@ -169,10 +222,96 @@ mod tests {
         let shown = format!("{c:?}");
         assert!(!shown.contains("hunter"), "{shown}");
         assert!(
-            shown.contains("postgres://stsvend:***@h:5432/db?sslmode=require&password=***"),
+            shown.contains("postgres://stsvend:***@h:5432/db?sslmode=require"),
             "{shown}"
         );
-        assert_eq!(redact("postgres://h/db"), "postgres://h/db");
-        assert_eq!(redact("postgres://u@h/db"), "postgres://u@h/db");
+        assert_eq!(redact("postgres://h/db"), "postgres://h:5432/db?sslmode=prefer");
+        assert_eq!(redact("postgres://u@h/db"), "postgres://u@h:5432/db?sslmode=prefer");
+    }
+
+    /// Each password ends where tokio-postgres ends it (at the first `@`), so none of it shows.
+    #[test]
+    fn passwords_with_url_delimiters_are_redacted_where_the_driver_reads_them() {
+        for (password, url) in [
+            (
+                "s3cr/et+Kq==",
+                "postgres://u:s3cr/et+Kq==@127.0.0.1:5432/db?sslmode=disable",
+            ),
+            ("pa?ss=wo", "postgres://u:pa?ss=wo@127.0.0.1:5432/db?sslmode=disable"),
+            ("pa#ss", "postgres://u:pa#ss@127.0.0.1:5432/db?sslmode=disable"),
+            ("p/a?s#s", "postgresql://u:p/a?s#s@127.0.0.1:5432/db?sslmode=disable"),
+            ("p%40ss", "postgres://u:p%40ss@127.0.0.1:5432/db?sslmode=disable"),
+        ] {
+            let parsed: tokio_postgres::Config = url.parse().unwrap();
+            let decoded = String::from_utf8(parsed.get_password().unwrap().to_vec()).unwrap();
+            assert_eq!(decoded, password.replace("%40", "@"), "the driver reads {url}");
+            let shown = redact(url);
+            let scheme = url.split_once("://").unwrap().0;
+            assert_eq!(shown, format!("{scheme}://u:***@127.0.0.1:5432/db?sslmode=disable"));
+            let c = db(Some(url));
+            assert!(c.problems().is_empty(), "{url}: {:?}", c.problems());
+            assert!(!format!("{c:?}").contains(password), "{c:?}");
+        }
+    }
+
+    #[test]
+    fn a_password_parameter_is_a_password_too() {
+        for url in [
+            "postgres://u@h/db?password=s3cr%2Fet&sslmode=require",
+            "postgres://u@h/db?sslmode=require&password=s3cr/et+Kq==",
+            "postgres://h/db?password=s3cr/et&user=u&sslmode=require",
+        ] {
+            let shown = redact(url);
+            assert_eq!(shown, "postgres://u:***@h:5432/db?sslmode=require", "{url}");
+        }
+    }
+
+    /// A raw `@` in the password (or in a parameter) makes the driver read part of it as the host
+    /// or the user: nothing but the scheme is shown, and validation asks for `%40`.
+    #[test]
+    fn a_raw_at_sign_outside_the_user_info_shows_nothing_and_is_refused() {
+        for (secret, url) in [
+            ("pq7@zx9", "postgres://u:pq7@zx9@h/db?sslmode=disable"),
+            ("s3k@cr8", "postgres://u:pw@h/db?sslmode=disable&password=s3k@cr8"),
+            ("pq7@zx9", "postgres://h/db?sslmode=disable&password=pq7@zx9"),
+            ("pq7@zx9", "postgres://h:5432/db?password=pq7@zx9&sslmode=disable"),
+        ] {
+            let shown = redact(url);
+            assert!(shown.starts_with("postgres://*** (not shown:"), "{url}: {shown}");
+            for piece in secret.split('@') {
+                assert!(!shown.contains(piece), "{url}: {shown}");
+            }
+            let problems = db(Some(url)).problems();
+            assert_eq!(problems.len(), 1, "{url}: {problems:?}");
+            assert!(problems[0].contains("%40"), "{problems:?}");
+            assert!(!problems[0].contains(secret), "{problems:?}");
+        }
+    }
+
+    #[test]
+    fn hosts_and_ports_are_shown_as_the_driver_connects_to_them() {
+        assert_eq!(
+            redact("postgres://u:pw@a:5433,b:5434/db?sslmode=require"),
+            "postgres://u:***@a:5433,b:5434/db?sslmode=require"
+        );
+        assert_eq!(
+            redact("postgres://u:pw@[::1]:5432/db?sslmode=disable"),
+            "postgres://u:***@[::1]:5432/db?sslmode=disable"
+        );
+        assert_eq!(
+            redact("postgres://u:pw@/db?host=%2Fvar%2Frun%2Fpostgresql&sslmode=disable"),
+            "postgres://u:***@/var/run/postgresql:5432/db?sslmode=disable"
+        );
+    }
+
+    #[test]
+    fn urls_the_driver_cannot_read_or_of_another_kind_show_their_scheme_only() {
+        assert_eq!(
+            redact("postgres://u:s3cr/et@h:notaport/db"),
+            "postgres://*** (not shown: the driver cannot read it)"
+        );
+        assert_eq!(redact("mysql://u:s3cr/et@h/db"), "mysql://***");
+        assert_eq!(redact("host=h password=s3cr/et"), "***");
+        assert_eq!(redact("u:s3cr/et@h://db"), "***");
     }
 }

@@ -16,9 +16,15 @@ pub struct PresignConfig {
     /// `expires_in` when the request names none (seconds; at most `max_expires_seconds`).
     #[serde(default = "default_expires_seconds")]
     pub default_expires_seconds: u64,
-    /// Largest file a browser form may upload (bytes): the policy's `content-length-range`.
+    /// Largest file a browser form may upload (bytes): the policy's `content-length-range`;
+    /// also the largest `content_length` a PUT URL may be signed for.
     #[serde(default = "default_max_upload_bytes")]
     pub max_upload_bytes: u64,
+    /// Every PUT URL must name its `content_length` (400 `content_length_required` otherwise),
+    /// so no URL uploads more than `max_upload_bytes`. Off: a PUT URL without one takes any
+    /// size S3 does (5 GiB).
+    #[serde(default)]
+    pub require_put_length: bool,
 }
 
 impl Default for PresignConfig {
@@ -27,6 +33,7 @@ impl Default for PresignConfig {
             max_expires_seconds: default_max_expires_seconds(),
             default_expires_seconds: default_expires_seconds(),
             max_upload_bytes: default_max_upload_bytes(),
+            require_put_length: false,
         }
     }
 }
@@ -86,6 +93,15 @@ mod tests {
         assert_eq!(c.presign.max_expires_seconds, 3600);
         assert_eq!(c.presign.default_expires_seconds, 900);
         assert_eq!(c.presign.max_upload_bytes, 100 * 1024 * 1024);
+        assert!(!c.presign.require_put_length);
+    }
+
+    #[test]
+    fn put_lengths_can_be_required() {
+        let c = load(&[("STSVEND_PRESIGN__REQUIRE_PUT_LENGTH", "true")]).unwrap();
+        assert!(c.presign.require_put_length);
+        let err = load(&[("STSVEND_PRESIGN__REQUIRE_PUT_LENGTH", "sometimes")]).unwrap_err();
+        assert!(err.contains("require_put_length"), "{err}");
     }
 
     #[test]

@@ -13,6 +13,7 @@ use super::{MaxBody, TrustedProxies};
 use crate::clock::format_time;
 use crate::presign::{
     ContentType, FormKey, FormRequest, KeyError, KeyPrefix, Method, ObjectKey, PresignError, Presigner, Requester,
+    UrlRequest,
 };
 
 #[derive(Deserialize, utoipa::ToSchema)]
@@ -27,6 +28,11 @@ pub struct PresignRequest {
     expires_in: Option<i64>,
     /// Template whose session signs the URL (default: the configured one), as for a vend.
     access: Option<String>,
+    /// PUT only: the upload's exact size in bytes, 0 to `presign.max_upload_bytes`. The URL
+    /// then signs `Content-Length` (returned in `headers`), so S3 refuses a body of any other
+    /// size. Required for PUT when `presign.require_put_length` is on.
+    #[schema(minimum = 0)]
+    content_length: Option<i64>,
 }
 
 #[derive(Serialize, Deserialize, utoipa::ToSchema)]
@@ -35,7 +41,8 @@ pub struct PresignResponse {
     pub method: Method,
     /// RFC 3339; S3 refuses the URL from then on.
     pub expires_at: String,
-    /// Headers to send with the request, exactly as given (signed with the URL); often none.
+    /// Headers to send with the request, exactly as given (signed with the URL): `content-length`
+    /// for a PUT signed with one, otherwise none.
     pub headers: BTreeMap<String, String>,
 }
 
@@ -68,7 +75,7 @@ pub struct PresignPostResponse {
     request_body(content = PresignRequest, description = "The request to sign, on a key in the caller's own storage"),
     responses(
         (status = 200, description = "A URL valid until `expires_at`", body = PresignResponse),
-        (status = 400, description = "Malformed body, invalid key or expires_in, unknown access", body = super::error::ErrorBody),
+        (status = 400, description = "Malformed body, invalid key, expires_in or content_length (`invalid_content_length`: over `presign.max_upload_bytes`, negative, or not a PUT), no content_length for a PUT when required (`content_length_required`), unknown access", body = super::error::ErrorBody),
         (status = 401, description = "Missing or invalid token", body = super::error::ErrorBody),
         (status = 403, description = "Token lacks the scope, the access level does not allow the method, or the user is disabled", body = super::error::ErrorBody),
         (status = 429, description = "Rate exceeded (shared with vends), or a first login beyond the new-user limits (Retry-After)", body = super::error::ErrorBody),
@@ -93,10 +100,14 @@ pub async fn presign(
     let signed = presigner
         .url(
             &who,
-            body.method,
-            &key,
-            body.expires_in.map(non_negative),
-            body.access.as_deref(),
+            UrlRequest {
+                method: body.method,
+                key: &key,
+                expires_in: body.expires_in.map(non_negative),
+                access: body.access.as_deref(),
+                // A negative size as one no limit allows, refused with the range it must be in.
+                content_length: body.content_length.map(|n| u64::try_from(n).unwrap_or(u64::MAX)),
+            },
         )
         .await
         .map_err(presign_error)?;
@@ -202,6 +213,14 @@ fn presign_error(e: PresignError) -> ApiError {
         },
         e @ PresignError::MaxBytes { .. } => ApiError::BadRequest {
             code: "invalid_max_bytes",
+            message: e.to_string(),
+        },
+        e @ (PresignError::ContentLength { .. } | PresignError::LengthNotForMethod { .. }) => ApiError::BadRequest {
+            code: "invalid_content_length",
+            message: e.to_string(),
+        },
+        e @ PresignError::LengthRequired => ApiError::BadRequest {
+            code: "content_length_required",
             message: e.to_string(),
         },
         PresignError::Key(e) => invalid_key(&e),

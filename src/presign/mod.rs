@@ -73,6 +73,13 @@ pub enum PresignError {
     ExpiresIn { max: u64 },
     #[error("max_bytes must be 1..={max} (presign.max_upload_bytes)")]
     MaxBytes { max: u64 },
+    #[error("content_length must be 0..={max} bytes (presign.max_upload_bytes)")]
+    ContentLength { max: u64 },
+    /// Only an upload has a size to bind.
+    #[error("content_length applies to PUT only, not {method}")]
+    LengthNotForMethod { method: &'static str },
+    #[error("content_length is required for PUT (presign.require_put_length)")]
+    LengthRequired,
     /// Valid alone, too long once under the user's prefix.
     #[error(transparent)]
     Key(KeyError),
@@ -81,6 +88,16 @@ pub enum PresignError {
     /// The URL is withheld when its audit row could not be written.
     #[error("audit write failed: {0}")]
     Audit(StoreError),
+}
+
+/// A URL to sign: one `method` request on `key` in the caller's storage.
+pub struct UrlRequest<'a> {
+    pub method: Method,
+    pub key: &'a ObjectKey,
+    pub expires_in: Option<u64>,
+    pub access: Option<&'a str>,
+    /// PUT only: the upload's exact size in bytes, signed as `Content-Length`.
+    pub content_length: Option<u64>,
 }
 
 /// A URL handed out.
@@ -151,17 +168,19 @@ impl Presigner {
         }
     }
 
-    /// A URL for one `method` request on `key` in the caller's storage.
-    #[tracing::instrument(level = "debug", skip_all, fields(user_id = %who.caller.user_id, method = method.as_str()))]
-    pub async fn url(
-        &self,
-        who: &Requester<'_>,
-        method: Method,
-        key: &ObjectKey,
-        expires_in: Option<u64>,
-        access: Option<&str>,
-    ) -> Result<SignedUrl, PresignError> {
+    /// A URL for one `method` request on `key` in the caller's storage. A PUT with a
+    /// `content_length` signs `Content-Length`, so S3 refuses a body of any other size.
+    #[tracing::instrument(level = "debug", skip_all, fields(user_id = %who.caller.user_id, method = req.method.as_str()))]
+    pub async fn url(&self, who: &Requester<'_>, req: UrlRequest<'_>) -> Result<SignedUrl, PresignError> {
+        let UrlRequest {
+            method,
+            key,
+            expires_in,
+            access,
+            content_length,
+        } = req;
         let wanted = self.expires_in(expires_in)?;
+        let length = self.content_length(method, content_length)?;
         let session = self
             .vend
             .session(who.caller, access)
@@ -183,10 +202,15 @@ impl Presigner {
         let url = self
             .location
             .object_url(&session.user.bucket, &session.user.region, &s3_key);
+        let headers: BTreeMap<String, String> = length
+            .map(|n| ("content-length".to_owned(), n.to_string()))
+            .into_iter()
+            .collect();
+        let signed_headers: Vec<(&str, &str)> = headers.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
         let signed = sign::presign(
             method.as_str(),
             &url,
-            &[],
+            &signed_headers,
             creds,
             &session.user.region,
             now.into(),
@@ -199,7 +223,7 @@ impl Presigner {
             url: signed,
             method,
             expires_at,
-            headers: BTreeMap::new(),
+            headers,
         })
     }
 
@@ -256,6 +280,22 @@ impl Presigner {
             fields,
             expires_at,
         })
+    }
+
+    /// The size a URL binds: PUT only, at most `presign.max_upload_bytes`, and required for PUT
+    /// when `presign.require_put_length` is on.
+    fn content_length(&self, method: Method, asked: Option<u64>) -> Result<Option<u64>, PresignError> {
+        match (method, asked) {
+            (Method::Put, Some(n)) if n <= self.limits.max_upload_bytes => Ok(Some(n)),
+            (Method::Put, Some(_)) => Err(PresignError::ContentLength {
+                max: self.limits.max_upload_bytes,
+            }),
+            (Method::Put, None) if self.limits.require_put_length => Err(PresignError::LengthRequired),
+            (Method::Get | Method::Head | Method::Delete, Some(_)) => Err(PresignError::LengthNotForMethod {
+                method: method.as_str(),
+            }),
+            (_, None) => Ok(None),
+        }
     }
 
     fn expires_in(&self, asked: Option<u64>) -> Result<u64, PresignError> {

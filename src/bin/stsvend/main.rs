@@ -64,7 +64,8 @@ enum Command {
     /// Administer users through the running service's admin API (needs an admin token, from
     /// the environment or --token-file). Prints the JSON answer.
     Users {
-        /// Base URL of the service.
+        /// Base URL of the service: https, or plain http to this machine only (localhost,
+        /// 127.0.0.0/8, the IPv6 loopback), since the admin token goes with every request.
         #[arg(long, env = "STSVEND_API", default_value = "http://127.0.0.1:8080")]
         api: String,
         /// File holding the admin token (`Bearer ` prefix optional).
@@ -148,6 +149,14 @@ fn main() -> ExitCode {
             token_file,
             command,
         } => {
+            // Checked before the token is read, and before anything is sent.
+            let api = match users::api_url(&api) {
+                Ok(a) => a,
+                Err(e) => {
+                    eprintln!("stsvend: users: {e}");
+                    return ExitCode::from(2);
+                }
+            };
             let token = match users::admin_token(token_file.as_deref()) {
                 Ok(t) => t,
                 Err(e) => {

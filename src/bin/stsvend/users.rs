@@ -2,8 +2,10 @@
 //! (not of its database), so every action takes the same path as over HTTP: the same checks,
 //! the same audit row, and the service's caches dropped at once.
 
+use std::net::IpAddr;
+
 use clap::Subcommand;
-use reqwest::Method;
+use reqwest::{Method, Url};
 use serde_json::Value;
 
 #[derive(Debug, Subcommand)]
@@ -50,8 +52,20 @@ pub enum UsersError {
     NoToken,
     #[error("cannot read the token file {path}: {source}")]
     TokenFile { path: String, source: std::io::Error },
+    #[error("--api is not a URL ({0})")]
+    NotAUrl(String),
+    #[error(
+        "--api must use https: {shown} {reason} (plain http is accepted only for localhost, 127.0.0.0/8 and [::1]): the admin token must not cross a network in clear"
+    )]
+    NotHttps { shown: String, reason: String },
+    #[error("--api must not contain a user name or password")]
+    Credentials,
     #[error("cannot reach {api}: {source}")]
     Unreachable { api: String, source: reqwest::Error },
+    #[error(
+        "{api} answered {status} redirecting to {location}; redirects are not followed (the admin token would go along): give the final address as --api"
+    )]
+    Redirected { api: String, status: u16, location: String },
     #[error("{status}: {code}: {message}")]
     Api { status: u16, code: String, message: String },
 }
@@ -75,6 +89,53 @@ pub fn admin_token(token_file: Option<&std::path::Path>) -> Result<String, Users
         return Err(UsersError::NoToken);
     }
     Ok(token.to_owned())
+}
+
+/// `--api` as a URL the admin token may be sent to: https, or plain http to this machine only
+/// (`localhost`, 127.0.0.0/8, `[::1]`), the rule stsvend-cli applies to its `--api`. The host
+/// is the one the URL really names, by the parser reqwest connects with:
+/// `http://127.0.0.1@evil.example` is evil.example.
+pub fn api_url(text: &str) -> Result<Url, UsersError> {
+    let url = Url::parse(text.trim()).map_err(|e| UsersError::NotAUrl(e.to_string()))?;
+    let shown = || {
+        let mut shown = url.clone();
+        let _ = shown.set_username("");
+        let _ = shown.set_password(None);
+        shown.to_string()
+    };
+    match url.scheme() {
+        "https" => {}
+        "http" if url.host_str().is_some_and(is_loopback) => {}
+        "http" => {
+            return Err(UsersError::NotHttps {
+                shown: shown(),
+                reason: "is plain http to a host that is not this machine".to_owned(),
+            });
+        }
+        other => {
+            return Err(UsersError::NotHttps {
+                shown: shown(),
+                reason: format!("uses {other}"),
+            });
+        }
+    }
+    if !url.username().is_empty() || url.password().is_some() {
+        return Err(UsersError::Credentials);
+    }
+    Ok(url)
+}
+
+/// 127.0.0.0/8, `::1` and the name `localhost`. The parser lowercases names, turns every IPv4
+/// spelling into dotted form and brackets IPv6, so `localhost.evil.example` or
+/// `127.0.0.1.evil.example` are names and not loopback.
+fn is_loopback(host: &str) -> bool {
+    host == "localhost"
+        || host
+            .strip_prefix('[')
+            .and_then(|h| h.strip_suffix(']'))
+            .unwrap_or(host)
+            .parse::<IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback())
 }
 
 /// The request a subcommand makes: method, path under `/admin/v1`, query.
@@ -114,10 +175,19 @@ fn request(cmd: &UsersCommand) -> (Method, String, Vec<(&'static str, String)>) 
 }
 
 /// Runs one subcommand against the service at `api`; returns the JSON answer.
-pub async fn run(api: &str, token: &str, cmd: &UsersCommand) -> Result<Value, UsersError> {
+pub async fn run(api: &Url, token: &str, cmd: &UsersCommand) -> Result<Value, UsersError> {
     let (method, path, query) = request(cmd);
-    let api = api.trim_end_matches('/');
-    let resp = reqwest::Client::new()
+    let api = api.as_str().trim_end_matches('/');
+    // No redirect is followed: reqwest keeps the token on a redirect to the same host and port,
+    // also from https to http.
+    let client = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .map_err(|source| UsersError::Unreachable {
+            api: api.to_owned(),
+            source,
+        })?;
+    let resp = client
         .request(method, format!("{api}/admin/v1{path}"))
         .query(&query)
         .bearer_auth(token)
@@ -129,6 +199,21 @@ pub async fn run(api: &str, token: &str, cmd: &UsersCommand) -> Result<Value, Us
             source,
         })?;
     let status = resp.status().as_u16();
+    if resp.status().is_redirection() {
+        let location = resp
+            .headers()
+            .get(reqwest::header::LOCATION)
+            .and_then(|l| l.to_str().ok())
+            .map_or_else(
+                || "(no Location)".to_owned(),
+                |l| l.split(['?', '#']).next().unwrap_or_default().to_owned(),
+            );
+        return Err(UsersError::Redirected {
+            api: api.to_owned(),
+            status,
+            location,
+        });
+    }
     let body: Value = resp.json().await.unwrap_or(Value::Null);
     if (200..300).contains(&status) {
         return Ok(body);
@@ -158,5 +243,46 @@ mod tests {
             user_id: "../../v1/credentials".to_owned(),
         });
         assert_eq!(p, "/users/v1credentials");
+    }
+
+    #[test]
+    fn https_anywhere_and_plain_http_on_loopback_are_accepted() {
+        for ok in [
+            "https://stsvend.example.com",
+            "https://10.0.0.1:8443/base/",
+            "http://127.0.0.1:8080",
+            "http://127.1.2.3",
+            "http://localhost:8080",
+            "HTTP://LOCALHOST",
+            "http://[::1]:8080",
+            " http://127.0.0.1:8080 ",
+        ] {
+            assert!(api_url(ok).is_ok(), "{ok}: {:?}", api_url(ok).err());
+        }
+    }
+
+    #[test]
+    fn plain_http_to_any_other_host_and_other_schemes_are_refused() {
+        for bad in [
+            "http://stsvend.example.com",
+            "http://127.0.0.1.evil.example",
+            "http://localhost.evil.example",
+            "http://127.0.0.1@evil.example",
+            "http://10.0.0.1:8080",
+            "http://0.0.0.0:8080",
+            "http://[::ffff:127.0.0.1]/",
+            "ftp://127.0.0.1",
+        ] {
+            let err = api_url(bad).unwrap_err();
+            assert!(matches!(err, UsersError::NotHttps { .. }), "{bad}: {err:?}");
+            assert!(err.to_string().starts_with("--api must use https: "), "{err}");
+        }
+        let err = api_url("http://admin:hunter2@evil.example").unwrap_err();
+        assert!(!err.to_string().contains("hunter2"), "{err}");
+        assert!(matches!(
+            api_url("https://u:p@stsvend.example"),
+            Err(UsersError::Credentials)
+        ));
+        assert!(matches!(api_url("stsvend.example"), Err(UsersError::NotAUrl(_))));
     }
 }

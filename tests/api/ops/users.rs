@@ -93,3 +93,72 @@ async fn the_users_command_fails_clearly() {
     assert_eq!(unknown.code, 1);
     assert!(unknown.stderr.contains("404: not_found"), "{unknown}");
 }
+
+/// A stand-in for whatever sits between this machine and a remote service: an HTTP proxy on
+/// 127.0.0.1 that keeps the head of every request sent through it and answers 502.
+fn recording_proxy() -> (String, std::sync::Arc<std::sync::Mutex<Vec<String>>>) {
+    use std::io::{BufRead, BufReader, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    let seen = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let record = std::sync::Arc::clone(&seen);
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(mut stream) = stream else { continue };
+            let mut head = String::new();
+            let mut reader = BufReader::new(stream.try_clone().unwrap());
+            loop {
+                let mut line = String::new();
+                if reader.read_line(&mut line).unwrap_or(0) == 0 || line == "\r\n" {
+                    break;
+                }
+                head.push_str(&line);
+            }
+            record.lock().unwrap().push(head);
+            let _ = stream.write_all(b"HTTP/1.1 502 Bad Gateway\r\ncontent-length: 0\r\nconnection: close\r\n\r\n");
+        }
+    });
+    (url, seen)
+}
+
+#[tokio::test]
+async fn the_users_command_refuses_plain_http_to_another_host_before_sending_the_token() {
+    let (proxy, seen) = recording_proxy();
+    let token = "eyJhbGciOiJSUzI1NiJ9.admin-token-not-for-the-network.sig";
+    for api in [
+        "http://stsvend.example:8080",
+        "http://127.0.0.1.stsvend.example",
+        "http://127.0.0.1@stsvend.example",
+        "ftp://stsvend.example",
+    ] {
+        let mut cmd = tokio::process::Command::new(BIN);
+        cmd.args(["users", "--api", api, "show", "aaaaaaaaaaaaaaaaaaaaaaaaaa"])
+            .env("STSVEND_ADMIN_TOKEN", token)
+            // Every plain-http request goes through the proxy, as on a network path.
+            .env("HTTP_PROXY", &proxy)
+            .env("http_proxy", &proxy)
+            .env_remove("NO_PROXY")
+            .env_remove("no_proxy")
+            .env_remove("ALL_PROXY")
+            .env_remove("all_proxy");
+        let out = cmd.output().await.unwrap();
+        let run = Run {
+            code: out.status.code().unwrap_or(-1),
+            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+        };
+        let sent = seen.lock().unwrap().clone();
+        assert!(
+            sent.is_empty(),
+            "{api}: the request left this machine:\n{}",
+            sent.join("\n")
+        );
+        assert_eq!(run.code, 2, "{api}: {run}");
+        assert!(run.stderr.contains("--api must use https"), "{api}: {run}");
+        assert!(
+            run.stderr.contains("127.0.0.0/8"),
+            "{api}: says what plain http is allowed for: {run}"
+        );
+        assert!(!run.stderr.contains(token), "{api}: {run}");
+    }
+}
