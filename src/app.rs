@@ -205,7 +205,10 @@ impl Application {
             metrics: web::Data::from(metrics),
             max_body: web::Data::new(http::MaxBody(config.server.max_body_bytes)),
             endpoint: web::Data::new(http::Endpoint(config.aws.endpoint_url.clone())),
-            proxies: web::Data::new(http::TrustedProxies(config.server.trusted_proxies.clone())),
+            proxies: web::Data::new(http::TrustedProxies::new(
+                config.server.trusted_proxies.clone(),
+                config.server.client_address_header,
+            )),
         };
         let app_state = state.clone();
         let mut server = HttpServer::new(move || {

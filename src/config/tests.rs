@@ -216,3 +216,15 @@ fn role_arns_are_checked() {
     assert!(!is_role_arn("arn:aws:sts::000000000000:role/x"));
     assert!(!is_role_arn("arn:aws:iam::000000000000:role/"));
 }
+
+#[test]
+fn the_client_address_header_is_x_forwarded_for_unless_set_to_forwarded() {
+    let c = load(GOOD, &[]).unwrap();
+    assert_eq!(c.server.client_address_header, ClientAddressHeader::XForwardedFor);
+    let c = load(GOOD, &[("STSVEND_SERVER__CLIENT_ADDRESS_HEADER", "forwarded")]).unwrap();
+    assert_eq!(c.server.client_address_header, ClientAddressHeader::Forwarded);
+    let err = load(GOOD, &[("STSVEND_SERVER__CLIENT_ADDRESS_HEADER", "x-real-ip")])
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("x-real-ip") && err.contains("x-forwarded-for"), "{err}");
+}
