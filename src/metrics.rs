@@ -34,6 +34,8 @@ pub struct Metrics {
     pub coherence_drops: IntCounter,
     /// Reads of the change feed that failed (caches may be stale while they do).
     pub coherence_errors: IntCounter,
+    /// 1 while the database answers this process's pings, 0 while it does not.
+    pub database_up: IntGauge,
 }
 
 const LATENCY_BUCKETS: &[f64] = &[
@@ -113,6 +115,14 @@ impl Metrics {
         registry
             .register(Box::new(users.clone()))
             .expect("metric registered once");
+        let database_up = IntGauge::new(
+            "database_up",
+            "1 while the database answers, 0 while it does not (cached users are still served)",
+        )
+        .expect("static metric is valid");
+        registry
+            .register(Box::new(database_up.clone()))
+            .expect("metric registered once");
         let cache_children = ["credentials", "mappings"]
             .into_iter()
             .map(|name| {
@@ -137,6 +147,7 @@ impl Metrics {
             users,
             coherence_drops,
             coherence_errors,
+            database_up,
         }
     }
 

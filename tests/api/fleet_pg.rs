@@ -59,8 +59,20 @@ async fn postgres_down_cached_users_are_served_new_ones_get_503_and_service_resu
     let (code, retry) = status(&app, &unique_sub("pg-down-new")).await;
     assert_eq!(code, 503, "a new user needs the database");
     assert!(retry.is_some(), "with Retry-After");
-    let ready = app.http.get(format!("{}/readyz", app.base)).send().await.unwrap();
-    assert_eq!(ready.status(), 503, "the balancer is told");
+    // The balancer keeps the replica (it serves its cached users); the body says why it is
+    // degraded, once the database watch has noticed.
+    let noticed = Instant::now();
+    loop {
+        let ready = app.http.get(format!("{}/readyz", app.base)).send().await.unwrap();
+        assert_eq!(ready.status(), 200, "/readyz does not fail on the shared database");
+        let body: serde_json::Value = ready.json().await.unwrap();
+        if body["status"] == "degraded" {
+            assert_eq!(body["checks"]["database"], false, "{body}");
+            break;
+        }
+        assert!(noticed.elapsed() < Duration::from_secs(5), "never degraded: {body}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
 
     // It comes back: no restart of stsvend.
     cut.refuse(false);
