@@ -88,7 +88,13 @@ async fn authorize(req: &HttpRequest, state: &Ctx) -> Result<AdminCaller, ApiErr
     if let Some(claim) = &admin.caller.unmet_claim {
         // Refusals of authenticated callers are audited too.
         let id = record(state, &admin, "authorize", None).await?;
-        finish(state, id, "refused", Some(format!("missing the required claim `{claim}`"))).await;
+        finish(
+            state,
+            id,
+            "refused",
+            Some(format!("missing the required claim `{claim}`")),
+        )
+        .await;
         return Err(ApiError::Forbidden {
             code: "required_claim_missing",
             message: format!(

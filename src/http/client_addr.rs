@@ -161,25 +161,16 @@ mod tests {
     fn only_the_configured_header_is_read_the_other_is_the_clients_claim() {
         // HAProxy's `option forwardfor` appends X-Forwarded-For and passes the client's own
         // Forwarded through: the forged address must lose.
-        let forged = [
-            ("forwarded", "for=6.6.6.6"),
-            ("x-forwarded-for", "198.51.100.1"),
-        ];
+        let forged = [("forwarded", "for=6.6.6.6"), ("x-forwarded-for", "198.51.100.1")];
         assert_eq!(from("10.1.2.3:5000", &forged), ip("198.51.100.1"));
         // And the reverse, behind a proxy that sets Forwarded.
-        let forged = [
-            ("x-forwarded-for", "6.6.6.6"),
-            ("forwarded", "for=198.51.100.1"),
-        ];
+        let forged = [("x-forwarded-for", "6.6.6.6"), ("forwarded", "for=198.51.100.1")];
         assert_eq!(from_rfc7239("10.1.2.3:5000", &forged), ip("198.51.100.1"));
     }
 
     #[test]
     fn without_the_configured_header_the_peer_is_the_client_never_the_other_header() {
-        assert_eq!(
-            from("10.1.2.3:5000", &[("forwarded", "for=6.6.6.6")]),
-            ip("10.1.2.3")
-        );
+        assert_eq!(from("10.1.2.3:5000", &[("forwarded", "for=6.6.6.6")]), ip("10.1.2.3"));
         assert_eq!(
             from_rfc7239("10.1.2.3:5000", &[("x-forwarded-for", "6.6.6.6")]),
             ip("10.1.2.3")

@@ -163,7 +163,10 @@ async fn an_admin_of_another_organisation_is_refused() {
         &admin_of(Some("org_A"), Some("https://other.example/api")),
     )
     .await;
-    assert_eq!((status, body["error"]["code"].as_str()), (401, Some("invalid_audience")));
+    assert_eq!(
+        (status, body["error"]["code"].as_str()),
+        (401, Some("invalid_audience"))
+    );
 
     let org_a = admin_of(Some("org_A"), None);
     let (status, body) = admin_call(&app, reqwest::Method::GET, "/users", &org_a).await;

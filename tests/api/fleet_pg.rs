@@ -229,11 +229,7 @@ async fn postgres_down_behind_the_balancer_warm_users_are_served_and_new_ones_ge
         metrics.push(format!("http://127.0.0.1:{metrics_port}"));
     }
     let http = reqwest::Client::new();
-    let post = |base: &str, token: &str| {
-        http.post(format!("{base}/v1/credentials"))
-            .bearer_auth(token)
-            .send()
-    };
+    let post = |base: &str, token: &str| http.post(format!("{base}/v1/credentials")).bearer_auth(token).send();
 
     // 32 warm users: first logins on one replica, then (past a poll of the change feed, whose
     // "provisioned" entries drop what the others cached) served once by every replica.
@@ -365,7 +361,11 @@ async fn postgres_down_behind_the_balancer_warm_users_are_served_and_new_ones_ge
         );
     }
     assert_eq!(
-        (admin_change.status, admin_change.code.as_deref(), admin_change.retry_after),
+        (
+            admin_change.status,
+            admin_change.code.as_deref(),
+            admin_change.retry_after
+        ),
         (503, Some("service_unavailable"), true),
         "an admin change gets stsvend's own 503 with Retry-After"
     );
