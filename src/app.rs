@@ -19,7 +19,7 @@ use crate::metrics::Metrics;
 use crate::policy::{PolicyError, PolicySet};
 use crate::presign::{Presigner, S3Location};
 use crate::provision::Provisioner;
-use crate::store::{Store, StoreError};
+use crate::store::{DATABASE_WATCH_EVERY, DatabaseHealth, Store, StoreError};
 use crate::sts::Sts;
 use crate::vend::{FeedTimes, Grants, KeyCache, KeyCacheParts, Vend, VendParts, spawn_coherence};
 
@@ -31,6 +31,7 @@ pub struct AppState {
     pub presigner: web::Data<Presigner>,
     pub verifier: web::Data<Verifier>,
     pub store: web::Data<Store>,
+    pub database: web::Data<DatabaseHealth>,
     pub metrics: web::Data<Metrics>,
     max_body: web::Data<http::MaxBody>,
     endpoint: web::Data<http::Endpoint>,
@@ -45,6 +46,7 @@ impl AppState {
             .app_data(self.presigner.clone())
             .app_data(self.verifier.clone())
             .app_data(self.store.clone())
+            .app_data(self.database.clone())
             .app_data(self.metrics.clone())
             .app_data(self.max_body.clone())
             .app_data(self.endpoint.clone())
@@ -74,7 +76,8 @@ pub struct Application {
     server: Server,
     metrics_server: Option<(Server, u16)>,
     state: AppState,
-    /// JWKS refresher and rate-limit pruner; they end when the state is dropped.
+    /// JWKS refresher, rate-limit pruner, change-feed reader and database watch; they end when
+    /// the state is dropped.
     _background: Vec<tokio::task::JoinHandle<()>>,
 }
 
@@ -107,6 +110,8 @@ impl Application {
         let metrics = Arc::new(Metrics::new());
         metrics.index_templates(policies.names());
         metrics.bucket_quota.set(i64::from(config.storage.bucket_quota));
+        let database = Arc::new(DatabaseHealth::new(metrics.database_up.clone()));
+        let database_watch = database.spawn_watch(store.clone(), DATABASE_WATCH_EVERY);
         if config.auth.allow_insecure_http {
             tracing::warn!(
                 issuer = %config.auth.issuer,
@@ -206,10 +211,14 @@ impl Application {
             presigner: web::Data::new(presigner),
             verifier: web::Data::new(verifier),
             store: web::Data::new(store),
+            database: web::Data::from(database),
             metrics: web::Data::from(metrics),
             max_body: web::Data::new(http::MaxBody(config.server.max_body_bytes)),
             endpoint: web::Data::new(http::Endpoint(config.aws.endpoint_url.clone())),
-            proxies: web::Data::new(http::TrustedProxies(config.server.trusted_proxies.clone())),
+            proxies: web::Data::new(http::TrustedProxies::new(
+                config.server.trusted_proxies.clone(),
+                config.server.client_address_header,
+            )),
         };
         let app_state = state.clone();
         let mut server = HttpServer::new(move || {
@@ -268,7 +277,7 @@ impl Application {
             server,
             metrics_server,
             state,
-            _background: vec![refresher, pruner, coherence],
+            _background: vec![refresher, pruner, coherence, database_watch],
         })
     }
 

@@ -50,6 +50,8 @@ pub struct Metrics {
     pub coherence_gaps: IntCounter,
     /// Stored mappings refused because they disagree with the configuration, by reason.
     pub mapping_rejected: IntCounterVec,
+    /// 1 while the database answers this process's pings, 0 while it does not.
+    pub database_up: IntGauge,
 }
 
 const LATENCY_BUCKETS: &[f64] = &[
@@ -168,6 +170,10 @@ impl Metrics {
             "bucket_quota",
             "The account's bucket quota as configured (storage.bucket_quota)",
         );
+        let database_up = gauge(
+            "database_up",
+            "1 while the database answers, 0 while it does not (cached users are still served)",
+        );
         let cache_children = ["credentials", "mappings"]
             .into_iter()
             .map(|name| {
@@ -200,6 +206,7 @@ impl Metrics {
             coherence_errors,
             coherence_gaps,
             mapping_rejected,
+            database_up,
         }
     }
 

@@ -147,6 +147,23 @@ pub struct ServerConfig {
     /// from their own address, whatever headers they send.
     #[serde(default)]
     pub trusted_proxies: Vec<ipnet::IpNet>,
+    /// The one header a trusted proxy names the client in: `x-forwarded-for` (`HAProxy`'s
+    /// `option forwardfor`, nginx, AWS ALB) or `forwarded` (RFC 7239). The other is never
+    /// read: a balancer passes a client's own copy of it through untouched.
+    #[serde(default)]
+    pub client_address_header: ClientAddressHeader,
+}
+
+/// Where a trusted proxy puts the client's address (`server.client_address_header`).
+#[derive(Debug, Clone, Copy, Default, Deserialize, PartialEq, Eq)]
+pub enum ClientAddressHeader {
+    /// `X-Forwarded-For`, appended to by every proxy on the way.
+    #[default]
+    #[serde(rename = "x-forwarded-for")]
+    XForwardedFor,
+    /// `Forwarded: for=...` (RFC 7239).
+    #[serde(rename = "forwarded")]
+    Forwarded,
 }
 
 #[derive(Debug, Clone, Deserialize)]

@@ -257,3 +257,15 @@ fn change_retention_defaults_to_an_hour_and_is_bounded() {
         );
     }
 }
+
+#[test]
+fn the_client_address_header_is_x_forwarded_for_unless_set_to_forwarded() {
+    let c = load(GOOD, &[]).unwrap();
+    assert_eq!(c.server.client_address_header, ClientAddressHeader::XForwardedFor);
+    let c = load(GOOD, &[("STSVEND_SERVER__CLIENT_ADDRESS_HEADER", "forwarded")]).unwrap();
+    assert_eq!(c.server.client_address_header, ClientAddressHeader::Forwarded);
+    let err = load(GOOD, &[("STSVEND_SERVER__CLIENT_ADDRESS_HEADER", "x-real-ip")])
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("x-real-ip") && err.contains("x-forwarded-for"), "{err}");
+}

@@ -50,7 +50,7 @@ enum AdminErrors {
     BadRequest(ErrorBody),
     #[response(status = 401, description = "Missing or invalid token")]
     Unauthorized(ErrorBody),
-    #[response(status = 403, description = "Token lacks the admin permission")]
+    #[response(status = 403, description = "Token lacks the admin permission or a required claim")]
     Forbidden(ErrorBody),
     #[response(status = 404, description = "Admin API not enabled, or no such user/key")]
     NotFound(ErrorBody),
@@ -83,8 +83,26 @@ async fn authorize(req: &HttpRequest, state: &Ctx) -> Result<AdminCaller, ApiErr
         caller,
         client_addr: state.proxies.client_of(req).map(|a| a.to_string()),
     };
-    if !admin.caller.has_permission(permission) {
+    // `auth.required_claims` binds admins as it binds users: an admin of another Auth0
+    // organisation holding the permission is no admin here.
+    if let Some(claim) = &admin.caller.unmet_claim {
         // Refusals of authenticated callers are audited too.
+        let id = record(state, &admin, "authorize", None).await?;
+        finish(
+            state,
+            id,
+            "refused",
+            Some(format!("missing the required claim `{claim}`")),
+        )
+        .await;
+        return Err(ApiError::Forbidden {
+            code: "required_claim_missing",
+            message: format!(
+                "this service requires the token claim `{claim}` (with its configured value); it is missing or different"
+            ),
+        });
+    }
+    if !admin.caller.has_permission(permission) {
         let id = record(state, &admin, "authorize", None).await?;
         finish(state, id, "refused", Some("missing the admin permission".to_owned())).await;
         return Err(ApiError::InsufficientScope(format!(

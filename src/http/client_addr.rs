@@ -1,8 +1,11 @@
 //! The client's address, as the audit records it and the party fingerprint uses it. Behind a
 //! load balancer the TCP peer is the balancer; only when the peer is one of
-//! `server.trusted_proxies` are its forwarding headers believed: the hops it lists are read
-//! from the nearest back, skipping trusted proxies, and the first untrusted one is the client.
-//! A header that does not parse leaves the peer's own address (never a guess).
+//! `server.trusted_proxies` is its forwarding header believed, and only the one header
+//! `server.client_address_header` names: a balancer that sets `X-Forwarded-For` passes a
+//! client's own `Forwarded` through untouched (and the reverse), so the other header is the
+//! client's claim and never read, not even as a fallback. The hops it lists are read from the
+//! nearest back, skipping trusted proxies, and the first untrusted one is the client. A header
+//! that is absent or does not parse leaves the peer's own address (never a guess).
 
 use std::net::{IpAddr, SocketAddr};
 
@@ -10,14 +13,23 @@ use actix_web::HttpRequest;
 use actix_web::http::header::{FORWARDED, HeaderName};
 use ipnet::IpNet;
 
+use crate::config::ClientAddressHeader;
+
 const X_FORWARDED_FOR: HeaderName = HeaderName::from_static("x-forwarded-for");
 
-/// The trusted proxies, as the handlers receive them.
-pub struct TrustedProxies(pub Vec<IpNet>);
+/// The trusted proxies and the header they name the client in, as the handlers receive them.
+pub struct TrustedProxies {
+    nets: Vec<IpNet>,
+    header: ClientAddressHeader,
+}
 
 impl TrustedProxies {
+    pub fn new(nets: Vec<IpNet>, header: ClientAddressHeader) -> Self {
+        Self { nets, header }
+    }
+
     fn trusts(&self, ip: IpAddr) -> bool {
-        self.0.iter().any(|net| net.contains(&ip))
+        self.nets.iter().any(|net| net.contains(&ip))
     }
 
     /// The address the request came from: the peer, or the client a trusted peer names.
@@ -26,10 +38,9 @@ impl TrustedProxies {
         if !self.trusts(peer) {
             return Some(peer);
         }
-        let hops = if req.headers().contains_key(FORWARDED) {
-            forwarded_for(req)
-        } else {
-            x_forwarded_for(req)
+        let hops = match self.header {
+            ClientAddressHeader::XForwardedFor => x_forwarded_for(req),
+            ClientAddressHeader::Forwarded => forwarded_for(req),
         };
         let Some(hops) = hops else { return Some(peer) };
         // Nearest hop last: walk back past our own proxies.
@@ -86,16 +97,29 @@ mod tests {
 
     use super::*;
 
-    fn proxies() -> TrustedProxies {
-        TrustedProxies(vec!["10.0.0.0/8".parse().unwrap(), "127.0.0.1/32".parse().unwrap()])
+    fn proxies(header: ClientAddressHeader) -> TrustedProxies {
+        TrustedProxies::new(
+            vec!["10.0.0.0/8".parse().unwrap(), "127.0.0.1/32".parse().unwrap()],
+            header,
+        )
     }
 
-    fn from(peer: &str, headers: &[(&str, &str)]) -> Option<IpAddr> {
+    fn via(header: ClientAddressHeader, peer: &str, headers: &[(&str, &str)]) -> Option<IpAddr> {
         let mut req = TestRequest::default().peer_addr(peer.parse().unwrap());
         for (k, v) in headers {
             req = req.append_header((*k, *v));
         }
-        proxies().client_of(&req.to_http_request())
+        proxies(header).client_of(&req.to_http_request())
+    }
+
+    /// Behind proxies that set `X-Forwarded-For` (the default).
+    fn from(peer: &str, headers: &[(&str, &str)]) -> Option<IpAddr> {
+        via(ClientAddressHeader::XForwardedFor, peer, headers)
+    }
+
+    /// Behind proxies that set `Forwarded`.
+    fn from_rfc7239(peer: &str, headers: &[(&str, &str)]) -> Option<IpAddr> {
+        via(ClientAddressHeader::Forwarded, peer, headers)
     }
 
     fn ip(s: &str) -> Option<IpAddr> {
@@ -109,7 +133,7 @@ mod tests {
             ip("203.0.113.9")
         );
         assert_eq!(
-            from("203.0.113.9:5000", &[("forwarded", "for=198.51.100.1")]),
+            from_rfc7239("203.0.113.9:5000", &[("forwarded", "for=198.51.100.1")]),
             ip("203.0.113.9")
         );
     }
@@ -121,15 +145,35 @@ mod tests {
             ip("198.51.100.1")
         );
         assert_eq!(
-            from(
+            from_rfc7239(
                 "10.1.2.3:5000",
                 &[("forwarded", r#"for="[2001:db8::1]:4711";proto=https"#)]
             ),
             ip("2001:db8::1")
         );
         assert_eq!(
-            from("127.0.0.1:5000", &[("forwarded", "for=192.0.2.60:47011")]),
+            from_rfc7239("127.0.0.1:5000", &[("forwarded", "for=192.0.2.60:47011")]),
             ip("192.0.2.60")
+        );
+    }
+
+    #[test]
+    fn only_the_configured_header_is_read_the_other_is_the_clients_claim() {
+        // HAProxy's `option forwardfor` appends X-Forwarded-For and passes the client's own
+        // Forwarded through: the forged address must lose.
+        let forged = [("forwarded", "for=6.6.6.6"), ("x-forwarded-for", "198.51.100.1")];
+        assert_eq!(from("10.1.2.3:5000", &forged), ip("198.51.100.1"));
+        // And the reverse, behind a proxy that sets Forwarded.
+        let forged = [("x-forwarded-for", "6.6.6.6"), ("forwarded", "for=198.51.100.1")];
+        assert_eq!(from_rfc7239("10.1.2.3:5000", &forged), ip("198.51.100.1"));
+    }
+
+    #[test]
+    fn without_the_configured_header_the_peer_is_the_client_never_the_other_header() {
+        assert_eq!(from("10.1.2.3:5000", &[("forwarded", "for=6.6.6.6")]), ip("10.1.2.3"));
+        assert_eq!(
+            from_rfc7239("10.1.2.3:5000", &[("x-forwarded-for", "6.6.6.6")]),
+            ip("10.1.2.3")
         );
     }
 
@@ -163,8 +207,14 @@ mod tests {
             from("10.1.2.3:5000", &[("x-forwarded-for", "not-an-ip")]),
             ip("10.1.2.3")
         );
-        assert_eq!(from("10.1.2.3:5000", &[("forwarded", "for=_hidden")]), ip("10.1.2.3"));
-        assert_eq!(from("10.1.2.3:5000", &[("forwarded", "proto=https")]), ip("10.1.2.3"));
+        assert_eq!(
+            from_rfc7239("10.1.2.3:5000", &[("forwarded", "for=_hidden")]),
+            ip("10.1.2.3")
+        );
+        assert_eq!(
+            from_rfc7239("10.1.2.3:5000", &[("forwarded", "proto=https")]),
+            ip("10.1.2.3")
+        );
         assert_eq!(from("10.1.2.3:5000", &[]), ip("10.1.2.3"));
     }
 }

@@ -1,4 +1,7 @@
-//! `GET /healthz` (the process answers) and `GET /readyz` (database open, JWKS loaded).
+//! `GET /healthz` (the process answers) and `GET /readyz` (the process can serve: issuer keys
+//! loaded). The database's state is reported by `/readyz` but never fails it: every replica
+//! shares the database, and a balancer that took them all out at once would turn away the
+//! cached users each of them can still serve (see `store::DatabaseHealth`).
 
 use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, web};
@@ -6,7 +9,7 @@ use serde_json::json;
 
 use crate::auth::Verifier;
 use crate::metrics::Metrics;
-use crate::store::Store;
+use crate::store::{DatabaseHealth, Store};
 
 #[utoipa::path(get, path = "/healthz", tag = "health", responses((status = 200, description = "The process answers")))]
 pub async fn healthz() -> HttpResponse {
@@ -14,23 +17,23 @@ pub async fn healthz() -> HttpResponse {
 }
 
 #[utoipa::path(get, path = "/readyz", tag = "health", responses(
-    (status = 200, description = "Database open and issuer keys loaded"),
-    (status = 503, description = "Not ready (Retry-After)"),
+    (status = 200, description = "Issuer keys loaded: `status` is `ready`, or `degraded` while the database does not answer (cached users are served; first logins and admin changes answer 503)"),
+    (status = 503, description = "Not ready: the issuer's keys were never loaded (Retry-After)"),
 ))]
-pub async fn readyz(store: web::Data<Store>, verifier: web::Data<Verifier>) -> HttpResponse {
-    let database = store.ping().await.is_ok();
+pub async fn readyz(database: web::Data<DatabaseHealth>, verifier: web::Data<Verifier>) -> HttpResponse {
+    let database = database.is_up();
     let jwks = verifier.jwks().is_loaded();
-    let status = if database && jwks {
-        StatusCode::OK
-    } else {
-        StatusCode::SERVICE_UNAVAILABLE
+    let (status, label) = match (jwks, database) {
+        (false, _) => (StatusCode::SERVICE_UNAVAILABLE, "not_ready"),
+        (true, true) => (StatusCode::OK, "ready"),
+        (true, false) => (StatusCode::OK, "degraded"),
     };
     let mut resp = HttpResponse::build(status);
     if status != StatusCode::OK {
         resp.insert_header((actix_web::http::header::RETRY_AFTER, "5"));
     }
     resp.json(json!({
-        "status": if status == StatusCode::OK { "ready" } else { "not_ready" },
+        "status": label,
         "checks": {"database": database, "jwks": jwks},
     }))
 }

@@ -4,6 +4,7 @@
 //! `postgres` the one a fleet of replicas shares (selected by `database.url`).
 
 mod error;
+mod health;
 mod postgres;
 mod prefix;
 mod presign;
@@ -25,6 +26,7 @@ use crate::config::DatabaseConfig;
 use crate::identity::{BucketName, UserId, UserPrefix};
 
 pub use error::StoreError;
+pub use health::{DatabaseHealth, WATCH_EVERY as DATABASE_WATCH_EVERY};
 pub use postgres::PgStore;
 pub use prefix::PrefixRevocation;
 use prefix::{parse_prefix, storage_columns};

@@ -27,7 +27,12 @@ pub async fn admin_app_behind(proxy: &crate::fault_proxy::FaultProxy, extra: &[(
 
 /// A machine (client-credentials) token with the admin permission, as ops tooling has.
 pub fn admin_token(app: &TestApp) -> String {
-    let mut claims = app.issuer.claims("ops-tooling@clients");
+    admin_token_of(&app.issuer)
+}
+
+/// [`admin_token`] from `issuer`, for replicas run as processes.
+pub fn admin_token_of(issuer: &crate::test_issuer::TestIssuer) -> String {
+    let mut claims = issuer.claims("ops-tooling@clients");
     claims["gty"] = json!("client-credentials");
     claims["azp"] = json!("ops-tooling");
     claims["scope"] = json!(ADMIN_PERMISSION);
@@ -117,6 +122,67 @@ async fn callers_without_the_permission_are_refused_and_audited() {
         .collect();
     assert_eq!(refused.len(), 1, "{audit}");
     assert!(refused[0]["actor"].as_str().unwrap().starts_with("auth0|not-admin"));
+}
+
+/// `auth.required_claims` binds the admin API too: with `org_id = "org_A"` required, an admin
+/// of another Auth0 organisation (or of none) holding the permission is refused 403
+/// `required_claim_missing` and audited; the issuer and audience rules hold there as well.
+#[tokio::test]
+async fn an_admin_of_another_organisation_is_refused() {
+    let app = TestApp::spawn_with(
+        Options::default()
+            .set("STSVEND_ADMIN__PERMISSION", ADMIN_PERMISSION)
+            .set("STSVEND_AUTH__REQUIRED_CLAIMS__ORG_ID", "org_A"),
+    )
+    .await;
+    let admin_of = |org: Option<&str>, aud: Option<&str>| {
+        let mut claims = app.issuer.claims("ops-tooling@clients");
+        claims["gty"] = json!("client-credentials");
+        claims["permissions"] = json!([ADMIN_PERMISSION]);
+        if let Some(org) = org {
+            claims["org_id"] = json!(org);
+        }
+        if let Some(aud) = aud {
+            claims["aud"] = json!(aud);
+        }
+        sign(&claims, &signing_key(), KID)
+    };
+    for (name, org) in [("another organisation", Some("org_B")), ("no organisation", None)] {
+        let (status, body) = admin_call(&app, reqwest::Method::GET, "/users", &admin_of(org, None)).await;
+        assert_eq!(status, 403, "{name}: {body}");
+        assert_eq!(body["error"]["code"], "required_claim_missing", "{name}: {body}");
+        assert!(
+            body["error"]["message"].as_str().unwrap().contains("org_id"),
+            "{name}: {body}"
+        );
+    }
+    let (status, body) = admin_call(
+        &app,
+        reqwest::Method::GET,
+        "/users",
+        &admin_of(Some("org_A"), Some("https://other.example/api")),
+    )
+    .await;
+    assert_eq!(
+        (status, body["error"]["code"].as_str()),
+        (401, Some("invalid_audience"))
+    );
+
+    let org_a = admin_of(Some("org_A"), None);
+    let (status, body) = admin_call(&app, reqwest::Method::GET, "/users", &org_a).await;
+    assert_eq!(status, 200, "the organisation's own admin gets in: {body}");
+    let (_, audit) = admin_call(&app, reqwest::Method::GET, "/audit", &org_a).await;
+    let refused: Vec<&Value> = audit["actions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|a| a["outcome"] == "refused")
+        .collect();
+    assert_eq!(refused.len(), 2, "both refusals are audited: {audit}");
+    assert!(
+        refused.iter().all(|a| a["detail"].as_str().unwrap().contains("org_id")),
+        "{audit}"
+    );
 }
 
 #[tokio::test]

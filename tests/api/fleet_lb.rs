@@ -224,3 +224,61 @@ async fn refreshes_through_the_balancer_make_at_most_one_assume_role_per_user_an
         tokens.len()
     );
 }
+
+/// Behind `HAProxy` (`option forwardfor`, as shipped), a client's own `Forwarded` header is
+/// passed through untouched: the audit must take the client from the `X-Forwarded-For` the
+/// balancer appended, never from the client's claim. The client connects from 127.0.0.7, the
+/// balancer reaches the replica from 127.0.0.1 (trusted).
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_forwarded_header_sent_by_the_client_does_not_forge_the_audited_address() {
+    let app = TestApp::spawn_with(
+        Options::default()
+            .set("STSVEND_SERVER__TRUSTED_PROXIES", r#"["127.0.0.1/32"]"#)
+            .set("STSVEND_ADMIN__PERMISSION", crate::admin::ADMIN_PERMISSION),
+    )
+    .await;
+    let lb = Balancer::start(&[app.base.as_str()]).await;
+    let client = reqwest::Client::builder()
+        .local_address(std::net::IpAddr::from([127, 0, 0, 7]))
+        .build()
+        .unwrap();
+    let resp = client
+        .post(format!("{}/v1/credentials", lb.base))
+        .bearer_auth(app.issuer.token(&unique_sub("lb-forged")))
+        .header("forwarded", "for=6.6.6.6")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200);
+    let v: Vended = resp.json().await.unwrap();
+
+    let lookup: serde_json::Value = client
+        .get(format!("{}/admin/v1/access-keys/{}", lb.base, v.access_key_id))
+        .bearer_auth(crate::admin::admin_token(&app))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        lookup["vends"][0]["client_addr"], "127.0.0.7",
+        "the real client, not the one it claimed: {lookup}"
+    );
+    let audit: serde_json::Value = client
+        .get(format!("{}/admin/v1/audit", lb.base))
+        .bearer_auth(crate::admin::admin_token(&app))
+        .header("forwarded", "for=6.6.6.6")
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let actions = audit["actions"].as_array().unwrap();
+    assert_eq!(actions.len(), 2, "{audit}");
+    assert!(
+        actions.iter().all(|a| a["client_addr"] == "127.0.0.7"),
+        "the admin audit too: {audit}"
+    );
+}
