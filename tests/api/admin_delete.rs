@@ -240,7 +240,7 @@ async fn a_delete_that_aws_partly_refuses_answers_502_delete_incomplete_and_a_re
     assert!(buckets_named(&v.bucket).await.is_empty(), "the bucket is gone");
 }
 
-/// A user whose bucket was removed behind stsvend's back (a MiniStack restarted empty under a
+/// A user whose bucket was removed behind stsvend's back (an emulator restarted empty under a
 /// kept database; an operator's cleanup): there is nothing to empty or to deny sessions on, so
 /// the delete goes through, with or without force, instead of failing on the missing bucket.
 #[tokio::test]
