@@ -32,6 +32,7 @@ mod provisioning;
 mod realism;
 mod requests;
 mod startup;
+mod template_identity;
 mod tcp_cut;
 mod test_issuer;
 mod tokens;
