@@ -123,14 +123,15 @@ fn a_templates_identity_is_its_name_and_body_not_its_place_in_the_folder() {
     let before = PolicySet::load(&shipped, &[]).unwrap();
     let dir = tempfile::tempdir().unwrap();
     for name in before.names() {
-        std::fs::copy(shipped.join(format!("{name}.json")), dir.path().join(format!("{name}.json"))).unwrap();
+        std::fs::copy(
+            shipped.join(format!("{name}.json")),
+            dir.path().join(format!("{name}.json")),
+        )
+        .unwrap();
     }
     std::fs::copy(shipped.join("read-only.json"), dir.path().join("archive.json")).unwrap();
     let after = PolicySet::load(dir.path(), &[]).unwrap();
-    let (old, new) = (
-        before.get("read-only").unwrap(),
-        after.get("read-only").unwrap(),
-    );
+    let (old, new) = (before.get("read-only").unwrap(), after.get("read-only").unwrap());
     assert_ne!(old.index(), new.index(), "the position moved");
     assert_eq!(old.id(), new.id(), "the identity did not");
     assert_eq!(

@@ -190,9 +190,15 @@ mod tests {
                 "FwoGZXIvYXdzEBAaDH+/TmFtZQ==".to_owned()
             )
         );
-        assert!(this_process.open(&b.binding(), at, &sealed).is_none(), "another user's row");
+        assert!(
+            this_process.open(&b.binding(), at, &sealed).is_none(),
+            "another user's row"
+        );
         let later = at + time::Duration::hours(1);
-        assert!(this_process.open(&a.binding(), later, &sealed).is_none(), "a changed expiry");
+        assert!(
+            this_process.open(&a.binding(), later, &sealed).is_none(),
+            "a changed expiry"
+        );
         assert!(
             Sealer::new(&[]).unwrap().open(&a.binding(), at, &sealed).is_none(),
             "another process's random key"
@@ -200,7 +206,10 @@ mod tests {
         let mut flipped = sealed.clone();
         let last = flipped.len() - 1;
         flipped[last] ^= 1;
-        assert!(this_process.open(&a.binding(), at, &flipped).is_none(), "a changed byte");
+        assert!(
+            this_process.open(&a.binding(), at, &flipped).is_none(),
+            "a changed byte"
+        );
         assert_ne!(
             this_process.seal(&a.binding(), &creds(at)).unwrap(),
             sealed,
@@ -211,17 +220,17 @@ mod tests {
     #[test]
     fn a_row_sealed_for_one_template_opens_for_no_other_of_any_name_or_body() {
         let at = OffsetDateTime::from_unix_timestamp(1_800_000_000).unwrap();
-        let sealer = Sealer::new(&[(1, key(1))]).unwrap();
+        let keys = Sealer::new(&[(1, key(1))]).unwrap();
         let x = For::new("a");
-        let sealed = sealer.seal(&x.binding(), &creds(at)).unwrap();
-        assert!(sealer.open(&x.binding(), at, &sealed).is_some());
+        let sealed = keys.seal(&x.binding(), &creds(at)).unwrap();
+        assert!(keys.open(&x.binding(), at, &sealed).is_some());
 
         let edited = For {
             template: TemplateId::new("read-write", br#"{"Statement":[{"Effect":"Deny"}]}"#),
             ..x.clone()
         };
         assert!(
-            sealer.open(&edited.binding(), at, &sealed).is_none(),
+            keys.open(&edited.binding(), at, &sealed).is_none(),
             "the same name with another body"
         );
         let renamed = For {
@@ -229,7 +238,7 @@ mod tests {
             ..x.clone()
         };
         assert!(
-            sealer.open(&renamed.binding(), at, &sealed).is_none(),
+            keys.open(&renamed.binding(), at, &sealed).is_none(),
             "another name with the same body"
         );
     }
@@ -237,20 +246,20 @@ mod tests {
     #[test]
     fn a_row_sealed_for_one_bucket_or_prefix_opens_for_no_other() {
         let at = OffsetDateTime::from_unix_timestamp(1_800_000_000).unwrap();
-        let sealer = Sealer::new(&[(1, key(1))]).unwrap();
+        let keys = Sealer::new(&[(1, key(1))]).unwrap();
         let user = UserId::derive("https://i/", "a");
         let in_prefix = For {
             prefix: Some(UserPrefix::for_user("users", &user).unwrap()),
             ..For::new("a")
         };
-        let sealed = sealer.seal(&in_prefix.binding(), &creds(at)).unwrap();
-        assert!(sealer.open(&in_prefix.binding(), at, &sealed).is_some());
+        let sealed = keys.seal(&in_prefix.binding(), &creds(at)).unwrap();
+        assert!(keys.open(&in_prefix.binding(), at, &sealed).is_some());
         let whole_bucket = For {
             prefix: None,
             ..in_prefix.clone()
         };
         assert!(
-            sealer.open(&whole_bucket.binding(), at, &sealed).is_none(),
+            keys.open(&whole_bucket.binding(), at, &sealed).is_none(),
             "the bucket without the prefix"
         );
         let other_root = For {
@@ -258,7 +267,7 @@ mod tests {
             ..in_prefix.clone()
         };
         assert!(
-            sealer.open(&other_root.binding(), at, &sealed).is_none(),
+            keys.open(&other_root.binding(), at, &sealed).is_none(),
             "another prefix"
         );
         let other_bucket = For {
@@ -266,7 +275,7 @@ mod tests {
             ..in_prefix.clone()
         };
         assert!(
-            sealer.open(&other_bucket.binding(), at, &sealed).is_none(),
+            keys.open(&other_bucket.binding(), at, &sealed).is_none(),
             "another bucket"
         );
     }
@@ -278,12 +287,7 @@ mod tests {
         let a = a.binding();
         let old = Sealer::new(&[(1, key(1))]).unwrap();
         let sealed_old = old.seal(&a, &creds(at)).unwrap();
-        assert!(
-            Sealer::new(&[(1, key(1))])
-                .unwrap()
-                .open(&a, at, &sealed_old)
-                .is_some()
-        );
+        assert!(Sealer::new(&[(1, key(1))]).unwrap().open(&a, at, &sealed_old).is_some());
 
         // Rotation: key 2 seals from now on; key 1 still opens what it sealed.
         let rotated = Sealer::new(&[(2, key(2)), (1, key(1))]).unwrap();
@@ -292,18 +296,8 @@ mod tests {
         assert_eq!(sealed_new[0], 2);
         assert!(old.open(&a, at, &sealed_new).is_none(), "a replica without key 2");
         // Key 1 retired: its rows no longer open.
-        assert!(
-            Sealer::new(&[(2, key(2))])
-                .unwrap()
-                .open(&a, at, &sealed_old)
-                .is_none()
-        );
+        assert!(Sealer::new(&[(2, key(2))]).unwrap().open(&a, at, &sealed_old).is_none());
         // Same id, other bytes: refused.
-        assert!(
-            Sealer::new(&[(1, key(9))])
-                .unwrap()
-                .open(&a, at, &sealed_old)
-                .is_none()
-        );
+        assert!(Sealer::new(&[(1, key(9))]).unwrap().open(&a, at, &sealed_old).is_none());
     }
 }

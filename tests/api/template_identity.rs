@@ -13,7 +13,10 @@ use crate::helpers::*;
 /// sealed for the same template.
 fn sealed(opts: Options) -> Options {
     let key: Vec<u8> = (0u8..32).collect();
-    opts.set("STSVEND_CACHE__SEALING_KEYS", &format!("1:{}", data_encoding::BASE64.encode(&key)))
+    opts.set(
+        "STSVEND_CACHE__SEALING_KEYS",
+        &format!("1:{}", data_encoding::BASE64.encode(&key)),
+    )
 }
 
 /// The shipped templates plus `archive.json` (a copy of `read-only.json`, granted to
@@ -122,5 +125,8 @@ async fn replicas_with_different_template_folders_share_only_the_same_templates_
     let carol = unique_sub("sealed-fleet-carol");
     let first = read_only(&old, &carol).await;
     let second = read_only(&new, &carol).await;
-    assert_eq!(first.access_key_id, second.access_key_id, "the same template's keys are shared");
+    assert_eq!(
+        first.access_key_id, second.access_key_id,
+        "the same template's keys are shared"
+    );
 }

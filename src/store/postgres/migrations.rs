@@ -147,7 +147,7 @@ CREATE INDEX presign_audit_by_key ON presign_audit (access_key_id);
         "shared keys and their leases keyed by the template's identity (name and body digest), not its position",
         // Caches: the rows keyed by position are dropped, not converted. A replica still
         // running the previous build fails to use the new tables and asks STS itself.
-        r#"
+        r"
 DROP TABLE credential_spill;
 DROP TABLE credential_leases;
 CREATE TABLE credential_spill (
@@ -166,7 +166,7 @@ CREATE TABLE credential_leases (
     until     BIGINT NOT NULL,
     PRIMARY KEY (user_id, template, digest)
 );
-"#,
+",
     ),
 ];
 

@@ -173,7 +173,12 @@ impl PgStore {
         let row = c
             .query_opt(
                 &stmt,
-                &[&user_id.as_str(), &template.name(), &&template.digest()[..], &unix_now()],
+                &[
+                    &user_id.as_str(),
+                    &template.name(),
+                    &&template.digest()[..],
+                    &unix_now(),
+                ],
             )
             .await?;
         row.map(|r| {

@@ -152,10 +152,9 @@ impl SqliteStore {
                     "SELECT expires_at, sealed FROM credential_spill
                      WHERE user_id = ?1 AND template = ?2 AND digest = ?3 AND expires_at > unixepoch()",
                 )?
-                .query_row(
-                    params![user_id.as_str(), template.name(), template.digest()],
-                    |r| Ok((r.get(0)?, r.get(1)?)),
-                )
+                .query_row(params![user_id.as_str(), template.name(), template.digest()], |r| {
+                    Ok((r.get(0)?, r.get(1)?))
+                })
                 .optional()?;
             Ok(row.map(|(expires_at, sealed)| Spilled {
                 user_id,
