@@ -100,10 +100,39 @@ pub fn load_policies(config: &Config) -> Result<PolicySet, StartError> {
     .map_err(StartError::Policies)
 }
 
+/// Warns when users given a prefix (while the service ran in prefix mode) will be refused an
+/// access because its `prefix-<access>.json` is gone: they get 409
+/// `access_unavailable_in_prefix_mode` for it. (In prefix mode start-up already requires
+/// every variant.)
+async fn flag_accesses_without_variant(policies: &PolicySet, store: &Store) {
+    let missing = policies.accesses_without_variant();
+    if missing.is_empty() {
+        return;
+    }
+    let accesses = missing.join(", ");
+    match store.count_prefix_users().await {
+        Ok(0) => tracing::info!(
+            accesses,
+            "these accesses have no prefix-mode template; no user is in prefix mode, so none is refused"
+        ),
+        Ok(users) => tracing::warn!(
+            accesses,
+            users,
+            "prefix-mode users exist, and these accesses have no prefix-mode template (prefix-<access>.json): they are refused to those users (409 access_unavailable_in_prefix_mode)"
+        ),
+        Err(e) => tracing::warn!(
+            accesses,
+            error = %e,
+            "these accesses have no prefix-mode template, and counting prefix-mode users failed: any such user is refused them (409 access_unavailable_in_prefix_mode)"
+        ),
+    }
+}
+
 impl Application {
     pub async fn build(config: Config) -> Result<Self, StartError> {
         let policies = load_policies(&config)?;
         let store = Store::connect(&config.database).await?;
+        flag_accesses_without_variant(&policies, &store).await;
 
         let sdk = crate::aws::sdk_config(&config.aws).await;
 
@@ -144,7 +173,7 @@ impl Application {
         let keys = KeyCache::new(KeyCacheParts {
             sts,
             min_remaining: Duration::from_secs(config.aws.min_remaining_seconds),
-            templates: policies.names().count(),
+            templates: policies.all().map(|t| t.id().short()).collect(),
             store: store.clone(),
             memory_bytes: config.cache.credentials_mib.saturating_mul(1 << 20),
             metrics: Arc::clone(&metrics),

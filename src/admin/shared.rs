@@ -11,11 +11,13 @@ use time::OffsetDateTime;
 
 use super::{Admin, AdminError};
 use crate::buckets::{BucketError, render_shared_policy};
-use crate::identity::{BucketName, UserId};
+use crate::identity::{BucketName, TemplateId, UserId};
 use crate::store::{PrefixRevocation, UserRecord};
 
-/// The lease key's template slot: above every real template index (at most 254).
-const POLICY_LEASE_SLOT: u8 = u8::MAX;
+/// The lease key's template: a name no template can have (template names are `[a-z0-9-]`).
+fn policy_lease_slot() -> TemplateId {
+    TemplateId::new("stsvend:bucket-policy", b"")
+}
 /// How long one write may hold the lease (seconds); a writer that died frees it after this.
 const POLICY_LEASE_SECONDS: u32 = 30;
 /// How long a revoke waits for another writer's lease before answering 503.
@@ -32,7 +34,7 @@ impl Admin {
         let lease_key = UserId::derive("stsvend:bucket-policy", bucket.as_str());
         self.take_policy_lease(&lease_key).await?;
         let written = self.write_shared(user, bucket, before).await;
-        if let Err(e) = self.store.release_issue(&lease_key, POLICY_LEASE_SLOT).await {
+        if let Err(e) = self.store.release_issue(&lease_key, &policy_lease_slot()).await {
             tracing::warn!(error = %e, "bucket-policy lease not released; it expires by itself");
         }
         written
@@ -42,7 +44,7 @@ impl Admin {
         let started = std::time::Instant::now();
         while !self
             .store
-            .claim_issue(key, POLICY_LEASE_SLOT, POLICY_LEASE_SECONDS)
+            .claim_issue(key, &policy_lease_slot(), POLICY_LEASE_SECONDS)
             .await?
         {
             if started.elapsed() > POLICY_LEASE_WAIT {

@@ -68,6 +68,7 @@ pub(super) struct ContainerQuery {
         (status = 400, description = "Malformed body or unknown access", body = super::error::ErrorBody),
         (status = 401, description = "Missing or invalid token", body = super::error::ErrorBody),
         (status = 403, description = "Token lacks the scope for this access, or the user is disabled", body = super::error::ErrorBody),
+        (status = 409, description = "The user's storage is a prefix and this access has no prefix-mode template (`access_unavailable_in_prefix_mode`)", body = super::error::ErrorBody),
         (status = 429, description = "Vend rate exceeded, or a first login beyond the new-user rate or daily limit (`rate_limited`, `provisioning_rate_limited`, `new_user_limit_reached`; Retry-After)", body = super::error::ErrorBody),
         (status = 503, description = "AWS, the issuer or the audit log unavailable (Retry-After)", body = super::error::ErrorBody),
     ),
@@ -106,6 +107,7 @@ pub async fn vend(
         (status = 400, description = "Unknown access or query", body = super::error::ErrorBody),
         (status = 401, description = "Missing or invalid token", body = super::error::ErrorBody),
         (status = 403, description = "Token lacks the scope, or the user is disabled", body = super::error::ErrorBody),
+        (status = 409, description = "The user's storage is a prefix and this access has no prefix-mode template (`access_unavailable_in_prefix_mode`)", body = super::error::ErrorBody),
         (status = 429, description = "Vend rate exceeded, or a first login beyond the new-user rate or daily limit (`rate_limited`, `provisioning_rate_limited`, `new_user_limit_reached`; Retry-After)", body = super::error::ErrorBody),
         (status = 503, description = "Upstream unavailable (Retry-After)", body = super::error::ErrorBody),
     ),
@@ -189,7 +191,12 @@ pub(super) fn vend_error(e: VendError) -> ApiError {
             }
         },
         VendError::Sts(u) => upstream_error("AssumeRole failed", &u),
-        e @ VendError::NoVariant(_) => ApiError::internal("no template for the user's storage mode", &e),
+        // The deployment went back to bucket mode (or dropped a `prefix-*.json`) after giving
+        // this user a prefix: the access cannot be rendered for their storage. Start-up warns.
+        e @ VendError::NoVariant(_) => ApiError::Conflict {
+            code: "access_unavailable_in_prefix_mode",
+            message: e.to_string(),
+        },
         VendError::Audit(e) => {
             tracing::error!(error = %e, "audit write failed; credentials withheld");
             ApiError::Unavailable("the audit log")

@@ -10,8 +10,10 @@ use std::fmt;
 use sha2::{Digest, Sha256};
 
 mod prefix;
+mod template;
 
 pub use prefix::{MAX_PREFIX_ROOT, UserPrefix, validate_prefix_root};
+pub use template::TemplateId;
 
 /// Characters of the lowercase base32 hash used in names (26 chars = 130 bits).
 const HASH_CHARS: usize = 26;

@@ -15,7 +15,7 @@ use std::path::{Path, PathBuf};
 
 use serde_json::Value;
 
-use crate::identity::{AccountId, BucketName, MAX_PREFIX_ROOT, UserId, UserPrefix};
+use crate::identity::{AccountId, BucketName, MAX_PREFIX_ROOT, TemplateId, UserId, UserPrefix};
 
 /// STS rejects inline session policies longer than this (minified, in characters).
 pub const MAX_POLICY_CHARS: usize = 2048;
@@ -43,8 +43,11 @@ pub struct RenderContext<'a> {
 #[derive(Debug, Clone)]
 pub struct Template {
     name: String,
-    /// Position in the loaded set (name order): a compact key for per-template caches.
+    /// Position in the loaded set (name order), for per-template metrics. Never a key for
+    /// anything that outlives the set: adding a template moves every later one (see `id`).
     index: u8,
+    /// Name and digest of the body: what issued keys are shared, leased and sealed under.
+    id: TemplateId,
     body: Value,
 }
 
@@ -55,6 +58,12 @@ impl Template {
 
     pub fn index(&self) -> u8 {
         self.index
+    }
+
+    /// The template's identity (name and body digest), the same in every process that loaded
+    /// the same file, whatever else its folder holds.
+    pub fn id(&self) -> &TemplateId {
+        &self.id
     }
 
     /// The access this template grants: its name, without the prefix-mode variant's `prefix-`.
@@ -163,6 +172,15 @@ impl PolicySet {
         for (index, t) in templates.values_mut().enumerate() {
             t.index = u8::try_from(index).unwrap_or(u8::MAX);
         }
+        // In-memory caches key by 64 bits of the identity: two templates must not share them.
+        let mut shorts: Vec<u64> = templates.values().map(|t| t.id.short()).collect();
+        shorts.sort_unstable();
+        if shorts.windows(2).any(|w| w[0] == w[1]) {
+            errors.push(PolicyError::Template {
+                file: dir.to_owned(),
+                reason: "two templates share a cache key; rename one".to_owned(),
+            });
+        }
         if errors.is_empty() {
             Ok(Self { templates })
         } else {
@@ -214,6 +232,15 @@ impl PolicySet {
         } else {
             Some(access)
         }
+    }
+
+    /// The accesses with no prefix-mode variant: refused to users in prefix mode
+    /// (`VendError::NoVariant`). Empty whenever `storage.mode = "prefix"` (start-up requires
+    /// every variant then); in bucket mode, users given prefixes earlier still need them.
+    pub fn accesses_without_variant(&self) -> Vec<&str> {
+        self.access_names()
+            .filter(|a| !self.templates.contains_key(&format!("{PREFIX_VARIANT}{a}")))
+            .collect()
     }
 
     /// The access names a request may ask for (variants excluded).
@@ -275,7 +302,14 @@ impl Template {
             ));
         }
 
-        let template = Self { name, index: 0, body };
+        // The digest is of the parsed document, so reformatting the file keeps its keys.
+        let id = TemplateId::new(&name, body.to_string().as_bytes());
+        let template = Self {
+            name,
+            index: 0,
+            id,
+            body,
+        };
         // Trial render with the longest names stsvend derives, so the size check is a bound.
         let user_id = UserId::derive("trial", "render");
         let longest_prefix = "a".repeat(crate::identity::MAX_BUCKET_PREFIX);

@@ -113,3 +113,42 @@ fn a_missing_required_template_is_named() {
     let errs = PolicySet::load(&dir, &["nope"]).unwrap_err();
     assert!(errs.iter().any(|e| e.to_string().contains("`nope`")));
 }
+
+/// Keys are shared and sealed under a template's identity: adding a template that sorts first
+/// moves every position but changes no identity; reformatting a file keeps it, editing its
+/// policy does not.
+#[test]
+fn a_templates_identity_is_its_name_and_body_not_its_place_in_the_folder() {
+    let shipped = Path::new(env!("CARGO_MANIFEST_DIR")).join("policies");
+    let before = PolicySet::load(&shipped, &[]).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    for name in before.names() {
+        std::fs::copy(
+            shipped.join(format!("{name}.json")),
+            dir.path().join(format!("{name}.json")),
+        )
+        .unwrap();
+    }
+    std::fs::copy(shipped.join("read-only.json"), dir.path().join("archive.json")).unwrap();
+    let after = PolicySet::load(dir.path(), &[]).unwrap();
+    let (old, new) = (before.get("read-only").unwrap(), after.get("read-only").unwrap());
+    assert_ne!(old.index(), new.index(), "the position moved");
+    assert_eq!(old.id(), new.id(), "the identity did not");
+    assert_eq!(
+        before.get("read-write").unwrap().index(),
+        new.index(),
+        "read-only now has read-write's old place"
+    );
+    assert_ne!(after.get("archive").unwrap().id(), new.id(), "same body, other name");
+
+    let text = std::fs::read_to_string(shipped.join("read-only.json")).unwrap();
+    let value: Value = serde_json::from_str(&text).unwrap();
+    let reformatted = parse_named("read-only", &serde_json::to_string(&value).unwrap());
+    assert_eq!(reformatted.id(), old.id(), "whitespace is not the policy");
+    let edited = parse_named("read-only", &text.replace("s3:GetObjectTagging", "s3:GetObjectAcl"));
+    assert_ne!(edited.id(), old.id(), "an edited policy is another identity");
+}
+
+fn parse_named(name: &str, text: &str) -> Template {
+    Template::parse(Path::new(&format!("{name}.json")), text).unwrap()
+}

@@ -23,7 +23,7 @@ use std::sync::Arc;
 use time::OffsetDateTime;
 
 use crate::config::DatabaseConfig;
-use crate::identity::{BucketName, UserId, UserPrefix};
+use crate::identity::{BucketName, TemplateId, UserId, UserPrefix};
 
 pub use error::StoreError;
 pub use health::{DatabaseHealth, WATCH_EVERY as DATABASE_WATCH_EVERY};
@@ -184,11 +184,12 @@ pub struct Change {
     pub user_id: UserId,
 }
 
-/// One sealed credential entry: the key of the cache entry it backs, its expiry and the sealed
-/// bytes (see `vend::seal`).
+/// One sealed credential entry: the user and the template's identity (name and body digest,
+/// never its position in the folder) it is for, its expiry and the sealed bytes (see
+/// `vend::seal`).
 pub struct Spilled {
     pub user_id: UserId,
-    pub template: u8,
+    pub template: TemplateId,
     /// Unix seconds.
     pub expires_at: i64,
     pub sealed: Vec<u8>,
@@ -304,6 +305,12 @@ impl Store {
     /// prefix mode (what counts against the account's bucket quota, as far as stsvend knows).
     pub async fn count_buckets(&self) -> Result<i64, StoreError> {
         on_backend!(self, s => s.count_buckets().await)
+    }
+
+    /// Number of users whose storage is a prefix of a shared bucket (prefix mode), whatever
+    /// the configured mode now is.
+    pub async fn count_prefix_users(&self) -> Result<i64, StoreError> {
+        on_backend!(self, s => s.count_prefix_users().await)
     }
 
     /// Users matching `q`, each with their last hand-out time (the same figure as
@@ -434,17 +441,17 @@ impl Store {
 
     /// Takes the fleet-wide lease on issuing keys for (user, template) for `lease` seconds;
     /// false while another process holds it.
-    pub async fn claim_issue(&self, user_id: &UserId, template: u8, lease: u32) -> Result<bool, StoreError> {
+    pub async fn claim_issue(&self, user_id: &UserId, template: &TemplateId, lease: u32) -> Result<bool, StoreError> {
         on_backend!(self, s => s.claim_issue(user_id, template, lease).await)
     }
 
     /// Gives up a lease (the issue failed).
-    pub async fn release_issue(&self, user_id: &UserId, template: u8) -> Result<(), StoreError> {
+    pub async fn release_issue(&self, user_id: &UserId, template: &TemplateId) -> Result<(), StoreError> {
         on_backend!(self, s => s.release_issue(user_id, template).await)
     }
 
     /// The sealed entry for (user, template), if one is spilled and not expired.
-    pub async fn spilled(&self, user_id: &UserId, template: u8) -> Result<Option<Spilled>, StoreError> {
+    pub async fn spilled(&self, user_id: &UserId, template: &TemplateId) -> Result<Option<Spilled>, StoreError> {
         on_backend!(self, s => s.spilled(user_id, template).await)
     }
 

@@ -9,6 +9,10 @@
 //! that asks takes a lease on (user, template) in the database first; the others wait for its
 //! keys to appear (bounded by the lease), then ask STS themselves only if they never do. The
 //! in-memory cache has a byte budget; an entry it drops is found in the database again.
+//!
+//! A template is its identity everywhere here (`Template::id`: name and body digest), never
+//! its position in the folder: replicas started with different folders (a rolling deploy that
+//! adds a template) share the keys of the templates they hold in common, and no others.
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, OnceLock, PoisonError};
@@ -19,7 +23,7 @@ use quick_cache::Weighter;
 use quick_cache::sync::DefaultLifecycle;
 use time::OffsetDateTime;
 
-use super::seal::{Sealer, SealerError};
+use super::seal::{Binding, Sealer, SealerError};
 use crate::aws::UpstreamError;
 use crate::cache::HotCache;
 use crate::identity::UserId;
@@ -28,8 +32,9 @@ use crate::policy::Template;
 use crate::store::{Spilled, Store, UserRecord};
 use crate::sts::{Credentials, Sts};
 
-/// (user, template index): cloned without allocating.
-type Key = (UserId, u8);
+/// (user, 64 bits of the template's identity, `TemplateId::short`): cloned without allocating,
+/// and bound to the template itself rather than its position in the folder.
+type Key = (UserId, u64);
 
 /// How often a replica waiting for another's keys looks for them.
 const SHARED_POLL: Duration = Duration::from_millis(25);
@@ -115,8 +120,8 @@ pub struct KeyCache {
     cache: HotCache<Key, Arc<Issued>, ByteWeight, DefaultLifecycle<Key, Arc<Issued>>>,
     /// How long the lease on issuing one set of keys lasts (and others wait for it).
     lease: Duration,
-    /// Number of templates, for dropping a user's entries of every one.
-    templates: u8,
+    /// Every template's key (`TemplateId::short`), for dropping a user's entries of every one.
+    templates: Vec<u64>,
     store: Store,
     sealer: Arc<Sealer>,
     metrics: Arc<Metrics>,
@@ -126,7 +131,8 @@ pub struct KeyCache {
 pub struct KeyCacheParts {
     pub sts: Sts,
     pub min_remaining: Duration,
-    pub templates: usize,
+    /// `TemplateId::short` of every loaded template.
+    pub templates: Vec<u64>,
     pub store: Store,
     pub memory_bytes: u64,
     pub metrics: Arc<Metrics>,
@@ -147,7 +153,7 @@ impl KeyCache {
             min_remaining: parts.min_remaining,
             cache,
             lease: parts.lease,
-            templates: u8::try_from(parts.templates).unwrap_or(u8::MAX),
+            templates: parts.templates,
             store: parts.store,
             sealer,
             metrics: parts.metrics,
@@ -157,7 +163,7 @@ impl KeyCache {
     /// Keys for `user` under `template`, from the cache while fresh enough.
     #[tracing::instrument(level = "debug", skip_all, fields(user_id = %user.user_id, access = template.name()))]
     pub async fn get(&self, user: &UserRecord, template: &Template) -> Result<Found, Arc<UpstreamError>> {
-        let key = (user.user_id.clone(), template.index());
+        let key = (user.user_id.clone(), template.id().short());
         loop {
             let (fresh, issued) = if let Some(c) = self.cache.get(&key) {
                 (false, c)
@@ -211,7 +217,7 @@ impl KeyCache {
             return Ok(Arc::new(Issued::new(c)));
         }
         let lease = u32::try_from(self.lease.as_secs()).unwrap_or(u32::MAX).max(1);
-        let claimed = match self.store.claim_issue(&user.user_id, template.index(), lease).await {
+        let claimed = match self.store.claim_issue(&user.user_id, template.id(), lease).await {
             Ok(claimed) => claimed,
             // The database is down: keys from STS still serve this user.
             Err(e) => {
@@ -247,12 +253,12 @@ impl KeyCache {
                 return Err(e);
             }
         };
-        if let Some(sealed) = self.sealer.seal(&user.user_id, template.index(), &credentials) {
+        if let Some(sealed) = self.sealer.seal(&binding(user, template), &credentials) {
             let published = self
                 .store
                 .publish_issued(Spilled {
                     user_id: user.user_id.clone(),
-                    template: template.index(),
+                    template: template.id().clone(),
                     expires_at: credentials.expiration.unix_timestamp(),
                     sealed,
                 })
@@ -293,18 +299,18 @@ impl KeyCache {
 
     /// Gives up the issue lease (best effort: it expires anyway).
     async fn release(&self, user: &UserRecord, template: &Template) {
-        if let Err(e) = self.store.release_issue(&user.user_id, template.index()).await {
+        if let Err(e) = self.store.release_issue(&user.user_id, template.id()).await {
             tracing::debug!(error = %e, "releasing the issue lease failed; it expires");
         }
     }
 
     /// Usable keys for (user, template) that some process published, if any.
     async fn shared(&self, user: &UserRecord, template: &Template) -> Option<Credentials> {
-        match self.store.spilled(&user.user_id, template.index()).await {
+        match self.store.spilled(&user.user_id, template.id()).await {
             Ok(Some(row)) => {
                 let expiration = OffsetDateTime::from_unix_timestamp(row.expires_at).ok()?;
                 self.sealer
-                    .open(&user.user_id, row.template, expiration, &row.sealed)
+                    .open(&binding(user, template), expiration, &row.sealed)
                     .filter(|c| self.usable(user, c))
             }
             Ok(None) => None,
@@ -324,8 +330,8 @@ impl KeyCache {
 
     /// Drops this process's cached keys of one user (all templates).
     pub async fn drop_cached(&self, user_id: &UserId) {
-        for t in 0..self.templates {
-            self.cache.remove(&(user_id.clone(), t)).await;
+        for t in &self.templates {
+            self.cache.remove(&(user_id.clone(), *t)).await;
         }
     }
 
@@ -343,6 +349,17 @@ impl KeyCache {
             // (`usable`), so a left-over one is never handed out after a revocation.
             tracing::warn!(user_id = %user_id, error = %e, "dropping spilled credentials failed");
         }
+    }
+}
+
+/// What keys issued to `user` under `template` are sealed for: the user, the template's
+/// identity, and the storage the policy was rendered for.
+fn binding<'a>(user: &'a UserRecord, template: &'a Template) -> Binding<'a> {
+    Binding {
+        user_id: &user.user_id,
+        template: template.id(),
+        bucket: &user.bucket,
+        prefix: user.prefix.as_ref(),
     }
 }
 

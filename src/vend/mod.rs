@@ -46,7 +46,9 @@ pub enum VendError {
     Sts(Arc<UpstreamError>),
     /// The user is in prefix mode and the access has no prefix-mode variant
     /// (`prefix-<access>.json`): the deployment removed it after giving users prefixes.
-    #[error("no prefix-mode template for access `{0}`")]
+    #[error(
+        "access `{0}` is not available for storage in prefix mode (a prefix of a shared bucket), which this account has; ask for another access or contact the administrator"
+    )]
     NoVariant(String),
     /// Keys are withheld when their audit row could not be written.
     #[error("audit write failed: {0}")]

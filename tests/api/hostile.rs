@@ -559,3 +559,95 @@ async fn odd_but_valid_authorization_headers_are_accepted() {
     }
     assert_eq!(app.users_in_db().await, 1);
 }
+
+/// What the service logs while a guard from [`Captured::install`] is alive on this thread
+/// (`tokio::test` runs on one thread, and `Application::build` on the test's own).
+#[derive(Clone, Default)]
+struct Captured(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
+
+impl Captured {
+    fn install(&self) -> tracing::subscriber::DefaultGuard {
+        let subscriber = tracing_subscriber::fmt()
+            .with_writer(self.clone())
+            .with_ansi(false)
+            .with_max_level(tracing::Level::INFO)
+            .finish();
+        tracing::subscriber::set_default(subscriber)
+    }
+
+    fn text(&self) -> String {
+        String::from_utf8_lossy(&self.0.lock().unwrap()).into_owned()
+    }
+}
+
+impl std::io::Write for Captured {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+impl tracing_subscriber::fmt::MakeWriter<'_> for Captured {
+    type Writer = Self;
+
+    fn make_writer(&self) -> Self {
+        self.clone()
+    }
+}
+
+/// A user given a prefix while the service ran in prefix mode keeps it after the service went
+/// back to bucket mode; an access whose prefix-mode variant the folder no longer holds is
+/// refused with a code naming the situation (not a 500), and start-up said so in its log.
+#[tokio::test]
+async fn an_access_without_a_prefix_variant_is_refused_to_a_prefix_mode_user_and_flagged_at_start_up() {
+    let (prefix_mode, _shared) = TestApp::spawn_prefix(Options::default()).await;
+    let alice = unique_sub("variant-gone");
+    prefix_mode.vend(&alice, None).await;
+    let stopped = prefix_mode.stop().await;
+
+    // Back in bucket mode, and `prefix-read-only.json` is gone.
+    let dir = tempfile::tempdir().unwrap();
+    let shipped = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("policies");
+    for name in ["read-only.json", "read-write.json", "prefix-read-write.json"] {
+        std::fs::copy(shipped.join(name), dir.path().join(name)).unwrap();
+    }
+    let logs = Captured::default();
+    let app = {
+        let _capture = logs.install();
+        TestApp::spawn_with(
+            Options {
+                issuer: Some(stopped.issuer),
+                db_dir: Some(stopped.db_dir),
+                ..Options::default()
+            }
+            .set("STSVEND_POLICIES__DIR", &dir.path().display().to_string()),
+        )
+        .await
+    };
+    let token = app.issuer.token(&alice);
+    let ask = |access: &'static str| app.post_credentials(Some(&token), Some(json!({ "access": access })));
+    let resp = ask("read-only").await;
+    let status = resp.status().as_u16();
+    let body: Value = resp.json().await.unwrap_or(Value::Null);
+    assert_eq!(
+        (status, body["error"]["code"].as_str().unwrap_or("<no JSON envelope>")),
+        (409, "access_unavailable_in_prefix_mode"),
+        "{body}"
+    );
+    let message = body["error"]["message"].as_str().unwrap_or_default();
+    assert!(message.contains("read-only"), "the message names the access: {message}");
+    assert!(!message.contains(".json"), "no file names: {message}");
+    let logs = logs.text();
+    assert!(
+        logs.lines()
+            .any(|l| l.contains("WARN") && l.contains("prefix-mode users") && l.contains("read-only")),
+        "no start-up warning naming read-only:\n{logs}"
+    );
+
+    // The access that kept its variant still serves her.
+    assert_eq!(ask("read-write").await.status(), 200);
+}

@@ -37,6 +37,7 @@ mod requests;
 mod startup;
 mod tampered;
 mod tcp_cut;
+mod template_identity;
 mod test_issuer;
 mod tokens;
 mod web;

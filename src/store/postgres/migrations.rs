@@ -147,6 +147,32 @@ CREATE INDEX presign_audit_by_key ON presign_audit (access_key_id);
         "users by creation time: first logins are counted over the last day (limits.new_users_per_day)",
         "CREATE INDEX users_by_created_at ON users (created_at);",
     ),
+    (
+        5,
+        "shared keys and their leases keyed by the template's identity (name and body digest), not its position",
+        // Caches: the rows keyed by position are dropped, not converted. A replica still
+        // running the previous build fails to use the new tables and asks STS itself.
+        r"
+DROP TABLE credential_spill;
+DROP TABLE credential_leases;
+CREATE TABLE credential_spill (
+    user_id     TEXT NOT NULL,
+    template    TEXT NOT NULL,
+    digest      BYTEA NOT NULL,
+    expires_at  BIGINT NOT NULL,
+    sealed      BYTEA NOT NULL,
+    PRIMARY KEY (user_id, template, digest)
+);
+CREATE INDEX credential_spill_by_expiry ON credential_spill (expires_at);
+CREATE TABLE credential_leases (
+    user_id   TEXT NOT NULL,
+    template  TEXT NOT NULL,
+    digest    BYTEA NOT NULL,
+    until     BIGINT NOT NULL,
+    PRIMARY KEY (user_id, template, digest)
+);
+",
+    ),
 ];
 
 /// Applies every migration the database has not recorded yet.

@@ -1,6 +1,7 @@
 //! Sealed credentials shared by the fleet (see `vend::keys`): the keys one process was issued,
 //! published for the others; plus the lease a process takes on issuing keys for a (user,
-//! template), so the others wait for its keys instead of asking STS.
+//! template), so the others wait for its keys instead of asking STS. A template is its
+//! identity (name and body digest), never its position in the folder.
 //!
 //! Writes go through one task, in their order: a user's rows are forgotten after any earlier
 //! publication of theirs.
@@ -11,7 +12,7 @@ use deadpool_postgres::Pool;
 use tokio::sync::{mpsc, oneshot};
 
 use super::PgStore;
-use crate::identity::UserId;
+use crate::identity::{TemplateId, UserId};
 use crate::store::{Spilled, StoreError};
 
 /// Expired rows are deleted at most this often (with a spill write).
@@ -81,20 +82,24 @@ async fn execute(
 async fn publish(pool: &Pool, entry: &Spilled, prune: bool) -> Result<(), StoreError> {
     let mut c = pool.get().await?;
     let tx = c.transaction().await?;
-    let (id, template) = (entry.user_id.as_str(), i16::from(entry.template));
+    let (id, name, digest) = (
+        entry.user_id.as_str(),
+        entry.template.name(),
+        &entry.template.digest()[..],
+    );
     let stmt = tx
         .prepare_cached(
-            "INSERT INTO credential_spill (user_id, template, expires_at, sealed)
-             VALUES ($1, $2, $3, $4)
-             ON CONFLICT (user_id, template)
+            "INSERT INTO credential_spill (user_id, template, digest, expires_at, sealed)
+             VALUES ($1, $2, $3, $4, $5)
+             ON CONFLICT (user_id, template, digest)
              DO UPDATE SET expires_at = EXCLUDED.expires_at, sealed = EXCLUDED.sealed",
         )
         .await?;
-    tx.execute(&stmt, &[&id, &template, &entry.expires_at, &entry.sealed])
+    tx.execute(&stmt, &[&id, &name, &digest, &entry.expires_at, &entry.sealed])
         .await?;
     tx.execute(
-        "DELETE FROM credential_leases WHERE user_id = $1 AND template = $2",
-        &[&id, &template],
+        "DELETE FROM credential_leases WHERE user_id = $1 AND template = $2 AND digest = $3",
+        &[&id, &name, &digest],
     )
     .await?;
     if prune {
@@ -119,52 +124,67 @@ impl PgStore {
     /// Takes the lease on issuing keys for (user, template) for `lease` seconds, unless another
     /// process holds an unexpired one: true when this call got it. Two processes claiming at
     /// once: the second waits for the first's insert, then finds its lease unexpired.
-    pub async fn claim_issue(&self, user_id: &UserId, template: u8, lease: u32) -> Result<bool, StoreError> {
+    pub async fn claim_issue(&self, user_id: &UserId, template: &TemplateId, lease: u32) -> Result<bool, StoreError> {
         let c = self.client().await?;
         let stmt = c
             .prepare_cached(
-                "INSERT INTO credential_leases (user_id, template, until) VALUES ($1, $2, $3::BIGINT + $4::BIGINT)
-                 ON CONFLICT (user_id, template) DO UPDATE SET until = EXCLUDED.until
-                 WHERE credential_leases.until <= $3",
+                "INSERT INTO credential_leases (user_id, template, digest, until)
+                 VALUES ($1, $2, $3, $4::BIGINT + $5::BIGINT)
+                 ON CONFLICT (user_id, template, digest) DO UPDATE SET until = EXCLUDED.until
+                 WHERE credential_leases.until <= $4",
             )
             .await?;
         let n = c
             .execute(
                 &stmt,
-                &[&user_id.as_str(), &i16::from(template), &unix_now(), &i64::from(lease)],
+                &[
+                    &user_id.as_str(),
+                    &template.name(),
+                    &&template.digest()[..],
+                    &unix_now(),
+                    &i64::from(lease),
+                ],
             )
             .await?;
         Ok(n == 1)
     }
 
     /// Gives up a lease taken by [`PgStore::claim_issue`] (the issue failed).
-    pub async fn release_issue(&self, user_id: &UserId, template: u8) -> Result<(), StoreError> {
+    pub async fn release_issue(&self, user_id: &UserId, template: &TemplateId) -> Result<(), StoreError> {
         self.client()
             .await?
             .execute(
-                "DELETE FROM credential_leases WHERE user_id = $1 AND template = $2",
-                &[&user_id.as_str(), &i16::from(template)],
+                "DELETE FROM credential_leases WHERE user_id = $1 AND template = $2 AND digest = $3",
+                &[&user_id.as_str(), &template.name(), &&template.digest()[..]],
             )
             .await?;
         Ok(())
     }
 
     /// The sealed entry for (user, template), if one is spilled and not expired.
-    pub async fn spilled(&self, user_id: &UserId, template: u8) -> Result<Option<Spilled>, StoreError> {
+    pub async fn spilled(&self, user_id: &UserId, template: &TemplateId) -> Result<Option<Spilled>, StoreError> {
         let c = self.client().await?;
         let stmt = c
             .prepare_cached(
                 "SELECT expires_at, sealed FROM credential_spill
-                 WHERE user_id = $1 AND template = $2 AND expires_at > $3",
+                 WHERE user_id = $1 AND template = $2 AND digest = $3 AND expires_at > $4",
             )
             .await?;
         let row = c
-            .query_opt(&stmt, &[&user_id.as_str(), &i16::from(template), &unix_now()])
+            .query_opt(
+                &stmt,
+                &[
+                    &user_id.as_str(),
+                    &template.name(),
+                    &&template.digest()[..],
+                    &unix_now(),
+                ],
+            )
             .await?;
         row.map(|r| {
             Ok(Spilled {
                 user_id: user_id.clone(),
-                template,
+                template: template.clone(),
                 expires_at: r.try_get(0)?,
                 sealed: r.try_get(1)?,
             })

@@ -126,6 +126,16 @@ impl PgStore {
         Ok((row.try_get(0)?, row.try_get(1)?))
     }
 
+    /// Number of users in prefix mode.
+    pub async fn count_prefix_users(&self) -> Result<i64, StoreError> {
+        let row = self
+            .client()
+            .await?
+            .query_one("SELECT COUNT(*) FROM users WHERE mode = 'prefix'", &[])
+            .await?;
+        Ok(row.try_get(0)?)
+    }
+
     /// Users matching `q`, with each one's last vend time.
     pub async fn list_users(&self, q: UserQuery) -> Result<Vec<(UserRecord, Option<String>)>, StoreError> {
         self.flush_audit().await?;

@@ -201,6 +201,31 @@ CREATE INDEX presign_audit_by_key ON presign_audit (access_key_id);
     // 9: first logins are counted over the last day (`limits.new_users_per_day`) from this
     // index, not a scan of every user.
     M::up("CREATE INDEX users_by_created_at ON users (created_at);"),
+    // 10: shared keys and their leases are keyed by the template's identity (its name and a
+    // SHA-256 of its parsed body), not by its position in the folder, which moves whenever a
+    // template sorting before it is added (vend/keys.rs). Both tables are caches: the rows
+    // keyed by position are dropped, not converted (their keys are asked for again).
+    M::up(
+        r"
+DROP TABLE credential_spill;
+DROP TABLE credential_leases;
+CREATE TABLE credential_spill (
+    user_id     TEXT NOT NULL,
+    template    TEXT NOT NULL,
+    digest      BLOB NOT NULL,
+    expires_at  INTEGER NOT NULL,
+    sealed      BLOB NOT NULL,
+    PRIMARY KEY (user_id, template, digest)
+) STRICT, WITHOUT ROWID;
+CREATE TABLE credential_leases (
+    user_id   TEXT NOT NULL,
+    template  TEXT NOT NULL,
+    digest    BLOB NOT NULL,
+    until     INTEGER NOT NULL,
+    PRIMARY KEY (user_id, template, digest)
+) STRICT, WITHOUT ROWID;
+",
+    ),
 ];
 
 pub fn migrations() -> Migrations<'static> {

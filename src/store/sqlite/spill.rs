@@ -1,6 +1,7 @@
 //! The shared credential table (`credential_spill`): every issued key set, sealed (see
 //! `vend::seal`), until it expires, so any process finds it instead of asking STS again; and
-//! the issuing leases (`credential_leases`).
+//! the issuing leases (`credential_leases`). Both are keyed by the user and the template's
+//! identity (name and body digest), never by its position in the folder.
 //!
 //! Writes go through one thread with its own connection, in their order: a user's rows are
 //! forgotten after any earlier publication of theirs.
@@ -12,7 +13,7 @@ use rusqlite::{Connection, OptionalExtension, params};
 use tokio::sync::{mpsc, oneshot};
 
 use super::{BUSY_TIMEOUT, SqliteStore};
-use crate::identity::UserId;
+use crate::identity::{TemplateId, UserId};
 use crate::store::{Spilled, StoreError};
 
 /// Expired rows are deleted at most this often (with a spill write).
@@ -75,8 +76,12 @@ fn run(conn: &Connection, mut rx: mpsc::Receiver<Job>) {
 fn publish(conn: &Connection, entry: &Spilled, prune: bool) -> Result<(), StoreError> {
     conn.execute_batch("BEGIN IMMEDIATE")?;
     let done = put(conn, entry, prune).and_then(|()| {
-        conn.prepare_cached("DELETE FROM credential_leases WHERE user_id = ?1 AND template = ?2")?
-            .execute(params![entry.user_id.as_str(), entry.template])?;
+        conn.prepare_cached("DELETE FROM credential_leases WHERE user_id = ?1 AND template = ?2 AND digest = ?3")?
+            .execute(params![
+                entry.user_id.as_str(),
+                entry.template.name(),
+                entry.template.digest()
+            ])?;
         Ok(())
     });
     conn.execute_batch(if done.is_ok() { "COMMIT" } else { "ROLLBACK" })?;
@@ -85,12 +90,13 @@ fn publish(conn: &Connection, entry: &Spilled, prune: bool) -> Result<(), StoreE
 
 fn put(conn: &Connection, entry: &Spilled, prune: bool) -> Result<(), StoreError> {
     conn.prepare_cached(
-        "INSERT OR REPLACE INTO credential_spill (user_id, template, expires_at, sealed)
-         VALUES (?1, ?2, ?3, ?4)",
+        "INSERT OR REPLACE INTO credential_spill (user_id, template, digest, expires_at, sealed)
+         VALUES (?1, ?2, ?3, ?4, ?5)",
     )?
     .execute(params![
         entry.user_id.as_str(),
-        entry.template,
+        entry.template.name(),
+        entry.template.digest(),
         entry.expires_at,
         entry.sealed
     ])?;
@@ -110,42 +116,45 @@ impl SqliteStore {
 
     /// Takes the lease on issuing keys for (user, template) for `lease` seconds, unless another
     /// process holds an unexpired one: true when this call got it.
-    pub async fn claim_issue(&self, user_id: &UserId, template: u8, lease: u32) -> Result<bool, StoreError> {
-        let id = user_id.as_str().to_owned();
+    pub async fn claim_issue(&self, user_id: &UserId, template: &TemplateId, lease: u32) -> Result<bool, StoreError> {
+        let (id, template) = (user_id.as_str().to_owned(), template.clone());
         self.run(move |c| {
             let n = c
                 .prepare_cached(
-                    "INSERT INTO credential_leases (user_id, template, until) VALUES (?1, ?2, unixepoch() + ?3)
-                     ON CONFLICT (user_id, template) DO UPDATE SET until = excluded.until
+                    "INSERT INTO credential_leases (user_id, template, digest, until)
+                     VALUES (?1, ?2, ?3, unixepoch() + ?4)
+                     ON CONFLICT (user_id, template, digest) DO UPDATE SET until = excluded.until
                      WHERE credential_leases.until <= unixepoch()",
                 )?
-                .execute(params![id, template, lease])?;
+                .execute(params![id, template.name(), template.digest(), lease])?;
             Ok(n == 1)
         })
         .await
     }
 
     /// Gives up a lease taken by [`SqliteStore::claim_issue`] (the issue failed).
-    pub async fn release_issue(&self, user_id: &UserId, template: u8) -> Result<(), StoreError> {
-        let id = user_id.as_str().to_owned();
+    pub async fn release_issue(&self, user_id: &UserId, template: &TemplateId) -> Result<(), StoreError> {
+        let (id, template) = (user_id.as_str().to_owned(), template.clone());
         self.run(move |c| {
-            c.prepare_cached("DELETE FROM credential_leases WHERE user_id = ?1 AND template = ?2")?
-                .execute(params![id, template])?;
+            c.prepare_cached("DELETE FROM credential_leases WHERE user_id = ?1 AND template = ?2 AND digest = ?3")?
+                .execute(params![id, template.name(), template.digest()])?;
             Ok(())
         })
         .await
     }
 
     /// The sealed entry for (user, template), if one is spilled and not expired.
-    pub async fn spilled(&self, user_id: &UserId, template: u8) -> Result<Option<Spilled>, StoreError> {
-        let user_id = user_id.clone();
+    pub async fn spilled(&self, user_id: &UserId, template: &TemplateId) -> Result<Option<Spilled>, StoreError> {
+        let (user_id, template) = (user_id.clone(), template.clone());
         self.run(move |c| {
             let row = c
                 .prepare_cached(
                     "SELECT expires_at, sealed FROM credential_spill
-                     WHERE user_id = ?1 AND template = ?2 AND expires_at > unixepoch()",
+                     WHERE user_id = ?1 AND template = ?2 AND digest = ?3 AND expires_at > unixepoch()",
                 )?
-                .query_row(params![user_id.as_str(), template], |r| Ok((r.get(0)?, r.get(1)?)))
+                .query_row(params![user_id.as_str(), template.name(), template.digest()], |r| {
+                    Ok((r.get(0)?, r.get(1)?))
+                })
                 .optional()?;
             Ok(row.map(|(expires_at, sealed)| Spilled {
                 user_id,

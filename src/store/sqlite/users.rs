@@ -115,6 +115,12 @@ impl SqliteStore {
         .await
     }
 
+    /// Number of users in prefix mode.
+    pub async fn count_prefix_users(&self) -> Result<i64, StoreError> {
+        self.run(|c| Ok(c.query_row("SELECT COUNT(*) FROM users WHERE mode = 'prefix'", [], |r| r.get(0))?))
+            .await
+    }
+
     /// Users matching `q`, with each one's last vend time.
     pub async fn list_users(&self, q: UserQuery) -> Result<Vec<(UserRecord, Option<String>)>, StoreError> {
         self.flush_audit().await?;

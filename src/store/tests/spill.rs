@@ -2,15 +2,20 @@
 
 use super::{add_user, user};
 use crate::clock::now;
-use crate::identity::UserId;
+use crate::identity::{TemplateId, UserId};
 use crate::store::Spilled;
 use crate::store::Store;
 use crate::store::test_db::{TestDb, each_backend};
 
+/// Template `n` of a test: its own name and body.
+fn t(n: u8) -> TemplateId {
+    TemplateId::new(&format!("t{n}"), format!(r#"{{"Statement":[{n}]}}"#).as_bytes())
+}
+
 fn entry(user: &UserId, template: u8, expires_at: i64, sealed: &[u8]) -> Spilled {
     Spilled {
         user_id: user.clone(),
-        template,
+        template: t(template),
         expires_at,
         sealed: sealed.to_vec(),
     }
@@ -31,18 +36,18 @@ async fn spilled_entries_come_back_until_they_expire_or_are_forgotten() {
         publish(&store, entry(&a, 1, later, b"a1")).await;
         publish(&store, entry(&b, 0, later - 1200, b"expired")).await;
 
-        assert_eq!(store.spilled(&a, 0).await.unwrap().unwrap().sealed, b"a0");
-        assert_eq!(store.spilled(&a, 1).await.unwrap().unwrap().expires_at, later);
+        assert_eq!(store.spilled(&a, &t(0)).await.unwrap().unwrap().sealed, b"a0");
+        assert_eq!(store.spilled(&a, &t(1)).await.unwrap().unwrap().expires_at, later);
         assert!(
-            store.spilled(&b, 0).await.unwrap().is_none(),
+            store.spilled(&b, &t(0)).await.unwrap().is_none(),
             "expired rows are not served"
         );
         publish(&store, entry(&a, 0, later, b"a0 again")).await;
-        assert_eq!(store.spilled(&a, 0).await.unwrap().unwrap().sealed, b"a0 again");
+        assert_eq!(store.spilled(&a, &t(0)).await.unwrap().unwrap().sealed, b"a0 again");
 
         store.forget_spilled(&a).await.unwrap();
-        assert!(store.spilled(&a, 0).await.unwrap().is_none());
-        assert!(store.spilled(&a, 1).await.unwrap().is_none());
+        assert!(store.spilled(&a, &t(0)).await.unwrap().is_none());
+        assert!(store.spilled(&a, &t(1)).await.unwrap().is_none());
     })
     .await;
 }
@@ -55,7 +60,7 @@ async fn keys_published_before_forgetting_the_user_do_not_survive_it() {
         let later = time::OffsetDateTime::now_utc().unix_timestamp() + 600;
         publish(&store, entry(&a, 0, later, b"a0")).await;
         store.forget_spilled(&a).await.unwrap();
-        assert!(store.spilled(&a, 0).await.unwrap().is_none());
+        assert!(store.spilled(&a, &t(0)).await.unwrap().is_none());
     })
     .await;
 }
@@ -67,25 +72,25 @@ async fn published_keys_are_found_by_another_replica_and_release_the_lease() {
         let u = user("a");
         let later = time::OffsetDateTime::now_utc().unix_timestamp() + 600;
         assert!(
-            a.claim_issue(&u, 0, 30).await.unwrap(),
+            a.claim_issue(&u, &t(0), 30).await.unwrap(),
             "the first claim gets the lease"
         );
         assert!(
-            !b.claim_issue(&u, 0, 30).await.unwrap(),
+            !b.claim_issue(&u, &t(0), 30).await.unwrap(),
             "held: the other replica waits"
         );
         assert!(
-            b.claim_issue(&u, 1, 30).await.unwrap(),
+            b.claim_issue(&u, &t(1), 30).await.unwrap(),
             "another template is another lease"
         );
         a.publish_issued(entry(&u, 0, later, b"keys")).await.unwrap();
-        assert_eq!(b.spilled(&u, 0).await.unwrap().unwrap().sealed, b"keys");
+        assert_eq!(b.spilled(&u, &t(0)).await.unwrap().unwrap().sealed, b"keys");
         assert!(
-            b.claim_issue(&u, 0, 30).await.unwrap(),
+            b.claim_issue(&u, &t(0), 30).await.unwrap(),
             "published: the lease is free again"
         );
-        b.release_issue(&u, 0).await.unwrap();
-        assert!(a.claim_issue(&u, 0, 30).await.unwrap(), "released");
+        b.release_issue(&u, &t(0)).await.unwrap();
+        assert!(a.claim_issue(&u, &t(0), 30).await.unwrap(), "released");
     })
     .await;
 }
@@ -95,12 +100,12 @@ async fn an_expired_lease_can_be_taken_over() {
     each_backend(|db| async move {
         let (a, b) = (db.open().await, db.open().await);
         let u = user("a");
-        assert!(a.claim_issue(&u, 0, 0).await.unwrap());
+        assert!(a.claim_issue(&u, &t(0), 0).await.unwrap());
         assert!(
-            b.claim_issue(&u, 0, 30).await.unwrap(),
+            b.claim_issue(&u, &t(0), 30).await.unwrap(),
             "a lease of 0 s is over at once"
         );
-        assert!(!a.claim_issue(&u, 0, 30).await.unwrap());
+        assert!(!a.claim_issue(&u, &t(0), 30).await.unwrap());
     })
     .await;
 }
@@ -114,7 +119,7 @@ async fn of_many_replicas_claiming_at_once_exactly_one_gets_the_lease() {
             let claims: Vec<_> = (0..8)
                 .map(|n| {
                     let (s, u) = (stores[n % 2].clone(), u.clone());
-                    tokio::spawn(async move { s.claim_issue(&u, 0, 30).await.unwrap() })
+                    tokio::spawn(async move { s.claim_issue(&u, &t(0), 30).await.unwrap() })
                 })
                 .collect();
             let mut won = 0;
@@ -123,6 +128,45 @@ async fn of_many_replicas_claiming_at_once_exactly_one_gets_the_lease() {
             }
             assert_eq!(won, 1, "one lease per (user, template)");
         }
+    })
+    .await;
+}
+
+/// A template edited under the same name is another identity: its keys and its lease are
+/// its own, and the rows of the old body are not served for it.
+#[tokio::test]
+async fn rows_and_leases_are_per_template_identity_not_per_name() {
+    each_backend(|db| async move {
+        let store = db.open().await;
+        let u = user("a");
+        let later = time::OffsetDateTime::now_utc().unix_timestamp() + 600;
+        let (before, edited) = (
+            TemplateId::new("read-only", br#"{"Statement":[]}"#),
+            TemplateId::new("read-only", br#"{"Statement":[{}]}"#),
+        );
+        assert!(store.claim_issue(&u, &before, 30).await.unwrap());
+        assert!(
+            store.claim_issue(&u, &edited, 30).await.unwrap(),
+            "the edited template's lease is another lease"
+        );
+        store
+            .publish_issued(Spilled {
+                user_id: u.clone(),
+                template: before.clone(),
+                expires_at: later,
+                sealed: b"old body".to_vec(),
+            })
+            .await
+            .unwrap();
+        assert_eq!(store.spilled(&u, &before).await.unwrap().unwrap().sealed, b"old body");
+        assert!(
+            store.spilled(&u, &edited).await.unwrap().is_none(),
+            "the old body's keys are not the edited template's"
+        );
+        assert!(
+            !store.claim_issue(&u, &edited, 30).await.unwrap(),
+            "publishing the old body's keys left the edited template's lease alone"
+        );
     })
     .await;
 }

@@ -1,0 +1,75 @@
+//! A session-policy template's identity: its name and a SHA-256 of its parsed body. Keys are
+//! shared, leased and sealed under it (`vend::keys`, `vend::seal`), never under a template's
+//! position in the folder, so a template added, renamed or edited cannot take over the keys
+//! issued under another: an edited template is a new identity, with keys of its own.
+
+use std::fmt;
+
+use sha2::{Digest, Sha256};
+
+#[derive(Clone, PartialEq, Eq, Hash)]
+pub struct TemplateId {
+    name: String,
+    digest: [u8; 32],
+}
+
+impl TemplateId {
+    /// The identity of template `name` whose canonical body (the parsed document, serialized
+    /// without whitespace) is `body`.
+    pub fn new(name: &str, body: &[u8]) -> Self {
+        Self {
+            name: name.to_owned(),
+            digest: Sha256::digest(body).into(),
+        }
+    }
+
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    pub fn digest(&self) -> &[u8; 32] {
+        &self.digest
+    }
+
+    /// A compact key for in-memory caches: 64 bits of a hash of the name and digest, so it
+    /// stays with the template (not its position) when the folder changes.
+    pub fn short(&self) -> u64 {
+        let mut h = Sha256::new();
+        h.update(self.name.as_bytes());
+        h.update([0]);
+        h.update(self.digest);
+        let full: [u8; 32] = h.finalize().into();
+        let mut first = [0u8; 8];
+        first.copy_from_slice(&full[..8]);
+        u64::from_be_bytes(first)
+    }
+}
+
+impl fmt::Debug for TemplateId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "TemplateId({}@", self.name)?;
+        for b in &self.digest[..6] {
+            write!(f, "{b:02x}")?;
+        }
+        f.write_str("…)")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_same_name_and_body_is_the_same_identity_and_any_change_another() {
+        let a = TemplateId::new("read-only", br#"{"Statement":[]}"#);
+        assert_eq!(a, TemplateId::new("read-only", br#"{"Statement":[]}"#));
+        assert_eq!(a.short(), TemplateId::new("read-only", br#"{"Statement":[]}"#).short());
+        let edited = TemplateId::new("read-only", br#"{"Statement":[{}]}"#);
+        let renamed = TemplateId::new("archive", br#"{"Statement":[]}"#);
+        assert_ne!(a, edited);
+        assert_ne!(a, renamed);
+        assert_ne!(a.short(), edited.short());
+        assert_ne!(a.short(), renamed.short());
+        assert!(format!("{a:?}").starts_with("TemplateId(read-only@"), "{a:?}");
+    }
+}
