@@ -183,6 +183,7 @@ impl Application {
             session_lifetime: time::Duration::seconds(
                 i64::try_from(config.aws.session_duration_seconds).unwrap_or(i64::MAX),
             ),
+            policy_lease_seconds: config.admin.policy_lease_seconds,
         });
 
         let (listener, port) = bind(config.server.bind)?;

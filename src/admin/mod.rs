@@ -31,6 +31,9 @@ pub enum AdminError {
     Store(#[from] StoreError),
     #[error(transparent)]
     Bucket(#[from] BucketError),
+    /// The shared bucket's policy lease stayed taken by other writers (prefix mode).
+    #[error("other writers kept the shared bucket's policy lease; retry later")]
+    PolicyBusy,
 }
 
 /// A user as the admin API shows one.
@@ -111,6 +114,8 @@ pub struct Admin {
     revoke_wait: std::time::Duration,
     /// How long a vended session lives: a shared bucket's cut-offs are kept this long.
     session_lifetime: time::Duration,
+    /// `admin.policy_lease_seconds`: one write of a shared bucket's policy holds its lease.
+    policy_lease_seconds: u32,
 }
 
 /// What [`Admin`] is made of (see `app.rs`).
@@ -123,6 +128,7 @@ pub struct AdminParts {
     pub permission: Option<String>,
     pub revoke_wait: std::time::Duration,
     pub session_lifetime: time::Duration,
+    pub policy_lease_seconds: u32,
 }
 
 impl Admin {
@@ -136,6 +142,7 @@ impl Admin {
             permission: p.permission,
             revoke_wait: p.revoke_wait,
             session_lifetime: p.session_lifetime,
+            policy_lease_seconds: p.policy_lease_seconds,
         }
     }
 

@@ -42,6 +42,13 @@ pub struct SharedPolicy {
     pub moved: Vec<PrefixRevocation>,
 }
 
+impl SharedPolicy {
+    /// The size of the policy the bucket will have once written (none: 0).
+    pub fn bytes(&self) -> usize {
+        if self.statements > 0 { self.text.len() } else { 0 }
+    }
+}
+
 /// The Deny statement for `users`' sessions issued before `cut_off`, on the whole bucket.
 fn statement(bucket: &BucketName, tag_key: &str, users: &[&UserId], cut_off: OffsetDateTime) -> Value {
     let ids: Vec<&str> = users.iter().map(|u| u.as_str()).collect();

@@ -169,6 +169,8 @@ fn api_error(e: AdminError) -> ApiError {
             code: "revocation_capacity_exhausted",
             message: format!("{e}; older revocations leave it as their sessions expire: disable the user meanwhile"),
         },
+        // Logged where it happened (admin/shared.rs).
+        AdminError::PolicyBusy => ApiError::Unavailable("the shared bucket's policy"),
         AdminError::Store(e) if e.is_unavailable() => super::credentials::store_unavailable("admin action", &e),
         e @ (AdminError::Store(_) | AdminError::Bucket(_)) => ApiError::internal("admin action failed", &e),
     }

@@ -142,6 +142,18 @@ CREATE INDEX presign_audit_by_user ON presign_audit (user_id, id);
 CREATE INDEX presign_audit_by_key ON presign_audit (access_key_id);
 "#,
     ),
+    (
+        4,
+        "shared bucket policies: the fenced lease on writing one, and the size last written",
+        r#"
+CREATE TABLE shared_policies (
+    bucket        TEXT COLLATE "C" PRIMARY KEY,
+    lease_token   BIGINT NOT NULL,
+    lease_until   BIGINT NOT NULL,
+    policy_bytes  BIGINT NOT NULL DEFAULT 0
+);
+"#,
+    ),
 ];
 
 /// Applies every migration the database has not recorded yet.

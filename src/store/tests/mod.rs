@@ -2,6 +2,7 @@
 //! `PostgreSQL` (`test_db::each_backend`; `PostgreSQL` needs `scripts/postgres.sh`).
 
 mod presign;
+mod shared_policy;
 mod spill;
 
 use std::time::Duration;

@@ -3,6 +3,7 @@
 
 mod admin;
 mod isolation;
+mod policy_lease;
 mod presign;
 
 use crate::helpers::*;
