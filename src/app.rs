@@ -239,9 +239,11 @@ impl Application {
         let metrics_server = match metrics_listener {
             Some((listener, port)) => {
                 let app_state = state.clone();
+                let shared = web::Data::new(http::SharedBucket(config.storage.shared_bucket()));
                 let server = HttpServer::new(move || {
                     App::new()
                         .configure(|cfg| app_state.register(cfg))
+                        .app_data(shared.clone())
                         .route("/metrics", web::get().to(http::metrics))
                 })
                 .workers(1)

@@ -30,6 +30,9 @@ pub struct Metrics {
     pub jwks_refreshes: IntCounterVec,
     /// Users in the database (refreshed at each scrape).
     pub users: IntGauge,
+    /// Prefix mode: bytes of the shared bucket's policy as last written, of S3's 20480
+    /// (refreshed at each scrape, from the database: the same on every replica).
+    pub shared_policy_bytes: IntGauge,
     /// Users whose cached state was dropped because the change feed named them.
     pub coherence_drops: IntCounter,
     /// Reads of the change feed that failed (caches may be stale while they do).
@@ -113,6 +116,14 @@ impl Metrics {
         registry
             .register(Box::new(users.clone()))
             .expect("metric registered once");
+        let shared_policy_bytes = IntGauge::new(
+            "shared_bucket_policy_bytes",
+            "Prefix mode: bytes of the shared bucket's policy as stsvend last wrote it (S3 allows 20480)",
+        )
+        .expect("static metric is valid");
+        registry
+            .register(Box::new(shared_policy_bytes.clone()))
+            .expect("metric registered once");
         let cache_children = ["credentials", "mappings"]
             .into_iter()
             .map(|name| {
@@ -135,6 +146,7 @@ impl Metrics {
             bucket_quota_exhausted,
             jwks_refreshes,
             users,
+            shared_policy_bytes,
             coherence_drops,
             coherence_errors,
         }

@@ -101,6 +101,23 @@ pub fn parse_user_id(s: &str) -> Result<UserId, AdminError> {
     UserId::parse(s).map_err(|_| AdminError::BadUserId(s.chars().take(64).collect()))
 }
 
+/// Where a revocation's cut-off stands.
+#[derive(Debug, Clone, Copy)]
+enum Denial {
+    /// In a bucket policy: the user's own bucket's, or the shared bucket's.
+    InPolicy(time::OffsetDateTime),
+    /// Prefix mode: no session of the user can be alive, so only the user's row records it.
+    NothingAlive(time::OffsetDateTime),
+}
+
+impl Denial {
+    fn cut_off(self) -> time::OffsetDateTime {
+        match self {
+            Self::InPolicy(t) | Self::NothingAlive(t) => t,
+        }
+    }
+}
+
 /// The operator's use cases, and what they act on.
 pub struct Admin {
     store: Store,
@@ -189,32 +206,41 @@ impl Admin {
     /// AWS applies a new bucket policy after a delay: the answer says `in_effect` once a
     /// session issued before the cut-off is refused on the bucket, or `propagating` if that
     /// has not happened within `admin.revoke_wait_seconds` (the HTTP layer answers 202).
+    ///
+    /// In prefix mode a user no session of whom can still be alive gets no Deny (see
+    /// `shared.rs`), and the answer is `in_effect` at once: there is nothing to refuse.
     pub async fn revoke(&self, id: &UserId) -> Result<UserView, AdminError> {
         let user = self.load(id).await?;
         if user.state != ProvisionState::Ready {
-            let before = self.deny_sessions(&user).await?;
+            let before = self.deny_sessions(&user).await?.cut_off();
             sleep_until(before).await;
             return self.show(id).await;
         }
-        // Issued before the cut-off (taken next): the bucket policy will refuse it.
-        let probe = match self.vend.probe_session(&user).await {
-            Ok(p) => Some(p),
-            Err(e) => {
-                tracing::warn!(user_id = %id, error = %e, "no probe session; the revocation's effect is not checked");
-                None
+        // Issued before the cut-off (taken next): the bucket policy will refuse it. None is
+        // needed where no Deny will be written.
+        let probe = if self.may_need_deny(&user).await? {
+            match self.vend.probe_session(&user).await {
+                Ok(p) => Some(p),
+                Err(e) => {
+                    tracing::warn!(user_id = %id, error = %e, "no probe session; the revocation's effect is not checked");
+                    None
+                }
             }
+        } else {
+            None
         };
-        let before = self.deny_sessions(&user).await?;
+        let denial = self.deny_sessions(&user).await?;
         let _slot = self.gate.call("s3").await.map_err(BucketError::from)?;
-        // No session is issued at or after `before` until AWS's clock reaches it.
-        self.buckets.wait_for_aws_time(&user.bucket, before).await?;
-        let in_effect = match &probe {
-            Some(p) => {
+        // No session is issued at or after the cut-off until AWS's clock reaches it.
+        self.buckets.wait_for_aws_time(&user.bucket, denial.cut_off()).await?;
+        let in_effect = match (&denial, &probe) {
+            (Denial::NothingAlive(_), _) => true,
+            (Denial::InPolicy(_), Some(p)) => {
                 self.buckets
                     .wait_until_refused(&user.bucket, user.key_prefix(), p, self.revoke_wait)
                     .await
             }
-            None => false,
+            (Denial::InPolicy(_), None) => false,
         };
         let mut view = self.show(id).await?;
         view.revocation = Some(if in_effect { "in_effect" } else { "propagating" }.to_owned());
@@ -222,10 +248,11 @@ impl Admin {
     }
 
     /// Records the cut-off (dropping every replica's cached keys of the user), then writes the
-    /// Deny statement on the user's bucket; returns the cut-off. The cut-off is the second
-    /// after AWS's present time (AWS compares it with `aws:TokenIssueTime`, stamped by its own
-    /// clock, which may differ from this host's).
-    async fn deny_sessions(&self, user: &UserRecord) -> Result<time::OffsetDateTime, AdminError> {
+    /// Deny statement on the user's bucket (prefix mode: the shared bucket's, unless no session
+    /// of the user can be alive); says which. The cut-off is the second after AWS's present
+    /// time (AWS compares it with `aws:TokenIssueTime`, stamped by its own clock, which may
+    /// differ from this host's).
+    async fn deny_sessions(&self, user: &UserRecord) -> Result<Denial, AdminError> {
         let id = &user.user_id;
         let now = if user.state == ProvisionState::Ready {
             let _slot = self.gate.call("s3").await.map_err(BucketError::from)?;
@@ -236,8 +263,7 @@ impl Admin {
         let before = next_second(now);
         if user.prefix.is_some() {
             // The shared bucket's policy holds every user's cut-off: written under a lease.
-            self.deny_on_shared(user, before).await?;
-            return Ok(before);
+            return self.deny_on_shared(user, now, before).await;
         }
         self.store.set_revoked_before(id, before).await?;
         self.vend.forget_user(id).await;
@@ -257,7 +283,7 @@ impl Admin {
                 written = Some(cut_off);
             }
         }
-        Ok(before)
+        Ok(Denial::InPolicy(before))
     }
 
     /// Deletes the user's bucket and mapping. A bucket with objects is refused unless `force`,
@@ -282,8 +308,8 @@ impl Admin {
         if user.disabled_at.is_none() {
             self.store.set_disabled(id, true).await?;
         }
-        let cut_off = self.deny_sessions(&user).await?;
-        if user.prefix.is_some() {
+        let denial = self.deny_sessions(&user).await?;
+        if let (Some(_), Denial::InPolicy(cut_off)) = (&user.prefix, denial) {
             // A prefix comes back to the same user id: keys of a new login must be issued at
             // or after the cut-off still standing in the shared bucket's policy, and the new
             // row will not know it. The row goes only once AWS's clock has passed it.

@@ -1,6 +1,15 @@
 //! Revoking a user in prefix mode: the cut-off goes into the shared bucket's policy, next to
 //! every other user's (`buckets::shared` renders them, grouped by second, within S3's limit).
 //!
+//! That policy is 20 KiB for every user of the bucket, so a Deny is written only while a
+//! session of the user issued before the cut-off can still be alive: the audit records every
+//! set of keys and every pre-signed URL before it leaves, with when it expires
+//! (`Store::user_activity`). A user whose last one ended (with a margin for the clocks) more
+//! than that long ago, or who never got one, is revoked on their row alone. The cut-off is
+//! recorded on the row before the audit is read, and a process handing out keys reads the row
+//! again after writing their audit row (`Vend::still_current`), so no session issued before
+//! the cut-off reaches anyone unseen by that read.
+//!
 //! Writes of one shared bucket's policy are serialised across the fleet by a lease in the
 //! database (`Store::claim_policy_lease`): each writer reads the policy and then the cut-offs,
 //! renders and writes while it holds it. S3 cannot refuse a stale write, so the lease is
@@ -13,7 +22,7 @@ use std::time::Duration;
 
 use time::OffsetDateTime;
 
-use super::{Admin, AdminError};
+use super::{Admin, AdminError, Denial};
 use crate::buckets::{BucketError, render_shared_policy};
 use crate::identity::BucketName;
 use crate::store::{PolicyLease, PrefixRevocation, UserRecord};
@@ -23,7 +32,8 @@ const LEASE_WAIT_MARGIN: Duration = Duration::from_secs(5);
 /// Writes in a row that find their lease claimed by another writer before a revoke gives up
 /// (503): each one means another writer wrote meanwhile.
 const WRITE_ATTEMPTS: u32 = 3;
-/// Cut-offs are kept this much longer than a session lives: clocks differ.
+/// Cut-offs are kept this much longer than a session lives, and a session counts as alive
+/// this much longer than it was handed out for: clocks differ.
 const EXPIRY_MARGIN: time::Duration = time::Duration::minutes(5);
 
 /// How a write under the lease ended.
@@ -36,10 +46,50 @@ enum Fenced {
 }
 
 impl Admin {
-    /// Records `user`'s cut-off `before` and writes the shared bucket's policy with it. A
-    /// revocation that cannot fit (see `buckets::shared`) is refused before anything is
+    /// Records `user`'s cut-off `before` (AWS's clock says `now`) and, when a session of the
+    /// user can still be alive, writes the shared bucket's policy with it. A revocation that
+    /// needs a Deny and cannot fit (see `buckets::shared`) is refused before anything is
     /// recorded.
-    pub(super) async fn deny_on_shared(&self, user: &UserRecord, before: OffsetDateTime) -> Result<(), AdminError> {
+    pub(super) async fn deny_on_shared(
+        &self,
+        user: &UserRecord,
+        now: OffsetDateTime,
+        before: OffsetDateTime,
+    ) -> Result<Denial, AdminError> {
+        let id = &user.user_id;
+        if !self.sessions_alive(user, now).await? {
+            // Recorded first (and every cache of the user dropped), then the audit read again:
+            // a hand-out racing this one is either in it now or withheld.
+            self.store.set_revoked_before(id, before).await?;
+            self.vend.forget_user(id).await;
+            if !self.sessions_alive(user, now).await? {
+                tracing::info!(user_id = %id, "no session of the user can be alive: revoked without a Deny in the shared bucket's policy");
+                return Ok(Denial::NothingAlive(before));
+            }
+        }
+        self.write_fenced(user, before).await?;
+        Ok(Denial::InPolicy(before))
+    }
+
+    /// True when a session of `user` issued before a cut-off at `now` (AWS's clock) may still
+    /// be alive: the last one handed out ends after `now`, less the clock margin.
+    async fn sessions_alive(&self, user: &UserRecord, now: OffsetDateTime) -> Result<bool, AdminError> {
+        let activity = self.store.user_activity(&user.user_id).await?;
+        Ok(activity.sessions_until.is_some_and(|end| end + EXPIRY_MARGIN > now))
+    }
+
+    /// Before a revocation: whether it may write a Deny (a probe session is taken only then).
+    /// The revocation itself decides again, by AWS's clock.
+    pub(super) async fn may_need_deny(&self, user: &UserRecord) -> Result<bool, AdminError> {
+        if user.prefix.is_none() {
+            return Ok(true);
+        }
+        self.sessions_alive(user, OffsetDateTime::now_utc()).await
+    }
+
+    /// Records `user`'s cut-off `before` and writes the shared bucket's policy with it, under
+    /// the fenced lease.
+    async fn write_fenced(&self, user: &UserRecord, before: OffsetDateTime) -> Result<(), AdminError> {
         let bucket = &user.bucket;
         for attempt in 1..=WRITE_ATTEMPTS {
             let lease = self.take_policy_lease(bucket).await?;
@@ -91,6 +141,7 @@ impl Admin {
             None => alive.push(PrefixRevocation {
                 user_id: user.user_id.clone(),
                 cut_off: before,
+                last_hand_out: self.store.user_activity(&user.user_id).await?.last_hand_out,
             }),
         }
         // Refused here (PolicyFull) before anything is recorded.

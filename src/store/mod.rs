@@ -26,7 +26,7 @@ use crate::identity::{BucketName, UserId, UserPrefix};
 
 pub use error::StoreError;
 pub use postgres::PgStore;
-pub use prefix::{PolicyLease, PrefixRevocation};
+pub use prefix::{PolicyLease, PrefixRevocation, UserActivity};
 use prefix::{parse_prefix, storage_columns};
 pub use presign::{PresignRecord, PresignRow};
 pub use sqlite::SqliteStore;

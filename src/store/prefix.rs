@@ -11,6 +11,25 @@ use crate::identity::{BucketName, UserId, UserPrefix};
 pub struct PrefixRevocation {
     pub user_id: UserId,
     pub cut_off: OffsetDateTime,
+    /// The user's latest first hand-out of keys or of a pre-signed URL, whenever it was (the
+    /// audit's): one after `cut_off` means a session issued since, which only `cut_off`
+    /// spares.
+    pub last_hand_out: Option<OffsetDateTime>,
+}
+
+/// What the audit says about one user's sessions.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct UserActivity {
+    /// The latest first hand-out of keys, or the latest pre-signed URL, to the user.
+    pub last_hand_out: Option<OffsetDateTime>,
+    /// When the last session handed to the user (keys, or a URL signed with them) stops
+    /// working; `None`: nothing was ever handed to them.
+    pub sessions_until: Option<OffsetDateTime>,
+}
+
+/// The later of two optional instants.
+pub(super) fn latest(a: Option<OffsetDateTime>, b: Option<OffsetDateTime>) -> Option<OffsetDateTime> {
+    a.max(b)
 }
 
 /// One claim of a shared bucket's policy lease: its fencing token. Every claim bumps the
@@ -117,6 +136,16 @@ impl Store {
         match self {
             Store::Sqlite(s) => s.shared_policy_bytes(bucket).await,
             Store::Postgres(s) => s.shared_policy_bytes(bucket).await,
+        }
+    }
+
+    /// What the audit says about `user_id`'s sessions: nothing reaches a party (keys or a URL)
+    /// before its audit row is committed, so a session the audit does not know of was never
+    /// handed out.
+    pub async fn user_activity(&self, user_id: &UserId) -> Result<UserActivity, StoreError> {
+        match self {
+            Store::Sqlite(s) => s.user_activity(user_id).await,
+            Store::Postgres(s) => s.user_activity(user_id).await,
         }
     }
 }

@@ -2,6 +2,7 @@
 //! by the session policy alone (`MiniStack` enforces `s3:prefix` conditions and resource ARNs).
 
 mod admin;
+mod capacity;
 mod isolation;
 mod policy_lease;
 mod presign;
