@@ -49,7 +49,8 @@ impl Admin {
     /// Records `user`'s cut-off `before` (AWS's clock says `now`) and, when a session of the
     /// user can still be alive, writes the shared bucket's policy with it. A revocation that
     /// needs a Deny and cannot fit (see `buckets::shared`) is refused before anything is
-    /// recorded.
+    /// recorded (unless the user's first session in a long while was handed out while this
+    /// ran: then the cut-off on their row stands, and keys vended from now on are after it).
     pub(super) async fn deny_on_shared(
         &self,
         user: &UserRecord,

@@ -54,7 +54,10 @@ enum AdminErrors {
     Forbidden(ErrorBody),
     #[response(status = 404, description = "Admin API not enabled, or no such user/key")]
     NotFound(ErrorBody),
-    #[response(status = 503, description = "AWS or the audit log unavailable (Retry-After)")]
+    #[response(
+        status = 503,
+        description = "AWS, the audit log or (prefix mode) the shared bucket's policy lease unavailable (Retry-After)"
+    )]
     Unavailable(ErrorBody),
 }
 

@@ -9,8 +9,8 @@ use crate::identity::{BucketName, UserId};
 use crate::store::prefix::latest;
 use crate::store::{PrefixRevocation, StoreError, UserActivity, sql};
 
-fn optional_time(s: Option<String>) -> Result<Option<OffsetDateTime>, StoreError> {
-    s.as_deref().map(parse_time).transpose()
+fn optional_time(s: Option<&str>) -> Result<Option<OffsetDateTime>, StoreError> {
+    s.map(parse_time).transpose()
 }
 
 impl SqliteStore {
@@ -66,7 +66,7 @@ impl SqliteStore {
                 Ok(PrefixRevocation {
                     user_id: UserId::parse(&user).map_err(|e| StoreError::Corrupt(e.to_string()))?,
                     cut_off: parse_time(&cut_off)?,
-                    last_hand_out: latest(optional_time(vended)?, optional_time(signed)?),
+                    last_hand_out: latest(optional_time(vended.as_deref())?, optional_time(signed.as_deref())?),
                 })
             })
             .collect()
@@ -80,7 +80,7 @@ impl SqliteStore {
             let texts: [Option<String>; 4] = c
                 .prepare_cached(&sql::user_activity("?1"))?
                 .query_row([id], |r| Ok([r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?]))?;
-            let [vended, signed, keys_expire, urls_expire] = texts.map(optional_time);
+            let [vended, signed, keys_expire, urls_expire] = texts.each_ref().map(|t| optional_time(t.as_deref()));
             Ok(UserActivity {
                 last_hand_out: latest(vended?, signed?),
                 sessions_until: latest(keys_expire?, urls_expire?),

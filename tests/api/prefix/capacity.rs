@@ -181,7 +181,8 @@ async fn a_prefix_vend_from_a_stale_cache_withholds_keys_issued_before_the_store
     assert_eq!(
         (status, body["error"]["code"].as_str()),
         (503, Some("service_unavailable")),
-        "{body}"
+        "{}",
+        body["error"]
     );
     let again = app.post_credentials(Some(&token), None).await;
     assert_eq!(again.status(), 200);

@@ -86,7 +86,7 @@ async fn a_policy_writer_stalled_past_its_lease_does_not_drop_a_newer_revocation
     );
     // A's stale policy reaches S3 now, after B's.
     proxy.release();
-    let (status, body) = tokio::time::timeout(std::time::Duration::from_secs(60), a_revokes_x)
+    let (status, body) = tokio::time::timeout(std::time::Duration::from_mins(1), a_revokes_x)
         .await
         .expect("writer A never finished")
         .unwrap();
