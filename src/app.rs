@@ -221,6 +221,7 @@ impl Application {
             session_lifetime: time::Duration::seconds(
                 i64::try_from(config.aws.session_duration_seconds).unwrap_or(i64::MAX),
             ),
+            policy_lease_seconds: config.admin.policy_lease_seconds,
         });
 
         let (listener, port) = bind(config.server.bind)?;
@@ -280,9 +281,11 @@ impl Application {
         let metrics_server = match metrics_listener {
             Some((listener, port)) => {
                 let app_state = state.clone();
+                let shared = web::Data::new(http::SharedBucket(config.storage.shared_bucket()));
                 let server = HttpServer::new(move || {
                     App::new()
                         .configure(|cfg| app_state.register(cfg))
+                        .app_data(shared.clone())
                         .route("/metrics", web::get().to(http::metrics))
                 })
                 .workers(1)

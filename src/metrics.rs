@@ -41,6 +41,9 @@ pub struct Metrics {
     pub jwks_refreshes: IntCounterVec,
     /// Users in the database (refreshed at each scrape).
     pub users: IntGauge,
+    /// Prefix mode: bytes of the shared bucket's policy as last written, of S3's 20480
+    /// (refreshed at each scrape, from the database: the same on every replica).
+    pub shared_policy_bytes: IntGauge,
     /// Users whose cached state was dropped because the change feed named them.
     pub coherence_drops: IntCounter,
     /// Reads of the change feed that failed (caches may be stale while they do).
@@ -174,6 +177,10 @@ impl Metrics {
             "database_up",
             "1 while the database answers, 0 while it does not (cached users are still served)",
         );
+        let shared_policy_bytes = gauge(
+            "shared_bucket_policy_bytes",
+            "Prefix mode: bytes of the shared bucket's policy as stsvend last wrote it (S3 allows 20480)",
+        );
         let cache_children = ["credentials", "mappings"]
             .into_iter()
             .map(|name| {
@@ -202,6 +209,7 @@ impl Metrics {
             bucket_quota,
             jwks_refreshes,
             users,
+            shared_policy_bytes,
             coherence_drops,
             coherence_errors,
             coherence_gaps,

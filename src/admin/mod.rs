@@ -31,6 +31,9 @@ pub enum AdminError {
     Store(#[from] StoreError),
     #[error(transparent)]
     Bucket(#[from] BucketError),
+    /// The shared bucket's policy lease stayed taken by other writers (prefix mode).
+    #[error("other writers kept the shared bucket's policy lease; retry later")]
+    PolicyBusy,
 }
 
 /// A user as the admin API shows one.
@@ -98,6 +101,23 @@ pub fn parse_user_id(s: &str) -> Result<UserId, AdminError> {
     UserId::parse(s).map_err(|_| AdminError::BadUserId(s.chars().take(64).collect()))
 }
 
+/// Where a revocation's cut-off stands.
+#[derive(Debug, Clone, Copy)]
+enum Denial {
+    /// In a bucket policy: the user's own bucket's, or the shared bucket's.
+    InPolicy(time::OffsetDateTime),
+    /// Prefix mode: no session of the user can be alive, so only the user's row records it.
+    NothingAlive(time::OffsetDateTime),
+}
+
+impl Denial {
+    fn cut_off(self) -> time::OffsetDateTime {
+        match self {
+            Self::InPolicy(t) | Self::NothingAlive(t) => t,
+        }
+    }
+}
+
 /// The operator's use cases, and what they act on.
 pub struct Admin {
     store: Store,
@@ -111,6 +131,8 @@ pub struct Admin {
     revoke_wait: std::time::Duration,
     /// How long a vended session lives: a shared bucket's cut-offs are kept this long.
     session_lifetime: time::Duration,
+    /// `admin.policy_lease_seconds`: one write of a shared bucket's policy holds its lease.
+    policy_lease_seconds: u32,
 }
 
 /// What [`Admin`] is made of (see `app.rs`).
@@ -123,6 +145,7 @@ pub struct AdminParts {
     pub permission: Option<String>,
     pub revoke_wait: std::time::Duration,
     pub session_lifetime: time::Duration,
+    pub policy_lease_seconds: u32,
 }
 
 impl Admin {
@@ -136,6 +159,7 @@ impl Admin {
             permission: p.permission,
             revoke_wait: p.revoke_wait,
             session_lifetime: p.session_lifetime,
+            policy_lease_seconds: p.policy_lease_seconds,
         }
     }
 
@@ -182,32 +206,41 @@ impl Admin {
     /// AWS applies a new bucket policy after a delay: the answer says `in_effect` once a
     /// session issued before the cut-off is refused on the bucket, or `propagating` if that
     /// has not happened within `admin.revoke_wait_seconds` (the HTTP layer answers 202).
+    ///
+    /// In prefix mode a user no session of whom can still be alive gets no Deny (see
+    /// `shared.rs`), and the answer is `in_effect` at once: there is nothing to refuse.
     pub async fn revoke(&self, id: &UserId) -> Result<UserView, AdminError> {
         let user = self.load(id).await?;
         if user.state != ProvisionState::Ready {
-            let before = self.deny_sessions(&user).await?;
+            let before = self.deny_sessions(&user).await?.cut_off();
             sleep_until(before).await;
             return self.show(id).await;
         }
-        // Issued before the cut-off (taken next): the bucket policy will refuse it.
-        let probe = match self.vend.probe_session(&user).await {
-            Ok(p) => Some(p),
-            Err(e) => {
-                tracing::warn!(user_id = %id, error = %e, "no probe session; the revocation's effect is not checked");
-                None
+        // Issued before the cut-off (taken next): the bucket policy will refuse it. None is
+        // needed where no Deny will be written.
+        let probe = if self.may_need_deny(&user).await? {
+            match self.vend.probe_session(&user).await {
+                Ok(p) => Some(p),
+                Err(e) => {
+                    tracing::warn!(user_id = %id, error = %e, "no probe session; the revocation's effect is not checked");
+                    None
+                }
             }
+        } else {
+            None
         };
-        let before = self.deny_sessions(&user).await?;
+        let denial = self.deny_sessions(&user).await?;
         let _slot = self.gate.call("s3").await.map_err(BucketError::from)?;
-        // No session is issued at or after `before` until AWS's clock reaches it.
-        self.buckets.wait_for_aws_time(&user.bucket, before).await?;
-        let in_effect = match &probe {
-            Some(p) => {
+        // No session is issued at or after the cut-off until AWS's clock reaches it.
+        self.buckets.wait_for_aws_time(&user.bucket, denial.cut_off()).await?;
+        let in_effect = match (&denial, &probe) {
+            (Denial::NothingAlive(_), _) => true,
+            (Denial::InPolicy(_), Some(p)) => {
                 self.buckets
                     .wait_until_refused(&user.bucket, user.key_prefix(), p, self.revoke_wait)
                     .await
             }
-            None => false,
+            (Denial::InPolicy(_), None) => false,
         };
         let mut view = self.show(id).await?;
         view.revocation = Some(if in_effect { "in_effect" } else { "propagating" }.to_owned());
@@ -215,10 +248,11 @@ impl Admin {
     }
 
     /// Records the cut-off (dropping every replica's cached keys of the user), then writes the
-    /// Deny statement on the user's bucket; returns the cut-off. The cut-off is the second
-    /// after AWS's present time (AWS compares it with `aws:TokenIssueTime`, stamped by its own
-    /// clock, which may differ from this host's).
-    async fn deny_sessions(&self, user: &UserRecord) -> Result<time::OffsetDateTime, AdminError> {
+    /// Deny statement on the user's bucket (prefix mode: the shared bucket's, unless no session
+    /// of the user can be alive); says which. The cut-off is the second after AWS's present
+    /// time (AWS compares it with `aws:TokenIssueTime`, stamped by its own clock, which may
+    /// differ from this host's).
+    async fn deny_sessions(&self, user: &UserRecord) -> Result<Denial, AdminError> {
         let id = &user.user_id;
         let now = if user.state == ProvisionState::Ready {
             let _slot = self.gate.call("s3").await.map_err(BucketError::from)?;
@@ -229,8 +263,7 @@ impl Admin {
         let before = next_second(now);
         if user.prefix.is_some() {
             // The shared bucket's policy holds every user's cut-off: written under a lease.
-            self.deny_on_shared(user, before).await?;
-            return Ok(before);
+            return self.deny_on_shared(user, now, before).await;
         }
         self.store.set_revoked_before(id, before).await?;
         self.vend.forget_user(id).await;
@@ -250,7 +283,7 @@ impl Admin {
                 written = Some(cut_off);
             }
         }
-        Ok(before)
+        Ok(Denial::InPolicy(before))
     }
 
     /// Deletes the user's bucket and mapping. A bucket with objects is refused unless `force`,
@@ -281,8 +314,8 @@ impl Admin {
             tracing::warn!(user_id = %id, bucket = %user.bucket, "the user's bucket no longer exists; deleting the user");
             return self.forget(&user, Emptied::default()).await;
         }
-        let cut_off = self.deny_sessions(&user).await?;
-        if user.prefix.is_some() {
+        let denial = self.deny_sessions(&user).await?;
+        if let (Some(_), Denial::InPolicy(cut_off)) = (&user.prefix, denial) {
             // A prefix comes back to the same user id: keys of a new login must be issued at
             // or after the cut-off still standing in the shared bucket's policy, and the new
             // row will not know it. The row goes only once AWS's clock has passed it.

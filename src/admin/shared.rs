@@ -1,60 +1,128 @@
 //! Revoking a user in prefix mode: the cut-off goes into the shared bucket's policy, next to
 //! every other user's (`buckets::shared` renders them, grouped by second, within S3's limit).
 //!
+//! That policy is 20 KiB for every user of the bucket, so a Deny is written only while a
+//! session of the user issued before the cut-off can still be alive: the audit records every
+//! set of keys and every pre-signed URL before it leaves, with when it expires
+//! (`Store::user_activity`). A user whose last one ended (with a margin for the clocks) more
+//! than that long ago, or who never got one, is revoked on their row alone. The cut-off is
+//! recorded on the row before the audit is read, and a process handing out keys reads the row
+//! again after writing their audit row (`Vend::still_current`), so no session issued before
+//! the cut-off reaches anyone unseen by that read.
+//!
 //! Writes of one shared bucket's policy are serialised across the fleet by a lease in the
-//! database (the one that keeps concurrent `AssumeRole`s of a user apart, on a key of its
-//! own): each writer reads the cut-offs and the policy, renders and writes while it holds it.
+//! database (`Store::claim_policy_lease`): each writer reads the policy and then the cut-offs,
+//! renders and writes while it holds it. S3 cannot refuse a stale write, so the lease is
+//! fenced: every claim bumps a token, and a writer checks its token right before and right
+//! after its write. One stalled past its lease (a slow database, a held request, a pause)
+//! finds the token moved: another writer may have written since, so it writes again from the
+//! database, where every revocation is recorded before any policy holding it is written.
 
 use std::time::Duration;
 
 use time::OffsetDateTime;
 
-use super::{Admin, AdminError};
+use super::{Admin, AdminError, Denial};
 use crate::buckets::{BucketError, render_shared_policy};
-use crate::identity::{BucketName, TemplateId, UserId};
-use crate::store::{PrefixRevocation, UserRecord};
+use crate::identity::BucketName;
+use crate::store::{PolicyLease, PrefixRevocation, UserRecord};
 
-/// The lease key's template: a name no template can have (template names are `[a-z0-9-]`).
-fn policy_lease_slot() -> TemplateId {
-    TemplateId::new("stsvend:bucket-policy", b"")
-}
-/// How long one write may hold the lease (seconds); a writer that died frees it after this.
-const POLICY_LEASE_SECONDS: u32 = 30;
-/// How long a revoke waits for another writer's lease before answering 503.
-const POLICY_LEASE_WAIT: Duration = Duration::from_secs(35);
-/// Cut-offs are kept this much longer than a session lives: clocks differ.
+/// How much longer than a lease lasts a revoke waits for it before answering 503.
+const LEASE_WAIT_MARGIN: Duration = Duration::from_secs(5);
+/// Writes in a row that find their lease claimed by another writer before a revoke gives up
+/// (503): each one means another writer wrote meanwhile.
+const WRITE_ATTEMPTS: u32 = 3;
+/// Cut-offs are kept this much longer than a session lives, and a session counts as alive
+/// this much longer than it was handed out for: clocks differ.
 const EXPIRY_MARGIN: time::Duration = time::Duration::minutes(5);
 
+/// How a write under the lease ended.
+enum Fenced {
+    /// Nobody claimed the lease from before the write until after it: the policy written holds.
+    Held,
+    /// Another writer claimed the lease meanwhile (this one's ran out): its policy may have
+    /// been overwritten by this one's, or this one's rendered from what it superseded.
+    Lost,
+}
+
 impl Admin {
-    /// Records `user`'s cut-off `before` and writes the shared bucket's policy with it. A
-    /// revocation that cannot fit (see `buckets::shared`) is refused before anything is
-    /// recorded.
-    pub(super) async fn deny_on_shared(&self, user: &UserRecord, before: OffsetDateTime) -> Result<(), AdminError> {
-        let bucket = &user.bucket;
-        let lease_key = UserId::derive("stsvend:bucket-policy", bucket.as_str());
-        self.take_policy_lease(&lease_key).await?;
-        let written = self.write_shared(user, bucket, before).await;
-        if let Err(e) = self.store.release_issue(&lease_key, &policy_lease_slot()).await {
-            tracing::warn!(error = %e, "bucket-policy lease not released; it expires by itself");
+    /// Records `user`'s cut-off `before` (AWS's clock says `now`) and, when a session of the
+    /// user can still be alive, writes the shared bucket's policy with it. A revocation that
+    /// needs a Deny and cannot fit (see `buckets::shared`) is refused before anything is
+    /// recorded (unless the user's first session in a long while was handed out while this
+    /// ran: then the cut-off on their row stands, and keys vended from now on are after it).
+    pub(super) async fn deny_on_shared(
+        &self,
+        user: &UserRecord,
+        now: OffsetDateTime,
+        before: OffsetDateTime,
+    ) -> Result<Denial, AdminError> {
+        let id = &user.user_id;
+        if !self.sessions_alive(user, now).await? {
+            // Recorded first (and every cache of the user dropped), then the audit read again:
+            // a hand-out racing this one is either in it now or withheld.
+            self.store.set_revoked_before(id, before).await?;
+            self.vend.forget_user(id).await;
+            if !self.sessions_alive(user, now).await? {
+                tracing::info!(user_id = %id, "no session of the user can be alive: revoked without a Deny in the shared bucket's policy");
+                return Ok(Denial::NothingAlive(before));
+            }
         }
-        written
+        self.write_fenced(user, before).await?;
+        Ok(Denial::InPolicy(before))
     }
 
-    async fn take_policy_lease(&self, key: &UserId) -> Result<(), AdminError> {
+    /// True when a session of `user` issued before a cut-off at `now` (AWS's clock) may still
+    /// be alive: the last one handed out ends after `now`, less the clock margin.
+    async fn sessions_alive(&self, user: &UserRecord, now: OffsetDateTime) -> Result<bool, AdminError> {
+        let activity = self.store.user_activity(&user.user_id).await?;
+        Ok(activity.sessions_until.is_some_and(|end| end + EXPIRY_MARGIN > now))
+    }
+
+    /// Before a revocation: whether it may write a Deny (a probe session is taken only then).
+    /// The revocation itself decides again, by AWS's clock.
+    pub(super) async fn may_need_deny(&self, user: &UserRecord) -> Result<bool, AdminError> {
+        if user.prefix.is_none() {
+            return Ok(true);
+        }
+        self.sessions_alive(user, OffsetDateTime::now_utc()).await
+    }
+
+    /// Records `user`'s cut-off `before` and writes the shared bucket's policy with it, under
+    /// the fenced lease.
+    async fn write_fenced(&self, user: &UserRecord, before: OffsetDateTime) -> Result<(), AdminError> {
+        let bucket = &user.bucket;
+        for attempt in 1..=WRITE_ATTEMPTS {
+            let lease = self.take_policy_lease(bucket).await?;
+            let written = self.write_shared(user, bucket, before, lease).await;
+            if let Err(e) = self.store.release_policy_lease(bucket, lease).await {
+                tracing::warn!(error = %e, "bucket-policy lease not released; it expires by itself");
+            }
+            match written? {
+                Fenced::Held => return Ok(()),
+                Fenced::Lost => tracing::warn!(
+                    bucket = %bucket,
+                    attempt,
+                    "the shared bucket's policy lease ran out during a write and was claimed by another writer; writing again"
+                ),
+            }
+        }
+        Err(AdminError::PolicyBusy)
+    }
+
+    async fn take_policy_lease(&self, bucket: &BucketName) -> Result<PolicyLease, AdminError> {
         let started = std::time::Instant::now();
-        while !self
-            .store
-            .claim_issue(key, &policy_lease_slot(), POLICY_LEASE_SECONDS)
-            .await?
-        {
-            if started.elapsed() > POLICY_LEASE_WAIT {
-                return Err(AdminError::Bucket(BucketError::Request(
-                    "another replica has been writing the shared bucket's policy for too long".to_owned(),
-                )));
+        let wait = Duration::from_secs(u64::from(self.policy_lease_seconds)) + LEASE_WAIT_MARGIN;
+        loop {
+            if let Some(lease) = self.store.claim_policy_lease(bucket, self.policy_lease_seconds).await? {
+                return Ok(lease);
+            }
+            if started.elapsed() > wait {
+                tracing::warn!(bucket = %bucket, "another writer has held the shared bucket's policy lease for too long");
+                return Err(AdminError::PolicyBusy);
             }
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
-        Ok(())
     }
 
     async fn write_shared(
@@ -62,7 +130,11 @@ impl Admin {
         user: &UserRecord,
         bucket: &BucketName,
         before: OffsetDateTime,
-    ) -> Result<(), AdminError> {
+        lease: PolicyLease,
+    ) -> Result<Fenced, AdminError> {
+        let _slot = self.gate.call("s3").await.map_err(BucketError::from)?;
+        let existing = self.buckets.current_policy(bucket).await?;
+        // Read after the bucket's policy, so a stall in between leaves nothing out.
         let since = crate::clock::now() - self.session_lifetime - EXPIRY_MARGIN;
         let mut alive = self.store.prefix_revocations(bucket, since).await?;
         match alive.iter_mut().find(|r| r.user_id == user.user_id) {
@@ -70,10 +142,9 @@ impl Admin {
             None => alive.push(PrefixRevocation {
                 user_id: user.user_id.clone(),
                 cut_off: before,
+                last_hand_out: self.store.user_activity(&user.user_id).await?.last_hand_out,
             }),
         }
-        let _slot = self.gate.call("s3").await.map_err(BucketError::from)?;
-        let existing = self.buckets.current_policy(bucket).await?;
         // Refused here (PolicyFull) before anything is recorded.
         let policy = render_shared_policy(existing.as_deref(), bucket, &self.tag_key, &alive)?;
         self.store.set_revoked_before(&user.user_id, before).await?;
@@ -91,7 +162,16 @@ impl Admin {
                 .await?;
             self.vend.forget_user(&moved.user_id).await;
         }
+        // Everything above is recorded: whoever writes next includes it.
+        if !self.store.policy_lease_held(bucket, lease).await? {
+            return Ok(Fenced::Lost);
+        }
+        let bytes = policy.bytes();
         self.buckets.set_policy(bucket, policy).await?;
-        Ok(())
+        // A write that reached S3 after a newer writer's undid it: write again.
+        if !self.store.policy_written(bucket, lease, bytes).await? {
+            return Ok(Fenced::Lost);
+        }
+        Ok(Fenced::Held)
     }
 }

@@ -7,12 +7,13 @@
 //! session: no session issued before it is still alive. The database is the source of truth;
 //! each write renders every cut-off still alive, so a write never loses another's.
 //!
-//! When the statements would not fit, the two oldest groups are merged into one with the
-//! later cut-off, until they fit: the users of the older group lose the sessions they were
-//! given between the two cut-offs too (they vend again; their recorded cut-off moves with
-//! them, so no replica hands such keys out again). A revocation is never dropped. Only when a
-//! single statement listing every user revoked within a session's lifetime does not fit is the
-//! revoke refused ([`BucketError::PolicyFull`]).
+//! When the statements would not fit, the oldest group whose users were given nothing since
+//! their cut-off (no keys, no pre-signed URL: the audit says when each user last got one) is
+//! merged into the next one, at its later cut-off, until they fit: a later cut-off denies
+//! nothing more of theirs, and their recorded cut-off moves with them, so no replica hands out
+//! keys issued before it. A user given something since keeps their own cut-off: moving it
+//! would deny a session issued after their revocation. A revocation is never dropped. When no
+//! such merge is left, the revoke is refused ([`BucketError::PolicyFull`]).
 
 use std::collections::BTreeMap;
 
@@ -28,6 +29,10 @@ use crate::store::PrefixRevocation;
 /// seconds of the cut-off>`. Statements with other `Sid`s are kept as they are.
 pub const SHARED_REVOKE_SID: &str = "StsvendRevokeAt";
 
+/// How far apart this host's clock (the audit's hand-out times) and AWS's (cut-offs, issue
+/// times) may be when deciding that a user was given nothing since their cut-off.
+const HAND_OUT_SLACK: time::Duration = time::Duration::minutes(1);
+
 /// S3's limit on a bucket policy's size (bytes).
 pub const MAX_BUCKET_POLICY_BYTES: usize = 20 * 1024;
 
@@ -40,6 +45,13 @@ pub struct SharedPolicy {
     pub statements: usize,
     /// Users whose cut-off moved later to make the statements fit, with the new cut-off.
     pub moved: Vec<PrefixRevocation>,
+}
+
+impl SharedPolicy {
+    /// The size of the policy the bucket will have once written (none: 0).
+    pub fn bytes(&self) -> usize {
+        if self.statements > 0 { self.text.len() } else { 0 }
+    }
 }
 
 /// The Deny statement for `users`' sessions issued before `cut_off`, on the whole bucket.
@@ -82,14 +94,17 @@ fn render_within(
 ) -> Result<SharedPolicy, BucketError> {
     let (doc, mut kept) = split_policy(existing)?;
     kept.retain(|s| !is_ours(s));
-    let mut groups: BTreeMap<OffsetDateTime, Vec<&UserId>> = BTreeMap::new();
+    let mut groups: BTreeMap<OffsetDateTime, Vec<&PrefixRevocation>> = BTreeMap::new();
     for r in alive {
-        groups.entry(r.cut_off).or_default().push(&r.user_id);
+        groups.entry(r.cut_off).or_default().push(r);
     }
     let mut moved = Vec::new();
     loop {
         let mut statements = kept.clone();
-        statements.extend(groups.iter().map(|(at, users)| statement(bucket, tag_key, users, *at)));
+        statements.extend(groups.iter().map(|(at, users)| {
+            let ids: Vec<&UserId> = users.iter().map(|r| &r.user_id).collect();
+            statement(bucket, tag_key, &ids, *at)
+        }));
         let count = statements.len();
         let mut full = doc.clone();
         full["Statement"] = Value::Array(statements);
@@ -101,22 +116,33 @@ fn render_within(
                 moved,
             });
         }
-        // Too large: the oldest group joins the next one, at its later cut-off.
-        let mut oldest = groups.keys().copied();
-        let (Some(first), Some(second)) = (oldest.next(), oldest.next()) else {
+        // Too large: the oldest group of users given nothing since their cut-off joins the
+        // next one, at its later cut-off.
+        let cut_offs: Vec<OffsetDateTime> = groups.keys().copied().collect();
+        let Some((from, to)) = cut_offs
+            .windows(2)
+            .find(|w| groups.get(&w[0]).is_some_and(|users| users.iter().all(|r| may_move(r))))
+            .map(|w| (w[0], w[1]))
+        else {
             return Err(BucketError::PolicyFull {
                 users: alive.len(),
                 bytes: text.len(),
             });
         };
-        let users = groups.remove(&first).unwrap_or_default();
-        moved.retain(|m: &PrefixRevocation| !users.contains(&&m.user_id));
+        let users = groups.remove(&from).unwrap_or_default();
+        moved.retain(|m: &PrefixRevocation| !users.iter().any(|u| u.user_id == m.user_id));
         moved.extend(users.iter().map(|u| PrefixRevocation {
-            user_id: (*u).clone(),
-            cut_off: second,
+            cut_off: to,
+            ..(*u).clone()
         }));
-        groups.entry(second).or_default().extend(users);
+        groups.entry(to).or_default().extend(users);
     }
+}
+
+/// True when moving `r`'s cut-off later denies no session they were given: nothing was handed
+/// to them since it (with [`HAND_OUT_SLACK`] for the clocks).
+fn may_move(r: &PrefixRevocation) -> bool {
+    r.last_hand_out.is_none_or(|at| at + HAND_OUT_SLACK < r.cut_off)
 }
 
 #[cfg(test)]
@@ -136,6 +162,7 @@ mod tests {
         PrefixRevocation {
             user_id: UserId::derive("https://i/", user),
             cut_off: at(secs),
+            last_hand_out: None,
         }
     }
 
@@ -220,6 +247,56 @@ mod tests {
         let mut want = vec![(alive[0].user_id.clone(), at(2)), (alive[1].user_id.clone(), at(2))];
         want.sort();
         assert_eq!(moved, want);
+    }
+
+    /// The cut-off of a user given keys (or a URL) after it is never moved to make room: that
+    /// would deny the sessions they were given since. Only groups of users given nothing since
+    /// their cut-off merge into a later one; with none left, the revoke is refused.
+    #[test]
+    fn a_merge_never_moves_the_cut_off_of_a_user_given_keys_since() {
+        let mut alive: Vec<_> = (0..6).map(|i| rev(&format!("u{i}"), i)).collect();
+        for r in &mut alive[..2] {
+            r.last_hand_out = Some(at(30));
+        }
+        // Given keys long before their cut-off: nothing since.
+        alive[2].last_hand_out = Some(at(-3600));
+        let roomy = render_within(None, &bucket(), "t", &alive, usize::MAX).unwrap();
+        let limit = roomy.text.len() * 4 / 6 + 100;
+        let p = render_within(None, &bucket(), "t", &alive, limit).unwrap();
+        assert!(p.text.len() <= limit);
+        let list = statements(&p.text);
+        assert_eq!(list.len(), 4, "{}", p.text);
+        let cut_of = |r: &PrefixRevocation| -> String {
+            let s = list
+                .iter()
+                .find(|s| s.to_string().contains(r.user_id.as_str()))
+                .expect("every user still has a statement");
+            serde_json::from_value(s["Condition"]["DateLessThan"]["aws:TokenIssueTime"].clone()).unwrap()
+        };
+        for r in &alive[..2] {
+            assert_eq!(
+                cut_of(r),
+                format_time(r.cut_off),
+                "a user given keys since kept their cut-off"
+            );
+        }
+        for r in &alive[2..] {
+            assert!(cut_of(r) >= format_time(r.cut_off));
+        }
+        let pinned = [&alive[0].user_id, &alive[1].user_id];
+        assert!(p.moved.iter().all(|m| !pinned.contains(&&m.user_id)), "{:?}", p.moved);
+        assert!(p.moved.iter().any(|m| m.user_id == alive[2].user_id), "{:?}", p.moved);
+
+        let all_given_keys: Vec<_> = alive
+            .iter()
+            .cloned()
+            .map(|mut r| {
+                r.last_hand_out = Some(at(30));
+                r
+            })
+            .collect();
+        let err = render_within(None, &bucket(), "t", &all_given_keys, limit).unwrap_err();
+        assert!(matches!(err, BucketError::PolicyFull { .. }), "{err}");
     }
 
     #[test]

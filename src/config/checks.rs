@@ -154,6 +154,9 @@ impl Config {
         {
             p.push("admin.permission: one scope or permission name, without spaces".to_owned());
         }
+        if !(1..=300).contains(&self.admin.policy_lease_seconds) {
+            p.push("admin.policy_lease_seconds: must be 1..=300".to_owned());
+        }
 
         if !(10..=1000).contains(&self.cache.coherence_poll_ms) {
             p.push(

@@ -52,6 +52,9 @@ pub fn max_token_lifetime_seconds() -> u64 {
 pub fn revoke_wait_seconds() -> u64 {
     15
 }
+pub fn policy_lease_seconds() -> u32 {
+    30
+}
 pub fn prefix_root() -> String {
     "users".to_owned()
 }

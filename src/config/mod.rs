@@ -104,6 +104,7 @@ impl Default for AdminConfig {
         Self {
             permission: None,
             revoke_wait_seconds: defaults::revoke_wait_seconds(),
+            policy_lease_seconds: defaults::policy_lease_seconds(),
         }
     }
 }
@@ -185,6 +186,11 @@ pub struct AdminConfig {
     /// the cut-off refused) before answering 202 `propagating` instead of 200.
     #[serde(default = "defaults::revoke_wait_seconds")]
     pub revoke_wait_seconds: u64,
+    /// Prefix mode: how long one write of the shared bucket's policy holds the fleet's lease
+    /// on it. A writer that died frees it after this; one stalled past it finds the lease
+    /// claimed since and writes again; a revoke waits this plus 5 s for it, then answers 503.
+    #[serde(default = "defaults::policy_lease_seconds")]
+    pub policy_lease_seconds: u32,
 }
 
 #[derive(Debug, Clone, Copy, Default, Deserialize, PartialEq, Eq)]

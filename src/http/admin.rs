@@ -54,7 +54,10 @@ enum AdminErrors {
     Forbidden(ErrorBody),
     #[response(status = 404, description = "Admin API not enabled, or no such user/key")]
     NotFound(ErrorBody),
-    #[response(status = 503, description = "AWS or the audit log unavailable (Retry-After)")]
+    #[response(
+        status = 503,
+        description = "AWS, the audit log or (prefix mode) the shared bucket's policy lease unavailable (Retry-After)"
+    )]
     Unavailable(ErrorBody),
 }
 
@@ -194,6 +197,8 @@ fn api_error(e: AdminError) -> ApiError {
                 aws_error: first,
             }
         }
+        // Logged where it happened (admin/shared.rs).
+        AdminError::PolicyBusy => ApiError::Unavailable("the shared bucket's policy"),
         AdminError::Store(e) if e.is_unavailable() => super::credentials::store_unavailable("admin action", &e),
         e @ (AdminError::Store(_) | AdminError::Bucket(_)) => ApiError::internal("admin action failed", &e),
     }

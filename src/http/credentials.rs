@@ -201,6 +201,8 @@ pub(super) fn vend_error(e: VendError) -> ApiError {
             tracing::error!(error = %e, "audit write failed; credentials withheld");
             ApiError::Unavailable("the audit log")
         }
+        // Logged where it happened (vend/mod.rs); the next request sees the user's new state.
+        VendError::Superseded => ApiError::Unavailable("this account's credentials"),
     }
 }
 

@@ -8,6 +8,7 @@ use actix_web::{HttpResponse, web};
 use serde_json::json;
 
 use crate::auth::Verifier;
+use crate::identity::BucketName;
 use crate::metrics::Metrics;
 use crate::store::{DatabaseHealth, Store};
 
@@ -38,13 +39,25 @@ pub async fn readyz(database: web::Data<DatabaseHealth>, verifier: web::Data<Ver
     }))
 }
 
+/// The shared bucket of prefix mode, if one is configured (for its policy's size).
+pub struct SharedBucket(pub Option<BucketName>);
+
 /// `GET /metrics` on the metrics listener: Prometheus text format.
-pub async fn metrics(store: web::Data<Store>, metrics: web::Data<Metrics>) -> HttpResponse {
+pub async fn metrics(
+    store: web::Data<Store>,
+    metrics: web::Data<Metrics>,
+    shared: web::Data<SharedBucket>,
+) -> HttpResponse {
     if let Ok((ready, pending)) = store.count_users().await {
         metrics.users.set(ready + pending);
     }
     if let Ok(buckets) = store.count_buckets().await {
         metrics.buckets.set(buckets);
+    }
+    if let Some(bucket) = &shared.0
+        && let Ok(Some(bytes)) = store.shared_policy_bytes(bucket).await
+    {
+        metrics.shared_policy_bytes.set(bytes);
     }
     HttpResponse::Ok()
         .content_type("text/plain; version=0.0.4")

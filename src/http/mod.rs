@@ -114,5 +114,5 @@ pub fn default_service() -> actix_web::Route {
 }
 
 pub use header_limit::limit_headers;
-pub use health::metrics;
+pub use health::{SharedBucket, metrics};
 pub use request_log::request_log;

@@ -331,7 +331,12 @@ impl Presigner {
                 client_id: who.caller.client_id.clone(),
             })
             .await
-            .map_err(PresignError::Audit)
+            .map_err(PresignError::Audit)?;
+        // Nothing leaves for a user revoked meanwhile (see `Vend::still_current`).
+        self.vend
+            .still_current(&session.user, &session.found.issued.credentials)
+            .await
+            .map_err(PresignError::Vend)
     }
 }
 

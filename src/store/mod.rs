@@ -28,7 +28,7 @@ use crate::identity::{BucketName, TemplateId, UserId, UserPrefix};
 pub use error::StoreError;
 pub use health::{DatabaseHealth, WATCH_EVERY as DATABASE_WATCH_EVERY};
 pub use postgres::PgStore;
-pub use prefix::PrefixRevocation;
+pub use prefix::{PolicyLease, PrefixRevocation, UserActivity};
 use prefix::{parse_prefix, storage_columns};
 pub use presign::{PresignRecord, PresignRow};
 pub use sqlite::SqliteStore;

@@ -328,6 +328,11 @@ impl KeyCache {
         self.sts.assume_role(user, template).await
     }
 
+    /// When `credentials` were issued (by AWS's clock: their expiry less the session length).
+    pub fn issued_at(&self, credentials: &Credentials) -> OffsetDateTime {
+        credentials.expiration - self.sts.session_duration()
+    }
+
     /// Drops this process's cached keys of one user (all templates).
     pub async fn drop_cached(&self, user_id: &UserId) {
         for t in &self.templates {

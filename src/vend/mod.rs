@@ -53,6 +53,11 @@ pub enum VendError {
     /// Keys are withheld when their audit row could not be written.
     #[error("audit write failed: {0}")]
     Audit(StoreError),
+    /// Prefix mode: the user was disabled, deleted or revoked while these keys were being
+    /// handed out; they are withheld (see [`Vend::still_current`]) and the next request gets
+    /// the user's new state.
+    #[error("the user's state changed while their keys were handed out")]
+    Superseded,
 }
 
 /// Keys handed out, with what a response needs besides them.
@@ -137,6 +142,7 @@ impl Vend {
             .await
             .map_err(VendError::Audit)?;
             issued.remember_audit_row(party, row);
+            self.still_current(&user, &issued.credentials).await?;
         }
         self.metrics.vend_ok(template.index());
         Ok(Handout { issued, user, template })
@@ -180,6 +186,39 @@ impl Vend {
         }
         .map_err(VendError::Sts)?;
         Ok(Session { found, user, template })
+    }
+
+    /// Prefix mode: revoking (or deleting) a user no session of whom can be alive writes no
+    /// Deny (`admin/shared.rs`): it records the cut-off on the user's row, and then reads the
+    /// audit to see that no session is out. A process whose cache still holds the older row
+    /// could hand out keys issued before that cut-off afterwards, which no Deny refuses. So
+    /// after a new audit row is committed (and before the keys or a URL leave) the user's row
+    /// is read again from the database: keys issued before its cut-off, or for a user disabled
+    /// or gone since, are withheld ([`VendError::Superseded`]; this process's cached state of
+    /// the user is dropped). Either this read comes after the revocation recorded its cut-off,
+    /// or the audit row was committed before that and the revocation's read of the audit sees
+    /// it. Bucket mode always writes the Deny and skips this read.
+    pub async fn still_current(
+        &self,
+        user: &UserRecord,
+        credentials: &crate::sts::Credentials,
+    ) -> Result<(), VendError> {
+        if user.prefix.is_none() {
+            return Ok(());
+        }
+        let issued = self.keys.issued_at(credentials);
+        let current = self
+            .store
+            .user(&user.user_id)
+            .await
+            .map_err(VendError::Audit)?
+            .is_some_and(|row| row.disabled_at.is_none() && row.revoked_before.is_none_or(|cut| issued >= cut));
+        if current {
+            return Ok(());
+        }
+        tracing::info!(user_id = %user.user_id, "keys withheld: the user was disabled, deleted or revoked while they were handed out");
+        self.drop_cached(&user.user_id).await;
+        Err(VendError::Superseded)
     }
 
     /// The template named `access`, when the caller holds one of the grants it requires.

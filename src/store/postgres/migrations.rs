@@ -173,6 +173,18 @@ CREATE TABLE credential_leases (
 );
 ",
     ),
+    (
+        6,
+        "shared bucket policies: the fenced lease on writing one, and the size last written",
+        r#"
+CREATE TABLE shared_policies (
+    bucket        TEXT COLLATE "C" PRIMARY KEY,
+    lease_token   BIGINT NOT NULL,
+    lease_until   BIGINT NOT NULL,
+    policy_bytes  BIGINT NOT NULL DEFAULT 0
+);
+"#,
+    ),
 ];
 
 /// Applies every migration the database has not recorded yet.

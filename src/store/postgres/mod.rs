@@ -14,6 +14,7 @@ mod counts;
 mod migrations;
 mod presign;
 mod revocations;
+mod shared_policies;
 mod spill;
 mod tls;
 mod users;

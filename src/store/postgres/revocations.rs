@@ -6,7 +6,12 @@ use super::PgStore;
 use super::users::parse_time;
 use crate::clock::format_time;
 use crate::identity::{BucketName, UserId};
-use crate::store::{PrefixRevocation, StoreError};
+use crate::store::prefix::latest;
+use crate::store::{PrefixRevocation, StoreError, UserActivity, sql};
+
+fn optional_time(s: Option<&str>) -> Result<Option<OffsetDateTime>, StoreError> {
+    s.map(parse_time).transpose()
+}
 
 impl PgStore {
     pub async fn add_prefix_revocations(
@@ -41,19 +46,25 @@ impl PgStore {
             &[&bucket.as_str(), &since],
         )
         .await?;
-        let rows = c
-            .query(
-                "SELECT user_id, cut_off FROM prefix_revocations WHERE bucket = $1 ORDER BY cut_off, user_id",
-                &[&bucket.as_str()],
-            )
-            .await?;
+        let rows = c.query(&sql::prefix_revocations("$1"), &[&bucket.as_str()]).await?;
         rows.iter()
             .map(|r| {
                 Ok(PrefixRevocation {
                     user_id: UserId::parse(r.try_get(0)?).map_err(|e| StoreError::Corrupt(e.to_string()))?,
                     cut_off: parse_time(r.try_get(1)?)?,
+                    last_hand_out: latest(optional_time(r.try_get(2)?)?, optional_time(r.try_get(3)?)?),
                 })
             })
             .collect()
+    }
+
+    pub async fn user_activity(&self, user_id: &UserId) -> Result<UserActivity, StoreError> {
+        let c = self.client().await?;
+        let stmt = c.prepare_cached(&sql::user_activity("$1")).await?;
+        let r = c.query_one(&stmt, &[&user_id.as_str()]).await?;
+        Ok(UserActivity {
+            last_hand_out: latest(optional_time(r.try_get(0)?)?, optional_time(r.try_get(1)?)?),
+            sessions_until: latest(optional_time(r.try_get(2)?)?, optional_time(r.try_get(3)?)?),
+        })
     }
 }

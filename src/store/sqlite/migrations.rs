@@ -226,6 +226,21 @@ CREATE TABLE credential_leases (
 ) STRICT, WITHOUT ROWID;
 ",
     ),
+    // 11: one row per shared bucket of prefix mode: the lease that serialises writes of its
+    // policy across the fleet, with a fencing token every claim bumps (a writer whose token
+    // moved on writes again: admin/shared.rs), and the size of the policy last written (the
+    // `shared_bucket_policy_bytes` metric).
+    M::up(
+        r"
+CREATE TABLE shared_policies (
+    bucket        TEXT PRIMARY KEY,
+    lease_token   INTEGER NOT NULL,
+    -- unix seconds; the lease is free from then on
+    lease_until   INTEGER NOT NULL,
+    policy_bytes  INTEGER NOT NULL DEFAULT 0
+) STRICT, WITHOUT ROWID;
+",
+    ),
 ];
 
 pub fn migrations() -> Migrations<'static> {

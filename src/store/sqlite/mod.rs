@@ -14,6 +14,7 @@ mod changes;
 mod migrations;
 mod presign;
 mod revocations;
+mod shared_policies;
 mod spill;
 mod users;
 

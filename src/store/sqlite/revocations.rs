@@ -6,7 +6,12 @@ use time::OffsetDateTime;
 use super::{SqliteStore, parse_time};
 use crate::clock::format_time;
 use crate::identity::{BucketName, UserId};
-use crate::store::{PrefixRevocation, StoreError};
+use crate::store::prefix::latest;
+use crate::store::{PrefixRevocation, StoreError, UserActivity, sql};
+
+fn optional_time(s: Option<&str>) -> Result<Option<OffsetDateTime>, StoreError> {
+    s.map(parse_time).transpose()
+}
 
 impl SqliteStore {
     pub async fn add_prefix_revocations(
@@ -47,18 +52,39 @@ impl SqliteStore {
                 "DELETE FROM prefix_revocations WHERE bucket = ?1 AND cut_off < ?2",
                 params![bucket, since],
             )?;
-            let mut stmt = c.prepare_cached(
-                "SELECT user_id, cut_off FROM prefix_revocations WHERE bucket = ?1 ORDER BY cut_off, user_id",
-            )?;
-            let rows = stmt.query_map([&bucket], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?)))?;
+            let mut stmt = c.prepare_cached(&sql::prefix_revocations("?1"))?;
+            let rows = stmt.query_map([&bucket], |r| {
+                Ok((
+                    r.get::<_, String>(0)?,
+                    r.get::<_, String>(1)?,
+                    r.get::<_, Option<String>>(2)?,
+                    r.get::<_, Option<String>>(3)?,
+                ))
+            })?;
             rows.map(|r| {
-                let (user, cut_off) = r?;
+                let (user, cut_off, vended, signed) = r?;
                 Ok(PrefixRevocation {
                     user_id: UserId::parse(&user).map_err(|e| StoreError::Corrupt(e.to_string()))?,
                     cut_off: parse_time(&cut_off)?,
+                    last_hand_out: latest(optional_time(vended.as_deref())?, optional_time(signed.as_deref())?),
                 })
             })
             .collect()
+        })
+        .await
+    }
+
+    pub async fn user_activity(&self, user_id: &UserId) -> Result<UserActivity, StoreError> {
+        let id = user_id.as_str().to_owned();
+        self.run(move |c| {
+            let texts: [Option<String>; 4] = c
+                .prepare_cached(&sql::user_activity("?1"))?
+                .query_row([id], |r| Ok([r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?]))?;
+            let [vended, signed, keys_expire, urls_expire] = texts.each_ref().map(|t| optional_time(t.as_deref()));
+            Ok(UserActivity {
+                last_hand_out: latest(vended?, signed?),
+                sessions_until: latest(keys_expire?, urls_expire?),
+            })
         })
         .await
     }

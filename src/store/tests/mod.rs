@@ -2,6 +2,7 @@
 //! `PostgreSQL` (`test_db::each_backend`; `PostgreSQL` needs `scripts/postgres.sh`).
 
 mod presign;
+mod shared_policy;
 mod spill;
 
 use std::time::Duration;
@@ -476,6 +477,7 @@ async fn prefix_revocations_keep_the_latest_cut_off_until_it_expires() {
         let expected = |u: &UserId| PrefixRevocation {
             user_id: u.clone(),
             cut_off: later,
+            last_hand_out: None,
         };
         let mut want = vec![expected(&a), expected(&b)];
         want.sort_by(|x, y| x.user_id.cmp(&y.user_id));

@@ -2,7 +2,9 @@
 //! by the session policy alone (`MiniStack` enforces `s3:prefix` conditions and resource ARNs).
 
 mod admin;
+mod capacity;
 mod isolation;
+mod policy_lease;
 mod presign;
 
 use crate::helpers::*;
