@@ -7,8 +7,8 @@
 #     with `--offline`;
 #   - the database is fetched when that works (it fails within a second or so when it does not);
 #   - when it cannot be fetched, the offline snapshot (a git bundle: $STSVEND_RUSTSEC_BUNDLE, the
-#     bundle or a folder holding advisory-db.bundle; else ../shared/rustsec/advisory-db.bundle
-#     relative to the repository root, and nowhere else) is restored into
+#     bundle or a folder holding advisory-db.bundle; else shared/rustsec/advisory-db.bundle
+#     beside the repository root or a folder above it) is restored into
 #     $CARGO_HOME/advisory-dbs, if no copy is there yet or the snapshot's last commit is newer
 #     than the copy's;
 #   - the advisories check runs against that copy, and the script says which copy and how old.
@@ -34,8 +34,8 @@ db_root="${CARGO_HOME:-$HOME/.cargo}/advisory-dbs"
 db="$db_root/advisory-db-3157b0e258782691"
 db_url=https://github.com/rustsec/advisory-db
 # The snapshot: $STSVEND_RUSTSEC_BUNDLE (the bundle itself, or a folder holding
-# advisory-db.bundle), else ../shared/rustsec/ beside the repository root. No other place, and
-# no machine's absolute path: a checkout elsewhere names its snapshot with the variable.
+# advisory-db.bundle), else shared/rustsec/ beside the repository root or a folder above it. No
+# machine's absolute path: a checkout elsewhere names its snapshot with the variable.
 if [[ -n "${STSVEND_RUSTSEC_BUNDLE:-}" ]]; then
   bundle="$STSVEND_RUSTSEC_BUNDLE"
   if [[ -d "$bundle" ]]; then
@@ -43,8 +43,18 @@ if [[ -n "${STSVEND_RUSTSEC_BUNDLE:-}" ]]; then
   fi
   bundle_from="STSVEND_RUSTSEC_BUNDLE"
 else
+  # ../shared beside the repository root; for a clone made one folder deeper (CI's clean
+  # clone may be), beside a folder above it. Relative to the checkout, never a fixed path.
   bundle="$(dirname "$ROOT")/shared/rustsec/advisory-db.bundle"
-  bundle_from="../shared/rustsec/ beside the repository root"
+  bundle_from="../shared/rustsec/ beside the repository root or a folder above it"
+  dir="$(dirname "$ROOT")"
+  while [[ "$dir" != / ]]; do
+    if [[ -f "$dir/shared/rustsec/advisory-db.bundle" ]]; then
+      bundle="$dir/shared/rustsec/advisory-db.bundle"
+      break
+    fi
+    dir="$(dirname "$dir")"
+  done
 fi
 
 # Unix time of a repository's last commit; 0 when there is no readable repository.
