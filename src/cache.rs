@@ -173,6 +173,30 @@ mod tests {
         (cache, results, loads)
     }
 
+    type Loaded = Result<(u32, bool), Arc<String>>;
+
+    /// A `get_or_load` of `key` whose load answers `value` only once released; returns when
+    /// the load has started, with the caller's task and the release.
+    async fn held_load(
+        cache: &Arc<Plain>,
+        key: u32,
+        value: u32,
+    ) -> (tokio::task::JoinHandle<Loaded>, tokio::sync::oneshot::Sender<()>) {
+        let (release, released) = tokio::sync::oneshot::channel::<()>();
+        let (started, load_started) = tokio::sync::oneshot::channel::<()>();
+        let cache = Arc::clone(cache);
+        let task = tokio::spawn(async move {
+            let load = async {
+                let _ = started.send(());
+                let _ = released.await;
+                Ok::<_, String>(value)
+            };
+            cache.get_or_load(&key, load).await
+        });
+        load_started.await.unwrap();
+        (task, release)
+    }
+
     #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
     async fn concurrent_misses_of_one_key_share_one_load() {
         let (cache, results, loads) = race(100, Ok(42)).await;
@@ -195,20 +219,7 @@ mod tests {
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn a_removal_during_a_load_keeps_the_loaded_value_out_of_the_cache() {
         let cache = Arc::new(plain());
-        let (release, released) = tokio::sync::oneshot::channel::<()>();
-        let (started, load_started) = tokio::sync::oneshot::channel::<()>();
-        let loader = {
-            let cache = Arc::clone(&cache);
-            tokio::spawn(async move {
-                let load = async {
-                    let _ = started.send(());
-                    let _ = released.await;
-                    Ok::<_, String>(1) // the state from before the removal
-                };
-                cache.get_or_load(&7, load).await
-            })
-        };
-        load_started.await.unwrap();
+        let (loader, release) = held_load(&cache, 7, 1).await;
         cache.remove(&7).await;
         release.send(()).unwrap();
         let (v, fresh) = loader.await.unwrap().unwrap();
@@ -221,20 +232,7 @@ mod tests {
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn a_caller_joining_a_load_that_began_before_a_removal_does_not_cache_its_value() {
         let cache = Arc::new(plain());
-        let (release, released) = tokio::sync::oneshot::channel::<()>();
-        let (started, load_started) = tokio::sync::oneshot::channel::<()>();
-        let first = {
-            let cache = Arc::clone(&cache);
-            tokio::spawn(async move {
-                let load = async {
-                    let _ = started.send(());
-                    let _ = released.await;
-                    Ok::<_, String>(1) // read before the removal
-                };
-                cache.get_or_load(&7, load).await
-            })
-        };
-        load_started.await.unwrap();
+        let (first, release) = held_load(&cache, 7, 1).await;
         cache.remove(&7).await;
         // A caller arriving after the removal: polled once, it finds the load in flight and
         // waits for it instead of running its own.
@@ -261,20 +259,7 @@ mod tests {
         for k in 0..10 {
             cache.get_or_load(&k, async move { Ok::<_, String>(k) }).await.unwrap();
         }
-        let (release, released) = tokio::sync::oneshot::channel::<()>();
-        let (started, load_started) = tokio::sync::oneshot::channel::<()>();
-        let loader = {
-            let cache = Arc::clone(&cache);
-            tokio::spawn(async move {
-                let load = async {
-                    let _ = started.send(());
-                    let _ = released.await;
-                    Ok::<_, String>(1)
-                };
-                cache.get_or_load(&70, load).await
-            })
-        };
-        load_started.await.unwrap();
+        let (loader, release) = held_load(&cache, 70, 1).await;
         cache.clear();
         release.send(()).unwrap();
         assert_eq!(loader.await.unwrap().unwrap(), (1, true));
