@@ -162,7 +162,7 @@ fn audit_row(user_id: &UserId) -> VendRecord {
         user_id: user_id.clone(),
         access_key_id: "ASIAEXAMPLEEXAMPLE01".to_owned(),
         template: "read-write".to_owned(),
-        expiration: stsvend::clock::now(),
+        expiration: stsvend::runtime::clock::now(),
         client_addr: Some("127.0.0.1".to_owned()),
         client_id: Some("bench-spa".to_owned()),
         from_cache: true,

@@ -9,19 +9,20 @@ use actix_web::dev::Server;
 use actix_web::middleware::from_fn;
 use actix_web::{App, HttpServer, web};
 
-use crate::admin::{Admin, AdminParts};
 use crate::auth::{JwksCache, Verifier};
-use crate::buckets::Buckets;
+use crate::aws::gate::AwsGate;
+use crate::aws::s3::Buckets;
+use crate::aws::sts::Sts;
 use crate::config::Config;
 use crate::http;
-use crate::limits::{AwsGate, VendRate};
-use crate::metrics::Metrics;
 use crate::policy::{PolicyError, PolicySet};
-use crate::presign::{Presigner, S3Location};
 use crate::provision::Provisioner;
+use crate::runtime::limits::VendRate;
+use crate::runtime::metrics::Metrics;
 use crate::store::{DATABASE_WATCH_EVERY, DatabaseHealth, Store, StoreError};
-use crate::sts::Sts;
-use crate::vend::{FeedTimes, Grants, KeyCache, KeyCacheParts, Vend, VendParts, spawn_coherence};
+use crate::usecase::admin::{Admin, AdminParts};
+use crate::usecase::presign::{Presigner, S3Location};
+use crate::usecase::vend::{FeedTimes, Grants, KeyCache, KeyCacheParts, Vend, VendParts, spawn_coherence};
 
 /// What the handlers are given, each taking only the parts it needs (`web::Data<T>`).
 #[derive(Clone)]
@@ -65,7 +66,7 @@ pub enum StartError {
     #[error("TLS: {0}")]
     Tls(String),
     #[error("credential sealing key: {0}")]
-    Sealer(#[from] crate::vend::SealerError),
+    Sealer(#[from] crate::usecase::vend::SealerError),
     #[error("session policy: {0}")]
     SessionPolicy(String),
 }
@@ -178,7 +179,7 @@ impl Application {
             memory_bytes: config.cache.credentials_mib.saturating_mul(1 << 20),
             metrics: Arc::clone(&metrics),
             sealing_keys: crate::config::parse_sealing_keys(&config.cache.sealing_keys.0)
-                .map_err(crate::vend::SealerError::Keys)?,
+                .map_err(crate::usecase::vend::SealerError::Keys)?,
             lease: Duration::from_secs(config.aws.call_timeout_seconds.saturating_mul(3)),
         })?;
         let vend_rate = Arc::new(VendRate::new(&config.limits));
@@ -228,7 +229,7 @@ impl Application {
         let tls = match &config.server.tls {
             Some(tls) => Some((
                 bind(tls.bind)?,
-                crate::tls::server_config(tls).map_err(StartError::Tls)?,
+                crate::runtime::tls::server_config(tls).map_err(StartError::Tls)?,
             )),
             None => None,
         };

@@ -36,7 +36,7 @@ use fetch::Fetcher;
 
 use super::AuthError;
 use crate::config::AuthConfig;
-use crate::metrics::Metrics;
+use crate::runtime::metrics::Metrics;
 
 /// Periodic refresh unless configured (`auth.jwks_refresh_seconds` defaults to the same).
 const DEFAULT_REFRESH: Duration = Duration::from_mins(5);

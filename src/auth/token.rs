@@ -82,7 +82,7 @@ pub struct Verifier {
     verified: TokenCache,
 }
 
-pub(super) use crate::clock::unix_now;
+pub(super) use crate::runtime::clock::unix_now;
 
 impl Verifier {
     pub fn new(config: &AuthConfig, jwks: Arc<JwksCache>) -> Self {

@@ -1,4 +1,4 @@
-//! `[presign]`: pre-signed URLs and browser form uploads (src/presign).
+//! `[presign]`: pre-signed URLs and browser form uploads (src/usecase/presign).
 
 use serde::Deserialize;
 

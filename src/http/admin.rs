@@ -11,10 +11,10 @@ use serde::{Deserialize, Serialize};
 
 use super::error::{ApiError, ErrorBody, invalid_query};
 use super::extract::bearer_token;
-use crate::admin::{self, Admin, AdminError, MAX_PAGE, UserView};
 use crate::auth::{Caller, Verifier};
-use crate::buckets::BucketError;
+use crate::aws::s3::BucketError;
 use crate::store::{AdminAction, KeyOwner, UserQuery};
+use crate::usecase::admin::{self, Admin, AdminError, MAX_PAGE, UserView};
 
 /// What every admin route needs: the use cases and the token verifier.
 pub struct Ctx {
@@ -279,7 +279,7 @@ pub async fn list_users(
 #[utoipa::path(get, path = "/admin/v1/users/{user_id}", tag = "admin",
     params(UserIdPath),
     responses(
-        (status = 200, description = "The user", body = crate::admin::UserView),
+        (status = 200, description = "The user", body = crate::usecase::admin::UserView),
         AdminErrors,
     ),
     security(("bearer" = [])))]
@@ -295,7 +295,7 @@ pub async fn show_user(req: HttpRequest, path: web::Path<String>, state: Ctx) ->
 #[utoipa::path(post, path = "/admin/v1/users/{user_id}/disable", tag = "admin",
     params(UserIdPath),
     responses(
-        (status = 200, description = "Disabled: vends answer 403 user_disabled", body = crate::admin::UserView),
+        (status = 200, description = "Disabled: vends answer 403 user_disabled", body = crate::usecase::admin::UserView),
         AdminErrors,
     ),
     security(("bearer" = [])))]
@@ -306,7 +306,7 @@ pub async fn disable_user(req: HttpRequest, path: web::Path<String>, state: Ctx)
 #[utoipa::path(post, path = "/admin/v1/users/{user_id}/enable", tag = "admin",
     params(UserIdPath),
     responses(
-        (status = 200, description = "Enabled again", body = crate::admin::UserView),
+        (status = 200, description = "Enabled again", body = crate::usecase::admin::UserView),
         AdminErrors,
     ),
     security(("bearer" = [])))]
@@ -332,8 +332,8 @@ async fn set_disabled(
 #[utoipa::path(post, path = "/admin/v1/users/{user_id}/revoke", tag = "admin",
     params(UserIdPath),
     responses(
-        (status = 200, description = "Sessions issued until now are denied on the user's bucket (`revocation`: `in_effect`)", body = crate::admin::UserView),
-        (status = 202, description = "The Deny is written but AWS has not applied it yet (`revocation`: `propagating`); it applies within moments", body = crate::admin::UserView),
+        (status = 200, description = "Sessions issued until now are denied on the user's bucket (`revocation`: `in_effect`)", body = crate::usecase::admin::UserView),
+        (status = 202, description = "The Deny is written but AWS has not applied it yet (`revocation`: `propagating`); it applies within moments", body = crate::usecase::admin::UserView),
         AdminErrors,
     ),
     security(("bearer" = [])))]
@@ -360,7 +360,7 @@ pub(super) struct DeleteQuery {
 #[utoipa::path(delete, path = "/admin/v1/users/{user_id}", tag = "admin",
     params(UserIdPath, ("force" = Option<bool>, Query, description = "Empty a non-empty bucket first")),
     responses(
-        (status = 200, description = "Bucket and mapping deleted", body = crate::admin::Deleted),
+        (status = 200, description = "Bucket and mapping deleted", body = crate::usecase::admin::Deleted),
         (status = 409, description = "Bucket not empty (use force)", body = ErrorBody),
         (status = 502, description = "`delete_incomplete`: AWS refused to delete some objects (`details`: `objects_left`, `aws_error`); the user stays disabled and revoked, and deleting again resumes", body = ErrorBody),
         AdminErrors,

@@ -9,10 +9,10 @@ use super::error::{ApiError, invalid_query};
 use super::extract::Authenticated;
 use super::{Endpoint, MaxBody, TrustedProxies};
 use crate::aws::UpstreamError;
-use crate::buckets::BucketError;
-use crate::clock::format_time;
+use crate::aws::s3::BucketError;
 use crate::provision::ProvisionError;
-use crate::vend::{Handout, Vend, VendError};
+use crate::runtime::clock::format_time;
+use crate::usecase::vend::{Handout, Vend, VendError};
 
 #[derive(Deserialize, Default, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]

@@ -9,7 +9,7 @@ use serde_json::json;
 
 use crate::auth::Verifier;
 use crate::identity::BucketName;
-use crate::metrics::Metrics;
+use crate::runtime::metrics::Metrics;
 use crate::store::{DatabaseHealth, Store};
 
 #[utoipa::path(get, path = "/healthz", tag = "health", responses((status = 200, description = "The process answers")))]

@@ -5,8 +5,8 @@ use serde::Serialize;
 
 use super::error::ApiError;
 use super::extract::Authenticated;
-use crate::clock::format_time;
-use crate::vend::Vend;
+use crate::runtime::clock::format_time;
+use crate::usecase::vend::Vend;
 
 #[derive(Serialize, utoipa::ToSchema)]
 pub struct Me {

@@ -10,8 +10,8 @@ use super::credentials::{no_store, read_optional_json, vend_error};
 use super::error::ApiError;
 use super::extract::Authenticated;
 use super::{MaxBody, TrustedProxies};
-use crate::clock::format_time;
-use crate::presign::{
+use crate::runtime::clock::format_time;
+use crate::usecase::presign::{
     ContentType, FormKey, FormRequest, KeyError, KeyPrefix, Method, ObjectKey, PresignError, Presigner, Requester,
     UrlRequest,
 };

@@ -13,7 +13,7 @@ use tracing::Instrument;
 
 use super::error::ErrorCode;
 use crate::identity::UserId;
-use crate::metrics::Metrics;
+use crate::runtime::metrics::Metrics;
 
 pub const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 

@@ -130,16 +130,16 @@ async fn shared_bucket(
         return Ok(());
     }
     let s3 = crate::aws::s3_client(sdk, &config.aws);
-    let metrics = std::sync::Arc::new(crate::metrics::Metrics::new());
-    let buckets = crate::buckets::Buckets::new(s3, &config.storage, &config.aws, metrics);
+    let metrics = std::sync::Arc::new(crate::runtime::metrics::Metrics::new());
+    let buckets = crate::aws::s3::Buckets::new(s3, &config.storage, &config.aws, metrics);
     match buckets.create(bucket).await.map_err(OpsError::Aws)? {
-        crate::buckets::Created::Yes => {}
-        crate::buckets::Created::TakenByOther => {
+        crate::aws::s3::Created::Yes => {}
+        crate::aws::s3::Created::TakenByOther => {
             return Err(OpsError::Invalid(format!(
                 "storage.shared_bucket {bucket} belongs to another account; choose another name"
             )));
         }
-        crate::buckets::Created::Busy | crate::buckets::Created::QuotaExhausted => {
+        crate::aws::s3::Created::Busy | crate::aws::s3::Created::QuotaExhausted => {
             return Err(OpsError::Invalid(format!(
                 "S3 would not create {bucket} now (OperationAborted or TooManyBuckets); run bootstrap again later"
             )));

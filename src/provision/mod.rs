@@ -17,11 +17,11 @@ use quick_cache::sync::DefaultLifecycle;
 
 use crate::auth::Caller;
 use crate::aws::UpstreamError;
-use crate::buckets::{BucketError, Buckets, Created};
-use crate::cache::HotCache;
+use crate::aws::gate::AwsGate;
+use crate::aws::s3::{BucketError, Buckets, Created};
 use crate::config::Config;
 use crate::identity::{BucketName, IdentityError, MAX_BUCKET_ATTEMPTS, UserId, UserPrefix};
-use crate::limits::AwsGate;
+use crate::runtime::cache::HotCache;
 use crate::store::{Admission, NewUser, NewUserLimit, ProvisionState, Store, StoreError, UserRecord};
 use mapping::MappingRules;
 pub use mapping::Violation;
@@ -72,7 +72,7 @@ struct Inner {
     rules: MappingRules,
     ready: HotCache<UserId, Arc<UserRecord>, UnitWeighter, DefaultLifecycle<UserId, Arc<UserRecord>>>,
     gate: Arc<AwsGate>,
-    new_users: crate::limits::NewUserRate,
+    new_users: crate::runtime::limits::NewUserRate,
     /// `limits.new_users_per_day`, when one applies.
     daily: Option<NewUserLimit>,
 }
@@ -100,7 +100,7 @@ impl Provisioner {
                     HotCache::new(items, n, UnitWeighter, DefaultLifecycle::default())
                 },
                 gate,
-                new_users: crate::limits::NewUserRate::new(&config.limits),
+                new_users: crate::runtime::limits::NewUserRate::new(&config.limits),
                 daily: config
                     .new_users_per_day()
                     .map(|limit| NewUserLimit { limit, window: DAY }),

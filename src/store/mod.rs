@@ -102,7 +102,7 @@ impl NewUserLimit {
     /// The stored form (`created_at`) of the instant `window` ago: rows created after it are
     /// in the window. RFC 3339 UTC sorts as text.
     fn window_start(self) -> String {
-        crate::clock::format_time(crate::clock::now() - self.window)
+        crate::runtime::clock::format_time(crate::runtime::clock::now() - self.window)
     }
 }
 

@@ -3,8 +3,8 @@
 //! keys vended after it work, and other users are untouched.
 
 use serde_json::{Value, json};
-use stsvend::admin::UserView;
 use stsvend::http::UserPage;
+use stsvend::usecase::admin::UserView;
 
 use crate::helpers::*;
 

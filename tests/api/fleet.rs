@@ -288,9 +288,9 @@ async fn shared_keys_issued_before_a_revocation_cut_off_are_never_handed_out() {
     let alice = unique_sub("fleet-cutoff");
     let old = a.vend(&alice, None).await;
     let id = stsvend::identity::UserId::parse(&user_id_of(&a, &alice)).unwrap();
-    let cut_off = stsvend::clock::next_second(time::OffsetDateTime::now_utc());
+    let cut_off = stsvend::runtime::clock::next_second(time::OffsetDateTime::now_utc());
     a.state.store.set_revoked_before(&id, cut_off).await.unwrap();
-    stsvend::clock::sleep_until(cut_off).await;
+    stsvend::runtime::clock::sleep_until(cut_off).await;
     let fresh = b.vend(&alice, None).await;
     assert_ne!(
         fresh.access_key_id, old.access_key_id,

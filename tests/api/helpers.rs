@@ -128,7 +128,7 @@ impl TestApp {
     pub async fn spawn_unready(opts: Options) -> Self {
         // Service logs on demand: TEST_LOG=1 scripts/test.sh
         if std::env::var_os("TEST_LOG").is_some() {
-            stsvend::telemetry::init(stsvend::config::LogFormat::Text);
+            stsvend::runtime::telemetry::init(stsvend::config::LogFormat::Text);
         }
         let issuer = match opts.issuer {
             Some(i) => i,
@@ -409,15 +409,15 @@ pub async fn distinct_keys_and_buckets(
 pub async fn fresh_shared_bucket(config: &Config) -> String {
     let name = format!("stsvend-shared-{}", &uuid::Uuid::new_v4().simple().to_string()[..12]);
     let bucket = stsvend::identity::BucketName::parse(&name).unwrap();
-    let buckets = stsvend::buckets::Buckets::new(
+    let buckets = stsvend::aws::s3::Buckets::new(
         service_s3(),
         &config.storage,
         &config.aws,
-        Arc::new(stsvend::metrics::Metrics::new()),
+        Arc::new(stsvend::runtime::metrics::Metrics::new()),
     );
     assert!(matches!(
         buckets.create(&bucket).await.unwrap(),
-        stsvend::buckets::Created::Yes
+        stsvend::aws::s3::Created::Yes
     ));
     buckets.configure_shared(&bucket).await.unwrap();
     name

@@ -26,7 +26,7 @@ fn unlimited(issuer: &TestIssuer, db: &std::path::Path) -> Vec<(&'static str, St
         ("STSVEND_LIMITS__NEW_USERS_PER_DAY", "0".to_owned()),
         (
             "RUST_LOG",
-            "warn,stsvend=info,stsvend::http=warn,stsvend::sts=warn,stsvend::provision=warn".to_owned(),
+            "warn,stsvend=info,stsvend::http=warn,stsvend::aws::sts=warn,stsvend::provision=warn".to_owned(),
         ),
     ]
 }

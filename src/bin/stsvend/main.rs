@@ -102,7 +102,7 @@ fn main() -> ExitCode {
             }
         }
         Command::Metrics => {
-            for name in stsvend::metrics::Metrics::new().names() {
+            for name in stsvend::runtime::metrics::Metrics::new().names() {
                 println!("{name}");
             }
             ExitCode::SUCCESS
@@ -187,7 +187,7 @@ fn main() -> ExitCode {
                 Ok(c) => c,
                 Err(code) => return code,
             };
-            stsvend::telemetry::init(config.server.log_format);
+            stsvend::runtime::telemetry::init(config.server.log_format);
             let rt = match actix_web::rt::System::new().block_on(async { serve(config).await }) {
                 Ok(()) => return ExitCode::SUCCESS,
                 Err(e) => e,

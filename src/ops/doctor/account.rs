@@ -6,15 +6,15 @@ use std::sync::Arc;
 
 use super::Status;
 use crate::aws::UpstreamError;
-use crate::buckets::{BucketError, Buckets, Created};
-use crate::clock::next_second;
+use crate::aws::s3::{BucketError, Buckets, Created};
+use crate::aws::sts::{Credentials, Sts};
 use crate::config::Config;
 use crate::identity::{BucketName, UserId};
-use crate::metrics::Metrics;
 use crate::ops::RoleArn;
 use crate::ops::documents::{PERMISSION_POLICY_NAME, parse_returned};
 use crate::policy::{ACCOUNT_CONDITION_KEY, PolicySet, RenderContext, unpinned_statements};
-use crate::sts::{Credentials, Sts};
+use crate::runtime::clock::next_second;
+use crate::runtime::metrics::Metrics;
 
 /// The role's permission policy (the one `bootstrap` writes) pins `s3:ResourceAccount` to the
 /// service's account. Credentials without `iam:GetRolePolicy` get a warning, not a failure.

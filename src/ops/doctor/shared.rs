@@ -5,10 +5,10 @@ use std::sync::Arc;
 
 use super::Status;
 use crate::aws::UpstreamError;
-use crate::buckets::{Buckets, MAX_BUCKET_POLICY_BYTES, revocation_statements};
+use crate::aws::s3::{Buckets, MAX_BUCKET_POLICY_BYTES, revocation_statements};
 use crate::config::Config;
 use crate::identity::BucketName;
-use crate::metrics::Metrics;
+use crate::runtime::metrics::Metrics;
 
 /// `None` when no shared bucket is configured (bucket mode).
 pub(super) async fn check_shared_bucket(s3: &aws_sdk_s3::Client, config: &Config) -> Option<(Status, String)> {

@@ -6,8 +6,8 @@ use std::sync::atomic::Ordering;
 use tokio_postgres::Row;
 
 use super::{PgStore, to_u32};
-use crate::clock::{format_time, now};
 use crate::identity::UserId;
+use crate::runtime::clock::{format_time, now};
 use crate::store::sql;
 use crate::store::{AdminAction, KeyOwner, StoreError, VendRecord};
 

@@ -8,7 +8,7 @@ use std::sync::Arc;
 use deadpool_postgres::Pool;
 use tokio::sync::{mpsc, oneshot};
 
-use crate::clock::format_time;
+use crate::runtime::clock::format_time;
 use crate::store::StoreError;
 use crate::store::repeats::{FLUSH_EVERY, Repeat, Repeats};
 

@@ -1,8 +1,8 @@
 //! The presign audit: one row per pre-signed URL or form handed out.
 
 use super::PgStore;
-use crate::clock::{format_time, now};
 use crate::identity::UserId;
+use crate::runtime::clock::{format_time, now};
 use crate::store::{PresignRecord, PresignRow, StoreError};
 
 impl PgStore {

@@ -4,8 +4,8 @@ use time::OffsetDateTime;
 
 use super::PgStore;
 use super::users::parse_time;
-use crate::clock::format_time;
 use crate::identity::{BucketName, UserId};
+use crate::runtime::clock::format_time;
 use crate::store::prefix::latest;
 use crate::store::{PrefixRevocation, StoreError, UserActivity, sql};
 

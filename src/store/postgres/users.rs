@@ -5,8 +5,8 @@ use time::OffsetDateTime;
 use tokio_postgres::{GenericClient, Row};
 
 use super::{PgStore, to_u32};
-use crate::clock::{format_time, now};
 use crate::identity::{BucketName, UserId};
+use crate::runtime::clock::{format_time, now};
 use crate::store::{Admission, NewUser, NewUserLimit, StoreError, UserQuery, UserRecord};
 
 const USER_COLUMNS: &str =
@@ -252,7 +252,7 @@ async fn insert_row(c: &impl GenericClient, new: &NewUser<'_>) -> Result<(), Sto
 
 /// A stored time, or `Corrupt`.
 pub(super) fn parse_time(s: &str) -> Result<OffsetDateTime, StoreError> {
-    crate::clock::parse_time(s).ok_or_else(|| StoreError::Corrupt(format!("time `{s}`")))
+    crate::runtime::clock::parse_time(s).ok_or_else(|| StoreError::Corrupt(format!("time `{s}`")))
 }
 
 /// `s` matched literally by `LIKE ... ESCAPE '\\'`.

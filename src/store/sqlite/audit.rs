@@ -18,7 +18,7 @@ impl SqliteStore {
     /// Counts one more hand-out of the key on audit row `row` to the same party. Never waits:
     /// the counts reach the database within a second (`repeats`).
     pub fn note_repeat(&self, row: i64) {
-        if let Some(due) = self.repeats.note(row, crate::clock::now())
+        if let Some(due) = self.repeats.note(row, crate::runtime::clock::now())
             && let Err(back) = self.audit.try_send_counts(due)
         {
             self.repeats.put_back(back);

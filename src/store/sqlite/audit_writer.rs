@@ -18,7 +18,7 @@ use rusqlite::{Connection, params};
 use tokio::sync::{mpsc, oneshot};
 
 use super::BUSY_TIMEOUT;
-use crate::clock::{format_time, now};
+use crate::runtime::clock::{format_time, now};
 use crate::store::repeats::Repeat;
 use crate::store::{StoreError, VendRecord};
 

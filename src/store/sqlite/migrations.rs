@@ -176,7 +176,7 @@ CREATE TABLE prefix_revocations (
 ) STRICT, WITHOUT ROWID;
 ",
     ),
-    // 8: one row per pre-signed URL or form handed out (src/presign): the key and method it
+    // 8: one row per pre-signed URL or form handed out (src/usecase/presign): the key and method it
     // is for and the access key that signed it (which CloudTrail shows), never the URL's
     // query or signature.
     M::up(

@@ -77,7 +77,7 @@ fn start_repeat_timer(
 
 /// A stored time, or `Corrupt`.
 fn parse_time(s: &str) -> Result<OffsetDateTime, StoreError> {
-    crate::clock::parse_time(s).ok_or_else(|| StoreError::Corrupt(format!("time `{s}`")))
+    crate::runtime::clock::parse_time(s).ok_or_else(|| StoreError::Corrupt(format!("time `{s}`")))
 }
 
 /// Start-up steps that another process opening the same file can make fail: tried a few more

@@ -3,8 +3,8 @@
 use rusqlite::params;
 
 use super::SqliteStore;
-use crate::clock::{format_time, now};
 use crate::identity::UserId;
+use crate::runtime::clock::{format_time, now};
 use crate::store::{PresignRecord, PresignRow, StoreError};
 
 impl SqliteStore {

@@ -4,8 +4,8 @@ use rusqlite::params;
 use time::OffsetDateTime;
 
 use super::{SqliteStore, parse_time};
-use crate::clock::format_time;
 use crate::identity::{BucketName, UserId};
+use crate::runtime::clock::format_time;
 use crate::store::prefix::latest;
 use crate::store::{PrefixRevocation, StoreError, UserActivity, sql};
 

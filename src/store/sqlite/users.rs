@@ -4,8 +4,8 @@ use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
 use time::OffsetDateTime;
 
 use super::{SqliteStore, parse_time};
-use crate::clock::{format_time, now};
 use crate::identity::{BucketName, UserId};
+use crate::runtime::clock::{format_time, now};
 use crate::store::{Admission, NewUser, NewUserLimit, StoreError, UserQuery, UserRecord};
 
 const USER_COLUMNS: &str =

@@ -8,8 +8,8 @@ mod spill;
 use std::time::Duration;
 
 use super::test_db::each_backend;
-use crate::clock::now;
 use crate::identity::{BucketName, UserId, UserPrefix};
+use crate::runtime::clock::now;
 use crate::store::{AdminAction, Change, NewUser, PrefixRevocation, ProvisionState, Store, UserQuery, VendRecord};
 
 fn new_user<'a>(id: &'a UserId, bucket: &'a BucketName) -> NewUser<'a> {

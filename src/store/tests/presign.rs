@@ -1,7 +1,7 @@
 //! The presign audit, on every backend.
 
 use super::add_user;
-use crate::clock::now;
+use crate::runtime::clock::now;
 use crate::store::PresignRecord;
 use crate::store::test_db::each_backend;
 

@@ -1,8 +1,8 @@
 //! The store's side of a shared bucket's policy: the fenced lease on writing it, and what the
 //! audit says about the sessions of the users it revokes.
 
-use crate::clock::now;
 use crate::identity::BucketName;
+use crate::runtime::clock::now;
 use crate::store::test_db::each_backend;
 use crate::store::{PresignRecord, UserActivity, VendRecord};
 

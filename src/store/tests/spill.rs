@@ -1,8 +1,8 @@
 //! Sealed credentials shared by the fleet: the spill, published keys and issuing leases.
 
 use super::{add_user, user};
-use crate::clock::now;
 use crate::identity::{TemplateId, UserId};
+use crate::runtime::clock::now;
 use crate::store::Spilled;
 use crate::store::Store;
 use crate::store::test_db::{TestDb, each_backend};

@@ -57,7 +57,7 @@ async fn dormant_user(app: &TestApp, shared: &BucketName, name: &str, vended_lon
         .await
         .unwrap();
     if vended_long_ago {
-        let expired = stsvend::clock::now() - time::Duration::hours(1);
+        let expired = stsvend::runtime::clock::now() - time::Duration::hours(1);
         app.state
             .store
             .record_vend(VendRecord {
@@ -159,11 +159,11 @@ async fn a_prefix_vend_from_a_stale_cache_withholds_keys_issued_before_the_store
     let sub = unique_sub("stale");
     let first = app.vend(&sub, None).await;
     let id = UserId::derive(&app.issuer.issuer, &sub);
-    let cut_off = stsvend::clock::now() + time::Duration::seconds(1);
+    let cut_off = stsvend::runtime::clock::now() + time::Duration::seconds(1);
     let db = rusqlite::Connection::open(app.db_dir.path().join("stsvend.db")).unwrap();
     db.execute(
         "UPDATE users SET revoked_before = ?1 WHERE user_id = ?2",
-        rusqlite::params![stsvend::clock::format_time(cut_off), id.as_str()],
+        rusqlite::params![stsvend::runtime::clock::format_time(cut_off), id.as_str()],
     )
     .unwrap();
     // Another OAuth client of the same user: a new party for the cached keys.

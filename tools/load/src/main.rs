@@ -301,7 +301,7 @@ fn seed_db(
     let mut c = rusqlite::Connection::open(db)?;
     c.busy_timeout(Duration::from_secs(30))?;
     c.pragma_update(None, "cache_size", -262_144)?;
-    let at = stsvend::clock::format_time(stsvend::clock::now());
+    let at = stsvend::runtime::clock::format_time(stsvend::runtime::clock::now());
     let tx = c.transaction()?;
     {
         let mut stmt = tx.prepare(

@@ -9,10 +9,10 @@ use time::OffsetDateTime;
 
 use super::shared::SharedPolicy;
 use super::{BucketError, Buckets};
+use crate::aws::sts::Credentials;
 use crate::aws::{observe, observe_expected};
-use crate::clock::format_time;
 use crate::identity::{BucketName, UserId};
-use crate::sts::Credentials;
+use crate::runtime::clock::format_time;
 
 /// `Sid` of the one statement stsvend owns in a bucket policy; others are left as they are.
 pub const REVOKE_SID: &str = "StsvendRevokeSessions";

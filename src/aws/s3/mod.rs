@@ -15,7 +15,7 @@ use aws_sdk_s3::Client;
 use crate::aws::UpstreamError;
 use crate::config::{AwsConfig, StorageConfig};
 use crate::identity::AccountId;
-use crate::metrics::Metrics;
+use crate::runtime::metrics::Metrics;
 
 pub use policy::{REVOKE_SID, merge_policy, revocation_statement};
 pub use shared::{MAX_BUCKET_POLICY_BYTES, SharedPolicy, render_shared_policy, revocation_statements};

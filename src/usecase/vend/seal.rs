@@ -15,8 +15,8 @@ use aws_lc_rs::aead::{AES_256_GCM, Aad, LessSafeKey, NONCE_LEN, Nonce, UnboundKe
 use aws_lc_rs::rand::{SecureRandom, SystemRandom};
 use time::OffsetDateTime;
 
+use crate::aws::sts::Credentials;
 use crate::identity::{BucketName, TemplateId, UserId, UserPrefix};
-use crate::sts::Credentials;
 
 /// The key id of a random per-process key (configured ids are 1-255, see
 /// `config::parse_sealing_keys`).

@@ -17,10 +17,10 @@ use std::time::Duration;
 use crate::auth::Caller;
 use crate::aws::UpstreamError;
 use crate::identity::UserId;
-use crate::limits::VendRate;
-use crate::metrics::Metrics;
 use crate::policy::{PolicySet, Template};
 use crate::provision::{ProvisionError, Provisioner};
+use crate::runtime::limits::VendRate;
+use crate::runtime::metrics::Metrics;
 use crate::store::{Store, StoreError, UserRecord, VendRecord};
 
 pub use coherence::{FeedTimes, spawn as spawn_coherence};
@@ -201,7 +201,7 @@ impl Vend {
     pub async fn still_current(
         &self,
         user: &UserRecord,
-        credentials: &crate::sts::Credentials,
+        credentials: &crate::aws::sts::Credentials,
     ) -> Result<(), VendError> {
         if user.prefix.is_none() {
             return Ok(());
@@ -246,7 +246,7 @@ impl Vend {
 
     /// A session of the user's default access, never handed out: revocation probes the bucket
     /// with it (issued before the cut-off) until the bucket policy refuses it.
-    pub async fn probe_session(&self, user: &UserRecord) -> Result<crate::sts::Credentials, UpstreamError> {
+    pub async fn probe_session(&self, user: &UserRecord) -> Result<crate::aws::sts::Credentials, UpstreamError> {
         let template = self
             .policies
             .get(&self.grants.default)

@@ -12,8 +12,8 @@ use serde_json::{Value, json};
 use time::OffsetDateTime;
 
 use super::sign::{PostSignature, sign_policy};
-use crate::clock::format_time;
-use crate::sts::Credentials;
+use crate::aws::sts::Credentials;
+use crate::runtime::clock::format_time;
 
 /// A `Content-Type` a form must send: a media type of printable ASCII, at most 255 bytes, so
 /// it is a valid header value and policy string.

@@ -13,7 +13,7 @@ use std::sync::{Arc, Weak};
 use std::time::{Duration, Instant};
 
 use super::Vend;
-use crate::metrics::Metrics;
+use crate::runtime::metrics::Metrics;
 use crate::store::Store;
 
 /// Changes read per query; a longer backlog is read in further queries at once.

@@ -13,7 +13,7 @@ use time::OffsetDateTime;
 use time::macros::format_description;
 
 use super::location::uri_encode;
-use crate::sts::Credentials;
+use crate::aws::sts::Credentials;
 
 #[derive(Debug, thiserror::Error)]
 #[error("signing failed: {0}")]

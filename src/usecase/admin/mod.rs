@@ -9,12 +9,12 @@ use std::sync::Arc;
 
 use serde::Serialize;
 
-use crate::buckets::{BucketError, Buckets, Emptied};
-use crate::clock::{format_time, next_second, sleep_until};
+use crate::aws::gate::AwsGate;
+use crate::aws::s3::{BucketError, Buckets, Emptied};
 use crate::identity::UserId;
-use crate::limits::AwsGate;
+use crate::runtime::clock::{format_time, next_second, sleep_until};
 use crate::store::{AdminAction, KeyOwner, ProvisionState, Store, StoreError, UserQuery, UserRecord};
-use crate::vend::Vend;
+use crate::usecase::vend::Vend;
 
 /// Largest page of users returned at once.
 pub const MAX_PAGE: u32 = 500;
@@ -385,7 +385,7 @@ impl Admin {
 
     /// Writes an admin action's audit row before it runs; returns the row's id.
     pub async fn record(&self, mut action: AdminAction) -> Result<i64, StoreError> {
-        action.at = format_time(crate::clock::now());
+        action.at = format_time(crate::runtime::clock::now());
         self.store.record_admin_action(action).await
     }
 

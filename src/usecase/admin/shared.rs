@@ -23,7 +23,7 @@ use std::time::Duration;
 use time::OffsetDateTime;
 
 use super::{Admin, AdminError, Denial};
-use crate::buckets::{BucketError, render_shared_policy};
+use crate::aws::s3::{BucketError, render_shared_policy};
 use crate::identity::BucketName;
 use crate::store::{PolicyLease, PrefixRevocation, UserRecord};
 
@@ -135,7 +135,7 @@ impl Admin {
         let _slot = self.gate.call("s3").await.map_err(BucketError::from)?;
         let existing = self.buckets.current_policy(bucket).await?;
         // Read after the bucket's policy, so a stall in between leaves nothing out.
-        let since = crate::clock::now() - self.session_lifetime - EXPIRY_MARGIN;
+        let since = crate::runtime::clock::now() - self.session_lifetime - EXPIRY_MARGIN;
         let mut alive = self.store.prefix_revocations(bucket, since).await?;
         match alive.iter_mut().find(|r| r.user_id == user.user_id) {
             Some(r) => r.cut_off = r.cut_off.max(before),
@@ -155,7 +155,7 @@ impl Admin {
         // Users whose cut-off moved later to make room: recorded (and their cached keys
         // dropped fleet-wide) before the policy that denies those keys is written.
         for moved in &policy.moved {
-            tracing::warn!(user_id = %moved.user_id, cut_off = %crate::clock::format_time(moved.cut_off), "shared bucket policy full: revocation merged into a later one");
+            tracing::warn!(user_id = %moved.user_id, cut_off = %crate::runtime::clock::format_time(moved.cut_off), "shared bucket policy full: revocation merged into a later one");
             self.store.set_revoked_before(&moved.user_id, moved.cut_off).await?;
             self.store
                 .add_prefix_revocations(bucket, std::slice::from_ref(&moved.user_id), moved.cut_off)

@@ -25,12 +25,12 @@ use time::OffsetDateTime;
 
 use super::seal::{Binding, Sealer, SealerError};
 use crate::aws::UpstreamError;
-use crate::cache::HotCache;
+use crate::aws::sts::{Credentials, Sts};
 use crate::identity::UserId;
-use crate::metrics::Metrics;
 use crate::policy::Template;
+use crate::runtime::cache::HotCache;
+use crate::runtime::metrics::Metrics;
 use crate::store::{Spilled, Store, UserRecord};
-use crate::sts::{Credentials, Sts};
 
 /// (user, 64 bits of the template's identity, `TemplateId::short`): cloned without allocating,
 /// and bound to the template itself rather than its position in the folder.
@@ -278,7 +278,7 @@ impl KeyCache {
         if let Some(cut_off) = user.revoked_before {
             // By this host's clock first (AWS's agrees within a second or so): saves a call.
             let bounded = cut_off.min(OffsetDateTime::now_utc() + MAX_CUT_OFF_WAIT);
-            crate::clock::sleep_until(bounded).await;
+            crate::runtime::clock::sleep_until(bounded).await;
         }
         for _ in 0..CUT_OFF_ATTEMPTS {
             let credentials = self.sts.assume_role(user, template).await?;

@@ -29,7 +29,7 @@ pub use sign::SignError;
 use crate::auth::Caller;
 use crate::config::PresignConfig;
 use crate::store::{PresignRecord, Store, StoreError, UserRecord};
-use crate::vend::{Vend, VendError};
+use crate::usecase::vend::{Vend, VendError};
 use post_policy::{KeyRule, PostPolicy};
 
 /// The request a URL is signed for.
@@ -312,7 +312,7 @@ impl Presigner {
     async fn audit(
         &self,
         who: &Requester<'_>,
-        session: &crate::vend::Session<'_>,
+        session: &crate::usecase::vend::Session<'_>,
         method: &'static str,
         object_key: String,
         key_is_prefix: bool,
@@ -343,7 +343,7 @@ impl Presigner {
 /// Now, and the expiry of something valid for `wanted` seconds from now but never past the
 /// keys' own expiry (S3 stops honouring a signature then anyway).
 fn bounded(wanted: u64, keys_expire: OffsetDateTime) -> (OffsetDateTime, OffsetDateTime) {
-    let now = crate::clock::now();
+    let now = crate::runtime::clock::now();
     let wanted = now + time::Duration::seconds(i64::try_from(wanted).unwrap_or(i64::MAX / 2));
     (now, wanted.min(keys_expire))
 }
@@ -360,7 +360,7 @@ mod tests {
 
     #[test]
     fn an_expiry_is_cut_to_the_keys_lifetime() {
-        let keys_expire = crate::clock::now() + time::Duration::seconds(100);
+        let keys_expire = crate::runtime::clock::now() + time::Duration::seconds(100);
         let (now, at) = bounded(3600, keys_expire);
         assert_eq!(at, keys_expire);
         assert!(seconds_between(now, at) <= Duration::from_secs(100));

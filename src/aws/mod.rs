@@ -1,4 +1,9 @@
-//! The AWS boundary: SDK configuration and how SDK errors are classified.
+//! The AWS boundary: SDK configuration, the gate on calls (`gate`), STS (`sts`), S3 bucket set-up,
+//! policies and teardown (`s3`), and how SDK errors are classified.
+
+pub mod gate;
+pub mod s3;
+pub mod sts;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -13,9 +18,9 @@ use aws_sdk_s3::config::{ConfigBag, Intercept, RuntimeComponents};
 use aws_smithy_runtime_api::client::orchestrator::Metadata;
 use aws_smithy_runtime_api::client::retries::RequestAttempts;
 
+use self::gate::AwsGate;
 use crate::config::AwsConfig;
-use crate::limits::AwsGate;
-use crate::metrics::Metrics;
+use crate::runtime::metrics::Metrics;
 
 /// Loads the SDK configuration: the standard credential chain, the configured region, and
 /// timeouts short enough that an outage turns into a prompt 503 rather than a hung request.

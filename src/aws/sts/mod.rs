@@ -8,10 +8,10 @@ use std::sync::Arc;
 use aws_sdk_sts::types::Tag;
 use time::OffsetDateTime;
 
+use crate::aws::gate::AwsGate;
 use crate::aws::{UpstreamError, observe};
 use crate::config::AwsConfig;
 use crate::identity::{AccountId, BucketName, UserId, UserPrefix};
-use crate::limits::AwsGate;
 use crate::policy::{PolicySet, RenderContext, Template};
 use crate::store::UserRecord;
 

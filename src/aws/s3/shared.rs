@@ -148,7 +148,7 @@ fn may_move(r: &PrefixRevocation) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::clock::format_time;
+    use crate::runtime::clock::format_time;
 
     fn bucket() -> BucketName {
         BucketName::parse("stsvend-shared").unwrap()
