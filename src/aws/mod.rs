@@ -22,6 +22,9 @@ use self::gate::AwsGate;
 use crate::config::AwsConfig;
 use crate::runtime::metrics::Metrics;
 
+/// Log filter directives that keep the SDK's own logging to warnings (`RUST_LOG` overrides).
+pub const LOG_DIRECTIVES: &[&str] = &["aws_config=warn", "aws_smithy_runtime=warn"];
+
 /// Loads the SDK configuration: the standard credential chain, the configured region, and
 /// timeouts short enough that an outage turns into a prompt 503 rather than a hung request.
 pub async fn sdk_config(aws: &AwsConfig) -> aws_config::SdkConfig {

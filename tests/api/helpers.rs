@@ -128,7 +128,7 @@ impl TestApp {
     pub async fn spawn_unready(opts: Options) -> Self {
         // Service logs on demand: TEST_LOG=1 scripts/test.sh
         if std::env::var_os("TEST_LOG").is_some() {
-            stsvend::runtime::telemetry::init(stsvend::config::LogFormat::Text);
+            stsvend::runtime::telemetry::init(stsvend::config::LogFormat::Text, stsvend::aws::LOG_DIRECTIVES);
         }
         let issuer = match opts.issuer {
             Some(i) => i,

@@ -6,6 +6,7 @@
 mod policy;
 mod setup;
 mod shared;
+mod sign;
 mod teardown;
 
 use std::sync::Arc;
@@ -19,6 +20,7 @@ use crate::runtime::metrics::Metrics;
 
 pub use policy::{REVOKE_SID, merge_policy, revocation_statement};
 pub use shared::{MAX_BUCKET_POLICY_BYTES, SharedPolicy, render_shared_policy, revocation_statements};
+pub use sign::{PostSignature, SignError, presign, sign_policy, uri_encode};
 
 #[derive(Debug, thiserror::Error)]
 pub enum BucketError {

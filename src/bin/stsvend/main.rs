@@ -187,7 +187,7 @@ fn main() -> ExitCode {
                 Ok(c) => c,
                 Err(code) => return code,
             };
-            stsvend::runtime::telemetry::init(config.server.log_format);
+            stsvend::runtime::telemetry::init(config.server.log_format, stsvend::aws::LOG_DIRECTIVES);
             let rt = match actix_web::rt::System::new().block_on(async { serve(config).await }) {
                 Ok(()) => return ExitCode::SUCCESS,
                 Err(e) => e,

@@ -9,8 +9,7 @@
 //! or space reaches a URL parser raw. Dot segments, which parsers remove even when encoded,
 //! never get here (`key.rs`).
 
-use std::fmt::Write as _;
-
+use crate::aws::s3::uri_encode;
 use crate::identity::BucketName;
 
 /// The S3 the user's storage is reached through.
@@ -42,21 +41,6 @@ impl S3Location {
     }
 }
 
-/// `SigV4`'s URI encoding: every byte but `A-Z a-z 0-9 - . _ ~` (and `/` when `keep_slash`) as
-/// `%XX` in upper-case hex.
-pub fn uri_encode(s: &str, keep_slash: bool) -> String {
-    let mut out = String::with_capacity(s.len() * 3);
-    for b in s.bytes() {
-        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~') || (keep_slash && b == b'/') {
-            out.push(char::from(b));
-        } else {
-            // Writing to a String cannot fail.
-            let _ = write!(out, "%{b:02X}");
-        }
-    }
-    out
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -85,15 +69,6 @@ mod tests {
             loc.object_url(&bucket(), "eu-west-1", "x"),
             "https://stsvend-abc.s3.eu-west-1.amazonaws.com/x"
         );
-    }
-
-    #[test]
-    fn everything_but_unreserved_characters_and_slashes_is_encoded() {
-        assert_eq!(
-            uri_encode("a b+c%2e?#\\ü/~._-", true),
-            "a%20b%2Bc%252e%3F%23%5C%C3%BC/~._-"
-        );
-        assert_eq!(uri_encode("a/b=c", false), "a%2Fb%3Dc");
     }
 
     #[test]

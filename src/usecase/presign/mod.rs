@@ -12,7 +12,6 @@
 mod key;
 mod location;
 mod post_policy;
-mod sign;
 
 use std::collections::BTreeMap;
 use std::net::IpAddr;
@@ -24,7 +23,7 @@ use time::OffsetDateTime;
 pub use key::{KeyError, KeyPrefix, MAX_KEY_BYTES, ObjectKey};
 pub use location::S3Location;
 pub use post_policy::{ContentType, ContentTypeError};
-pub use sign::SignError;
+pub use crate::aws::s3::SignError;
 
 use crate::auth::Caller;
 use crate::config::PresignConfig;
@@ -207,7 +206,7 @@ impl Presigner {
             .into_iter()
             .collect();
         let signed_headers: Vec<(&str, &str)> = headers.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
-        let signed = sign::presign(
+        let signed = crate::aws::s3::presign(
             method.as_str(),
             &url,
             &signed_headers,

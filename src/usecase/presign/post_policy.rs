@@ -11,7 +11,7 @@ use data_encoding::BASE64;
 use serde_json::{Value, json};
 use time::OffsetDateTime;
 
-use super::sign::{PostSignature, sign_policy};
+use crate::aws::s3::{PostSignature, sign_policy};
 use crate::aws::sts::Credentials;
 use crate::runtime::clock::format_time;
 

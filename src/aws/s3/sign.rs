@@ -1,7 +1,9 @@
 //! `SigV4` with the user's own session keys: query-string presigning of one request
 //! (`aws-sigv4`, the signer the AWS SDK itself uses), and the signature of a POST policy
-//! (`SigV4`'s signing key over the base64 policy).
+//! (`SigV4`'s signing key over the base64 policy). Callers hand in the user's `Credentials`
+//! and get URLs and form fields back: no SDK type leaves this module.
 
+use std::fmt::Write as _;
 use std::time::{Duration, SystemTime};
 
 use aws_sigv4::http_request::{
@@ -12,7 +14,6 @@ use aws_sigv4::sign::v4;
 use time::OffsetDateTime;
 use time::macros::format_description;
 
-use super::location::uri_encode;
 use crate::aws::sts::Credentials;
 
 #[derive(Debug, thiserror::Error)]
@@ -92,6 +93,21 @@ pub fn sign_policy(policy_b64: &str, creds: &Credentials, region: &str, now: Sys
     v4::calculate_signature(key, policy_b64.as_bytes())
 }
 
+/// `SigV4`'s URI encoding: every byte but `A-Z a-z 0-9 - . _ ~` (and `/` when `keep_slash`) as
+/// `%XX` in upper-case hex.
+pub fn uri_encode(s: &str, keep_slash: bool) -> String {
+    let mut out = String::with_capacity(s.len() * 3);
+    for b in s.bytes() {
+        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~') || (keep_slash && b == b'/') {
+            out.push(char::from(b));
+        } else {
+            // Writing to a String cannot fail.
+            let _ = write!(out, "%{b:02X}");
+        }
+    }
+    out
+}
+
 fn identity(creds: &Credentials) -> aws_smithy_runtime_api::client::identity::Identity {
     aws_credential_types::Credentials::new(
         creds.access_key_id(),
@@ -153,6 +169,15 @@ mod tests {
             .find_map(|p| p.strip_prefix("X-Amz-Signature="))
             .unwrap();
         assert_eq!(sig.len(), 64);
+    }
+
+    #[test]
+    fn everything_but_unreserved_characters_and_slashes_is_encoded() {
+        assert_eq!(
+            uri_encode("a b+c%2e?#\\ü/~._-", true),
+            "a%20b%2Bc%252e%3F%23%5C%C3%BC/~._-"
+        );
+        assert_eq!(uri_encode("a/b=c", false), "a%2Fb%3Dc");
     }
 
     #[test]
