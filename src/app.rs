@@ -135,7 +135,7 @@ impl Application {
         let store = Store::connect(&config.database).await?;
         flag_accesses_without_variant(&policies, &store).await;
 
-        let sdk = crate::aws::sdk_config(&config.aws).await;
+        let sdk = crate::aws::Sdk::load(&config.aws).await;
 
         let metrics = Arc::new(Metrics::new());
         metrics.index_templates(policies.names());
@@ -156,12 +156,7 @@ impl Application {
             Duration::from_secs(config.aws.call_timeout_seconds),
             Arc::clone(&metrics),
         ));
-        let s3 = crate::aws::s3_client_counted(&sdk, &config.aws, &gate);
-        let sts = Sts::new(
-            crate::aws::sts_client_counted(&sdk, &gate),
-            &config.aws,
-            Arc::clone(&gate),
-        );
+        let sts = Sts::new(&sdk, &config.aws, Arc::clone(&gate));
         // Boxed: an SDK call held inline would make every caller's start-up future large.
         let trial = Box::pin(sts.check_packing(&policies, &config.storage.bucket_prefix, &config.storage.prefix_root));
         if let Ok(tried) = tokio::time::timeout(Duration::from_secs(config.aws.call_timeout_seconds * 2), trial).await {
@@ -169,8 +164,8 @@ impl Application {
         } else {
             tracing::warn!("the start-up trial AssumeRole did not answer in time; vends will tell");
         }
-        let buckets = Arc::new(Buckets::new(s3, &config.storage, &config.aws, Arc::clone(&metrics)));
-        let provisioner = Provisioner::new(store.clone(), Arc::clone(&buckets), &config, Arc::clone(&gate));
+        let buckets = Arc::new(Buckets::new(&sdk, &config.storage, &config.aws, gate));
+        let provisioner = Provisioner::new(store.clone(), Arc::clone(&buckets), &config, Arc::clone(&metrics));
         let keys = KeyCache::new(KeyCacheParts {
             sts,
             min_remaining: Duration::from_secs(config.aws.min_remaining_seconds),
@@ -214,7 +209,6 @@ impl Application {
         let admin = Admin::new(AdminParts {
             store: store.clone(),
             buckets,
-            gate,
             vend: Arc::clone(&vend),
             tag_key: config.aws.session_tag_key.clone(),
             permission: config.admin.permission.clone(),

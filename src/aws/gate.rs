@@ -9,8 +9,8 @@ use std::time::Duration;
 use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
 use tokio::sync::{Semaphore, SemaphorePermit};
 
-use crate::aws::UpstreamError;
-use crate::config::LimitsConfig;
+use crate::aws::{Error, Service};
+use crate::config::{AwsConfig, LimitsConfig};
 use crate::runtime::metrics::Metrics;
 
 /// Global gate on AWS calls: at most `max_concurrent_aws_calls` in flight, and `AssumeRole` at
@@ -34,18 +34,28 @@ impl AwsGate {
         }
     }
 
-    /// Where the callers behind this gate count their AWS calls.
-    pub fn metrics(&self) -> &Arc<Metrics> {
+    /// A gate of its own for a one-off command (`bootstrap`, `doctor`, a test's set-up): the
+    /// configured limits, and metrics no one serves.
+    pub fn for_command(aws: &AwsConfig, limits: &LimitsConfig) -> Arc<Self> {
+        Arc::new(Self::new(
+            limits,
+            Duration::from_secs(aws.call_timeout_seconds),
+            Arc::new(Metrics::new()),
+        ))
+    }
+
+    /// Where the calls behind this gate are counted.
+    pub(in crate::aws) fn metrics(&self) -> &Arc<Metrics> {
         &self.metrics
     }
 
-    /// A slot for one S3 or STS call.
-    pub async fn call(&self, service: &'static str) -> Result<SemaphorePermit<'_>, UpstreamError> {
+    /// A slot for one S3 or STS call (or a run of them: a bucket's settings, a teardown).
+    pub(in crate::aws) async fn call(&self, service: Service) -> Result<SemaphorePermit<'_>, Error> {
         tokio::time::timeout(self.max_wait, self.in_flight.acquire())
             .await
             .ok()
             .and_then(Result::ok)
-            .ok_or_else(|| UpstreamError::Unavailable {
+            .ok_or_else(|| Error::Unavailable {
                 service,
                 detail: "all AWS call slots busy (limits.max_concurrent_aws_calls)".to_owned(),
             })
@@ -54,26 +64,25 @@ impl AwsGate {
     /// Counts an attempt the SDK made again; a retried `AssumeRole` is charged to the
     /// per-second budget like a first attempt (without waiting: the retry is already under
     /// way), so retries cannot push STS past the configured rate unnoticed.
-    pub fn note_retry(&self, service: &str, operation: &str) {
-        let service = service.to_ascii_lowercase();
+    pub(in crate::aws) fn note_retry(&self, service: Service, operation: &str) {
         self.metrics
             .aws_retries
             .with_label_values(&[service.as_str(), operation])
             .inc();
-        if service == "sts" && operation == "AssumeRole" {
+        if service == Service::Sts && operation == "AssumeRole" {
             let _charged = self.assume_role.check();
         }
     }
 
     /// A slot for one `AssumeRole` call, within the per-second budget.
-    pub async fn assume_role(&self) -> Result<SemaphorePermit<'_>, UpstreamError> {
+    pub(in crate::aws) async fn assume_role(&self) -> Result<SemaphorePermit<'_>, Error> {
         tokio::time::timeout(self.max_wait, self.assume_role.until_ready())
             .await
-            .map_err(|_| UpstreamError::Unavailable {
-                service: "sts",
+            .map_err(|_| Error::Unavailable {
+                service: Service::Sts,
                 detail: "AssumeRole budget exhausted (limits.assume_role_per_second)".to_owned(),
             })?;
-        self.call("sts").await
+        self.call(Service::Sts).await
     }
 }
 
@@ -88,13 +97,13 @@ mod tests {
             ..LimitsConfig::default()
         };
         let gate = AwsGate::new(&config, Duration::from_secs(1), Arc::new(Metrics::new()));
-        gate.note_retry("S3", "PutBucketCors");
+        gate.note_retry(Service::S3, "PutBucketCors");
         assert!(
             gate.assume_role.check().is_ok(),
             "an S3 retry costs no AssumeRole budget"
         );
         let fresh = AwsGate::new(&config, Duration::from_secs(1), Arc::new(Metrics::new()));
-        fresh.note_retry("STS", "AssumeRole");
+        fresh.note_retry(Service::Sts, "AssumeRole");
         assert!(
             fresh.assume_role.check().is_err(),
             "the retry used this second's AssumeRole"
@@ -111,9 +120,9 @@ mod tests {
             ..LimitsConfig::default()
         };
         let gate = AwsGate::new(&config, Duration::from_millis(50), Arc::default());
-        let held = gate.call("s3").await.unwrap();
-        assert!(matches!(gate.call("s3").await, Err(UpstreamError::Unavailable { .. })));
+        let held = gate.call(Service::S3).await.unwrap();
+        assert!(matches!(gate.call(Service::S3).await, Err(Error::Unavailable { .. })));
         drop(held);
-        assert!(gate.call("s3").await.is_ok());
+        assert!(gate.call(Service::S3).await.is_ok());
     }
 }

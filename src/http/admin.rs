@@ -12,7 +12,7 @@ use serde::{Deserialize, Serialize};
 use super::error::{ApiError, ErrorBody, invalid_query};
 use super::extract::bearer_token;
 use crate::auth::{Caller, Verifier};
-use crate::aws::s3::BucketError;
+use crate::aws::Error as AwsError;
 use crate::store::{AdminAction, KeyOwner, UserQuery};
 use crate::usecase::admin::{self, Admin, AdminError, MAX_PAGE, UserView};
 
@@ -181,16 +181,21 @@ fn api_error(e: AdminError) -> ApiError {
             code: "bucket_not_empty",
             message: e.to_string(),
         },
-        AdminError::Bucket(BucketError::Upstream(u)) => super::credentials::upstream_error("admin action", &u),
-        e @ AdminError::Bucket(BucketError::ExistingPolicy(_)) => ApiError::Conflict {
+        AdminError::Aws(
+            u @ (AwsError::Unavailable { .. }
+            | AwsError::Denied { .. }
+            | AwsError::Rejected { .. }
+            | AwsError::Internal { .. }),
+        ) => super::credentials::upstream_error("admin action", &u),
+        e @ AdminError::Aws(AwsError::ExistingPolicy(_)) => ApiError::Conflict {
             code: "bucket_policy_unreadable",
             message: e.to_string(),
         },
-        e @ AdminError::Bucket(BucketError::PolicyFull { .. }) => ApiError::Conflict {
+        e @ AdminError::Aws(AwsError::PolicyFull { .. }) => ApiError::Conflict {
             code: "revocation_capacity_exhausted",
             message: format!("{e}; older revocations leave it as their sessions expire: disable the user meanwhile"),
         },
-        AdminError::Bucket(BucketError::NotEmptied { left, first }) => {
+        AdminError::Aws(AwsError::NotEmptied { left, first }) => {
             tracing::error!(objects_left = left, aws_error = %first, "delete incomplete: S3 refused to delete objects; the user stays disabled and revoked");
             ApiError::DeleteIncomplete {
                 objects_left: left,
@@ -200,7 +205,7 @@ fn api_error(e: AdminError) -> ApiError {
         // Logged where it happened (admin/shared.rs).
         AdminError::PolicyBusy => ApiError::Unavailable("the shared bucket's policy"),
         AdminError::Store(e) if e.is_unavailable() => super::credentials::store_unavailable("admin action", &e),
-        e @ (AdminError::Store(_) | AdminError::Bucket(_)) => ApiError::internal("admin action failed", &e),
+        e @ AdminError::Store(_) => ApiError::internal("admin action failed", &e),
     }
 }
 

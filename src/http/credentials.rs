@@ -8,8 +8,7 @@ use serde::{Deserialize, Serialize};
 use super::error::{ApiError, invalid_query};
 use super::extract::Authenticated;
 use super::{Endpoint, MaxBody, TrustedProxies};
-use crate::aws::UpstreamError;
-use crate::aws::s3::BucketError;
+use crate::aws::{Error as AwsError, Service};
 use crate::provision::ProvisionError;
 use crate::runtime::clock::format_time;
 use crate::usecase::vend::{Handout, Vend, VendError};
@@ -171,9 +170,7 @@ pub(super) fn vend_error(e: VendError) -> ApiError {
             message: e.to_string(),
         },
         VendError::Provisioning(p) => match &*p {
-            ProvisionError::Upstream(u) | ProvisionError::Bucket(BucketError::Upstream(u)) => {
-                upstream_error("provisioning failed", u)
-            }
+            ProvisionError::Aws(u) => upstream_error("provisioning failed", u),
             ProvisionError::Store(e) if e.is_unavailable() => store_unavailable("provisioning", e),
             ProvisionError::RateLimited(wait) => ApiError::ProvisioningRateLimited(wait.as_secs() + 1),
             ProvisionError::DailyLimit(wait) => ApiError::NewUserLimitReached(wait.as_secs() + 1),
@@ -186,7 +183,7 @@ pub(super) fn vend_error(e: VendError) -> ApiError {
             }
             // Logged (user id and reason) and counted where the row was read.
             ProvisionError::Mapping { .. } => ApiError::Internal,
-            other @ (ProvisionError::Store(_) | ProvisionError::Identity(_) | ProvisionError::Bucket(_)) => {
+            other @ (ProvisionError::Store(_) | ProvisionError::Identity(_)) => {
                 ApiError::internal("provisioning failed", other)
             }
         },
@@ -219,23 +216,32 @@ pub fn store_unavailable(context: &str, e: &crate::store::StoreError) -> ApiErro
     ApiError::Unavailable("the database")
 }
 
-pub fn upstream_error(context: &str, e: &UpstreamError) -> ApiError {
+pub fn upstream_error(context: &str, e: &AwsError) -> ApiError {
     match e {
-        UpstreamError::Unavailable { service, .. } => {
+        AwsError::Unavailable { service, .. } => {
             tracing::warn!(error = %e, "{context}");
-            ApiError::Unavailable(if *service == "sts" { "AWS STS" } else { "AWS S3" })
+            ApiError::Unavailable(match service {
+                Service::Sts => "AWS STS",
+                Service::S3 => "AWS S3",
+                Service::Iam => "AWS IAM",
+            })
         }
         // IAM applies a change to the role (trust or permissions) a few seconds after it is
         // made, and STS refuses until then: retry later. A role that stays refused is a
         // configuration problem; the log, the `StsvendAssumeRoleRejected` alert and `stsvend
         // doctor` name it.
-        UpstreamError::Rejected {
-            service: "sts", code, ..
-        } if code == "AccessDenied" => {
+        AwsError::Denied {
+            service: Service::Sts, ..
+        } => {
             tracing::error!(error = %e, "{context}: STS refused AssumeRole; if the role was just changed, IAM has not applied it yet, otherwise check its trust policy and the service's policy (`stsvend doctor`)");
             ApiError::Unavailable("AWS STS")
         }
-        UpstreamError::Rejected { .. } => ApiError::internal(context, e),
+        AwsError::Denied { .. }
+        | AwsError::Rejected { .. }
+        | AwsError::Internal { .. }
+        | AwsError::ExistingPolicy(_)
+        | AwsError::NotEmptied { .. }
+        | AwsError::PolicyFull { .. } => ApiError::internal(context, e),
     }
 }
 

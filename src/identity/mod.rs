@@ -10,9 +10,11 @@ use std::fmt;
 use sha2::{Digest, Sha256};
 
 mod prefix;
+mod revocation;
 mod template;
 
 pub use prefix::{MAX_PREFIX_ROOT, UserPrefix, validate_prefix_root};
+pub use revocation::PrefixRevocation;
 pub use template::TemplateId;
 
 /// Characters of the lowercase base32 hash used in names (26 chars = 130 bits).

@@ -5,17 +5,17 @@
 //! sessions at least as long as `aws.session_duration_seconds`. Every run reads first and writes
 //! only what differs, printing one line per item; `--dry-run` stops after the reading.
 
-use aws_sdk_iam::operation::get_role::GetRoleError;
-use aws_sdk_iam::operation::get_role_policy::GetRolePolicyError;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
-
-use aws_sdk_iam::types::Tag;
-use aws_sdk_sts::error::ProvideErrorMetadata;
 
 use super::documents::{self, PERMISSION_POLICY_NAME};
 use super::plan::{Desired, MIN_MAX_SESSION, Observed, Step, plan};
-use super::{CallerIdentity, OpsError, RoleArn, caller_identity, role_of_session};
-use crate::aws::UpstreamError;
+use super::{OpsError, RoleArn, role_of_session};
+use crate::aws::gate::AwsGate;
+use crate::aws::iam::{Iam, NewRole};
+use crate::aws::s3::{Buckets, Created};
+use crate::aws::sts::{CallerIdentity, Sts};
+use crate::aws::{Error as AwsError, Sdk};
 use crate::config::Config;
 
 pub struct Options {
@@ -24,22 +24,15 @@ pub struct Options {
     pub principal_arn: Option<String>,
 }
 
-fn iam_error<E, R>(operation: &'static str) -> impl Fn(aws_sdk_iam::error::SdkError<E, R>) -> OpsError
-where
-    E: aws_sdk_iam::error::ProvideErrorMetadata + std::error::Error + 'static,
-    R: std::fmt::Debug + 'static,
-{
-    move |e| OpsError::Aws(UpstreamError::classify("iam", operation, &e))
-}
-
 pub async fn run(config: &Config, opts: &Options) -> Result<(), OpsError> {
     let role = RoleArn::parse(&config.aws.role_arn)?;
     let account = config.aws.account_id();
-    let sdk = crate::aws::sdk_config(&config.aws).await;
-    let iam = aws_sdk_iam::Client::new(&sdk);
-    let sts = crate::aws::sts_client(&sdk);
+    let sdk = Sdk::load(&config.aws).await;
+    let iam = Iam::new(&sdk);
+    let gate = AwsGate::for_command(&config.aws, &config.limits);
+    let sts = Sts::new(&sdk, &config.aws, Arc::clone(&gate));
 
-    let caller = caller_identity(&sts).await?;
+    let caller = sts.caller_identity().await?;
     println!("caller: {}", caller.arn);
     if caller.account != role.account {
         return Err(OpsError::Invalid(format!(
@@ -109,7 +102,7 @@ pub async fn run(config: &Config, opts: &Options) -> Result<(), OpsError> {
         }
     }
     if let Some(shared) = config.storage.shared_bucket() {
-        shared_bucket(config, &sdk, &shared, opts.dry_run).await?;
+        shared_bucket(config, &sdk, gate, &shared, opts.dry_run).await?;
     }
     if !opts.dry_run {
         println!("note: the service principal needs its own policy; `stsvend bootstrap --dry-run` prints it");
@@ -121,7 +114,8 @@ pub async fn run(config: &Config, opts: &Options) -> Result<(), OpsError> {
 /// (public access blocked, default encryption, owner-enforced objects, CORS) either way.
 async fn shared_bucket(
     config: &Config,
-    sdk: &aws_config::SdkConfig,
+    sdk: &Sdk,
+    gate: Arc<AwsGate>,
     bucket: &crate::identity::BucketName,
     dry_run: bool,
 ) -> Result<(), OpsError> {
@@ -129,23 +123,21 @@ async fn shared_bucket(
         println!("would create (if missing) and lock down the shared bucket {bucket}");
         return Ok(());
     }
-    let s3 = crate::aws::s3_client(sdk, &config.aws);
-    let metrics = std::sync::Arc::new(crate::runtime::metrics::Metrics::new());
-    let buckets = crate::aws::s3::Buckets::new(s3, &config.storage, &config.aws, metrics);
-    match buckets.create(bucket).await.map_err(OpsError::Aws)? {
-        crate::aws::s3::Created::Yes => {}
-        crate::aws::s3::Created::TakenByOther => {
+    let buckets = Buckets::new(sdk, &config.storage, &config.aws, gate);
+    match buckets.create(bucket).await? {
+        Created::Yes => {}
+        Created::TakenByOther => {
             return Err(OpsError::Invalid(format!(
                 "storage.shared_bucket {bucket} belongs to another account; choose another name"
             )));
         }
-        crate::aws::s3::Created::Busy | crate::aws::s3::Created::QuotaExhausted => {
+        Created::Busy | Created::QuotaExhausted => {
             return Err(OpsError::Invalid(format!(
                 "S3 would not create {bucket} now (OperationAborted or TooManyBuckets); run bootstrap again later"
             )));
         }
     }
-    buckets.configure_shared(bucket).await.map_err(OpsError::Aws)?;
+    buckets.configure_shared(bucket).await?;
     println!(
         "shared bucket {bucket}: public access blocked, encrypted by default, objects owned by the bucket owner, CORS set"
     );
@@ -157,29 +149,22 @@ const ASSUMABLE_WAIT: Duration = Duration::from_mins(1);
 
 /// Tries `AssumeRole` (as the caller, who is the trusted principal) until IAM has applied the
 /// role's changes, printing progress; refused for longer than `ASSUMABLE_WAIT` is an error.
-async fn wait_assumable(sts: &aws_sdk_sts::Client, role_arn: &str) -> Result<(), OpsError> {
+async fn wait_assumable(sts: &Sts, role_arn: &str) -> Result<(), OpsError> {
     let started = Instant::now();
     loop {
-        let tried = sts
-            .assume_role()
-            .role_arn(role_arn)
-            .role_session_name("stsvend-bootstrap-check")
-            .duration_seconds(900)
-            .send()
-            .await;
-        match tried {
-            Ok(_) => {
+        match sts.assume_plain(role_arn, "stsvend-bootstrap-check", 900).await {
+            Ok(()) => {
                 println!("role assumable after {} s", started.elapsed().as_secs());
                 return Ok(());
             }
-            Err(e) if e.code() == Some("AccessDenied") && started.elapsed() < ASSUMABLE_WAIT => {
+            Err(e) if e.is_denied() && started.elapsed() < ASSUMABLE_WAIT => {
                 println!(
                     "waiting for IAM to apply the role ({} s)...",
                     started.elapsed().as_secs()
                 );
                 tokio::time::sleep(Duration::from_secs(2)).await;
             }
-            Err(e) => return Err(UpstreamError::classify("sts", "AssumeRole", &e).into()),
+            Err(e) => return Err(e.into()),
         }
     }
 }
@@ -200,131 +185,78 @@ fn check_principal(arn: &str) -> Result<String, OpsError> {
 
 /// The caller, as a principal a trust policy can name: an assumed-role session becomes its role
 /// (looked up, so a role path is kept).
-async fn default_principal(iam: &aws_sdk_iam::Client, caller: &CallerIdentity) -> String {
+async fn default_principal(iam: &Iam, caller: &CallerIdentity) -> String {
     let Some(role_arn) = role_of_session(&caller.arn) else {
         return caller.arn.clone();
     };
     let name = role_arn.rsplit('/').next().unwrap_or_default();
-    match iam.get_role().role_name(name).send().await {
-        Ok(out) => out.role.map_or(role_arn, |r| r.arn),
+    match iam.role(name).await {
+        Ok(found) => found.map_or(role_arn, |r| r.arn),
         Err(_) => role_arn,
     }
 }
 
-async fn observe(iam: &aws_sdk_iam::Client, role: &RoleArn) -> Result<Option<Observed>, OpsError> {
-    let found = match iam.get_role().role_name(&role.name).send().await {
-        Ok(out) => out.role,
-        Err(e)
-            if e.as_service_error()
-                .is_some_and(GetRoleError::is_no_such_entity_exception) =>
-        {
-            None
-        }
-        Err(e) => return Err(iam_error("GetRole")(e)),
+async fn observe(iam: &Iam, role: &RoleArn) -> Result<Option<Observed>, OpsError> {
+    let Some(found) = iam.role(&role.name).await? else {
+        return Ok(None);
     };
-    let Some(found) = found else { return Ok(None) };
-    let permissions = match iam
-        .get_role_policy()
-        .role_name(&role.name)
-        .policy_name(PERMISSION_POLICY_NAME)
-        .send()
-        .await
-    {
-        Ok(out) => documents::parse_returned(out.policy_document()),
-        Err(e)
-            if e.as_service_error()
-                .is_some_and(GetRolePolicyError::is_no_such_entity_exception) =>
-        {
-            None
-        }
-        Err(e) => return Err(iam_error("GetRolePolicy")(e)),
-    };
+    let permissions = iam
+        .role_policy(&role.name, PERMISSION_POLICY_NAME)
+        .await?
+        .and_then(|doc| documents::parse_returned(&doc));
     Ok(Some(Observed {
-        trust: found.assume_role_policy_document().and_then(documents::parse_returned),
-        max_session: found.max_session_duration().unwrap_or(MIN_MAX_SESSION),
+        trust: found.trust.as_deref().and_then(documents::parse_returned),
+        max_session: found.max_session_seconds.unwrap_or(MIN_MAX_SESSION),
         arn: found.arn,
         permissions,
     }))
 }
 
-async fn apply(iam: &aws_sdk_iam::Client, role: &RoleArn, desired: &Desired, step: &Step) -> Result<(), OpsError> {
+async fn apply(iam: &Iam, role: &RoleArn, desired: &Desired, step: &Step) -> Result<(), AwsError> {
     match step {
         Step::CreateRole { max_session } => {
-            let tag = Tag::builder()
-                .key("managed-by")
-                .value("stsvend")
-                .build()
-                .map_err(|e| OpsError::Invalid(e.to_string()))?;
-            iam.create_role()
-                .role_name(&role.name)
-                .path(&role.path)
-                .assume_role_policy_document(desired.trust.to_string())
-                .max_session_duration(*max_session)
-                .description("stsvend: per-user S3 sessions, each narrowed by a session policy")
-                .tags(tag)
-                .send()
-                .await
-                .map_err(iam_error("CreateRole"))?;
+            iam.create_role(NewRole {
+                name: &role.name,
+                path: &role.path,
+                trust: desired.trust.to_string(),
+                max_session_seconds: *max_session,
+                description: "stsvend: per-user S3 sessions, each narrowed by a session policy",
+                tag: ("managed-by", "stsvend"),
+            })
+            .await
         }
-        Step::UpdateTrust => {
-            iam.update_assume_role_policy()
-                .role_name(&role.name)
-                .policy_document(desired.trust.to_string())
-                .send()
-                .await
-                .map_err(iam_error("UpdateAssumeRolePolicy"))?;
-        }
-        Step::RaiseMaxSession { to, .. } => {
-            iam.update_role()
-                .role_name(&role.name)
-                .max_session_duration(*to)
-                .send()
-                .await
-                .map_err(iam_error("UpdateRole"))?;
-        }
+        Step::UpdateTrust => iam.set_trust(&role.name, desired.trust.to_string()).await,
+        Step::RaiseMaxSession { to, .. } => iam.set_max_session(&role.name, *to).await,
         Step::PutPermissions { .. } => {
-            iam.put_role_policy()
-                .role_name(&role.name)
-                .policy_name(PERMISSION_POLICY_NAME)
-                .policy_document(desired.permissions.to_string())
-                .send()
+            iam.put_role_policy(&role.name, PERMISSION_POLICY_NAME, desired.permissions.to_string())
                 .await
-                .map_err(iam_error("PutRolePolicy"))?;
         }
-        Step::Unchanged(_) => {}
+        Step::Unchanged(_) => Ok(()),
     }
-    Ok(())
 }
 
 /// Other policies on the role widen it beyond the prefix; bootstrap names them but does not
 /// remove what someone else put there.
-async fn warn_other_policies(iam: &aws_sdk_iam::Client, name: &str) {
-    match iam.list_role_policies().role_name(name).send().await {
-        Ok(out) => {
-            for other in out.policy_names().iter().filter(|n| *n != PERMISSION_POLICY_NAME) {
+async fn warn_other_policies(iam: &Iam, name: &str) {
+    match iam.inline_policies(name).await {
+        Ok(names) => {
+            for other in names.iter().filter(|n| *n != PERMISSION_POLICY_NAME) {
                 println!(
                     "warning: the role also has inline policy {other}; its permissions then reach beyond the bucket prefix"
                 );
             }
         }
-        Err(e) => println!(
-            "warning: cannot list the role's inline policies: {}",
-            iam_error("ListRolePolicies")(e)
-        ),
+        Err(e) => println!("warning: cannot list the role's inline policies: {e}"),
     }
-    match iam.list_attached_role_policies().role_name(name).send().await {
-        Ok(out) => {
-            for p in out.attached_policies() {
+    match iam.attached_policies(name).await {
+        Ok(arns) => {
+            for arn in arns {
                 println!(
-                    "warning: the role also has managed policy {} attached; its permissions then reach beyond the bucket prefix",
-                    p.policy_arn().unwrap_or("?")
+                    "warning: the role also has managed policy {arn} attached; its permissions then reach beyond the bucket prefix"
                 );
             }
         }
-        Err(e) => println!(
-            "warning: cannot list the role's attached policies: {}",
-            iam_error("ListAttachedRolePolicies")(e)
-        ),
+        Err(e) => println!("warning: cannot list the role's attached policies: {e}"),
     }
 }
 

@@ -6,12 +6,10 @@ pub mod doctor;
 pub mod documents;
 pub mod plan;
 
-use crate::aws::UpstreamError;
-
 #[derive(Debug, thiserror::Error)]
 pub enum OpsError {
     #[error(transparent)]
-    Aws(#[from] UpstreamError),
+    Aws(#[from] crate::aws::Error),
     #[error("{0}")]
     Invalid(String),
 }
@@ -67,26 +65,6 @@ pub fn role_of_session(arn: &str) -> Option<String> {
 /// True when `arn` names an assumed-role session, i.e. the caller runs on role credentials.
 pub fn is_role_session(arn: &str) -> bool {
     role_of_session(arn).is_some()
-}
-
-/// Who the configured credentials are (STS `GetCallerIdentity`).
-pub struct CallerIdentity {
-    pub arn: String,
-    pub account: String,
-}
-
-pub async fn caller_identity(sts: &aws_sdk_sts::Client) -> Result<CallerIdentity, OpsError> {
-    let out = sts
-        .get_caller_identity()
-        .send()
-        .await
-        .map_err(|e| UpstreamError::classify("sts", "GetCallerIdentity", &e))?;
-    match (out.arn, out.account) {
-        (Some(arn), Some(account)) => Ok(CallerIdentity { arn, account }),
-        _ => Err(OpsError::Invalid(
-            "GetCallerIdentity answered without an ARN or account".to_owned(),
-        )),
-    }
 }
 
 #[cfg(test)]

@@ -16,12 +16,11 @@ use quick_cache::UnitWeighter;
 use quick_cache::sync::DefaultLifecycle;
 
 use crate::auth::Caller;
-use crate::aws::UpstreamError;
-use crate::aws::gate::AwsGate;
-use crate::aws::s3::{BucketError, Buckets, Created};
+use crate::aws::s3::{Buckets, Created};
 use crate::config::Config;
 use crate::identity::{BucketName, IdentityError, MAX_BUCKET_ATTEMPTS, UserId, UserPrefix};
 use crate::runtime::cache::HotCache;
+use crate::runtime::metrics::Metrics;
 use crate::store::{Admission, NewUser, NewUserLimit, ProvisionState, Store, StoreError, UserRecord};
 use mapping::MappingRules;
 pub use mapping::Violation;
@@ -33,14 +32,13 @@ const DAY: std::time::Duration = std::time::Duration::from_hours(24);
 pub enum ProvisionError {
     #[error(transparent)]
     Store(#[from] StoreError),
+    /// S3 failed or refused (`aws::Error` says which).
     #[error(transparent)]
-    Upstream(#[from] UpstreamError),
+    Aws(#[from] crate::aws::Error),
     #[error(transparent)]
     Identity(#[from] IdentityError),
     #[error("no free bucket name after {0} random names")]
     NamesExhausted(u32),
-    #[error(transparent)]
-    Bucket(#[from] BucketError),
     /// New users arrive faster than `limits.new_users_per_minute`; retry after the duration.
     #[error("too many first logins; retry in {0:?}")]
     RateLimited(std::time::Duration),
@@ -71,14 +69,14 @@ struct Inner {
     /// What every stored row is checked against before it is used or cached.
     rules: MappingRules,
     ready: HotCache<UserId, Arc<UserRecord>, UnitWeighter, DefaultLifecycle<UserId, Arc<UserRecord>>>,
-    gate: Arc<AwsGate>,
+    metrics: Arc<Metrics>,
     new_users: crate::runtime::limits::NewUserRate,
     /// `limits.new_users_per_day`, when one applies.
     daily: Option<NewUserLimit>,
 }
 
 impl Provisioner {
-    pub fn new(store: Store, buckets: Arc<Buckets>, config: &Config, gate: Arc<AwsGate>) -> Self {
+    pub fn new(store: Store, buckets: Arc<Buckets>, config: &Config, metrics: Arc<Metrics>) -> Self {
         let (storage, aws) = (&config.storage, &config.aws);
         Self {
             inner: Arc::new(Inner {
@@ -99,7 +97,7 @@ impl Provisioner {
                     let items = usize::try_from(n).unwrap_or(usize::MAX);
                     HotCache::new(items, n, UnitWeighter, DefaultLifecycle::default())
                 },
-                gate,
+                metrics,
                 new_users: crate::runtime::limits::NewUserRate::new(&config.limits),
                 daily: config
                     .new_users_per_day()
@@ -126,7 +124,7 @@ impl Provisioner {
     {
         // A plain lookup first: a returning user's hit needs no caller clone or insert future.
         if let Some(user) = self.inner.ready.get(&caller.user_id) {
-            self.inner.gate.metrics().cache_lookup("mappings", true);
+            self.inner.metrics.cache_lookup("mappings", true);
             return Ok(user);
         }
         // Boxed: the provisioning future is large, and the hit path above should not carry
@@ -145,7 +143,7 @@ impl Provisioner {
     {
         let load = async { self.inner.load_or_provision(caller, meanwhile).await.map(Arc::new) };
         let (user, fresh) = Box::pin(self.inner.ready.get_or_load(&caller.user_id, load)).await?;
-        self.inner.gate.metrics().cache_lookup("mappings", !fresh);
+        self.inner.metrics.cache_lookup("mappings", !fresh);
         Ok(user)
     }
 
@@ -172,7 +170,7 @@ impl Provisioner {
 impl Inner {
     /// Counts a first login refused by the new-user limit `limit` (`per_minute`, `per_day`).
     fn refused(&self, limit: &str) {
-        self.gate.metrics().new_users_refused.with_label_values(&[limit]).inc();
+        self.metrics.new_users_refused.with_label_values(&[limit]).inc();
     }
 
     /// `row` when it agrees with the configuration; otherwise logged (user id and reason,
@@ -181,8 +179,7 @@ impl Inner {
         match self.rules.check(&row) {
             Ok(()) => Ok(row),
             Err(violation) => {
-                self.gate
-                    .metrics()
+                self.metrics
                     .mapping_rejected
                     .with_label_values(&[violation.label()])
                     .inc();
@@ -250,7 +247,7 @@ impl Inner {
                 if row.state == ProvisionState::Ready {
                     // Prefix mode: the row is ready at once. The shared bucket exists already
                     // (`bootstrap`), and the session policy keeps the user in their prefix.
-                    self.gate.metrics().provisioned.inc();
+                    self.metrics.provisioned.inc();
                     tracing::info!(user_id = %row.user_id, bucket = %row.bucket, prefix = row.key_prefix(), "user given a prefix");
                     return Ok(row);
                 }
@@ -259,14 +256,13 @@ impl Inner {
         };
         let started = std::time::Instant::now();
         let mut row = row;
-        // A slot of the global AWS gate for creating the bucket, another for its settings (so
-        // the keys asked for meanwhile take a slot of their own without waiting on this one).
-        let create_slot = self.gate.call("s3").await?;
+        // Each S3 step takes a slot of the global AWS gate (inside `buckets`): the keys asked
+        // for meanwhile take a slot of their own without waiting on the bucket's settings.
         loop {
             match self.buckets.create(&row.bucket).await? {
                 Created::Yes => break,
                 Created::QuotaExhausted => {
-                    self.gate.metrics().bucket_quota_exhausted.inc();
+                    self.metrics.bucket_quota_exhausted.inc();
                     tracing::error!(user_id = %row.user_id, "CreateBucket refused: the account's bucket quota is used up (TooManyBuckets)");
                     return Err(ProvisionError::BucketQuota);
                 }
@@ -289,16 +285,12 @@ impl Inner {
                 }
             }
         }
-        drop(create_slot);
-        let configure = async {
-            let _slot = self.gate.call("s3").await?;
-            self.buckets.configure(&row.bucket, &row.user_id).await
-        };
+        let configure = self.buckets.configure(&row.bucket, &row.user_id);
         let (configured, ()) = futures::join!(Box::pin(configure), meanwhile(row.clone()));
         configured?;
         self.store.mark_ready(&row.user_id).await?;
         row.state = ProvisionState::Ready;
-        let metrics = self.gate.metrics();
+        let metrics = &self.metrics;
         metrics.provisioned.inc();
         metrics.provision_seconds.observe(started.elapsed().as_secs_f64());
         tracing::info!(user_id = %row.user_id, bucket = %row.bucket, elapsed_ms = started.elapsed().as_secs_f64() * 1000.0, "user provisioned");

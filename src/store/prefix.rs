@@ -6,16 +6,7 @@ use time::OffsetDateTime;
 use super::{NewUser, Store, StoreError};
 use crate::identity::{BucketName, UserId, UserPrefix};
 
-/// A user's sessions issued before `cut_off` are denied on a shared bucket.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct PrefixRevocation {
-    pub user_id: UserId,
-    pub cut_off: OffsetDateTime,
-    /// The user's latest first hand-out of keys or of a pre-signed URL, whenever it was (the
-    /// audit's): one after `cut_off` means a session issued since, which only `cut_off`
-    /// spares.
-    pub last_hand_out: Option<OffsetDateTime>,
-}
+pub use crate::identity::PrefixRevocation;
 
 /// What the audit says about one user's sessions.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]

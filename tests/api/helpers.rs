@@ -410,10 +410,10 @@ pub async fn fresh_shared_bucket(config: &Config) -> String {
     let name = format!("stsvend-shared-{}", &uuid::Uuid::new_v4().simple().to_string()[..12]);
     let bucket = stsvend::identity::BucketName::parse(&name).unwrap();
     let buckets = stsvend::aws::s3::Buckets::new(
-        service_s3(),
+        &stsvend::aws::Sdk::load(&config.aws).await,
         &config.storage,
         &config.aws,
-        Arc::new(stsvend::runtime::metrics::Metrics::new()),
+        stsvend::aws::gate::AwsGate::for_command(&config.aws, &config.limits),
     );
     assert!(matches!(
         buckets.create(&bucket).await.unwrap(),

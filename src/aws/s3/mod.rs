@@ -1,8 +1,10 @@
-//! Everything stsvend does to S3 buckets, for provisioning and for the admin actions: create
-//! and lock down (`setup`), the revocation statement in the bucket policy (`policy`), empty and
-//! delete (`teardown`). Callers decide when; this module only knows how. Every call is counted
-//! in the AWS metrics; callers hold a slot of the AWS gate around them.
+//! Everything stsvend does to S3 buckets, for provisioning, the admin actions and the operator
+//! commands: create and lock down (`setup`), the revocation statement in the bucket policy
+//! (`policy`, `shared`), empty and delete (`teardown`), what `doctor` reads (`inspect`), and
+//! URLs and forms signed with a user's own keys (`sign`). Callers decide when; this module
+//! only knows how. Each public call takes its slot of the AWS gate itself.
 
+mod inspect;
 mod policy;
 mod setup;
 mod shared;
@@ -12,35 +14,32 @@ mod teardown;
 use std::sync::Arc;
 
 use aws_sdk_s3::Client;
+use aws_sdk_s3::error::{ProvideErrorMetadata, SdkError};
+use aws_smithy_runtime_api::http::Response;
 
-use crate::aws::UpstreamError;
+use super::calls::{ANSWERS, CallMetrics, PROBE_ANSWERS, RetryCounter};
+use super::gate::AwsGate;
+use super::{Error, Sdk, Service};
 use crate::config::{AwsConfig, StorageConfig};
 use crate::identity::AccountId;
-use crate::runtime::metrics::Metrics;
 
+pub use inspect::Lockdown;
 pub use policy::{REVOKE_SID, merge_policy, revocation_statement};
 pub use shared::{MAX_BUCKET_POLICY_BYTES, SharedPolicy, render_shared_policy, revocation_statements};
 pub use sign::{PostSignature, SignError, presign, sign_policy, uri_encode};
 
-#[derive(Debug, thiserror::Error)]
-pub enum BucketError {
-    #[error(transparent)]
-    Upstream(#[from] UpstreamError),
-    #[error("the bucket's existing policy is not a JSON policy document: {0}")]
-    ExistingPolicy(String),
-    #[error("request could not be built: {0}")]
-    Request(String),
-    /// S3 refused to delete `left` objects (per-key errors of `DeleteObjects`); `first` is
-    /// AWS's error code for the first of them (`AccessDenied`: an SCP, a bucket policy or
-    /// object lock).
-    #[error("{left} objects could not be deleted (AWS: {first})")]
-    NotEmptied { left: u64, first: String },
-    /// The shared bucket's policy cannot hold one more revocation: every user revoked within
-    /// a session's lifetime in one statement would be `bytes` long (S3 allows 20 KiB).
-    #[error(
-        "the shared bucket's policy is full: {users} users revoked within a session's lifetime need {bytes} bytes (S3 allows 20480)"
-    )]
-    PolicyFull { users: usize, bytes: usize },
+/// A failed S3 call, classified.
+fn failed<E>(e: SdkError<E, Response>) -> Error
+where
+    E: ProvideErrorMetadata + std::error::Error + 'static,
+{
+    Error::from_sdk(Service::S3, e)
+}
+
+impl From<aws_sdk_s3::error::BuildError> for Error {
+    fn from(e: aws_sdk_s3::error::BuildError) -> Self {
+        Self::build(Service::S3, e)
+    }
 }
 
 /// What emptying and deleting a bucket removed.
@@ -66,24 +65,34 @@ pub enum Created {
 /// The S3 client with the settings every user bucket gets.
 pub struct Buckets {
     s3: Client,
+    /// The client a revocation probe is built from (with the probe's keys): its refusals are
+    /// the answer it waits for, not failures.
+    probe: aws_sdk_s3::config::Builder,
     region: String,
     /// The service's account: the admin calls on an existing bucket send it as
     /// `ExpectedBucketOwner`, so S3 refuses them on a bucket of the same name elsewhere.
     owner: AccountId,
     cors_origins: Vec<String>,
     kms_key_id: Option<String>,
-    metrics: Arc<Metrics>,
+    gate: Arc<AwsGate>,
 }
 
 impl Buckets {
-    pub fn new(s3: Client, storage: &StorageConfig, aws: &AwsConfig, metrics: Arc<Metrics>) -> Self {
+    pub fn new(sdk: &Sdk, storage: &StorageConfig, aws: &AwsConfig, gate: Arc<AwsGate>) -> Self {
+        let metrics = Arc::clone(gate.metrics());
+        let s3 = sdk
+            .s3_config()
+            .interceptor(RetryCounter(Arc::clone(&gate)))
+            .interceptor(CallMetrics::new(Arc::clone(&metrics), ANSWERS))
+            .build();
         Self {
-            s3,
+            s3: Client::from_conf(s3),
+            probe: sdk.s3_config().interceptor(CallMetrics::new(metrics, PROBE_ANSWERS)),
             region: aws.region.clone(),
             owner: aws.account_id(),
             cors_origins: storage.cors_allowed_origins.clone(),
             kms_key_id: storage.kms_key_id.clone(),
-            metrics,
+            gate,
         }
     }
 }

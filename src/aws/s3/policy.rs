@@ -8,9 +8,9 @@ use serde_json::{Value, json};
 use time::OffsetDateTime;
 
 use super::shared::SharedPolicy;
-use super::{BucketError, Buckets};
+use super::{Buckets, failed};
 use crate::aws::sts::Credentials;
-use crate::aws::{observe, observe_expected};
+use crate::aws::{Error, Service};
 use crate::identity::{BucketName, UserId};
 use crate::runtime::clock::format_time;
 
@@ -47,7 +47,7 @@ pub(super) fn deny_sessions(
 }
 
 /// `existing` with stsvend's revocation statement replaced by `statement` (or added).
-pub fn merge_policy(existing: Option<&str>, statement: Value) -> Result<String, BucketError> {
+pub fn merge_policy(existing: Option<&str>, statement: Value) -> Result<String, Error> {
     let (mut doc, mut statements) = split_policy(existing)?;
     statements.retain(|s| s.get("Sid").and_then(Value::as_str) != Some(REVOKE_SID));
     statements.push(statement);
@@ -58,20 +58,20 @@ pub fn merge_policy(existing: Option<&str>, statement: Value) -> Result<String, 
 /// A bucket's policy document without its statements, and the statements (a single one given
 /// as an object included); a document with a `Version`, and none, when there is no policy. A
 /// policy that is not a JSON policy document is an error: it is never overwritten.
-pub(super) fn split_policy(existing: Option<&str>) -> Result<(Value, Vec<Value>), BucketError> {
+pub(super) fn split_policy(existing: Option<&str>) -> Result<(Value, Vec<Value>), Error> {
     let mut doc = match existing.filter(|t| !t.trim().is_empty()) {
         None => json!({"Version": "2012-10-17"}),
-        Some(text) => serde_json::from_str::<Value>(text).map_err(|e| BucketError::ExistingPolicy(e.to_string()))?,
+        Some(text) => serde_json::from_str::<Value>(text).map_err(|e| Error::ExistingPolicy(e.to_string()))?,
     };
     let obj = doc
         .as_object_mut()
-        .ok_or_else(|| BucketError::ExistingPolicy("not a JSON object".to_owned()))?;
+        .ok_or_else(|| Error::ExistingPolicy("not a JSON object".to_owned()))?;
     let statements = match obj.remove("Statement") {
         None => Vec::new(),
         Some(Value::Array(list)) => list,
         Some(one @ Value::Object(_)) => vec![one],
         Some(_) => {
-            return Err(BucketError::ExistingPolicy(
+            return Err(Error::ExistingPolicy(
                 "Statement is neither a list nor an object".to_owned(),
             ));
         }
@@ -90,8 +90,9 @@ impl Buckets {
         tag_key: &str,
         user_id: &UserId,
         before: OffsetDateTime,
-    ) -> Result<(), BucketError> {
-        let existing = self.current_policy(bucket).await?;
+    ) -> Result<(), Error> {
+        let _slot = self.gate.call(Service::S3).await?;
+        let existing = self.read_policy(bucket).await?;
         let policy = merge_policy(
             existing.as_deref(),
             revocation_statement(bucket, tag_key, user_id, before),
@@ -104,55 +105,51 @@ impl Buckets {
 impl Buckets {
     /// Writes a shared bucket's rendered policy (see `shared`); one without statements
     /// removes the bucket's policy (S3 refuses an empty one).
-    pub async fn set_policy(&self, bucket: &BucketName, policy: SharedPolicy) -> Result<(), BucketError> {
+    pub async fn set_policy(&self, bucket: &BucketName, policy: SharedPolicy) -> Result<(), Error> {
+        let _slot = self.gate.call(Service::S3).await?;
         if policy.statements > 0 {
             return self.put_policy(bucket, policy.text).await;
         }
-        observe(
-            &self.metrics,
-            "s3",
-            "DeleteBucketPolicy",
-            self.s3
-                .delete_bucket_policy()
-                .bucket(bucket.as_str())
-                .expected_bucket_owner(self.owner.as_str())
-                .send()
-                .await,
-        )?;
+        self.s3
+            .delete_bucket_policy()
+            .bucket(bucket.as_str())
+            .expected_bucket_owner(self.owner.as_str())
+            .send()
+            .await
+            .map_err(failed)?;
         Ok(())
     }
 
     /// The bucket's policy; `None` when it has none.
-    pub async fn current_policy(&self, bucket: &BucketName) -> Result<Option<String>, BucketError> {
-        Ok(observe_expected(
-            &self.metrics,
-            "s3",
-            "GetBucketPolicy",
-            self.s3
-                .get_bucket_policy()
-                .bucket(bucket.as_str())
-                .expected_bucket_owner(self.owner.as_str())
-                .send()
-                .await,
-            |e| e.code() == Some("NoSuchBucketPolicy"),
-        )?
-        .ok()
-        .and_then(|out| out.policy))
+    pub async fn current_policy(&self, bucket: &BucketName) -> Result<Option<String>, Error> {
+        let _slot = self.gate.call(Service::S3).await?;
+        self.read_policy(bucket).await
     }
 
-    async fn put_policy(&self, bucket: &BucketName, policy: String) -> Result<(), BucketError> {
-        observe(
-            &self.metrics,
-            "s3",
-            "PutBucketPolicy",
-            self.s3
-                .put_bucket_policy()
-                .bucket(bucket.as_str())
-                .expected_bucket_owner(self.owner.as_str())
-                .policy(policy)
-                .send()
-                .await,
-        )?;
+    async fn read_policy(&self, bucket: &BucketName) -> Result<Option<String>, Error> {
+        match self
+            .s3
+            .get_bucket_policy()
+            .bucket(bucket.as_str())
+            .expected_bucket_owner(self.owner.as_str())
+            .send()
+            .await
+        {
+            Ok(out) => Ok(out.policy),
+            Err(e) if e.code() == Some("NoSuchBucketPolicy") => Ok(None),
+            Err(e) => Err(failed(e)),
+        }
+    }
+
+    async fn put_policy(&self, bucket: &BucketName, policy: String) -> Result<(), Error> {
+        self.s3
+            .put_bucket_policy()
+            .bucket(bucket.as_str())
+            .expected_bucket_owner(self.owner.as_str())
+            .policy(policy)
+            .send()
+            .await
+            .map_err(failed)?;
         Ok(())
     }
 }
@@ -164,30 +161,34 @@ impl Buckets {
     /// AWS's clock, from the `Date` of an S3 answer about `bucket` (whole seconds: AWS's time
     /// is in `[returned, returned + 1 s)`). Revocation cut-offs are compared by AWS with
     /// `aws:TokenIssueTime`, which STS stamps by that clock, so they are taken from it.
-    pub async fn aws_time(&self, bucket: &BucketName) -> Result<OffsetDateTime, BucketError> {
+    pub async fn aws_time(&self, bucket: &BucketName) -> Result<OffsetDateTime, Error> {
+        let _slot = self.gate.call(Service::S3).await?;
+        self.read_aws_time(bucket).await
+    }
+
+    async fn read_aws_time(&self, bucket: &BucketName) -> Result<OffsetDateTime, Error> {
         let date = DateReader::default();
-        observe(
-            &self.metrics,
-            "s3",
-            "HeadBucket",
-            self.s3
-                .head_bucket()
-                .bucket(bucket.as_str())
-                .expected_bucket_owner(self.owner.as_str())
-                .customize()
-                .interceptor(date.clone())
-                .send()
-                .await,
-        )?;
-        date.get()
-            .ok_or_else(|| BucketError::Request("S3 answered without a usable Date header".to_owned()))
+        self.s3
+            .head_bucket()
+            .bucket(bucket.as_str())
+            .expected_bucket_owner(self.owner.as_str())
+            .customize()
+            .interceptor(date.clone())
+            .send()
+            .await
+            .map_err(failed)?;
+        date.get().ok_or_else(|| Error::Internal {
+            service: Service::S3,
+            detail: "HeadBucket: S3 answered without a usable Date header".to_owned(),
+        })
     }
 
     /// Returns once AWS's clock has reached `t` (asking it a few times a second), or after a
     /// few seconds, so sessions issued from then on carry an issue time at or after a cut-off.
-    pub async fn wait_for_aws_time(&self, bucket: &BucketName, t: OffsetDateTime) -> Result<(), BucketError> {
+    pub async fn wait_for_aws_time(&self, bucket: &BucketName, t: OffsetDateTime) -> Result<(), Error> {
+        let _slot = self.gate.call(Service::S3).await?;
         let started = std::time::Instant::now();
-        while self.aws_time(bucket).await? < t {
+        while self.read_aws_time(bucket).await? < t {
             if started.elapsed() > AWS_TIME_WAIT {
                 tracing::warn!(bucket = %bucket, "AWS's clock did not reach the revocation cut-off in time");
                 break;
@@ -198,7 +199,8 @@ impl Buckets {
     }
 
     /// Waits, at most `bound`, until `probe` (a session issued before a revocation's cut-off)
-    /// is refused on `bucket`: AWS applies a new bucket policy after a delay. True once it is.
+    /// is refused on `bucket`: AWS applies a new bucket policy after a delay. True once it is;
+    /// false after `bound`, or when no AWS call slot came free.
     pub async fn wait_until_refused(
         &self,
         bucket: &BucketName,
@@ -206,10 +208,12 @@ impl Buckets {
         probe: &Credentials,
         bound: std::time::Duration,
     ) -> bool {
+        let Ok(_slot) = self.gate.call(Service::S3).await else {
+            return false;
+        };
         let conf = self
-            .s3
-            .config()
-            .to_builder()
+            .probe
+            .clone()
             .credentials_provider(aws_sdk_s3::config::Credentials::new(
                 probe.access_key_id(),
                 probe.secret_access_key(),
@@ -229,7 +233,6 @@ impl Buckets {
                 .set_prefix((!prefix.is_empty()).then(|| prefix.to_owned()))
                 .send()
                 .await;
-            self.metrics.aws_calls.with_label_values(&["s3", "ListObjectsV2"]).inc();
             if let Err(e) = &listed
                 && e.code() == Some("AccessDenied")
             {
@@ -326,11 +329,11 @@ mod tests {
     fn a_policy_that_is_not_json_is_not_overwritten() {
         assert!(matches!(
             merge_policy(Some("not json"), stmt()),
-            Err(BucketError::ExistingPolicy(_))
+            Err(Error::ExistingPolicy(_))
         ));
         assert!(matches!(
             merge_policy(Some(r#"{"Statement": 3}"#), stmt()),
-            Err(BucketError::ExistingPolicy(_))
+            Err(Error::ExistingPolicy(_))
         ));
     }
 }

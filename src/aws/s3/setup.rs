@@ -7,8 +7,8 @@ use aws_sdk_s3::types::{
     ServerSideEncryptionByDefault, ServerSideEncryptionConfiguration, ServerSideEncryptionRule, Tag, Tagging,
 };
 
-use super::{Buckets, Created};
-use crate::aws::{UpstreamError, observe, observe_expected};
+use super::{Buckets, Created, failed};
+use crate::aws::{Error, Service};
 use crate::identity::{BucketName, UserId};
 
 /// S3's answer to `CreateBucket` once the account holds as many buckets as its quota allows.
@@ -45,7 +45,8 @@ fn location_constraint(region: &str) -> Option<BucketLocationConstraint> {
 
 impl Buckets {
     #[tracing::instrument(skip(self), fields(bucket = %bucket))]
-    pub async fn create(&self, bucket: &BucketName) -> Result<Created, UpstreamError> {
+    pub async fn create(&self, bucket: &BucketName) -> Result<Created, Error> {
+        let _slot = self.gate.call(Service::S3).await?;
         let mut req = self
             .s3
             .create_bucket()
@@ -58,17 +59,16 @@ impl Buckets {
                     .build(),
             );
         }
-        let created = observe_expected(&self.metrics, "s3", "CreateBucket", req.send().await, |e| {
-            e.is_bucket_already_owned_by_you()
-                || e.is_bucket_already_exists()
-                || matches!(e.code(), Some(TOO_MANY_BUCKETS | OPERATION_ABORTED))
-        })?;
-        Ok(match created {
-            Err(e) if e.is_bucket_already_exists() => Created::TakenByOther,
-            Err(e) if e.code() == Some(TOO_MANY_BUCKETS) => Created::QuotaExhausted,
-            Err(e) if e.code() == Some(OPERATION_ABORTED) => Created::Busy,
-            // Just created, or ours from an earlier attempt.
-            Ok(_) | Err(_) => Created::Yes,
+        let Err(err) = req.send().await else {
+            return Ok(Created::Yes);
+        };
+        Ok(match err.as_service_error() {
+            // Ours from an earlier attempt.
+            Some(e) if e.is_bucket_already_owned_by_you() => Created::Yes,
+            Some(e) if e.is_bucket_already_exists() => Created::TakenByOther,
+            Some(e) if e.code() == Some(TOO_MANY_BUCKETS) => Created::QuotaExhausted,
+            Some(e) if e.code() == Some(OPERATION_ABORTED) => Created::Busy,
+            _ => return Err(failed(err)),
         })
     }
 
@@ -78,7 +78,8 @@ impl Buckets {
     /// marks the user ready after this returns), and each is idempotent, so a crash or a
     /// failure part-way is repaired by the next attempt.
     #[tracing::instrument(skip(self, owner), fields(bucket = %bucket))]
-    pub async fn configure(&self, bucket: &BucketName, owner: &UserId) -> Result<(), UpstreamError> {
+    pub async fn configure(&self, bucket: &BucketName, owner: &UserId) -> Result<(), Error> {
+        let _slot = self.gate.call(Service::S3).await?;
         // Boxed: five SDK calls in flight at once would make this future (and every caller's)
         // tens of kilobytes.
         futures::try_join!(
@@ -94,7 +95,8 @@ impl Buckets {
     /// The shared bucket of prefix mode gets every setting of a user bucket but the owner tag
     /// (it has many owners). `bootstrap` calls this, on a new bucket or an existing one.
     #[tracing::instrument(skip(self), fields(bucket = %bucket))]
-    pub async fn configure_shared(&self, bucket: &BucketName) -> Result<(), UpstreamError> {
+    pub async fn configure_shared(&self, bucket: &BucketName) -> Result<(), Error> {
+        let _slot = self.gate.call(Service::S3).await?;
         futures::try_join!(
             Box::pin(self.block_public_access(bucket)),
             Box::pin(self.enforce_ownership(bucket)),
@@ -104,29 +106,25 @@ impl Buckets {
         Ok(())
     }
 
-    async fn block_public_access(&self, bucket: &BucketName) -> Result<(), UpstreamError> {
-        observe(
-            &self.metrics,
-            "s3",
-            "PutPublicAccessBlock",
-            self.s3
-                .put_public_access_block()
-                .bucket(bucket.as_str())
-                .public_access_block_configuration(
-                    PublicAccessBlockConfiguration::builder()
-                        .block_public_acls(true)
-                        .ignore_public_acls(true)
-                        .block_public_policy(true)
-                        .restrict_public_buckets(true)
-                        .build(),
-                )
-                .send()
-                .await,
-        )?;
+    async fn block_public_access(&self, bucket: &BucketName) -> Result<(), Error> {
+        self.s3
+            .put_public_access_block()
+            .bucket(bucket.as_str())
+            .public_access_block_configuration(
+                PublicAccessBlockConfiguration::builder()
+                    .block_public_acls(true)
+                    .ignore_public_acls(true)
+                    .block_public_policy(true)
+                    .restrict_public_buckets(true)
+                    .build(),
+            )
+            .send()
+            .await
+            .map_err(failed)?;
         Ok(())
     }
 
-    async fn enforce_ownership(&self, bucket: &BucketName) -> Result<(), UpstreamError> {
+    async fn enforce_ownership(&self, bucket: &BucketName) -> Result<(), Error> {
         let ownership = OwnershipControls::builder()
             .rules(
                 OwnershipControlsRule::builder()
@@ -141,7 +139,7 @@ impl Buckets {
             .ownership_controls(ownership)
             .send()
             .await;
-        if let Err(err) = observe(&self.metrics, "s3", "PutBucketOwnershipControls", result) {
+        if let Err(err) = result.map_err(failed) {
             // S3-compatible stores without ownership controls: ACLs are moot there; go on.
             if !matches!(err.code(), Some("NotImplemented" | "MethodNotAllowed")) {
                 return Err(err);
@@ -151,7 +149,7 @@ impl Buckets {
         Ok(())
     }
 
-    async fn encrypt_by_default(&self, bucket: &BucketName) -> Result<(), UpstreamError> {
+    async fn encrypt_by_default(&self, bucket: &BucketName) -> Result<(), Error> {
         let default = match &self.kms_key_id {
             Some(key) => ServerSideEncryptionByDefault::builder()
                 .sse_algorithm(ServerSideEncryption::AwsKms)
@@ -159,30 +157,26 @@ impl Buckets {
             None => ServerSideEncryptionByDefault::builder().sse_algorithm(ServerSideEncryption::Aes256),
         }
         .build()?;
-        observe(
-            &self.metrics,
-            "s3",
-            "PutBucketEncryption",
-            self.s3
-                .put_bucket_encryption()
-                .bucket(bucket.as_str())
-                .server_side_encryption_configuration(
-                    ServerSideEncryptionConfiguration::builder()
-                        .rules(
-                            ServerSideEncryptionRule::builder()
-                                .apply_server_side_encryption_by_default(default)
-                                .bucket_key_enabled(self.kms_key_id.is_some())
-                                .build(),
-                        )
-                        .build()?,
-                )
-                .send()
-                .await,
-        )?;
+        self.s3
+            .put_bucket_encryption()
+            .bucket(bucket.as_str())
+            .server_side_encryption_configuration(
+                ServerSideEncryptionConfiguration::builder()
+                    .rules(
+                        ServerSideEncryptionRule::builder()
+                            .apply_server_side_encryption_by_default(default)
+                            .bucket_key_enabled(self.kms_key_id.is_some())
+                            .build(),
+                    )
+                    .build()?,
+            )
+            .send()
+            .await
+            .map_err(failed)?;
         Ok(())
     }
 
-    async fn allow_cors(&self, bucket: &BucketName) -> Result<(), UpstreamError> {
+    async fn allow_cors(&self, bucket: &BucketName) -> Result<(), Error> {
         if self.cors_origins.is_empty() {
             return Ok(());
         }
@@ -193,49 +187,30 @@ impl Buckets {
             .set_expose_headers(Some(CORS_EXPOSE.iter().map(|h| (*h).to_owned()).collect()))
             .max_age_seconds(CORS_MAX_AGE_SECONDS)
             .build()?;
-        observe(
-            &self.metrics,
-            "s3",
-            "PutBucketCors",
-            self.s3
-                .put_bucket_cors()
-                .bucket(bucket.as_str())
-                .cors_configuration(CorsConfiguration::builder().cors_rules(rule).build()?)
-                .send()
-                .await,
-        )?;
+        self.s3
+            .put_bucket_cors()
+            .bucket(bucket.as_str())
+            .cors_configuration(CorsConfiguration::builder().cors_rules(rule).build()?)
+            .send()
+            .await
+            .map_err(failed)?;
         Ok(())
     }
 
-    async fn tag_owner(&self, bucket: &BucketName, owner: &UserId) -> Result<(), UpstreamError> {
-        observe(
-            &self.metrics,
-            "s3",
-            "PutBucketTagging",
-            self.s3
-                .put_bucket_tagging()
-                .bucket(bucket.as_str())
-                .tagging(
-                    Tagging::builder()
-                        .tag_set(Tag::builder().key(OWNER_TAG).value(owner.as_str()).build()?)
-                        .tag_set(Tag::builder().key("managed-by").value("stsvend").build()?)
-                        .build()?,
-                )
-                .send()
-                .await,
-        )?;
+    async fn tag_owner(&self, bucket: &BucketName, owner: &UserId) -> Result<(), Error> {
+        self.s3
+            .put_bucket_tagging()
+            .bucket(bucket.as_str())
+            .tagging(
+                Tagging::builder()
+                    .tag_set(Tag::builder().key(OWNER_TAG).value(owner.as_str()).build()?)
+                    .tag_set(Tag::builder().key("managed-by").value("stsvend").build()?)
+                    .build()?,
+            )
+            .send()
+            .await
+            .map_err(failed)?;
         Ok(())
-    }
-}
-
-impl From<aws_sdk_s3::error::BuildError> for UpstreamError {
-    fn from(e: aws_sdk_s3::error::BuildError) -> Self {
-        Self::Rejected {
-            service: "s3",
-            operation: "build",
-            code: "ClientError".to_owned(),
-            detail: e.to_string(),
-        }
     }
 }
 

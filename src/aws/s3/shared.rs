@@ -13,17 +13,16 @@
 //! nothing more of theirs, and their recorded cut-off moves with them, so no replica hands out
 //! keys issued before it. A user given something since keeps their own cut-off: moving it
 //! would deny a session issued after their revocation. A revocation is never dropped. When no
-//! such merge is left, the revoke is refused ([`BucketError::PolicyFull`]).
+//! such merge is left, the revoke is refused ([`Error::PolicyFull`]).
 
 use std::collections::BTreeMap;
 
 use serde_json::{Value, json};
 use time::OffsetDateTime;
 
-use super::BucketError;
 use super::policy::{deny_sessions, split_policy};
-use crate::identity::{BucketName, UserId};
-use crate::store::PrefixRevocation;
+use crate::aws::Error;
+use crate::identity::{BucketName, PrefixRevocation, UserId};
 
 /// `Sid` prefix of stsvend's statements in a shared bucket's policy: `StsvendRevokeAt<unix
 /// seconds of the cut-off>`. Statements with other `Sid`s are kept as they are.
@@ -69,7 +68,7 @@ fn is_ours(s: &Value) -> bool {
 
 /// How many of stsvend's revocation statements `policy` (a shared bucket's) holds, read as
 /// the policy document it is: AWS returns policies reformatted.
-pub fn revocation_statements(policy: Option<&str>) -> Result<usize, BucketError> {
+pub fn revocation_statements(policy: Option<&str>) -> Result<usize, Error> {
     let (_, statements) = split_policy(policy)?;
     Ok(statements.iter().filter(|s| is_ours(s)).count())
 }
@@ -81,7 +80,7 @@ pub fn render_shared_policy(
     bucket: &BucketName,
     tag_key: &str,
     alive: &[PrefixRevocation],
-) -> Result<SharedPolicy, BucketError> {
+) -> Result<SharedPolicy, Error> {
     render_within(existing, bucket, tag_key, alive, MAX_BUCKET_POLICY_BYTES)
 }
 
@@ -91,7 +90,7 @@ fn render_within(
     tag_key: &str,
     alive: &[PrefixRevocation],
     limit: usize,
-) -> Result<SharedPolicy, BucketError> {
+) -> Result<SharedPolicy, Error> {
     let (doc, mut kept) = split_policy(existing)?;
     kept.retain(|s| !is_ours(s));
     let mut groups: BTreeMap<OffsetDateTime, Vec<&PrefixRevocation>> = BTreeMap::new();
@@ -124,7 +123,7 @@ fn render_within(
             .find(|w| groups.get(&w[0]).is_some_and(|users| users.iter().all(|r| may_move(r))))
             .map(|w| (w[0], w[1]))
         else {
-            return Err(BucketError::PolicyFull {
+            return Err(Error::PolicyFull {
                 users: alive.len(),
                 bytes: text.len(),
             });
@@ -296,14 +295,14 @@ mod tests {
             })
             .collect();
         let err = render_within(None, &bucket(), "t", &all_given_keys, limit).unwrap_err();
-        assert!(matches!(err, BucketError::PolicyFull { .. }), "{err}");
+        assert!(matches!(err, Error::PolicyFull { .. }), "{err}");
     }
 
     #[test]
     fn a_single_statement_too_large_is_refused() {
         let alive: Vec<_> = (0..50).map(|i| rev(&format!("u{i}"), 0)).collect();
         let err = render_within(None, &bucket(), "t", &alive, 500).unwrap_err();
-        assert!(matches!(err, BucketError::PolicyFull { users: 50, .. }), "{err}");
+        assert!(matches!(err, Error::PolicyFull { users: 50, .. }), "{err}");
     }
 
     /// The capacity the README states: users revoked each at a second of their own, and all in

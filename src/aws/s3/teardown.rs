@@ -5,8 +5,8 @@ use aws_sdk_s3::operation::head_bucket::HeadBucketError;
 use aws_sdk_s3::operation::list_objects_v2::ListObjectsV2Error;
 use aws_sdk_s3::types::{Delete, ObjectIdentifier};
 
-use super::{BucketError, Buckets, Emptied};
-use crate::aws::{observe, observe_expected};
+use super::{Buckets, Emptied, failed};
+use crate::aws::{Error, Service};
 use crate::identity::BucketName;
 
 /// Objects deleted per `DeleteObjects` call, and objects or uploads listed per page (S3's
@@ -16,7 +16,8 @@ const PAGE: i32 = 1000;
 impl Buckets {
     /// True when the bucket holds no object under `prefix` (`""`: none at all), or no longer
     /// exists.
-    pub async fn is_empty(&self, bucket: &BucketName, prefix: &str) -> Result<bool, BucketError> {
+    pub async fn is_empty(&self, bucket: &BucketName, prefix: &str) -> Result<bool, Error> {
+        let _slot = self.gate.call(Service::S3).await?;
         Ok(self
             .list_objects(bucket, prefix, 1, None)
             .await?
@@ -24,20 +25,20 @@ impl Buckets {
     }
 
     /// True while the bucket exists (in the service's account).
-    pub async fn exists(&self, bucket: &BucketName) -> Result<bool, BucketError> {
-        let answer = observe_expected(
-            &self.metrics,
-            "s3",
-            "HeadBucket",
-            self.s3
-                .head_bucket()
-                .bucket(bucket.as_str())
-                .expected_bucket_owner(self.owner.as_str())
-                .send()
-                .await,
-            HeadBucketError::is_not_found,
-        )?;
-        Ok(answer.is_ok())
+    pub async fn exists(&self, bucket: &BucketName) -> Result<bool, Error> {
+        let _slot = self.gate.call(Service::S3).await?;
+        match self
+            .s3
+            .head_bucket()
+            .bucket(bucket.as_str())
+            .expected_bucket_owner(self.owner.as_str())
+            .send()
+            .await
+        {
+            Ok(_) => Ok(true),
+            Err(e) if e.as_service_error().is_some_and(HeadBucketError::is_not_found) => Ok(false),
+            Err(e) => Err(failed(e)),
+        }
     }
 
     /// The first `max_keys` objects of the bucket under `prefix` (after the key `after`, if
@@ -48,7 +49,7 @@ impl Buckets {
         prefix: &str,
         max_keys: i32,
         after: Option<String>,
-    ) -> Result<Option<aws_sdk_s3::operation::list_objects_v2::ListObjectsV2Output>, BucketError> {
+    ) -> Result<Option<aws_sdk_s3::operation::list_objects_v2::ListObjectsV2Output>, Error> {
         match self
             .s3
             .list_objects_v2()
@@ -61,7 +62,7 @@ impl Buckets {
             .await
         {
             Err(e) if e.as_service_error().is_some_and(ListObjectsV2Error::is_no_such_bucket) => Ok(None),
-            other => Ok(Some(observe(&self.metrics, "s3", "ListObjectsV2", other)?)),
+            other => Ok(Some(other.map_err(failed)?)),
         }
     }
 
@@ -69,7 +70,8 @@ impl Buckets {
     /// already gone counts as deleted (with nothing removed). Objects S3 refuses to delete
     /// (`NotEmptied`) keep the bucket; everything else that can go is gone.
     #[tracing::instrument(skip(self), fields(bucket = %bucket))]
-    pub async fn empty_and_delete(&self, bucket: &BucketName) -> Result<Emptied, BucketError> {
+    pub async fn empty_and_delete(&self, bucket: &BucketName) -> Result<Emptied, Error> {
+        let _slot = self.gate.call(Service::S3).await?;
         let pass = self.delete_objects(bucket, "").await?;
         if !pass.exists {
             return Ok(Emptied {
@@ -79,17 +81,13 @@ impl Buckets {
         }
         let uploads = self.abort_uploads(bucket, "").await?;
         pass.refused.into_result()?;
-        observe(
-            &self.metrics,
-            "s3",
-            "DeleteBucket",
-            self.s3
-                .delete_bucket()
-                .bucket(bucket.as_str())
-                .expected_bucket_owner(self.owner.as_str())
-                .send()
-                .await,
-        )?;
+        self.s3
+            .delete_bucket()
+            .bucket(bucket.as_str())
+            .expected_bucket_owner(self.owner.as_str())
+            .send()
+            .await
+            .map_err(failed)?;
         Ok(Emptied {
             objects: pass.deleted,
             uploads,
@@ -99,8 +97,9 @@ impl Buckets {
     /// Deletes every object and unfinished upload under `prefix` (a user's prefix of a shared
     /// bucket, ending in `/`); the bucket stays. Objects S3 refuses to delete: `NotEmptied`.
     #[tracing::instrument(skip(self), fields(bucket = %bucket))]
-    pub async fn empty_prefix(&self, bucket: &BucketName, prefix: &str) -> Result<Emptied, BucketError> {
+    pub async fn empty_prefix(&self, bucket: &BucketName, prefix: &str) -> Result<Emptied, Error> {
         debug_assert!(prefix.ends_with('/'), "a user prefix ends in /");
+        let _slot = self.gate.call(Service::S3).await?;
         let pass = self.delete_objects(bucket, prefix).await?;
         let uploads = if pass.exists {
             self.abort_uploads(bucket, prefix).await?
@@ -117,7 +116,7 @@ impl Buckets {
     /// Deletes every object under `prefix`, a page at a time. Keys S3 refuses (per-key errors
     /// of `DeleteObjects`: an SCP, a bucket policy, object lock) are counted and passed over,
     /// so one locked object does not keep the rest.
-    async fn delete_objects(&self, bucket: &BucketName, prefix: &str) -> Result<DeletePass, BucketError> {
+    async fn delete_objects(&self, bucket: &BucketName, prefix: &str) -> Result<DeletePass, Error> {
         let b = bucket.as_str();
         let mut pass = DeletePass {
             deleted: 0,
@@ -145,20 +144,17 @@ impl Buckets {
                 .set_objects(Some(keys))
                 .quiet(true)
                 .build()
-                .map_err(|e| BucketError::Request(e.to_string()))?;
+                .map_err(|e| Error::build(Service::S3, e))?;
             let count = delete.objects().len() as u64;
-            let out = observe(
-                &self.metrics,
-                "s3",
-                "DeleteObjects",
-                self.s3
-                    .delete_objects()
-                    .bucket(b)
-                    .expected_bucket_owner(self.owner.as_str())
-                    .delete(delete)
-                    .send()
-                    .await,
-            )?;
+            let out = self
+                .s3
+                .delete_objects()
+                .bucket(b)
+                .expected_bucket_owner(self.owner.as_str())
+                .delete(delete)
+                .send()
+                .await
+                .map_err(failed)?;
             let refused = out.errors().len() as u64;
             if let Some(first) = out.errors().first() {
                 tracing::warn!(
@@ -180,41 +176,34 @@ impl Buckets {
 
     /// Aborts every unfinished multipart upload under `prefix`, following S3's paging (1000 a
     /// page).
-    async fn abort_uploads(&self, bucket: &BucketName, prefix: &str) -> Result<u64, BucketError> {
+    async fn abort_uploads(&self, bucket: &BucketName, prefix: &str) -> Result<u64, Error> {
         let b = bucket.as_str();
         let mut aborted = 0u64;
         let (mut key_marker, mut upload_id_marker) = (None::<String>, None::<String>);
         loop {
-            let page = observe(
-                &self.metrics,
-                "s3",
-                "ListMultipartUploads",
-                self.s3
-                    .list_multipart_uploads()
-                    .bucket(b)
-                    .expected_bucket_owner(self.owner.as_str())
-                    .max_uploads(PAGE)
-                    .set_prefix((!prefix.is_empty()).then(|| prefix.to_owned()))
-                    .set_key_marker(key_marker.take())
-                    .set_upload_id_marker(upload_id_marker.take())
-                    .send()
-                    .await,
-            )?;
+            let page = self
+                .s3
+                .list_multipart_uploads()
+                .bucket(b)
+                .expected_bucket_owner(self.owner.as_str())
+                .max_uploads(PAGE)
+                .set_prefix((!prefix.is_empty()).then(|| prefix.to_owned()))
+                .set_key_marker(key_marker.take())
+                .set_upload_id_marker(upload_id_marker.take())
+                .send()
+                .await
+                .map_err(failed)?;
             for u in page.uploads() {
                 if let (Some(key), Some(id)) = (u.key(), u.upload_id()) {
-                    observe(
-                        &self.metrics,
-                        "s3",
-                        "AbortMultipartUpload",
-                        self.s3
-                            .abort_multipart_upload()
-                            .bucket(b)
-                            .expected_bucket_owner(self.owner.as_str())
-                            .key(key)
-                            .upload_id(id)
-                            .send()
-                            .await,
-                    )?;
+                    self.s3
+                        .abort_multipart_upload()
+                        .bucket(b)
+                        .expected_bucket_owner(self.owner.as_str())
+                        .key(key)
+                        .upload_id(id)
+                        .send()
+                        .await
+                        .map_err(failed)?;
                     aborted += 1;
                 }
             }
@@ -260,9 +249,9 @@ impl Refused {
         }
     }
 
-    fn into_result(self) -> Result<(), BucketError> {
+    fn into_result(self) -> Result<(), Error> {
         match self.first {
-            Some(first) if self.count > 0 => Err(BucketError::NotEmptied {
+            Some(first) if self.count > 0 => Err(Error::NotEmptied {
                 left: self.count,
                 first,
             }),

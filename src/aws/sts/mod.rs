@@ -1,27 +1,71 @@
-//! `AssumeRole` on behalf of a user, and nothing else: what to cache, when to reuse and whom
-//! the keys went to is the vend use case's business (`vend`).
+//! STS: `AssumeRole` on behalf of a user, the trial sessions of start-up and `doctor`, and who
+//! the service's credentials are. What to cache, when to reuse and whom the keys went to is
+//! the vend use case's business (`vend`).
 
 mod credentials;
 
 use std::sync::Arc;
 
+use aws_sdk_sts::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_sts::types::Tag;
+use aws_smithy_runtime_api::http::Response;
 use time::OffsetDateTime;
 
-use crate::aws::gate::AwsGate;
-use crate::aws::{UpstreamError, observe};
+use super::calls::{ANSWERS, CallMetrics, RetryCounter};
+use super::gate::AwsGate;
+use super::{Error, Sdk, Service};
 use crate::config::AwsConfig;
 use crate::identity::{AccountId, BucketName, UserId, UserPrefix};
 use crate::policy::{PolicySet, RenderContext, Template};
-use crate::store::UserRecord;
+use crate::runtime::metrics::Metrics;
 
 pub use credentials::Credentials;
 
 /// STS's answer when a session policy and its tags pack beyond its limit.
 pub const PACKED_POLICY_TOO_LARGE: &str = "PackedPolicyTooLarge";
 
+/// A failed STS call, classified.
+fn failed<E>(e: SdkError<E, Response>) -> Error
+where
+    E: ProvideErrorMetadata + std::error::Error + 'static,
+{
+    Error::from_sdk(Service::Sts, e)
+}
+
+/// The answer was not what STS promises: a bug somewhere, not an outage.
+fn malformed(detail: &str) -> Error {
+    Error::Internal {
+        service: Service::Sts,
+        detail: format!("AssumeRole: {detail}"),
+    }
+}
+
+/// Whose keys, and the storage their session policy is scoped to.
+#[derive(Debug, Clone, Copy)]
+pub struct Grantee<'a> {
+    pub user_id: &'a UserId,
+    pub bucket: &'a BucketName,
+    /// Prefix mode: the user's prefix of the shared `bucket`.
+    pub prefix: Option<&'a UserPrefix>,
+}
+
+/// Who the configured credentials are (`GetCallerIdentity`).
+#[derive(Debug, Clone)]
+pub struct CallerIdentity {
+    pub arn: String,
+    pub account: String,
+}
+
+/// A trial session (`doctor`): its ARN and its keys, for a made-up user.
+pub struct Trial {
+    pub session_arn: Option<String>,
+    pub credentials: Option<Credentials>,
+}
+
 pub struct Sts {
     client: aws_sdk_sts::Client,
+    /// Trials (start-up, `doctor`) are not vends: their calls are counted apart.
+    trial_client: aws_sdk_sts::Client,
     role_arn: String,
     account_id: AccountId,
     duration_seconds: i32,
@@ -30,9 +74,19 @@ pub struct Sts {
 }
 
 impl Sts {
-    pub fn new(sts: aws_sdk_sts::Client, aws: &AwsConfig, gate: Arc<AwsGate>) -> Self {
+    pub fn new(sdk: &Sdk, aws: &AwsConfig, gate: Arc<AwsGate>) -> Self {
+        let conf = sdk
+            .sts_config()
+            .interceptor(RetryCounter(Arc::clone(&gate)))
+            .interceptor(CallMetrics::new(Arc::clone(gate.metrics()), ANSWERS))
+            .build();
+        let trial = sdk
+            .sts_config()
+            .interceptor(CallMetrics::new(Arc::new(Metrics::new()), ANSWERS))
+            .build();
         Self {
-            client: sts,
+            client: aws_sdk_sts::Client::from_conf(conf),
+            trial_client: aws_sdk_sts::Client::from_conf(trial),
             role_arn: aws.role_arn.clone(),
             account_id: aws.account_id(),
             duration_seconds: i32::try_from(aws.session_duration_seconds).unwrap_or(i32::MAX),
@@ -49,24 +103,19 @@ impl Sts {
     /// The `AssumeRole` request a vend sends, for `user`: `policy` as the session policy, the
     /// user id as session tag, session name and source identity, `seconds` long. The start-up
     /// trial and `doctor` send exactly this too.
-    pub fn request(
+    fn request(
         &self,
+        client: &aws_sdk_sts::Client,
         user: &UserId,
         policy: String,
         seconds: i32,
-    ) -> Result<aws_sdk_sts::operation::assume_role::builders::AssumeRoleFluentBuilder, UpstreamError> {
+    ) -> Result<aws_sdk_sts::operation::assume_role::builders::AssumeRoleFluentBuilder, Error> {
         let tag = Tag::builder()
             .key(&self.tag_key)
             .value(user.as_str())
             .build()
-            .map_err(|e| UpstreamError::Rejected {
-                service: "sts",
-                operation: "build",
-                code: "ClientError".to_owned(),
-                detail: e.to_string(),
-            })?;
-        Ok(self
-            .client
+            .map_err(|e| Error::build(Service::Sts, e))?;
+        Ok(client
             .assume_role()
             .role_arn(&self.role_arn)
             .role_session_name(user.role_session_name().as_str())
@@ -103,16 +152,9 @@ impl Sts {
         let Some((template, policy)) = policies.longest(&ctx) else {
             return Ok(());
         };
-        let request = self
-            .request(&user, policy, self.duration_seconds)
-            .map_err(|e| e.to_string())?;
-        match request
-            .send()
-            .await
-            .map_err(|e| UpstreamError::classify("sts", "AssumeRole", &e))
-        {
+        match self.trial(&user, policy, self.duration_seconds).await {
             Ok(_) => Ok(()),
-            Err(e) if e.is_rejected_with(PACKED_POLICY_TOO_LARGE) => Err(format!(
+            Err(e) if e.code() == Some(PACKED_POLICY_TOO_LARGE) => Err(format!(
                 "template `{}` and the session tag are too large for STS once packed ({e}); shorten the template",
                 template.name()
             )),
@@ -123,46 +165,82 @@ impl Sts {
         }
     }
 
-    /// Fresh keys for `user` under `template`: the template rendered for the user's bucket as
+    /// `AssumeRole` exactly as a vend sends it, for a made-up `user` with `policy` as the
+    /// session policy, not counted with the vends' calls (start-up, `doctor`).
+    pub async fn trial(&self, user: &UserId, policy: String, seconds: i32) -> Result<Trial, Error> {
+        let _slot = self.gate.assume_role().await?;
+        let out = self
+            .request(&self.trial_client, user, policy, seconds)?
+            .send()
+            .await
+            .map_err(failed)?;
+        let credentials = out.credentials.and_then(|c| {
+            let expiration = OffsetDateTime::from_unix_timestamp(c.expiration.secs()).ok()?;
+            Credentials::new(&c.access_key_id, &c.secret_access_key, &c.session_token, expiration)
+        });
+        Ok(Trial {
+            session_arn: out.assumed_role_user.map(|u| u.arn),
+            credentials,
+        })
+    }
+
+    /// `AssumeRole` of `role_arn` without a session policy or tags, as the caller itself
+    /// (`bootstrap`, to see IAM apply a role change). Not counted with the vends' calls.
+    pub async fn assume_plain(&self, role_arn: &str, session_name: &str, seconds: i32) -> Result<(), Error> {
+        let _slot = self.gate.assume_role().await?;
+        self.trial_client
+            .assume_role()
+            .role_arn(role_arn)
+            .role_session_name(session_name)
+            .duration_seconds(seconds)
+            .send()
+            .await
+            .map_err(failed)?;
+        Ok(())
+    }
+
+    /// Who the configured credentials are.
+    pub async fn caller_identity(&self) -> Result<CallerIdentity, Error> {
+        let _slot = self.gate.call(Service::Sts).await?;
+        let out = self.trial_client.get_caller_identity().send().await.map_err(failed)?;
+        match (out.arn, out.account) {
+            (Some(arn), Some(account)) => Ok(CallerIdentity { arn, account }),
+            _ => Err(Error::Internal {
+                service: Service::Sts,
+                detail: "GetCallerIdentity answered without an ARN or account".to_owned(),
+            }),
+        }
+    }
+
+    /// Fresh keys for `who` under `template`: the template rendered for the user's storage as
     /// the session policy, the user id as session tag, session name and source identity.
-    #[tracing::instrument(level = "debug", skip_all, fields(user_id = %user.user_id, access = template.name()))]
-    pub async fn assume_role(&self, user: &UserRecord, template: &Template) -> Result<Credentials, UpstreamError> {
+    #[tracing::instrument(level = "debug", skip_all, fields(user_id = %who.user_id, access = template.name()))]
+    pub async fn assume_role(&self, who: Grantee<'_>, template: &Template) -> Result<Credentials, Error> {
         let _slot = self.gate.assume_role().await?;
         let policy = template.render(&RenderContext {
-            bucket: &user.bucket,
-            user_id: &user.user_id,
+            bucket: who.bucket,
+            user_id: who.user_id,
             account_id: &self.account_id,
-            prefix: user.prefix.as_ref(),
+            prefix: who.prefix,
         });
-        let result = self.request(&user.user_id, policy, self.duration_seconds)?.send().await;
-        let out = observe(self.gate.metrics(), "sts", "AssumeRole", result)?;
-        let c = out.credentials.ok_or_else(|| UpstreamError::Rejected {
-            service: "sts",
-            operation: "AssumeRole",
-            code: "NoCredentials".to_owned(),
-            detail: "response carried no credentials".to_owned(),
-        })?;
+        let out = self
+            .request(&self.client, who.user_id, policy, self.duration_seconds)?
+            .send()
+            .await
+            .map_err(failed)?;
+        let c = out
+            .credentials
+            .ok_or_else(|| malformed("response carried no credentials"))?;
         let expiration =
-            OffsetDateTime::from_unix_timestamp(c.expiration.secs()).map_err(|e| UpstreamError::Rejected {
-                service: "sts",
-                operation: "AssumeRole",
-                code: "BadExpiration".to_owned(),
-                detail: e.to_string(),
-            })?;
+            OffsetDateTime::from_unix_timestamp(c.expiration.secs()).map_err(|e| malformed(&e.to_string()))?;
         tracing::info!(
-            user_id = %user.user_id,
+            user_id = %who.user_id,
             access = template.name(),
             access_key_id = %c.access_key_id,
             expiration = %expiration,
             "assumed role"
         );
-        Credentials::new(&c.access_key_id, &c.secret_access_key, &c.session_token, expiration).ok_or_else(|| {
-            UpstreamError::Rejected {
-                service: "sts",
-                operation: "AssumeRole",
-                code: "BadCredentials".to_owned(),
-                detail: "key id or secret longer than 255 bytes".to_owned(),
-            }
-        })
+        Credentials::new(&c.access_key_id, &c.secret_access_key, &c.session_token, expiration)
+            .ok_or_else(|| malformed("key id or secret longer than 255 bytes"))
     }
 }

@@ -2,11 +2,9 @@
 //! pinned to the account, the buckets used against the quota, and a first login's every S3
 //! step done for real on a probe bucket.
 
-use std::sync::Arc;
-
 use super::Status;
-use crate::aws::UpstreamError;
-use crate::aws::s3::{BucketError, Buckets, Created};
+use crate::aws::iam::Iam;
+use crate::aws::s3::{Buckets, Created};
 use crate::aws::sts::{Credentials, Sts};
 use crate::config::Config;
 use crate::identity::{BucketName, UserId};
@@ -14,26 +12,26 @@ use crate::ops::RoleArn;
 use crate::ops::documents::{PERMISSION_POLICY_NAME, parse_returned};
 use crate::policy::{ACCOUNT_CONDITION_KEY, PolicySet, RenderContext, unpinned_statements};
 use crate::runtime::clock::next_second;
-use crate::runtime::metrics::Metrics;
 
 /// The role's permission policy (the one `bootstrap` writes) pins `s3:ResourceAccount` to the
 /// service's account. Credentials without `iam:GetRolePolicy` get a warning, not a failure.
-pub(super) async fn check_role_pin(iam: &aws_sdk_iam::Client, config: &Config) -> (Status, String) {
+pub(super) async fn check_role_pin(iam: &Iam, config: &Config) -> (Status, String) {
     let account = config.aws.account_id();
     let role = match RoleArn::parse(&config.aws.role_arn) {
         Ok(r) => r,
         Err(e) => return (Status::Fail, e.to_string()),
     };
-    let out = iam
-        .get_role_policy()
-        .role_name(&role.name)
-        .policy_name(PERMISSION_POLICY_NAME)
-        .send()
-        .await;
-    let doc = match out {
-        Ok(out) => parse_returned(out.policy_document()),
+    let doc = match iam.role_policy(&role.name, PERMISSION_POLICY_NAME).await {
+        Ok(Some(doc)) => parse_returned(&doc),
+        Ok(None) => {
+            return (
+                Status::Warn,
+                format!(
+                    "the role has no {PERMISSION_POLICY_NAME}; check that each statement of its policies has a StringEquals {ACCOUNT_CONDITION_KEY} = {account} condition (`stsvend bootstrap` writes it)"
+                ),
+            );
+        }
         Err(e) => {
-            let e = UpstreamError::classify("iam", "GetRolePolicy", &e);
             return (
                 Status::Warn,
                 format!(
@@ -100,32 +98,22 @@ fn beyond_prefix(doc: &serde_json::Value, partition: &str, prefix: &str) -> Vec<
 
 /// The account's buckets against `storage.bucket_quota`: every first login makes one, and
 /// beyond the quota `CreateBucket` answers `TooManyBuckets`.
-pub(super) async fn check_bucket_quota(s3: &aws_sdk_s3::Client, config: &Config) -> (Status, String) {
+pub(super) async fn check_bucket_quota(buckets: &Buckets, config: &Config) -> (Status, String) {
     let quota = u64::from(config.storage.bucket_quota);
     let prefix = format!("{}-", config.storage.bucket_prefix);
-    let (mut total, mut ours, mut token) = (0u64, 0u64, None);
-    loop {
-        let page = match s3.list_buckets().set_continuation_token(token.take()).send().await {
-            Ok(page) => page,
-            Err(e) => {
-                let e = UpstreamError::classify("s3", "ListBuckets", &e);
-                return (
-                    Status::Warn,
-                    format!(
-                        "cannot count the account's buckets ({e}); the service principal needs s3:ListAllMyBuckets for this check"
-                    ),
-                );
-            }
-        };
-        for b in page.buckets() {
-            total += 1;
-            ours += u64::from(b.name().is_some_and(|n| n.starts_with(&prefix)));
+    let names = match buckets.names().await {
+        Ok(names) => names,
+        Err(e) => {
+            return (
+                Status::Warn,
+                format!(
+                    "cannot count the account's buckets ({e}); the service principal needs s3:ListAllMyBuckets for this check"
+                ),
+            );
         }
-        token = page.continuation_token().map(ToOwned::to_owned);
-        if token.is_none() {
-            break;
-        }
-    }
+    };
+    let total = names.len() as u64;
+    let ours = names.iter().filter(|n| n.starts_with(&prefix)).count() as u64;
     let used = format!(
         "{total} buckets in the account ({ours} named {prefix}*) of its quota of {quota} (storage.bucket_quota)"
     );
@@ -150,12 +138,11 @@ pub(super) async fn check_bucket_quota(s3: &aws_sdk_s3::Client, config: &Config)
 /// With the templates loaded, it also measures how long the account takes to apply the
 /// revocation: a session issued before the cut-off is probed until it is refused.
 pub(super) async fn check_first_login(
-    s3: aws_sdk_s3::Client,
+    buckets: &Buckets,
     sts: &Sts,
     config: &Config,
     policies: Option<&PolicySet>,
 ) -> Result<String, String> {
-    let buckets = Buckets::new(s3, &config.storage, &config.aws, Arc::new(Metrics::new()));
     let bucket = BucketName::fresh(&config.storage.bucket_prefix).map_err(|e| e.to_string())?;
     let user = UserId::derive("doctor", "first-login");
     let refused = |step: &str, e: &dyn std::fmt::Display| {
@@ -201,7 +188,7 @@ pub(super) async fn check_first_login(
     let deleted = buckets
         .empty_and_delete(&bucket)
         .await
-        .map_err(|e: BucketError| refused("deleting", &e));
+        .map_err(|e| refused("deleting", &e));
     let propagation = outcome?;
     deleted?;
     Ok(format!(
@@ -229,10 +216,7 @@ async fn probe_session(
         account_id: &config.aws.account_id(),
         prefix: None,
     });
-    let out = super::assume_as(sts, policy, user, 900).await.ok()?;
-    let c = out.credentials?;
-    let expiration = time::OffsetDateTime::from_unix_timestamp(c.expiration.secs()).ok()?;
-    Credentials::new(&c.access_key_id, &c.secret_access_key, &c.session_token, expiration)
+    super::assume_as(sts, policy, user, 900).await.ok()?.credentials
 }
 
 #[cfg(test)]

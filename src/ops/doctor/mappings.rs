@@ -5,8 +5,9 @@
 use std::collections::HashSet;
 
 use super::Status;
-use crate::aws::UpstreamError;
+use crate::aws::s3::Buckets;
 use crate::config::Config;
+use crate::identity::BucketName;
 use crate::store::{ProvisionState, Store, UserQuery};
 
 /// Users read from the database per query.
@@ -14,7 +15,7 @@ const PAGE: u32 = 500;
 /// Users named on the line; the rest are counted.
 const NAMED: usize = 10;
 
-pub(super) async fn check_mappings(s3: &aws_sdk_s3::Client, config: &Config) -> (Status, String) {
+pub(super) async fn check_mappings(buckets: &Buckets, config: &Config) -> (Status, String) {
     let store = match Store::connect(&config.database).await {
         Ok(s) => s,
         Err(e) => return (Status::Warn, format!("cannot read the users ({e})")),
@@ -39,7 +40,7 @@ pub(super) async fn check_mappings(s3: &aws_sdk_s3::Client, config: &Config) -> 
         mapped.extend(
             page.into_iter()
                 .filter(|(u, _)| u.state == ProvisionState::Ready)
-                .map(|(u, _)| (u.subject, u.user_id.to_string(), u.bucket.to_string())),
+                .map(|(u, _)| (u.subject, u.user_id.to_string(), u.bucket)),
         );
         if after.is_none() {
             break;
@@ -49,8 +50,8 @@ pub(super) async fn check_mappings(s3: &aws_sdk_s3::Client, config: &Config) -> 
         return (Status::Ok, "no users yet".to_owned());
     }
 
-    let existing = match account_buckets(s3).await {
-        Ok(names) => names,
+    let existing = match buckets.names().await {
+        Ok(names) => names.into_iter().collect::<HashSet<String>>(),
         Err(e) => {
             return (
                 Status::Warn,
@@ -61,9 +62,9 @@ pub(super) async fn check_mappings(s3: &aws_sdk_s3::Client, config: &Config) -> 
         }
     };
     let mut gone = Vec::new();
-    for (subject, user_id, bucket) in mapped.iter().filter(|(_, _, b)| !existing.contains(b)) {
+    for (subject, user_id, bucket) in mapped.iter().filter(|(_, _, b)| !existing.contains(b.as_str())) {
         // A bucket created after the listing is not missing: ask for it by name.
-        if !exists(s3, config, bucket).await {
+        if !exists(buckets, bucket).await {
             gone.push(format!("{subject} (user {user_id}, bucket {bucket})"));
         }
     }
@@ -85,32 +86,8 @@ pub(super) async fn check_mappings(s3: &aws_sdk_s3::Client, config: &Config) -> 
     )
 }
 
-/// The names of the account's buckets (every page).
-async fn account_buckets(s3: &aws_sdk_s3::Client) -> Result<HashSet<String>, UpstreamError> {
-    let (mut names, mut token) = (HashSet::new(), None);
-    loop {
-        let page = s3
-            .list_buckets()
-            .set_continuation_token(token.take())
-            .send()
-            .await
-            .map_err(|e| UpstreamError::classify("s3", "ListBuckets", &e))?;
-        names.extend(page.buckets().iter().filter_map(|b| b.name().map(ToOwned::to_owned)));
-        token = page.continuation_token().map(ToOwned::to_owned);
-        if token.is_none() {
-            return Ok(names);
-        }
-    }
-}
-
 /// False only when S3 says the bucket is not there; any other answer (or none) is not a
 /// finding.
-async fn exists(s3: &aws_sdk_s3::Client, config: &Config, bucket: &str) -> bool {
-    let answer = s3
-        .head_bucket()
-        .bucket(bucket)
-        .expected_bucket_owner(config.aws.account_id().as_str())
-        .send()
-        .await;
-    !matches!(answer, Err(e) if e.as_service_error().is_some_and(aws_sdk_s3::operation::head_bucket::HeadBucketError::is_not_found))
+async fn exists(buckets: &Buckets, bucket: &BucketName) -> bool {
+    buckets.exists(bucket).await.unwrap_or(true)
 }

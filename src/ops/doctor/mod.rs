@@ -11,15 +11,16 @@ mod account;
 mod mappings;
 mod shared;
 
-use super::{OpsError, caller_identity, is_role_session};
+use super::{OpsError, is_role_session};
 use crate::auth::JwksCache;
-use crate::aws::UpstreamError;
+use crate::aws::Sdk;
 use crate::aws::gate::AwsGate;
-use crate::aws::sts::{PACKED_POLICY_TOO_LARGE, Sts};
+use crate::aws::iam::Iam;
+use crate::aws::s3::Buckets;
+use crate::aws::sts::{PACKED_POLICY_TOO_LARGE, Sts, Trial};
 use crate::config::Config;
 use crate::identity::{BucketName, UserId, UserPrefix};
 use crate::policy::{ACCOUNT_CONDITION_KEY, MAX_POLICY_CHARS, PolicySet, RenderContext, unpinned_statements};
-use crate::runtime::metrics::Metrics;
 use crate::store::Store;
 use account::{check_bucket_quota, check_first_login, check_role_pin};
 use mappings::check_mappings;
@@ -128,16 +129,11 @@ pub async fn run(config_path: &Path) -> bool {
     report.result("database", database);
     report.result("jwks", check_jwks(&config).await);
 
-    let sdk = crate::aws::sdk_config(&config.aws).await;
-    let sts = crate::aws::sts_client(&sdk);
+    let sdk = Sdk::load(&config.aws).await;
     // The vend's own `AssumeRole` (its gate and metrics are doctor's alone).
-    let gate = AwsGate::new(
-        &config.limits,
-        Duration::from_secs(config.aws.call_timeout_seconds),
-        Arc::new(Metrics::new()),
-    );
-    let vend_sts = Sts::new(sts.clone(), &config.aws, Arc::new(gate));
-    match caller_identity(&sts).await {
+    let gate = AwsGate::for_command(&config.aws, &config.limits);
+    let vend_sts = Sts::new(&sdk, &config.aws, Arc::clone(&gate));
+    match vend_sts.caller_identity().await {
         Ok(me) => {
             report.line(Status::Ok, "identity", &format!("{} (account {})", me.arn, me.account));
             let duration = config.aws.session_duration_seconds;
@@ -167,20 +163,20 @@ pub async fn run(config_path: &Path) -> bool {
         }
         Err(e) => report.line(Status::Fail, "identity", &e.to_string()),
     }
-    let (status, reason) = check_role_pin(&aws_sdk_iam::Client::new(&sdk), &config).await;
+    let (status, reason) = check_role_pin(&Iam::new(&sdk), &config).await;
     report.line(status, "account-pin", &reason);
-    let s3 = crate::aws::s3_client(&sdk, &config.aws);
-    let (status, reason) = check_bucket_quota(&s3, &config).await;
+    let buckets = Buckets::new(&sdk, &config.storage, &config.aws, gate);
+    let (status, reason) = check_bucket_quota(&buckets, &config).await;
     report.line(status, "bucket-quota", &reason);
-    let (status, reason) = check_mappings(&s3, &config).await;
+    let (status, reason) = check_mappings(&buckets, &config).await;
     report.line(status, "mappings", &reason);
-    if let Some((status, reason)) = check_shared_bucket(&s3, &config).await {
+    if let Some((status, reason)) = check_shared_bucket(&buckets, &config).await {
         report.line(status, "shared-bucket", &reason);
     }
     report.result(
         "first-login",
         Box::pin(check_first_login(
-            s3,
+            &buckets,
             &vend_sts,
             &config,
             policies.as_ref().ok().map(|(p, _)| p),
@@ -330,26 +326,18 @@ async fn trial_assume(sts: &Sts, config: &Config, policies: &PolicySet, seconds:
     let out = assume_as(sts, policy, &user, seconds).await?;
     Ok(format!(
         "{} (the longest template, `{}`)",
-        out.assumed_role_user
-            .map_or_else(|| sts.role_arn().to_owned(), |u| u.arn),
+        out.session_arn.unwrap_or_else(|| sts.role_arn().to_owned()),
         template.name()
     ))
 }
 
-/// `AssumeRole` exactly as a vend sends it (`Sts::request`) for a made-up `user`, its failure
+/// `AssumeRole` exactly as a vend sends it (`Sts::trial`) for a made-up `user`, its failure
 /// told as doctor tells it: the likely cause named.
-pub(super) async fn assume_as(
-    sts: &Sts,
-    policy: String,
-    user: &UserId,
-    seconds: i32,
-) -> Result<aws_sdk_sts::operation::assume_role::AssumeRoleOutput, String> {
-    let request = sts.request(user, policy, seconds).map_err(|e| e.to_string())?;
-    request.send().await.map_err(|e| {
-        let e = UpstreamError::classify("sts", "AssumeRole", &e);
-        if e.is_rejected_with(PACKED_POLICY_TOO_LARGE) {
+pub(super) async fn assume_as(sts: &Sts, policy: String, user: &UserId, seconds: i32) -> Result<Trial, String> {
+    sts.trial(user, policy, seconds).await.map_err(|e| {
+        if e.code() == Some(PACKED_POLICY_TOO_LARGE) {
             format!("{e}: the session policy and the session tag pack beyond STS's limit; shorten the longest template")
-        } else if e.is_rejected_with("AccessDenied") {
+        } else if e.is_denied() {
             format!(
                 "{}; if the role or its trust policy changed in the last minute, IAM may not have applied it yet (run doctor again shortly), otherwise the role must trust this principal and its policy allow sts:AssumeRole, sts:TagSession and sts:SetSourceIdentity",
                 OpsError::from(e)

@@ -9,8 +9,7 @@ use std::sync::Arc;
 
 use serde::Serialize;
 
-use crate::aws::gate::AwsGate;
-use crate::aws::s3::{BucketError, Buckets, Emptied};
+use crate::aws::s3::{Buckets, Emptied};
 use crate::identity::UserId;
 use crate::runtime::clock::{format_time, next_second, sleep_until};
 use crate::store::{AdminAction, KeyOwner, ProvisionState, Store, StoreError, UserQuery, UserRecord};
@@ -29,8 +28,9 @@ pub enum AdminError {
     BucketNotEmpty { bucket: String },
     #[error(transparent)]
     Store(#[from] StoreError),
+    /// S3 failed or refused (`aws::Error` says which).
     #[error(transparent)]
-    Bucket(#[from] BucketError),
+    Aws(#[from] crate::aws::Error),
     /// The shared bucket's policy lease stayed taken by other writers (prefix mode).
     #[error("other writers kept the shared bucket's policy lease; retry later")]
     PolicyBusy,
@@ -93,10 +93,6 @@ pub struct Deleted {
     pub uploads_aborted: u64,
 }
 
-fn is_access_denied(e: &BucketError) -> bool {
-    matches!(e, BucketError::Upstream(u) if u.is_rejected_with("AccessDenied"))
-}
-
 pub fn parse_user_id(s: &str) -> Result<UserId, AdminError> {
     UserId::parse(s).map_err(|_| AdminError::BadUserId(s.chars().take(64).collect()))
 }
@@ -122,7 +118,6 @@ impl Denial {
 pub struct Admin {
     store: Store,
     buckets: Arc<Buckets>,
-    gate: Arc<AwsGate>,
     vend: Arc<Vend>,
     tag_key: String,
     /// The permission an admin caller's token must carry; `None`: the admin API is off.
@@ -139,7 +134,6 @@ pub struct Admin {
 pub struct AdminParts {
     pub store: Store,
     pub buckets: Arc<Buckets>,
-    pub gate: Arc<AwsGate>,
     pub vend: Arc<Vend>,
     pub tag_key: String,
     pub permission: Option<String>,
@@ -153,7 +147,6 @@ impl Admin {
         Self {
             store: p.store,
             buckets: p.buckets,
-            gate: p.gate,
             vend: p.vend,
             tag_key: p.tag_key,
             permission: p.permission,
@@ -220,7 +213,7 @@ impl Admin {
         // needed where no Deny will be written.
         let probe = if self.may_need_deny(&user).await? {
             match self.vend.probe_session(&user).await {
-                Ok(p) => Some(p),
+                Ok(p) => p,
                 Err(e) => {
                     tracing::warn!(user_id = %id, error = %e, "no probe session; the revocation's effect is not checked");
                     None
@@ -230,7 +223,6 @@ impl Admin {
             None
         };
         let denial = self.deny_sessions(&user).await?;
-        let _slot = self.gate.call("s3").await.map_err(BucketError::from)?;
         // No session is issued at or after the cut-off until AWS's clock reaches it.
         self.buckets.wait_for_aws_time(&user.bucket, denial.cut_off()).await?;
         let in_effect = match (&denial, &probe) {
@@ -255,7 +247,6 @@ impl Admin {
     async fn deny_sessions(&self, user: &UserRecord) -> Result<Denial, AdminError> {
         let id = &user.user_id;
         let now = if user.state == ProvisionState::Ready {
-            let _slot = self.gate.call("s3").await.map_err(BucketError::from)?;
             self.buckets.aws_time(&user.bucket).await?
         } else {
             time::OffsetDateTime::now_utc()
@@ -268,7 +259,6 @@ impl Admin {
         self.store.set_revoked_before(id, before).await?;
         self.vend.forget_user(id).await;
         if user.state == ProvisionState::Ready {
-            let _slot = self.gate.call("s3").await.map_err(BucketError::from)?;
             // Concurrent revocations (any replica) each write the latest cut-off stored; the
             // one that stored it last writes last.
             let mut written = None;
@@ -319,7 +309,6 @@ impl Admin {
             // A prefix comes back to the same user id: keys of a new login must be issued at
             // or after the cut-off still standing in the shared bucket's policy, and the new
             // row will not know it. The row goes only once AWS's clock has passed it.
-            let _slot = self.gate.call("s3").await.map_err(BucketError::from)?;
             self.buckets.wait_for_aws_time(&user.bucket, cut_off).await?;
         }
         // Written between the check and the denial: still the operator's call.
@@ -327,14 +316,13 @@ impl Admin {
             return Err(not_empty());
         }
         let emptied = {
-            let _slot = self.gate.call("s3").await.map_err(BucketError::from)?;
             let emptied = match &user.prefix {
                 // The shared bucket stays; the user's objects and uploads under it go.
                 Some(prefix) => self.buckets.empty_prefix(&user.bucket, prefix.as_str()).await,
                 None => self.buckets.empty_and_delete(&user.bucket).await,
             };
             match emptied {
-                Err(e) if user.state == ProvisionState::Pending && is_access_denied(&e) => {
+                Err(e) if user.state == ProvisionState::Pending && e.is_denied() => {
                     // The recorded name was taken by another account before the bucket was
                     // created: there is nothing of ours to remove.
                     tracing::warn!(user_id = %id, bucket = %user.bucket, "pending user's bucket belongs to another account; left alone");
@@ -361,14 +349,12 @@ impl Admin {
     }
 
     async fn bucket_exists(&self, user: &UserRecord) -> Result<bool, AdminError> {
-        let _slot = self.gate.call("s3").await.map_err(BucketError::from)?;
         Ok(self.buckets.exists(&user.bucket).await?)
     }
 
     async fn is_empty(&self, user: &UserRecord) -> Result<bool, AdminError> {
-        let _slot = self.gate.call("s3").await.map_err(BucketError::from)?;
         match self.buckets.is_empty(&user.bucket, user.key_prefix()).await {
-            Err(e) if user.state == ProvisionState::Pending && is_access_denied(&e) => Ok(true),
+            Err(e) if user.state == ProvisionState::Pending && e.is_denied() => Ok(true),
             other => Ok(other?),
         }
     }

@@ -23,7 +23,7 @@ use std::time::Duration;
 use time::OffsetDateTime;
 
 use super::{Admin, AdminError, Denial};
-use crate::aws::s3::{BucketError, render_shared_policy};
+use crate::aws::s3::render_shared_policy;
 use crate::identity::BucketName;
 use crate::store::{PolicyLease, PrefixRevocation, UserRecord};
 
@@ -132,7 +132,6 @@ impl Admin {
         before: OffsetDateTime,
         lease: PolicyLease,
     ) -> Result<Fenced, AdminError> {
-        let _slot = self.gate.call("s3").await.map_err(BucketError::from)?;
         let existing = self.buckets.current_policy(bucket).await?;
         // Read after the bucket's policy, so a stall in between leaves nothing out.
         let since = crate::runtime::clock::now() - self.session_lifetime - EXPIRY_MARGIN;

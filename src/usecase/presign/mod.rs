@@ -20,10 +20,10 @@ use std::time::Duration;
 
 use time::OffsetDateTime;
 
+pub use crate::aws::s3::SignError;
 pub use key::{KeyError, KeyPrefix, MAX_KEY_BYTES, ObjectKey};
 pub use location::S3Location;
 pub use post_policy::{ContentType, ContentTypeError};
-pub use crate::aws::s3::SignError;
 
 use crate::auth::Caller;
 use crate::config::PresignConfig;

@@ -24,8 +24,8 @@ use quick_cache::sync::DefaultLifecycle;
 use time::OffsetDateTime;
 
 use super::seal::{Binding, Sealer, SealerError};
-use crate::aws::UpstreamError;
 use crate::aws::sts::{Credentials, Sts};
+use crate::aws::{Error as AwsError, Service};
 use crate::identity::UserId;
 use crate::policy::Template;
 use crate::runtime::cache::HotCache;
@@ -162,7 +162,7 @@ impl KeyCache {
 
     /// Keys for `user` under `template`, from the cache while fresh enough.
     #[tracing::instrument(level = "debug", skip_all, fields(user_id = %user.user_id, access = template.name()))]
-    pub async fn get(&self, user: &UserRecord, template: &Template) -> Result<Found, Arc<UpstreamError>> {
+    pub async fn get(&self, user: &UserRecord, template: &Template) -> Result<Found, Arc<AwsError>> {
         let key = (user.user_id.clone(), template.id().short());
         loop {
             let (fresh, issued) = if let Some(c) = self.cache.get(&key) {
@@ -190,7 +190,7 @@ impl KeyCache {
         key: &Key,
         user: &UserRecord,
         template: &Template,
-    ) -> Result<(bool, Arc<Issued>), Arc<UpstreamError>> {
+    ) -> Result<(bool, Arc<Issued>), Arc<AwsError>> {
         let called_sts = AtomicBool::new(false);
         let load = self.load(user, template, &called_sts);
         let (issued, fresh) = Box::pin(self.cache.get_or_load(key, load)).await?;
@@ -212,7 +212,7 @@ impl KeyCache {
         user: &UserRecord,
         template: &Template,
         called_sts: &AtomicBool,
-    ) -> Result<Arc<Issued>, UpstreamError> {
+    ) -> Result<Arc<Issued>, AwsError> {
         if let Some(c) = self.shared(user, template).await {
             return Ok(Arc::new(Issued::new(c)));
         }
@@ -274,14 +274,14 @@ impl KeyCache {
     /// `AssumeRole`; mid-revocation, keys AWS issued before the cut-off (by AWS's clock, which
     /// stamps them) would be denied by the bucket policy, so they are asked for again once the
     /// cut-off has passed, and never handed out.
-    async fn assume_after_cut_off(&self, user: &UserRecord, template: &Template) -> Result<Credentials, UpstreamError> {
+    async fn assume_after_cut_off(&self, user: &UserRecord, template: &Template) -> Result<Credentials, AwsError> {
         if let Some(cut_off) = user.revoked_before {
             // By this host's clock first (AWS's agrees within a second or so): saves a call.
             let bounded = cut_off.min(OffsetDateTime::now_utc() + MAX_CUT_OFF_WAIT);
             crate::runtime::clock::sleep_until(bounded).await;
         }
         for _ in 0..CUT_OFF_ATTEMPTS {
-            let credentials = self.sts.assume_role(user, template).await?;
+            let credentials = self.sts.assume_role(user.into(), template).await?;
             let issued = credentials.expiration - self.sts.session_duration();
             match user.revoked_before {
                 Some(cut_off) if issued < cut_off => {
@@ -291,8 +291,8 @@ impl KeyCache {
                 _ => return Ok(credentials),
             }
         }
-        Err(UpstreamError::Unavailable {
-            service: "sts",
+        Err(AwsError::Unavailable {
+            service: Service::Sts,
             detail: "AWS kept issuing sessions dated before the user's revocation cut-off".to_owned(),
         })
     }
@@ -324,8 +324,8 @@ impl KeyCache {
 
     /// A session for `user` under `template` straight from STS, never cached nor handed out:
     /// revocation probes the bucket with one to see its new policy take effect.
-    pub async fn probe_session(&self, user: &UserRecord, template: &Template) -> Result<Credentials, UpstreamError> {
-        self.sts.assume_role(user, template).await
+    pub async fn probe_session(&self, user: &UserRecord, template: &Template) -> Result<Credentials, AwsError> {
+        self.sts.assume_role(user.into(), template).await
     }
 
     /// When `credentials` were issued (by AWS's clock: their expiry less the session length).

@@ -15,7 +15,8 @@ use std::sync::{Arc, LazyLock};
 use std::time::Duration;
 
 use crate::auth::Caller;
-use crate::aws::UpstreamError;
+use crate::aws::Error as AwsError;
+use crate::aws::sts::{Credentials, Grantee};
 use crate::identity::UserId;
 use crate::policy::{PolicySet, Template};
 use crate::provision::{ProvisionError, Provisioner};
@@ -43,7 +44,7 @@ pub enum VendError {
     #[error("provisioning failed: {0}")]
     Provisioning(Arc<ProvisionError>),
     #[error("AssumeRole failed: {0}")]
-    Sts(Arc<UpstreamError>),
+    Sts(Arc<AwsError>),
     /// The user is in prefix mode and the access has no prefix-mode variant
     /// (`prefix-<access>.json`): the deployment removed it after giving users prefixes.
     #[error(
@@ -198,11 +199,7 @@ impl Vend {
     /// the user is dropped). Either this read comes after the revocation recorded its cut-off,
     /// or the audit row was committed before that and the revocation's read of the audit sees
     /// it. Bucket mode always writes the Deny and skips this read.
-    pub async fn still_current(
-        &self,
-        user: &UserRecord,
-        credentials: &crate::aws::sts::Credentials,
-    ) -> Result<(), VendError> {
+    pub async fn still_current(&self, user: &UserRecord, credentials: &Credentials) -> Result<(), VendError> {
         if user.prefix.is_none() {
             return Ok(());
         }
@@ -245,19 +242,18 @@ impl Vend {
     }
 
     /// A session of the user's default access, never handed out: revocation probes the bucket
-    /// with it (issued before the cut-off) until the bucket policy refuses it.
-    pub async fn probe_session(&self, user: &UserRecord) -> Result<crate::aws::sts::Credentials, UpstreamError> {
-        let template = self
+    /// with it (issued before the cut-off) until the bucket policy refuses it. `None` when the
+    /// default access has no template for the user's storage mode (start-up warns of it).
+    pub async fn probe_session(&self, user: &UserRecord) -> Result<Option<Credentials>, AwsError> {
+        let Some(template) = self
             .policies
             .get(&self.grants.default)
             .and_then(|t| self.policies.for_user(t, user))
-            .ok_or_else(|| UpstreamError::Rejected {
-                service: "sts",
-                operation: "AssumeRole",
-                code: "NoTemplate".to_owned(),
-                detail: format!("no template `{}` for the user's storage mode", self.grants.default),
-            })?;
-        self.keys.probe_session(user, template).await
+        else {
+            tracing::warn!(user_id = %user.user_id, access = %self.grants.default, "no template of the default access for the user's storage mode: no probe session");
+            return Ok(None);
+        };
+        self.keys.probe_session(user, template).await.map(Some)
     }
 
     /// The caller's stored mapping, without provisioning anything (`/v1/me`).
@@ -294,4 +290,14 @@ impl Vend {
 fn party(addr: Option<IpAddr>, client_id: Option<&str>) -> u64 {
     static KEY: LazyLock<RandomState> = LazyLock::new(RandomState::new);
     KEY.hash_one((addr, client_id))
+}
+/// Whose keys `user`'s are, and the storage they are scoped to.
+impl<'a> From<&'a UserRecord> for Grantee<'a> {
+    fn from(user: &'a UserRecord) -> Self {
+        Self {
+            user_id: &user.user_id,
+            bucket: &user.bucket,
+            prefix: user.prefix.as_ref(),
+        }
+    }
 }
