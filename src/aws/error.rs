@@ -17,7 +17,7 @@ pub enum Service {
 }
 
 impl Service {
-    pub fn as_str(self) -> &'static str {
+    pub const fn as_str(self) -> &'static str {
         match self {
             Self::Sts => "sts",
             Self::S3 => "s3",

@@ -54,6 +54,14 @@ async fn an_aws_outage_serves_cached_keys_refuses_new_ones_and_recovers_by_itsel
         (503, Some("5".to_owned())),
         "known user, uncached access: AssumeRole needs STS"
     );
+    // Each failed operation is counted once, by the SDK interceptor, as an outage.
+    let text = app.metrics_text().await;
+    for series in [
+        r#"stsvend_aws_errors_total{kind="unavailable",operation="CreateBucket",service="s3"}"#,
+        r#"stsvend_aws_errors_total{kind="unavailable",operation="AssumeRole",service="sts"}"#,
+    ] {
+        assert_eq!(crate::metrics::sample(&text, series), Some(1.0), "{series} in:\n{text}");
+    }
 
     proxy.up();
     let recovered = app.vend(&cold, None).await;

@@ -52,6 +52,9 @@ async fn metrics_count_vends_aws_calls_caches_and_users() {
         assert_eq!(sample(&text, name), Some(value), "{name} in:\n{text}");
     }
     assert!(sample(&text, r#"stsvend_jwks_refreshes_total{outcome="ok"}"#).is_some_and(|v| v >= 1.0));
+    // The first login's answers it acts on (a bucket not there yet, one without a policy) are
+    // calls, not failures: nothing failed here.
+    assert_eq!(sample(&text, "stsvend_aws_errors_total"), None, "{text}");
     // Metrics stay off the public API.
     let api = app.http.get(format!("{}/metrics", app.base)).send().await.unwrap();
     assert_eq!(api.status(), 404);

@@ -14,6 +14,7 @@ use aws_sigv4::sign::v4;
 use time::OffsetDateTime;
 use time::macros::format_description;
 
+use crate::aws::Service;
 use crate::aws::sts::Credentials;
 
 #[derive(Debug, thiserror::Error)]
@@ -21,7 +22,7 @@ use crate::aws::sts::Credentials;
 pub struct SignError(String);
 
 /// S3's service name in a credential scope.
-const SERVICE: &str = "s3";
+const SERVICE: &str = Service::S3.as_str();
 
 /// `url` (path already encoded, no query) signed for `method` to be valid for `expires`
 /// from `now`, with the signed `headers` the client must send as they are.
