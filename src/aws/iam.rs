@@ -14,10 +14,7 @@ use super::{Error, Sdk, Service};
 use crate::runtime::metrics::Metrics;
 
 /// A failed IAM call, classified.
-fn failed<E>(e: SdkError<E, Response>) -> Error
-where
-    E: ProvideErrorMetadata + std::error::Error + 'static,
-{
+fn failed<E: ProvideErrorMetadata + std::error::Error + 'static>(e: SdkError<E, Response>) -> Error {
     Error::from_sdk(Service::Iam, e)
 }
 

@@ -29,10 +29,7 @@ pub use shared::{MAX_BUCKET_POLICY_BYTES, SharedPolicy, render_shared_policy, re
 pub use sign::{PostSignature, SignError, presign, sign_policy, uri_encode};
 
 /// A failed S3 call, classified.
-fn failed<E>(e: SdkError<E, Response>) -> Error
-where
-    E: ProvideErrorMetadata + std::error::Error + 'static,
-{
+fn failed<E: ProvideErrorMetadata + std::error::Error + 'static>(e: SdkError<E, Response>) -> Error {
     Error::from_sdk(Service::S3, e)
 }
 

@@ -25,10 +25,7 @@ pub use credentials::Credentials;
 pub const PACKED_POLICY_TOO_LARGE: &str = "PackedPolicyTooLarge";
 
 /// A failed STS call, classified.
-fn failed<E>(e: SdkError<E, Response>) -> Error
-where
-    E: ProvideErrorMetadata + std::error::Error + 'static,
-{
+fn failed<E: ProvideErrorMetadata + std::error::Error + 'static>(e: SdkError<E, Response>) -> Error {
     Error::from_sdk(Service::Sts, e)
 }
 
