@@ -206,4 +206,32 @@ mod tests {
         assert_eq!(Service::from_sdk("S3"), Some(Service::S3));
         assert_eq!(Service::from_sdk("SSO"), None);
     }
+
+    fn refused(code: &str, status: u16, op: Option<&str>) -> Error {
+        use aws_sdk_s3::error::ErrorMetadata;
+        use aws_sdk_sts::operation::assume_role::AssumeRoleError;
+        let mut raw = Response::new(status.try_into().unwrap(), aws_sdk_s3::primitives::SdkBody::empty());
+        if let Some(op) = op {
+            raw.add_extension(Operation(op.to_owned()));
+        }
+        let err = AssumeRoleError::generic(ErrorMetadata::builder().code(code).message("m").build());
+        Error::from_sdk(Service::Sts, SdkError::service_error(err, raw))
+    }
+
+    #[test]
+    fn sdk_errors_are_classified_and_name_the_operation_the_interceptor_recorded() {
+        let denied = refused("AccessDenied", 403, Some("AssumeRole"));
+        assert!(denied.is_denied(), "{denied:?}");
+        assert_eq!(denied.to_string(), "sts refused AssumeRole: AccessDenied: m");
+        assert!(matches!(
+            refused("Throttling", 400, Some("AssumeRole")),
+            Error::Unavailable {
+                service: Service::Sts,
+                ..
+            }
+        ));
+        let packed = refused("PackedPolicyTooLarge", 400, None);
+        assert_eq!(packed.code(), Some("PackedPolicyTooLarge"));
+        assert_eq!(packed.to_string(), "sts refused a call: PackedPolicyTooLarge: m");
+    }
 }
