@@ -26,7 +26,7 @@ use crate::identity::AccountId;
 pub use inspect::Lockdown;
 pub use policy::{REVOKE_SID, merge_policy, revocation_statement};
 pub use shared::{MAX_BUCKET_POLICY_BYTES, SharedPolicy, render_shared_policy, revocation_statements};
-pub use sign::{PostSignature, SignError, presign, sign_policy, uri_encode};
+pub use sign::{PostSignature, presign, sign_policy, uri_encode};
 
 /// A failed S3 call, classified.
 fn failed<E: ProvideErrorMetadata + std::error::Error + 'static>(e: SdkError<E, Response>) -> Error {

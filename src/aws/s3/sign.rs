@@ -14,12 +14,16 @@ use aws_sigv4::sign::v4;
 use time::OffsetDateTime;
 use time::macros::format_description;
 
-use crate::aws::Service;
 use crate::aws::sts::Credentials;
+use crate::aws::{Error, Service};
 
-#[derive(Debug, thiserror::Error)]
-#[error("signing failed: {0}")]
-pub struct SignError(String);
+/// A signature the signer would not make: a bug (the inputs are stsvend's own), not an outage.
+fn unsigned(e: impl std::fmt::Display) -> Error {
+    Error::Internal {
+        service: Service::S3,
+        detail: format!("signing failed: {e}"),
+    }
+}
 
 /// S3's service name in a credential scope.
 const SERVICE: &str = Service::S3.as_str();
@@ -34,7 +38,7 @@ pub fn presign(
     region: &str,
     now: SystemTime,
     expires: Duration,
-) -> Result<String, SignError> {
+) -> Result<String, Error> {
     let identity = identity(creds);
     let mut settings = SigningSettings::default();
     // The path is encoded once, by `location`; S3 neither double-encodes nor normalizes it.
@@ -49,13 +53,11 @@ pub fn presign(
         .time(now)
         .settings(settings)
         .build()
-        .map_err(|e| SignError(e.to_string()))?
+        .map_err(unsigned)?
         .into();
-    let request = SignableRequest::new(method, url, headers.iter().copied(), SignableBody::UnsignedPayload)
-        .map_err(|e| SignError(e.to_string()))?;
-    let (instructions, _signature) = sign(request, &params)
-        .map_err(|e| SignError(e.to_string()))?
-        .into_parts();
+    let request =
+        SignableRequest::new(method, url, headers.iter().copied(), SignableBody::UnsignedPayload).map_err(unsigned)?;
+    let (instructions, _signature) = sign(request, &params).map_err(unsigned)?.into_parts();
     let query: Vec<String> = instructions
         .params()
         .iter()

@@ -20,7 +20,6 @@ use std::time::Duration;
 
 use time::OffsetDateTime;
 
-pub use crate::aws::s3::SignError;
 pub use key::{KeyError, KeyPrefix, MAX_KEY_BYTES, ObjectKey};
 pub use location::S3Location;
 pub use post_policy::{ContentType, ContentTypeError};
@@ -82,8 +81,9 @@ pub enum PresignError {
     /// Valid alone, too long once under the user's prefix.
     #[error(transparent)]
     Key(KeyError),
+    /// The signer refused (`aws::Error::Internal`).
     #[error(transparent)]
-    Sign(SignError),
+    Sign(crate::aws::Error),
     /// The URL is withheld when its audit row could not be written.
     #[error("audit write failed: {0}")]
     Audit(StoreError),
