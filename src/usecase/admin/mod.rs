@@ -1,8 +1,10 @@
 //! What an operator can do to one user, shared by the admin API and `stsvend users`:
-//! look up, disable and enable, revoke active sessions, delete. Every action is audited by
-//! the HTTP layer, allowed or refused. The S3 work is `buckets`'; this module decides the
+//! look up, disable and enable, revoke active sessions, delete. Who may, and the audit of every
+//! call, allowed or refused, is `audit`'s. The S3 work is `aws::s3`'s; this module decides the
 //! order.
 
+mod audit;
+mod failure;
 mod shared;
 
 use std::sync::Arc;
@@ -13,14 +15,19 @@ use crate::aws::gate::AwsGate;
 use crate::aws::s3::{BucketError, Buckets, Emptied};
 use crate::identity::UserId;
 use crate::runtime::clock::{format_time, next_second, sleep_until};
-use crate::store::{AdminAction, KeyOwner, ProvisionState, Store, StoreError, UserQuery, UserRecord};
+use crate::store::{ProvisionState, Store, StoreError, UserQuery, UserRecord};
+use crate::usecase::error::Failure;
 use crate::usecase::vend::Vend;
+
+pub use audit::AdminCaller;
+/// What the admin API reports besides users: as the store records them.
+pub use crate::store::{AdminAction, KeyOwner};
 
 /// Largest page of users returned at once.
 pub const MAX_PAGE: u32 = 500;
 
 #[derive(Debug, thiserror::Error)]
-pub enum AdminError {
+enum AdminError {
     #[error("no user {0}")]
     NoSuchUser(String),
     #[error("`{0}` is not a user id (26 characters a-z2-7)")]
@@ -58,7 +65,17 @@ pub struct UserView {
     /// In a revoke's answer only: `in_effect` once AWS refuses a session issued before the
     /// cut-off, `propagating` while the new bucket policy has not applied yet.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub revocation: Option<String>,
+    pub revocation: Option<Revocation>,
+}
+
+/// Where a revocation stands when the revoke answers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Revocation {
+    /// AWS refuses a session issued before the cut-off (or none can be alive).
+    InEffect,
+    /// The Deny is written, and AWS has not applied it yet: it does within moments.
+    Propagating,
 }
 
 impl UserView {
@@ -97,8 +114,8 @@ fn is_access_denied(e: &BucketError) -> bool {
     matches!(e, BucketError::Upstream(u) if u.is_rejected_with("AccessDenied"))
 }
 
-pub fn parse_user_id(s: &str) -> Result<UserId, AdminError> {
-    UserId::parse(s).map_err(|_| AdminError::BadUserId(s.chars().take(64).collect()))
+pub fn parse_user_id(s: &str) -> Result<UserId, Failure> {
+    UserId::parse(s).map_err(|_| AdminError::BadUserId(s.chars().take(64).collect()).into())
 }
 
 /// Where a revocation's cut-off stands.
@@ -163,10 +180,6 @@ impl Admin {
         }
     }
 
-    pub fn permission(&self) -> Option<&str> {
-        self.permission.as_deref()
-    }
-
     async fn load(&self, id: &UserId) -> Result<UserRecord, AdminError> {
         self.store
             .user(id)
@@ -174,12 +187,19 @@ impl Admin {
             .ok_or_else(|| AdminError::NoSuchUser(id.to_string()))
     }
 
-    pub async fn list(&self, query: UserQuery) -> Result<Vec<UserView>, AdminError> {
-        let rows = self.store.list_users(query).await?;
+    /// A page of at most `limit` users in user-id order, after `after`; `search` matches a
+    /// user-id or bucket prefix, or any part of the subject.
+    pub async fn list(&self, search: Option<String>, after: Option<String>, limit: u32) -> Result<Vec<UserView>, Failure> {
+        let query = UserQuery { search, after, limit };
+        let rows = self.store.list_users(query).await.map_err(AdminError::from)?;
         Ok(rows.iter().map(|(u, last)| UserView::new(u, last.clone())).collect())
     }
 
-    pub async fn show(&self, id: &UserId) -> Result<UserView, AdminError> {
+    pub async fn show(&self, id: &UserId) -> Result<UserView, Failure> {
+        Ok(self.view(id).await?)
+    }
+
+    async fn view(&self, id: &UserId) -> Result<UserView, AdminError> {
         let user = self.load(id).await?;
         let last = self.store.last_vend(id).await?;
         Ok(UserView::new(&user, last))
@@ -187,9 +207,9 @@ impl Admin {
 
     /// Disabled users get 403 `user_disabled` instead of keys; their cached keys are dropped.
     /// Keys already handed out stay valid until they expire: revoke for that.
-    pub async fn set_disabled(&self, id: &UserId, disabled: bool) -> Result<UserView, AdminError> {
-        if !self.store.set_disabled(id, disabled).await? {
-            return Err(AdminError::NoSuchUser(id.to_string()));
+    pub async fn set_disabled(&self, id: &UserId, disabled: bool) -> Result<UserView, Failure> {
+        if !self.store.set_disabled(id, disabled).await.map_err(AdminError::from)? {
+            return Err(AdminError::NoSuchUser(id.to_string()).into());
         }
         self.vend.forget_user(id).await;
         self.show(id).await
@@ -209,12 +229,16 @@ impl Admin {
     ///
     /// In prefix mode a user no session of whom can still be alive gets no Deny (see
     /// `shared.rs`), and the answer is `in_effect` at once: there is nothing to refuse.
-    pub async fn revoke(&self, id: &UserId) -> Result<UserView, AdminError> {
+    pub async fn revoke(&self, id: &UserId) -> Result<UserView, Failure> {
+        Ok(self.revoke_sessions(id).await?)
+    }
+
+    async fn revoke_sessions(&self, id: &UserId) -> Result<UserView, AdminError> {
         let user = self.load(id).await?;
         if user.state != ProvisionState::Ready {
             let before = self.deny_sessions(&user).await?.cut_off();
             sleep_until(before).await;
-            return self.show(id).await;
+            return self.view(id).await;
         }
         // Issued before the cut-off (taken next): the bucket policy will refuse it. None is
         // needed where no Deny will be written.
@@ -242,8 +266,12 @@ impl Admin {
             }
             (Denial::InPolicy(_), None) => false,
         };
-        let mut view = self.show(id).await?;
-        view.revocation = Some(if in_effect { "in_effect" } else { "propagating" }.to_owned());
+        let mut view = self.view(id).await?;
+        view.revocation = Some(if in_effect {
+            Revocation::InEffect
+        } else {
+            Revocation::Propagating
+        });
         Ok(view)
     }
 
@@ -294,7 +322,11 @@ impl Admin {
     /// If a step fails the user stays disabled and revoked, and deleting again resumes. A user
     /// whose first login never finished gets the same clean-up: a crash may have left the
     /// bucket behind.
-    pub async fn delete(&self, id: &UserId, force: bool) -> Result<Deleted, AdminError> {
+    pub async fn delete(&self, id: &UserId, force: bool) -> Result<Deleted, Failure> {
+        Ok(self.delete_user(id, force).await?)
+    }
+
+    async fn delete_user(&self, id: &UserId, force: bool) -> Result<Deleted, AdminError> {
         let user = self.load(id).await?;
         let not_empty = || AdminError::BucketNotEmpty {
             bucket: match &user.prefix {
@@ -374,24 +406,17 @@ impl Admin {
     }
 
     /// Every party an access key id went to: "whose key was this?".
-    pub async fn key_owner(&self, access_key_id: &str) -> Result<Vec<KeyOwner>, AdminError> {
-        Ok(self.store.key_owner(access_key_id).await?)
+    pub async fn key_owner(&self, access_key_id: &str) -> Result<Vec<KeyOwner>, Failure> {
+        Ok(self.store.key_owner(access_key_id).await.map_err(AdminError::from)?)
     }
 
     /// The admin audit log, newest first.
-    pub async fn audit_log(&self, target: Option<String>, limit: u32) -> Result<Vec<AdminAction>, AdminError> {
-        Ok(self.store.admin_actions(target, limit).await?)
-    }
-
-    /// Writes an admin action's audit row before it runs; returns the row's id.
-    pub async fn record(&self, mut action: AdminAction) -> Result<i64, StoreError> {
-        action.at = format_time(crate::runtime::clock::now());
-        self.store.record_admin_action(action).await
-    }
-
-    /// Sets the outcome of a recorded admin action.
-    pub async fn finish(&self, id: i64, outcome: &str, detail: Option<String>) -> Result<(), StoreError> {
-        self.store.finish_admin_action(id, outcome, detail).await
+    pub async fn audit_log(&self, target: Option<String>, limit: u32) -> Result<Vec<AdminAction>, Failure> {
+        Ok(self
+            .store
+            .admin_actions(target, limit)
+            .await
+            .map_err(AdminError::from)?)
     }
 }
 
