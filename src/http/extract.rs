@@ -23,11 +23,11 @@ pub fn bearer_token(req: &HttpRequest) -> Result<&str, ApiError> {
     if values.next().is_some() {
         return Err(ApiError::BadAuthorization("more than one Authorization header"));
     }
-    let value =
-        std::str::from_utf8(value.as_bytes()).map_err(|_| ApiError::BadAuthorization("Authorization header is not ASCII"))?;
-    let (scheme, rest) = value
-        .split_once(' ')
-        .ok_or(ApiError::BadAuthorization("Authorization header is not `Bearer <token>`"))?;
+    let value = std::str::from_utf8(value.as_bytes())
+        .map_err(|_| ApiError::BadAuthorization("Authorization header is not ASCII"))?;
+    let (scheme, rest) = value.split_once(' ').ok_or(ApiError::BadAuthorization(
+        "Authorization header is not `Bearer <token>`",
+    ))?;
     if !scheme.eq_ignore_ascii_case("bearer") {
         return Err(ApiError::BadAuthorization("Authorization scheme must be Bearer"));
     }
@@ -45,9 +45,9 @@ impl FromRequest for Authenticated {
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
         let req = req.clone();
         Box::pin(async move {
-            let authenticator = req.app_data::<web::Data<Authenticator>>().ok_or_else(|| {
-                Failure::internal("token verifier missing", &std::io::Error::other("not wired"))
-            })?;
+            let authenticator = req
+                .app_data::<web::Data<Authenticator>>()
+                .ok_or_else(|| Failure::internal("token verifier missing", &std::io::Error::other("not wired")))?;
             let token = bearer_token(&req)?;
             let caller = authenticator.user(token).await?;
             req.extensions_mut().insert(caller.user_id.clone());
@@ -83,6 +83,9 @@ mod tests {
         for bad in ["Basic dXNlcjpwYXNz", "Bearer", "Bearer ", "Bearerabc", "Token abc"] {
             assert!(matches!(parse(&[bad]), Err(ApiError::BadAuthorization(_))), "{bad}");
         }
-        assert!(matches!(parse(&["Bearer a", "Bearer b"]), Err(ApiError::BadAuthorization(_))));
+        assert!(matches!(
+            parse(&["Bearer a", "Bearer b"]),
+            Err(ApiError::BadAuthorization(_))
+        ));
     }
 }

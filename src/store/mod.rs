@@ -198,7 +198,11 @@ impl UserRecord {
     /// How the user's storage is laid out: recorded with the user, whatever the configured mode
     /// for new users is now.
     pub fn storage_mode(&self) -> StorageMode {
-        if self.prefix.is_some() { StorageMode::Prefix } else { StorageMode::Bucket }
+        if self.prefix.is_some() {
+            StorageMode::Prefix
+        } else {
+            StorageMode::Bucket
+        }
     }
 
     /// `bucket` or `prefix`: the storage mode recorded with the user.

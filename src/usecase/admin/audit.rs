@@ -92,7 +92,13 @@ impl Admin {
 
     /// Runs one admin action between its two audit writes: nothing runs unaudited. `action`
     /// names it in the log (`users.revoke`), `target` is what it acts on.
-    pub async fn audited<T, F>(&self, admin: &AdminCaller, action: &str, target: Option<&str>, run: F) -> Result<T, Failure>
+    pub async fn audited<T, F>(
+        &self,
+        admin: &AdminCaller,
+        action: &str,
+        target: Option<&str>,
+        run: F,
+    ) -> Result<T, Failure>
     where
         F: Future<Output = Result<T, Failure>>,
     {
@@ -104,7 +110,11 @@ impl Admin {
                 Ok(v)
             }
             Err(e) => {
-                let outcome = if e.is_refusal() { Outcome::Refused } else { Outcome::Failed };
+                let outcome = if e.is_refusal() {
+                    Outcome::Refused
+                } else {
+                    Outcome::Failed
+                };
                 self.finish(id, outcome, Some(e.code().to_owned())).await;
                 Err(e)
             }

@@ -19,9 +19,9 @@ use crate::store::{ProvisionState, Store, StoreError, UserQuery, UserRecord};
 use crate::usecase::error::Failure;
 use crate::usecase::vend::Vend;
 
-pub use audit::AdminCaller;
 /// What the admin API reports besides users: as the store records them.
 pub use crate::store::{AdminAction, KeyOwner};
+pub use audit::AdminCaller;
 
 /// Largest page of users returned at once.
 pub const MAX_PAGE: u32 = 500;
@@ -189,7 +189,12 @@ impl Admin {
 
     /// A page of at most `limit` users in user-id order, after `after`; `search` matches a
     /// user-id or bucket prefix, or any part of the subject.
-    pub async fn list(&self, search: Option<String>, after: Option<String>, limit: u32) -> Result<Vec<UserView>, Failure> {
+    pub async fn list(
+        &self,
+        search: Option<String>,
+        after: Option<String>,
+        limit: u32,
+    ) -> Result<Vec<UserView>, Failure> {
         let query = UserQuery { search, after, limit };
         let rows = self.store.list_users(query).await.map_err(AdminError::from)?;
         Ok(rows.iter().map(|(u, last)| UserView::new(u, last.clone())).collect())

@@ -94,27 +94,27 @@ impl From<AuthError> for Failure {
 /// A first login that could not be completed.
 impl From<&ProvisionError> for Failure {
     fn from(e: &ProvisionError) -> Self {
-    match e {
-        ProvisionError::Upstream(u) | ProvisionError::Bucket(BucketError::Upstream(u)) => {
-            Failure::aws("provisioning failed", u)
-        }
-        ProvisionError::Store(e) if e.is_unavailable() => Failure::store("provisioning", e),
-        ProvisionError::RateLimited(wait) => Failure::too_many(code::TooMany::ProvisioningRateLimited, *wait),
-        ProvisionError::DailyLimit(wait) => Failure::too_many(code::TooMany::NewUserLimitReached, *wait),
-        ProvisionError::BucketQuota => Failure::unavailable(code::Unavailable::BucketQuota),
-        // Every random name taken: someone is registering names as fast as they are recorded.
-        // A later attempt draws new ones.
-        e @ ProvisionError::NamesExhausted(_) => {
-            tracing::error!(error = %e, "provisioning failed");
-            Failure::unavailable(code::Unavailable::AwsS3)
-        }
-        // Logged (user id and reason) and counted where the row was read.
-        ProvisionError::Mapping { .. } => Failure::Internal,
-        other @ (ProvisionError::Store(_) | ProvisionError::Identity(_) | ProvisionError::Bucket(_)) => {
-            Failure::internal("provisioning failed", other)
+        match e {
+            ProvisionError::Upstream(u) | ProvisionError::Bucket(BucketError::Upstream(u)) => {
+                Failure::aws("provisioning failed", u)
+            }
+            ProvisionError::Store(e) if e.is_unavailable() => Failure::store("provisioning", e),
+            ProvisionError::RateLimited(wait) => Failure::too_many(code::TooMany::ProvisioningRateLimited, *wait),
+            ProvisionError::DailyLimit(wait) => Failure::too_many(code::TooMany::NewUserLimitReached, *wait),
+            ProvisionError::BucketQuota => Failure::unavailable(code::Unavailable::BucketQuota),
+            // Every random name taken: someone is registering names as fast as they are recorded.
+            // A later attempt draws new ones.
+            e @ ProvisionError::NamesExhausted(_) => {
+                tracing::error!(error = %e, "provisioning failed");
+                Failure::unavailable(code::Unavailable::AwsS3)
+            }
+            // Logged (user id and reason) and counted where the row was read.
+            ProvisionError::Mapping { .. } => Failure::Internal,
+            other @ (ProvisionError::Store(_) | ProvisionError::Identity(_) | ProvisionError::Bucket(_)) => {
+                Failure::internal("provisioning failed", other)
+            }
         }
     }
-}
 }
 
 #[cfg(test)]

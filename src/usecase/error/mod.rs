@@ -15,7 +15,10 @@ use std::time::Duration;
 pub enum Failure {
     /// No token, or one that is not accepted.
     #[error("{reason}")]
-    Unauthenticated { code: code::Unauthenticated, reason: String },
+    Unauthenticated {
+        code: code::Unauthenticated,
+        reason: String,
+    },
     /// The caller is known and may not do this.
     #[error("{message}")]
     Forbidden { code: code::Forbidden, message: String },
@@ -46,8 +49,8 @@ pub enum Failure {
     Internal,
 }
 
-pub mod code;
 mod classify;
+pub mod code;
 
 impl Failure {
     /// The stable, machine-readable code.
