@@ -73,7 +73,7 @@ fn imports(text: &str) -> BTreeSet<Vec<String>> {
             if !path.is_empty() {
                 found.insert(path);
             }
-            rest = &tail[..];
+            rest = tail;
         }
     }
     found

@@ -73,7 +73,7 @@ impl Admin {
             .await;
             return Err(Failure::forbidden(
                 code::Forbidden::RequiredClaimMissing,
-                format!(
+                &format!(
                     "this service requires the token claim `{claim}` (with its configured value); it is missing or different"
                 ),
             ));
@@ -84,7 +84,7 @@ impl Admin {
                 .await;
             return Err(Failure::forbidden(
                 code::Forbidden::InsufficientScope,
-                format!("the admin API needs `{permission}`"),
+                &format!("the admin API needs `{permission}`"),
             ));
         }
         Ok(admin)

@@ -8,8 +8,8 @@ impl From<AdminError> for Failure {
     fn from(e: AdminError) -> Self {
         match e {
             AdminError::NoSuchUser(id) => Self::not_found(format!("no user {id}")),
-            e @ AdminError::BadUserId(_) => Self::invalid(code::Invalid::InvalidUserId, e),
-            e @ AdminError::BucketNotEmpty { .. } => Self::conflict(code::Conflict::BucketNotEmpty, e),
+            e @ AdminError::BadUserId(_) => Self::invalid(code::Invalid::InvalidUserId, &e),
+            e @ AdminError::BucketNotEmpty { .. } => Self::conflict(code::Conflict::BucketNotEmpty, &e),
             AdminError::Bucket(e) => Self::bucket("admin action", e),
             // Logged where it happened (admin/shared.rs).
             AdminError::PolicyBusy => Self::unavailable(code::Unavailable::SharedBucketPolicy),

@@ -52,10 +52,10 @@ impl Failure {
     pub fn bucket(context: &str, e: BucketError) -> Self {
         match e {
             BucketError::Upstream(u) => Self::aws(context, &u),
-            e @ BucketError::ExistingPolicy(_) => Self::conflict(code::Conflict::BucketPolicyUnreadable, e),
+            e @ BucketError::ExistingPolicy(_) => Self::conflict(code::Conflict::BucketPolicyUnreadable, &e),
             e @ BucketError::PolicyFull { .. } => Self::conflict(
                 code::Conflict::RevocationCapacityExhausted,
-                format!("{e}; older revocations leave it as their sessions expire: disable the user meanwhile"),
+                &format!("{e}; older revocations leave it as their sessions expire: disable the user meanwhile"),
             ),
             BucketError::NotEmptied { left, first } => {
                 tracing::error!(objects_left = left, aws_error = %first, "delete incomplete: S3 refused to delete objects; the user stays disabled and revoked");

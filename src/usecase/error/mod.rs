@@ -107,30 +107,30 @@ impl Failure {
         }
     }
 
-    pub fn invalid(code: code::Invalid, message: impl ToString) -> Self {
+    pub fn invalid(code: code::Invalid, message: &impl std::fmt::Display) -> Self {
         Self::Invalid {
             code,
             message: message.to_string(),
         }
     }
 
-    pub fn forbidden(code: code::Forbidden, message: impl ToString) -> Self {
+    pub fn forbidden(code: code::Forbidden, message: &impl std::fmt::Display) -> Self {
         Self::Forbidden {
             code,
             message: message.to_string(),
         }
     }
 
-    pub fn conflict(code: code::Conflict, message: impl ToString) -> Self {
+    pub fn conflict(code: code::Conflict, message: &impl std::fmt::Display) -> Self {
         Self::Conflict {
             code,
             message: message.to_string(),
         }
     }
 
-    pub fn not_found(message: impl ToString) -> Self {
+    pub fn not_found(message: impl Into<String>) -> Self {
         Self::NotFound {
-            message: message.to_string(),
+            message: message.into(),
         }
     }
 }

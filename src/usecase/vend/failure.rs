@@ -8,16 +8,16 @@ impl From<VendError> for Failure {
     fn from(e: VendError) -> Self {
         match e {
             VendError::RateLimited(wait) => Self::too_many(code::TooMany::RateLimited, wait),
-            e @ VendError::UnknownAccess { .. } => Self::invalid(code::Invalid::UnknownAccess, e),
-            e @ VendError::InsufficientScope { .. } => Self::forbidden(code::Forbidden::InsufficientScope, e),
-            e @ VendError::Disabled => Self::forbidden(code::Forbidden::UserDisabled, e),
-            e @ VendError::RequiredClaim(_) => Self::forbidden(code::Forbidden::RequiredClaimMissing, e),
+            e @ VendError::UnknownAccess { .. } => Self::invalid(code::Invalid::UnknownAccess, &e),
+            e @ VendError::InsufficientScope { .. } => Self::forbidden(code::Forbidden::InsufficientScope, &e),
+            e @ VendError::Disabled => Self::forbidden(code::Forbidden::UserDisabled, &e),
+            e @ VendError::RequiredClaim(_) => Self::forbidden(code::Forbidden::RequiredClaimMissing, &e),
             VendError::Provisioning(p) => Self::from(&*p),
             VendError::Sts(u) => Self::aws("AssumeRole failed", &u),
             // The deployment went back to bucket mode (or dropped a `prefix-*.json`) after
             // giving this user a prefix: the access cannot be rendered for their storage.
             // Start-up warns.
-            e @ VendError::NoVariant(_) => Self::conflict(code::Conflict::AccessUnavailableInPrefixMode, e),
+            e @ VendError::NoVariant(_) => Self::conflict(code::Conflict::AccessUnavailableInPrefixMode, &e),
             VendError::Audit(e) => {
                 tracing::error!(error = %e, "audit write failed; credentials withheld");
                 Self::unavailable(code::Unavailable::AuditLog)
