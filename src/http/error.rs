@@ -208,3 +208,85 @@ impl ResponseError for ApiError {
 pub fn invalid_query(e: &actix_web::Error) -> ApiError {
     ApiError::InvalidQuery(format!("query string is not valid: {e}"))
 }
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use actix_web::body::MessageBody;
+
+    use super::*;
+
+    /// Status, Retry-After, WWW-Authenticate and body of the answer to `e`.
+    fn answer(e: impl Into<ApiError>) -> (u16, Option<String>, Option<String>, serde_json::Value) {
+        let resp = e.into().error_response();
+        let header = |name| {
+            resp.headers()
+                .get(name)
+                .map(|v: &HeaderValue| v.to_str().unwrap().to_owned())
+        };
+        let (retry, challenge) = (header(header::RETRY_AFTER), header(header::WWW_AUTHENTICATE));
+        let status = resp.status().as_u16();
+        let body = resp.into_body().try_into_bytes().unwrap();
+        (status, retry, challenge, serde_json::from_slice(&body).unwrap())
+    }
+
+    #[test]
+    fn limits_and_outages_say_when_to_retry() {
+        let (status, retry, _, body) = answer(Failure::too_many(code::TooMany::RateLimited, Duration::from_secs(2)));
+        assert_eq!((status, retry.as_deref()), (429, Some("3")));
+        assert_eq!(body["error"]["code"], "rate_limited");
+        let (status, retry, _, body) = answer(Failure::unavailable(code::Unavailable::BucketQuota));
+        assert_eq!((status, retry.as_deref()), (503, Some("300")));
+        assert_eq!(body["error"]["code"], "bucket_quota_exhausted");
+        let (status, retry, _, body) = answer(Failure::unavailable(code::Unavailable::AwsSts));
+        assert_eq!((status, retry.as_deref()), (503, Some("5")));
+        assert_eq!(body["error"]["message"], "AWS STS is unavailable; retry later");
+    }
+
+    #[test]
+    fn a_refused_token_carries_its_challenge_and_a_missing_scope_its_own() {
+        let (status, _, challenge, body) = answer(ApiError::MissingToken);
+        assert_eq!((status, challenge.as_deref()), (401, Some(r#"Bearer realm="stsvend""#)));
+        assert_eq!(body["error"]["code"], "missing_token");
+        let expired = Failure::Unauthenticated {
+            code: code::Unauthenticated::TokenExpired,
+            reason: "token has expired".to_owned(),
+        };
+        let (status, _, challenge, body) = answer(expired);
+        assert_eq!(
+            (status, challenge.as_deref()),
+            (
+                401,
+                Some(r#"Bearer realm="stsvend", error="invalid_token", error_description="token has expired""#)
+            )
+        );
+        assert_eq!(body["error"]["code"], "token_expired");
+        let (status, _, challenge, _) = answer(Failure::forbidden(code::Forbidden::InsufficientScope, &"needs x"));
+        assert_eq!(
+            (status, challenge.as_deref()),
+            (403, Some(r#"Bearer realm="stsvend", error="insufficient_scope""#))
+        );
+        let (status, _, challenge, _) = answer(Failure::forbidden(code::Forbidden::UserDisabled, &"disabled"));
+        assert_eq!((status, challenge), (403, None));
+    }
+
+    #[test]
+    fn an_internal_failure_tells_nothing_and_a_partial_delete_tells_what_is_left() {
+        let (status, retry, _, body) = answer(Failure::Internal);
+        assert_eq!((status, retry), (500, None));
+        assert_eq!(
+            body["error"],
+            serde_json::json!({"code": "internal", "message": "internal error"})
+        );
+        let (status, _, _, body) = answer(Failure::DeleteIncomplete {
+            objects_left: 2,
+            aws_error: "AccessDenied".to_owned(),
+        });
+        assert_eq!(status, 502);
+        assert_eq!(
+            body["error"]["details"],
+            serde_json::json!({"objects_left": 2, "aws_error": "AccessDenied"})
+        );
+    }
+}

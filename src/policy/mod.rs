@@ -220,7 +220,7 @@ impl PolicySet {
     }
 
     /// The template of access `name` (never a prefix-mode variant: those are chosen by
-    /// [`PolicySet::for_user`]).
+    /// [`PolicySet::for_mode`]).
     pub fn get(&self, name: &str) -> Option<&Template> {
         self.templates.get(name).filter(|t| !t.is_prefix_variant())
     }
