@@ -1,7 +1,7 @@
 //! How a vend's refusals and failures reach the client: each [`VendError`] as a [`Failure`].
 //! Both credential routes and the presign routes answer with these.
 
-use super::VendError;
+use super::{KeysError, VendError};
 use crate::usecase::error::{Failure, code};
 
 impl From<VendError> for Failure {
@@ -13,7 +13,13 @@ impl From<VendError> for Failure {
             e @ VendError::Disabled => Self::forbidden(code::Forbidden::UserDisabled, &e),
             e @ VendError::RequiredClaim(_) => Self::forbidden(code::Forbidden::RequiredClaimMissing, &e),
             VendError::Provisioning(p) => Self::from(&*p),
-            VendError::Sts(u) => Self::aws("AssumeRole failed", &u),
+            VendError::Sts(e) => match &*e {
+                KeysError::Sts(u) => Self::aws("AssumeRole failed", u),
+                e @ KeysError::IssuedBeforeCutOff => {
+                    tracing::warn!(error = %e, "AssumeRole failed");
+                    Self::unavailable(code::Unavailable::AwsSts)
+                }
+            },
             // The deployment went back to bucket mode (or dropped a `prefix-*.json`) after
             // giving this user a prefix: the access cannot be rendered for their storage.
             // Start-up warns.

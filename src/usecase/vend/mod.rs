@@ -16,7 +16,6 @@ use std::sync::{Arc, LazyLock};
 use std::time::Duration;
 
 use crate::auth::Caller;
-use crate::aws::UpstreamError;
 use crate::identity::UserId;
 use crate::policy::{PolicySet, Template};
 use crate::provision::{ProvisionError, Provisioner};
@@ -26,7 +25,7 @@ use crate::store::{Store, StoreError, UserRecord, VendRecord};
 use crate::usecase::error::Failure;
 
 pub use coherence::{FeedTimes, spawn as spawn_coherence};
-pub use keys::{Found, Issued, KeyCache, KeyCacheParts};
+pub use keys::{Found, Issued, KeyCache, KeyCacheParts, KeysError};
 pub use seal::SealerError;
 
 #[derive(Debug, thiserror::Error)]
@@ -45,7 +44,7 @@ pub enum VendError {
     #[error("provisioning failed: {0}")]
     Provisioning(Arc<ProvisionError>),
     #[error("AssumeRole failed: {0}")]
-    Sts(Arc<UpstreamError>),
+    Sts(Arc<KeysError>),
     /// The user is in prefix mode and the access has no prefix-mode variant
     /// (`prefix-<access>.json`): the deployment removed it after giving users prefixes.
     #[error(
@@ -260,7 +259,7 @@ impl Vend {
         self.keys
             .probe_session(user, template)
             .await
-            .map_err(|e| VendError::Sts(Arc::new(e)))
+            .map_err(|e| VendError::Sts(Arc::new(e.into())))
     }
 
     /// The caller's stored mapping, without provisioning anything (`/v1/me`); not found before
