@@ -21,6 +21,8 @@ use crate::runtime::limits::VendRate;
 use crate::runtime::metrics::Metrics;
 use crate::store::{DATABASE_WATCH_EVERY, DatabaseHealth, Store, StoreError};
 use crate::usecase::admin::{Admin, AdminParts};
+use crate::usecase::caller::Authenticator;
+use crate::usecase::health::{Gauges, Health};
 use crate::usecase::presign::{Presigner, S3Location};
 use crate::usecase::vend::{FeedTimes, Grants, KeyCache, KeyCacheParts, Vend, VendParts, spawn_coherence};
 
@@ -30,9 +32,9 @@ pub struct AppState {
     pub vend: web::Data<Vend>,
     pub admin: web::Data<Admin>,
     pub presigner: web::Data<Presigner>,
-    pub verifier: web::Data<Verifier>,
+    pub auth: web::Data<Authenticator>,
     pub store: web::Data<Store>,
-    pub database: web::Data<DatabaseHealth>,
+    pub health: web::Data<Health>,
     pub metrics: web::Data<Metrics>,
     max_body: web::Data<http::MaxBody>,
     endpoint: web::Data<http::Endpoint>,
@@ -45,9 +47,9 @@ impl AppState {
         cfg.app_data(self.vend.clone())
             .app_data(self.admin.clone())
             .app_data(self.presigner.clone())
-            .app_data(self.verifier.clone())
+            .app_data(self.auth.clone())
             .app_data(self.store.clone())
-            .app_data(self.database.clone())
+            .app_data(self.health.clone())
             .app_data(self.metrics.clone())
             .app_data(self.max_body.clone())
             .app_data(self.endpoint.clone())
@@ -150,6 +152,7 @@ impl Application {
         }
         let jwks = Arc::new(JwksCache::from_config(&config.auth).with_metrics(Arc::clone(&metrics)));
         let refresher = jwks.spawn_refresher();
+        let health = Health::new(Arc::clone(&database), Arc::clone(&jwks));
         let verifier = Verifier::new(&config.auth, jwks).with_token_cache_capacity(config.cache.token_entries);
         let gate = Arc::new(AwsGate::new(
             &config.limits,
@@ -234,10 +237,10 @@ impl Application {
             vend: web::Data::from(vend),
             admin: web::Data::new(admin),
             presigner: web::Data::new(presigner),
-            verifier: web::Data::new(verifier),
-            store: web::Data::new(store),
-            database: web::Data::from(database),
-            metrics: web::Data::from(metrics),
+            auth: web::Data::new(Authenticator::new(verifier)),
+            store: web::Data::new(store.clone()),
+            health: web::Data::new(health),
+            metrics: web::Data::from(Arc::clone(&metrics)),
             max_body: web::Data::new(http::MaxBody(config.server.max_body_bytes)),
             endpoint: web::Data::new(http::Endpoint(config.aws.endpoint_url.clone())),
             proxies: web::Data::new(http::TrustedProxies::new(
@@ -276,11 +279,11 @@ impl Application {
         let metrics_server = match metrics_listener {
             Some((listener, port)) => {
                 let app_state = state.clone();
-                let shared = web::Data::new(http::SharedBucket(config.storage.shared_bucket()));
+                let gauges = web::Data::new(Gauges::new(store, metrics, config.storage.shared_bucket()));
                 let server = HttpServer::new(move || {
                     App::new()
                         .configure(|cfg| app_state.register(cfg))
-                        .app_data(shared.clone())
+                        .app_data(gauges.clone())
                         .route("/metrics", web::get().to(http::metrics))
                 })
                 .workers(1)

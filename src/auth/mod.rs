@@ -6,17 +6,16 @@ mod token_cache;
 
 pub use jwks::{FetchError, JwksCache};
 pub use token::{Caller, Verifier};
-pub use token_cache::DEFAULT_CAPACITY as DEFAULT_TOKEN_CACHE_CAPACITY;
 
 use jsonwebtoken::Algorithm;
 
-/// The asymmetric algorithms an operator may allow. Symmetric ones are never accepted: the
-/// service holds no shared secret with the issuer, and allowing HS* invites key confusion.
+/// The algorithm `name` when it is one an operator may allow (`config::ACCEPTED_ALGORITHMS`:
+/// asymmetric ones only; the configuration's checks refuse any other name at start-up).
 pub fn parse_algorithm(name: &str) -> Option<Algorithm> {
-    use Algorithm::{ES256, ES384, EdDSA, PS256, PS384, PS512, RS256, RS384, RS512};
-    [RS256, RS384, RS512, PS256, PS384, PS512, ES256, ES384, EdDSA]
-        .into_iter()
-        .find(|a| format!("{a:?}") == name)
+    if !crate::config::ACCEPTED_ALGORITHMS.contains(&name) {
+        return None;
+    }
+    name.parse().ok()
 }
 
 /// Why a token was not accepted. Every variant is a 401 except an unreachable issuer.
@@ -57,6 +56,21 @@ impl AuthError {
             Self::UnknownKey => "unknown_key",
             Self::ClientCredentials => "client_credentials_refused",
             Self::JwksUnavailable => "jwks_unavailable",
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_accepted_algorithm_parses_and_no_symmetric_one_does() {
+        for name in crate::config::ACCEPTED_ALGORITHMS {
+            assert!(parse_algorithm(name).is_some(), "{name}");
+        }
+        for name in ["HS256", "HS384", "HS512", "none", "rs256"] {
+            assert!(parse_algorithm(name).is_none(), "{name}");
         }
     }
 }

@@ -20,9 +20,9 @@ use sha2::{Digest, Sha256};
 
 use super::Caller;
 
-/// Entries kept at most (least recently and least often used go first). An entry takes about
-/// 400 bytes, so a full cache stays under 10 MiB.
-pub const DEFAULT_CAPACITY: u64 = 20_000;
+/// Entries kept at most unless configured (`cache.token_entries`; least recently and least often
+/// used go first).
+pub const DEFAULT_CAPACITY: u64 = crate::config::DEFAULT_TOKEN_ENTRIES;
 
 pub type TokenKey = [u8; 32];
 

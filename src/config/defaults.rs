@@ -22,8 +22,11 @@ pub fn coherence_poll_ms() -> u64 {
 pub fn change_retention_seconds() -> u64 {
     3600
 }
+/// `cache.token_entries`: verified tokens kept at most. An entry takes about 400 bytes, so a full
+/// cache stays under 10 MiB.
+pub const TOKEN_ENTRIES: u64 = 20_000;
 pub fn token_entries() -> u64 {
-    crate::auth::DEFAULT_TOKEN_CACHE_CAPACITY
+    TOKEN_ENTRIES
 }
 pub fn vends_per_minute() -> u32 {
     60

@@ -17,6 +17,8 @@ mod env;
 mod presign;
 mod sealing;
 
+pub use checks::ACCEPTED_ALGORITHMS;
+pub use defaults::TOKEN_ENTRIES as DEFAULT_TOKEN_ENTRIES;
 pub use sealing::parse_sealing_keys;
 
 pub use database::DatabaseConfig;

@@ -2,24 +2,22 @@
 //! a token (user or machine) carrying that permission. Every call is written to the admin
 //! audit log before it runs, and its outcome after.
 
-use std::sync::Arc;
-
 use std::future::Future;
 
 use actix_web::{HttpRequest, HttpResponse, web};
 use serde::{Deserialize, Serialize};
 
+use super::admin_views::{AdminAction, KeyOwner};
 use super::error::{ApiError, ErrorBody, invalid_query};
 use super::extract::bearer_token;
-use crate::auth::{Caller, Verifier};
-use crate::aws::Error as AwsError;
-use crate::store::{AdminAction, KeyOwner, UserQuery};
-use crate::usecase::admin::{self, Admin, AdminError, MAX_PAGE, UserView};
+use crate::usecase::Failure;
+use crate::usecase::admin::{self, Admin, MAX_PAGE, Revocation, UserView};
+use crate::usecase::caller::Authenticator;
 
 /// What every admin route needs: the use cases and the token verifier.
 pub struct Ctx {
     admin: web::Data<Admin>,
-    verifier: web::Data<Verifier>,
+    auth: web::Data<Authenticator>,
     proxies: web::Data<super::TrustedProxies>,
 }
 
@@ -29,15 +27,11 @@ impl actix_web::FromRequest for Ctx {
 
     fn from_request(req: &HttpRequest, _: &mut actix_web::dev::Payload) -> Self::Future {
         let admin = req.app_data::<web::Data<Admin>>().cloned();
-        let verifier = req.app_data::<web::Data<Verifier>>().cloned();
+        let auth = req.app_data::<web::Data<Authenticator>>().cloned();
         let proxies = req.app_data::<web::Data<super::TrustedProxies>>().cloned();
-        std::future::ready(match (admin, verifier, proxies) {
-            (Some(admin), Some(verifier), Some(proxies)) => Ok(Self {
-                admin,
-                verifier,
-                proxies,
-            }),
-            _ => Err(ApiError::internal("admin routes", &std::io::Error::other("not wired"))),
+        std::future::ready(match (admin, auth, proxies) {
+            (Some(admin), Some(auth), Some(proxies)) => Ok(Self { admin, auth, proxies }),
+            _ => Err(Failure::internal("admin routes", &std::io::Error::other("not wired")).into()),
         })
     }
 }
@@ -69,79 +63,8 @@ struct UserIdPath {
     user_id: String,
 }
 
-/// An authenticated caller holding the admin permission.
-pub struct AdminCaller {
-    caller: Arc<Caller>,
-    client_addr: Option<String>,
-}
-
-async fn authorize(req: &HttpRequest, state: &Ctx) -> Result<AdminCaller, ApiError> {
-    let Some(permission) = state.admin.permission() else {
-        return Err(ApiError::NotFound(
-            "the admin API is not enabled (configure admin.permission)".to_owned(),
-        ));
-    };
-    let caller = state.verifier.verify_any(bearer_token(req)?).await?;
-    let admin = AdminCaller {
-        caller,
-        client_addr: state.proxies.client_of(req).map(|a| a.to_string()),
-    };
-    // `auth.required_claims` binds admins as it binds users: an admin of another Auth0
-    // organisation holding the permission is no admin here.
-    if let Some(claim) = &admin.caller.unmet_claim {
-        // Refusals of authenticated callers are audited too.
-        let id = record(state, &admin, "authorize", None).await?;
-        finish(
-            state,
-            id,
-            "refused",
-            Some(format!("missing the required claim `{claim}`")),
-        )
-        .await;
-        return Err(ApiError::Forbidden {
-            code: "required_claim_missing",
-            message: format!(
-                "this service requires the token claim `{claim}` (with its configured value); it is missing or different"
-            ),
-        });
-    }
-    if !admin.caller.has_permission(permission) {
-        let id = record(state, &admin, "authorize", None).await?;
-        finish(state, id, "refused", Some("missing the admin permission".to_owned())).await;
-        return Err(ApiError::InsufficientScope(format!(
-            "the admin API needs `{permission}`"
-        )));
-    }
-    Ok(admin)
-}
-
-async fn record(state: &Ctx, admin: &AdminCaller, action: &str, target: Option<&str>) -> Result<i64, ApiError> {
-    state
-        .admin
-        .record(AdminAction {
-            at: String::new(),
-            actor: admin.caller.subject.clone(),
-            actor_client: admin.caller.client_id.clone(),
-            action: action.to_owned(),
-            target: target.map(str::to_owned),
-            outcome: "started".to_owned(),
-            detail: None,
-            client_addr: admin.client_addr.clone(),
-        })
-        .await
-        .map_err(|e| {
-            tracing::error!(error = %e, "admin audit write failed; action refused");
-            ApiError::Unavailable("the audit log")
-        })
-}
-
-async fn finish(state: &Ctx, id: i64, outcome: &str, detail: Option<String>) {
-    if let Err(e) = state.admin.finish(id, outcome, detail).await {
-        tracing::error!(error = %e, audit_id = id, "admin audit outcome not recorded");
-    }
-}
-
-/// Runs one admin action between its two audit writes: nothing runs unaudited.
+/// Runs one admin action for the caller of `req`, between its two audit writes. The admin API
+/// must be on (404 before any token is looked at), the token valid, and its holder an admin.
 async fn audited<T, F>(
     req: &HttpRequest,
     state: &Ctx,
@@ -150,63 +73,12 @@ async fn audited<T, F>(
     run: F,
 ) -> Result<T, ApiError>
 where
-    F: Future<Output = Result<T, AdminError>>,
+    F: Future<Output = Result<T, Failure>>,
 {
-    let admin = authorize(req, state).await?;
-    let id = record(state, &admin, action, target).await?;
-    tracing::info!(actor = %admin.caller.subject, action, target, "admin action");
-    match run.await {
-        Ok(v) => {
-            finish(state, id, "ok", None).await;
-            Ok(v)
-        }
-        Err(e) => {
-            let err = api_error(e);
-            let failed = actix_web::ResponseError::status_code(&err).is_server_error();
-            let outcome = if failed { "failed" } else { "refused" };
-            finish(state, id, outcome, Some(err.code().to_owned())).await;
-            Err(err)
-        }
-    }
-}
-
-fn api_error(e: AdminError) -> ApiError {
-    match e {
-        AdminError::NoSuchUser(id) => ApiError::NotFound(format!("no user {id}")),
-        e @ AdminError::BadUserId(_) => ApiError::BadRequest {
-            code: "invalid_user_id",
-            message: e.to_string(),
-        },
-        e @ AdminError::BucketNotEmpty { .. } => ApiError::Conflict {
-            code: "bucket_not_empty",
-            message: e.to_string(),
-        },
-        AdminError::Aws(
-            u @ (AwsError::Unavailable { .. }
-            | AwsError::Denied { .. }
-            | AwsError::Rejected { .. }
-            | AwsError::Internal { .. }),
-        ) => super::credentials::upstream_error("admin action", &u),
-        e @ AdminError::Aws(AwsError::ExistingPolicy(_)) => ApiError::Conflict {
-            code: "bucket_policy_unreadable",
-            message: e.to_string(),
-        },
-        e @ AdminError::Aws(AwsError::PolicyFull { .. }) => ApiError::Conflict {
-            code: "revocation_capacity_exhausted",
-            message: format!("{e}; older revocations leave it as their sessions expire: disable the user meanwhile"),
-        },
-        AdminError::Aws(AwsError::NotEmptied { left, first }) => {
-            tracing::error!(objects_left = left, aws_error = %first, "delete incomplete: S3 refused to delete objects; the user stays disabled and revoked");
-            ApiError::DeleteIncomplete {
-                objects_left: left,
-                aws_error: first,
-            }
-        }
-        // Logged where it happened (admin/shared.rs).
-        AdminError::PolicyBusy => ApiError::Unavailable("the shared bucket's policy"),
-        AdminError::Store(e) if e.is_unavailable() => super::credentials::store_unavailable("admin action", &e),
-        e @ AdminError::Store(_) => ApiError::internal("admin action failed", &e),
-    }
+    state.admin.enabled()?;
+    let caller = state.auth.any(bearer_token(req)?).await?;
+    let admin = state.admin.authorize(caller, state.proxies.client_of(req)).await?;
+    Ok(state.admin.audited(&admin, action, target, run).await?)
 }
 
 #[derive(Deserialize)]
@@ -257,10 +129,7 @@ pub async fn list_users(
     let limit = q.limit.unwrap_or(50).clamp(1, MAX_PAGE);
     let search = q.search.filter(|s| !s.is_empty());
     if search.as_ref().is_some_and(|s| s.len() > 1024) {
-        return Err(ApiError::BadRequest {
-            code: "invalid_query",
-            message: "search is longer than 1024 bytes".to_owned(),
-        });
+        return Err(ApiError::InvalidQuery("search is longer than 1024 bytes".to_owned()));
     }
     let target = search.clone();
     let users = audited(
@@ -268,11 +137,7 @@ pub async fn list_users(
         &state,
         "users.list",
         target.as_deref(),
-        state.admin.list(UserQuery {
-            search,
-            after: q.after,
-            limit,
-        }),
+        state.admin.list(search, q.after, limit),
     )
     .await?;
     let next_after = (users.len() == limit as usize)
@@ -349,7 +214,7 @@ pub async fn revoke_sessions(req: HttpRequest, path: web::Path<String>, state: C
     })
     .await?;
     // Accepted, not done: AWS has not applied the Deny everywhere yet.
-    if user.revocation.as_deref() == Some("propagating") {
+    if user.revocation == Some(Revocation::Propagating) {
         return Ok(HttpResponse::Accepted().json(user));
     }
     Ok(HttpResponse::Ok().json(user))
@@ -397,21 +262,18 @@ pub async fn delete_user(
 pub async fn access_key(req: HttpRequest, path: web::Path<String>, state: Ctx) -> Result<HttpResponse, ApiError> {
     let key = path.into_inner();
     if !(16..=128).contains(&key.len()) || !key.bytes().all(|b| b.is_ascii_uppercase() || b.is_ascii_digit()) {
-        return Err(ApiError::BadRequest {
-            code: "invalid_access_key_id",
-            message: "an access key id is 16-128 characters A-Z and 0-9".to_owned(),
-        });
+        return Err(ApiError::InvalidAccessKeyId);
     }
     let vends = audited(&req, &state, "access_keys.lookup", Some(&key), async {
         state.admin.key_owner(&key).await
     })
     .await?;
     if vends.is_empty() {
-        return Err(ApiError::NotFound(format!("{key} was never vended by this service")));
+        return Err(Failure::not_found(format!("{key} was never vended by this service")).into());
     }
     Ok(HttpResponse::Ok().json(KeyLookup {
         access_key_id: key,
-        vends,
+        vends: vends.into_iter().map(KeyOwner::from).collect(),
     }))
 }
 
@@ -440,5 +302,7 @@ pub async fn audit_log(
         state.admin.audit_log(q.target, limit).await
     })
     .await?;
-    Ok(HttpResponse::Ok().json(AuditPage { actions }))
+    Ok(HttpResponse::Ok().json(AuditPage {
+        actions: actions.into_iter().map(AdminAction::from).collect(),
+    }))
 }

@@ -8,10 +8,9 @@ use serde::{Deserialize, Serialize};
 use super::error::{ApiError, invalid_query};
 use super::extract::Authenticated;
 use super::{Endpoint, MaxBody, TrustedProxies};
-use crate::aws::{Error as AwsError, Service};
-use crate::provision::ProvisionError;
 use crate::runtime::clock::format_time;
-use crate::usecase::vend::{Handout, Vend, VendError};
+use crate::usecase::Failure;
+use crate::usecase::vend::{Handout, Vend};
 
 #[derive(Deserialize, Default, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -84,15 +83,12 @@ pub async fn vend(
 ) -> Result<HttpResponse, ApiError> {
     let body: CredentialsRequest = read_json(&req, payload, max_body.0).await?;
     let client = proxies.client_of(&req);
-    let h = vend
-        .hand_out(&caller, body.access.as_deref(), client)
-        .await
-        .map_err(vend_error)?;
+    let h = vend.hand_out(&caller, body.access.as_deref(), client).await?;
     // Everything in the body is fixed for a cache entry: serialized once, then reused.
     let body = h.issued.body_or_init(|| {
         serde_json::to_vec(&CredentialsResponse::new(&h, endpoint.0.as_deref()))
             .map(Into::into)
-            .map_err(|e| ApiError::internal("response body", &e))
+            .map_err(|e| Failure::internal("response body", &e))
     })?;
     Ok(no_store()
         .content_type(HeaderValue::from_static("application/json"))
@@ -121,10 +117,7 @@ pub async fn container(
 ) -> Result<HttpResponse, ApiError> {
     let query = query.map_err(|e| invalid_query(&e))?;
     let client = proxies.client_of(&req);
-    let h = vend
-        .hand_out(&caller, query.access.as_deref(), client)
-        .await
-        .map_err(vend_error)?;
+    let h = vend.hand_out(&caller, query.access.as_deref(), client).await?;
     let creds = &h.issued.credentials;
     Ok(no_store().json(ContainerCredentials {
         access_key_id: creds.access_key_id().to_owned(),
@@ -152,97 +145,11 @@ impl CredentialsResponse {
     }
 }
 
-/// Every way a vend can fail, as the client sees it.
-pub(super) fn vend_error(e: VendError) -> ApiError {
-    match e {
-        VendError::RateLimited(wait) => ApiError::TooManyRequests(wait.as_secs() + 1),
-        e @ VendError::UnknownAccess { .. } => ApiError::BadRequest {
-            code: "unknown_access",
-            message: e.to_string(),
-        },
-        e @ VendError::InsufficientScope { .. } => ApiError::InsufficientScope(e.to_string()),
-        e @ VendError::Disabled => ApiError::Forbidden {
-            code: "user_disabled",
-            message: e.to_string(),
-        },
-        e @ VendError::RequiredClaim(_) => ApiError::Forbidden {
-            code: "required_claim_missing",
-            message: e.to_string(),
-        },
-        VendError::Provisioning(p) => match &*p {
-            ProvisionError::Aws(u) => upstream_error("provisioning failed", u),
-            ProvisionError::Store(e) if e.is_unavailable() => store_unavailable("provisioning", e),
-            ProvisionError::RateLimited(wait) => ApiError::ProvisioningRateLimited(wait.as_secs() + 1),
-            ProvisionError::DailyLimit(wait) => ApiError::NewUserLimitReached(wait.as_secs() + 1),
-            ProvisionError::BucketQuota => ApiError::BucketQuotaExhausted,
-            // Every random name taken: someone is registering names as fast as they are
-            // recorded. A later attempt draws new ones.
-            e @ ProvisionError::NamesExhausted(_) => {
-                tracing::error!(error = %e, "provisioning failed");
-                ApiError::Unavailable("AWS S3")
-            }
-            // Logged (user id and reason) and counted where the row was read.
-            ProvisionError::Mapping { .. } => ApiError::Internal,
-            other @ (ProvisionError::Store(_) | ProvisionError::Identity(_)) => {
-                ApiError::internal("provisioning failed", other)
-            }
-        },
-        VendError::Sts(u) => upstream_error("AssumeRole failed", &u),
-        // The deployment went back to bucket mode (or dropped a `prefix-*.json`) after giving
-        // this user a prefix: the access cannot be rendered for their storage. Start-up warns.
-        e @ VendError::NoVariant(_) => ApiError::Conflict {
-            code: "access_unavailable_in_prefix_mode",
-            message: e.to_string(),
-        },
-        VendError::Audit(e) => {
-            tracing::error!(error = %e, "audit write failed; credentials withheld");
-            ApiError::Unavailable("the audit log")
-        }
-        // Logged where it happened (vend/mod.rs); the next request sees the user's new state.
-        VendError::Superseded => ApiError::Unavailable("this account's credentials"),
-    }
-}
-
 pub(super) fn no_store() -> actix_web::HttpResponseBuilder {
     let mut b = HttpResponse::Ok();
     b.insert_header((header::CACHE_CONTROL, HeaderValue::from_static("no-store")))
         .insert_header((header::PRAGMA, HeaderValue::from_static("no-cache")));
     b
-}
-
-/// The database could not be reached: 503 with Retry-After (the cause goes to the log).
-pub fn store_unavailable(context: &str, e: &crate::store::StoreError) -> ApiError {
-    tracing::warn!(error = %e, "{context}: database unavailable");
-    ApiError::Unavailable("the database")
-}
-
-pub fn upstream_error(context: &str, e: &AwsError) -> ApiError {
-    match e {
-        AwsError::Unavailable { service, .. } => {
-            tracing::warn!(error = %e, "{context}");
-            ApiError::Unavailable(match service {
-                Service::Sts => "AWS STS",
-                Service::S3 => "AWS S3",
-                Service::Iam => "AWS IAM",
-            })
-        }
-        // IAM applies a change to the role (trust or permissions) a few seconds after it is
-        // made, and STS refuses until then: retry later. A role that stays refused is a
-        // configuration problem; the log, the `StsvendAssumeRoleRejected` alert and `stsvend
-        // doctor` name it.
-        AwsError::Denied {
-            service: Service::Sts, ..
-        } => {
-            tracing::error!(error = %e, "{context}: STS refused AssumeRole; if the role was just changed, IAM has not applied it yet, otherwise check its trust policy and the service's policy (`stsvend doctor`)");
-            ApiError::Unavailable("AWS STS")
-        }
-        AwsError::Denied { .. }
-        | AwsError::Rejected { .. }
-        | AwsError::Internal { .. }
-        | AwsError::ExistingPolicy(_)
-        | AwsError::NotEmptied { .. }
-        | AwsError::PolicyFull { .. } => ApiError::internal(context, e),
-    }
 }
 
 /// Reads an optional JSON body: empty means defaults; anything else must be JSON within the
@@ -264,10 +171,7 @@ pub(super) async fn read_optional_json<T: for<'de> Deserialize<'de>>(
 ) -> Result<Option<T>, ApiError> {
     let mut body = web::BytesMut::new();
     while let Some(chunk) = payload.next().await {
-        let chunk = chunk.map_err(|_| ApiError::BadRequest {
-            code: "invalid_body",
-            message: "request body could not be read".to_owned(),
-        })?;
+        let chunk = chunk.map_err(|_| ApiError::InvalidBody("request body could not be read".to_owned()))?;
         if body.len() + chunk.len() > limit {
             return Err(ApiError::PayloadTooLarge);
         }
@@ -287,8 +191,5 @@ pub(super) async fn read_optional_json<T: for<'de> Deserialize<'de>>(
     }
     serde_json::from_slice(&body)
         .map(Some)
-        .map_err(|e| ApiError::BadRequest {
-            code: "invalid_body",
-            message: format!("request body is not valid: {e}"),
-        })
+        .map_err(|e| ApiError::InvalidBody(format!("request body is not valid: {e}")))
 }

@@ -6,12 +6,7 @@ use actix_web::http::StatusCode;
 use actix_web::http::header::{self, HeaderValue};
 use actix_web::{HttpResponse, ResponseError};
 
-use crate::auth::AuthError;
-
-/// Seconds a client should wait before retrying after a 503.
-const RETRY_AFTER_SECONDS: u32 = 5;
-/// Seconds to wait after `bucket_quota_exhausted`: the quota does not free up in seconds.
-const QUOTA_RETRY_AFTER_SECONDS: u32 = 300;
+use crate::usecase::{Failure, code};
 
 /// The error envelope every non-2xx API response carries.
 #[derive(serde::Serialize, serde::Deserialize, utoipa::ToSchema)]
@@ -35,169 +30,168 @@ pub struct ErrorDetail {
 #[derive(Clone, Copy, Debug)]
 pub struct ErrorCode(pub &'static str);
 
+/// What a handler answers when it does not answer 2xx: a use case's [`Failure`], or a request
+/// this edge could not read.
 #[derive(Debug, thiserror::Error)]
 pub enum ApiError {
+    #[error(transparent)]
+    Failure(#[from] Failure),
+    #[error("no bearer token was presented")]
+    MissingToken,
+    /// An Authorization header that is not one `Bearer <token>`.
     #[error("{0}")]
-    Auth(AuthError),
-    #[error("{message}")]
-    BadRequest { code: &'static str, message: String },
+    BadAuthorization(&'static str),
+    #[error("{0}")]
+    InvalidQuery(String),
+    #[error("{0}")]
+    InvalidBody(String),
+    #[error("an access key id is 16-128 characters A-Z and 0-9")]
+    InvalidAccessKeyId,
     #[error("request body must be application/json")]
     UnsupportedMediaType,
     #[error("request body is too large")]
     PayloadTooLarge,
     #[error("request headers are too large")]
     HeadersTooLarge,
-    #[error("{0}")]
-    InsufficientScope(String),
-    #[error("{message}")]
-    Forbidden { code: &'static str, message: String },
-    #[error("{0}")]
-    NotFound(String),
-    #[error("{message}")]
-    Conflict { code: &'static str, message: String },
+    #[error("no such route")]
+    NoRoute,
     #[error("method not allowed")]
     MethodNotAllowed,
-    #[error("too many requests; retry in {0} s")]
-    TooManyRequests(u64),
-    /// New users arrive faster than `limits.new_users_per_minute`.
-    #[error("too many new users right now; retry in {0} s")]
-    ProvisioningRateLimited(u64),
-    /// `limits.new_users_per_day` new users were made within the last day.
-    #[error("no more new accounts can be set up today; retry in {0} s")]
-    NewUserLimitReached(u64),
-    #[error("{0} is unavailable; retry later")]
-    Unavailable(&'static str),
-    /// AWS refused a new bucket: the account's bucket quota is used up.
-    #[error("no storage can be created for new users right now; retry later")]
-    BucketQuotaExhausted,
-    /// An admin delete that AWS partly refused: `objects_left` objects stay (the user is kept,
-    /// disabled and revoked); `aws_error` is AWS's code for the first.
-    #[error(
-        "{objects_left} objects could not be deleted (AWS: {aws_error}); the user stays disabled with their sessions revoked. Check the bucket policy, SCPs and object lock (retention, legal holds), then delete again"
-    )]
-    DeleteIncomplete { objects_left: u64, aws_error: String },
-    #[error("internal error")]
-    Internal,
 }
 
 impl ApiError {
     pub fn code(&self) -> &'static str {
         match self {
-            Self::Auth(e) => e.code(),
-            Self::BadRequest { code, .. } | Self::Forbidden { code, .. } | Self::Conflict { code, .. } => code,
+            Self::Failure(f) => f.code(),
+            Self::MissingToken => code::Unauthenticated::MissingToken.as_str(),
+            Self::BadAuthorization(_) => code::Unauthenticated::InvalidToken.as_str(),
+            Self::InvalidQuery(_) => "invalid_query",
+            Self::InvalidBody(_) => "invalid_body",
+            Self::InvalidAccessKeyId => "invalid_access_key_id",
             Self::UnsupportedMediaType => "unsupported_media_type",
             Self::PayloadTooLarge => "payload_too_large",
             Self::HeadersTooLarge => "headers_too_large",
-            Self::InsufficientScope(_) => "insufficient_scope",
-            Self::NotFound(_) => "not_found",
+            Self::NoRoute => "not_found",
             Self::MethodNotAllowed => "method_not_allowed",
-            Self::TooManyRequests(_) => "rate_limited",
-            Self::ProvisioningRateLimited(_) => "provisioning_rate_limited",
-            Self::NewUserLimitReached(_) => "new_user_limit_reached",
-            Self::Unavailable(_) => "service_unavailable",
-            Self::BucketQuotaExhausted => "bucket_quota_exhausted",
-            Self::DeleteIncomplete { .. } => "delete_incomplete",
-            Self::Internal => "internal",
         }
     }
 
-    /// Logs an internal failure with its cause chain and returns the opaque error for the body.
-    pub fn internal(context: &str, err: &dyn std::error::Error) -> Self {
-        let mut chain = err.to_string();
-        let mut source = err.source();
-        while let Some(s) = source {
-            chain.push_str(": ");
-            chain.push_str(&s.to_string());
-            source = s.source();
+    /// The `WWW-Authenticate` challenge (RFC 6750) this answer carries, if any.
+    fn challenge(&self) -> Option<HeaderValue> {
+        match self {
+            Self::Failure(Failure::Unauthenticated {
+                code: code::Unauthenticated::MissingToken,
+                ..
+            })
+            | Self::MissingToken => Some(HeaderValue::from_static(r#"Bearer realm="stsvend""#)),
+            Self::Failure(Failure::Unauthenticated { .. }) | Self::BadAuthorization(_) => {
+                // error_description is a quoted string without `"` or `\`.
+                let value = format!(r#"Bearer realm="stsvend", error="invalid_token", error_description="{self}""#);
+                HeaderValue::from_str(&value).ok()
+            }
+            Self::Failure(Failure::Forbidden {
+                code: code::Forbidden::InsufficientScope,
+                ..
+            }) => Some(HeaderValue::from_static(
+                r#"Bearer realm="stsvend", error="insufficient_scope""#,
+            )),
+            Self::Failure(
+                Failure::Forbidden { .. }
+                | Failure::Invalid { .. }
+                | Failure::NotFound { .. }
+                | Failure::Conflict { .. }
+                | Failure::TooMany { .. }
+                | Failure::Unavailable { .. }
+                | Failure::DeleteIncomplete { .. }
+                | Failure::Internal,
+            )
+            | Self::InvalidQuery(_)
+            | Self::InvalidBody(_)
+            | Self::InvalidAccessKeyId
+            | Self::UnsupportedMediaType
+            | Self::PayloadTooLarge
+            | Self::HeadersTooLarge
+            | Self::NoRoute
+            | Self::MethodNotAllowed => None,
         }
-        tracing::error!(error = %chain, "{context}");
-        Self::Internal
     }
 }
 
-impl From<AuthError> for ApiError {
-    fn from(e: AuthError) -> Self {
-        Self::Auth(e)
+/// What a use case's failure adds to the answer besides its status and code: seconds to wait
+/// before retrying (Retry-After), and facts some codes carry for programs (`details`).
+fn retry_after_and_details(f: &Failure) -> (Option<u64>, Option<serde_json::Value>) {
+    match f {
+        Failure::TooMany { retry_after, .. } | Failure::Unavailable { retry_after, .. } => (Some(*retry_after), None),
+        Failure::DeleteIncomplete {
+            objects_left,
+            aws_error,
+        } => (
+            None,
+            Some(serde_json::json!({
+                "objects_left": objects_left,
+                "aws_error": aws_error,
+            })),
+        ),
+        Failure::Unauthenticated { .. }
+        | Failure::Forbidden { .. }
+        | Failure::Invalid { .. }
+        | Failure::NotFound { .. }
+        | Failure::Conflict { .. }
+        | Failure::Internal => (None, None),
+    }
+}
+
+/// The status of each class of use-case failure.
+fn status_of(f: &Failure) -> StatusCode {
+    match f {
+        Failure::Unauthenticated { .. } => StatusCode::UNAUTHORIZED,
+        Failure::Forbidden { .. } => StatusCode::FORBIDDEN,
+        Failure::Invalid { .. } => StatusCode::BAD_REQUEST,
+        Failure::NotFound { .. } => StatusCode::NOT_FOUND,
+        Failure::Conflict { .. } => StatusCode::CONFLICT,
+        Failure::TooMany { .. } => StatusCode::TOO_MANY_REQUESTS,
+        Failure::Unavailable { .. } => StatusCode::SERVICE_UNAVAILABLE,
+        Failure::DeleteIncomplete { .. } => StatusCode::BAD_GATEWAY,
+        Failure::Internal => StatusCode::INTERNAL_SERVER_ERROR,
     }
 }
 
 impl ResponseError for ApiError {
     fn status_code(&self) -> StatusCode {
         match self {
-            Self::Auth(AuthError::JwksUnavailable) | Self::Unavailable(_) | Self::BucketQuotaExhausted => {
-                StatusCode::SERVICE_UNAVAILABLE
-            }
-            Self::Auth(
-                AuthError::MissingToken
-                | AuthError::Invalid(_)
-                | AuthError::MissingClaim(_)
-                | AuthError::Expired
-                | AuthError::NotYetValid
-                | AuthError::WrongIssuer
-                | AuthError::WrongAudience
-                | AuthError::UnknownKey
-                | AuthError::ClientCredentials,
-            ) => StatusCode::UNAUTHORIZED,
-            Self::BadRequest { .. } => StatusCode::BAD_REQUEST,
+            Self::Failure(f) => status_of(f),
+            Self::MissingToken | Self::BadAuthorization(_) => StatusCode::UNAUTHORIZED,
+            Self::InvalidQuery(_) | Self::InvalidBody(_) | Self::InvalidAccessKeyId => StatusCode::BAD_REQUEST,
             Self::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             Self::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             Self::HeadersTooLarge => StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
-            Self::InsufficientScope(_) | Self::Forbidden { .. } => StatusCode::FORBIDDEN,
-            Self::Conflict { .. } => StatusCode::CONFLICT,
-            Self::NotFound(_) => StatusCode::NOT_FOUND,
+            Self::NoRoute => StatusCode::NOT_FOUND,
             Self::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
-            Self::TooManyRequests(_) | Self::ProvisioningRateLimited(_) | Self::NewUserLimitReached(_) => {
-                StatusCode::TOO_MANY_REQUESTS
-            }
-            Self::DeleteIncomplete { .. } => StatusCode::BAD_GATEWAY,
-            Self::Internal => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
 
     fn error_response(&self) -> HttpResponse {
-        let status = self.status_code();
-        let mut resp = HttpResponse::build(status);
+        let mut resp = HttpResponse::build(self.status_code());
         resp.insert_header((header::CACHE_CONTROL, "no-store"));
-        match self {
-            Self::Auth(AuthError::MissingToken) => {
-                resp.insert_header((header::WWW_AUTHENTICATE, r#"Bearer realm="stsvend""#));
-            }
-            Self::Auth(e) if status == StatusCode::UNAUTHORIZED => {
-                // RFC 6750: error_description is a quoted string without `"` or `\`.
-                let value = format!(r#"Bearer realm="stsvend", error="invalid_token", error_description="{e}""#);
-                if let Ok(v) = HeaderValue::from_str(&value) {
-                    resp.insert_header((header::WWW_AUTHENTICATE, v));
-                }
-            }
-            Self::InsufficientScope(_) => {
-                resp.insert_header((
-                    header::WWW_AUTHENTICATE,
-                    r#"Bearer realm="stsvend", error="insufficient_scope""#,
-                ));
-            }
-            _ => {}
+        if let Some(challenge) = self.challenge() {
+            resp.insert_header((header::WWW_AUTHENTICATE, challenge));
         }
-        if let Self::BucketQuotaExhausted = self {
-            // Room comes back when an operator deletes users or AWS raises the quota.
-            resp.insert_header((header::RETRY_AFTER, QUOTA_RETRY_AFTER_SECONDS.to_string()));
-        } else if status == StatusCode::SERVICE_UNAVAILABLE {
-            resp.insert_header((header::RETRY_AFTER, RETRY_AFTER_SECONDS.to_string()));
-        }
-        if let Self::TooManyRequests(secs) | Self::ProvisioningRateLimited(secs) | Self::NewUserLimitReached(secs) =
-            self
-        {
+        let (retry_after, details) = match self {
+            Self::Failure(f) => retry_after_and_details(f),
+            Self::MissingToken
+            | Self::BadAuthorization(_)
+            | Self::InvalidQuery(_)
+            | Self::InvalidBody(_)
+            | Self::InvalidAccessKeyId
+            | Self::UnsupportedMediaType
+            | Self::PayloadTooLarge
+            | Self::HeadersTooLarge
+            | Self::NoRoute
+            | Self::MethodNotAllowed => (None, None),
+        };
+        if let Some(secs) = retry_after {
             resp.insert_header((header::RETRY_AFTER, secs.to_string()));
         }
-        let details = match self {
-            Self::DeleteIncomplete {
-                objects_left,
-                aws_error,
-            } => Some(serde_json::json!({
-                "objects_left": objects_left,
-                "aws_error": aws_error,
-            })),
-            _ => None,
-        };
         let mut out = resp.json(ErrorBody {
             error: ErrorDetail {
                 code: self.code().to_owned(),
@@ -212,8 +206,87 @@ impl ResponseError for ApiError {
 
 /// A query string that does not parse into what the route takes.
 pub fn invalid_query(e: &actix_web::Error) -> ApiError {
-    ApiError::BadRequest {
-        code: "invalid_query",
-        message: format!("query string is not valid: {e}"),
+    ApiError::InvalidQuery(format!("query string is not valid: {e}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use actix_web::body::MessageBody;
+
+    use super::*;
+
+    /// Status, Retry-After, WWW-Authenticate and body of the answer to `e`.
+    fn answer(e: impl Into<ApiError>) -> (u16, Option<String>, Option<String>, serde_json::Value) {
+        let resp = e.into().error_response();
+        let header = |name| {
+            resp.headers()
+                .get(name)
+                .map(|v: &HeaderValue| v.to_str().unwrap().to_owned())
+        };
+        let (retry, challenge) = (header(header::RETRY_AFTER), header(header::WWW_AUTHENTICATE));
+        let status = resp.status().as_u16();
+        let body = resp.into_body().try_into_bytes().unwrap();
+        (status, retry, challenge, serde_json::from_slice(&body).unwrap())
+    }
+
+    #[test]
+    fn limits_and_outages_say_when_to_retry() {
+        let (status, retry, _, body) = answer(Failure::too_many(code::TooMany::RateLimited, Duration::from_secs(2)));
+        assert_eq!((status, retry.as_deref()), (429, Some("3")));
+        assert_eq!(body["error"]["code"], "rate_limited");
+        let (status, retry, _, body) = answer(Failure::unavailable(code::Unavailable::BucketQuota));
+        assert_eq!((status, retry.as_deref()), (503, Some("300")));
+        assert_eq!(body["error"]["code"], "bucket_quota_exhausted");
+        let (status, retry, _, body) = answer(Failure::unavailable(code::Unavailable::AwsSts));
+        assert_eq!((status, retry.as_deref()), (503, Some("5")));
+        assert_eq!(body["error"]["message"], "AWS STS is unavailable; retry later");
+    }
+
+    #[test]
+    fn a_refused_token_carries_its_challenge_and_a_missing_scope_its_own() {
+        let (status, _, challenge, body) = answer(ApiError::MissingToken);
+        assert_eq!((status, challenge.as_deref()), (401, Some(r#"Bearer realm="stsvend""#)));
+        assert_eq!(body["error"]["code"], "missing_token");
+        let expired = Failure::Unauthenticated {
+            code: code::Unauthenticated::TokenExpired,
+            reason: "token has expired".to_owned(),
+        };
+        let (status, _, challenge, body) = answer(expired);
+        assert_eq!(
+            (status, challenge.as_deref()),
+            (
+                401,
+                Some(r#"Bearer realm="stsvend", error="invalid_token", error_description="token has expired""#)
+            )
+        );
+        assert_eq!(body["error"]["code"], "token_expired");
+        let (status, _, challenge, _) = answer(Failure::forbidden(code::Forbidden::InsufficientScope, &"needs x"));
+        assert_eq!(
+            (status, challenge.as_deref()),
+            (403, Some(r#"Bearer realm="stsvend", error="insufficient_scope""#))
+        );
+        let (status, _, challenge, _) = answer(Failure::forbidden(code::Forbidden::UserDisabled, &"disabled"));
+        assert_eq!((status, challenge), (403, None));
+    }
+
+    #[test]
+    fn an_internal_failure_tells_nothing_and_a_partial_delete_tells_what_is_left() {
+        let (status, retry, _, body) = answer(Failure::Internal);
+        assert_eq!((status, retry), (500, None));
+        assert_eq!(
+            body["error"],
+            serde_json::json!({"code": "internal", "message": "internal error"})
+        );
+        let (status, _, _, body) = answer(Failure::DeleteIncomplete {
+            objects_left: 2,
+            aws_error: "AccessDenied".to_owned(),
+        });
+        assert_eq!(status, 502);
+        assert_eq!(
+            body["error"]["details"],
+            serde_json::json!({"objects_left": 2, "aws_error": "AccessDenied"})
+        );
     }
 }

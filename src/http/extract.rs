@@ -8,31 +8,32 @@ use actix_web::{FromRequest, HttpMessage, HttpRequest, web};
 use futures::future::LocalBoxFuture;
 
 use super::error::ApiError;
-use crate::auth::{AuthError, Caller, Verifier};
+use crate::usecase::Failure;
+use crate::usecase::caller::{Authenticator, Caller};
 
 pub struct Authenticated(pub Arc<Caller>);
 
 /// Extracts the token from the one Authorization header. The scheme is case-insensitive
 /// (RFC 7235). That the token is made of token68 characters is checked by the verifier, and
-/// only when the token is not one it accepted before (`Verifier::verify_any`): the warm path
+/// only when the token is not one it accepted before (`auth::Verifier::verify_any`): the warm path
 /// does not scan the token twice.
-pub fn bearer_token(req: &HttpRequest) -> Result<&str, AuthError> {
+pub fn bearer_token(req: &HttpRequest) -> Result<&str, ApiError> {
     let mut values = req.headers().get_all(AUTHORIZATION);
-    let value = values.next().ok_or(AuthError::MissingToken)?;
+    let value = values.next().ok_or(ApiError::MissingToken)?;
     if values.next().is_some() {
-        return Err(AuthError::Invalid("more than one Authorization header"));
+        return Err(ApiError::BadAuthorization("more than one Authorization header"));
     }
-    let value =
-        std::str::from_utf8(value.as_bytes()).map_err(|_| AuthError::Invalid("Authorization header is not ASCII"))?;
-    let (scheme, rest) = value
-        .split_once(' ')
-        .ok_or(AuthError::Invalid("Authorization header is not `Bearer <token>`"))?;
+    let value = std::str::from_utf8(value.as_bytes())
+        .map_err(|_| ApiError::BadAuthorization("Authorization header is not ASCII"))?;
+    let (scheme, rest) = value.split_once(' ').ok_or(ApiError::BadAuthorization(
+        "Authorization header is not `Bearer <token>`",
+    ))?;
     if !scheme.eq_ignore_ascii_case("bearer") {
-        return Err(AuthError::Invalid("Authorization scheme must be Bearer"));
+        return Err(ApiError::BadAuthorization("Authorization scheme must be Bearer"));
     }
     let token = rest.trim_start_matches(' ');
     if token.is_empty() {
-        return Err(AuthError::Invalid("bearer token contains invalid characters"));
+        return Err(ApiError::BadAuthorization("bearer token contains invalid characters"));
     }
     Ok(token)
 }
@@ -44,11 +45,11 @@ impl FromRequest for Authenticated {
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
         let req = req.clone();
         Box::pin(async move {
-            let verifier = req
-                .app_data::<web::Data<Verifier>>()
-                .ok_or_else(|| ApiError::internal("token verifier missing", &AuthError::MissingToken))?;
+            let authenticator = req
+                .app_data::<web::Data<Authenticator>>()
+                .ok_or_else(|| Failure::internal("token verifier missing", &std::io::Error::other("not wired")))?;
             let token = bearer_token(&req)?;
-            let caller = verifier.verify(token).await?;
+            let caller = authenticator.user(token).await?;
             req.extensions_mut().insert(caller.user_id.clone());
             Ok(Self(caller))
         })
@@ -61,7 +62,7 @@ mod tests {
 
     use super::*;
 
-    fn parse(values: &[&str]) -> Result<String, AuthError> {
+    fn parse(values: &[&str]) -> Result<String, ApiError> {
         let mut req = TestRequest::default();
         for v in values {
             req = req.append_header((AUTHORIZATION, *v));
@@ -78,10 +79,13 @@ mod tests {
 
     #[test]
     fn malformed_headers_are_refused() {
-        assert_eq!(parse(&[]), Err(AuthError::MissingToken));
+        assert!(matches!(parse(&[]), Err(ApiError::MissingToken)));
         for bad in ["Basic dXNlcjpwYXNz", "Bearer", "Bearer ", "Bearerabc", "Token abc"] {
-            assert!(matches!(parse(&[bad]), Err(AuthError::Invalid(_))), "{bad}");
+            assert!(matches!(parse(&[bad]), Err(ApiError::BadAuthorization(_))), "{bad}");
         }
-        assert!(matches!(parse(&["Bearer a", "Bearer b"]), Err(AuthError::Invalid(_))));
+        assert!(matches!(
+            parse(&["Bearer a", "Bearer b"]),
+            Err(ApiError::BadAuthorization(_))
+        ));
     }
 }

@@ -7,10 +7,8 @@ use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, web};
 use serde_json::json;
 
-use crate::auth::Verifier;
-use crate::identity::BucketName;
 use crate::runtime::metrics::Metrics;
-use crate::store::{DatabaseHealth, Store};
+use crate::usecase::health::{Gauges, Health, Readiness};
 
 #[utoipa::path(get, path = "/healthz", tag = "health", responses((status = 200, description = "The process answers")))]
 pub async fn healthz() -> HttpResponse {
@@ -21,9 +19,8 @@ pub async fn healthz() -> HttpResponse {
     (status = 200, description = "Issuer keys loaded: `status` is `ready`, or `degraded` while the database does not answer (cached users are served; first logins and admin changes answer 503)"),
     (status = 503, description = "Not ready: the issuer's keys were never loaded (Retry-After)"),
 ))]
-pub async fn readyz(database: web::Data<DatabaseHealth>, verifier: web::Data<Verifier>) -> HttpResponse {
-    let database = database.is_up();
-    let jwks = verifier.jwks().is_loaded();
+pub async fn readyz(health: web::Data<Health>) -> HttpResponse {
+    let Readiness { database, jwks } = health.readiness();
     let (status, label) = match (jwks, database) {
         (false, _) => (StatusCode::SERVICE_UNAVAILABLE, "not_ready"),
         (true, true) => (StatusCode::OK, "ready"),
@@ -39,26 +36,9 @@ pub async fn readyz(database: web::Data<DatabaseHealth>, verifier: web::Data<Ver
     }))
 }
 
-/// The shared bucket of prefix mode, if one is configured (for its policy's size).
-pub struct SharedBucket(pub Option<BucketName>);
-
 /// `GET /metrics` on the metrics listener: Prometheus text format.
-pub async fn metrics(
-    store: web::Data<Store>,
-    metrics: web::Data<Metrics>,
-    shared: web::Data<SharedBucket>,
-) -> HttpResponse {
-    if let Ok((ready, pending)) = store.count_users().await {
-        metrics.users.set(ready + pending);
-    }
-    if let Ok(buckets) = store.count_buckets().await {
-        metrics.buckets.set(buckets);
-    }
-    if let Some(bucket) = &shared.0
-        && let Ok(Some(bytes)) = store.shared_policy_bytes(bucket).await
-    {
-        metrics.shared_policy_bytes.set(bytes);
-    }
+pub async fn metrics(gauges: web::Data<Gauges>, metrics: web::Data<Metrics>) -> HttpResponse {
+    gauges.refresh().await;
     HttpResponse::Ok()
         .content_type("text/plain; version=0.0.4")
         .body(metrics.render())

@@ -31,17 +31,7 @@ pub struct Me {
     security(("bearer" = [])))]
 #[tracing::instrument(skip_all, fields(user_id = %caller.user_id))]
 pub async fn me(Authenticated(caller): Authenticated, vend: web::Data<Vend>) -> Result<HttpResponse, ApiError> {
-    let row = vend
-        .mapping(&caller.user_id)
-        .await
-        .map_err(|e| {
-            if e.is_unavailable() {
-                super::credentials::store_unavailable("user lookup", &e)
-            } else {
-                ApiError::internal("user lookup failed", &e)
-            }
-        })?
-        .ok_or_else(|| ApiError::NotFound("no bucket yet: the first POST /v1/credentials creates it".to_owned()))?;
+    let row = vend.mapping(&caller.user_id).await?;
     Ok(HttpResponse::Ok().json(Me {
         state: row.state_label(),
         user_id: row.user_id.to_string(),

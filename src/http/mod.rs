@@ -1,6 +1,9 @@
-//! Routes. One file per resource; `ApiError` is the only error type that leaves a handler.
+//! Routes. One file per resource: each parses the request, calls a use case and formats its
+//! answer; `ApiError` (a use case's `Failure`, or a request that could not be read) is the only
+//! error type that leaves a handler.
 
 mod admin;
+mod admin_views;
 mod client_addr;
 mod cors;
 mod credentials;
@@ -36,7 +39,7 @@ async fn method_not_allowed() -> Result<actix_web::HttpResponse, ApiError> {
 }
 
 async fn not_found() -> Result<actix_web::HttpResponse, ApiError> {
-    Err(ApiError::NotFound("no such route".to_owned()))
+    Err(ApiError::NoRoute)
 }
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
@@ -114,5 +117,5 @@ pub fn default_service() -> actix_web::Route {
 }
 
 pub use header_limit::limit_headers;
-pub use health::{SharedBucket, metrics};
+pub use health::metrics;
 pub use request_log::request_log;

@@ -6,15 +6,13 @@ use std::collections::BTreeMap;
 use actix_web::{HttpRequest, HttpResponse, web};
 use serde::{Deserialize, Serialize};
 
-use super::credentials::{no_store, read_optional_json, vend_error};
+use super::credentials::{no_store, read_optional_json};
 use super::error::ApiError;
 use super::extract::Authenticated;
 use super::{MaxBody, TrustedProxies};
 use crate::runtime::clock::format_time;
-use crate::usecase::presign::{
-    ContentType, FormKey, FormRequest, KeyError, KeyPrefix, Method, ObjectKey, PresignError, Presigner, Requester,
-    UrlRequest,
-};
+use crate::usecase::Failure;
+use crate::usecase::presign::{ContentType, FormKey, FormRequest, Method, ObjectKey, Presigner, Requester, UrlRequest};
 
 #[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -93,7 +91,7 @@ pub async fn presign(
     max_body: web::Data<MaxBody>,
 ) -> Result<HttpResponse, ApiError> {
     let body: PresignRequest = required(read_optional_json(&req, payload, max_body.0).await?)?;
-    let key = ObjectKey::parse(&body.key).map_err(|e| invalid_key(&e))?;
+    let key = ObjectKey::parse(&body.key).map_err(Failure::from)?;
     let who = Requester {
         caller: &caller,
         client_addr: proxies.client_of(&req),
@@ -110,8 +108,7 @@ pub async fn presign(
                 content_length: body.content_length.map(|n| u64::try_from(n).unwrap_or(u64::MAX)),
             },
         )
-        .await
-        .map_err(presign_error)?;
+        .await?;
     Ok(no_store().json(PresignResponse {
         url: signed.url,
         method: signed.method,
@@ -142,25 +139,13 @@ pub async fn presign_post(
     max_body: web::Data<MaxBody>,
 ) -> Result<HttpResponse, ApiError> {
     let body: PresignPostRequest = required(read_optional_json(&req, payload, max_body.0).await?)?;
-    let key = match (&body.key, &body.key_prefix) {
-        (Some(k), None) => FormKey::Exact(ObjectKey::parse(k).map_err(|e| invalid_key(&e))?),
-        (None, Some(p)) => FormKey::Prefix(KeyPrefix::parse(p).map_err(|e| invalid_key(&e))?),
-        _ => {
-            return Err(ApiError::BadRequest {
-                code: "invalid_key",
-                message: "give either `key` or `key_prefix`".to_owned(),
-            });
-        }
-    };
+    let key = FormKey::parse(body.key.as_deref(), body.key_prefix.as_deref()).map_err(Failure::from)?;
     let content_type = body
         .content_type
         .as_deref()
         .map(ContentType::parse)
         .transpose()
-        .map_err(|e| ApiError::BadRequest {
-            code: "invalid_content_type",
-            message: e.to_string(),
-        })?;
+        .map_err(Failure::from)?;
     let who = Requester {
         caller: &caller,
         client_addr: proxies.client_of(&req),
@@ -176,8 +161,7 @@ pub async fn presign_post(
                 access: body.access.as_deref(),
             },
         )
-        .await
-        .map_err(presign_error)?;
+        .await?;
     Ok(no_store().json(PresignPostResponse {
         url: form.url,
         fields: form.fields,
@@ -186,50 +170,10 @@ pub async fn presign_post(
 }
 
 fn required<T>(body: Option<T>) -> Result<T, ApiError> {
-    body.ok_or_else(|| ApiError::BadRequest {
-        code: "invalid_body",
-        message: "a JSON body is required".to_owned(),
-    })
+    body.ok_or_else(|| ApiError::InvalidBody("a JSON body is required".to_owned()))
 }
 
 /// A negative count as 0, which the range checks refuse with their own message.
 fn non_negative(n: i64) -> u64 {
     u64::try_from(n).unwrap_or(0)
-}
-
-fn invalid_key(e: &KeyError) -> ApiError {
-    ApiError::BadRequest {
-        code: "invalid_key",
-        message: e.to_string(),
-    }
-}
-
-/// Every way a presign can fail, as the client sees it.
-fn presign_error(e: PresignError) -> ApiError {
-    match e {
-        PresignError::Vend(v) => vend_error(v),
-        e @ PresignError::NotGranted { .. } => ApiError::InsufficientScope(e.to_string()),
-        e @ PresignError::ExpiresIn { .. } => ApiError::BadRequest {
-            code: "invalid_expires_in",
-            message: e.to_string(),
-        },
-        e @ PresignError::MaxBytes { .. } => ApiError::BadRequest {
-            code: "invalid_max_bytes",
-            message: e.to_string(),
-        },
-        e @ (PresignError::ContentLength { .. } | PresignError::LengthNotForMethod { .. }) => ApiError::BadRequest {
-            code: "invalid_content_length",
-            message: e.to_string(),
-        },
-        e @ PresignError::LengthRequired => ApiError::BadRequest {
-            code: "content_length_required",
-            message: e.to_string(),
-        },
-        PresignError::Key(e) => invalid_key(&e),
-        PresignError::Sign(e) => ApiError::internal("presigning failed", &e),
-        PresignError::Audit(e) => {
-            tracing::error!(error = %e, "presign audit write failed; URL withheld");
-            ApiError::Unavailable("the audit log")
-        }
-    }
 }

@@ -15,6 +15,7 @@ use std::path::{Path, PathBuf};
 
 use serde_json::Value;
 
+use crate::config::StorageMode;
 use crate::identity::{AccountId, BucketName, MAX_PREFIX_ROOT, TemplateId, UserId, UserPrefix};
 
 /// STS rejects inline session policies longer than this (minified, in characters).
@@ -219,18 +220,17 @@ impl PolicySet {
     }
 
     /// The template of access `name` (never a prefix-mode variant: those are chosen by
-    /// [`PolicySet::for_user`]).
+    /// [`PolicySet::for_mode`]).
     pub fn get(&self, name: &str) -> Option<&Template> {
         self.templates.get(name).filter(|t| !t.is_prefix_variant())
     }
 
-    /// The template that serves `access` to `user`: its prefix-mode variant for a user in
-    /// prefix mode (`None` when there is none), else `access` itself.
-    pub fn for_user<'a>(&'a self, access: &'a Template, user: &crate::store::UserRecord) -> Option<&'a Template> {
-        if user.prefix.is_some() {
-            self.templates.get(&format!("{PREFIX_VARIANT}{}", access.access()))
-        } else {
-            Some(access)
+    /// The template that serves `access` to a user whose storage is laid out as `mode`: its
+    /// prefix-mode variant in prefix mode (`None` when there is none), else `access` itself.
+    pub fn for_mode<'a>(&'a self, access: &'a Template, mode: StorageMode) -> Option<&'a Template> {
+        match mode {
+            StorageMode::Prefix => self.templates.get(&format!("{PREFIX_VARIANT}{}", access.access())),
+            StorageMode::Bucket => Some(access),
         }
     }
 

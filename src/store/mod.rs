@@ -22,7 +22,7 @@ use std::sync::Arc;
 
 use time::OffsetDateTime;
 
-use crate::config::DatabaseConfig;
+use crate::config::{DatabaseConfig, StorageMode};
 use crate::identity::{BucketName, TemplateId, UserId, UserPrefix};
 
 pub use error::StoreError;
@@ -138,7 +138,7 @@ pub struct UserQuery {
 
 /// The hand-outs of an access key to one party (client address, OAuth client), with whose key
 /// it was (also after the user was deleted).
-#[derive(Debug, Clone, serde::Serialize, serde::Deserialize, utoipa::ToSchema)]
+#[derive(Debug, Clone)]
 pub struct KeyOwner {
     pub user_id: String,
     pub issuer: Option<String>,
@@ -159,12 +159,11 @@ pub struct KeyOwner {
     /// True when the first hand-out to this party came from the credential cache.
     pub from_cache: bool,
     /// Prefix mode: the user's prefix of `bucket` (also after the user was deleted).
-    #[serde(default)]
     pub prefix: Option<String>,
 }
 
 /// One admin action, as recorded.
-#[derive(Debug, Clone, serde::Serialize, serde::Deserialize, utoipa::ToSchema)]
+#[derive(Debug, Clone)]
 pub struct AdminAction {
     pub at: String,
     pub actor: String,
@@ -196,9 +195,22 @@ pub struct Spilled {
 }
 
 impl UserRecord {
+    /// How the user's storage is laid out: recorded with the user, whatever the configured mode
+    /// for new users is now.
+    pub fn storage_mode(&self) -> StorageMode {
+        if self.prefix.is_some() {
+            StorageMode::Prefix
+        } else {
+            StorageMode::Bucket
+        }
+    }
+
     /// `bucket` or `prefix`: the storage mode recorded with the user.
     pub fn mode_label(&self) -> &'static str {
-        if self.prefix.is_some() { "prefix" } else { "bucket" }
+        match self.storage_mode() {
+            StorageMode::Prefix => "prefix",
+            StorageMode::Bucket => "bucket",
+        }
     }
 
     /// The key prefix every object of the user starts with: theirs in prefix mode, none in

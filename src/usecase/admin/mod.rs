@@ -1,25 +1,32 @@
 //! What an operator can do to one user, shared by the admin API and `stsvend users`:
-//! look up, disable and enable, revoke active sessions, delete. Every action is audited by
-//! the HTTP layer, allowed or refused. The S3 work is `buckets`'; this module decides the
+//! look up, disable and enable, revoke active sessions, delete. Who may, and the audit of every
+//! call, allowed or refused, is `audit`'s. The S3 work is `aws::s3`'s; this module decides the
 //! order.
 
+mod audit;
+mod failure;
 mod shared;
+mod views;
 
 use std::sync::Arc;
 
-use serde::Serialize;
-
 use crate::aws::s3::{Buckets, Emptied};
 use crate::identity::UserId;
-use crate::runtime::clock::{format_time, next_second, sleep_until};
-use crate::store::{AdminAction, KeyOwner, ProvisionState, Store, StoreError, UserQuery, UserRecord};
+use crate::runtime::clock::{next_second, sleep_until};
+use crate::store::{ProvisionState, Store, StoreError, UserQuery, UserRecord};
+use crate::usecase::error::Failure;
 use crate::usecase::vend::Vend;
+
+/// What the admin API reports besides users: as the store records them.
+pub use crate::store::{AdminAction, KeyOwner};
+pub use audit::AdminCaller;
+pub use views::{Deleted, Revocation, UserView};
 
 /// Largest page of users returned at once.
 pub const MAX_PAGE: u32 = 500;
 
 #[derive(Debug, thiserror::Error)]
-pub enum AdminError {
+enum AdminError {
     #[error("no user {0}")]
     NoSuchUser(String),
     #[error("`{0}` is not a user id (26 characters a-z2-7)")]
@@ -36,65 +43,8 @@ pub enum AdminError {
     PolicyBusy,
 }
 
-/// A user as the admin API shows one.
-#[derive(Debug, Clone, Serialize, serde::Deserialize, utoipa::ToSchema)]
-pub struct UserView {
-    pub user_id: String,
-    pub issuer: String,
-    pub subject: String,
-    pub bucket: String,
-    /// `bucket` (the user's own) or `prefix` (a prefix of a shared bucket).
-    pub mode: String,
-    /// The user's prefix of the shared bucket; empty in bucket mode.
-    pub prefix: String,
-    pub region: String,
-    /// `pending` (first login not finished), `ready`, or `disabled`.
-    pub state: String,
-    pub created_at: String,
-    pub last_vend_at: Option<String>,
-    pub disabled_at: Option<String>,
-    /// Sessions issued before this instant are denied on the user's bucket.
-    pub sessions_revoked_before: Option<String>,
-    /// In a revoke's answer only: `in_effect` once AWS refuses a session issued before the
-    /// cut-off, `propagating` while the new bucket policy has not applied yet.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub revocation: Option<String>,
-}
-
-impl UserView {
-    fn new(u: &UserRecord, last_vend_at: Option<String>) -> Self {
-        Self {
-            user_id: u.user_id.to_string(),
-            issuer: u.issuer.clone(),
-            subject: u.subject.clone(),
-            bucket: u.bucket.to_string(),
-            mode: u.mode_label().to_owned(),
-            prefix: u.key_prefix().to_owned(),
-            region: u.region.clone(),
-            state: u.state_label().to_owned(),
-            created_at: format_time(u.created_at),
-            last_vend_at,
-            disabled_at: u.disabled_at.map(format_time),
-            sessions_revoked_before: u.revoked_before.map(format_time),
-            revocation: None,
-        }
-    }
-}
-
-#[derive(Debug, Serialize, serde::Deserialize, utoipa::ToSchema)]
-pub struct Deleted {
-    pub user_id: String,
-    pub bucket: String,
-    /// The prefix emptied (prefix mode: the shared bucket stays); empty in bucket mode.
-    #[serde(default)]
-    pub prefix: String,
-    pub objects_deleted: u64,
-    /// Unfinished multipart uploads aborted.
-    pub uploads_aborted: u64,
-}
-
-pub fn parse_user_id(s: &str) -> Result<UserId, AdminError> {
-    UserId::parse(s).map_err(|_| AdminError::BadUserId(s.chars().take(64).collect()))
+pub fn parse_user_id(s: &str) -> Result<UserId, Failure> {
+    UserId::parse(s).map_err(|_| AdminError::BadUserId(s.chars().take(64).collect()).into())
 }
 
 /// Where a revocation's cut-off stands.
@@ -156,10 +106,6 @@ impl Admin {
         }
     }
 
-    pub fn permission(&self) -> Option<&str> {
-        self.permission.as_deref()
-    }
-
     async fn load(&self, id: &UserId) -> Result<UserRecord, AdminError> {
         self.store
             .user(id)
@@ -167,12 +113,24 @@ impl Admin {
             .ok_or_else(|| AdminError::NoSuchUser(id.to_string()))
     }
 
-    pub async fn list(&self, query: UserQuery) -> Result<Vec<UserView>, AdminError> {
-        let rows = self.store.list_users(query).await?;
+    /// A page of at most `limit` users in user-id order, after `after`; `search` matches a
+    /// user-id or bucket prefix, or any part of the subject.
+    pub async fn list(
+        &self,
+        search: Option<String>,
+        after: Option<String>,
+        limit: u32,
+    ) -> Result<Vec<UserView>, Failure> {
+        let query = UserQuery { search, after, limit };
+        let rows = self.store.list_users(query).await.map_err(AdminError::from)?;
         Ok(rows.iter().map(|(u, last)| UserView::new(u, last.clone())).collect())
     }
 
-    pub async fn show(&self, id: &UserId) -> Result<UserView, AdminError> {
+    pub async fn show(&self, id: &UserId) -> Result<UserView, Failure> {
+        Ok(self.view(id).await?)
+    }
+
+    async fn view(&self, id: &UserId) -> Result<UserView, AdminError> {
         let user = self.load(id).await?;
         let last = self.store.last_vend(id).await?;
         Ok(UserView::new(&user, last))
@@ -180,9 +138,9 @@ impl Admin {
 
     /// Disabled users get 403 `user_disabled` instead of keys; their cached keys are dropped.
     /// Keys already handed out stay valid until they expire: revoke for that.
-    pub async fn set_disabled(&self, id: &UserId, disabled: bool) -> Result<UserView, AdminError> {
-        if !self.store.set_disabled(id, disabled).await? {
-            return Err(AdminError::NoSuchUser(id.to_string()));
+    pub async fn set_disabled(&self, id: &UserId, disabled: bool) -> Result<UserView, Failure> {
+        if !self.store.set_disabled(id, disabled).await.map_err(AdminError::from)? {
+            return Err(AdminError::NoSuchUser(id.to_string()).into());
         }
         self.vend.forget_user(id).await;
         self.show(id).await
@@ -202,12 +160,16 @@ impl Admin {
     ///
     /// In prefix mode a user no session of whom can still be alive gets no Deny (see
     /// `shared.rs`), and the answer is `in_effect` at once: there is nothing to refuse.
-    pub async fn revoke(&self, id: &UserId) -> Result<UserView, AdminError> {
+    pub async fn revoke(&self, id: &UserId) -> Result<UserView, Failure> {
+        Ok(self.revoke_sessions(id).await?)
+    }
+
+    async fn revoke_sessions(&self, id: &UserId) -> Result<UserView, AdminError> {
         let user = self.load(id).await?;
         if user.state != ProvisionState::Ready {
             let before = self.deny_sessions(&user).await?.cut_off();
             sleep_until(before).await;
-            return self.show(id).await;
+            return self.view(id).await;
         }
         // Issued before the cut-off (taken next): the bucket policy will refuse it. None is
         // needed where no Deny will be written.
@@ -234,8 +196,12 @@ impl Admin {
             }
             (Denial::InPolicy(_), None) => false,
         };
-        let mut view = self.show(id).await?;
-        view.revocation = Some(if in_effect { "in_effect" } else { "propagating" }.to_owned());
+        let mut view = self.view(id).await?;
+        view.revocation = Some(if in_effect {
+            Revocation::InEffect
+        } else {
+            Revocation::Propagating
+        });
         Ok(view)
     }
 
@@ -284,7 +250,11 @@ impl Admin {
     /// If a step fails the user stays disabled and revoked, and deleting again resumes. A user
     /// whose first login never finished gets the same clean-up: a crash may have left the
     /// bucket behind.
-    pub async fn delete(&self, id: &UserId, force: bool) -> Result<Deleted, AdminError> {
+    pub async fn delete(&self, id: &UserId, force: bool) -> Result<Deleted, Failure> {
+        Ok(self.delete_user(id, force).await?)
+    }
+
+    async fn delete_user(&self, id: &UserId, force: bool) -> Result<Deleted, AdminError> {
         let user = self.load(id).await?;
         let not_empty = || AdminError::BucketNotEmpty {
             bucket: match &user.prefix {
@@ -360,24 +330,17 @@ impl Admin {
     }
 
     /// Every party an access key id went to: "whose key was this?".
-    pub async fn key_owner(&self, access_key_id: &str) -> Result<Vec<KeyOwner>, AdminError> {
-        Ok(self.store.key_owner(access_key_id).await?)
+    pub async fn key_owner(&self, access_key_id: &str) -> Result<Vec<KeyOwner>, Failure> {
+        Ok(self.store.key_owner(access_key_id).await.map_err(AdminError::from)?)
     }
 
     /// The admin audit log, newest first.
-    pub async fn audit_log(&self, target: Option<String>, limit: u32) -> Result<Vec<AdminAction>, AdminError> {
-        Ok(self.store.admin_actions(target, limit).await?)
-    }
-
-    /// Writes an admin action's audit row before it runs; returns the row's id.
-    pub async fn record(&self, mut action: AdminAction) -> Result<i64, StoreError> {
-        action.at = format_time(crate::runtime::clock::now());
-        self.store.record_admin_action(action).await
-    }
-
-    /// Sets the outcome of a recorded admin action.
-    pub async fn finish(&self, id: i64, outcome: &str, detail: Option<String>) -> Result<(), StoreError> {
-        self.store.finish_admin_action(id, outcome, detail).await
+    pub async fn audit_log(&self, target: Option<String>, limit: u32) -> Result<Vec<AdminAction>, Failure> {
+        Ok(self
+            .store
+            .admin_actions(target, limit)
+            .await
+            .map_err(AdminError::from)?)
     }
 }
 

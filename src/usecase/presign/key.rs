@@ -26,6 +26,9 @@ pub enum KeyError {
     /// Prefix mode: the key goes under the user's prefix, and S3 limits the whole key.
     #[error("the key under your prefix `{prefix}` would be {total} bytes; S3 allows at most 1024")]
     TooLongUnderPrefix { total: usize, prefix: String },
+    /// A form names its key, or a prefix its file name is appended to: one of them.
+    #[error("give either `key` or `key_prefix`")]
+    KeyOrPrefix,
 }
 
 /// A key within the caller's own storage (bucket, or prefix in prefix mode).

@@ -9,6 +9,7 @@
 //! address another user's storage. Every URL or form handed out is audited (key, method,
 //! signing access key) before it leaves, never with its signature.
 
+mod failure;
 mod key;
 mod location;
 mod post_policy;
@@ -27,7 +28,8 @@ pub use post_policy::{ContentType, ContentTypeError};
 use crate::auth::Caller;
 use crate::config::PresignConfig;
 use crate::store::{PresignRecord, Store, StoreError, UserRecord};
-use crate::usecase::vend::{Vend, VendError};
+use crate::usecase::error::Failure;
+use crate::usecase::vend::Vend;
 use post_policy::{KeyRule, PostPolicy};
 
 /// The request a URL is signed for.
@@ -62,8 +64,6 @@ impl Method {
 
 #[derive(Debug, thiserror::Error)]
 pub enum PresignError {
-    #[error(transparent)]
-    Vend(VendError),
     /// The session of this access level cannot do what was asked.
     #[error("access `{access}` does not allow {what}")]
     NotGranted { access: String, what: &'static str },
@@ -121,6 +121,17 @@ pub enum FormKey {
     Prefix(KeyPrefix),
 }
 
+impl FormKey {
+    /// The form's key (`key`) or key prefix (`key_prefix`): exactly one of them.
+    pub fn parse(key: Option<&str>, key_prefix: Option<&str>) -> Result<Self, KeyError> {
+        match (key, key_prefix) {
+            (Some(k), None) => ObjectKey::parse(k).map(Self::Exact),
+            (None, Some(p)) => KeyPrefix::parse(p).map(Self::Prefix),
+            _ => Err(KeyError::KeyOrPrefix),
+        }
+    }
+}
+
 pub struct FormRequest<'a> {
     pub key: FormKey,
     pub max_bytes: Option<u64>,
@@ -170,7 +181,7 @@ impl Presigner {
     /// A URL for one `method` request on `key` in the caller's storage. A PUT with a
     /// `content_length` signs `Content-Length`, so S3 refuses a body of any other size.
     #[tracing::instrument(level = "debug", skip_all, fields(user_id = %who.caller.user_id, method = req.method.as_str()))]
-    pub async fn url(&self, who: &Requester<'_>, req: UrlRequest<'_>) -> Result<SignedUrl, PresignError> {
+    pub async fn url(&self, who: &Requester<'_>, req: UrlRequest<'_>) -> Result<SignedUrl, Failure> {
         let UrlRequest {
             method,
             key,
@@ -180,11 +191,7 @@ impl Presigner {
         } = req;
         let wanted = self.expires_in(expires_in)?;
         let length = self.content_length(method, content_length)?;
-        let session = self
-            .vend
-            .session(who.caller, access)
-            .await
-            .map_err(PresignError::Vend)?;
+        let session = self.vend.session(who.caller, access).await?;
         if !session.template.allows_action(method.action()) {
             return Err(PresignError::NotGranted {
                 access: session.template.name().to_owned(),
@@ -193,7 +200,8 @@ impl Presigner {
                     Method::Put => "uploading objects",
                     Method::Delete => "deleting objects",
                 },
-            });
+            }
+            .into());
         }
         let creds = &session.found.issued.credentials;
         let (now, expires_at) = bounded(wanted, creds.expiration);
@@ -228,23 +236,20 @@ impl Presigner {
 
     /// A form that uploads one file into the caller's storage.
     #[tracing::instrument(level = "debug", skip_all, fields(user_id = %who.caller.user_id))]
-    pub async fn form(&self, who: &Requester<'_>, req: FormRequest<'_>) -> Result<SignedForm, PresignError> {
+    pub async fn form(&self, who: &Requester<'_>, req: FormRequest<'_>) -> Result<SignedForm, Failure> {
         let wanted = self.expires_in(req.expires_in)?;
         let max = self.limits.max_upload_bytes;
         let max_bytes = req.max_bytes.unwrap_or(max);
         if !(1..=max).contains(&max_bytes) {
-            return Err(PresignError::MaxBytes { max });
+            return Err(PresignError::MaxBytes { max }.into());
         }
-        let session = self
-            .vend
-            .session(who.caller, req.access)
-            .await
-            .map_err(PresignError::Vend)?;
+        let session = self.vend.session(who.caller, req.access).await?;
         if !session.template.allows_action("s3:PutObject") {
             return Err(PresignError::NotGranted {
                 access: session.template.name().to_owned(),
                 what: "uploading objects",
-            });
+            }
+            .into());
         }
         let creds = &session.found.issued.credentials;
         let (now, expires_at) = bounded(wanted, creds.expiration);
@@ -316,7 +321,7 @@ impl Presigner {
         object_key: String,
         key_is_prefix: bool,
         expires_at: OffsetDateTime,
-    ) -> Result<(), PresignError> {
+    ) -> Result<(), Failure> {
         self.store
             .record_presign(PresignRecord {
                 user_id: session.user.user_id.clone(),
@@ -335,7 +340,6 @@ impl Presigner {
         self.vend
             .still_current(&session.user, &session.found.issued.credentials)
             .await
-            .map_err(PresignError::Vend)
     }
 }
 

@@ -24,13 +24,24 @@ use quick_cache::sync::DefaultLifecycle;
 use time::OffsetDateTime;
 
 use super::seal::{Binding, Sealer, SealerError};
+use crate::aws::Error as AwsError;
 use crate::aws::sts::{Credentials, Sts};
-use crate::aws::{Error as AwsError, Service};
 use crate::identity::UserId;
 use crate::policy::Template;
 use crate::runtime::cache::HotCache;
 use crate::runtime::metrics::Metrics;
 use crate::store::{Spilled, Store, UserRecord};
+
+/// Why no keys could be had.
+#[derive(Debug, thiserror::Error)]
+pub enum KeysError {
+    #[error(transparent)]
+    Sts(#[from] AwsError),
+    /// Mid-revocation, AWS kept issuing sessions dated (by its clock) before the user's cut-off:
+    /// those would be denied, so none is handed out. Worth a retry (503).
+    #[error("AWS kept issuing sessions dated before the user's revocation cut-off")]
+    IssuedBeforeCutOff,
+}
 
 /// (user, 64 bits of the template's identity, `TemplateId::short`): cloned without allocating,
 /// and bound to the template itself rather than its position in the folder.
@@ -162,7 +173,7 @@ impl KeyCache {
 
     /// Keys for `user` under `template`, from the cache while fresh enough.
     #[tracing::instrument(level = "debug", skip_all, fields(user_id = %user.user_id, access = template.name()))]
-    pub async fn get(&self, user: &UserRecord, template: &Template) -> Result<Found, Arc<AwsError>> {
+    pub async fn get(&self, user: &UserRecord, template: &Template) -> Result<Found, Arc<KeysError>> {
         let key = (user.user_id.clone(), template.id().short());
         loop {
             let (fresh, issued) = if let Some(c) = self.cache.get(&key) {
@@ -190,7 +201,7 @@ impl KeyCache {
         key: &Key,
         user: &UserRecord,
         template: &Template,
-    ) -> Result<(bool, Arc<Issued>), Arc<AwsError>> {
+    ) -> Result<(bool, Arc<Issued>), Arc<KeysError>> {
         let called_sts = AtomicBool::new(false);
         let load = self.load(user, template, &called_sts);
         let (issued, fresh) = Box::pin(self.cache.get_or_load(key, load)).await?;
@@ -212,7 +223,7 @@ impl KeyCache {
         user: &UserRecord,
         template: &Template,
         called_sts: &AtomicBool,
-    ) -> Result<Arc<Issued>, AwsError> {
+    ) -> Result<Arc<Issued>, KeysError> {
         if let Some(c) = self.shared(user, template).await {
             return Ok(Arc::new(Issued::new(c)));
         }
@@ -274,7 +285,7 @@ impl KeyCache {
     /// `AssumeRole`; mid-revocation, keys AWS issued before the cut-off (by AWS's clock, which
     /// stamps them) would be denied by the bucket policy, so they are asked for again once the
     /// cut-off has passed, and never handed out.
-    async fn assume_after_cut_off(&self, user: &UserRecord, template: &Template) -> Result<Credentials, AwsError> {
+    async fn assume_after_cut_off(&self, user: &UserRecord, template: &Template) -> Result<Credentials, KeysError> {
         if let Some(cut_off) = user.revoked_before {
             // By this host's clock first (AWS's agrees within a second or so): saves a call.
             let bounded = cut_off.min(OffsetDateTime::now_utc() + MAX_CUT_OFF_WAIT);
@@ -291,10 +302,7 @@ impl KeyCache {
                 _ => return Ok(credentials),
             }
         }
-        Err(AwsError::Unavailable {
-            service: Service::Sts,
-            detail: "AWS kept issuing sessions dated before the user's revocation cut-off".to_owned(),
-        })
+        Err(KeysError::IssuedBeforeCutOff)
     }
 
     /// Gives up the issue lease (best effort: it expires anyway).

@@ -4,6 +4,7 @@
 //! parse, call [`Vend::hand_out`], and format.
 
 mod coherence;
+mod failure;
 mod keys;
 mod seal;
 
@@ -23,9 +24,10 @@ use crate::provision::{ProvisionError, Provisioner};
 use crate::runtime::limits::VendRate;
 use crate::runtime::metrics::Metrics;
 use crate::store::{Store, StoreError, UserRecord, VendRecord};
+use crate::usecase::error::Failure;
 
 pub use coherence::{FeedTimes, spawn as spawn_coherence};
-pub use keys::{Found, Issued, KeyCache, KeyCacheParts};
+pub use keys::{Found, Issued, KeyCache, KeyCacheParts, KeysError};
 pub use seal::SealerError;
 
 #[derive(Debug, thiserror::Error)]
@@ -44,7 +46,7 @@ pub enum VendError {
     #[error("provisioning failed: {0}")]
     Provisioning(Arc<ProvisionError>),
     #[error("AssumeRole failed: {0}")]
-    Sts(Arc<AwsError>),
+    Sts(Arc<KeysError>),
     /// The user is in prefix mode and the access has no prefix-mode variant
     /// (`prefix-<access>.json`): the deployment removed it after giving users prefixes.
     #[error(
@@ -122,7 +124,7 @@ impl Vend {
         caller: &Caller,
         access: Option<&str>,
         client_addr: Option<IpAddr>,
-    ) -> Result<Handout<'_>, VendError> {
+    ) -> Result<Handout<'_>, Failure> {
         let Session { found, user, template } = self.session(caller, access).await?;
         // Keys go to a party (client address, OAuth client) only once an audit row for that
         // party is committed; later hand-outs of the same keys to it are counted on that row.
@@ -153,10 +155,10 @@ impl Vend {
     /// makes (rate, required claims, grant, first login, disabled) and from the same cache,
     /// without handing the keys to anyone: pre-signed URLs are signed with it (`presign`),
     /// and the caller records what it gives out.
-    pub async fn session(&self, caller: &Caller, access: Option<&str>) -> Result<Session<'_>, VendError> {
+    pub async fn session(&self, caller: &Caller, access: Option<&str>) -> Result<Session<'_>, Failure> {
         self.rate.check(&caller.user_id).map_err(VendError::RateLimited)?;
         if let Some(claim) = &caller.unmet_claim {
-            return Err(VendError::RequiredClaim(claim.clone()));
+            return Err(VendError::RequiredClaim(claim.clone()).into());
         }
         let template = self.authorize(caller, access)?;
         // On a first login, the keys are asked for while the bucket is being configured; they
@@ -172,13 +174,13 @@ impl Vend {
             .await
             .map_err(VendError::Provisioning)?;
         if user.disabled_at.is_some() {
-            return Err(VendError::Disabled);
+            return Err(VendError::Disabled.into());
         }
         // A user in prefix mode gets the access's prefix-mode variant (never asked for in the
         // meanwhile above: that runs only when a bucket is being created).
         let template = self
             .policies
-            .for_user(template, &user)
+            .for_mode(template, user.storage_mode())
             .ok_or_else(|| VendError::NoVariant(template.name().to_owned()))?;
         let early = early.into_inner().unwrap_or_else(std::sync::PoisonError::into_inner);
         let found = match early {
@@ -199,7 +201,7 @@ impl Vend {
     /// the user is dropped). Either this read comes after the revocation recorded its cut-off,
     /// or the audit row was committed before that and the revocation's read of the audit sees
     /// it. Bucket mode always writes the Deny and skips this read.
-    pub async fn still_current(&self, user: &UserRecord, credentials: &Credentials) -> Result<(), VendError> {
+    pub async fn still_current(&self, user: &UserRecord, credentials: &Credentials) -> Result<(), Failure> {
         if user.prefix.is_none() {
             return Ok(());
         }
@@ -215,7 +217,7 @@ impl Vend {
         }
         tracing::info!(user_id = %user.user_id, "keys withheld: the user was disabled, deleted or revoked while they were handed out");
         self.drop_cached(&user.user_id).await;
-        Err(VendError::Superseded)
+        Err(VendError::Superseded.into())
     }
 
     /// The template named `access`, when the caller holds one of the grants it requires.
@@ -248,7 +250,7 @@ impl Vend {
         let Some(template) = self
             .policies
             .get(&self.grants.default)
-            .and_then(|t| self.policies.for_user(t, user))
+            .and_then(|t| self.policies.for_mode(t, user.storage_mode()))
         else {
             tracing::warn!(user_id = %user.user_id, access = %self.grants.default, "no template of the default access for the user's storage mode: no probe session");
             return Ok(None);
@@ -256,9 +258,14 @@ impl Vend {
         self.keys.probe_session(user, template).await.map(Some)
     }
 
-    /// The caller's stored mapping, without provisioning anything (`/v1/me`).
-    pub async fn mapping(&self, user_id: &UserId) -> Result<Option<UserRecord>, StoreError> {
-        self.provisioner.lookup(user_id).await
+    /// The caller's stored mapping, without provisioning anything (`/v1/me`); not found before
+    /// their first vend.
+    pub async fn mapping(&self, user_id: &UserId) -> Result<UserRecord, Failure> {
+        self.provisioner
+            .lookup(user_id)
+            .await
+            .map_err(|e| Failure::store("user lookup", &e))?
+            .ok_or_else(|| Failure::not_found("no bucket yet: the first POST /v1/credentials creates it"))
     }
 
     /// Drops everything cached about the user (mapping and keys), here and in the keys the
