@@ -144,11 +144,11 @@ impl Deployment for Live {
     async fn remove(&self, user_id: &UserId) -> Result<Option<String>, String> {
         match self.uses.admin.delete(user_id, true).await {
             Ok(d) if d.prefix.is_empty() => Ok(Some(format!(
-                "bucket {} and its {} objects",
+                "bucket {} ({} objects)",
                 d.bucket, d.objects_deleted
             ))),
             Ok(d) => Ok(Some(format!(
-                "prefix {} of {} and its {} objects",
+                "prefix {} of {} ({} objects)",
                 d.prefix, d.bucket, d.objects_deleted
             ))),
             Err(AdminError::NoSuchUser(_)) => Ok(None),

@@ -178,62 +178,62 @@ async fn isolation(aws: &AwsConfig, access: &str, a: &Vended, b: &Vended, report
     let other = &b.storage;
     let ob = &other.bucket;
     let intruder = other.key("selftest-intruder.txt");
-    let mut tries: Vec<(String, Outcome)> = vec![
-        ("put on the other probe's storage".to_owned(), s3.put(ob, &intruder, BODY).await),
-        (
-            "get on the other probe's storage".to_owned(),
-            s3.get(ob, &other.key(SEED), SEED_BODY).await,
-        ),
-        ("list of the other probe's storage".to_owned(), s3.list(ob, &other.prefix).await),
-        ("delete on the other probe's storage".to_owned(), s3.delete(ob, &intruder).await),
-        (
-            "multipart upload to the other probe's storage".to_owned(),
-            s3.multipart(ob, &other.key("selftest-intruder.bin"), BODY).await,
-        ),
-        (
-            "copy from the other probe's storage into its own".to_owned(),
-            s3.copy(ob, &other.key(SEED), &a.storage.bucket, &a.storage.key("selftest-copied.txt"))
-                .await,
-        ),
+    let mut tries: Vec<(String, Outcome, Duration)> = vec![
+        timed("put on the other probe's storage", s3.put(ob, &intruder, BODY)).await,
+        timed("get on the other probe's storage", s3.get(ob, &other.key(SEED), SEED_BODY)).await,
+        timed("list of the other probe's storage", s3.list(ob, &other.prefix)).await,
+        timed("delete on the other probe's storage", s3.delete(ob, &intruder)).await,
+        timed(
+            "multipart upload to the other probe's storage",
+            s3.multipart(ob, &other.key("selftest-intruder.bin"), BODY),
+        )
+        .await,
+        timed(
+            "copy from the other probe's storage into its own",
+            s3.copy(ob, &other.key(SEED), &a.storage.bucket, &a.storage.key("selftest-copied.txt")),
+        )
+        .await,
     ];
     if !a.storage.prefix.is_empty() {
         let bucket = &a.storage.bucket;
         let stem = a.storage.prefix.trim_end_matches('/');
         let sharing = format!("{stem}x/");
         tries.extend([
-            ("list at the shared bucket's root".to_owned(), s3.list(bucket, "").await),
-            (
-                "put at the shared bucket's root".to_owned(),
-                s3.put(bucket, "selftest-root.txt", BODY).await,
-            ),
-            (
-                format!("list of its stem without the slash ({stem})"),
-                s3.list(bucket, stem).await,
-            ),
-            (
-                format!("put of its stem without the slash ({stem})"),
-                s3.put(bucket, stem, BODY).await,
-            ),
-            (
-                format!("list of a stem-sharing prefix ({sharing})"),
-                s3.list(bucket, &sharing).await,
-            ),
-            (
-                format!("put under a stem-sharing prefix ({sharing})"),
-                s3.put(bucket, &format!("{sharing}selftest.txt"), BODY).await,
-            ),
+            timed("list at the shared bucket's root", s3.list(bucket, "")).await,
+            timed("put at the shared bucket's root", s3.put(bucket, "selftest-root.txt", BODY)).await,
+            timed(
+                &format!("list of its stem without the slash ({stem})"),
+                s3.list(bucket, stem),
+            )
+            .await,
+            timed(&format!("put of its stem without the slash ({stem})"), s3.put(bucket, stem, BODY)).await,
+            timed(
+                &format!("list of a stem-sharing prefix ({sharing})"),
+                s3.list(bucket, &sharing),
+            )
+            .await,
+            timed(
+                &format!("put under a stem-sharing prefix ({sharing})"),
+                s3.put(bucket, &format!("{sharing}selftest.txt"), BODY),
+            )
+            .await,
         ]);
     }
-    for (what, outcome) in tries {
-        // Each request is timed by the loop above; the line's time is the check's own.
-        let started = Instant::now();
+    for (what, outcome, took) in tries {
         let result = match outcome {
             Outcome::Denied(code) => Ok(format!("`{access}` keys: {what} denied ({code})")),
             Outcome::Allowed => Err(format!("`{access}` keys: {what} ALLOWED")),
             Outcome::Failed(e) => Err(format!("`{access}` keys: {what} neither allowed nor denied: {e}")),
         };
-        report.record("isolation", started, result);
+        report.record_took("isolation", took, result);
     }
+}
+
+/// `request`'s outcome and how long it took, under the name `what`.
+async fn timed(what: &str, request: impl std::future::Future<Output = Outcome>) -> (String, Outcome, Duration) {
+    let started = Instant::now();
+    let outcome = request.await;
+    (what.to_owned(), outcome, started.elapsed())
 }
 
 /// A URL from the presign use case reads the probe's object; the same URL turned to the other
