@@ -146,11 +146,12 @@ async fn selftest_passes_against_ministack_in_prefix_mode_with_json_output() {
     let probe = test_config("http://127.0.0.1:1/", std::path::Path::new("/nonexistent"), &[]);
     let shared = fresh_shared_bucket(&probe).await;
     let db = tempfile::tempdir().unwrap();
-    let mut env = own_database_and_prefix(&db, &private_prefix());
-    env.extend([
+    // The shared bucket's name starts with the configured bucket prefix: the suite's own.
+    let env = [
+        ("STSVEND_DATABASE__PATH", db.path().join("s.db").display().to_string()),
         ("STSVEND_STORAGE__MODE", "prefix".to_owned()),
         ("STSVEND_STORAGE__SHARED_BUCKET", shared.clone()),
-    ]);
+    ];
     let run = selftest(&["--json"], &env).await;
     assert_eq!(run.code, 0, "{run}");
     let doc: serde_json::Value = serde_json::from_str(&run.stdout).unwrap_or_else(|e| panic!("{e}: {run}"));
