@@ -8,7 +8,7 @@ use super::{StartError, UseCases};
 use crate::auth::Caller;
 use crate::aws::sts::Credentials;
 use crate::config::Config;
-use crate::identity::UserId;
+use crate::identity::{BucketName, UserId};
 use crate::ops::selftest::{self, Deployment, Options, PROBE_ISSUER, PROBE_SUBJECT, Probe, Storage, Vended, Verb};
 use crate::store::UserQuery;
 use crate::usecase::admin::{AdminError, MAX_PAGE};
@@ -147,10 +147,19 @@ impl Deployment for Live {
                 "bucket {} ({} objects)",
                 d.bucket, d.objects_deleted
             ))),
-            Ok(d) => Ok(Some(format!(
-                "prefix {} of {} ({} objects)",
-                d.prefix, d.bucket, d.objects_deleted
-            ))),
+            Ok(d) => {
+                // The probe's revocations leave the shared bucket's policy with it.
+                let bucket = BucketName::parse(&d.bucket).map_err(|e| e.to_string())?;
+                self.uses
+                    .admin
+                    .drop_shared_revocations(&bucket, std::slice::from_ref(user_id))
+                    .await
+                    .map_err(|e| format!("the probe's statements in {bucket}'s policy: {e}"))?;
+                Ok(Some(format!(
+                    "prefix {} of {} ({} objects) and its statements in the bucket's policy",
+                    d.prefix, d.bucket, d.objects_deleted
+                )))
+            }
             Err(AdminError::NoSuchUser(_)) => Ok(None),
             Err(e) => Err(e.to_string()),
         }

@@ -177,6 +177,10 @@ async fn selftest_passes_against_ministack_in_prefix_mode_with_json_output() {
     // The probes' prefixes are emptied; the shared bucket stays.
     let left = service_s3().list_objects_v2().bucket(&shared).send().await.unwrap();
     assert_eq!(left.key_count(), Some(0), "{run}");
+    // And so are the revocations of the probes in its policy (the bucket is this test's own).
+    let policy = service_s3().get_bucket_policy().bucket(&shared).send().await;
+    let text = policy.map(|p| p.policy.unwrap_or_default()).unwrap_or_default();
+    assert!(!text.contains("StsvendRevoke"), "{text}\n{run}");
 }
 
 /// A read-write template whose resource is every bucket (`arn:aws:s3:::*`): the keys reach
