@@ -176,7 +176,7 @@ impl UseCases {
             tracing::warn!("the start-up trial AssumeRole did not answer in time; vends will tell");
         }
         let buckets = Arc::new(Buckets::new(s3, &config.storage, &config.aws, Arc::clone(&metrics)));
-        let provisioner = Provisioner::new(store.clone(), Arc::clone(&buckets), &config, Arc::clone(&gate));
+        let provisioner = Provisioner::new(store.clone(), Arc::clone(&buckets), config, Arc::clone(&gate));
         let keys = KeyCache::new(KeyCacheParts {
             sts,
             min_remaining: Duration::from_secs(config.aws.min_remaining_seconds),

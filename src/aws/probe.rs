@@ -88,20 +88,27 @@ impl ProbeS3 {
 
     pub async fn put(&self, bucket: &BucketName, key: &str, body: &[u8]) -> Outcome {
         Outcome::of(
-            self.s3
-                .put_object()
-                .bucket(bucket.as_str())
-                .key(key)
-                .body(ByteStream::from(body.to_vec()))
-                .send()
-                .await,
+            Box::pin(
+                self.s3
+                    .put_object()
+                    .bucket(bucket.as_str())
+                    .key(key)
+                    .body(ByteStream::from(body.to_vec()))
+                    .send(),
+            )
+            .await,
         )
     }
 
     /// Allowed only when the body read back is `expected`.
     pub async fn get(&self, bucket: &BucketName, key: &str, expected: &[u8]) -> Outcome {
-        match self.s3.get_object().bucket(bucket.as_str()).key(key).send().await {
-            Ok(out) => match out.body.collect().await.map(aws_sdk_s3::primitives::AggregatedBytes::into_bytes) {
+        match Box::pin(self.s3.get_object().bucket(bucket.as_str()).key(key).send()).await {
+            Ok(out) => match out
+                .body
+                .collect()
+                .await
+                .map(aws_sdk_s3::primitives::AggregatedBytes::into_bytes)
+            {
                 Ok(bytes) if bytes.as_ref() == expected => Outcome::Allowed,
                 Ok(_) => Outcome::Failed("the object read back differs from the one written".to_owned()),
                 Err(e) => Outcome::Failed(format!("reading the body: {e}")),
@@ -113,29 +120,32 @@ impl ProbeS3 {
     /// Lists one key under `prefix` (empty: the bucket's root).
     pub async fn list(&self, bucket: &BucketName, prefix: &str) -> Outcome {
         Outcome::of(
-            self.s3
-                .list_objects_v2()
-                .bucket(bucket.as_str())
-                .max_keys(1)
-                .set_prefix((!prefix.is_empty()).then(|| prefix.to_owned()))
-                .send()
-                .await,
+            Box::pin(
+                self.s3
+                    .list_objects_v2()
+                    .bucket(bucket.as_str())
+                    .max_keys(1)
+                    .set_prefix((!prefix.is_empty()).then(|| prefix.to_owned()))
+                    .send(),
+            )
+            .await,
         )
     }
 
     pub async fn delete(&self, bucket: &BucketName, key: &str) -> Outcome {
-        Outcome::of(self.s3.delete_object().bucket(bucket.as_str()).key(key).send().await)
+        Outcome::of(Box::pin(self.s3.delete_object().bucket(bucket.as_str()).key(key).send()).await)
     }
 
     /// A one-part multipart upload, completed (or aborted when a later step fails).
     pub async fn multipart(&self, bucket: &BucketName, key: &str, body: &[u8]) -> Outcome {
-        let created = self
-            .s3
-            .create_multipart_upload()
-            .bucket(bucket.as_str())
-            .key(key)
-            .send()
-            .await;
+        let created = Box::pin(
+            self.s3
+                .create_multipart_upload()
+                .bucket(bucket.as_str())
+                .key(key)
+                .send(),
+        )
+        .await;
         let upload_id = match created {
             Ok(out) => match out.upload_id {
                 Some(id) => id,
@@ -144,29 +154,32 @@ impl ProbeS3 {
             Err(e) => return Outcome::of_error(&e),
         };
         let finished = async {
-            let part = self
-                .s3
-                .upload_part()
-                .bucket(bucket.as_str())
-                .key(key)
-                .upload_id(&upload_id)
-                .part_number(1)
-                .body(ByteStream::from(body.to_vec()))
-                .send()
-                .await
-                .map_err(|e| Outcome::of_error(&e))?;
+            let part = Box::pin(
+                self.s3
+                    .upload_part()
+                    .bucket(bucket.as_str())
+                    .key(key)
+                    .upload_id(&upload_id)
+                    .part_number(1)
+                    .body(ByteStream::from(body.to_vec()))
+                    .send(),
+            )
+            .await
+            .map_err(|e| Outcome::of_error(&e))?;
             let done = CompletedMultipartUpload::builder()
                 .parts(CompletedPart::builder().part_number(1).set_e_tag(part.e_tag).build())
                 .build();
-            self.s3
-                .complete_multipart_upload()
-                .bucket(bucket.as_str())
-                .key(key)
-                .upload_id(&upload_id)
-                .multipart_upload(done)
-                .send()
-                .await
-                .map_err(|e| Outcome::of_error(&e))?;
+            Box::pin(
+                self.s3
+                    .complete_multipart_upload()
+                    .bucket(bucket.as_str())
+                    .key(key)
+                    .upload_id(&upload_id)
+                    .multipart_upload(done)
+                    .send(),
+            )
+            .await
+            .map_err(|e| Outcome::of_error(&e))?;
             Ok::<(), Outcome>(())
         }
         .await;
@@ -174,14 +187,15 @@ impl ProbeS3 {
             Ok(()) => Outcome::Allowed,
             Err(outcome) => {
                 // Best effort: an upload left open is removed with its storage anyway.
-                let _ = self
-                    .s3
-                    .abort_multipart_upload()
-                    .bucket(bucket.as_str())
-                    .key(key)
-                    .upload_id(&upload_id)
-                    .send()
-                    .await;
+                let _ = Box::pin(
+                    self.s3
+                        .abort_multipart_upload()
+                        .bucket(bucket.as_str())
+                        .key(key)
+                        .upload_id(&upload_id)
+                        .send(),
+                )
+                .await;
                 outcome
             }
         }
@@ -190,24 +204,22 @@ impl ProbeS3 {
     /// Copies `from_key` of `from` to `to_key` of `to`.
     pub async fn copy(&self, from: &BucketName, from_key: &str, to: &BucketName, to_key: &str) -> Outcome {
         Outcome::of(
-            self.s3
-                .copy_object()
-                .copy_source(format!("{from}/{from_key}"))
-                .bucket(to.as_str())
-                .key(to_key)
-                .send()
-                .await,
+            Box::pin(
+                self.s3
+                    .copy_object()
+                    .copy_source(format!("{from}/{from_key}"))
+                    .bucket(to.as_str())
+                    .key(to_key)
+                    .send(),
+            )
+            .await,
         )
     }
 
     /// A GET URL for `key`, signed with these keys (whatever the key: S3 decides on use).
     pub async fn presign_get(&self, bucket: &BucketName, key: &str, expires: Duration) -> Result<String, String> {
         let config = PresigningConfig::expires_in(expires).map_err(|e| e.to_string())?;
-        self.s3
-            .get_object()
-            .bucket(bucket.as_str())
-            .key(key)
-            .presigned(config)
+        Box::pin(self.s3.get_object().bucket(bucket.as_str()).key(key).presigned(config))
             .await
             .map(|r| r.uri().to_owned())
             .map_err(|e| aws_sdk_s3::error::DisplayErrorContext(e).to_string())
@@ -231,10 +243,7 @@ pub async fn fetch(url: &str, expected: &[u8]) -> Outcome {
         200 if body.as_ref() == expected => Outcome::Allowed,
         200 => Outcome::Failed("the URL answered 200 with another object".to_owned()),
         403 => Outcome::Denied(error_code(&body).unwrap_or_else(|| "403".to_owned())),
-        other => Outcome::Failed(format!(
-            "HTTP {other} {}",
-            error_code(&body).unwrap_or_default()
-        )),
+        other => Outcome::Failed(format!("HTTP {other} {}", error_code(&body).unwrap_or_default())),
     }
 }
 

@@ -77,7 +77,11 @@ pub async fn run<D: Deployment>(d: &D, aws: &AwsConfig, probes: &[Probe; 2], opt
             format!(
                 "`{access}` keys for both probes (template {}; grants {})",
                 va.template,
-                if grants.is_empty() { "nothing checked here".to_owned() } else { grants.join(", ") }
+                if grants.is_empty() {
+                    "nothing checked here".to_owned()
+                } else {
+                    grants.join(", ")
+                }
             ),
         );
         keyed.push(Keyed {
@@ -120,7 +124,10 @@ async fn seed(aws: &AwsConfig, keyed: &[Keyed], report: &mut Report) -> bool {
             report.fail(
                 "seed",
                 started,
-                format!("writing {SEED} into {} with `{}` keys: {outcome:?}", v.storage, writer.access),
+                format!(
+                    "writing {SEED} into {} with `{}` keys: {outcome:?}",
+                    v.storage, writer.access
+                ),
             );
             return false;
         }
@@ -180,7 +187,11 @@ async fn isolation(aws: &AwsConfig, access: &str, a: &Vended, b: &Vended, report
     let intruder = other.key("selftest-intruder.txt");
     let mut tries: Vec<(String, Outcome, Duration)> = vec![
         timed("put on the other probe's storage", s3.put(ob, &intruder, BODY)).await,
-        timed("get on the other probe's storage", s3.get(ob, &other.key(SEED), SEED_BODY)).await,
+        timed(
+            "get on the other probe's storage",
+            s3.get(ob, &other.key(SEED), SEED_BODY),
+        )
+        .await,
         timed("list of the other probe's storage", s3.list(ob, &other.prefix)).await,
         timed("delete on the other probe's storage", s3.delete(ob, &intruder)).await,
         timed(
@@ -190,7 +201,12 @@ async fn isolation(aws: &AwsConfig, access: &str, a: &Vended, b: &Vended, report
         .await,
         timed(
             "copy from the other probe's storage into its own",
-            s3.copy(ob, &other.key(SEED), &a.storage.bucket, &a.storage.key("selftest-copied.txt")),
+            s3.copy(
+                ob,
+                &other.key(SEED),
+                &a.storage.bucket,
+                &a.storage.key("selftest-copied.txt"),
+            ),
         )
         .await,
     ];
@@ -200,13 +216,21 @@ async fn isolation(aws: &AwsConfig, access: &str, a: &Vended, b: &Vended, report
         let sharing = format!("{stem}x/");
         tries.extend([
             timed("list at the shared bucket's root", s3.list(bucket, "")).await,
-            timed("put at the shared bucket's root", s3.put(bucket, "selftest-root.txt", BODY)).await,
+            timed(
+                "put at the shared bucket's root",
+                s3.put(bucket, "selftest-root.txt", BODY),
+            )
+            .await,
             timed(
                 &format!("list of its stem without the slash ({stem})"),
                 s3.list(bucket, stem),
             )
             .await,
-            timed(&format!("put of its stem without the slash ({stem})"), s3.put(bucket, stem, BODY)).await,
+            timed(
+                &format!("put of its stem without the slash ({stem})"),
+                s3.put(bucket, stem, BODY),
+            )
+            .await,
             timed(
                 &format!("list of a stem-sharing prefix ({sharing})"),
                 s3.list(bucket, &sharing),
@@ -247,7 +271,9 @@ async fn presign<D: Deployment>(d: &D, aws: &AwsConfig, a: &Probe, k: &Keyed, re
         Ok(url) => {
             let result = match fetch(&url, SEED_BODY).await {
                 Outcome::Allowed => Ok("a URL from the presign use case reads probe a's object".to_owned()),
-                other => Err(format!("a URL from the presign use case for probe a's object: {other:?}")),
+                other => Err(format!(
+                    "a URL from the presign use case for probe a's object: {other:?}"
+                )),
             };
             report.record("presign", started, result);
             let started = Instant::now();
@@ -267,7 +293,7 @@ async fn presign<D: Deployment>(d: &D, aws: &AwsConfig, a: &Probe, k: &Keyed, re
     let started = Instant::now();
     let s3 = ProbeS3::new(aws, &k.a.keys);
     let result = match s3
-        .presign_get(&k.b.storage.bucket, &k.b.storage.key(SEED), Duration::from_secs(300))
+        .presign_get(&k.b.storage.bucket, &k.b.storage.key(SEED), Duration::from_mins(5))
         .await
     {
         Err(e) => Err(format!("signing a URL with probe a's keys: {e}")),
@@ -346,9 +372,14 @@ async fn revoke<D: Deployment>(
     let started = Instant::now();
     let result = match d.vend(a, default).await {
         Err(e) => Err(format!("vending after the revocation: {e}")),
-        Ok(new) => match ProbeS3::new(aws, &new.keys).list(&new.storage.bucket, &new.storage.prefix).await {
+        Ok(new) => match ProbeS3::new(aws, &new.keys)
+            .list(&new.storage.bucket, &new.storage.prefix)
+            .await
+        {
             Outcome::Allowed => Ok("keys vended after the revocation work".to_owned()),
-            other => Err(format!("keys vended after the revocation: list of own storage {other:?}")),
+            other => Err(format!(
+                "keys vended after the revocation: list of own storage {other:?}"
+            )),
         },
     };
     report.record("revoke", started, result);
@@ -367,7 +398,11 @@ mod tests {
         };
         let (a, b) = (storage("stsvend-aaa", ""), storage("stsvend-bbb", ""));
         assert_eq!(
-            turn("http://127.0.0.1:4566/stsvend-aaa/k?X-Amz-Signature=stsvend-aaa", &a, &b),
+            turn(
+                "http://127.0.0.1:4566/stsvend-aaa/k?X-Amz-Signature=stsvend-aaa",
+                &a,
+                &b
+            ),
             "http://127.0.0.1:4566/stsvend-bbb/k?X-Amz-Signature=stsvend-aaa"
         );
         let (a, b) = (storage("shared-1", "users/aa/"), storage("shared-1", "users/bb/"));

@@ -56,11 +56,6 @@ fn finish(report: &mut Report, started: Instant, removed: &[String], failed: &[S
         };
         report.pass("cleanup", started, detail);
     } else {
-        report.fail(
-            "cleanup",
-            started,
-            format!("could not remove {}", failed.join("; ")),
-        );
+        report.fail("cleanup", started, format!("could not remove {}", failed.join("; ")));
     }
 }
-

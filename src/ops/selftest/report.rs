@@ -7,7 +7,8 @@ use serde::Serialize;
 
 #[derive(Serialize)]
 struct Check {
-    check: &'static str,
+    #[serde(rename = "check")]
+    name: &'static str,
     ok: bool,
     seconds: f64,
     detail: String,
@@ -45,7 +46,7 @@ impl Report {
         let ok = outcome.is_ok();
         let detail = outcome.unwrap_or_else(|e| e);
         let check = Check {
-            check: name,
+            name,
             ok,
             seconds: (took.as_secs_f64() * 10.0).round() / 10.0,
             detail: detail.replace('\n', "; "),
@@ -94,7 +95,12 @@ impl Report {
 
 fn line(c: &Check) -> String {
     let status = if c.ok { "ok" } else { "FAIL" };
-    format!("{status:<4}{:>6}  {}: {}", format!("{:.1}s", c.seconds), c.check, c.detail)
+    format!(
+        "{status:<4}{:>6}  {}: {}",
+        format!("{:.1}s", c.seconds),
+        c.name,
+        c.detail
+    )
 }
 
 #[cfg(test)]
@@ -104,7 +110,7 @@ mod tests {
     #[test]
     fn a_line_shows_status_time_check_and_detail() {
         let check = |ok, seconds| Check {
-            check: "isolation",
+            name: "isolation",
             ok,
             seconds,
             detail: "get on the other probe's storage denied".to_owned(),

@@ -123,7 +123,10 @@ async fn removed_cut_offs_are_gone_and_the_others_stay() {
             .add_prefix_revocations(&bucket, &[a.clone(), b.clone()], at)
             .await
             .unwrap();
-        store.add_prefix_revocations(&other, &[a.clone()], at).await.unwrap();
+        store
+            .add_prefix_revocations(&other, std::slice::from_ref(&a), at)
+            .await
+            .unwrap();
         store
             .remove_prefix_revocations(&bucket, std::slice::from_ref(&a))
             .await

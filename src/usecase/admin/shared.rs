@@ -208,7 +208,9 @@ impl Admin {
             }
             match written? {
                 Fenced::Held => return Ok(()),
-                Fenced::Lost => tracing::warn!(bucket = %bucket, attempt, "the shared bucket's policy lease was claimed by another writer; writing again"),
+                Fenced::Lost => {
+                    tracing::warn!(bucket = %bucket, attempt, "the shared bucket's policy lease was claimed by another writer; writing again");
+                }
             }
         }
         Err(AdminError::PolicyBusy)

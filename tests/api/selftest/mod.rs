@@ -22,7 +22,11 @@ pub struct Run {
 
 impl std::fmt::Display for Run {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "exit {}\nstdout:\n{}\nstderr:\n{}", self.code, self.stdout, self.stderr)
+        write!(
+            f,
+            "exit {}\nstdout:\n{}\nstderr:\n{}",
+            self.code, self.stdout, self.stderr
+        )
     }
 }
 
@@ -49,7 +53,11 @@ impl Run {
     }
 
     pub fn failed(&self, check: &str) -> Vec<&str> {
-        self.lines_of(check).into_iter().filter(|(ok, _)| !ok).map(|(_, d)| d).collect()
+        self.lines_of(check)
+            .into_iter()
+            .filter(|(ok, _)| !ok)
+            .map(|(_, d)| d)
+            .collect()
     }
 
     /// True when `check` printed lines and all of them passed.
@@ -77,7 +85,7 @@ pub fn command(args: &[&str], env: &[(&str, String)]) -> tokio::process::Command
 }
 
 pub async fn selftest(args: &[&str], env: &[(&str, String)]) -> Run {
-    let out = tokio::time::timeout(Duration::from_secs(180), command(args, env).output())
+    let out = tokio::time::timeout(Duration::from_mins(3), command(args, env).output())
         .await
         .expect("selftest finished within 3 minutes")
         .unwrap();
@@ -160,7 +168,10 @@ async fn selftest_passes_against_ministack_in_prefix_mode_with_json_output() {
     for check in CHECKS {
         assert!(checks.iter().any(|c| c["check"] == check), "no {check} in {run}");
     }
-    assert!(checks.iter().all(|c| c["ok"] == true && c["seconds"].is_number()), "{run}");
+    assert!(
+        checks.iter().all(|c| c["ok"] == true && c["seconds"].is_number()),
+        "{run}"
+    );
     let isolation: Vec<&str> = checks
         .iter()
         .filter(|c| c["check"] == "isolation")
@@ -213,7 +224,10 @@ async fn selftest_fails_naming_isolation_with_an_over_broad_template() {
         "{run}"
     );
     assert!(failed.iter().all(|d| d.starts_with("`read-write` keys")), "{run}");
-    assert!(run.passed("provision") && run.passed("vend") && run.passed("cleanup"), "{run}");
+    assert!(
+        run.passed("provision") && run.passed("vend") && run.passed("cleanup"),
+        "{run}"
+    );
     assert_eq!(buckets_named(&prefix).await, Vec::<String>::new(), "{run}");
 }
 
@@ -231,12 +245,21 @@ async fn selftest_removes_its_probes_when_interrupted() {
     wait_for_seed(&mut lines, &mut seen).await;
     assert_eq!(buckets_named(&prefix).await.len(), 2, "{seen}");
     let pid = child.id().unwrap().to_string();
-    assert!(std::process::Command::new("kill").args(["-INT", &pid]).status().unwrap().success());
+    assert!(
+        std::process::Command::new("kill")
+            .args(["-INT", &pid])
+            .status()
+            .unwrap()
+            .success()
+    );
     while let Some(line) = lines.next_line().await.unwrap() {
         seen.push_str(&line);
         seen.push('\n');
     }
-    let status = tokio::time::timeout(Duration::from_secs(60), child.wait()).await.unwrap().unwrap();
+    let status = tokio::time::timeout(Duration::from_mins(1), child.wait())
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(status.code(), Some(1), "{seen}");
     let run = Run {
         code: 1,
@@ -274,14 +297,15 @@ async fn selftest_cleanup_removes_what_a_killed_run_left() {
 
     let again = selftest(&["--cleanup"], &env).await;
     assert_eq!(again.code, 0, "{again}");
-    assert_eq!(again.lines_of("cleanup"), [(true, "no probe user to remove")], "{again}");
+    assert_eq!(
+        again.lines_of("cleanup"),
+        [(true, "no probe user to remove")],
+        "{again}"
+    );
 }
 
 /// Reads lines until the `seed` check passed (both probes provisioned, objects written).
-async fn wait_for_seed(
-    lines: &mut tokio::io::Lines<BufReader<tokio::process::ChildStdout>>,
-    seen: &mut String,
-) {
+async fn wait_for_seed(lines: &mut tokio::io::Lines<BufReader<tokio::process::ChildStdout>>, seen: &mut String) {
     let read = async {
         while let Some(line) = lines.next_line().await.unwrap() {
             seen.push_str(&line);
@@ -292,7 +316,7 @@ async fn wait_for_seed(
         }
         panic!("selftest ended before its seed check:\n{seen}");
     };
-    tokio::time::timeout(Duration::from_secs(60), read)
+    tokio::time::timeout(Duration::from_mins(1), read)
         .await
         .expect("the seed check within a minute");
 }

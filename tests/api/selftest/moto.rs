@@ -1,4 +1,4 @@
-//! selftest against moto's server (PyPI `moto[server]`, pinned in scripts/requirements-local.txt
+//! `stsvend selftest` against moto's server (`PyPI` `moto[server]`, pinned in scripts/requirements-local.txt
 //! and installed into the project's venv): an independent AWS implementation that enforces no
 //! IAM, so the isolation checks must fail there while the first login (every bucket setting),
 //! the vends and the pre-signed URL work: a second opinion on the API shapes stsvend relies on.
@@ -52,7 +52,10 @@ impl Moto {
             if let Ok(Some(status)) = moto.child.try_wait() {
                 panic!("moto_server exited ({status}); is port {port} free?");
             }
-            assert!(started.elapsed() < Duration::from_secs(30), "moto_server not ready in 30 s");
+            assert!(
+                started.elapsed() < Duration::from_secs(30),
+                "moto_server not ready in 30 s"
+            );
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
     }
@@ -86,10 +89,7 @@ async fn selftest_fails_against_moto_naming_the_isolation_checks() {
     // Every isolation check fails, naming what was allowed.
     let isolation = run.lines_of("isolation");
     assert!(!isolation.is_empty(), "{run}");
-    assert!(
-        isolation.iter().all(|(ok, d)| !ok && d.contains("ALLOWED")),
-        "{run}"
-    );
+    assert!(isolation.iter().all(|(ok, d)| !ok && d.contains("ALLOWED")), "{run}");
     // The first login (bucket and every setting), the vends and the seed work on moto.
     for check in ["provision", "vend", "seed"] {
         assert!(run.passed(check), "{check} did not pass on moto:\n{run}");
@@ -102,7 +102,9 @@ async fn selftest_fails_against_moto_naming_the_isolation_checks() {
         "{run}"
     );
     assert!(
-        presign.iter().any(|(ok, d)| !ok && d.contains("turned to the other probe's storage")),
+        presign
+            .iter()
+            .any(|(ok, d)| !ok && d.contains("turned to the other probe's storage")),
         "{run}"
     );
 }
