@@ -69,8 +69,9 @@ pub enum StartError {
     Tls(String),
     #[error("credential sealing key: {0}")]
     Sealer(#[from] crate::usecase::vend::SealerError),
-    #[error("session policy: {0}")]
-    SessionPolicy(String),
+    /// The start-up trial `AssumeRole` was refused as every vend would be.
+    #[error(transparent)]
+    Trial(#[from] crate::aws::sts::TrialRefused),
 }
 
 pub struct Application {
@@ -171,7 +172,7 @@ impl UseCases {
         // Boxed: an SDK call held inline would make every caller's start-up future large.
         let trial = Box::pin(sts.check_packing(&policies, &config.storage.bucket_prefix, &config.storage.prefix_root));
         if let Ok(tried) = tokio::time::timeout(Duration::from_secs(config.aws.call_timeout_seconds * 2), trial).await {
-            tried.map_err(StartError::SessionPolicy)?;
+            tried?;
         } else {
             tracing::warn!("the start-up trial AssumeRole did not answer in time; vends will tell");
         }

@@ -4,6 +4,7 @@
 //! made is removed on Ctrl-C, and `--cleanup` removes what a killed run left.
 
 mod moto;
+mod role_chaining;
 
 use std::process::Stdio;
 use std::time::Duration;
