@@ -70,7 +70,7 @@ impl Live {
 /// failed.
 pub async fn run(config: &Config, options: &Options) -> Result<bool, StartError> {
     let live = Live::build(config).await?;
-    Ok(selftest::run(&live, &config.aws, options).await)
+    Ok(selftest::run(&live, config, options).await)
 }
 
 impl Deployment for Live {

@@ -2,6 +2,7 @@
 //! policies and teardown (`s3`), and how SDK errors are classified.
 
 pub mod gate;
+pub mod iam;
 pub mod probe;
 pub mod s3;
 pub mod sts;

@@ -17,13 +17,14 @@
 
 mod checks;
 mod cleanup;
+mod pin;
 mod report;
 
 use std::collections::BTreeSet;
 use std::time::Duration;
 
 use crate::aws::sts::Credentials;
-use crate::config::AwsConfig;
+use crate::config::Config;
 use crate::identity::{BucketName, UserId};
 
 pub use report::Report;
@@ -147,16 +148,17 @@ pub struct Options {
 
 /// Runs every check (or, with `cleanup_only`, the clean-up of earlier runs); true when none
 /// failed.
-pub async fn run<D: Deployment>(deployment: &D, aws: &AwsConfig, options: &Options) -> bool {
+pub async fn run<D: Deployment>(deployment: &D, config: &Config, options: &Options) -> bool {
     let mut report = Report::new(options.json);
     if options.cleanup_only {
         cleanup::leftovers(deployment, &mut report).await;
         return report.finish();
     }
+    pin::check(config, &mut report).await;
     let run = uuid::Uuid::new_v4().simple().to_string()[..12].to_owned();
     let probes = [Probe::new("a", &run), Probe::new("b", &run)];
     let interrupted = {
-        let checks = checks::run(deployment, aws, &probes, options, &mut report);
+        let checks = checks::run(deployment, &config.aws, &probes, options, &mut report);
         tokio::select! {
             () = checks => false,
             _ = tokio::signal::ctrl_c() => true,

@@ -106,7 +106,8 @@ fn own_database_and_prefix(db: &tempfile::TempDir, prefix: &str) -> Vec<(&'stati
     ]
 }
 
-const CHECKS: [&str; 8] = [
+const CHECKS: [&str; 9] = [
+    "account-pin",
     "provision",
     "vend",
     "seed",
@@ -320,4 +321,53 @@ async fn wait_for_seed(lines: &mut tokio::io::Lines<BufReader<tokio::process::Ch
     tokio::time::timeout(Duration::from_mins(1), read)
         .await
         .expect("the seed check within a minute");
+}
+
+/// A role whose permission policy grants the user buckets without pinning the account: no
+/// check on this account can see what it allows elsewhere, so selftest reads the policy and
+/// fails naming `account-pin` and the statement.
+#[tokio::test]
+async fn selftest_fails_naming_the_account_pin_when_the_role_policy_lacks_it() {
+    use stsvend::ops::documents;
+    let (name, arn) = crate::ops::fresh_role();
+    let iam = crate::ops::root_iam();
+    iam.create_role()
+        .role_name(&name)
+        .assume_role_policy_document(documents::trust_policy(crate::ops::SERVICE_USER_ARN, "stsvend-user").to_string())
+        .send()
+        .await
+        .unwrap();
+    let account = stsvend::identity::AccountId::parse(crate::ops::ACCOUNT).unwrap();
+    let mut unpinned = documents::permission_policy("aws", "stsvend", &account);
+    unpinned["Statement"][0].as_object_mut().unwrap().remove("Condition");
+    iam.put_role_policy()
+        .role_name(&name)
+        .policy_name(documents::PERMISSION_POLICY_NAME)
+        .policy_document(unpinned.to_string())
+        .send()
+        .await
+        .unwrap();
+
+    let db = tempfile::tempdir().unwrap();
+    let prefix = private_prefix();
+    let mut env = own_database_and_prefix(&db, &prefix);
+    // The service user may read only its own role's policy: run as the account's root.
+    env.extend([
+        ("STSVEND_AWS__ROLE_ARN", arn),
+        ("AWS_ACCESS_KEY_ID", "test".to_owned()),
+        ("AWS_SECRET_ACCESS_KEY", "test".to_owned()),
+    ]);
+    let run = selftest(&[], &env).await;
+    assert_ne!(run.code, 0, "{run}");
+    let failed = run.failed("account-pin");
+    assert_eq!(failed.len(), 1, "{run}");
+    assert!(
+        failed[0].contains("the role's stsvend-user-buckets") && failed[0].contains("UserBucketsOnly"),
+        "{run}"
+    );
+    assert!(
+        !failed[0].contains("template"),
+        "the shipped templates are pinned: {run}"
+    );
+    assert_eq!(buckets_named(&prefix).await, Vec::<String>::new(), "{run}");
 }
