@@ -153,8 +153,10 @@ impl Deployment for Live {
                     .await
                     .map_err(|e| format!("the probe's statements in {bucket}'s policy: {e}"))?;
                 Ok(Some(format!(
-                    "prefix {} of {} ({} objects) and its statements in the bucket's policy",
-                    d.prefix, d.bucket, d.objects_deleted
+                    "prefix {} of {} ({}) and its statements in the bucket's policy",
+                    d.prefix,
+                    d.bucket,
+                    objects(d.objects_deleted)
                 )))
             }
             Err(AdminError::NoSuchUser(_)) => Ok(None),
@@ -186,4 +188,8 @@ impl Deployment for Live {
         }
         Ok(found)
     }
+}
+
+fn objects(n: u64) -> String {
+    format!("{n} object{}", if n == 1 { "" } else { "s" })
 }

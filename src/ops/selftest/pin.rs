@@ -16,12 +16,15 @@ use crate::policy::{ACCOUNT_CONDITION_KEY, PolicySet, RenderContext, unpinned_st
 pub async fn check(config: &Config, report: &mut Report) {
     let started = Instant::now();
     let account = config.aws.account_id();
-    let mut problems = templates(config);
-    match role(config).await {
-        Ok(loose) => problems.extend(loose),
-        Err(e) => problems.push(e),
-    }
-    if problems.is_empty() {
+    let mut loose = templates(config);
+    let unreadable = match role(config).await {
+        Ok(role) => {
+            loose.extend(role);
+            None
+        }
+        Err(e) => Some(e),
+    };
+    if loose.is_empty() && unreadable.is_none() {
         report.pass(
             "account-pin",
             started,
@@ -30,18 +33,20 @@ pub async fn check(config: &Config, report: &mut Report) {
             ),
         );
     } else {
-        report.fail(
-            "account-pin",
-            started,
-            format!(
+        let mut problems = Vec::new();
+        if !loose.is_empty() {
+            problems.push(format!(
                 "grants without a StringEquals {ACCOUNT_CONDITION_KEY} = {account} condition, which reach buckets of the same names in other accounts: {}",
-                problems.join("; ")
-            ),
-        );
+                loose.join("; ")
+            ));
+        }
+        problems.extend(unreadable);
+        report.fail("account-pin", started, problems.join("; "));
     }
 }
 
-/// The templates' unpinned statements, each rendered as for a probe.
+/// The templates' unpinned statements (or why they could not be read), each rendered as for a
+/// probe.
 fn templates(config: &Config) -> Vec<String> {
     let set = match PolicySet::for_config(&config.policies, config.storage.mode == StorageMode::Prefix) {
         Ok(set) => set,

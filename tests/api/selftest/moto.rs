@@ -4,9 +4,10 @@
 //! the vends and the pre-signed URL work: a second opinion on the API shapes stsvend relies on.
 //!
 //! What moto does not model, as seen here: session policies and the role's policy (every key
-//! may do anything: the `access` checks of a read-only template fail too), pre-signed URL
-//! signatures, and a bucket policy's conditions (the revocation's Deny denies everyone, the
-//! service included, so the clean-up of the probes' buckets is refused).
+//! may do anything: the `access` checks of a read-only template fail too), roles it was not
+//! told of (`AssumeRole` works for any name, and `account-pin` finds no policy to read),
+//! pre-signed URL signatures, and a bucket policy's conditions (the revocation's Deny denies
+//! everyone, the service included, so the clean-up of the probes' buckets is refused).
 
 use std::time::{Duration, Instant};
 
