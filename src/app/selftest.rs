@@ -143,7 +143,7 @@ impl Deployment for Live {
 
     async fn remove(&self, user_id: &UserId) -> Result<Option<String>, String> {
         match self.uses.admin.delete(user_id, true).await {
-            Ok(d) if d.prefix.is_empty() => Ok(Some(format!("bucket {} ({} objects)", d.bucket, d.objects_deleted))),
+            Ok(d) if d.prefix.is_empty() => Ok(Some(format!("bucket {} ({})", d.bucket, objects(d.objects_deleted)))),
             Ok(d) => {
                 // The probe's revocations leave the shared bucket's policy with it.
                 let bucket = BucketName::parse(&d.bucket).map_err(|e| e.to_string())?;
