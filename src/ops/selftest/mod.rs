@@ -17,6 +17,7 @@
 
 mod checks;
 mod cleanup;
+mod isolation;
 mod pin;
 mod report;
 
