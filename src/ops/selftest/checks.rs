@@ -9,24 +9,12 @@
 use std::time::{Duration, Instant};
 
 use super::isolation::{isolation, presign};
-use super::{Deployment, Options, Probe, Report, Vended, Verb};
+use super::{BODY, Deployment, Keyed, Options, Probe, Report, SEED, SEED_BODY, Vended, Verb};
 use crate::aws::probe::{Outcome, ProbeS3};
 use crate::config::AwsConfig;
 
-/// An object written into each probe's storage, read back by the checks.
-pub(super) const SEED: &str = "selftest-seed.txt";
-pub(super) const SEED_BODY: &[u8] = b"stsvend selftest seed\n";
-/// What the checks write.
-pub(super) const BODY: &[u8] = b"stsvend selftest\n";
 /// How often old keys are tried while a revocation propagates.
 const REVOKE_POLL: Duration = Duration::from_millis(250);
-
-/// The keys of one access, for each probe.
-pub(super) struct Keyed {
-    pub access: String,
-    pub a: Vended,
-    pub b: Vended,
-}
 
 pub async fn run<D: Deployment>(d: &D, aws: &AwsConfig, probes: &[Probe; 2], options: &Options, report: &mut Report) {
     let [a, b] = probes;

@@ -4,8 +4,7 @@
 
 use std::time::{Duration, Instant};
 
-use super::checks::{BODY, Keyed, SEED, SEED_BODY};
-use super::{Deployment, Probe, Report, Storage, Vended};
+use super::{BODY, Deployment, Keyed, Probe, Report, SEED, SEED_BODY, Storage, Vended};
 use crate::aws::probe::{Outcome, ProbeS3, fetch};
 use crate::config::AwsConfig;
 

@@ -137,6 +137,18 @@ pub trait Deployment {
     async fn probes_left(&self) -> Result<Vec<UserId>, String>;
 }
 
+/// An object written into each probe's storage, read back by the checks.
+const SEED: &str = "selftest-seed.txt";
+const SEED_BODY: &[u8] = b"stsvend selftest seed\n";
+/// What the checks write.
+const BODY: &[u8] = b"stsvend selftest\n";
+/// The keys of one access, for each probe.
+struct Keyed {
+    access: String,
+    a: Vended,
+    b: Vended,
+}
+
 /// How the command was asked to run.
 pub struct Options {
     /// One JSON document at the end instead of a line per check.
