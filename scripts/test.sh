@@ -14,6 +14,8 @@ export MINISTACK_PORT="${TEST_MINISTACK_PORT:-4576}"
 export AUTH0_PORT="${TEST_AUTH0_PORT:-4410}"
 export AUTH0_STATE_DIR="$STSVEND_RUN_DIR/auth0"
 export POSTGRES_PORT="${TEST_POSTGRES_PORT:-5442}"
+# moto's server, started by the selftest test itself (tests/api/selftest/moto.rs), on loopback.
+export MOTO_PORT="${TEST_MOTO_PORT:-4577}"
 # The browser test (tests/api/web.rs) serves web/ on its own port, away from the demo's 5173;
 # the stand-in lists that origin among the web client's redirect URIs.
 export WEB_E2E_PORT="${TEST_WEB_PORT:-5174}"

@@ -1,6 +1,8 @@
 //! The one wiring place: `Application::build(config)` gives a bound, ready-to-run server.
 //! `main` and the tests both go through here.
 
+pub mod selftest;
+
 use std::net::TcpListener;
 use std::sync::Arc;
 use std::time::Duration;
@@ -69,8 +71,9 @@ pub enum StartError {
     Tls(String),
     #[error("credential sealing key: {0}")]
     Sealer(#[from] crate::usecase::vend::SealerError),
-    #[error("session policy: {0}")]
-    SessionPolicy(String),
+    /// The start-up trial `AssumeRole` was refused as every vend would be.
+    #[error(transparent)]
+    Trial(#[from] crate::aws::sts::TrialRefused),
 }
 
 pub struct Application {
@@ -131,9 +134,22 @@ async fn flag_accesses_without_variant(policies: &PolicySet, store: &Store) {
     }
 }
 
-impl Application {
-    pub async fn build(config: Config) -> Result<Self, StartError> {
-        let policies = load_policies(&config)?;
+/// The use cases and what they share, wired from the config: what the HTTP server serves, and
+/// what `stsvend selftest` drives directly (`app::selftest`), so both go through the same code.
+pub struct UseCases {
+    pub vend: Arc<Vend>,
+    pub admin: Admin,
+    pub presigner: Presigner,
+    pub store: Store,
+    pub database: Arc<DatabaseHealth>,
+    pub metrics: Arc<Metrics>,
+    /// Rate-limit pruner, change-feed reader and database watch.
+    pub background: Vec<tokio::task::JoinHandle<()>>,
+}
+
+impl UseCases {
+    pub async fn build(config: &Config) -> Result<Self, StartError> {
+        let policies = load_policies(config)?;
         let store = Store::connect(&config.database).await?;
         flag_accesses_without_variant(&policies, &store).await;
 
@@ -144,16 +160,6 @@ impl Application {
         metrics.bucket_quota.set(i64::from(config.storage.bucket_quota));
         let database = Arc::new(DatabaseHealth::new(metrics.database_up.clone()));
         let database_watch = database.spawn_watch(store.clone(), DATABASE_WATCH_EVERY);
-        if config.auth.allow_insecure_http {
-            tracing::warn!(
-                issuer = %config.auth.issuer,
-                "auth.allow_insecure_http is on: the issuer's keys may be fetched over plain http (local test issuers only)"
-            );
-        }
-        let jwks = Arc::new(JwksCache::from_config(&config.auth).with_metrics(Arc::clone(&metrics)));
-        let refresher = jwks.spawn_refresher();
-        let health = Health::new(Arc::clone(&database), Arc::clone(&jwks));
-        let verifier = Verifier::new(&config.auth, jwks).with_token_cache_capacity(config.cache.token_entries);
         let gate = Arc::new(AwsGate::new(
             &config.limits,
             Duration::from_secs(config.aws.call_timeout_seconds),
@@ -163,7 +169,7 @@ impl Application {
         // Boxed: an SDK call held inline would make every caller's start-up future large.
         let trial = Box::pin(sts.check_packing(&policies, &config.storage.bucket_prefix, &config.storage.prefix_root));
         if let Ok(tried) = tokio::time::timeout(Duration::from_secs(config.aws.call_timeout_seconds * 2), trial).await {
-            tried.map_err(StartError::SessionPolicy)?;
+            tried?;
         } else {
             tracing::warn!("the start-up trial AssumeRole did not answer in time; vends will tell");
         }
@@ -221,6 +227,40 @@ impl Application {
             ),
             policy_lease_seconds: config.admin.policy_lease_seconds,
         });
+        Ok(Self {
+            vend,
+            admin,
+            presigner,
+            store,
+            database,
+            metrics,
+            background: vec![pruner, coherence, database_watch],
+        })
+    }
+}
+
+impl Application {
+    pub async fn build(config: Config) -> Result<Self, StartError> {
+        let UseCases {
+            vend,
+            admin,
+            presigner,
+            store,
+            database,
+            metrics,
+            mut background,
+        } = UseCases::build(&config).await?;
+        if config.auth.allow_insecure_http {
+            tracing::warn!(
+                issuer = %config.auth.issuer,
+                "auth.allow_insecure_http is on: the issuer's keys may be fetched over plain http (local test issuers only)"
+            );
+        }
+        let jwks = Arc::new(JwksCache::from_config(&config.auth).with_metrics(Arc::clone(&metrics)));
+        let refresher = jwks.spawn_refresher();
+        let health = Health::new(Arc::clone(&database), Arc::clone(&jwks));
+        let verifier = Verifier::new(&config.auth, jwks).with_token_cache_capacity(config.cache.token_entries);
+        background.push(refresher);
 
         let (listener, port) = bind(config.server.bind)?;
         let tls = match &config.server.tls {
@@ -307,7 +347,7 @@ impl Application {
             server,
             metrics_server,
             state,
-            _background: vec![refresher, pruner, coherence, database_watch],
+            _background: background,
         })
     }
 

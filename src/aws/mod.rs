@@ -8,6 +8,7 @@ mod calls;
 mod error;
 pub mod gate;
 pub mod iam;
+pub mod probe;
 pub mod s3;
 pub mod sts;
 

@@ -5,6 +5,7 @@ pub mod bootstrap;
 pub mod doctor;
 pub mod documents;
 pub mod plan;
+pub mod selftest;
 
 #[derive(Debug, thiserror::Error)]
 pub enum OpsError {

@@ -66,6 +66,15 @@ impl Store {
         }
     }
 
+    /// Forgets `users`' cut-offs on `bucket`: for users deleted whose sessions nobody holds
+    /// (`stsvend selftest`'s probes), so the next policy written leaves them out.
+    pub async fn remove_prefix_revocations(&self, bucket: &BucketName, users: &[UserId]) -> Result<(), StoreError> {
+        match self {
+            Store::Sqlite(s) => s.remove_prefix_revocations(bucket, users).await,
+            Store::Postgres(s) => s.remove_prefix_revocations(bucket, users).await,
+        }
+    }
+
     /// The cut-offs recorded for `bucket`, oldest first, after dropping those before `since`
     /// (no session issued then is still alive).
     pub async fn prefix_revocations(

@@ -113,8 +113,13 @@ impl FaultProxy {
     /// Answers the next `times` STS calls (`POST /`, `AssumeRole` among them) with an STS-style
     /// error (`Throttling`, "Rate exceeded", ...).
     pub fn answer_sts_with_error(&self, times: u32, status: u16, code: &str) {
+        self.answer_sts_with_message(times, status, code, "Rate exceeded");
+    }
+
+    /// As [`Self::answer_sts_with_error`], with AWS's `message`.
+    pub fn answer_sts_with_message(&self, times: u32, status: u16, code: &str, message: &str) {
         let body = format!(
-            "<ErrorResponse xmlns=\"https://sts.amazonaws.com/doc/2011-06-15/\"><Error><Type>Sender</Type><Code>{code}</Code><Message>Rate exceeded</Message></Error><RequestId>faultproxy</RequestId></ErrorResponse>"
+            "<ErrorResponse xmlns=\"https://sts.amazonaws.com/doc/2011-06-15/\"><Error><Type>Sender</Type><Code>{code}</Code><Message>{message}</Message></Error><RequestId>faultproxy</RequestId></ErrorResponse>"
         );
         self.answer("POST / ", "", times, status, &body);
     }

@@ -34,6 +34,7 @@ mod process;
 mod provisioning;
 mod realism;
 mod requests;
+mod selftest;
 mod startup;
 mod tampered;
 mod tcp_cut;

@@ -2,6 +2,7 @@
 //! the service's credentials are. What to cache, when to reuse and whom the keys went to is
 //! the vend use case's business (`vend`).
 
+mod chaining;
 mod credentials;
 
 use std::sync::Arc;
@@ -19,7 +20,19 @@ use crate::identity::{AccountId, BucketName, UserId, UserPrefix};
 use crate::policy::{PolicySet, RenderContext, Template};
 use crate::runtime::metrics::Metrics;
 
+pub use chaining::{ROLE_CHAINING_CAP, chaining_refused, is_chaining_refusal};
 pub use credentials::Credentials;
+
+/// Why the start-up trial `AssumeRole` stops start-up: every vend would be refused the same.
+#[derive(Debug, thiserror::Error)]
+pub enum TrialRefused {
+    /// The longest template and the session tag pack beyond STS's limit.
+    #[error("session policy: {0}")]
+    TooLarge(String),
+    /// The service runs on role credentials and the duration exceeds the chained-session cap.
+    #[error("{0}")]
+    RoleChaining(String),
+}
 
 /// STS's answer when a session policy and its tags pack beyond its limit.
 pub const PACKED_POLICY_TOO_LARGE: &str = "PackedPolicyTooLarge";
@@ -136,10 +149,10 @@ impl Sts {
         policies: &PolicySet,
         bucket_prefix: &str,
         prefix_root: &str,
-    ) -> Result<(), String> {
+    ) -> Result<(), TrialRefused> {
         let user = UserId::derive("stsvend", "start-up-trial");
-        let bucket = BucketName::fresh(bucket_prefix).map_err(|e| e.to_string())?;
-        let prefix = UserPrefix::for_user(prefix_root, &user).map_err(|e| e.to_string())?;
+        let bucket = BucketName::fresh(bucket_prefix).map_err(|e| TrialRefused::TooLarge(e.to_string()))?;
+        let prefix = UserPrefix::for_user(prefix_root, &user).map_err(|e| TrialRefused::TooLarge(e.to_string()))?;
         let ctx = RenderContext {
             bucket: &bucket,
             user_id: &user,
@@ -151,10 +164,13 @@ impl Sts {
         };
         match self.trial(&user, policy, self.duration_seconds).await {
             Ok(_) => Ok(()),
-            Err(e) if e.code() == Some(PACKED_POLICY_TOO_LARGE) => Err(format!(
+            Err(e) if e.code() == Some(PACKED_POLICY_TOO_LARGE) => Err(TrialRefused::TooLarge(format!(
                 "template `{}` and the session tag are too large for STS once packed ({e}); shorten the template",
                 template.name()
-            )),
+            ))),
+            Err(e) if is_chaining_refusal(&e) => Err(TrialRefused::RoleChaining(chaining_refused(
+                u64::try_from(self.duration_seconds).unwrap_or_default(),
+            ))),
             Err(e) => {
                 tracing::warn!(error = %e, "the start-up trial AssumeRole failed; vends will tell");
                 Ok(())

@@ -50,6 +50,22 @@ enum Command {
         #[arg(long, default_value = "config.toml", env = "STSVEND_CONFIG")]
         config: PathBuf,
     },
+    /// Prove isolation and revocation on this deployment's own AWS account: two probe users
+    /// (never real ones) vend, use and revoke keys through the service's own code; one line per
+    /// check; everything made is removed at the end. Exit status 1 when a check fails.
+    Selftest {
+        #[arg(long, default_value = "config.toml", env = "STSVEND_CONFIG")]
+        config: PathBuf,
+        /// One JSON document at the end instead of a line per check (for CI pipelines).
+        #[arg(long)]
+        json: bool,
+        /// Seconds to wait for a revocation to deny keys vended before it.
+        #[arg(long, default_value_t = 60)]
+        revoke_timeout: u64,
+        /// Only remove the probe users (and their storage) an interrupted run left behind.
+        #[arg(long)]
+        cleanup: bool,
+    },
     /// Print the shell completion script (e.g. `stsvend completions bash >
     /// /etc/bash_completion.d/stsvend`).
     Completions {
@@ -172,6 +188,30 @@ fn main() -> ExitCode {
                 Err(e) => {
                     eprintln!("stsvend: users: {e}");
                     ExitCode::FAILURE
+                }
+            }
+        }
+        Command::Selftest {
+            config,
+            json,
+            revoke_timeout,
+            cleanup,
+        } => {
+            let config = match load(&config) {
+                Ok(c) => c,
+                Err(code) => return code,
+            };
+            let options = stsvend::ops::selftest::Options {
+                json,
+                revoke_timeout: std::time::Duration::from_secs(revoke_timeout),
+                cleanup_only: cleanup,
+            };
+            match block_on(stsvend::app::selftest::run(&config, &options)) {
+                Ok(true) => ExitCode::SUCCESS,
+                Ok(false) => ExitCode::FAILURE,
+                Err(e) => {
+                    eprintln!("stsvend: selftest: {e}");
+                    ExitCode::from(2)
                 }
             }
         }

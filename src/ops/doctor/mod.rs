@@ -17,7 +17,7 @@ use crate::aws::Sdk;
 use crate::aws::gate::AwsGate;
 use crate::aws::iam::Iam;
 use crate::aws::s3::Buckets;
-use crate::aws::sts::{PACKED_POLICY_TOO_LARGE, Sts, Trial};
+use crate::aws::sts::{PACKED_POLICY_TOO_LARGE, ROLE_CHAINING_CAP, Sts, Trial, chaining_refused};
 use crate::config::Config;
 use crate::identity::{BucketName, UserId, UserPrefix};
 use crate::policy::{ACCOUNT_CONDITION_KEY, MAX_POLICY_CHARS, PolicySet, RenderContext, unpinned_statements};
@@ -26,8 +26,6 @@ use account::{check_bucket_quota, check_first_login, check_role_pin};
 use mappings::check_mappings;
 use shared::check_shared_bucket;
 
-/// AWS caps a session obtained with role credentials (role chaining) at one hour.
-const ROLE_CHAINING_CAP: u64 = 3600;
 /// The shortest session STS grants, used for the trial.
 const TRIAL_SECONDS: i32 = 900;
 
@@ -144,13 +142,7 @@ pub async fn run(config_path: &Path) -> bool {
                     "the service runs on non-role credentials: no one-hour cap",
                 );
             } else if duration > ROLE_CHAINING_CAP {
-                report.line(
-                    Status::Warn,
-                    "role-chaining",
-                    &format!(
-                        "the service runs on role credentials, and AWS caps sessions assumed with them at {ROLE_CHAINING_CAP} s; aws.session_duration_seconds = {duration} will be refused: lower it or give the service non-role credentials"
-                    ),
-                );
+                report.line(Status::Warn, "role-chaining", &chaining_refused(duration));
             } else {
                 report.line(
                     Status::Ok,

@@ -34,6 +34,18 @@ impl PgStore {
         Ok(())
     }
 
+    /// Forgets `users`' cut-offs on `bucket`.
+    pub async fn remove_prefix_revocations(&self, bucket: &BucketName, users: &[UserId]) -> Result<(), StoreError> {
+        let users: Vec<&str> = users.iter().map(UserId::as_str).collect();
+        let c = self.client().await?;
+        c.execute(
+            "DELETE FROM prefix_revocations WHERE bucket = $1 AND user_id = ANY($2::text[])",
+            &[&bucket.as_str(), &users],
+        )
+        .await?;
+        Ok(())
+    }
+
     pub async fn prefix_revocations(
         &self,
         bucket: &BucketName,

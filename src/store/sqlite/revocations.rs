@@ -41,6 +41,25 @@ impl SqliteStore {
         .await
     }
 
+    /// Forgets `users`' cut-offs on `bucket`.
+    pub async fn remove_prefix_revocations(&self, bucket: &BucketName, users: &[UserId]) -> Result<(), StoreError> {
+        let bucket = bucket.as_str().to_owned();
+        let users: Vec<String> = users.iter().map(|u| u.as_str().to_owned()).collect();
+        self.run(move |c| {
+            let tx = c.transaction()?;
+            {
+                let mut stmt =
+                    tx.prepare_cached("DELETE FROM prefix_revocations WHERE bucket = ?1 AND user_id = ?2")?;
+                for u in &users {
+                    stmt.execute(params![bucket, u])?;
+                }
+            }
+            tx.commit()?;
+            Ok(())
+        })
+        .await
+    }
+
     pub async fn prefix_revocations(
         &self,
         bucket: &BucketName,

@@ -107,3 +107,40 @@ async fn the_audit_tells_when_a_users_sessions_end_and_when_they_last_got_one() 
     })
     .await;
 }
+
+/// `stsvend selftest` takes its deleted probes' cut-offs out of the shared bucket's policy:
+/// only theirs, only on that bucket.
+#[tokio::test]
+async fn removed_cut_offs_are_gone_and_the_others_stay() {
+    use crate::identity::UserId;
+    each_backend(|db| async move {
+        let store = db.open().await;
+        let bucket = BucketName::parse("stsvend-shared").unwrap();
+        let other = BucketName::parse("stsvend-other").unwrap();
+        let (a, b) = (UserId::derive("i", "a"), UserId::derive("i", "b"));
+        let at = now();
+        store
+            .add_prefix_revocations(&bucket, &[a.clone(), b.clone()], at)
+            .await
+            .unwrap();
+        store
+            .add_prefix_revocations(&other, std::slice::from_ref(&a), at)
+            .await
+            .unwrap();
+        store
+            .remove_prefix_revocations(&bucket, std::slice::from_ref(&a))
+            .await
+            .unwrap();
+        let since = at - time::Duration::hours(1);
+        let left: Vec<UserId> = store
+            .prefix_revocations(&bucket, since)
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|r| r.user_id)
+            .collect();
+        assert_eq!(left, [b]);
+        assert_eq!(store.prefix_revocations(&other, since).await.unwrap().len(), 1);
+    })
+    .await;
+}

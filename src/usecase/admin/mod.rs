@@ -11,7 +11,7 @@ mod views;
 use std::sync::Arc;
 
 use crate::aws::s3::{Buckets, Emptied};
-use crate::identity::UserId;
+use crate::identity::{BucketName, UserId};
 use crate::runtime::clock::{next_second, sleep_until};
 use crate::store::{ProvisionState, Store, StoreError, UserQuery, UserRecord};
 use crate::usecase::error::Failure;
@@ -252,6 +252,13 @@ impl Admin {
     /// bucket behind.
     pub async fn delete(&self, id: &UserId, force: bool) -> Result<Deleted, Failure> {
         Ok(self.delete_user(id, force).await?)
+    }
+
+    /// Takes deleted `users`' cut-offs out of the shared `bucket`'s policy: only for users
+    /// whose sessions nobody holds any more (`stsvend selftest`'s probes, whose keys never left
+    /// the run), since the Deny is what refuses a deleted user's live keys.
+    pub async fn drop_shared_revocations(&self, bucket: &BucketName, users: &[UserId]) -> Result<(), Failure> {
+        Ok(self.drop_revocations(bucket, users).await?)
     }
 
     async fn delete_user(&self, id: &UserId, force: bool) -> Result<Deleted, AdminError> {

@@ -23,8 +23,8 @@ use std::time::Duration;
 use time::OffsetDateTime;
 
 use super::{Admin, AdminError, Denial};
-use crate::aws::s3::render_shared_policy;
-use crate::identity::BucketName;
+use crate::aws::s3::{SharedPolicy, render_shared_policy};
+use crate::identity::{BucketName, UserId};
 use crate::store::{PolicyLease, PrefixRevocation, UserRecord};
 
 /// How much longer than a lease lasts a revoke waits for it before answering 503.
@@ -151,6 +151,17 @@ impl Admin {
         self.store
             .add_prefix_revocations(bucket, std::slice::from_ref(&user.user_id), before)
             .await?;
+        self.record_moved_and_write(bucket, policy, lease).await
+    }
+
+    /// Writes `policy` to `bucket` if `lease` still holds, after recording the cut-offs it
+    /// moved.
+    async fn record_moved_and_write(
+        &self,
+        bucket: &BucketName,
+        policy: SharedPolicy,
+        lease: PolicyLease,
+    ) -> Result<Fenced, AdminError> {
         // Users whose cut-off moved later to make room: recorded (and their cached keys
         // dropped fleet-wide) before the policy that denies those keys is written.
         for moved in &policy.moved {
@@ -172,5 +183,34 @@ impl Admin {
             return Ok(Fenced::Lost);
         }
         Ok(Fenced::Held)
+    }
+
+    /// Takes deleted `users`' cut-offs out of the shared `bucket`'s policy (under the fenced
+    /// lease, as a revocation writes it): only for users whose sessions nobody holds any more
+    /// (`stsvend selftest`'s probes, whose keys never left the run), since the Deny is what
+    /// refuses a deleted user's live keys.
+    pub(super) async fn drop_revocations(&self, bucket: &BucketName, users: &[UserId]) -> Result<(), AdminError> {
+        self.store.remove_prefix_revocations(bucket, users).await?;
+        for attempt in 1..=WRITE_ATTEMPTS {
+            let lease = self.take_policy_lease(bucket).await?;
+            let written = async {
+                let existing = self.buckets.current_policy(bucket).await?;
+                let since = crate::runtime::clock::now() - self.session_lifetime - EXPIRY_MARGIN;
+                let alive = self.store.prefix_revocations(bucket, since).await?;
+                let policy = render_shared_policy(existing.as_deref(), bucket, &self.tag_key, &alive)?;
+                self.record_moved_and_write(bucket, policy, lease).await
+            }
+            .await;
+            if let Err(e) = self.store.release_policy_lease(bucket, lease).await {
+                tracing::warn!(error = %e, "bucket-policy lease not released; it expires by itself");
+            }
+            match written? {
+                Fenced::Held => return Ok(()),
+                Fenced::Lost => {
+                    tracing::warn!(bucket = %bucket, attempt, "the shared bucket's policy lease was claimed by another writer; writing again");
+                }
+            }
+        }
+        Err(AdminError::PolicyBusy)
     }
 }
