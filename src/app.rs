@@ -174,7 +174,7 @@ impl UseCases {
             tracing::warn!("the start-up trial AssumeRole did not answer in time; vends will tell");
         }
         let buckets = Arc::new(Buckets::new(&sdk, &config.storage, &config.aws, gate));
-        let provisioner = Provisioner::new(store.clone(), Arc::clone(&buckets), &config, Arc::clone(&metrics));
+        let provisioner = Provisioner::new(store.clone(), Arc::clone(&buckets), config, Arc::clone(&metrics));
         let keys = KeyCache::new(KeyCacheParts {
             sts,
             min_remaining: Duration::from_secs(config.aws.min_remaining_seconds),
