@@ -97,6 +97,7 @@ pub fn load_policies(config: &Config) -> Result<PolicySet, StartError> {
     PolicySet::for_config(
         &config.policies,
         config.storage.mode == crate::config::StorageMode::Prefix,
+        config.orgs.is_some(),
     )
     .map_err(StartError::Policies)
 }
@@ -150,7 +151,9 @@ impl Application {
         }
         let jwks = Arc::new(JwksCache::from_config(&config.auth).with_metrics(Arc::clone(&metrics)));
         let refresher = jwks.spawn_refresher();
-        let verifier = Verifier::new(&config.auth, jwks).with_token_cache_capacity(config.cache.token_entries);
+        let verifier = Verifier::new(&config.auth, jwks)
+            .with_token_cache_capacity(config.cache.token_entries)
+            .with_orgs(config.orgs.as_ref());
         let gate = Arc::new(AwsGate::new(
             &config.limits,
             Duration::from_secs(config.aws.call_timeout_seconds),
@@ -163,7 +166,12 @@ impl Application {
             Arc::clone(&gate),
         );
         // Boxed: an SDK call held inline would make every caller's start-up future large.
-        let trial = Box::pin(sts.check_packing(&policies, &config.storage.bucket_prefix, &config.storage.prefix_root));
+        let trial = Box::pin(sts.check_packing(
+            &policies,
+            &config.storage.bucket_prefix,
+            &config.storage.prefix_root,
+            &config.storage.org_prefix_root,
+        ));
         if let Ok(tried) = tokio::time::timeout(Duration::from_secs(config.aws.call_timeout_seconds * 2), trial).await {
             tried.map_err(StartError::SessionPolicy)?;
         } else {

@@ -14,19 +14,21 @@ mod checks;
 mod database;
 mod defaults;
 mod env;
+mod orgs;
 mod presign;
 mod sealing;
 
 pub use sealing::parse_sealing_keys;
 
 pub use database::DatabaseConfig;
+pub use orgs::OrgsConfig;
 pub use presign::PresignConfig;
 
 /// Prefix of environment overrides, e.g. `STSVEND_AWS__ROLE_ARN`.
 pub const ENV_PREFIX: &str = "STSVEND_";
 
-const SECTIONS: [&str; 10] = [
-    "server", "auth", "aws", "storage", "policies", "database", "limits", "admin", "cache", "presign",
+const SECTIONS: [&str; 11] = [
+    "server", "auth", "aws", "storage", "policies", "database", "limits", "admin", "cache", "presign", "orgs",
 ];
 
 /// `auth.jwks_refresh_seconds` range: a second (test stacks watching a key rotation) to a day.
@@ -54,6 +56,9 @@ pub struct Config {
     pub cache: CacheConfig,
     #[serde(default)]
     pub presign: PresignConfig,
+    /// Organisations; `None`: the feature is off.
+    #[serde(default)]
+    pub orgs: Option<OrgsConfig>,
 }
 
 /// How much the in-memory caches may hold. Beyond it, credentials are sealed and spilled to
@@ -293,6 +298,10 @@ pub struct StorageConfig {
     /// Prefix mode: each user's objects live under `<prefix_root>/<user id>/`.
     #[serde(default = "defaults::prefix_root")]
     pub prefix_root: String,
+    /// Prefix mode: each organisation's objects live under `<org_prefix_root>/<org id>/` of
+    /// the shared bucket (`[orgs]`). Must not overlap `prefix_root`.
+    #[serde(default = "defaults::org_prefix_root")]
+    pub org_prefix_root: String,
 }
 
 /// How a new user's storage is laid out.

@@ -20,6 +20,23 @@ pub struct Me {
     created_at: String,
     /// `pending`, `ready` or `disabled`.
     state: &'static str,
+    /// The caller's organisation, when the token names a valid one (`[orgs]`) and its storage
+    /// exists (the first vend of an org template makes it).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    org: Option<MeOrg>,
+}
+
+/// An organisation as `/v1/me` shows it: the internal id (never the claim) and its storage.
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct MeOrg {
+    org_id: String,
+    bucket: String,
+    /// `bucket` (the org's own) or `prefix` (a prefix of the shared bucket).
+    mode: &'static str,
+    /// Every key of the org's starts with it; empty in bucket mode.
+    prefix: String,
+    /// `pending` or `ready`.
+    state: &'static str,
 }
 
 #[utoipa::path(get, path = "/v1/me", tag = "credentials",
@@ -42,6 +59,13 @@ pub async fn me(Authenticated(caller): Authenticated, vend: web::Data<Vend>) -> 
             }
         })?
         .ok_or_else(|| ApiError::NotFound("no bucket yet: the first POST /v1/credentials creates it".to_owned()))?;
+    let org = vend.org_mapping(&caller).await.map_err(|e| {
+        if e.is_unavailable() {
+            super::credentials::store_unavailable("organisation lookup", &e)
+        } else {
+            ApiError::internal("organisation lookup failed", &e)
+        }
+    })?;
     Ok(HttpResponse::Ok().json(Me {
         state: row.state_label(),
         user_id: row.user_id.to_string(),
@@ -50,5 +74,12 @@ pub async fn me(Authenticated(caller): Authenticated, vend: web::Data<Vend>) -> 
         prefix: row.key_prefix().to_owned(),
         region: row.region,
         created_at: format_time(row.created_at),
+        org: org.map(|o| MeOrg {
+            org_id: o.org_id.to_string(),
+            bucket: o.bucket.to_string(),
+            mode: if o.prefix.is_some() { "prefix" } else { "bucket" },
+            prefix: o.key_prefix().to_owned(),
+            state: o.state.as_str(),
+        }),
     }))
 }

@@ -14,6 +14,7 @@ fn substitutes_inside_strings_only() {
         user_id: &id,
         account_id: &AccountId::parse("123456789012").unwrap(),
         prefix: None,
+        org: None,
     });
     let v: Value = serde_json::from_str(&out).unwrap();
     assert_eq!(v["Statement"][0]["Resource"], format!("arn:aws:s3:::{b}/{id}/*"));
@@ -76,6 +77,7 @@ fn shipped_templates_pin_the_account() {
             user_id: &id,
             account_id: &account,
             prefix: t.is_prefix_variant().then_some(&prefix),
+            org: None,
         });
         let doc: Value = serde_json::from_str(&text).unwrap();
         assert!(doc["Statement"].as_array().is_some_and(|s| !s.is_empty()), "{name}");

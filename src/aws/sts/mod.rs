@@ -11,11 +11,15 @@ use time::OffsetDateTime;
 use crate::aws::gate::AwsGate;
 use crate::aws::{UpstreamError, observe};
 use crate::config::AwsConfig;
-use crate::identity::{AccountId, BucketName, UserId, UserPrefix};
-use crate::policy::{PolicySet, RenderContext, Template};
-use crate::store::UserRecord;
+use crate::identity::{AccountId, BucketName, OrgId, OrgPrefix, UserId, UserPrefix};
+use crate::policy::{OrgContext, PolicySet, RenderContext, Template};
+use crate::store::{OrgRecord, UserRecord};
 
 pub use credentials::Credentials;
+
+/// Session tag carrying the organisation's internal id on org-template sessions, so bucket
+/// policies can target an organisation's sessions (`aws:PrincipalTag/stsvend-org`).
+pub const ORG_TAG_KEY: &str = "stsvend-org";
 
 /// STS's answer when a session policy and its tags pack beyond its limit.
 pub const PACKED_POLICY_TOO_LARGE: &str = "PackedPolicyTooLarge";
@@ -47,25 +51,29 @@ impl Sts {
     }
 
     /// The `AssumeRole` request a vend sends, for `user`: `policy` as the session policy, the
-    /// user id as session tag, session name and source identity, `seconds` long. The start-up
-    /// trial and `doctor` send exactly this too.
+    /// user id as session tag, session name and source identity, `seconds` long; for an org
+    /// template the org's internal id as the `stsvend-org` tag as well. The start-up trial and
+    /// `doctor` send exactly this too.
     pub fn request(
         &self,
         user: &UserId,
+        org: Option<&OrgId>,
         policy: String,
         seconds: i32,
     ) -> Result<aws_sdk_sts::operation::assume_role::builders::AssumeRoleFluentBuilder, UpstreamError> {
-        let tag = Tag::builder()
-            .key(&self.tag_key)
-            .value(user.as_str())
-            .build()
-            .map_err(|e| UpstreamError::Rejected {
-                service: "sts",
-                operation: "build",
-                code: "ClientError".to_owned(),
-                detail: e.to_string(),
-            })?;
-        Ok(self
+        let tag = |key: &str, value: &str| {
+            Tag::builder()
+                .key(key)
+                .value(value)
+                .build()
+                .map_err(|e| UpstreamError::Rejected {
+                    service: "sts",
+                    operation: "build",
+                    code: "ClientError".to_owned(),
+                    detail: e.to_string(),
+                })
+        };
+        let mut request = self
             .client
             .assume_role()
             .role_arn(&self.role_arn)
@@ -73,7 +81,11 @@ impl Sts {
             .source_identity(user.source_identity().as_str())
             .policy(policy)
             .duration_seconds(seconds)
-            .tags(tag))
+            .tags(tag(&self.tag_key, user.as_str())?);
+        if let Some(org) = org {
+            request = request.tags(tag(ORG_TAG_KEY, org.as_str())?);
+        }
+        Ok(request)
     }
 
     /// The role sessions are assumed from.
@@ -81,8 +93,8 @@ impl Sts {
         &self.role_arn
     }
 
-    /// A trial `AssumeRole` at start-up with the longest template and the session tag, for a
-    /// made-up user: STS packs the two, and a pack too large (`PackedPolicyTooLarge`) would
+    /// A trial `AssumeRole` at start-up with the longest template and the session tags (the
+    /// org's too: org templates are rendered for a made-up org), for a made-up user: STS packs the two, and a pack too large (`PackedPolicyTooLarge`) would
     /// fail every vend. Any other failure is only logged (AWS may be down; vends will tell).
     /// Not counted in the metrics; the keys are dropped.
     pub async fn check_packing(
@@ -90,21 +102,30 @@ impl Sts {
         policies: &PolicySet,
         bucket_prefix: &str,
         prefix_root: &str,
+        org_prefix_root: &str,
     ) -> Result<(), String> {
         let user = UserId::derive("stsvend", "start-up-trial");
         let bucket = BucketName::fresh(bucket_prefix).map_err(|e| e.to_string())?;
         let prefix = UserPrefix::for_user(prefix_root, &user).map_err(|e| e.to_string())?;
+        let org = OrgId::fresh().map_err(|e| e.to_string())?;
+        let org_bucket = BucketName::fresh(bucket_prefix).map_err(|e| e.to_string())?;
+        let org_prefix = OrgPrefix::for_org(org_prefix_root, &org).map_err(|e| e.to_string())?;
         let ctx = RenderContext {
             bucket: &bucket,
             user_id: &user,
             account_id: &self.account_id,
             prefix: Some(&prefix),
+            org: Some(OrgContext {
+                id: &org,
+                bucket: &org_bucket,
+                prefix: Some(&org_prefix),
+            }),
         };
         let Some((template, policy)) = policies.longest(&ctx) else {
             return Ok(());
         };
         let request = self
-            .request(&user, policy, self.duration_seconds)
+            .request(&user, template.is_org().then_some(&org), policy, self.duration_seconds)
             .map_err(|e| e.to_string())?;
         match request
             .send()
@@ -123,18 +144,29 @@ impl Sts {
         }
     }
 
-    /// Fresh keys for `user` under `template`: the template rendered for the user's bucket as
-    /// the session policy, the user id as session tag, session name and source identity.
+    /// Fresh keys for `user` under `template`: the template rendered for the user's bucket (and
+    /// `org`'s storage, for an org template) as the session policy, the user id as session tag,
+    /// session name and source identity, and the org id as the `stsvend-org` tag.
     #[tracing::instrument(level = "debug", skip_all, fields(user_id = %user.user_id, access = template.name()))]
-    pub async fn assume_role(&self, user: &UserRecord, template: &Template) -> Result<Credentials, UpstreamError> {
+    pub async fn assume_role(
+        &self,
+        user: &UserRecord,
+        org: Option<&OrgRecord>,
+        template: &Template,
+    ) -> Result<Credentials, UpstreamError> {
         let _slot = self.gate.assume_role().await?;
         let policy = template.render(&RenderContext {
             bucket: &user.bucket,
             user_id: &user.user_id,
             account_id: &self.account_id,
             prefix: user.prefix.as_ref(),
+            org: org.map(OrgRecord::context),
         });
-        let result = self.request(&user.user_id, policy, self.duration_seconds)?.send().await;
+        let org_id = org.map(|o| &o.org_id);
+        let result = self
+            .request(&user.user_id, org_id, policy, self.duration_seconds)?
+            .send()
+            .await;
         let out = observe(self.gate.metrics(), "sts", "AssumeRole", result)?;
         let c = out.credentials.ok_or_else(|| UpstreamError::Rejected {
             service: "sts",
@@ -152,6 +184,7 @@ impl Sts {
         tracing::info!(
             user_id = %user.user_id,
             access = template.name(),
+            org_id = org_id.map(OrgId::as_str),
             access_key_id = %c.access_key_id,
             expiration = %expiration,
             "assumed role"

@@ -173,7 +173,7 @@ pub(super) async fn check_first_login(
     }
     let steps = async {
         buckets
-            .configure(&bucket, &user)
+            .configure(&bucket, user.as_str())
             .await
             .map_err(|e| refused("a bucket setting", &e))?;
         let session = match policies {
@@ -228,6 +228,7 @@ async fn probe_session(
         user_id: user,
         account_id: &config.aws.account_id(),
         prefix: None,
+        org: None,
     });
     let out = super::assume_as(sts, policy, user, 900).await.ok()?;
     let c = out.credentials?;

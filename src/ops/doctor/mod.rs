@@ -227,6 +227,7 @@ fn check_templates(config: &Config) -> Result<(PolicySet, String), String> {
     let set = PolicySet::for_config(
         &config.policies,
         config.storage.mode == crate::config::StorageMode::Prefix,
+        config.orgs.is_some(),
     )
     .map_err(|errors| errors.iter().map(ToString::to_string).collect::<Vec<_>>().join("; "))?;
     let ctx_user = UserId::derive("doctor", "trial");
@@ -238,6 +239,7 @@ fn check_templates(config: &Config) -> Result<(PolicySet, String), String> {
         user_id: &ctx_user,
         account_id: &account,
         prefix: Some(&prefix),
+        org: None,
     };
     let mut rendered = Vec::new();
     for template in set.all() {
@@ -325,6 +327,7 @@ async fn trial_assume(sts: &Sts, config: &Config, policies: &PolicySet, seconds:
         user_id: &user,
         account_id: &account,
         prefix: Some(&prefix),
+        org: None,
     };
     let (template, policy) = policies.longest(&ctx).ok_or("no template")?;
     let out = assume_as(sts, policy, &user, seconds).await?;
@@ -344,7 +347,7 @@ pub(super) async fn assume_as(
     user: &UserId,
     seconds: i32,
 ) -> Result<aws_sdk_sts::operation::assume_role::AssumeRoleOutput, String> {
-    let request = sts.request(user, policy, seconds).map_err(|e| e.to_string())?;
+    let request = sts.request(user, None, policy, seconds).map_err(|e| e.to_string())?;
     request.send().await.map_err(|e| {
         let e = UpstreamError::classify("sts", "AssumeRole", &e);
         if e.is_rejected_with(PACKED_POLICY_TOO_LARGE) {
