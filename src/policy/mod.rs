@@ -150,6 +150,8 @@ pub enum PolicyError {
     MissingVariant(String),
     #[error("`{0}` is an org template (it names {{{{org_*}}}}): configure [orgs] to grant it")]
     OrgsOff(String),
+    #[error("policies.default `{0}` is an org template: the default must serve callers without an organisation")]
+    OrgDefault(String),
 }
 
 /// All templates, by access name.
@@ -264,6 +266,9 @@ impl PolicySet {
                 .filter(|n| !set.templates.contains_key(**n))
                 .map(|n| PolicyError::Missing((*n).to_owned())),
         );
+        if set.templates.get(&policies.default).is_some_and(|t| t.org) {
+            errors.push(PolicyError::OrgDefault(policies.default.clone()));
+        }
         if !errors.is_empty() {
             return Err(errors);
         }
@@ -500,5 +505,7 @@ pub fn unpinned_statements(doc: &Value, account: &AccountId) -> Vec<String> {
         .collect()
 }
 
+#[cfg(test)]
+mod org_tests;
 #[cfg(test)]
 mod tests;

@@ -59,10 +59,12 @@ const CUT_OFF_ATTEMPTS: u32 = 3;
 /// Keys as the vend cache holds them.
 pub struct Issued {
     pub credentials: Credentials,
-    /// The user's bucket when the keys were issued: an entry left from a bucket the user no
-    /// longer has (deleted and back) is never handed out. Org entries are not dropped with the
-    /// user's (`drop_cached` knows only the templates), so this guards them.
+    /// The user's row the keys were issued for (its bucket and creation time): an entry left
+    /// from a row the user no longer has (deleted and back, in either mode) is never handed
+    /// out. Org entries are not dropped with the user's (`drop_cached` knows only the
+    /// templates), so this guards them.
     bucket: BucketName,
+    user_created: OffsetDateTime,
     /// The vend-audit row of each party these keys went to, by the party's fingerprint.
     audit_rows: Mutex<Vec<(u64, i64)>>,
     /// The `POST /v1/credentials` body for these keys, serialized at their first hand-out
@@ -71,10 +73,11 @@ pub struct Issued {
 }
 
 impl Issued {
-    fn new(credentials: Credentials, bucket: &BucketName) -> Self {
+    fn new(credentials: Credentials, user: &UserRecord) -> Self {
         Self {
             credentials,
-            bucket: bucket.clone(),
+            bucket: user.bucket.clone(),
+            user_created: user.created_at,
             audit_rows: Mutex::new(Vec::new()),
             body: OnceLock::new(),
         }
@@ -84,6 +87,11 @@ impl Issued {
     pub fn audit_row(&self, party: u64) -> Option<i64> {
         let rows = self.audit_rows.lock().unwrap_or_else(PoisonError::into_inner);
         rows.iter().find(|(p, _)| *p == party).map(|(_, row)| *row)
+    }
+
+    /// True when these keys were issued for `user`'s current row.
+    fn for_row(&self, user: &UserRecord) -> bool {
+        self.bucket == user.bucket && self.user_created == user.created_at
     }
 
     /// Records that the hand-outs to `party` are counted on `row`.
@@ -207,7 +215,7 @@ impl KeyCache {
             };
             self.metrics.cache_lookup("credentials", !fresh);
             // The expiry timer is coarse; never hand out keys below the promised lifetime.
-            if fresh || (self.usable(user, &issued.credentials) && issued.bucket == user.bucket) {
+            if fresh || (self.usable(user, &issued.credentials) && issued.for_row(user)) {
                 return Ok(Found {
                     issued,
                     from_cache: !fresh,
@@ -239,7 +247,7 @@ impl KeyCache {
     async fn load(&self, target: &Target<'_>, called_sts: &AtomicBool) -> Result<Arc<Issued>, UpstreamError> {
         let user = target.user;
         if let Some(c) = self.shared(target).await {
-            return Ok(Arc::new(Issued::new(c, &user.bucket)));
+            return Ok(Arc::new(Issued::new(c, user)));
         }
         let lease = u32::try_from(self.lease.as_secs()).unwrap_or(u32::MAX).max(1);
         let claimed = match self.store.claim_issue(&user.user_id, &target.id, lease).await {
@@ -255,7 +263,7 @@ impl KeyCache {
             // look above and the claim: its keys are there now.
             if let Some(c) = self.shared(target).await {
                 self.release(target).await;
-                return Ok(Arc::new(Issued::new(c, &user.bucket)));
+                return Ok(Arc::new(Issued::new(c, user)));
             }
         } else {
             // Another process is asking STS for these keys: wait for them to appear.
@@ -263,7 +271,7 @@ impl KeyCache {
             while Instant::now() < deadline {
                 tokio::time::sleep(SHARED_POLL).await;
                 if let Some(c) = self.shared(target).await {
-                    return Ok(Arc::new(Issued::new(c, &user.bucket)));
+                    return Ok(Arc::new(Issued::new(c, user)));
                 }
             }
             tracing::warn!(user_id = %user.user_id, "the issue lease's holder never published; asking STS");
@@ -293,7 +301,7 @@ impl KeyCache {
                 tracing::warn!(error = %e, "publishing issued keys failed");
             }
         }
-        Ok(Arc::new(Issued::new(credentials, &user.bucket)))
+        Ok(Arc::new(Issued::new(credentials, user)))
     }
 
     /// `AssumeRole`; mid-revocation, keys AWS issued before the cut-off (by AWS's clock, which
@@ -411,7 +419,13 @@ mod tests {
             OffsetDateTime::UNIX_EPOCH,
         )
         .unwrap();
-        Issued::new(c, &BucketName::parse("stsvend-a").unwrap())
+        Issued {
+            credentials: c,
+            bucket: BucketName::parse("stsvend-a").unwrap(),
+            user_created: OffsetDateTime::UNIX_EPOCH,
+            audit_rows: Mutex::new(Vec::new()),
+            body: OnceLock::new(),
+        }
     }
 
     #[test]
