@@ -146,7 +146,10 @@ mod tests {
 
     #[test]
     fn org_claims_pass_only_printable_ascii_that_the_pattern_accepts() {
-        assert_eq!(OrgClaim::parse("org_abc123", default_pattern).unwrap().as_str(), "org_abc123");
+        assert_eq!(
+            OrgClaim::parse("org_abc123", default_pattern).unwrap().as_str(),
+            "org_abc123"
+        );
         let hostile = [
             "*",
             "../x",
@@ -159,10 +162,19 @@ mod tests {
             "",
         ];
         for bad in hostile {
-            assert_eq!(OrgClaim::parse(bad, default_pattern), Err(IdentityError::OrgClaim), "{bad:?}");
+            assert_eq!(
+                OrgClaim::parse(bad, default_pattern),
+                Err(IdentityError::OrgClaim),
+                "{bad:?}"
+            );
         }
         // A lax operator pattern still never lets a control or non-ASCII character through.
-        for bad in ["org_\u{ff41}", "org_\u{7}", "org_\u{430}bc", &"a".repeat(MAX_ORG_CLAIM + 1)] {
+        for bad in [
+            "org_\u{ff41}",
+            "org_\u{7}",
+            "org_\u{430}bc",
+            &"a".repeat(MAX_ORG_CLAIM + 1),
+        ] {
             assert!(OrgClaim::parse(bad, |_| true).is_err(), "{bad:?}");
         }
         assert!(OrgClaim::parse("anything goes/here", |_| true).is_ok());
@@ -176,7 +188,13 @@ mod tests {
             assert_eq!(id.len(), ORG_ID_LEN);
             assert_eq!(OrgId::parse(id).unwrap().as_str(), id);
         }
-        for bad in ["", "o", "xaaaaaaaaaaaaaaaaaaaaaaaaaa", "oAAAAAAAAAAAAAAAAAAAAAAAAAA", "oaaaaaaaaaaaaaaaaaaaaaaaaa1"] {
+        for bad in [
+            "",
+            "o",
+            "xaaaaaaaaaaaaaaaaaaaaaaaaaa",
+            "oAAAAAAAAAAAAAAAAAAAAAAAAAA",
+            "oaaaaaaaaaaaaaaaaaaaaaaaaa1",
+        ] {
             assert!(OrgId::parse(bad).is_err(), "{bad}");
         }
     }
@@ -187,7 +205,12 @@ mod tests {
         let p = OrgPrefix::for_org("orgs", &id).unwrap();
         assert_eq!(p.as_str(), format!("orgs/{id}/"));
         assert_eq!(OrgPrefix::parse(p.as_str()).unwrap(), p);
-        for bad in [format!("orgs/{id}"), format!("../{id}/"), format!("orgs/x{id}/"), format!("{id}/")] {
+        for bad in [
+            format!("orgs/{id}"),
+            format!("../{id}/"),
+            format!("orgs/x{id}/"),
+            format!("{id}/"),
+        ] {
             assert!(OrgPrefix::parse(&bad).is_err(), "{bad}");
         }
     }

@@ -34,6 +34,7 @@ impl TemplateId {
     /// The identity of this template's sessions for organisation `org`: the same name, with
     /// a digest that also covers the org, so keys shared, leased and sealed for one
     /// organisation are never found under another's.
+    #[must_use]
     pub fn for_org(&self, org: &super::OrgId) -> Self {
         let mut h = Sha256::new();
         h.update(self.digest);
@@ -85,7 +86,10 @@ mod tests {
         assert_ne!(a.short(), edited.short());
         assert_ne!(a.short(), renamed.short());
         assert!(format!("{a:?}").starts_with("TemplateId(read-only@"), "{a:?}");
-        let (org_a, org_b) = (super::super::OrgId::fresh().unwrap(), super::super::OrgId::fresh().unwrap());
+        let (org_a, org_b) = (
+            super::super::OrgId::fresh().unwrap(),
+            super::super::OrgId::fresh().unwrap(),
+        );
         assert_eq!(a.for_org(&org_a), a.for_org(&org_a));
         assert_ne!(a.for_org(&org_a), a.for_org(&org_b));
         assert_ne!(a.for_org(&org_a), a);

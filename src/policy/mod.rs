@@ -128,7 +128,10 @@ fn substitute(v: &mut Value, ctx: &RenderContext<'_>) {
                     .replace("{{prefix}}", ctx.prefix.map_or("", UserPrefix::as_str))
                     // Only org templates hold these (checked at load), rendered only with an org.
                     .replace("{{org_bucket}}", ctx.org.map_or("", |o| o.bucket.as_str()))
-                    .replace("{{org_prefix}}", ctx.org.and_then(|o| o.prefix).map_or("", OrgPrefix::as_str))
+                    .replace(
+                        "{{org_prefix}}",
+                        ctx.org.and_then(|o| o.prefix).map_or("", OrgPrefix::as_str),
+                    )
                     .replace("{{org_id}}", ctx.org.map_or("", |o| o.id.as_str()));
             }
         }
@@ -243,7 +246,12 @@ impl PolicySet {
         let mut set = Self::load(&policies.dir, &[])?;
         let mut errors = Vec::new();
         if !orgs {
-            let left_out: Vec<String> = set.templates.values().filter(|t| t.org).map(|t| t.name.clone()).collect();
+            let left_out: Vec<String> = set
+                .templates
+                .values()
+                .filter(|t| t.org)
+                .map(|t| t.name.clone())
+                .collect();
             for name in &left_out {
                 set.templates.remove(name);
             }
@@ -251,7 +259,11 @@ impl PolicySet {
             if !left_out.is_empty() {
                 tracing::info!(templates = ?left_out, "org templates left out: [orgs] is not configured");
             }
-            let refused = |n: &str| left_out.iter().any(|l| l == n || l.strip_prefix(PREFIX_VARIANT) == Some(n));
+            let refused = |n: &str| {
+                left_out
+                    .iter()
+                    .any(|l| l == n || l.strip_prefix(PREFIX_VARIANT) == Some(n))
+            };
             errors.extend(
                 required
                     .iter()

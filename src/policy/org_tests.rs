@@ -28,8 +28,15 @@ fn a_template_naming_an_org_placeholder_is_an_org_template() {
 
 #[test]
 fn org_prefix_belongs_to_prefix_variants_which_must_scope_the_org_bucket_with_it() {
-    let err = parse("t", r#"{"Statement":[{"Resource":"arn:aws:s3:::{{org_bucket}}/{{org_prefix}}*"}]}"#).unwrap_err();
-    assert!(err.contains("{{org_prefix}} is only for prefix-mode templates"), "{err}");
+    let err = parse(
+        "t",
+        r#"{"Statement":[{"Resource":"arn:aws:s3:::{{org_bucket}}/{{org_prefix}}*"}]}"#,
+    )
+    .unwrap_err();
+    assert!(
+        err.contains("{{org_prefix}} is only for prefix-mode templates"),
+        "{err}"
+    );
     let err = parse(
         "prefix-t",
         r#"{"Statement":[{"Resource":["arn:aws:s3:::{{bucket}}/{{prefix}}*","arn:aws:s3:::{{org_bucket}}/*"]}]}"#,
@@ -42,7 +49,12 @@ fn org_prefix_belongs_to_prefix_variants_which_must_scope_the_org_bucket_with_it
 #[test]
 fn the_shipped_team_templates_reach_own_and_org_storage_and_team_read_only_reads_the_org() {
     let set = shipped();
-    for name in ["team-read-write", "team-read", "prefix-team-read-write", "prefix-team-read"] {
+    for name in [
+        "team-read-write",
+        "team-read",
+        "prefix-team-read-write",
+        "prefix-team-read",
+    ] {
         assert!(set.templates.get(name).is_some_and(Template::is_org), "{name}");
     }
     let user = UserId::derive("i", "s");
@@ -65,8 +77,10 @@ fn the_shipped_team_templates_reach_own_and_org_storage_and_team_read_only_reads
     let doc: Value = serde_json::from_str(&text).unwrap();
     let org_objects = format!("arn:aws:s3:::{org_bucket}/*");
     let writes_org = doc["Statement"].as_array().unwrap().iter().any(|st| {
-        let reaches_org = st["Resource"] == Value::from(org_objects.as_str())
-            || st["Resource"].as_array().is_some_and(|r| r.contains(&Value::from(org_objects.as_str())));
+        let reaches_org = st["Resource"] == org_objects.as_str()
+            || st["Resource"]
+                .as_array()
+                .is_some_and(|r| r.contains(&Value::from(org_objects.as_str())));
         let writes = st["Action"]
             .as_array()
             .is_some_and(|a| a.iter().any(|a| a == "s3:PutObject" || a == "s3:DeleteObject"));
@@ -93,7 +107,10 @@ fn without_orgs_the_team_templates_are_left_out_and_granting_one_is_refused() {
     let off = PolicySet::for_config(&config(&personal), true, false).unwrap();
     assert!(off.all().all(|t| !t.is_org()));
     assert_eq!(off.access_names().collect::<Vec<_>>(), ["read-only", "read-write"]);
-    assert!(off.all().enumerate().all(|(i, t)| usize::from(t.index()) == i), "indexes stay dense");
+    assert!(
+        off.all().enumerate().all(|(i, t)| usize::from(t.index()) == i),
+        "indexes stay dense"
+    );
 
     let with_team = [
         ("read-write", "write:files"),
@@ -103,7 +120,10 @@ fn without_orgs_the_team_templates_are_left_out_and_granting_one_is_refused() {
     ];
     let errs = PolicySet::for_config(&config(&with_team), false, false).unwrap_err();
     let text: Vec<String> = errs.iter().map(ToString::to_string).collect();
-    assert!(text.iter().any(|e| e.contains("`team-read-write` is an org template")), "{text:?}");
+    assert!(
+        text.iter().any(|e| e.contains("`team-read-write` is an org template")),
+        "{text:?}"
+    );
 
     let on = PolicySet::for_config(&config(&with_team), true, true).unwrap();
     let team_default = crate::config::PoliciesConfig {

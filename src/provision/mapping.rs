@@ -224,13 +224,25 @@ mod tests {
         let other = crate::identity::OrgId::fresh().unwrap();
         let r = rules(Some("stsvend-shared"));
         assert_eq!(r.check_org(&org_row("stsvend-abc", None, id)), Ok(()));
-        assert_eq!(r.check_org(&org_row("stsvend-shared", Some(&format!("orgs/{id}/")), id)), Ok(()));
+        assert_eq!(
+            r.check_org(&org_row("stsvend-shared", Some(&format!("orgs/{id}/")), id)),
+            Ok(())
+        );
         let cases = [
             (org_row("stsvend-shared", None, id), Violation::SharedBucket),
             (org_row("payroll", None, id), Violation::BucketPrefix),
-            (org_row("stsvend-shared", Some(&format!("orgs/{other}/")), id), Violation::Prefix),
-            (org_row("stsvend-shared", Some(&format!("users/{id}/")), id), Violation::Prefix),
-            (org_row("stsvend-abc", Some(&format!("orgs/{id}/")), id), Violation::PrefixBucket),
+            (
+                org_row("stsvend-shared", Some(&format!("orgs/{other}/")), id),
+                Violation::Prefix,
+            ),
+            (
+                org_row("stsvend-shared", Some(&format!("users/{id}/")), id),
+                Violation::Prefix,
+            ),
+            (
+                org_row("stsvend-abc", Some(&format!("orgs/{id}/")), id),
+                Violation::PrefixBucket,
+            ),
         ];
         for (row, why) in cases {
             assert_eq!(r.check_org(&row), Err(why), "{row:?}");

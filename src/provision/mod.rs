@@ -71,7 +71,6 @@ enum Owner<'a> {
     Org(&'a OrgId),
 }
 
-
 #[derive(Clone)]
 pub struct Provisioner {
     inner: Arc<Inner>,
@@ -309,15 +308,24 @@ impl Inner {
     /// `CreateBucket` for `owner`'s pending row until a name is theirs: a name another
     /// account holds (or S3 is busy with) is replaced by a fresh one, recorded before it is
     /// tried, like the first. The caller holds a slot of the AWS gate.
-    async fn create_bucket(&self, owner: Owner<'_>, bucket: &mut BucketName, candidate: &mut u32) -> Result<(), ProvisionError> {
+    async fn create_bucket(
+        &self,
+        owner: Owner<'_>,
+        bucket: &mut BucketName,
+        candidate: &mut u32,
+    ) -> Result<(), ProvisionError> {
         loop {
             match self.buckets.create(bucket).await? {
                 Created::Yes => return Ok(()),
                 Created::QuotaExhausted => {
                     self.gate.metrics().bucket_quota_exhausted.inc();
                     match owner {
-                        Owner::User(user_id) => tracing::error!(user_id = %user_id, "CreateBucket refused: the account's bucket quota is used up (TooManyBuckets)"),
-                        Owner::Org(org_id) => tracing::error!(org_id = %org_id, "CreateBucket refused: the account's bucket quota is used up (TooManyBuckets)"),
+                        Owner::User(user_id) => {
+                            tracing::error!(user_id = %user_id, "CreateBucket refused: the account's bucket quota is used up (TooManyBuckets)");
+                        }
+                        Owner::Org(org_id) => {
+                            tracing::error!(org_id = %org_id, "CreateBucket refused: the account's bucket quota is used up (TooManyBuckets)");
+                        }
                     }
                     return Err(ProvisionError::BucketQuota);
                 }

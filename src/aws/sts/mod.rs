@@ -13,7 +13,7 @@ use crate::aws::{UpstreamError, observe};
 use crate::config::AwsConfig;
 use crate::identity::{AccountId, BucketName, OrgId, OrgPrefix, UserId, UserPrefix};
 use crate::policy::{OrgContext, PolicySet, RenderContext, Template};
-use crate::store::{OrgRecord, UserRecord};
+use crate::store::UserRecord;
 
 pub use credentials::Credentials;
 
@@ -151,7 +151,7 @@ impl Sts {
     pub async fn assume_role(
         &self,
         user: &UserRecord,
-        org: Option<&OrgRecord>,
+        org: Option<OrgContext<'_>>,
         template: &Template,
     ) -> Result<Credentials, UpstreamError> {
         let _slot = self.gate.assume_role().await?;
@@ -160,9 +160,9 @@ impl Sts {
             user_id: &user.user_id,
             account_id: &self.account_id,
             prefix: user.prefix.as_ref(),
-            org: org.map(OrgRecord::context),
+            org,
         });
-        let org_id = org.map(|o| &o.org_id);
+        let org_id = org.map(|o| o.id);
         let result = self
             .request(&user.user_id, org_id, policy, self.duration_seconds)?
             .send()

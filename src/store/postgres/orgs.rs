@@ -107,7 +107,13 @@ fn parse_org(r: &Row) -> Result<OrgRecord, StoreError> {
 
 async fn select_org(c: &ClientWrapper, issuer: &str, claim: &str) -> Result<Option<OrgRecord>, StoreError> {
     let stmt = c
-        .prepare_cached(&format!("SELECT {ORG_COLUMNS} FROM orgs WHERE issuer = $1 AND claim = $2"))
+        .prepare_cached(&format!(
+            "SELECT {ORG_COLUMNS} FROM orgs WHERE issuer = $1 AND claim = $2"
+        ))
         .await?;
-    c.query_opt(&stmt, &[&issuer, &claim]).await?.as_ref().map(parse_org).transpose()
+    c.query_opt(&stmt, &[&issuer, &claim])
+        .await?
+        .as_ref()
+        .map(parse_org)
+        .transpose()
 }

@@ -78,9 +78,22 @@ impl SqliteStore {
 }
 
 fn select_org(c: &Connection, issuer: &str, claim: &str) -> Result<Option<OrgRecord>, StoreError> {
-    type Raw = (String, String, String, String, u32, String, String, String, String, String);
+    type Raw = (
+        String,
+        String,
+        String,
+        String,
+        u32,
+        String,
+        String,
+        String,
+        String,
+        String,
+    );
     let raw: Option<Raw> = c
-        .prepare_cached(&format!("SELECT {ORG_COLUMNS} FROM orgs WHERE issuer = ?1 AND claim = ?2"))?
+        .prepare_cached(&format!(
+            "SELECT {ORG_COLUMNS} FROM orgs WHERE issuer = ?1 AND claim = ?2"
+        ))?
         .query_row([issuer, claim], |r| {
             Ok((
                 r.get(0)?,

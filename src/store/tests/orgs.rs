@@ -75,10 +75,16 @@ async fn a_bucket_mode_org_moves_from_pending_to_ready_and_a_prefix_mode_org_sta
         store.set_org_bucket(&id, &next, 1).await.unwrap();
         store.mark_org_ready(&id).await.unwrap();
         let ready = store.org_by_claim("https://i/", &c).await.unwrap().unwrap();
-        assert_eq!((ready.state, &ready.bucket, ready.candidate), (ProvisionState::Ready, &next, 1));
+        assert_eq!(
+            (ready.state, &ready.bucket, ready.candidate),
+            (ProvisionState::Ready, &next, 1)
+        );
         // A ready org's bucket is never moved.
         store.set_org_bucket(&id, &bucket, 2).await.unwrap();
-        assert_eq!(store.org_by_claim("https://i/", &c).await.unwrap().unwrap().bucket, next);
+        assert_eq!(
+            store.org_by_claim("https://i/", &c).await.unwrap().unwrap().bucket,
+            next
+        );
 
         let (pid, shared) = (OrgId::fresh().unwrap(), BucketName::parse("stsvend-shared").unwrap());
         let prefix = OrgPrefix::for_org("orgs", &pid).unwrap();

@@ -319,7 +319,10 @@ impl KeyCache {
             crate::runtime::clock::sleep_until(bounded).await;
         }
         for _ in 0..CUT_OFF_ATTEMPTS {
-            let credentials = self.sts.assume_role(user, org, template).await?;
+            let credentials = self
+                .sts
+                .assume_role(user, org.map(OrgRecord::context), template)
+                .await?;
             let issued = credentials.expiration - self.sts.session_duration();
             match user.revoked_before {
                 Some(cut_off) if issued < cut_off => {

@@ -55,7 +55,9 @@ pub enum VendError {
     #[error("audit write failed: {0}")]
     Audit(StoreError),
     /// An org template asked for with a token that names no organisation.
-    #[error("access `{0}` reaches your organisation's storage; sign in through your organisation (the token carries no organisation)")]
+    #[error(
+        "access `{0}` reaches your organisation's storage; sign in through your organisation (the token carries no organisation)"
+    )]
     OrgRequired(String),
     /// The token's organisation claim fails `orgs.id_pattern` (or holds characters outside
     /// printable ASCII): nothing is made or vended for it.
@@ -63,7 +65,9 @@ pub enum VendError {
     ClaimInvalid,
     /// The user's storage and their organisation's are laid out in different modes (one
     /// switched since): no variant of the org template covers both.
-    #[error("access `{0}` is not available: your storage and your organisation's are in different storage modes; contact the administrator")]
+    #[error(
+        "access `{0}` is not available: your storage and your organisation's are in different storage modes; contact the administrator"
+    )]
     OrgModeMismatch(String),
     /// Prefix mode: the user was disabled, deleted or revoked while these keys were being
     /// handed out; they are withheld (see [`Vend::still_current`]) and the next request gets

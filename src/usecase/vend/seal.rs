@@ -133,7 +133,10 @@ fn associated(to: &Binding<'_>, expiration: OffsetDateTime) -> Vec<u8> {
         aad.extend_from_slice(b"org");
         field(&mut aad, org.id.as_str().as_bytes());
         field(&mut aad, org.bucket.as_str().as_bytes());
-        field(&mut aad, org.prefix.map_or("", crate::identity::OrgPrefix::as_str).as_bytes());
+        field(
+            &mut aad,
+            org.prefix.map_or("", crate::identity::OrgPrefix::as_str).as_bytes(),
+        );
     }
     aad.extend_from_slice(&expiration.unix_timestamp().to_be_bytes());
     aad

@@ -90,7 +90,12 @@ async fn multipart(s3: &aws_sdk_s3::Client, at: &Space, name: &str) -> String {
 /// Every verb of the isolation cases against `target`, whose `secret.txt` exists; `home` is
 /// where the caller may write (the copy's destination). Outcomes by verb.
 async fn every_verb(s3: &aws_sdk_s3::Client, target: &Space, home: &Space) -> Vec<(&'static str, String)> {
-    let get = s3.get_object().bucket(&target.bucket).key(target.key("secret.txt")).send().await;
+    let get = s3
+        .get_object()
+        .bucket(&target.bucket)
+        .key(target.key("secret.txt"))
+        .send()
+        .await;
     let list = s3
         .list_objects_v2()
         .bucket(&target.bucket)
@@ -139,39 +144,86 @@ async fn two_orgs(app: &TestApp) -> (Vended, Vended, Vended, Vended) {
 
 async fn members_reach_their_org_and_no_other(app: &TestApp) {
     let (alice, dave, carol, bob) = two_orgs(app).await;
-    assert_eq!((alice.org_bucket.as_ref(), alice.org_prefix.as_ref()), (dave.org_bucket.as_ref(), dave.org_prefix.as_ref()));
-    assert_ne!((alice.org_bucket.as_ref(), alice.org_prefix.as_ref()), (bob.org_bucket.as_ref(), bob.org_prefix.as_ref()));
+    assert_eq!(
+        (alice.org_bucket.as_ref(), alice.org_prefix.as_ref()),
+        (dave.org_bucket.as_ref(), dave.org_prefix.as_ref())
+    );
+    assert_ne!(
+        (alice.org_bucket.as_ref(), alice.org_prefix.as_ref()),
+        (bob.org_bucket.as_ref(), bob.org_prefix.as_ref())
+    );
     let (a_s3, b_s3, c_s3, d_s3) = (user_s3(&alice), user_s3(&bob), user_s3(&carol), user_s3(&dave));
     let (org_a, org_b) = (Space::org(&alice), Space::org(&bob));
 
     // The control: everything works on one's own org storage and own storage.
     assert_eq!(put(&a_s3, &org_a, "secret.txt").await, "ok");
-    assert_all(&every_verb(&a_s3, &org_a, &Space::own(&alice)).await, true, "alice on org A");
+    assert_all(
+        &every_verb(&a_s3, &org_a, &Space::own(&alice)).await,
+        true,
+        "alice on org A",
+    );
     assert_eq!(put(&d_s3, &Space::own(&dave), "secret.txt").await, "ok");
-    assert_all(&every_verb(&d_s3, &Space::own(&dave), &Space::own(&dave)).await, true, "dave on his own");
+    assert_all(
+        &every_verb(&d_s3, &Space::own(&dave), &Space::own(&dave)).await,
+        true,
+        "dave on his own",
+    );
 
     // Org B's storage: every verb refused to a member of A, and the object is intact.
     assert_eq!(put(&b_s3, &org_b, "secret.txt").await, "ok");
-    assert_all(&every_verb(&a_s3, &org_b, &Space::own(&alice)).await, false, "alice on org B");
-    assert_all(&every_verb(&b_s3, &org_a, &Space::own(&bob)).await, false, "bob on org A");
+    assert_all(
+        &every_verb(&a_s3, &org_b, &Space::own(&alice)).await,
+        false,
+        "alice on org B",
+    );
+    assert_all(
+        &every_verb(&b_s3, &org_a, &Space::own(&bob)).await,
+        false,
+        "bob on org A",
+    );
     assert_eq!(
-        s3_code(&b_s3.get_object().bucket(&org_b.bucket).key(org_b.key("secret.txt")).send().await),
+        s3_code(
+            &b_s3
+                .get_object()
+                .bucket(&org_b.bucket)
+                .key(org_b.key("secret.txt"))
+                .send()
+                .await
+        ),
         "ok",
         "org B's object survived"
     );
 
     // Org mates: dave's own storage is his alone.
     assert_eq!(put(&d_s3, &Space::own(&dave), "secret.txt").await, "ok");
-    assert_all(&every_verb(&a_s3, &Space::own(&dave), &Space::own(&alice)).await, false, "alice on dave's own");
+    assert_all(
+        &every_verb(&a_s3, &Space::own(&dave), &Space::own(&alice)).await,
+        false,
+        "alice on dave's own",
+    );
 
     // team-read: carol reads and lists org A, and cannot write, delete or upload there.
     assert_eq!(put(&a_s3, &org_a, "secret.txt").await, "ok");
-    let get = c_s3.get_object().bucket(&org_a.bucket).key(org_a.key("secret.txt")).send().await;
+    let get = c_s3
+        .get_object()
+        .bucket(&org_a.bucket)
+        .key(org_a.key("secret.txt"))
+        .send()
+        .await;
     assert_eq!(s3_code(&get), "ok", "carol reads org A");
-    let list = c_s3.list_objects_v2().bucket(&org_a.bucket).prefix(&org_a.prefix).send().await;
+    let list = c_s3
+        .list_objects_v2()
+        .bucket(&org_a.bucket)
+        .prefix(&org_a.prefix)
+        .send()
+        .await;
     assert_eq!(s3_code(&list), "ok", "carol lists org A");
     assert_ne!(put(&c_s3, &org_a, "planted.txt").await, "ok", "carol puts into org A");
-    assert_ne!(multipart(&c_s3, &org_a, "big.bin").await, "ok", "carol uploads into org A");
+    assert_ne!(
+        multipart(&c_s3, &org_a, "big.bin").await,
+        "ok",
+        "carol uploads into org A"
+    );
     let copy_in = c_s3
         .copy_object()
         .bucket(&org_a.bucket)
@@ -180,9 +232,18 @@ async fn members_reach_their_org_and_no_other(app: &TestApp) {
         .send()
         .await;
     assert_ne!(s3_code(&copy_in), "ok", "carol copies into org A");
-    let delete = c_s3.delete_object().bucket(&org_a.bucket).key(org_a.key("secret.txt")).send().await;
+    let delete = c_s3
+        .delete_object()
+        .bucket(&org_a.bucket)
+        .key(org_a.key("secret.txt"))
+        .send()
+        .await;
     assert_ne!(s3_code(&delete), "ok", "carol deletes from org A");
-    assert_eq!(put(&c_s3, &Space::own(&carol), "mine.txt").await, "ok", "carol writes her own");
+    assert_eq!(
+        put(&c_s3, &Space::own(&carol), "mine.txt").await,
+        "ok",
+        "carol writes her own"
+    );
 }
 
 #[tokio::test]
@@ -208,17 +269,34 @@ async fn switching_orgs_ends_access_to_the_first_from_that_vend_on(app: &TestApp
 
     let in_b = vended(app, &writer(app, &sub, &b), TEAM_RW).await;
     assert_ne!(in_b.access_key_id, in_a.access_key_id, "a session made for org A");
-    assert_ne!((in_b.org_bucket.as_ref(), in_b.org_prefix.as_ref()), (in_a.org_bucket.as_ref(), in_a.org_prefix.as_ref()));
+    assert_ne!(
+        (in_b.org_bucket.as_ref(), in_b.org_prefix.as_ref()),
+        (in_a.org_bucket.as_ref(), in_a.org_prefix.as_ref())
+    );
     let b_s3 = user_s3(&in_b);
-    assert_all(&every_verb(&b_s3, &org_a, &Space::own(&in_b)).await, false, "org-B keys on org A");
-    assert_eq!(put(&b_s3, &Space::org(&in_b), "mine.txt").await, "ok", "org-B keys on org B");
+    assert_all(
+        &every_verb(&b_s3, &org_a, &Space::own(&in_b)).await,
+        false,
+        "org-B keys on org A",
+    );
+    assert_eq!(
+        put(&b_s3, &Space::org(&in_b), "mine.txt").await,
+        "ok",
+        "org-B keys on org B"
+    );
     // Their own storage is the same person's whichever org they sign in through.
-    assert_eq!((in_b.bucket.as_str(), in_b.prefix.as_str()), (in_a.bucket.as_str(), in_a.prefix.as_str()));
+    assert_eq!(
+        (in_b.bucket.as_str(), in_b.prefix.as_str()),
+        (in_a.bucket.as_str(), in_a.prefix.as_str())
+    );
 
     // Back in org A: the keys are org A's again, never org B's.
     let again = vended(app, &writer(app, &sub, &a), TEAM_RW).await;
     assert_ne!(again.access_key_id, in_b.access_key_id);
-    assert_eq!((again.org_bucket.as_ref(), again.org_prefix.as_ref()), (in_a.org_bucket.as_ref(), in_a.org_prefix.as_ref()));
+    assert_eq!(
+        (again.org_bucket.as_ref(), again.org_prefix.as_ref()),
+        (in_a.org_bucket.as_ref(), in_a.org_prefix.as_ref())
+    );
 }
 
 #[tokio::test]

@@ -40,12 +40,22 @@ pub fn token(app: &TestApp, sub: &str, org: Option<Value>, permissions: &[&str])
 
 /// A member of `org` who may write team files (and their own).
 pub fn writer(app: &TestApp, sub: &str, org: &str) -> String {
-    token(app, sub, Some(json!(org)), &["read:files", "write:files", "write:team-files"])
+    token(
+        app,
+        sub,
+        Some(json!(org)),
+        &["read:files", "write:files", "write:team-files"],
+    )
 }
 
 /// A member of `org` who may only read team files.
 pub fn reader(app: &TestApp, sub: &str, org: &str) -> String {
-    token(app, sub, Some(json!(org)), &["read:files", "write:files", "read:team-files"])
+    token(
+        app,
+        sub,
+        Some(json!(org)),
+        &["read:files", "write:files", "read:team-files"],
+    )
 }
 
 /// `POST /v1/credentials` for `access` with `token`: the status and the body as JSON.
@@ -80,18 +90,31 @@ pub async fn me_as(app: &TestApp, token: &str) -> Value {
 #[tokio::test]
 async fn a_team_vend_names_the_org_storage_and_me_names_the_org_by_its_internal_id() {
     let prefix = private_prefix();
-    let app = TestApp::spawn_with(with_orgs(Options::default().set("STSVEND_STORAGE__BUCKET_PREFIX", &prefix))).await;
+    let app = TestApp::spawn_with(with_orgs(
+        Options::default().set("STSVEND_STORAGE__BUCKET_PREFIX", &prefix),
+    ))
+    .await;
     let (org, sub) = (new_org(), unique_sub("alice"));
     let t = writer(&app, &sub, &org);
 
     let (status, personal) = vend_as(&app, &t, "read-write").await;
     assert_eq!(status, 200, "{personal}");
-    assert!(personal.get("OrgBucket").is_none() && personal.get("OrgPrefix").is_none(), "{personal}");
-    assert!(me_as(&app, &t).await.get("org").is_none(), "no org storage before a team vend");
+    assert!(
+        personal.get("OrgBucket").is_none() && personal.get("OrgPrefix").is_none(),
+        "{personal}"
+    );
+    assert!(
+        me_as(&app, &t).await.get("org").is_none(),
+        "no org storage before a team vend"
+    );
 
     let team = vended(&app, &t, TEAM_RW).await;
     let org_bucket = team.org_bucket.clone().expect("OrgBucket");
-    assert_eq!(team.org_prefix.as_deref(), Some(""), "bucket mode: the bucket is the org's own");
+    assert_eq!(
+        team.org_prefix.as_deref(),
+        Some(""),
+        "bucket mode: the bucket is the org's own"
+    );
     assert_ne!(org_bucket, team.bucket);
     assert!(org_bucket.starts_with(&format!("{prefix}-")), "{org_bucket}");
     assert!(!org_bucket.contains(&org[4..]), "the claim never names storage");
@@ -99,20 +122,39 @@ async fn a_team_vend_names_the_org_storage_and_me_names_the_org_by_its_internal_
     let me = me_as(&app, &t).await;
     let org_id = me["org"]["org_id"].as_str().unwrap().to_owned();
     assert_eq!(me["org"]["bucket"], org_bucket.as_str());
-    assert_eq!((me["org"]["mode"].as_str(), me["org"]["state"].as_str()), (Some("bucket"), Some("ready")));
-    assert!(org_id.starts_with('o') && org_id.len() == 27 && !org_id.contains(&org[4..]), "{org_id}");
+    assert_eq!(
+        (me["org"]["mode"].as_str(), me["org"]["state"].as_str()),
+        (Some("bucket"), Some("ready"))
+    );
+    assert!(
+        org_id.starts_with('o') && org_id.len() == 27 && !org_id.contains(&org[4..]),
+        "{org_id}"
+    );
     assert_eq!(
         app.state.store.orgs_of_key(&team.access_key_id).await.unwrap(),
         vec![Some(org_id)],
         "the audit row records the org"
     );
     assert_eq!(
-        app.state.store.orgs_of_key(&personal["AccessKeyId"].as_str().unwrap().to_owned()).await.unwrap(),
+        app.state
+            .store
+            .orgs_of_key(personal["AccessKeyId"].as_str().unwrap())
+            .await
+            .unwrap(),
         vec![None]
     );
     // The org's bucket is locked down and tagged with the org id like a user's.
-    let tags = service_s3().get_bucket_tagging().bucket(&org_bucket).send().await.unwrap();
-    assert!(tags.tag_set().iter().any(|t| t.key() == "stsvend-owner" && t.value() == me["org"]["org_id"]));
+    let tags = service_s3()
+        .get_bucket_tagging()
+        .bucket(&org_bucket)
+        .send()
+        .await
+        .unwrap();
+    assert!(
+        tags.tag_set()
+            .iter()
+            .any(|t| t.key() == "stsvend-owner" && t.value() == me["org"]["org_id"])
+    );
 }
 
 #[tokio::test]
@@ -137,7 +179,11 @@ async fn a_team_template_without_an_org_claim_is_refused_and_nothing_is_made() {
     let sub = unique_sub("loner");
     let t = token(&app, &sub, None, &["read:files", "write:files", "write:team-files"]);
     let (status, body) = vend_as(&app, &t, TEAM_RW).await;
-    assert_eq!((status, body["error"]["code"].as_str()), (403, Some("org_required")), "{body}");
+    assert_eq!(
+        (status, body["error"]["code"].as_str()),
+        (403, Some("org_required")),
+        "{body}"
+    );
     assert_eq!(app.users_in_db().await, 0, "no user row");
     assert_eq!(app.state.store.count_orgs().await.unwrap(), 0, "no org row");
     // A personal template still works for them.
@@ -149,7 +195,10 @@ async fn a_team_template_without_an_org_claim_is_refused_and_nothing_is_made() {
 #[tokio::test]
 async fn hostile_org_claims_are_refused_and_nothing_is_provisioned() {
     let prefix = private_prefix();
-    let app = TestApp::spawn_with(with_orgs(Options::default().set("STSVEND_STORAGE__BUCKET_PREFIX", &prefix))).await;
+    let app = TestApp::spawn_with(with_orgs(
+        Options::default().set("STSVEND_STORAGE__BUCKET_PREFIX", &prefix),
+    ))
+    .await;
     let hostile = [
         json!("*"),
         json!("../x"),
@@ -187,15 +236,24 @@ async fn hostile_org_claims_are_refused_and_nothing_is_provisioned() {
 #[tokio::test]
 async fn without_orgs_the_team_templates_are_unknown_and_org_claims_are_ignored() {
     let app = TestApp::spawn().await;
-    let t = token(&app, &unique_sub("plain"), Some(json!("../x")), &["read:files", "write:files", "write:team-files"]);
+    let t = token(
+        &app,
+        &unique_sub("plain"),
+        Some(json!("../x")),
+        &["read:files", "write:files", "write:team-files"],
+    );
     let (status, body) = vend_as(&app, &t, TEAM_RW).await;
-    assert_eq!((status, body["error"]["code"].as_str()), (400, Some("unknown_access")), "{body}");
+    assert_eq!(
+        (status, body["error"]["code"].as_str()),
+        (400, Some("unknown_access")),
+        "{body}"
+    );
     let (status, body) = vend_as(&app, &t, "read-write").await;
     assert_eq!(status, 200, "{body}");
     assert!(body.get("OrgBucket").is_none());
 }
 
-/// Clients learn the new fields from the OpenAPI document: optional, never required.
+/// Clients learn the new fields from the `OpenAPI` document: optional, never required.
 #[tokio::test]
 async fn the_openapi_document_lists_org_bucket_and_org_prefix_as_optional() {
     let app = TestApp::spawn().await;
@@ -211,8 +269,14 @@ async fn the_openapi_document_lists_org_bucket_and_org_prefix_as_optional() {
     let schema = &doc["components"]["schemas"]["CredentialsResponse"];
     for field in ["OrgBucket", "OrgPrefix"] {
         assert!(schema["properties"].get(field).is_some(), "{field}: {schema}");
-        assert!(!schema["required"].as_array().unwrap().contains(&json!(field)), "{field}");
+        assert!(
+            !schema["required"].as_array().unwrap().contains(&json!(field)),
+            "{field}"
+        );
     }
     let vend = doc["paths"]["/v1/credentials"]["post"]["responses"]["403"]["description"].to_string();
-    assert!(vend.contains("org_required") && vend.contains("claim_invalid"), "{vend}");
+    assert!(
+        vend.contains("org_required") && vend.contains("claim_invalid"),
+        "{vend}"
+    );
 }
