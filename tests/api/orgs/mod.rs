@@ -4,6 +4,7 @@
 
 mod fleet;
 mod isolation;
+mod provisioning;
 
 use serde_json::{Value, json};
 
