@@ -230,7 +230,7 @@ async fn probe_session(
         prefix: None,
         org: None,
     });
-    let out = super::assume_as(sts, policy, user, 900).await.ok()?;
+    let out = super::assume_as(sts, policy, user, None, 900).await.ok()?;
     let c = out.credentials?;
     let expiration = time::OffsetDateTime::from_unix_timestamp(c.expiration.secs()).ok()?;
     Credentials::new(&c.access_key_id, &c.secret_access_key, &c.session_token, expiration)

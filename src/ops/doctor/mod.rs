@@ -17,8 +17,8 @@ use crate::aws::UpstreamError;
 use crate::aws::gate::AwsGate;
 use crate::aws::sts::{PACKED_POLICY_TOO_LARGE, Sts};
 use crate::config::Config;
-use crate::identity::{BucketName, UserId, UserPrefix};
-use crate::policy::{ACCOUNT_CONDITION_KEY, MAX_POLICY_CHARS, PolicySet, RenderContext, unpinned_statements};
+use crate::identity::{BucketName, OrgId, OrgPrefix, UserId, UserPrefix};
+use crate::policy::{ACCOUNT_CONDITION_KEY, MAX_POLICY_CHARS, OrgContext, PolicySet, RenderContext, unpinned_statements};
 use crate::runtime::metrics::Metrics;
 use crate::store::Store;
 use account::{check_bucket_quota, check_first_login, check_role_pin};
@@ -234,12 +234,17 @@ fn check_templates(config: &Config) -> Result<(PolicySet, String), String> {
     let bucket = BucketName::fresh(&config.storage.bucket_prefix).map_err(|e| e.to_string())?;
     let account = config.aws.account_id();
     let prefix = UserPrefix::for_user(&config.storage.prefix_root, &ctx_user).map_err(|e| e.to_string())?;
+    let (org, org_bucket, org_prefix) = trial_org(config)?;
     let full = RenderContext {
         bucket: &bucket,
         user_id: &ctx_user,
         account_id: &account,
         prefix: Some(&prefix),
-        org: None,
+        org: Some(OrgContext {
+            id: &org,
+            bucket: &org_bucket,
+            prefix: Some(&org_prefix),
+        }),
     };
     let mut rendered = Vec::new();
     for template in set.all() {
@@ -322,15 +327,20 @@ async fn trial_assume(sts: &Sts, config: &Config, policies: &PolicySet, seconds:
     let bucket = BucketName::fresh(&config.storage.bucket_prefix).map_err(|e| e.to_string())?;
     let account = config.aws.account_id();
     let prefix = UserPrefix::for_user(&config.storage.prefix_root, &user).map_err(|e| e.to_string())?;
+    let (org, org_bucket, org_prefix) = trial_org(config)?;
     let ctx = RenderContext {
         bucket: &bucket,
         user_id: &user,
         account_id: &account,
         prefix: Some(&prefix),
-        org: None,
+        org: Some(OrgContext {
+            id: &org,
+            bucket: &org_bucket,
+            prefix: Some(&org_prefix),
+        }),
     };
     let (template, policy) = policies.longest(&ctx).ok_or("no template")?;
-    let out = assume_as(sts, policy, &user, seconds).await?;
+    let out = assume_as(sts, policy, &user, template.is_org().then_some(&org), seconds).await?;
     Ok(format!(
         "{} (the longest template, `{}`)",
         out.assumed_role_user
@@ -339,15 +349,24 @@ async fn trial_assume(sts: &Sts, config: &Config, policies: &PolicySet, seconds:
     ))
 }
 
-/// `AssumeRole` exactly as a vend sends it (`Sts::request`) for a made-up `user`, its failure
-/// told as doctor tells it: the likely cause named.
+/// A made-up organisation's storage, for rendering org templates as a team vend would.
+fn trial_org(config: &Config) -> Result<(OrgId, BucketName, OrgPrefix), String> {
+    let org = OrgId::fresh().map_err(|e| e.to_string())?;
+    let bucket = BucketName::fresh(&config.storage.bucket_prefix).map_err(|e| e.to_string())?;
+    let prefix = OrgPrefix::for_org(&config.storage.org_prefix_root, &org).map_err(|e| e.to_string())?;
+    Ok((org, bucket, prefix))
+}
+
+/// `AssumeRole` exactly as a vend sends it (`Sts::request`) for a made-up `user` (and org, for
+/// an org template), its failure told as doctor tells it: the likely cause named.
 pub(super) async fn assume_as(
     sts: &Sts,
     policy: String,
     user: &UserId,
+    org: Option<&OrgId>,
     seconds: i32,
 ) -> Result<aws_sdk_sts::operation::assume_role::AssumeRoleOutput, String> {
-    let request = sts.request(user, None, policy, seconds).map_err(|e| e.to_string())?;
+    let request = sts.request(user, org, policy, seconds).map_err(|e| e.to_string())?;
     request.send().await.map_err(|e| {
         let e = UpstreamError::classify("sts", "AssumeRole", &e);
         if e.is_rejected_with(PACKED_POLICY_TOO_LARGE) {
