@@ -18,7 +18,9 @@ use crate::aws::gate::AwsGate;
 use crate::aws::sts::{PACKED_POLICY_TOO_LARGE, Sts};
 use crate::config::Config;
 use crate::identity::{BucketName, OrgId, OrgPrefix, UserId, UserPrefix};
-use crate::policy::{ACCOUNT_CONDITION_KEY, MAX_POLICY_CHARS, OrgContext, PolicySet, RenderContext, unpinned_statements};
+use crate::policy::{
+    ACCOUNT_CONDITION_KEY, MAX_POLICY_CHARS, OrgContext, PolicySet, RenderContext, unpinned_statements,
+};
 use crate::runtime::metrics::Metrics;
 use crate::store::Store;
 use account::{check_bucket_quota, check_first_login, check_role_pin};
