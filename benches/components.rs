@@ -125,6 +125,7 @@ fn policy_rendering(c: &mut Criterion) {
         user_id: &user_id,
         account_id: &account_id,
         prefix: None,
+        org: None,
     };
     c.bench_function("policy/render_read_write", |b| {
         b.iter(|| template.render(black_box(&ctx)));
@@ -166,6 +167,7 @@ fn audit_row(user_id: &UserId) -> VendRecord {
         client_addr: Some("127.0.0.1".to_owned()),
         client_id: Some("bench-spa".to_owned()),
         from_cache: true,
+        org_id: None,
     }
 }
 

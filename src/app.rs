@@ -102,6 +102,7 @@ pub fn load_policies(config: &Config) -> Result<PolicySet, StartError> {
     PolicySet::for_config(
         &config.policies,
         config.storage.mode == crate::config::StorageMode::Prefix,
+        config.orgs.is_some(),
     )
     .map_err(StartError::Policies)
 }
@@ -167,7 +168,12 @@ impl UseCases {
         ));
         let sts = Sts::new(&sdk, &config.aws, Arc::clone(&gate));
         // Boxed: an SDK call held inline would make every caller's start-up future large.
-        let trial = Box::pin(sts.check_packing(&policies, &config.storage.bucket_prefix, &config.storage.prefix_root));
+        let trial = Box::pin(sts.check_packing(
+            &policies,
+            &config.storage.bucket_prefix,
+            &config.storage.prefix_root,
+            &config.storage.org_prefix_root,
+        ));
         if let Ok(tried) = tokio::time::timeout(Duration::from_secs(config.aws.call_timeout_seconds * 2), trial).await {
             tried?;
         } else {
@@ -259,7 +265,9 @@ impl Application {
         let jwks = Arc::new(JwksCache::from_config(&config.auth).with_metrics(Arc::clone(&metrics)));
         let refresher = jwks.spawn_refresher();
         let health = Health::new(Arc::clone(&database), Arc::clone(&jwks));
-        let verifier = Verifier::new(&config.auth, jwks).with_token_cache_capacity(config.cache.token_entries);
+        let verifier = Verifier::new(&config.auth, jwks)
+            .with_token_cache_capacity(config.cache.token_entries)
+            .with_orgs(config.orgs.as_ref());
         background.push(refresher);
 
         let (listener, port) = bind(config.server.bind)?;

@@ -8,7 +8,7 @@ use super::{StartError, UseCases};
 use crate::auth::Caller;
 use crate::aws::sts::Credentials;
 use crate::config::Config;
-use crate::identity::{BucketName, UserId};
+use crate::identity::{BucketName, TokenOrg, UserId};
 use crate::ops::selftest::{self, Deployment, Options, PROBE_ISSUER, PROBE_SUBJECT, Probe, Storage, Vended, Verb};
 use crate::usecase::Failure;
 use crate::usecase::admin::{MAX_PAGE, Revocation};
@@ -62,6 +62,7 @@ impl Live {
             client_id: Some(PROBE_CLIENT.to_owned()),
             machine: false,
             unmet_claim: None,
+            org: TokenOrg::None,
         }
     }
 }

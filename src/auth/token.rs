@@ -10,7 +10,7 @@ use serde::Deserialize;
 use super::token_cache::{self, TokenCache};
 use super::{AuthError, JwksCache, parse_algorithm};
 use crate::config::AuthConfig;
-use crate::identity::UserId;
+use crate::identity::{OrgClaim, TokenOrg, UserId};
 
 /// Tokens longer than this are refused before any parsing (Auth0 tokens are ~1 KiB).
 pub const MAX_TOKEN_BYTES: usize = 8 * 1024;
@@ -35,6 +35,8 @@ pub struct Caller {
     /// The first `auth.required_claims` entry the token does not carry with the required
     /// value, by name: such a caller gets no bucket and no keys.
     pub unmet_claim: Option<Box<str>>,
+    /// The token's organisation (`[orgs]`), checked against `orgs.id_pattern`.
+    pub org: TokenOrg,
 }
 
 impl Caller {
@@ -79,6 +81,8 @@ pub struct Verifier {
     max_lifetime: u64,
     leeway: u64,
     required_claims: Vec<(String, serde_json::Value)>,
+    /// `[orgs]`: the org claim's name and its compiled pattern.
+    orgs: Option<(String, regex_lite::Regex)>,
     verified: TokenCache,
 }
 
@@ -112,8 +116,17 @@ impl Verifier {
                 .iter()
                 .map(|(k, v)| (k.clone(), v.clone()))
                 .collect(),
+            orgs: None,
             verified: TokenCache::new(token_cache::DEFAULT_CAPACITY),
         }
+    }
+
+    /// Reads the organisation from claim `orgs.claim` (`[orgs]`); an invalid `id_pattern` was
+    /// refused at load, so `pattern` only fails on a config that skipped it (then: no orgs).
+    #[must_use]
+    pub fn with_orgs(mut self, orgs: Option<&crate::config::OrgsConfig>) -> Self {
+        self.orgs = orgs.and_then(|o| o.pattern().ok().map(|re| (o.claim.clone(), re)));
+        self
     }
 
     /// Keeps at most `capacity` verified tokens (0: verify every presentation in full).
@@ -242,8 +255,25 @@ impl Verifier {
             client_id: claims.azp,
             machine,
             unmet_claim,
+            org: self.org_of(&claims.other),
         };
         Ok((caller, exp))
+    }
+}
+
+impl Verifier {
+    /// The organisation a token's claims name, when `[orgs]` is on.
+    fn org_of(&self, claims: &serde_json::Map<String, serde_json::Value>) -> TokenOrg {
+        let Some((name, pattern)) = &self.orgs else {
+            return TokenOrg::None;
+        };
+        match claims.get(name) {
+            None | Some(serde_json::Value::Null) => TokenOrg::None,
+            Some(serde_json::Value::String(v)) => {
+                OrgClaim::parse(v, |v| pattern.is_match(v)).map_or(TokenOrg::Invalid, TokenOrg::Valid)
+            }
+            Some(_) => TokenOrg::Invalid,
+        }
     }
 }
 

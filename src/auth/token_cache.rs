@@ -95,6 +95,7 @@ mod tests {
             client_id: Some("spa".to_owned()),
             machine: false,
             unmet_claim: None,
+            org: crate::identity::TokenOrg::None,
         })
     }
 

@@ -126,6 +126,17 @@ impl Config {
         if let Err(e) = crate::identity::validate_prefix_root(&storage.prefix_root) {
             p.push(format!("storage.prefix_root: {e}"));
         }
+        if let Err(e) = crate::identity::validate_prefix_root(&storage.org_prefix_root) {
+            p.push(format!("storage.org_prefix_root: {e}"));
+        } else if crate::identity::prefix_roots_overlap(&storage.prefix_root, &storage.org_prefix_root) {
+            p.push(format!(
+                "storage.org_prefix_root: `{}` overlaps storage.prefix_root `{}`: organisations' prefixes would sit among users'",
+                storage.org_prefix_root, storage.prefix_root
+            ));
+        }
+        if let Some(orgs) = &self.orgs {
+            p.extend(orgs.problems(&RESERVED_CLAIMS));
+        }
         match (&storage.shared_bucket, storage.mode) {
             (None, super::StorageMode::Prefix) => {
                 p.push("storage.shared_bucket: required when storage.mode = \"prefix\"".to_owned());

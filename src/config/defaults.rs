@@ -61,6 +61,9 @@ pub fn policy_lease_seconds() -> u32 {
 pub fn prefix_root() -> String {
     "users".to_owned()
 }
+pub fn org_prefix_root() -> String {
+    "orgs".to_owned()
+}
 pub fn bucket_quota() -> u32 {
     10_000
 }

@@ -14,6 +14,7 @@ mod checks;
 mod database;
 mod defaults;
 mod env;
+mod orgs;
 mod presign;
 mod sealing;
 
@@ -22,13 +23,14 @@ pub use defaults::TOKEN_ENTRIES as DEFAULT_TOKEN_ENTRIES;
 pub use sealing::parse_sealing_keys;
 
 pub use database::DatabaseConfig;
+pub use orgs::OrgsConfig;
 pub use presign::PresignConfig;
 
 /// Prefix of environment overrides, e.g. `STSVEND_AWS__ROLE_ARN`.
 pub const ENV_PREFIX: &str = "STSVEND_";
 
-const SECTIONS: [&str; 10] = [
-    "server", "auth", "aws", "storage", "policies", "database", "limits", "admin", "cache", "presign",
+const SECTIONS: [&str; 11] = [
+    "server", "auth", "aws", "storage", "policies", "database", "limits", "admin", "cache", "presign", "orgs",
 ];
 
 /// `auth.jwks_refresh_seconds` range: a second (test stacks watching a key rotation) to a day.
@@ -56,6 +58,9 @@ pub struct Config {
     pub cache: CacheConfig,
     #[serde(default)]
     pub presign: PresignConfig,
+    /// Organisations; `None`: the feature is off.
+    #[serde(default)]
+    pub orgs: Option<OrgsConfig>,
 }
 
 /// How much the in-memory caches may hold. Beyond it, credentials are sealed and spilled to
@@ -295,6 +300,10 @@ pub struct StorageConfig {
     /// Prefix mode: each user's objects live under `<prefix_root>/<user id>/`.
     #[serde(default = "defaults::prefix_root")]
     pub prefix_root: String,
+    /// Prefix mode: each organisation's objects live under `<org_prefix_root>/<org id>/` of
+    /// the shared bucket (`[orgs]`). Must not overlap `prefix_root`.
+    #[serde(default = "defaults::org_prefix_root")]
+    pub org_prefix_root: String,
 }
 
 /// How a new user's storage is laid out.

@@ -39,6 +39,13 @@ pub struct CredentialsResponse {
     pub access: String,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub endpoint: Option<String>,
+    /// Org templates only: the organisation's bucket (the shared one in prefix mode).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub org_bucket: Option<String>,
+    /// Org templates only: where the organisation's objects go (empty when the bucket is the
+    /// organisation's own; `<org root>/<org id>/` in a shared bucket).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub org_prefix: Option<String>,
 }
 
 /// `GET /v1/credentials/container`: the AWS container-credentials format, so an SDK pointed
@@ -65,7 +72,7 @@ pub(super) struct ContainerQuery {
         (status = 200, description = "Keys scoped to the caller's bucket; the first five fields are the `credential_process` format", body = CredentialsResponse),
         (status = 400, description = "Malformed body or unknown access", body = super::error::ErrorBody),
         (status = 401, description = "Missing or invalid token", body = super::error::ErrorBody),
-        (status = 403, description = "Token lacks the scope for this access, or the user is disabled", body = super::error::ErrorBody),
+        (status = 403, description = "Token lacks the scope for this access, or the user is disabled; an org template asked for without an organisation in the token (`org_required`), or an organisation claim that fails `orgs.id_pattern` (`claim_invalid`)", body = super::error::ErrorBody),
         (status = 409, description = "The user's storage is a prefix and this access has no prefix-mode template (`access_unavailable_in_prefix_mode`)", body = super::error::ErrorBody),
         (status = 429, description = "Vend rate exceeded, or a first login beyond the new-user rate or daily limit (`rate_limited`, `provisioning_rate_limited`, `new_user_limit_reached`; Retry-After)", body = super::error::ErrorBody),
         (status = 503, description = "AWS, the issuer or the audit log unavailable (Retry-After)", body = super::error::ErrorBody),
@@ -101,7 +108,7 @@ pub async fn vend(
         (status = 200, description = "AWS container-credentials format", body = ContainerCredentials),
         (status = 400, description = "Unknown access or query", body = super::error::ErrorBody),
         (status = 401, description = "Missing or invalid token", body = super::error::ErrorBody),
-        (status = 403, description = "Token lacks the scope, or the user is disabled", body = super::error::ErrorBody),
+        (status = 403, description = "Token lacks the scope, or the user is disabled; `org_required`, `claim_invalid` as for POST /v1/credentials", body = super::error::ErrorBody),
         (status = 409, description = "The user's storage is a prefix and this access has no prefix-mode template (`access_unavailable_in_prefix_mode`)", body = super::error::ErrorBody),
         (status = 429, description = "Vend rate exceeded, or a first login beyond the new-user rate or daily limit (`rate_limited`, `provisioning_rate_limited`, `new_user_limit_reached`; Retry-After)", body = super::error::ErrorBody),
         (status = 503, description = "Upstream unavailable (Retry-After)", body = super::error::ErrorBody),
@@ -141,6 +148,8 @@ impl CredentialsResponse {
             region: h.user.region.clone(),
             access: h.template.access().to_owned(),
             endpoint: endpoint.map(str::to_owned),
+            org_bucket: h.org.as_ref().map(|o| o.bucket.to_string()),
+            org_prefix: h.org.as_ref().map(|o| o.key_prefix().to_owned()),
         }
     }
 }

@@ -20,6 +20,23 @@ pub struct Me {
     created_at: String,
     /// `pending`, `ready` or `disabled`.
     state: &'static str,
+    /// The caller's organisation, when the token names a valid one (`[orgs]`) and its storage
+    /// exists (the first vend of an org template makes it).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    org: Option<MeOrg>,
+}
+
+/// An organisation as `/v1/me` shows it: the internal id (never the claim) and its storage.
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct MeOrg {
+    org_id: String,
+    bucket: String,
+    /// `bucket` (the org's own) or `prefix` (a prefix of the shared bucket).
+    mode: &'static str,
+    /// Every key of the org's starts with it; empty in bucket mode.
+    prefix: String,
+    /// `pending` or `ready`.
+    state: &'static str,
 }
 
 #[utoipa::path(get, path = "/v1/me", tag = "credentials",
@@ -32,6 +49,7 @@ pub struct Me {
 #[tracing::instrument(skip_all, fields(user_id = %caller.user_id))]
 pub async fn me(Authenticated(caller): Authenticated, vend: web::Data<Vend>) -> Result<HttpResponse, ApiError> {
     let row = vend.mapping(&caller.user_id).await?;
+    let org = vend.org_mapping(&caller).await?;
     Ok(HttpResponse::Ok().json(Me {
         state: row.state_label(),
         user_id: row.user_id.to_string(),
@@ -40,5 +58,12 @@ pub async fn me(Authenticated(caller): Authenticated, vend: web::Data<Vend>) -> 
         prefix: row.key_prefix().to_owned(),
         region: row.region,
         created_at: format_time(row.created_at),
+        org: org.map(|o| MeOrg {
+            org_id: o.org_id.to_string(),
+            bucket: o.bucket.to_string(),
+            mode: if o.prefix.is_some() { "prefix" } else { "bucket" },
+            prefix: o.key_prefix().to_owned(),
+            state: o.state.as_str(),
+        }),
     }))
 }

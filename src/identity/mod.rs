@@ -9,10 +9,12 @@ use std::fmt;
 
 use sha2::{Digest, Sha256};
 
+mod org;
 mod prefix;
 mod revocation;
 mod template;
 
+pub use org::{MAX_ORG_CLAIM, OrgClaim, OrgId, OrgPrefix, TokenOrg, prefix_roots_overlap};
 pub use prefix::{MAX_PREFIX_ROOT, UserPrefix, validate_prefix_root};
 pub use revocation::PrefixRevocation;
 pub use template::TemplateId;
@@ -226,6 +228,10 @@ pub enum IdentityError {
     AccountId(String),
     #[error("`{0}` is not a user prefix (<root>/<user id>/)")]
     Prefix(String),
+    #[error("the organisation claim does not match orgs.id_pattern or holds characters outside printable ASCII")]
+    OrgClaim,
+    #[error("not an organisation id")]
+    OrgId,
 }
 
 #[cfg(test)]

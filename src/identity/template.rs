@@ -31,6 +31,21 @@ impl TemplateId {
         &self.digest
     }
 
+    /// The identity of this template's sessions for organisation `org`: the same name, with
+    /// a digest that also covers the org, so keys shared, leased and sealed for one
+    /// organisation are never found under another's.
+    #[must_use]
+    pub fn for_org(&self, org: &super::OrgId) -> Self {
+        let mut h = Sha256::new();
+        h.update(self.digest);
+        h.update(b"org");
+        h.update(org.as_str().as_bytes());
+        Self {
+            name: self.name.clone(),
+            digest: h.finalize().into(),
+        }
+    }
+
     /// A compact key for in-memory caches: 64 bits of a hash of the name and digest, so it
     /// stays with the template (not its position) when the folder changes.
     pub fn short(&self) -> u64 {
@@ -71,5 +86,13 @@ mod tests {
         assert_ne!(a.short(), edited.short());
         assert_ne!(a.short(), renamed.short());
         assert!(format!("{a:?}").starts_with("TemplateId(read-only@"), "{a:?}");
+        let (org_a, org_b) = (
+            super::super::OrgId::fresh().unwrap(),
+            super::super::OrgId::fresh().unwrap(),
+        );
+        assert_eq!(a.for_org(&org_a), a.for_org(&org_a));
+        assert_ne!(a.for_org(&org_a), a.for_org(&org_b));
+        assert_ne!(a.for_org(&org_a), a);
+        assert_eq!(a.for_org(&org_a).name(), "read-only");
     }
 }

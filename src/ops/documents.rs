@@ -9,8 +9,9 @@ use crate::policy::ACCOUNT_CONDITION_KEY;
 pub const PERMISSION_POLICY_NAME: &str = "stsvend-user-buckets";
 const POLICY_VERSION: &str = "2012-10-17";
 
-/// Who may assume the role: the service principal only. Tagging is limited to the one session
-/// tag stsvend sets, so the service cannot stamp sessions with other principal tags.
+/// Who may assume the role: the service principal only. Tagging is limited to the session
+/// tags stsvend sets (the user's, and the organisation's on team sessions), so the service
+/// cannot stamp sessions with other principal tags.
 pub fn trust_policy(principal_arn: &str, tag_key: &str) -> Value {
     json!({
         "Version": POLICY_VERSION,
@@ -26,7 +27,7 @@ pub fn trust_policy(principal_arn: &str, tag_key: &str) -> Value {
                 "Effect": "Allow",
                 "Principal": {"AWS": principal_arn},
                 "Action": "sts:TagSession",
-                "Condition": {"ForAllValues:StringEquals": {"aws:TagKeys": [tag_key]}}
+                "Condition": {"ForAllValues:StringEquals": {"aws:TagKeys": [tag_key, crate::aws::sts::ORG_TAG_KEY]}}
             }
         ]
     })

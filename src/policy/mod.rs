@@ -5,7 +5,9 @@
 //! (and must) use `{{prefix}}`. Placeholders
 //! (`{{bucket}}`, `{{user_id}}`, `{{account_id}}`, `{{prefix}}`) may only appear inside JSON string values: the template is
 //! parsed first and substitution happens on the parsed strings, so no value can change the
-//! policy's structure. Every template is trial-rendered at start-up with the longest names
+//! policy's structure. A template naming `{{org_bucket}}`, `{{org_prefix}}` or `{{org_id}}` is
+//! an org template: it also reaches the caller's organisation's storage (`[orgs]`); only
+//! prefix-mode variants use `{{org_prefix}}`. Every template is trial-rendered at start-up with the longest names
 //! stsvend can produce, and refused if it is invalid or exceeds STS's 2048-character limit.
 
 mod actions;
@@ -16,12 +18,23 @@ use std::path::{Path, PathBuf};
 use serde_json::Value;
 
 use crate::config::StorageMode;
-use crate::identity::{AccountId, BucketName, MAX_PREFIX_ROOT, TemplateId, UserId, UserPrefix};
+use crate::identity::{AccountId, BucketName, MAX_PREFIX_ROOT, OrgId, OrgPrefix, TemplateId, UserId, UserPrefix};
 
 /// STS rejects inline session policies longer than this (minified, in characters).
 pub const MAX_POLICY_CHARS: usize = 2048;
 
-const PLACEHOLDERS: [&str; 4] = ["bucket", "user_id", "account_id", "prefix"];
+const PLACEHOLDERS: [&str; 7] = [
+    "bucket",
+    "user_id",
+    "account_id",
+    "prefix",
+    "org_bucket",
+    "org_prefix",
+    "org_id",
+];
+
+/// The placeholders that make a template an org template.
+const ORG_PLACEHOLDERS: [&str; 3] = ["{{org_bucket}}", "{{org_prefix}}", "{{org_id}}"];
 
 /// File-name prefix of a template's prefix-mode variant: `prefix-read-write.json` serves
 /// `read-write` to users in prefix mode.
@@ -39,6 +52,17 @@ pub struct RenderContext<'a> {
     pub account_id: &'a AccountId,
     /// The user's prefix of the shared `bucket` (prefix mode only).
     pub prefix: Option<&'a UserPrefix>,
+    /// The caller's organisation's storage: org templates are rendered only with one.
+    pub org: Option<OrgContext<'a>>,
+}
+
+/// An organisation's storage, for `{{org_bucket}}`, `{{org_prefix}}` and `{{org_id}}`.
+#[derive(Clone, Copy)]
+pub struct OrgContext<'a> {
+    pub id: &'a OrgId,
+    pub bucket: &'a BucketName,
+    /// The org's prefix of the shared `bucket` (prefix mode only).
+    pub prefix: Option<&'a OrgPrefix>,
 }
 
 #[derive(Debug, Clone)]
@@ -50,6 +74,8 @@ pub struct Template {
     /// Name and digest of the body: what issued keys are shared, leased and sealed under.
     id: TemplateId,
     body: Value,
+    /// Names an org placeholder: needs the caller's organisation.
+    org: bool,
 }
 
 impl Template {
@@ -70,6 +96,11 @@ impl Template {
     /// The access this template grants: its name, without the prefix-mode variant's `prefix-`.
     pub fn access(&self) -> &str {
         self.name.strip_prefix(PREFIX_VARIANT).unwrap_or(&self.name)
+    }
+
+    /// True for an org template (it names `{{org_bucket}}`, `{{org_prefix}}` or `{{org_id}}`).
+    pub fn is_org(&self) -> bool {
+        self.org
     }
 
     /// True for a prefix-mode variant (`prefix-<access>`).
@@ -95,7 +126,14 @@ fn substitute(v: &mut Value, ctx: &RenderContext<'_>) {
                     .replace("{{account_id}}", ctx.account_id.as_str())
                     // Only prefix-mode variants hold it (checked at load), and they are
                     // rendered only for users with a prefix.
-                    .replace("{{prefix}}", ctx.prefix.map_or("", UserPrefix::as_str));
+                    .replace("{{prefix}}", ctx.prefix.map_or("", UserPrefix::as_str))
+                    // Only org templates hold these (checked at load), rendered only with an org.
+                    .replace("{{org_bucket}}", ctx.org.map_or("", |o| o.bucket.as_str()))
+                    .replace(
+                        "{{org_prefix}}",
+                        ctx.org.and_then(|o| o.prefix).map_or("", OrgPrefix::as_str),
+                    )
+                    .replace("{{org_id}}", ctx.org.map_or("", |o| o.id.as_str()));
             }
         }
         Value::Array(items) => items.iter_mut().for_each(|i| substitute(i, ctx)),
@@ -114,6 +152,10 @@ pub enum PolicyError {
     Missing(String),
     #[error("storage.mode = \"prefix\" needs a prefix-mode variant of `{0}`: {PREFIX_VARIANT}{0}.json")]
     MissingVariant(String),
+    #[error("`{0}` is an org template (it names {{{{org_*}}}}): configure [orgs] to grant it")]
+    OrgsOff(String),
+    #[error("policies.default `{0}` is an org template: the default must serve callers without an organisation")]
+    OrgDefault(String),
 }
 
 /// All templates, by access name.
@@ -193,10 +235,56 @@ impl PolicySet {
     /// checked; every template in the folder must say who may use it.
     /// With `prefix_mode` (new users get prefixes), every granted access needs its
     /// prefix-mode variant.
-    pub fn for_config(policies: &crate::config::PoliciesConfig, prefix_mode: bool) -> Result<Self, Vec<PolicyError>> {
+    /// Without `orgs` (`[orgs]` unset), org templates in the folder are left out (logged), and
+    /// a grant or default naming one is an error.
+    pub fn for_config(
+        policies: &crate::config::PoliciesConfig,
+        prefix_mode: bool,
+        orgs: bool,
+    ) -> Result<Self, Vec<PolicyError>> {
         let mut required: Vec<&str> = policies.grants.keys().map(String::as_str).collect();
         required.push(&policies.default);
-        let set = Self::load(&policies.dir, &required)?;
+        let mut set = Self::load(&policies.dir, &[])?;
+        let mut errors = Vec::new();
+        if !orgs {
+            let left_out: Vec<String> = set
+                .templates
+                .values()
+                .filter(|t| t.org)
+                .map(|t| t.name.clone())
+                .collect();
+            for name in &left_out {
+                set.templates.remove(name);
+            }
+            set.reindex();
+            if !left_out.is_empty() {
+                tracing::info!(templates = ?left_out, "org templates left out: [orgs] is not configured");
+            }
+            let refused = |n: &str| {
+                left_out
+                    .iter()
+                    .any(|l| l == n || l.strip_prefix(PREFIX_VARIANT) == Some(n))
+            };
+            errors.extend(
+                required
+                    .iter()
+                    .filter(|n| refused(n))
+                    .map(|n| PolicyError::OrgsOff((*n).to_owned())),
+            );
+            required.retain(|n| !refused(n));
+        }
+        errors.extend(
+            required
+                .iter()
+                .filter(|n| !set.templates.contains_key(**n))
+                .map(|n| PolicyError::Missing((*n).to_owned())),
+        );
+        if set.templates.get(&policies.default).is_some_and(|t| t.org) {
+            errors.push(PolicyError::OrgDefault(policies.default.clone()));
+        }
+        if !errors.is_empty() {
+            return Err(errors);
+        }
         let mut unbound: Vec<PolicyError> = set
             .templates
             .values()
@@ -217,6 +305,13 @@ impl PolicySet {
             );
         }
         if unbound.is_empty() { Ok(set) } else { Err(unbound) }
+    }
+
+    /// Numbers the templates in name order again, after some were left out.
+    fn reindex(&mut self) {
+        for (index, t) in self.templates.values_mut().enumerate() {
+            t.index = u8::try_from(index).unwrap_or(u8::MAX);
+        }
     }
 
     /// The template of access `name` (never a prefix-mode variant: those are chosen by
@@ -301,6 +396,19 @@ impl Template {
                 "{{{{prefix}}}} is only for prefix-mode templates (named {PREFIX_VARIANT}<access>.json)"
             ));
         }
+        let org = ORG_PLACEHOLDERS.iter().any(|p| text.contains(p));
+        let uses_org_prefix = text.contains("{{org_prefix}}");
+        if !variant && uses_org_prefix {
+            return Err(format!(
+                "{{{{org_prefix}}}} is only for prefix-mode templates (named {PREFIX_VARIANT}<access>.json)"
+            ));
+        }
+        if variant && text.contains("{{org_bucket}}") && !uses_org_prefix {
+            return Err(
+                "a prefix-mode template naming {{org_bucket}} (the shared bucket) must scope it with {{org_prefix}}"
+                    .to_owned(),
+            );
+        }
 
         // The digest is of the parsed document, so reformatting the file keeps its keys.
         let id = TemplateId::new(&name, body.to_string().as_bytes());
@@ -309,6 +417,7 @@ impl Template {
             index: 0,
             id,
             body,
+            org,
         };
         // Trial render with the longest names stsvend derives, so the size check is a bound.
         let user_id = UserId::derive("trial", "render");
@@ -316,11 +425,19 @@ impl Template {
         let bucket = BucketName::fresh(&longest_prefix).map_err(|e| e.to_string())?;
         let account_id = AccountId::parse("123456789012").map_err(|e| e.to_string())?;
         let prefix = UserPrefix::for_user(&"a".repeat(MAX_PREFIX_ROOT), &user_id).map_err(|e| e.to_string())?;
+        let org_id = OrgId::fresh().map_err(|e| e.to_string())?;
+        let org_bucket = BucketName::fresh(&longest_prefix).map_err(|e| e.to_string())?;
+        let org_prefix = OrgPrefix::for_org(&"a".repeat(MAX_PREFIX_ROOT), &org_id).map_err(|e| e.to_string())?;
         let rendered = template.render(&RenderContext {
             bucket: &bucket,
             user_id: &user_id,
             account_id: &account_id,
             prefix: variant.then_some(&prefix),
+            org: org.then_some(OrgContext {
+                id: &org_id,
+                bucket: &org_bucket,
+                prefix: variant.then_some(&org_prefix),
+            }),
         });
         if rendered.chars().count() > MAX_POLICY_CHARS {
             return Err(format!(
@@ -359,7 +476,7 @@ fn check_string(s: &str) -> Result<(), String> {
         let name = &after[..end];
         if !PLACEHOLDERS.contains(&name) {
             return Err(format!(
-                "unknown placeholder `{{{{{name}}}}}` (known: {{{{bucket}}}}, {{{{user_id}}}}, {{{{account_id}}}}, {{{{prefix}}}})"
+                "unknown placeholder `{{{{{name}}}}}` (known: {{{{bucket}}}}, {{{{user_id}}}}, {{{{account_id}}}}, {{{{prefix}}}}, {{{{org_bucket}}}}, {{{{org_prefix}}}}, {{{{org_id}}}})"
             ));
         }
         rest = &after[end + 2..];
@@ -400,5 +517,7 @@ pub fn unpinned_statements(doc: &Value, account: &AccountId) -> Vec<String> {
         .collect()
 }
 
+#[cfg(test)]
+mod org_tests;
 #[cfg(test)]
 mod tests;

@@ -14,6 +14,7 @@ fn substitutes_inside_strings_only() {
         user_id: &id,
         account_id: &AccountId::parse("123456789012").unwrap(),
         prefix: None,
+        org: None,
     });
     let v: Value = serde_json::from_str(&out).unwrap();
     assert_eq!(v["Statement"][0]["Resource"], format!("arn:aws:s3:::{b}/{id}/*"));
@@ -68,6 +69,9 @@ fn shipped_templates_pin_the_account() {
     let account = AccountId::parse("210987654321").unwrap();
     let id = UserId::derive("i", "s");
     let bucket = BucketName::fresh("stsvend").unwrap();
+    let org = crate::identity::OrgId::fresh().unwrap();
+    let org_bucket = BucketName::fresh("stsvend").unwrap();
+    let org_prefix = crate::identity::OrgPrefix::for_org("orgs", &org).unwrap();
     for name in set.names() {
         let prefix = UserPrefix::for_user("users", &id).unwrap();
         let t = set.templates.get(name).unwrap();
@@ -76,6 +80,11 @@ fn shipped_templates_pin_the_account() {
             user_id: &id,
             account_id: &account,
             prefix: t.is_prefix_variant().then_some(&prefix),
+            org: t.is_org().then_some(OrgContext {
+                id: &org,
+                bucket: &org_bucket,
+                prefix: t.is_prefix_variant().then_some(&org_prefix),
+            }),
         });
         let doc: Value = serde_json::from_str(&text).unwrap();
         assert!(doc["Statement"].as_array().is_some_and(|s| !s.is_empty()), "{name}");

@@ -6,8 +6,8 @@
 //! user id and counted (`stsvend_mapping_rejected_total{reason}`), never used.
 
 use crate::config::StorageConfig;
-use crate::identity::{BucketName, UserId, UserPrefix};
-use crate::store::UserRecord;
+use crate::identity::{BucketName, OrgPrefix, UserId, UserPrefix};
+use crate::store::{OrgRecord, UserRecord};
 
 /// Why a stored mapping was refused; the label of the metric.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -56,6 +56,8 @@ pub struct MappingRules {
     /// written in.
     shared: Option<BucketName>,
     prefix_root: String,
+    /// `storage.org_prefix_root`.
+    org_prefix_root: String,
 }
 
 impl MappingRules {
@@ -64,6 +66,7 @@ impl MappingRules {
             bucket_start: format!("{}-", storage.bucket_prefix),
             shared: storage.shared_bucket(),
             prefix_root: storage.prefix_root.clone(),
+            org_prefix_root: storage.org_prefix_root.clone(),
         }
     }
 
@@ -72,24 +75,49 @@ impl MappingRules {
         if UserId::derive(&row.issuer, &row.subject) != row.user_id {
             return Err(Violation::UserId);
         }
-        let managed = row
-            .bucket
+        let own = || {
+            UserPrefix::for_user(&self.prefix_root, &row.user_id)
+                .map(|p| p.as_str().to_owned())
+                .map_err(|_| Violation::Prefix)
+        };
+        self.check_storage(&row.bucket, row.prefix.as_ref().map(UserPrefix::as_str), own)
+    }
+
+    /// `Ok` when `row` is an organisation's mapping stsvend could have written under this
+    /// configuration: its own bucket under `storage.bucket_prefix`, or its own prefix (under
+    /// `storage.org_prefix_root`) of the shared bucket.
+    pub fn check_org(&self, row: &OrgRecord) -> Result<(), Violation> {
+        let own = || {
+            OrgPrefix::for_org(&self.org_prefix_root, &row.org_id)
+                .map(|p| p.as_str().to_owned())
+                .map_err(|_| Violation::Prefix)
+        };
+        self.check_storage(&row.bucket, row.prefix.as_ref().map(OrgPrefix::as_str), own)
+    }
+
+    /// The storage columns of a row whose own prefix (prefix mode) is `own()`.
+    fn check_storage(
+        &self,
+        bucket: &BucketName,
+        prefix: Option<&str>,
+        own: impl FnOnce() -> Result<String, Violation>,
+    ) -> Result<(), Violation> {
+        let managed = bucket
             .as_str()
             .strip_prefix(&self.bucket_start)
             .is_some_and(|rest| !rest.is_empty());
-        match &row.prefix {
-            None if self.shared.as_ref() == Some(&row.bucket) => Err(Violation::SharedBucket),
+        match prefix {
+            None if self.shared.as_ref() == Some(bucket) => Err(Violation::SharedBucket),
             None if !managed => Err(Violation::BucketPrefix),
             None => Ok(()),
             Some(prefix) => {
-                let own = UserPrefix::for_user(&self.prefix_root, &row.user_id).map_err(|_| Violation::Prefix)?;
-                if *prefix != own {
+                if prefix != own()? {
                     return Err(Violation::Prefix);
                 }
                 // Without a configured shared bucket (back in bucket mode), the bucket can only
                 // be held to the prefix every bucket of stsvend's has.
                 match &self.shared {
-                    Some(shared) if *shared != row.bucket => Err(Violation::PrefixBucket),
+                    Some(shared) if shared != bucket => Err(Violation::PrefixBucket),
                     None if !managed => Err(Violation::PrefixBucket),
                     _ => Ok(()),
                 }
@@ -112,6 +140,7 @@ mod tests {
             bucket_start: "stsvend-".to_owned(),
             shared: shared.map(|b| BucketName::parse(b).unwrap()),
             prefix_root: "users".to_owned(),
+            org_prefix_root: "orgs".to_owned(),
         }
     }
 
@@ -173,5 +202,50 @@ mod tests {
             Err(Violation::PrefixBucket),
             "without a shared bucket configured, a prefix row's bucket is still held to the prefix"
         );
+    }
+
+    fn org_row(bucket: &str, prefix: Option<&str>, id: crate::identity::OrgId) -> OrgRecord {
+        OrgRecord {
+            org_id: id,
+            issuer: ISS.to_owned(),
+            claim: "org_a".to_owned(),
+            bucket: BucketName::parse(bucket).unwrap(),
+            candidate: 0,
+            region: "us-east-1".to_owned(),
+            state: ProvisionState::Ready,
+            created_at: OffsetDateTime::UNIX_EPOCH,
+            prefix: prefix.map(|p| OrgPrefix::parse(p).unwrap()),
+        }
+    }
+
+    #[test]
+    fn org_rows_are_held_to_their_own_bucket_or_their_own_prefix_under_the_org_root() {
+        let id = crate::identity::OrgId::fresh().unwrap();
+        let other = crate::identity::OrgId::fresh().unwrap();
+        let r = rules(Some("stsvend-shared"));
+        assert_eq!(r.check_org(&org_row("stsvend-abc", None, id)), Ok(()));
+        assert_eq!(
+            r.check_org(&org_row("stsvend-shared", Some(&format!("orgs/{id}/")), id)),
+            Ok(())
+        );
+        let cases = [
+            (org_row("stsvend-shared", None, id), Violation::SharedBucket),
+            (org_row("payroll", None, id), Violation::BucketPrefix),
+            (
+                org_row("stsvend-shared", Some(&format!("orgs/{other}/")), id),
+                Violation::Prefix,
+            ),
+            (
+                org_row("stsvend-shared", Some(&format!("users/{id}/")), id),
+                Violation::Prefix,
+            ),
+            (
+                org_row("stsvend-abc", Some(&format!("orgs/{id}/")), id),
+                Violation::PrefixBucket,
+            ),
+        ];
+        for (row, why) in cases {
+            assert_eq!(r.check_org(&row), Err(why), "{row:?}");
+        }
     }
 }

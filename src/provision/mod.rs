@@ -7,8 +7,12 @@
 //! that the next request resumes; every step is idempotent. Concurrent first requests of one
 //! user share a single provisioning run (single flight through the mapping cache). A disabled
 //! user's row comes back as stored: nothing is provisioned for them.
+//!
+//! An organisation's storage (`org`) is made the same way, by the first member who asks for
+//! an org template: the same row-first steps, bucket-name loop and settings, owned by the org.
 
 mod mapping;
+mod org;
 
 use std::sync::Arc;
 
@@ -18,10 +22,10 @@ use quick_cache::sync::DefaultLifecycle;
 use crate::auth::Caller;
 use crate::aws::s3::{Buckets, Created};
 use crate::config::Config;
-use crate::identity::{BucketName, IdentityError, MAX_BUCKET_ATTEMPTS, UserId, UserPrefix};
+use crate::identity::{BucketName, IdentityError, MAX_BUCKET_ATTEMPTS, OrgClaim, OrgId, UserId, UserPrefix};
 use crate::runtime::cache::HotCache;
 use crate::runtime::metrics::Metrics;
-use crate::store::{Admission, NewUser, NewUserLimit, ProvisionState, Store, StoreError, UserRecord};
+use crate::store::{Admission, NewUser, NewUserLimit, OrgRecord, ProvisionState, Store, StoreError, UserRecord};
 use mapping::MappingRules;
 pub use mapping::Violation;
 
@@ -52,6 +56,17 @@ pub enum ProvisionError {
     /// The stored mapping disagrees with the configuration (`mapping`): refused, not vended.
     #[error("the stored mapping of user {user_id} is refused: {violation}")]
     Mapping { user_id: UserId, violation: Violation },
+    /// An organisation's stored mapping disagrees with the configuration: refused.
+    #[error("the stored mapping of organisation {org_id} is refused: {violation}")]
+    OrgMapping { org_id: OrgId, violation: Violation },
+}
+
+/// Whose storage a bucket is: the steps that name, create and configure it are the same for
+/// a user and an organisation.
+#[derive(Clone, Copy)]
+enum Owner<'a> {
+    User(&'a UserId),
+    Org(&'a OrgId),
 }
 
 #[derive(Clone)]
@@ -70,6 +85,10 @@ struct Inner {
     rules: MappingRules,
     ready: HotCache<UserId, Arc<UserRecord>, UnitWeighter, DefaultLifecycle<UserId, Arc<UserRecord>>>,
     metrics: Arc<Metrics>,
+    /// Ready organisations by claim value (one issuer per service).
+    orgs: HotCache<OrgClaim, Arc<OrgRecord>, UnitWeighter, DefaultLifecycle<OrgClaim, Arc<OrgRecord>>>,
+    /// `storage.org_prefix_root`: every org's prefix of the shared bucket hangs from it.
+    org_root: String,
     new_users: crate::runtime::limits::NewUserRate,
     /// `limits.new_users_per_day`, when one applies.
     daily: Option<NewUserLimit>,
@@ -98,6 +117,12 @@ impl Provisioner {
                     HotCache::new(items, n, UnitWeighter, DefaultLifecycle::default())
                 },
                 metrics,
+                orgs: {
+                    let n = config.cache.mapping_entries.max(1);
+                    let items = usize::try_from(n).unwrap_or(usize::MAX);
+                    HotCache::new(items, n, UnitWeighter, DefaultLifecycle::default())
+                },
+                org_root: storage.org_prefix_root.clone(),
                 new_users: crate::runtime::limits::NewUserRate::new(&config.limits),
                 daily: config
                     .new_users_per_day()
@@ -258,16 +283,46 @@ impl Inner {
         let mut row = row;
         // Each S3 step takes a slot of the global AWS gate (inside `buckets`): the keys asked
         // for meanwhile take a slot of their own without waiting on the bucket's settings.
+        self.create_bucket(Owner::User(&row.user_id), &mut row.bucket, &mut row.candidate)
+            .await?;
+        let configure = self.buckets.configure(&row.bucket, row.user_id.as_str());
+        let (configured, ()) = futures::join!(Box::pin(configure), meanwhile(row.clone()));
+        configured?;
+        self.store.mark_ready(&row.user_id).await?;
+        row.state = ProvisionState::Ready;
+        let metrics = &self.metrics;
+        metrics.provisioned.inc();
+        metrics.provision_seconds.observe(started.elapsed().as_secs_f64());
+        tracing::info!(user_id = %row.user_id, bucket = %row.bucket, elapsed_ms = started.elapsed().as_secs_f64() * 1000.0, "user provisioned");
+        Ok(row)
+    }
+
+    /// `CreateBucket` for `owner`'s pending row until a name is theirs: a name another
+    /// account holds (or S3 is busy with) is replaced by a fresh one, recorded before it is
+    /// tried, like the first.
+    async fn create_bucket(
+        &self,
+        owner: Owner<'_>,
+        bucket: &mut BucketName,
+        candidate: &mut u32,
+    ) -> Result<(), ProvisionError> {
         loop {
-            match self.buckets.create(&row.bucket).await? {
-                Created::Yes => break,
+            match self.buckets.create(bucket).await? {
+                Created::Yes => return Ok(()),
                 Created::QuotaExhausted => {
                     self.metrics.bucket_quota_exhausted.inc();
-                    tracing::error!(user_id = %row.user_id, "CreateBucket refused: the account's bucket quota is used up (TooManyBuckets)");
+                    match owner {
+                        Owner::User(user_id) => {
+                            tracing::error!(user_id = %user_id, "CreateBucket refused: the account's bucket quota is used up (TooManyBuckets)");
+                        }
+                        Owner::Org(org_id) => {
+                            tracing::error!(org_id = %org_id, "CreateBucket refused: the account's bucket quota is used up (TooManyBuckets)");
+                        }
+                    }
                     return Err(ProvisionError::BucketQuota);
                 }
                 taken @ (Created::TakenByOther | Created::Busy) => {
-                    let next = row.candidate + 1;
+                    let next = *candidate + 1;
                     if next >= MAX_BUCKET_ATTEMPTS {
                         return Err(ProvisionError::NamesExhausted(MAX_BUCKET_ATTEMPTS));
                     }
@@ -278,22 +333,20 @@ impl Inner {
                     } else {
                         "bucket name taken by another account"
                     };
-                    tracing::warn!(user_id = %row.user_id, taken = %row.bucket, next = %name, "{why}; trying a new name");
-                    self.store.set_bucket(&row.user_id, &name, next).await?;
-                    row.bucket = name;
-                    row.candidate = next;
+                    match owner {
+                        Owner::User(user_id) => {
+                            tracing::warn!(user_id = %user_id, taken = %bucket, next = %name, "{why}; trying a new name");
+                            self.store.set_bucket(user_id, &name, next).await?;
+                        }
+                        Owner::Org(org_id) => {
+                            tracing::warn!(org_id = %org_id, taken = %bucket, next = %name, "{why}; trying a new name");
+                            self.store.set_org_bucket(org_id, &name, next).await?;
+                        }
+                    }
+                    *bucket = name;
+                    *candidate = next;
                 }
             }
         }
-        let configure = self.buckets.configure(&row.bucket, &row.user_id);
-        let (configured, ()) = futures::join!(Box::pin(configure), meanwhile(row.clone()));
-        configured?;
-        self.store.mark_ready(&row.user_id).await?;
-        row.state = ProvisionState::Ready;
-        let metrics = &self.metrics;
-        metrics.provisioned.inc();
-        metrics.provision_seconds.observe(started.elapsed().as_secs_f64());
-        tracing::info!(user_id = %row.user_id, bucket = %row.bucket, elapsed_ms = started.elapsed().as_secs_f64() * 1000.0, "user provisioned");
-        Ok(row)
     }
 }

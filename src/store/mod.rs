@@ -125,6 +125,8 @@ pub struct VendRecord {
     pub client_addr: Option<String>,
     pub client_id: Option<String>,
     pub from_cache: bool,
+    /// The organisation whose storage the keys reach (org templates).
+    pub org_id: Option<crate::identity::OrgId>,
 }
 
 /// A page of users for the admin API, in user-id order.
@@ -246,6 +248,10 @@ macro_rules! on_backend {
         }
     };
 }
+
+// After the macro, which it uses.
+mod orgs;
+pub use orgs::{NewOrg, OrgRecord};
 
 impl Store {
     /// Opens (creating if needed) the embedded `SQLite` database at `path` and brings its

@@ -24,6 +24,7 @@ mod metrics;
 mod oidc;
 mod openapi;
 mod ops;
+mod orgs;
 mod pg;
 mod prefix;
 mod presign;

@@ -9,14 +9,14 @@ use aws_sdk_s3::types::{
 
 use super::{Buckets, Created, failed};
 use crate::aws::{Error, Service};
-use crate::identity::{BucketName, UserId};
+use crate::identity::BucketName;
 
 /// S3's answer to `CreateBucket` once the account holds as many buckets as its quota allows.
 const TOO_MANY_BUCKETS: &str = "TooManyBuckets";
 /// S3's answer to `CreateBucket` while another operation on that name is in progress.
 const OPERATION_ABORTED: &str = "OperationAborted";
 
-/// Tag key naming the user a bucket belongs to.
+/// Tag key naming the user (or organisation) a bucket belongs to.
 pub(super) const OWNER_TAG: &str = "stsvend-owner";
 
 /// Headers browsers must be able to read for uploads: `ETag` for multipart completion, plus the
@@ -78,7 +78,7 @@ impl Buckets {
     /// marks the user ready after this returns), and each is idempotent, so a crash or a
     /// failure part-way is repaired by the next attempt.
     #[tracing::instrument(skip(self, owner), fields(bucket = %bucket))]
-    pub async fn configure(&self, bucket: &BucketName, owner: &UserId) -> Result<(), Error> {
+    pub async fn configure(&self, bucket: &BucketName, owner: &str) -> Result<(), Error> {
         let _slot = self.gate.call(Service::S3).await?;
         // Boxed: five SDK calls in flight at once would make this future (and every caller's)
         // tens of kilobytes.
@@ -197,13 +197,13 @@ impl Buckets {
         Ok(())
     }
 
-    async fn tag_owner(&self, bucket: &BucketName, owner: &UserId) -> Result<(), Error> {
+    async fn tag_owner(&self, bucket: &BucketName, owner: &str) -> Result<(), Error> {
         self.s3
             .put_bucket_tagging()
             .bucket(bucket.as_str())
             .tagging(
                 Tagging::builder()
-                    .tag_set(Tag::builder().key(OWNER_TAG).value(owner.as_str()).build()?)
+                    .tag_set(Tag::builder().key(OWNER_TAG).value(owner).build()?)
                     .tag_set(Tag::builder().key("managed-by").value("stsvend").build()?)
                     .build()?,
             )

@@ -16,8 +16,8 @@ use super::calls::{ANSWERS, CallMetrics, RetryCounter};
 use super::gate::AwsGate;
 use super::{Error, Sdk, Service};
 use crate::config::AwsConfig;
-use crate::identity::{AccountId, BucketName, UserId, UserPrefix};
-use crate::policy::{PolicySet, RenderContext, Template};
+use crate::identity::{AccountId, BucketName, OrgId, OrgPrefix, UserId, UserPrefix};
+use crate::policy::{OrgContext, PolicySet, RenderContext, Template};
 use crate::runtime::metrics::Metrics;
 
 pub use chaining::{ROLE_CHAINING_CAP, chaining_refused, is_chaining_refusal};
@@ -33,6 +33,10 @@ pub enum TrialRefused {
     #[error("{0}")]
     RoleChaining(String),
 }
+
+/// Session tag carrying the organisation's internal id on org-template sessions, so bucket
+/// policies can target an organisation's sessions (`aws:PrincipalTag/stsvend-org`).
+pub const ORG_TAG_KEY: &str = "stsvend-org";
 
 /// STS's answer when a session policy and its tags pack beyond its limit.
 pub const PACKED_POLICY_TOO_LARGE: &str = "PackedPolicyTooLarge";
@@ -111,28 +115,36 @@ impl Sts {
     }
 
     /// The `AssumeRole` request a vend sends, for `user`: `policy` as the session policy, the
-    /// user id as session tag, session name and source identity, `seconds` long. The start-up
-    /// trial and `doctor` send exactly this too.
+    /// user id as session tag, session name and source identity, `seconds` long; for an org
+    /// template the org's internal id as the `stsvend-org` tag as well. The start-up trial and
+    /// `doctor` send exactly this too.
     fn request(
         &self,
         client: &aws_sdk_sts::Client,
         user: &UserId,
+        org: Option<&OrgId>,
         policy: String,
         seconds: i32,
     ) -> Result<aws_sdk_sts::operation::assume_role::builders::AssumeRoleFluentBuilder, Error> {
-        let tag = Tag::builder()
-            .key(&self.tag_key)
-            .value(user.as_str())
-            .build()
-            .map_err(|e| Error::build(Service::Sts, e))?;
-        Ok(client
+        let tag = |key: &str, value: &str| {
+            Tag::builder()
+                .key(key)
+                .value(value)
+                .build()
+                .map_err(|e| Error::build(Service::Sts, e))
+        };
+        let mut request = client
             .assume_role()
             .role_arn(&self.role_arn)
             .role_session_name(user.role_session_name().as_str())
             .source_identity(user.source_identity().as_str())
             .policy(policy)
             .duration_seconds(seconds)
-            .tags(tag))
+            .tags(tag(&self.tag_key, user.as_str())?);
+        if let Some(org) = org {
+            request = request.tags(tag(ORG_TAG_KEY, org.as_str())?);
+        }
+        Ok(request)
     }
 
     /// The role sessions are assumed from.
@@ -140,8 +152,8 @@ impl Sts {
         &self.role_arn
     }
 
-    /// A trial `AssumeRole` at start-up with the longest template and the session tag, for a
-    /// made-up user: STS packs the two, and a pack too large (`PackedPolicyTooLarge`) would
+    /// A trial `AssumeRole` at start-up with the longest template and the session tags (the
+    /// org's too: org templates are rendered for a made-up org), for a made-up user: STS packs the two, and a pack too large (`PackedPolicyTooLarge`) would
     /// fail every vend. Any other failure is only logged (AWS may be down; vends will tell).
     /// Not counted in the metrics; the keys are dropped.
     pub async fn check_packing(
@@ -149,20 +161,33 @@ impl Sts {
         policies: &PolicySet,
         bucket_prefix: &str,
         prefix_root: &str,
+        org_prefix_root: &str,
     ) -> Result<(), TrialRefused> {
+        let refused = |e: String| TrialRefused::TooLarge(e);
         let user = UserId::derive("stsvend", "start-up-trial");
-        let bucket = BucketName::fresh(bucket_prefix).map_err(|e| TrialRefused::TooLarge(e.to_string()))?;
-        let prefix = UserPrefix::for_user(prefix_root, &user).map_err(|e| TrialRefused::TooLarge(e.to_string()))?;
+        let bucket = BucketName::fresh(bucket_prefix).map_err(|e| refused(e.to_string()))?;
+        let prefix = UserPrefix::for_user(prefix_root, &user).map_err(|e| refused(e.to_string()))?;
+        let org = OrgId::fresh().map_err(|e| refused(e.to_string()))?;
+        let org_bucket = BucketName::fresh(bucket_prefix).map_err(|e| refused(e.to_string()))?;
+        let org_prefix = OrgPrefix::for_org(org_prefix_root, &org).map_err(|e| refused(e.to_string()))?;
         let ctx = RenderContext {
             bucket: &bucket,
             user_id: &user,
             account_id: &self.account_id,
             prefix: Some(&prefix),
+            org: Some(OrgContext {
+                id: &org,
+                bucket: &org_bucket,
+                prefix: Some(&org_prefix),
+            }),
         };
         let Some((template, policy)) = policies.longest(&ctx) else {
             return Ok(());
         };
-        match self.trial(&user, policy, self.duration_seconds).await {
+        match self
+            .trial(&user, template.is_org().then_some(&org), policy, self.duration_seconds)
+            .await
+        {
             Ok(_) => Ok(()),
             Err(e) if e.code() == Some(PACKED_POLICY_TOO_LARGE) => Err(TrialRefused::TooLarge(format!(
                 "template `{}` and the session tag are too large for STS once packed ({e}); shorten the template",
@@ -180,10 +205,16 @@ impl Sts {
 
     /// `AssumeRole` exactly as a vend sends it, for a made-up `user` with `policy` as the
     /// session policy, not counted with the vends' calls (start-up, `doctor`).
-    pub async fn trial(&self, user: &UserId, policy: String, seconds: i32) -> Result<Trial, Error> {
+    pub async fn trial(
+        &self,
+        user: &UserId,
+        org: Option<&OrgId>,
+        policy: String,
+        seconds: i32,
+    ) -> Result<Trial, Error> {
         let _slot = self.gate.assume_role().await?;
         let out = self
-            .request(&self.trial_client, user, policy, seconds)?
+            .request(&self.trial_client, user, org, policy, seconds)?
             .send()
             .await
             .map_err(failed)?;
@@ -225,19 +256,32 @@ impl Sts {
         }
     }
 
-    /// Fresh keys for `who` under `template`: the template rendered for the user's storage as
-    /// the session policy, the user id as session tag, session name and source identity.
+    /// Fresh keys for `who` under `template`: the template rendered for the user's storage (and
+    /// `org`'s, for an org template) as the session policy, the user id as session tag, session
+    /// name and source identity, and the org id as the `stsvend-org` tag.
     #[tracing::instrument(level = "debug", skip_all, fields(user_id = %who.user_id, access = template.name()))]
-    pub async fn assume_role(&self, who: Grantee<'_>, template: &Template) -> Result<Credentials, Error> {
+    pub async fn assume_role(
+        &self,
+        who: Grantee<'_>,
+        org: Option<OrgContext<'_>>,
+        template: &Template,
+    ) -> Result<Credentials, Error> {
         let _slot = self.gate.assume_role().await?;
         let policy = template.render(&RenderContext {
             bucket: who.bucket,
             user_id: who.user_id,
             account_id: &self.account_id,
             prefix: who.prefix,
+            org,
         });
         let out = self
-            .request(&self.client, who.user_id, policy, self.duration_seconds)?
+            .request(
+                &self.client,
+                who.user_id,
+                org.map(|o| o.id),
+                policy,
+                self.duration_seconds,
+            )?
             .send()
             .await
             .map_err(failed)?;
@@ -249,6 +293,7 @@ impl Sts {
         tracing::info!(
             user_id = %who.user_id,
             access = template.name(),
+            org_id = org.map(|o| o.id.as_str()),
             access_key_id = %c.access_key_id,
             expiration = %expiration,
             "assumed role"

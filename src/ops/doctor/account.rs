@@ -160,7 +160,7 @@ pub(super) async fn check_first_login(
     }
     let steps = async {
         buckets
-            .configure(&bucket, &user)
+            .configure(&bucket, user.as_str())
             .await
             .map_err(|e| refused("a bucket setting", &e))?;
         let session = match policies {
@@ -215,8 +215,9 @@ async fn probe_session(
         user_id: user,
         account_id: &config.aws.account_id(),
         prefix: None,
+        org: None,
     });
-    super::assume_as(sts, policy, user, 900).await.ok()?.credentials
+    super::assume_as(sts, policy, user, None, 900).await.ok()?.credentials
 }
 
 #[cfg(test)]

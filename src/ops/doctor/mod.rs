@@ -19,8 +19,10 @@ use crate::aws::iam::Iam;
 use crate::aws::s3::Buckets;
 use crate::aws::sts::{PACKED_POLICY_TOO_LARGE, ROLE_CHAINING_CAP, Sts, Trial, chaining_refused};
 use crate::config::Config;
-use crate::identity::{BucketName, UserId, UserPrefix};
-use crate::policy::{ACCOUNT_CONDITION_KEY, MAX_POLICY_CHARS, PolicySet, RenderContext, unpinned_statements};
+use crate::identity::{BucketName, OrgId, OrgPrefix, UserId, UserPrefix};
+use crate::policy::{
+    ACCOUNT_CONDITION_KEY, MAX_POLICY_CHARS, OrgContext, PolicySet, RenderContext, unpinned_statements,
+};
 use crate::store::Store;
 use account::{check_bucket_quota, check_first_login, check_role_pin};
 use mappings::check_mappings;
@@ -215,17 +217,24 @@ fn check_templates(config: &Config) -> Result<(PolicySet, String), String> {
     let set = PolicySet::for_config(
         &config.policies,
         config.storage.mode == crate::config::StorageMode::Prefix,
+        config.orgs.is_some(),
     )
     .map_err(|errors| errors.iter().map(ToString::to_string).collect::<Vec<_>>().join("; "))?;
     let ctx_user = UserId::derive("doctor", "trial");
     let bucket = BucketName::fresh(&config.storage.bucket_prefix).map_err(|e| e.to_string())?;
     let account = config.aws.account_id();
     let prefix = UserPrefix::for_user(&config.storage.prefix_root, &ctx_user).map_err(|e| e.to_string())?;
+    let (org, org_bucket, org_prefix) = trial_org(config)?;
     let full = RenderContext {
         bucket: &bucket,
         user_id: &ctx_user,
         account_id: &account,
         prefix: Some(&prefix),
+        org: Some(OrgContext {
+            id: &org,
+            bucket: &org_bucket,
+            prefix: Some(&org_prefix),
+        }),
     };
     let mut rendered = Vec::new();
     for template in set.all() {
@@ -308,14 +317,20 @@ async fn trial_assume(sts: &Sts, config: &Config, policies: &PolicySet, seconds:
     let bucket = BucketName::fresh(&config.storage.bucket_prefix).map_err(|e| e.to_string())?;
     let account = config.aws.account_id();
     let prefix = UserPrefix::for_user(&config.storage.prefix_root, &user).map_err(|e| e.to_string())?;
+    let (org, org_bucket, org_prefix) = trial_org(config)?;
     let ctx = RenderContext {
         bucket: &bucket,
         user_id: &user,
         account_id: &account,
         prefix: Some(&prefix),
+        org: Some(OrgContext {
+            id: &org,
+            bucket: &org_bucket,
+            prefix: Some(&org_prefix),
+        }),
     };
     let (template, policy) = policies.longest(&ctx).ok_or("no template")?;
-    let out = assume_as(sts, policy, &user, seconds).await?;
+    let out = assume_as(sts, policy, &user, template.is_org().then_some(&org), seconds).await?;
     Ok(format!(
         "{} (the longest template, `{}`)",
         out.session_arn.unwrap_or_else(|| sts.role_arn().to_owned()),
@@ -323,10 +338,24 @@ async fn trial_assume(sts: &Sts, config: &Config, policies: &PolicySet, seconds:
     ))
 }
 
-/// `AssumeRole` exactly as a vend sends it (`Sts::trial`) for a made-up `user`, its failure
-/// told as doctor tells it: the likely cause named.
-pub(super) async fn assume_as(sts: &Sts, policy: String, user: &UserId, seconds: i32) -> Result<Trial, String> {
-    sts.trial(user, policy, seconds).await.map_err(|e| {
+/// A made-up organisation's storage, for rendering org templates as a team vend would.
+fn trial_org(config: &Config) -> Result<(OrgId, BucketName, OrgPrefix), String> {
+    let org = OrgId::fresh().map_err(|e| e.to_string())?;
+    let bucket = BucketName::fresh(&config.storage.bucket_prefix).map_err(|e| e.to_string())?;
+    let prefix = OrgPrefix::for_org(&config.storage.org_prefix_root, &org).map_err(|e| e.to_string())?;
+    Ok((org, bucket, prefix))
+}
+
+/// `AssumeRole` exactly as a vend sends it (`Sts::trial`) for a made-up `user` (and org, for
+/// an org template), its failure told as doctor tells it: the likely cause named.
+pub(super) async fn assume_as(
+    sts: &Sts,
+    policy: String,
+    user: &UserId,
+    org: Option<&OrgId>,
+    seconds: i32,
+) -> Result<Trial, String> {
+    sts.trial(user, org, policy, seconds).await.map_err(|e| {
         if e.code() == Some(PACKED_POLICY_TOO_LARGE) {
             format!("{e}: the session policy and the session tag pack beyond STS's limit; shorten the longest template")
         } else if e.is_denied() {

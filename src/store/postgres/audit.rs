@@ -17,8 +17,8 @@ impl PgStore {
         let c = self.client().await?;
         let stmt = c
             .prepare_cached(
-                "INSERT INTO vend_audit (user_id, access_key_id, template, expiration, vended_at, client_addr, client_id, from_cache)
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING id",
+                "INSERT INTO vend_audit (user_id, access_key_id, template, expiration, vended_at, client_addr, client_id, from_cache, org_id)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING id",
             )
             .await?;
         let row = c
@@ -33,6 +33,7 @@ impl PgStore {
                     &v.client_addr,
                     &v.client_id,
                     &v.from_cache,
+                    &v.org_id.as_ref().map(crate::identity::OrgId::as_str),
                 ],
             )
             .await?;

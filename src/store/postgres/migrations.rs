@@ -185,6 +185,28 @@ CREATE TABLE shared_policies (
 );
 "#,
     ),
+    (
+        7,
+        "organisations: (issuer, org claim) -> internal org id and storage; the org id on vend-audit rows",
+        r#"
+CREATE TABLE orgs (
+    org_id      TEXT COLLATE "C" PRIMARY KEY,
+    issuer      TEXT NOT NULL,
+    claim       TEXT NOT NULL,
+    bucket      TEXT COLLATE "C" NOT NULL,
+    candidate   BIGINT NOT NULL DEFAULT 0,
+    region      TEXT NOT NULL,
+    state       TEXT NOT NULL CHECK (state IN ('pending', 'ready')),
+    mode        TEXT NOT NULL CHECK (mode IN ('bucket', 'prefix')),
+    prefix      TEXT COLLATE "C" NOT NULL DEFAULT '',
+    created_at  TEXT COLLATE "C" NOT NULL,
+    updated_at  TEXT COLLATE "C" NOT NULL,
+    UNIQUE (issuer, claim),
+    UNIQUE (bucket, prefix)
+);
+ALTER TABLE vend_audit ADD COLUMN org_id TEXT COLLATE "C";
+"#,
+    ),
 ];
 
 /// Applies every migration the database has not recorded yet.

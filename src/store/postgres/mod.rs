@@ -12,6 +12,7 @@ mod audit;
 mod changes;
 mod counts;
 mod migrations;
+mod orgs;
 mod presign;
 mod revocations;
 mod shared_policies;

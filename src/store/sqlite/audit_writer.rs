@@ -177,8 +177,8 @@ fn write_batch(conn: &mut Connection, batch: &[Pending], counts: &[Counts]) -> R
     let mut ids = Vec::with_capacity(batch.len());
     {
         let mut stmt = tx.prepare_cached(
-            "INSERT INTO vend_audit (user_id, access_key_id, template, expiration, vended_at, client_addr, client_id, from_cache)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+            "INSERT INTO vend_audit (user_id, access_key_id, template, expiration, vended_at, client_addr, client_id, from_cache, org_id)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
         )?;
         for Pending { row: v, .. } in batch {
             stmt.execute(params![
@@ -190,6 +190,7 @@ fn write_batch(conn: &mut Connection, batch: &[Pending], counts: &[Counts]) -> R
                 v.client_addr,
                 v.client_id,
                 v.from_cache,
+                v.org_id.as_ref().map(crate::identity::OrgId::as_str),
             ])?;
             ids.push(tx.last_insert_rowid());
         }
@@ -223,6 +224,7 @@ mod tests {
             client_addr: None,
             client_id: None,
             from_cache: true,
+            org_id: None,
         }
     }
 

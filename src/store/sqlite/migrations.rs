@@ -241,6 +241,30 @@ CREATE TABLE shared_policies (
 ) STRICT, WITHOUT ROWID;
 ",
     ),
+    // 12: organisations. One row per (issuer, org claim value): the internal id drawn at the
+    // org's first vend, and its storage (a bucket of its own, or a prefix of the shared one),
+    // written pending before the bucket exists like a user's. Vend-audit rows of org
+    // templates record the org id.
+    M::up(
+        r"
+CREATE TABLE orgs (
+    org_id      TEXT PRIMARY KEY,
+    issuer      TEXT NOT NULL,
+    claim       TEXT NOT NULL,
+    bucket      TEXT NOT NULL,
+    candidate   INTEGER NOT NULL DEFAULT 0,
+    region      TEXT NOT NULL,
+    state       TEXT NOT NULL CHECK (state IN ('pending', 'ready')),
+    mode        TEXT NOT NULL CHECK (mode IN ('bucket', 'prefix')),
+    prefix      TEXT NOT NULL DEFAULT '',
+    created_at  TEXT NOT NULL,
+    updated_at  TEXT NOT NULL,
+    UNIQUE (issuer, claim),
+    UNIQUE (bucket, prefix)
+) STRICT;
+ALTER TABLE vend_audit ADD COLUMN org_id TEXT;
+",
+    ),
 ];
 
 pub fn migrations() -> Migrations<'static> {

@@ -12,6 +12,7 @@ mod audit;
 mod audit_writer;
 mod changes;
 mod migrations;
+mod orgs;
 mod presign;
 mod revocations;
 mod shared_policies;

@@ -1,6 +1,7 @@
 //! The store's behaviour, the same on every backend: each test runs on `SQLite` and on
 //! `PostgreSQL` (`test_db::each_backend`; `PostgreSQL` needs `scripts/postgres.sh`).
 
+mod orgs;
 mod presign;
 mod shared_policy;
 mod spill;
@@ -59,6 +60,7 @@ fn vend(user_id: &UserId, key: &str) -> VendRecord {
         client_addr: Some("127.0.0.1".to_owned()),
         client_id: None,
         from_cache: false,
+        org_id: None,
     }
 }
 

@@ -100,8 +100,8 @@ impl From<&ProvisionError> for Failure {
                 tracing::error!(error = %e, "provisioning failed");
                 Failure::unavailable(code::Unavailable::AwsS3)
             }
-            // Logged (user id and reason) and counted where the row was read.
-            ProvisionError::Mapping { .. } => Failure::Internal,
+            // Logged (user or org id and reason) and counted where the row was read.
+            ProvisionError::Mapping { .. } | ProvisionError::OrgMapping { .. } => Failure::Internal,
             other @ (ProvisionError::Store(_) | ProvisionError::Identity(_)) => {
                 Failure::internal("provisioning failed", other)
             }

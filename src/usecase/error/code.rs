@@ -39,6 +39,10 @@ pub enum Forbidden {
     InsufficientScope,
     UserDisabled,
     RequiredClaimMissing,
+    /// An org template asked for by a token that names no organisation.
+    OrgRequired,
+    /// A claim (the organisation's) fails its configured pattern.
+    ClaimInvalid,
 }
 
 impl Forbidden {
@@ -47,6 +51,8 @@ impl Forbidden {
             Self::InsufficientScope => "insufficient_scope",
             Self::UserDisabled => "user_disabled",
             Self::RequiredClaimMissing => "required_claim_missing",
+            Self::OrgRequired => "org_required",
+            Self::ClaimInvalid => "claim_invalid",
         }
     }
 }
@@ -85,6 +91,8 @@ pub enum Conflict {
     RevocationCapacityExhausted,
     /// The user's storage is a prefix and the access has no prefix-mode template.
     AccessUnavailableInPrefixMode,
+    /// The member's own storage and the organisation's were made in different storage modes.
+    OrgStorageModeMismatch,
 }
 
 impl Conflict {
@@ -94,6 +102,7 @@ impl Conflict {
             Self::BucketPolicyUnreadable => "bucket_policy_unreadable",
             Self::RevocationCapacityExhausted => "revocation_capacity_exhausted",
             Self::AccessUnavailableInPrefixMode => "access_unavailable_in_prefix_mode",
+            Self::OrgStorageModeMismatch => "org_storage_mode_mismatch",
         }
     }
 }

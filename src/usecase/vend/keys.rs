@@ -10,6 +10,9 @@
 //! keys to appear (bounded by the lease), then ask STS themselves only if they never do. The
 //! in-memory cache has a byte budget; an entry it drops is found in the database again.
 //!
+//! An org template's keys are also keyed by the caller's organisation (`TemplateId::for_org`):
+//! a token for another organisation never receives keys made for the first.
+//!
 //! A template is its identity everywhere here (`Template::id`: name and body digest), never
 //! its position in the folder: replicas started with different folders (a rolling deploy that
 //! adds a template) share the keys of the templates they hold in common, and no others.
@@ -26,11 +29,11 @@ use time::OffsetDateTime;
 use super::seal::{Binding, Sealer, SealerError};
 use crate::aws::Error as AwsError;
 use crate::aws::sts::{Credentials, Sts};
-use crate::identity::UserId;
+use crate::identity::{BucketName, TemplateId, UserId};
 use crate::policy::Template;
 use crate::runtime::cache::HotCache;
 use crate::runtime::metrics::Metrics;
-use crate::store::{Spilled, Store, UserRecord};
+use crate::store::{OrgRecord, Spilled, Store, UserRecord};
 
 /// Why no keys could be had.
 #[derive(Debug, thiserror::Error)]
@@ -43,9 +46,19 @@ pub enum KeysError {
     IssuedBeforeCutOff,
 }
 
-/// (user, 64 bits of the template's identity, `TemplateId::short`): cloned without allocating,
-/// and bound to the template itself rather than its position in the folder.
+/// (user, 64 bits of the session's identity, `TemplateId::short`): cloned without allocating,
+/// and bound to the template itself (and for an org template, the organisation) rather than
+/// its position in the folder.
 type Key = (UserId, u64);
+
+/// What one set of keys is issued for: the user, their organisation (org templates), the
+/// template, and the identity the keys are shared, leased and sealed under.
+struct Target<'a> {
+    user: &'a UserRecord,
+    org: Option<&'a OrgRecord>,
+    template: &'a Template,
+    id: TemplateId,
+}
 
 /// How often a replica waiting for another's keys looks for them.
 const SHARED_POLL: Duration = Duration::from_millis(25);
@@ -57,6 +70,12 @@ const CUT_OFF_ATTEMPTS: u32 = 3;
 /// Keys as the vend cache holds them.
 pub struct Issued {
     pub credentials: Credentials,
+    /// The user's row the keys were issued for (its bucket and creation time): an entry left
+    /// from a row the user no longer has (deleted and back, in either mode) is never handed
+    /// out. Org entries are not dropped with the user's (`drop_cached` knows only the
+    /// templates), so this guards them.
+    bucket: BucketName,
+    user_created: OffsetDateTime,
     /// The vend-audit row of each party these keys went to, by the party's fingerprint.
     audit_rows: Mutex<Vec<(u64, i64)>>,
     /// The `POST /v1/credentials` body for these keys, serialized at their first hand-out
@@ -65,9 +84,11 @@ pub struct Issued {
 }
 
 impl Issued {
-    fn new(credentials: Credentials) -> Self {
+    fn new(credentials: Credentials, user: &UserRecord) -> Self {
         Self {
             credentials,
+            bucket: user.bucket.clone(),
+            user_created: user.created_at,
             audit_rows: Mutex::new(Vec::new()),
             body: OnceLock::new(),
         }
@@ -77,6 +98,11 @@ impl Issued {
     pub fn audit_row(&self, party: u64) -> Option<i64> {
         let rows = self.audit_rows.lock().unwrap_or_else(PoisonError::into_inner);
         rows.iter().find(|(p, _)| *p == party).map(|(_, row)| *row)
+    }
+
+    /// True when these keys were issued for `user`'s current row.
+    fn for_row(&self, user: &UserRecord) -> bool {
+        self.bucket == user.bucket && self.user_created == user.created_at
     }
 
     /// Records that the hand-outs to `party` are counted on `row`.
@@ -171,20 +197,36 @@ impl KeyCache {
         })
     }
 
-    /// Keys for `user` under `template`, from the cache while fresh enough.
+    /// Keys for `user` (and `org`, for an org template) under `template`, from the cache
+    /// while fresh enough.
     #[tracing::instrument(level = "debug", skip_all, fields(user_id = %user.user_id, access = template.name()))]
-    pub async fn get(&self, user: &UserRecord, template: &Template) -> Result<Found, Arc<KeysError>> {
-        let key = (user.user_id.clone(), template.id().short());
+    pub async fn get(
+        &self,
+        user: &UserRecord,
+        org: Option<&OrgRecord>,
+        template: &Template,
+    ) -> Result<Found, Arc<KeysError>> {
+        let id = match org {
+            Some(org) => template.id().for_org(&org.org_id),
+            None => template.id().clone(),
+        };
+        let key = (user.user_id.clone(), id.short());
+        let target = Target {
+            user,
+            org,
+            template,
+            id,
+        };
         loop {
             let (fresh, issued) = if let Some(c) = self.cache.get(&key) {
                 (false, c)
             } else {
                 // Boxed: the STS call's future is large, and the hit path should not carry it.
-                Box::pin(self.miss(&key, user, template)).await?
+                Box::pin(self.miss(&key, &target)).await?
             };
             self.metrics.cache_lookup("credentials", !fresh);
             // The expiry timer is coarse; never hand out keys below the promised lifetime.
-            if fresh || self.usable(user, &issued.credentials) {
+            if fresh || (self.usable(user, &issued.credentials) && issued.for_row(user)) {
                 return Ok(Found {
                     issued,
                     from_cache: !fresh,
@@ -196,14 +238,9 @@ impl KeyCache {
 
     /// Fills the cache entry of `key` (one caller per key at a time); true when this call
     /// asked STS.
-    async fn miss(
-        &self,
-        key: &Key,
-        user: &UserRecord,
-        template: &Template,
-    ) -> Result<(bool, Arc<Issued>), Arc<KeysError>> {
+    async fn miss(&self, key: &Key, target: &Target<'_>) -> Result<(bool, Arc<Issued>), Arc<KeysError>> {
         let called_sts = AtomicBool::new(false);
-        let load = self.load(user, template, &called_sts);
+        let load = self.load(target, &called_sts);
         let (issued, fresh) = Box::pin(self.cache.get_or_load(key, load)).await?;
         Ok((fresh && called_sts.load(Ordering::Relaxed), issued))
     }
@@ -218,17 +255,13 @@ impl KeyCache {
 
     /// A cache miss: the fleet's keys when there are usable ones, else `AssumeRole` (by this
     /// process, or by the one holding the lease).
-    async fn load(
-        &self,
-        user: &UserRecord,
-        template: &Template,
-        called_sts: &AtomicBool,
-    ) -> Result<Arc<Issued>, KeysError> {
-        if let Some(c) = self.shared(user, template).await {
-            return Ok(Arc::new(Issued::new(c)));
+    async fn load(&self, target: &Target<'_>, called_sts: &AtomicBool) -> Result<Arc<Issued>, KeysError> {
+        let user = target.user;
+        if let Some(c) = self.shared(target).await {
+            return Ok(Arc::new(Issued::new(c, user)));
         }
         let lease = u32::try_from(self.lease.as_secs()).unwrap_or(u32::MAX).max(1);
-        let claimed = match self.store.claim_issue(&user.user_id, template.id(), lease).await {
+        let claimed = match self.store.claim_issue(&user.user_id, &target.id, lease).await {
             Ok(claimed) => claimed,
             // The database is down: keys from STS still serve this user.
             Err(e) => {
@@ -239,37 +272,37 @@ impl KeyCache {
         if claimed {
             // The lease's previous holder may have published and released it between the
             // look above and the claim: its keys are there now.
-            if let Some(c) = self.shared(user, template).await {
-                self.release(user, template).await;
-                return Ok(Arc::new(Issued::new(c)));
+            if let Some(c) = self.shared(target).await {
+                self.release(target).await;
+                return Ok(Arc::new(Issued::new(c, user)));
             }
         } else {
             // Another process is asking STS for these keys: wait for them to appear.
             let deadline = Instant::now() + self.lease;
             while Instant::now() < deadline {
                 tokio::time::sleep(SHARED_POLL).await;
-                if let Some(c) = self.shared(user, template).await {
-                    return Ok(Arc::new(Issued::new(c)));
+                if let Some(c) = self.shared(target).await {
+                    return Ok(Arc::new(Issued::new(c, user)));
                 }
             }
             tracing::warn!(user_id = %user.user_id, "the issue lease's holder never published; asking STS");
         }
         called_sts.store(true, Ordering::Relaxed);
-        let credentials = match self.assume_after_cut_off(user, template).await {
+        let credentials = match self.assume_after_cut_off(user, target.org, target.template).await {
             Ok(c) => c,
             Err(e) => {
                 if claimed {
-                    self.release(user, template).await;
+                    self.release(target).await;
                 }
                 return Err(e);
             }
         };
-        if let Some(sealed) = self.sealer.seal(&binding(user, template), &credentials) {
+        if let Some(sealed) = self.sealer.seal(&binding(target), &credentials) {
             let published = self
                 .store
                 .publish_issued(Spilled {
                     user_id: user.user_id.clone(),
-                    template: template.id().clone(),
+                    template: target.id.clone(),
                     expires_at: credentials.expiration.unix_timestamp(),
                     sealed,
                 })
@@ -279,20 +312,28 @@ impl KeyCache {
                 tracing::warn!(error = %e, "publishing issued keys failed");
             }
         }
-        Ok(Arc::new(Issued::new(credentials)))
+        Ok(Arc::new(Issued::new(credentials, user)))
     }
 
     /// `AssumeRole`; mid-revocation, keys AWS issued before the cut-off (by AWS's clock, which
     /// stamps them) would be denied by the bucket policy, so they are asked for again once the
     /// cut-off has passed, and never handed out.
-    async fn assume_after_cut_off(&self, user: &UserRecord, template: &Template) -> Result<Credentials, KeysError> {
+    async fn assume_after_cut_off(
+        &self,
+        user: &UserRecord,
+        org: Option<&OrgRecord>,
+        template: &Template,
+    ) -> Result<Credentials, KeysError> {
         if let Some(cut_off) = user.revoked_before {
             // By this host's clock first (AWS's agrees within a second or so): saves a call.
             let bounded = cut_off.min(OffsetDateTime::now_utc() + MAX_CUT_OFF_WAIT);
             crate::runtime::clock::sleep_until(bounded).await;
         }
         for _ in 0..CUT_OFF_ATTEMPTS {
-            let credentials = self.sts.assume_role(user.into(), template).await?;
+            let credentials = self
+                .sts
+                .assume_role(user.into(), org.map(OrgRecord::context), template)
+                .await?;
             let issued = credentials.expiration - self.sts.session_duration();
             match user.revoked_before {
                 Some(cut_off) if issued < cut_off => {
@@ -306,20 +347,20 @@ impl KeyCache {
     }
 
     /// Gives up the issue lease (best effort: it expires anyway).
-    async fn release(&self, user: &UserRecord, template: &Template) {
-        if let Err(e) = self.store.release_issue(&user.user_id, template.id()).await {
+    async fn release(&self, target: &Target<'_>) {
+        if let Err(e) = self.store.release_issue(&target.user.user_id, &target.id).await {
             tracing::debug!(error = %e, "releasing the issue lease failed; it expires");
         }
     }
 
-    /// Usable keys for (user, template) that some process published, if any.
-    async fn shared(&self, user: &UserRecord, template: &Template) -> Option<Credentials> {
-        match self.store.spilled(&user.user_id, template.id()).await {
+    /// Usable keys for the target that some process published, if any.
+    async fn shared(&self, target: &Target<'_>) -> Option<Credentials> {
+        match self.store.spilled(&target.user.user_id, &target.id).await {
             Ok(Some(row)) => {
                 let expiration = OffsetDateTime::from_unix_timestamp(row.expires_at).ok()?;
                 self.sealer
-                    .open(&binding(user, template), expiration, &row.sealed)
-                    .filter(|c| self.usable(user, c))
+                    .open(&binding(target), expiration, &row.sealed)
+                    .filter(|c| self.usable(target.user, c))
             }
             Ok(None) => None,
             // Sharing is an optimisation: without it, ask STS.
@@ -333,7 +374,7 @@ impl KeyCache {
     /// A session for `user` under `template` straight from STS, never cached nor handed out:
     /// revocation probes the bucket with one to see its new policy take effect.
     pub async fn probe_session(&self, user: &UserRecord, template: &Template) -> Result<Credentials, AwsError> {
-        self.sts.assume_role(user.into(), template).await
+        self.sts.assume_role(user.into(), None, template).await
     }
 
     /// When `credentials` were issued (by AWS's clock: their expiry less the session length).
@@ -365,14 +406,15 @@ impl KeyCache {
     }
 }
 
-/// What keys issued to `user` under `template` are sealed for: the user, the template's
-/// identity, and the storage the policy was rendered for.
-fn binding<'a>(user: &'a UserRecord, template: &'a Template) -> Binding<'a> {
+/// What keys issued for `target` are sealed for: the user, the session's identity, and the
+/// storage the policy was rendered for (the organisation's too).
+fn binding<'a>(target: &'a Target<'_>) -> Binding<'a> {
     Binding {
-        user_id: &user.user_id,
-        template: template.id(),
-        bucket: &user.bucket,
-        prefix: user.prefix.as_ref(),
+        user_id: &target.user.user_id,
+        template: &target.id,
+        bucket: &target.user.bucket,
+        prefix: target.user.prefix.as_ref(),
+        org: target.org.map(OrgRecord::context),
     }
 }
 
@@ -388,7 +430,13 @@ mod tests {
             OffsetDateTime::UNIX_EPOCH,
         )
         .unwrap();
-        Issued::new(c)
+        Issued {
+            credentials: c,
+            bucket: BucketName::parse("stsvend-a").unwrap(),
+            user_created: OffsetDateTime::UNIX_EPOCH,
+            audit_rows: Mutex::new(Vec::new()),
+            body: OnceLock::new(),
+        }
     }
 
     #[test]

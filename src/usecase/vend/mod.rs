@@ -1,7 +1,8 @@
 //! The vend use case, shared by both credential routes: the grant check, the user's mapping
 //! (provisioned on first login, refused when disabled), keys from the vend cache or
 //! `AssumeRole`, and the audit row without which no key reaches a new party. The routes only
-//! parse, call [`Vend::hand_out`], and format.
+//! parse, call [`Vend::hand_out`], and format. An org template (`{{org_*}}`) also needs the
+//! caller's organisation from their token (`[orgs]`), whose storage is made on its first vend.
 
 mod coherence;
 mod failure;
@@ -18,12 +19,12 @@ use std::time::Duration;
 use crate::auth::Caller;
 use crate::aws::Error as AwsError;
 use crate::aws::sts::{Credentials, Grantee};
-use crate::identity::UserId;
+use crate::identity::{OrgClaim, TokenOrg, UserId};
 use crate::policy::{PolicySet, Template};
 use crate::provision::{ProvisionError, Provisioner};
 use crate::runtime::limits::VendRate;
 use crate::runtime::metrics::Metrics;
-use crate::store::{Store, StoreError, UserRecord, VendRecord};
+use crate::store::{OrgRecord, Store, StoreError, UserRecord, VendRecord};
 use crate::usecase::error::Failure;
 
 pub use coherence::{FeedTimes, spawn as spawn_coherence};
@@ -56,6 +57,21 @@ pub enum VendError {
     /// Keys are withheld when their audit row could not be written.
     #[error("audit write failed: {0}")]
     Audit(StoreError),
+    /// An org template asked for with a token that names no organisation.
+    #[error(
+        "access `{0}` reaches your organisation's storage; sign in through your organisation (the token carries no organisation)"
+    )]
+    OrgRequired(String),
+    /// The token's organisation claim fails `orgs.id_pattern` (or holds characters outside
+    /// printable ASCII): nothing is made or vended for it.
+    #[error("the token's organisation claim is not valid")]
+    ClaimInvalid,
+    /// The user's storage and their organisation's are laid out in different modes (one
+    /// switched since): no variant of the org template covers both.
+    #[error(
+        "access `{0}` is not available: your storage and your organisation's are in different storage modes; contact the administrator"
+    )]
+    OrgModeMismatch(String),
     /// Prefix mode: the user was disabled, deleted or revoked while these keys were being
     /// handed out; they are withheld (see [`Vend::still_current`]) and the next request gets
     /// the user's new state.
@@ -68,6 +84,8 @@ pub struct Handout<'a> {
     pub issued: Arc<Issued>,
     pub user: Arc<UserRecord>,
     pub template: &'a Template,
+    /// The organisation whose storage the keys also reach (org templates).
+    pub org: Option<Arc<OrgRecord>>,
 }
 
 /// The caller's keys before they go anywhere (see [`Vend::session`]).
@@ -75,6 +93,7 @@ pub struct Session<'a> {
     pub found: keys::Found,
     pub user: Arc<UserRecord>,
     pub template: &'a Template,
+    pub org: Option<Arc<OrgRecord>>,
 }
 
 /// Who may use each template, and which one applies when none is asked for.
@@ -125,7 +144,12 @@ impl Vend {
         access: Option<&str>,
         client_addr: Option<IpAddr>,
     ) -> Result<Handout<'_>, Failure> {
-        let Session { found, user, template } = self.session(caller, access).await?;
+        let Session {
+            found,
+            user,
+            template,
+            org,
+        } = self.session(caller, access).await?;
         // Keys go to a party (client address, OAuth client) only once an audit row for that
         // party is committed; later hand-outs of the same keys to it are counted on that row.
         let issued = found.issued;
@@ -141,6 +165,7 @@ impl Vend {
                 client_addr: client_addr.map(|a| a.to_string()),
                 client_id: caller.client_id.clone(),
                 from_cache: found.from_cache,
+                org_id: org.as_ref().map(|o| o.org_id),
             }))
             .await
             .map_err(VendError::Audit)?;
@@ -148,7 +173,12 @@ impl Vend {
             self.still_current(&user, &issued.credentials).await?;
         }
         self.metrics.vend_ok(template.index());
-        Ok(Handout { issued, user, template })
+        Ok(Handout {
+            issued,
+            user,
+            template,
+            org,
+        })
     }
 
     /// The caller's session under the template named `access`, through every check a vend
@@ -160,35 +190,64 @@ impl Vend {
         if let Some(claim) = &caller.unmet_claim {
             return Err(VendError::RequiredClaim(claim.clone()).into());
         }
+        // A claim that fails its checks is refused before anything is made for the caller.
+        if caller.org == TokenOrg::Invalid {
+            return Err(VendError::ClaimInvalid.into());
+        }
         let template = self.authorize(caller, access)?;
+        let org_claim = org_claim(caller, template)?;
         // On a first login, the keys are asked for while the bucket is being configured; they
-        // are used only once `ensure_ready_with` has returned (every setting confirmed).
+        // are used only once `ensure_ready_with` has returned (every setting confirmed). An org
+        // template's keys wait for the org's storage as well, so they are not asked for early.
         let early = std::sync::Mutex::new(None);
         let slot = &early;
         let user = self
             .provisioner
             .ensure_ready_with(caller, |row| async move {
-                let found = self.keys.get(&row, template).await;
-                *slot.lock().unwrap_or_else(std::sync::PoisonError::into_inner) = Some(found);
+                if org_claim.is_none() {
+                    let found = self.keys.get(&row, None, template).await;
+                    *slot.lock().unwrap_or_else(std::sync::PoisonError::into_inner) = Some(found);
+                }
             })
             .await
             .map_err(VendError::Provisioning)?;
         if user.disabled_at.is_some() {
             return Err(VendError::Disabled.into());
         }
+        let org = match org_claim {
+            Some(claim) => Some(
+                self.provisioner
+                    .ensure_org(&caller.issuer, claim)
+                    .await
+                    .map_err(VendError::Provisioning)?,
+            ),
+            None => None,
+        };
         // A user in prefix mode gets the access's prefix-mode variant (never asked for in the
         // meanwhile above: that runs only when a bucket is being created).
         let template = self
             .policies
             .for_mode(template, user.storage_mode())
             .ok_or_else(|| VendError::NoVariant(template.name().to_owned()))?;
+        // The variant follows the user's storage mode; the org's must be the same, or its
+        // storage would be rendered into a policy written for the other layout.
+        if let Some(org) = &org
+            && org.prefix.is_some() != template.is_prefix_variant()
+        {
+            return Err(VendError::OrgModeMismatch(template.access().to_owned()).into());
+        }
         let early = early.into_inner().unwrap_or_else(std::sync::PoisonError::into_inner);
         let found = match early {
             Some(found) => found,
-            None => self.keys.get(&user, template).await,
+            None => self.keys.get(&user, org.as_deref(), template).await,
         }
         .map_err(VendError::Sts)?;
-        Ok(Session { found, user, template })
+        Ok(Session {
+            found,
+            user,
+            template,
+            org,
+        })
     }
 
     /// Prefix mode: revoking (or deleting) a user no session of whom can be alive writes no
@@ -258,6 +317,19 @@ impl Vend {
         self.keys.probe_session(user, template).await.map(Some)
     }
 
+    /// The caller's organisation's stored mapping, when their token names a valid one and it
+    /// has a row (`/v1/me`); nothing is provisioned.
+    pub async fn org_mapping(&self, caller: &Caller) -> Result<Option<OrgRecord>, Failure> {
+        match &caller.org {
+            TokenOrg::Valid(claim) => self
+                .provisioner
+                .lookup_org(&caller.issuer, claim)
+                .await
+                .map_err(|e| Failure::store("organisation lookup", &e)),
+            TokenOrg::None | TokenOrg::Invalid => Ok(None),
+        }
+    }
+
     /// The caller's stored mapping, without provisioning anything (`/v1/me`); not found before
     /// their first vend.
     pub async fn mapping(&self, user_id: &UserId) -> Result<UserRecord, Failure> {
@@ -289,6 +361,18 @@ impl Vend {
     pub fn drop_all_cached(&self) {
         self.keys.drop_all_cached();
         self.provisioner.forget_all();
+    }
+}
+
+/// The organisation an org template needs (`None` for a personal template); an org template
+/// with no organisation in the token is refused before anything is made.
+fn org_claim<'c>(caller: &'c Caller, template: &Template) -> Result<Option<&'c OrgClaim>, VendError> {
+    if !template.is_org() {
+        return Ok(None);
+    }
+    match &caller.org {
+        TokenOrg::Valid(claim) => Ok(Some(claim)),
+        TokenOrg::None | TokenOrg::Invalid => Err(VendError::OrgRequired(template.access().to_owned())),
     }
 }
 

@@ -1,7 +1,7 @@
 //! Sealing credentials for the shared credential table (`Store::publish_issued`): AES-256-GCM,
 //! so the database never holds a usable secret. What the keys were issued for is the
 //! associated data ([`Binding`]: the user, the template's identity, the user's bucket and
-//! prefix) with their expiry: a row moved to another user, read for another template (another
+//! prefix, and for an org template the organisation and its storage) with their expiry: a row moved to another user, read for another template (another
 //! name, or the same name with another body), or left from a bucket or prefix the user no
 //! longer has, does not open.
 //!
@@ -33,6 +33,9 @@ pub struct Binding<'a> {
     /// The user's bucket (the shared one in prefix mode) and their prefix of it.
     pub bucket: &'a BucketName,
     pub prefix: Option<&'a UserPrefix>,
+    /// An org template's organisation and its storage: keys sealed for one organisation open
+    /// for no other (nor for the same template without one).
+    pub org: Option<crate::policy::OrgContext<'a>>,
 }
 
 pub struct Sealer {
@@ -125,6 +128,16 @@ fn associated(to: &Binding<'_>, expiration: OffsetDateTime) -> Vec<u8> {
         }
         None => aad.push(0),
     }
+    // Appended only for org templates: a personal template's data is what it always was.
+    if let Some(org) = to.org {
+        aad.extend_from_slice(b"org");
+        field(&mut aad, org.id.as_str().as_bytes());
+        field(&mut aad, org.bucket.as_str().as_bytes());
+        field(
+            &mut aad,
+            org.prefix.map_or("", crate::identity::OrgPrefix::as_str).as_bytes(),
+        );
+    }
     aad.extend_from_slice(&expiration.unix_timestamp().to_be_bytes());
     aad
 }
@@ -166,6 +179,7 @@ mod tests {
                 template: &self.template,
                 bucket: &self.bucket,
                 prefix: self.prefix.as_ref(),
+                org: None,
             }
         }
     }
@@ -299,5 +313,28 @@ mod tests {
         assert!(Sealer::new(&[(2, key(2))]).unwrap().open(&a, at, &sealed_old).is_none());
         // Same id, other bytes: refused.
         assert!(Sealer::new(&[(1, key(9))]).unwrap().open(&a, at, &sealed_old).is_none());
+    }
+
+    #[test]
+    fn a_row_sealed_for_one_organisation_opens_for_no_other_nor_without_one() {
+        use crate::identity::OrgId;
+        use crate::policy::OrgContext;
+        let at = OffsetDateTime::from_unix_timestamp(1_800_000_000).unwrap();
+        let keys = Sealer::new(&[(1, key(1))]).unwrap();
+        let x = For::new("a");
+        let (org_a, org_b) = (OrgId::fresh().unwrap(), OrgId::fresh().unwrap());
+        let bucket = BucketName::parse("stsvend-team").unwrap();
+        let with = |id| Binding {
+            org: Some(OrgContext {
+                id,
+                bucket: &bucket,
+                prefix: None,
+            }),
+            ..x.binding()
+        };
+        let sealed = keys.seal(&with(&org_a), &creds(at)).unwrap();
+        assert!(keys.open(&with(&org_a), at, &sealed).is_some());
+        assert!(keys.open(&with(&org_b), at, &sealed).is_none(), "another organisation");
+        assert!(keys.open(&x.binding(), at, &sealed).is_none(), "no organisation");
     }
 }

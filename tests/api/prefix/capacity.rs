@@ -68,6 +68,7 @@ async fn dormant_user(app: &TestApp, shared: &BucketName, name: &str, vended_lon
                 client_addr: Some("192.0.2.1".to_owned()),
                 client_id: None,
                 from_cache: false,
+                org_id: None,
             })
             .await
             .unwrap();
