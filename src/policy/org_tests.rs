@@ -7,6 +7,7 @@ use std::path::Path;
 use serde_json::Value;
 
 use super::*;
+use crate::identity::{AccountId, BucketName, OrgId, UserId};
 
 fn parse(name: &str, text: &str) -> Result<Template, String> {
     Template::parse(Path::new(&format!("{name}.json")), text)

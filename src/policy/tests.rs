@@ -1,4 +1,9 @@
+use std::path::Path;
+
+use serde_json::Value;
+
 use super::*;
+use crate::identity::{AccountId, BucketName, UserId, UserPrefix};
 
 fn parse(text: &str) -> Result<Template, String> {
     Template::parse(Path::new("t.json"), text)

@@ -15,25 +15,30 @@
 //!
 //! A template is its identity everywhere here (`Template::id`: name and body digest), never
 //! its position in the folder: replicas started with different folders (a rolling deploy that
-//! adds a template) share the keys of the templates they hold in common, and no others.
+//! adds a template) share the keys of the templates they hold in common, and no others.//!
+//! This file is the in-memory cache and what its entries hold; `issue` the miss path (the
+//! fleet's shared keys, the issue lease, sealing, the revocation cut-off).
+
+mod issue;
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, OnceLock, PoisonError};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use bytes::Bytes;
 use quick_cache::Weighter;
 use quick_cache::sync::DefaultLifecycle;
 use time::OffsetDateTime;
 
-use super::seal::{Binding, Sealer, SealerError};
+use super::seal::{Sealer, SealerError};
 use crate::aws::Error as AwsError;
 use crate::aws::sts::{Credentials, Sts};
-use crate::identity::{BucketName, TemplateId, UserId};
+use crate::identity::{BucketName, UserId};
 use crate::policy::Template;
 use crate::runtime::cache::HotCache;
 use crate::runtime::metrics::Metrics;
-use crate::store::{OrgRecord, Spilled, Store, UserRecord};
+use crate::store::{OrgRecord, Store, UserRecord};
+use issue::Target;
 
 /// Why no keys could be had.
 #[derive(Debug, thiserror::Error)]
@@ -50,22 +55,6 @@ pub enum KeysError {
 /// and bound to the template itself (and for an org template, the organisation) rather than
 /// its position in the folder.
 type Key = (UserId, u64);
-
-/// What one set of keys is issued for: the user, their organisation (org templates), the
-/// template, and the identity the keys are shared, leased and sealed under.
-struct Target<'a> {
-    user: &'a UserRecord,
-    org: Option<&'a OrgRecord>,
-    template: &'a Template,
-    id: TemplateId,
-}
-
-/// How often a replica waiting for another's keys looks for them.
-const SHARED_POLL: Duration = Duration::from_millis(25);
-/// Mid-revocation: the longest wait for the cut-off before asking STS, and between attempts.
-const MAX_CUT_OFF_WAIT: time::Duration = time::Duration::seconds(2);
-/// Mid-revocation: `AssumeRole` calls before giving up on keys dated after the cut-off (503).
-const CUT_OFF_ATTEMPTS: u32 = 3;
 
 /// Keys as the vend cache holds them.
 pub struct Issued {
@@ -252,125 +241,6 @@ impl KeyCache {
         let revoked = user.revoked_before.is_some_and(|before| issued < before);
         !revoked && credentials.remaining() >= self.min_remaining
     }
-
-    /// A cache miss: the fleet's keys when there are usable ones, else `AssumeRole` (by this
-    /// process, or by the one holding the lease).
-    async fn load(&self, target: &Target<'_>, called_sts: &AtomicBool) -> Result<Arc<Issued>, KeysError> {
-        let user = target.user;
-        if let Some(c) = self.shared(target).await {
-            return Ok(Arc::new(Issued::new(c, user)));
-        }
-        let lease = u32::try_from(self.lease.as_secs()).unwrap_or(u32::MAX).max(1);
-        let claimed = match self.store.claim_issue(&user.user_id, &target.id, lease).await {
-            Ok(claimed) => claimed,
-            // The database is down: keys from STS still serve this user.
-            Err(e) => {
-                tracing::warn!(error = %e, "taking the issue lease failed; asking STS");
-                true
-            }
-        };
-        if claimed {
-            // The lease's previous holder may have published and released it between the
-            // look above and the claim: its keys are there now.
-            if let Some(c) = self.shared(target).await {
-                self.release(target).await;
-                return Ok(Arc::new(Issued::new(c, user)));
-            }
-        } else {
-            // Another process is asking STS for these keys: wait for them to appear.
-            let deadline = Instant::now() + self.lease;
-            while Instant::now() < deadline {
-                tokio::time::sleep(SHARED_POLL).await;
-                if let Some(c) = self.shared(target).await {
-                    return Ok(Arc::new(Issued::new(c, user)));
-                }
-            }
-            tracing::warn!(user_id = %user.user_id, "the issue lease's holder never published; asking STS");
-        }
-        called_sts.store(true, Ordering::Relaxed);
-        let credentials = match self.assume_after_cut_off(user, target.org, target.template).await {
-            Ok(c) => c,
-            Err(e) => {
-                if claimed {
-                    self.release(target).await;
-                }
-                return Err(e);
-            }
-        };
-        if let Some(sealed) = self.sealer.seal(&binding(target), &credentials) {
-            let published = self
-                .store
-                .publish_issued(Spilled {
-                    user_id: user.user_id.clone(),
-                    template: target.id.clone(),
-                    expires_at: credentials.expiration.unix_timestamp(),
-                    sealed,
-                })
-                .await;
-            if let Err(e) = published {
-                // Only sharing is lost: other processes ask STS for their own.
-                tracing::warn!(error = %e, "publishing issued keys failed");
-            }
-        }
-        Ok(Arc::new(Issued::new(credentials, user)))
-    }
-
-    /// `AssumeRole`; mid-revocation, keys AWS issued before the cut-off (by AWS's clock, which
-    /// stamps them) would be denied by the bucket policy, so they are asked for again once the
-    /// cut-off has passed, and never handed out.
-    async fn assume_after_cut_off(
-        &self,
-        user: &UserRecord,
-        org: Option<&OrgRecord>,
-        template: &Template,
-    ) -> Result<Credentials, KeysError> {
-        if let Some(cut_off) = user.revoked_before {
-            // By this host's clock first (AWS's agrees within a second or so): saves a call.
-            let bounded = cut_off.min(OffsetDateTime::now_utc() + MAX_CUT_OFF_WAIT);
-            crate::runtime::clock::sleep_until(bounded).await;
-        }
-        for _ in 0..CUT_OFF_ATTEMPTS {
-            let credentials = self
-                .sts
-                .assume_role(user.into(), org.map(OrgRecord::context), template)
-                .await?;
-            let issued = credentials.expiration - self.sts.session_duration();
-            match user.revoked_before {
-                Some(cut_off) if issued < cut_off => {
-                    let wait = std::time::Duration::try_from(cut_off - issued).unwrap_or_default();
-                    tokio::time::sleep(wait.min(MAX_CUT_OFF_WAIT.unsigned_abs())).await;
-                }
-                _ => return Ok(credentials),
-            }
-        }
-        Err(KeysError::IssuedBeforeCutOff)
-    }
-
-    /// Gives up the issue lease (best effort: it expires anyway).
-    async fn release(&self, target: &Target<'_>) {
-        if let Err(e) = self.store.release_issue(&target.user.user_id, &target.id).await {
-            tracing::debug!(error = %e, "releasing the issue lease failed; it expires");
-        }
-    }
-
-    /// Usable keys for the target that some process published, if any.
-    async fn shared(&self, target: &Target<'_>) -> Option<Credentials> {
-        match self.store.spilled(&target.user.user_id, &target.id).await {
-            Ok(Some(row)) => {
-                let expiration = OffsetDateTime::from_unix_timestamp(row.expires_at).ok()?;
-                self.sealer
-                    .open(&binding(target), expiration, &row.sealed)
-                    .filter(|c| self.usable(target.user, c))
-            }
-            Ok(None) => None,
-            // Sharing is an optimisation: without it, ask STS.
-            Err(e) => {
-                tracing::warn!(error = %e, "reading shared credentials failed");
-                None
-            }
-        }
-    }
-
     /// A session for `user` under `template` straight from STS, never cached nor handed out:
     /// revocation probes the bucket with one to see its new policy take effect.
     pub async fn probe_session(&self, user: &UserRecord, template: &Template) -> Result<Credentials, AwsError> {
@@ -403,18 +273,6 @@ impl KeyCache {
             // (`usable`), so a left-over one is never handed out after a revocation.
             tracing::warn!(user_id = %user_id, error = %e, "dropping spilled credentials failed");
         }
-    }
-}
-
-/// What keys issued for `target` are sealed for: the user, the session's identity, and the
-/// storage the policy was rendered for (the organisation's too).
-fn binding<'a>(target: &'a Target<'_>) -> Binding<'a> {
-    Binding {
-        user_id: &target.user.user_id,
-        template: &target.id,
-        bucket: &target.user.bucket,
-        prefix: target.user.prefix.as_ref(),
-        org: target.org.map(OrgRecord::context),
     }
 }
 
