@@ -1,32 +1,30 @@
 //! The one wiring place: `Application::build(config)` gives a bound, ready-to-run server.
-//! `main` and the tests both go through here.
-
+//! `main` and the tests both go through here. This file binds the listeners and serves the
+//! routes; `usecases` wires the use cases from the config; `selftest` drives those use cases
+//! for probe users.
 pub mod selftest;
+mod usecases;
 
 use std::net::TcpListener;
 use std::sync::Arc;
-use std::time::Duration;
 
 use actix_web::dev::Server;
 use actix_web::middleware::from_fn;
 use actix_web::{App, HttpServer, web};
 
 use crate::auth::{JwksCache, Verifier};
-use crate::aws::gate::AwsGate;
-use crate::aws::s3::Buckets;
-use crate::aws::sts::Sts;
 use crate::config::Config;
 use crate::http;
-use crate::policy::{PolicyError, PolicySet};
-use crate::provision::Provisioner;
-use crate::runtime::limits::VendRate;
+use crate::policy::PolicyError;
 use crate::runtime::metrics::Metrics;
-use crate::store::{DATABASE_WATCH_EVERY, DatabaseHealth, Store, StoreError};
-use crate::usecase::admin::{Admin, AdminParts};
+use crate::store::{Store, StoreError};
+use crate::usecase::admin::Admin;
 use crate::usecase::caller::Authenticator;
 use crate::usecase::health::{Gauges, Health};
-use crate::usecase::presign::{Presigner, S3Location};
-use crate::usecase::vend::{FeedTimes, Grants, KeyCache, KeyCacheParts, Vend, VendParts, spawn_coherence};
+use crate::usecase::presign::Presigner;
+use crate::usecase::vend::Vend;
+
+pub use usecases::{UseCases, load_policies};
 
 /// What the handlers are given, each taking only the parts it needs (`web::Data<T>`).
 #[derive(Clone)]
@@ -88,160 +86,17 @@ pub struct Application {
 }
 
 fn bind(addr: std::net::SocketAddr) -> Result<(TcpListener, u16), StartError> {
-    let err = |source| StartError::Bind {
-        addr: addr.to_string(),
-        source,
-    };
-    let listener = TcpListener::bind(addr).map_err(err)?;
-    let port = listener.local_addr().map_err(err)?.port();
+    let shown = addr.to_string();
+    let listener = TcpListener::bind(addr).map_err(bind_failed(&shown))?;
+    let port = listener.local_addr().map_err(bind_failed(&shown))?.port();
     Ok((listener, port))
 }
 
-/// Loads the templates named by the config and checks them (`PolicySet::for_config`).
-pub fn load_policies(config: &Config) -> Result<PolicySet, StartError> {
-    PolicySet::for_config(
-        &config.policies,
-        config.storage.mode == crate::config::StorageMode::Prefix,
-        config.orgs.is_some(),
-    )
-    .map_err(StartError::Policies)
-}
-
-/// Warns when users given a prefix (while the service ran in prefix mode) will be refused an
-/// access because its `prefix-<access>.json` is gone: they get 409
-/// `access_unavailable_in_prefix_mode` for it. (In prefix mode start-up already requires
-/// every variant.)
-async fn flag_accesses_without_variant(policies: &PolicySet, store: &Store) {
-    let missing = policies.accesses_without_variant();
-    if missing.is_empty() {
-        return;
-    }
-    let accesses = missing.join(", ");
-    match store.count_prefix_users().await {
-        Ok(0) => tracing::info!(
-            accesses,
-            "these accesses have no prefix-mode template; no user is in prefix mode, so none is refused"
-        ),
-        Ok(users) => tracing::warn!(
-            accesses,
-            users,
-            "prefix-mode users exist, and these accesses have no prefix-mode template (prefix-<access>.json): they are refused to those users (409 access_unavailable_in_prefix_mode)"
-        ),
-        Err(e) => tracing::warn!(
-            accesses,
-            error = %e,
-            "these accesses have no prefix-mode template, and counting prefix-mode users failed: any such user is refused them (409 access_unavailable_in_prefix_mode)"
-        ),
-    }
-}
-
-/// The use cases and what they share, wired from the config: what the HTTP server serves, and
-/// what `stsvend selftest` drives directly (`app::selftest`), so both go through the same code.
-pub struct UseCases {
-    pub vend: Arc<Vend>,
-    pub admin: Admin,
-    pub presigner: Presigner,
-    pub store: Store,
-    pub database: Arc<DatabaseHealth>,
-    pub metrics: Arc<Metrics>,
-    /// Rate-limit pruner, change-feed reader and database watch.
-    pub background: Vec<tokio::task::JoinHandle<()>>,
-}
-
-impl UseCases {
-    pub async fn build(config: &Config) -> Result<Self, StartError> {
-        let policies = load_policies(config)?;
-        let store = Store::connect(&config.database).await?;
-        flag_accesses_without_variant(&policies, &store).await;
-
-        let sdk = crate::aws::Sdk::load(&config.aws).await;
-
-        let metrics = Arc::new(Metrics::new());
-        metrics.index_templates(policies.names());
-        metrics.bucket_quota.set(i64::from(config.storage.bucket_quota));
-        let database = Arc::new(DatabaseHealth::new(metrics.database_up.clone()));
-        let database_watch = database.spawn_watch(store.clone(), DATABASE_WATCH_EVERY);
-        let gate = Arc::new(AwsGate::new(
-            &config.limits,
-            Duration::from_secs(config.aws.call_timeout_seconds),
-            Arc::clone(&metrics),
-        ));
-        let sts = Sts::new(&sdk, &config.aws, Arc::clone(&gate));
-        // Boxed: an SDK call held inline would make every caller's start-up future large.
-        let trial = Box::pin(sts.check_packing(
-            &policies,
-            &config.storage.bucket_prefix,
-            &config.storage.prefix_root,
-            &config.storage.org_prefix_root,
-        ));
-        if let Ok(tried) = tokio::time::timeout(Duration::from_secs(config.aws.call_timeout_seconds * 2), trial).await {
-            tried?;
-        } else {
-            tracing::warn!("the start-up trial AssumeRole did not answer in time; vends will tell");
-        }
-        let buckets = Arc::new(Buckets::new(&sdk, &config.storage, &config.aws, gate));
-        let provisioner = Provisioner::new(store.clone(), Arc::clone(&buckets), config, Arc::clone(&metrics));
-        let keys = KeyCache::new(KeyCacheParts {
-            sts,
-            min_remaining: Duration::from_secs(config.aws.min_remaining_seconds),
-            templates: policies.all().map(|t| t.id().short()).collect(),
-            store: store.clone(),
-            memory_bytes: config.cache.credentials_mib.saturating_mul(1 << 20),
-            metrics: Arc::clone(&metrics),
-            sealing_keys: crate::config::parse_sealing_keys(&config.cache.sealing_keys.0)
-                .map_err(crate::usecase::vend::SealerError::Keys)?,
-            lease: Duration::from_secs(config.aws.call_timeout_seconds.saturating_mul(3)),
-        })?;
-        let vend_rate = Arc::new(VendRate::new(&config.limits));
-        let pruner = vend_rate.spawn_pruner();
-        let vend = Arc::new(Vend::new(VendParts {
-            policies,
-            grants: Grants {
-                by_template: config.policies.grants.clone(),
-                default: config.policies.default.clone(),
-            },
-            provisioner,
-            keys,
-            store: store.clone(),
-            rate: vend_rate,
-            metrics: Arc::clone(&metrics),
-        }));
-        let coherence = spawn_coherence(
-            &vend,
-            store.clone(),
-            FeedTimes {
-                poll: Duration::from_millis(config.cache.coherence_poll_ms),
-                retention: Duration::from_secs(config.cache.change_retention_seconds),
-            },
-            Arc::clone(&metrics),
-        );
-        let presigner = Presigner::new(
-            Arc::clone(&vend),
-            store.clone(),
-            S3Location::new(config.aws.endpoint_url.as_deref()),
-            config.presign.clone(),
-        );
-        let admin = Admin::new(AdminParts {
-            store: store.clone(),
-            buckets,
-            vend: Arc::clone(&vend),
-            tag_key: config.aws.session_tag_key.clone(),
-            permission: config.admin.permission.clone(),
-            revoke_wait: Duration::from_secs(config.admin.revoke_wait_seconds),
-            session_lifetime: time::Duration::seconds(
-                i64::try_from(config.aws.session_duration_seconds).unwrap_or(i64::MAX),
-            ),
-            policy_lease_seconds: config.admin.policy_lease_seconds,
-        });
-        Ok(Self {
-            vend,
-            admin,
-            presigner,
-            store,
-            database,
-            metrics,
-            background: vec![pruner, coherence, database_watch],
-        })
+/// `StartError::Bind` for the listener shown as `addr`.
+fn bind_failed(addr: &str) -> impl Fn(std::io::Error) -> StartError + '_ {
+    move |source| StartError::Bind {
+        addr: addr.to_owned(),
+        source,
     }
 }
 
@@ -308,18 +163,12 @@ impl Application {
                 .default_service(http::default_service())
         })
         .listen(listener)
-        .map_err(|source| StartError::Bind {
-            addr: "api".to_owned(),
-            source,
-        })?;
+        .map_err(bind_failed("api"))?;
         let mut tls_port = None;
         if let Some(((listener, port), tls_config)) = tls {
             server = server
                 .listen_rustls_0_23(listener, tls_config)
-                .map_err(|source| StartError::Bind {
-                    addr: "api (TLS)".to_owned(),
-                    source,
-                })?;
+                .map_err(bind_failed("api (TLS)"))?;
             tls_port = Some(port);
         }
         let server = server.shutdown_timeout(30).run();
@@ -339,10 +188,7 @@ impl Application {
                 // shutdown first, it would stop the whole system under in-flight API requests.
                 .disable_signals()
                 .listen(listener)
-                .map_err(|source| StartError::Bind {
-                    addr: "metrics".to_owned(),
-                    source,
-                })?
+                .map_err(bind_failed("metrics"))?
                 .run();
                 Some((server, port))
             }

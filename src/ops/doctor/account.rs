@@ -217,7 +217,10 @@ async fn probe_session(
         prefix: None,
         org: None,
     });
-    super::assume_as(sts, policy, user, None, 900).await.ok()?.credentials
+    super::session::assume_as(sts, policy, user, None, 900)
+        .await
+        .ok()?
+        .credentials
 }
 
 #[cfg(test)]

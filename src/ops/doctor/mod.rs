@@ -11,21 +11,19 @@ mod account;
 mod mappings;
 mod shared;
 
-use super::{OpsError, is_role_session};
+mod session;
+use super::is_role_session;
 use crate::auth::JwksCache;
 use crate::aws::Sdk;
 use crate::aws::gate::AwsGate;
 use crate::aws::iam::Iam;
 use crate::aws::s3::Buckets;
-use crate::aws::sts::{PACKED_POLICY_TOO_LARGE, ROLE_CHAINING_CAP, Sts, Trial, chaining_refused};
+use crate::aws::sts::{ROLE_CHAINING_CAP, Sts, chaining_refused};
 use crate::config::Config;
-use crate::identity::{BucketName, OrgId, OrgPrefix, UserId, UserPrefix};
-use crate::policy::{
-    ACCOUNT_CONDITION_KEY, MAX_POLICY_CHARS, OrgContext, PolicySet, RenderContext, unpinned_statements,
-};
 use crate::store::Store;
 use account::{check_bucket_quota, check_first_login, check_role_pin};
 use mappings::check_mappings;
+use session::{check_templates, trial_assume};
 use shared::check_shared_bucket;
 
 /// The shortest session STS grants, used for the trial.
@@ -211,56 +209,6 @@ pub async fn run(config_path: &Path) -> bool {
     !report.failed
 }
 
-/// Every template renders, for a trial user, into a policy STS accepts, each grant pinned to
-/// the service's account.
-fn check_templates(config: &Config) -> Result<(PolicySet, String), String> {
-    let set = PolicySet::for_config(
-        &config.policies,
-        config.storage.mode == crate::config::StorageMode::Prefix,
-        config.orgs.is_some(),
-    )
-    .map_err(|errors| errors.iter().map(ToString::to_string).collect::<Vec<_>>().join("; "))?;
-    let ctx_user = UserId::derive("doctor", "trial");
-    let bucket = BucketName::fresh(&config.storage.bucket_prefix).map_err(|e| e.to_string())?;
-    let account = config.aws.account_id();
-    let prefix = UserPrefix::for_user(&config.storage.prefix_root, &ctx_user).map_err(|e| e.to_string())?;
-    let (org, org_bucket, org_prefix) = trial_org(config)?;
-    let full = RenderContext {
-        bucket: &bucket,
-        user_id: &ctx_user,
-        account_id: &account,
-        prefix: Some(&prefix),
-        org: Some(OrgContext {
-            id: &org,
-            bucket: &org_bucket,
-            prefix: Some(&org_prefix),
-        }),
-    };
-    let mut rendered = Vec::new();
-    for template in set.all() {
-        let name = template.name();
-        let text = template.render(&full);
-        let doc = serde_json::from_str::<serde_json::Value>(&text)
-            .map_err(|e| format!("`{name}` renders invalid JSON: {e}"))?;
-        let loose = unpinned_statements(&doc, &account);
-        if !loose.is_empty() {
-            return Err(format!(
-                "`{name}` grants S3 without a StringEquals {ACCOUNT_CONDITION_KEY} = {{{{account_id}}}} condition in {}: its sessions could reach buckets of the same name in other accounts",
-                loose.join(", ")
-            ));
-        }
-        let chars = text.chars().count();
-        if chars > MAX_POLICY_CHARS {
-            return Err(format!(
-                "`{name}` renders to {chars} characters; STS allows {MAX_POLICY_CHARS}"
-            ));
-        }
-        rendered.push(format!("{name} ({chars} chars)"));
-    }
-    let summary = format!("{} render for a trial user", rendered.join(", "));
-    Ok((set, summary))
-}
-
 /// Opens the database as the service does, then takes the write lock and writes inside a
 /// transaction that is rolled back, so nothing is left behind.
 async fn check_database(path: &Path) -> Result<String, String> {
@@ -308,67 +256,6 @@ async fn check_jwks(config: &Config) -> Result<String, String> {
     Ok(format!("usable signing keys from {source}"))
 }
 
-/// `AssumeRole` as a vend does it (session policy, tag, session name, source identity), for a
-/// made-up user; returns the session ARN. The longest-rendering template is the one tried:
-/// with the session tag it is what STS packs, and the first to fail with
-/// `PackedPolicyTooLarge`.
-async fn trial_assume(sts: &Sts, config: &Config, policies: &PolicySet, seconds: i32) -> Result<String, String> {
-    let user = UserId::derive("doctor", "trial");
-    let bucket = BucketName::fresh(&config.storage.bucket_prefix).map_err(|e| e.to_string())?;
-    let account = config.aws.account_id();
-    let prefix = UserPrefix::for_user(&config.storage.prefix_root, &user).map_err(|e| e.to_string())?;
-    let (org, org_bucket, org_prefix) = trial_org(config)?;
-    let ctx = RenderContext {
-        bucket: &bucket,
-        user_id: &user,
-        account_id: &account,
-        prefix: Some(&prefix),
-        org: Some(OrgContext {
-            id: &org,
-            bucket: &org_bucket,
-            prefix: Some(&org_prefix),
-        }),
-    };
-    let (template, policy) = policies.longest(&ctx).ok_or("no template")?;
-    let out = assume_as(sts, policy, &user, template.is_org().then_some(&org), seconds).await?;
-    Ok(format!(
-        "{} (the longest template, `{}`)",
-        out.session_arn.unwrap_or_else(|| sts.role_arn().to_owned()),
-        template.name()
-    ))
-}
-
-/// A made-up organisation's storage, for rendering org templates as a team vend would.
-fn trial_org(config: &Config) -> Result<(OrgId, BucketName, OrgPrefix), String> {
-    let org = OrgId::fresh().map_err(|e| e.to_string())?;
-    let bucket = BucketName::fresh(&config.storage.bucket_prefix).map_err(|e| e.to_string())?;
-    let prefix = OrgPrefix::for_org(&config.storage.org_prefix_root, &org).map_err(|e| e.to_string())?;
-    Ok((org, bucket, prefix))
-}
-
-/// `AssumeRole` exactly as a vend sends it (`Sts::trial`) for a made-up `user` (and org, for
-/// an org template), its failure told as doctor tells it: the likely cause named.
-pub(super) async fn assume_as(
-    sts: &Sts,
-    policy: String,
-    user: &UserId,
-    org: Option<&OrgId>,
-    seconds: i32,
-) -> Result<Trial, String> {
-    sts.trial(user, org, policy, seconds).await.map_err(|e| {
-        if e.code() == Some(PACKED_POLICY_TOO_LARGE) {
-            format!("{e}: the session policy and the session tag pack beyond STS's limit; shorten the longest template")
-        } else if e.is_denied() {
-            format!(
-                "{}; if the role or its trust policy changed in the last minute, IAM may not have applied it yet (run doctor again shortly), otherwise the role must trust this principal and its policy allow sts:AssumeRole, sts:TagSession and sts:SetSourceIdentity",
-                OpsError::from(e)
-            )
-        } else {
-            OpsError::from(e).to_string()
-        }
-    })
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -386,21 +273,6 @@ mod tests {
         assert_eq!(
             one_line("invalid configuration (c.toml):\n  - a: bad\n  - b: worse\n"),
             "invalid configuration (c.toml): a: bad; b: worse"
-        );
-    }
-
-    #[test]
-    fn shipped_templates_render_for_the_trial_user() {
-        let text = include_str!("../../../config.toml");
-        let env = [(
-            "STSVEND_POLICIES__DIR".to_owned(),
-            concat!(env!("CARGO_MANIFEST_DIR"), "/policies").to_owned(),
-        )];
-        let config = Config::from_sources("test", text, &env).unwrap();
-        let (_, summary) = check_templates(&config).unwrap();
-        assert!(
-            summary.contains("read-write") && summary.contains("read-only"),
-            "{summary}"
         );
     }
 }

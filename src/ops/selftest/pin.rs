@@ -8,10 +8,10 @@ use std::time::Instant;
 
 use super::{PROBE_ISSUER, Report};
 use crate::config::{Config, StorageMode};
-use crate::identity::{BucketName, OrgId, OrgPrefix, UserId, UserPrefix};
 use crate::ops::RoleArn;
 use crate::ops::documents::{PERMISSION_POLICY_NAME, parse_returned};
-use crate::policy::{ACCOUNT_CONDITION_KEY, OrgContext, PolicySet, RenderContext, unpinned_statements};
+use crate::ops::trial::TrialStorage;
+use crate::policy::{ACCOUNT_CONDITION_KEY, PolicySet, unpinned_statements};
 
 pub async fn check(config: &Config, report: &mut Report) {
     let started = Instant::now();
@@ -56,36 +56,13 @@ fn templates(config: &Config) -> Vec<String> {
         Ok(set) => set,
         Err(errors) => return errors.iter().map(ToString::to_string).collect(),
     };
-    let user = UserId::derive(PROBE_ISSUER, "account-pin");
-    let bucket = match BucketName::fresh(&config.storage.bucket_prefix) {
-        Ok(b) => b,
-        Err(e) => return vec![e.to_string()],
-    };
-    let prefix = match UserPrefix::for_user(&config.storage.prefix_root, &user) {
-        Ok(p) => p,
-        Err(e) => return vec![e.to_string()],
-    };
     // Org templates are rendered for a made-up organisation, as a team vend would.
-    let org = match OrgId::fresh().and_then(|id| {
-        let bucket = BucketName::fresh(&config.storage.bucket_prefix)?;
-        let prefix = OrgPrefix::for_org(&config.storage.org_prefix_root, &id)?;
-        Ok((id, bucket, prefix))
-    }) {
-        Ok(o) => o,
+    let trial = match TrialStorage::new(config, PROBE_ISSUER, "account-pin") {
+        Ok(t) => t,
         Err(e) => return vec![e.to_string()],
     };
+    let ctx = trial.context();
     let account = config.aws.account_id();
-    let ctx = RenderContext {
-        bucket: &bucket,
-        user_id: &user,
-        account_id: &account,
-        prefix: Some(&prefix),
-        org: Some(OrgContext {
-            id: &org.0,
-            bucket: &org.1,
-            prefix: Some(&org.2),
-        }),
-    };
     let mut loose = Vec::new();
     for template in set.all() {
         match serde_json::from_str(&template.render(&ctx)) {

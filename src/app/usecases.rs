@@ -1,0 +1,168 @@
+//! The use cases wired from the config, with what they share (the store, the AWS clients and
+//! their gate, the caches, the metrics): what the HTTP server serves and what `stsvend
+//! selftest` drives directly.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use super::StartError;
+use crate::aws::gate::AwsGate;
+use crate::aws::s3::Buckets;
+use crate::aws::sts::Sts;
+use crate::config::Config;
+use crate::policy::PolicySet;
+use crate::provision::Provisioner;
+use crate::runtime::limits::VendRate;
+use crate::runtime::metrics::Metrics;
+use crate::store::{DATABASE_WATCH_EVERY, DatabaseHealth, Store};
+use crate::usecase::admin::{Admin, AdminParts};
+use crate::usecase::presign::{Presigner, S3Location};
+use crate::usecase::vend::{FeedTimes, Grants, KeyCache, KeyCacheParts, Vend, VendParts, spawn_coherence};
+
+/// Loads the templates named by the config and checks them (`PolicySet::for_config`).
+pub fn load_policies(config: &Config) -> Result<PolicySet, StartError> {
+    PolicySet::for_config(
+        &config.policies,
+        config.storage.mode == crate::config::StorageMode::Prefix,
+        config.orgs.is_some(),
+    )
+    .map_err(StartError::Policies)
+}
+
+/// Warns when users given a prefix (while the service ran in prefix mode) will be refused an
+/// access because its `prefix-<access>.json` is gone: they get 409
+/// `access_unavailable_in_prefix_mode` for it. (In prefix mode start-up already requires
+/// every variant.)
+async fn flag_accesses_without_variant(policies: &PolicySet, store: &Store) {
+    let missing = policies.accesses_without_variant();
+    if missing.is_empty() {
+        return;
+    }
+    let accesses = missing.join(", ");
+    match store.count_prefix_users().await {
+        Ok(0) => tracing::info!(
+            accesses,
+            "these accesses have no prefix-mode template; no user is in prefix mode, so none is refused"
+        ),
+        Ok(users) => tracing::warn!(
+            accesses,
+            users,
+            "prefix-mode users exist, and these accesses have no prefix-mode template (prefix-<access>.json): they are refused to those users (409 access_unavailable_in_prefix_mode)"
+        ),
+        Err(e) => tracing::warn!(
+            accesses,
+            error = %e,
+            "these accesses have no prefix-mode template, and counting prefix-mode users failed: any such user is refused them (409 access_unavailable_in_prefix_mode)"
+        ),
+    }
+}
+
+/// The use cases and what they share, wired from the config: what the HTTP server serves, and
+/// what `stsvend selftest` drives directly (`app::selftest`), so both go through the same code.
+pub struct UseCases {
+    pub vend: Arc<Vend>,
+    pub admin: Admin,
+    pub presigner: Presigner,
+    pub store: Store,
+    pub database: Arc<DatabaseHealth>,
+    pub metrics: Arc<Metrics>,
+    /// Rate-limit pruner, change-feed reader and database watch.
+    pub background: Vec<tokio::task::JoinHandle<()>>,
+}
+
+impl UseCases {
+    pub async fn build(config: &Config) -> Result<Self, StartError> {
+        let policies = load_policies(config)?;
+        let store = Store::connect(&config.database).await?;
+        flag_accesses_without_variant(&policies, &store).await;
+
+        let sdk = crate::aws::Sdk::load(&config.aws).await;
+
+        let metrics = Arc::new(Metrics::new());
+        metrics.index_templates(policies.names());
+        metrics.bucket_quota.set(i64::from(config.storage.bucket_quota));
+        let database = Arc::new(DatabaseHealth::new(metrics.database_up.clone()));
+        let database_watch = database.spawn_watch(store.clone(), DATABASE_WATCH_EVERY);
+        let gate = Arc::new(AwsGate::new(
+            &config.limits,
+            Duration::from_secs(config.aws.call_timeout_seconds),
+            Arc::clone(&metrics),
+        ));
+        let sts = Sts::new(&sdk, &config.aws, Arc::clone(&gate));
+        // Boxed: an SDK call held inline would make every caller's start-up future large.
+        let trial = Box::pin(sts.check_packing(
+            &policies,
+            &config.storage.bucket_prefix,
+            &config.storage.prefix_root,
+            &config.storage.org_prefix_root,
+        ));
+        if let Ok(tried) = tokio::time::timeout(Duration::from_secs(config.aws.call_timeout_seconds * 2), trial).await {
+            tried?;
+        } else {
+            tracing::warn!("the start-up trial AssumeRole did not answer in time; vends will tell");
+        }
+        let buckets = Arc::new(Buckets::new(&sdk, &config.storage, &config.aws, gate));
+        let provisioner = Provisioner::new(store.clone(), Arc::clone(&buckets), config, Arc::clone(&metrics));
+        let keys = KeyCache::new(KeyCacheParts {
+            sts,
+            min_remaining: Duration::from_secs(config.aws.min_remaining_seconds),
+            templates: policies.all().map(|t| t.id().short()).collect(),
+            store: store.clone(),
+            memory_bytes: config.cache.credentials_mib.saturating_mul(1 << 20),
+            metrics: Arc::clone(&metrics),
+            sealing_keys: crate::config::parse_sealing_keys(&config.cache.sealing_keys.0)
+                .map_err(crate::usecase::vend::SealerError::Keys)?,
+            lease: Duration::from_secs(config.aws.call_timeout_seconds.saturating_mul(3)),
+        })?;
+        let vend_rate = Arc::new(VendRate::new(&config.limits));
+        let pruner = vend_rate.spawn_pruner();
+        let vend = Arc::new(Vend::new(VendParts {
+            policies,
+            grants: Grants {
+                by_template: config.policies.grants.clone(),
+                default: config.policies.default.clone(),
+            },
+            provisioner,
+            keys,
+            store: store.clone(),
+            rate: vend_rate,
+            metrics: Arc::clone(&metrics),
+        }));
+        let coherence = spawn_coherence(
+            &vend,
+            store.clone(),
+            FeedTimes {
+                poll: Duration::from_millis(config.cache.coherence_poll_ms),
+                retention: Duration::from_secs(config.cache.change_retention_seconds),
+            },
+            Arc::clone(&metrics),
+        );
+        let presigner = Presigner::new(
+            Arc::clone(&vend),
+            store.clone(),
+            S3Location::new(config.aws.endpoint_url.as_deref()),
+            config.presign.clone(),
+        );
+        let admin = Admin::new(AdminParts {
+            store: store.clone(),
+            buckets,
+            vend: Arc::clone(&vend),
+            tag_key: config.aws.session_tag_key.clone(),
+            permission: config.admin.permission.clone(),
+            revoke_wait: Duration::from_secs(config.admin.revoke_wait_seconds),
+            session_lifetime: time::Duration::seconds(
+                i64::try_from(config.aws.session_duration_seconds).unwrap_or(i64::MAX),
+            ),
+            policy_lease_seconds: config.admin.policy_lease_seconds,
+        });
+        Ok(Self {
+            vend,
+            admin,
+            presigner,
+            store,
+            database,
+            metrics,
+            background: vec![pruner, coherence, database_watch],
+        })
+    }
+}
