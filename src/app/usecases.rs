@@ -92,7 +92,7 @@ impl UseCases {
         // Boxed: an SDK call held inline would make every caller's start-up future large.
         let trial = Box::pin(sts.check_packing(
             &policies,
-            &config.storage.bucket_prefix,
+            &config.storage.bucket_name_prefix,
             &config.storage.prefix_root,
             &config.storage.org_prefix_root,
         ));

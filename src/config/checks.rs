@@ -119,8 +119,8 @@ impl Config {
             p.push("aws.call_timeout_seconds: must be 1..=60".to_owned());
         }
 
-        if let Err(e) = crate::identity::validate_bucket_prefix(&self.storage.bucket_prefix) {
-            p.push(format!("storage.bucket_prefix: {e}"));
+        if let Err(e) = crate::identity::validate_bucket_name_prefix(&self.storage.bucket_name_prefix) {
+            p.push(format!("storage.bucket_name_prefix: {e}"));
         }
         let storage = &self.storage;
         if let Err(e) = crate::identity::validate_prefix_root(&storage.prefix_root) {
@@ -142,11 +142,11 @@ impl Config {
                 p.push("storage.shared_bucket: required when storage.mode = \"prefix\"".to_owned());
             }
             (Some(b), _) => {
-                let under_prefix = b.strip_prefix(&format!("{}-", storage.bucket_prefix));
+                let under_prefix = b.strip_prefix(&format!("{}-", storage.bucket_name_prefix));
                 if crate::identity::BucketName::parse(b).is_err() || under_prefix.is_none_or(str::is_empty) {
                     p.push(format!(
                         "storage.shared_bucket: `{b}` must be a bucket name (a-z, 0-9, -) starting with `{}-`, so the role's permissions reach it",
-                        storage.bucket_prefix
+                        storage.bucket_name_prefix
                     ));
                 }
             }

@@ -1,11 +1,14 @@
 //! `STSVEND_<SECTION>__<KEY>` environment overrides, applied to the parsed TOML table.
 
-use super::{ENV_PREFIX, SECTIONS};
+use super::{ENV_PREFIX, SECTIONS, renamed};
 
 /// Applies `STSVEND_<SECTION>__<KEY>=value` pairs. A value is read as a TOML value when it
 /// parses as one (numbers, booleans, arrays), else taken as a plain string.
 pub(super) fn apply_env(table: &mut toml::Table, env: &[(String, String)]) -> Vec<String> {
     let mut problems = Vec::new();
+    // Variables naming a renamed key under each of its names: with both set, which one wins
+    // would depend on the environment's order.
+    let mut renamed_by: Vec<(Vec<String>, &str)> = Vec::new();
     for (name, raw) in env {
         let Some(rest) = name.strip_prefix(ENV_PREFIX) else {
             continue;
@@ -27,7 +30,15 @@ pub(super) fn apply_env(table: &mut toml::Table, env: &[(String, String)]) -> Ve
             continue;
         }
         let (sections, key) = path.split_at(path.len() - 1);
-        if let Err(section) = set_path(table, sections, &key[0], parse_env_value(raw)) {
+        let key = renamed::current(sections, &key[0]);
+        if renamed::has_earlier_name(sections, key) {
+            let path = [sections, &[key.to_owned()]].concat();
+            if let Some((_, other)) = renamed_by.iter().find(|(p, n)| *p == path && *n != name.as_str()) {
+                problems.push(format!("environment `{name}` and `{other}` set the same key; keep one"));
+            }
+            renamed_by.push((path, name));
+        }
+        if let Err(section) = set_path(table, sections, key, parse_env_value(raw)) {
             problems.push(format!("environment `{name}`: `{section}` is not a section"));
         }
     }

@@ -5,7 +5,8 @@
 //!
 //! `Config` and its loading live here; each section's types in the file of its name
 //! (`server`, `auth`, `aws`, `storage`, `policies`, `database`, `limits`, `admin`, `cache`,
-//! `presign`, `orgs`); `defaults` the default values, `env` the environment layer, `checks`
+//! `presign`, `orgs`); `defaults` the default values, `env` the environment layer, `renamed` the keys
+//! also read under an earlier name, `checks`
 //! the checks serde cannot express, `sealing` the sealing-key format.
 
 use std::fmt;
@@ -25,6 +26,7 @@ mod limits;
 mod orgs;
 mod policies;
 mod presign;
+mod renamed;
 mod sealing;
 mod server;
 mod storage;
@@ -124,7 +126,8 @@ impl Config {
             problems,
         };
         let mut table: toml::Table = text.parse().map_err(|e: toml::de::Error| fail(vec![e.to_string()]))?;
-        let mut problems = env::apply_env(&mut table, env);
+        let mut problems = renamed::in_file(&mut table);
+        problems.extend(env::apply_env(&mut table, env));
 
         let mut unknown = Vec::new();
         let parsed: Result<Config, _> = serde_ignored::deserialize(toml::Value::Table(table), |path| {

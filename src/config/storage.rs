@@ -7,8 +7,10 @@ use super::defaults;
 
 #[derive(Debug, Clone, Deserialize)]
 pub struct StorageConfig {
-    /// Every user bucket is `<prefix>-<random part>`; the role's own policy is limited to it.
-    pub bucket_prefix: String,
+    /// Every bucket stsvend makes is `<bucket_name_prefix>-<random part>`; the role's own
+    /// policy is limited to those. Also read as `bucket_prefix`, its name before the user's
+    /// storage prefix (`prefix_root`) existed, so older files and environments still load.
+    pub bucket_name_prefix: String,
     /// Browser origins allowed by each bucket's CORS rules.
     #[serde(default)]
     pub cors_allowed_origins: Vec<String>,
@@ -23,8 +25,8 @@ pub struct StorageConfig {
     /// users keep the mode recorded with them.
     #[serde(default)]
     pub mode: StorageMode,
-    /// Prefix mode: the one bucket every new user gets a prefix of. Named `<bucket_prefix>-...`
-    /// so the role's permissions (limited to `<bucket_prefix>-*`) reach it.
+    /// Prefix mode: the one bucket every new user gets a prefix of. Named `<bucket_name_prefix>-...`
+    /// so the role's permissions (limited to `<bucket_name_prefix>-*`) reach it.
     #[serde(default)]
     pub shared_bucket: Option<String>,
     /// Prefix mode: each user's objects live under `<prefix_root>/<user id>/`.

@@ -269,3 +269,51 @@ fn the_client_address_header_is_x_forwarded_for_unless_set_to_forwarded() {
         .to_string();
     assert!(err.contains("x-real-ip") && err.contains("x-forwarded-for"), "{err}");
 }
+
+#[test]
+fn the_bucket_name_prefix_is_also_read_under_its_old_name_from_the_file_and_the_environment() {
+    let old_file = GOOD.replace("bucket_name_prefix = ", "bucket_prefix = ");
+    assert!(
+        old_file.contains("\nbucket_prefix = \"stsvend\""),
+        "config.toml names the key"
+    );
+    assert_eq!(load(&old_file, &[]).unwrap().storage.bucket_name_prefix, "stsvend");
+    for (file, var) in [
+        (GOOD, "STSVEND_STORAGE__BUCKET_PREFIX"),
+        (old_file.as_str(), "STSVEND_STORAGE__BUCKET_NAME_PREFIX"),
+        (old_file.as_str(), "STSVEND_STORAGE__BUCKET_PREFIX"),
+    ] {
+        let c = load(file, &[(var, "from-env")]).unwrap();
+        assert_eq!(c.storage.bucket_name_prefix, "from-env", "{var}");
+    }
+    let both = GOOD.replace(
+        "bucket_name_prefix = \"stsvend\"",
+        "bucket_name_prefix = \"stsvend\"\nbucket_prefix = \"other\"",
+    );
+    let problems = load(&both, &[]).unwrap_err().problems;
+    assert!(
+        problems
+            .iter()
+            .any(|p| p.contains("storage.bucket_prefix") && p.contains("storage.bucket_name_prefix")),
+        "{problems:?}"
+    );
+}
+
+#[test]
+fn an_environment_setting_the_bucket_name_prefix_under_both_names_is_refused() {
+    let problems = load(
+        GOOD,
+        &[
+            ("STSVEND_STORAGE__BUCKET_PREFIX", "one"),
+            ("STSVEND_STORAGE__BUCKET_NAME_PREFIX", "two"),
+        ],
+    )
+    .unwrap_err()
+    .problems;
+    assert!(
+        problems
+            .iter()
+            .any(|p| p.contains("STSVEND_STORAGE__BUCKET_PREFIX") && p.contains("STSVEND_STORAGE__BUCKET_NAME_PREFIX")),
+        "{problems:?}"
+    );
+}

@@ -26,8 +26,8 @@ const BUCKET_RANDOM_CHARS: usize = 26;
 /// Names tried for one user before giving up: a fresh random name is taken only when another
 /// account learnt it and registered it first.
 pub const MAX_BUCKET_ATTEMPTS: u32 = 8;
-/// Longest prefix that still leaves room for `-<random part>` in 63 characters.
-pub const MAX_BUCKET_PREFIX: usize = 63 - 1 - BUCKET_RANDOM_CHARS;
+/// Longest bucket-name prefix (`storage.bucket_name_prefix`) that still leaves room for `-<random part>` in 63 characters.
+pub const MAX_BUCKET_NAME_PREFIX: usize = 63 - 1 - BUCKET_RANDOM_CHARS;
 
 /// Held inline (26 bytes, no allocation): it keys every per-user cache.
 #[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -106,17 +106,17 @@ impl BucketName {
         }
     }
 
-    /// A new name for a user bucket: `<prefix>-<26 random base32 characters>`. Bucket names are
+    /// A new name for a user bucket: `<name_prefix>-<26 random base32 characters>`. Bucket names are
     /// public and global, so they are never computed from the user's identity: nobody can
     /// register a user's name before the user's first login, and a deleted user's name is
     /// never handed out again (to them or anyone).
-    pub fn fresh(prefix: &str) -> Result<Self, IdentityError> {
+    pub fn fresh(name_prefix: &str) -> Result<Self, IdentityError> {
         let mut random = [0u8; 17];
         aws_lc_rs::rand::fill(&mut random).map_err(|_| IdentityError::Random)?;
         let mut part = data_encoding::BASE32_NOPAD.encode(&random);
         part.truncate(BUCKET_RANDOM_CHARS);
         part.make_ascii_lowercase();
-        Self::parse(&format!("{prefix}-{part}"))
+        Self::parse(&format!("{name_prefix}-{part}"))
     }
 
     pub fn as_str(&self) -> &str {
@@ -199,16 +199,16 @@ impl SourceIdentity {
     }
 }
 
-/// Checks a configured bucket prefix: it must leave every derived name valid.
-pub fn validate_bucket_prefix(prefix: &str) -> Result<(), String> {
-    if prefix.is_empty() || prefix.len() > MAX_BUCKET_PREFIX {
-        return Err(format!("must be 1..={MAX_BUCKET_PREFIX} characters"));
+/// Checks a configured bucket-name prefix: it must leave every derived name valid.
+pub fn validate_bucket_name_prefix(name_prefix: &str) -> Result<(), String> {
+    if name_prefix.is_empty() || name_prefix.len() > MAX_BUCKET_NAME_PREFIX {
+        return Err(format!("must be 1..={MAX_BUCKET_NAME_PREFIX} characters"));
     }
-    // Every name is `<prefix>-<random part>`; the part itself is always valid.
-    BucketName::parse(&format!("{prefix}-{}", "a".repeat(BUCKET_RANDOM_CHARS)))
+    // Every name is `<name_prefix>-<random part>`; the part itself is always valid.
+    BucketName::parse(&format!("{name_prefix}-{}", "a".repeat(BUCKET_RANDOM_CHARS)))
         .map(|_| ())
         .map_err(|_| {
-            format!("`{prefix}` makes invalid bucket names (use [a-z0-9-], start with a letter or digit, no xn--/sthree- prefix)")
+            format!("`{name_prefix}` makes invalid bucket names (use [a-z0-9-], start with a letter or digit, no xn--/sthree- prefix)")
         })
 }
 
@@ -284,7 +284,7 @@ mod tests {
             assert_eq!(part.len(), BUCKET_RANDOM_CHARS);
             assert!(part.bytes().all(|b| matches!(b, b'a'..=b'z' | b'2'..=b'7')), "{n}");
         }
-        let longest = "a".repeat(MAX_BUCKET_PREFIX);
+        let longest = "a".repeat(MAX_BUCKET_NAME_PREFIX);
         assert_eq!(BucketName::fresh(&longest).unwrap().as_str().len(), 63);
     }
 
@@ -336,12 +336,12 @@ mod tests {
     }
 
     #[test]
-    fn bucket_prefixes_are_checked() {
-        assert!(validate_bucket_prefix("stsvend").is_ok());
-        assert!(validate_bucket_prefix("").is_err());
-        assert!(validate_bucket_prefix("Bad").is_err());
-        assert!(validate_bucket_prefix("xn--x").is_err());
-        assert!(validate_bucket_prefix("-x").is_err());
-        assert!(validate_bucket_prefix(&"a".repeat(MAX_BUCKET_PREFIX + 1)).is_err());
+    fn bucket_name_prefixes_are_checked() {
+        assert!(validate_bucket_name_prefix("stsvend").is_ok());
+        assert!(validate_bucket_name_prefix("").is_err());
+        assert!(validate_bucket_name_prefix("Bad").is_err());
+        assert!(validate_bucket_name_prefix("xn--x").is_err());
+        assert!(validate_bucket_name_prefix("-x").is_err());
+        assert!(validate_bucket_name_prefix(&"a".repeat(MAX_BUCKET_NAME_PREFIX + 1)).is_err());
     }
 }

@@ -1,7 +1,7 @@
 //! `stsvend bootstrap`: creates the role stsvend assumes, or brings an existing one in line.
 //!
 //! The role (`aws.role_arn`) trusts the service principal only, may be assumed with the session
-//! tag and a source identity, reaches only `<storage.bucket_prefix>-*` buckets, and allows
+//! tag and a source identity, reaches only `<storage.bucket_name_prefix>-*` buckets, and allows
 //! sessions at least as long as `aws.session_duration_seconds`. Every run reads first and writes
 //! only what differs, printing one line per item; `--dry-run` stops after the reading.
 
@@ -53,12 +53,12 @@ pub async fn run(config: &Config, opts: &Options) -> Result<(), OpsError> {
 
     let desired = Desired {
         trust: documents::trust_policy(&principal, &config.aws.session_tag_key),
-        permissions: documents::permission_policy(&role.partition, &config.storage.bucket_prefix, &account),
+        permissions: documents::permission_policy(&role.partition, &config.storage.bucket_name_prefix, &account),
         session_seconds: i32::try_from(config.aws.session_duration_seconds).unwrap_or(i32::MAX),
     };
     let service_policy = documents::service_principal_policy(
         &role.partition,
-        &config.storage.bucket_prefix,
+        &config.storage.bucket_name_prefix,
         &config.aws.role_arn,
         &account,
     );

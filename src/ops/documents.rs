@@ -33,23 +33,23 @@ pub fn trust_policy(principal_arn: &str, tag_key: &str) -> Value {
     })
 }
 
-fn bucket_arns(partition: &str, prefix: &str) -> (String, String) {
+fn bucket_arns(partition: &str, name_prefix: &str) -> (String, String) {
     (
-        format!("arn:{partition}:s3:::{prefix}-*"),
-        format!("arn:{partition}:s3:::{prefix}-*/*"),
+        format!("arn:{partition}:s3:::{name_prefix}-*"),
+        format!("arn:{partition}:s3:::{name_prefix}-*/*"),
     )
 }
 
 /// `s3:ResourceAccount` pinned to `account`: bucket names are global, so a grant on
-/// `arn:aws:s3:::<prefix>-*` alone also reaches buckets of those names in other accounts.
+/// `arn:aws:s3:::<name_prefix>-*` alone also reaches buckets of those names in other accounts.
 fn in_account(account: &AccountId) -> Value {
     json!({"StringEquals": {ACCOUNT_CONDITION_KEY: account.as_str()}})
 }
 
 /// The role's own permissions: the user buckets and their objects in the service's account,
 /// nothing else. Each session narrows this further to one bucket through its session policy.
-pub fn permission_policy(partition: &str, prefix: &str, account: &AccountId) -> Value {
-    let (buckets, objects) = bucket_arns(partition, prefix);
+pub fn permission_policy(partition: &str, name_prefix: &str, account: &AccountId) -> Value {
+    let (buckets, objects) = bucket_arns(partition, name_prefix);
     json!({
         "Version": POLICY_VERSION,
         "Statement": [{
@@ -67,8 +67,8 @@ pub fn permission_policy(partition: &str, prefix: &str, account: &AccountId) -> 
 /// prefixed buckets only, and assuming the role with a tag and a source identity. The operator
 /// attaches this one; bootstrap only prints it. Everything but `CreateBucket` (whose bucket
 /// does not exist yet) is pinned to the service's account.
-pub fn service_principal_policy(partition: &str, prefix: &str, role_arn: &str, account: &AccountId) -> Value {
-    let (buckets, objects) = bucket_arns(partition, prefix);
+pub fn service_principal_policy(partition: &str, name_prefix: &str, role_arn: &str, account: &AccountId) -> Value {
+    let (buckets, objects) = bucket_arns(partition, name_prefix);
     json!({
         "Version": POLICY_VERSION,
         "Statement": [

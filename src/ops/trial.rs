@@ -24,10 +24,10 @@ impl TrialStorage {
         let storage = &config.storage;
         let org = OrgId::fresh()?;
         Ok(Self {
-            bucket: BucketName::fresh(&storage.bucket_prefix)?,
+            bucket: BucketName::fresh(&storage.bucket_name_prefix)?,
             account: config.aws.account_id(),
             prefix: UserPrefix::for_user(&storage.prefix_root, &user)?,
-            org_bucket: BucketName::fresh(&storage.bucket_prefix)?,
+            org_bucket: BucketName::fresh(&storage.bucket_name_prefix)?,
             org_prefix: OrgPrefix::for_org(&storage.org_prefix_root, &org)?,
             user,
             org,

@@ -177,7 +177,7 @@ impl Template {
         };
         // Trial render with the longest names stsvend derives, so the size check is a bound.
         let user_id = UserId::derive("trial", "render");
-        let longest_prefix = "a".repeat(crate::identity::MAX_BUCKET_PREFIX);
+        let longest_prefix = "a".repeat(crate::identity::MAX_BUCKET_NAME_PREFIX);
         let bucket = BucketName::fresh(&longest_prefix).map_err(|e| e.to_string())?;
         let account_id = AccountId::parse("123456789012").map_err(|e| e.to_string())?;
         let prefix = UserPrefix::for_user(&"a".repeat(MAX_PREFIX_ROOT), &user_id).map_err(|e| e.to_string())?;

@@ -16,8 +16,8 @@ pub enum Violation {
     UserId,
     /// A bucket-mode row names the shared bucket as the user's own.
     SharedBucket,
-    /// A bucket-mode row names a bucket outside `storage.bucket_prefix`.
-    BucketPrefix,
+    /// A bucket-mode row names a bucket outside `storage.bucket_name_prefix`.
+    BucketNamePrefix,
     /// A prefix-mode row's prefix is not the user's own under `storage.prefix_root`.
     Prefix,
     /// A prefix-mode row names a bucket other than the shared bucket.
@@ -29,7 +29,7 @@ impl Violation {
         match self {
             Self::UserId => "user_id",
             Self::SharedBucket => "shared_bucket",
-            Self::BucketPrefix => "bucket_prefix",
+            Self::BucketNamePrefix => "bucket_prefix",
             Self::Prefix => "prefix",
             Self::PrefixBucket => "prefix_bucket",
         }
@@ -41,7 +41,7 @@ impl std::fmt::Display for Violation {
         f.write_str(match self {
             Self::UserId => "its user id is not derived from its issuer and subject",
             Self::SharedBucket => "a bucket-mode row names the shared bucket (storage.shared_bucket)",
-            Self::BucketPrefix => "its bucket is not under storage.bucket_prefix",
+            Self::BucketNamePrefix => "its bucket is not under storage.bucket_name_prefix",
             Self::Prefix => "its prefix is not the user's own under storage.prefix_root",
             Self::PrefixBucket => "a prefix-mode row names a bucket other than storage.shared_bucket",
         })
@@ -50,7 +50,7 @@ impl std::fmt::Display for Violation {
 
 /// The configuration a stored mapping is checked against.
 pub struct MappingRules {
-    /// `<storage.bucket_prefix>-`: every bucket stsvend names starts with it.
+    /// `<storage.bucket_name_prefix>-`: every bucket stsvend names starts with it.
     bucket_start: String,
     /// `storage.shared_bucket`, whatever the mode of new users: rows keep the mode they were
     /// written in.
@@ -63,7 +63,7 @@ pub struct MappingRules {
 impl MappingRules {
     pub fn new(storage: &StorageConfig) -> Self {
         Self {
-            bucket_start: format!("{}-", storage.bucket_prefix),
+            bucket_start: format!("{}-", storage.bucket_name_prefix),
             shared: storage.shared_bucket(),
             prefix_root: storage.prefix_root.clone(),
             org_prefix_root: storage.org_prefix_root.clone(),
@@ -84,7 +84,7 @@ impl MappingRules {
     }
 
     /// `Ok` when `row` is an organisation's mapping stsvend could have written under this
-    /// configuration: its own bucket under `storage.bucket_prefix`, or its own prefix (under
+    /// configuration: its own bucket under `storage.bucket_name_prefix`, or its own prefix (under
     /// `storage.org_prefix_root`) of the shared bucket.
     pub fn check_org(&self, row: &OrgRecord) -> Result<(), Violation> {
         let own = || {
@@ -108,7 +108,7 @@ impl MappingRules {
             .is_some_and(|rest| !rest.is_empty());
         match prefix {
             None if self.shared.as_ref() == Some(bucket) => Err(Violation::SharedBucket),
-            None if !managed => Err(Violation::BucketPrefix),
+            None if !managed => Err(Violation::BucketNamePrefix),
             None => Ok(()),
             Some(prefix) => {
                 if prefix != own()? {
@@ -181,9 +181,9 @@ mod tests {
         let cases = [
             (moved, Violation::UserId),
             (row("a", "stsvend-shared", None), Violation::SharedBucket),
-            (row("a", "payroll", None), Violation::BucketPrefix),
-            (row("a", "stsvend", None), Violation::BucketPrefix),
-            (row("a", "stsvendx-abc", None), Violation::BucketPrefix),
+            (row("a", "payroll", None), Violation::BucketNamePrefix),
+            (row("a", "stsvend", None), Violation::BucketNamePrefix),
+            (row("a", "stsvendx-abc", None), Violation::BucketNamePrefix),
             (
                 row("a", "stsvend-shared", Some(&format!("other/{id}/"))),
                 Violation::Prefix,
@@ -230,7 +230,7 @@ mod tests {
         );
         let cases = [
             (org_row("stsvend-shared", None, id), Violation::SharedBucket),
-            (org_row("payroll", None, id), Violation::BucketPrefix),
+            (org_row("payroll", None, id), Violation::BucketNamePrefix),
             (
                 org_row("stsvend-shared", Some(&format!("orgs/{other}/")), id),
                 Violation::Prefix,

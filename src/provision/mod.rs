@@ -77,7 +77,8 @@ pub struct Provisioner {
 struct Inner {
     store: Store,
     buckets: Arc<Buckets>,
-    prefix: String,
+    /// `storage.bucket_name_prefix`: every bucket this makes is named `<it>-<random part>`.
+    bucket_name_prefix: String,
     /// Prefix mode: the shared bucket and the root of every user's prefix in it.
     shared: Option<(BucketName, String)>,
     region: String,
@@ -101,7 +102,7 @@ impl Provisioner {
             inner: Arc::new(Inner {
                 store,
                 buckets,
-                prefix: storage.bucket_prefix.clone(),
+                bucket_name_prefix: storage.bucket_name_prefix.clone(),
                 shared: match storage.mode {
                     crate::config::StorageMode::Prefix => {
                         storage.shared_bucket().map(|b| (b, storage.prefix_root.clone()))
@@ -242,7 +243,7 @@ impl Inner {
                 })?;
                 let (bucket, prefix) = match &self.shared {
                     Some((shared, root)) => (shared.clone(), Some(UserPrefix::for_user(root, &caller.user_id)?)),
-                    None => (BucketName::fresh(&self.prefix)?, None),
+                    None => (BucketName::fresh(&self.bucket_name_prefix)?, None),
                 };
                 let new = NewUser {
                     user_id: &caller.user_id,
@@ -327,7 +328,7 @@ impl Inner {
                         return Err(ProvisionError::NamesExhausted(MAX_BUCKET_ATTEMPTS));
                     }
                     // Recorded before it is created, like the first one.
-                    let name = BucketName::fresh(&self.prefix)?;
+                    let name = BucketName::fresh(&self.bucket_name_prefix)?;
                     let why = if matches!(taken, Created::Busy) {
                         "bucket name busy at S3 (OperationAborted)"
                     } else {

@@ -72,7 +72,7 @@ impl Inner {
                 let org_id = OrgId::fresh()?;
                 let (bucket, prefix) = match &self.shared {
                     Some((shared, _)) => (shared.clone(), Some(OrgPrefix::for_org(&self.org_root, &org_id)?)),
-                    None => (BucketName::fresh(&self.prefix)?, None),
+                    None => (BucketName::fresh(&self.bucket_name_prefix)?, None),
                 };
                 let row = self
                     .store

@@ -39,7 +39,7 @@ impl Db {
 
 /// A ready bucket-mode row for `sub`, with a bucket name as stsvend draws them.
 async fn bucket_user(app: &TestApp, sub: &str) -> UserId {
-    let bucket = BucketName::fresh(&app.config.storage.bucket_prefix).unwrap();
+    let bucket = BucketName::fresh(&app.config.storage.bucket_name_prefix).unwrap();
     let id = app.pending_user(sub, &bucket).await;
     app.state.store.mark_ready(&id).await.unwrap();
     id
@@ -125,7 +125,7 @@ async fn tampered_mappings_are_refused(database_url: Option<String>) {
     ));
     let sub = unique_sub("mapping-prefix-on-own-bucket");
     let id = prefix_user(&app, &sub, &shared).await;
-    let elsewhere = BucketName::fresh(&app.config.storage.bucket_prefix).unwrap();
+    let elsewhere = BucketName::fresh(&app.config.storage.bucket_name_prefix).unwrap();
     cases.push((
         sub,
         format!("UPDATE users SET bucket = '{elsewhere}' WHERE user_id = '{id}'"),

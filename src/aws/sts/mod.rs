@@ -159,16 +159,16 @@ impl Sts {
     pub async fn check_packing(
         &self,
         policies: &PolicySet,
-        bucket_prefix: &str,
+        bucket_name_prefix: &str,
         prefix_root: &str,
         org_prefix_root: &str,
     ) -> Result<(), TrialRefused> {
         let refused = |e: String| TrialRefused::TooLarge(e);
         let user = UserId::derive("stsvend", "start-up-trial");
-        let bucket = BucketName::fresh(bucket_prefix).map_err(|e| refused(e.to_string()))?;
+        let bucket = BucketName::fresh(bucket_name_prefix).map_err(|e| refused(e.to_string()))?;
         let prefix = UserPrefix::for_user(prefix_root, &user).map_err(|e| refused(e.to_string()))?;
         let org = OrgId::fresh().map_err(|e| refused(e.to_string()))?;
-        let org_bucket = BucketName::fresh(bucket_prefix).map_err(|e| refused(e.to_string()))?;
+        let org_bucket = BucketName::fresh(bucket_name_prefix).map_err(|e| refused(e.to_string()))?;
         let org_prefix = OrgPrefix::for_org(org_prefix_root, &org).map_err(|e| refused(e.to_string()))?;
         let ctx = RenderContext {
             bucket: &bucket,

@@ -47,13 +47,13 @@ pub(super) async fn check_role_pin(iam: &Iam, config: &Config) -> (Status, Strin
         );
     };
     let loose = unpinned_statements(&doc, &account);
-    let wide = beyond_prefix(&doc, &role.partition, &config.storage.bucket_prefix);
+    let wide = beyond_name_prefix(&doc, &role.partition, &config.storage.bucket_name_prefix);
     if loose.is_empty() && wide.is_empty() {
         (
             Status::Ok,
             format!(
                 "the role's {PERMISSION_POLICY_NAME} reaches buckets named {}-* of account {account} only",
-                config.storage.bucket_prefix
+                config.storage.bucket_name_prefix
             ),
         )
     } else if loose.is_empty() {
@@ -61,7 +61,7 @@ pub(super) async fn check_role_pin(iam: &Iam, config: &Config) -> (Status, Strin
             Status::Warn,
             format!(
                 "the role's {PERMISSION_POLICY_NAME} reaches beyond {}-*: {}; a session policy narrows each session, but the role should not (run `stsvend bootstrap`)",
-                config.storage.bucket_prefix,
+                config.storage.bucket_name_prefix,
                 wide.join(", ")
             ),
         )
@@ -77,8 +77,8 @@ pub(super) async fn check_role_pin(iam: &Iam, config: &Config) -> (Status, Strin
 }
 
 /// The resources of `Allow` statements that are not the user buckets or their objects.
-fn beyond_prefix(doc: &serde_json::Value, partition: &str, prefix: &str) -> Vec<String> {
-    let ours = format!("arn:{partition}:s3:::{prefix}-");
+fn beyond_name_prefix(doc: &serde_json::Value, partition: &str, name_prefix: &str) -> Vec<String> {
+    let ours = format!("arn:{partition}:s3:::{name_prefix}-");
     let statements = match doc.get("Statement") {
         Some(serde_json::Value::Array(items)) => items.clone(),
         Some(one) => vec![one.clone()],
@@ -100,7 +100,7 @@ fn beyond_prefix(doc: &serde_json::Value, partition: &str, prefix: &str) -> Vec<
 /// beyond the quota `CreateBucket` answers `TooManyBuckets`.
 pub(super) async fn check_bucket_quota(buckets: &Buckets, config: &Config) -> (Status, String) {
     let quota = u64::from(config.storage.bucket_quota);
-    let prefix = format!("{}-", config.storage.bucket_prefix);
+    let name_start = format!("{}-", config.storage.bucket_name_prefix);
     let names = match buckets.names().await {
         Ok(names) => names,
         Err(e) => {
@@ -113,9 +113,9 @@ pub(super) async fn check_bucket_quota(buckets: &Buckets, config: &Config) -> (S
         }
     };
     let total = names.len() as u64;
-    let ours = names.iter().filter(|n| n.starts_with(&prefix)).count() as u64;
+    let ours = names.iter().filter(|n| n.starts_with(&name_start)).count() as u64;
     let used = format!(
-        "{total} buckets in the account ({ours} named {prefix}*) of its quota of {quota} (storage.bucket_quota)"
+        "{total} buckets in the account ({ours} named {name_start}*) of its quota of {quota} (storage.bucket_quota)"
     );
     if total >= quota {
         (
@@ -131,7 +131,7 @@ pub(super) async fn check_bucket_quota(buckets: &Buckets, config: &Config) -> (S
     }
 }
 
-/// Does on a probe bucket, under the configured prefix, every S3 step a first login does
+/// Does on a probe bucket, under the configured bucket-name prefix, every S3 step a first login does
 /// (create, the five settings) and a revocation writes (the bucket policy), then deletes it:
 /// a service policy missing, say, `s3:PutBucketCORS` fails here, naming the call, instead of
 /// failing every first login. Nothing is left behind unless the deletion itself is refused.
@@ -143,7 +143,7 @@ pub(super) async fn check_first_login(
     config: &Config,
     policies: Option<&PolicySet>,
 ) -> Result<String, String> {
-    let bucket = BucketName::fresh(&config.storage.bucket_prefix).map_err(|e| e.to_string())?;
+    let bucket = BucketName::fresh(&config.storage.bucket_name_prefix).map_err(|e| e.to_string())?;
     let user = UserId::derive("doctor", "first-login");
     let refused = |step: &str, e: &dyn std::fmt::Display| {
         format!(
@@ -193,7 +193,7 @@ pub(super) async fn check_first_login(
     deleted?;
     Ok(format!(
         "created, configured (public access block, ownership, encryption, CORS, tags), revoked and deleted a probe bucket under {}-{propagation}",
-        config.storage.bucket_prefix
+        config.storage.bucket_name_prefix
     ))
 }
 
@@ -234,6 +234,6 @@ mod tests {
             {"Effect": "Allow", "Action": "s3:GetObject", "Resource": "arn:aws:s3:::*"},
             {"Effect": "Deny", "Action": "s3:*", "Resource": "*"}
         ]});
-        assert_eq!(beyond_prefix(&doc, "aws", "acme"), ["arn:aws:s3:::*"]);
+        assert_eq!(beyond_name_prefix(&doc, "aws", "acme"), ["arn:aws:s3:::*"]);
     }
 }

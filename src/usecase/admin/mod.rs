@@ -113,8 +113,8 @@ impl Admin {
             .ok_or_else(|| AdminError::NoSuchUser(id.to_string()))
     }
 
-    /// A page of at most `limit` users in user-id order, after `after`; `search` matches a
-    /// user-id or bucket prefix, or any part of the subject.
+    /// A page of at most `limit` users in user-id order, after `after`; `search` matches
+    /// the start of a user id or bucket name, or any part of the subject.
     pub async fn list(
         &self,
         search: Option<String>,
