@@ -102,28 +102,20 @@ fn bind_failed(addr: &str) -> impl Fn(std::io::Error) -> StartError + '_ {
 
 impl Application {
     pub async fn build(config: Config) -> Result<Self, StartError> {
-        let UseCases {
-            vend,
-            admin,
-            presigner,
-            store,
-            database,
-            metrics,
-            mut background,
-        } = UseCases::build(&config).await?;
+        let mut wired = UseCases::build(&config).await?;
         if config.auth.allow_insecure_http {
             tracing::warn!(
                 issuer = %config.auth.issuer,
                 "auth.allow_insecure_http is on: the issuer's keys may be fetched over plain http (local test issuers only)"
             );
         }
-        let jwks = Arc::new(JwksCache::from_config(&config.auth).with_metrics(Arc::clone(&metrics)));
+        let jwks = Arc::new(JwksCache::from_config(&config.auth).with_metrics(Arc::clone(&wired.metrics)));
         let refresher = jwks.spawn_refresher();
-        let health = Health::new(Arc::clone(&database), Arc::clone(&jwks));
+        let health = Health::new(Arc::clone(&wired.database), Arc::clone(&jwks));
         let verifier = Verifier::new(&config.auth, jwks)
             .with_token_cache_capacity(config.cache.token_entries)
             .with_orgs(config.orgs.as_ref());
-        background.push(refresher);
+        wired.background.push(refresher);
 
         let (listener, port) = bind(config.server.bind)?;
         let tls = match &config.server.tls {
@@ -137,13 +129,13 @@ impl Application {
         let metrics_listener = config.server.metrics_bind.map(bind).transpose()?;
 
         let state = AppState {
-            vend: web::Data::from(vend),
-            admin: web::Data::new(admin),
-            presigner: web::Data::new(presigner),
+            vend: web::Data::from(wired.vend),
+            admin: web::Data::new(wired.admin),
+            presigner: web::Data::new(wired.presigner),
             auth: web::Data::new(Authenticator::new(verifier)),
-            store: web::Data::new(store.clone()),
+            store: web::Data::new(wired.store.clone()),
             health: web::Data::new(health),
-            metrics: web::Data::from(Arc::clone(&metrics)),
+            metrics: web::Data::from(Arc::clone(&wired.metrics)),
             max_body: web::Data::new(http::MaxBody(config.server.max_body_bytes)),
             endpoint: web::Data::new(http::Endpoint(config.aws.endpoint_url.clone())),
             proxies: web::Data::new(http::TrustedProxies::new(
@@ -176,7 +168,7 @@ impl Application {
         let metrics_server = match metrics_listener {
             Some((listener, port)) => {
                 let app_state = state.clone();
-                let gauges = web::Data::new(Gauges::new(store, metrics, config.storage.shared_bucket()));
+                let gauges = web::Data::new(Gauges::new(wired.store, wired.metrics, config.storage.shared_bucket()));
                 let server = HttpServer::new(move || {
                     App::new()
                         .configure(|cfg| app_state.register(cfg))
@@ -201,7 +193,7 @@ impl Application {
             server,
             metrics_server,
             state,
-            _background: background,
+            _background: wired.background,
         })
     }
 

@@ -10,7 +10,7 @@ use crate::aws::gate::AwsGate;
 use crate::aws::s3::Buckets;
 use crate::aws::sts::Sts;
 use crate::config::Config;
-use crate::policy::PolicySet;
+use crate::policy::{PolicySet, TrialNames};
 use crate::provision::Provisioner;
 use crate::runtime::limits::VendRate;
 use crate::runtime::metrics::Metrics;
@@ -90,12 +90,8 @@ impl UseCases {
         ));
         let sts = Sts::new(&sdk, &config.aws, Arc::clone(&gate));
         // Boxed: an SDK call held inline would make every caller's start-up future large.
-        let trial = Box::pin(sts.check_packing(
-            &policies,
-            &config.storage.bucket_name_prefix,
-            &config.storage.prefix_root,
-            &config.storage.org_prefix_root,
-        ));
+        let names = TrialNames::of(&config.storage);
+        let trial = Box::pin(sts.check_packing(&policies, &names));
         if let Ok(tried) = tokio::time::timeout(Duration::from_secs(config.aws.call_timeout_seconds * 2), trial).await {
             tried?;
         } else {

@@ -78,14 +78,7 @@ impl PresignConfig {
 
 #[cfg(test)]
 mod tests {
-    use crate::config::Config;
-
-    const GOOD: &str = include_str!("../../config.toml");
-
-    fn load(env: &[(&str, &str)]) -> Result<Config, String> {
-        let env: Vec<(String, String)> = env.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect();
-        Config::from_sources("test", GOOD, &env).map_err(|e| e.to_string())
-    }
+    use crate::config::tests::shipped as load;
 
     #[test]
     fn the_shipped_section_is_the_default() {

@@ -8,6 +8,12 @@ fn load(text: &str, env: &[(&str, &str)]) -> Result<Config, ConfigError> {
     Config::from_sources("test", text, &env)
 }
 
+/// The shipped `config.toml` with `env` on top; its problems as one text (each section's own
+/// tests use it).
+pub(super) fn shipped(env: &[(&str, &str)]) -> Result<Config, String> {
+    load(GOOD, env).map_err(|e| e.to_string())
+}
+
 #[test]
 fn shipped_config_is_valid() {
     let c = load(GOOD, &[]).unwrap();

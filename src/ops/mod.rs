@@ -1,15 +1,13 @@
 //! Operator commands, each run once from the command line and printing for a human:
 //! `bootstrap` creates or repairs the role stsvend assumes (`plan` says what it would change,
 //! `documents` holds the IAM documents it writes), `doctor` checks a deployment's settings and
-//! AWS account end to end, `selftest` probes a running deployment as a user would. `trial` is
-//! the made-up user both checks render templates for.
+//! AWS account end to end, `selftest` probes a running deployment as a user would.
 
 pub mod bootstrap;
 pub mod doctor;
 pub mod documents;
 pub mod plan;
 pub mod selftest;
-mod trial;
 
 #[derive(Debug, thiserror::Error)]
 pub enum OpsError {

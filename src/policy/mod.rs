@@ -15,17 +15,20 @@
 //!   `[orgs]`, choosing a template for an access and a storage mode.
 //! - `actions`: which S3 actions a template allows (to refuse a presign it could never use).
 //! - `pin`: which statements are not pinned to the service's own account.
+//! - `trial`: a made-up user's storage, to render templates for without a real user.
 
 mod actions;
 mod pin;
 mod set;
 mod template;
+mod trial;
 
 use std::path::PathBuf;
 
 pub use pin::{ACCOUNT_CONDITION_KEY, unpinned_statements};
 pub use set::PolicySet;
 pub use template::{OrgContext, RenderContext, Template};
+pub use trial::{TrialNames, TrialStorage};
 
 /// STS rejects inline session policies longer than this (minified, in characters).
 pub const MAX_POLICY_CHARS: usize = 2048;

@@ -6,8 +6,10 @@ use std::path::Path;
 
 use serde_json::Value;
 
-use super::{MAX_POLICY_CHARS, PREFIX_VARIANT};
-use crate::identity::{AccountId, BucketName, MAX_PREFIX_ROOT, OrgId, OrgPrefix, TemplateId, UserId, UserPrefix};
+use super::{MAX_POLICY_CHARS, PREFIX_VARIANT, TrialNames, TrialStorage};
+use crate::identity::{
+    AccountId, BucketName, MAX_BUCKET_NAME_PREFIX, MAX_PREFIX_ROOT, OrgId, OrgPrefix, TemplateId, UserId, UserPrefix,
+};
 
 const PLACEHOLDERS: [&str; 7] = [
     "bucket",
@@ -176,24 +178,27 @@ impl Template {
             org,
         };
         // Trial render with the longest names stsvend derives, so the size check is a bound.
-        let user_id = UserId::derive("trial", "render");
-        let longest_prefix = "a".repeat(crate::identity::MAX_BUCKET_NAME_PREFIX);
-        let bucket = BucketName::fresh(&longest_prefix).map_err(|e| e.to_string())?;
-        let account_id = AccountId::parse("123456789012").map_err(|e| e.to_string())?;
-        let prefix = UserPrefix::for_user(&"a".repeat(MAX_PREFIX_ROOT), &user_id).map_err(|e| e.to_string())?;
-        let org_id = OrgId::fresh().map_err(|e| e.to_string())?;
-        let org_bucket = BucketName::fresh(&longest_prefix).map_err(|e| e.to_string())?;
-        let org_prefix = OrgPrefix::for_org(&"a".repeat(MAX_PREFIX_ROOT), &org_id).map_err(|e| e.to_string())?;
+        let longest_name_prefix = "a".repeat(MAX_BUCKET_NAME_PREFIX);
+        let longest_root = "a".repeat(MAX_PREFIX_ROOT);
+        let trial = TrialStorage::new(
+            UserId::derive("trial", "render"),
+            AccountId::parse("123456789012").map_err(|e| e.to_string())?,
+            &TrialNames {
+                bucket_name_prefix: &longest_name_prefix,
+                prefix_root: &longest_root,
+                org_prefix_root: &longest_root,
+            },
+        )
+        .map_err(|e| e.to_string())?;
+        // Only what the template may name: `{{prefix}}` in variants, `{{org_*}}` in org ones.
+        let full = trial.context();
         let rendered = template.render(&RenderContext {
-            bucket: &bucket,
-            user_id: &user_id,
-            account_id: &account_id,
-            prefix: variant.then_some(&prefix),
-            org: org.then_some(OrgContext {
-                id: &org_id,
-                bucket: &org_bucket,
-                prefix: variant.then_some(&org_prefix),
+            prefix: full.prefix.filter(|_| variant),
+            org: full.org.filter(|_| org).map(|o| OrgContext {
+                prefix: o.prefix.filter(|_| variant),
+                ..o
             }),
+            ..full
         });
         if rendered.chars().count() > MAX_POLICY_CHARS {
             return Err(format!(

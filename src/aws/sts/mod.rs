@@ -16,8 +16,8 @@ use super::calls::{ANSWERS, CallMetrics, RetryCounter};
 use super::gate::AwsGate;
 use super::{Error, Sdk, Service};
 use crate::config::AwsConfig;
-use crate::identity::{AccountId, BucketName, OrgId, OrgPrefix, UserId, UserPrefix};
-use crate::policy::{OrgContext, PolicySet, RenderContext, Template};
+use crate::identity::{AccountId, BucketName, OrgId, UserId, UserPrefix};
+use crate::policy::{OrgContext, PolicySet, RenderContext, Template, TrialNames, TrialStorage};
 use crate::runtime::metrics::Metrics;
 
 pub use chaining::{ROLE_CHAINING_CAP, chaining_refused, is_chaining_refusal};
@@ -156,36 +156,24 @@ impl Sts {
     /// org's too: org templates are rendered for a made-up org), for a made-up user: STS packs the two, and a pack too large (`PackedPolicyTooLarge`) would
     /// fail every vend. Any other failure is only logged (AWS may be down; vends will tell).
     /// Not counted in the metrics; the keys are dropped.
-    pub async fn check_packing(
-        &self,
-        policies: &PolicySet,
-        bucket_name_prefix: &str,
-        prefix_root: &str,
-        org_prefix_root: &str,
-    ) -> Result<(), TrialRefused> {
+    pub async fn check_packing(&self, policies: &PolicySet, names: &TrialNames<'_>) -> Result<(), TrialRefused> {
         let refused = |e: String| TrialRefused::TooLarge(e);
-        let user = UserId::derive("stsvend", "start-up-trial");
-        let bucket = BucketName::fresh(bucket_name_prefix).map_err(|e| refused(e.to_string()))?;
-        let prefix = UserPrefix::for_user(prefix_root, &user).map_err(|e| refused(e.to_string()))?;
-        let org = OrgId::fresh().map_err(|e| refused(e.to_string()))?;
-        let org_bucket = BucketName::fresh(bucket_name_prefix).map_err(|e| refused(e.to_string()))?;
-        let org_prefix = OrgPrefix::for_org(org_prefix_root, &org).map_err(|e| refused(e.to_string()))?;
-        let ctx = RenderContext {
-            bucket: &bucket,
-            user_id: &user,
-            account_id: &self.account_id,
-            prefix: Some(&prefix),
-            org: Some(OrgContext {
-                id: &org,
-                bucket: &org_bucket,
-                prefix: Some(&org_prefix),
-            }),
-        };
-        let Some((template, policy)) = policies.longest(&ctx) else {
+        let trial = TrialStorage::new(
+            UserId::derive("stsvend", "start-up-trial"),
+            self.account_id.clone(),
+            names,
+        )
+        .map_err(|e| refused(e.to_string()))?;
+        let Some((template, policy)) = policies.longest(&trial.context()) else {
             return Ok(());
         };
         match self
-            .trial(&user, template.is_org().then_some(&org), policy, self.duration_seconds)
+            .trial(
+                &trial.user,
+                template.is_org().then_some(&trial.org),
+                policy,
+                self.duration_seconds,
+            )
             .await
         {
             Ok(_) => Ok(()),

@@ -2,11 +2,12 @@
 //! STS's size, each S3 grant pinned to the account), then `AssumeRole` with the longest one.
 
 use super::super::OpsError;
-use super::super::trial::TrialStorage;
 use crate::aws::sts::{PACKED_POLICY_TOO_LARGE, Sts, Trial};
 use crate::config::{Config, StorageMode};
 use crate::identity::{OrgId, UserId};
-use crate::policy::{ACCOUNT_CONDITION_KEY, MAX_POLICY_CHARS, PolicySet, unpinned_statements};
+use crate::policy::{
+    ACCOUNT_CONDITION_KEY, MAX_POLICY_CHARS, PolicySet, TrialNames, TrialStorage, unpinned_statements,
+};
 
 /// Every template renders, for a trial user, into a policy STS accepts, each grant pinned to
 /// the service's account.
@@ -17,7 +18,7 @@ pub(super) fn check_templates(config: &Config) -> Result<(PolicySet, String), St
         config.orgs.is_some(),
     )
     .map_err(|errors| errors.iter().map(ToString::to_string).collect::<Vec<_>>().join("; "))?;
-    let trial = TrialStorage::new(config, "doctor", "trial").map_err(|e| e.to_string())?;
+    let trial = trial_storage(config).map_err(|e| e.to_string())?;
     let full = trial.context();
     let account = config.aws.account_id();
     let mut rendered = Vec::new();
@@ -55,7 +56,7 @@ pub(super) async fn trial_assume(
     policies: &PolicySet,
     seconds: i32,
 ) -> Result<String, String> {
-    let trial = TrialStorage::new(config, "doctor", "trial").map_err(|e| e.to_string())?;
+    let trial = trial_storage(config).map_err(|e| e.to_string())?;
     let (template, policy) = policies.longest(&trial.context()).ok_or("no template")?;
     let out = assume_as(
         sts,
@@ -93,6 +94,15 @@ pub(super) async fn assume_as(
             OpsError::from(e).to_string()
         }
     })
+}
+
+/// The made-up user doctor renders templates for, named as the service names storage.
+fn trial_storage(config: &Config) -> Result<TrialStorage, crate::identity::IdentityError> {
+    TrialStorage::new(
+        UserId::derive("doctor", "trial"),
+        config.aws.account_id(),
+        &TrialNames::of(&config.storage),
+    )
 }
 
 #[cfg(test)]

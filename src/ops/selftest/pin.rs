@@ -8,10 +8,10 @@ use std::time::Instant;
 
 use super::{PROBE_ISSUER, Report};
 use crate::config::{Config, StorageMode};
+use crate::identity::UserId;
 use crate::ops::RoleArn;
 use crate::ops::documents::{PERMISSION_POLICY_NAME, parse_returned};
-use crate::ops::trial::TrialStorage;
-use crate::policy::{ACCOUNT_CONDITION_KEY, PolicySet, unpinned_statements};
+use crate::policy::{ACCOUNT_CONDITION_KEY, PolicySet, TrialNames, TrialStorage, unpinned_statements};
 
 pub async fn check(config: &Config, report: &mut Report) {
     let started = Instant::now();
@@ -57,7 +57,11 @@ fn templates(config: &Config) -> Vec<String> {
         Err(errors) => return errors.iter().map(ToString::to_string).collect(),
     };
     // Org templates are rendered for a made-up organisation, as a team vend would.
-    let trial = match TrialStorage::new(config, PROBE_ISSUER, "account-pin") {
+    let trial = match TrialStorage::new(
+        UserId::derive(PROBE_ISSUER, "account-pin"),
+        config.aws.account_id(),
+        &TrialNames::of(&config.storage),
+    ) {
         Ok(t) => t,
         Err(e) => return vec![e.to_string()],
     };
