@@ -155,22 +155,13 @@ impl Provisioner {
         }
         // Boxed: the provisioning future is large, and the hit path above should not carry
         // (and copy) it.
-        Box::pin(self.ensure_ready_miss(caller, meanwhile)).await
-    }
-
-    async fn ensure_ready_miss<F, Fut>(
-        &self,
-        caller: &Caller,
-        meanwhile: F,
-    ) -> Result<Arc<UserRecord>, Arc<ProvisionError>>
-    where
-        F: FnOnce(UserRecord) -> Fut,
-        Fut: Future<Output = ()>,
-    {
-        let load = async { self.inner.load_or_provision(caller, meanwhile).await.map(Arc::new) };
-        let (user, fresh) = Box::pin(self.inner.ready.get_or_load(&caller.user_id, load)).await?;
-        self.inner.metrics.cache_lookup("mappings", !fresh);
-        Ok(user)
+        Box::pin(async {
+            let load = async { self.inner.load_or_provision(caller, meanwhile).await.map(Arc::new) };
+            let (user, fresh) = Box::pin(self.inner.ready.get_or_load(&caller.user_id, load)).await?;
+            self.inner.metrics.cache_lookup("mappings", !fresh);
+            Ok(user)
+        })
+        .await
     }
 
     /// Drops the cached mapping, so the next request reads the stored row (after an admin
@@ -194,6 +185,14 @@ impl Provisioner {
 }
 
 impl Inner {
+    /// Counts a stored mapping (a user's or an organisation's) refused by `rules`.
+    fn count_rejected(&self, violation: mapping::Violation) {
+        self.metrics
+            .mapping_rejected
+            .with_label_values(&[violation.label()])
+            .inc();
+    }
+
     /// Counts a first login refused by the new-user limit `limit` (`per_minute`, `per_day`).
     fn refused(&self, limit: &str) {
         self.metrics.new_users_refused.with_label_values(&[limit]).inc();
@@ -205,10 +204,7 @@ impl Inner {
         match self.rules.check(&row) {
             Ok(()) => Ok(row),
             Err(violation) => {
-                self.metrics
-                    .mapping_rejected
-                    .with_label_values(&[violation.label()])
-                    .inc();
+                self.count_rejected(violation);
                 tracing::error!(
                     user_id = %row.user_id,
                     reason = violation.label(),

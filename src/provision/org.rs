@@ -39,10 +39,7 @@ impl Inner {
         match self.rules.check_org(&row) {
             Ok(()) => Ok(row),
             Err(violation) => {
-                self.metrics
-                    .mapping_rejected
-                    .with_label_values(&[violation.label()])
-                    .inc();
+                self.count_rejected(violation);
                 tracing::error!(
                     org_id = %row.org_id,
                     reason = violation.label(),

@@ -1,7 +1,9 @@
-//! The store: user mappings, the audit logs and the credential spill, behind one interface
-//! that names what the service needs ("record this hand-out"), not SQL. [`Store`] is an enum
-//! over the backends, so callers never see which one runs; `sqlite` is the embedded default,
-//! `postgres` the one a fleet of replicas shares (selected by `database.url`).//!
+//! The store: user and organisation mappings, the audit logs, the change feed and the
+//! credential spill, behind one interface that names what the service needs ("record this
+//! hand-out"), not SQL. [`Store`] is an enum over the backends, so callers never see which
+//! one runs; `sqlite` is the embedded default, `postgres` the one a fleet of replicas shares
+//! (selected by `database.url`).
+//!
 //! `records` holds the types every backend reads and writes; this file the [`Store`] enum and
 //! its dispatch to the backend; `orgs`, `prefix`, `presign` the same for those features.
 

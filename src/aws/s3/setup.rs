@@ -79,7 +79,26 @@ impl Buckets {
     /// failure part-way is repaired by the next attempt.
     #[tracing::instrument(skip(self, owner), fields(bucket = %bucket))]
     pub async fn configure(&self, bucket: &BucketName, owner: &str) -> Result<(), Error> {
+        self.lock_down(bucket, Some(owner)).await
+    }
+
+    /// The shared bucket of prefix mode gets every setting of a user bucket but the owner tag
+    /// (it has many owners). `bootstrap` calls this, on a new bucket or an existing one.
+    #[tracing::instrument(skip(self), fields(bucket = %bucket))]
+    pub async fn configure_shared(&self, bucket: &BucketName) -> Result<(), Error> {
+        self.lock_down(bucket, None).await
+    }
+
+    /// Every setting of a bucket stsvend makes, sent together, and the owner tag when it has
+    /// one owner.
+    async fn lock_down(&self, bucket: &BucketName, owner: Option<&str>) -> Result<(), Error> {
         let _slot = self.gate.call(Service::S3).await?;
+        let tag = async {
+            match owner {
+                Some(owner) => self.tag_owner(bucket, owner).await,
+                None => Ok(()),
+            }
+        };
         // Boxed: five SDK calls in flight at once would make this future (and every caller's)
         // tens of kilobytes.
         futures::try_join!(
@@ -87,21 +106,7 @@ impl Buckets {
             Box::pin(self.enforce_ownership(bucket)),
             Box::pin(self.encrypt_by_default(bucket)),
             Box::pin(self.allow_cors(bucket)),
-            Box::pin(self.tag_owner(bucket, owner)),
-        )?;
-        Ok(())
-    }
-
-    /// The shared bucket of prefix mode gets every setting of a user bucket but the owner tag
-    /// (it has many owners). `bootstrap` calls this, on a new bucket or an existing one.
-    #[tracing::instrument(skip(self), fields(bucket = %bucket))]
-    pub async fn configure_shared(&self, bucket: &BucketName) -> Result<(), Error> {
-        let _slot = self.gate.call(Service::S3).await?;
-        futures::try_join!(
-            Box::pin(self.block_public_access(bucket)),
-            Box::pin(self.enforce_ownership(bucket)),
-            Box::pin(self.encrypt_by_default(bucket)),
-            Box::pin(self.allow_cors(bucket)),
+            Box::pin(tag),
         )?;
         Ok(())
     }
