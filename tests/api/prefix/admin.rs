@@ -4,8 +4,8 @@
 
 use serde_json::{Value, json};
 
-use crate::admin::{ADMIN_PERMISSION, admin_call, admin_ok, admin_token, put, user_id_of};
-use crate::helpers::*;
+use crate::support::admin::{ADMIN_PERMISSION, admin_call, admin_ok, admin_token, put, user_id_of};
+use crate::support::*;
 
 async fn prefix_admin_app() -> (TestApp, String) {
     TestApp::spawn_prefix(Options::default().set("STSVEND_ADMIN__PERMISSION", ADMIN_PERMISSION)).await
@@ -182,7 +182,7 @@ async fn deleting_a_prefix_user_empties_their_prefix_and_leaves_the_bucket_and_o
 /// stays, and a retry completes.
 #[tokio::test]
 async fn a_prefix_delete_that_aws_partly_refuses_answers_502_delete_incomplete_and_a_retry_completes() {
-    let proxy = crate::fault_proxy::FaultProxy::start().await;
+    let proxy = crate::support::fault_proxy::FaultProxy::start().await;
     let (app, shared) = TestApp::spawn_prefix(
         Options::default()
             .set("STSVEND_ADMIN__PERMISSION", ADMIN_PERMISSION)
@@ -192,7 +192,7 @@ async fn a_prefix_delete_that_aws_partly_refuses_answers_502_delete_incomplete_a
     let sub = unique_sub("prefix-del-refused");
     let v = app.vend(&sub, None).await;
     assert_eq!(v.bucket, shared);
-    crate::admin_delete::a_partly_refused_delete_answers_502_and_a_retry_completes(&app, &proxy, &sub, &v).await;
+    crate::admin::delete::a_partly_refused_delete_answers_502_and_a_retry_completes(&app, &proxy, &sub, &v).await;
     assert_eq!(
         buckets_named(&shared).await,
         std::slice::from_ref(&shared),

@@ -7,8 +7,8 @@ use serde_json::Value;
 use stsvend::identity::{BucketName, UserId, UserPrefix};
 use stsvend::store::{NewUser, VendRecord};
 
-use crate::admin::{ADMIN_PERMISSION, admin_call, admin_ok, admin_token, put};
-use crate::helpers::*;
+use crate::support::admin::{ADMIN_PERMISSION, admin_call, admin_ok, admin_token, put};
+use crate::support::*;
 
 async fn prefix_admin_app() -> (TestApp, String) {
     TestApp::spawn_prefix(Options::default().set("STSVEND_ADMIN__PERMISSION", ADMIN_PERMISSION)).await
@@ -135,7 +135,7 @@ async fn deleting_dormant_prefix_users_uses_no_revocation_capacity() {
 /// revoked with a Deny, and the URL stops working.
 #[tokio::test]
 async fn a_prefix_user_whose_only_session_is_a_presigned_url_is_still_revoked() {
-    use crate::presign::support::{get, put as put_via_url, url_for};
+    use crate::support::presign::{get, put as put_via_url, url_for};
     let (app, _shared) = prefix_admin_app().await;
     let sub = unique_sub("presign-only");
     put_via_url(&app, &sub, "doc.txt", b"before".to_vec()).await;

@@ -7,7 +7,7 @@ mod isolation;
 mod policy_lease;
 mod presign;
 
-use crate::helpers::*;
+use crate::support::*;
 
 /// A first login in prefix mode is one `AssumeRole` and no S3 call; the answer and `/v1/me`
 /// name the shared bucket and the user's prefix.

@@ -3,9 +3,9 @@
 
 use serde_json::Value;
 
-use crate::admin::{ADMIN_PERMISSION, admin_call, admin_ok, admin_token, user_id_of};
-use crate::fault_proxy::FaultProxy;
-use crate::helpers::*;
+use crate::support::admin::{ADMIN_PERMISSION, admin_call, admin_ok, admin_token, user_id_of};
+use crate::support::fault_proxy::FaultProxy;
+use crate::support::*;
 
 /// Ids of the users stsvend's statements in `shared`'s policy deny.
 async fn revoked_in_policy(shared: &str) -> Vec<String> {

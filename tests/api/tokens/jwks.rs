@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
-use crate::helpers::*;
+use crate::support::*;
 
 /// `GET /v1/me` with `token`: 404 (no bucket yet) or 200 once it is accepted, 401 while not.
 async fn me(app: &TestApp, token: &str) -> (u16, Value) {
