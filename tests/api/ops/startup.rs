@@ -168,7 +168,13 @@ async fn logs_have_one_line_per_request_and_never_a_token_or_secret() {
         .unwrap();
     assert_eq!(bad.status(), 401);
 
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    // The request lines are written after the responses: wait for both, then stop.
+    wait_until(Duration::from_secs(10), "a request line for each request", async || {
+        let logs = service.logs();
+        logs.lines().any(|l| l.contains("request_id=req-abc-123") && l.contains("status=200"))
+            && logs.lines().any(|l| l.contains("status=401"))
+    })
+    .await;
     service.kill();
     let all = service.logs();
     let lines: Vec<&str> = all.lines().collect();
@@ -223,9 +229,12 @@ async fn sigterm_drains_in_flight_requests_before_exiting() {
         .unwrap()
         .unwrap();
     service.signal("TERM");
-    tokio::time::sleep(Duration::from_millis(300)).await;
     // New connections are no longer accepted while draining.
-    assert!(reqwest::get(format!("{}/healthz", service.base)).await.is_err());
+    let health = format!("{}/healthz", service.base);
+    wait_until(Duration::from_secs(5), "new connections refused after SIGTERM", async || {
+        reqwest::get(&health).await.is_err()
+    })
+    .await;
     proxy.release();
     assert_eq!(request.await.unwrap().unwrap(), 200, "the in-flight vend completes");
     assert_eq!(service.wait_exit(Duration::from_secs(10)), Some(0));
@@ -248,7 +257,10 @@ async fn json_logs_are_one_object_per_line() {
         .await
         .unwrap();
     assert_eq!(resp.status(), 200);
-    tokio::time::sleep(Duration::from_millis(200)).await;
+    wait_until(Duration::from_secs(10), "the request line", async || {
+        service.logs().contains("json-1")
+    })
+    .await;
     service.kill();
     let logs = service.logs();
     let request_line = logs

@@ -84,9 +84,18 @@ async fn a_url_used_after_its_expires_at_is_refused_by_s3() {
         &time::format_description::well_known::Rfc3339,
     )
     .unwrap();
-    let wait = expires_at - time::OffsetDateTime::now_utc() + time::Duration::milliseconds(1500);
-    tokio::time::sleep(wait.try_into().unwrap_or_default()).await;
-    let (status, body) = get(url).await;
+    // S3 refuses the URL within moments of `expires_at` (its clock and ours may differ by a
+    // second), and never before it.
+    let (status, body) = within(std::time::Duration::from_secs(10), async || {
+        let (status, body) = get(url).await;
+        (status != 200).then_some((status, body))
+    })
+    .await
+    .expect("the URL still works 10 s later");
+    assert!(
+        time::OffsetDateTime::now_utc() >= expires_at - time::Duration::seconds(1),
+        "refused before its expires_at"
+    );
     assert_eq!(status, 403, "{}", String::from_utf8_lossy(&body));
     assert!(
         String::from_utf8_lossy(&body).contains("expired"),

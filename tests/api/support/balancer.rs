@@ -4,7 +4,8 @@
 
 use std::fmt::Write;
 use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+
+use super::wait::{READY_WITHIN, answers_200};
 
 pub struct Balancer {
     child: Child,
@@ -61,20 +62,13 @@ impl Balancer {
             base: format!("http://127.0.0.1:{port}"),
             _dir: dir,
         };
-        let http = reqwest::Client::new();
-        let deadline = Instant::now() + Duration::from_secs(15);
-        while Instant::now() < deadline {
-            if http
-                .get(format!("{}/readyz", me.base))
-                .send()
-                .await
-                .is_ok_and(|r| r.status() == 200)
-            {
-                return me;
-            }
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-        panic!("haproxy did not come up on {}", me.base);
+        let ready = format!("{}/readyz", me.base);
+        assert!(
+            answers_200(&ready, READY_WITHIN).await,
+            "haproxy did not come up on {}",
+            me.base
+        );
+        me
     }
 }
 

@@ -176,6 +176,18 @@ impl FaultProxy {
         }
     }
 
+    /// Whether a rule set by `answer_with_error*` may still answer a request (its count not
+    /// used up, its window not over).
+    pub fn answering(&self) -> bool {
+        let now = std::time::Instant::now();
+        self.state
+            .answers
+            .lock()
+            .unwrap()
+            .iter()
+            .any(|a| a.remaining > 0 && a.until.is_none_or(|u| now < u))
+    }
+
     /// Adds `latency` before each request whose first line starts with `prefix` and contains
     /// `part` reaches `MiniStack` (AWS answers in tens of milliseconds, `MiniStack` in one);
     /// replaces an earlier latency for the same requests (zero removes it).

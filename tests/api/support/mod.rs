@@ -40,3 +40,4 @@ pub use app::*;
 pub use issuer::TestIssuer;
 pub use keys::*;
 pub use s3::*;
+pub use wait::*;

@@ -5,6 +5,8 @@ use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use super::wait::{READY_WITHIN, answers_200, within};
+
 pub const BIN: &str = env!("CARGO_BIN_EXE_stsvend");
 pub const CONFIG: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/config.toml");
 pub const POLICIES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/policies");
@@ -39,9 +41,8 @@ impl ServiceProcess {
                 sink.lock().unwrap().push(line);
             }
         });
-        let deadline = Instant::now() + Duration::from_secs(30);
-        let port = loop {
-            let found = lines
+        let listening = within(READY_WITHIN, async || {
+            lines
                 .lock()
                 .unwrap()
                 .iter()
@@ -49,35 +50,26 @@ impl ServiceProcess {
                 .find_map(|l| match serde_json::from_str::<serde_json::Value>(l) {
                     Ok(json) => json["port"].as_u64().and_then(|p| u16::try_from(p).ok()),
                     Err(_) => l.split("port=").nth(1)?.split_whitespace().next()?.parse::<u16>().ok(),
-                });
-            if let Some(p) = found {
-                break p;
-            }
-            if Instant::now() >= deadline {
-                let _ = child.kill();
-                let _ = child.wait();
-                panic!("stsvend did not start:\n{}", lines.lock().unwrap().join("\n"));
-            }
-            tokio::time::sleep(Duration::from_millis(20)).await;
+                })
+        })
+        .await;
+        let Some(port) = listening else {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("stsvend did not start:\n{}", lines.lock().unwrap().join("\n"));
         };
         let me = Self {
             child,
             base: format!("http://127.0.0.1:{port}"),
             lines,
         };
-        let http = reqwest::Client::new();
-        while Instant::now() < deadline {
-            if http
-                .get(format!("{}/readyz", me.base))
-                .send()
-                .await
-                .is_ok_and(|r| r.status() == 200)
-            {
-                return me;
-            }
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
-        panic!("stsvend did not become ready:\n{}", me.logs());
+        let ready = format!("{}/readyz", me.base);
+        assert!(
+            answers_200(&ready, READY_WITHIN).await,
+            "stsvend did not become ready:\n{}",
+            me.logs()
+        );
+        me
     }
 
     /// SIGKILL: no shutdown code runs, as in a crash.

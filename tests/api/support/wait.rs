@@ -14,7 +14,16 @@ const POLL: Duration = Duration::from_millis(20);
 
 /// The first `Some` that `probe` yields within `bound`, or `None` once `bound` has passed
 /// (`probe` runs at least once, and once more at the deadline).
-pub async fn within<T>(bound: Duration, mut probe: impl AsyncFnMut() -> Option<T>) -> Option<T> {
+pub async fn within<T>(bound: Duration, probe: impl AsyncFnMut() -> Option<T>) -> Option<T> {
+    within_every(bound, POLL, probe).await
+}
+
+/// [`within`], checking every `every`: for probes that count against a rate limit.
+pub async fn within_every<T>(
+    bound: Duration,
+    every: Duration,
+    mut probe: impl AsyncFnMut() -> Option<T>,
+) -> Option<T> {
     let deadline = Instant::now() + bound;
     loop {
         if let Some(found) = probe().await {
@@ -23,7 +32,7 @@ pub async fn within<T>(bound: Duration, mut probe: impl AsyncFnMut() -> Option<T
         if Instant::now() >= deadline {
             return None;
         }
-        tokio::time::sleep(POLL.min(deadline - Instant::now())).await;
+        tokio::time::sleep(every.min(deadline - Instant::now())).await;
     }
 }
 

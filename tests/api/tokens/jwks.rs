@@ -28,11 +28,10 @@ async fn me(app: &TestApp, token: &str) -> (u16, Value) {
 /// after its first attempt is over, so whatever that attempt did (a redirect followed, another
 /// origin asked) has happened by then.
 async fn wait_for_a_second_attempt(counter: &AtomicUsize, what: &str) {
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while counter.load(Ordering::SeqCst) < 2 {
-        assert!(Instant::now() < deadline, "{what}: stsvend never asked twice");
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    wait_until(Duration::from_secs(10), &format!("{what}: stsvend asked twice"), async || {
+        counter.load(Ordering::SeqCst) >= 2
+    })
+    .await;
 }
 
 fn with_issuer(issuer: &Arc<TestIssuer>) -> Options {
@@ -100,8 +99,11 @@ async fn a_flood_of_made_up_kids_does_not_delay_a_newly_published_key() {
             })
         })
         .collect();
-    // Long enough for the flood to have spent any once-per-cooldown refetch.
-    tokio::time::sleep(Duration::from_millis(1500)).await;
+    // The flood has spent the once-per-cooldown refetch: the new key below must be found anyway.
+    wait_until(Duration::from_secs(10), "the flood made stsvend refetch", async || {
+        app.issuer.fetches() > fetches_at_start
+    })
+    .await;
 
     // The issuer publishes a new key and signs with it at once.
     app.issuer
