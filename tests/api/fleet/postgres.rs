@@ -44,8 +44,12 @@ async fn postgres_down_cached_users_are_served_new_ones_get_503_and_service_resu
         app.vend(sub, None).await;
         app.vend(sub, None).await;
     }
-    // Past a poll of the change feed: nothing in it touches these users.
-    tokio::time::sleep(Duration::from_millis(600)).await;
+    // Past the poll of the change feed that reads their first logins (one change each, on a
+    // database of this test's own): nothing in it touches these users any more.
+    wait_until(Duration::from_secs(5), "the replica read the first logins from the feed", async || {
+        sample(&app.metrics_text().await, "stsvend_coherence_drops_total").unwrap_or(0.0) >= 10.0
+    })
+    .await;
 
     // The database goes away: connections dropped, new ones refused.
     cut.refuse(true);
@@ -183,18 +187,15 @@ async fn metric(http: &reqwest::Client, metrics_base: &str, name: &str) -> Optio
 
 /// Waits (at most `bound`) until every replica reports `stsvend_database_up` = `want`.
 async fn database_up_on_all(http: &reqwest::Client, metrics: &[String], want: f64, bound: Duration) -> bool {
-    let started = Instant::now();
-    while started.elapsed() < bound {
-        let mut all = true;
+    holds_within(bound, async || {
         for m in metrics {
-            all &= metric(http, m, "stsvend_database_up").await == Some(want);
+            if metric(http, m, "stsvend_database_up").await != Some(want) {
+                return false;
+            }
         }
-        if all {
-            return true;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    false
+        true
+    })
+    .await
 }
 
 /// The fleet as it runs (real processes behind `HAProxy`, health-checked on `/readyz`) with its
@@ -238,7 +239,16 @@ async fn postgres_down_behind_the_balancer_warm_users_are_served_and_new_ones_ge
     for t in tokens.iter() {
         assert_eq!(post(&replicas[0].base, t).await.unwrap().status(), 200);
     }
-    tokio::time::sleep(Duration::from_secs(1)).await;
+    // Every replica has read the 32 first logins from the feed (a database of this test's own).
+    wait_until(Duration::from_secs(5), "every replica read the first logins from the feed", async || {
+        for m in &metrics {
+            if metric(&http, m, "stsvend_coherence_drops_total").await.unwrap_or(0.0) < 32.0 {
+                return false;
+            }
+        }
+        true
+    })
+    .await;
     for r in &replicas {
         for t in tokens.iter() {
             assert_eq!(post(&r.base, t).await.unwrap().status(), 200);
