@@ -2,11 +2,14 @@
 //! of every admin action. Revocation is the point: keys vended before it stop working at once,
 //! keys vended after it work, and other users are untouched.
 
+use std::time::Duration;
+
 use serde_json::{Value, json};
 use stsvend::http::UserPage;
 use stsvend::usecase::admin::UserView;
 
 use crate::support::admin::*;
+use crate::support::fault_proxy::FaultProxy;
 use crate::support::*;
 
 async fn list(v: &Vended) -> String {
@@ -329,20 +332,7 @@ async fn the_revocation_cut_off_follows_the_aws_clock() {
 /// means the old keys no longer work.
 #[tokio::test]
 async fn revoke_answers_once_the_bucket_policy_has_taken_effect() {
-    let proxy = crate::support::fault_proxy::FaultProxy::start().await;
-    let app = admin_app_behind(&proxy, &[]).await;
-    let alice = unique_sub("rev-delay");
-    let old = app.vend(&alice, None).await;
-    assert_eq!(put(&old, "before.txt").await, "ok");
-    proxy.delay_bucket_policy(std::time::Duration::from_secs(2));
-    let id = user_id_of(&app, &alice);
-    let (status, body) = admin_call(
-        &app,
-        reqwest::Method::POST,
-        &format!("/users/{id}/revoke"),
-        &admin_token(&app),
-    )
-    .await;
+    let (_proxy, _app, old, (status, body)) = revoke_with_a_slow_policy(&[], Duration::from_secs(2)).await;
     assert_eq!(
         (status, body["revocation"].as_str()),
         (200, Some("in_effect")),
@@ -355,19 +345,8 @@ async fn revoke_answers_once_the_bucket_policy_has_taken_effect() {
 /// and says so; the Deny applies later all the same.
 #[tokio::test]
 async fn revoke_answers_202_while_the_bucket_policy_is_still_propagating() {
-    let proxy = crate::support::fault_proxy::FaultProxy::start().await;
-    let app = admin_app_behind(&proxy, &[("STSVEND_ADMIN__REVOKE_WAIT_SECONDS", "1")]).await;
-    let alice = unique_sub("rev-slow");
-    let old = app.vend(&alice, None).await;
-    proxy.delay_bucket_policy(std::time::Duration::from_secs(4));
-    let id = user_id_of(&app, &alice);
-    let (status, body) = admin_call(
-        &app,
-        reqwest::Method::POST,
-        &format!("/users/{id}/revoke"),
-        &admin_token(&app),
-    )
-    .await;
+    let (_proxy, _app, old, (status, body)) =
+        revoke_with_a_slow_policy(&[("STSVEND_ADMIN__REVOKE_WAIT_SECONDS", "1")], Duration::from_secs(4)).await;
     assert_eq!(
         (status, body["revocation"].as_str()),
         (202, Some("propagating")),
@@ -375,12 +354,25 @@ async fn revoke_answers_202_while_the_bucket_policy_is_still_propagating() {
     );
     assert!(body["sessions_revoked_before"].is_string(), "{body}");
     assert_eq!(put(&old, "meanwhile.txt").await, "ok", "the old policy still holds");
-    let started = std::time::Instant::now();
-    while put(&old, "later.txt").await == "ok" {
-        assert!(
-            started.elapsed() < std::time::Duration::from_secs(15),
-            "the Deny never applied"
-        );
-        tokio::time::sleep(std::time::Duration::from_millis(250)).await;
-    }
+    wait_until(Duration::from_secs(15), "the Deny applies", async || {
+        put(&old, "later.txt").await != "ok"
+    })
+    .await;
+}
+
+/// Revokes a user with keys (which have written `before.txt`) through a service whose
+/// `PutBucketPolicy` takes `delay` to apply, with `extra` settings: the old keys and the answer.
+async fn revoke_with_a_slow_policy(
+    extra: &[(&str, &str)],
+    delay: Duration,
+) -> (FaultProxy, TestApp, Vended, (u16, Value)) {
+    let proxy = FaultProxy::start().await;
+    let app = admin_app_behind(&proxy, extra).await;
+    let alice = unique_sub("rev-slow");
+    let old = app.vend(&alice, None).await;
+    assert_eq!(put(&old, "before.txt").await, "ok");
+    proxy.delay_bucket_policy(delay);
+    let id = user_id_of(&app, &alice);
+    let answer = admin_call(&app, reqwest::Method::POST, &format!("/users/{id}/revoke"), &admin_token(&app)).await;
+    (proxy, app, old, answer)
 }

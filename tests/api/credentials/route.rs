@@ -212,15 +212,7 @@ async fn health_and_readiness_answer() {
     let app = TestApp::spawn().await;
     let h = app.http.get(format!("{}/healthz", app.base)).send().await.unwrap();
     assert_eq!(h.status(), 200);
-    let r: Value = app
-        .http
-        .get(format!("{}/readyz", app.base))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let r = json_of(app.http.get(format!("{}/readyz", app.base))).await;
     assert_eq!(r["checks"], json!({"database": true, "jwks": true}));
 }
 

@@ -252,29 +252,23 @@ async fn a_forwarded_header_sent_by_the_client_does_not_forge_the_audited_addres
     assert_eq!(resp.status(), 200);
     let v: Vended = resp.json().await.unwrap();
 
-    let lookup: serde_json::Value = client
-        .get(format!("{}/admin/v1/access-keys/{}", lb.base, v.access_key_id))
-        .bearer_auth(crate::support::admin::admin_token(&app))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let lookup = json_of(
+        client
+            .get(format!("{}/admin/v1/access-keys/{}", lb.base, v.access_key_id))
+            .bearer_auth(crate::support::admin::admin_token(&app)),
+    )
+    .await;
     assert_eq!(
         lookup["vends"][0]["client_addr"], "127.0.0.7",
         "the real client, not the one it claimed: {lookup}"
     );
-    let audit: serde_json::Value = client
-        .get(format!("{}/admin/v1/audit", lb.base))
-        .bearer_auth(crate::support::admin::admin_token(&app))
-        .header("forwarded", "for=6.6.6.6")
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let audit = json_of(
+        client
+            .get(format!("{}/admin/v1/audit", lb.base))
+            .bearer_auth(crate::support::admin::admin_token(&app))
+            .header("forwarded", "for=6.6.6.6"),
+    )
+    .await;
     let actions = audit["actions"].as_array().unwrap();
     assert_eq!(actions.len(), 2, "{audit}");
     assert!(

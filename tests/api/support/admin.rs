@@ -71,3 +71,30 @@ pub async fn put(v: &Vended, key: &str) -> String {
         .await;
     s3_code(&r)
 }
+
+/// A service in prefix mode (on a shared bucket of its own) with the admin API on.
+pub async fn prefix_admin_app() -> (TestApp, String) {
+    TestApp::spawn_prefix(Options::default().set("STSVEND_ADMIN__PERMISSION", ADMIN_PERMISSION)).await
+}
+
+/// The shared bucket's policy, as the service account reads it (`None` without one).
+pub async fn shared_policy(shared: &str) -> Option<Value> {
+    let out = service_s3().get_bucket_policy().bucket(shared).send().await.ok()?;
+    Some(serde_json::from_str(out.policy().unwrap()).unwrap())
+}
+
+/// stsvend's revocation statements (`StsvendRevokeAt...`) in `policy`.
+pub fn revoke_statements(policy: &Value) -> Vec<Value> {
+    policy["Statement"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|s| s["Sid"].as_str().is_some_and(|sid| sid.starts_with("StsvendRevokeAt")))
+        .cloned()
+        .collect()
+}
+
+/// stsvend's revocation statements in `shared`'s policy (none without a policy).
+pub async fn revocations_in(shared: &str) -> Vec<Value> {
+    shared_policy(shared).await.map(|p| revoke_statements(&p)).unwrap_or_default()
+}
