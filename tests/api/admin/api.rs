@@ -12,6 +12,24 @@ use crate::support::admin::*;
 use crate::support::fault_proxy::FaultProxy;
 use crate::support::*;
 
+/// A service with the admin API on, and two users (`<tag>-alice`, `<tag>-bob`) with keys.
+async fn app_with_alice_and_bob(tag: &str) -> (TestApp, (String, Vended), (String, Vended)) {
+    let app = admin_app().await;
+    let (alice, bob) = (unique_sub(&format!("{tag}-alice")), unique_sub(&format!("{tag}-bob")));
+    let (alice_keys, bob_keys) = (app.vend(&alice, None).await, app.vend(&bob, None).await);
+    (app, (alice, alice_keys), (bob, bob_keys))
+}
+
+/// The refused actions in an audit page.
+fn refused_in(audit: &Value) -> Vec<&Value> {
+    audit["actions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|a| a["outcome"] == "refused")
+        .collect()
+}
+
 async fn list(v: &Vended) -> String {
     s3_code(&user_s3(v).list_objects_v2().bucket(&v.bucket).send().await)
 }
@@ -52,12 +70,7 @@ async fn callers_without_the_permission_are_refused_and_audited() {
     assert_eq!(status, 401);
 
     let audit = admin_ok(&app, reqwest::Method::GET, "/audit").await;
-    let refused: Vec<&Value> = audit["actions"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter(|a| a["outcome"] == "refused")
-        .collect();
+    let refused = refused_in(&audit);
     assert_eq!(refused.len(), 1, "{audit}");
     assert!(refused[0]["actor"].as_str().unwrap().starts_with("auth0|not-admin"));
 }
@@ -110,12 +123,7 @@ async fn an_admin_of_another_organisation_is_refused() {
     let (status, body) = admin_call(&app, reqwest::Method::GET, "/users", &org_a).await;
     assert_eq!(status, 200, "the organisation's own admin gets in: {body}");
     let (_, audit) = admin_call(&app, reqwest::Method::GET, "/audit", &org_a).await;
-    let refused: Vec<&Value> = audit["actions"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter(|a| a["outcome"] == "refused")
-        .collect();
+    let refused = refused_in(&audit);
     assert_eq!(refused.len(), 2, "both refusals are audited: {audit}");
     assert!(
         refused.iter().all(|a| a["detail"].as_str().unwrap().contains("org_id")),
@@ -125,11 +133,7 @@ async fn an_admin_of_another_organisation_is_refused() {
 
 #[tokio::test]
 async fn users_are_listed_searched_and_shown() {
-    let app = admin_app().await;
-    let alice = unique_sub("list-alice");
-    let bob = unique_sub("list-bob");
-    let a = app.vend(&alice, None).await;
-    app.vend(&bob, None).await;
+    let (app, (alice, a), _) = app_with_alice_and_bob("list").await;
 
     let page: UserPage = serde_json::from_value(admin_ok(&app, reqwest::Method::GET, "/users").await).unwrap();
     assert_eq!(page.users.len(), 2);
@@ -178,11 +182,7 @@ async fn users_are_listed_searched_and_shown() {
 
 #[tokio::test]
 async fn a_disabled_user_gets_403_and_other_users_are_untouched() {
-    let app = admin_app().await;
-    let alice = unique_sub("dis-alice");
-    let bob = unique_sub("dis-bob");
-    let before = app.vend(&alice, None).await;
-    app.vend(&bob, None).await;
+    let (app, (alice, before), (bob, _)) = app_with_alice_and_bob("dis").await;
     let id = user_id_of(&app, &alice);
 
     let shown = admin_ok(&app, reqwest::Method::POST, &format!("/users/{id}/disable")).await;
@@ -205,11 +205,7 @@ async fn a_disabled_user_gets_403_and_other_users_are_untouched() {
 
 #[tokio::test]
 async fn revoking_denies_keys_vended_before_it_and_only_those() {
-    let app = admin_app().await;
-    let alice = unique_sub("rev-alice");
-    let bob = unique_sub("rev-bob");
-    let old = app.vend(&alice, None).await;
-    let bob_keys = app.vend(&bob, None).await;
+    let (app, (alice, old), (_, bob_keys)) = app_with_alice_and_bob("rev").await;
     assert_eq!(put(&old, "before.txt").await, "ok");
 
     // A statement already on the bucket survives the revocation.

@@ -13,6 +13,12 @@ async fn app_behind(proxy: &FaultProxy) -> TestApp {
     TestApp::spawn_with(Options::default().set("STSVEND_AWS__ENDPOINT_URL", &proxy.url)).await
 }
 
+/// `stsvend_aws_retries_total` for one AWS operation.
+async fn retries(app: &TestApp, operation: &str, service: &str) -> Option<f64> {
+    let name = format!(r#"stsvend_aws_retries_total{{operation="{operation}",service="{service}"}}"#);
+    sample(&app.metrics_text().await, &name)
+}
+
 async fn refused(app: &TestApp, sub: &str) -> (u16, Option<String>, Value) {
     let resp = app.post_credentials(Some(&app.issuer.token(sub)), None).await;
     let status = resp.status().as_u16();
@@ -32,10 +38,7 @@ async fn one_s3_slow_down_is_retried_and_the_setting_is_applied() {
     let cors = service_s3().get_bucket_cors().bucket(&v.bucket).send().await;
     assert!(cors.is_ok(), "CORS applied after the retry");
     assert_eq!(
-        crate::support::sample(
-            &app.metrics_text().await,
-            r#"stsvend_aws_retries_total{operation="PutBucketCors",service="s3"}"#
-        ),
+        retries(&app, "PutBucketCors", "s3").await,
         Some(1.0),
         "the retry is counted"
     );
@@ -68,10 +71,7 @@ async fn sts_throttling_once_is_retried_and_lasting_throttling_answers_503() {
     let v = app.vend(&sub, Some("read-only")).await;
     assert_eq!(v.access, "read-only");
     assert_eq!(
-        crate::support::sample(
-            &app.metrics_text().await,
-            r#"stsvend_aws_retries_total{operation="AssumeRole",service="sts"}"#
-        ),
+        retries(&app, "AssumeRole", "sts").await,
         Some(1.0),
         "the retry is counted (and charged to the AssumeRole budget)"
     );
