@@ -15,6 +15,7 @@
 //! - `fault_proxy`, `tcp_cut`, `pg`: faults between stsvend and AWS or `PostgreSQL`, and a
 //!   fresh `PostgreSQL` database per test
 //! - `figures`: the counts the suite's summary line adds up
+//! - `logs`: the in-process service's log, captured
 //! - `multipart`: a `multipart/form-data` body, as a browser sends a form
 
 pub mod admin;
@@ -27,6 +28,7 @@ pub mod fault_proxy;
 pub mod figures;
 pub mod issuer;
 pub mod keys;
+pub mod logs;
 pub mod multipart;
 pub mod ops;
 pub mod pg;
