@@ -369,6 +369,12 @@ async fn revoke_with_a_slow_policy(
     assert_eq!(put(&old, "before.txt").await, "ok");
     proxy.delay_bucket_policy(delay);
     let id = user_id_of(&app, &alice);
-    let answer = admin_call(&app, reqwest::Method::POST, &format!("/users/{id}/revoke"), &admin_token(&app)).await;
+    let answer = admin_call(
+        &app,
+        reqwest::Method::POST,
+        &format!("/users/{id}/revoke"),
+        &admin_token(&app),
+    )
+    .await;
     (proxy, app, old, answer)
 }

@@ -5,8 +5,6 @@
 use aws_credential_types::provider::ProvideCredentials;
 use stsvend_credentials::{Error, StsvendCredentials, TokenSource};
 
-
-
 use crate::support::*;
 
 #[tokio::test]

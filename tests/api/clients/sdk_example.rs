@@ -6,7 +6,6 @@ use std::time::Duration;
 
 use std::path::Path;
 
-
 use crate::support::auth0::auth0_issuer;
 use crate::support::clients::*;
 use crate::support::*;

@@ -10,8 +10,8 @@ use serde_json::Value;
 use stsvend::identity::{BucketName, UserId, UserPrefix};
 use stsvend::store::NewUser;
 
-use crate::support::*;
 use crate::support::sample;
+use crate::support::*;
 
 /// The database a test app runs on, for changing its rows the way an intruder would.
 enum Db {

@@ -172,9 +172,11 @@ async fn a_slow_down_episode_answers_503_until_it_ends() {
     let sub = unique_sub("episode");
     let (status, retry, body) = refused(&app, &sub).await;
     assert_eq!((status, retry.is_some()), (503, true), "{body}");
-    wait_until(std::time::Duration::from_secs(10), "the SlowDown episode ends", async || {
-        !proxy.answering()
-    })
+    wait_until(
+        std::time::Duration::from_secs(10),
+        "the SlowDown episode ends",
+        async || !proxy.answering(),
+    )
     .await;
     app.vend(&sub, None).await;
 }

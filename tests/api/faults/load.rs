@@ -10,8 +10,8 @@ use futures::future::join_all;
 use serde_json::Value;
 
 use crate::support::figures::Figures;
-use crate::support::*;
 use crate::support::process::ServiceProcess;
+use crate::support::*;
 
 /// Lifts the per-user vend rate so load tests measure the service, not the limiter.
 fn unlimited(issuer: &TestIssuer, db: &std::path::Path) -> Vec<(&'static str, String)> {

@@ -10,8 +10,8 @@ use stsvend::identity::UserId;
 
 use crate::support::fault_proxy::FaultProxy;
 use crate::support::figures::Figures;
-use crate::support::*;
 use crate::support::process::ServiceProcess;
+use crate::support::*;
 
 async fn status_of(app: &TestApp, sub: &str, access: Option<&str>) -> (u16, Option<String>) {
     let body = access.map(|a| serde_json::json!({"access": a}));

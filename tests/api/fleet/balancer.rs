@@ -8,8 +8,8 @@ use std::time::{Duration, Instant};
 
 use crate::support::balancer::Balancer;
 use crate::support::figures::Figures;
-use crate::support::*;
 use crate::support::process::ServiceProcess;
+use crate::support::*;
 
 /// Concurrent clients in the kill test.
 const WORKERS: usize = 16;

@@ -8,9 +8,9 @@ use reqwest::Method;
 use stsvend::identity::UserId;
 
 use crate::support::admin::{ADMIN_PERMISSION, admin_ok, user_id_of};
-use crate::support::*;
 use crate::support::sample;
 use crate::support::tcp_cut::TcpCut;
+use crate::support::*;
 
 /// Changes are kept this long in this test (`cache.change_retention_seconds`).
 const RETENTION: &str = "2";

@@ -10,9 +10,9 @@ use reqwest::Method;
 
 use crate::support::admin::{ADMIN_PERMISSION, admin_ok, user_id_of};
 use crate::support::balancer::Balancer;
-use crate::support::*;
 use crate::support::process::ServiceProcess;
 use crate::support::tcp_cut::TcpCut;
+use crate::support::*;
 
 /// A replica whose database connections go through `cut`.
 async fn replica_through(cut: &TcpCut, url: &str, opts: Options) -> TestApp {
@@ -46,9 +46,11 @@ async fn postgres_down_cached_users_are_served_new_ones_get_503_and_service_resu
     }
     // Past the poll of the change feed that reads their first logins (one change each, on a
     // database of this test's own): nothing in it touches these users any more.
-    wait_until(Duration::from_secs(5), "the replica read the first logins from the feed", async || {
-        sample(&app.metrics_text().await, "stsvend_coherence_drops_total").unwrap_or(0.0) >= 10.0
-    })
+    wait_until(
+        Duration::from_secs(5),
+        "the replica read the first logins from the feed",
+        async || sample(&app.metrics_text().await, "stsvend_coherence_drops_total").unwrap_or(0.0) >= 10.0,
+    )
     .await;
 
     // The database goes away: connections dropped, new ones refused.
@@ -240,14 +242,18 @@ async fn postgres_down_behind_the_balancer_warm_users_are_served_and_new_ones_ge
         assert_eq!(post(&replicas[0].base, t).await.unwrap().status(), 200);
     }
     // Every replica has read the 32 first logins from the feed (a database of this test's own).
-    wait_until(Duration::from_secs(5), "every replica read the first logins from the feed", async || {
-        for m in &metrics {
-            if metric(&http, m, "stsvend_coherence_drops_total").await.unwrap_or(0.0) < 32.0 {
-                return false;
+    wait_until(
+        Duration::from_secs(5),
+        "every replica read the first logins from the feed",
+        async || {
+            for m in &metrics {
+                if metric(&http, m, "stsvend_coherence_drops_total").await.unwrap_or(0.0) < 32.0 {
+                    return false;
+                }
             }
-        }
-        true
-    })
+            true
+        },
+    )
     .await;
     for r in &replicas {
         for t in tokens.iter() {

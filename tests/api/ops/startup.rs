@@ -4,8 +4,8 @@
 use std::process::Command;
 use std::time::Duration;
 
-use crate::support::*;
 use crate::support::process::{BIN, POLICIES, ServiceProcess};
+use crate::support::*;
 
 fn shipped_config() -> String {
     std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/config.toml")).unwrap()
@@ -171,7 +171,8 @@ async fn logs_have_one_line_per_request_and_never_a_token_or_secret() {
     // The request lines are written after the responses: wait for both, then stop.
     wait_until(Duration::from_secs(10), "a request line for each request", async || {
         let logs = service.logs();
-        logs.lines().any(|l| l.contains("request_id=req-abc-123") && l.contains("status=200"))
+        logs.lines()
+            .any(|l| l.contains("request_id=req-abc-123") && l.contains("status=200"))
             && logs.lines().any(|l| l.contains("status=401"))
     })
     .await;
@@ -231,9 +232,11 @@ async fn sigterm_drains_in_flight_requests_before_exiting() {
     service.signal("TERM");
     // New connections are no longer accepted while draining.
     let health = format!("{}/healthz", service.base);
-    wait_until(Duration::from_secs(5), "new connections refused after SIGTERM", async || {
-        reqwest::get(&health).await.is_err()
-    })
+    wait_until(
+        Duration::from_secs(5),
+        "new connections refused after SIGTERM",
+        async || reqwest::get(&health).await.is_err(),
+    )
     .await;
     proxy.release();
     assert_eq!(request.await.unwrap().unwrap(), 200, "the in-flight vend completes");

@@ -97,7 +97,8 @@ async fn deleting_dormant_prefix_users_uses_no_revocation_capacity() {
         ours[0]["Condition"]["StringEquals"]["aws:PrincipalTag/stsvend-user"],
         serde_json::json!([id.as_str()])
     );
-    let bytes = sample(&app.metrics_text().await, "stsvend_shared_bucket_policy_bytes").expect("stsvend_shared_bucket_policy_bytes");
+    let bytes = sample(&app.metrics_text().await, "stsvend_shared_bucket_policy_bytes")
+        .expect("stsvend_shared_bucket_policy_bytes");
     assert!(bytes > 0.0 && bytes <= 20480.0, "{bytes}");
 }
 

@@ -52,7 +52,10 @@ async fn each_users_keys_work_under_their_own_prefix_and_nowhere_else_in_the_sha
             "list under own prefix",
             list(&a, &shared, Some(&format!("{mine}dir/"))).await,
         ),
-        ("multipart", upload_in_two_parts_outcome(&a, &shared, &format!("{mine}big.bin")).await),
+        (
+            "multipart",
+            upload_in_two_parts_outcome(&a, &shared, &format!("{mine}big.bin")).await,
+        ),
         (
             "delete",
             s3_code(

@@ -6,8 +6,8 @@ use std::process::Command;
 
 use serde_json::{Value, json};
 
-use crate::support::*;
 use crate::support::presign::{get, post, url_for};
+use crate::support::*;
 
 /// (status, body) of `curl -T` with `bytes` as the file, plus any extra curl arguments.
 fn curl_put(url: &str, bytes: &[u8], extra: &[&str]) -> (u16, String) {

@@ -9,8 +9,8 @@ use std::process::Command;
 
 use serde_json::json;
 
-use crate::support::presign::{get, post, put, url_for};
 use crate::support::figures::Figures;
+use crate::support::presign::{get, post, put, url_for};
 use crate::support::*;
 
 const SECRET: &[u8] = b"bob's secret, for bob only";

@@ -96,5 +96,8 @@ pub fn revoke_statements(policy: &Value) -> Vec<Value> {
 
 /// stsvend's revocation statements in `shared`'s policy (none without a policy).
 pub async fn revocations_in(shared: &str) -> Vec<Value> {
-    shared_policy(shared).await.map(|p| revoke_statements(&p)).unwrap_or_default()
+    shared_policy(shared)
+        .await
+        .map(|p| revoke_statements(&p))
+        .unwrap_or_default()
 }

@@ -10,8 +10,8 @@ use tokio::process::{Child, Command};
 
 use super::admin::ADMIN_PERMISSION;
 use super::auth0::auth0_issuer;
-use super::{Options, TestApp};
 use super::wait::{READY_WITHIN, answers_200};
+use super::{Options, TestApp};
 
 pub const WEB_DIR: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/web");
 pub const OUT_DIR: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/target/web-e2e");

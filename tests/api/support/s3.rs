@@ -58,7 +58,6 @@ pub fn s3_code<T, E: aws_sdk_s3::error::ProvideErrorMetadata + std::fmt::Debug>(
     }
 }
 
-
 /// A bucket prefix (`storage.bucket_prefix`) no other test uses, within the seeded
 /// `stsvend-*` permissions: bucket names are random, so a test that must count the buckets its
 /// service made gives the service a prefix of its own.
@@ -76,7 +75,6 @@ pub async fn buckets_named(prefix: &str) -> Vec<String> {
         .map(str::to_owned)
         .collect()
 }
-
 
 /// A shared bucket of its own for a prefix-mode test, created and locked down as `bootstrap`
 /// does it (`Buckets::configure_shared`).
@@ -96,4 +94,3 @@ pub async fn fresh_shared_bucket(config: &Config) -> String {
     buckets.configure_shared(&bucket).await.unwrap();
     name
 }
-

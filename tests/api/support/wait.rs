@@ -19,11 +19,7 @@ pub async fn within<T>(bound: Duration, probe: impl AsyncFnMut() -> Option<T>) -
 }
 
 /// [`within`], checking every `every`: for probes that count against a rate limit.
-pub async fn within_every<T>(
-    bound: Duration,
-    every: Duration,
-    mut probe: impl AsyncFnMut() -> Option<T>,
-) -> Option<T> {
+pub async fn within_every<T>(bound: Duration, every: Duration, mut probe: impl AsyncFnMut() -> Option<T>) -> Option<T> {
     let deadline = Instant::now() + bound;
     loop {
         if let Some(found) = probe().await {

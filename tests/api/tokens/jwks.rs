@@ -28,9 +28,11 @@ async fn me(app: &TestApp, token: &str) -> (u16, Value) {
 /// after its first attempt is over, so whatever that attempt did (a redirect followed, another
 /// origin asked) has happened by then.
 async fn wait_for_a_second_attempt(counter: &AtomicUsize, what: &str) {
-    wait_until(Duration::from_secs(10), &format!("{what}: stsvend asked twice"), async || {
-        counter.load(Ordering::SeqCst) >= 2
-    })
+    wait_until(
+        Duration::from_secs(10),
+        &format!("{what}: stsvend asked twice"),
+        async || counter.load(Ordering::SeqCst) >= 2,
+    )
     .await;
 }
 
@@ -162,6 +164,10 @@ async fn a_discovered_jwks_uri_on_another_origin_is_refused() {
     assert_eq!(status, 503, "{body}");
     assert_eq!(body["error"]["code"], "jwks_unavailable", "{body}");
     assert_eq!(elsewhere.fetches(), 0, "the other origin was never asked");
+    assert_eq!(issuer.fetches(), 0, "nor the issuer's own JWKS in its place");
+    // The other origin counts what reaches it: asked once here, it says so.
+    assert_eq!(reqwest::get(elsewhere.jwks_url()).await.unwrap().status(), 200);
+    assert_eq!(elsewhere.fetches(), 1, "the other origin's counter works");
 }
 
 #[tokio::test]
@@ -197,6 +203,19 @@ async fn redirects_are_not_followed_for_discovery_or_the_jwks() {
             app.issuer.state.moved_hits.load(Ordering::SeqCst),
             0,
             "{what}: the redirect target was asked"
+        );
+        // The redirect target counts what reaches it: a client that follows redirects (this
+        // one) lands there once.
+        let redirecting = if *what == "discovery" {
+            format!("{}.well-known/openid-configuration", app.issuer.issuer)
+        } else {
+            app.issuer.jwks_url()
+        };
+        assert_eq!(reqwest::get(redirecting).await.unwrap().status(), 200, "{what}");
+        assert_eq!(
+            app.issuer.state.moved_hits.load(Ordering::SeqCst),
+            1,
+            "{what}: the redirect target's counter works"
         );
     }
 }

@@ -1,7 +1,6 @@
 //! The token matrix: each kind of token gets its documented status and code, a
 //! `WWW-Authenticate` header, a JSON envelope, and changes nothing.
 
-
 use serde_json::{Value, json};
 
 use crate::support::*;
