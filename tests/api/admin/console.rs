@@ -1,7 +1,7 @@
 //! The web app's operator console in Chromium (`web/e2e/console.mjs`, playwright-core),
-//! against an stsvend with the admin API on and the Auth0 stand-in. What the page showed is checked in the browser; what S3 and the admin API
-//! say afterwards is checked here. The console's screenshot is written to
-//! `<repo>/target/web-e2e/console.png`, beside the app's.
+//! against an stsvend with the admin API on and the Auth0 stand-in. What the page showed is
+//! checked in the browser; what S3 and the admin API say afterwards is checked here. The
+//! console's screenshot is written to `<repo>/target/web-e2e/console.png`, beside the app's.
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
