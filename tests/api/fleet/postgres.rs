@@ -44,8 +44,17 @@ async fn postgres_down_cached_users_are_served_new_ones_get_503_and_service_resu
         app.vend(sub, None).await;
         app.vend(sub, None).await;
     }
-    // Past a poll of the change feed: nothing in it touches these users.
-    tokio::time::sleep(Duration::from_millis(600)).await;
+    // The replica has read the change feed up to its head: nothing left in it touches these
+    // users, so they stay cached through the outage.
+    let head = feed_head(&url).await;
+    assert!(
+        holds_within(Duration::from_secs(5), async || {
+            crate::support::sample(&app.metrics_text().await, "stsvend_change_feed_read_sequence")
+                .is_some_and(|read| read >= head)
+        })
+        .await,
+        "the replica never read the change feed up to {head}"
+    );
 
     // The database goes away: connections dropped, new ones refused.
     cut.refuse(true);
@@ -181,6 +190,32 @@ async fn metric(http: &reqwest::Client, metrics_base: &str, name: &str) -> Optio
     crate::support::sample(&text, name)
 }
 
+/// The change feed's head now (the last change any replica made).
+async fn feed_head(url: &str) -> f64 {
+    let head = crate::support::pg::store(url).await.latest_change().await.unwrap();
+    #[allow(clippy::cast_precision_loss)] // sequence numbers of a test database stay small
+    let head = head as f64;
+    head
+}
+
+/// Waits (at most `bound`) until every replica has read the change feed up to its head now,
+/// so whatever they cached before the changes made so far is dropped.
+async fn feed_read_on_all(http: &reqwest::Client, metrics: &[String], url: &str, bound: Duration) -> bool {
+    let head = feed_head(url).await;
+    holds_within(bound, async || {
+        for m in metrics {
+            if !metric(http, m, "stsvend_change_feed_read_sequence")
+                .await
+                .is_some_and(|read| read >= head)
+            {
+                return false;
+            }
+        }
+        true
+    })
+    .await
+}
+
 /// Waits (at most `bound`) until every replica reports `stsvend_database_up` = `want`.
 async fn database_up_on_all(http: &reqwest::Client, metrics: &[String], want: f64, bound: Duration) -> bool {
     holds_within(bound, async || {
@@ -235,7 +270,10 @@ async fn postgres_down_behind_the_balancer_warm_users_are_served_and_new_ones_ge
     for t in tokens.iter() {
         assert_eq!(post(&replicas[0].base, t).await.unwrap().status(), 200);
     }
-    tokio::time::sleep(Duration::from_secs(1)).await;
+    assert!(
+        feed_read_on_all(&http, &metrics, &url, Duration::from_secs(5)).await,
+        "the replicas never read the change feed's first logins"
+    );
     for r in &replicas {
         for t in tokens.iter() {
             assert_eq!(post(&r.base, t).await.unwrap().status(), 200);
