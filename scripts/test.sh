@@ -16,7 +16,7 @@ export AUTH0_STATE_DIR="$STSVEND_RUN_DIR/auth0"
 export POSTGRES_PORT="${TEST_POSTGRES_PORT:-5442}"
 # moto's server, started by the selftest test itself (tests/api/selftest/moto.rs), on loopback.
 export MOTO_PORT="${TEST_MOTO_PORT:-4577}"
-# The browser test (tests/api/web.rs) serves web/ on its own port, away from the demo's 5173;
+# The browser test (tests/api/web/, tests/api/admin/console.rs) serves web/ on its own port, away from the demo's 5173;
 # the stand-in lists that origin among the web client's redirect URIs.
 export WEB_E2E_PORT="${TEST_WEB_PORT:-5174}"
 export AUTH0_WEB_ORIGINS="http://127.0.0.1:5173 http://localhost:5173 http://127.0.0.1:$WEB_E2E_PORT"

@@ -51,6 +51,9 @@ pub struct Metrics {
     /// Times this process found changes it never read pruned from the feed, and dropped
     /// every cached mapping and credential.
     pub coherence_gaps: IntCounter,
+    /// The change feed's sequence number this process has read up to: a replica whose value
+    /// trails the others' is behind on the fleet's changes.
+    pub change_feed_read: IntGauge,
     /// Stored mappings refused because they disagree with the configuration, by reason.
     pub mapping_rejected: IntCounterVec,
     /// 1 while the database answers this process's pings, 0 while it does not.
@@ -181,6 +184,10 @@ impl Metrics {
             "shared_bucket_policy_bytes",
             "Prefix mode: bytes of the shared bucket's policy as stsvend last wrote it (S3 allows 20480)",
         );
+        let change_feed_read = gauge(
+            "change_feed_read_sequence",
+            "The change feed's sequence number this process has read up to (its caches reflect every change before it)",
+        );
         let cache_children = ["credentials", "mappings"]
             .into_iter()
             .map(|name| {
@@ -213,6 +220,7 @@ impl Metrics {
             coherence_drops,
             coherence_errors,
             coherence_gaps,
+            change_feed_read,
             mapping_rejected,
             database_up,
         }

@@ -1,46 +1,18 @@
-//! One integration binary, one file per area. Requires `MiniStack` (started and seeded by
-//! scripts/test.sh); every test fails loudly if it is missing.
+//! One integration binary, one folder per feature (the README's sections), and `support/`
+//! with the scaffolding they share. Requires `MiniStack`, the Auth0 stand-in and `PostgreSQL`
+//! (started and seeded by scripts/test.sh); every test fails loudly if one is missing.
 
 mod admin;
-mod admin_browser;
-mod admin_delete;
-mod balancer;
 mod clients;
 mod container;
-mod cors;
-mod database_url;
-mod fault_proxy;
+mod credentials;
 mod faults;
-mod figures;
 mod fleet;
-mod fleet_feed;
-mod fleet_lb;
-mod fleet_pg;
-mod helpers;
-mod hostile;
-mod isolation;
-mod load;
-mod metrics;
-mod oidc;
-mod openapi;
 mod ops;
 mod orgs;
-mod pg;
 mod prefix;
 mod presign;
-mod presign_form;
-mod presign_hostile;
-mod presign_length;
-mod process;
-mod provisioning;
-mod realism;
-mod requests;
 mod selftest;
-mod startup;
-mod tampered;
-mod tcp_cut;
-mod template_identity;
-mod test_issuer;
+mod support;
 mod tokens;
 mod web;
-mod web_console;

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """boto3 through the container-credentials provider: a multipart upload that outlives its keys.
 
-Run by tests/api/container.rs and tests/api/clients/container.rs with, in the environment:
+Run by tests/api/container/route.rs and tests/api/container/clients.rs with, in the environment:
   AWS_CONTAINER_CREDENTIALS_FULL_URI       stsvend's GET /v1/credentials/container
   AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE   a file holding `Bearer <jwt>`
   S3_ENDPOINT, BUCKET, KEY, SIZE_MIB       where and what to upload
@@ -22,32 +22,14 @@ import os
 import sys
 import time
 
-import boto3
 from boto3.s3.transfer import TransferConfig
-from botocore.config import Config
 from botocore.exceptions import ClientError
+
+from container_s3 import s3_noting_keys
 
 MIB = 1024 * 1024
 
-session = boto3.session.Session(region_name="us-east-1")
-s3 = session.client(
-    "s3",
-    endpoint_url=os.environ["S3_ENDPOINT"],
-    config=Config(s3={"addressing_style": "path"}, retries={"max_attempts": 1}),
-)
-keys_seen: list[str] = []
-
-
-def note_key(request, **_):
-    auth = request.headers.get("Authorization", b"")
-    auth = auth.decode() if isinstance(auth, bytes) else auth
-    # "AWS4-HMAC-SHA256 Credential=<AKID>/<date>/<region>/s3/aws4_request, ..."
-    akid = auth.split("Credential=", 1)[1].split("/", 1)[0] if "Credential=" in auth else "unsigned"
-    if not keys_seen or keys_seen[-1] != akid:
-        keys_seen.append(akid)
-
-
-s3.meta.events.register("before-send.s3.*", note_key)
+s3, keys_seen = s3_noting_keys()
 
 bucket = os.environ["BUCKET"]
 key = os.environ.get("PREFIX", "") + os.environ["KEY"]

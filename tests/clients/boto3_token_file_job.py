@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """A boto3 job on the container route that runs longer than its access token lives.
 
-Run by tests/api/clients/container.rs while `stsvend-cli token-file` keeps the token file fresh.
+Run by tests/api/container/clients.rs while `stsvend-cli token-file` keeps the token file fresh.
 Environment:
   AWS_CONTAINER_CREDENTIALS_FULL_URI       stsvend's GET /v1/credentials/container
   AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE   the file token-file keeps (`Bearer <jwt>`)
@@ -20,27 +20,9 @@ import os
 import sys
 import time
 
-import boto3
-from botocore.config import Config
+from container_s3 import s3_noting_keys
 
-session = boto3.session.Session(region_name="us-east-1")
-s3 = session.client(
-    "s3",
-    endpoint_url=os.environ["S3_ENDPOINT"],
-    config=Config(s3={"addressing_style": "path"}, retries={"max_attempts": 1}),
-)
-keys_seen: list[str] = []
-
-
-def note_key(request, **_):
-    auth = request.headers.get("Authorization", b"")
-    auth = auth.decode() if isinstance(auth, bytes) else auth
-    akid = auth.split("Credential=", 1)[1].split("/", 1)[0] if "Credential=" in auth else "unsigned"
-    if not keys_seen or keys_seen[-1] != akid:
-        keys_seen.append(akid)
-
-
-s3.meta.events.register("before-send.s3.*", note_key)
+s3, keys_seen = s3_noting_keys()
 
 bucket = os.environ["BUCKET"]
 deadline = time.monotonic() + float(os.environ["JOB_SECONDS"])

@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// Browser test of the operator console (#/console), run by tests/api/web_console.rs.
+// Browser test of the operator console (#/console), run by tests/api/admin/console.rs.
 //
 //   WEB_URL          app origin (the issuer lists WEB_URL/callback)
 //   E2E_OUT          directory for console.png (and failure-console.png)

@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 // A plain HTML form upload in Debian's Chromium (playwright-core): no JavaScript on the page,
-// no AWS SDK. The page is the one tests/api/presign_form.rs writes from a /v1/presign/post
+// no AWS SDK. The page is the one tests/api/presign/forms.rs writes from a /v1/presign/post
 // answer: hidden inputs for the fields, a file input named `file`, a submit button. The form
 // POST is a navigation, not a CORS request.
 //

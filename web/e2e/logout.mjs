@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 // Browser test of logging out, and of a user without the admin permission, run by
-// tests/api/web_console.rs.
+// tests/api/web/logout.rs.
 //
 //   WEB_URL, E2E_OUT     as in e2e.mjs
 //   API                  stsvend's base URL (the page's admin calls are repeated from the page)

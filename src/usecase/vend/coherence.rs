@@ -44,7 +44,10 @@ async fn follow(vend: &Weak<Vend>, store: &Store, times: &FeedTimes, metrics: &M
     // Start from the feed's head: nothing is cached yet, so nothing older matters.
     let mut seen = loop {
         match store.latest_change().await {
-            Ok(seq) => break seq,
+            Ok(seq) => {
+                metrics.change_feed_read.set(seq);
+                break seq;
+            }
             Err(e) => {
                 tracing::warn!(error = %e, "reading the change feed failed; retrying");
                 tokio::time::sleep(poll).await;
@@ -106,6 +109,7 @@ async fn read_feed(vend: &Vend, store: &Store, seen: &mut i64, retention: Durati
             metrics.coherence_drops.inc();
             *seen = change.seq;
         }
+        metrics.change_feed_read.set(*seen);
         if !full {
             return;
         }

@@ -5,7 +5,13 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use super::*;
+use std::path::Path;
+
+use tokio::process::Command;
+
+use crate::support::auth0::{app_on_auth0, auth0_issuer};
+use crate::support::clients::*;
+use crate::support::*;
 
 const FILES: usize = 240;
 
@@ -84,7 +90,7 @@ async fn the_aws_cli_syncs_a_folder_through_credential_process_and_is_denied_on_
 async fn in_prefix_mode_the_aws_cli_syncs_under_its_prefix_and_is_denied_elsewhere_in_the_shared_bucket() {
     let (app, shared) = TestApp::spawn_prefix(Options::default().set("STSVEND_AUTH__ISSUER", &auth0_issuer())).await;
     // Another user of the shared bucket, with a token from the stand-in (the app's issuer).
-    let token = crate::oidc::user_token(&unique_sub("other"), "openid read:files write:files").await;
+    let token = crate::support::auth0::user_token(&unique_sub("other"), "openid read:files write:files").await;
     let other: Vended = app.post_credentials(Some(&token), None).await.json().await.unwrap();
     let user = User::logged_in("awscli-prefix", &app).await;
     let place = configure_and_sync(&user).await;

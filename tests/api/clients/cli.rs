@@ -3,7 +3,13 @@
 
 use std::time::Duration;
 
-use super::*;
+use std::path::Path;
+
+use serde_json::Value;
+
+use crate::support::auth0::{app_on_auth0, auth0_issuer};
+use crate::support::clients::*;
+use crate::support::*;
 
 #[cfg(unix)]
 fn mode(path: &Path) -> u32 {

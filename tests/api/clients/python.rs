@@ -4,7 +4,13 @@
 
 use std::time::Duration;
 
-use super::*;
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+
+use tokio::process::Command;
+
+use crate::support::clients::*;
+use crate::support::*;
 
 fn package_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("clients/python")

@@ -5,7 +5,7 @@
 use aws_credential_types::provider::ProvideCredentials;
 use stsvend_credentials::{Error, StsvendCredentials, TokenSource};
 
-use super::*;
+use crate::support::*;
 
 #[tokio::test]
 async fn the_rust_crate_names_the_users_storage_and_reports_refusals_by_their_code() {

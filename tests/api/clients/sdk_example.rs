@@ -4,7 +4,11 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use super::*;
+use std::path::Path;
+
+use crate::support::auth0::auth0_issuer;
+use crate::support::clients::*;
+use crate::support::*;
 
 /// Sessions of this many seconds: the SDK's identity cache asks for new keys 10-15 s before
 /// expiry, and stsvend hands out new ones once fewer than `MIN_REMAINING` seconds remain.

@@ -5,8 +5,8 @@ use aws_sdk_iam::config::Credentials;
 use aws_sdk_iam::operation::get_role::GetRoleError;
 use serde_json::{Value, json};
 
-use super::*;
-use crate::helpers::{required_env, s3_code};
+use crate::support::ops::*;
+use crate::support::{required_env, s3_code};
 
 /// `stsvend bootstrap` with root keys for the role `role_arn`, trusting `principal`.
 pub(super) async fn bootstrap(role_arn: &str, principal: &str, extra: &[&str], env: &[(&str, String)]) -> Run {

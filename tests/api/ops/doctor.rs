@@ -1,7 +1,7 @@
 //! `stsvend doctor`: all ok on the seeded stack; a FAIL line naming the check otherwise.
 
-use super::*;
-use crate::helpers::{TestIssuer, required_env};
+use crate::support::ops::*;
+use crate::support::{TestIssuer, required_env};
 
 /// `stsvend doctor` with the suite's service keys, a fresh database and `env` on top.
 async fn doctor(issuer: &str, env: &[(&str, String)]) -> (Run, tempfile::TempDir) {
@@ -182,7 +182,7 @@ async fn doctor_fails_naming_the_bucket_quota_when_it_is_used_up() {
     let issuer = TestIssuer::start();
     // At least one bucket, whatever else ran before.
     let bucket = stsvend::identity::BucketName::fresh("stsvend").unwrap();
-    crate::helpers::service_s3()
+    crate::support::service_s3()
         .create_bucket()
         .bucket(bucket.as_str())
         .send()
@@ -237,7 +237,7 @@ async fn doctor_fails_naming_the_first_login_step_the_service_policy_lacks() {
         .and_then(|rest| rest.split(':').next())
         .unwrap_or_else(|| panic!("no probe bucket named in {line}"));
     assert!(
-        crate::helpers::buckets_named(probe).await.is_empty(),
+        crate::support::buckets_named(probe).await.is_empty(),
         "the probe bucket {probe} was left behind"
     );
 }
@@ -261,7 +261,7 @@ async fn bootstrap_locks_down_the_shared_bucket_and_doctor_checks_it() {
     let run = super::bootstrap::bootstrap(&fresh_role().1, SERVICE_USER_ARN, &[], &prefix_mode(&shared)).await;
     assert_eq!(run.code, 0, "{run}");
     assert!(run.stdout.contains(&format!("shared bucket {shared}")), "{run}");
-    let s3 = crate::helpers::service_s3();
+    let s3 = crate::support::service_s3();
     let block = s3.get_public_access_block().bucket(&shared).send().await.unwrap();
     let c = block.public_access_block_configuration().unwrap();
     assert_eq!(
@@ -291,21 +291,21 @@ async fn bootstrap_locks_down_the_shared_bucket_and_doctor_checks_it() {
 /// doctor warns, naming that user and bucket and no other.
 #[tokio::test]
 async fn doctor_names_users_whose_bucket_no_longer_exists() {
-    let app = crate::helpers::TestApp::spawn().await;
+    let app = crate::support::TestApp::spawn().await;
     let (gone_sub, kept_sub) = (
-        crate::helpers::unique_sub("doctor-gone"),
-        crate::helpers::unique_sub("doctor-kept"),
+        crate::support::unique_sub("doctor-gone"),
+        crate::support::unique_sub("doctor-kept"),
     );
     let gone = app.vend(&gone_sub, None).await;
     let kept = app.vend(&kept_sub, None).await;
-    let s3 = crate::helpers::service_s3();
+    let s3 = crate::support::service_s3();
     s3.delete_bucket().bucket(&gone.bucket).send().await.unwrap();
-    let listed = crate::helpers::user_s3(&gone)
+    let listed = crate::support::user_s3(&gone)
         .list_objects_v2()
         .bucket(&gone.bucket)
         .send()
         .await;
-    assert_eq!(crate::helpers::s3_code(&listed), "NoSuchBucket");
+    assert_eq!(crate::support::s3_code(&listed), "NoSuchBucket");
 
     let db = app.config.database.path.display().to_string();
     let (run, _db) = doctor(&app.issuer.issuer, &[("STSVEND_DATABASE__PATH", db)]).await;

@@ -2,10 +2,10 @@
 
 use serde_json::Value;
 
-use crate::admin::{admin_app, admin_token, put, user_id_of};
-use crate::helpers::*;
-use crate::ops::Run;
-use crate::process::BIN;
+use crate::support::admin::{admin_app, admin_token, put, user_id_of};
+use crate::support::ops::Run;
+use crate::support::process::BIN;
+use crate::support::*;
 
 async fn users(api: &str, token: Option<&str>, args: &[&str]) -> Run {
     let mut cmd = tokio::process::Command::new(BIN);

@@ -11,7 +11,7 @@ fn sealing_keys() -> String {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn twenty_members_of_a_new_org_at_once_through_two_replicas_make_one_org_storage() {
-    let url = crate::pg::fresh_database().await;
+    let url = crate::support::pg::fresh_database().await;
     let prefix = private_prefix();
     let opts = || {
         with_orgs(Options::default())

@@ -8,7 +8,7 @@ mod provisioning;
 
 use serde_json::{Value, json};
 
-use crate::helpers::*;
+use crate::support::*;
 
 pub const TEAM_RW: &str = "team-read-write";
 pub const TEAM_READ: &str = "team-read";

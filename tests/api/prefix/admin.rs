@@ -2,29 +2,13 @@
 //! bucket's policy (grouped by cut-off second, beside the operator's own statements), and a
 //! delete empties only the user's prefix.
 
-use serde_json::{Value, json};
+use serde_json::json;
 
-use crate::admin::{ADMIN_PERMISSION, admin_call, admin_ok, admin_token, put, user_id_of};
-use crate::helpers::*;
-
-async fn prefix_admin_app() -> (TestApp, String) {
-    TestApp::spawn_prefix(Options::default().set("STSVEND_ADMIN__PERMISSION", ADMIN_PERMISSION)).await
-}
-
-async fn bucket_policy(shared: &str) -> Value {
-    let out = service_s3().get_bucket_policy().bucket(shared).send().await.unwrap();
-    serde_json::from_str(out.policy().unwrap()).unwrap()
-}
-
-fn revoke_statements(policy: &Value) -> Vec<Value> {
-    policy["Statement"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter(|s| s["Sid"].as_str().is_some_and(|sid| sid.starts_with("StsvendRevokeAt")))
-        .cloned()
-        .collect()
-}
+use crate::support::admin::{
+    ADMIN_PERMISSION, admin_call, admin_ok, admin_token, prefix_admin_app, put, revoke_statements, shared_policy,
+    user_id_of,
+};
+use crate::support::*;
 
 #[tokio::test]
 async fn revoking_a_prefix_user_denies_only_their_old_keys_and_keeps_the_operators_statements() {
@@ -58,7 +42,7 @@ async fn revoking_a_prefix_user_denies_only_their_old_keys_and_keeps_the_operato
     assert_ne!(new.access_key_id, old.access_key_id);
     assert_eq!(put(&new, "after.txt").await, "ok", "alice's new keys");
 
-    let policy = bucket_policy(&shared).await;
+    let policy = shared_policy(&shared).await.expect("a bucket policy");
     assert!(policy.to_string().contains("OperatorsOwn"), "{policy}");
     let ours = revoke_statements(&policy);
     assert_eq!(ours.len(), 1, "{policy}");
@@ -90,7 +74,7 @@ async fn concurrent_revokes_on_a_shared_bucket_all_hold() {
     for v in &old {
         assert_eq!(put(v, "x.txt").await, "AccessDenied", "{}", v.prefix);
     }
-    let policy = bucket_policy(&shared).await;
+    let policy = shared_policy(&shared).await.expect("a bucket policy");
     let listed: usize = revoke_statements(&policy)
         .iter()
         .map(|s| {
@@ -182,7 +166,7 @@ async fn deleting_a_prefix_user_empties_their_prefix_and_leaves_the_bucket_and_o
 /// stays, and a retry completes.
 #[tokio::test]
 async fn a_prefix_delete_that_aws_partly_refuses_answers_502_delete_incomplete_and_a_retry_completes() {
-    let proxy = crate::fault_proxy::FaultProxy::start().await;
+    let proxy = crate::support::fault_proxy::FaultProxy::start().await;
     let (app, shared) = TestApp::spawn_prefix(
         Options::default()
             .set("STSVEND_ADMIN__PERMISSION", ADMIN_PERMISSION)
@@ -192,7 +176,7 @@ async fn a_prefix_delete_that_aws_partly_refuses_answers_502_delete_incomplete_a
     let sub = unique_sub("prefix-del-refused");
     let v = app.vend(&sub, None).await;
     assert_eq!(v.bucket, shared);
-    crate::admin_delete::a_partly_refused_delete_answers_502_and_a_retry_completes(&app, &proxy, &sub, &v).await;
+    crate::admin::delete::a_partly_refused_delete_answers_502_and_a_retry_completes(&app, &proxy, &sub, &v).await;
     assert_eq!(
         buckets_named(&shared).await,
         std::slice::from_ref(&shared),

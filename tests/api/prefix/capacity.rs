@@ -7,36 +7,8 @@ use serde_json::Value;
 use stsvend::identity::{BucketName, UserId, UserPrefix};
 use stsvend::store::{NewUser, VendRecord};
 
-use crate::admin::{ADMIN_PERMISSION, admin_call, admin_ok, admin_token, put};
-use crate::helpers::*;
-
-async fn prefix_admin_app() -> (TestApp, String) {
-    TestApp::spawn_prefix(Options::default().set("STSVEND_ADMIN__PERMISSION", ADMIN_PERMISSION)).await
-}
-
-/// stsvend's revocation statements in `shared`'s policy (none without a policy).
-async fn revoke_statements(shared: &str) -> Vec<Value> {
-    let Ok(out) = service_s3().get_bucket_policy().bucket(shared).send().await else {
-        return Vec::new();
-    };
-    let policy: Value = serde_json::from_str(out.policy().unwrap()).unwrap();
-    policy["Statement"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter(|s| s["Sid"].as_str().is_some_and(|sid| sid.starts_with("StsvendRevokeAt")))
-        .cloned()
-        .collect()
-}
-
-/// The value of `stsvend_shared_bucket_policy_bytes`, if exported.
-async fn policy_bytes_metric(app: &TestApp) -> Option<f64> {
-    app.metrics_text()
-        .await
-        .lines()
-        .find(|l| l.starts_with("stsvend_shared_bucket_policy_bytes"))
-        .and_then(|l| l.rsplit(' ').next()?.parse().ok())
-}
+use crate::support::admin::{admin_call, admin_ok, admin_token, prefix_admin_app, put, revocations_in};
+use crate::support::*;
 
 /// A prefix-mode user with no session that can be alive: never vended (`vended_long_ago`
 /// false), or vended keys that expired an hour ago.
@@ -109,7 +81,7 @@ async fn deleting_dormant_prefix_users_uses_no_revocation_capacity() {
         recorded.len()
     );
     assert!(
-        revoke_statements(&shared).await.is_empty(),
+        revocations_in(&shared).await.is_empty(),
         "nothing written into the policy"
     );
 
@@ -120,14 +92,13 @@ async fn deleting_dormant_prefix_users_uses_no_revocation_capacity() {
     let shown = admin_ok(&app, reqwest::Method::POST, &format!("/users/{id}/revoke")).await;
     assert_eq!(shown["revocation"], "in_effect", "{shown}");
     assert_eq!(put(&old, "after.txt").await, "AccessDenied");
-    let ours = revoke_statements(&shared).await;
+    let ours = revocations_in(&shared).await;
     assert_eq!(ours.len(), 1, "{ours:?}");
     assert_eq!(
         ours[0]["Condition"]["StringEquals"]["aws:PrincipalTag/stsvend-user"],
         serde_json::json!([id.as_str()])
     );
-    let bytes = policy_bytes_metric(&app)
-        .await
+    let bytes = sample(&app.metrics_text().await, "stsvend_shared_bucket_policy_bytes")
         .expect("stsvend_shared_bucket_policy_bytes");
     assert!(bytes > 0.0 && bytes <= 20480.0, "{bytes}");
 }
@@ -136,7 +107,7 @@ async fn deleting_dormant_prefix_users_uses_no_revocation_capacity() {
 /// revoked with a Deny, and the URL stops working.
 #[tokio::test]
 async fn a_prefix_user_whose_only_session_is_a_presigned_url_is_still_revoked() {
-    use crate::presign::support::{get, put as put_via_url, url_for};
+    use crate::support::presign::{get, put as put_via_url, url_for};
     let (app, _shared) = prefix_admin_app().await;
     let sub = unique_sub("presign-only");
     put_via_url(&app, &sub, "doc.txt", b"before".to_vec()).await;

@@ -2,9 +2,10 @@
 //! bucket and are refused everywhere else in it, however the key or listing is written.
 
 use aws_sdk_s3::primitives::ByteStream;
-use aws_sdk_s3::types::{CompletedMultipartUpload, CompletedPart, CorsConfiguration, CorsRule};
+use aws_sdk_s3::types::{CorsConfiguration, CorsRule};
 
-use crate::helpers::*;
+use crate::support::multipart::upload_in_two_parts_outcome;
+use crate::support::*;
 
 async fn put(s3: &aws_sdk_s3::Client, bucket: &str, key: &str) -> String {
     let r = s3
@@ -31,45 +32,6 @@ async fn list(s3: &aws_sdk_s3::Client, bucket: &str, prefix: Option<&str>) -> St
     )
 }
 
-/// A two-part multipart upload of `key`; the outcome of the first call that failed, or "ok".
-async fn multipart(s3: &aws_sdk_s3::Client, bucket: &str, key: &str) -> String {
-    let created = s3.create_multipart_upload().bucket(bucket).key(key).send().await;
-    let Ok(created) = created else {
-        return s3_code(&created);
-    };
-    let upload_id = created.upload_id().unwrap().to_owned();
-    let mut parts = Vec::new();
-    for (n, body) in [(1, vec![b'a'; 5 * 1024 * 1024]), (2, vec![b'b'; 1024])] {
-        let part = s3
-            .upload_part()
-            .bucket(bucket)
-            .key(key)
-            .upload_id(&upload_id)
-            .part_number(n)
-            .body(ByteStream::from(body))
-            .send()
-            .await;
-        match part {
-            Ok(p) => parts.push(
-                CompletedPart::builder()
-                    .part_number(n)
-                    .e_tag(p.e_tag().unwrap_or_default())
-                    .build(),
-            ),
-            Err(_) => return s3_code(&part),
-        }
-    }
-    let done = s3
-        .complete_multipart_upload()
-        .bucket(bucket)
-        .key(key)
-        .upload_id(&upload_id)
-        .multipart_upload(CompletedMultipartUpload::builder().set_parts(Some(parts)).build())
-        .send()
-        .await;
-    s3_code(&done)
-}
-
 #[tokio::test]
 async fn each_users_keys_work_under_their_own_prefix_and_nowhere_else_in_the_shared_bucket() {
     let (app, shared) = TestApp::spawn_prefix(Options::default()).await;
@@ -90,7 +52,10 @@ async fn each_users_keys_work_under_their_own_prefix_and_nowhere_else_in_the_sha
             "list under own prefix",
             list(&a, &shared, Some(&format!("{mine}dir/"))).await,
         ),
-        ("multipart", multipart(&a, &shared, &format!("{mine}big.bin")).await),
+        (
+            "multipart",
+            upload_in_two_parts_outcome(&a, &shared, &format!("{mine}big.bin")).await,
+        ),
         (
             "delete",
             s3_code(
@@ -136,7 +101,7 @@ async fn each_users_keys_work_under_their_own_prefix_and_nowhere_else_in_the_sha
         ("list bob's prefix", list(&a, &shared, Some(theirs)).await),
         (
             "multipart into bob's prefix",
-            multipart(&a, &shared, &format!("{theirs}big.bin")).await,
+            upload_in_two_parts_outcome(&a, &shared, &format!("{theirs}big.bin")).await,
         ),
         ("put at the stem", put(&a, &shared, stem).await),
         (
@@ -213,7 +178,7 @@ async fn each_users_keys_work_under_their_own_prefix_and_nowhere_else_in_the_sha
         .await
         .unwrap();
     assert_eq!(body.body.collect().await.unwrap().into_bytes().as_ref(), b"hello");
-    let figures = crate::figures::Figures {
+    let figures = crate::support::figures::Figures {
         cross_user_attempts: denied.len() as u64,
         cross_user_allowed: denied.iter().filter(|(_, o)| o != "AccessDenied").count() as u64,
         ..Default::default()

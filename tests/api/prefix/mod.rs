@@ -7,7 +7,10 @@ mod isolation;
 mod policy_lease;
 mod presign;
 
-use crate::helpers::*;
+use serde_json::{Value, json};
+
+use crate::support::logs::Captured;
+use crate::support::*;
 
 /// A first login in prefix mode is one `AssumeRole` and no S3 call; the answer and `/v1/me`
 /// name the shared bucket and the user's prefix.
@@ -102,4 +105,57 @@ async fn prefix_mode_without_its_templates_does_not_start() {
     };
     assert!(err.contains("prefix-read-write.json"), "{err}");
     assert!(err.contains("prefix-read-only.json"), "{err}");
+}
+
+/// A user given a prefix while the service ran in prefix mode keeps it after the service went
+/// back to bucket mode; an access whose prefix-mode variant the folder no longer holds is
+/// refused with a code naming the situation (not a 500), and start-up said so in its log.
+#[tokio::test]
+async fn an_access_without_a_prefix_variant_is_refused_to_a_prefix_mode_user_and_flagged_at_start_up() {
+    let (prefix_mode, _shared) = TestApp::spawn_prefix(Options::default()).await;
+    let alice = unique_sub("variant-gone");
+    prefix_mode.vend(&alice, None).await;
+    let stopped = prefix_mode.stop().await;
+
+    // Back in bucket mode, and `prefix-read-only.json` is gone.
+    let dir = tempfile::tempdir().unwrap();
+    let shipped = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("policies");
+    for name in ["read-only.json", "read-write.json", "prefix-read-write.json"] {
+        std::fs::copy(shipped.join(name), dir.path().join(name)).unwrap();
+    }
+    let logs = Captured::default();
+    let app = {
+        let _capture = logs.install();
+        TestApp::spawn_with(
+            Options {
+                issuer: Some(stopped.issuer),
+                db_dir: Some(stopped.db_dir),
+                ..Options::default()
+            }
+            .set("STSVEND_POLICIES__DIR", &dir.path().display().to_string()),
+        )
+        .await
+    };
+    let token = app.issuer.token(&alice);
+    let ask = |access: &'static str| app.post_credentials(Some(&token), Some(json!({ "access": access })));
+    let resp = ask("read-only").await;
+    let status = resp.status().as_u16();
+    let body: Value = resp.json().await.unwrap_or(Value::Null);
+    assert_eq!(
+        (status, body["error"]["code"].as_str().unwrap_or("<no JSON envelope>")),
+        (409, "access_unavailable_in_prefix_mode"),
+        "{body}"
+    );
+    let message = body["error"]["message"].as_str().unwrap_or_default();
+    assert!(message.contains("read-only"), "the message names the access: {message}");
+    assert!(!message.contains(".json"), "no file names: {message}");
+    let logs = logs.text();
+    assert!(
+        logs.lines()
+            .any(|l| l.contains("WARN") && l.contains("prefix-mode users") && l.contains("read-only")),
+        "no start-up warning naming read-only:\n{logs}"
+    );
+
+    // The access that kept its variant still serves her.
+    assert_eq!(ask("read-write").await.status(), 200);
 }

@@ -3,19 +3,15 @@
 
 use serde_json::Value;
 
-use crate::admin::{ADMIN_PERMISSION, admin_call, admin_ok, admin_token, user_id_of};
-use crate::fault_proxy::FaultProxy;
-use crate::helpers::*;
+use crate::support::admin::{ADMIN_PERMISSION, admin_call, admin_ok, admin_token, revocations_in, user_id_of};
+use crate::support::fault_proxy::FaultProxy;
+use crate::support::*;
 
 /// Ids of the users stsvend's statements in `shared`'s policy deny.
 async fn revoked_in_policy(shared: &str) -> Vec<String> {
-    let out = service_s3().get_bucket_policy().bucket(shared).send().await.unwrap();
-    let policy: Value = serde_json::from_str(out.policy().unwrap()).unwrap();
-    policy["Statement"]
-        .as_array()
-        .unwrap()
+    revocations_in(shared)
+        .await
         .iter()
-        .filter(|s| s["Sid"].as_str().is_some_and(|sid| sid.starts_with("StsvendRevokeAt")))
         .flat_map(|s| {
             s["Condition"]["StringEquals"]["aws:PrincipalTag/stsvend-user"]
                 .as_array()

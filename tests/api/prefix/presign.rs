@@ -3,8 +3,8 @@
 
 use serde_json::json;
 
-use crate::helpers::*;
-use crate::presign::support::{get, post, put, url_for};
+use crate::support::presign::{get, post, put, url_for};
+use crate::support::*;
 
 #[tokio::test]
 async fn presigned_urls_in_prefix_mode_stay_under_the_users_prefix() {

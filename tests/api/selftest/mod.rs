@@ -11,8 +11,8 @@ use std::time::Duration;
 
 use tokio::io::{AsyncBufReadExt, BufReader};
 
-use crate::helpers::{buckets_named, fresh_shared_bucket, private_prefix, service_s3, test_config};
-use crate::process::{BIN, CONFIG, POLICIES};
+use crate::support::process::{BIN, CONFIG, POLICIES};
+use crate::support::{buckets_named, fresh_shared_bucket, private_prefix, service_s3, test_config};
 
 /// A finished run.
 pub struct Run {
@@ -329,15 +329,17 @@ async fn wait_for_seed(lines: &mut tokio::io::Lines<BufReader<tokio::process::Ch
 #[tokio::test]
 async fn selftest_fails_naming_the_account_pin_when_the_role_policy_lacks_it() {
     use stsvend::ops::documents;
-    let (name, arn) = crate::ops::fresh_role();
-    let iam = crate::ops::root_iam();
+    let (name, arn) = crate::support::ops::fresh_role();
+    let iam = crate::support::ops::root_iam();
     iam.create_role()
         .role_name(&name)
-        .assume_role_policy_document(documents::trust_policy(crate::ops::SERVICE_USER_ARN, "stsvend-user").to_string())
+        .assume_role_policy_document(
+            documents::trust_policy(crate::support::ops::SERVICE_USER_ARN, "stsvend-user").to_string(),
+        )
         .send()
         .await
         .unwrap();
-    let account = stsvend::identity::AccountId::parse(crate::ops::ACCOUNT).unwrap();
+    let account = stsvend::identity::AccountId::parse(crate::support::ops::ACCOUNT).unwrap();
     let mut unpinned = documents::permission_policy("aws", "stsvend", &account);
     unpinned["Statement"][0].as_object_mut().unwrap().remove("Condition");
     iam.put_role_policy()

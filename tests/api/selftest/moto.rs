@@ -12,7 +12,7 @@
 use std::time::{Duration, Instant};
 
 use super::selftest;
-use crate::helpers::required_env;
+use crate::support::required_env;
 
 /// A moto server on loopback, stopped when dropped.
 struct Moto {

@@ -4,8 +4,8 @@
 //! `MiniStack` does not model role chaining: the fault proxy answers the start-up trial
 //! `AssumeRole` as AWS does.
 
-use crate::fault_proxy::FaultProxy;
-use crate::helpers::test_config;
+use crate::support::fault_proxy::FaultProxy;
+use crate::support::test_config;
 
 /// AWS's answer to `AssumeRole` with a `DurationSeconds` over an hour from a role session.
 const CHAINED: &str =

@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
-use crate::helpers::*;
+use crate::support::*;
 
 /// `GET /v1/me` with `token`: 404 (no bucket yet) or 200 once it is accepted, 401 while not.
 async fn me(app: &TestApp, token: &str) -> (u16, Value) {
@@ -28,11 +28,12 @@ async fn me(app: &TestApp, token: &str) -> (u16, Value) {
 /// after its first attempt is over, so whatever that attempt did (a redirect followed, another
 /// origin asked) has happened by then.
 async fn wait_for_a_second_attempt(counter: &AtomicUsize, what: &str) {
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while counter.load(Ordering::SeqCst) < 2 {
-        assert!(Instant::now() < deadline, "{what}: stsvend never asked twice");
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    wait_until(
+        Duration::from_secs(10),
+        &format!("{what}: stsvend asked twice"),
+        async || counter.load(Ordering::SeqCst) >= 2,
+    )
+    .await;
 }
 
 fn with_issuer(issuer: &Arc<TestIssuer>) -> Options {
@@ -100,8 +101,11 @@ async fn a_flood_of_made_up_kids_does_not_delay_a_newly_published_key() {
             })
         })
         .collect();
-    // Long enough for the flood to have spent any once-per-cooldown refetch.
-    tokio::time::sleep(Duration::from_millis(1500)).await;
+    // The flood has spent the once-per-cooldown refetch: the new key below must be found anyway.
+    wait_until(Duration::from_secs(10), "the flood made stsvend refetch", async || {
+        app.issuer.fetches() > fetches_at_start
+    })
+    .await;
 
     // The issuer publishes a new key and signs with it at once.
     app.issuer
@@ -160,6 +164,10 @@ async fn a_discovered_jwks_uri_on_another_origin_is_refused() {
     assert_eq!(status, 503, "{body}");
     assert_eq!(body["error"]["code"], "jwks_unavailable", "{body}");
     assert_eq!(elsewhere.fetches(), 0, "the other origin was never asked");
+    assert_eq!(issuer.fetches(), 0, "nor the issuer's own JWKS in its place");
+    // The other origin counts what reaches it: asked once here, it says so.
+    assert_eq!(reqwest::get(elsewhere.jwks_url()).await.unwrap().status(), 200);
+    assert_eq!(elsewhere.fetches(), 1, "the other origin's counter works");
 }
 
 #[tokio::test]
@@ -195,6 +203,19 @@ async fn redirects_are_not_followed_for_discovery_or_the_jwks() {
             app.issuer.state.moved_hits.load(Ordering::SeqCst),
             0,
             "{what}: the redirect target was asked"
+        );
+        // The redirect target counts what reaches it: a client that follows redirects (this
+        // one) lands there once.
+        let redirecting = if *what == "discovery" {
+            format!("{}.well-known/openid-configuration", app.issuer.issuer)
+        } else {
+            app.issuer.jwks_url()
+        };
+        assert_eq!(reqwest::get(redirecting).await.unwrap().status(), 200, "{what}");
+        assert_eq!(
+            app.issuer.state.moved_hits.load(Ordering::SeqCst),
+            1,
+            "{what}: the redirect target's counter works"
         );
     }
 }
