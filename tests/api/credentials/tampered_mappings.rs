@@ -1,6 +1,6 @@
 //! Stored mappings are checked against the configuration before anything is vended from them
 //! (issue 22): a row changed in the database behind stsvend's back (the shared bucket as a
-//! user's own, a bucket outside `storage.bucket_prefix`, a prefix outside the user's own under
+//! user's own, a bucket outside `storage.bucket_name_prefix`, a prefix outside the user's own under
 //! `storage.prefix_root`, another user's row moved to this user) answers 500 `internal`, hands
 //! out no keys and is counted, instead of widening a session policy.
 

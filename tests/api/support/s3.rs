@@ -56,7 +56,7 @@ pub fn s3_code<T, E: aws_sdk_s3::error::ProvideErrorMetadata + std::fmt::Debug>(
     }
 }
 
-/// A bucket prefix (`storage.bucket_prefix`) no other test uses, within the seeded
+/// A bucket prefix (`storage.bucket_name_prefix`) no other test uses, within the seeded
 /// `stsvend-*` permissions: bucket names are random, so a test that must count the buckets its
 /// service made gives the service a prefix of its own.
 pub fn private_prefix() -> String {
