@@ -90,24 +90,39 @@ where
     drop_database(&name).await;
 }
 
-/// Drops a test database, even with stores still connected to it.
+/// Drops a test database, even with stores still connected to it. `PostgreSQL` refuses to end
+/// a backend still authenticating (its role is not known yet: "must be a member of the role
+/// whose process is being terminated"), so a pool opening a connection at that moment makes
+/// the drop fail: it is tried again, a bounded number of times.
 pub async fn drop_database(name: &str) {
-    admin(
-        &required_env(URL_VAR),
-        &format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"),
-    )
-    .await;
+    let sql = format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)");
+    for _ in 0..20 {
+        match try_admin(&required_env(URL_VAR), &sql).await {
+            Ok(()) => return,
+            Err(e) if e.code() == Some(&tokio_postgres::error::SqlState::INSUFFICIENT_PRIVILEGE) => {
+                tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+            }
+            Err(e) => panic!("{sql}: {e}"),
+        }
+    }
+    panic!("{sql}: a backend kept the database open");
 }
 
-/// Runs `sql` on the test server's own database (the URL must be sslmode=disable).
-pub async fn admin(url: &str, sql: &str) {
+/// Runs `sql` on the test server's own database, returning `PostgreSQL`'s refusal.
+async fn try_admin(url: &str, sql: &str) -> Result<(), tokio_postgres::Error> {
     let (client, connection) = tokio_postgres::connect(url, tokio_postgres::NoTls)
         .await
         .unwrap_or_else(|e| panic!("cannot reach {URL_VAR} (is `bash scripts/postgres.sh start` running?): {e}"));
     let driver = tokio::spawn(connection);
-    client.batch_execute(sql).await.unwrap();
+    let result = client.batch_execute(sql).await;
     drop(client);
     let _ = driver.await;
+    result
+}
+
+/// Runs `sql` on the test server's own database (the URL must be sslmode=disable).
+pub async fn admin(url: &str, sql: &str) {
+    try_admin(url, sql).await.unwrap();
 }
 
 /// `url` naming database `name` instead of its own.

@@ -136,26 +136,8 @@ async fn doctor_warns_when_role_credentials_meet_a_duration_over_an_hour() {
 /// could reach buckets of the same names in other accounts.
 #[tokio::test]
 async fn doctor_fails_naming_the_account_pin_when_the_role_policy_lacks_it() {
-    use stsvend::ops::documents;
     let issuer = TestIssuer::start();
-    let (name, arn) = fresh_role();
-    let iam = root_iam();
-    iam.create_role()
-        .role_name(&name)
-        .assume_role_policy_document(documents::trust_policy(SERVICE_USER_ARN, "stsvend-user").to_string())
-        .send()
-        .await
-        .unwrap();
-    let mut unpinned =
-        documents::permission_policy("aws", "stsvend", &stsvend::identity::AccountId::parse(ACCOUNT).unwrap());
-    unpinned["Statement"][0].as_object_mut().unwrap().remove("Condition");
-    iam.put_role_policy()
-        .role_name(&name)
-        .policy_name(documents::PERMISSION_POLICY_NAME)
-        .policy_document(unpinned.to_string())
-        .send()
-        .await
-        .unwrap();
+    let (_name, arn) = crate::support::ops::role_without_account_pin().await;
 
     // The service user may read only its own role's policy: run as the account's root.
     let (run, _db) = doctor(

@@ -73,19 +73,6 @@ pub async fn vended(app: &TestApp, token: &str, access: &str) -> Vended {
     serde_json::from_value(body).unwrap()
 }
 
-/// `GET /v1/me` with `token`.
-pub async fn me_as(app: &TestApp, token: &str) -> Value {
-    app.http
-        .get(format!("{}/v1/me", app.base))
-        .bearer_auth(token)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap()
-}
-
 /// The first team vend makes the org's storage and names it; a personal vend carries no org
 /// fields, and `/v1/me` names the org by its internal id only, never the claim.
 #[tokio::test]
@@ -105,7 +92,7 @@ async fn a_team_vend_names_the_org_storage_and_me_names_the_org_by_its_internal_
         "{personal}"
     );
     assert!(
-        me_as(&app, &t).await.get("org").is_none(),
+        app.me_with(&t).await.get("org").is_none(),
         "no org storage before a team vend"
     );
 
@@ -120,7 +107,7 @@ async fn a_team_vend_names_the_org_storage_and_me_names_the_org_by_its_internal_
     assert!(org_bucket.starts_with(&format!("{prefix}-")), "{org_bucket}");
     assert!(!org_bucket.contains(&org[4..]), "the claim never names storage");
 
-    let me = me_as(&app, &t).await;
+    let me = app.me_with(&t).await;
     let org_id = me["org"]["org_id"].as_str().unwrap().to_owned();
     assert_eq!(me["org"]["bucket"], org_bucket.as_str());
     assert_eq!(
@@ -145,17 +132,7 @@ async fn a_team_vend_names_the_org_storage_and_me_names_the_org_by_its_internal_
         vec![None]
     );
     // The org's bucket is locked down and tagged with the org id like a user's.
-    let tags = service_s3()
-        .get_bucket_tagging()
-        .bucket(&org_bucket)
-        .send()
-        .await
-        .unwrap();
-    assert!(
-        tags.tag_set()
-            .iter()
-            .any(|t| t.key() == "stsvend-owner" && t.value() == me["org"]["org_id"])
-    );
+    assert_eq!(owner_tag(&org_bucket).await.as_deref(), me["org"]["org_id"].as_str());
 }
 
 #[tokio::test]
@@ -165,7 +142,7 @@ async fn in_prefix_mode_the_org_gets_a_prefix_under_the_org_root_of_the_shared_b
     let before = app.s3_calls().await;
     let team = vended(&app, &t, TEAM_RW).await;
     assert_eq!(app.s3_calls().await - before, 0, "a prefix costs no S3 call");
-    let me = me_as(&app, &t).await;
+    let me = app.me_with(&t).await;
     let org_id = me["org"]["org_id"].as_str().unwrap();
     assert_eq!(team.org_bucket.as_deref(), Some(shared.as_str()));
     assert_eq!(team.org_prefix, Some(format!("orgs/{org_id}/")));

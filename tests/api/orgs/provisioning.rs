@@ -54,12 +54,7 @@ async fn an_org_provisioning_cut_off_after_create_bucket_is_finished_by_the_next
         })
         .await
         .unwrap();
-    service_s3()
-        .create_bucket()
-        .bucket(bucket.as_str())
-        .send()
-        .await
-        .unwrap();
+    create_bare_bucket(bucket.as_str()).await;
 
     let team = vended(&app, &writer(&app, &unique_sub("member"), &org), TEAM_RW).await;
     assert_eq!(
@@ -75,16 +70,9 @@ async fn an_org_provisioning_cut_off_after_create_bucket_is_finished_by_the_next
         .unwrap()
         .unwrap();
     assert_eq!((row.org_id, row.state), (id, stsvend::store::ProvisionState::Ready));
-    let tags = service_s3()
-        .get_bucket_tagging()
-        .bucket(bucket.as_str())
-        .send()
-        .await
-        .unwrap();
-    assert!(
-        tags.tag_set()
-            .iter()
-            .any(|t| t.key() == "stsvend-owner" && t.value() == id.as_str()),
+    assert_eq!(
+        owner_tag(bucket.as_str()).await.as_deref(),
+        Some(id.as_str()),
         "owner tag set on resume"
     );
     assert!(
@@ -107,7 +95,7 @@ async fn team_sessions_carry_the_org_id_as_the_stsvend_org_tag_and_personal_ones
     let t = writer(&app, &unique_sub("tagged"), &new_org());
     let team = vended(&app, &t, TEAM_RW).await;
     let personal = vended(&app, &t, "read-write").await;
-    let org_id = me_as(&app, &t).await["org"]["org_id"].as_str().unwrap().to_owned();
+    let org_id = app.me_with(&t).await["org"]["org_id"].as_str().unwrap().to_owned();
     let arn = format!("arn:aws:s3:::{}", team.bucket);
     let policy = json!({
         "Version": "2012-10-17",

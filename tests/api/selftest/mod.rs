@@ -328,27 +328,7 @@ async fn wait_for_seed(lines: &mut tokio::io::Lines<BufReader<tokio::process::Ch
 /// fails naming `account-pin` and the statement.
 #[tokio::test]
 async fn selftest_fails_naming_the_account_pin_when_the_role_policy_lacks_it() {
-    use stsvend::ops::documents;
-    let (name, arn) = crate::support::ops::fresh_role();
-    let iam = crate::support::ops::root_iam();
-    iam.create_role()
-        .role_name(&name)
-        .assume_role_policy_document(
-            documents::trust_policy(crate::support::ops::SERVICE_USER_ARN, "stsvend-user").to_string(),
-        )
-        .send()
-        .await
-        .unwrap();
-    let account = stsvend::identity::AccountId::parse(crate::support::ops::ACCOUNT).unwrap();
-    let mut unpinned = documents::permission_policy("aws", "stsvend", &account);
-    unpinned["Statement"][0].as_object_mut().unwrap().remove("Condition");
-    iam.put_role_policy()
-        .role_name(&name)
-        .policy_name(documents::PERMISSION_POLICY_NAME)
-        .policy_document(unpinned.to_string())
-        .send()
-        .await
-        .unwrap();
+    let (_name, arn) = crate::support::ops::role_without_account_pin().await;
 
     let db = tempfile::tempdir().unwrap();
     let prefix = private_prefix();

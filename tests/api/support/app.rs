@@ -11,7 +11,7 @@ use stsvend::app::{AppState, Application};
 use stsvend::config::Config;
 
 use super::issuer::TestIssuer;
-use super::s3::{fresh_shared_bucket, service_s3};
+use super::s3::{create_bare_bucket, fresh_shared_bucket};
 use super::wait::{READY_WITHIN, answers_200};
 
 /// A required environment variable, or a panic that says how to provide it.
@@ -165,9 +165,14 @@ impl TestApp {
 
     /// The body of `GET /v1/me` for `sub`.
     pub async fn me(&self, sub: &str) -> Value {
+        self.me_with(&self.issuer.token(sub)).await
+    }
+
+    /// `GET /v1/me` with `token` (one carrying claims of its own, e.g. an organisation).
+    pub async fn me_with(&self, token: &str) -> Value {
         self.http
             .get(format!("{}/v1/me", self.base))
-            .bearer_auth(self.issuer.token(sub))
+            .bearer_auth(token)
             .send()
             .await
             .unwrap()
@@ -215,12 +220,7 @@ impl TestApp {
     ) -> (stsvend::identity::UserId, stsvend::identity::BucketName) {
         let bucket = stsvend::identity::BucketName::fresh("stsvend").unwrap();
         let user_id = self.pending_user(sub, &bucket).await;
-        service_s3()
-            .create_bucket()
-            .bucket(bucket.as_str())
-            .send()
-            .await
-            .unwrap();
+        create_bare_bucket(bucket.as_str()).await;
         (user_id, bucket)
     }
 

@@ -155,3 +155,29 @@ pub fn service_credentials() -> Credentials {
         "service",
     )
 }
+
+/// A new role the service user may assume whose permission policy grants the user buckets
+/// without pinning the account (`s3:ResourceAccount`), as roles made before that check were.
+/// Returns its name and ARN.
+pub async fn role_without_account_pin() -> (String, String) {
+    use stsvend::ops::documents;
+    let (name, arn) = fresh_role();
+    let iam = root_iam();
+    iam.create_role()
+        .role_name(&name)
+        .assume_role_policy_document(documents::trust_policy(SERVICE_USER_ARN, "stsvend-user").to_string())
+        .send()
+        .await
+        .unwrap();
+    let account = stsvend::identity::AccountId::parse(ACCOUNT).unwrap();
+    let mut unpinned = documents::permission_policy("aws", "stsvend", &account);
+    unpinned["Statement"][0].as_object_mut().unwrap().remove("Condition");
+    iam.put_role_policy()
+        .role_name(&name)
+        .policy_name(documents::PERMISSION_POLICY_NAME)
+        .policy_document(unpinned.to_string())
+        .send()
+        .await
+        .unwrap();
+    (name, arn)
+}

@@ -92,3 +92,17 @@ pub async fn fresh_shared_bucket(config: &Config) -> String {
     buckets.configure_shared(&bucket).await.unwrap();
     name
 }
+
+/// A bucket created with nothing set on it, as a crash right after `CreateBucket` leaves one.
+pub async fn create_bare_bucket(name: &str) {
+    service_s3().create_bucket().bucket(name).send().await.unwrap();
+}
+
+/// The value of `bucket`'s `stsvend-owner` tag (the user or organisation id it was made for).
+pub async fn owner_tag(bucket: &str) -> Option<String> {
+    let tags = service_s3().get_bucket_tagging().bucket(bucket).send().await.ok()?;
+    tags.tag_set()
+        .iter()
+        .find(|t| t.key() == "stsvend-owner")
+        .map(|t| t.value().to_owned())
+}
