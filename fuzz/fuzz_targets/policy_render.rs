@@ -20,8 +20,8 @@ use std::path::Path;
 
 use libfuzzer_sys::fuzz_target;
 use serde_json::Value;
-use stsvend::identity::{AccountId, BucketName, UserId, UserPrefix};
-use stsvend::policy::{MAX_POLICY_CHARS, RenderContext, Template};
+use stsvend::identity::{AccountId, BucketName, OrgId, OrgPrefix, UserId, UserPrefix};
+use stsvend::policy::{MAX_POLICY_CHARS, OrgContext, RenderContext, Template};
 
 /// The same JSON with every string (keys kept) replaced by "".
 fn blank_strings(v: &Value) -> Value {
@@ -125,11 +125,20 @@ fuzz_target!(|data: &[u8]| {
     // Only prefix-mode templates (`prefix-*.json`) may hold `{{prefix}}`; this one is named
     // `fuzz.json`, so the prefix must never show up in its rendering's structure either.
     let prefix = UserPrefix::for_user("users", &user_id).expect("a valid root");
+    // An org template (one naming `{{org_*}}`) is rendered with the caller's organisation's
+    // storage, as a team vend renders it; the id has the service's shape (`o` + 26 base32).
+    let org_id = OrgId::parse(&format!("o{user_id}")).expect("the org id shape");
+    let org_prefix = OrgPrefix::for_org("orgs", &org_id).expect("a valid root");
     let rendered = template.render(&RenderContext {
         bucket: &bucket,
         user_id: &user_id,
         account_id: &account_id,
         prefix: Some(&prefix),
+        org: Some(OrgContext {
+            id: &org_id,
+            bucket: &bucket,
+            prefix: Some(&org_prefix),
+        }),
     });
 
     let out: Value =
@@ -148,7 +157,10 @@ fuzz_target!(|data: &[u8]| {
         !any_string(&out, &|s| s.contains("{{bucket}}")
             || s.contains("{{user_id}}")
             || s.contains("{{account_id}}")
-            || s.contains("{{prefix}}")),
+            || s.contains("{{prefix}}")
+            || s.contains("{{org_bucket}}")
+            || s.contains("{{org_prefix}}")
+            || s.contains("{{org_id}}")),
         "a placeholder survived rendering: {rendered}"
     );
     assert!(
