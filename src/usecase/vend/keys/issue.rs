@@ -2,6 +2,7 @@
 //! when usable, else one `AssumeRole` under the fleet's lease on (user, template), published
 //! sealed for the others; mid-revocation, never keys AWS dated before the user's cut-off.
 
+use std::borrow::Cow;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
@@ -21,7 +22,9 @@ pub(super) struct Target<'a> {
     pub(super) user: &'a UserRecord,
     pub(super) org: Option<&'a OrgRecord>,
     pub(super) template: &'a Template,
-    pub(super) id: TemplateId,
+    /// The template's identity, or for an org template the org-bound one (made per call);
+    /// borrowed on the personal warm path, which then allocates nothing for it.
+    pub(super) id: Cow<'a, TemplateId>,
 }
 
 /// How often a replica waiting for another's keys looks for them.
@@ -81,7 +84,7 @@ impl KeyCache {
                 .store
                 .publish_issued(Spilled {
                     user_id: user.user_id.clone(),
-                    template: target.id.clone(),
+                    template: target.id.as_ref().clone(),
                     expires_at: credentials.expiration.unix_timestamp(),
                     sealed,
                 })

@@ -21,6 +21,7 @@
 
 mod issue;
 
+use std::borrow::Cow;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 use std::time::Duration;
@@ -196,8 +197,8 @@ impl KeyCache {
         template: &Template,
     ) -> Result<Found, Arc<KeysError>> {
         let id = match org {
-            Some(org) => template.id().for_org(&org.org_id),
-            None => template.id().clone(),
+            Some(org) => Cow::Owned(template.id().for_org(&org.org_id)),
+            None => Cow::Borrowed(template.id()),
         };
         let key = (user.user_id.clone(), id.short());
         let target = Target {
