@@ -12,7 +12,8 @@
 //!   their last bits, see `same_shape`), keeps no placeholder, and is at most
 //!   `MAX_POLICY_CHARS` characters for every user and bucket;
 //! - `parse` accepts every JSON object with a `Statement` object or array, no `{{` anywhere,
-//!   and a minified size within the limit (it refuses only for a reason).
+//!   no key twice in one object, and a minified size within the limit (it refuses only for a
+//!   reason).
 
 #![no_main]
 
@@ -52,6 +53,48 @@ fn same_shape(a: &Value, b: &Value) -> bool {
         }
         _ => a == b,
     }
+}
+
+/// True when some object in `text` (valid JSON) has the same key twice. serde_json's `Value`
+/// keeps the last, so this walks the text's own maps.
+fn has_duplicate_key(text: &str) -> bool {
+    use serde::de::{DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visitor};
+    struct Walk;
+    impl<'de> DeserializeSeed<'de> for Walk {
+        type Value = bool;
+        fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<bool, D::Error> {
+            d.deserialize_any(self)
+        }
+    }
+    impl<'de> Visitor<'de> for Walk {
+        type Value = bool;
+        fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.write_str("JSON")
+        }
+        fn visit_bool<E>(self, _: bool) -> Result<bool, E> { Ok(false) }
+        fn visit_i64<E>(self, _: i64) -> Result<bool, E> { Ok(false) }
+        fn visit_u64<E>(self, _: u64) -> Result<bool, E> { Ok(false) }
+        fn visit_f64<E>(self, _: f64) -> Result<bool, E> { Ok(false) }
+        fn visit_str<E>(self, _: &str) -> Result<bool, E> { Ok(false) }
+        fn visit_unit<E>(self) -> Result<bool, E> { Ok(false) }
+        fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<bool, A::Error> {
+            let mut dup = false;
+            while let Some(d) = seq.next_element_seed(Walk)? {
+                dup |= d;
+            }
+            Ok(dup)
+        }
+        fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<bool, A::Error> {
+            let (mut keys, mut dup) = (Vec::<String>::new(), false);
+            while let Some(k) = map.next_key::<String>()? {
+                dup |= keys.contains(&k);
+                keys.push(k);
+                dup |= map.next_value_seed(Walk)?;
+            }
+            Ok(dup)
+        }
+    }
+    Walk.deserialize(&mut serde_json::Deserializer::from_str(text)).unwrap_or(false)
 }
 
 fn any_string(v: &Value, pred: &dyn Fn(&str) -> bool) -> bool {
@@ -107,6 +150,7 @@ fuzz_target!(|data: &[u8]| {
             if let Some(v) = &json {
                 let plain = v.get("Statement").is_some_and(|s| s.is_array() || s.is_object())
                     && !any_string(v, &|s| s.contains("{{"))
+                    && !has_duplicate_key(input.text)
                     && v.to_string().chars().count() <= MAX_POLICY_CHARS;
                 assert!(!plain, "refused a plain policy: {reason}");
             }

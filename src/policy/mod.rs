@@ -16,10 +16,12 @@
 //! - `actions`: which S3 actions a template allows (to refuse a presign it could never use).
 //! - `pin`: which statements are not pinned to the service's own account.
 //! - `trial`: a made-up user's storage, to render templates for without a real user.
+//! - `strict_json`: JSON parsing that refuses a key written twice in one object.
 
 mod actions;
 mod pin;
 mod set;
+mod strict_json;
 mod template;
 mod trial;
 

@@ -22,7 +22,7 @@ const PLACEHOLDERS: [&str; 7] = [
 ];
 
 /// The placeholders that make a template an org template.
-const ORG_PLACEHOLDERS: [&str; 3] = ["{{org_bucket}}", "{{org_prefix}}", "{{org_id}}"];
+const ORG_PLACEHOLDERS: [&str; 3] = ["org_bucket", "org_prefix", "org_id"];
 
 /// Values substituted into a template; typed so only derived, validated names get in.
 pub struct RenderContext<'a> {
@@ -135,14 +135,17 @@ impl Template {
             })
             .ok_or("file name must be <name>.json with a name of [a-z0-9-], at most 64 characters")?
             .to_owned();
-        let body: Value = serde_json::from_str(text)
+        let body: Value = super::strict_json::parse(text)
             .map_err(|e| format!("not valid JSON ({e}); placeholders are allowed only inside string values"))?;
         let statements = body.get("Statement").ok_or("a policy document needs a `Statement`")?;
         if !(statements.is_array() || statements.is_object()) {
             return Err("`Statement` must be an object or an array".to_owned());
         }
-        check_placeholders(&body)?;
-        let uses_prefix = text.contains("{{prefix}}");
+        // What the parsed strings name (a `\u007b` escape is a `{` like any other).
+        let mut used = Vec::new();
+        check_placeholders(&body, &mut used)?;
+        let uses = |name: &str| used.contains(&name);
+        let uses_prefix = uses("prefix");
         let variant = name.starts_with(PREFIX_VARIANT);
         if variant && !uses_prefix {
             return Err(format!(
@@ -154,14 +157,14 @@ impl Template {
                 "{{{{prefix}}}} is only for prefix-mode templates (named {PREFIX_VARIANT}<access>.json)"
             ));
         }
-        let org = ORG_PLACEHOLDERS.iter().any(|p| text.contains(p));
-        let uses_org_prefix = text.contains("{{org_prefix}}");
+        let org = ORG_PLACEHOLDERS.iter().any(|p| uses(p));
+        let uses_org_prefix = uses("org_prefix");
         if !variant && uses_org_prefix {
             return Err(format!(
                 "{{{{org_prefix}}}} is only for prefix-mode templates (named {PREFIX_VARIANT}<access>.json)"
             ));
         }
-        if variant && text.contains("{{org_bucket}}") && !uses_org_prefix {
+        if variant && uses("org_bucket") && !uses_org_prefix {
             return Err(
                 "a prefix-mode template naming {{org_bucket}} (the shared bucket) must scope it with {{org_prefix}}"
                     .to_owned(),
@@ -210,24 +213,25 @@ impl Template {
     }
 }
 
-/// Every `{{...}}` in every string must be a known placeholder; keys may not hold any.
-fn check_placeholders(v: &Value) -> Result<(), String> {
+/// Every `{{...}}` in every string must be a known placeholder; keys may not hold any. Adds
+/// each placeholder named to `used`.
+fn check_placeholders(v: &Value, used: &mut Vec<&'static str>) -> Result<(), String> {
     match v {
-        Value::String(s) => check_string(s),
-        Value::Array(items) => items.iter().try_for_each(check_placeholders),
+        Value::String(s) => check_string(s, used),
+        Value::Array(items) => items.iter().try_for_each(|i| check_placeholders(i, used)),
         Value::Object(map) => map.iter().try_for_each(|(k, v)| {
             if k.contains("{{") {
                 return Err(format!(
                     "placeholder in key `{k}`: placeholders are allowed only in string values"
                 ));
             }
-            check_placeholders(v)
+            check_placeholders(v, used)
         }),
         Value::Null | Value::Bool(_) | Value::Number(_) => Ok(()),
     }
 }
 
-fn check_string(s: &str) -> Result<(), String> {
+fn check_string(s: &str, used: &mut Vec<&'static str>) -> Result<(), String> {
     let mut rest = s;
     while let Some(start) = rest.find("{{") {
         let after = &rest[start + 2..];
@@ -235,10 +239,13 @@ fn check_string(s: &str) -> Result<(), String> {
             .find("}}")
             .ok_or_else(|| format!("unclosed placeholder in `{s}`"))?;
         let name = &after[..end];
-        if !PLACEHOLDERS.contains(&name) {
+        let Some(known) = PLACEHOLDERS.iter().find(|p| **p == name) else {
             return Err(format!(
                 "unknown placeholder `{{{{{name}}}}}` (known: {{{{bucket}}}}, {{{{user_id}}}}, {{{{account_id}}}}, {{{{prefix}}}}, {{{{org_bucket}}}}, {{{{org_prefix}}}}, {{{{org_id}}}})"
             ));
+        };
+        if !used.contains(known) {
+            used.push(known);
         }
         rest = &after[end + 2..];
     }

@@ -166,3 +166,27 @@ fn a_templates_identity_is_its_name_and_body_not_its_place_in_the_folder() {
 fn parse_named(name: &str, text: &str) -> Template {
     Template::parse(Path::new(&format!("{name}.json")), text).unwrap()
 }
+
+#[test]
+fn a_duplicate_key_is_refused() {
+    // Which of two `Resource`s a policy parser keeps is its own choice; the operator meant both.
+    // (The policy_render fuzz target found a dropped duplicate hiding an `{{org_prefix}}`.)
+    let err = parse(r#"{"Statement":[{"Effect":"Allow","Resource":"arn:aws:s3:::{{bucket}}/*","Resource":"*"}]}"#)
+        .unwrap_err();
+    assert!(err.contains("duplicate key `Resource`"), "{err}");
+    let err = parse(r#"{"Statement":[],"Statement":[]}"#).unwrap_err();
+    assert!(err.contains("duplicate key `Statement`"), "{err}");
+    // The same key in two objects is no duplicate.
+    parse(r#"{"Statement":[{"Resource":"arn:aws:s3:::{{bucket}}"},{"Resource":"arn:aws:s3:::{{bucket}}/*"}]}"#)
+        .unwrap();
+}
+
+#[test]
+fn a_placeholder_written_with_a_json_escape_obeys_the_same_rules() {
+    // `\u007b` is `{`: the parsed string holds `{{prefix}}`, which only prefix-mode variants may
+    // name; in a bucket-mode template it would render as "" and widen the resource.
+    let err = parse(r#"{"Statement":[{"Resource":"arn:aws:s3:::{{bucket}}/\u007b{prefix}}*"}]}"#).unwrap_err();
+    assert!(err.contains("only for prefix-mode templates"), "{err}");
+    let t = parse(r#"{"Statement":[{"Resource":"arn:aws:s3:::\u007b{org_bucket}}/*"}]}"#).unwrap();
+    assert!(t.is_org(), "an escaped org placeholder makes an org template");
+}
