@@ -6,7 +6,7 @@
 #   bash scripts/bench.sh
 #
 # Environment (defaults): BENCH_SECONDS (8, per wrk run), BENCH_MEM_USERS (100000),
-# BENCH_DB_USERS (1000000), BENCH_PHASES (all of: warm,db,latency,hour,memory,fleet; a subset gives a partial
+# BENCH_DB_USERS (1000000), BENCH_PHASES (all of: warm,team,db,latency,hour,memory,fleet; a subset gives a partial
 # table, e.g. BENCH_PHASES=warm for a quick look at the warm path), BENCH_OUT (a file that also receives the table), BENCH_PORT (8090,
 # stsvend), BENCH_MINISTACK_PORT (4586), BENCH_AUTH0_PORT (4420), BENCH_AUX_PORT (4587: the AWS
 # timing relay; +1 its control port, +2 the fake STS), BENCH_STS_TOKEN_LEN (1024: session-token
@@ -33,7 +33,7 @@ SECS="${BENCH_SECONDS:-8}"
 MEM_USERS="${BENCH_MEM_USERS:-100000}"
 DB_USERS="${BENCH_DB_USERS:-1000000}"
 WARM_USERS=1000
-PHASES=",${BENCH_PHASES:-warm,db,latency,hour,memory,fleet},"
+PHASES=",${BENCH_PHASES:-warm,team,db,latency,hour,memory,fleet},"
 phase() { [[ "$PHASES" == *",$1,"* ]]; }
 ISSUER="http://127.0.0.1:$AUTH0_PORT/"
 API="http://127.0.0.1:$PORT"
@@ -112,9 +112,9 @@ fs.writeFileSync(process.argv[2], key.export({ type: "pkcs8", format: "pem" }), 
 const canon = JSON.stringify({ e: jwk.e, kty: jwk.kty, n: jwk.n });
 process.stdout.write(crypto.createHash("sha256").update(canon).digest("base64url"));
 ' "$AUTH0_STATE_DIR/jwks.json" "$RUN/issuer-key.pem")"
-mint() { # prefix count out [start]
+mint() { # prefix count out [start [--org-prefix P --org-size N]]
   "$LOAD" mint --key-pem "$RUN/issuer-key.pem" --kid "$KID" --issuer "$ISSUER" \
-    --prefix "$1" --count "$2" --out "$3" --start "${4:-0}"
+    --prefix "$1" --count "$2" --out "$3" --start "${4:-0}" "${@:5}"
 }
 seed() { # db prefix count [start]
   "$LOAD" seed-db --db "$1" --issuer "$ISSUER" --prefix "$2" --count "$3" --start "${4:-0}" >/dev/null
@@ -134,6 +134,13 @@ limits_env() { # config
   if grep -q '^new_users_per_minute' "$1"; then echo STSVEND_LIMITS__NEW_USERS_PER_MINUTE=1000000; fi
   # The daily bound of new users (documented, commented out, in a config that knows it): off.
   if grep -q 'new_users_per_day' "$1"; then echo STSVEND_LIMITS__NEW_USERS_PER_DAY=0; fi
+  # Organisations on, with the team templates granted as README says (the team phase), for a
+  # config that knows them; personal vends are measured with the same setting.
+  if grep -q '^# \[orgs\]\|^\[orgs\]' "$1"; then
+    printf '%s\n' STSVEND_ORGS__CLAIM=org_id \
+      'STSVEND_POLICIES__GRANTS__TEAM-READ-WRITE=["write:team-files"]' \
+      'STSVEND_POLICIES__GRANTS__TEAM-READ=["read:team-files", "write:team-files"]'
+  fi
 }
 # SV_BIN / SV_CONFIG (default: this checkout's) run another build, such as BENCH_BEFORE_DIR's.
 start_stsvend() { # name db aws_endpoint [VAR=value...]
@@ -186,6 +193,13 @@ mint 'auth0|bench-known-' 20 "$RUN/known.tokens"
 bash scripts/auth0.sh token "auth0|bench-burst-$(date +%s)" >"$RUN/burst.tokens"
 seed "$RUN/a.db" 'auth0|bench-warm-' "$WARM_USERS"
 seed "$RUN/a.db" 'auth0|bench-known-' 20
+if phase team; then
+  # 1000 members of 10 organisations (100 each), their own storage made; the organisations'
+  # storage is made by their first team vends.
+  mint 'auth0|bench-team-' "$WARM_USERS" "$RUN/team.tokens" 0 --org-prefix org_bench --org-size 100
+  mint 'auth0|bench-team-new-' 1 "$RUN/team-new.tokens" 0 --org-prefix org_bench --org-size 100
+  seed "$RUN/a.db" 'auth0|bench-team-' "$WARM_USERS"
+fi
 
 start_stsvend a "$RUN/a.db" "http://127.0.0.1:$RELAY_PORT"
 record rss_idle "$(rss_mib)"
@@ -218,6 +232,28 @@ for c in 1 16 64; do
   wrk_run "warm_$c" "$c" "$API/v1/credentials" benches/wrk/vend.lua "$RUN/warm.tokens"
 done
 record warm_assume_role "$(($(assumed a) - before))"
+
+if phase team; then
+  TEAM_BODY='{"access":"team-read-write"}'
+  say "team vends: $WARM_USERS members of 10 organisations (team-read-write), against the warm runs"
+  "$LOAD" vend --url "$API/v1/credentials" --tokens "$RUN/team.tokens" --concurrency 16 \
+    --access team-read-write >/dev/null
+  record team_check "$("$LOAD" vend --url "$API/v1/credentials" --tokens "$RUN/team.tokens" \
+    --concurrency 16 --access team-read-write)"
+  before="$(assumed a)"
+  wrk -t2 -c64 -d2s -s benches/wrk/vend.lua "$API/v1/credentials" -- "$RUN/team.tokens" \
+    POST /v1/credentials "$TEAM_BODY" >/dev/null
+  # Personal and team runs back to back, so they share the machine's state.
+  wrk_run warm_64_again 64 "$API/v1/credentials" benches/wrk/vend.lua "$RUN/warm.tokens"
+  wrk_run team_64 64 "$API/v1/credentials" benches/wrk/vend.lua "$RUN/team.tokens" \
+    POST /v1/credentials "$TEAM_BODY"
+  record team_assume_role "$(($(assumed a) - before))"
+  say "a new member of an existing organisation"
+  before="$(assumed a)"
+  record team_new_member "$("$LOAD" vend --url "$API/v1/credentials" --tokens "$RUN/team-new.tokens" \
+    --access team-read-write)"
+  record team_new_member_assume_role "$(($(assumed a) - before))"
+fi
 
 if phase db; then
 say "adding users up to $DB_USERS rows in the database"
@@ -475,6 +511,17 @@ row(f"AssumeRole for 1000 concurrent requests of one new user (statuses {b['stat
     f"{ar} (p99 {b['latency_ms']['p99']:.0f} ms)", "", "", "exactly 1", yes(ar == 1 and b["status"].get("200") == 1000))
 row("AssumeRole during the warm runs", rows["warm_assume_role"], "", "", "0", yes(rows["warm_assume_role"] == "0"))
 
+if have("team_64", "warm_64_again", "team_check"):
+  t, p = wrk("team_64"), wrk("warm_64_again")
+  bad = f" ({t['bad']} failed)" if t["bad"] else ""
+  ratio = t["rate"] / p["rate"]
+  row(f"warm team vends/s (team-read-write, 10 orgs of 100), 64 conn, against personal vends run just before (p99 {t['p99']:.2f} / {p['p99']:.2f} ms)",
+    f"{t['rate']:,.0f}{bad} / {p['rate']:,.0f}", "", f"{ratio:.0%}", "≥ 90% of personal", yes(ratio >= 0.9))
+  row("AssumeRole during the warm team runs", rows["team_assume_role"], "", "", "0", yes(rows["team_assume_role"] == "0"))
+if have("team_new_member", "team_new_member_assume_role"):
+  v, ar = j("team_new_member"), int(rows["team_new_member_assume_role"])
+  row(f"a new member's first team vend, organisation's storage existing (status {v['status']}, p50 {v['latency_ms']['p50']:.1f} ms): AssumeRole calls",
+    f"{ar}", "", "", "exactly 1", yes(ar == 1 and v["status"].get("200") == 1))
 row("RSS, real STS (MiniStack): idle / 1k users cached, MiB", f"{rows['rss_idle']} / {rows['rss_1k']}")
 if have("mem_fill_all", "mem_rss_all"):
   fill = j("mem_fill_all")

@@ -1,7 +1,8 @@
 -- wrk script for the warm path: POST /v1/credentials, cycling through the bearer tokens in
 -- the file named by the first script argument (one per line), each thread from its own offset.
 -- Optional second and third arguments replace the method and path: `GET /healthz` gives the
--- floor for the very same requests (same headers, same bytes, same work for wrk).
+-- floor for the very same requests (same headers, same bytes, same work for wrk). An optional
+-- fourth is a JSON body (e.g. `{"access":"team-read-write"}`).
 -- Prints one machine-readable line at the end (latencies in microseconds).
 local reqs = {}
 local i = 0
@@ -13,11 +14,15 @@ function setup(thread)
 end
 
 function init(args)
-  local method, path = args[2] or "POST", args[3] or "/v1/credentials"
+  local method, path, body = args[2] or "POST", args[3] or "/v1/credentials", args[4]
   for line in io.lines(args[1]) do
     if #line > 0 then
-      reqs[#reqs + 1] = wrk.format(method, path,
-        { ["Authorization"] = "Bearer " .. line, ["Content-Length"] = "0" }, nil)
+      local headers = { ["Authorization"] = "Bearer " .. line, ["Content-Length"] = "0" }
+      if body then
+        headers["Content-Type"] = "application/json"
+        headers["Content-Length"] = tostring(#body)
+      end
+      reqs[#reqs + 1] = wrk.format(method, path, headers, body)
     end
   end
   i = ((id or 0) * 7919) % #reqs

@@ -56,6 +56,12 @@ enum Command {
         ttl: u64,
         #[arg(long)]
         out: PathBuf,
+        /// Members of organisations: token n gets `org_id = <org_prefix><n / org_size>` and the
+        /// team permissions (`write:team-files`) as well.
+        #[arg(long)]
+        org_prefix: Option<String>,
+        #[arg(long, default_value_t = 100)]
+        org_size: u64,
     },
     /// Inserts `count` ready users (subjects `<prefix><n>`) in one transaction.
     SeedDb {
@@ -91,6 +97,9 @@ enum Command {
         /// time (meaningful with `--concurrency 1` only).
         #[arg(long)]
         relay_control: Option<SocketAddr>,
+        /// The template to ask for (`{"access": ...}`); the configured default without it.
+        #[arg(long)]
+        access: Option<String>,
     },
     /// Every token's user refreshes each template every `period_ms` for `seconds`.
     Hour {
@@ -145,6 +154,8 @@ fn main() -> Res<()> {
             count,
             ttl,
             out,
+            org_prefix,
+            org_size,
         } => mint(&MintArgs {
             key_pem,
             kid,
@@ -154,6 +165,7 @@ fn main() -> Res<()> {
             range: start..start + count,
             ttl,
             out,
+            org: org_prefix.map(|p| (p, org_size.max(1))),
         }),
         Command::SeedDb {
             db,
@@ -171,12 +183,14 @@ fn main() -> Res<()> {
             repeat,
             limit,
             relay_control,
+            access,
         } => {
             let mut tokens = read_tokens(&tokens)?;
             if let Some(n) = limit {
                 tokens.truncate(n);
             }
-            runtime()?.block_on(vend(url, tokens, concurrency, repeat, relay_control))
+            let body = access.map(|a| json!({ "access": a }).to_string());
+            runtime()?.block_on(vend(url, tokens, concurrency, repeat, relay_control, body))
         }
         Command::Hour {
             url,
@@ -229,6 +243,8 @@ struct MintArgs {
     range: std::ops::Range<u64>,
     ttl: u64,
     out: PathBuf,
+    /// Organisation claim prefix and members per organisation.
+    org: Option<(String, u64)>,
 }
 
 /// Tokens shaped like the Auth0 stand-in's (`scripts/auth0/README.md`), signed on every core.
@@ -248,7 +264,7 @@ fn mint(a: &MintArgs) -> Res<()> {
                 s.spawn(move || -> Res<Vec<String>> {
                     part.iter()
                         .map(|n| {
-                            let claims = json!({
+                            let mut claims = json!({
                                 "iss": a.issuer,
                                 "sub": format!("{}{n}", a.prefix),
                                 "aud": [a.audience, format!("{}userinfo", a.issuer)],
@@ -259,6 +275,10 @@ fn mint(a: &MintArgs) -> Res<()> {
                                 "azp": "stsvend-bench",
                                 "permissions": ["read:files", "write:files"],
                             });
+                            if let Some((org, size)) = &a.org {
+                                claims["org_id"] = json!(format!("{org}{}", n / size));
+                                claims["permissions"] = json!(["read:files", "write:files", "write:team-files"]);
+                            }
                             Ok(jsonwebtoken::encode(header, &claims, key)?)
                         })
                         .collect()
@@ -423,12 +443,13 @@ async fn vend(
     concurrency: usize,
     repeat: usize,
     control: Option<SocketAddr>,
+    body: Option<String>,
 ) -> Res<()> {
     let http = client(concurrency)?;
     let work: Vec<&str> = (0..repeat).flat_map(|_| tokens.iter().map(String::as_str)).collect();
     let started = Instant::now();
     let outcomes: Vec<Res<Outcome>> = futures::stream::iter(work)
-        .map(|t| one_vend(&http, &url, t, None, control))
+        .map(|t| one_vend(&http, &url, t, body.as_deref(), control))
         .buffer_unordered(concurrency.max(1))
         .collect()
         .await;
