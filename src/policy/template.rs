@@ -142,9 +142,9 @@ impl Template {
             return Err("`Statement` must be an object or an array".to_owned());
         }
         // What the parsed strings name (a `\u007b` escape is a `{` like any other).
-        let mut used = Vec::new();
-        check_placeholders(&body, &mut used)?;
-        let uses = |name: &str| used.contains(&name);
+        let mut named = Vec::new();
+        check_placeholders(&body, &mut named)?;
+        let uses = |name: &str| named.contains(&name);
         let uses_prefix = uses("prefix");
         let variant = name.starts_with(PREFIX_VARIANT);
         if variant && !uses_prefix {
