@@ -5,12 +5,14 @@
 //   ORG                    the organisation (Auth0 `org_id`) the three users sign in to
 //   ALICE_SUB, BOB_SUB     two members who may write team files (write:team-files)
 //   CAROL_SUB              a member who may only read them (read:team-files)
+//   DAN_SUB                a user with write:team-files who signs in to no organisation
 //
 // On one tab, logging out between them: alice uploads a file of her own and two team files
 // (one over 5 MiB: multipart); bob uploads his own and a team file, sees every team file and
 // only his own, downloads alice's team file and shares it (a pre-signed URL fetched from node
 // without keys); alice, back, sees bob's team file and not his own; carol sees the team's
-// files, can download one, and is offered no team upload (her own upload stays). Prints
+// files, can download one, and is offered no team upload (her own upload stays); dan, in no
+// organisation, gets his own files and a note that the team template was refused. Prints
 // `E2E_RESULT {...}` with what each page showed.
 
 import { createHash, randomBytes } from 'node:crypto';
@@ -25,6 +27,7 @@ const ORG = need('ORG');
 const ALICE = need('ALICE_SUB');
 const BOB = need('BOB_SUB');
 const CAROL = need('CAROL_SUB');
+const DAN = need('DAN_SUB');
 
 const WRITER = 'read:files write:files write:team-files';
 const READER = 'read:files write:files read:team-files';
@@ -158,7 +161,20 @@ await runScenario(OUT, async (page, result) => {
   }
   const carolGot = await download(page, 'team-files', 'bob-team.txt');
   result.carolDownloaded = carolGot.toString();
-  result.asked = asked;
   result.screenshot = path.join(OUT, 'team-carol.png');
   await page.screenshot({ path: result.screenshot, fullPage: true });
+  await logOut(page);
+
+  // Dan holds the team permission but signed in to no organisation: stsvend refuses the team
+  // template, and the page shows his own files alone and says why.
+  await logIn(page, DAN, WRITER);
+  result.dan = {
+    status: await page.getByTestId('status').textContent(),
+    teamShown: await page.getByTestId('team').isVisible(),
+    note: await page.getByTestId('team-note').textContent(),
+  };
+  if (result.dan.teamShown || !/\(org_required\)/.test(result.dan.note) || /team file/.test(result.dan.status)) {
+    throw new Error(`dan (no organisation): ${JSON.stringify(result.dan)}`);
+  }
+  result.asked = asked;
 });

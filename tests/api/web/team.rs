@@ -2,14 +2,15 @@
 //! `web/e2e/team.mjs`: two members of one organisation, signed in through the stand-in's login
 //! page with its `org_id`, each upload a file of their own and one for the team; each sees the
 //! other's team file and not the other's own; a `team-read` member sees the team's files with
-//! no team upload. Once in each storage mode. What the browser wrote is then checked from
+//! no team upload; a user with the team permission but no organisation gets their own files
+//! and a note saying why there are no team files. Once in each storage mode. What the browser wrote is then checked from
 //! outside it, with keys the service vends a member for the team template.
 
 use std::path::Path;
 
 use serde_json::json;
 
-use crate::orgs::{TEAM_RW, new_org, with_orgs};
+use crate::orgs::{TEAM_READ, TEAM_RW, new_org, with_orgs};
 use crate::support::auth0::{auth0_issuer, oauth_token};
 use crate::support::browser::{BROWSER, OUT_DIR, scenario, serve_web};
 use crate::support::*;
@@ -77,17 +78,24 @@ async fn in_prefix_mode_team_files_live_under_the_orgs_prefix_of_the_shared_buck
 /// their own storage only. Returns alice's team vend.
 async fn members_share_team_files(app: &TestApp, port: &str, out_dir: &Path) -> Vended {
     let org = new_org();
-    let (alice, bob, carol) = (
+    let (alice, bob, carol, dan) = (
         unique_sub("team-alice"),
         unique_sub("team-bob"),
         unique_sub("team-carol"),
+        unique_sub("team-dan"),
     );
     let _web = serve_web(port, &app.base).await;
     let result = scenario(
         "team.mjs",
         port,
         out_dir,
-        &[("ORG", &org), ("ALICE_SUB", &alice), ("BOB_SUB", &bob), ("CAROL_SUB", &carol)],
+        &[
+            ("ORG", &org),
+            ("ALICE_SUB", &alice),
+            ("BOB_SUB", &bob),
+            ("CAROL_SUB", &carol),
+            ("DAN_SUB", &dan),
+        ],
     )
     .await;
 
@@ -100,12 +108,14 @@ async fn members_share_team_files(app: &TestApp, port: &str, out_dir: &Path) -> 
     assert_eq!(result["carol"]["ownUpload"], true, "{result}");
     assert_eq!(result["carolDownloaded"], "from bob\n", "{result}");
     assert_eq!(result["share"]["status"], 200, "{result}");
-    // The page asked for the team template its token's permission grants.
+    // The page asked for the team template its token's permission grants; dan's, refused for
+    // want of an organisation, was followed by the default.
     assert_eq!(
         result["asked"],
-        json!(["team-read-write", "team-read-write", "team-read-write", "team-read"]),
+        json!([TEAM_RW, TEAM_RW, TEAM_RW, TEAM_READ, TEAM_RW, "(default)"]),
         "{result}"
     );
+    assert_eq!(result["dan"]["teamShown"], false, "{result}");
 
     let s3 = user_s3(&keys);
     let head = |bucket: String, key: String| {
