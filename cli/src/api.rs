@@ -51,7 +51,10 @@ impl Credentials {
     /// reaches them.
     pub fn team_place(&self) -> Option<String> {
         let bucket = self.org_bucket.as_deref()?;
-        Some(format!("s3://{bucket}/{}", self.org_prefix.as_deref().unwrap_or_default()))
+        Some(format!(
+            "s3://{bucket}/{}",
+            self.org_prefix.as_deref().unwrap_or_default()
+        ))
     }
 }
 

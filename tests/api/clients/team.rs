@@ -64,13 +64,26 @@ async fn configure_names_both_places_and_credential_process_is_unchanged(app: &T
     assert_eq!(fields, printed_fields(&personal_text), "{team_text}");
     assert_eq!(
         fields[..5],
-        ["Version", "AccessKeyId", "SecretAccessKey", "SessionToken", "Expiration"],
+        [
+            "Version",
+            "AccessKeyId",
+            "SecretAccessKey",
+            "SessionToken",
+            "Expiration"
+        ],
         "{team_text}"
     );
     assert!(!fields.iter().any(|f| f.starts_with("Org")), "{team_text}");
     let creds: Value = serde_json::from_str(&team_text).unwrap();
     assert_eq!(creds["Access"], TEAM_RW);
-    assert_eq!(own, format!("s3://{}/{}", creds["Bucket"].as_str().unwrap(), creds["Prefix"].as_str().unwrap()));
+    assert_eq!(
+        own,
+        format!(
+            "s3://{}/{}",
+            creds["Bucket"].as_str().unwrap(),
+            creds["Prefix"].as_str().unwrap()
+        )
+    );
     assert_ne!(own, team);
     (own, team)
 }

@@ -56,7 +56,11 @@ async fn two_members_see_each_others_team_files_and_not_each_others_own_and_a_re
     let port = required_env("WEB_E2E_PORT");
     let app = TestApp::spawn_with(team_options(&port)).await;
     let team = members_share_team_files(&app, &port, Path::new(OUT_DIR)).await;
-    assert_eq!(team.org_prefix.as_deref(), Some(""), "bucket mode: the org's own bucket");
+    assert_eq!(
+        team.org_prefix.as_deref(),
+        Some(""),
+        "bucket mode: the org's own bucket"
+    );
 }
 
 #[tokio::test]
@@ -122,7 +126,9 @@ async fn members_share_team_files(app: &TestApp, port: &str, out_dir: &Path) -> 
         let s3 = s3.clone();
         async move { s3.head_object().bucket(bucket).key(key).send().await }
     };
-    let big = head(org_bucket.clone(), format!("{org_prefix}team-big.bin")).await.unwrap();
+    let big = head(org_bucket.clone(), format!("{org_prefix}team-big.bin"))
+        .await
+        .unwrap();
     assert_eq!(big.content_length(), Some(BIG_FILE_BYTES));
     for name in ["alice-team.txt", "bob-team.txt"] {
         let r = head(org_bucket.clone(), format!("{org_prefix}{name}")).await;
