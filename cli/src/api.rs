@@ -10,7 +10,9 @@ use crate::secret::Secret;
 use crate::secure_url::SecureUrl;
 
 /// The vend response. The first five fields, in this order, are the AWS `credential_process`
-/// Version 1 format; the rest are stsvend's additions, which AWS tools ignore.
+/// Version 1 format; the rest are stsvend's additions, which AWS tools ignore. The
+/// organisation's storage is read (for `configure`) but never printed: `credential-process`
+/// prints the same fields for a team template as for any other.
 #[derive(Debug, Serialize, Deserialize)]
 #[serde(rename_all = "PascalCase")]
 pub struct Credentials {
@@ -31,6 +33,11 @@ pub struct Credentials {
     pub access: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub endpoint: Option<String>,
+    /// The organisation's storage, sent for a team template (`OrgBucket`, `OrgPrefix`).
+    #[serde(default, skip_serializing)]
+    pub org_bucket: Option<String>,
+    #[serde(default, skip_serializing)]
+    pub org_prefix: Option<String>,
 }
 
 impl Credentials {
@@ -38,6 +45,16 @@ impl Credentials {
     pub fn place(&self) -> Option<String> {
         let bucket = self.bucket.as_deref()?;
         Some(format!("s3://{bucket}/{}", self.prefix.as_deref().unwrap_or_default()))
+    }
+
+    /// Where the organisation's files go, `s3://<OrgBucket>/<OrgPrefix>`, when the template
+    /// reaches them.
+    pub fn team_place(&self) -> Option<String> {
+        let bucket = self.org_bucket.as_deref()?;
+        Some(format!(
+            "s3://{bucket}/{}",
+            self.org_prefix.as_deref().unwrap_or_default()
+        ))
     }
 }
 
@@ -180,6 +197,37 @@ mod tests {
                 .unwrap()
                 .contains(r#""Bucket":"b","Prefix":"","#)
         );
+    }
+
+    /// A team template's answer: the organisation's place is read, and what `credential-process`
+    /// prints keeps exactly the fields it prints for a personal template, the AWS ones first.
+    #[test]
+    fn a_team_vend_names_the_team_place_and_prints_no_organisation_field() {
+        let team_body = BODY.replace(
+            r#""Access":"read-write","#,
+            r#""Access":"team-read-write","OrgBucket":"ob","OrgPrefix":"orgs/o1/","#,
+        );
+        let team = parse_credentials(&team_body).unwrap();
+        assert_eq!(team.team_place().as_deref(), Some("s3://ob/orgs/o1/"));
+        assert_eq!(team.place().as_deref(), Some("s3://b/users/u1/"));
+        let personal = parse_credentials(BODY).unwrap();
+        assert_eq!(personal.team_place(), None);
+
+        // Serialized in field order: the team's output is the personal one with its Access.
+        let printed = serde_json::to_string(&team).unwrap();
+        assert_eq!(
+            printed,
+            serde_json::to_string(&personal)
+                .unwrap()
+                .replace(r#""Access":"read-write""#, r#""Access":"team-read-write""#)
+        );
+        assert!(
+            printed.starts_with(
+                r#"{"Version":1,"AccessKeyId":"ASIAEXAMPLE","SecretAccessKey":"sk","SessionToken":"st","Expiration":"#
+            ),
+            "{printed}"
+        );
+        assert!(!printed.contains("Org"), "{printed}");
     }
 
     #[test]

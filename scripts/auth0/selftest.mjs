@@ -109,6 +109,16 @@ await check('test client: test_permissions + test_expires_in, string aud without
   assert.equal(r.body.expires_in, 5);
 });
 
+await check('test client: test_org_id becomes org_id (Auth0 Organizations); none without it', async () => {
+  const r = await cc({
+    client_id: 'stsvend-test', client_secret: 'test-secret', test_sub: 'auth0|olga', scope: 'read:files', test_org_id: 'org_acme',
+  });
+  assert.equal(r.status, 200, JSON.stringify(r.body));
+  assert.equal((await verifyAt(r.body.access_token)).payload.org_id, 'org_acme');
+  const plain = await cc({ client_id: 'stsvend-test', client_secret: 'test-secret', test_sub: 'auth0|olga', scope: 'read:files' });
+  assert.equal((await verifyAt(plain.body.access_token)).payload.org_id, undefined);
+});
+
 await check('test client: test_sub required, bad secret rejected', async () => {
   let r = await cc({ client_id: 'stsvend-test', client_secret: 'test-secret' });
   assert.equal(r.status, 400);
@@ -136,7 +146,7 @@ await check('device flow (headless) + refresh token', async () => {
   const ap = await fetch(`${ISSUER}test/approve-device`, {
     method: 'POST',
     headers: { 'content-type': 'application/json' },
-    body: JSON.stringify({ user_code: userCode, sub: 'auth0|carol', permissions: ['read:files'] }),
+    body: JSON.stringify({ user_code: userCode, sub: 'auth0|carol', permissions: ['read:files'], org_id: 'org_carolco' }),
   });
   assert.equal(ap.status, 200, await ap.text());
   r = await poll();
@@ -147,12 +157,14 @@ await check('device flow (headless) + refresh token', async () => {
   assert.equal(p.azp, 'stsvend-cli');
   assert.deepEqual(p.aud, [API, `${ISSUER}userinfo`]);
   assert.deepEqual(p.permissions, ['read:files']);
+  assert.equal(p.org_id, 'org_carolco');
   const rt = await form(disco.token_endpoint, { client_id: 'stsvend-cli', grant_type: 'refresh_token', refresh_token: r.body.refresh_token });
   assert.equal(rt.status, 200, JSON.stringify(rt.body));
   assert.ok(rt.body.refresh_token && rt.body.refresh_token !== r.body.refresh_token, 'rotated');
   ({ payload: p } = await verifyAt(rt.body.access_token));
   assert.equal(p.sub, 'auth0|carol');
   assert.equal(p.scope, 'openid profile offline_access read:files write:files');
+  assert.equal(p.org_id, 'org_carolco', 'refreshed tokens keep the organisation');
   // oidc-provider: re-using a consumed device code revokes the whole grant (refresh tokens too)
   const again = await poll();
   assert.equal(again.body.error, 'invalid_grant');

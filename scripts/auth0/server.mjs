@@ -94,6 +94,9 @@ for (const c of clients) {
 
 // permissions remembered per user (sub), set by /test/approve-device or the login form.
 const accountPermissions = new Map();
+// Auth0 Organizations: the organisation each user (sub) signed in to, put in their access tokens
+// as `org_id` (set by the login form's organisation field or /test/approve-device's `org_id`).
+const accountOrgs = new Map();
 // Access-token lifetime (seconds) per user (sub), set by /test/approve-device or the login
 // form (`expires_in`): tests that must see a client live through several token lifetimes.
 const accountTokenTtl = new Map();
@@ -118,16 +121,19 @@ async function customizeJwt(ctx, token, jwt) {
   let sub = p.sub;
   let gty;
   let permissions;
+  let org;
   if (token.kind === 'ClientCredentials' && clientId === TEST_CLIENT) {
     sub = String(body.test_sub); // presence checked in the pre-middleware
     permissions = body.test_permissions !== undefined
       ? split(body.test_permissions) : defaultPermissions(scopes);
+    if (body.test_org_id) org = String(body.test_org_id);
   } else if (token.kind === 'ClientCredentials') {
     sub = `${clientId}@clients`;
     gty = 'client-credentials';
     permissions = scopes.filter((s) => API_SCOPES.includes(s));
   } else {
     permissions = accountPermissions.get(sub) ?? defaultPermissions(scopes);
+    org = accountOrgs.get(sub);
   }
 
   const api = Array.isArray(p.aud) ? p.aud[0] : p.aud;
@@ -143,6 +149,7 @@ async function customizeJwt(ctx, token, jwt) {
     ...(gty ? { gty } : {}),
     azp: clientId,
     permissions,
+    ...(org ? { org_id: org } : {}),
   };
 }
 
@@ -418,7 +425,8 @@ provider.use(async (ctx, next) => {
 
 // TEST-ONLY: approve (or deny) a pending device code without a browser.
 //   POST /test/approve-device  {"user_code":"BCDF-GHJK","sub":"auth0|alice","permissions":"read:files"}
-//   (JSON or form; `permissions` optional, string or array; `expires_in` optional: this user's
+//   (JSON or form; `permissions` optional, string or array; `org_id` optional: the organisation
+//   put in this user's tokens; `expires_in` optional: this user's
 //   access-token lifetime in seconds from now on; `"deny": true` rejects the code)
 provider.use(async (ctx, next) => {
   if (ctx.path !== '/test/approve-device') return next();
@@ -459,6 +467,7 @@ provider.use(async (ctx, next) => {
   const grantId = await grant.save();
 
   if (body.permissions !== undefined) accountPermissions.set(sub, listParam(body.permissions));
+  if (body.org_id) accountOrgs.set(sub, String(body.org_id));
   if (body.expires_in !== undefined) {
     if (!positiveInt(body.expires_in)) return oauthError(ctx, 400, 'invalid_request', 'expires_in must be a positive integer');
     accountTokenTtl.set(sub, Number.parseInt(body.expires_in, 10));
@@ -501,10 +510,12 @@ provider.use(async (ctx, next) => {
   let sub;
   let permissions;
   let expiresIn;
+  let org;
   if (ctx.method === 'POST' && m[2]) {
     const form = await readParams(ctx);
     sub = form.sub;
     if (form.permissions) permissions = listParam(form.permissions);
+    org = String(form.org_id ?? '').trim();
     if (form.expires_in && positiveInt(form.expires_in)) expiresIn = Number.parseInt(form.expires_in, 10);
   } else if (ctx.method === 'GET' && !m[2]) {
     sub = ctx.query.sub || params.login_hint;
@@ -527,12 +538,18 @@ Client <code>${esc(params.client_id)}</code>, scope <code>${esc(params.scope || 
 <label for="permissions">Permissions (optional, space separated) <small>default <code>${esc(DEFAULT_USER_PERMISSIONS.join(' '))}</code>;
 the operator console needs <code>read:files write:files admin:users</code></small></label>
 <input id="permissions" name="permissions">
+<label for="org_id">Organisation (optional) <small>Auth0 Organizations: the token's <code>org_id</code>, e.g. <code>org_acme</code>;
+its team files need <code>write:team-files</code> or <code>read:team-files</code> above</small></label>
+<input id="org_id" name="org_id">
 <label for="expires_in">Access-token lifetime in seconds (optional)</label>
 <input id="expires_in" name="expires_in" inputmode="numeric">
 <button type="submit">Sign in</button></form>`);
       return undefined;
     }
     if (permissions) accountPermissions.set(String(sub), permissions);
+    // Signing in without an organisation gives tokens without one, as in Auth0.
+    if (org) accountOrgs.set(String(sub), org);
+    else if (org !== undefined) accountOrgs.delete(String(sub));
     if (expiresIn) accountTokenTtl.set(String(sub), expiresIn);
     result = { login: { accountId: String(sub), amr: ['pwd'] } };
   } else if (prompt.name === 'consent') {

@@ -51,12 +51,14 @@ export async function waitStatus(page, re) {
     });
 }
 
-/** Clicks "Log in" and signs in on the issuer's page as `sub` (optionally with permissions). */
-export async function logIn(page, sub, permissions) {
+/** Clicks "Log in" and signs in on the issuer's page as `sub` (optionally with permissions,
+ * and into an organisation: the token's `org_id`). */
+export async function logIn(page, sub, permissions, org) {
   await page.getByRole('button', { name: 'Log in' }).click();
   await page.waitForSelector('input[name="sub"]');
   await page.fill('input[name="sub"]', sub);
   if (permissions) await page.fill('input[name="permissions"]', permissions);
+  if (org) await page.fill('input[name="org_id"]', org);
   await page.getByRole('button', { name: 'Sign in' }).click();
   await waitStatus(page, /^Logged in; \d+ file\(s\)/);
 }

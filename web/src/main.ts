@@ -1,29 +1,26 @@
 import './style.css';
 
-import { fromStsvend, type VendInfo } from '@stsvend/credentials';
+import type { Storage, VendInfo } from '@stsvend/credentials';
 
+import { teamTemplate, teamWritable, vend } from './access';
 import { accessToken, CALLBACK_PATH, userManager } from './auth';
 import { loadConfig } from './config';
 import { CONSOLE_HASH, mountConsole } from './console';
-import { downloadFile, errorCode, listFiles, PART_SIZE, s3Client, uploadFile } from './files';
-import { shareLink } from './share';
+import { errorCode, listFiles, s3Client } from './files';
+import { el } from './page';
+import { sdkShareLink, shareLink } from './share';
+import { mountSpace } from './space';
 
 /** The SDK refreshes credentials this long before `Expiration` (@smithy/core EXPIRATION_MS). */
 const SDK_REFRESH_MS = 5 * 60 * 1000;
-
-function el<T extends HTMLElement = HTMLElement>(id: string): T {
-  const e = document.getElementById(id);
-  if (!e) throw new Error(`#${id} missing from index.html`);
-  return e as T;
-}
 
 function status(text: string, state = 'busy') {
   el('status').textContent = text;
   document.body.dataset.state = state;
 }
 
-const fmtBytes = (n: number) =>
-  n < 1024 ? `${n} B` : n < 1024 ** 2 ? `${(n / 1024).toFixed(1)} KiB` : `${(n / 1024 ** 2).toFixed(1)} MiB`;
+/** `s3://<bucket>/<prefix>`. */
+const place = (bucket: string, prefix: string) => `s3://${bucket}/${prefix}`;
 
 function showCredentials(v: VendInfo, count: number) {
   const exp = v.expiration;
@@ -31,6 +28,9 @@ function showCredentials(v: VendInfo, count: number) {
     ['Access key', v.accessKeyId],
     ['Access', v.storage.access],
     ['Prefix', v.storage.prefix || '(none: the bucket is yours)'],
+    ...(v.storage.orgBucket !== undefined
+      ? [['Team storage', place(v.storage.orgBucket, v.storage.orgPrefix ?? '')] as [string, string]]
+      : []),
     ['Region', v.storage.region],
     ['Endpoint', v.storage.endpoint ?? '(AWS)'],
     ['Expires', exp.toISOString()],
@@ -46,17 +46,6 @@ function showCredentials(v: VendInfo, count: number) {
       return [dt, dd];
     }),
   );
-}
-
-function saveBlob(blob: Blob, name: string) {
-  const url = URL.createObjectURL(blob);
-  const a = document.createElement('a');
-  a.href = url;
-  a.download = name;
-  document.body.append(a);
-  a.click();
-  a.remove();
-  setTimeout(() => URL.revokeObjectURL(url), 60_000);
 }
 
 /**
@@ -77,6 +66,13 @@ function parsePlace(text: string): { bucket: string; prefix: string } {
 function probeOutcome(e: unknown): string {
   if (e instanceof TypeError) return 'refused (the browser hides the reason: S3 sent its error without CORS headers)';
   return errorCode(e);
+}
+
+/** What the Team files section says about the member's access. */
+function teamAccessText(storage: Storage): string {
+  return teamWritable(storage)
+    ? 'Shared by every member of your organisation: what you upload here, they see.'
+    : 'Shared by every member of your organisation. Your role lets you read these files, not add to them.';
 }
 
 async function main() {
@@ -113,77 +109,35 @@ async function main() {
   status('Fetching S3 credentials from stsvend…');
   let vends = 0;
   // Keys from @stsvend/credentials (clients/js): vended again whenever the SDK asks, each
-  // vend shown on the page.
-  const credentials = fromStsvend({
-    url: cfg.api,
-    token: async () => {
-      const token = await accessToken(um);
-      if (!token) throw new Error('the login session ended: log in again');
-      return token;
+  // vend shown on the page. One session reaches both the user's files and, under a team
+  // template, their organisation's.
+  const { credentials, storage, teamRefused } = await vend(
+    {
+      url: cfg.api,
+      token: async () => {
+        const token = await accessToken(um);
+        if (!token) throw new Error('the login session ended: log in again');
+        return token;
+      },
+      onVend: (v) => showCredentials(v, ++vends),
     },
-    onVend: (v) => showCredentials(v, ++vends),
-  });
-  const storage = await credentials.storage();
+    teamTemplate((await accessToken(um)) ?? ''),
+  );
   const bucket = storage.bucket;
   // Every key of the user's starts with the prefix; the page shows names without it.
   const prefix = storage.prefix;
   const s3 = s3Client(storage.region, storage.endpoint, credentials);
+  const team = storage.orgBucket === undefined ? undefined : { bucket: storage.orgBucket, prefix: storage.orgPrefix ?? '' };
   dropKeys = () => {
     s3.destroy();
-    for (const id of ['creds', 'files', 'bucket', 'prefix', 'probe-result']) el(id).replaceChildren();
+    for (const id of ['creds', 'files', 'bucket', 'prefix', 'probe-result', 'team-files', 'team-bucket', 'team-prefix']) {
+      el(id).replaceChildren();
+    }
     el('app').hidden = true;
   };
   el('bucket').textContent = bucket;
   el('prefix').textContent = prefix;
   el('app').hidden = location.hash === CONSOLE_HASH;
-
-  const refreshList = async () => {
-    const objects = await listFiles(s3, bucket, prefix);
-    el('files').replaceChildren(
-      ...objects.map((o) => {
-        const key = o.Key ?? '';
-        const name = key.startsWith(prefix) ? key.slice(prefix.length) : key;
-        const tr = document.createElement('tr');
-        tr.dataset.key = key;
-        tr.dataset.name = name;
-        const modified = o.LastModified?.toISOString().replace(/T(\d\d:\d\d:\d\d)\.\d+Z$/, ' $1Z') ?? '';
-        for (const text of [name, fmtBytes(o.Size ?? 0), modified]) {
-          const td = document.createElement('td');
-          td.textContent = text;
-          tr.append(td);
-        }
-        const btn = document.createElement('button');
-        btn.textContent = 'Download';
-        btn.onclick = () =>
-          run(`Downloading ${name}…`, async () => {
-            const blob = await downloadFile(s3, bucket, key);
-            saveBlob(blob, name.split('/').pop() || 'download');
-            return `Downloaded ${name} (${fmtBytes(blob.size)}).`;
-          });
-        const share = document.createElement('button');
-        share.textContent = 'Share link';
-        share.onclick = () =>
-          run(`Signing a link to ${name}…`, async () => {
-            // The key is relative to the caller's storage: stsvend puts it under their prefix.
-            const link = await shareLink(credentials, name);
-            const out = el<HTMLInputElement>('share-url');
-            out.value = link.url;
-            out.hidden = false;
-            // The clipboard needs a secure context and permission; the field shows it anyway.
-            const copied = await navigator.clipboard?.writeText(link.url).then(
-              () => true,
-              () => false,
-            );
-            return `Share link for ${name}, valid until ${link.expiresAt.toISOString()}${copied ? ' (copied)' : ''}.`;
-          });
-        const td = document.createElement('td');
-        td.append(btn, ' ', share);
-        tr.append(td);
-        return tr;
-      }),
-    );
-    return objects.length;
-  };
 
   // One action at a time; its outcome (or S3 error code) goes to the status line.
   const run = async (busy: string, action: () => Promise<string>) => {
@@ -195,30 +149,40 @@ async function main() {
     }
   };
 
-  el('refresh').onclick = () => run('Listing…', async () => `${await refreshList()} file(s).`);
-
-  el<HTMLFormElement>('upload-form').onsubmit = (ev) => {
-    ev.preventDefault();
-    const files = [...(el<HTMLInputElement>('file').files ?? [])];
-    if (!files.length) return;
-    const progress = el<HTMLProgressElement>('progress');
-    void run('Uploading…', async () => {
-      const done: string[] = [];
-      progress.hidden = false;
-      for (const f of files) {
-        const r = await uploadFile(s3, bucket, prefix, f, (loaded, total) => {
-          progress.value = total ? loaded / total : 0;
-          status(`Uploading ${f.name}: ${fmtBytes(loaded)} of ${fmtBytes(total)}`);
-        });
-        const how = r.multipart ? `multipart, ${Math.ceil(r.size / PART_SIZE)} parts` : 'single PUT';
-        done.push(`${f.name} (${fmtBytes(r.size)}, ${how})`);
-      }
-      progress.hidden = true;
-      el<HTMLInputElement>('file').value = '';
-      await refreshList();
-      return `Uploaded ${done.join(', ')}.`;
-    });
-  };
+  const mine = mountSpace({
+    ids: '',
+    s3,
+    bucket,
+    prefix,
+    canUpload: true,
+    where: '',
+    noun: 'file(s)',
+    // The key is relative to the caller's storage: stsvend puts it under their prefix.
+    share: (_key, name) => shareLink(credentials, name),
+    run,
+    status,
+  });
+  const teamFiles = team
+    ? mountSpace({
+      ids: 'team-',
+      s3,
+      ...team,
+      canUpload: teamWritable(storage),
+      where: ' to the team',
+      noun: 'team file(s)',
+        share: (key) => sdkShareLink(s3, credentials, team.bucket, key),
+        run,
+        status,
+      })
+    : undefined;
+  if (team) {
+    el('team-bucket').textContent = team.bucket;
+    el('team-prefix').textContent = team.prefix;
+    el('team-access').textContent = teamAccessText(storage);
+  }
+  el('team').hidden = !team;
+  el('team-note').hidden = !teamRefused;
+  el('team-note').textContent = teamRefused ? `No team files: stsvend refused the team template (${teamRefused}).` : '';
 
   el<HTMLFormElement>('probe-form').onsubmit = (ev) => {
     ev.preventDefault();
@@ -233,8 +197,12 @@ async function main() {
     );
   };
 
-  const place = prefix ? `s3://${bucket}/${prefix}` : 'your bucket';
-  await run('Listing…', async () => `Logged in; ${await refreshList()} file(s) in ${place}.`);
+  const own = prefix ? place(bucket, prefix) : 'your bucket';
+  await run('Listing…', async () => {
+    const listed = `Logged in; ${await mine.refresh()} file(s) in ${own}`;
+    if (!team || !teamFiles) return `${listed}.`;
+    return `${listed}; ${await teamFiles.refresh()} team file(s) in ${place(team.bucket, team.prefix)}.`;
+  });
 }
 
 main().catch((e) => {

@@ -34,6 +34,10 @@ pub fn run(http: &Client, store: &Store<'_>, store_explicit: bool, args: Configu
             // In a shared bucket (a non-empty prefix) the keys list and write under it only.
             eprintln!("Your files: {place}");
         }
+        if let Some(team) = creds.team_place() {
+            // A team template: the same keys reach the organisation's storage too.
+            eprintln!("Team files: {team}");
+        }
         let region = creds.region.ok_or_else(|| CliError::BadResponse {
             what: "stsvend".into(),
             reason: "no Region in the credentials; pass --region".into(),

@@ -126,7 +126,7 @@ impl User {
 
     /// `stsvend-cli login` against the stand-in, approved (or denied) headlessly through its
     /// test endpoint once the code shows on stderr. Returns the exit output (stderr in full).
-    pub async fn login(&self, app: &TestApp, approve: Approval) -> Output {
+    pub async fn login(&self, app: &TestApp, approve: Approval<'_>) -> Output {
         let mut cmd = self.cli(&[
             "login",
             "--issuer",
@@ -160,6 +160,10 @@ impl User {
             Approval::ShortTokens(seconds) => json!({
                 "user_code": code, "sub": self.sub, "permissions": ["read:files", "write:files"],
                 "expires_in": seconds,
+            }),
+            Approval::Team(org) => json!({
+                "user_code": code, "sub": self.sub, "org_id": org,
+                "permissions": ["read:files", "write:files", "write:team-files"],
             }),
             Approval::Deny => json!({"user_code": code, "deny": true}),
         };
@@ -206,8 +210,11 @@ impl User {
 }
 
 #[derive(Clone, Copy)]
-pub enum Approval {
+pub enum Approval<'a> {
     Approve,
+    /// Approve as a member of the organisation `org` (Auth0's `org_id`) who may write its team
+    /// files (`write:team-files`).
+    Team(&'a str),
     /// Approve, and from now on the stand-in issues this user access tokens living this many
     /// seconds (at this login and every refresh).
     ShortTokens(u32),
