@@ -59,8 +59,9 @@ fn record(r: wire::Record) -> Parsed {
     let name = r.event_name.strip_prefix("s3:").unwrap_or(&r.event_name);
     let (family, _) = name.split_once(':').unwrap_or((name, ""));
     let change = match (family, r.s3.object.size) {
-        ("ObjectCreated", Some(size)) => ObjectChange::Created { size },
-        ("ObjectCreated", None) => return Parsed::Bad,
+        // The store counts in i64; S3's largest object is 50 TB.
+        ("ObjectCreated", Some(size)) if i64::try_from(size).is_ok() => ObjectChange::Created { size },
+        ("ObjectCreated", _) => return Parsed::Bad,
         ("ObjectRemoved" | "LifecycleExpiration", _) => ObjectChange::Removed,
         _ => return Parsed::OtherKind,
     };
