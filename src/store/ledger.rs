@@ -36,7 +36,7 @@ use crate::identity::{BucketName, ObjectChange, ObjectEvent, Owner, OwnerStorage
 /// events older than the listing's start by this much are taken as already listed. Larger is
 /// safer: an event wrongly taken as listed would be lost until the next reconciliation, one
 /// wrongly applied is undone by the newer event that follows it.
-pub const LISTING_SKEW: Duration = Duration::from_secs(60);
+pub const LISTING_SKEW: Duration = Duration::from_mins(1);
 
 /// What a batch did.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -212,7 +212,11 @@ impl Store {
     /// Starts a reconciliation of `storage` from a listing that starts now-ish, at `started`
     /// (take it before the first page is asked for). Listings left unfinished for a day are
     /// dropped here.
-    pub async fn begin_listing(&self, storage: &OwnerStorage, started: OffsetDateTime) -> Result<ListingId, StoreError> {
+    pub async fn begin_listing(
+        &self,
+        storage: &OwnerStorage,
+        started: OffsetDateTime,
+    ) -> Result<ListingId, StoreError> {
         on_backend!(self, s => s.begin_listing(storage, event_ms(started)).await)
     }
 
@@ -275,17 +279,45 @@ mod tests {
         let put = |size| ObjectChange::Created { size };
         let d = |bytes, objects| Totals { bytes, objects };
         assert_eq!(decide(None, &event(put(5), "A"), 0).unwrap().delta, d(5, 1));
-        assert_eq!(decide(Some(&held(5, false, "A")), &event(put(3), "B"), 0).unwrap().delta, d(-2, 0));
-        assert_eq!(decide(Some(&held(5, false, "A")), &event(put(3), "A"), 0), None, "a duplicate");
-        assert_eq!(decide(Some(&held(5, false, "B")), &event(put(3), "A"), 0), None, "older");
-        assert_eq!(decide(Some(&held(0, true, "B")), &event(put(3), "A"), 0), None, "after its removal");
-        assert_eq!(decide(Some(&held(0, true, "A")), &event(put(3), "B"), 0).unwrap().delta, d(3, 1));
+        assert_eq!(
+            decide(Some(&held(5, false, "A")), &event(put(3), "B"), 0)
+                .unwrap()
+                .delta,
+            d(-2, 0)
+        );
+        assert_eq!(
+            decide(Some(&held(5, false, "A")), &event(put(3), "A"), 0),
+            None,
+            "a duplicate"
+        );
+        assert_eq!(
+            decide(Some(&held(5, false, "B")), &event(put(3), "A"), 0),
+            None,
+            "older"
+        );
+        assert_eq!(
+            decide(Some(&held(0, true, "B")), &event(put(3), "A"), 0),
+            None,
+            "after its removal"
+        );
+        assert_eq!(
+            decide(Some(&held(0, true, "A")), &event(put(3), "B"), 0).unwrap().delta,
+            d(3, 1)
+        );
         let removed = decide(Some(&held(5, false, "A")), &event(ObjectChange::Removed, "B"), 0).unwrap();
         assert_eq!((removed.delta, removed.removed, removed.size), (d(-5, -1), true, 0));
         let unseen = decide(None, &event(ObjectChange::Removed, "B"), 0).unwrap();
-        assert_eq!((unseen.delta, unseen.removed), (d(0, 0), true), "a tombstone, no total changed");
+        assert_eq!(
+            (unseen.delta, unseen.removed),
+            (d(0, 0), true),
+            "a tombstone, no total changed"
+        );
         let listed = held(7, false, "1");
         let after = event_ms(datetime!(2026-12-07 10:00 UTC)) + 1;
-        assert_eq!(decide(Some(&listed), &event(put(3), "B"), after), None, "older than the listing");
+        assert_eq!(
+            decide(Some(&listed), &event(put(3), "B"), after),
+            None,
+            "older than the listing"
+        );
     }
 }

@@ -19,6 +19,14 @@ use super::ledger::BucketUse;
 use super::{Store, StoreError};
 use crate::identity::{BucketName, OrgId, Owner, OwnerStorage, UserId};
 
+/// What the rows said about a bucket when it was looked up.
+#[derive(Clone)]
+enum Known {
+    Own(Owner),
+    Shared,
+    Nobody,
+}
+
 /// Resolves (bucket, key) to the owner's storage; clones share one cache.
 pub struct OwnerResolver {
     store: Store,
@@ -27,12 +35,12 @@ pub struct OwnerResolver {
     /// The configured shared bucket: shared even before its first prefix-mode owner has a row.
     shared: Option<BucketName>,
     ttl: Duration,
-    buckets: Mutex<HashMap<String, (Instant, Option<BucketUse>)>>,
+    buckets: Mutex<HashMap<String, (Instant, Known)>>,
 }
 
 impl OwnerResolver {
     /// How long what the rows say about a bucket is trusted.
-    pub const TTL: Duration = Duration::from_secs(300);
+    pub const TTL: Duration = Duration::from_mins(5);
 
     /// `user_root`, `org_root`: `storage.prefix_root` and `storage.org_prefix_root`;
     /// `shared`: `storage.shared_bucket`.
@@ -59,30 +67,32 @@ impl OwnerResolver {
         let Ok(bucket) = BucketName::parse(bucket) else {
             return Ok(None); // no bucket stsvend makes
         };
-        let usage = match self.cached(&bucket) {
-            Some(usage) => usage,
-            None => {
-                let usage = if self.shared.as_ref() == Some(&bucket) {
-                    Some(BucketUse::Shared)
-                } else {
-                    self.store.bucket_use(&bucket).await?
-                };
-                self.lock().insert(bucket.as_str().to_owned(), (Instant::now(), usage.clone()));
-                usage
-            }
+        let known = if let Some(known) = self.cached(&bucket) {
+            known
+        } else {
+            let known = if self.shared.as_ref() == Some(&bucket) {
+                Known::Shared
+            } else {
+                match self.store.bucket_use(&bucket).await? {
+                    Some(BucketUse::Own(owner)) => Known::Own(owner),
+                    Some(BucketUse::Shared) => Known::Shared,
+                    None => Known::Nobody,
+                }
+            };
+            self.lock()
+                .insert(bucket.as_str().to_owned(), (Instant::now(), known.clone()));
+            known
         };
-        Ok(match usage {
-            Some(BucketUse::Own(owner)) => Some(OwnerStorage {
+        Ok(match known {
+            Known::Own(owner) => Some(OwnerStorage {
                 owner,
                 bucket,
                 prefix: String::new(),
             }),
-            Some(BucketUse::Shared) => self.prefix_owner(key).map(|(owner, prefix)| OwnerStorage {
-                owner,
-                bucket,
-                prefix,
-            }),
-            None => None,
+            Known::Shared => self
+                .prefix_owner(key)
+                .map(|(owner, prefix)| OwnerStorage { owner, bucket, prefix }),
+            Known::Nobody => None,
         })
     }
 
@@ -91,13 +101,13 @@ impl OwnerResolver {
         self.lock().remove(bucket.as_str());
     }
 
-    fn cached(&self, bucket: &BucketName) -> Option<Option<BucketUse>> {
+    fn cached(&self, bucket: &BucketName) -> Option<Known> {
         let buckets = self.lock();
         let (at, usage) = buckets.get(bucket.as_str())?;
         (at.elapsed() < self.ttl).then(|| usage.clone())
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, (Instant, Option<BucketUse>)>> {
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, (Instant, Known)>> {
         // A panic while holding it leaves a plain map; keep using it.
         self.buckets.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
     }

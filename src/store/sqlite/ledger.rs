@@ -100,7 +100,9 @@ fn apply(c: &mut Connection, batch: Vec<(OwnerStorage, ObjectEvent)>) -> Result<
     for (at, e) in &events {
         let s = &storages[*at];
         let held: Option<Held> = tx
-            .prepare_cached("SELECT size, removed, sequencer FROM ledger_objects WHERE bucket = ?1 AND object_key = ?2")?
+            .prepare_cached(
+                "SELECT size, removed, sequencer FROM ledger_objects WHERE bucket = ?1 AND object_key = ?2",
+            )?
             .query_row(params![s.bucket.as_str(), e.key], |r| {
                 Ok(Held {
                     size: r.get(0)?,
@@ -167,6 +169,8 @@ pub(super) fn owner_row(c: &Connection, s: &OwnerStorage) -> Result<i64, StoreEr
          VALUES (?1, ?2, ?3, ?4, 0, 0, 0, 0) ON CONFLICT DO NOTHING",
     )?
     .execute(params![s.bucket.as_str(), s.prefix, s.owner.kind(), s.owner.id()])?;
-    Ok(c.prepare_cached("SELECT listed_before_ms FROM ledger_owners WHERE bucket = ?1 AND prefix = ?2")?
-        .query_row(params![s.bucket.as_str(), s.prefix], |r| r.get(0))?)
+    Ok(
+        c.prepare_cached("SELECT listed_before_ms FROM ledger_owners WHERE bucket = ?1 AND prefix = ?2")?
+            .query_row(params![s.bucket.as_str(), s.prefix], |r| r.get(0))?,
+    )
 }

@@ -36,7 +36,9 @@ impl SqliteStore {
         self.run(move |c| {
             let tx = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
             let prefix: Option<String> = tx
-                .query_row("SELECT prefix FROM ledger_listings WHERE id = ?1", [listing.0], |r| r.get(0))
+                .query_row("SELECT prefix FROM ledger_listings WHERE id = ?1", [listing.0], |r| {
+                    r.get(0)
+                })
                 .optional()?;
             let Some(prefix) = prefix else {
                 return Ok(()); // gone: finish_listing says so
@@ -135,7 +137,14 @@ fn finish(c: &mut Connection, listing: ListingId) -> Result<Option<Reconciled>, 
         "UPDATE ledger_owners SET bytes = ?3, objects = ?4, as_of_ms = MAX(as_of_ms, ?5),
              listed_before_ms = MAX(listed_before_ms, ?6)
          WHERE bucket = ?1 AND prefix = ?2",
-        params![bucket, storage.prefix, after.bytes, after.objects, started_ms, watermark],
+        params![
+            bucket,
+            storage.prefix,
+            after.bytes,
+            after.objects,
+            started_ms,
+            watermark
+        ],
     )?;
     drop_listing(&tx, listing)?;
     tx.commit()?;

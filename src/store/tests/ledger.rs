@@ -133,7 +133,10 @@ async fn a_batch_applies_in_any_order_and_keeps_owners_apart() {
         assert_eq!(totals(&store, &b).await, t(1000, 1));
         let usage = store.ledger_usage(&a.bucket, "").await.unwrap().unwrap();
         assert_eq!(usage.owner, a.owner);
-        assert!(now() - usage.as_of < time::Duration::seconds(10), "as of the events: {usage:?}");
+        assert!(
+            now() - usage.as_of < time::Duration::seconds(10),
+            "as of the events: {usage:?}"
+        );
     })
     .await;
 }

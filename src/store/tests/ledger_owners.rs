@@ -66,7 +66,10 @@ async fn keys_resolve_to_own_buckets_and_to_prefixes_of_the_shared_bucket() {
             resolve(bucket_of(&u).to_string(), "any/key").await,
             own(Owner::User(u.clone()), &bucket_of(&u))
         );
-        assert_eq!(resolve(org_bucket.to_string(), "k").await, own(Owner::Org(own_org), &org_bucket));
+        assert_eq!(
+            resolve(org_bucket.to_string(), "k").await,
+            own(Owner::Org(own_org), &org_bucket)
+        );
         let p = user("auth0|p");
         let user_key: &'static str = format!("users/{p}/a/b.txt").leak();
         assert_eq!(
@@ -117,7 +120,11 @@ async fn an_owner_deleted_and_created_again_counts_only_their_new_storage() {
         assert_eq!(totals(&store, &second).await, t(0, 0));
         apply(&store, &second, vec![super::ledger::event(&second, "k", put(5), "1")]).await;
         assert_eq!(totals(&store, &second).await, t(5, 1));
-        assert_eq!(totals(&store, &first).await, t(70, 1), "the old bucket's figures stay apart");
+        assert_eq!(
+            totals(&store, &first).await,
+            t(70, 1),
+            "the old bucket's figures stay apart"
+        );
     })
     .await;
 }

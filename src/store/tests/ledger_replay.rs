@@ -10,6 +10,9 @@ use super::ledger::{DEL, event, own_storage, put, t, totals};
 use crate::identity::{ObjectEvent, OwnerStorage};
 use crate::store::{Store, Totals};
 
+/// Events, each with the storage it belongs to.
+type Events = Vec<(OwnerStorage, ObjectEvent)>;
+
 /// splitmix64: a seeded generator, so a failure names a seed that reproduces it.
 struct Rng(u64);
 
@@ -35,7 +38,7 @@ impl Rng {
 
 /// A history over three owners' storages (new ones for each seed): per key, events with rising
 /// sequencers. Returns the events and each storage's totals after the last event of every key.
-fn history(seed: u64, rng: &mut Rng) -> (Vec<(OwnerStorage, ObjectEvent)>, Vec<(OwnerStorage, Totals)>) {
+fn history(seed: u64, rng: &mut Rng) -> (Events, Vec<(OwnerStorage, Totals)>) {
     let storages = ["a", "b", "c"].map(|o| own_storage(&format!("auth0|{seed}-{o}")));
     let mut events = Vec::new();
     let mut expected = Vec::new();
@@ -45,7 +48,7 @@ fn history(seed: u64, rng: &mut Rng) -> (Vec<(OwnerStorage, ObjectEvent)>, Vec<(
             let key = format!("dir/key {k}");
             // Sequencers of varying length, rising: padding must order them.
             let mut seq: u64 = 1 + rng.next() % 200;
-            for _ in 0..(1 + rng.below(5)) {
+            for _ in 0..=rng.below(5) {
                 seq += 1 + rng.next() % 5_000;
                 let change = if rng.below(3) == 0 {
                     DEL
@@ -53,10 +56,13 @@ fn history(seed: u64, rng: &mut Rng) -> (Vec<(OwnerStorage, ObjectEvent)>, Vec<(
                     put(rng.next() % 10_000)
                 };
                 events.push((s.clone(), event(s, &key, change, &format!("{seq:X}"))));
-                last.insert(key.clone(), match change {
-                    crate::identity::ObjectChange::Created { size } => Some(size),
-                    crate::identity::ObjectChange::Removed => None,
-                });
+                last.insert(
+                    key.clone(),
+                    match change {
+                        crate::identity::ObjectChange::Created { size } => Some(size),
+                        crate::identity::ObjectChange::Removed => None,
+                    },
+                );
             }
         }
         let live: Vec<u64> = last.values().flatten().copied().collect();
@@ -128,7 +134,7 @@ async fn any_order_with_duplicates_ends_as_the_history_says() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_replicas_applying_the_same_messages_at_once_count_each_event_once() {
     each_backend(|db| async move {
-        for seed in 100..106 {
+        for seed in 100..116 {
             let (a, b) = (db.open().await, db.open().await);
             let mut rng = Rng(seed);
             let (events, expected) = history(seed, &mut rng);

@@ -5,7 +5,7 @@
 //! which the store's ledger takes without knowing S3's format. The serde types are in `wire`.
 //!
 //! Rules, from AWS's "Event message structure":
-//! - `ObjectCreated:*` (Put, Post, Copy, CompleteMultipartUpload) sets the key's size; a
+//! - `ObjectCreated:*` (`Put`, `Post`, `Copy`, `CompleteMultipartUpload`) sets the key's size; a
 //!   multipart upload sends one event, at completion, so it counts once.
 //! - `ObjectRemoved:Delete` removes the key. So does `ObjectRemoved:DeleteMarkerCreated`:
 //!   stsvend's buckets are unversioned (S3 then sends only `Delete`), and when an operator

@@ -34,7 +34,9 @@ fn a_put_gives_the_decoded_key_its_size_sequencer_and_time() {
         "0055AED6DCD90281E5",
     )]));
     assert_eq!((n.test_events, n.unparsable, n.other_kinds), (0, 0, 0));
-    let [e] = n.events.as_slice() else { panic!("one event: {n:?}") };
+    let [e] = n.events.as_slice() else {
+        panic!("one event: {n:?}")
+    };
     assert_eq!(e.bucket, "stsvend-abc");
     assert_eq!(e.key, "photos/red flower.jpg");
     assert_eq!(e.change, ObjectChange::Created { size: 1024 });
@@ -126,7 +128,13 @@ fn a_record_without_a_sequencer_or_with_a_bad_time_is_unparsable() {
 
 #[test]
 fn a_body_that_is_not_a_notification_counts_as_one_unparsable_message() {
-    for body in ["", "not json", "[]", r#"{"Event":"s3:SomethingElse"}"#, r#"{"Records":"x"}"#] {
+    for body in [
+        "",
+        "not json",
+        "[]",
+        r#"{"Event":"s3:SomethingElse"}"#,
+        r#"{"Records":"x"}"#,
+    ] {
         let n = parse(body);
         assert_eq!((n.events.len(), n.unparsable, n.test_events), (0, 1, 0), "{body:?}");
     }
