@@ -122,7 +122,7 @@ impl Owner {
         match kind {
             "user" => UserId::parse(id).map(Owner::User),
             "org" => OrgId::parse(id).map(Owner::Org),
-            _ => Err(IdentityError::UserId),
+            _ => Err(IdentityError::OwnerKind(kind.chars().take(16).collect())),
         }
     }
 }

@@ -236,6 +236,8 @@ pub enum IdentityError {
     OrgId,
     #[error("`{0}` is not an S3 event sequencer (1-32 hex digits)")]
     Sequencer(String),
+    #[error("`{0}` is not an owner kind (user, org)")]
+    OwnerKind(String),
 }
 
 #[cfg(test)]
