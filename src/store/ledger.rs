@@ -165,6 +165,15 @@ pub(super) struct Sum {
     pub as_of_ms: i64,
 }
 
+impl Sum {
+    /// Counts a write made by an event of time `ms`.
+    pub fn add(&mut self, w: &Write, ms: i64) {
+        self.delta.bytes += w.delta.bytes;
+        self.delta.objects += w.delta.objects;
+        self.as_of_ms = self.as_of_ms.max(ms);
+    }
+}
+
 /// A batch sorted for locking: storages (bucket, prefix) in order, then events by key, each
 /// event with its storage's index. Every backend locks in this order, so two batches never
 /// wait on each other in a cycle.

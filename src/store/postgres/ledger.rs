@@ -80,10 +80,7 @@ impl PgStore {
                 continue;
             }
             done.applied += 1;
-            let sum = &mut sums[*at];
-            sum.delta.bytes += w.delta.bytes;
-            sum.delta.objects += w.delta.objects;
-            sum.as_of_ms = sum.as_of_ms.max(ms);
+            sums[*at].add(&w, ms);
         }
         let totals = tx
             .prepare_cached(

@@ -140,10 +140,7 @@ fn apply(c: &mut Connection, batch: Vec<(OwnerStorage, ObjectEvent)>) -> Result<
             continue;
         }
         done.applied += 1;
-        let sum = &mut sums[*at];
-        sum.delta.bytes += write.delta.bytes;
-        sum.delta.objects += write.delta.objects;
-        sum.as_of_ms = sum.as_of_ms.max(event_ms(e.time));
+        sums[*at].add(&write, event_ms(e.time));
     }
     for (s, sum) in storages.iter().zip(&sums) {
         tx.prepare_cached(

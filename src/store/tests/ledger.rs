@@ -64,6 +64,22 @@ pub(super) async fn totals(store: &Store, storage: &OwnerStorage) -> Totals {
         .map_or(Totals::default(), |u| u.totals)
 }
 
+/// Inserts `subject`'s row with its storage in `bucket` (its own, or `prefix` of it).
+pub(super) async fn add_user_in(store: &Store, subject: &str, bucket: &BucketName, prefix: Option<&UserPrefix>) {
+    let id = user(subject);
+    store
+        .insert_user(&NewUser {
+            user_id: &id,
+            issuer: "https://i/",
+            subject,
+            bucket,
+            region: "us-east-1",
+            prefix,
+        })
+        .await
+        .unwrap();
+}
+
 pub(super) fn t(bytes: i64, objects: i64) -> Totals {
     Totals { bytes, objects }
 }
@@ -151,17 +167,7 @@ async fn a_batch_of_notifications_is_resolved_applied_and_counted() {
         let shared = BucketName::parse("stsvend-shared").unwrap();
         let p = user("auth0|p");
         let prefix = UserPrefix::for_user("users", &p).unwrap();
-        store
-            .insert_user(&NewUser {
-                user_id: &p,
-                issuer: "https://i/",
-                subject: "auth0|p",
-                bucket: &shared,
-                region: "us-east-1",
-                prefix: Some(&prefix),
-            })
-            .await
-            .unwrap();
+        add_user_in(&store, "auth0|p", &shared, Some(&prefix)).await;
         let owners = OwnerResolver::new(store.clone(), "users", "orgs", Some(shared.clone()));
         let own = own_storage("auth0|a");
         let in_prefix = OwnerStorage {

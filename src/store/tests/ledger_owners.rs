@@ -3,10 +3,10 @@
 
 use std::time::Duration;
 
-use super::ledger::{apply, put, t, totals};
+use super::ledger::{add_user_in, apply, put, t, totals};
 use super::{bucket_of, each_backend, user};
 use crate::identity::{BucketName, OrgClaim, OrgId, OrgPrefix, Owner, OwnerStorage, UserPrefix};
-use crate::store::{NewOrg, NewUser, OwnerResolver, Store};
+use crate::store::{NewOrg, OwnerResolver, Store};
 
 async fn add_org(store: &Store, claim: &str, bucket: &BucketName, prefix: Option<&OrgPrefix>, id: &OrgId) {
     store
@@ -22,28 +22,13 @@ async fn add_org(store: &Store, claim: &str, bucket: &BucketName, prefix: Option
         .unwrap();
 }
 
-async fn add_bucket_user(store: &Store, subject: &str, bucket: &BucketName) {
-    let id = user(subject);
-    store
-        .insert_user(&NewUser {
-            user_id: &id,
-            issuer: "https://i/",
-            subject,
-            bucket,
-            region: "us-east-1",
-            prefix: None,
-        })
-        .await
-        .unwrap();
-}
-
 #[tokio::test]
 async fn keys_resolve_to_own_buckets_and_to_prefixes_of_the_shared_bucket() {
     each_backend(|db| async move {
         let store = db.open().await;
         let shared = BucketName::parse("stsvend-shared").unwrap();
         let u = user("auth0|u");
-        add_bucket_user(&store, "auth0|u", &bucket_of(&u)).await;
+        add_user_in(&store, "auth0|u", &bucket_of(&u), None).await;
         let (own_org, prefix_org) = (OrgId::fresh().unwrap(), OrgId::fresh().unwrap());
         let org_bucket = BucketName::parse("stsvend-org-bucket").unwrap();
         add_org(&store, "org_own", &org_bucket, None, &own_org).await;
@@ -107,13 +92,13 @@ async fn an_owner_deleted_and_created_again_counts_only_their_new_storage() {
             BucketName::parse("stsvend-old-bucket").unwrap(),
             BucketName::parse("stsvend-new-bucket").unwrap(),
         );
-        add_bucket_user(&store, "auth0|a", &old).await;
+        add_user_in(&store, "auth0|a", &old, None).await;
         let owners = OwnerResolver::new(store.clone(), "users", "orgs", None).with_ttl(Duration::ZERO);
         let first = owners.resolve(old.as_str(), "k").await.unwrap().unwrap();
         apply(&store, &first, vec![super::ledger::event(&first, "k", put(70), "1")]).await;
 
         assert!(store.delete_user(&id).await.unwrap());
-        add_bucket_user(&store, "auth0|a", &new).await;
+        add_user_in(&store, "auth0|a", &new, None).await;
         assert_eq!(owners.resolve(old.as_str(), "k").await.unwrap(), None);
         let second = owners.resolve(new.as_str(), "k").await.unwrap().unwrap();
         assert_eq!((&second.owner, &second.bucket), (&Owner::User(id.clone()), &new));
@@ -143,7 +128,7 @@ async fn the_configured_shared_bucket_needs_no_row_and_forget_drops_a_cached_ans
 
         let late = BucketName::parse("stsvend-late").unwrap();
         assert_eq!(owners.resolve(late.as_str(), "k").await.unwrap(), None);
-        add_bucket_user(&store, "auth0|late", &late).await;
+        add_user_in(&store, "auth0|late", &late, None).await;
         assert_eq!(owners.resolve(late.as_str(), "k").await.unwrap(), None, "cached");
         owners.forget(&late);
         assert!(owners.resolve(late.as_str(), "k").await.unwrap().is_some());
