@@ -139,3 +139,36 @@ fn a_body_that_is_not_a_notification_counts_as_one_unparsable_message() {
         assert_eq!((n.events.len(), n.unparsable, n.test_events), (0, 1, 0), "{body:?}");
     }
 }
+
+/// A small in-crate fuzz (no fuzz target: the parser is a few lines over serde): every
+/// truncation of a real message, and every byte of it replaced by characters that matter to
+/// JSON, form encoding and hex, parses without a panic into events that keep the invariants.
+#[test]
+fn mangled_messages_never_panic_and_what_parses_is_well_formed() {
+    let real = message(&[
+        record("ObjectCreated:Put", "a+b%2Bc/%C3%A9", Some(7), "0055AED6DCD90281E5"),
+        record("ObjectRemoved:Delete", "gone", None, "0055AED6DCD90281E6"),
+    ]);
+    let check = |body: &str| {
+        let n = parse(body);
+        for e in &n.events {
+            assert_eq!(e.sequencer.as_str().len(), crate::identity::SEQUENCER_WIDTH, "{body}");
+            if let ObjectChange::Created { size } = e.change {
+                assert!(i64::try_from(size).is_ok());
+            }
+        }
+        assert!(n.events.len() + (n.unparsable + n.other_kinds + n.test_events) as usize >= 1);
+    };
+    for end in 0..=real.len() {
+        if real.is_char_boundary(end) {
+            check(&real[..end]);
+        }
+    }
+    for (at, _) in real.char_indices() {
+        for with in ["\"", "%", "+", "}", "0", "G", "é", "-1", "99999999999999999999"] {
+            let mut body = real.clone();
+            body.replace_range(at..=at, with);
+            check(&body);
+        }
+    }
+}
