@@ -27,7 +27,8 @@ enum Known {
     Nobody,
 }
 
-/// Resolves (bucket, key) to the owner's storage; clones share one cache.
+/// Resolves (bucket, key) to the owner's storage. One per consumer (share it by reference or in
+/// an `Arc`): the cache is inside.
 pub struct OwnerResolver {
     store: Store,
     user_root: String,
