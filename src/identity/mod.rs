@@ -9,11 +9,13 @@ use std::fmt;
 
 use sha2::{Digest, Sha256};
 
+mod ledger;
 mod org;
 mod prefix;
 mod revocation;
 mod template;
 
+pub use ledger::{Notification, ObjectChange, ObjectEvent, Owner, OwnerStorage, SEQUENCER_WIDTH, Sequencer};
 pub use org::{MAX_ORG_CLAIM, OrgClaim, OrgId, OrgPrefix, TokenOrg, prefix_roots_overlap};
 pub use prefix::{MAX_PREFIX_ROOT, UserPrefix, validate_prefix_root};
 pub use revocation::PrefixRevocation;
@@ -232,6 +234,10 @@ pub enum IdentityError {
     OrgClaim,
     #[error("not an organisation id")]
     OrgId,
+    #[error("`{0}` is not an S3 event sequencer (1-32 hex digits)")]
+    Sequencer(String),
+    #[error("`{0}` is not an owner kind (user, org)")]
+    OwnerKind(String),
 }
 
 #[cfg(test)]

@@ -5,7 +5,8 @@
 //! (selected by `database.url`).
 //!
 //! `records` holds the types every backend reads and writes; this file the [`Store`] enum and
-//! its dispatch to the backend; `orgs`, `prefix`, `presign` the same for those features.
+//! its dispatch to the backend; `orgs`, `prefix`, `presign` the same for those features;
+//! `ledger`, `ledger_batch` and `owners` the usage ledger (quotas).
 
 mod error;
 mod health;
@@ -59,8 +60,14 @@ macro_rules! on_backend {
 }
 
 // After the macro, which it uses.
+mod ledger;
+mod ledger_batch;
 mod orgs;
+mod owners;
+pub use ledger::{Applied, BucketUse, LISTING_SKEW, LedgerObject, ListingId, Reconciled, Totals, Usage};
+pub use ledger_batch::BatchReport;
 pub use orgs::{NewOrg, OrgRecord};
+pub use owners::OwnerResolver;
 
 impl Store {
     /// Opens (creating if needed) the embedded `SQLite` database at `path` and brings its

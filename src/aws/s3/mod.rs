@@ -1,10 +1,12 @@
 //! Everything stsvend does to S3 buckets, for provisioning, the admin actions and the operator
 //! commands: create and lock down (`setup`), the revocation statement in the bucket policy
 //! (`policy`, `shared`), empty and delete (`teardown`), what `doctor` reads (`inspect`), and
-//! URLs and forms signed with a user's own keys (`sign`). Callers decide when; this module
+//! URLs and forms signed with a user's own keys (`sign`), and the event notifications S3
+//! sends to the usage ledger's queue (`notification`). Callers decide when; this module
 //! only knows how. Each public call takes its slot of the AWS gate itself.
 
 mod inspect;
+pub mod notification;
 mod policy;
 mod setup;
 mod shared;

@@ -207,6 +207,51 @@ CREATE TABLE orgs (
 ALTER TABLE vend_audit ADD COLUMN org_id TEXT COLLATE "C";
 "#,
     ),
+    (
+        8,
+        "the usage ledger: objects with their last sequencer, owners' totals, staged listings",
+        r#"
+CREATE TABLE ledger_objects (
+    bucket      TEXT COLLATE "C" NOT NULL,
+    object_key  TEXT COLLATE "C" NOT NULL,
+    prefix      TEXT COLLATE "C" NOT NULL,
+    size        BIGINT NOT NULL,
+    removed     BOOLEAN NOT NULL,
+    sequencer   TEXT COLLATE "C" NOT NULL,
+    event_ms    BIGINT NOT NULL,
+    PRIMARY KEY (bucket, object_key)
+);
+CREATE INDEX ledger_objects_by_storage ON ledger_objects (bucket, prefix);
+
+CREATE TABLE ledger_owners (
+    bucket            TEXT COLLATE "C" NOT NULL,
+    prefix            TEXT COLLATE "C" NOT NULL,
+    owner_kind        TEXT NOT NULL CHECK (owner_kind IN ('user', 'org')),
+    owner_id          TEXT COLLATE "C" NOT NULL,
+    bytes             BIGINT NOT NULL,
+    objects           BIGINT NOT NULL,
+    as_of_ms          BIGINT NOT NULL,
+    listed_before_ms  BIGINT NOT NULL,
+    PRIMARY KEY (bucket, prefix)
+);
+CREATE INDEX ledger_owners_by_owner ON ledger_owners (owner_kind, owner_id);
+
+CREATE TABLE ledger_listings (
+    id          BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    bucket      TEXT COLLATE "C" NOT NULL,
+    prefix      TEXT COLLATE "C" NOT NULL,
+    owner_kind  TEXT NOT NULL,
+    owner_id    TEXT COLLATE "C" NOT NULL,
+    started_ms  BIGINT NOT NULL
+);
+CREATE TABLE ledger_listed (
+    listing     BIGINT NOT NULL,
+    object_key  TEXT COLLATE "C" NOT NULL,
+    size        BIGINT NOT NULL,
+    PRIMARY KEY (listing, object_key)
+);
+"#,
+    ),
 ];
 
 /// Applies every migration the database has not recorded yet.

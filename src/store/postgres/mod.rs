@@ -11,6 +11,8 @@
 mod audit;
 mod changes;
 mod counts;
+mod ledger;
+mod ledger_listing;
 mod migrations;
 mod orgs;
 mod presign;

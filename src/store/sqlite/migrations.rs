@@ -265,6 +265,60 @@ CREATE TABLE orgs (
 ALTER TABLE vend_audit ADD COLUMN org_id TEXT;
 ",
     ),
+    // 13: the usage ledger (issue 25, quotas; `store/ledger.rs`). Per object: its size and the
+    // S3 sequencer of the last event applied, kept as a tombstone once removed (an older create
+    // arriving late must not bring the key back). Per owner's storage (a bucket, or a prefix of the shared one):
+    // totals kept in the same transaction as the objects. A reconciliation's listing is
+    // staged page by page in `ledger_listed`, then applied at once.
+    M::up(
+        r"
+CREATE TABLE ledger_objects (
+    bucket      TEXT NOT NULL,
+    object_key  TEXT NOT NULL,
+    -- the owner's storage: '' for a bucket of its own, else '<root>/<id>/'
+    prefix      TEXT NOT NULL,
+    -- 0 once removed
+    size        INTEGER NOT NULL,
+    removed     INTEGER NOT NULL,
+    -- zero-padded hex (identity::Sequencer); '' for a row a listing made
+    sequencer   TEXT NOT NULL,
+    -- eventTime (unix ms) of the last event applied; 0 for a row a listing made
+    event_ms    INTEGER NOT NULL,
+    PRIMARY KEY (bucket, object_key)
+) STRICT, WITHOUT ROWID;
+CREATE INDEX ledger_objects_by_storage ON ledger_objects (bucket, prefix);
+
+CREATE TABLE ledger_owners (
+    bucket            TEXT NOT NULL,
+    prefix            TEXT NOT NULL,
+    owner_kind        TEXT NOT NULL CHECK (owner_kind IN ('user', 'org')),
+    owner_id          TEXT NOT NULL,
+    bytes             INTEGER NOT NULL,
+    objects           INTEGER NOT NULL,
+    -- unix ms: the newest event or listing start counted
+    as_of_ms          INTEGER NOT NULL,
+    -- unix ms: events before this are already in the last listing applied (stale)
+    listed_before_ms  INTEGER NOT NULL,
+    PRIMARY KEY (bucket, prefix)
+) STRICT, WITHOUT ROWID;
+CREATE INDEX ledger_owners_by_owner ON ledger_owners (owner_kind, owner_id);
+
+CREATE TABLE ledger_listings (
+    id          INTEGER PRIMARY KEY,
+    bucket      TEXT NOT NULL,
+    prefix      TEXT NOT NULL,
+    owner_kind  TEXT NOT NULL,
+    owner_id    TEXT NOT NULL,
+    started_ms  INTEGER NOT NULL
+) STRICT;
+CREATE TABLE ledger_listed (
+    listing     INTEGER NOT NULL,
+    object_key  TEXT NOT NULL,
+    size        INTEGER NOT NULL,
+    PRIMARY KEY (listing, object_key)
+) STRICT, WITHOUT ROWID;
+",
+    ),
 ];
 
 pub fn migrations() -> Migrations<'static> {

@@ -11,6 +11,8 @@
 mod audit;
 mod audit_writer;
 mod changes;
+mod ledger;
+mod ledger_listing;
 mod migrations;
 mod orgs;
 mod presign;

@@ -3,6 +3,10 @@
 
 mod audit;
 mod changes;
+mod ledger;
+mod ledger_owners;
+mod ledger_reconcile;
+mod ledger_replay;
 mod orgs;
 mod prefix;
 mod presign;
