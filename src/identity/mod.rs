@@ -9,11 +9,13 @@ use std::fmt;
 
 use sha2::{Digest, Sha256};
 
+mod claim;
 mod org;
 mod prefix;
 mod revocation;
 mod template;
 
+pub use claim::{ClaimValue, MAX_CLAIM_VALUE, TokenClaim, TokenClaims, is_claim_char};
 pub use org::{MAX_ORG_CLAIM, OrgClaim, OrgId, OrgPrefix, TokenOrg, prefix_roots_overlap};
 pub use prefix::{MAX_PREFIX_ROOT, UserPrefix, validate_prefix_root};
 pub use revocation::PrefixRevocation;
@@ -232,6 +234,8 @@ pub enum IdentityError {
     OrgClaim,
     #[error("not an organisation id")]
     OrgId,
+    #[error("a claim value does not match its pattern, is too long or holds a character AWS or IAM would read")]
+    Claim,
 }
 
 #[cfg(test)]
