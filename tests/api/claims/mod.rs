@@ -4,6 +4,7 @@
 //! two tokens of one user with different values never share a session.
 
 mod hostile;
+mod prefix;
 mod startup;
 mod tags;
 
@@ -28,7 +29,19 @@ pub const TIERED: &str = r#"{
   }]
 }"#;
 
-/// The shipped templates and `tiered` in `dir`; `tier` (free or pro) and `department` declared,
+/// `tiered` for users in prefix mode: the tier under the user's prefix of the shared bucket.
+pub const PREFIX_TIERED: &str = r#"{
+  "Version": "2012-10-17",
+  "Statement": [{
+    "Sid": "OwnTierOnly",
+    "Effect": "Allow",
+    "Action": ["s3:GetObject", "s3:PutObject", "s3:DeleteObject"],
+    "Resource": "arn:aws:s3:::{{bucket}}/{{prefix}}{{claims.tier}}/*",
+    "Condition": {"StringEquals": {"s3:ResourceAccount": "{{account_id}}"}}
+  }]
+}"#;
+
+/// The shipped templates and `tiered` (and its prefix-mode variant) in `dir`; `tier` (free or pro) and `department` declared,
 /// `department` also sent as the session tag of that name; `tiered` granted to `write:files`.
 pub fn with_claims(opts: Options, dir: &Path) -> Options {
     let shipped = Path::new(env!("CARGO_MANIFEST_DIR")).join("policies");
@@ -37,6 +50,7 @@ pub fn with_claims(opts: Options, dir: &Path) -> Options {
         std::fs::copy(&path, dir.join(path.file_name().unwrap())).unwrap();
     }
     std::fs::write(dir.join("tiered.json"), TIERED).unwrap();
+    std::fs::write(dir.join("prefix-tiered.json"), PREFIX_TIERED).unwrap();
     opts.set("STSVEND_POLICIES__DIR", &dir.display().to_string())
         .set("STSVEND_POLICIES__GRANTS__TIERED", r#"["write:files"]"#)
         .set("STSVEND_POLICIES__CLAIMS__TIER__CLAIM", TIER_CLAIM)
@@ -114,4 +128,43 @@ async fn a_users_token_with_another_claim_value_never_gets_the_first_values_sess
     let again = vended(&app, &token(&app, &sub, &[(TIER_CLAIM, json!("pro"))]), "tiered").await;
     assert_eq!(again.access_key_id, pro.access_key_id);
     assert_eq!(put(&again, "free/b.txt").await, "AccessDenied");
+}
+
+/// Sessions are shared across restarts and replicas sealed in the database: a process that
+/// did not make them opens the sealed session of the same tier, and never another tier's.
+#[tokio::test]
+async fn a_sealed_session_is_opened_only_for_the_claim_values_it_was_made_with() {
+    let key: Vec<u8> = (0u8..32).collect();
+    let sealed = |opts: Options| {
+        opts.set(
+            "STSVEND_CACHE__SEALING_KEYS",
+            &format!("1:{}", data_encoding::BASE64.encode(&key)),
+        )
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let before = TestApp::spawn_with(with_claims(sealed(Options::default()), dir.path())).await;
+    let sub = unique_sub("tier-sealed");
+    let pro = vended(&before, &token(&before, &sub, &[(TIER_CLAIM, json!("pro"))]), "tiered").await;
+    let stopped = before.stop().await;
+
+    let after = TestApp::spawn_with(with_claims(
+        sealed(Options {
+            issuer: Some(stopped.issuer),
+            db_dir: Some(stopped.db_dir),
+            ..Options::default()
+        }),
+        dir.path(),
+    ))
+    .await;
+    let free = vended(&after, &token(&after, &sub, &[(TIER_CLAIM, json!("free"))]), "tiered").await;
+    assert_ne!(
+        free.access_key_id, pro.access_key_id,
+        "pro's sealed session opened for free"
+    );
+    assert_eq!(put(&free, "pro/x.txt").await, "AccessDenied");
+    let pro_again = vended(&after, &token(&after, &sub, &[(TIER_CLAIM, json!("pro"))]), "tiered").await;
+    assert_eq!(
+        pro_again.access_key_id, pro.access_key_id,
+        "pro's sealed session is shared"
+    );
 }
