@@ -12,6 +12,7 @@ use std::path::Path;
 
 use serde_json::{Value, json};
 
+use crate::support::auth0::{auth0_issuer, oauth_token};
 use crate::support::*;
 
 pub const TIER_CLAIM: &str = "https://example.com/tier";
@@ -167,4 +168,31 @@ async fn a_sealed_session_is_opened_only_for_the_claim_values_it_was_made_with()
         pro_again.access_key_id, pro.access_key_id,
         "pro's sealed session is shared"
     );
+}
+
+/// The Auth0 stand-in issues custom claims (`test_claims`, as an Auth0 Action adds them): a
+/// token from it vends the template naming one, scoped by its value.
+#[tokio::test]
+async fn a_claim_from_the_auth0_stand_in_scopes_the_template_naming_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let app = TestApp::spawn_with(with_claims(
+        Options::default().set("STSVEND_AUTH__ISSUER", &auth0_issuer()),
+        dir.path(),
+    ))
+    .await;
+    let sub = unique_sub("auth0-tier");
+    let claims = json!({TIER_CLAIM: "free"}).to_string();
+    let t = oauth_token(&[
+        ("grant_type", "client_credentials"),
+        ("client_id", "stsvend-test"),
+        ("client_secret", "test-secret"),
+        ("audience", AUDIENCE),
+        ("scope", "openid read:files write:files"),
+        ("test_sub", &sub),
+        ("test_claims", &claims),
+    ])
+    .await;
+    let free = vended(&app, &t, "tiered").await;
+    assert_eq!(put(&free, "free/a.txt").await, "ok");
+    assert_eq!(put(&free, "pro/a.txt").await, "AccessDenied");
 }
