@@ -1,6 +1,6 @@
 //! JSON parsing that refuses an object with the same key twice.
 //!
-//! serde_json keeps the last of two equal keys; IAM's parser may not, and an operator who wrote
+//! `serde_json` keeps the last of two equal keys; IAM's parser may not, and an operator who wrote
 //! two `Resource`s meant both. A template is refused rather than silently read one way here and
 //! another way by AWS.
 

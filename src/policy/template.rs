@@ -166,10 +166,10 @@ impl Template {
             return Err("`Statement` must be an object or an array".to_owned());
         }
         // What the parsed strings name (a `\u007b` escape is a `{` like any other).
-        let mut used = Used::default();
-        check_placeholders(&body, declared, &mut used)?;
-        let Used { fixed: used, claims } = used;
-        let uses = |name: &str| used.contains(&name);
+        let mut named = Used::default();
+        check_placeholders(&body, declared, &mut named)?;
+        let Used { fixed, claims } = named;
+        let uses = |name: &str| fixed.contains(&name);
         let uses_prefix = uses("prefix");
         let variant = name.starts_with(PREFIX_VARIANT);
         if variant && !uses_prefix {

@@ -33,9 +33,11 @@ fn serve_expecting_failure(extra: &str, policies_dir: &str) -> (i32, String) {
 
 #[test]
 fn tag_and_claim_settings_outside_stss_limits_stop_start_up_naming_the_problem() {
-    let many: String = (0..49)
-        .map(|i| format!("t{i} = \"https://example.com/tier\"\n"))
-        .collect();
+    let many = (0..49).fold(String::new(), |mut s, i| {
+        use std::fmt::Write;
+        let _ = writeln!(s, "t{i} = \"https://example.com/tier\"");
+        s
+    });
     let cases = [
         (
             "a tag key over 128 characters",

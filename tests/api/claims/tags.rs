@@ -31,7 +31,7 @@ async fn sales_only(bucket: &str) {
 
 /// A new role as `stsvend bootstrap` writes it for a config tagging sessions with
 /// `department`: its trust policy lets the service set that tag besides its own (the seeded
-/// role's allows only `stsvend-user` and `stsvend-org`, and MiniStack enforces it); the service
+/// role's allows only `stsvend-user` and `stsvend-org`, and `MiniStack` enforces it); the service
 /// user may assume it through an inline policy of its own (the seeded one names only the
 /// seeded role). Its ARN.
 async fn role_taggable_with_department() -> String {
