@@ -31,6 +31,10 @@ impl DeclaredClaims {
         Self(lengths.iter().map(|(n, l)| ((*n).to_owned(), *l)).collect())
     }
 
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
     pub fn is_declared(&self, name: &str) -> bool {
         self.0.contains_key(name)
     }

@@ -212,6 +212,11 @@ impl PolicySet {
             .max_by_key(|(_, p)| p.len())
     }
 
+    /// True when `[policies.claims]` declares any claim (templates or session tags may use it).
+    pub fn declares_claims(&self) -> bool {
+        !self.declared.is_empty()
+    }
+
     /// Every declared claim at its longest value: what the trial renders and the trial
     /// `AssumeRole` fill `{{claims.NAME}}` with, so their sizes are bounds.
     pub fn trial_claims(&self) -> Vec<(Box<str>, ClaimValue)> {

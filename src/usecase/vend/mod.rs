@@ -208,7 +208,9 @@ impl Vend {
         let org_claim = org_claim(caller, template)?;
         // The access's claims, and its prefix-mode variant's, before anything is made.
         let claims = self.tags.resolve(caller, template)?;
-        if let Some(variant) = self.policies.for_mode(template, crate::config::StorageMode::Prefix) {
+        if self.policies.declares_claims()
+            && let Some(variant) = self.policies.for_mode(template, crate::config::StorageMode::Prefix)
+        {
             self.tags.resolve(caller, variant)?;
         }
         let early_claims = &claims;
