@@ -206,13 +206,7 @@ impl Vend {
         }
         let template = self.authorize(caller, access)?;
         let org_claim = org_claim(caller, template)?;
-        // The access's claims, and its prefix-mode variant's, before anything is made.
-        let claims = self.tags.resolve(caller, template)?;
-        if self.policies.declares_claims()
-            && let Some(variant) = self.policies.for_mode(template, crate::config::StorageMode::Prefix)
-        {
-            self.tags.resolve(caller, variant)?;
-        }
+        let claims = self.tags.for_access(caller, template, &self.policies)?;
         let early_claims = &claims;
         // On a first login, the keys are asked for while the bucket is being configured; they
         // are used only once `ensure_ready_with` has returned (every setting confirmed). An org
@@ -255,12 +249,7 @@ impl Vend {
             return Err(VendError::OrgModeMismatch(template.access().to_owned()).into());
         }
         let early = early.into_inner().unwrap_or_else(std::sync::PoisonError::into_inner);
-        // The variant may name other claims than its access (all checked above).
-        let claims = if template.is_prefix_variant() {
-            self.tags.resolve(caller, template)?
-        } else {
-            claims
-        };
+        let claims = self.tags.for_variant(caller, template, claims)?;
         let found = match early {
             Some(found) => found,
             None => self.keys.get(&user, org.as_deref(), template, &claims).await,
