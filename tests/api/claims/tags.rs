@@ -4,7 +4,10 @@
 use serde_json::json;
 
 use super::{DEPARTMENT_CLAIM, put, token, vend_as, vended, with_claims};
+use crate::support::logs::Captured;
 use crate::support::*;
+
+const TRIAL_FAILED: &str = "the start-up trial AssumeRole failed";
 
 /// Denies object reads and writes on `bucket` to every session not tagged `department=sales`.
 async fn sales_only(bucket: &str) {
@@ -76,11 +79,20 @@ async fn role_taggable_with_department() -> String {
 async fn a_claim_sent_as_a_session_tag_is_honoured_by_a_bucket_policy_condition() {
     let dir = tempfile::tempdir().unwrap();
     let role = role_taggable_with_department().await;
-    let app = TestApp::spawn_with(with_claims(
-        Options::default().set("STSVEND_AWS__ROLE_ARN", &role),
-        dir.path(),
-    ))
-    .await;
+    let logs = Captured::default();
+    let app = {
+        let _capture = logs.install();
+        TestApp::spawn_with(with_claims(
+            Options::default().set("STSVEND_AWS__ROLE_ARN", &role),
+            dir.path(),
+        ))
+        .await
+    };
+    assert!(
+        !logs.text().contains(TRIAL_FAILED),
+        "the trial with the tag passes on a role allowing it: {}",
+        logs.text()
+    );
     let sub = unique_sub("department");
     let sales = vended(
         &app,
@@ -117,4 +129,34 @@ async fn a_claim_sent_as_a_session_tag_is_honoured_by_a_bucket_policy_condition(
     .await;
     assert_eq!(again.access_key_id, sales.access_key_id);
     assert_eq!(put(&again, "d.txt").await, "ok");
+}
+
+/// The start-up trial `AssumeRole` sends the configured tags (at their longest): on the seeded
+/// role, whose trust policy predates `[sts.session_tags]` and does not allow `department`,
+/// start-up says the trial failed, and tagged vends answer 503 until `bootstrap` runs again,
+/// while tokens without the claim (no tag) still get keys.
+#[tokio::test]
+async fn the_start_up_trial_sends_the_tags_and_says_so_when_the_role_does_not_allow_them() {
+    let dir = tempfile::tempdir().unwrap();
+    let logs = Captured::default();
+    let app = {
+        let _capture = logs.install();
+        TestApp::spawn_with(with_claims(Options::default(), dir.path())).await
+    };
+    let text = logs.text();
+    assert!(text.contains(TRIAL_FAILED) && text.contains("AccessDenied"), "{text}");
+    let sub = unique_sub("untaggable");
+    let (status, body) = vend_as(&app, &token(&app, &sub, &[]), "read-write").await;
+    assert_eq!(status, 200, "{body}");
+    let (status, body) = vend_as(
+        &app,
+        &token(&app, &sub, &[(DEPARTMENT_CLAIM, json!("sales"))]),
+        "read-write",
+    )
+    .await;
+    assert_eq!(
+        (status, body["error"]["code"].as_str()),
+        (503, Some("service_unavailable")),
+        "{body}"
+    );
 }
