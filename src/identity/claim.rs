@@ -24,10 +24,12 @@ pub struct ClaimValue(Box<str>);
 
 impl ClaimValue {
     /// The value, when it is 1 to `max_len` (at most [`MAX_CLAIM_VALUE`]) characters of
-    /// [`is_claim_char`] and `matches` (the compiled pattern) accepts it whole.
+    /// [`is_claim_char`], does not start with AWS's reserved `aws:` (in any case), and
+    /// `matches` (the compiled pattern) accepts it whole.
     pub fn parse(value: &str, max_len: usize, matches: impl Fn(&str) -> bool) -> Result<Self, IdentityError> {
         let len_ok = !value.is_empty() && value.len() <= max_len.min(MAX_CLAIM_VALUE);
-        if !len_ok || !value.chars().all(is_claim_char) || !matches(value) {
+        let reserved = value.get(..4).is_some_and(|p| p.eq_ignore_ascii_case("aws:"));
+        if !len_ok || reserved || !value.chars().all(is_claim_char) || !matches(value) {
             return Err(IdentityError::Claim);
         }
         Ok(Self(value.into()))
@@ -104,6 +106,8 @@ mod tests {
             assert!(lax(hostile).is_err() || hostile == "../x", "{hostile:?}");
             assert!(tier(hostile).is_err(), "{hostile:?}");
         }
+        assert!(lax("AWS:x").is_err() && lax("aws:").is_err(), "AWS's reserved prefix");
+        assert!(lax("awsx").is_ok() && lax("a:aws:").is_ok());
         assert!(lax(&"a".repeat(256)).is_ok());
         assert!(
             lax(&"a".repeat(257)).is_err(),
