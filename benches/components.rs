@@ -121,6 +121,7 @@ fn policy_rendering(c: &mut Criterion) {
     let bucket = BucketName::fresh("stsvend").expect("bucket name");
     let account_id = AccountId::parse("123456789012").expect("account id");
     let ctx = RenderContext {
+        claims: &[],
         bucket: &bucket,
         user_id: &user_id,
         account_id: &account_id,

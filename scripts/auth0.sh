@@ -12,7 +12,8 @@
 #
 # Environment: AUTH0_PORT (4400), AUTH0_AUDIENCE (https://stsvend.local/api),
 # AUTH0_STATE_DIR (<repo>/.run/auth0), AUTH0_START_TIMEOUT (45 s; one retry),
-# AUTH0_TOKEN_EXPIRES_IN (token: lifetime in seconds, default 86400).
+# AUTH0_TOKEN_EXPIRES_IN (token: lifetime in seconds, default 86400),
+# AUTH0_TOKEN_CLAIMS (token: a JSON object of extra claims, e.g. '{"org_id":"org_abc"}').
 # Files: <repo>/.run/auth0.pid, <repo>/.run/auth0.log, $AUTH0_STATE_DIR/jwks.json.
 set -euo pipefail
 
@@ -116,6 +117,7 @@ cmd_token() {
   )
   if [[ $# -ge 3 ]]; then args+=(--data-urlencode "test_permissions=$3"); fi
   if [[ -n "${AUTH0_TOKEN_EXPIRES_IN:-}" ]]; then args+=(--data-urlencode "test_expires_in=$AUTH0_TOKEN_EXPIRES_IN"); fi
+  if [[ -n "${AUTH0_TOKEN_CLAIMS:-}" ]]; then args+=(--data-urlencode "test_claims=$AUTH0_TOKEN_CLAIMS"); fi
   curl -sS --max-time 10 "$BASE/oauth/token" "${args[@]}" | extract_token
 }
 

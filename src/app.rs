@@ -114,7 +114,8 @@ impl Application {
         let health = Health::new(Arc::clone(&wired.database), Arc::clone(&jwks));
         let verifier = Verifier::new(&config.auth, jwks)
             .with_token_cache_capacity(config.cache.token_entries)
-            .with_orgs(config.orgs.as_ref());
+            .with_orgs(config.orgs.as_ref())
+            .with_claims(&config.policies.claims);
         wired.background.push(refresher);
 
         let (listener, port) = bind(config.server.bind)?;

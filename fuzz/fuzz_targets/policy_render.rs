@@ -174,6 +174,7 @@ fuzz_target!(|data: &[u8]| {
     let org_id = OrgId::parse(&format!("o{user_id}")).expect("the org id shape");
     let org_prefix = OrgPrefix::for_org("orgs", &org_id).expect("a valid root");
     let rendered = template.render(&RenderContext {
+        claims: &[],
         bucket: &bucket,
         user_id: &user_id,
         account_id: &account_id,

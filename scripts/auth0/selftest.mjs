@@ -119,6 +119,25 @@ await check('test client: test_org_id becomes org_id (Auth0 Organizations); none
   assert.equal((await verifyAt(plain.body.access_token)).payload.org_id, undefined);
 });
 
+await check('test client: test_claims adds custom claims (org_id, namespaced ones), never reserved ones', async () => {
+  const claims = { org_id: 'org_abc', 'https://example.com/tier': 'pro' };
+  let r = await cc({
+    client_id: 'stsvend-test', client_secret: 'test-secret', test_sub: 'auth0|carol', scope: 'read:files', test_claims: JSON.stringify(claims),
+  });
+  assert.equal(r.status, 200, JSON.stringify(r.body));
+  const { payload: p } = await verifyAt(r.body.access_token);
+  assert.equal(p.org_id, 'org_abc');
+  assert.equal(p['https://example.com/tier'], 'pro');
+  assert.equal(p.sub, 'auth0|carol');
+  for (const bad of ['{"sub":"auth0|mallory"}', '[1]', 'not json']) {
+    r = await cc({
+      client_id: 'stsvend-test', client_secret: 'test-secret', test_sub: 'auth0|carol', test_claims: bad,
+    });
+    assert.equal(r.status, 400, bad);
+    assert.equal(r.body.error, 'invalid_request');
+  }
+});
+
 await check('test client: test_sub required, bad secret rejected', async () => {
   let r = await cc({ client_id: 'stsvend-test', client_secret: 'test-secret' });
   assert.equal(r.status, 400);

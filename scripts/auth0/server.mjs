@@ -102,6 +102,21 @@ const accountOrgs = new Map();
 const accountTokenTtl = new Map();
 const positiveInt = (v) => /^[1-9][0-9]*$/.test(String(v));
 
+// Claims the stand-in sets itself: `test_claims` may not name them.
+const RESERVED_CLAIMS = ['iss', 'sub', 'aud', 'iat', 'exp', 'nbf', 'jti', 'scope', 'gty', 'azp', 'permissions'];
+// `test_claims` (stsvend-test): a JSON object of extra claims, like the custom claims an Auth0
+// Action adds (`org_id`, `https://example.com/tier`); null when absent or not such an object.
+function extraClaims(raw) {
+  if (raw === undefined) return {};
+  try {
+    const v = JSON.parse(String(raw));
+    if (v === null || typeof v !== 'object' || Array.isArray(v)) return null;
+    return Object.keys(v).some((k) => RESERVED_CLAIMS.includes(k)) ? null : v;
+  } catch {
+    return null;
+  }
+}
+
 const split = (s) => (typeof s === 'string' ? s.split(/[\s,]+/).filter(Boolean) : []);
 const listParam = (v) => (Array.isArray(v) ? v.map(String) : split(v));
 const defaultPermissions = (scopes) => DEFAULT_USER_PERMISSIONS.filter((p) => scopes.includes(p));
@@ -122,8 +137,10 @@ async function customizeJwt(ctx, token, jwt) {
   let gty;
   let permissions;
   let org;
+  let extra = {};
   if (token.kind === 'ClientCredentials' && clientId === TEST_CLIENT) {
     sub = String(body.test_sub); // presence checked in the pre-middleware
+    extra = extraClaims(body.test_claims) || {}; // checked in the pre-middleware too
     permissions = body.test_permissions !== undefined
       ? split(body.test_permissions) : defaultPermissions(scopes);
     if (body.test_org_id) org = String(body.test_org_id);
@@ -139,6 +156,7 @@ async function customizeJwt(ctx, token, jwt) {
   const api = Array.isArray(p.aud) ? p.aud[0] : p.aud;
   jwt.header = { typ: 'JWT' }; // oidc-provider's default is `at+jwt`; kid is added by the provider
   jwt.payload = {
+    ...extra,
     iss: ISSUER,
     sub,
     aud: scopes.includes('openid') ? [api, USERINFO_AUD] : api,
@@ -408,6 +426,9 @@ provider.use(async (ctx, next) => {
       }
       if (body.test_expires_in !== undefined && !/^[1-9][0-9]*$/.test(String(body.test_expires_in))) {
         return oauthError(ctx, 400, 'invalid_request', 'test_expires_in must be a positive integer');
+      }
+      if (extraClaims(body.test_claims) === null) {
+        return oauthError(ctx, 400, 'invalid_request', `test_claims must be a JSON object naming none of ${RESERVED_CLAIMS.join(', ')}`);
       }
     }
   }

@@ -63,6 +63,7 @@ impl Live {
             machine: false,
             unmet_claim: None,
             org: TokenOrg::None,
+            claims: crate::identity::TokenClaims::default(),
         }
     }
 }

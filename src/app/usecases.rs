@@ -17,7 +17,7 @@ use crate::runtime::metrics::Metrics;
 use crate::store::{DATABASE_WATCH_EVERY, DatabaseHealth, Store};
 use crate::usecase::admin::{Admin, AdminParts};
 use crate::usecase::presign::{Presigner, S3Location};
-use crate::usecase::vend::{FeedTimes, Grants, KeyCache, KeyCacheParts, Vend, VendParts, spawn_coherence};
+use crate::usecase::vend::{FeedTimes, Grants, KeyCache, KeyCacheParts, SessionTags, Vend, VendParts, spawn_coherence};
 
 /// Loads the templates named by the config and checks them (`PolicySet::for_config`).
 pub fn load_policies(config: &Config) -> Result<PolicySet, StartError> {
@@ -88,7 +88,8 @@ impl UseCases {
             Duration::from_secs(config.aws.call_timeout_seconds),
             Arc::clone(&metrics),
         ));
-        let sts = Sts::new(&sdk, &config.aws, Arc::clone(&gate));
+        let sts =
+            Sts::new(&sdk, &config.aws, Arc::clone(&gate)).with_session_tags(&config.sts, &config.policies.claims);
         // Boxed: an SDK call held inline would make every caller's start-up future large.
         let names = TrialNames::of(&config.storage);
         let trial = Box::pin(sts.check_packing(&policies, &names));
@@ -118,6 +119,14 @@ impl UseCases {
                 by_template: config.policies.grants.clone(),
                 default: config.policies.default.clone(),
             },
+            tags: SessionTags(
+                config
+                    .sts
+                    .tags(&config.policies.claims)
+                    .into_iter()
+                    .map(|(key, name)| (key.into(), name.into()))
+                    .collect(),
+            ),
             provisioner,
             keys,
             store: store.clone(),

@@ -10,7 +10,7 @@ use serde::Deserialize;
 use super::token_cache::{self, TokenCache};
 use super::{AuthError, JwksCache, parse_algorithm};
 use crate::config::AuthConfig;
-use crate::identity::{OrgClaim, TokenOrg, UserId};
+use crate::identity::{ClaimValue, OrgClaim, TokenClaim, TokenClaims, TokenOrg, UserId};
 
 /// Tokens longer than this are refused before any parsing (Auth0 tokens are ~1 KiB).
 pub const MAX_TOKEN_BYTES: usize = 8 * 1024;
@@ -37,6 +37,8 @@ pub struct Caller {
     pub unmet_claim: Option<Box<str>>,
     /// The token's organisation (`[orgs]`), checked against `orgs.id_pattern`.
     pub org: TokenOrg,
+    /// The token's `[policies.claims]`, each checked against its pattern.
+    pub claims: TokenClaims,
 }
 
 impl Caller {
@@ -83,10 +85,20 @@ pub struct Verifier {
     required_claims: Vec<(String, serde_json::Value)>,
     /// `[orgs]`: the org claim's name and its compiled pattern.
     orgs: Option<(String, regex_lite::Regex)>,
+    /// `[policies.claims]`: each declared NAME, the token claim it reads, its compiled pattern
+    /// and its longest value.
+    claims: Vec<DeclaredClaim>,
     verified: TokenCache,
 }
 
 pub(super) use crate::runtime::clock::unix_now;
+
+struct DeclaredClaim {
+    name: Box<str>,
+    claim: String,
+    pattern: regex_lite::Regex,
+    max_len: usize,
+}
 
 impl Verifier {
     pub fn new(config: &AuthConfig, jwks: Arc<JwksCache>) -> Self {
@@ -117,6 +129,7 @@ impl Verifier {
                 .map(|(k, v)| (k.clone(), v.clone()))
                 .collect(),
             orgs: None,
+            claims: Vec::new(),
             verified: TokenCache::new(token_cache::DEFAULT_CAPACITY),
         }
     }
@@ -126,6 +139,24 @@ impl Verifier {
     #[must_use]
     pub fn with_orgs(mut self, orgs: Option<&crate::config::OrgsConfig>) -> Self {
         self.orgs = orgs.and_then(|o| o.pattern().ok().map(|re| (o.claim.clone(), re)));
+        self
+    }
+
+    /// Reads the `[policies.claims]` from every token; a claim whose pattern fails its checks
+    /// was refused at load (here it is left out: templates naming it were refused too).
+    #[must_use]
+    pub fn with_claims(mut self, claims: &std::collections::BTreeMap<String, crate::config::ClaimConfig>) -> Self {
+        self.claims = claims
+            .iter()
+            .filter_map(|(name, c)| {
+                Some(DeclaredClaim {
+                    name: name.as_str().into(),
+                    claim: c.claim.clone(),
+                    pattern: c.regex().ok()?,
+                    max_len: c.max_len().ok()?,
+                })
+            })
+            .collect();
         self
     }
 
@@ -256,6 +287,7 @@ impl Verifier {
             machine,
             unmet_claim,
             org: self.org_of(&claims.other),
+            claims: self.claims_of(&claims.other),
         };
         Ok((caller, exp))
     }
@@ -274,6 +306,29 @@ impl Verifier {
             }
             Some(_) => TokenOrg::Invalid,
         }
+    }
+}
+
+impl Verifier {
+    /// What the token says for each declared claim: strings only (a number, boolean, array
+    /// or object is invalid, never turned into text), checked against the claim's pattern.
+    fn claims_of(&self, claims: &serde_json::Map<String, serde_json::Value>) -> TokenClaims {
+        TokenClaims::new(
+            self.claims
+                .iter()
+                .map(|d| {
+                    let state = match claims.get(&d.claim) {
+                        None | Some(serde_json::Value::Null) => TokenClaim::Absent,
+                        Some(serde_json::Value::String(v)) => {
+                            ClaimValue::parse(v, d.max_len, |v| d.pattern.is_match(v))
+                                .map_or(TokenClaim::Invalid, TokenClaim::Valid)
+                        }
+                        Some(_) => TokenClaim::Invalid,
+                    };
+                    (d.name.clone(), state)
+                })
+                .collect(),
+        )
     }
 }
 

@@ -96,6 +96,7 @@ mod tests {
             machine: false,
             unmet_claim: None,
             org: crate::identity::TokenOrg::None,
+            claims: crate::identity::TokenClaims::default(),
         })
     }
 

@@ -137,6 +137,11 @@ impl Config {
         if let Some(orgs) = &self.orgs {
             p.extend(orgs.problems(&RESERVED_CLAIMS));
         }
+        // The org claim only ever reaches AWS as the internal id (`{{org_id}}`, `stsvend-org`).
+        let mut unreadable = RESERVED_CLAIMS.to_vec();
+        unreadable.extend(self.orgs.as_ref().map(|o| o.claim.as_str()));
+        p.extend(super::claims::problems(&self.policies.claims, &unreadable));
+        p.extend(self.sts.problems(&self.policies.claims, &self.aws.session_tag_key));
         match (&storage.shared_bucket, storage.mode) {
             (None, super::StorageMode::Prefix) => {
                 p.push("storage.shared_bucket: required when storage.mode = \"prefix\"".to_owned());

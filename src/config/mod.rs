@@ -5,7 +5,7 @@
 //!
 //! `Config` and its loading live here; each section's types in the file of its name
 //! (`server`, `auth`, `aws`, `storage`, `policies`, `database`, `limits`, `admin`, `cache`,
-//! `presign`, `orgs`); `defaults` the default values, `env` the environment layer, `renamed` the keys
+//! `presign`, `orgs`, `sts`; `claims` for `[policies.claims]`); `defaults` the default values, `env` the environment layer, `renamed` the keys
 //! also read under an earlier name, `checks`
 //! the checks serde cannot express, `sealing` the sealing-key format.
 
@@ -19,6 +19,7 @@ mod auth;
 mod aws;
 mod cache;
 mod checks;
+mod claims;
 mod database;
 mod defaults;
 mod env;
@@ -30,12 +31,14 @@ mod renamed;
 mod sealing;
 mod server;
 mod storage;
+mod sts;
 
 pub use admin::AdminConfig;
 pub use auth::{AuthConfig, JWKS_REFRESH_RANGE};
 pub use aws::{AwsConfig, STS_MAX_DURATION, STS_MIN_DURATION};
 pub use cache::{CacheConfig, Secret};
 pub use checks::ACCEPTED_ALGORITHMS;
+pub use claims::ClaimConfig;
 pub use database::DatabaseConfig;
 pub use defaults::TOKEN_ENTRIES as DEFAULT_TOKEN_ENTRIES;
 pub use limits::LimitsConfig;
@@ -45,12 +48,13 @@ pub use presign::PresignConfig;
 pub use sealing::parse_sealing_keys;
 pub use server::{ClientAddressHeader, LogFormat, ServerConfig, TlsConfig};
 pub use storage::{StorageConfig, StorageMode};
+pub use sts::{MAX_SESSION_TAGS, ORG_TAG_KEY, StsConfig};
 
 /// Prefix of environment overrides, e.g. `STSVEND_AWS__ROLE_ARN`.
 pub const ENV_PREFIX: &str = "STSVEND_";
 
-const SECTIONS: [&str; 11] = [
-    "server", "auth", "aws", "storage", "policies", "database", "limits", "admin", "cache", "presign", "orgs",
+const SECTIONS: [&str; 12] = [
+    "server", "auth", "aws", "storage", "policies", "database", "limits", "admin", "cache", "presign", "orgs", "sts",
 ];
 
 /// Unknown keys are collected by `serde_ignored` (not `deny_unknown_fields`, which would stop
@@ -74,6 +78,9 @@ pub struct Config {
     /// Organisations; `None`: the feature is off.
     #[serde(default)]
     pub orgs: Option<OrgsConfig>,
+    /// Session tags from token claims.
+    #[serde(default)]
+    pub sts: StsConfig,
 }
 
 impl Config {

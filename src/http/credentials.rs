@@ -72,7 +72,7 @@ pub(super) struct ContainerQuery {
         (status = 200, description = "Keys scoped to the caller's bucket; the first five fields are the `credential_process` format", body = CredentialsResponse),
         (status = 400, description = "Malformed body or unknown access", body = super::error::ErrorBody),
         (status = 401, description = "Missing or invalid token", body = super::error::ErrorBody),
-        (status = 403, description = "Token lacks the scope for this access, or the user is disabled; an org template asked for without an organisation in the token (`org_required`), or an organisation claim that fails `orgs.id_pattern` (`claim_invalid`)", body = super::error::ErrorBody),
+        (status = 403, description = "Token lacks the scope for this access, or the user is disabled; an org template asked for without an organisation in the token (`org_required`), or an organisation claim that fails `orgs.id_pattern`, or a `[policies.claims]` claim the template or a session tag needs missing or failing its pattern (`claim_invalid`)", body = super::error::ErrorBody),
         (status = 409, description = "The user's storage is a prefix and this access has no prefix-mode template (`access_unavailable_in_prefix_mode`)", body = super::error::ErrorBody),
         (status = 429, description = "Vend rate exceeded, or a first login beyond the new-user rate or daily limit (`rate_limited`, `provisioning_rate_limited`, `new_user_limit_reached`; Retry-After)", body = super::error::ErrorBody),
         (status = 503, description = "AWS, the issuer or the audit log unavailable (Retry-After)", body = super::error::ErrorBody),

@@ -9,12 +9,14 @@ use std::fmt;
 
 use sha2::{Digest, Sha256};
 
+mod claim;
 mod ledger;
 mod org;
 mod prefix;
 mod revocation;
 mod template;
 
+pub use claim::{ClaimValue, MAX_CLAIM_VALUE, TokenClaim, TokenClaims, is_claim_char};
 pub use ledger::{Notification, ObjectChange, ObjectEvent, Owner, OwnerStorage, SEQUENCER_WIDTH, Sequencer};
 pub use org::{MAX_ORG_CLAIM, OrgClaim, OrgId, OrgPrefix, TokenOrg, prefix_roots_overlap};
 pub use prefix::{MAX_PREFIX_ROOT, UserPrefix, validate_prefix_root};
@@ -238,6 +240,8 @@ pub enum IdentityError {
     Sequencer(String),
     #[error("`{0}` is not an owner kind (user, org)")]
     OwnerKind(String),
+    #[error("a claim value does not match its pattern, is too long or holds a character AWS or IAM would read")]
+    Claim,
 }
 
 #[cfg(test)]

@@ -46,6 +46,36 @@ impl TemplateId {
         }
     }
 
+    /// The identity of this template's sessions made with these claim values (the
+    /// `{{claims.NAME}}` substituted, by NAME, and the session tags, by key): the same name,
+    /// with a digest that also covers every value, so keys made for one token's claims are
+    /// never found, leased or unsealed for another's.
+    #[must_use]
+    pub fn for_claims(
+        &self,
+        placeholders: &[(Box<str>, super::ClaimValue)],
+        tags: &[(Box<str>, super::ClaimValue)],
+    ) -> Self {
+        let mut h = Sha256::new();
+        h.update(self.digest);
+        h.update(b"claims");
+        for (section, pairs) in [(b'p', placeholders), (b't', tags)] {
+            h.update([section]);
+            h.update((pairs.len() as u64).to_be_bytes());
+            // Length-prefixed, so no two different lists hash the same bytes.
+            for (name, value) in pairs {
+                for part in [name.as_bytes(), value.as_str().as_bytes()] {
+                    h.update((part.len() as u64).to_be_bytes());
+                    h.update(part);
+                }
+            }
+        }
+        Self {
+            name: self.name.clone(),
+            digest: h.finalize().into(),
+        }
+    }
+
     /// A compact key for in-memory caches: 64 bits of a hash of the name and digest, so it
     /// stays with the template (not its position) when the folder changes.
     pub fn short(&self) -> u64 {
@@ -94,5 +124,25 @@ mod tests {
         assert_ne!(a.for_org(&org_a), a.for_org(&org_b));
         assert_ne!(a.for_org(&org_a), a);
         assert_eq!(a.for_org(&org_a).name(), "read-only");
+    }
+
+    #[test]
+    fn each_set_of_claim_values_is_its_own_identity() {
+        let a = TemplateId::new("tiered", br#"{"Statement":[]}"#);
+        let v = |s: &str| super::super::ClaimValue::parse(s, 64, |_| true).unwrap();
+        let pro = [("tier".into(), v("pro"))];
+        let free = [("tier".into(), v("free"))];
+        assert_eq!(a.for_claims(&pro, &[]), a.for_claims(&pro, &[]));
+        assert_ne!(a.for_claims(&pro, &[]), a.for_claims(&free, &[]));
+        assert_ne!(a.for_claims(&pro, &[]).short(), a.for_claims(&free, &[]).short());
+        assert_ne!(
+            a.for_claims(&pro, &[]),
+            a.for_claims(&[], &pro),
+            "a placeholder is not a tag"
+        );
+        assert_ne!(a.for_claims(&[], &[]), a);
+        let split = [("ab".into(), v("c"))];
+        let joined = [("a".into(), v("bc"))];
+        assert_ne!(a.for_claims(&split, &[]), a.for_claims(&joined, &[]));
     }
 }

@@ -52,7 +52,11 @@ pub async fn run(config: &Config, opts: &Options) -> Result<(), OpsError> {
     }
 
     let desired = Desired {
-        trust: documents::trust_policy(&principal, &config.aws.session_tag_key),
+        trust: documents::trust_policy_with(
+            &principal,
+            &config.aws.session_tag_key,
+            &config.sts.session_tags.keys().map(String::as_str).collect::<Vec<_>>(),
+        ),
         permissions: documents::permission_policy(&role.partition, &config.storage.bucket_name_prefix, &account),
         session_seconds: i32::try_from(config.aws.session_duration_seconds).unwrap_or(i32::MAX),
     };

@@ -13,6 +13,13 @@ const POLICY_VERSION: &str = "2012-10-17";
 /// tags stsvend sets (the user's, and the organisation's on team sessions), so the service
 /// cannot stamp sessions with other principal tags.
 pub fn trust_policy(principal_arn: &str, tag_key: &str) -> Value {
+    trust_policy_with(principal_arn, tag_key, &[])
+}
+
+/// [`trust_policy`], the keys of `[sts.session_tags]` (`claim_tags`) allowed too.
+pub fn trust_policy_with(principal_arn: &str, tag_key: &str, claim_tags: &[&str]) -> Value {
+    let mut keys = vec![tag_key, crate::aws::sts::ORG_TAG_KEY];
+    keys.extend_from_slice(claim_tags);
     json!({
         "Version": POLICY_VERSION,
         "Statement": [
@@ -27,7 +34,7 @@ pub fn trust_policy(principal_arn: &str, tag_key: &str) -> Value {
                 "Effect": "Allow",
                 "Principal": {"AWS": principal_arn},
                 "Action": "sts:TagSession",
-                "Condition": {"ForAllValues:StringEquals": {"aws:TagKeys": [tag_key, crate::aws::sts::ORG_TAG_KEY]}}
+                "Condition": {"ForAllValues:StringEquals": {"aws:TagKeys": keys}}
             }
         ]
     })
@@ -160,6 +167,15 @@ pub fn pretty(v: &Value) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_trust_policy_lets_the_service_set_the_claim_tags_and_no_others() {
+        let keys = |doc: &Value| doc["Statement"][1]["Condition"]["ForAllValues:StringEquals"]["aws:TagKeys"].clone();
+        let plain = trust_policy("arn:aws:iam::000000000000:user/a", "stsvend-user");
+        assert_eq!(keys(&plain), json!(["stsvend-user", "stsvend-org"]));
+        let tagged = trust_policy_with("arn:aws:iam::000000000000:user/a", "stsvend-user", &["department"]);
+        assert_eq!(keys(&tagged), json!(["stsvend-user", "stsvend-org", "department"]));
+    }
 
     #[test]
     fn returned_documents_are_url_decoded_and_compared_as_json() {

@@ -7,7 +7,8 @@
 //! substitution happens on the parsed strings, so no value can change the policy's structure.
 //! A template naming `{{org_bucket}}`, `{{org_prefix}}` or `{{org_id}}` is an org template: it
 //! also reaches the caller's organisation's storage (`[orgs]`); only prefix-mode variants use
-//! `{{org_prefix}}`. Every template is trial-rendered at start-up with the longest names
+//! `{{org_prefix}}`. `{{claims.NAME}}` is a token claim declared in `[policies.claims]`, its
+//! value checked against the claim's pattern before it is substituted. Every template is trial-rendered at start-up with the longest names
 //! stsvend can produce, and refused if it is invalid or exceeds STS's 2048-character limit.
 //!
 //! - `template`: one file: parsing, the placeholder checks, the trial render, rendering.
@@ -17,8 +18,11 @@
 //! - `pin`: which statements are not pinned to the service's own account.
 //! - `trial`: a made-up user's storage, to render templates for without a real user.
 //! - `strict_json`: JSON parsing that refuses a key written twice in one object.
+//! - `claims`: token claims named as `{{claims.NAME}}` (`[policies.claims]`): their longest
+//!   values for the trial renders, and the values one session is made with.
 
 mod actions;
+mod claims;
 mod pin;
 mod set;
 mod strict_json;
@@ -27,6 +31,7 @@ mod trial;
 
 use std::path::PathBuf;
 
+pub use claims::{DeclaredClaims, SessionClaims, longest as longest_claim_value};
 pub use pin::{ACCOUNT_CONDITION_KEY, unpinned_statements};
 pub use set::PolicySet;
 pub use template::{OrgContext, RenderContext, Template};
@@ -55,6 +60,8 @@ pub enum PolicyError {
     OrgDefault(String),
 }
 
+#[cfg(test)]
+mod claims_tests;
 #[cfg(test)]
 mod org_tests;
 #[cfg(test)]

@@ -65,6 +65,7 @@ fn the_shipped_team_templates_reach_own_and_org_storage_and_team_read_only_reads
     );
     let org = OrgId::fresh().unwrap();
     let text = set.templates["team-read"].render(&RenderContext {
+        claims: &[],
         bucket: &bucket,
         user_id: &user,
         account_id: &AccountId::parse("123456789012").unwrap(),
@@ -99,6 +100,7 @@ fn config(grants: &[(&str, &str)]) -> crate::config::PoliciesConfig {
             .iter()
             .map(|(t, g)| ((*t).to_owned(), vec![(*g).to_owned()]))
             .collect::<BTreeMap<_, _>>(),
+        claims: BTreeMap::new(),
     }
 }
 

@@ -5,19 +5,28 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
+use super::claims::DeclaredClaims;
 use super::{PREFIX_VARIANT, PolicyError, RenderContext, Template};
 use crate::config::StorageMode;
+use crate::identity::ClaimValue;
 
 /// All templates, by access name.
 #[derive(Debug, Clone)]
 pub struct PolicySet {
     pub(super) templates: BTreeMap<String, Template>,
+    /// `[policies.claims]`: what templates may name, and how long each value may be.
+    declared: DeclaredClaims,
 }
 
 impl PolicySet {
     /// Loads and checks every `*.json` in `dir`; `required` names (from config) must exist.
     /// Returns every problem found, not just the first.
     pub fn load(dir: &Path, required: &[&str]) -> Result<Self, Vec<PolicyError>> {
+        Self::load_with(dir, required, DeclaredClaims::default())
+    }
+
+    /// [`PolicySet::load`], the templates naming the `declared` claims.
+    pub fn load_with(dir: &Path, required: &[&str], declared: DeclaredClaims) -> Result<Self, Vec<PolicyError>> {
         let entries = std::fs::read_dir(dir).map_err(|source| {
             vec![PolicyError::Dir {
                 dir: dir.to_owned(),
@@ -44,7 +53,7 @@ impl PolicySet {
                     continue;
                 }
             };
-            match Template::parse(&path, &text) {
+            match Template::parse_with(&path, &text, &declared) {
                 Ok(t) => {
                     templates.insert(t.name.clone(), t);
                 }
@@ -75,7 +84,7 @@ impl PolicySet {
             });
         }
         if errors.is_empty() {
-            Ok(Self { templates })
+            Ok(Self { templates, declared })
         } else {
             Err(errors)
         }
@@ -94,7 +103,7 @@ impl PolicySet {
     ) -> Result<Self, Vec<PolicyError>> {
         let mut required: Vec<&str> = policies.grants.keys().map(String::as_str).collect();
         required.push(&policies.default);
-        let mut set = Self::load(&policies.dir, &[])?;
+        let mut set = Self::load_with(&policies.dir, &[], DeclaredClaims::of(&policies.claims))?;
         let mut errors = Vec::new();
         if !orgs {
             let left_out: Vec<String> = set
@@ -201,6 +210,17 @@ impl PolicySet {
             .values()
             .map(|t| (t, t.render(ctx)))
             .max_by_key(|(_, p)| p.len())
+    }
+
+    /// True when `[policies.claims]` declares any claim (templates or session tags may use it).
+    pub fn declares_claims(&self) -> bool {
+        !self.declared.is_empty()
+    }
+
+    /// Every declared claim at its longest value: what the trial renders and the trial
+    /// `AssumeRole` fill `{{claims.NAME}}` with, so their sizes are bounds.
+    pub fn trial_claims(&self) -> Vec<(Box<str>, ClaimValue)> {
+        self.declared.longest_values()
     }
 
     /// Every template, access templates and prefix-mode variants.

@@ -6,9 +6,11 @@ use std::path::Path;
 
 use serde_json::Value;
 
+use super::claims::{CLAIM_PLACEHOLDER, DeclaredClaims};
 use super::{MAX_POLICY_CHARS, PREFIX_VARIANT, TrialNames, TrialStorage};
 use crate::identity::{
-    AccountId, BucketName, MAX_BUCKET_NAME_PREFIX, MAX_PREFIX_ROOT, OrgId, OrgPrefix, TemplateId, UserId, UserPrefix,
+    AccountId, BucketName, ClaimValue, MAX_BUCKET_NAME_PREFIX, MAX_PREFIX_ROOT, OrgId, OrgPrefix, TemplateId, UserId,
+    UserPrefix,
 };
 
 const PLACEHOLDERS: [&str; 7] = [
@@ -33,6 +35,8 @@ pub struct RenderContext<'a> {
     pub prefix: Option<&'a UserPrefix>,
     /// The caller's organisation's storage: org templates are rendered only with one.
     pub org: Option<OrgContext<'a>>,
+    /// `{{claims.NAME}}` values by NAME: every claim the template names (the vend checks it).
+    pub claims: &'a [(Box<str>, ClaimValue)],
 }
 
 /// An organisation's storage, for `{{org_bucket}}`, `{{org_prefix}}` and `{{org_id}}`.
@@ -55,6 +59,8 @@ pub struct Template {
     pub(super) body: Value,
     /// Names an org placeholder: needs the caller's organisation.
     pub(super) org: bool,
+    /// The claims it names (`{{claims.NAME}}`), by NAME.
+    pub(super) claims: Box<[Box<str>]>,
 }
 
 impl Template {
@@ -80,6 +86,11 @@ impl Template {
     /// True for an org template (it names `{{org_bucket}}`, `{{org_prefix}}` or `{{org_id}}`).
     pub fn is_org(&self) -> bool {
         self.org
+    }
+
+    /// The claims it names as `{{claims.NAME}}`: a token must carry each, valid, to get it.
+    pub fn claims(&self) -> &[Box<str>] {
+        &self.claims
     }
 
     /// True for a prefix-mode variant (`prefix-<access>`).
@@ -113,6 +124,13 @@ fn substitute(v: &mut Value, ctx: &RenderContext<'_>) {
                         ctx.org.and_then(|o| o.prefix).map_or("", OrgPrefix::as_str),
                     )
                     .replace("{{org_id}}", ctx.org.map_or("", |o| o.id.as_str()));
+                // Last: no value above holds a `{`, so none can form a claim placeholder. A
+                // claim value holds no `{` either (`is_claim_char`): nothing is substituted twice.
+                if s.contains("{{claims.") {
+                    for (name, value) in ctx.claims {
+                        *s = s.replace(&format!("{{{{{CLAIM_PLACEHOLDER}{name}}}}}"), value.as_str());
+                    }
+                }
             }
         }
         Value::Array(items) => items.iter_mut().for_each(|i| substitute(i, ctx)),
@@ -122,8 +140,14 @@ fn substitute(v: &mut Value, ctx: &RenderContext<'_>) {
 }
 
 impl Template {
-    /// Parses and checks one template file.
+    /// Parses and checks one template file, with no claims declared.
     pub fn parse(path: &Path, text: &str) -> Result<Self, String> {
+        Self::parse_with(path, text, &DeclaredClaims::default())
+    }
+
+    /// Parses and checks one template file; it may name the `declared` claims, and is
+    /// trial-rendered with each at its longest.
+    pub fn parse_with(path: &Path, text: &str, declared: &DeclaredClaims) -> Result<Self, String> {
         let name = path
             .file_stem()
             .and_then(|s| s.to_str())
@@ -142,9 +166,10 @@ impl Template {
             return Err("`Statement` must be an object or an array".to_owned());
         }
         // What the parsed strings name (a `\u007b` escape is a `{` like any other).
-        let mut named = Vec::new();
-        check_placeholders(&body, &mut named)?;
-        let uses = |name: &str| named.contains(&name);
+        let mut named = Used::default();
+        check_placeholders(&body, declared, &mut named)?;
+        let Used { fixed, claims } = named;
+        let uses = |name: &str| fixed.contains(&name);
         let uses_prefix = uses("prefix");
         let variant = name.starts_with(PREFIX_VARIANT);
         if variant && !uses_prefix {
@@ -179,6 +204,7 @@ impl Template {
             id,
             body,
             org,
+            claims: claims.into_iter().map(String::into_boxed_str).collect(),
         };
         // Trial render with the longest names stsvend derives, so the size check is a bound.
         let longest_name_prefix = "a".repeat(MAX_BUCKET_NAME_PREFIX);
@@ -194,7 +220,8 @@ impl Template {
         )
         .map_err(|e| e.to_string())?;
         // Only what the template may name: `{{prefix}}` in variants, `{{org_*}}` in org ones.
-        let full = trial.context();
+        let longest = declared.longest_values();
+        let full = trial.context(&longest);
         let rendered = template.render(&RenderContext {
             prefix: full.prefix.filter(|_| variant),
             org: full.org.filter(|_| org).map(|o| OrgContext {
@@ -213,25 +240,33 @@ impl Template {
     }
 }
 
-/// Every `{{...}}` in every string must be a known placeholder; keys may not hold any. Adds
-/// each placeholder named to `used`.
-fn check_placeholders(v: &Value, used: &mut Vec<&'static str>) -> Result<(), String> {
+/// The placeholders a template names.
+#[derive(Default)]
+struct Used {
+    fixed: Vec<&'static str>,
+    /// `{{claims.NAME}}`, by NAME.
+    claims: Vec<String>,
+}
+
+/// Every `{{...}}` in every string must be a known placeholder or a declared claim; keys may
+/// not hold any. Adds each placeholder named to `used`.
+fn check_placeholders(v: &Value, declared: &DeclaredClaims, used: &mut Used) -> Result<(), String> {
     match v {
-        Value::String(s) => check_string(s, used),
-        Value::Array(items) => items.iter().try_for_each(|i| check_placeholders(i, used)),
+        Value::String(s) => check_string(s, declared, used),
+        Value::Array(items) => items.iter().try_for_each(|i| check_placeholders(i, declared, used)),
         Value::Object(map) => map.iter().try_for_each(|(k, v)| {
             if k.contains("{{") {
                 return Err(format!(
                     "placeholder in key `{k}`: placeholders are allowed only in string values"
                 ));
             }
-            check_placeholders(v, used)
+            check_placeholders(v, declared, used)
         }),
         Value::Null | Value::Bool(_) | Value::Number(_) => Ok(()),
     }
 }
 
-fn check_string(s: &str, used: &mut Vec<&'static str>) -> Result<(), String> {
+fn check_string(s: &str, declared: &DeclaredClaims, used: &mut Used) -> Result<(), String> {
     let mut rest = s;
     while let Some(start) = rest.find("{{") {
         let after = &rest[start + 2..];
@@ -239,15 +274,26 @@ fn check_string(s: &str, used: &mut Vec<&'static str>) -> Result<(), String> {
             .find("}}")
             .ok_or_else(|| format!("unclosed placeholder in `{s}`"))?;
         let name = &after[..end];
+        rest = &after[end + 2..];
+        if let Some(claim) = name.strip_prefix(CLAIM_PLACEHOLDER) {
+            if !declared.is_declared(claim) {
+                return Err(format!(
+                    "`{{{{{name}}}}}` names a claim not declared in [policies.claims] (declare `[policies.claims.{claim}]` with its claim and pattern)"
+                ));
+            }
+            if !used.claims.iter().any(|c| c == claim) {
+                used.claims.push(claim.to_owned());
+            }
+            continue;
+        }
         let Some(known) = PLACEHOLDERS.iter().find(|p| **p == name) else {
             return Err(format!(
-                "unknown placeholder `{{{{{name}}}}}` (known: {{{{bucket}}}}, {{{{user_id}}}}, {{{{account_id}}}}, {{{{prefix}}}}, {{{{org_bucket}}}}, {{{{org_prefix}}}}, {{{{org_id}}}})"
+                "unknown placeholder `{{{{{name}}}}}` (known: {{{{bucket}}}}, {{{{user_id}}}}, {{{{account_id}}}}, {{{{prefix}}}}, {{{{org_bucket}}}}, {{{{org_prefix}}}}, {{{{org_id}}}}, {{{{claims.NAME}}}})"
             ));
         };
-        if !used.contains(known) {
-            used.push(known);
+        if !used.fixed.contains(known) {
+            used.fixed.push(known);
         }
-        rest = &after[end + 2..];
     }
     Ok(())
 }

@@ -15,6 +15,7 @@ fn substitutes_inside_strings_only() {
     let id = UserId::derive("i", "s");
     let b = BucketName::fresh("p").unwrap();
     let out = t.render(&RenderContext {
+        claims: &[],
         bucket: &b,
         user_id: &id,
         account_id: &AccountId::parse("123456789012").unwrap(),
@@ -81,6 +82,7 @@ fn shipped_templates_pin_the_account() {
         let prefix = UserPrefix::for_user("users", &id).unwrap();
         let t = set.templates.get(name).unwrap();
         let text = t.render(&RenderContext {
+            claims: &[],
             bucket: &bucket,
             user_id: &id,
             account_id: &account,

@@ -4,6 +4,7 @@
 
 use super::{OrgContext, RenderContext};
 use crate::config::StorageConfig;
+use crate::identity::ClaimValue;
 use crate::identity::{AccountId, BucketName, IdentityError, OrgId, OrgPrefix, UserId, UserPrefix};
 
 pub struct TrialStorage {
@@ -50,8 +51,9 @@ impl TrialStorage {
         })
     }
 
-    /// Every placeholder filled, so prefix-mode variants and org templates render too.
-    pub fn context(&self) -> RenderContext<'_> {
+    /// Every placeholder filled, so prefix-mode variants and org templates render too; the
+    /// claims with `claims` (`PolicySet::trial_claims`: each at its longest).
+    pub fn context<'a>(&'a self, claims: &'a [(Box<str>, ClaimValue)]) -> RenderContext<'a> {
         RenderContext {
             bucket: &self.bucket,
             user_id: &self.user,
@@ -62,6 +64,7 @@ impl TrialStorage {
                 bucket: &self.org_bucket,
                 prefix: Some(&self.org_prefix),
             }),
+            claims,
         }
     }
 }

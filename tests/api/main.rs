@@ -3,6 +3,7 @@
 //! (started and seeded by scripts/test.sh); every test fails loudly if one is missing.
 
 mod admin;
+mod claims;
 mod clients;
 mod container;
 mod credentials;

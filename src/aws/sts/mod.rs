@@ -15,9 +15,11 @@ use time::OffsetDateTime;
 use super::calls::{ANSWERS, CallMetrics, RetryCounter};
 use super::gate::AwsGate;
 use super::{Error, Sdk, Service};
-use crate::config::AwsConfig;
-use crate::identity::{AccountId, BucketName, OrgId, UserId, UserPrefix};
-use crate::policy::{OrgContext, PolicySet, RenderContext, Template, TrialNames, TrialStorage};
+use crate::config::{AwsConfig, ClaimConfig, StsConfig};
+use crate::identity::{AccountId, BucketName, ClaimValue, OrgId, UserId, UserPrefix};
+use crate::policy::{
+    OrgContext, PolicySet, RenderContext, SessionClaims, Template, TrialNames, TrialStorage, longest_claim_value,
+};
 use crate::runtime::metrics::Metrics;
 
 pub use chaining::{ROLE_CHAINING_CAP, chaining_refused, is_chaining_refusal};
@@ -36,7 +38,7 @@ pub enum TrialRefused {
 
 /// Session tag carrying the organisation's internal id on org-template sessions, so bucket
 /// policies can target an organisation's sessions (`aws:PrincipalTag/stsvend-org`).
-pub const ORG_TAG_KEY: &str = "stsvend-org";
+pub use crate::config::ORG_TAG_KEY;
 
 /// STS's answer when a session policy and its tags pack beyond its limit.
 pub const PACKED_POLICY_TOO_LARGE: &str = "PackedPolicyTooLarge";
@@ -84,6 +86,9 @@ pub struct Sts {
     account_id: AccountId,
     duration_seconds: i32,
     tag_key: String,
+    /// `[sts.session_tags]`, each at its longest value: what the trials send, so a pack too
+    /// large for STS shows at start-up rather than at a vend.
+    trial_tags: Vec<(Box<str>, ClaimValue)>,
     gate: Arc<AwsGate>,
 }
 
@@ -105,8 +110,28 @@ impl Sts {
             account_id: aws.account_id(),
             duration_seconds: i32::try_from(aws.session_duration_seconds).unwrap_or(i32::MAX),
             tag_key: aws.session_tag_key.clone(),
+            trial_tags: Vec::new(),
             gate,
         }
+    }
+
+    /// Trials send the configured session tags (`[sts.session_tags]`) at their longest values
+    /// (`claims`: `[policies.claims]`, which bounds them), as the longest vend would.
+    #[must_use]
+    pub fn with_session_tags(
+        mut self,
+        sts: &StsConfig,
+        claims: &std::collections::BTreeMap<String, ClaimConfig>,
+    ) -> Self {
+        self.trial_tags = sts
+            .tags(claims)
+            .into_iter()
+            .filter_map(|(key, name)| {
+                let len = claims.get(name)?.max_len().ok()?;
+                Some((key.into(), longest_claim_value(len)?))
+            })
+            .collect();
+        self
     }
 
     /// How long the sessions this hands out last.
@@ -116,13 +141,15 @@ impl Sts {
 
     /// The `AssumeRole` request a vend sends, for `user`: `policy` as the session policy, the
     /// user id as session tag, session name and source identity, `seconds` long; for an org
-    /// template the org's internal id as the `stsvend-org` tag as well. The start-up trial and
-    /// `doctor` send exactly this too.
+    /// template the org's internal id as the `stsvend-org` tag as well; `tags` from the
+    /// token's claims (`[sts.session_tags]`). The start-up trial and `doctor` send exactly
+    /// this too.
     fn request(
         &self,
         client: &aws_sdk_sts::Client,
         user: &UserId,
         org: Option<&OrgId>,
+        tags: &[(Box<str>, ClaimValue)],
         policy: String,
         seconds: i32,
     ) -> Result<aws_sdk_sts::operation::assume_role::builders::AssumeRoleFluentBuilder, Error> {
@@ -144,6 +171,9 @@ impl Sts {
         if let Some(org) = org {
             request = request.tags(tag(ORG_TAG_KEY, org.as_str())?);
         }
+        for (key, value) in tags {
+            request = request.tags(tag(key, value.as_str())?);
+        }
         Ok(request)
     }
 
@@ -164,7 +194,8 @@ impl Sts {
             names,
         )
         .map_err(|e| refused(e.to_string()))?;
-        let Some((template, policy)) = policies.longest(&trial.context()) else {
+        let claims = policies.trial_claims();
+        let Some((template, policy)) = policies.longest(&trial.context(&claims)) else {
             return Ok(());
         };
         match self
@@ -178,7 +209,7 @@ impl Sts {
         {
             Ok(_) => Ok(()),
             Err(e) if e.code() == Some(PACKED_POLICY_TOO_LARGE) => Err(TrialRefused::TooLarge(format!(
-                "template `{}` and the session tag are too large for STS once packed ({e}); shorten the template",
+                "template `{}` and the session tags are too large for STS once packed ({e}); shorten the template, its claims' patterns or [sts.session_tags]",
                 template.name()
             ))),
             Err(e) if is_chaining_refusal(&e) => Err(TrialRefused::RoleChaining(chaining_refused(
@@ -202,7 +233,7 @@ impl Sts {
     ) -> Result<Trial, Error> {
         let _slot = self.gate.assume_role().await?;
         let out = self
-            .request(&self.trial_client, user, org, policy, seconds)?
+            .request(&self.trial_client, user, org, &self.trial_tags, policy, seconds)?
             .send()
             .await
             .map_err(failed)?;
@@ -245,14 +276,16 @@ impl Sts {
     }
 
     /// Fresh keys for `who` under `template`: the template rendered for the user's storage (and
-    /// `org`'s, for an org template) as the session policy, the user id as session tag, session
-    /// name and source identity, and the org id as the `stsvend-org` tag.
+    /// `org`'s, for an org template, and the token's `claims`) as the session policy, the user
+    /// id as session tag, session name and source identity, the org id as the `stsvend-org`
+    /// tag, and the claims' session tags.
     #[tracing::instrument(level = "debug", skip_all, fields(user_id = %who.user_id, access = template.name()))]
     pub async fn assume_role(
         &self,
         who: Grantee<'_>,
         org: Option<OrgContext<'_>>,
         template: &Template,
+        claims: &SessionClaims,
     ) -> Result<Credentials, Error> {
         let _slot = self.gate.assume_role().await?;
         let policy = template.render(&RenderContext {
@@ -261,12 +294,14 @@ impl Sts {
             account_id: &self.account_id,
             prefix: who.prefix,
             org,
+            claims: &claims.placeholders,
         });
         let out = self
             .request(
                 &self.client,
                 who.user_id,
                 org.map(|o| o.id),
+                &claims.tags,
                 policy,
                 self.duration_seconds,
             )?

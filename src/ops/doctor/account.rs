@@ -216,6 +216,7 @@ async fn probe_session(
         account_id: &config.aws.account_id(),
         prefix: None,
         org: None,
+        claims: &[],
     });
     super::session::assume_as(sts, policy, user, None, 900)
         .await

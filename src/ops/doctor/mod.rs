@@ -130,7 +130,8 @@ pub async fn run(config_path: &Path) -> bool {
     let sdk = Sdk::load(&config.aws).await;
     // The vend's own `AssumeRole` (its gate and metrics are doctor's alone).
     let gate = AwsGate::for_command(&config.aws, &config.limits);
-    let vend_sts = Sts::new(&sdk, &config.aws, Arc::clone(&gate));
+    let vend_sts =
+        Sts::new(&sdk, &config.aws, Arc::clone(&gate)).with_session_tags(&config.sts, &config.policies.claims);
     match vend_sts.caller_identity().await {
         Ok(me) => {
             report.line(Status::Ok, "identity", &format!("{} (account {})", me.arn, me.account));

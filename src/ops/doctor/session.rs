@@ -19,7 +19,8 @@ pub(super) fn check_templates(config: &Config) -> Result<(PolicySet, String), St
     )
     .map_err(|errors| errors.iter().map(ToString::to_string).collect::<Vec<_>>().join("; "))?;
     let trial = trial_storage(config).map_err(|e| e.to_string())?;
-    let full = trial.context();
+    let claims = set.trial_claims();
+    let full = trial.context(&claims);
     let account = config.aws.account_id();
     let mut rendered = Vec::new();
     for template in set.all() {
@@ -57,7 +58,8 @@ pub(super) async fn trial_assume(
     seconds: i32,
 ) -> Result<String, String> {
     let trial = trial_storage(config).map_err(|e| e.to_string())?;
-    let (template, policy) = policies.longest(&trial.context()).ok_or("no template")?;
+    let claims = policies.trial_claims();
+    let (template, policy) = policies.longest(&trial.context(&claims)).ok_or("no template")?;
     let out = assume_as(
         sts,
         policy,

@@ -65,7 +65,8 @@ fn templates(config: &Config) -> Vec<String> {
         Ok(t) => t,
         Err(e) => return vec![e.to_string()],
     };
-    let ctx = trial.context();
+    let claims = set.trial_claims();
+    let ctx = trial.context(&claims);
     let account = config.aws.account_id();
     let mut loose = Vec::new();
     for template in set.all() {

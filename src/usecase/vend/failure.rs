@@ -13,7 +13,9 @@ impl From<VendError> for Failure {
             e @ VendError::Disabled => Self::forbidden(code::Forbidden::UserDisabled, &e),
             e @ VendError::RequiredClaim(_) => Self::forbidden(code::Forbidden::RequiredClaimMissing, &e),
             e @ VendError::OrgRequired(_) => Self::forbidden(code::Forbidden::OrgRequired, &e),
-            e @ VendError::ClaimInvalid => Self::forbidden(code::Forbidden::ClaimInvalid, &e),
+            e @ (VendError::ClaimInvalid | VendError::ClaimRefused(_)) => {
+                Self::forbidden(code::Forbidden::ClaimInvalid, &e)
+            }
             e @ VendError::OrgModeMismatch(_) => Self::conflict(code::Conflict::OrgStorageModeMismatch, &e),
             VendError::Provisioning(p) => Self::from(&*p),
             VendError::Sts(e) => match &*e {

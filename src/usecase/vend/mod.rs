@@ -4,6 +4,7 @@
 //! parse, call [`Vend::hand_out`], and format. An org template (`{{org_*}}`) also needs the
 //! caller's organisation from their token (`[orgs]`), whose storage is made on its first vend.
 
+mod claims;
 mod coherence;
 mod failure;
 mod keys;
@@ -27,6 +28,7 @@ use crate::runtime::metrics::Metrics;
 use crate::store::{OrgRecord, Store, StoreError, UserRecord, VendRecord};
 use crate::usecase::error::Failure;
 
+pub use claims::SessionTags;
 pub use coherence::{FeedTimes, spawn as spawn_coherence};
 pub use keys::{Found, Issued, KeyCache, KeyCacheParts, KeysError};
 pub use seal::SealerError;
@@ -66,6 +68,10 @@ pub enum VendError {
     /// printable ASCII): nothing is made or vended for it.
     #[error("the token's organisation claim is not valid")]
     ClaimInvalid,
+    /// A claim the session needs (`{{claims.NAME}}` in the template, by NAME) is missing or
+    /// fails its pattern, or a session tag's claim fails it: nothing is made or vended.
+    #[error("the token's claim `{0}` (policies.claims) is missing or does not match its pattern")]
+    ClaimRefused(Box<str>),
     /// The user's storage and their organisation's are laid out in different modes (one
     /// switched since): no variant of the org template covers both.
     #[error(
@@ -105,6 +111,7 @@ pub struct Grants {
 pub struct Vend {
     policies: PolicySet,
     grants: Grants,
+    tags: SessionTags,
     provisioner: Provisioner,
     keys: KeyCache,
     store: Store,
@@ -116,6 +123,8 @@ pub struct Vend {
 pub struct VendParts {
     pub policies: PolicySet,
     pub grants: Grants,
+    /// `[sts.session_tags]`, each key with its claim's `[policies.claims]` name.
+    pub tags: SessionTags,
     pub provisioner: Provisioner,
     pub keys: KeyCache,
     pub store: Store,
@@ -128,6 +137,7 @@ impl Vend {
         Self {
             policies: p.policies,
             grants: p.grants,
+            tags: p.tags,
             provisioner: p.provisioner,
             keys: p.keys,
             store: p.store,
@@ -196,6 +206,8 @@ impl Vend {
         }
         let template = self.authorize(caller, access)?;
         let org_claim = org_claim(caller, template)?;
+        let claims = self.tags.for_access(caller, template, &self.policies)?;
+        let early_claims = &claims;
         // On a first login, the keys are asked for while the bucket is being configured; they
         // are used only once `ensure_ready_with` has returned (every setting confirmed). An org
         // template's keys wait for the org's storage as well, so they are not asked for early.
@@ -205,7 +217,7 @@ impl Vend {
             .provisioner
             .ensure_ready_with(caller, |row| async move {
                 if org_claim.is_none() {
-                    let found = self.keys.get(&row, None, template).await;
+                    let found = self.keys.get(&row, None, template, early_claims).await;
                     *slot.lock().unwrap_or_else(std::sync::PoisonError::into_inner) = Some(found);
                 }
             })
@@ -237,9 +249,10 @@ impl Vend {
             return Err(VendError::OrgModeMismatch(template.access().to_owned()).into());
         }
         let early = early.into_inner().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let claims = self.tags.for_variant(caller, template, claims)?;
         let found = match early {
             Some(found) => found,
-            None => self.keys.get(&user, org.as_deref(), template).await,
+            None => self.keys.get(&user, org.as_deref(), template, &claims).await,
         }
         .map_err(VendError::Sts)?;
         Ok(Session {

@@ -12,7 +12,7 @@ use time::OffsetDateTime;
 use super::{Issued, KeyCache, KeysError};
 use crate::aws::sts::Credentials;
 use crate::identity::TemplateId;
-use crate::policy::Template;
+use crate::policy::{SessionClaims, Template};
 use crate::store::{OrgRecord, Spilled, UserRecord};
 use crate::usecase::vend::seal::Binding;
 
@@ -23,8 +23,11 @@ pub(super) struct Target<'a> {
     pub(super) org: Option<&'a OrgRecord>,
     pub(super) template: &'a Template,
     /// The template's identity, or for an org template the org-bound one (made per call);
-    /// borrowed on the personal warm path, which then allocates nothing for it.
+    /// borrowed on the personal warm path, which then allocates nothing for it. Bound to
+    /// `claims` as well when there are any.
     pub(super) id: Cow<'a, TemplateId>,
+    /// The token's claim values the policy and tags are made with.
+    pub(super) claims: &'a SessionClaims,
 }
 
 /// How often a replica waiting for another's keys looks for them.
@@ -70,7 +73,7 @@ impl KeyCache {
             tracing::warn!(user_id = %user.user_id, "the issue lease's holder never published; asking STS");
         }
         called_sts.store(true, Ordering::Relaxed);
-        let credentials = match self.assume_after_cut_off(user, target.org, target.template).await {
+        let credentials = match self.assume_after_cut_off(target).await {
             Ok(c) => c,
             Err(e) => {
                 if claimed {
@@ -100,12 +103,8 @@ impl KeyCache {
     /// `AssumeRole`; mid-revocation, keys AWS issued before the cut-off (by AWS's clock, which
     /// stamps them) would be denied by the bucket policy, so they are asked for again once the
     /// cut-off has passed, and never handed out.
-    async fn assume_after_cut_off(
-        &self,
-        user: &UserRecord,
-        org: Option<&OrgRecord>,
-        template: &Template,
-    ) -> Result<Credentials, KeysError> {
+    async fn assume_after_cut_off(&self, target: &Target<'_>) -> Result<Credentials, KeysError> {
+        let (user, org, template) = (target.user, target.org, target.template);
         if let Some(cut_off) = user.revoked_before {
             // By this host's clock first (AWS's agrees within a second or so): saves a call.
             let bounded = cut_off.min(OffsetDateTime::now_utc() + MAX_CUT_OFF_WAIT);
@@ -114,7 +113,7 @@ impl KeyCache {
         for _ in 0..CUT_OFF_ATTEMPTS {
             let credentials = self
                 .sts
-                .assume_role(user.into(), org.map(OrgRecord::context), template)
+                .assume_role(user.into(), org.map(OrgRecord::context), template, target.claims)
                 .await?;
             let issued = credentials.expiration - self.sts.session_duration();
             match user.revoked_before {

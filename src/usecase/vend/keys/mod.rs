@@ -11,7 +11,9 @@
 //! in-memory cache has a byte budget; an entry it drops is found in the database again.
 //!
 //! An org template's keys are also keyed by the caller's organisation (`TemplateId::for_org`):
-//! a token for another organisation never receives keys made for the first.
+//! a token for another organisation never receives keys made for the first. Keys made with
+//! token claims (`{{claims.NAME}}`, session tags) are keyed by their values too
+//! (`TemplateId::for_claims`): a token with other values never receives them.
 //!
 //! A template is its identity everywhere here (`Template::id`: name and body digest), never
 //! its position in the folder: replicas started with different folders (a rolling deploy that
@@ -35,7 +37,7 @@ use super::seal::{Sealer, SealerError};
 use crate::aws::Error as AwsError;
 use crate::aws::sts::{Credentials, Sts};
 use crate::identity::{BucketName, UserId};
-use crate::policy::Template;
+use crate::policy::{SessionClaims, Template};
 use crate::runtime::cache::HotCache;
 use crate::runtime::metrics::Metrics;
 use crate::store::{OrgRecord, Store, UserRecord};
@@ -187,25 +189,30 @@ impl KeyCache {
         })
     }
 
-    /// Keys for `user` (and `org`, for an org template) under `template`, from the cache
-    /// while fresh enough.
+    /// Keys for `user` (and `org`, for an org template) under `template` made with `claims`,
+    /// from the cache while fresh enough.
     #[tracing::instrument(level = "debug", skip_all, fields(user_id = %user.user_id, access = template.name()))]
     pub async fn get(
         &self,
         user: &UserRecord,
         org: Option<&OrgRecord>,
         template: &Template,
+        claims: &SessionClaims,
     ) -> Result<Found, Arc<KeysError>> {
-        let id = match org {
+        let mut id = match org {
             Some(org) => Cow::Owned(template.id().for_org(&org.org_id)),
             None => Cow::Borrowed(template.id()),
         };
+        if !claims.is_empty() {
+            id = Cow::Owned(id.for_claims(&claims.placeholders, &claims.tags));
+        }
         let key = (user.user_id.clone(), id.short());
         let target = Target {
             user,
             org,
             template,
             id,
+            claims,
         };
         loop {
             let (fresh, issued) = if let Some(c) = self.cache.get(&key) {
@@ -245,7 +252,9 @@ impl KeyCache {
     /// A session for `user` under `template` straight from STS, never cached nor handed out:
     /// revocation probes the bucket with one to see its new policy take effect.
     pub async fn probe_session(&self, user: &UserRecord, template: &Template) -> Result<Credentials, AwsError> {
-        self.sts.assume_role(user.into(), None, template).await
+        self.sts
+            .assume_role(user.into(), None, template, &SessionClaims::default())
+            .await
     }
 
     /// When `credentials` were issued (by AWS's clock: their expiry less the session length).

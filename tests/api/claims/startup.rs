@@ -1,0 +1,111 @@
+//! What `stsvend serve` refuses to start with, naming the problem: STS's tag limits, the
+//! service's own tags, an undeclared `{{claims.x}}`, a pattern that does not compile or could
+//! admit a value AWS or IAM would read.
+
+use std::process::Command;
+
+use super::TIERED;
+use crate::support::process::{BIN, POLICIES};
+
+const TIER: &str = "\n[policies.claims.tier]\nclaim = \"https://example.com/tier\"\npattern = \"^(free|pro)$\"\n";
+
+/// Runs `stsvend serve` on the shipped config.toml with `extra` appended and the templates of
+/// `policies_dir`; start-up must fail, so it ends by itself. Its exit code and stderr.
+fn serve_expecting_failure(extra: &str, policies_dir: &str) -> (i32, String) {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("config.toml");
+    let shipped = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/config.toml")).unwrap();
+    std::fs::write(&path, format!("{shipped}\n{extra}")).unwrap();
+    let out = Command::new(BIN)
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .args(["serve", "--config", path.to_str().unwrap()])
+        .env("STSVEND_POLICIES__DIR", policies_dir)
+        .env("STSVEND_DATABASE__PATH", dir.path().join("s.db"))
+        .env("STSVEND_SERVER__BIND", "127.0.0.1:0")
+        .output()
+        .unwrap();
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn tag_and_claim_settings_outside_stss_limits_stop_start_up_naming_the_problem() {
+    let many = (0..49).fold(String::new(), |mut s, i| {
+        use std::fmt::Write;
+        let _ = writeln!(s, "t{i} = \"https://example.com/tier\"");
+        s
+    });
+    let cases = [
+        (
+            "a tag key over 128 characters",
+            format!(
+                "{TIER}[sts.session_tags]\n{} = \"https://example.com/tier\"\n",
+                "k".repeat(129)
+            ),
+            "must be 1-128 ASCII letters",
+        ),
+        (
+            "51 tags with the service's two",
+            format!("{TIER}[sts.session_tags]\n{many}"),
+            "sts.session_tags: 49 tags, and 2 of the service's own (stsvend-user, stsvend-org); STS takes at most 50 in all",
+        ),
+        (
+            "a key of AWS's own",
+            format!("{TIER}[sts.session_tags]\n\"aws:tier\" = \"https://example.com/tier\"\n"),
+            "the `aws:` prefix is AWS's own",
+        ),
+        (
+            "the service's own tag",
+            format!("{TIER}[sts.session_tags]\nstsvend-org = \"https://example.com/tier\"\n"),
+            "key `stsvend-org` is the service's own tag",
+        ),
+        (
+            "a tag of an undeclared claim",
+            "[sts.session_tags]\ndepartment = \"https://example.com/department\"\n".to_owned(),
+            "claim `https://example.com/department` is not declared in [policies.claims]",
+        ),
+        (
+            "a pattern that does not compile",
+            TIER.replace("^(free|pro)$", "^(free|pro$"),
+            "policies.claims.tier.pattern: not a regular expression",
+        ),
+        (
+            "a pattern admitting `*`",
+            TIER.replace("^(free|pro)$", "[a-z*]{1,8}"),
+            "policies.claims.tier.pattern: admits '*'",
+        ),
+        (
+            "a pattern admitting values over 256 characters",
+            TIER.replace("^(free|pro)$", "[a-z]+"),
+            "policies.claims.tier.pattern: admits values of any length",
+        ),
+    ];
+    for (what, extra, want) in cases {
+        let (code, stderr) = serve_expecting_failure(&extra, POLICIES);
+        assert_ne!(code, 0, "{what}: started");
+        assert!(stderr.contains(want), "{what}: `{want}` not in {stderr}");
+    }
+}
+
+#[test]
+fn a_template_naming_an_undeclared_claim_stops_start_up() {
+    let dir = tempfile::tempdir().unwrap();
+    for entry in std::fs::read_dir(POLICIES).unwrap() {
+        let path = entry.unwrap().path();
+        std::fs::copy(&path, dir.path().join(path.file_name().unwrap())).unwrap();
+    }
+    std::fs::write(
+        dir.path().join("tiered.json"),
+        TIERED.replace("claims.tier", "claims.x"),
+    )
+    .unwrap();
+    let (code, stderr) = serve_expecting_failure(TIER, dir.path().to_str().unwrap());
+    assert_ne!(code, 0, "started");
+    assert!(
+        stderr.contains("tiered.json: `{{claims.x}}` names a claim not declared in [policies.claims]"),
+        "{stderr}"
+    );
+}
