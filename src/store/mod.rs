@@ -36,8 +36,8 @@ pub use prefix::{PolicyLease, PrefixRevocation, UserActivity};
 use prefix::{parse_prefix, storage_columns};
 pub use presign::{PresignRecord, PresignRow};
 pub use records::{
-    AdminAction, Admission, Change, KeyOwner, NewUser, NewUserLimit, ProvisionState, Spilled, UserQuery, UserRecord,
-    VendRecord,
+    AdminAction, Admission, Change, Changed, KeyOwner, NewUser, NewUserLimit, ProvisionState, Spilled, UserQuery,
+    UserRecord, VendRecord,
 };
 pub use sqlite::SqliteStore;
 
@@ -59,7 +59,9 @@ macro_rules! on_backend {
 }
 
 // After the macro, which it uses.
+mod org_admin;
 mod orgs;
+pub use org_admin::{OrgMembers, OrgQuery};
 pub use orgs::{NewOrg, OrgRecord};
 
 impl Store {

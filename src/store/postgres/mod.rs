@@ -12,6 +12,7 @@ mod audit;
 mod changes;
 mod counts;
 mod migrations;
+mod org_admin;
 mod orgs;
 mod presign;
 mod revocations;

@@ -12,6 +12,7 @@ mod audit;
 mod audit_writer;
 mod changes;
 mod migrations;
+mod org_admin;
 mod orgs;
 mod presign;
 mod revocations;

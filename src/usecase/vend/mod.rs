@@ -19,7 +19,7 @@ use std::time::Duration;
 use crate::auth::Caller;
 use crate::aws::Error as AwsError;
 use crate::aws::sts::{Credentials, Grantee};
-use crate::identity::{OrgClaim, TokenOrg, UserId};
+use crate::identity::{OrgClaim, OrgId, TokenOrg, UserId};
 use crate::policy::{PolicySet, Template};
 use crate::provision::{ProvisionError, Provisioner};
 use crate::runtime::limits::VendRate;
@@ -354,6 +354,16 @@ impl Vend {
     pub async fn drop_cached(&self, user_id: &UserId) {
         self.keys.drop_cached(user_id).await;
         self.provisioner.forget(user_id).await;
+    }
+
+    /// Drops what this process cached about an organisation: after an operator changed it
+    /// (here, or on another process through the change feed). Only the org rows go: keys made
+    /// for the org are bound to the state of its row they were issued under
+    /// (`KeyCache::get`), so once the changed row is read again they are never found again,
+    /// here or in the keys the fleet shares.
+    pub fn drop_cached_org(&self, org_id: &OrgId) {
+        tracing::debug!(org_id = %org_id, "organisation changed; cached organisations dropped");
+        self.provisioner.forget_orgs();
     }
 
     /// Drops every mapping and key this process cached: after it may have missed changes

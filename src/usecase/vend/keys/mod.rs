@@ -10,8 +10,10 @@
 //! keys to appear (bounded by the lease), then ask STS themselves only if they never do. The
 //! in-memory cache has a byte budget; an entry it drops is found in the database again.
 //!
-//! An org template's keys are also keyed by the caller's organisation (`TemplateId::for_org`):
-//! a token for another organisation never receives keys made for the first.
+//! An org template's keys are also keyed by the caller's organisation and its revocation
+//! cut-off for the caller (`TemplateId::for_org`): a token for another organisation never
+//! receives keys made for the first, and keys made before an org revocation are never found
+//! once the org's new row is read (the change feed drops the old one on every process).
 //!
 //! A template is its identity everywhere here (`Template::id`: name and body digest), never
 //! its position in the folder: replicas started with different folders (a rolling deploy that
@@ -197,7 +199,12 @@ impl KeyCache {
         template: &Template,
     ) -> Result<Found, Arc<KeysError>> {
         let id = match org {
-            Some(org) => Cow::Owned(template.id().for_org(&org.org_id)),
+            // Bound to the org's cut-off for this member too: after a revocation of the org
+            // (or of the member in it) no key made before it is found, in memory or shared.
+            Some(org) => Cow::Owned(template.id().for_org(
+                &org.org_id,
+                org.cut_off_for(&user.user_id).map(OffsetDateTime::unix_timestamp_nanos),
+            )),
             None => Cow::Borrowed(template.id()),
         };
         let key = (user.user_id.clone(), id.short());
@@ -216,7 +223,7 @@ impl KeyCache {
             };
             self.metrics.cache_lookup("credentials", !fresh);
             // The expiry timer is coarse; never hand out keys below the promised lifetime.
-            if fresh || (self.usable(user, &issued.credentials) && issued.for_row(user)) {
+            if fresh || (self.usable(user, org, &issued.credentials) && issued.for_row(user)) {
                 return Ok(Found {
                     issued,
                     from_cache: !fresh,
@@ -236,10 +243,11 @@ impl KeyCache {
     }
 
     /// True when cached keys may be handed out: enough lifetime left, and not issued before a
-    /// revocation of this user's sessions (the bucket policy denies those).
-    fn usable(&self, user: &UserRecord, credentials: &Credentials) -> bool {
+    /// revocation of this user's sessions or (org templates) of the org's sessions for them
+    /// (the bucket policy denies those).
+    fn usable(&self, user: &UserRecord, org: Option<&OrgRecord>, credentials: &Credentials) -> bool {
         let issued = credentials.expiration - self.sts.session_duration();
-        let revoked = user.revoked_before.is_some_and(|before| issued < before);
+        let revoked = cut_off(user, org).is_some_and(|before| issued < before);
         !revoked && credentials.remaining() >= self.min_remaining
     }
     /// A session for `user` under `template` straight from STS, never cached nor handed out:
@@ -275,6 +283,13 @@ impl KeyCache {
             tracing::warn!(user_id = %user_id, error = %e, "dropping spilled credentials failed");
         }
     }
+}
+
+/// The instant before which the user's sessions under a template are denied: the user's
+/// cut-off, or for an org template the later of it and the org's for the user.
+fn cut_off(user: &UserRecord, org: Option<&OrgRecord>) -> Option<OffsetDateTime> {
+    let org = org.and_then(|o| o.cut_off_for(&user.user_id));
+    user.revoked_before.max(org)
 }
 
 #[cfg(test)]
