@@ -1,10 +1,11 @@
 //! Everything stsvend does to S3 buckets, for provisioning, the admin actions and the operator
 //! commands: create and lock down (`setup`), the revocation statement in the bucket policy
-//! (`policy`, `shared`), empty and delete (`teardown`), what `doctor` reads (`inspect`), and
+//! (`policy`, `shared`, and an organisation's: `org_policy`), empty and delete (`teardown`), what `doctor` reads (`inspect`), and
 //! URLs and forms signed with a user's own keys (`sign`). Callers decide when; this module
 //! only knows how. Each public call takes its slot of the AWS gate itself.
 
 mod inspect;
+mod org_policy;
 mod policy;
 mod setup;
 mod shared;
@@ -24,6 +25,7 @@ use crate::config::{AwsConfig, StorageConfig};
 use crate::identity::AccountId;
 
 pub use inspect::Lockdown;
+pub use org_policy::{ORG_REVOKE_SID, OrgRevocations, render_org_policy};
 pub use policy::{REVOKE_SID, merge_policy, revocation_statement};
 pub use shared::{MAX_BUCKET_POLICY_BYTES, SharedPolicy, render_shared_policy, revocation_statements};
 pub use sign::{PostSignature, presign, sign_policy, uri_encode};

@@ -14,6 +14,7 @@ impl From<VendError> for Failure {
             e @ VendError::RequiredClaim(_) => Self::forbidden(code::Forbidden::RequiredClaimMissing, &e),
             e @ VendError::OrgRequired(_) => Self::forbidden(code::Forbidden::OrgRequired, &e),
             e @ VendError::ClaimInvalid => Self::forbidden(code::Forbidden::ClaimInvalid, &e),
+            e @ VendError::OrgDisabled(_) => Self::forbidden(code::Forbidden::OrgDisabled, &e),
             e @ VendError::OrgModeMismatch(_) => Self::conflict(code::Conflict::OrgStorageModeMismatch, &e),
             VendError::Provisioning(p) => Self::from(&*p),
             VendError::Sts(e) => match &*e {

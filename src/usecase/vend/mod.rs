@@ -62,6 +62,12 @@ pub enum VendError {
         "access `{0}` reaches your organisation's storage; sign in through your organisation (the token carries no organisation)"
     )]
     OrgRequired(String),
+    /// An operator disabled the caller's organisation: its templates are refused to every
+    /// member (personal templates still work).
+    #[error(
+        "access `{0}` reaches your organisation's storage, and your organisation is disabled; contact the administrator"
+    )]
+    OrgDisabled(String),
     /// The token's organisation claim fails `orgs.id_pattern` (or holds characters outside
     /// printable ASCII): nothing is made or vended for it.
     #[error("the token's organisation claim is not valid")]
@@ -223,6 +229,9 @@ impl Vend {
             ),
             None => None,
         };
+        if org.as_ref().is_some_and(|o| o.disabled_at.is_some()) {
+            return Err(VendError::OrgDisabled(template.access().to_owned()).into());
+        }
         // A user in prefix mode gets the access's prefix-mode variant (never asked for in the
         // meanwhile above: that runs only when a bucket is being created).
         let template = self
@@ -314,7 +323,25 @@ impl Vend {
             tracing::warn!(user_id = %user.user_id, access = %self.grants.default, "no template of the default access for the user's storage mode: no probe session");
             return Ok(None);
         };
-        self.keys.probe_session(user, template).await.map(Some)
+        self.keys.probe_session(user, None, template).await.map(Some)
+    }
+
+    /// A session of `user` on `org`'s storage (its first org template the user's storage mode
+    /// has a variant of), never handed out: an org revocation probes the org's storage with it.
+    /// `None` when there is no such template, or the two storages are in different modes.
+    pub async fn org_probe_session(&self, user: &UserRecord, org: &OrgRecord) -> Result<Option<Credentials>, AwsError> {
+        let template = self
+            .policies
+            .access_names()
+            .filter_map(|a| self.policies.get(a))
+            .filter(|t| t.is_org())
+            .find_map(|t| self.policies.for_mode(t, user.storage_mode()));
+        match template {
+            Some(t) if org.prefix.is_some() == t.is_prefix_variant() => {
+                self.keys.probe_session(user, Some(org), t).await.map(Some)
+            }
+            _ => Ok(None),
+        }
     }
 
     /// The caller's organisation's stored mapping, when their token names a valid one and it

@@ -250,10 +250,19 @@ impl KeyCache {
         let revoked = cut_off(user, org).is_some_and(|before| issued < before);
         !revoked && credentials.remaining() >= self.min_remaining
     }
-    /// A session for `user` under `template` straight from STS, never cached nor handed out:
-    /// revocation probes the bucket with one to see its new policy take effect.
-    pub async fn probe_session(&self, user: &UserRecord, template: &Template) -> Result<Credentials, AwsError> {
-        self.sts.assume_role(user.into(), None, template).await
+
+    /// A session for `user` (and `org`, for an org template) under `template` straight from
+    /// STS, never cached nor handed out: revocation probes the storage with one to see its new
+    /// policy take effect.
+    pub async fn probe_session(
+        &self,
+        user: &UserRecord,
+        org: Option<&OrgRecord>,
+        template: &Template,
+    ) -> Result<Credentials, AwsError> {
+        self.sts
+            .assume_role(user.into(), org.map(OrgRecord::context), template)
+            .await
     }
 
     /// When `credentials` were issued (by AWS's clock: their expiry less the session length).
