@@ -5,7 +5,7 @@
 use actix_web::{HttpRequest, HttpResponse, web};
 use serde::{Deserialize, Serialize};
 
-use super::admin::{AdminErrors, Ctx, ListQuery, audited, audited_with, query};
+use super::admin::{AdminErrors, Ctx, DeleteQuery, ListQuery, audited, audited_with, query};
 use super::error::ApiError;
 use crate::usecase::admin::{self, MAX_PAGE, OrgView, Revocation};
 
@@ -56,6 +56,31 @@ pub async fn list_orgs(
         .then(|| orgs.last().map(|o| o.org_id.clone()))
         .flatten();
     Ok(HttpResponse::Ok().json(OrgPage { orgs, next_after }))
+}
+
+#[utoipa::path(delete, path = "/admin/v1/orgs/{org_id}", tag = "admin",
+    params(OrgIdPath, ("force" = Option<bool>, Query, description = "Empty storage holding objects first")),
+    responses(
+        (status = 200, description = "The org's storage emptied and removed (prefix mode: its prefix's objects), and its mapping; a member's next team vend makes the org anew with new storage", body = crate::usecase::admin::OrgDeleted),
+        (status = 409, description = "Storage not empty (use force)", body = super::error::ErrorBody),
+        (status = 502, description = "`delete_incomplete`: AWS refused to delete some objects; the org stays disabled and revoked, and deleting again resumes", body = super::error::ErrorBody),
+        AdminErrors,
+    ),
+    security(("bearer" = [])))]
+pub async fn delete_org(
+    req: HttpRequest,
+    path: web::Path<String>,
+    q: Result<web::Query<DeleteQuery>, actix_web::Error>,
+    state: Ctx,
+) -> Result<HttpResponse, ApiError> {
+    let force = query(q)?.force;
+    let raw = path.into_inner();
+    let action = if force { "orgs.delete_forced" } else { "orgs.delete" };
+    let deleted = audited(&req, &state, action, Some(&raw), async {
+        Box::pin(state.admin().delete_org(&admin::parse_org_id(&raw)?, force)).await
+    })
+    .await?;
+    Ok(HttpResponse::Ok().json(deleted))
 }
 
 #[utoipa::path(get, path = "/admin/v1/orgs/{org_id}", tag = "admin",

@@ -106,6 +106,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
             .service(
                 web::resource("/orgs/{org_id}")
                     .route(web::get().to(admin_orgs::show_org))
+                    .route(web::delete().to(admin_orgs::delete_org))
                     .default_service(web::to(method_not_allowed)),
             )
             .service(

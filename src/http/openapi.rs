@@ -31,6 +31,7 @@ use utoipa::{Modify, OpenApi};
         super::admin_orgs::enable_org,
         super::admin_orgs::revoke_org,
         super::admin_orgs::revoke_member,
+        super::admin_orgs::delete_org,
         super::admin::access_key,
         super::admin::audit_log,
     ),

@@ -5,6 +5,7 @@
 
 mod audit;
 mod failure;
+mod org_delete;
 mod org_revoke;
 mod orgs;
 mod shared;
@@ -22,6 +23,7 @@ use crate::usecase::vend::Vend;
 /// What the admin API reports besides users: as the store records them.
 pub use crate::store::{AdminAction, KeyOwner};
 pub use audit::AdminCaller;
+pub use org_delete::OrgDeleted;
 pub use orgs::{MEMBERS_SHOWN, MemberRevoked, MembersSeen, OrgView, parse_org_id};
 pub use views::{Deleted, Revocation, UserView};
 

@@ -115,7 +115,7 @@ impl Admin {
 
     /// Writes the org's statements, rendered from its cut-offs in the database, into its
     /// bucket's policy under the fenced lease.
-    async fn write_org_policy(&self, id: &OrgId) -> Result<(), AdminError> {
+    pub(super) async fn write_org_policy(&self, id: &OrgId) -> Result<(), AdminError> {
         for attempt in 1..=WRITE_ATTEMPTS {
             // Read again each time: a revocation that raced this one is in the row now.
             let org = self.load_org(id).await?;

@@ -10,7 +10,7 @@ use super::*;
 use crate::support::admin::{admin_call, admin_token, put, user_id_of};
 
 /// Puts `key` into the org storage the keys reach (under the org's prefix in prefix mode).
-async fn put_team(v: &Vended, key: &str) -> String {
+pub async fn put_team(v: &Vended, key: &str) -> String {
     let r = user_s3(v)
         .put_object()
         .bucket(v.org_bucket.as_deref().expect("OrgBucket"))
