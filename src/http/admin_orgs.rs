@@ -107,7 +107,7 @@ pub async fn show_org(req: HttpRequest, path: web::Path<String>, state: Ctx) -> 
     ),
     security(("bearer" = [])))]
 pub async fn disable_org(req: HttpRequest, path: web::Path<String>, state: Ctx) -> Result<HttpResponse, ApiError> {
-    set_disabled(req, path, state, true).await
+    Box::pin(set_disabled(req, path, state, true)).await
 }
 
 #[utoipa::path(post, path = "/admin/v1/orgs/{org_id}/enable", tag = "admin",
@@ -118,7 +118,7 @@ pub async fn disable_org(req: HttpRequest, path: web::Path<String>, state: Ctx) 
     ),
     security(("bearer" = [])))]
 pub async fn enable_org(req: HttpRequest, path: web::Path<String>, state: Ctx) -> Result<HttpResponse, ApiError> {
-    set_disabled(req, path, state, false).await
+    Box::pin(set_disabled(req, path, state, false)).await
 }
 
 async fn set_disabled(
@@ -129,12 +129,9 @@ async fn set_disabled(
 ) -> Result<HttpResponse, ApiError> {
     let raw = path.into_inner();
     let action = if disabled { "orgs.disable" } else { "orgs.enable" };
-    let org = audited(&req, &state, action, Some(&raw), async {
-        state
-            .admin()
-            .set_org_disabled(&admin::parse_org_id(&raw)?, disabled)
-            .await
-    })
+    let org = Box::pin(audited(&req, &state, action, Some(&raw), async {
+        Box::pin(state.admin().set_org_disabled(&admin::parse_org_id(&raw)?, disabled)).await
+    }))
     .await?;
     Ok(HttpResponse::Ok().json(org))
 }

@@ -54,7 +54,7 @@ pub fn render_org_policy(
     });
     if let Some(before) = r.all_before {
         let tag = (format!("aws:PrincipalTag/{ORG_TAG_KEY}"), json!(r.org_id.as_str()));
-        statements.extend(deny(bucket, r.prefix, &format!("{ours}All"), tag, before));
+        statements.extend(deny(bucket, r.prefix, &format!("{ours}All"), &tag, before));
     }
     let mut groups: BTreeMap<OffsetDateTime, Vec<&str>> = BTreeMap::new();
     for (user, at) in r.members {
@@ -63,7 +63,7 @@ pub fn render_org_policy(
     for (at, users) in groups {
         let tag = (format!("aws:PrincipalTag/{}", r.user_tag_key), json!(users));
         let sid = format!("{ours}At{}", at.unix_timestamp());
-        statements.extend(deny(bucket, r.prefix, &sid, tag, at));
+        statements.extend(deny(bucket, r.prefix, &sid, &tag, at));
     }
     let count = statements.len();
     doc["Statement"] = Value::Array(statements);
@@ -88,7 +88,7 @@ fn deny(
     bucket: &BucketName,
     prefix: Option<&str>,
     sid: &str,
-    tag: (String, Value),
+    tag: &(String, Value),
     before: OffsetDateTime,
 ) -> Vec<Value> {
     let arn = format!("arn:aws:s3:::{bucket}");

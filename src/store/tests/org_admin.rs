@@ -159,7 +159,7 @@ async fn orgs_are_listed_by_id_prefix_or_part_of_the_claim_in_pages_with_their_m
         assert_eq!(store.org_last_vend(&beta.org_id).await.unwrap(), None);
 
         let members = store.org_members(&acme.org_id, 1).await.unwrap();
-        let mut seen = vec![m1, m2];
+        let mut seen = [m1, m2];
         seen.sort();
         assert_eq!((members.count, members.first), (2, seen[..1].to_vec()));
         assert_eq!(store.org_members(&beta.org_id, 10).await.unwrap().count, 0);

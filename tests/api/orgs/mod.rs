@@ -3,6 +3,7 @@
 //! is made. Tokens carry Auth0's `org_id` claim.
 
 mod admin;
+mod cli;
 mod delete;
 mod fleet;
 mod isolation;
