@@ -87,8 +87,8 @@ async fn team_vend_answers(app: &TestApp, token: &str, want: u16, changed: std::
     }
 }
 
-/// An org disabled (and enabled) through one replica holds on the other, whose org row and
-/// team keys were cached, within the change feed's bound.
+/// An org disabled (and enabled), then revoked, through one replica holds on the other, whose
+/// org row and team keys were cached, within the change feed's bound.
 async fn org_change_holds_on_the_other_replica(url: Option<&str>) {
     let (a, b) = org_replicas(url).await;
     let org = new_org();
@@ -111,6 +111,30 @@ async fn org_change_holds_on_the_other_replica(url: Option<&str>) {
         crate::support::admin::admin_ok(&a, reqwest::Method::POST, &format!("/orgs/{id}/enable")).await;
         worst = worst.max(team_vend_answers(&b, &token, 200, std::time::Instant::now()).await);
     }
+    // A revoke through a: b's cached and the fleet's shared team keys are never handed out
+    // again (they are bound to the org's cut-off); b's next keys are new and work.
+    let old = vended(&b, &token, TEAM_RW).await;
+    assert_eq!(
+        vended(&b, &token, TEAM_RW).await.access_key_id,
+        old.access_key_id,
+        "cached on b"
+    );
+    crate::support::admin::admin_ok(&a, reqwest::Method::POST, &format!("/orgs/{id}/revoke")).await;
+    let changed = std::time::Instant::now();
+    let fresh = loop {
+        let v = vended(&b, &token, TEAM_RW).await;
+        if v.access_key_id != old.access_key_id {
+            break v;
+        }
+        assert!(
+            changed.elapsed() < BOUND * 5,
+            "b kept handing out keys made before the revoke"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+    };
+    worst = worst.max(changed.elapsed());
+    assert_eq!(super::revoke::put_team(&old, "old.txt").await, "AccessDenied");
+    assert_eq!(super::revoke::put_team(&fresh, "new.txt").await, "ok");
     assert!(worst < BOUND, "worst: {worst:?}");
 }
 
