@@ -153,6 +153,7 @@ async fn disable_and_enable(mode: Mode) {
             "{body}"
         );
     }
+    assert_eq!(app.me_with(&tb).await["org"]["state"], "disabled", "/v1/me says so");
     // Personal templates keep working, for the same tokens.
     assert_eq!(vend_as(&app, &ta, "read-write").await.0, 200);
     assert_eq!(vend_as(&app, &tb, "read-write").await.0, 200);
@@ -164,6 +165,7 @@ async fn disable_and_enable(mode: Mode) {
     );
     vended(&app, &ta, TEAM_RW).await;
     vended(&app, &tb, TEAM_READ).await;
+    assert_eq!(app.me_with(&tb).await["org"]["state"], "ready");
     assert_eq!(
         audited_on(&app, &id).await,
         [
