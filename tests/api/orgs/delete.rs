@@ -76,3 +76,43 @@ async fn deleting_an_org_in_bucket_mode_removes_its_bucket_and_the_next_team_ven
 async fn deleting_an_org_in_prefix_mode_empties_its_prefix_and_the_next_team_vend_makes_a_new_one() {
     deletes_an_org(Mode::Prefix).await;
 }
+
+/// A delete that AWS partly refuses answers 502 `delete_incomplete`; the org stays disabled
+/// and revoked (its team templates refused meanwhile), and deleting again once the cause is
+/// lifted completes.
+#[tokio::test]
+async fn a_partly_refused_org_delete_answers_502_and_deleting_again_completes() {
+    let proxy = crate::support::fault_proxy::FaultProxy::start().await;
+    let app = TestApp::spawn_with(with_orgs(
+        Options::default()
+            .set("STSVEND_ADMIN__PERMISSION", crate::support::admin::ADMIN_PERMISSION)
+            .set("STSVEND_AWS__ENDPOINT_URL", &proxy.url),
+    ))
+    .await;
+    let t = writer(&app, &unique_sub("alice"), &new_org());
+    let v = vended(&app, &t, TEAM_RW).await;
+    assert_eq!(put_team(&v, "a.txt").await, "ok");
+    assert_eq!(put_team(&v, "b.txt").await, "ok");
+    let id = org_id_of(&app, &t).await;
+    let bucket = v.org_bucket.clone().unwrap();
+    proxy.refuse_deleting_objects(&bucket, &["a.txt", "b.txt"], u32::MAX, "AccessDenied");
+    let (token, path) = (admin_token(&app), format!("/orgs/{id}?force=true"));
+
+    let (status, body) = admin_call(&app, Method::DELETE, &path, &token).await;
+    assert_eq!(
+        (status, body["error"]["code"].as_str()),
+        (502, Some("delete_incomplete")),
+        "{body}"
+    );
+    assert_eq!(body["error"]["details"]["objects_left"], 2, "{body}");
+    let shown = crate::support::admin::admin_ok(&app, Method::GET, &format!("/orgs/{id}")).await;
+    assert_eq!(shown["state"], "disabled", "{shown}");
+    assert!(shown["sessions_revoked_before"].is_string(), "{shown}");
+    assert_eq!(vend_as(&app, &t, TEAM_RW).await.1["error"]["code"], "org_disabled");
+
+    proxy.stop_answering();
+    let (status, body) = admin_call(&app, Method::DELETE, &path, &token).await;
+    assert_eq!((status, body["objects_deleted"].as_u64()), (200, Some(2)), "{body}");
+    assert!(buckets_named(&bucket).await.is_empty(), "the org bucket is gone");
+    assert_ne!(vended(&app, &t, TEAM_RW).await.org_bucket, Some(bucket), "made anew");
+}
