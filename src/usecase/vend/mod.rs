@@ -7,6 +7,7 @@
 mod coherence;
 mod failure;
 mod keys;
+mod org_admin;
 mod seal;
 
 use std::collections::BTreeMap;
@@ -19,7 +20,7 @@ use std::time::Duration;
 use crate::auth::Caller;
 use crate::aws::Error as AwsError;
 use crate::aws::sts::{Credentials, Grantee};
-use crate::identity::{OrgClaim, OrgId, TokenOrg, UserId};
+use crate::identity::{OrgClaim, TokenOrg, UserId};
 use crate::policy::{PolicySet, Template};
 use crate::provision::{ProvisionError, Provisioner};
 use crate::runtime::limits::VendRate;
@@ -326,24 +327,6 @@ impl Vend {
         self.keys.probe_session(user, None, template).await.map(Some)
     }
 
-    /// A session of `user` on `org`'s storage (its first org template the user's storage mode
-    /// has a variant of), never handed out: an org revocation probes the org's storage with it.
-    /// `None` when there is no such template, or the two storages are in different modes.
-    pub async fn org_probe_session(&self, user: &UserRecord, org: &OrgRecord) -> Result<Option<Credentials>, AwsError> {
-        let template = self
-            .policies
-            .access_names()
-            .filter_map(|a| self.policies.get(a))
-            .filter(|t| t.is_org())
-            .find_map(|t| self.policies.for_mode(t, user.storage_mode()));
-        match template {
-            Some(t) if org.prefix.is_some() == t.is_prefix_variant() => {
-                self.keys.probe_session(user, Some(org), t).await.map(Some)
-            }
-            _ => Ok(None),
-        }
-    }
-
     /// The caller's organisation's stored mapping, when their token names a valid one and it
     /// has a row (`/v1/me`); nothing is provisioned.
     pub async fn org_mapping(&self, caller: &Caller) -> Result<Option<OrgRecord>, Failure> {
@@ -381,16 +364,6 @@ impl Vend {
     pub async fn drop_cached(&self, user_id: &UserId) {
         self.keys.drop_cached(user_id).await;
         self.provisioner.forget(user_id).await;
-    }
-
-    /// Drops what this process cached about an organisation: after an operator changed it
-    /// (here, or on another process through the change feed). Only the org rows go: keys made
-    /// for the org are bound to the state of its row they were issued under
-    /// (`KeyCache::get`), so once the changed row is read again they are never found again,
-    /// here or in the keys the fleet shares.
-    pub fn drop_cached_org(&self, org_id: &OrgId) {
-        tracing::debug!(org_id = %org_id, "organisation changed; cached organisations dropped");
-        self.provisioner.forget_orgs();
     }
 
     /// Drops every mapping and key this process cached: after it may have missed changes
