@@ -21,6 +21,12 @@ pub struct Ctx {
     proxies: web::Data<super::TrustedProxies>,
 }
 
+impl Ctx {
+    pub(super) fn admin(&self) -> &Admin {
+        &self.admin
+    }
+}
+
 impl actix_web::FromRequest for Ctx {
     type Error = ApiError;
     type Future = std::future::Ready<Result<Self, ApiError>>;
@@ -39,14 +45,17 @@ impl actix_web::FromRequest for Ctx {
 /// The error answers every admin route documents (`OpenAPI`).
 #[derive(utoipa::IntoResponses)]
 #[allow(dead_code)] // Only read by the OpenAPI generator.
-enum AdminErrors {
+pub(super) enum AdminErrors {
     #[response(status = 400, description = "Malformed parameter")]
     BadRequest(ErrorBody),
     #[response(status = 401, description = "Missing or invalid token")]
     Unauthorized(ErrorBody),
     #[response(status = 403, description = "Token lacks the admin permission or a required claim")]
     Forbidden(ErrorBody),
-    #[response(status = 404, description = "Admin API not enabled, or no such user/key")]
+    #[response(
+        status = 404,
+        description = "Admin API not enabled, or no such user, organisation or key"
+    )]
     NotFound(ErrorBody),
     #[response(
         status = 503,
@@ -65,7 +74,7 @@ struct UserIdPath {
 
 /// Runs one admin action for the caller of `req`, between its two audit writes. The admin API
 /// must be on (404 before any token is looked at), the token valid, and its holder an admin.
-async fn audited<T, F>(
+pub(super) async fn audited<T, F>(
     req: &HttpRequest,
     state: &Ctx,
     action: &str,
@@ -75,18 +84,33 @@ async fn audited<T, F>(
 where
     F: Future<Output = Result<T, Failure>>,
 {
+    audited_with(req, state, action, target, None, run).await
+}
+
+/// [`audited`], with `detail` on the audit row from the start (a member of an org).
+pub(super) async fn audited_with<T, F>(
+    req: &HttpRequest,
+    state: &Ctx,
+    action: &str,
+    target: Option<&str>,
+    detail: Option<String>,
+    run: F,
+) -> Result<T, ApiError>
+where
+    F: Future<Output = Result<T, Failure>>,
+{
     state.admin.enabled()?;
     let caller = state.auth.any(bearer_token(req)?).await?;
     let admin = state.admin.authorize(caller, state.proxies.client_of(req)).await?;
-    Ok(state.admin.audited(&admin, action, target, run).await?)
+    Ok(state.admin.audited_with(&admin, action, target, detail, run).await?)
 }
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(super) struct ListQuery {
-    search: Option<String>,
-    after: Option<String>,
-    limit: Option<u32>,
+    pub(super) search: Option<String>,
+    pub(super) after: Option<String>,
+    pub(super) limit: Option<u32>,
 }
 
 #[derive(Serialize, Deserialize, utoipa::ToSchema)]
@@ -109,7 +133,7 @@ pub struct AuditPage {
     pub actions: Vec<AdminAction>,
 }
 
-fn query<T>(q: Result<web::Query<T>, actix_web::Error>) -> Result<T, ApiError> {
+pub(super) fn query<T>(q: Result<web::Query<T>, actix_web::Error>) -> Result<T, ApiError> {
     q.map(web::Query::into_inner).map_err(|e| invalid_query(&e))
 }
 
@@ -224,7 +248,7 @@ pub async fn revoke_sessions(req: HttpRequest, path: web::Path<String>, state: C
 #[serde(deny_unknown_fields)]
 pub(super) struct DeleteQuery {
     #[serde(default)]
-    force: bool,
+    pub(super) force: bool,
 }
 
 #[utoipa::path(delete, path = "/admin/v1/users/{user_id}", tag = "admin",

@@ -35,7 +35,8 @@ pub struct MeOrg {
     mode: &'static str,
     /// Every key of the org's starts with it; empty in bucket mode.
     prefix: String,
-    /// `pending` or `ready`.
+    /// `pending`, `ready`, or `disabled` (an operator disabled the organisation: its team
+    /// templates answer 403 `org_disabled`).
     state: &'static str,
 }
 
@@ -63,7 +64,7 @@ pub async fn me(Authenticated(caller): Authenticated, vend: web::Data<Vend>) -> 
             bucket: o.bucket.to_string(),
             mode: if o.prefix.is_some() { "prefix" } else { "bucket" },
             prefix: o.key_prefix().to_owned(),
-            state: o.state.as_str(),
+            state: o.state_label(),
         }),
     }))
 }

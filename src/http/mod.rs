@@ -3,6 +3,7 @@
 //! error type that leaves a handler.
 
 mod admin;
+mod admin_orgs;
 mod admin_views;
 mod client_addr;
 mod cors;
@@ -19,6 +20,7 @@ mod request_log;
 use actix_web::web;
 
 pub use admin::UserPage;
+pub use admin_orgs::OrgPage;
 pub use client_addr::TrustedProxies;
 pub use cors::cors;
 pub use credentials::{ContainerCredentials, CredentialsResponse};
@@ -94,6 +96,37 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
             .service(
                 web::resource("/users/{user_id}/revoke")
                     .route(web::post().to(admin::revoke_sessions))
+                    .default_service(web::to(method_not_allowed)),
+            )
+            .service(
+                web::resource("/orgs")
+                    .route(web::get().to(admin_orgs::list_orgs))
+                    .default_service(web::to(method_not_allowed)),
+            )
+            .service(
+                web::resource("/orgs/{org_id}")
+                    .route(web::get().to(admin_orgs::show_org))
+                    .route(web::delete().to(admin_orgs::delete_org))
+                    .default_service(web::to(method_not_allowed)),
+            )
+            .service(
+                web::resource("/orgs/{org_id}/disable")
+                    .route(web::post().to(admin_orgs::disable_org))
+                    .default_service(web::to(method_not_allowed)),
+            )
+            .service(
+                web::resource("/orgs/{org_id}/enable")
+                    .route(web::post().to(admin_orgs::enable_org))
+                    .default_service(web::to(method_not_allowed)),
+            )
+            .service(
+                web::resource("/orgs/{org_id}/revoke")
+                    .route(web::post().to(admin_orgs::revoke_org))
+                    .default_service(web::to(method_not_allowed)),
+            )
+            .service(
+                web::resource("/orgs/{org_id}/members/{user_id}/revoke")
+                    .route(web::post().to(admin_orgs::revoke_member))
                     .default_service(web::to(method_not_allowed)),
             )
             .service(

@@ -33,13 +33,19 @@ impl TemplateId {
 
     /// The identity of this template's sessions for organisation `org`: the same name, with
     /// a digest that also covers the org, so keys shared, leased and sealed for one
-    /// organisation are never found under another's.
+    /// organisation are never found under another's. `cut_off` (unix nanoseconds) is the
+    /// org's revocation cut-off for the member, if any: keys made before a revocation (of the
+    /// org, or of the member in it) are never found under the identity made after it.
     #[must_use]
-    pub fn for_org(&self, org: &super::OrgId) -> Self {
+    pub fn for_org(&self, org: &super::OrgId, cut_off: Option<i128>) -> Self {
         let mut h = Sha256::new();
         h.update(self.digest);
         h.update(b"org");
         h.update(org.as_str().as_bytes());
+        if let Some(t) = cut_off {
+            h.update(b"cut");
+            h.update(t.to_be_bytes());
+        }
         Self {
             name: self.name.clone(),
             digest: h.finalize().into(),
@@ -120,10 +126,14 @@ mod tests {
             super::super::OrgId::fresh().unwrap(),
             super::super::OrgId::fresh().unwrap(),
         );
-        assert_eq!(a.for_org(&org_a), a.for_org(&org_a));
-        assert_ne!(a.for_org(&org_a), a.for_org(&org_b));
-        assert_ne!(a.for_org(&org_a), a);
-        assert_eq!(a.for_org(&org_a).name(), "read-only");
+        assert_eq!(a.for_org(&org_a, None), a.for_org(&org_a, None));
+        assert_ne!(a.for_org(&org_a, None), a.for_org(&org_b, None));
+        assert_ne!(a.for_org(&org_a, None), a);
+        assert_eq!(a.for_org(&org_a, None).name(), "read-only");
+        // A revocation of the org (or of the member in it) moves the cut-off: a new identity.
+        assert_ne!(a.for_org(&org_a, Some(1)), a.for_org(&org_a, None));
+        assert_ne!(a.for_org(&org_a, Some(1)), a.for_org(&org_a, Some(2)));
+        assert_eq!(a.for_org(&org_a, Some(2)), a.for_org(&org_a, Some(2)));
     }
 
     #[test]

@@ -215,6 +215,9 @@ mod tests {
             state: ProvisionState::Ready,
             created_at: OffsetDateTime::UNIX_EPOCH,
             prefix: prefix.map(|p| OrgPrefix::parse(p).unwrap()),
+            disabled_at: None,
+            revoked_before: None,
+            members_revoked: Vec::new(),
         }
     }
 

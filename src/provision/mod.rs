@@ -173,6 +173,7 @@ impl Provisioner {
     /// Drops every cached mapping: after this process may have missed changes.
     pub fn forget_all(&self) {
         self.inner.ready.clear();
+        self.inner.orgs.clear();
     }
 
     /// The stored mapping, without provisioning anything.

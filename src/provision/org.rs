@@ -24,6 +24,14 @@ impl Provisioner {
         Ok(org)
     }
 
+    /// Drops every cached organisation: after one changed. The cache is keyed by claim, which
+    /// a change (naming the org id) does not carry; org changes are rare operator actions, and
+    /// each org's next vend reads its row once again. A load in flight does not put the old
+    /// row back (`HotCache::clear`).
+    pub fn forget_orgs(&self) {
+        self.inner.orgs.clear();
+    }
+
     /// The organisation's stored mapping, without provisioning anything (`/v1/me`).
     pub async fn lookup_org(&self, issuer: &str, claim: &OrgClaim) -> Result<Option<OrgRecord>, StoreError> {
         if let Some(org) = self.inner.orgs.get(claim) {

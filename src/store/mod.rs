@@ -37,8 +37,8 @@ pub use prefix::{PolicyLease, PrefixRevocation, UserActivity};
 use prefix::{parse_prefix, storage_columns};
 pub use presign::{PresignRecord, PresignRow};
 pub use records::{
-    AdminAction, Admission, Change, KeyOwner, NewUser, NewUserLimit, ProvisionState, Spilled, UserQuery, UserRecord,
-    VendRecord,
+    AdminAction, Admission, Change, Changed, KeyOwner, NewUser, NewUserLimit, ProvisionState, Spilled, UserQuery,
+    UserRecord, VendRecord,
 };
 pub use sqlite::SqliteStore;
 
@@ -62,10 +62,12 @@ macro_rules! on_backend {
 // After the macro, which it uses.
 mod ledger;
 mod ledger_batch;
+mod org_admin;
 mod orgs;
 mod owners;
 pub use ledger::{Applied, BucketUse, LISTING_SKEW, LedgerObject, ListingId, Reconciled, Totals, Usage};
 pub use ledger_batch::BatchReport;
+pub use org_admin::{OrgMembers, OrgQuery};
 pub use orgs::{NewOrg, OrgRecord};
 pub use owners::OwnerResolver;
 

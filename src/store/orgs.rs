@@ -5,7 +5,7 @@
 use time::OffsetDateTime;
 
 use super::{ProvisionState, Store, StoreError};
-use crate::identity::{BucketName, OrgClaim, OrgId, OrgPrefix};
+use crate::identity::{BucketName, OrgClaim, OrgId, OrgPrefix, UserId};
 use crate::policy::OrgContext;
 
 /// An organisation's mapping.
@@ -23,9 +23,32 @@ pub struct OrgRecord {
     /// Prefix mode: the org's prefix of `bucket` (a shared bucket); `None`: the bucket is the
     /// org's own.
     pub prefix: Option<OrgPrefix>,
+    /// Set while an operator has the org disabled: its templates are refused to every member.
+    pub disabled_at: Option<OffsetDateTime>,
+    /// Every member's sessions issued before this instant are denied on the org's storage.
+    pub revoked_before: Option<OffsetDateTime>,
+    /// One member's cut-off each: their sessions issued before it are denied on the org's
+    /// storage (a member removed from the organisation at the issuer).
+    pub members_revoked: Vec<(UserId, OffsetDateTime)>,
 }
 
 impl OrgRecord {
+    /// The instant before which `user`'s sessions are denied on the org's storage, if any: the
+    /// later of the org's cut-off and the member's own.
+    pub fn cut_off_for(&self, user: &UserId) -> Option<OffsetDateTime> {
+        let member = self.members_revoked.iter().find(|(u, _)| u == user).map(|(_, t)| *t);
+        self.revoked_before.max(member)
+    }
+
+    /// `pending` (storage not made yet), `ready`, or `disabled`.
+    pub fn state_label(&self) -> &'static str {
+        match (self.disabled_at, self.state) {
+            (Some(_), _) => "disabled",
+            (None, ProvisionState::Pending) => "pending",
+            (None, ProvisionState::Ready) => "ready",
+        }
+    }
+
     /// The key prefix every object of the org starts with: its prefix, or none in its own bucket.
     pub fn key_prefix(&self) -> &str {
         self.prefix.as_ref().map_or("", OrgPrefix::as_str)

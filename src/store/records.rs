@@ -7,7 +7,7 @@ use time::OffsetDateTime;
 
 use super::StoreError;
 use crate::config::StorageMode;
-use crate::identity::{BucketName, TemplateId, UserId, UserPrefix};
+use crate::identity::{BucketName, OrgId, TemplateId, UserId, UserPrefix};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ProvisionState {
@@ -153,12 +153,33 @@ pub struct AdminAction {
     pub client_addr: Option<String>,
 }
 
-/// One entry of the change feed: this user's state changed (disabled, enabled, revoked,
-/// deleted, provisioned) in the transaction numbered `seq`.
+/// One entry of the change feed: the state of what it names changed in the transaction
+/// numbered `seq`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Change {
     pub seq: i64,
-    pub user_id: UserId,
+    pub what: Changed,
+}
+
+/// Whose state a change of the feed is about.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Changed {
+    /// A user disabled, enabled, revoked or deleted.
+    User(UserId),
+    /// An organisation disabled, enabled, revoked (all members or one) or deleted.
+    Org(OrgId),
+}
+
+impl Change {
+    /// A feed row: the org when it names one, else the user.
+    pub(super) fn parse(seq: i64, user_id: &str, org_id: Option<&str>) -> Result<Self, StoreError> {
+        let corrupt = |e: crate::identity::IdentityError| StoreError::Corrupt(e.to_string());
+        let what = match org_id {
+            Some(org) => Changed::Org(OrgId::parse(org).map_err(corrupt)?),
+            None => Changed::User(UserId::parse(user_id).map_err(corrupt)?),
+        };
+        Ok(Self { seq, what })
+    }
 }
 
 /// One sealed credential entry: the user and the template's identity (name and body digest,

@@ -7,6 +7,8 @@
 //   TAG              a search string matching exactly TAGGED users (page size 5: two pages)
 //   ALICE_SUB, ALICE_USER_ID, ALICE_KEY   the user to revoke, and a key she was vended before
 //   CAROL_SUB        a user with one object: disabled, enabled, then deleted (refused, forced)
+//   ORG_ID, ORG_SEARCH   an organisation (storage not made yet) and part of its claim: found,
+//                    opened, disabled, enabled, Alice's org access and everyone's revoked, deleted
 //
 // Everything goes through the console's buttons and forms; the page's status line and tables
 // are what is checked. Prints `E2E_RESULT {...}`; the Rust test then checks S3 itself.
@@ -25,6 +27,8 @@ const ALICE = need('ALICE_SUB');
 const ALICE_ID = need('ALICE_USER_ID');
 const ALICE_KEY = need('ALICE_KEY');
 const CAROL = need('CAROL_SUB');
+const ORG_ID = need('ORG_ID');
+const ORG_SEARCH = need('ORG_SEARCH');
 
 const rowsOf = (page, testid, attr) =>
   page.locator(`[data-testid="${testid}"] tbody tr`).evaluateAll((rows, a) => rows.map((r) => r.dataset[a]), attr);
@@ -142,6 +146,33 @@ await runScenario(OUT, async (page, result) => {
   await page.uncheck('#console-audit-reads');
   await page.getByRole('button', { name: 'Show' }).click();
   await waitStatus(page, /admin action\(s\), newest first \(3 read\(s\) of this log left out\)\.$/);
+
+  // The organisation, through the Organisations section's own buttons.
+  const orgField = (name) => page.locator(`#console-org-detail dd[data-field="${name}"]`).textContent();
+  await page.fill('#console-org-search', ORG_SEARCH);
+  await page.getByRole('button', { name: 'Find organisations' }).click();
+  await waitStatus(page, /organisation\(s\)\.$/);
+  result.orgFound = await rowsOf(page, 'console-orgs', 'orgId');
+  await page.locator(`#console-orgs tr[data-org-id="${ORG_ID}"] button`).click();
+  await waitStatus(page, /^Organisation /);
+  await page.getByRole('button', { name: 'Disable organisation' }).click();
+  await waitStatus(page, /^Disabled /);
+  result.orgDisabled = await orgField('State');
+  await page.getByRole('button', { name: 'Enable organisation' }).click();
+  await waitStatus(page, /^Enabled /);
+  result.orgEnabled = await orgField('State');
+  await page.fill('#console-org-member', ALICE_ID);
+  await page.getByRole('button', { name: "Revoke this member's org access" }).click();
+  await waitStatus(page, /^Revoked /);
+  result.orgMembersRevoked = await orgField('Members revoked');
+  await page.getByRole('button', { name: "Revoke every member's sessions" }).click();
+  await waitStatus(page, /^Revoked every member/);
+  result.orgRevokedBefore = await orgField('Sessions revoked before');
+  await page.getByRole('button', { name: 'Delete organisation…' }).click();
+  await page.getByTestId('console-org-delete-confirm').waitFor({ state: 'visible' });
+  await page.getByRole('button', { name: 'Delete organisation for good' }).click();
+  await waitStatus(page, /^Deleted /);
+  result.orgDeleted = await page.getByTestId('status').textContent();
 
   // Alice's detail, the key lookup and the audit on one page.
   await page.locator('#console-user').scrollIntoViewIfNeeded();

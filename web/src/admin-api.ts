@@ -68,6 +68,42 @@ export interface Deleted {
   uploads_aborted: number;
 }
 
+/** An organisation as `/admin/v1/orgs` shows one. */
+export interface AdminOrg {
+  org_id: string;
+  issuer: string;
+  /** The org claim value the organisation is known by at the issuer. */
+  claim: string;
+  bucket: string;
+  mode: string;
+  /** Prefix mode: the org's prefix of the shared bucket (empty for a bucket of its own). */
+  prefix: string;
+  region: string;
+  state: string;
+  created_at: string;
+  last_vend_at?: string | null;
+  disabled_at?: string | null;
+  sessions_revoked_before?: string | null;
+  members_revoked: { user_id: string; sessions_revoked_before: string }[];
+  /** In the detail only: the members the vend audit saw. */
+  members_seen?: { count: number; user_ids: string[] };
+  /** In a revoke's answer: `in_effect` or `propagating`. */
+  revocation?: string;
+}
+
+export interface OrgPage {
+  orgs: AdminOrg[];
+  next_after?: string;
+}
+
+export interface OrgDeleted {
+  org_id: string;
+  bucket: string;
+  prefix?: string;
+  objects_deleted: number;
+  uploads_aborted: number;
+}
+
 /** What `delete_incomplete` carries in `error.details`. */
 export interface DeleteIncomplete {
   objects_left: number;
@@ -142,6 +178,34 @@ export class AdminApi {
   async deleteUser(id: string, force: boolean): Promise<Deleted> {
     const q = force ? '?force=true' : '';
     return (await this.call<Deleted>('DELETE', `/users/${encodeURIComponent(id)}${q}`)).body;
+  }
+
+  async listOrgs(search: string, after?: string, limit = 20): Promise<OrgPage> {
+    const q = new URLSearchParams({ limit: String(limit) });
+    if (search) q.set('search', search);
+    if (after) q.set('after', after);
+    return (await this.call<OrgPage>('GET', `/orgs?${q}`)).body;
+  }
+
+  async org(id: string): Promise<AdminOrg> {
+    return (await this.call<AdminOrg>('GET', `/orgs/${encodeURIComponent(id)}`)).body;
+  }
+
+  async setOrgDisabled(id: string, disabled: boolean): Promise<AdminOrg> {
+    const verb = disabled ? 'disable' : 'enable';
+    return (await this.call<AdminOrg>('POST', `/orgs/${encodeURIComponent(id)}/${verb}`)).body;
+  }
+
+  /** Every member's org sessions, or one member's (`member`): 200 in effect, 202 propagating. */
+  async revokeOrg(id: string, member?: string): Promise<{ status: number; org: AdminOrg }> {
+    const who = member ? `/members/${encodeURIComponent(member)}` : '';
+    const r = await this.call<AdminOrg>('POST', `/orgs/${encodeURIComponent(id)}${who}/revoke`);
+    return { status: r.status, org: r.body };
+  }
+
+  async deleteOrg(id: string, force: boolean): Promise<OrgDeleted> {
+    const q = force ? '?force=true' : '';
+    return (await this.call<OrgDeleted>('DELETE', `/orgs/${encodeURIComponent(id)}${q}`)).body;
   }
 
   async accessKey(id: string): Promise<KeyLookup> {

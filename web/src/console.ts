@@ -11,6 +11,7 @@ import {
   type KeyOwner,
   tokenPermissions,
 } from './admin-api';
+import { mountOrgs } from './console-orgs';
 
 export const CONSOLE_HASH = '#/console';
 
@@ -198,7 +199,11 @@ export function mountConsole(host: ConsoleHost, token: string): boolean {
     link.href = onConsole ? '#/' : CONSOLE_HASH;
     if (onConsole && !loaded) {
       loaded = true;
-      void act('Loading users…', () => search(undefined));
+      void act('Loading users…', async () => {
+        const users = await search(undefined);
+        await orgs.load().catch(() => '');
+        return users;
+      });
     }
   };
   let loaded = false;
@@ -213,6 +218,8 @@ export function mountConsole(host: ConsoleHost, token: string): boolean {
       host.status(`Failed: ${message(e)}`, 'error');
     }
   };
+
+  const orgs = mountOrgs(view, admin, act);
 
   // --- users: search with cursor paging -------------------------------------------------
   let query = '';

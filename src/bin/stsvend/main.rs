@@ -1,6 +1,7 @@
 #![forbid(unsafe_code)]
 //! Command line: parse, load config, init telemetry, build the app, run.
 
+mod orgs;
 mod users;
 
 use std::path::PathBuf;
@@ -89,6 +90,18 @@ enum Command {
         token_file: Option<PathBuf>,
         #[command(subcommand)]
         command: users::UsersCommand,
+    },
+    /// Administer organisations through the running service's admin API, as `users` does
+    /// users (the same --api, token and rules). Prints the JSON answer.
+    Orgs {
+        /// Base URL of the service: https, or plain http to this machine only.
+        #[arg(long, env = "STSVEND_API", default_value = "http://127.0.0.1:8080")]
+        api: String,
+        /// File holding the admin token (`Bearer ` prefix optional).
+        #[arg(long, global = true)]
+        token_file: Option<PathBuf>,
+        #[command(subcommand)]
+        command: orgs::OrgsCommand,
     },
 }
 
@@ -187,6 +200,30 @@ fn main() -> ExitCode {
                 }
                 Err(e) => {
                     eprintln!("stsvend: users: {e}");
+                    ExitCode::FAILURE
+                }
+            }
+        }
+        Command::Orgs {
+            api,
+            token_file,
+            command,
+        } => {
+            let (api, token) =
+                match users::api_url(&api).and_then(|api| Ok((api, users::admin_token(token_file.as_deref())?))) {
+                    Ok(v) => v,
+                    Err(e) => {
+                        eprintln!("stsvend: orgs: {e}");
+                        return ExitCode::from(2);
+                    }
+                };
+            match block_on(orgs::run(&api, &token, &command)) {
+                Ok(body) => {
+                    println!("{}", serde_json::to_string_pretty(&body).unwrap_or_default());
+                    ExitCode::SUCCESS
+                }
+                Err(e) => {
+                    eprintln!("stsvend: orgs: {e}");
                     ExitCode::FAILURE
                 }
             }

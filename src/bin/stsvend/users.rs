@@ -177,6 +177,18 @@ fn request(cmd: &UsersCommand) -> (Method, String, Vec<(&'static str, String)>) 
 /// Runs one subcommand against the service at `api`; returns the JSON answer.
 pub async fn run(api: &Url, token: &str, cmd: &UsersCommand) -> Result<Value, UsersError> {
     let (method, path, query) = request(cmd);
+    call(api, token, method, &path, &query).await
+}
+
+/// One call of the admin API at `api` (`path` under `/admin/v1`); the JSON answer, or the
+/// error envelope's code and message. `stsvend orgs` calls it too.
+pub async fn call(
+    api: &Url,
+    token: &str,
+    method: Method,
+    path: &str,
+    query: &[(&'static str, String)],
+) -> Result<Value, UsersError> {
     let api = api.as_str().trim_end_matches('/');
     // No redirect is followed: reqwest keeps the token on a redirect to the same host and port,
     // also from https to http.
@@ -189,7 +201,7 @@ pub async fn run(api: &Url, token: &str, cmd: &UsersCommand) -> Result<Value, Us
         })?;
     let resp = client
         .request(method, format!("{api}/admin/v1{path}"))
-        .query(&query)
+        .query(query)
         .bearer_auth(token)
         .timeout(std::time::Duration::from_mins(2))
         .send()

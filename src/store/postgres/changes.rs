@@ -1,4 +1,4 @@
-//! The change feed (`user_changes`): which users changed, in commit order, and the
+//! The change feed (`user_changes`): which users and organisations changed, in commit order, and the
 //! `LISTEN`/`NOTIFY` signal that wakes every process's coherence poll (`vend::coherence`) as
 //! soon as one commits, instead of at its next poll.
 //!
@@ -19,7 +19,7 @@ use tokio_postgres::{AsyncMessage, Socket, Transaction};
 
 use super::PgStore;
 use super::tls::Tls;
-use crate::identity::UserId;
+use crate::identity::OrgId;
 use crate::store::{Change, StoreError};
 
 /// The notification channel; the payload is the change's seq (nothing secret).
@@ -37,11 +37,22 @@ const HEALTHY_AFTER: Duration = Duration::from_mins(1);
 /// Appends the user to the change feed and announces it, inside the transaction that changed
 /// them (the notification is delivered at commit, or not at all).
 pub(super) async fn changed(tx: &Transaction<'_>, user_id: &str) -> Result<(), StoreError> {
+    append(tx, user_id, None).await
+}
+
+/// Appends the organisation to the change feed, like [`changed`]. The row's `user_id` holds
+/// the org id's random part (migration 9 says why).
+pub(super) async fn org_changed(tx: &Transaction<'_>, org_id: &OrgId) -> Result<(), StoreError> {
+    let id = org_id.as_str();
+    append(tx, &id[1..], Some(id)).await
+}
+
+async fn append(tx: &Transaction<'_>, user_id: &str, org_id: Option<&str>) -> Result<(), StoreError> {
     tx.execute("SELECT pg_advisory_xact_lock($1)", &[&FEED_LOCK]).await?;
     let seq: i64 = tx
         .query_one(
-            "INSERT INTO user_changes (user_id, at) VALUES ($1, EXTRACT(EPOCH FROM now())::BIGINT) RETURNING seq",
-            &[&user_id],
+            "INSERT INTO user_changes (user_id, org_id, at) VALUES ($1, $2, EXTRACT(EPOCH FROM now())::BIGINT) RETURNING seq",
+            &[&user_id, &org_id],
         )
         .await?
         .try_get(0)?;
@@ -75,18 +86,12 @@ impl PgStore {
     pub async fn changes_since(&self, seq: i64, limit: u32) -> Result<Vec<Change>, StoreError> {
         let c = self.client().await?;
         let stmt = c
-            .prepare_cached("SELECT seq, user_id FROM user_changes WHERE seq > $1 ORDER BY seq LIMIT $2")
+            .prepare_cached("SELECT seq, user_id, org_id FROM user_changes WHERE seq > $1 ORDER BY seq LIMIT $2")
             .await?;
         c.query(&stmt, &[&seq, &i64::from(limit)])
             .await?
             .iter()
-            .map(|r| {
-                let user_id = UserId::parse(r.try_get(1)?).map_err(|e| StoreError::Corrupt(e.to_string()))?;
-                Ok(Change {
-                    seq: r.try_get(0)?,
-                    user_id,
-                })
-            })
+            .map(|r| Change::parse(r.try_get(0)?, r.try_get(1)?, r.try_get(2)?))
             .collect()
     }
 

@@ -252,6 +252,33 @@ CREATE TABLE ledger_listed (
 );
 "#,
     ),
+    (
+        9,
+        "operating organisations: disabled and revoked orgs, one member's revocation, deleted orgs, orgs in the change feed",
+        // As SQLite's migration 14: an org change's `user_id` holds the org id's random part.
+        r#"
+ALTER TABLE orgs ADD COLUMN disabled_at TEXT COLLATE "C";
+ALTER TABLE orgs ADD COLUMN revoked_before TEXT COLLATE "C";
+ALTER TABLE user_changes ADD COLUMN org_id TEXT;
+CREATE TABLE org_member_revocations (
+    org_id   TEXT COLLATE "C" NOT NULL,
+    user_id  TEXT COLLATE "C" NOT NULL,
+    cut_off  TEXT COLLATE "C" NOT NULL,
+    PRIMARY KEY (org_id, user_id)
+);
+CREATE TABLE deleted_orgs (
+    id          BIGSERIAL PRIMARY KEY,
+    org_id      TEXT COLLATE "C" NOT NULL,
+    issuer      TEXT NOT NULL,
+    claim       TEXT NOT NULL,
+    bucket      TEXT NOT NULL,
+    prefix      TEXT NOT NULL,
+    created_at  TEXT COLLATE "C" NOT NULL,
+    deleted_at  TEXT COLLATE "C" NOT NULL
+);
+CREATE INDEX vend_audit_by_org ON vend_audit (org_id, user_id) WHERE org_id IS NOT NULL;
+"#,
+    ),
 ];
 
 /// Applies every migration the database has not recorded yet.

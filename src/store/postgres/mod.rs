@@ -14,6 +14,7 @@ mod counts;
 mod ledger;
 mod ledger_listing;
 mod migrations;
+mod org_admin;
 mod orgs;
 mod presign;
 mod revocations;

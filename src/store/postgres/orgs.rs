@@ -5,12 +5,13 @@ use tokio_postgres::Row;
 
 use super::users::parse_time;
 use super::{PgStore, to_u32};
-use crate::identity::{BucketName, OrgId};
+use crate::identity::{BucketName, OrgId, UserId};
 use crate::runtime::clock::{format_time, now};
 use crate::store::orgs::parse_org_prefix;
 use crate::store::{NewOrg, OrgRecord, StoreError};
 
-const ORG_COLUMNS: &str = "org_id, issuer, claim, bucket, candidate, region, state, created_at, mode, prefix";
+pub(super) const ORG_COLUMNS: &str =
+    "org_id, issuer, claim, bucket, candidate, region, state, created_at, mode, prefix, disabled_at, revoked_before";
 
 impl PgStore {
     pub async fn org_by_claim(&self, issuer: &str, claim: &str) -> Result<Option<OrgRecord>, StoreError> {
@@ -90,10 +91,30 @@ impl PgStore {
     }
 }
 
-fn parse_org(r: &Row) -> Result<OrgRecord, StoreError> {
+/// An org row (the columns of [`ORG_COLUMNS`], in order), with its members' cut-offs read
+/// from `c`.
+pub(super) async fn parse_org(c: &ClientWrapper, r: &Row) -> Result<OrgRecord, StoreError> {
     let corrupt = |e: crate::identity::IdentityError| StoreError::Corrupt(e.to_string());
+    let org_id = OrgId::parse(r.try_get(0)?).map_err(corrupt)?;
+    let stmt = c
+        .prepare_cached("SELECT user_id, cut_off FROM org_member_revocations WHERE org_id = $1")
+        .await?;
+    let members_revoked = c
+        .query(&stmt, &[&org_id.as_str()])
+        .await?
+        .iter()
+        .map(|m| {
+            Ok((
+                UserId::parse(m.try_get(0)?).map_err(corrupt)?,
+                parse_time(m.try_get(1)?)?,
+            ))
+        })
+        .collect::<Result<_, StoreError>>()?;
+    let time = |i: usize| -> Result<Option<time::OffsetDateTime>, StoreError> {
+        r.try_get::<_, Option<&str>>(i)?.map(parse_time).transpose()
+    };
     Ok(OrgRecord {
-        org_id: OrgId::parse(r.try_get(0)?).map_err(corrupt)?,
+        org_id,
         issuer: r.try_get(1)?,
         claim: r.try_get(2)?,
         bucket: BucketName::parse(r.try_get(3)?).map_err(corrupt)?,
@@ -102,6 +123,9 @@ fn parse_org(r: &Row) -> Result<OrgRecord, StoreError> {
         state: r.try_get::<_, &str>(6)?.parse()?,
         created_at: parse_time(r.try_get(7)?)?,
         prefix: parse_org_prefix(r.try_get(8)?, r.try_get(9)?)?,
+        disabled_at: time(10)?,
+        revoked_before: time(11)?,
+        members_revoked,
     })
 }
 
@@ -111,9 +135,19 @@ async fn select_org(c: &ClientWrapper, issuer: &str, claim: &str) -> Result<Opti
             "SELECT {ORG_COLUMNS} FROM orgs WHERE issuer = $1 AND claim = $2"
         ))
         .await?;
-    c.query_opt(&stmt, &[&issuer, &claim])
-        .await?
-        .as_ref()
-        .map(parse_org)
-        .transpose()
+    match c.query_opt(&stmt, &[&issuer, &claim]).await? {
+        Some(r) => Ok(Some(parse_org(c, &r).await?)),
+        None => Ok(None),
+    }
+}
+
+/// The organisation with internal id `org_id`, if it has a row.
+pub(super) async fn select_org_by_id(c: &ClientWrapper, org_id: &str) -> Result<Option<OrgRecord>, StoreError> {
+    let stmt = c
+        .prepare_cached(&format!("SELECT {ORG_COLUMNS} FROM orgs WHERE org_id = $1"))
+        .await?;
+    match c.query_opt(&stmt, &[&org_id]).await? {
+        Some(r) => Ok(Some(parse_org(c, &r).await?)),
+        None => Ok(None),
+    }
 }

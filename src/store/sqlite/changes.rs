@@ -1,13 +1,22 @@
-//! The change feed (`user_changes`): which users changed, in commit order. Written by the
-//! state-changing statements in `users` in their own transactions; read by every process's
-//! coherence poll (`vend::coherence`).
+//! The change feed (`user_changes`): which users and organisations changed, in commit order.
+//! Written by the state-changing statements in `users` and `org_admin` in their own
+//! transactions; read by every process's coherence poll (`vend::coherence`).
 
 use rusqlite::params;
 use time::OffsetDateTime;
 
 use super::SqliteStore;
-use crate::identity::UserId;
+use crate::identity::OrgId;
 use crate::store::{Change, StoreError};
+
+/// Appends the organisation to the change feed, inside the transaction that changed it. The
+/// row's `user_id` holds the org id's random part (migration 14 says why).
+pub(super) fn org_changed(tx: &rusqlite::Transaction<'_>, org_id: &OrgId) -> rusqlite::Result<()> {
+    let id = org_id.as_str();
+    tx.prepare_cached("INSERT INTO user_changes (user_id, org_id, at) VALUES (?1, ?2, unixepoch())")?
+        .execute([&id[1..], id])?;
+    Ok(())
+}
 
 impl SqliteStore {
     /// The newest change's sequence number; 0 when the feed is empty.
@@ -26,14 +35,17 @@ impl SqliteStore {
     pub async fn changes_since(&self, seq: i64, limit: u32) -> Result<Vec<Change>, StoreError> {
         self.run(move |c| {
             let mut stmt =
-                c.prepare_cached("SELECT seq, user_id FROM user_changes WHERE seq > ?1 ORDER BY seq LIMIT ?2")?;
+                c.prepare_cached("SELECT seq, user_id, org_id FROM user_changes WHERE seq > ?1 ORDER BY seq LIMIT ?2")?;
             let rows = stmt.query_map(params![seq, limit], |r| {
-                Ok((r.get::<_, i64>(0)?, r.get::<_, String>(1)?))
+                Ok((
+                    r.get::<_, i64>(0)?,
+                    r.get::<_, String>(1)?,
+                    r.get::<_, Option<String>>(2)?,
+                ))
             })?;
             rows.map(|r| {
-                let (seq, id) = r?;
-                let user_id = UserId::parse(&id).map_err(|e| StoreError::Corrupt(e.to_string()))?;
-                Ok(Change { seq, user_id })
+                let (seq, user, org) = r?;
+                Change::parse(seq, &user, org.as_deref())
             })
             .collect()
         })

@@ -319,6 +319,37 @@ CREATE TABLE ledger_listed (
 ) STRICT, WITHOUT ROWID;
 ",
     ),
+    // 14: operating organisations. An org can be disabled and have its sessions revoked (all
+    // members', or one member's: `org_member_revocations`); a deleted org's row moves to
+    // `deleted_orgs`. The change feed names orgs too (`org_id`; such a row's `user_id` holds
+    // the org id's random part, which names no user: a process of the previous build, which
+    // reads every row as a user's, drops nothing for it instead of stopping there). Members
+    // seen are read from the vend audit by org.
+    M::up(
+        r"
+ALTER TABLE orgs ADD COLUMN disabled_at TEXT;
+ALTER TABLE orgs ADD COLUMN revoked_before TEXT;
+ALTER TABLE user_changes ADD COLUMN org_id TEXT;
+CREATE TABLE org_member_revocations (
+    org_id   TEXT NOT NULL,
+    user_id  TEXT NOT NULL,
+    -- RFC 3339 UTC: the member's sessions issued before it are denied on the org's storage
+    cut_off  TEXT NOT NULL,
+    PRIMARY KEY (org_id, user_id)
+) STRICT, WITHOUT ROWID;
+CREATE TABLE deleted_orgs (
+    id          INTEGER PRIMARY KEY,
+    org_id      TEXT NOT NULL,
+    issuer      TEXT NOT NULL,
+    claim       TEXT NOT NULL,
+    bucket      TEXT NOT NULL,
+    prefix      TEXT NOT NULL,
+    created_at  TEXT NOT NULL,
+    deleted_at  TEXT NOT NULL
+) STRICT;
+CREATE INDEX vend_audit_by_org ON vend_audit (org_id, user_id) WHERE org_id IS NOT NULL;
+",
+    ),
 ];
 
 pub fn migrations() -> Migrations<'static> {

@@ -3,12 +3,13 @@
 use rusqlite::{Connection, OptionalExtension, params};
 
 use super::{SqliteStore, parse_time};
-use crate::identity::{BucketName, OrgId};
+use crate::identity::{BucketName, OrgId, UserId};
 use crate::runtime::clock::{format_time, now};
 use crate::store::orgs::parse_org_prefix;
 use crate::store::{NewOrg, OrgRecord, StoreError};
 
-const ORG_COLUMNS: &str = "org_id, issuer, claim, bucket, candidate, region, state, created_at, mode, prefix";
+pub(super) const ORG_COLUMNS: &str =
+    "org_id, issuer, claim, bucket, candidate, region, state, created_at, mode, prefix, disabled_at, revoked_before";
 
 impl SqliteStore {
     pub async fn org_by_claim(&self, issuer: &str, claim: &str) -> Result<Option<OrgRecord>, StoreError> {
@@ -78,50 +79,83 @@ impl SqliteStore {
 }
 
 fn select_org(c: &Connection, issuer: &str, claim: &str) -> Result<Option<OrgRecord>, StoreError> {
-    type Raw = (
-        String,
-        String,
-        String,
-        String,
-        u32,
-        String,
-        String,
-        String,
-        String,
-        String,
-    );
-    let raw: Option<Raw> = c
+    let raw = c
         .prepare_cached(&format!(
             "SELECT {ORG_COLUMNS} FROM orgs WHERE issuer = ?1 AND claim = ?2"
         ))?
-        .query_row([issuer, claim], |r| {
-            Ok((
-                r.get(0)?,
-                r.get(1)?,
-                r.get(2)?,
-                r.get(3)?,
-                r.get(4)?,
-                r.get(5)?,
-                r.get(6)?,
-                r.get(7)?,
-                r.get(8)?,
-                r.get(9)?,
-            ))
-        })
+        .query_row([issuer, claim], RawOrg::from_row)
         .optional()?;
-    let Some((org_id, issuer, claim, bucket, candidate, region, state, created_at, mode, prefix)) = raw else {
-        return Ok(None);
-    };
-    let corrupt = |e: crate::identity::IdentityError| StoreError::Corrupt(e.to_string());
-    Ok(Some(OrgRecord {
-        org_id: OrgId::parse(&org_id).map_err(corrupt)?,
-        issuer,
-        claim,
-        bucket: BucketName::parse(&bucket).map_err(corrupt)?,
-        candidate,
-        region,
-        state: state.parse()?,
-        created_at: parse_time(&created_at)?,
-        prefix: parse_org_prefix(&mode, &prefix)?,
-    }))
+    raw.map(|r| r.parse(c)).transpose()
+}
+
+/// The organisation with internal id `org_id`, if it has a row.
+pub(super) fn select_org_by_id(c: &Connection, org_id: &str) -> Result<Option<OrgRecord>, StoreError> {
+    let raw = c
+        .prepare_cached(&format!("SELECT {ORG_COLUMNS} FROM orgs WHERE org_id = ?1"))?
+        .query_row([org_id], RawOrg::from_row)
+        .optional()?;
+    raw.map(|r| r.parse(c)).transpose()
+}
+
+/// An org row as stored (the columns of [`ORG_COLUMNS`], in order), before its values are
+/// parsed.
+pub(super) struct RawOrg {
+    org_id: String,
+    issuer: String,
+    claim: String,
+    bucket: String,
+    candidate: u32,
+    region: String,
+    state: String,
+    created_at: String,
+    mode: String,
+    prefix: String,
+    disabled_at: Option<String>,
+    revoked_before: Option<String>,
+}
+
+impl RawOrg {
+    pub(super) fn from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Self> {
+        Ok(Self {
+            org_id: r.get(0)?,
+            issuer: r.get(1)?,
+            claim: r.get(2)?,
+            bucket: r.get(3)?,
+            candidate: r.get(4)?,
+            region: r.get(5)?,
+            state: r.get(6)?,
+            created_at: r.get(7)?,
+            mode: r.get(8)?,
+            prefix: r.get(9)?,
+            disabled_at: r.get(10)?,
+            revoked_before: r.get(11)?,
+        })
+    }
+
+    /// The record, with its members' cut-offs read from `c`.
+    pub(super) fn parse(self, c: &Connection) -> Result<OrgRecord, StoreError> {
+        let corrupt = |e: crate::identity::IdentityError| StoreError::Corrupt(e.to_string());
+        let mut stmt = c.prepare_cached("SELECT user_id, cut_off FROM org_member_revocations WHERE org_id = ?1")?;
+        let members_revoked = stmt
+            .query_map([&self.org_id], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?)))?
+            .map(|r| {
+                let (user, cut) = r?;
+                Ok((UserId::parse(&user).map_err(corrupt)?, parse_time(&cut)?))
+            })
+            .collect::<Result<_, StoreError>>()?;
+        Ok(OrgRecord {
+            org_id: OrgId::parse(&self.org_id).map_err(corrupt)?,
+            issuer: self.issuer,
+            claim: self.claim,
+            bucket: BucketName::parse(&self.bucket).map_err(corrupt)?,
+            candidate: self.candidate,
+            region: self.region,
+            state: self.state.parse()?,
+            created_at: parse_time(&self.created_at)?,
+            prefix: parse_org_prefix(&self.mode, &self.prefix)?,
+            disabled_at: self.disabled_at.as_deref().map(parse_time).transpose()?,
+            revoked_before: self.revoked_before.as_deref().map(parse_time).transpose()?,
+            members_revoked,
+        })
+    }
 }

@@ -21,8 +21,9 @@ async fn the_change_feed_lists_every_state_change_in_order_and_keeps_its_head_wh
         assert!(row.disabled_at.is_none());
 
         let all = store.changes_since(0, 100).await.unwrap();
-        let who: Vec<&UserId> = all.iter().map(|c| &c.user_id).collect();
-        assert_eq!(who, [&b, &a, &b, &a]);
+        let who: Vec<&Changed> = all.iter().map(|c| &c.what).collect();
+        let (ca, cb) = (Changed::User(a.clone()), Changed::User(b.clone()));
+        assert_eq!(who, [&cb, &ca, &cb, &ca]);
         assert!(all.windows(2).all(|w| w[0].seq < w[1].seq));
         let head = store.latest_change().await.unwrap();
         assert_eq!(head, all[3].seq);
@@ -58,7 +59,7 @@ async fn a_change_committed_by_one_replica_wakes_the_others_signal() {
         a.set_disabled(&id, true).await.unwrap();
         wait().await.expect("woken by the other replica's change");
         let changes = b.changes_since(0, 10).await.unwrap();
-        assert_eq!(changes.last().map(|c| &c.user_id), Some(&id));
+        assert_eq!(changes.last().map(|c| &c.what), Some(&Changed::User(id)));
     })
     .await;
 }

@@ -7,6 +7,7 @@ mod ledger;
 mod ledger_owners;
 mod ledger_reconcile;
 mod ledger_replay;
+mod org_admin;
 mod orgs;
 mod prefix;
 mod presign;
@@ -18,7 +19,9 @@ use std::time::Duration;
 use super::test_db::each_backend;
 use crate::identity::{BucketName, UserId, UserPrefix};
 use crate::runtime::clock::now;
-use crate::store::{AdminAction, Change, NewUser, PrefixRevocation, ProvisionState, Store, UserQuery, VendRecord};
+use crate::store::{
+    AdminAction, Change, Changed, NewUser, PrefixRevocation, ProvisionState, Store, UserQuery, VendRecord,
+};
 
 fn new_user<'a>(id: &'a UserId, bucket: &'a BucketName) -> NewUser<'a> {
     NewUser {

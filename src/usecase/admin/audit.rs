@@ -64,7 +64,7 @@ impl Admin {
         // `auth.required_claims` binds admins as it binds users: an admin of another Auth0
         // organisation holding the permission is no admin here.
         if let Some(claim) = &admin.caller.unmet_claim {
-            let id = self.record(&admin, "authorize", None).await?;
+            let id = self.record(&admin, "authorize", None, None).await?;
             self.finish(
                 id,
                 Outcome::Refused,
@@ -79,7 +79,7 @@ impl Admin {
             ));
         }
         if !admin.caller.has_permission(permission) {
-            let id = self.record(&admin, "authorize", None).await?;
+            let id = self.record(&admin, "authorize", None, None).await?;
             self.finish(id, Outcome::Refused, Some("missing the admin permission".to_owned()))
                 .await;
             return Err(Failure::forbidden(
@@ -102,7 +102,23 @@ impl Admin {
     where
         F: Future<Output = Result<T, Failure>>,
     {
-        let id = self.record(admin, action, target).await?;
+        self.audited_with(admin, action, target, None, run).await
+    }
+
+    /// [`Admin::audited`], with `detail` on the row from the start (what else the action
+    /// names besides its target: a member of an org); a failure's code replaces it.
+    pub async fn audited_with<T, F>(
+        &self,
+        admin: &AdminCaller,
+        action: &str,
+        target: Option<&str>,
+        detail: Option<String>,
+        run: F,
+    ) -> Result<T, Failure>
+    where
+        F: Future<Output = Result<T, Failure>>,
+    {
+        let id = self.record(admin, action, target, detail).await?;
         tracing::info!(actor = %admin.caller.subject, action, target, "admin action");
         match run.await {
             Ok(v) => {
@@ -123,7 +139,13 @@ impl Admin {
 
     /// Writes an admin action's audit row before it runs; returns the row's id. Nothing runs
     /// when it cannot be written.
-    async fn record(&self, admin: &AdminCaller, action: &str, target: Option<&str>) -> Result<i64, Failure> {
+    async fn record(
+        &self,
+        admin: &AdminCaller,
+        action: &str,
+        target: Option<&str>,
+        detail: Option<String>,
+    ) -> Result<i64, Failure> {
         self.store
             .record_admin_action(AdminAction {
                 at: format_time(now()),
@@ -132,7 +154,7 @@ impl Admin {
                 action: action.to_owned(),
                 target: target.map(str::to_owned),
                 outcome: "started".to_owned(),
-                detail: None,
+                detail,
                 client_addr: admin.client_addr.clone(),
             })
             .await

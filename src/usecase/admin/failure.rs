@@ -9,6 +9,8 @@ impl From<AdminError> for Failure {
         match e {
             AdminError::NoSuchUser(id) => Self::not_found(format!("no user {id}")),
             e @ AdminError::BadUserId(_) => Self::invalid(code::Invalid::InvalidUserId, &e),
+            AdminError::NoSuchOrg(id) => Self::not_found(format!("no organisation {id}")),
+            e @ AdminError::BadOrgId(_) => Self::invalid(code::Invalid::InvalidOrgId, &e),
             e @ AdminError::BucketNotEmpty { .. } => Self::conflict(code::Conflict::BucketNotEmpty, &e),
             AdminError::Aws(e) => Self::aws("admin action", &e),
             // Logged where it happened (admin/shared.rs).

@@ -5,6 +5,9 @@
 
 mod audit;
 mod failure;
+mod org_delete;
+mod org_revoke;
+mod orgs;
 mod shared;
 mod views;
 
@@ -20,6 +23,8 @@ use crate::usecase::vend::Vend;
 /// What the admin API reports besides users: as the store records them.
 pub use crate::store::{AdminAction, KeyOwner};
 pub use audit::AdminCaller;
+pub use org_delete::OrgDeleted;
+pub use orgs::{MEMBERS_SHOWN, MemberRevoked, MembersSeen, OrgView, parse_org_id};
 pub use views::{Deleted, Revocation, UserView};
 
 /// Largest page of users returned at once.
@@ -31,6 +36,10 @@ enum AdminError {
     NoSuchUser(String),
     #[error("`{0}` is not a user id (26 characters a-z2-7)")]
     BadUserId(String),
+    #[error("no organisation {0}")]
+    NoSuchOrg(String),
+    #[error("`{0}` is not an organisation id (`o` and 26 characters a-z2-7)")]
+    BadOrgId(String),
     #[error("{bucket} still holds objects; delete with force=true to empty and delete it")]
     BucketNotEmpty { bucket: String },
     #[error(transparent)]

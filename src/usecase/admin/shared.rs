@@ -31,13 +31,13 @@ use crate::store::{PolicyLease, PrefixRevocation, UserRecord};
 const LEASE_WAIT_MARGIN: Duration = Duration::from_secs(5);
 /// Writes in a row that find their lease claimed by another writer before a revoke gives up
 /// (503): each one means another writer wrote meanwhile.
-const WRITE_ATTEMPTS: u32 = 3;
+pub(super) const WRITE_ATTEMPTS: u32 = 3;
 /// Cut-offs are kept this much longer than a session lives, and a session counts as alive
 /// this much longer than it was handed out for: clocks differ.
-const EXPIRY_MARGIN: time::Duration = time::Duration::minutes(5);
+pub(super) const EXPIRY_MARGIN: time::Duration = time::Duration::minutes(5);
 
 /// How a write under the lease ended.
-enum Fenced {
+pub(super) enum Fenced {
     /// Nobody claimed the lease from before the write until after it: the policy written holds.
     Held,
     /// Another writer claimed the lease meanwhile (this one's ran out): its policy may have
@@ -110,7 +110,7 @@ impl Admin {
         Err(AdminError::PolicyBusy)
     }
 
-    async fn take_policy_lease(&self, bucket: &BucketName) -> Result<PolicyLease, AdminError> {
+    pub(super) async fn take_policy_lease(&self, bucket: &BucketName) -> Result<PolicyLease, AdminError> {
         let started = std::time::Instant::now();
         let wait = Duration::from_secs(u64::from(self.policy_lease_seconds)) + LEASE_WAIT_MARGIN;
         loop {
@@ -156,7 +156,7 @@ impl Admin {
 
     /// Writes `policy` to `bucket` if `lease` still holds, after recording the cut-offs it
     /// moved.
-    async fn record_moved_and_write(
+    pub(super) async fn record_moved_and_write(
         &self,
         bucket: &BucketName,
         policy: SharedPolicy,

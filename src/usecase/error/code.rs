@@ -43,6 +43,8 @@ pub enum Forbidden {
     OrgRequired,
     /// A claim (the organisation's) fails its configured pattern.
     ClaimInvalid,
+    /// An operator disabled the caller's organisation: its templates are refused.
+    OrgDisabled,
 }
 
 impl Forbidden {
@@ -53,6 +55,7 @@ impl Forbidden {
             Self::RequiredClaimMissing => "required_claim_missing",
             Self::OrgRequired => "org_required",
             Self::ClaimInvalid => "claim_invalid",
+            Self::OrgDisabled => "org_disabled",
         }
     }
 }
@@ -67,6 +70,7 @@ pub enum Invalid {
     InvalidContentLength,
     ContentLengthRequired,
     InvalidUserId,
+    InvalidOrgId,
 }
 
 impl Invalid {
@@ -80,6 +84,7 @@ impl Invalid {
             Self::InvalidContentLength => "invalid_content_length",
             Self::ContentLengthRequired => "content_length_required",
             Self::InvalidUserId => "invalid_user_id",
+            Self::InvalidOrgId => "invalid_org_id",
         }
     }
 }

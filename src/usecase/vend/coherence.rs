@@ -1,7 +1,8 @@
-//! Keeping this process's caches in step with the others: every change to a user's state is
-//! appended to the store's change feed in the same transaction (`Store::changes_since`), and
-//! this loop reads the feed every `cache.coherence_poll_ms` (at once when the backend signals a
-//! change) and drops what it cached about each user in it. A load racing the drop cannot put
+//! Keeping this process's caches in step with the others: every change to a user's or an
+//! organisation's state is appended to the store's change feed in the same transaction
+//! (`Store::changes_since`), and this loop reads the feed every `cache.coherence_poll_ms` (at
+//! once when the backend signals a change) and drops what it cached about each user or org in
+//! it (an org's keys go with its row: `Vend::drop_cached_org`). A load racing the drop cannot put
 //! the old state back (`cache.rs`), so a change made anywhere holds here within one poll.
 //!
 //! The feed keeps changes for `cache.change_retention_seconds`. A process that could not read
@@ -14,7 +15,7 @@ use std::time::{Duration, Instant};
 
 use super::Vend;
 use crate::runtime::metrics::Metrics;
-use crate::store::Store;
+use crate::store::{Changed, Store};
 
 /// Changes read per query; a longer backlog is read in further queries at once.
 const BATCH: u32 = 1000;
@@ -105,7 +106,10 @@ async fn read_feed(vend: &Vend, store: &Store, seen: &mut i64, retention: Durati
         }
         let full = changes.len() == BATCH as usize;
         for change in changes {
-            vend.drop_cached(&change.user_id).await;
+            match &change.what {
+                Changed::User(user_id) => vend.drop_cached(user_id).await,
+                Changed::Org(org_id) => vend.drop_cached_org(org_id),
+            }
             metrics.coherence_drops.inc();
             *seen = change.seq;
         }

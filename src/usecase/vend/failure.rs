@@ -16,6 +16,7 @@ impl From<VendError> for Failure {
             e @ (VendError::ClaimInvalid | VendError::ClaimRefused(_)) => {
                 Self::forbidden(code::Forbidden::ClaimInvalid, &e)
             }
+            e @ VendError::OrgDisabled(_) => Self::forbidden(code::Forbidden::OrgDisabled, &e),
             e @ VendError::OrgModeMismatch(_) => Self::conflict(code::Conflict::OrgStorageModeMismatch, &e),
             VendError::Provisioning(p) => Self::from(&*p),
             VendError::Sts(e) => match &*e {

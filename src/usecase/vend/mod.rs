@@ -8,6 +8,7 @@ mod claims;
 mod coherence;
 mod failure;
 mod keys;
+mod org_admin;
 mod seal;
 
 use std::collections::BTreeMap;
@@ -64,6 +65,12 @@ pub enum VendError {
         "access `{0}` reaches your organisation's storage; sign in through your organisation (the token carries no organisation)"
     )]
     OrgRequired(String),
+    /// An operator disabled the caller's organisation: its templates are refused to every
+    /// member (personal templates still work).
+    #[error(
+        "access `{0}` reaches your organisation's storage, and your organisation is disabled; contact the administrator"
+    )]
+    OrgDisabled(String),
     /// The token's organisation claim fails `orgs.id_pattern` (or holds characters outside
     /// printable ASCII): nothing is made or vended for it.
     #[error("the token's organisation claim is not valid")]
@@ -235,6 +242,9 @@ impl Vend {
             ),
             None => None,
         };
+        if org.as_ref().is_some_and(|o| o.disabled_at.is_some()) {
+            return Err(VendError::OrgDisabled(template.access().to_owned()).into());
+        }
         // A user in prefix mode gets the access's prefix-mode variant (never asked for in the
         // meanwhile above: that runs only when a bucket is being created).
         let template = self
@@ -327,7 +337,7 @@ impl Vend {
             tracing::warn!(user_id = %user.user_id, access = %self.grants.default, "no template of the default access for the user's storage mode: no probe session");
             return Ok(None);
         };
-        self.keys.probe_session(user, template).await.map(Some)
+        self.keys.probe_session(user, None, template).await.map(Some)
     }
 
     /// The caller's organisation's stored mapping, when their token names a valid one and it

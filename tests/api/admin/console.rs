@@ -43,6 +43,9 @@ async fn an_operator_revokes_alice_from_the_console_and_her_old_keys_are_denied_
     assert_eq!(put(alice, "before.txt").await, "ok");
     assert_eq!(put(carol, "carol.txt").await, "ok");
     let operator = unique_sub("operator");
+    // An organisation for the console's Organisations section, whose storage was never made
+    // (pending): every org action there runs without S3, and its delete finds no bucket.
+    let org = pending_org(&app, &tag).await;
 
     let shot = PathBuf::from(OUT_DIR).join("console.png");
     let _ = std::fs::remove_file(&shot);
@@ -60,6 +63,8 @@ async fn an_operator_revokes_alice_from_the_console_and_her_old_keys_are_denied_
             ("ALICE_USER_ID", &alice_id),
             ("ALICE_KEY", &alice.access_key_id),
             ("CAROL_SUB", &format!("{tag}-carol")),
+            ("ORG_ID", org.as_str()),
+            ("ORG_SEARCH", &tag[tag.len() - 32..]),
         ],
     )
     .await;
@@ -121,6 +126,70 @@ async fn an_operator_revokes_alice_from_the_console_and_her_old_keys_are_denied_
         .unwrap_or_else(|| panic!("no revoke in the audit: {audit}"));
     assert_eq!(revoke["actor"], operator.as_str());
     assert_eq!(revoke["outcome"], "ok");
+
+    // The organisation: disabled, enabled, Alice's org access and everyone's revoked, deleted,
+    // all through the console and each audited with the operator as actor.
+    assert_eq!(result["orgFound"], serde_json::json!([org.as_str()]), "{result}");
+    assert_eq!(
+        (result["orgDisabled"].as_str(), result["orgEnabled"].as_str()),
+        (Some("disabled"), Some("pending")),
+        "{result}"
+    );
+    assert!(
+        result["orgMembersRevoked"].as_str().unwrap().contains(&alice_id),
+        "{result}"
+    );
+    assert!(
+        result["orgRevokedBefore"].as_str().unwrap().starts_with("20"),
+        "{result}"
+    );
+    let (status, _) = admin_get(&app, &format!("/orgs/{org}")).await;
+    assert_eq!(status, 404, "deleted");
+    let (_, audit) = admin_get(&app, &format!("/audit?target={org}")).await;
+    let mut done: Vec<&str> = audit["actions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|a| a["actor"] == operator.as_str() && a["outcome"] == "ok")
+        .map(|a| a["action"].as_str().unwrap())
+        .collect();
+    done.reverse();
+    assert_eq!(
+        done,
+        [
+            "orgs.show",
+            "orgs.disable",
+            "orgs.enable",
+            "orgs.revoke_member",
+            "orgs.revoke",
+            "orgs.delete"
+        ],
+        "{audit}"
+    );
+}
+
+/// Inserts a bucket-mode organisation whose claim holds `tag`, its storage never made.
+async fn pending_org(app: &TestApp, tag: &str) -> stsvend::identity::OrgId {
+    let id = stsvend::identity::OrgId::fresh().unwrap();
+    let claim = stsvend::identity::OrgClaim::parse(
+        &format!("org_{}", tag.replace(|c: char| !c.is_ascii_alphanumeric(), "")),
+        |_| true,
+    )
+    .unwrap();
+    let bucket = stsvend::identity::BucketName::fresh("stsvend-console").unwrap();
+    app.state
+        .store
+        .insert_org(&stsvend::store::NewOrg {
+            org_id: &id,
+            issuer: &auth0_issuer(),
+            claim: &claim,
+            bucket: &bucket,
+            region: "us-east-1",
+            prefix: None,
+        })
+        .await
+        .unwrap();
+    id
 }
 
 fn carol_id(tag: &str) -> String {

@@ -6,6 +6,7 @@ use std::time::{Duration, Instant};
 
 use reqwest::Method;
 use stsvend::identity::UserId;
+use stsvend::store::Changed;
 
 use crate::support::admin::{ADMIN_PERMISSION, admin_ok, user_id_of};
 use crate::support::sample;
@@ -65,7 +66,7 @@ async fn a_replica_cut_off_from_the_feed_past_its_retention_refuses_a_user_disab
     let cut_off = Instant::now();
     loop {
         let feed = store.changes_since(0, 100).await.unwrap();
-        if !feed.iter().any(|c| c.user_id == alice_id) {
+        if !feed.iter().any(|c| c.what == Changed::User(alice_id.clone())) {
             break;
         }
         assert!(

@@ -2,9 +2,13 @@
 //! vend of a team template and reached by one session; the org claim checked before anything
 //! is made. Tokens carry Auth0's `org_id` claim.
 
+mod admin;
+mod cli;
+mod delete;
 mod fleet;
 mod isolation;
 mod provisioning;
+mod revoke;
 
 use serde_json::{Value, json};
 

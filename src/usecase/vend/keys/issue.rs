@@ -100,12 +100,14 @@ impl KeyCache {
         Ok(Arc::new(Issued::new(credentials, user)))
     }
 
-    /// `AssumeRole`; mid-revocation, keys AWS issued before the cut-off (by AWS's clock, which
+    /// `AssumeRole`; mid-revocation (of the user, or of the org for them), keys AWS issued
+    /// before the cut-off (by AWS's clock, which
     /// stamps them) would be denied by the bucket policy, so they are asked for again once the
     /// cut-off has passed, and never handed out.
     async fn assume_after_cut_off(&self, target: &Target<'_>) -> Result<Credentials, KeysError> {
         let (user, org, template) = (target.user, target.org, target.template);
-        if let Some(cut_off) = user.revoked_before {
+        let cut_off = super::cut_off(user, org);
+        if let Some(cut_off) = cut_off {
             // By this host's clock first (AWS's agrees within a second or so): saves a call.
             let bounded = cut_off.min(OffsetDateTime::now_utc() + MAX_CUT_OFF_WAIT);
             crate::runtime::clock::sleep_until(bounded).await;
@@ -116,7 +118,7 @@ impl KeyCache {
                 .assume_role(user.into(), org.map(OrgRecord::context), template, target.claims)
                 .await?;
             let issued = credentials.expiration - self.sts.session_duration();
-            match user.revoked_before {
+            match cut_off {
                 Some(cut_off) if issued < cut_off => {
                     let wait = std::time::Duration::try_from(cut_off - issued).unwrap_or_default();
                     tokio::time::sleep(wait.min(MAX_CUT_OFF_WAIT.unsigned_abs())).await;
@@ -141,7 +143,7 @@ impl KeyCache {
                 let expiration = OffsetDateTime::from_unix_timestamp(row.expires_at).ok()?;
                 self.sealer
                     .open(&binding(target), expiration, &row.sealed)
-                    .filter(|c| self.usable(target.user, c))
+                    .filter(|c| self.usable(target.user, target.org, c))
             }
             Ok(None) => None,
             // Sharing is an optimisation: without it, ask STS.

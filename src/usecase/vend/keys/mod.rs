@@ -10,9 +10,11 @@
 //! keys to appear (bounded by the lease), then ask STS themselves only if they never do. The
 //! in-memory cache has a byte budget; an entry it drops is found in the database again.
 //!
-//! An org template's keys are also keyed by the caller's organisation (`TemplateId::for_org`):
-//! a token for another organisation never receives keys made for the first. Keys made with
-//! token claims (`{{claims.NAME}}`, session tags) are keyed by their values too
+//! An org template's keys are also keyed by the caller's organisation and its revocation
+//! cut-off for the caller (`TemplateId::for_org`): a token for another organisation never
+//! receives keys made for the first, and keys made before an org revocation are never found
+//! once the org's new row is read (the change feed drops the old one on every process). Keys
+//! made with token claims (`{{claims.NAME}}`, session tags) are keyed by their values too
 //! (`TemplateId::for_claims`): a token with other values never receives them.
 //!
 //! A template is its identity everywhere here (`Template::id`: name and body digest), never
@@ -200,7 +202,12 @@ impl KeyCache {
         claims: &SessionClaims,
     ) -> Result<Found, Arc<KeysError>> {
         let mut id = match org {
-            Some(org) => Cow::Owned(template.id().for_org(&org.org_id)),
+            // Bound to the org's cut-off for this member too: after a revocation of the org
+            // (or of the member in it) no key made before it is found, in memory or shared.
+            Some(org) => Cow::Owned(template.id().for_org(
+                &org.org_id,
+                org.cut_off_for(&user.user_id).map(OffsetDateTime::unix_timestamp_nanos),
+            )),
             None => Cow::Borrowed(template.id()),
         };
         if !claims.is_empty() {
@@ -223,7 +230,7 @@ impl KeyCache {
             };
             self.metrics.cache_lookup("credentials", !fresh);
             // The expiry timer is coarse; never hand out keys below the promised lifetime.
-            if fresh || (self.usable(user, &issued.credentials) && issued.for_row(user)) {
+            if fresh || (self.usable(user, org, &issued.credentials) && issued.for_row(user)) {
                 return Ok(Found {
                     issued,
                     from_cache: !fresh,
@@ -243,17 +250,30 @@ impl KeyCache {
     }
 
     /// True when cached keys may be handed out: enough lifetime left, and not issued before a
-    /// revocation of this user's sessions (the bucket policy denies those).
-    fn usable(&self, user: &UserRecord, credentials: &Credentials) -> bool {
+    /// revocation of this user's sessions or (org templates) of the org's sessions for them
+    /// (the bucket policy denies those).
+    fn usable(&self, user: &UserRecord, org: Option<&OrgRecord>, credentials: &Credentials) -> bool {
         let issued = credentials.expiration - self.sts.session_duration();
-        let revoked = user.revoked_before.is_some_and(|before| issued < before);
+        let revoked = cut_off(user, org).is_some_and(|before| issued < before);
         !revoked && credentials.remaining() >= self.min_remaining
     }
-    /// A session for `user` under `template` straight from STS, never cached nor handed out:
-    /// revocation probes the bucket with one to see its new policy take effect.
-    pub async fn probe_session(&self, user: &UserRecord, template: &Template) -> Result<Credentials, AwsError> {
+
+    /// A session for `user` (and `org`, for an org template) under `template` straight from
+    /// STS, never cached nor handed out: revocation probes the storage with one to see its new
+    /// policy take effect.
+    pub async fn probe_session(
+        &self,
+        user: &UserRecord,
+        org: Option<&OrgRecord>,
+        template: &Template,
+    ) -> Result<Credentials, AwsError> {
         self.sts
-            .assume_role(user.into(), None, template, &SessionClaims::default())
+            .assume_role(
+                user.into(),
+                org.map(OrgRecord::context),
+                template,
+                &SessionClaims::default(),
+            )
             .await
     }
 
@@ -284,6 +304,13 @@ impl KeyCache {
             tracing::warn!(user_id = %user_id, error = %e, "dropping spilled credentials failed");
         }
     }
+}
+
+/// The instant before which the user's sessions under a template are denied: the user's
+/// cut-off, or for an org template the later of it and the org's for the user.
+fn cut_off(user: &UserRecord, org: Option<&OrgRecord>) -> Option<OffsetDateTime> {
+    let org = org.and_then(|o| o.cut_off_for(&user.user_id));
+    user.revoked_before.max(org)
 }
 
 #[cfg(test)]
