@@ -1,9 +1,11 @@
 //! `stsvend selftest` through the real binary: it passes against `MiniStack` in both storage
 //! modes; it fails naming the check where isolation does not hold (a template granting every
 //! bucket; moto's server, an independent AWS implementation that enforces no IAM); what a run
-//! made is removed on Ctrl-C, and `--cleanup` removes what a killed run left.
+//! made is removed on Ctrl-C, and `--cleanup` removes what a killed run left. With `[orgs]`,
+//! the org checks too (`orgs.rs`).
 
 mod moto;
+mod orgs;
 mod role_chaining;
 
 use std::process::Stdio;
@@ -148,6 +150,14 @@ async fn selftest_passes_against_ministack_in_bucket_mode_and_leaves_nothing() {
             .any(|(_, d)| d.starts_with("keys vended before the revocation denied")),
         "{run}"
     );
+    // Without [orgs], one line says the org checks were not run, and why.
+    assert!(
+        run.stdout
+            .lines()
+            .any(|l| l.starts_with("skip") && l.ends_with("orgs: not run: [orgs] is not configured")),
+        "{run}"
+    );
+    assert!(run.lines_of("org-provision").is_empty(), "{run}");
     assert_eq!(buckets_named(&prefix).await, Vec::<String>::new(), "{run}");
 }
 
