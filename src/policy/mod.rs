@@ -31,6 +31,7 @@ mod trial;
 
 use std::path::PathBuf;
 
+pub use actions::grants_on;
 pub use claims::{DeclaredClaims, SessionClaims, longest as longest_claim_value};
 pub use pin::{ACCOUNT_CONDITION_KEY, unpinned_statements};
 pub use set::PolicySet;

@@ -2,14 +2,16 @@
 //! (`vend`), an object in each probe's storage (`seed`), what each access's keys may do on
 //! their own storage (`access`), that they reach nothing of the other probe's (`isolation`)
 //! and pre-signed URLs (`presign`) (both in `isolation.rs`), and how long a revocation takes
-//! to deny old keys (`revoke`).
+//! to deny old keys (`revoke`). The org checks follow (`orgs.rs`), with `verbs_on` and
+//! `until_denied` from here.
 //! A check that cannot run for want of an earlier one's result is not run; the earlier one
 //! has failed already.
 
+use std::collections::BTreeSet;
 use std::time::{Duration, Instant};
 
 use super::isolation::{isolation, presign};
-use super::{BODY, Deployment, Keyed, Options, Probe, Report, SEED, SEED_BODY, Vended, Verb};
+use super::{BODY, Deployment, Keyed, Options, Probe, Report, SEED, SEED_BODY, Storage, Vended, Verb};
 use crate::aws::probe::{Outcome, ProbeS3};
 use crate::config::AwsConfig;
 
@@ -132,8 +134,26 @@ async fn seed(aws: &AwsConfig, keyed: &[Keyed], report: &mut Report) -> bool {
 /// Each verb on the probe's own storage: allowed exactly when the template grants it.
 async fn own_storage(aws: &AwsConfig, access: &str, v: &Vended, report: &mut Report) {
     let s3 = ProbeS3::new(aws, &v.keys);
-    let (bucket, storage) = (&v.storage.bucket, &v.storage);
+    verbs_on("access", &s3, access, &v.storage, &v.grants, None, report).await;
+}
+
+/// Each verb on `storage` with the keys of `s3`: allowed exactly when `grants` holds it. The
+/// storage is the keys' own, or (`org` names it) their organisation's.
+pub(super) async fn verbs_on(
+    check: &'static str,
+    s3: &ProbeS3,
+    access: &str,
+    storage: &Storage,
+    grants: &BTreeSet<Verb>,
+    org: Option<&str>,
+    report: &mut Report,
+) {
+    let bucket = &storage.bucket;
     let key = storage.key(&format!("selftest-{access}.txt"));
+    let (place, there) = match org {
+        None => ("own storage".to_owned(), ""),
+        Some(name) => (format!("{name}'s storage"), " there"),
+    };
     for verb in Verb::ALL {
         let started = Instant::now();
         let outcome = match verb {
@@ -149,21 +169,21 @@ async fn own_storage(aws: &AwsConfig, access: &str, v: &Vended, report: &mut Rep
             }
         };
         let (what, action) = (verb.name(), verb.action());
-        let granted = v.grants.contains(&verb);
+        let granted = grants.contains(&verb);
         let result = match (granted, outcome) {
-            (true, Outcome::Allowed) => Ok(format!("`{access}`: {what} on own storage allowed")),
+            (true, Outcome::Allowed) => Ok(format!("`{access}`: {what} on {place} allowed")),
             (false, Outcome::Denied(code)) => Ok(format!(
-                "`{access}`: {what} on own storage denied ({code}), as the template grants no {action}"
+                "`{access}`: {what} on {place} denied ({code}), as the template grants no {action}{there}"
             )),
             (true, Outcome::Denied(code)) => Err(format!(
-                "`{access}`: {what} on own storage denied ({code}), though the template grants {action}"
+                "`{access}`: {what} on {place} denied ({code}), though the template grants {action}{there}"
             )),
             (false, Outcome::Allowed) => Err(format!(
-                "`{access}`: {what} on own storage allowed, though the template grants no {action}"
+                "`{access}`: {what} on {place} allowed, though the template grants no {action}{there}"
             )),
-            (_, Outcome::Failed(e)) => Err(format!("`{access}`: {what} on own storage failed: {e}")),
+            (_, Outcome::Failed(e)) => Err(format!("`{access}`: {what} on {place} failed: {e}")),
         };
-        report.record("access", started, result);
+        report.record(check, started, result);
     }
 }
 
@@ -187,34 +207,24 @@ async fn revoke<D: Deployment>(
         }
     };
     let s3 = ProbeS3::new(aws, &old.keys);
-    let (bucket, prefix) = (&old.storage.bucket, &old.storage.prefix);
-    loop {
-        match s3.list(bucket, prefix).await {
-            Outcome::Denied(code) => {
-                report.pass(
-                    "revoke",
-                    started,
-                    format!(
-                        "keys vended before the revocation denied ({code}) {:.1} s after it began (the service answered {how})",
-                        started.elapsed().as_secs_f64()
-                    ),
-                );
-                break;
-            }
-            outcome if started.elapsed() >= timeout => {
-                report.fail(
-                    "revoke",
-                    started,
-                    format!(
-                        "keys vended before the revocation still not denied after {} s (--revoke-timeout; the service answered {how}; last: {outcome:?})",
-                        timeout.as_secs()
-                    ),
-                );
-                break;
-            }
-            _ => tokio::time::sleep(REVOKE_POLL).await,
-        }
-    }
+    match until_denied(&s3, &old.storage, started, timeout).await {
+        Ok(code) => report.pass(
+            "revoke",
+            started,
+            format!(
+                "keys vended before the revocation denied ({code}) {:.1} s after it began (the service answered {how})",
+                started.elapsed().as_secs_f64()
+            ),
+        ),
+        Err(outcome) => report.fail(
+            "revoke",
+            started,
+            format!(
+                "keys vended before the revocation still not denied after {} s (--revoke-timeout; the service answered {how}; last: {outcome:?})",
+                timeout.as_secs()
+            ),
+        ),
+    };
     let started = Instant::now();
     let result = match d.vend(a, default).await {
         Err(e) => Err(format!("vending after the revocation: {e}")),
@@ -229,4 +239,21 @@ async fn revoke<D: Deployment>(
         },
     };
     report.record("revoke", started, result);
+}
+
+/// Lists `storage` with the keys of `s3` until S3 denies it (its code), or `timeout` after
+/// `started` (the last answer).
+pub(super) async fn until_denied(
+    s3: &ProbeS3,
+    storage: &Storage,
+    started: Instant,
+    timeout: Duration,
+) -> Result<String, Outcome> {
+    loop {
+        match s3.list(&storage.bucket, &storage.prefix).await {
+            Outcome::Denied(code) => return Ok(code),
+            outcome if started.elapsed() >= timeout => return Err(outcome),
+            _ => tokio::time::sleep(REVOKE_POLL).await,
+        }
+    }
 }

@@ -1,17 +1,38 @@
-//! Removing what a run made: each probe user with its storage (bucket, or prefix and its
-//! objects) and row, at the end of every run; and, with `--cleanup`, every probe user an
-//! interrupted run left in the database. The audit rows of the probes' vends stay, as every
+//! Removing what a run made: each probe organisation with its storage (bucket, or prefix and
+//! its objects and its statements in the shared bucket's policy) and row, then each probe user
+//! likewise, at the end of every run; and, with `--cleanup`, every probe organisation and user
+//! an interrupted run left in the database. The audit rows of the probes' vends stay, as every
 //! deleted user's do (they carry the OAuth client `stsvend-selftest`).
 
 use std::time::Instant;
 
-use super::{Deployment, Probe, Report};
+use super::{Deployment, PROBE_ORG_CLAIM, Probe, ProbeOrg, Report};
 
-/// Removes the run's probes; one line for all of them.
-pub async fn probes<D: Deployment>(deployment: &D, probes: &[Probe], report: &mut Report) {
+/// Removes the run's probe orgs (those whose claim starts with `orgs.0`, named as in `orgs.1`)
+/// and probe users; one line for all of them.
+pub async fn probes<D: Deployment>(deployment: &D, probes: &[Probe], orgs: (&str, &[ProbeOrg]), report: &mut Report) {
     let started = Instant::now();
     let mut removed = Vec::new();
     let mut failed = Vec::new();
+    let (claim_start, named) = orgs;
+    match deployment.probe_orgs(claim_start).await {
+        Ok(found) => {
+            for (id, claim) in found {
+                let name = named
+                    .iter()
+                    .find(|o| o.claim == claim)
+                    .map_or_else(|| id.to_string(), |o| o.name.to_owned());
+                match deployment.remove_org(&id).await {
+                    Ok(Some(what)) => removed.push(format!("org {name}: {what}")),
+                    Ok(None) => {}
+                    Err(e) => failed.push(format!("org {name} ({id}): {e}; run `stsvend selftest --cleanup`")),
+                }
+            }
+        }
+        Err(e) => failed.push(format!(
+            "the probe organisations: {e}; run `stsvend selftest --cleanup`"
+        )),
+    }
     for probe in probes {
         match deployment.remove(&probe.user_id).await {
             Ok(Some(what)) => removed.push(format!("probe {}: {what}", probe.name)),
@@ -22,12 +43,19 @@ pub async fn probes<D: Deployment>(deployment: &D, probes: &[Probe], report: &mu
             )),
         }
     }
-    finish(report, started, &removed, &failed);
+    finish(deployment, report, started, &removed, &failed);
 }
 
-/// Removes every probe user left in the database.
+/// Removes every probe organisation and probe user left in the database.
 pub async fn leftovers<D: Deployment>(deployment: &D, report: &mut Report) {
     let started = Instant::now();
+    let orgs = match deployment.probe_orgs(PROBE_ORG_CLAIM).await {
+        Ok(orgs) => orgs,
+        Err(e) => {
+            report.fail("cleanup", started, format!("listing the probe organisations: {e}"));
+            return;
+        }
+    };
     let left = match deployment.probes_left().await {
         Ok(left) => left,
         Err(e) => {
@@ -37,6 +65,13 @@ pub async fn leftovers<D: Deployment>(deployment: &D, report: &mut Report) {
     };
     let mut removed = Vec::new();
     let mut failed = Vec::new();
+    for (id, _) in &orgs {
+        match deployment.remove_org(id).await {
+            Ok(Some(what)) => removed.push(format!("org {id}: {what}")),
+            Ok(None) => {}
+            Err(e) => failed.push(format!("org {id}: {e}")),
+        }
+    }
     for id in &left {
         match deployment.remove(id).await {
             Ok(Some(what)) => removed.push(format!("user {id}: {what}")),
@@ -44,15 +79,17 @@ pub async fn leftovers<D: Deployment>(deployment: &D, report: &mut Report) {
             Err(e) => failed.push(format!("user {id}: {e}")),
         }
     }
-    finish(report, started, &removed, &failed);
+    finish(deployment, report, started, &removed, &failed);
 }
 
-fn finish(report: &mut Report, started: Instant, removed: &[String], failed: &[String]) {
+fn finish<D: Deployment>(deployment: &D, report: &mut Report, started: Instant, removed: &[String], failed: &[String]) {
     if failed.is_empty() {
-        let detail = if removed.is_empty() {
-            "no probe user to remove".to_owned()
-        } else {
+        let detail = if !removed.is_empty() {
             format!("removed {}", removed.join("; "))
+        } else if deployment.team_accesses().is_ok() {
+            "no probe user or organisation to remove".to_owned()
+        } else {
+            "no probe user to remove".to_owned()
         };
         report.pass("cleanup", started, detail);
     } else {

@@ -1,91 +1,114 @@
 //! The checks that one probe's keys reach nothing of the other's: every verb on its storage
 //! and a copy out of it (`isolation`; in prefix mode also the shared bucket's root, the stem
-//! without its slash and a prefix sharing it), and pre-signed URLs (`presign`).
+//! without its slash and a prefix sharing it), and pre-signed URLs (`presign`). The requests
+//! (`reach`, `root`, `stem`) and their verdict (`judge`) serve `org-isolation` too.
 
 use std::time::{Duration, Instant};
 
 use super::{BODY, Deployment, Keyed, Probe, Report, SEED, SEED_BODY, Storage, Vended};
 use crate::aws::probe::{Outcome, ProbeS3, fetch};
 use crate::config::AwsConfig;
+use crate::identity::BucketName;
+
+/// What one request tried, how S3 answered, and how long it took.
+pub(super) type Try = (String, Outcome, Duration);
 
 /// Probe a's keys against everything that is not its storage: every verb on probe b's, and
 /// in prefix mode the shared bucket's root, its own stem without the slash (which would
 /// cover `users/<id>x/`) and a prefix sharing that stem.
 pub(super) async fn isolation(aws: &AwsConfig, access: &str, a: &Vended, b: &Vended, report: &mut Report) {
     let s3 = ProbeS3::new(aws, &a.keys);
-    let other = &b.storage;
+    let mut tries = reach(&s3, &a.storage, &b.storage, "the other probe's storage").await;
+    if !a.storage.prefix.is_empty() {
+        tries.extend(root(&s3, &a.storage.bucket).await);
+        tries.extend(stem(&s3, &a.storage, None).await);
+    }
+    judge("isolation", access, tries, report);
+}
+
+/// Every verb on `other` (named `whose`) with keys whose storage is `own`, and a copy out of
+/// it into `own`.
+pub(super) async fn reach(s3: &ProbeS3, own: &Storage, other: &Storage, whose: &str) -> Vec<Try> {
     let ob = &other.bucket;
     let intruder = other.key("selftest-intruder.txt");
-    let mut tries: Vec<(String, Outcome, Duration)> = vec![
-        timed("put on the other probe's storage", s3.put(ob, &intruder, BODY)).await,
+    vec![
+        timed(&format!("put on {whose}"), s3.put(ob, &intruder, BODY)).await,
+        timed(&format!("get on {whose}"), s3.get(ob, &other.key(SEED), SEED_BODY)).await,
+        timed(&format!("list of {whose}"), s3.list(ob, &other.prefix)).await,
+        timed(&format!("delete on {whose}"), s3.delete(ob, &intruder)).await,
         timed(
-            "get on the other probe's storage",
-            s3.get(ob, &other.key(SEED), SEED_BODY),
-        )
-        .await,
-        timed("list of the other probe's storage", s3.list(ob, &other.prefix)).await,
-        timed("delete on the other probe's storage", s3.delete(ob, &intruder)).await,
-        timed(
-            "multipart upload to the other probe's storage",
+            &format!("multipart upload to {whose}"),
             s3.multipart(ob, &other.key("selftest-intruder.bin"), BODY),
         )
         .await,
         timed(
-            "copy from the other probe's storage into its own",
-            s3.copy(
-                ob,
-                &other.key(SEED),
-                &a.storage.bucket,
-                &a.storage.key("selftest-copied.txt"),
-            ),
+            &format!("copy from {whose} into its own"),
+            s3.copy(ob, &other.key(SEED), &own.bucket, &own.key("selftest-copied.txt")),
         )
         .await,
-    ];
-    if !a.storage.prefix.is_empty() {
-        let bucket = &a.storage.bucket;
-        let stem = a.storage.prefix.trim_end_matches('/');
-        let sharing = format!("{stem}x/");
-        tries.extend([
-            timed("list at the shared bucket's root", s3.list(bucket, "")).await,
-            timed(
-                "put at the shared bucket's root",
-                s3.put(bucket, "selftest-root.txt", BODY),
-            )
-            .await,
-            timed(
-                &format!("list of its stem without the slash ({stem})"),
-                s3.list(bucket, stem),
-            )
-            .await,
-            timed(
-                &format!("put of its stem without the slash ({stem})"),
-                s3.put(bucket, stem, BODY),
-            )
-            .await,
-            timed(
-                &format!("list of a stem-sharing prefix ({sharing})"),
-                s3.list(bucket, &sharing),
-            )
-            .await,
-            timed(
-                &format!("put under a stem-sharing prefix ({sharing})"),
-                s3.put(bucket, &format!("{sharing}selftest.txt"), BODY),
-            )
-            .await,
-        ]);
-    }
+    ]
+}
+
+/// Listing and writing at the shared bucket's root (prefix mode).
+pub(super) async fn root(s3: &ProbeS3, bucket: &BucketName) -> Vec<Try> {
+    vec![
+        timed("list at the shared bucket's root", s3.list(bucket, "")).await,
+        timed(
+            "put at the shared bucket's root",
+            s3.put(bucket, "selftest-root.txt", BODY),
+        )
+        .await,
+    ]
+}
+
+/// A prefix's stem without its slash (which would cover `users/<id>x/`) and a prefix sharing
+/// that stem, listed and written: the keys' own prefix (`owner` `None`), or an org's (named).
+pub(super) async fn stem(s3: &ProbeS3, storage: &Storage, owner: Option<&str>) -> Vec<Try> {
+    let bucket = &storage.bucket;
+    let stem = storage.prefix.trim_end_matches('/');
+    let sharing = format!("{stem}x/");
+    let (whose, list_sharing, put_sharing) = match owner {
+        None => (
+            "its".to_owned(),
+            format!("list of a stem-sharing prefix ({sharing})"),
+            format!("put under a stem-sharing prefix ({sharing})"),
+        ),
+        Some(o) => (
+            format!("{o}'s"),
+            format!("list of a prefix sharing {o}'s stem ({sharing})"),
+            format!("put under a prefix sharing {o}'s stem ({sharing})"),
+        ),
+    };
+    vec![
+        timed(
+            &format!("list of {whose} stem without the slash ({stem})"),
+            s3.list(bucket, stem),
+        )
+        .await,
+        timed(
+            &format!("put of {whose} stem without the slash ({stem})"),
+            s3.put(bucket, stem, BODY),
+        )
+        .await,
+        timed(&list_sharing, s3.list(bucket, &sharing)).await,
+        timed(&put_sharing, s3.put(bucket, &format!("{sharing}selftest.txt"), BODY)).await,
+    ]
+}
+
+/// One line of `check` per try: passed when S3 denied it.
+pub(super) fn judge(check: &'static str, access: &str, tries: Vec<Try>, report: &mut Report) {
     for (what, outcome, took) in tries {
         let result = match outcome {
             Outcome::Denied(code) => Ok(format!("`{access}` keys: {what} denied ({code})")),
             Outcome::Allowed => Err(format!("`{access}` keys: {what} ALLOWED")),
             Outcome::Failed(e) => Err(format!("`{access}` keys: {what} neither allowed nor denied: {e}")),
         };
-        report.record_took("isolation", took, result);
+        report.record_took(check, took, result);
     }
 }
 
 /// `request`'s outcome and how long it took, under the name `what`.
-async fn timed(what: &str, request: impl std::future::Future<Output = Outcome>) -> (String, Outcome, Duration) {
+async fn timed(what: &str, request: impl std::future::Future<Output = Outcome>) -> Try {
     let started = Instant::now();
     let outcome = request.await;
     (what.to_owned(), outcome, started.elapsed())
@@ -155,7 +178,6 @@ fn turn(url: &str, from: &Storage, to: &Storage) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::identity::BucketName;
 
     #[test]
     fn a_url_is_turned_in_its_location_only() {

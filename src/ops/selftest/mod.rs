@@ -4,11 +4,18 @@
 //! code a vend uses, with no identity provider; every check prints one line with its time, and
 //! everything the run made is removed at the end, on failure and on Ctrl-C.
 //!
-//! Probe users are (issuer `stsvend-selftest`, subject `stsvend-selftest-probe-<run>-<a|b>`).
+//! Probe users are (issuer `stsvend-selftest`, subject `stsvend-selftest-probe-<run>-<a|b|c>`).
 //! No real token can carry that issuer: `auth.issuer` must be an https URL (or http on
 //! loopback in tests), and a token is accepted only from the configured issuer, so a probe's
 //! user id (a hash of issuer and subject) is never a real user's. The stored row's issuer is
 //! the probe flag: `--cleanup` finds the leftovers of an interrupted run by it.
+//!
+//! With `[orgs]` and team templates granted, two probe organisations follow (`orgs.rs`): org A
+//! with probes a and b as members, org B with a third probe, c. A probe org's claim is
+//! `stsvend-selftest-org-<run>-<A|B>` at the probe issuer: an org row is keyed by (issuer,
+//! claim), so no real token reaches it whatever `orgs.id_pattern` allows (the claim, outside
+//! the default pattern, is only what `--cleanup` searches for). Its storage is made by the
+//! first team vend of a member, through the same code a real member's first team vend runs.
 //!
 //! This module decides what to check and how to report it; the vend-path operations
 //! ([`Deployment`]) are handed in by the wiring place (`app::selftest`), since operator
@@ -18,6 +25,8 @@
 mod checks;
 mod cleanup;
 mod isolation;
+mod org_revoke;
+mod orgs;
 mod pin;
 mod report;
 
@@ -26,7 +35,7 @@ use std::time::Duration;
 
 use crate::aws::sts::Credentials;
 use crate::config::Config;
-use crate::identity::{BucketName, UserId};
+use crate::identity::{BucketName, OrgId, UserId};
 
 pub use report::Report;
 
@@ -34,11 +43,13 @@ pub use report::Report;
 pub const PROBE_ISSUER: &str = "stsvend-selftest";
 /// The start of every probe subject: `--cleanup` searches the users for it.
 pub const PROBE_SUBJECT: &str = "stsvend-selftest-probe-";
+/// The start of every probe organisation's claim: `--cleanup` searches the orgs for it.
+pub const PROBE_ORG_CLAIM: &str = "stsvend-selftest-org-";
 
-/// One of the run's two probe users.
+/// One of the run's probe users: a and b (both members of org A), and c (org B's).
 #[derive(Debug, Clone)]
 pub struct Probe {
-    /// `a` or `b`, as the output names them.
+    /// `a`, `b` or `c`, as the output names them.
     pub name: &'static str,
     pub subject: String,
     pub user_id: UserId,
@@ -49,6 +60,24 @@ impl Probe {
         let subject = format!("{PROBE_SUBJECT}{run}-{name}");
         let user_id = UserId::derive(PROBE_ISSUER, &subject);
         Self { name, subject, user_id }
+    }
+}
+
+/// One of the run's two probe organisations.
+#[derive(Debug, Clone)]
+pub struct ProbeOrg {
+    /// `A` or `B`, as the output names them.
+    pub name: &'static str,
+    /// The org claim value its members' callers carry.
+    pub claim: String,
+}
+
+impl ProbeOrg {
+    fn new(name: &'static str, run: &str) -> Self {
+        Self {
+            name,
+            claim: format!("{PROBE_ORG_CLAIM}{run}-{name}"),
+        }
     }
 }
 
@@ -115,6 +144,34 @@ pub struct Vended {
     pub template: String,
     /// What the template grants, of [`Verb::ALL`].
     pub grants: BTreeSet<Verb>,
+    /// A team template's: the organisation's storage the keys also reach.
+    pub org: Option<OrgSide>,
+}
+
+/// The organisation's side of a team template's keys.
+pub struct OrgSide {
+    pub id: OrgId,
+    pub storage: Storage,
+    /// What the template grants on the org's storage, of [`Verb::ALL`] (a reading of the
+    /// rendered policy: [`grants_on_storage`]).
+    pub grants: BTreeSet<Verb>,
+}
+
+/// What the rendered policy `doc` grants on `storage`, of [`Verb::ALL`]: each verb's action on
+/// an object under it, or for a listing on its bucket with its prefix.
+pub fn grants_on_storage(doc: &serde_json::Value, storage: &Storage) -> BTreeSet<Verb> {
+    let bucket = format!("arn:aws:s3:::{}", storage.bucket);
+    let object = format!("{bucket}/{}", storage.key(SEED));
+    let prefix = (!storage.prefix.is_empty()).then_some(storage.prefix.as_str());
+    Verb::ALL
+        .into_iter()
+        .filter(|v| match v {
+            Verb::List => crate::policy::grants_on(doc, v.action(), &bucket, prefix),
+            Verb::Put | Verb::Get | Verb::Delete | Verb::Multipart => {
+                crate::policy::grants_on(doc, v.action(), &object, None)
+            }
+        })
+        .collect()
 }
 
 /// The vend path of the deployment, as selftest drives it: each call goes through the use case
@@ -135,6 +192,21 @@ pub trait Deployment {
     async fn remove(&self, user_id: &UserId) -> Result<Option<String>, String>;
     /// Every probe user in the database (left by an interrupted run).
     async fn probes_left(&self) -> Result<Vec<UserId>, String>;
+    /// The team templates' accesses to check, or why the org checks do not apply (`[orgs]`
+    /// is not configured, or no team template is granted).
+    fn team_accesses(&self) -> Result<Vec<String>, String>;
+    /// Keys of the team template `access` for `probe` as a member of `org`: the org's first
+    /// team vend makes its storage.
+    async fn vend_team(&self, probe: &Probe, org: &ProbeOrg, access: &str) -> Result<Vended, String>;
+    /// Revokes on the org's storage every member's sessions, or `member`'s, as `stsvend orgs
+    /// revoke` and `revoke-member` do; says how it ended.
+    async fn revoke_org(&self, org: &OrgId, member: Option<&Probe>) -> Result<String, String>;
+    /// Deletes the org with everything in its storage, as `stsvend orgs delete --force` does,
+    /// and its statements in a shared bucket's policy; `None` when there is no such org.
+    async fn remove_org(&self, org: &OrgId) -> Result<Option<String>, String>;
+    /// Every probe organisation in the database whose claim starts with `claim_start`, with
+    /// its claim.
+    async fn probe_orgs(&self, claim_start: &str) -> Result<Vec<(OrgId, String)>, String>;
 }
 
 /// An object written into each probe's storage, read back by the checks.
@@ -170,8 +242,14 @@ pub async fn run<D: Deployment>(deployment: &D, config: &Config, options: &Optio
     pin::check(config, &mut report).await;
     let run = uuid::Uuid::new_v4().simple().to_string()[..12].to_owned();
     let probes = [Probe::new("a", &run), Probe::new("b", &run)];
+    let third = Probe::new("c", &run);
+    let orgs = [ProbeOrg::new("A", &run), ProbeOrg::new("B", &run)];
     let interrupted = {
-        let checks = checks::run(deployment, &config.aws, &probes, options, &mut report);
+        let checks = async {
+            checks::run(deployment, &config.aws, &probes, options, &mut report).await;
+            let members = [&probes[0], &probes[1], &third];
+            orgs::run(deployment, &config.aws, members, &orgs, options, &mut report).await;
+        };
         tokio::select! {
             () = checks => false,
             _ = tokio::signal::ctrl_c() => true,
@@ -180,7 +258,9 @@ pub async fn run<D: Deployment>(deployment: &D, config: &Config, options: &Optio
     if interrupted {
         report.fail_now("interrupted", "Ctrl-C: the checks stopped; removing what the run made");
     }
-    cleanup::probes(deployment, &probes, &mut report).await;
+    let everyone = [probes[0].clone(), probes[1].clone(), third];
+    let claims = format!("{PROBE_ORG_CLAIM}{run}-");
+    cleanup::probes(deployment, &everyone, (&claims, &orgs), &mut report).await;
     report.finish()
 }
 
@@ -196,5 +276,34 @@ mod tests {
         assert_eq!(a.user_id, UserId::derive(PROBE_ISSUER, &a.subject));
         // Another run's probes are other users.
         assert_ne!(Probe::new("a", "r2").user_id, a.user_id);
+    }
+
+    #[test]
+    fn probe_org_claims_start_with_the_probe_claim_and_differ_per_run() {
+        let (a, b) = (ProbeOrg::new("A", "r1"), ProbeOrg::new("B", "r1"));
+        assert!(a.claim.starts_with(&format!("{PROBE_ORG_CLAIM}r1-")));
+        assert_ne!(a.claim, b.claim);
+        assert_ne!(ProbeOrg::new("A", "r2").claim, a.claim);
+    }
+
+    #[test]
+    fn the_team_read_prefix_variant_reads_and_lists_the_org_prefix_and_writes_nothing_there() {
+        let text = include_str!("../../../policies/prefix-team-read.json")
+            .replace("{{bucket}}", "stsvend-shared")
+            .replace("{{org_bucket}}", "stsvend-shared")
+            .replace("{{prefix}}", "users/u/")
+            .replace("{{org_prefix}}", "orgs/oa/")
+            .replace("{{account_id}}", "123456789012");
+        let doc = serde_json::from_str(&text).unwrap();
+        let storage = |prefix: &str| Storage {
+            bucket: BucketName::parse("stsvend-shared").unwrap(),
+            prefix: prefix.to_owned(),
+        };
+        assert_eq!(
+            grants_on_storage(&doc, &storage("orgs/oa/")),
+            BTreeSet::from([Verb::Get, Verb::List])
+        );
+        assert_eq!(grants_on_storage(&doc, &storage("users/u/")), BTreeSet::from(Verb::ALL));
+        assert!(grants_on_storage(&doc, &storage("orgs/ob/")).is_empty());
     }
 }

@@ -1,5 +1,7 @@
 //! selftest's output: a line per check as it finishes (`ok    1.2s  isolation: ...`), or with
 //! `--json` one document at the end for a CI pipeline; either way, whether any check failed.
+//! Checks that do not apply to the deployment (the org checks without `[orgs]`) are one
+//! `skip` line saying why, counted neither as passed nor as failed.
 
 use std::time::{Duration, Instant};
 
@@ -12,6 +14,9 @@ struct Check {
     ok: bool,
     seconds: f64,
     detail: String,
+    /// Not run: the deployment has nothing for it to check (`detail` says why).
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    skipped: bool,
 }
 
 #[derive(Serialize)]
@@ -50,6 +55,7 @@ impl Report {
             ok,
             seconds: (took.as_secs_f64() * 10.0).round() / 10.0,
             detail: detail.replace('\n', "; "),
+            skipped: false,
         };
         if !self.json {
             println!("{}", line(&check));
@@ -64,6 +70,21 @@ impl Report {
 
     pub fn fail(&mut self, name: &'static str, since: Instant, detail: String) -> bool {
         self.record(name, since, Err(detail))
+    }
+
+    /// Checks not run, and why.
+    pub fn skip(&mut self, name: &'static str, why: String) {
+        let check = Check {
+            name,
+            ok: true,
+            seconds: 0.0,
+            detail: why,
+            skipped: true,
+        };
+        if !self.json {
+            println!("{}", line(&check));
+        }
+        self.checks.push(check);
     }
 
     /// A failure that took no time of its own (an interruption).
@@ -85,7 +106,7 @@ impl Report {
             let failed = self.checks.iter().filter(|c| !c.ok).count();
             println!(
                 "{} checks, {failed} failed, in {:.1}s",
-                self.checks.len(),
+                self.checks.iter().filter(|c| !c.skipped).count(),
                 self.started.elapsed().as_secs_f64()
             );
         }
@@ -94,7 +115,11 @@ impl Report {
 }
 
 fn line(c: &Check) -> String {
-    let status = if c.ok { "ok" } else { "FAIL" };
+    let status = match (c.ok, c.skipped) {
+        (_, true) => "skip",
+        (true, false) => "ok",
+        (false, false) => "FAIL",
+    };
     format!(
         "{status:<4}{:>6}  {}: {}",
         format!("{:.1}s", c.seconds),
@@ -114,6 +139,7 @@ mod tests {
             ok,
             seconds,
             detail: "get on the other probe's storage denied".to_owned(),
+            skipped: false,
         };
         assert_eq!(
             line(&check(true, 1.2)),
@@ -123,5 +149,13 @@ mod tests {
             line(&check(false, 12.0)),
             "FAIL 12.0s  isolation: get on the other probe's storage denied"
         );
+        let skipped = Check {
+            name: "orgs",
+            ok: true,
+            seconds: 0.0,
+            detail: "not run: [orgs] is not configured".to_owned(),
+            skipped: true,
+        };
+        assert_eq!(line(&skipped), "skip  0.0s  orgs: not run: [orgs] is not configured");
     }
 }

@@ -19,7 +19,7 @@ use super::shared::{EXPIRY_MARGIN, Fenced, WRITE_ATTEMPTS};
 use super::{Admin, AdminError, Revocation};
 use crate::aws::s3::{OrgRevocations, render_org_policy};
 use crate::aws::sts::Credentials;
-use crate::identity::{OrgId, UserId};
+use crate::identity::{BucketName, OrgId, UserId};
 use crate::runtime::clock::{next_second, sleep_until};
 use crate::store::{OrgRecord, PolicyLease, ProvisionState};
 use crate::usecase::error::Failure;
@@ -134,6 +134,41 @@ impl Admin {
             }
         }
         Err(AdminError::PolicyBusy)
+    }
+
+    /// Takes a deleted org's statements out of `bucket`'s policy (a shared bucket: an org's own
+    /// bucket goes with them), under the fenced lease: only for an org whose sessions nobody
+    /// holds any more (`stsvend selftest`'s probe orgs, whose keys never left the run), since
+    /// the Deny is what refuses a deleted org's live keys.
+    pub async fn drop_org_statements(&self, bucket: &BucketName, id: &OrgId) -> Result<(), Failure> {
+        for attempt in 1..=WRITE_ATTEMPTS {
+            let lease = self.take_policy_lease(bucket).await?;
+            let written = async {
+                let existing = self.buckets.current_policy(bucket).await?;
+                let none = OrgRevocations {
+                    org_id: id,
+                    prefix: None,
+                    user_tag_key: &self.tag_key,
+                    all_before: None,
+                    members: &[],
+                };
+                let policy = render_org_policy(existing.as_deref(), bucket, &none)?;
+                self.record_moved_and_write(bucket, policy, lease).await
+            }
+            .await;
+            if let Err(e) = self.store.release_policy_lease(bucket, lease).await {
+                tracing::warn!(error = %e, "bucket-policy lease not released; it expires by itself");
+            }
+            match written? {
+                Fenced::Held => return Ok(()),
+                Fenced::Lost => tracing::warn!(
+                    bucket = %bucket,
+                    attempt,
+                    "the bucket policy's lease was claimed by another writer while a deleted org's statements were removed; writing again"
+                ),
+            }
+        }
+        Err(AdminError::PolicyBusy.into())
     }
 
     async fn write_org_statements(&self, org: &OrgRecord, lease: PolicyLease) -> Result<Fenced, AdminError> {

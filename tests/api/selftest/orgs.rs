@@ -49,10 +49,7 @@ async fn selftest_with_orgs_passes_against_ministack_in_bucket_mode_and_leaves_n
         assert!(run.passed(check), "{check} did not pass:\n{run}");
     }
     // The personal checks ran for the personal accesses only.
-    assert!(
-        !run.lines_of("vend").iter().any(|(_, d)| d.contains("team-")),
-        "{run}"
-    );
+    assert!(!run.lines_of("vend").iter().any(|(_, d)| d.contains("team-")), "{run}");
     assert!(passed_line(&run, "org-provision", "probe org A (org o"), "{run}");
     assert!(
         passed_line(&run, "org-provision", "probe b, a member of org A, got its storage"),
@@ -207,10 +204,7 @@ async fn selftest_fails_naming_org_isolation_with_an_over_broad_team_template() 
             "no `{what}` in {run}"
         );
     }
-    assert!(
-        failed.iter().all(|d| d.starts_with("`team-read-write` keys")),
-        "{run}"
-    );
+    assert!(failed.iter().all(|d| d.starts_with("`team-read-write` keys")), "{run}");
     for check in CHECKS.iter().chain(&ORG_CHECKS) {
         if *check != "org-isolation" {
             assert!(run.passed(check), "{check} did not pass:\n{run}");
