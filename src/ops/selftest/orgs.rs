@@ -228,7 +228,7 @@ async fn vend<D: Deployment>(
             "org-vend",
             started,
             format!(
-                "`{access}` keys for probes a, b (org A) and c (org B) (template {}; grants {} on own storage, {} on the org's)",
+                "`{access}` keys for probes a, b (org A) and c (org B) (template {}; grants {} on own storage; {} on the org's)",
                 va.own.template,
                 names(&va.own.grants),
                 names(&va.org.grants)
