@@ -2,7 +2,12 @@
 //! through the team vend (org A with probes a and b, org B with probe c) and checked on
 //! `MiniStack` in both storage modes (each team template's keys on the member's own storage and
 //! the org's, nothing of org B's or of an org mate's own, org and member revocation), removed
-//! at the end; a team template granting every bucket fails naming `org-isolation`.
+//! at the end, on Ctrl-C and by `--cleanup`; a team template granting every bucket fails naming
+//! `org-isolation`.
+
+use std::time::Duration;
+
+use tokio::io::{AsyncBufReadExt, BufReader};
 
 use super::{CHECKS, own_database_and_prefix, selftest};
 use crate::support::process::POLICIES;
@@ -213,16 +218,10 @@ async fn selftest_fails_naming_org_isolation_with_an_over_broad_team_template() 
     assert_eq!(buckets_named(&prefix).await, Vec::<String>::new(), "{run}");
 }
 
-/// A run killed after the orgs were made leaves them; `--cleanup` finds them by their issuer
-/// and removes them with their storage, as it does the probe users.
-#[tokio::test]
-async fn selftest_cleanup_removes_the_probe_orgs_a_killed_run_left() {
-    use tokio::io::{AsyncBufReadExt, BufReader};
-
-    let db = tempfile::tempdir().unwrap();
-    let prefix = private_prefix();
-    let env = with_orgs(own_database_and_prefix(&db, &prefix));
-    let mut child = super::command(&[], &env)
+/// A run started with `env`, read until its `org-seed` check passed (both orgs made and
+/// written into): the child, and what it printed so far.
+async fn started_until_org_seed(env: &[(&str, String)]) -> (tokio::process::Child, Lines, String) {
+    let mut child = super::command(&[], env)
         .stdout(std::process::Stdio::piped())
         .spawn()
         .unwrap();
@@ -238,9 +237,70 @@ async fn selftest_cleanup_removes_the_probe_orgs_a_killed_run_left() {
         }
         panic!("selftest ended before its org-seed check:\n{seen}");
     };
-    tokio::time::timeout(std::time::Duration::from_mins(2), read)
+    tokio::time::timeout(Duration::from_mins(2), read)
         .await
         .expect("the org-seed check within two minutes");
+    (child, lines, seen)
+}
+
+type Lines = tokio::io::Lines<BufReader<tokio::process::ChildStdout>>;
+
+/// Ctrl-C during the org checks: the run says so, fails, and still removes the probe orgs
+/// with their storage and rows, and the probes.
+#[tokio::test]
+async fn selftest_removes_its_probe_orgs_when_interrupted() {
+    let db = tempfile::tempdir().unwrap();
+    let prefix = private_prefix();
+    let env = with_orgs(own_database_and_prefix(&db, &prefix));
+    let (mut child, mut lines, mut seen) = started_until_org_seed(&env).await;
+    assert_eq!(buckets_named(&prefix).await.len(), 5, "{seen}");
+    let pid = child.id().unwrap().to_string();
+    assert!(
+        std::process::Command::new("kill")
+            .args(["-INT", &pid])
+            .status()
+            .unwrap()
+            .success()
+    );
+    while let Some(line) = lines.next_line().await.unwrap() {
+        seen.push_str(&line);
+        seen.push('\n');
+    }
+    let status = tokio::time::timeout(Duration::from_mins(1), child.wait())
+        .await
+        .unwrap()
+        .unwrap();
+    let run = super::Run {
+        code: status.code().unwrap_or(-1),
+        stdout: seen,
+        stderr: String::new(),
+    };
+    assert_eq!(run.code, 1, "{run}");
+    assert!(!run.failed("interrupted").is_empty(), "{run}");
+    assert!(run.passed("cleanup"), "{run}");
+    let cleanup = run.lines_of("cleanup");
+    assert!(
+        cleanup[0].1.contains("org A: bucket") && cleanup[0].1.contains("org B: bucket"),
+        "{run}"
+    );
+    assert_eq!(buckets_named(&prefix).await, Vec::<String>::new(), "{run}");
+    // Nothing is left in the database either.
+    let again = selftest(&["--cleanup"], &env).await;
+    assert_eq!(
+        again.lines_of("cleanup"),
+        [(true, "no probe user or organisation to remove")],
+        "{again}"
+    );
+}
+
+/// A run killed after the orgs were made leaves them; `--cleanup` finds them by their issuer
+/// and removes them with their storage, as it does the probe users.
+#[tokio::test]
+async fn selftest_cleanup_removes_the_probe_orgs_a_killed_run_left() {
+    let db = tempfile::tempdir().unwrap();
+    let prefix = private_prefix();
+    let env = with_orgs(own_database_and_prefix(&db, &prefix));
+    let (mut child, _lines, seen) = started_until_org_seed(&env).await;
     child.kill().await.unwrap();
     // Probes a, b and c, orgs A and B.
     let left = buckets_named(&prefix).await;
