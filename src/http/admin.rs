@@ -113,6 +113,36 @@ pub(super) struct ListQuery {
     pub(super) limit: Option<u32>,
 }
 
+/// A list route's page, checked: the search (empty means none; at most 1024 bytes), where it
+/// starts, and how many rows (1 to `MAX_PAGE`, default 50).
+pub(super) struct Page {
+    pub(super) search: Option<String>,
+    pub(super) after: Option<String>,
+    pub(super) limit: u32,
+}
+
+impl Page {
+    pub(super) fn of(q: Result<web::Query<ListQuery>, actix_web::Error>) -> Result<Self, ApiError> {
+        let q = query(q)?;
+        let search = q.search.filter(|s| !s.is_empty());
+        if search.as_ref().is_some_and(|s| s.len() > 1024) {
+            return Err(ApiError::InvalidQuery("search is longer than 1024 bytes".to_owned()));
+        }
+        Ok(Self {
+            search,
+            after: q.after,
+            limit: q.limit.unwrap_or(50).clamp(1, MAX_PAGE),
+        })
+    }
+
+    /// The `next_after` of a page holding `rows`: the last row's id when the page is full.
+    pub(super) fn next_after<T>(&self, rows: &[T], id: impl Fn(&T) -> &str) -> Option<String> {
+        (rows.len() == self.limit as usize)
+            .then(|| rows.last().map(|r| id(r).to_owned()))
+            .flatten()
+    }
+}
+
 #[derive(Serialize, Deserialize, utoipa::ToSchema)]
 pub struct UserPage {
     pub users: Vec<UserView>,
@@ -149,24 +179,16 @@ pub async fn list_users(
     q: Result<web::Query<ListQuery>, actix_web::Error>,
     state: Ctx,
 ) -> Result<HttpResponse, ApiError> {
-    let q = query(q)?;
-    let limit = q.limit.unwrap_or(50).clamp(1, MAX_PAGE);
-    let search = q.search.filter(|s| !s.is_empty());
-    if search.as_ref().is_some_and(|s| s.len() > 1024) {
-        return Err(ApiError::InvalidQuery("search is longer than 1024 bytes".to_owned()));
-    }
-    let target = search.clone();
+    let page = Page::of(q)?;
     let users = audited(
         &req,
         &state,
         "users.list",
-        target.as_deref(),
-        state.admin.list(search, q.after, limit),
+        page.search.as_deref(),
+        state.admin.list(page.search.clone(), page.after.clone(), page.limit),
     )
     .await?;
-    let next_after = (users.len() == limit as usize)
-        .then(|| users.last().map(|u| u.user_id.clone()))
-        .flatten();
+    let next_after = page.next_after(&users, |u| &u.user_id);
     Ok(HttpResponse::Ok().json(UserPage { users, next_after }))
 }
 

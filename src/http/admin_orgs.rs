@@ -5,9 +5,9 @@
 use actix_web::{HttpRequest, HttpResponse, web};
 use serde::{Deserialize, Serialize};
 
-use super::admin::{AdminErrors, Ctx, DeleteQuery, ListQuery, audited, audited_with, query};
+use super::admin::{AdminErrors, Ctx, DeleteQuery, ListQuery, Page, audited, audited_with, query};
 use super::error::ApiError;
-use crate::usecase::admin::{self, MAX_PAGE, OrgView, Revocation};
+use crate::usecase::admin::{self, OrgView, Revocation};
 
 #[derive(utoipa::IntoParams)]
 #[into_params(parameter_in = Path)]
@@ -37,24 +37,18 @@ pub async fn list_orgs(
     q: Result<web::Query<ListQuery>, actix_web::Error>,
     state: Ctx,
 ) -> Result<HttpResponse, ApiError> {
-    let q = query(q)?;
-    let limit = q.limit.unwrap_or(50).clamp(1, MAX_PAGE);
-    let search = q.search.filter(|s| !s.is_empty());
-    if search.as_ref().is_some_and(|s| s.len() > 1024) {
-        return Err(ApiError::InvalidQuery("search is longer than 1024 bytes".to_owned()));
-    }
-    let target = search.clone();
+    let page = Page::of(q)?;
     let orgs = audited(
         &req,
         &state,
         "orgs.list",
-        target.as_deref(),
-        state.admin().list_orgs(search, q.after, limit),
+        page.search.as_deref(),
+        state
+            .admin()
+            .list_orgs(page.search.clone(), page.after.clone(), page.limit),
     )
     .await?;
-    let next_after = (orgs.len() == limit as usize)
-        .then(|| orgs.last().map(|o| o.org_id.clone()))
-        .flatten();
+    let next_after = page.next_after(&orgs, |o| &o.org_id);
     Ok(HttpResponse::Ok().json(OrgPage { orgs, next_after }))
 }
 

@@ -44,12 +44,13 @@ pub struct MeOrg {
     responses(
         (status = 200, description = "The caller's bucket mapping", body = Me),
         (status = 401, description = "Missing or invalid token", body = super::error::ErrorBody),
+        (status = 403, description = "The token lacks a claim `auth.required_claims` names (`required_claim_missing`)", body = super::error::ErrorBody),
         (status = 404, description = "No bucket yet (the first vend creates it)", body = super::error::ErrorBody),
     ),
     security(("bearer" = [])))]
 #[tracing::instrument(skip_all, fields(user_id = %caller.user_id))]
 pub async fn me(Authenticated(caller): Authenticated, vend: web::Data<Vend>) -> Result<HttpResponse, ApiError> {
-    let row = vend.mapping(&caller.user_id).await?;
+    let row = vend.mapping(&caller).await?;
     let org = vend.org_mapping(&caller).await?;
     Ok(HttpResponse::Ok().json(Me {
         state: row.state_label(),

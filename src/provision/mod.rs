@@ -132,6 +132,18 @@ impl Provisioner {
         }
     }
 
+    /// `row` (as read from the store) when it agrees with the configuration; otherwise logged,
+    /// counted and refused, as a vend refuses it: for the admin actions that act on AWS from a
+    /// row read without a vend.
+    pub fn check(&self, row: UserRecord) -> Result<UserRecord, ProvisionError> {
+        self.inner.checked(row)
+    }
+
+    /// [`Self::check`] for an organisation's row.
+    pub fn check_org(&self, row: OrgRecord) -> Result<OrgRecord, ProvisionError> {
+        self.inner.checked_org(row)
+    }
+
     /// The caller's mapping, creating and configuring the bucket on first login; a disabled
     /// user's row as stored (the caller refuses it). On a first login (or a resumed one) that
     /// this call runs, `meanwhile` gets the row once its bucket exists and runs concurrently

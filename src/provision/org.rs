@@ -43,7 +43,7 @@ impl Provisioner {
 
 impl Inner {
     /// `row` when it agrees with the configuration; otherwise logged, counted and refused.
-    fn checked_org(&self, row: OrgRecord) -> Result<OrgRecord, ProvisionError> {
+    pub(super) fn checked_org(&self, row: OrgRecord) -> Result<OrgRecord, ProvisionError> {
         match self.rules.check_org(&row) {
             Ok(()) => Ok(row),
             Err(violation) => {

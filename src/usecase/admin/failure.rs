@@ -16,6 +16,8 @@ impl From<AdminError> for Failure {
             // Logged where it happened (admin/shared.rs).
             AdminError::PolicyBusy => Self::unavailable(code::Unavailable::SharedBucketPolicy),
             AdminError::Store(e) => Self::store("admin action", &e),
+            // Logged and counted where it was refused (provision::Inner::checked).
+            AdminError::Mapping(e) => Self::from(&e),
         }
     }
 }

@@ -44,6 +44,10 @@ enum AdminError {
     BucketNotEmpty { bucket: String },
     #[error(transparent)]
     Store(#[from] StoreError),
+    /// The stored row breaks the configuration (`provision::mapping`): nothing acts on AWS
+    /// from it until it is repaired.
+    #[error(transparent)]
+    Mapping(#[from] crate::provision::ProvisionError),
     /// S3 failed or refused (`aws::Error` says which).
     #[error(transparent)]
     Aws(#[from] crate::aws::Error),
@@ -115,11 +119,20 @@ impl Admin {
         }
     }
 
+    /// The user's row as stored (shown to operators whatever it holds).
     async fn load(&self, id: &UserId) -> Result<UserRecord, AdminError> {
         self.store
             .user(id)
             .await?
             .ok_or_else(|| AdminError::NoSuchUser(id.to_string()))
+    }
+
+    /// The user's row, refused (logged, counted, 500) when it breaks the configuration, as a
+    /// vend refuses it: for the actions that act on AWS from it (revoke, delete), which would
+    /// otherwise empty or deny on whatever bucket a row changed behind stsvend's back names.
+    async fn load_checked(&self, id: &UserId) -> Result<UserRecord, AdminError> {
+        let row = self.load(id).await?;
+        Ok(self.vend.provisioner().check(row)?)
     }
 
     /// A page of at most `limit` users in user-id order, after `after`; `search` matches
@@ -174,7 +187,7 @@ impl Admin {
     }
 
     async fn revoke_sessions(&self, id: &UserId) -> Result<UserView, AdminError> {
-        let user = self.load(id).await?;
+        let user = self.load_checked(id).await?;
         if user.state != ProvisionState::Ready {
             let before = self.deny_sessions(&user).await?.cut_off();
             sleep_until(before).await;
@@ -271,7 +284,7 @@ impl Admin {
     }
 
     async fn delete_user(&self, id: &UserId, force: bool) -> Result<Deleted, AdminError> {
-        let user = self.load(id).await?;
+        let user = self.load_checked(id).await?;
         let not_empty = || AdminError::BucketNotEmpty {
             bucket: match &user.prefix {
                 Some(p) => format!("prefix {p} of bucket {}", user.bucket),

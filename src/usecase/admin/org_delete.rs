@@ -39,7 +39,7 @@ impl Admin {
     }
 
     async fn remove_org(&self, id: &OrgId, force: bool) -> Result<OrgDeleted, AdminError> {
-        let org = self.load_org(id).await?;
+        let org = self.load_org_checked(id).await?;
         let exists = org.prefix.is_some() || self.buckets.exists(&org.bucket).await?;
         let not_empty = || AdminError::BucketNotEmpty {
             bucket: match &org.prefix {

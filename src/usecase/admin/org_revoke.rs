@@ -37,7 +37,7 @@ impl Admin {
     }
 
     async fn revoke_in_org(&self, id: &OrgId, member: Option<&UserId>) -> Result<OrgView, AdminError> {
-        let org = self.load_org(id).await?;
+        let org = self.load_org_checked(id).await?;
         if org.state != ProvisionState::Ready {
             // No storage yet: no session can reach it. The cut-off still binds later keys.
             let before = next_second(OffsetDateTime::now_utc());
@@ -118,7 +118,7 @@ impl Admin {
     pub(super) async fn write_org_policy(&self, id: &OrgId) -> Result<(), AdminError> {
         for attempt in 1..=WRITE_ATTEMPTS {
             // Read again each time: a revocation that raced this one is in the row now.
-            let org = self.load_org(id).await?;
+            let org = self.load_org_checked(id).await?;
             let lease = self.take_policy_lease(&org.bucket).await?;
             let written = self.write_org_statements(&org, lease).await;
             if let Err(e) = self.store.release_policy_lease(&org.bucket, lease).await {

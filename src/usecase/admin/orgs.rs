@@ -135,6 +135,13 @@ impl Admin {
             .ok_or_else(|| AdminError::NoSuchOrg(id.to_string()))
     }
 
+    /// The org's row, refused when it breaks the configuration (see `Admin::load_checked`):
+    /// for revoke and delete, which act on the storage it names.
+    pub(super) async fn load_org_checked(&self, id: &OrgId) -> Result<OrgRecord, AdminError> {
+        let row = self.load_org(id).await?;
+        Ok(self.vend.provisioner().check_org(row)?)
+    }
+
     pub(super) async fn org_view(&self, id: &OrgId) -> Result<OrgView, AdminError> {
         let org = self.load_org(id).await?;
         let last = self.store.org_last_vend(id).await?;

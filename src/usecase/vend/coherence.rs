@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 
 use super::Vend;
 use crate::runtime::metrics::Metrics;
-use crate::store::{Changed, Store};
+use crate::store::{Changed, Store, StoreError};
 
 /// Changes read per query; a longer backlog is read in further queries at once.
 const BATCH: u32 = 1000;
@@ -43,14 +43,16 @@ async fn follow(vend: &Weak<Vend>, store: &Store, times: &FeedTimes, metrics: &M
     let prune_every = PRUNE_EVERY.min(times.retention / 2);
     let signal = store.change_signal();
     // Start from the feed's head: nothing is cached yet, so nothing older matters.
+    let mut outage = Outage::default();
     let mut seen = loop {
         match store.latest_change().await {
             Ok(seq) => {
                 metrics.change_feed_read.set(seq);
+                outage.over();
                 break seq;
             }
             Err(e) => {
-                tracing::warn!(error = %e, "reading the change feed failed; retrying");
+                outage.failed(metrics, &e);
                 tokio::time::sleep(poll).await;
             }
         }
@@ -67,7 +69,10 @@ async fn follow(vend: &Weak<Vend>, store: &Store, times: &FeedTimes, metrics: &M
             None => tokio::time::sleep(poll).await,
         }
         let Some(vend) = vend.upgrade() else { return };
-        read_feed(&vend, store, &mut seen, times.retention, metrics).await;
+        match read_feed(&vend, store, &mut seen, times.retention, metrics).await {
+            Ok(()) => outage.over(),
+            Err(e) => outage.failed(metrics, &e),
+        }
         if pruned.elapsed() >= prune_every {
             pruned = Instant::now();
             if let Err(e) = store.prune_changes(time::OffsetDateTime::now_utc() - retention).await {
@@ -80,17 +85,20 @@ async fn follow(vend: &Weak<Vend>, store: &Store, times: &FeedTimes, metrics: &M
 /// Drops what the changes after `seen` name, and moves `seen` past them. When changes after
 /// `seen` were pruned before this process read them (it could not read the feed for longer
 /// than the retention), it cannot know whom they named: it drops everything it cached.
-async fn read_feed(vend: &Vend, store: &Store, seen: &mut i64, retention: Duration, metrics: &Metrics) {
+async fn read_feed(
+    vend: &Vend,
+    store: &Store,
+    seen: &mut i64,
+    retention: Duration,
+    metrics: &Metrics,
+) -> Result<(), StoreError> {
     loop {
-        let changes = match store.changes_since(*seen, BATCH).await {
-            Ok(changes) => changes,
-            Err(e) => return feed_unreadable(metrics, &e),
-        };
+        let changes = store.changes_since(*seen, BATCH).await?;
         // The next change is not the one after `seen`: either a rolled-back transaction left
         // a hole in the sequence (PostgreSQL), or the changes in between were pruned.
         if changes.first().is_some_and(|c| c.seq > *seen + 1) {
-            match store.oldest_change().await {
-                Ok(oldest) if oldest > *seen + 1 => {
+            match store.oldest_change().await? {
+                oldest if oldest > *seen + 1 => {
                     vend.drop_all_cached();
                     metrics.coherence_gaps.inc();
                     tracing::warn!(
@@ -100,8 +108,7 @@ async fn read_feed(vend: &Vend, store: &Store, seen: &mut i64, retention: Durati
                         "changes this process never read were pruned from the change feed (it could not read the feed for longer than cache.change_retention_seconds); every cached mapping and credential dropped"
                     );
                 }
-                Ok(_) => {}
-                Err(e) => return feed_unreadable(metrics, &e),
+                _ => {}
             }
         }
         let full = changes.len() == BATCH as usize;
@@ -115,12 +122,36 @@ async fn read_feed(vend: &Vend, store: &Store, seen: &mut i64, retention: Durati
         }
         metrics.change_feed_read.set(*seen);
         if !full {
-            return;
+            return Ok(());
         }
     }
 }
 
-fn feed_unreadable(metrics: &Metrics, e: &crate::store::StoreError) {
-    metrics.coherence_errors.inc();
-    tracing::warn!(error = %e, "reading the change feed failed; cached users may be stale until it answers");
+/// The feed's reads failing since `since`: the poll meets every failure (several a second while
+/// the database is away), the log one line when it starts and one when it ends; the metric
+/// `coherence_errors` counts each.
+#[derive(Default)]
+struct Outage {
+    since: Option<Instant>,
+}
+
+impl Outage {
+    fn failed(&mut self, metrics: &Metrics, e: &StoreError) {
+        metrics.coherence_errors.inc();
+        if self.since.is_none() {
+            self.since = Some(Instant::now());
+            tracing::warn!(error = %e, "reading the change feed failed; cached users may be stale until it answers (logged once until then)");
+        } else {
+            tracing::debug!(error = %e, "reading the change feed failed again");
+        }
+    }
+
+    fn over(&mut self) {
+        if let Some(since) = self.since.take() {
+            tracing::info!(
+                after_seconds = since.elapsed().as_secs(),
+                "the change feed answers again; changes missed meanwhile are read now"
+            );
+        }
+    }
 }

@@ -353,9 +353,20 @@ impl Vend {
         }
     }
 
+    /// The provisioner that makes and checks the mappings vends are made from (admin actions
+    /// check the rows they act on with it).
+    pub fn provisioner(&self) -> &Provisioner {
+        &self.provisioner
+    }
+
     /// The caller's stored mapping, without provisioning anything (`/v1/me`); not found before
-    /// their first vend.
-    pub async fn mapping(&self, user_id: &UserId) -> Result<UserRecord, Failure> {
+    /// their first vend. A token missing a claim `auth.required_claims` names is refused as a
+    /// vend would be: it learns nothing of the storage a token that had it was given.
+    pub async fn mapping(&self, caller: &Caller) -> Result<UserRecord, Failure> {
+        if let Some(claim) = &caller.unmet_claim {
+            return Err(VendError::RequiredClaim(claim.clone()).into());
+        }
+        let user_id = &caller.user_id;
         self.provisioner
             .lookup(user_id)
             .await

@@ -263,3 +263,53 @@ async fn deleting_a_user_whose_bucket_is_already_gone_removes_the_user() {
     let again = app.vend(&sub, None).await;
     assert_ne!(again.bucket, keys.bucket, "a new login gets new storage");
 }
+
+/// A row changed in the database behind stsvend's back (issue 22's tampered mappings: here the
+/// victim's row moved to the attacker's user id) is refused by the admin actions that act on
+/// AWS from it, as by a vend: deleting the "attacker" must not empty and remove the victim's
+/// bucket, nor revoke write to its policy. (Disabling touches only the row: allowed, so an
+/// operator can stop it while repairing it.)
+#[tokio::test]
+async fn admin_actions_refuse_a_tampered_row_and_touch_no_bucket() {
+    let app = admin_app().await;
+    let victim = unique_sub("del-victim");
+    let keys = app.vend(&victim, None).await;
+    assert_eq!(put(&keys, "precious.txt").await, "ok");
+    let victim_id = user_id_of(&app, &victim);
+    let attacker_id = user_id_of(&app, &unique_sub("del-attacker"));
+    let db = app.db_dir.path().join("stsvend.db");
+    let moved = rusqlite::Connection::open(&db)
+        .unwrap()
+        .execute(
+            "UPDATE users SET user_id = ?1 WHERE user_id = ?2",
+            [attacker_id.as_str(), victim_id.as_str()],
+        )
+        .unwrap();
+    assert_eq!(moved, 1);
+    let token = admin_token(&app);
+
+    let mut outcomes = Vec::new();
+    for (method, path) in [
+        (reqwest::Method::POST, format!("/users/{attacker_id}/revoke")),
+        (reqwest::Method::DELETE, format!("/users/{attacker_id}?force=true")),
+    ] {
+        let (status, body) = admin_call(&app, method, &path, &token).await;
+        outcomes.push((path, status, body["error"]["code"].as_str().map(str::to_owned)));
+    }
+    let expected: Vec<_> = outcomes
+        .iter()
+        .map(|(path, _, _)| (path.clone(), 500, Some("internal".to_owned())))
+        .collect();
+    assert_eq!(outcomes, expected, "each action on the tampered row is refused");
+    assert_eq!(buckets_named(&keys.bucket).await.len(), 1, "the victim's bucket stands");
+    let got = user_s3(&keys)
+        .get_object()
+        .bucket(&keys.bucket)
+        .key("precious.txt")
+        .send()
+        .await;
+    assert!(
+        got.is_ok(),
+        "the victim's object is still there and their keys still work"
+    );
+}

@@ -2,33 +2,15 @@
 //! service's own tags, an undeclared `{{claims.x}}`, a pattern that does not compile or could
 //! admit a value AWS or IAM would read.
 
-use std::process::Command;
-
 use super::TIERED;
-use crate::support::process::{BIN, POLICIES};
+use crate::support::process::{POLICIES, serve_expecting_failure, shipped_config};
 
 const TIER: &str = "\n[policies.claims.tier]\nclaim = \"https://example.com/tier\"\npattern = \"^(free|pro)$\"\n";
 
-/// Runs `stsvend serve` on the shipped config.toml with `extra` appended and the templates of
-/// `policies_dir`; start-up must fail, so it ends by itself. Its exit code and stderr.
-fn serve_expecting_failure(extra: &str, policies_dir: &str) -> (i32, String) {
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("config.toml");
-    let shipped = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/config.toml")).unwrap();
-    std::fs::write(&path, format!("{shipped}\n{extra}")).unwrap();
-    let out = Command::new(BIN)
-        .env_clear()
-        .env("PATH", std::env::var("PATH").unwrap_or_default())
-        .args(["serve", "--config", path.to_str().unwrap()])
-        .env("STSVEND_POLICIES__DIR", policies_dir)
-        .env("STSVEND_DATABASE__PATH", dir.path().join("s.db"))
-        .env("STSVEND_SERVER__BIND", "127.0.0.1:0")
-        .output()
-        .unwrap();
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
+/// `stsvend serve` on the shipped config.toml with `extra` appended and the templates of
+/// `policies_dir`: its exit code and stderr (start-up must fail).
+fn serve_with(extra: &str, policies_dir: &str) -> (i32, String) {
+    serve_expecting_failure(&format!("{}\n{extra}", shipped_config()), policies_dir)
 }
 
 #[test]
@@ -84,7 +66,7 @@ fn tag_and_claim_settings_outside_stss_limits_stop_start_up_naming_the_problem()
         ),
     ];
     for (what, extra, want) in cases {
-        let (code, stderr) = serve_expecting_failure(&extra, POLICIES);
+        let (code, stderr) = serve_with(&extra, POLICIES);
         assert_ne!(code, 0, "{what}: started");
         assert!(stderr.contains(want), "{what}: `{want}` not in {stderr}");
     }
@@ -102,7 +84,7 @@ fn a_template_naming_an_undeclared_claim_stops_start_up() {
         TIERED.replace("claims.tier", "claims.x"),
     )
     .unwrap();
-    let (code, stderr) = serve_expecting_failure(TIER, dir.path().to_str().unwrap());
+    let (code, stderr) = serve_with(TIER, dir.path().to_str().unwrap());
     assert_ne!(code, 0, "started");
     assert!(
         stderr.contains("tiered.json: `{{claims.x}}` names a claim not declared in [policies.claims]"),

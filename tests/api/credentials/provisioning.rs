@@ -337,7 +337,8 @@ async fn a_full_bucket_quota_answers_503_and_is_counted() {
 }
 
 /// `auth.required_claims` (here `email_verified = true`): a token without the claim, or with
-/// another value, gets 403 `required_claim_missing` and no bucket; with it, keys.
+/// another value, gets 403 `required_claim_missing` and no bucket (nor, from `/v1/me`, the
+/// bucket made for a token that had it); with it, keys.
 #[tokio::test]
 async fn tokens_without_the_required_claims_get_no_bucket() {
     let prefix = private_prefix();
@@ -373,12 +374,14 @@ async fn tokens_without_the_required_claims_get_no_bucket() {
     assert_eq!(app.users_in_db().await, 0);
     assert!(buckets_named(&prefix).await.is_empty());
 
+    let verified = unique_sub("verified");
     let ok = app
-        .post_credentials(
-            Some(&token_with(&unique_sub("verified"), Some(Value::Bool(true)))),
-            None,
-        )
+        .post_credentials(Some(&token_with(&verified, Some(Value::Bool(true)))), None)
         .await;
     assert_eq!(ok.status(), 200);
     assert_eq!(buckets_named(&prefix).await.len(), 1);
+    // The same user with a token lacking the claim learns nothing of their storage either.
+    let me = app.me_with(&token_with(&verified, Some(Value::Bool(false)))).await;
+    assert_eq!(me["error"]["code"], "required_claim_missing", "{me}");
+    assert!(me.get("bucket").is_none(), "{me}");
 }

@@ -420,6 +420,13 @@ async fn postgres_down_behind_the_balancer_warm_users_are_served_and_new_ones_ge
             (1, 1),
             "one log line per transition:\n{logs}"
         );
+        // The change feed's poll fails every few hundred milliseconds while the database is
+        // away: one warning when it starts failing and one line when it answers again.
+        assert!(
+            count("reading the change feed failed") <= 1
+                && count("reading the change feed failed") == count("the change feed answers again"),
+            "the change feed's outage logged once each way:\n{logs}"
+        );
     }
     crate::support::figures::Figures {
         requests: sent,

@@ -11,6 +11,33 @@ pub const BIN: &str = env!("CARGO_BIN_EXE_stsvend");
 pub const CONFIG: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/config.toml");
 pub const POLICIES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/policies");
 
+/// The shipped config.toml, as a newcomer gets it.
+pub fn shipped_config() -> String {
+    std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/config.toml")).unwrap()
+}
+
+/// Runs `stsvend serve` on `config_text` (policies from `policies_dir`) and returns its exit
+/// status and stderr; start-up must fail, so the process ends by itself.
+pub fn serve_expecting_failure(config_text: &str, policies_dir: &str) -> (i32, String) {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("config.toml");
+    std::fs::write(&path, config_text).unwrap();
+    // Only the given overrides: the suite's own STSVEND_* environment must not mask the file.
+    let out = Command::new(BIN)
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .args(["serve", "--config", path.to_str().unwrap()])
+        .env("STSVEND_POLICIES__DIR", policies_dir)
+        .env("STSVEND_DATABASE__PATH", dir.path().join("s.db"))
+        .env("STSVEND_SERVER__BIND", "127.0.0.1:0")
+        .output()
+        .unwrap();
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
 pub struct ServiceProcess {
     child: Child,
     pub base: String,
