@@ -64,7 +64,9 @@ impl Inner {
     async fn load_or_provision_org(&self, issuer: &str, claim: &OrgClaim) -> Result<OrgRecord, ProvisionError> {
         let stored = self.store.org_by_claim(issuer, claim).await?;
         let mut row = match stored.map(|r| self.checked_org(r)).transpose()? {
-            Some(r) if r.state == ProvisionState::Ready => return Ok(r),
+            // A disabled org's unfinished storage stays unfinished: no S3 call for it (the
+            // caller refuses the vend with `org_disabled`).
+            Some(r) if r.state == ProvisionState::Ready || r.disabled_at.is_some() => return Ok(r),
             Some(r) => {
                 tracing::info!(org_id = %r.org_id, bucket = %r.bucket, "resuming interrupted organisation provisioning");
                 r

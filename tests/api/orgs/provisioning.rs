@@ -86,6 +86,52 @@ async fn an_org_provisioning_cut_off_after_create_bucket_is_finished_by_the_next
     assert_eq!(app.state.store.count_orgs().await.unwrap(), 1);
 }
 
+/// An org an operator disabled while its first vend was cut off after `CreateBucket` stays as
+/// it is: a member's team vend is refused with 403 `org_disabled` and finishes nothing (the
+/// bucket gets no settings, the row stays pending), as a disabled user's unfinished first login
+/// stays unfinished.
+#[tokio::test]
+async fn a_disabled_orgs_unfinished_storage_is_not_finished_by_a_members_vend() {
+    let app = TestApp::spawn_with(with_orgs(Options::default())).await;
+    let org = new_org();
+    let (id, bucket) = (OrgId::fresh().unwrap(), BucketName::fresh("stsvend").unwrap());
+    let claim = OrgClaim::parse(&org, |_| true).unwrap();
+    app.state
+        .store
+        .insert_org(&NewOrg {
+            org_id: &id,
+            issuer: &app.issuer.issuer,
+            claim: &claim,
+            bucket: &bucket,
+            region: "us-east-1",
+            prefix: None,
+        })
+        .await
+        .unwrap();
+    create_bare_bucket(bucket.as_str()).await;
+    assert!(app.state.store.set_org_disabled(&id, true).await.unwrap());
+
+    let (status, body) = vend_as(&app, &writer(&app, &unique_sub("member"), &org), TEAM_RW).await;
+    assert_eq!(
+        (status, body["error"]["code"].as_str()),
+        (403, Some("org_disabled")),
+        "{body}"
+    );
+    let row = app.state.store.org(&id).await.unwrap().unwrap();
+    assert_eq!(
+        row.state,
+        stsvend::store::ProvisionState::Pending,
+        "the row stays pending"
+    );
+    // The owner tag is one of the settings a finished first vend applies (MiniStack answers a
+    // default public access block for any bucket, so that one cannot tell).
+    assert_eq!(
+        owner_tag(bucket.as_str()).await,
+        None,
+        "no setting applied: no owner tag"
+    );
+}
+
 /// Team sessions carry the org's internal id as the `stsvend-org` session tag (personal ones
 /// do not): a bucket policy denying that tag refuses the member's team keys on their own bucket
 /// and leaves their personal keys working.
