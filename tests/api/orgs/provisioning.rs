@@ -34,11 +34,9 @@ async fn a_new_org_beyond_the_new_user_rate_gets_429_and_nothing_is_made() {
     vended(&app, &writer(&app, &sub, &first), TEAM_RW).await;
 }
 
-/// A crash right after `CreateBucket` leaves a pending org row and a bare bucket: the next
-/// member's vend finishes that bucket (settings, owner tag) instead of making another.
-#[tokio::test]
-async fn an_org_provisioning_cut_off_after_create_bucket_is_finished_by_the_next_vend() {
-    let app = TestApp::spawn_with(with_orgs(Options::default())).await;
+/// An org whose first vend was cut off right after `CreateBucket`: its pending row and a bare
+/// bucket. Its claim value, parsed claim, id and bucket.
+async fn org_cut_off_after_create_bucket(app: &TestApp) -> (String, OrgClaim, OrgId, BucketName) {
     let org = new_org();
     let (id, bucket) = (OrgId::fresh().unwrap(), BucketName::fresh("stsvend").unwrap());
     let claim = OrgClaim::parse(&org, |_| true).unwrap();
@@ -55,6 +53,15 @@ async fn an_org_provisioning_cut_off_after_create_bucket_is_finished_by_the_next
         .await
         .unwrap();
     create_bare_bucket(bucket.as_str()).await;
+    (org, claim, id, bucket)
+}
+
+/// A crash right after `CreateBucket` leaves a pending org row and a bare bucket: the next
+/// member's vend finishes that bucket (settings, owner tag) instead of making another.
+#[tokio::test]
+async fn an_org_provisioning_cut_off_after_create_bucket_is_finished_by_the_next_vend() {
+    let app = TestApp::spawn_with(with_orgs(Options::default())).await;
+    let (org, claim, id, bucket) = org_cut_off_after_create_bucket(&app).await;
 
     let team = vended(&app, &writer(&app, &unique_sub("member"), &org), TEAM_RW).await;
     assert_eq!(
@@ -93,22 +100,7 @@ async fn an_org_provisioning_cut_off_after_create_bucket_is_finished_by_the_next
 #[tokio::test]
 async fn a_disabled_orgs_unfinished_storage_is_not_finished_by_a_members_vend() {
     let app = TestApp::spawn_with(with_orgs(Options::default())).await;
-    let org = new_org();
-    let (id, bucket) = (OrgId::fresh().unwrap(), BucketName::fresh("stsvend").unwrap());
-    let claim = OrgClaim::parse(&org, |_| true).unwrap();
-    app.state
-        .store
-        .insert_org(&NewOrg {
-            org_id: &id,
-            issuer: &app.issuer.issuer,
-            claim: &claim,
-            bucket: &bucket,
-            region: "us-east-1",
-            prefix: None,
-        })
-        .await
-        .unwrap();
-    create_bare_bucket(bucket.as_str()).await;
+    let (org, _claim, id, bucket) = org_cut_off_after_create_bucket(&app).await;
     assert!(app.state.store.set_org_disabled(&id, true).await.unwrap());
 
     let (status, body) = vend_as(&app, &writer(&app, &unique_sub("member"), &org), TEAM_RW).await;

@@ -248,36 +248,11 @@ async fn selftest_fails_naming_isolation_with_an_over_broad_template() {
 async fn selftest_removes_its_probes_when_interrupted() {
     let db = tempfile::tempdir().unwrap();
     let prefix = private_prefix();
-    let mut child = command(&[], &own_database_and_prefix(&db, &prefix))
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
-    let mut seen = String::new();
-    wait_for_seed(&mut lines, &mut seen).await;
+    let (child, lines, seen) =
+        started_until("seed", &own_database_and_prefix(&db, &prefix), Duration::from_mins(1)).await;
     assert_eq!(buckets_named(&prefix).await.len(), 2, "{seen}");
-    let pid = child.id().unwrap().to_string();
-    assert!(
-        std::process::Command::new("kill")
-            .args(["-INT", &pid])
-            .status()
-            .unwrap()
-            .success()
-    );
-    while let Some(line) = lines.next_line().await.unwrap() {
-        seen.push_str(&line);
-        seen.push('\n');
-    }
-    let status = tokio::time::timeout(Duration::from_mins(1), child.wait())
-        .await
-        .unwrap()
-        .unwrap();
-    assert_eq!(status.code(), Some(1), "{seen}");
-    let run = Run {
-        code: 1,
-        stdout: seen,
-        stderr: String::new(),
-    };
+    let run = interrupted(child, lines, seen).await;
+    assert_eq!(run.code, 1, "{run}");
     assert!(!run.failed("interrupted").is_empty(), "{run}");
     assert!(run.passed("cleanup"), "{run}");
     assert_eq!(buckets_named(&prefix).await, Vec::<String>::new(), "{run}");
@@ -290,10 +265,7 @@ async fn selftest_cleanup_removes_what_a_killed_run_left() {
     let db = tempfile::tempdir().unwrap();
     let prefix = private_prefix();
     let env = own_database_and_prefix(&db, &prefix);
-    let mut child = command(&[], &env).stdout(Stdio::piped()).spawn().unwrap();
-    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
-    let mut seen = String::new();
-    wait_for_seed(&mut lines, &mut seen).await;
+    let (mut child, _lines, seen) = started_until("seed", &env, Duration::from_mins(1)).await;
     child.kill().await.unwrap();
     let left = buckets_named(&prefix).await;
     assert_eq!(left.len(), 2, "{seen}");
@@ -316,21 +288,56 @@ async fn selftest_cleanup_removes_what_a_killed_run_left() {
     );
 }
 
-/// Reads lines until the `seed` check passed (both probes provisioned, objects written).
-async fn wait_for_seed(lines: &mut tokio::io::Lines<BufReader<tokio::process::ChildStdout>>, seen: &mut String) {
+/// A run's standard output, line by line.
+type Lines = tokio::io::Lines<BufReader<tokio::process::ChildStdout>>;
+
+/// A run started with `env`, read until its check `check` passed (`seed`: both probes made and
+/// written into; `org-seed`: the probe orgs too), within `bound`: the child, its remaining
+/// output, and what it printed so far.
+async fn started_until(check: &str, env: &[(&str, String)], bound: Duration) -> (tokio::process::Child, Lines, String) {
+    let mut child = command(&[], env).stdout(Stdio::piped()).spawn().unwrap();
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let mut seen = String::new();
     let read = async {
         while let Some(line) = lines.next_line().await.unwrap() {
             seen.push_str(&line);
             seen.push('\n');
-            if parse(&line).is_some_and(|(ok, check, _)| ok && check == "seed") {
+            if parse(&line).is_some_and(|(ok, c, _)| ok && c == check) {
                 return;
             }
         }
-        panic!("selftest ended before its seed check:\n{seen}");
+        panic!("selftest ended before its {check} check:\n{seen}");
     };
-    tokio::time::timeout(Duration::from_mins(1), read)
+    tokio::time::timeout(bound, read)
         .await
-        .expect("the seed check within a minute");
+        .unwrap_or_else(|_| panic!("the {check} check within {bound:?}"));
+    (child, lines, seen)
+}
+
+/// Ctrl-C to a run started by [`started_until`]: the run as it ended (within a minute), its
+/// whole output in `stdout`.
+async fn interrupted(mut child: tokio::process::Child, mut lines: Lines, mut seen: String) -> Run {
+    let pid = child.id().unwrap().to_string();
+    assert!(
+        std::process::Command::new("kill")
+            .args(["-INT", &pid])
+            .status()
+            .unwrap()
+            .success()
+    );
+    while let Some(line) = lines.next_line().await.unwrap() {
+        seen.push_str(&line);
+        seen.push('\n');
+    }
+    let status = tokio::time::timeout(Duration::from_mins(1), child.wait())
+        .await
+        .unwrap()
+        .unwrap();
+    Run {
+        code: status.code().unwrap_or(-1),
+        stdout: seen,
+        stderr: String::new(),
+    }
 }
 
 /// A role whose permission policy grants the user buckets without pinning the account: no

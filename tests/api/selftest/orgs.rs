@@ -7,8 +7,6 @@
 
 use std::time::Duration;
 
-use tokio::io::{AsyncBufReadExt, BufReader};
-
 use super::{CHECKS, own_database_and_prefix, selftest};
 use crate::support::process::POLICIES;
 use crate::support::{buckets_named, fresh_shared_bucket, private_prefix, service_s3, test_config};
@@ -219,31 +217,10 @@ async fn selftest_fails_naming_org_isolation_with_an_over_broad_team_template() 
 }
 
 /// A run started with `env`, read until its `org-seed` check passed (both orgs made and
-/// written into): the child, and what it printed so far.
-async fn started_until_org_seed(env: &[(&str, String)]) -> (tokio::process::Child, Lines, String) {
-    let mut child = super::command(&[], env)
-        .stdout(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
-    let mut seen = String::new();
-    let read = async {
-        while let Some(line) = lines.next_line().await.unwrap() {
-            seen.push_str(&line);
-            seen.push('\n');
-            if super::parse(&line).is_some_and(|(ok, check, _)| ok && check == "org-seed") {
-                return;
-            }
-        }
-        panic!("selftest ended before its org-seed check:\n{seen}");
-    };
-    tokio::time::timeout(Duration::from_mins(2), read)
-        .await
-        .expect("the org-seed check within two minutes");
-    (child, lines, seen)
+/// written into).
+async fn started_until_org_seed(env: &[(&str, String)]) -> (tokio::process::Child, super::Lines, String) {
+    super::started_until("org-seed", env, Duration::from_mins(2)).await
 }
-
-type Lines = tokio::io::Lines<BufReader<tokio::process::ChildStdout>>;
 
 /// Ctrl-C during the org checks: the run says so, fails, and still removes the probe orgs
 /// with their storage and rows, and the probes.
@@ -252,29 +229,9 @@ async fn selftest_removes_its_probe_orgs_when_interrupted() {
     let db = tempfile::tempdir().unwrap();
     let prefix = private_prefix();
     let env = with_orgs(own_database_and_prefix(&db, &prefix));
-    let (mut child, mut lines, mut seen) = started_until_org_seed(&env).await;
+    let (child, lines, seen) = started_until_org_seed(&env).await;
     assert_eq!(buckets_named(&prefix).await.len(), 5, "{seen}");
-    let pid = child.id().unwrap().to_string();
-    assert!(
-        std::process::Command::new("kill")
-            .args(["-INT", &pid])
-            .status()
-            .unwrap()
-            .success()
-    );
-    while let Some(line) = lines.next_line().await.unwrap() {
-        seen.push_str(&line);
-        seen.push('\n');
-    }
-    let status = tokio::time::timeout(Duration::from_mins(1), child.wait())
-        .await
-        .unwrap()
-        .unwrap();
-    let run = super::Run {
-        code: status.code().unwrap_or(-1),
-        stdout: seen,
-        stderr: String::new(),
-    };
+    let run = super::interrupted(child, lines, seen).await;
     assert_eq!(run.code, 1, "{run}");
     assert!(!run.failed("interrupted").is_empty(), "{run}");
     assert!(run.passed("cleanup"), "{run}");
