@@ -134,6 +134,9 @@ impl Config {
                 storage.org_prefix_root, storage.prefix_root
             ));
         }
+        if let Some(quota) = &self.quota {
+            p.extend(quota.problems());
+        }
         if let Some(orgs) = &self.orgs {
             p.extend(orgs.problems(&RESERVED_CLAIMS));
         }

@@ -5,7 +5,7 @@
 //!
 //! `Config` and its loading live here; each section's types in the file of its name
 //! (`server`, `auth`, `aws`, `storage`, `policies`, `database`, `limits`, `admin`, `cache`,
-//! `presign`, `orgs`, `sts`; `claims` for `[policies.claims]`); `defaults` the default values, `env` the environment layer, `renamed` the keys
+//! `presign`, `orgs`, `sts`, `quota`; `claims` for `[policies.claims]`); `defaults` the default values, `env` the environment layer, `renamed` the keys
 //! also read under an earlier name, `checks`
 //! the checks serde cannot express, `sealing` the sealing-key format.
 
@@ -27,6 +27,7 @@ mod limits;
 mod orgs;
 mod policies;
 mod presign;
+mod quota;
 mod renamed;
 mod sealing;
 mod server;
@@ -45,6 +46,7 @@ pub use limits::LimitsConfig;
 pub use orgs::OrgsConfig;
 pub use policies::PoliciesConfig;
 pub use presign::PresignConfig;
+pub use quota::{DEFAULT_RECONCILE_HOURS, QuotaConfig};
 pub use sealing::parse_sealing_keys;
 pub use server::{ClientAddressHeader, LogFormat, ServerConfig, TlsConfig};
 pub use storage::{StorageConfig, StorageMode};
@@ -53,8 +55,9 @@ pub use sts::{MAX_SESSION_TAGS, ORG_TAG_KEY, StsConfig};
 /// Prefix of environment overrides, e.g. `STSVEND_AWS__ROLE_ARN`.
 pub const ENV_PREFIX: &str = "STSVEND_";
 
-const SECTIONS: [&str; 12] = [
+const SECTIONS: [&str; 13] = [
     "server", "auth", "aws", "storage", "policies", "database", "limits", "admin", "cache", "presign", "orgs", "sts",
+    "quota",
 ];
 
 /// Unknown keys are collected by `serde_ignored` (not `deny_unknown_fields`, which would stop
@@ -81,6 +84,9 @@ pub struct Config {
     /// Session tags from token claims.
     #[serde(default)]
     pub sts: StsConfig,
+    /// Storage quotas and usage; `None`: the feature is off.
+    #[serde(default)]
+    pub quota: Option<QuotaConfig>,
 }
 
 impl Config {

@@ -1,0 +1,1 @@
+//! See `usecase::quota` (issue 25).
