@@ -3,4 +3,5 @@
 
 // The bucket-policy Deny of over-limit owners' writes (`usecase::quota::deny`).
 mod deny;
+mod deny_full;
 mod deny_race;
