@@ -93,17 +93,16 @@ fn render_within(
     };
     // Each owner only adds bytes: the most that fit is found by halving.
     let (mut lo, mut hi) = (0, over.len());
-    if !render(hi).3 {
-        while lo < hi {
-            let mid = (lo + hi).div_ceil(2);
-            if render(mid).3 {
-                lo = mid;
-            } else {
-                hi = mid - 1;
-            }
-        }
-    } else {
+    if render(hi).3 {
         lo = hi;
+    }
+    while lo < hi {
+        let mid = (lo + hi).div_ceil(2);
+        if render(mid).3 {
+            lo = mid;
+        } else {
+            hi = mid - 1;
+        }
     }
     let (ours, text, statements, fits) = render(lo);
     if !fits {
@@ -152,7 +151,11 @@ fn quota_statements(bucket: &BucketName, user_tag_key: &str, over: &[QuotaOwner<
                 .collect();
             roots.sort_unstable();
             roots.dedup();
-            let resource = if roots.len() == 1 { json!(roots[0]) } else { json!(roots) };
+            let resource = if roots.len() == 1 {
+                json!(roots[0])
+            } else {
+                json!(roots)
+            };
             Some(json!({
                 "Sid": format!("{QUOTA_SID}{name}"),
                 "Effect": "Deny",

@@ -47,7 +47,10 @@ fn an_owners_own_bucket_denies_puts_by_their_tag_on_the_whole_bucket() {
     assert_eq!(s["Action"], json!(["s3:PutObject"]));
     assert_eq!(s["Resource"], "arn:aws:s3:::stsvend-own/*");
     assert_eq!(s["Condition"]["StringEquals"][USER_TAG], json!([a.id()]));
-    assert!(s["Condition"].get("DateLessThan").is_none(), "every session, old or new");
+    assert!(
+        s["Condition"].get("DateLessThan").is_none(),
+        "every session, old or new"
+    );
     assert_eq!((p.denied, p.changed, p.policy.statements), (1, true, 1));
 
     let p = render_quota_policy(None, &bucket, "stsvend-user", &[QuotaOwner { owner: &o, root: "" }]).unwrap();
@@ -76,7 +79,10 @@ fn a_shared_bucket_gets_one_statement_for_users_and_one_for_orgs_each_on_its_own
     ids.sort_unstable();
     assert_eq!(list[0]["Condition"]["StringEquals"][USER_TAG], json!(ids));
     assert!(list[0]["Condition"]["StringEquals"].get(ORG_TAG).is_none());
-    assert_eq!(list[1]["Condition"]["StringEquals"][ORG_TAG].as_array().unwrap().len(), 2);
+    assert_eq!(
+        list[1]["Condition"]["StringEquals"][ORG_TAG].as_array().unwrap().len(),
+        2
+    );
     assert!(list[1]["Condition"]["StringEquals"].get(USER_TAG).is_none());
     assert_eq!(p.denied, 7);
     let mut all: Vec<String> = users.iter().chain(&orgs).map(|o| o.id().to_owned()).collect();
@@ -94,9 +100,21 @@ fn other_statements_are_kept_and_the_old_quota_statements_replaced_or_removed() 
         {"Sid": "StsvendQuotaOrgs", "Effect": "Deny", "stale": true},
     ]})
     .to_string();
-    let over = [QuotaOwner { owner: &b, root: "users/" }, QuotaOwner { owner: &a, root: "users/" }];
+    let over = [
+        QuotaOwner {
+            owner: &b,
+            root: "users/",
+        },
+        QuotaOwner {
+            owner: &a,
+            root: "users/",
+        },
+    ];
     let p = render_quota_policy(Some(&existing), &shared(), "stsvend-user", &over).unwrap();
-    assert_eq!(sids(&p.policy.text), ["TlsOnly", "StsvendRevokeAt1800000000", "StsvendQuotaUsers"]);
+    assert_eq!(
+        sids(&p.policy.text),
+        ["TlsOnly", "StsvendRevokeAt1800000000", "StsvendQuotaUsers"]
+    );
     assert!(!p.policy.text.contains("stale"));
     // Nobody over: only the others stay; with none at all the policy is to be deleted.
     let p = render_quota_policy(Some(&existing), &shared(), "stsvend-user", &[]).unwrap();
@@ -113,7 +131,16 @@ fn other_statements_are_kept_and_the_old_quota_statements_replaced_or_removed() 
 #[test]
 fn the_same_owners_again_is_no_change_even_as_aws_returns_the_policy() {
     let (a, b) = (user(1), org());
-    let over = [QuotaOwner { owner: &a, root: "users/" }, QuotaOwner { owner: &b, root: "orgs/" }];
+    let over = [
+        QuotaOwner {
+            owner: &a,
+            root: "users/",
+        },
+        QuotaOwner {
+            owner: &b,
+            root: "orgs/",
+        },
+    ];
     let first = render_quota_policy(None, &shared(), "stsvend-user", &over).unwrap();
     let again = render_quota_policy(Some(&first.policy.text), &shared(), "stsvend-user", &over).unwrap();
     assert!(!again.changed);
@@ -137,10 +164,18 @@ fn the_same_owners_again_is_no_change_even_as_aws_returns_the_policy() {
 fn revocation_writers_keep_the_quota_statements() {
     let a = user(1);
     let id = UserId::derive("https://i/", "u1");
-    let with_quota = render_quota_policy(None, &shared(), "stsvend-user", &[QuotaOwner { owner: &a, root: "users/" }])
-        .unwrap()
-        .policy
-        .text;
+    let with_quota = render_quota_policy(
+        None,
+        &shared(),
+        "stsvend-user",
+        &[QuotaOwner {
+            owner: &a,
+            root: "users/",
+        }],
+    )
+    .unwrap()
+    .policy
+    .text;
     let at = OffsetDateTime::from_unix_timestamp(1_800_000_000).unwrap();
 
     let rev = PrefixRevocation {
@@ -199,13 +234,23 @@ fn owners_past_the_quota_share_are_left_out_in_the_order_given() {
 /// each), and how many revocations still fit beside a full quota share.
 fn capacity(orgs_every: usize) -> (usize, String) {
     let owners: Vec<Owner> = (0..2000)
-        .map(|n| if orgs_every > 0 && n % orgs_every == 0 { org() } else { user(n) })
+        .map(|n| {
+            if orgs_every > 0 && n % orgs_every == 0 {
+                org()
+            } else {
+                user(n)
+            }
+        })
         .collect();
     let over: Vec<QuotaOwner<'_>> = owners
         .iter()
         .map(|owner| QuotaOwner {
             owner,
-            root: if matches!(owner, Owner::Org(_)) { "orgs/" } else { "users/" },
+            root: if matches!(owner, Owner::Org(_)) {
+                "orgs/"
+            } else {
+                "users/"
+            },
         })
         .collect();
     let p = render_quota_policy(None, &shared(), "stsvend-user", &over).unwrap();

@@ -122,10 +122,7 @@ impl QuotaDeny {
                 here.push((owner.clone(), root));
             }
         }
-        let owners: Vec<QuotaOwner<'_>> = here
-            .iter()
-            .map(|(owner, root)| QuotaOwner { owner, root })
-            .collect();
+        let owners: Vec<QuotaOwner<'_>> = here.iter().map(|(owner, root)| QuotaOwner { owner, root }).collect();
         let (denied, written) = self
             .write_fenced(bucket, |existing| {
                 let rendered = render_quota_policy(existing, bucket, &self.user_tag_key, &owners)?;

@@ -6,15 +6,16 @@ use serde_json::json;
 use stsvend::aws::s3::{MAX_BUCKET_POLICY_BYTES, QuotaOwner, render_quota_policy};
 use stsvend::identity::BucketName;
 
-use super::deny::{sids, sync, user};
+use super::deny::{series, sids, sync, user};
 use crate::orgs::with_orgs;
 use crate::support::admin::{ADMIN_PERMISSION, put};
 use crate::support::*;
 
 /// `stsvend_quota_deny_errors_total{reason}`.
-async fn deny_errors(app: &TestApp, reason: &str) -> f64 {
-    let text = app.metrics_text().await;
-    sample(&text, &format!("stsvend_quota_deny_errors_total{{reason=\"{reason}\"}}")).unwrap_or(-1.0)
+async fn deny_errors(app: &TestApp, reason: &str) -> u64 {
+    series(app, &format!("stsvend_quota_deny_errors_total{{reason=\"{reason}\"}}"))
+        .await
+        .expect("the series exists from the start")
 }
 
 /// A statement of the operator's own that leaves `room` bytes of the policy (S3's 20 KiB).
@@ -41,7 +42,16 @@ async fn owners_past_the_room_left_in_the_policy_are_left_out_logged_and_counted
     let bucket = BucketName::parse(&shared).unwrap();
     let render = |pad: usize, n: usize| {
         let text = theirs(&shared, pad).to_string();
-        let over = [QuotaOwner { owner: &oa, root: "users/" }, QuotaOwner { owner: &ob, root: "users/" }];
+        let over = [
+            QuotaOwner {
+                owner: &oa,
+                root: "users/",
+            },
+            QuotaOwner {
+                owner: &ob,
+                root: "users/",
+            },
+        ];
         render_quota_policy(Some(&text), &bucket, "stsvend-user", &over[..n]).unwrap()
     };
     let pad = MAX_BUCKET_POLICY_BYTES - render(0, 1).policy.text.len();
@@ -59,7 +69,7 @@ async fn owners_past_the_room_left_in_the_policy_are_left_out_logged_and_counted
     assert_eq!((synced.denied, synced.left_out), (vec![oa], vec![ob]));
     assert_eq!(put(&va, "a.txt").await, "AccessDenied", "the first given is denied");
     assert_eq!(put(&vb, "b.txt").await, "ok", "the one left out still writes");
-    assert_eq!(deny_errors(&app, "policy_full").await, before + 1.0);
+    assert_eq!(deny_errors(&app, "policy_full").await, before + 1);
     assert_eq!(sids(&shared).await, ["OperatorsOwn", "StsvendQuotaUsers"]);
 }
 
@@ -75,12 +85,19 @@ async fn a_sync_that_cannot_get_the_policy_lease_fails_as_unavailable_and_is_cou
     let v = app.vend(&a, None).await;
     let bucket = BucketName::parse(&shared).unwrap();
     // Another replica took the lease and stalled with it.
-    assert!(app.state.store.claim_policy_lease(&bucket, 600).await.unwrap().is_some());
+    assert!(
+        app.state
+            .store
+            .claim_policy_lease(&bucket, 600)
+            .await
+            .unwrap()
+            .is_some()
+    );
     let before = deny_errors(&app, "policy_busy").await;
 
     let err = app.state.quota_deny.sync(&bucket, &[user(&app, &a)]).await.unwrap_err();
     assert_eq!(err.code(), "service_unavailable", "{err}");
-    assert_eq!(deny_errors(&app, "policy_busy").await, before + 1.0);
+    assert_eq!(deny_errors(&app, "policy_busy").await, before + 1);
     assert_eq!(put(&v, "still.txt").await, "ok", "nothing was written");
     assert!(sids(&shared).await.is_empty());
 }

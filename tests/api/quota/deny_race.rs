@@ -54,7 +54,15 @@ fn revoke_task(app: &TestApp, id: &str) -> tokio::task::JoinHandle<u16> {
         format!("{}/admin/v1/users/{id}/revoke", app.base),
         admin_token(app),
     );
-    tokio::spawn(async move { http.post(url).bearer_auth(token).send().await.unwrap().status().as_u16() })
+    tokio::spawn(async move {
+        http.post(url)
+            .bearer_auth(token)
+            .send()
+            .await
+            .unwrap()
+            .status()
+            .as_u16()
+    })
 }
 
 async fn interleaved(mode: Mode, revoke_held: bool) {
@@ -69,7 +77,10 @@ async fn interleaved(mode: Mode, revoke_held: bool) {
     let held = proxy.hold_request_line(&format!("PUT /{}", v.bucket), "?policy");
     let (held_task, free_task) = if revoke_held {
         let held_task = revoke_task(&a, &id);
-        tokio::time::timeout(Duration::from_secs(20), held).await.unwrap().unwrap();
+        tokio::time::timeout(Duration::from_secs(20), held)
+            .await
+            .unwrap()
+            .unwrap();
         let deny = std::sync::Arc::clone(&b.state.quota_deny);
         let (bucket, over) = (bucket.clone(), vec![owner.clone()]);
         let free = tokio::spawn(async move {
@@ -84,7 +95,10 @@ async fn interleaved(mode: Mode, revoke_held: bool) {
             deny.sync(&bucket, &over).await.unwrap();
             200
         });
-        tokio::time::timeout(Duration::from_secs(20), held).await.unwrap().unwrap();
+        tokio::time::timeout(Duration::from_secs(20), held)
+            .await
+            .unwrap()
+            .unwrap();
         (held_task, revoke_task(&b, &id))
     };
     let mut free_task = free_task;
@@ -111,20 +125,20 @@ async fn interleaved(mode: Mode, revoke_held: bool) {
 
 #[tokio::test]
 async fn a_quota_sync_waits_for_a_revoke_holding_a_users_bucket_policy_and_both_statements_stay() {
-    interleaved(Mode::Bucket, true).await;
+    Box::pin(interleaved(Mode::Bucket, true)).await;
 }
 
 #[tokio::test]
 async fn a_revoke_waits_for_a_quota_sync_holding_a_users_bucket_policy_and_both_statements_stay() {
-    interleaved(Mode::Bucket, false).await;
+    Box::pin(interleaved(Mode::Bucket, false)).await;
 }
 
 #[tokio::test]
 async fn a_quota_sync_waits_for_a_revoke_holding_the_shared_bucket_policy_and_both_statements_stay() {
-    interleaved(Mode::Prefix, true).await;
+    Box::pin(interleaved(Mode::Prefix, true)).await;
 }
 
 #[tokio::test]
 async fn a_revoke_waits_for_a_quota_sync_holding_the_shared_bucket_policy_and_both_statements_stay() {
-    interleaved(Mode::Prefix, false).await;
+    Box::pin(interleaved(Mode::Prefix, false)).await;
 }
