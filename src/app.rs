@@ -36,6 +36,8 @@ pub struct AppState {
     pub store: web::Data<Store>,
     pub health: web::Data<Health>,
     pub metrics: web::Data<Metrics>,
+    /// Quotas: the bucket-policy Deny of over-limit owners' writes (not served over HTTP).
+    pub quota_deny: Arc<crate::usecase::quota::deny::QuotaDeny>,
     max_body: web::Data<http::MaxBody>,
     endpoint: web::Data<http::Endpoint>,
     proxies: web::Data<http::TrustedProxies>,
@@ -137,6 +139,7 @@ impl Application {
             store: web::Data::new(wired.store.clone()),
             health: web::Data::new(health),
             metrics: web::Data::from(Arc::clone(&wired.metrics)),
+            quota_deny: Arc::clone(&wired.quota_deny),
             max_body: web::Data::new(http::MaxBody(config.server.max_body_bytes)),
             endpoint: web::Data::new(http::Endpoint(config.aws.endpoint_url.clone())),
             proxies: web::Data::new(http::TrustedProxies::new(

@@ -17,6 +17,7 @@ use crate::runtime::metrics::Metrics;
 use crate::store::{DATABASE_WATCH_EVERY, DatabaseHealth, Store};
 use crate::usecase::admin::{Admin, AdminParts};
 use crate::usecase::presign::{Presigner, S3Location};
+use crate::usecase::quota::deny::QuotaDeny;
 use crate::usecase::vend::{FeedTimes, Grants, KeyCache, KeyCacheParts, SessionTags, Vend, VendParts, spawn_coherence};
 
 /// Loads the templates named by the config and checks them (`PolicySet::for_config`).
@@ -66,6 +67,8 @@ pub struct UseCases {
     pub store: Store,
     pub database: Arc<DatabaseHealth>,
     pub metrics: Arc<Metrics>,
+    /// Quotas: the bucket-policy Deny of over-limit owners' writes.
+    pub quota_deny: Arc<QuotaDeny>,
     /// Rate-limit pruner, change-feed reader and database watch.
     pub background: Vec<tokio::task::JoinHandle<()>>,
 }
@@ -148,6 +151,12 @@ impl UseCases {
             S3Location::new(config.aws.endpoint_url.as_deref()),
             config.presign.clone(),
         );
+        let quota_deny = Arc::new(QuotaDeny::new(
+            store.clone(),
+            Arc::clone(&buckets),
+            config,
+            Arc::clone(&metrics),
+        ));
         let admin = Admin::new(AdminParts {
             store: store.clone(),
             buckets,
@@ -167,6 +176,7 @@ impl UseCases {
             store,
             database,
             metrics,
+            quota_deny,
             background: vec![pruner, coherence, database_watch],
         })
     }
