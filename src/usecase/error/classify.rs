@@ -32,6 +32,9 @@ impl Failure {
                     Service::Sts => code::Unavailable::AwsSts.failure(),
                     Service::S3 => code::Unavailable::AwsS3.failure(),
                     Service::Iam => code::Unavailable::AwsIam.failure(),
+                    // No request calls SQS (only the quota consumer does); its queue carries
+                    // S3's events.
+                    Service::Sqs => code::Unavailable::AwsS3.failure(),
                 }
             }
             // IAM applies a change to the role (trust or permissions) a few seconds after it is
