@@ -17,6 +17,7 @@ use time::OffsetDateTime;
 
 use super::calls::{ANSWERS, CallMetrics};
 use super::{Error, Sdk, Service};
+use crate::config::AwsConfig;
 use crate::runtime::metrics::Metrics;
 
 /// SQS's limits on one `ReceiveMessage`: at most 10 messages, a wait of at most 20 s.
@@ -222,6 +223,13 @@ pub fn queue_arn(partition: &str, region: &str, queue_url: &str) -> Option<Strin
         && !name.is_empty()
         && name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
     ok.then(|| format!("arn:{partition}:sqs:{region}:{account}:{name}"))
+}
+
+/// The ARN of `[quota]`'s queue for this deployment (the role's partition, `aws.region`);
+/// `None` when `queue_url` is not an SQS queue URL.
+pub fn configured_queue_arn(aws: &AwsConfig, queue_url: &str) -> Option<String> {
+    let partition = aws.role_arn.split(':').nth(1).unwrap_or("aws");
+    queue_arn(partition, &aws.region, queue_url)
 }
 
 #[cfg(test)]
