@@ -40,8 +40,9 @@ async fn duplicated_and_reordered_deliveries_leave_the_ledger_exact() {
     put(&s3, &v, "c", 50).await;
     delete(&s3, &v, "c").await;
     delete(&s3, &v, "missing").await;
+    // Six events (AWS sends a seventh, for the missing key; `MiniStack` does not).
     let bodies = drain_until(&raw.url, EVENT_BOUND, |b| {
-        b.iter().filter(|m| m.contains("\"Records\"")).count() == 7
+        b.iter().filter(|m| m.contains("\"Records\"")).count() >= 6
     })
     .await;
     let twice: Vec<String> = bodies.iter().chain(&bodies).cloned().collect();
@@ -59,7 +60,7 @@ async fn duplicated_and_reordered_deliveries_leave_the_ledger_exact() {
     .await;
     assert_eq!(app.ledger(&v.bucket, &v.prefix).await, Totals { bytes: 400, objects: 1 });
     let text = app.metrics_text().await;
-    assert!(events(&text, "stale") >= 7.0, "each event's second delivery is stale: {text}");
+    assert!(events(&text, "stale") >= 6.0, "each event's second delivery is stale: {text}");
 }
 
 fn root_s3() -> aws_sdk_s3::Client {
