@@ -108,7 +108,8 @@ impl UseCases {
         } else {
             tracing::warn!("the start-up trial AssumeRole did not answer in time; vends will tell");
         }
-        let buckets = Arc::new(Buckets::new(&sdk, &config.storage, &config.aws, gate).with_notifications(usage_queue(config)));
+        let buckets =
+            Arc::new(Buckets::new(&sdk, &config.storage, &config.aws, gate).with_notifications(usage_queue(config)));
         let provisioner = Provisioner::new(store.clone(), Arc::clone(&buckets), config, Arc::clone(&metrics));
         let keys = KeyCache::new(KeyCacheParts {
             sts,

@@ -221,7 +221,9 @@ pub fn queue_arn(partition: &str, region: &str, queue_url: &str) -> Option<Strin
     let ok = account.len() == 12
         && account.bytes().all(|b| b.is_ascii_digit())
         && !name.is_empty()
-        && name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
     ok.then(|| format!("arn:{partition}:sqs:{region}:{account}:{name}"))
 }
 
@@ -239,14 +241,22 @@ mod tests {
     #[test]
     fn a_queue_url_gives_its_arn() {
         assert_eq!(
-            queue_arn("aws", "eu-west-1", "https://sqs.eu-west-1.amazonaws.com/123456789012/stsvend-usage").as_deref(),
+            queue_arn(
+                "aws",
+                "eu-west-1",
+                "https://sqs.eu-west-1.amazonaws.com/123456789012/stsvend-usage"
+            )
+            .as_deref(),
             Some("arn:aws:sqs:eu-west-1:123456789012:stsvend-usage")
         );
         assert_eq!(
             queue_arn("aws", "us-east-1", "http://127.0.0.1:4566/000000000000/q_1/").as_deref(),
             Some("arn:aws:sqs:us-east-1:000000000000:q_1")
         );
-        assert_eq!(queue_arn("aws", "us-east-1", "https://sqs.amazonaws.com/stsvend-usage"), None);
+        assert_eq!(
+            queue_arn("aws", "us-east-1", "https://sqs.amazonaws.com/stsvend-usage"),
+            None
+        );
         assert_eq!(queue_arn("aws", "us-east-1", "https://sqs.x/12/q"), None);
         assert_eq!(queue_arn("aws", "us-east-1", "https://sqs.x/123456789012/a/b"), None);
     }

@@ -268,7 +268,10 @@ mod tests {
         assert_eq!(statements.len(), 1);
         let s = &statements[0];
         assert_eq!(s["Principal"], json!({"Service": "s3.amazonaws.com"}));
-        assert_eq!((s["Action"].as_str(), s["Resource"].as_str()), (Some("sqs:SendMessage"), Some(arn)));
+        assert_eq!(
+            (s["Action"].as_str(), s["Resource"].as_str()),
+            (Some("sqs:SendMessage"), Some(arn))
+        );
         assert_eq!(s["Condition"]["StringEquals"]["aws:SourceAccount"], "123456789012");
         assert_eq!(s["Condition"]["ArnLike"]["aws:SourceArn"], "arn:aws:s3:::acme-*");
     }

@@ -63,7 +63,9 @@ pub async fn ensure(config: &Config, sqs: &Sqs, partition: &str, dry_run: bool) 
     };
     let arn_of = |u: &str| {
         queue_arn(partition, &config.aws.region, u).ok_or_else(|| {
-            OpsError::Invalid(format!("SQS answered a queue URL that does not end in /<account>/<name>: {u}"))
+            OpsError::Invalid(format!(
+                "SQS answered a queue URL that does not end in /<account>/<name>: {u}"
+            ))
         })
     };
     let planned_arn = format!("arn:{partition}:sqs:{}:{}:{name}", config.aws.region, account.as_str());
@@ -114,7 +116,10 @@ mod tests {
 
     #[test]
     fn queue_lines_read_as_the_operator_expects() {
-        assert_eq!(QueueStep::Create.line("s-usage", true), "would create usage queue s-usage with its policy");
+        assert_eq!(
+            QueueStep::Create.line("s-usage", true),
+            "would create usage queue s-usage with its policy"
+        );
         assert_eq!(
             QueueStep::SetPolicy { replace: true }.line("s-usage", false),
             "updated the policy of usage queue s-usage"

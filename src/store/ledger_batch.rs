@@ -48,7 +48,11 @@ impl Store {
                 None => report.no_owner += 1,
             }
         }
-        let Applied { applied, stale, changed } = self.ledger_apply(batch).await?;
+        let Applied {
+            applied,
+            stale,
+            changed,
+        } = self.ledger_apply(batch).await?;
         report.applied = applied;
         report.stale = stale;
         report.changed = changed;

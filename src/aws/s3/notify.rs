@@ -83,7 +83,11 @@ impl Buckets {
         let _slot = self.gate.call(Service::S3).await?;
         let config = self.notification(bucket).await?;
         let mut sent: Vec<&str> = Vec::new();
-        for q in config.queue_configurations().iter().filter(|q| q.queue_arn() == queue_arn) {
+        for q in config
+            .queue_configurations()
+            .iter()
+            .filter(|q| q.queue_arn() == queue_arn)
+        {
             sent.extend(q.events().iter().map(Event::as_str));
         }
         let missing: Vec<String> = NOTIFIED_EVENTS

@@ -63,9 +63,7 @@ impl SqliteStore {
     pub async fn prune_tombstones(&self, before_ms: i64) -> Result<u64, StoreError> {
         self.run(move |c| {
             let n = c
-                .prepare_cached(
-                    "DELETE FROM ledger_objects WHERE removed = 1 AND sequencer <> '' AND event_ms < ?1",
-                )?
+                .prepare_cached("DELETE FROM ledger_objects WHERE removed = 1 AND sequencer <> '' AND event_ms < ?1")?
                 .execute([before_ms])?;
             Ok(u64::try_from(n).unwrap_or(u64::MAX))
         })

@@ -26,7 +26,10 @@ async fn a_batch_names_only_the_storages_whose_totals_it_changed() {
         assert_eq!((done.applied, done.stale), (2, 1));
         assert_eq!(done.changed, vec![b.clone()]);
         // An overwrite with an object of the same size changes no total either.
-        let same = store.ledger_apply(vec![(b.clone(), event(&b, "y", put(7), "2"))]).await.unwrap();
+        let same = store
+            .ledger_apply(vec![(b.clone(), event(&b, "y", put(7), "2"))])
+            .await
+            .unwrap();
         assert_eq!((same.applied, same.changed), (1, vec![]));
     })
     .await;
@@ -54,7 +57,14 @@ async fn tombstones_older_than_the_queue_retention_are_pruned_and_nothing_else()
         assert_eq!(store.prune_tombstones(cut).await.unwrap(), 1);
         assert!(store.ledger_object(&s.bucket, "old-gone").await.unwrap().is_none());
         assert!(store.ledger_object(&s.bucket, "old-live").await.unwrap().is_some());
-        assert!(store.ledger_object(&s.bucket, "new-gone").await.unwrap().unwrap().removed);
+        assert!(
+            store
+                .ledger_object(&s.bucket, "new-gone")
+                .await
+                .unwrap()
+                .unwrap()
+                .removed
+        );
         assert_eq!(totals(&store, &s).await, t(4, 1), "totals untouched");
         assert_eq!(store.prune_tombstones(cut).await.unwrap(), 0);
     })

@@ -58,7 +58,12 @@ async fn multipart(s3: &aws_sdk_s3::Client, v: &Vended, key: &str, sizes: &[usiz
             .send()
             .await
             .unwrap();
-        parts.push(CompletedPart::builder().part_number(n).e_tag(part.e_tag().unwrap()).build());
+        parts.push(
+            CompletedPart::builder()
+                .part_number(n)
+                .e_tag(part.e_tag().unwrap())
+                .build(),
+        );
     }
     s3.complete_multipart_upload()
         .bucket(&v.bucket)
@@ -70,8 +75,12 @@ async fn multipart(s3: &aws_sdk_s3::Client, v: &Vended, key: &str, sizes: &[usiz
         .unwrap();
 }
 
-pub fn events(text: &str, result: &str) -> f64 {
-    sample(text, &format!("stsvend_quota_events_total{{result=\"{result}\"}}")).unwrap_or(0.0)
+/// `stsvend_quota_events_total{result}` (an integer counter: it prints without a fraction).
+pub fn events(text: &str, result: &str) -> u64 {
+    let series = format!("stsvend_quota_events_total{{result=\"{result}\"}} ");
+    text.lines()
+        .find_map(|l| l.strip_prefix(&series))
+        .map_or(0, |v| v.trim().parse().unwrap())
 }
 
 /// Writes of every kind through `v`'s keys; the ledger must end at exactly what is stored.
@@ -95,16 +104,22 @@ async fn writes_are_counted_exactly(app: &TestApp, v: &Vended) {
     // (AWS also sends an event for the delete of a missing key, applied as a tombstone that
     // changes no total; `MiniStack` sends none.)
     wait_until(EVENT_BOUND, "the last batch is counted", async || {
-        events(&app.metrics_text().await, "applied") >= 4.0
+        events(&app.metrics_text().await, "applied") >= 4
     })
     .await;
     let text = app.metrics_text().await;
     assert!(
-        (4.0..=5.0).contains(&events(&text, "applied")),
+        (4..=5).contains(&events(&text, "applied")),
         "3 puts, 1 completion, maybe the delete of a missing key: {text}"
     );
-    assert!(events(&text, "test_event") >= 1.0, "S3's test event when notifications were set: {text}");
-    assert_eq!(sample(&text, "stsvend_quota_queue_lag_seconds").map(|l| l < 60.0), Some(true));
+    assert!(
+        events(&text, "test_event") >= 1,
+        "S3's test event when notifications were set: {text}"
+    );
+    assert_eq!(
+        sample(&text, "stsvend_quota_queue_lag_seconds").map(|l| l < 60.0),
+        Some(true)
+    );
     assert_eq!(app.ledger(&v.bucket, &v.prefix).await, want);
 }
 
@@ -134,7 +149,7 @@ async fn prefix_mode_writes_through_vended_keys_reach_the_ledger_exactly() {
         .await
         .unwrap();
     wait_until(EVENT_BOUND, "the stray key is counted as no one's", async || {
-        events(&app.metrics_text().await, "no_owner") >= 1.0
+        events(&app.metrics_text().await, "no_owner") >= 1
     })
     .await;
 }

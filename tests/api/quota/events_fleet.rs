@@ -51,19 +51,26 @@ async fn two_replicas_count_concurrent_uploads_exactly(queue: &UsageQueue, url: 
         bytes: i64::try_from(OBJECTS * (OBJECTS + 1) / 2).unwrap(),
         objects: i64::try_from(OBJECTS).unwrap(),
     };
-    wait_until(std::time::Duration::from_secs(90), "every user's ledger is exact", async || {
-        for v in &vended {
-            if a.ledger(&v.bucket, "").await != each {
-                return false;
+    wait_until(
+        std::time::Duration::from_secs(90),
+        "every user's ledger is exact",
+        async || {
+            for v in &vended {
+                if a.ledger(&v.bucket, "").await != each {
+                    return false;
+                }
             }
-        }
-        true
-    })
+            true
+        },
+    )
     .await;
     // Counted just after the commit: wait for the last batch's count.
     let applied = async || events(&a.metrics_text().await, "applied") + events(&b.metrics_text().await, "applied");
-    let all = (USERS * OBJECTS) as f64;
-    wait_until(EVENT_BOUND, "the last batch is counted", async || applied().await >= all).await;
+    let all = u64::try_from(USERS * OBJECTS).unwrap();
+    wait_until(EVENT_BOUND, "the last batch is counted", async || {
+        applied().await >= all
+    })
+    .await;
     assert_eq!(applied().await, all, "each event applied once across the replicas");
     for v in &vended {
         assert_eq!(b.ledger(&v.bucket, "").await, each);

@@ -3,5 +3,6 @@
 //! the queue takes events only from this account's buckets.
 
 mod events;
+mod events_changed;
 mod events_delivery;
 mod events_fleet;

@@ -72,16 +72,15 @@ pub fn root_sqs() -> aws_sdk_sqs::Client {
 
 /// Every message on `queue` until `want` holds of the bodies received so far (each message is
 /// deleted once received), or the bound passes.
-pub async fn drain_until(
-    queue: &str,
-    bound: std::time::Duration,
-    want: impl Fn(&[String]) -> bool,
-) -> Vec<String> {
+pub async fn drain_until(queue: &str, bound: std::time::Duration, want: impl Fn(&[String]) -> bool) -> Vec<String> {
     let sqs = root_sqs();
     let started = std::time::Instant::now();
     let mut bodies = Vec::new();
     while !want(&bodies) {
-        assert!(started.elapsed() < bound, "the queue did not deliver in {bound:?}: {bodies:?}");
+        assert!(
+            started.elapsed() < bound,
+            "the queue did not deliver in {bound:?}: {bodies:?}"
+        );
         let out = sqs
             .receive_message()
             .queue_url(queue)
