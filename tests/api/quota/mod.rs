@@ -6,3 +6,4 @@ mod events;
 mod events_changed;
 mod events_delivery;
 mod events_fleet;
+mod events_ops;
