@@ -112,6 +112,9 @@ def service_user_policy(role_arn: str) -> str:
             "Action": [
                 "sqs:ReceiveMessage",
                 "sqs:DeleteMessage",
+                # AWS authorizes DeleteMessageBatch as sqs:DeleteMessage; MiniStack asks for
+                # the operation's own name.
+                "sqs:DeleteMessageBatch",
                 "sqs:GetQueueAttributes",
                 "sqs:GetQueueUrl",
                 "sqs:CreateQueue",

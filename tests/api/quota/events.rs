@@ -6,7 +6,7 @@ use aws_sdk_s3::primitives::ByteStream;
 use aws_sdk_s3::types::{CompletedMultipartUpload, CompletedPart};
 use stsvend::store::Totals;
 
-use crate::support::quota::usage_queue;
+use crate::support::quota::{messages_kept, usage_queue};
 use crate::support::*;
 
 /// How long S3 -> queue -> ledger may take here (`MiniStack` delivers at once; a receive waits
@@ -84,7 +84,7 @@ pub fn events(text: &str, result: &str) -> u64 {
 }
 
 /// Writes of every kind through `v`'s keys; the ledger must end at exactly what is stored.
-async fn writes_are_counted_exactly(app: &TestApp, v: &Vended) {
+async fn writes_are_counted_exactly(app: &TestApp, v: &Vended, queue: &str) {
     let s3 = user_s3(v);
     put(&s3, v, "a", 1000).await;
     put(&s3, v, "b", 300).await;
@@ -121,6 +121,11 @@ async fn writes_are_counted_exactly(app: &TestApp, v: &Vended) {
         Some(true)
     );
     assert_eq!(app.ledger(&v.bucket, &v.prefix).await, want);
+    // Applied, then deleted: nothing stays on the queue to come back.
+    wait_until(EVENT_BOUND, "every applied message is deleted", async || {
+        messages_kept(queue).await == 0
+    })
+    .await;
 }
 
 #[tokio::test]
@@ -129,7 +134,7 @@ async fn bucket_mode_writes_through_vended_keys_reach_the_ledger_exactly() {
     let app = TestApp::spawn_with(Options::default().with_quota(&queue)).await;
     let v = app.vend(&unique_sub("quota-bucket"), None).await;
     assert_eq!(v.prefix, "");
-    writes_are_counted_exactly(&app, &v).await;
+    writes_are_counted_exactly(&app, &v, &queue.url).await;
 }
 
 #[tokio::test]
@@ -138,7 +143,7 @@ async fn prefix_mode_writes_through_vended_keys_reach_the_ledger_exactly() {
     let (app, shared) = TestApp::spawn_prefix(Options::default().with_quota(&queue)).await;
     let v = app.vend(&unique_sub("quota-prefix"), None).await;
     assert_eq!(v.bucket, shared);
-    writes_are_counted_exactly(&app, &v).await;
+    writes_are_counted_exactly(&app, &v, &queue.url).await;
     // A key of the shared bucket outside every user's prefix belongs to nobody.
     s3_with(aws_sdk_s3::config::Credentials::new("test", "test", None, None, "root"))
         .put_object()

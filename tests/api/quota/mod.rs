@@ -7,3 +7,4 @@ mod events_changed;
 mod events_delivery;
 mod events_fleet;
 mod events_ops;
+mod events_outage;

@@ -101,3 +101,23 @@ pub async fn drain_until(queue: &str, bound: std::time::Duration, want: impl Fn(
     }
     bodies
 }
+
+/// Messages on `queue`, visible or received and not yet deleted.
+pub async fn messages_kept(queue: &str) -> u64 {
+    let out = root_sqs()
+        .get_queue_attributes()
+        .queue_url(queue)
+        .attribute_names(aws_sdk_sqs::types::QueueAttributeName::ApproximateNumberOfMessages)
+        .attribute_names(aws_sdk_sqs::types::QueueAttributeName::ApproximateNumberOfMessagesNotVisible)
+        .send()
+        .await
+        .unwrap();
+    let attrs = out.attributes.unwrap_or_default();
+    [
+        aws_sdk_sqs::types::QueueAttributeName::ApproximateNumberOfMessages,
+        aws_sdk_sqs::types::QueueAttributeName::ApproximateNumberOfMessagesNotVisible,
+    ]
+    .iter()
+    .map(|a| attrs.get(a).map_or(0, |v| v.parse::<u64>().unwrap()))
+    .sum()
+}
