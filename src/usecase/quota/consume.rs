@@ -50,20 +50,11 @@ pub struct Consumer {
     parts: ConsumerParts,
     receive: Outage,
     apply: Outage,
+    delete: Outage,
     pruned: Option<Instant>,
     /// Set by `spawn`: a receive in progress ends when it turns true (a batch in hand is
     /// still applied and deleted).
     stop: Option<watch::Receiver<bool>>,
-}
-
-/// What one round did.
-#[derive(Debug, Default)]
-pub struct Round {
-    pub received: usize,
-    /// What the ledger did, when the batch was applied.
-    pub report: Option<BatchReport>,
-    /// Messages deleted from the queue.
-    pub deleted: usize,
 }
 
 /// Stops the consumer: [`ConsumerHandle::stop`] waits for the batch in hand to be applied
@@ -94,6 +85,7 @@ impl Consumer {
             parts,
             receive: Outage::new("receiving from the usage queue"),
             apply: Outage::new("applying usage events to the ledger"),
+            delete: Outage::new("deleting applied messages from the usage queue"),
             pruned: None,
             stop: None,
         }
@@ -152,12 +144,12 @@ impl Consumer {
 
     /// One receive, apply and delete. An error leaves the messages on the queue (they come back
     /// after its visibility timeout); it has been counted and logged.
-    pub async fn round(&mut self) -> Result<Round, ()> {
+    async fn round(&mut self) -> Result<(), ()> {
         let p = &self.parts;
         let receive = p.sqs.receive(&p.queue_url, p.wait, MAX_MESSAGES);
         let received = match self.stop.as_mut() {
             Some(stop) => tokio::select! {
-                _ = stop.wait_for(|s| *s) => return Ok(Round::default()),
+                _ = stop.wait_for(|s| *s) => return Ok(()),
                 r = receive => r,
             },
             None => receive.await,
@@ -173,13 +165,11 @@ impl Consumer {
                 return Err(());
             }
         };
-        p.metrics.quota_queue_lag.set(lag_seconds(&messages));
-        let mut round = Round {
-            received: messages.len(),
-            ..Round::default()
-        };
+        p.metrics
+            .quota_queue_lag
+            .set(lag_seconds(&messages, time::OffsetDateTime::now_utc()));
         if messages.is_empty() {
-            return Ok(round);
+            return Ok(());
         }
         let parsed = messages.iter().map(|m| notification::parse(&m.body)).collect();
         let report = match p.store.apply_notifications(&p.owners, parsed).await {
@@ -196,27 +186,30 @@ impl Consumer {
         count(&p.metrics, &report);
         let receipts: Vec<String> = messages.into_iter().map(|m| m.receipt).collect();
         match p.sqs.delete(&p.queue_url, &receipts).await {
-            Ok(left) if left.is_empty() => round.deleted = receipts.len(),
+            Ok(left) if left.is_empty() => self.delete.over(),
             Ok(left) => {
                 // Applied already: they come back, and are found stale.
                 p.metrics
                     .quota_consumer_errors
                     .with_label_values(&["delete"])
                     .inc_by(left.len() as u64);
-                tracing::debug!(left = left.len(), first = %left[0].code, "some applied messages were not deleted; they will come back as stale");
-                round.deleted = receipts.len() - left.len();
+                self.delete.failed(&format!(
+                    "{} of {} messages: {}",
+                    left.len(),
+                    receipts.len(),
+                    left[0].code
+                ));
             }
             Err(e) => {
                 p.metrics.quota_consumer_errors.with_label_values(&["delete"]).inc();
-                tracing::debug!(error = %e, "deleting applied messages failed; they will come back as stale");
+                self.delete.failed(&e);
             }
         }
         if let Some(tx) = p.changed.as_ref().filter(|_| !report.changed.is_empty()) {
             // A receiver gone means the service is stopping.
-            let _ = tx.send(Changed(report.changed.clone()));
+            let _ = tx.send(Changed(report.changed));
         }
-        round.report = Some(report);
-        Ok(round)
+        Ok(())
     }
 
     async fn prune_now_and_then(&mut self) {
@@ -232,9 +225,8 @@ impl Consumer {
     }
 }
 
-/// Seconds since the oldest message of a batch was sent; 0 for none.
-fn lag_seconds(messages: &[Message]) -> i64 {
-    let now = time::OffsetDateTime::now_utc();
+/// Seconds from when the oldest message of a batch was sent to `now`; 0 for none.
+fn lag_seconds(messages: &[Message], now: time::OffsetDateTime) -> i64 {
     messages
         .iter()
         .filter_map(|m| m.sent)
@@ -271,7 +263,7 @@ impl Outage {
     fn failed(&mut self, e: &dyn std::fmt::Display) {
         if self.since.is_none() {
             self.since = Some(Instant::now());
-            tracing::warn!(error = %e, "{} failed; the messages stay on the queue and are applied once it works (logged once until then)", self.what);
+            tracing::warn!(error = %e, "{} failed; the messages stay on the queue and come back (logged once until it works)", self.what);
         } else {
             tracing::debug!(error = %e, "{} failed again", self.what);
         }
@@ -281,5 +273,60 @@ impl Outage {
         if let Some(since) = self.since.take() {
             tracing::info!(after_seconds = since.elapsed().as_secs(), "{} works again", self.what);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use time::macros::datetime;
+
+    use super::*;
+
+    fn sent(at: Option<time::OffsetDateTime>) -> Message {
+        Message {
+            id: String::new(),
+            receipt: String::new(),
+            body: String::new(),
+            sent: at,
+        }
+    }
+
+    #[test]
+    fn the_lag_is_the_oldest_messages_age_and_zero_for_none() {
+        let now = datetime!(2026-12-07 12:00:30 UTC);
+        assert_eq!(lag_seconds(&[], now), 0);
+        let batch = [
+            sent(Some(datetime!(2026-12-07 12:00:20 UTC))),
+            sent(None),
+            sent(Some(datetime!(2026-12-07 12:00:05 UTC))),
+        ];
+        assert_eq!(lag_seconds(&batch, now), 25);
+        assert_eq!(
+            lag_seconds(&[sent(Some(now + time::Duration::seconds(3)))], now),
+            0,
+            "clock skew"
+        );
+    }
+
+    #[test]
+    fn each_result_is_counted_under_its_label() {
+        let metrics = Metrics::new();
+        count(
+            &metrics,
+            &BatchReport {
+                applied: 3,
+                stale: 2,
+                no_owner: 1,
+                test_events: 1,
+                unparsable: 4,
+                other_kinds: 5,
+                changed: Vec::new(),
+            },
+        );
+        let got = |r: &str| metrics.quota_events.with_label_values(&[r]).get();
+        assert_eq!(
+            ["applied", "stale", "no_owner", "test_event", "unparsable", "other_kind"].map(got),
+            [3, 2, 1, 1, 4, 5]
+        );
     }
 }
