@@ -10,7 +10,9 @@ use stsvend::ops::documents::{parse_returned, queue_policy};
 
 use crate::support::ops::*;
 use crate::support::quota::{UsageQueue, root_sqs, usage_queue};
-use crate::support::{TestIssuer, fresh_shared_bucket, private_prefix, service_s3, test_config};
+use crate::support::{
+    Options, TestApp, TestIssuer, fresh_shared_bucket, private_prefix, service_s3, test_config, unique_sub,
+};
 
 const URL_LINE: &str = "usage queue URL (set quota.queue_url to it): ";
 
@@ -122,13 +124,55 @@ async fn bootstrap_points_the_shared_buckets_events_at_the_usage_queue() {
     assert_eq!(events, stsvend::aws::s3::NOTIFIED_EVENTS);
 }
 
+#[tokio::test]
+async fn bootstrap_dry_run_prints_the_queue_policy_and_makes_nothing() {
+    let (_, role) = fresh_role();
+    let prefix = private_prefix();
+    let env = [("STSVEND_STORAGE__BUCKET_PREFIX", prefix.clone())];
+    let mut all = vec![
+        ("AWS_ACCESS_KEY_ID", "test".to_owned()),
+        ("AWS_SECRET_ACCESS_KEY", "test".to_owned()),
+        ("STSVEND_AWS__ROLE_ARN", role.clone()),
+    ];
+    all.extend(env.iter().cloned());
+    let run = stsvend(
+        &["bootstrap", "--principal-arn", SERVICE_USER_ARN, "--quota", "--dry-run"],
+        &all,
+    )
+    .await;
+    assert_eq!(run.code, 0, "{run}");
+    assert!(
+        run.has_line(&format!("would create usage queue {prefix}-usage with its policy")),
+        "{run}"
+    );
+    assert!(
+        run.stdout.contains("usage queue policy:") && run.stdout.contains("\"aws:SourceAccount\""),
+        "{run}"
+    );
+    assert!(
+        run.stdout.contains("sqs:ReceiveMessage"),
+        "the service principal's quota permissions: {run}"
+    );
+    let gone = root_sqs()
+        .get_queue_url()
+        .queue_name(format!("{prefix}-usage"))
+        .send()
+        .await;
+    assert!(gone.is_err(), "a dry run made the queue");
+}
+
 /// `stsvend doctor` with a fresh database, quotas on `queue`, `env` on top.
 async fn doctor(queue: &UsageQueue, env: &[(&str, String)]) -> Run {
-    let issuer = TestIssuer::start();
     let dir = tempfile::tempdir().unwrap();
+    doctor_on(queue, &dir.path().join("s.db"), env).await
+}
+
+/// The same, on the database at `db`.
+async fn doctor_on(queue: &UsageQueue, db: &std::path::Path, env: &[(&str, String)]) -> Run {
+    let issuer = TestIssuer::start();
     let mut all = vec![
         ("STSVEND_AUTH__ISSUER", issuer.issuer.clone()),
-        ("STSVEND_DATABASE__PATH", dir.path().join("s.db").display().to_string()),
+        ("STSVEND_DATABASE__PATH", db.display().to_string()),
         ("STSVEND_QUOTA__QUEUE_URL", queue.url.clone()),
     ];
     all.extend(env.iter().cloned());
@@ -198,4 +242,37 @@ async fn doctor_fails_a_shared_bucket_that_sends_no_events() {
     )
     .await;
     assert!(run.lines().iter().any(|l| l.starts_with("ok   quota: ")), "{run}");
+}
+
+#[tokio::test]
+async fn doctor_samples_users_buckets_and_warns_of_those_made_before_quotas() {
+    let queue = usage_queue().await;
+    let app = TestApp::spawn_with(Options::default().with_quota(&queue)).await;
+    app.vend(&unique_sub("quota-doctor-a"), None).await;
+    let db = app.db_dir.path().join("stsvend.db");
+    let run = doctor_on(&queue, &db, &[]).await;
+    let ok = run
+        .lines()
+        .into_iter()
+        .find(|l| l.starts_with("ok   quota: "))
+        .unwrap_or_else(|| panic!("{run}"));
+    assert!(
+        ok.contains("the 1 users' buckets sampled send their object events"),
+        "{ok}"
+    );
+    // A user whose bucket was made while quotas were off.
+    let before = TestApp::spawn_with(Options {
+        db_dir: Some(app.db_dir.clone()),
+        issuer: Some(app.issuer.clone()),
+        ..Options::default()
+    })
+    .await;
+    let silent = before.vend(&unique_sub("quota-doctor-b"), None).await;
+    let run = doctor_on(&queue, &db, &[]).await;
+    let warn = run
+        .lines()
+        .into_iter()
+        .find(|l| l.starts_with("warn quota: "))
+        .unwrap_or_else(|| panic!("{run}"));
+    assert!(warn.contains(&silent.bucket) && warn.contains("1 of 2"), "{warn}");
 }
