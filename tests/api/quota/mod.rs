@@ -7,4 +7,5 @@ mod events_changed;
 mod events_delivery;
 mod events_fleet;
 mod events_ops;
+mod events_orgs;
 mod events_outage;
