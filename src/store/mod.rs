@@ -65,7 +65,9 @@ mod ledger_batch;
 mod org_admin;
 mod orgs;
 mod owners;
-pub use ledger::{Applied, BucketUse, LISTING_SKEW, LedgerObject, ListingId, Reconciled, Totals, Usage};
+pub use ledger::{
+    Applied, BucketUse, LISTING_SKEW, LedgerObject, ListingId, Reconciled, TOMBSTONE_DAYS, Totals, Usage,
+};
 pub use ledger_batch::BatchReport;
 pub use org_admin::{OrgMembers, OrgQuery};
 pub use orgs::{NewOrg, OrgRecord};
