@@ -17,6 +17,8 @@ use crate::runtime::metrics::Metrics;
 use crate::store::{DATABASE_WATCH_EVERY, DatabaseHealth, Store};
 use crate::usecase::admin::{Admin, AdminParts};
 use crate::usecase::presign::{Presigner, S3Location};
+use crate::usecase::quota::ChangedSender;
+use crate::usecase::quota::limits::{Quotas, spawn_receiver};
 use crate::usecase::vend::{FeedTimes, Grants, KeyCache, KeyCacheParts, SessionTags, Vend, VendParts, spawn_coherence};
 
 /// Loads the templates named by the config and checks them (`PolicySet::for_config`).
@@ -66,8 +68,19 @@ pub struct UseCases {
     pub store: Store,
     pub database: Arc<DatabaseHealth>,
     pub metrics: Arc<Metrics>,
-    /// Rate-limit pruner, change-feed reader and database watch.
+    /// `[quota]` on: where the queue consumer and the reconciler send the storages whose
+    /// totals changed (`quota::limits` re-evaluates them).
+    pub quota_changes: Option<ChangedSender>,
+    /// Rate-limit pruner, change-feed reader, database watch and quota receiver.
     pub background: Vec<tokio::task::JoinHandle<()>>,
+}
+
+/// `[quota]` on: the owners' limits and states, loaded from the store.
+async fn load_quotas(config: &Config, store: &Store) -> Result<Option<Arc<Quotas>>, StartError> {
+    let Some(q) = &config.quota else { return Ok(None) };
+    let quotas = Arc::new(Quotas::new(store.clone(), q));
+    quotas.load().await?;
+    Ok(Some(quotas))
 }
 
 impl UseCases {
@@ -113,6 +126,7 @@ impl UseCases {
         })?;
         let vend_rate = Arc::new(VendRate::new(&config.limits));
         let pruner = vend_rate.spawn_pruner();
+        let quotas = load_quotas(config, &store).await?;
         let vend = Arc::new(Vend::new(VendParts {
             policies,
             grants: Grants {
@@ -132,6 +146,7 @@ impl UseCases {
             store: store.clone(),
             rate: vend_rate,
             metrics: Arc::clone(&metrics),
+            quotas: quotas.clone(),
         }));
         let coherence = spawn_coherence(
             &vend,
@@ -160,6 +175,12 @@ impl UseCases {
             ),
             policy_lease_seconds: config.admin.policy_lease_seconds,
         });
+        let mut background = vec![pruner, coherence, database_watch];
+        let quota_changes = quotas.map(|q| {
+            let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
+            background.push(spawn_receiver(q, rx));
+            tx
+        });
         Ok(Self {
             vend,
             admin,
@@ -167,7 +188,8 @@ impl UseCases {
             store,
             database,
             metrics,
-            background: vec![pruner, coherence, database_watch],
+            quota_changes,
+            background,
         })
     }
 }

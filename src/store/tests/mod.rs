@@ -11,6 +11,7 @@ mod org_admin;
 mod orgs;
 mod prefix;
 mod presign;
+mod quota;
 mod shared_policy;
 mod spill;
 

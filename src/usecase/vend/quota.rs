@@ -1,0 +1,87 @@
+//! Quotas at vend (issue 25): a template that can write to a storage whose owner is over a
+//! limit is refused (`quota_exceeded`, with that owner's usage); at 90% of a limit the vend
+//! succeeds with a warning. Both answered from memory (`quota::limits::Quotas`): no database
+//! or AWS call on the vend path.
+
+use super::{Vend, VendError};
+use crate::identity::Owner;
+use crate::policy::Template;
+use crate::store::{OrgRecord, UserRecord};
+use crate::usecase::quota::limits::{Report, Standing};
+
+impl Vend {
+    /// Refuses `template` when it can write to the storage of an owner over a limit (the
+    /// user's own, or their organisation's for a team template); otherwise the reports of the
+    /// owners it writes to that are at 90% of a limit (the warning).
+    pub fn check_quota(
+        &self,
+        user: &UserRecord,
+        org: Option<&OrgRecord>,
+        template: &Template,
+    ) -> Result<Vec<Report>, VendError> {
+        let Some(quotas) = &self.quotas else {
+            return Ok(Vec::new());
+        };
+        let writes = template.writes();
+        let mut owners = Vec::with_capacity(2);
+        if writes.own {
+            owners.push(Owner::User(user.user_id.clone()));
+        }
+        if writes.org
+            && let Some(org) = org
+        {
+            owners.push(Owner::Org(org.org_id));
+        }
+        let mut warned = Vec::new();
+        for owner in owners {
+            match quotas.standing(&owner) {
+                Standing::Under => {}
+                Standing::Warned(r) => warned.push(r),
+                Standing::Over(r) => {
+                    return Err(VendError::QuotaExceeded {
+                        access: template.access().to_owned(),
+                        report: Box::new(r),
+                    });
+                }
+            }
+        }
+        Ok(warned)
+    }
+
+    /// Reads an owner's quota again: the change feed named them.
+    pub async fn quota_changed(&self, owner: &Owner) {
+        if let Some(quotas) = &self.quotas
+            && let Err(e) = quotas.refresh(owner).await
+        {
+            tracing::warn!(error = %e, owner_kind = owner.kind(), owner_id = owner.id(), "reading an owner's quota failed; the next change or reload reads it");
+        }
+    }
+
+    /// Reads every owner's quota again: after a gap in the change feed.
+    pub async fn reload_quotas(&self) {
+        if let Some(quotas) = &self.quotas
+            && let Err(e) = quotas.load().await
+        {
+            tracing::warn!(error = %e, "reloading quotas failed");
+        }
+    }
+
+    /// The quotas, when `[quota]` is on.
+    pub fn quotas(&self) -> Option<&std::sync::Arc<crate::usecase::quota::limits::Quotas>> {
+        self.quotas.as_ref()
+    }
+}
+
+/// `X-Stsvend-Quota-Warning`'s value: each owner at 90% of a limit and the share used, e.g.
+/// `user bytes=93%` or `user bytes=93%, org objects=90%`.
+pub fn warning_header(reports: &[Report]) -> Option<String> {
+    let parts: Vec<String> = reports
+        .iter()
+        .flat_map(|r| {
+            r.percents()
+                .into_iter()
+                .map(move |(what, p)| format!("{} {what}={p}%", r.owner.kind()))
+        })
+        .collect();
+    (!parts.is_empty()).then(|| parts.join(", "))
+}
