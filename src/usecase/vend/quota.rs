@@ -48,6 +48,39 @@ impl Vend {
         Ok(warned)
     }
 
+    /// Room left for an upload into `user`'s own storage under `template` (pre-signed PUTs and
+    /// forms): refused when they are over a limit (from memory); else the bytes left under
+    /// their bytes limit, read from the ledger (`None`: no bytes limit, or `[quota]` off).
+    pub async fn upload_room(
+        &self,
+        user: &UserRecord,
+        template: &Template,
+    ) -> Result<Option<u64>, crate::usecase::Failure> {
+        let Some(quotas) = &self.quotas else {
+            return Ok(None);
+        };
+        let owner = Owner::User(user.user_id.clone());
+        let refuse = |report| VendError::QuotaExceeded {
+            access: template.access().to_owned(),
+            report: Box::new(report),
+        };
+        if let Standing::Over(r) = quotas.standing(&owner) {
+            return Err(refuse(r).into());
+        }
+        let Some(limit) = quotas.limits(&owner).bytes else {
+            return Ok(None);
+        };
+        let report = quotas
+            .report(&owner, (&user.bucket, user.key_prefix()))
+            .await
+            .map_err(|e| crate::usecase::Failure::store("usage lookup", &e))?;
+        let used = u64::try_from(report.usage.bytes.max(0)).unwrap_or(0);
+        match limit.checked_sub(used) {
+            Some(room) if room > 0 => Ok(Some(room)),
+            _ => Err(refuse(report).into()),
+        }
+    }
+
     /// Reads an owner's quota again: the change feed named them.
     pub async fn quota_changed(&self, owner: &Owner) {
         if let Some(quotas) = &self.quotas
@@ -64,6 +97,33 @@ impl Vend {
         {
             tracing::warn!(error = %e, "reloading quotas failed");
         }
+    }
+
+    /// The user's usage of their storage, and their organisation's of its storage, read from
+    /// the ledger (`/v1/me`); `None` when `[quota]` is off.
+    pub async fn usage_of(
+        &self,
+        user: &UserRecord,
+        org: Option<&OrgRecord>,
+    ) -> Result<Option<(Report, Option<Report>)>, crate::usecase::Failure> {
+        let Some(quotas) = &self.quotas else {
+            return Ok(None);
+        };
+        let failed = |e| crate::usecase::Failure::store("usage lookup", &e);
+        let own = quotas
+            .report(&Owner::User(user.user_id.clone()), (&user.bucket, user.key_prefix()))
+            .await
+            .map_err(failed)?;
+        let org = match org {
+            Some(o) => Some(
+                quotas
+                    .report(&Owner::Org(o.org_id), (&o.bucket, o.key_prefix()))
+                    .await
+                    .map_err(failed)?,
+            ),
+            None => None,
+        };
+        Ok(Some((own, org)))
     }
 
     /// The quotas, when `[quota]` is on.
