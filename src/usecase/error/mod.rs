@@ -71,7 +71,7 @@ impl Failure {
             Self::TooMany { code, .. } => code.as_str(),
             Self::Unavailable { what, .. } => what.as_str(),
             Self::DeleteIncomplete { .. } => "delete_incomplete",
-            Self::QuotaExceeded { .. } => "quota_exceeded",
+            Self::QuotaExceeded { .. } => code::Forbidden::QuotaExceeded.as_str(),
             Self::Internal => "internal",
         }
     }
