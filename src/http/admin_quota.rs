@@ -52,7 +52,11 @@ pub async fn put_user_quota(
         AdminErrors,
     ),
     security(("bearer" = [])))]
-pub async fn delete_user_quota(req: HttpRequest, path: web::Path<String>, state: Ctx) -> Result<HttpResponse, ApiError> {
+pub async fn delete_user_quota(
+    req: HttpRequest,
+    path: web::Path<String>,
+    state: Ctx,
+) -> Result<HttpResponse, ApiError> {
     let raw = path.into_inner();
     let view = audited(&req, &state, "users.quota_reset", Some(&raw), async {
         state.admin().set_user_quota(&admin::parse_user_id(&raw)?, None).await

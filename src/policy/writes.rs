@@ -38,9 +38,8 @@ impl Template {
 /// (a wildcard, a literal ARN) both, as it may reach either.
 pub(super) fn write_targets(body: &Value, org_template: bool) -> WriteTargets {
     let mut t = WriteTargets::default();
-    let writing = allows(body).filter(|s| {
-        strings(s.get("Action")).any(|pattern| WRITE_ACTIONS.iter().any(|a| names_action(pattern, a)))
-    });
+    let writing = allows(body)
+        .filter(|s| strings(s.get("Action")).any(|pattern| WRITE_ACTIONS.iter().any(|a| names_action(pattern, a))));
     for statement in writing {
         for resource in strings(statement.get("Resource")) {
             if resource.contains("{{org_") {
@@ -70,11 +69,23 @@ mod tests {
     #[test]
     fn the_shipped_templates_write_where_their_put_statements_reach() {
         let w = |own, org| WriteTargets { own, org };
-        assert_eq!(writes("read-only.json", include_str!("../../policies/read-only.json")), w(false, false));
-        assert_eq!(writes("read-write.json", include_str!("../../policies/read-write.json")), w(true, false));
-        assert_eq!(writes("team-read.json", include_str!("../../policies/team-read.json")), w(true, false));
         assert_eq!(
-            writes("team-read-write.json", include_str!("../../policies/team-read-write.json")),
+            writes("read-only.json", include_str!("../../policies/read-only.json")),
+            w(false, false)
+        );
+        assert_eq!(
+            writes("read-write.json", include_str!("../../policies/read-write.json")),
+            w(true, false)
+        );
+        assert_eq!(
+            writes("team-read.json", include_str!("../../policies/team-read.json")),
+            w(true, false)
+        );
+        assert_eq!(
+            writes(
+                "team-read-write.json",
+                include_str!("../../policies/team-read-write.json")
+            ),
             w(true, true)
         );
         assert_eq!(

@@ -118,7 +118,8 @@ pub(super) struct RawState {
 }
 
 /// The columns [`RawState`] is read from, in order.
-pub(super) const STATE_COLUMNS: &str = "owner_kind, owner_id, level, bucket, prefix, bytes, objects, as_of_ms, since_ms";
+pub(super) const STATE_COLUMNS: &str =
+    "owner_kind, owner_id, level, bucket, prefix, bytes, objects, as_of_ms, since_ms";
 
 impl RawState {
     pub fn parse(self) -> Result<QuotaState, StoreError> {

@@ -11,7 +11,9 @@ use crate::identity::{BucketName, Owner, OwnerStorage};
 use crate::runtime::clock::{format_time, now};
 use crate::store::StoreError;
 use crate::store::ledger::{Totals, event_ms};
-use crate::store::quota::{Evaluated, QuotaLevel, QuotaLimits, QuotaState, RawState, STATE_COLUMNS, limit_of, stored_limit};
+use crate::store::quota::{
+    Evaluated, QuotaLevel, QuotaLimits, QuotaState, RawState, STATE_COLUMNS, limit_of, stored_limit,
+};
 
 fn raw_state(r: &Row) -> Result<RawState, StoreError> {
     Ok(RawState {
@@ -35,7 +37,8 @@ impl PgStore {
             .await?
             .iter()
             .map(|r| {
-                let owner = Owner::parse(r.try_get(0)?, r.try_get(1)?).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+                let owner =
+                    Owner::parse(r.try_get(0)?, r.try_get(1)?).map_err(|e| StoreError::Corrupt(e.to_string()))?;
                 Ok((
                     owner,
                     QuotaLimits {
@@ -108,7 +111,10 @@ impl PgStore {
                 )
                 .await?
             }
-            None => c.query(&format!("SELECT {STATE_COLUMNS} FROM quota_states"), &[]).await?,
+            None => {
+                c.query(&format!("SELECT {STATE_COLUMNS} FROM quota_states"), &[])
+                    .await?
+            }
         };
         rows.iter().map(|r| raw_state(r)?.parse()).collect()
     }
@@ -151,7 +157,11 @@ impl PgStore {
             .await?;
         let before = held
             .as_ref()
-            .map(|r| r.try_get::<_, &str>(0).map_err(StoreError::from).and_then(QuotaLevel::parse))
+            .map(|r| {
+                r.try_get::<_, &str>(0)
+                    .map_err(StoreError::from)
+                    .and_then(QuotaLevel::parse)
+            })
             .transpose()?;
         let same_storage = match &held {
             Some(r) => r.try_get::<_, &str>(1)? == bucket && r.try_get::<_, &str>(2)? == prefix,

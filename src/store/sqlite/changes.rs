@@ -46,8 +46,9 @@ impl SqliteStore {
     /// Changes after `seq`, oldest first, at most `limit`.
     pub async fn changes_since(&self, seq: i64, limit: u32) -> Result<Vec<Change>, StoreError> {
         self.run(move |c| {
-            let mut stmt =
-                c.prepare_cached("SELECT seq, user_id, org_id, quota FROM user_changes WHERE seq > ?1 ORDER BY seq LIMIT ?2")?;
+            let mut stmt = c.prepare_cached(
+                "SELECT seq, user_id, org_id, quota FROM user_changes WHERE seq > ?1 ORDER BY seq LIMIT ?2",
+            )?;
             let rows = stmt.query_map(params![seq, limit], |r| {
                 Ok((
                     r.get::<_, i64>(0)?,

@@ -9,7 +9,9 @@ use crate::identity::{BucketName, Owner, OwnerStorage};
 use crate::runtime::clock::{format_time, now};
 use crate::store::StoreError;
 use crate::store::ledger::{Totals, event_ms};
-use crate::store::quota::{Evaluated, QuotaLevel, QuotaLimits, QuotaState, RawState, STATE_COLUMNS, limit_of, stored_limit};
+use crate::store::quota::{
+    Evaluated, QuotaLevel, QuotaLimits, QuotaState, RawState, STATE_COLUMNS, limit_of, stored_limit,
+};
 
 fn raw_state(r: &Row<'_>) -> rusqlite::Result<RawState> {
     Ok(RawState {
@@ -59,14 +61,16 @@ impl SqliteStore {
     pub async fn quota_override(&self, owner: &Owner) -> Result<Option<QuotaLimits>, StoreError> {
         let (kind, id) = (owner.kind(), owner.id().to_owned());
         self.run(move |c| {
-            Ok(c.prepare_cached("SELECT bytes, objects FROM quota_overrides WHERE owner_kind = ?1 AND owner_id = ?2")?
-                .query_row(params![kind, id], |r| {
-                    Ok(QuotaLimits {
-                        bytes: limit_of(r.get(0)?),
-                        objects: limit_of(r.get(1)?),
+            Ok(
+                c.prepare_cached("SELECT bytes, objects FROM quota_overrides WHERE owner_kind = ?1 AND owner_id = ?2")?
+                    .query_row(params![kind, id], |r| {
+                        Ok(QuotaLimits {
+                            bytes: limit_of(r.get(0)?),
+                            objects: limit_of(r.get(1)?),
+                        })
                     })
-                })
-                .optional()?)
+                    .optional()?,
+            )
         })
         .await
     }

@@ -29,14 +29,30 @@ async fn overrides_are_set_replaced_and_removed_each_on_the_change_feed() {
         let (u, o) = (Owner::User(user("auth0|u")), Owner::Org(OrgId::fresh().unwrap()));
         assert_eq!(store.quota_override(&u).await.unwrap(), None);
         let head = store.latest_change().await.unwrap();
-        store.set_quota_override(&u, Some(limits(Some(10), None))).await.unwrap();
+        store
+            .set_quota_override(&u, Some(limits(Some(10), None)))
+            .await
+            .unwrap();
         store.set_quota_override(&o, Some(limits(None, Some(0)))).await.unwrap();
-        store.set_quota_override(&u, Some(limits(Some(20), Some(3)))).await.unwrap();
+        store
+            .set_quota_override(&u, Some(limits(Some(20), Some(3))))
+            .await
+            .unwrap();
         assert_eq!(store.quota_override(&u).await.unwrap(), Some(limits(Some(20), Some(3))));
-        assert_eq!(store.quota_override(&o).await.unwrap(), Some(limits(None, Some(0))), "0 is kept, not unlimited");
+        assert_eq!(
+            store.quota_override(&o).await.unwrap(),
+            Some(limits(None, Some(0))),
+            "0 is kept, not unlimited"
+        );
         let mut all = store.quota_overrides().await.unwrap();
         all.sort_by_key(|(owner, _)| owner.kind());
-        assert_eq!(all, vec![(o.clone(), limits(None, Some(0))), (u.clone(), limits(Some(20), Some(3)))]);
+        assert_eq!(
+            all,
+            vec![
+                (o.clone(), limits(None, Some(0))),
+                (u.clone(), limits(Some(20), Some(3)))
+            ]
+        );
         store.set_quota_override(&u, None).await.unwrap();
         assert_eq!(store.quota_override(&u).await.unwrap(), None);
         assert_eq!(
@@ -66,13 +82,19 @@ async fn states_follow_the_ledger_and_only_a_new_level_goes_on_the_feed() {
         assert_eq!((e.before, e.after), (None, Some(QuotaLevel::Warned)));
         assert!(!e.crossed_over());
         let again = store.evaluate_quota(&s, l).await.unwrap();
-        assert_eq!((again.before, again.after), (Some(QuotaLevel::Warned), Some(QuotaLevel::Warned)));
+        assert_eq!(
+            (again.before, again.after),
+            (Some(QuotaLevel::Warned), Some(QuotaLevel::Warned))
+        );
         apply(&store, &s, vec![event(&s, "b", put(10), "2")]).await;
         let e = store.evaluate_quota(&s, l).await.unwrap();
         assert_eq!((e.before, e.after), (Some(QuotaLevel::Warned), Some(QuotaLevel::Over)));
         assert!(e.crossed_over());
         let state = store.quota_state(&s.owner).await.unwrap().unwrap();
-        assert_eq!((state.level, state.usage.bytes, state.usage.objects), (QuotaLevel::Over, 100, 2));
+        assert_eq!(
+            (state.level, state.usage.bytes, state.usage.objects),
+            (QuotaLevel::Over, 100, 2)
+        );
         assert_eq!(state.storage, s);
         assert_eq!(store.over_quota_in_bucket(&s.bucket).await.unwrap(), vec![s.clone()]);
         let other = BucketName::parse("stsvend-elsewhere").unwrap();
@@ -121,7 +143,10 @@ async fn over_quota_owners_are_listed_by_the_bucket_their_storage_is_in() {
         listed.sort_by(|x, y| x.prefix.cmp(&y.prefix));
         let mut expected = vec![so, sa];
         expected.sort_by(|x, y| x.prefix.cmp(&y.prefix));
-        assert_eq!(listed, expected, "both kinds, in prefix mode; the owner under is not listed");
+        assert_eq!(
+            listed, expected,
+            "both kinds, in prefix mode; the owner under is not listed"
+        );
         assert_eq!(store.quota_states().await.unwrap().len(), 2);
     })
     .await;

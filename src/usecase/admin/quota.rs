@@ -131,13 +131,18 @@ pub fn parse_limits(body: &[u8]) -> Result<QuotaLimits, Failure> {
     let bad = |why: &str| {
         Failure::invalid(
             code::Invalid::InvalidQuota,
-            &format!("{why}: the body is {{\"bytes\": n|null, \"objects\": n|null}} (null: unlimited; n a whole number 0 to {MAX_LIMIT})"),
+            &format!(
+                "{why}: the body is {{\"bytes\": n|null, \"objects\": n|null}} (null: unlimited; n a whole number 0 to {MAX_LIMIT})"
+            ),
         )
     };
     let v: serde_json::Value = serde_json::from_slice(body).map_err(|_| bad("not JSON"))?;
     let fields = v.as_object().ok_or_else(|| bad("not a JSON object"))?;
     if let Some(other) = fields.keys().find(|k| !matches!(k.as_str(), "bytes" | "objects")) {
-        return Err(bad(&format!("unknown field `{}`", other.escape_debug().to_string().chars().take(64).collect::<String>())));
+        return Err(bad(&format!(
+            "unknown field `{}`",
+            other.escape_debug().to_string().chars().take(64).collect::<String>()
+        )));
     }
     let limit = |name: &str| match fields.get(name) {
         None => Err(bad(&format!("`{name}` is missing"))),
@@ -161,8 +166,20 @@ mod tests {
     #[test]
     fn an_override_body_names_both_limits_as_whole_numbers_or_null() {
         let ok = |b: &str| parse_limits(b.as_bytes()).unwrap();
-        assert_eq!(ok(r#"{"bytes": 10, "objects": null}"#), QuotaLimits { bytes: Some(10), objects: None });
-        assert_eq!(ok(r#"{"objects": 0, "bytes": null}"#), QuotaLimits { bytes: None, objects: Some(0) });
+        assert_eq!(
+            ok(r#"{"bytes": 10, "objects": null}"#),
+            QuotaLimits {
+                bytes: Some(10),
+                objects: None
+            }
+        );
+        assert_eq!(
+            ok(r#"{"objects": 0, "bytes": null}"#),
+            QuotaLimits {
+                bytes: None,
+                objects: Some(0)
+            }
+        );
         for bad in [
             "",
             "[]",
