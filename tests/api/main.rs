@@ -13,6 +13,7 @@ mod ops;
 mod orgs;
 mod prefix;
 mod presign;
+mod quota;
 mod selftest;
 mod support;
 mod tokens;
