@@ -158,13 +158,13 @@ impl Admin {
         let user = self.load(id).await?;
         let last = self.store.last_vend(id).await?;
         let mut view = UserView::new(&user, last);
-        view.quota = self
-            .quota_view(&crate::identity::OwnerStorage {
-                owner: crate::identity::Owner::User(id.clone()),
-                bucket: user.bucket.clone(),
-                prefix: user.key_prefix().to_owned(),
-            })
-            .await?;
+        // Boxed: the ledger read would make every admin route's future large.
+        view.quota = Box::pin(self.quota_view(&crate::identity::OwnerStorage {
+            owner: crate::identity::Owner::User(id.clone()),
+            bucket: user.bucket.clone(),
+            prefix: user.key_prefix().to_owned(),
+        }))
+        .await?;
         Ok(view)
     }
 

@@ -129,7 +129,7 @@ impl Admin {
 
     /// One org, with the members the vend audit saw.
     pub async fn show_org(&self, id: &OrgId) -> Result<OrgView, Failure> {
-        Ok(self.org_view(id).await?)
+        Ok(Box::pin(self.org_view(id)).await?)
     }
 
     pub(super) async fn load_org(&self, id: &OrgId) -> Result<OrgRecord, AdminError> {
@@ -152,13 +152,13 @@ impl Admin {
         let members = self.store.org_members(id, MEMBERS_SHOWN).await?;
         let mut view = OrgView::new(&org, last);
         view.members_seen = Some(members.into());
-        view.quota = self
-            .quota_view(&crate::identity::OwnerStorage {
-                owner: crate::identity::Owner::Org(*id),
-                bucket: org.bucket.clone(),
-                prefix: org.key_prefix().to_owned(),
-            })
-            .await?;
+        // Boxed: the ledger read would make every admin route's future large.
+        view.quota = Box::pin(self.quota_view(&crate::identity::OwnerStorage {
+            owner: crate::identity::Owner::Org(*id),
+            bucket: org.bucket.clone(),
+            prefix: org.key_prefix().to_owned(),
+        }))
+        .await?;
         Ok(view)
     }
 

@@ -61,7 +61,7 @@ impl Admin {
             bucket: user.bucket.clone(),
             prefix: user.key_prefix().to_owned(),
         };
-        Ok(set(quotas, storage, limits).await?)
+        Ok(Box::pin(set(quotas, storage, limits)).await?)
     }
 
     /// As [`Admin::set_user_quota`], for an organisation.
@@ -73,7 +73,7 @@ impl Admin {
             bucket: org.bucket.clone(),
             prefix: org.key_prefix().to_owned(),
         };
-        Ok(set(quotas, storage, limits).await?)
+        Ok(Box::pin(set(quotas, storage, limits)).await?)
     }
 
     /// The owner's quota in their storage, when `[quota]` is on (the user and org views).

@@ -275,6 +275,7 @@ impl Quotas {
     /// THE deny call site: every owner over a limit whose storage is in `bucket` (from
     /// `Store::over_quota_in_bucket`), after one of them went into or out of "over". The
     /// `deny` module's `sync(bucket, over)` is called here (wired by the integrator).
+    #[allow(clippy::unused_async)] // `deny::sync` is async: awaited here once wired.
     async fn sync_deny(&self, bucket: &BucketName, over: Vec<OwnerStorage>) {
         tracing::debug!(bucket = %bucket, over = over.len(), "the bucket's quota Deny is due a rewrite");
         #[cfg(test)]

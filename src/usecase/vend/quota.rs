@@ -74,8 +74,8 @@ impl Vend {
             .report(&owner, (&user.bucket, user.key_prefix()))
             .await
             .map_err(|e| crate::usecase::Failure::store("usage lookup", &e))?;
-        let used = u64::try_from(report.usage.bytes.max(0)).unwrap_or(0);
-        match limit.checked_sub(used) {
+        let stored = u64::try_from(report.usage.bytes.max(0)).unwrap_or(0);
+        match limit.checked_sub(stored) {
             Some(room) if room > 0 => Ok(Some(room)),
             _ => Err(refuse(report).into()),
         }
