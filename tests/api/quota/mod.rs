@@ -8,3 +8,4 @@ mod enforce_fleet;
 mod enforce_presign;
 mod limits;
 mod overrides;
+mod overrides_cli;
