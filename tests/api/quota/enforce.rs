@@ -67,9 +67,15 @@ async fn in_prefix_mode_a_user_at_the_limit_is_refused_write_vends_until_deletin
     a_user_at_the_limit_writes_again_after_deleting(true).await;
 }
 
+const APP_ORIGIN: &str = "http://app.quota.example";
+
 #[tokio::test]
 async fn from_ninety_percent_of_a_limit_successful_vends_carry_the_warning() {
-    let app = TestApp::spawn_with(with_quota(Options::default(), &[("USER_OBJECTS", "10")])).await;
+    let app = TestApp::spawn_with(
+        with_quota(Options::default(), &[("USER_OBJECTS", "10")])
+            .set("STSVEND_SERVER__CORS_ALLOWED_ORIGINS", &format!(r#"["{APP_ORIGIN}"]"#)),
+    )
+    .await;
     let sub = unique_sub("warned");
     let token = app.issuer.token(&sub);
     vend_for(&app, &token, "read-write").await;
@@ -80,6 +86,21 @@ async fn from_ninety_percent_of_a_limit_successful_vends_carry_the_warning() {
     let (status, warning, _) = vend_for(&app, &token, "read-write").await;
     assert_eq!(status, 200);
     assert_eq!(warning.as_deref(), Some("user objects=90%"));
+    // A browser app may read it.
+    let resp = app
+        .http
+        .post(format!("{}/v1/credentials", app.base))
+        .bearer_auth(&token)
+        .header("origin", APP_ORIGIN)
+        .send()
+        .await
+        .unwrap();
+    let exposed = resp
+        .headers()
+        .get("access-control-expose-headers")
+        .map(|v| v.to_str().unwrap().to_ascii_lowercase())
+        .unwrap_or_default();
+    assert!(exposed.contains("x-stsvend-quota-warning"), "exposed: {exposed}");
     let me = app.me(&sub).await;
     assert_eq!(me["quota_warning"], "user objects=90%", "{me}");
     assert_eq!(me["usage"]["limit_objects"], 10, "{me}");
