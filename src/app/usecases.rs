@@ -18,7 +18,7 @@ use crate::store::{DATABASE_WATCH_EVERY, DatabaseHealth, Store};
 use crate::usecase::admin::{Admin, AdminParts};
 use crate::usecase::presign::{Presigner, S3Location};
 use crate::usecase::quota::ChangedSender;
-use crate::usecase::quota::limits::{Quotas, spawn_receiver};
+use crate::usecase::quota::limits::{Quotas, spawn_receiver, spawn_sweep};
 use crate::usecase::vend::{FeedTimes, Grants, KeyCache, KeyCacheParts, SessionTags, Vend, VendParts, spawn_coherence};
 
 /// Loads the templates named by the config and checks them (`PolicySet::for_config`).
@@ -178,6 +178,7 @@ impl UseCases {
         let mut background = vec![pruner, coherence, database_watch];
         let quota_changes = quotas.map(|q| {
             let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
+            background.push(spawn_sweep(Arc::clone(&q)));
             background.push(spawn_receiver(q, rx));
             tx
         });

@@ -186,6 +186,16 @@ impl Store {
         on_backend!(self, s => s.evaluate_quota(storage, limits).await)
     }
 
+    /// The storages at or over `user` (users') or `org` (organisations') totals, either
+    /// measure (`None`: not asked): whom a sweep evaluates against the `[quota]` defaults.
+    pub async fn storages_at_least(
+        &self,
+        user: QuotaLimits,
+        org: QuotaLimits,
+    ) -> Result<Vec<OwnerStorage>, StoreError> {
+        on_backend!(self, s => s.storages_at_least(user, org).await)
+    }
+
     /// The owners over a limit whose storage is in `bucket`: whose live sessions' writes the
     /// bucket policy must deny.
     pub async fn over_quota_in_bucket(&self, bucket: &BucketName) -> Result<Vec<OwnerStorage>, StoreError> {

@@ -222,4 +222,36 @@ impl PgStore {
             .map(|r| Ok(raw_state(r)?.parse()?.storage))
             .collect()
     }
+
+    pub async fn storages_at_least(
+        &self,
+        user: QuotaLimits,
+        org: QuotaLimits,
+    ) -> Result<Vec<OwnerStorage>, StoreError> {
+        // A NULL bound compares to nothing: that measure is not asked for.
+        self.client()
+            .await?
+            .query(
+                "SELECT owner_kind, owner_id, bucket, prefix FROM ledger_owners
+                 WHERE (owner_kind = 'user' AND (bytes >= $1 OR objects >= $2))
+                    OR (owner_kind = 'org' AND (bytes >= $3 OR objects >= $4))",
+                &[
+                    &stored_limit(user.bytes),
+                    &stored_limit(user.objects),
+                    &stored_limit(org.bytes),
+                    &stored_limit(org.objects),
+                ],
+            )
+            .await?
+            .iter()
+            .map(|r| {
+                let corrupt = |e: crate::identity::IdentityError| StoreError::Corrupt(e.to_string());
+                Ok(OwnerStorage {
+                    owner: Owner::parse(r.try_get(0)?, r.try_get(1)?).map_err(corrupt)?,
+                    bucket: BucketName::parse(r.try_get(2)?).map_err(corrupt)?,
+                    prefix: r.try_get(3)?,
+                })
+            })
+            .collect()
+    }
 }

@@ -194,4 +194,39 @@ impl SqliteStore {
         })
         .await
     }
+
+    pub async fn storages_at_least(
+        &self,
+        user: QuotaLimits,
+        org: QuotaLimits,
+    ) -> Result<Vec<OwnerStorage>, StoreError> {
+        self.run(move |c| {
+            let raws: Vec<(String, String, String, String)> = c
+                .prepare_cached(
+                    "SELECT owner_kind, owner_id, bucket, prefix FROM ledger_owners
+                     WHERE (owner_kind = 'user' AND (bytes >= ?1 OR objects >= ?2))
+                        OR (owner_kind = 'org' AND (bytes >= ?3 OR objects >= ?4))",
+                )?
+                .query_map(
+                    params![
+                        stored_limit(user.bytes),
+                        stored_limit(user.objects),
+                        stored_limit(org.bytes),
+                        stored_limit(org.objects)
+                    ],
+                    |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
+                )?
+                .collect::<Result<_, _>>()?;
+            raws.into_iter()
+                .map(|(kind, id, bucket, prefix)| {
+                    Ok(OwnerStorage {
+                        owner: owner_of(&kind, &id)?,
+                        bucket: BucketName::parse(&bucket).map_err(|e| StoreError::Corrupt(e.to_string()))?,
+                        prefix,
+                    })
+                })
+                .collect()
+        })
+        .await
+    }
 }

@@ -151,3 +151,54 @@ async fn over_quota_owners_are_listed_by_the_bucket_their_storage_is_in() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn storages_at_or_over_a_bound_are_found_by_owner_kind_and_either_measure() {
+    each_backend(|db| async move {
+        let store = db.open().await;
+        let (small, big, many) = (
+            own_storage("auth0|small"),
+            own_storage("auth0|big"),
+            own_storage("auth0|many"),
+        );
+        apply(&store, &small, vec![event(&small, "a", put(5), "1")]).await;
+        apply(&store, &big, vec![event(&big, "a", put(500), "1")]).await;
+        let keys: Vec<_> = (0..3)
+            .map(|i| event(&many, &format!("k{i}"), put(1), &format!("{}", i + 1)))
+            .collect();
+        apply(&store, &many, keys).await;
+        let org = OwnerStorage {
+            owner: Owner::Org(OrgId::fresh().unwrap()),
+            bucket: BucketName::parse("stsvend-org-bound").unwrap(),
+            prefix: String::new(),
+        };
+        apply(&store, &org, vec![event(&org, "a", put(500), "1")]).await;
+        let found = |user, org| {
+            let store = store.clone();
+            async move {
+                let mut f: Vec<String> = store
+                    .storages_at_least(user, org)
+                    .await
+                    .unwrap()
+                    .into_iter()
+                    .map(|s| s.bucket.to_string())
+                    .collect();
+                f.sort();
+                f
+            }
+        };
+        let names = |s: &[&OwnerStorage]| {
+            let mut n: Vec<String> = s.iter().map(|s| s.bucket.to_string()).collect();
+            n.sort();
+            n
+        };
+        assert_eq!(found(limits(Some(100), None), QuotaLimits::NONE).await, names(&[&big]));
+        assert_eq!(
+            found(limits(Some(100), Some(3)), QuotaLimits::NONE).await,
+            names(&[&big, &many])
+        );
+        assert_eq!(found(QuotaLimits::NONE, limits(Some(100), None)).await, names(&[&org]));
+        assert!(found(QuotaLimits::NONE, QuotaLimits::NONE).await.is_empty());
+    })
+    .await;
+}

@@ -104,7 +104,7 @@ async fn set(quotas: &Quotas, storage: OwnerStorage, limits: Option<QuotaLimits>
 async fn view(quotas: &Quotas, storage: &OwnerStorage) -> Result<QuotaView, AdminError> {
     let owner = &storage.owner;
     let report = quotas.report(owner, (&storage.bucket, &storage.prefix)).await?;
-    let state = match quotas.standing(owner) {
+    let state = match quotas.standing_in(owner, (&storage.bucket, &storage.prefix)) {
         Standing::Under => "under",
         Standing::Warned(_) => "warned",
         Standing::Over(_) => "over",

@@ -18,6 +18,10 @@ use std::sync::{Arc, RwLock};
 use time::OffsetDateTime;
 use tokio::sync::mpsc::UnboundedReceiver;
 
+mod sweep;
+
+pub use sweep::spawn_sweep;
+
 use super::Changed;
 use crate::config::QuotaConfig;
 use crate::identity::{BucketName, Owner, OwnerStorage};
@@ -171,9 +175,12 @@ impl Quotas {
 
     /// `owner`'s limits: their override, else the default of their kind.
     pub fn limits(&self, owner: &Owner) -> QuotaLimits {
-        if let Some(l) = self.read().overrides.get(owner) {
-            return *l;
-        }
+        let overridden = self.read().overrides.get(owner).copied();
+        overridden.unwrap_or_else(|| self.default_of(owner))
+    }
+
+    /// The `[quota]` default of `owner`'s kind.
+    fn default_of(&self, owner: &Owner) -> QuotaLimits {
         match owner {
             Owner::User(_) => self.defaults.user,
             Owner::Org(_) => self.defaults.org,
@@ -185,17 +192,34 @@ impl Quotas {
         self.read().overrides.get(owner).copied()
     }
 
-    /// Where `owner` stands, from memory.
+    /// Where `owner` stands, from memory: one map lookup for an owner under every limit (the
+    /// vend path).
     pub fn standing(&self, owner: &Owner) -> Standing {
-        let limits = self.limits(owner);
+        self.standing_with(owner, |_| true)
+    }
+
+    /// Where `owner` stands in `storage` (bucket, prefix), their current storage: a state
+    /// recorded for other storage (an owner deleted while over and made again with new
+    /// storage) does not count.
+    pub fn standing_in(&self, owner: &Owner, storage: (&BucketName, &str)) -> Standing {
+        self.standing_with(owner, |s| {
+            s.storage.bucket == *storage.0 && s.storage.prefix == storage.1
+        })
+    }
+
+    fn standing_with(&self, owner: &Owner, counts: impl Fn(&QuotaState) -> bool) -> Standing {
         let view = self.read();
-        let Some(state) = view.states.get(owner) else {
+        let Some(state) = view.states.get(owner).filter(|s| counts(s)) else {
             return Standing::Under;
         };
         let report = Report {
             owner: owner.clone(),
             usage: state.usage,
-            limits,
+            limits: view
+                .overrides
+                .get(owner)
+                .copied()
+                .unwrap_or_else(|| self.default_of(owner)),
             as_of: state.as_of,
         };
         match state.level {

@@ -198,3 +198,62 @@ async fn a_receiver_task_evaluates_what_it_is_sent_until_the_senders_are_gone() 
         .unwrap();
     assert!(matches!(quotas.standing(&s.owner), Standing::Over(_)));
 }
+
+#[tokio::test]
+async fn a_state_recorded_for_other_storage_does_not_count_and_a_sweep_replaces_it() {
+    let f = fixture();
+    let s = user(&f.store, "auth0|moved").await;
+    event(&f.store, &s, "a", Some(100), 1).await;
+    f.quotas.reevaluate(Changed(vec![s.clone()])).await;
+    assert!(matches!(
+        f.quotas.standing_in(&s.owner, (&s.bucket, "")),
+        Standing::Over(_)
+    ));
+    // Deleted while over, and made again with a new bucket (the same id: the same subject).
+    let Owner::User(id) = &s.owner else { unreachable!() };
+    f.store.delete_user(id).await.unwrap();
+    let again = user(&f.store, "auth0|moved").await;
+    let fresh = BucketName::parse(&format!("q2-{id}")).unwrap();
+    f.store.set_bucket(id, &fresh, 1).await.unwrap();
+    let now = OwnerStorage {
+        bucket: fresh.clone(),
+        ..again
+    };
+    assert_eq!(
+        f.quotas.standing_in(&s.owner, (&now.bucket, "")),
+        Standing::Under,
+        "not their storage now"
+    );
+    assert!(f.store.quota_state(&s.owner).await.unwrap().is_some(), "until swept");
+    assert!(f.quotas.sweep().await.unwrap() >= 1);
+    assert_eq!(
+        f.store.quota_state(&s.owner).await.unwrap(),
+        None,
+        "evaluated in the new, empty storage"
+    );
+    assert_eq!(f.quotas.standing(&s.owner), Standing::Under);
+}
+
+#[tokio::test]
+async fn a_sweep_finds_owners_over_a_default_without_any_event() {
+    let f = fixture();
+    let s = user(&f.store, "auth0|swept").await;
+    event(&f.store, &s, "a", Some(95), 1).await;
+    // Evaluated under a default that was higher: nothing recorded.
+    let lenient = Quotas::new(
+        f.store.clone(),
+        &QuotaConfig {
+            user_bytes: Some(1000),
+            user_objects: None,
+            org_bytes: None,
+            org_objects: None,
+            queue_url: "http://127.0.0.1:1/000000000000/q".to_owned(),
+            reconcile_hours: 24,
+        },
+    );
+    lenient.reevaluate(Changed(vec![s.clone()])).await;
+    assert_eq!(f.store.quota_state(&s.owner).await.unwrap(), None);
+    // Started again with `user_bytes` 100: the sweep warns them (95 of 100).
+    assert_eq!(f.quotas.sweep().await.unwrap(), 1);
+    assert!(matches!(f.quotas.standing(&s.owner), Standing::Warned(_)));
+}

@@ -25,16 +25,16 @@ impl Vend {
         let writes = template.writes();
         let mut owners = Vec::with_capacity(2);
         if writes.own {
-            owners.push(Owner::User(user.user_id.clone()));
+            owners.push((Owner::User(user.user_id.clone()), (&user.bucket, user.key_prefix())));
         }
         if writes.org
             && let Some(org) = org
         {
-            owners.push(Owner::Org(org.org_id));
+            owners.push((Owner::Org(org.org_id), (&org.bucket, org.key_prefix())));
         }
         let mut warned = Vec::new();
-        for owner in owners {
-            match quotas.standing(&owner) {
+        for (owner, storage) in owners {
+            match quotas.standing_in(&owner, storage) {
                 Standing::Under => {}
                 Standing::Warned(r) => warned.push(r),
                 Standing::Over(r) => {
@@ -64,7 +64,7 @@ impl Vend {
             access: template.access().to_owned(),
             report: Box::new(report),
         };
-        if let Standing::Over(r) = quotas.standing(&owner) {
+        if let Standing::Over(r) = quotas.standing_in(&owner, (&user.bucket, user.key_prefix())) {
             return Err(refuse(r).into());
         }
         let Some(limit) = quotas.limits(&owner).bytes else {

@@ -167,3 +167,38 @@ async fn an_org_quota_is_shared_by_members_on_the_team_template_and_personal_tem
 async fn in_prefix_mode_an_org_quota_is_shared_by_members_on_the_team_template() {
     an_org_quota_is_shared_by_its_members(true).await;
 }
+
+/// A lower `[quota]` default at a restart holds for an owner already over it, before any new
+/// event for their storage (the start-up sweep).
+#[tokio::test]
+async fn a_default_lowered_at_a_restart_refuses_an_owner_already_over_it() {
+    let app = TestApp::spawn_with(with_quota(Options::default(), &[("USER_BYTES", "1000")])).await;
+    let sub = unique_sub("lowered");
+    let token = app.issuer.token(&sub);
+    assert_eq!(vend_for(&app, &token, "read-write").await.0, 200);
+    fill(&app, &user_storage(&app, &sub).await, &["a"], Some(500)).await;
+    assert_eq!(vend_for(&app, &token, "read-write").await.0, 200, "500 of 1000");
+    let stopped = app.stop().await;
+    let again = TestApp::spawn_with(with_quota(
+        Options {
+            issuer: Some(stopped.issuer),
+            db_dir: Some(stopped.db_dir),
+            ..Options::default()
+        },
+        &[("USER_BYTES", "400")],
+    ))
+    .await;
+    let since = std::time::Instant::now();
+    loop {
+        let (status, _, body) = vend_for(&again, &token, "read-write").await;
+        if status == 403 {
+            assert_refused(&body, "user", 500, 1);
+            break;
+        }
+        assert!(
+            since.elapsed() < std::time::Duration::from_secs(10),
+            "never refused: {body}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+}
