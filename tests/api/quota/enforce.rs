@@ -197,7 +197,7 @@ async fn a_default_lowered_at_a_restart_refuses_an_owner_already_over_it() {
         }
         assert!(
             since.elapsed() < std::time::Duration::from_secs(10),
-            "never refused: {body}"
+            "never refused: {status}"
         );
         tokio::time::sleep(std::time::Duration::from_millis(20)).await;
     }
