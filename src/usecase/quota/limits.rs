@@ -276,6 +276,23 @@ impl Quotas {
     /// "over".
     async fn evaluate(&self, storage: &OwnerStorage) -> Result<Evaluated, StoreError> {
         let limits = self.limits(&storage.owner);
+        // Most batches change no level: two reads settle that without the write transaction
+        // (which waits on the ledger's lock). Skipping is safe: a write made after these reads
+        // by another replica reads totals at least as new.
+        let usage = self
+            .store
+            .ledger_usage(&storage.bucket, &storage.prefix)
+            .await?
+            .map_or_else(Totals::default, |u| u.totals);
+        let held = self.store.quota_state(&storage.owner).await?;
+        let level = limits.level(usage);
+        if held.as_ref().map(|h| h.level) == level && held.as_ref().is_none_or(|h| h.storage == *storage) {
+            return Ok(Evaluated {
+                before: level,
+                after: level,
+                usage,
+            });
+        }
         let e = self.store.evaluate_quota(storage, limits).await?;
         if e.before != e.after {
             tracing::info!(
