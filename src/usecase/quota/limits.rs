@@ -359,5 +359,4 @@ pub fn spawn_receiver(quotas: Arc<Quotas>, mut changes: UnboundedReceiver<Change
 }
 
 #[cfg(test)]
-#[path = "limits_tests.rs"]
 mod tests;
