@@ -17,7 +17,9 @@ use crate::runtime::metrics::Metrics;
 use crate::store::{DATABASE_WATCH_EVERY, DatabaseHealth, Store};
 use crate::usecase::admin::{Admin, AdminParts};
 use crate::usecase::presign::{Presigner, S3Location};
+use crate::usecase::quota::ChangedSender;
 use crate::usecase::quota::deny::QuotaDeny;
+use crate::usecase::quota::limits::{Quotas, spawn_receiver, spawn_sweep};
 use crate::usecase::vend::{FeedTimes, Grants, KeyCache, KeyCacheParts, SessionTags, Vend, VendParts, spawn_coherence};
 
 /// Loads the templates named by the config and checks them (`PolicySet::for_config`).
@@ -79,8 +81,19 @@ pub struct UseCases {
     pub metrics: Arc<Metrics>,
     /// Quotas: the bucket-policy Deny of over-limit owners' writes.
     pub quota_deny: Arc<QuotaDeny>,
-    /// Rate-limit pruner, change-feed reader and database watch.
+    /// `[quota]` on: where the queue consumer and the reconciler send the storages whose
+    /// totals changed (`quota::limits` re-evaluates them).
+    pub quota_changes: Option<ChangedSender>,
+    /// Rate-limit pruner, change-feed reader, database watch and quota receiver.
     pub background: Vec<tokio::task::JoinHandle<()>>,
+}
+
+/// `[quota]` on: the owners' limits and states, loaded from the store.
+async fn load_quotas(config: &Config, store: &Store, deny: &Arc<QuotaDeny>) -> Result<Option<Arc<Quotas>>, StartError> {
+    let Some(q) = &config.quota else { return Ok(None) };
+    let quotas = Arc::new(Quotas::new(store.clone(), q).with_deny(Arc::clone(deny)));
+    quotas.load().await?;
+    Ok(Some(quotas))
 }
 
 impl UseCases {
@@ -127,6 +140,13 @@ impl UseCases {
         })?;
         let vend_rate = Arc::new(VendRate::new(&config.limits));
         let pruner = vend_rate.spawn_pruner();
+        let quota_deny = Arc::new(QuotaDeny::new(
+            store.clone(),
+            Arc::clone(&buckets),
+            config,
+            Arc::clone(&metrics),
+        ));
+        let quotas = load_quotas(config, &store, &quota_deny).await?;
         let vend = Arc::new(Vend::new(VendParts {
             policies,
             grants: Grants {
@@ -146,6 +166,7 @@ impl UseCases {
             store: store.clone(),
             rate: vend_rate,
             metrics: Arc::clone(&metrics),
+            quotas: quotas.clone(),
         }));
         let coherence = spawn_coherence(
             &vend,
@@ -162,12 +183,6 @@ impl UseCases {
             S3Location::new(config.aws.endpoint_url.as_deref()),
             config.presign.clone(),
         );
-        let quota_deny = Arc::new(QuotaDeny::new(
-            store.clone(),
-            Arc::clone(&buckets),
-            config,
-            Arc::clone(&metrics),
-        ));
         let admin = Admin::new(AdminParts {
             store: store.clone(),
             buckets,
@@ -180,6 +195,13 @@ impl UseCases {
             ),
             policy_lease_seconds: config.admin.policy_lease_seconds,
         });
+        let mut background = vec![pruner, coherence, database_watch];
+        let quota_changes = quotas.map(|q| {
+            let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
+            background.push(spawn_sweep(Arc::clone(&q)));
+            background.push(spawn_receiver(q, rx));
+            tx
+        });
         Ok(Self {
             vend,
             admin,
@@ -188,7 +210,8 @@ impl UseCases {
             database,
             metrics,
             quota_deny,
-            background: vec![pruner, coherence, database_watch],
+            quota_changes,
+            background,
         })
     }
 }

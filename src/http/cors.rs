@@ -12,7 +12,11 @@ pub fn cors(origins: &[String]) -> Cors {
     let cors = origins.iter().fold(Cors::default(), |c, o| c.allowed_origin(o));
     cors.allowed_methods([Method::GET, Method::POST, Method::PUT, Method::DELETE])
         .allowed_headers([header::AUTHORIZATION, header::CONTENT_TYPE, REQUEST_ID])
-        .expose_headers([REQUEST_ID, header::RETRY_AFTER])
+        .expose_headers([
+            REQUEST_ID,
+            header::RETRY_AFTER,
+            header::HeaderName::from_static(super::credentials::QUOTA_WARNING),
+        ])
         .max_age(600)
         .block_on_origin_mismatch(false)
 }

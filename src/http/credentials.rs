@@ -69,10 +69,11 @@ pub(super) struct ContainerQuery {
 #[utoipa::path(post, path = "/v1/credentials", tag = "credentials",
     request_body(content = Option<CredentialsRequest>, description = "Optional; `access` names a template (default: the configured one)"),
     responses(
-        (status = 200, description = "Keys scoped to the caller's bucket; the first five fields are the `credential_process` format", body = CredentialsResponse),
+        (status = 200, description = "Keys scoped to the caller's bucket; the first five fields are the `credential_process` format", body = CredentialsResponse,
+            headers(("X-Stsvend-Quota-Warning" = String, description = "Present when an owner the keys write to is at or over 90% of a quota limit: `user bytes=93%`, `org objects=90%` (comma-separated)"))),
         (status = 400, description = "Malformed body or unknown access", body = super::error::ErrorBody),
         (status = 401, description = "Missing or invalid token", body = super::error::ErrorBody),
-        (status = 403, description = "Token lacks the scope for this access, or the user is disabled; an org template asked for without an organisation in the token (`org_required`), or an organisation claim that fails `orgs.id_pattern`, or a `[policies.claims]` claim the template or a session tag needs missing or failing its pattern (`claim_invalid`)", body = super::error::ErrorBody),
+        (status = 403, description = "Token lacks the scope for this access, or the user is disabled; an org template asked for without an organisation in the token (`org_required`), or an organisation claim that fails `orgs.id_pattern`, or a `[policies.claims]` claim the template or a session tag needs missing or failing its pattern (`claim_invalid`); the template can write to storage whose owner is at or over a quota limit (`quota_exceeded`, `details`: `owner` (`user` or `org`) and `usage` {bytes, objects, limit_bytes, limit_objects, as_of})", body = super::error::ErrorBody),
         (status = 409, description = "The user's storage is a prefix and this access has no prefix-mode template (`access_unavailable_in_prefix_mode`)", body = super::error::ErrorBody),
         (status = 429, description = "Vend rate exceeded, or a first login beyond the new-user rate or daily limit (`rate_limited`, `provisioning_rate_limited`, `new_user_limit_reached`; Retry-After)", body = super::error::ErrorBody),
         (status = 503, description = "AWS, the issuer or the audit log unavailable (Retry-After)", body = super::error::ErrorBody),
@@ -97,7 +98,7 @@ pub async fn vend(
             .map(Into::into)
             .map_err(|e| Failure::internal("response body", &e))
     })?;
-    Ok(no_store()
+    Ok(with_quota_warning(no_store(), &h)
         .content_type(HeaderValue::from_static("application/json"))
         .body(body))
 }
@@ -105,10 +106,11 @@ pub async fn vend(
 #[utoipa::path(get, path = "/v1/credentials/container", tag = "credentials",
     params(("access" = Option<String>, Query, description = "Template name (default: the configured one)")),
     responses(
-        (status = 200, description = "AWS container-credentials format", body = ContainerCredentials),
+        (status = 200, description = "AWS container-credentials format", body = ContainerCredentials,
+            headers(("X-Stsvend-Quota-Warning" = String, description = "As for POST /v1/credentials"))),
         (status = 400, description = "Unknown access or query", body = super::error::ErrorBody),
         (status = 401, description = "Missing or invalid token", body = super::error::ErrorBody),
-        (status = 403, description = "Token lacks the scope, or the user is disabled; `org_required`, `claim_invalid` as for POST /v1/credentials", body = super::error::ErrorBody),
+        (status = 403, description = "Token lacks the scope, or the user is disabled; `org_required`, `claim_invalid`, `quota_exceeded` as for POST /v1/credentials", body = super::error::ErrorBody),
         (status = 409, description = "The user's storage is a prefix and this access has no prefix-mode template (`access_unavailable_in_prefix_mode`)", body = super::error::ErrorBody),
         (status = 429, description = "Vend rate exceeded, or a first login beyond the new-user rate or daily limit (`rate_limited`, `provisioning_rate_limited`, `new_user_limit_reached`; Retry-After)", body = super::error::ErrorBody),
         (status = 503, description = "Upstream unavailable (Retry-After)", body = super::error::ErrorBody),
@@ -126,7 +128,7 @@ pub async fn container(
     let client = proxies.client_of(&req);
     let h = vend.hand_out(&caller, query.access.as_deref(), client).await?;
     let creds = &h.issued.credentials;
-    Ok(no_store().json(ContainerCredentials {
+    Ok(with_quota_warning(no_store(), &h).json(ContainerCredentials {
         access_key_id: creds.access_key_id().to_owned(),
         secret_access_key: creds.secret_access_key().to_owned(),
         token: creds.session_token(),
@@ -152,6 +154,18 @@ impl CredentialsResponse {
             org_prefix: h.org.as_ref().map(|o| o.key_prefix().to_owned()),
         }
     }
+}
+
+/// The warning header's name: present when an owner the keys write to is at 90% of a quota
+/// limit; its value names each (`user bytes=93%`, `org objects=90%`, comma-separated).
+pub const QUOTA_WARNING: &str = "x-stsvend-quota-warning";
+
+/// Adds `X-Stsvend-Quota-Warning` when the hand-out carries one.
+fn with_quota_warning(mut b: actix_web::HttpResponseBuilder, h: &Handout<'_>) -> actix_web::HttpResponseBuilder {
+    if let Some(w) = h.quota_warning.as_deref().and_then(|w| HeaderValue::from_str(w).ok()) {
+        b.insert_header((QUOTA_WARNING, w));
+    }
+    b
 }
 
 pub(super) fn no_store() -> actix_web::HttpResponseBuilder {

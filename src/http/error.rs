@@ -103,6 +103,7 @@ impl ApiError {
                 | Failure::TooMany { .. }
                 | Failure::Unavailable { .. }
                 | Failure::DeleteIncomplete { .. }
+                | Failure::QuotaExceeded { .. }
                 | Failure::Internal,
             )
             | Self::InvalidQuery(_)
@@ -132,6 +133,7 @@ fn retry_after_and_details(f: &Failure) -> (Option<u64>, Option<serde_json::Valu
                 "aws_error": aws_error,
             })),
         ),
+        Failure::QuotaExceeded { details, .. } => (None, Some(details.clone())),
         Failure::Unauthenticated { .. }
         | Failure::Forbidden { .. }
         | Failure::Invalid { .. }
@@ -145,7 +147,7 @@ fn retry_after_and_details(f: &Failure) -> (Option<u64>, Option<serde_json::Valu
 fn status_of(f: &Failure) -> StatusCode {
     match f {
         Failure::Unauthenticated { .. } => StatusCode::UNAUTHORIZED,
-        Failure::Forbidden { .. } => StatusCode::FORBIDDEN,
+        Failure::Forbidden { .. } | Failure::QuotaExceeded { .. } => StatusCode::FORBIDDEN,
         Failure::Invalid { .. } => StatusCode::BAD_REQUEST,
         Failure::NotFound { .. } => StatusCode::NOT_FOUND,
         Failure::Conflict { .. } => StatusCode::CONFLICT,

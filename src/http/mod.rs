@@ -4,6 +4,7 @@
 
 mod admin;
 mod admin_orgs;
+mod admin_quota;
 mod admin_views;
 mod client_addr;
 mod cors;
@@ -96,6 +97,18 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
             .service(
                 web::resource("/users/{user_id}/revoke")
                     .route(web::post().to(admin::revoke_sessions))
+                    .default_service(web::to(method_not_allowed)),
+            )
+            .service(
+                web::resource("/users/{user_id}/quota")
+                    .route(web::put().to(admin_quota::put_user_quota))
+                    .route(web::delete().to(admin_quota::delete_user_quota))
+                    .default_service(web::to(method_not_allowed)),
+            )
+            .service(
+                web::resource("/orgs/{org_id}/quota")
+                    .route(web::put().to(admin_quota::put_org_quota))
+                    .route(web::delete().to(admin_quota::delete_org_quota))
                     .default_service(web::to(method_not_allowed)),
             )
             .service(

@@ -31,7 +31,7 @@ pub fn grants_on(doc: &Value, action: &str, resource: &str, list_prefix: Option<
 }
 
 /// The `Allow` statements of a policy document (one statement or a list of them).
-fn allows(doc: &Value) -> impl Iterator<Item = &Value> {
+pub(super) fn allows(doc: &Value) -> impl Iterator<Item = &Value> {
     let statements: Vec<&Value> = match doc.get("Statement") {
         Some(Value::Array(items)) => items.iter().collect(),
         Some(one @ Value::Object(_)) => vec![one],
@@ -43,7 +43,7 @@ fn allows(doc: &Value) -> impl Iterator<Item = &Value> {
 }
 
 /// A string or a list of strings; nothing for anything else.
-fn strings(v: Option<&Value>) -> impl Iterator<Item = &str> {
+pub(super) fn strings(v: Option<&Value>) -> impl Iterator<Item = &str> {
     let found: Vec<&str> = match v {
         Some(Value::String(one)) => vec![one.as_str()],
         Some(Value::Array(many)) => many.iter().filter_map(Value::as_str).collect(),
@@ -53,7 +53,7 @@ fn strings(v: Option<&Value>) -> impl Iterator<Item = &str> {
 }
 
 /// IAM compares action names case-insensitively.
-fn names_action(pattern: &str, action: &str) -> bool {
+pub(super) fn names_action(pattern: &str, action: &str) -> bool {
     glob(&pattern.to_ascii_lowercase(), &action.to_ascii_lowercase())
 }
 

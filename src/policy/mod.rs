@@ -28,6 +28,7 @@ mod set;
 mod strict_json;
 mod template;
 mod trial;
+mod writes;
 
 use std::path::PathBuf;
 
@@ -37,6 +38,7 @@ pub use pin::{ACCOUNT_CONDITION_KEY, unpinned_statements};
 pub use set::PolicySet;
 pub use template::{OrgContext, RenderContext, Template};
 pub use trial::{TrialNames, TrialStorage};
+pub use writes::{WRITE_ACTIONS, WriteTargets};
 
 /// STS rejects inline session policies longer than this (minified, in characters).
 pub const MAX_POLICY_CHARS: usize = 2048;

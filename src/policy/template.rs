@@ -61,6 +61,8 @@ pub struct Template {
     pub(super) org: bool,
     /// The claims it names (`{{claims.NAME}}`), by NAME.
     pub(super) claims: Box<[Box<str>]>,
+    /// Whose storage it can add objects to (quotas refuse it to owners over a limit).
+    pub(super) writes: super::WriteTargets,
 }
 
 impl Template {
@@ -198,10 +200,12 @@ impl Template {
 
         // The digest is of the parsed document, so reformatting the file keeps its keys.
         let id = TemplateId::new(&name, body.to_string().as_bytes());
+        let writes = super::writes::write_targets(&body, org);
         let template = Self {
             name,
             index: 0,
             id,
+            writes,
             body,
             org,
             claims: claims.into_iter().map(String::into_boxed_str).collect(),

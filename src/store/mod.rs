@@ -65,6 +65,7 @@ mod ledger_batch;
 mod org_admin;
 mod orgs;
 mod owners;
+mod quota;
 pub use ledger::{
     Applied, BucketUse, LISTING_SKEW, LedgerObject, ListingId, Reconciled, TOMBSTONE_DAYS, Totals, Usage,
 };
@@ -72,6 +73,7 @@ pub use ledger_batch::BatchReport;
 pub use org_admin::{OrgMembers, OrgQuery};
 pub use orgs::{NewOrg, OrgRecord};
 pub use owners::OwnerResolver;
+pub use quota::{Evaluated, QuotaLevel, QuotaLimits, QuotaState, WARN_PERCENT};
 
 impl Store {
     /// Opens (creating if needed) the embedded `SQLite` database at `path` and brings its

@@ -7,7 +7,7 @@ use time::OffsetDateTime;
 
 use super::StoreError;
 use crate::config::StorageMode;
-use crate::identity::{BucketName, OrgId, TemplateId, UserId, UserPrefix};
+use crate::identity::{BucketName, OrgId, Owner, TemplateId, UserId, UserPrefix};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ProvisionState {
@@ -168,15 +168,19 @@ pub enum Changed {
     User(UserId),
     /// An organisation disabled, enabled, revoked (all members or one) or deleted.
     Org(OrgId),
+    /// An owner's quota override or quota state (`store::quota`).
+    Quota(Owner),
 }
 
 impl Change {
-    /// A feed row: the org when it names one, else the user.
-    pub(super) fn parse(seq: i64, user_id: &str, org_id: Option<&str>) -> Result<Self, StoreError> {
+    /// A feed row: the org when it names one, else the user; their quota when `quota`.
+    pub(super) fn parse(seq: i64, user_id: &str, org_id: Option<&str>, quota: bool) -> Result<Self, StoreError> {
         let corrupt = |e: crate::identity::IdentityError| StoreError::Corrupt(e.to_string());
-        let what = match org_id {
-            Some(org) => Changed::Org(OrgId::parse(org).map_err(corrupt)?),
-            None => Changed::User(UserId::parse(user_id).map_err(corrupt)?),
+        let what = match (org_id, quota) {
+            (Some(org), false) => Changed::Org(OrgId::parse(org).map_err(corrupt)?),
+            (None, false) => Changed::User(UserId::parse(user_id).map_err(corrupt)?),
+            (Some(org), true) => Changed::Quota(Owner::Org(OrgId::parse(org).map_err(corrupt)?)),
+            (None, true) => Changed::Quota(Owner::User(UserId::parse(user_id).map_err(corrupt)?)),
         };
         Ok(Self { seq, what })
     }

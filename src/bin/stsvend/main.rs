@@ -2,6 +2,7 @@
 //! Command line: parse, load config, init telemetry, build the app, run.
 
 mod orgs;
+mod quota;
 mod users;
 
 use std::path::PathBuf;

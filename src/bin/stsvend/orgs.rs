@@ -31,6 +31,17 @@ pub enum OrgsCommand {
     Revoke { org_id: String },
     /// Deny one member's sessions issued until now on the organisation's storage only.
     RevokeMember { org_id: String, user_id: String },
+    /// Set the organisation's quota override (both limits; `unlimited` for none) and evaluate
+    /// it now.
+    Quota {
+        org_id: String,
+        #[arg(long, value_parser = crate::quota::parse_limit)]
+        bytes: crate::quota::Limit,
+        #[arg(long, value_parser = crate::quota::parse_limit)]
+        objects: crate::quota::Limit,
+    },
+    /// Remove the organisation's quota override: the `[quota]` defaults apply again.
+    QuotaReset { org_id: String },
     /// Delete the organisation's storage and mapping; storage with objects needs --force.
     Delete {
         org_id: String,
@@ -62,6 +73,8 @@ fn request(cmd: &OrgsCommand) -> (Method, String, Vec<(&'static str, String)>) {
             Method::POST,
             format!("/orgs/{}/members/{}/revoke", seg(org_id), seg(user_id)),
         ),
+        OrgsCommand::Quota { org_id, .. } => (Method::PUT, format!("/orgs/{}/quota", seg(org_id))),
+        OrgsCommand::QuotaReset { org_id } => (Method::DELETE, format!("/orgs/{}/quota", seg(org_id))),
         OrgsCommand::Delete { org_id, force } => {
             if *force {
                 q.push(("force", "true".to_owned()));
@@ -75,7 +88,11 @@ fn request(cmd: &OrgsCommand) -> (Method, String, Vec<(&'static str, String)>) {
 /// Runs one subcommand against the service at `api`; returns the JSON answer.
 pub async fn run(api: &Url, token: &str, cmd: &OrgsCommand) -> Result<Value, UsersError> {
     let (method, path, query) = request(cmd);
-    call(api, token, method, &path, &query).await
+    let body = match cmd {
+        OrgsCommand::Quota { bytes, objects, .. } => Some(crate::quota::body(*bytes, *objects)),
+        _ => None,
+    };
+    call(api, token, method, &path, &query, body.as_ref()).await
 }
 
 #[cfg(test)]

@@ -35,6 +35,16 @@ pub enum UsersCommand {
         #[arg(long)]
         force: bool,
     },
+    /// Set the user's quota override (both limits; `unlimited` for none) and evaluate them now.
+    Quota {
+        user_id: String,
+        #[arg(long, value_parser = crate::quota::parse_limit)]
+        bytes: crate::quota::Limit,
+        #[arg(long, value_parser = crate::quota::parse_limit)]
+        objects: crate::quota::Limit,
+    },
+    /// Remove the user's quota override: the `[quota]` defaults apply again.
+    QuotaReset { user_id: String },
     /// Whose key was this? Every party an access key id went to, with counts.
     Key { access_key_id: String },
     /// The admin audit log, newest first.
@@ -164,6 +174,8 @@ fn request(cmd: &UsersCommand) -> (Method, String, Vec<(&'static str, String)>) 
             }
             (Method::DELETE, format!("/users/{}", seg(user_id)))
         }
+        UsersCommand::Quota { user_id, .. } => (Method::PUT, format!("/users/{}/quota", seg(user_id))),
+        UsersCommand::QuotaReset { user_id } => (Method::DELETE, format!("/users/{}/quota", seg(user_id))),
         UsersCommand::Key { access_key_id } => (Method::GET, format!("/access-keys/{}", seg(access_key_id))),
         UsersCommand::Audit { target, limit } => {
             opt("target", target.clone());
@@ -177,17 +189,24 @@ fn request(cmd: &UsersCommand) -> (Method, String, Vec<(&'static str, String)>) 
 /// Runs one subcommand against the service at `api`; returns the JSON answer.
 pub async fn run(api: &Url, token: &str, cmd: &UsersCommand) -> Result<Value, UsersError> {
     let (method, path, query) = request(cmd);
-    call(api, token, method, &path, &query).await
+    let body = match cmd {
+        UsersCommand::Quota { bytes, objects, .. } => Some(crate::quota::body(*bytes, *objects)),
+        _ => None,
+    };
+    call(api, token, method, &path, &query, body.as_ref()).await
 }
 
 /// One call of the admin API at `api` (`path` under `/admin/v1`); the JSON answer, or the
 /// error envelope's code and message. `stsvend orgs` calls it too.
+///
+/// `body`: a JSON body (a quota override), if any.
 pub async fn call(
     api: &Url,
     token: &str,
     method: Method,
     path: &str,
     query: &[(&'static str, String)],
+    body: Option<&Value>,
 ) -> Result<Value, UsersError> {
     let api = api.as_str().trim_end_matches('/');
     // No redirect is followed: reqwest keeps the token on a redirect to the same host and port,
@@ -199,17 +218,18 @@ pub async fn call(
             api: api.to_owned(),
             source,
         })?;
-    let resp = client
+    let mut req = client
         .request(method, format!("{api}/admin/v1{path}"))
         .query(query)
         .bearer_auth(token)
-        .timeout(std::time::Duration::from_mins(2))
-        .send()
-        .await
-        .map_err(|source| UsersError::Unreachable {
-            api: api.to_owned(),
-            source,
-        })?;
+        .timeout(std::time::Duration::from_mins(2));
+    if let Some(body) = body {
+        req = req.json(body);
+    }
+    let resp = req.send().await.map_err(|source| UsersError::Unreachable {
+        api: api.to_owned(),
+        source,
+    })?;
     let status = resp.status().as_u16();
     if resp.status().is_redirection() {
         let location = resp

@@ -19,7 +19,7 @@ use tokio_postgres::{AsyncMessage, Socket, Transaction};
 
 use super::PgStore;
 use super::tls::Tls;
-use crate::identity::OrgId;
+use crate::identity::{OrgId, Owner};
 use crate::store::{Change, StoreError};
 
 /// The notification channel; the payload is the change's seq (nothing secret).
@@ -47,12 +47,25 @@ pub(super) async fn org_changed(tx: &Transaction<'_>, org_id: &OrgId) -> Result<
     append(tx, &id[1..], Some(id)).await
 }
 
+/// Appends an owner's quota (override or state) to the change feed, like [`changed`]
+/// (migration 10).
+pub(super) async fn quota_changed(tx: &Transaction<'_>, owner: &Owner) -> Result<(), StoreError> {
+    match owner {
+        Owner::User(u) => append_row(tx, u.as_str(), None, true).await,
+        Owner::Org(o) => append_row(tx, &o.as_str()[1..], Some(o.as_str()), true).await,
+    }
+}
+
 async fn append(tx: &Transaction<'_>, user_id: &str, org_id: Option<&str>) -> Result<(), StoreError> {
+    append_row(tx, user_id, org_id, false).await
+}
+
+async fn append_row(tx: &Transaction<'_>, user_id: &str, org_id: Option<&str>, quota: bool) -> Result<(), StoreError> {
     tx.execute("SELECT pg_advisory_xact_lock($1)", &[&FEED_LOCK]).await?;
     let seq: i64 = tx
         .query_one(
-            "INSERT INTO user_changes (user_id, org_id, at) VALUES ($1, $2, EXTRACT(EPOCH FROM now())::BIGINT) RETURNING seq",
-            &[&user_id, &org_id],
+            "INSERT INTO user_changes (user_id, org_id, quota, at) VALUES ($1, $2, $3, EXTRACT(EPOCH FROM now())::BIGINT) RETURNING seq",
+            &[&user_id, &org_id, &quota],
         )
         .await?
         .try_get(0)?;
@@ -86,12 +99,12 @@ impl PgStore {
     pub async fn changes_since(&self, seq: i64, limit: u32) -> Result<Vec<Change>, StoreError> {
         let c = self.client().await?;
         let stmt = c
-            .prepare_cached("SELECT seq, user_id, org_id FROM user_changes WHERE seq > $1 ORDER BY seq LIMIT $2")
+            .prepare_cached("SELECT seq, user_id, org_id, quota FROM user_changes WHERE seq > $1 ORDER BY seq LIMIT $2")
             .await?;
         c.query(&stmt, &[&seq, &i64::from(limit)])
             .await?
             .iter()
-            .map(|r| Change::parse(r.try_get(0)?, r.try_get(1)?, r.try_get(2)?))
+            .map(|r| Change::parse(r.try_get(0)?, r.try_get(1)?, r.try_get(2)?, r.try_get(3)?))
             .collect()
     }
 

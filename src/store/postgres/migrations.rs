@@ -279,6 +279,35 @@ CREATE TABLE deleted_orgs (
 CREATE INDEX vend_audit_by_org ON vend_audit (org_id, user_id) WHERE org_id IS NOT NULL;
 "#,
     ),
+    (
+        10,
+        "quotas: per-owner overrides, owners warned or over, quota changes in the change feed",
+        // As SQLite's migration 15.
+        r#"
+CREATE TABLE quota_overrides (
+    owner_kind  TEXT NOT NULL CHECK (owner_kind IN ('user', 'org')),
+    owner_id    TEXT COLLATE "C" NOT NULL,
+    bytes       BIGINT CHECK (bytes >= 0),
+    objects     BIGINT CHECK (objects >= 0),
+    updated_at  TEXT COLLATE "C" NOT NULL,
+    PRIMARY KEY (owner_kind, owner_id)
+);
+CREATE TABLE quota_states (
+    owner_kind  TEXT NOT NULL CHECK (owner_kind IN ('user', 'org')),
+    owner_id    TEXT COLLATE "C" NOT NULL,
+    level       TEXT NOT NULL CHECK (level IN ('warned', 'over')),
+    bucket      TEXT COLLATE "C" NOT NULL,
+    prefix      TEXT COLLATE "C" NOT NULL,
+    bytes       BIGINT NOT NULL,
+    objects     BIGINT NOT NULL,
+    as_of_ms    BIGINT NOT NULL,
+    since_ms    BIGINT NOT NULL,
+    PRIMARY KEY (owner_kind, owner_id)
+);
+CREATE INDEX quota_states_over_by_bucket ON quota_states (bucket) WHERE level = 'over';
+ALTER TABLE user_changes ADD COLUMN quota BOOLEAN NOT NULL DEFAULT false;
+"#,
+    ),
 ];
 
 /// Applies every migration the database has not recorded yet.

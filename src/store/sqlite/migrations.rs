@@ -350,6 +350,39 @@ CREATE TABLE deleted_orgs (
 CREATE INDEX vend_audit_by_org ON vend_audit (org_id, user_id) WHERE org_id IS NOT NULL;
 ",
     ),
+    // 15: quotas (issue 25; `store/quota.rs`): each owner's override of the `[quota]` limits
+    // (a NULL limit is unlimited; no row: the defaults), and each owner warned (90% of a limit)
+    // or over one, with the storage and usage that put them there. Both go on the change feed
+    // as rows with `quota` set (`user_id`, `org_id` as for the owner's own changes: a process
+    // of the previous build drops that owner's cached state for it, which is harmless).
+    M::up(
+        r"
+CREATE TABLE quota_overrides (
+    owner_kind  TEXT NOT NULL CHECK (owner_kind IN ('user', 'org')),
+    owner_id    TEXT NOT NULL,
+    bytes       INTEGER CHECK (bytes >= 0),
+    objects     INTEGER CHECK (objects >= 0),
+    updated_at  TEXT NOT NULL,
+    PRIMARY KEY (owner_kind, owner_id)
+) STRICT, WITHOUT ROWID;
+CREATE TABLE quota_states (
+    owner_kind  TEXT NOT NULL CHECK (owner_kind IN ('user', 'org')),
+    owner_id    TEXT NOT NULL,
+    level       TEXT NOT NULL CHECK (level IN ('warned', 'over')),
+    bucket      TEXT NOT NULL,
+    prefix      TEXT NOT NULL,
+    bytes       INTEGER NOT NULL,
+    objects     INTEGER NOT NULL,
+    -- unix ms: the ledger's as_of for bytes and objects
+    as_of_ms    INTEGER NOT NULL,
+    -- unix ms: when the owner reached this level
+    since_ms    INTEGER NOT NULL,
+    PRIMARY KEY (owner_kind, owner_id)
+) STRICT, WITHOUT ROWID;
+CREATE INDEX quota_states_over_by_bucket ON quota_states (bucket) WHERE level = 'over';
+ALTER TABLE user_changes ADD COLUMN quota INTEGER NOT NULL DEFAULT 0;
+",
+    ),
 ];
 
 pub fn migrations() -> Migrations<'static> {

@@ -17,6 +17,7 @@ mod migrations;
 mod org_admin;
 mod orgs;
 mod presign;
+mod quota;
 mod revocations;
 mod shared_policies;
 mod spill;

@@ -12,6 +12,7 @@ mod org_admin;
 mod orgs;
 mod prefix;
 mod presign;
+mod quota;
 mod shared_policy;
 mod spill;
 

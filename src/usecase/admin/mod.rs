@@ -9,6 +9,7 @@ mod org_delete;
 mod org_revoke;
 mod orgs;
 mod own_bucket;
+mod quota;
 mod shared;
 mod views;
 
@@ -26,6 +27,7 @@ pub use crate::store::{AdminAction, KeyOwner};
 pub use audit::AdminCaller;
 pub use org_delete::OrgDeleted;
 pub use orgs::{MEMBERS_SHOWN, MemberRevoked, MembersSeen, OrgView, parse_org_id};
+pub use quota::{LimitsView, QuotaView, UsageView, parse_limits};
 pub use views::{Deleted, Revocation, UserView};
 
 /// Largest page of users returned at once.
@@ -157,7 +159,15 @@ impl Admin {
     async fn view(&self, id: &UserId) -> Result<UserView, AdminError> {
         let user = self.load(id).await?;
         let last = self.store.last_vend(id).await?;
-        Ok(UserView::new(&user, last))
+        let mut view = UserView::new(&user, last);
+        // Boxed: the ledger read would make every admin route's future large.
+        view.quota = Box::pin(self.quota_view(&crate::identity::OwnerStorage {
+            owner: crate::identity::Owner::User(id.clone()),
+            bucket: user.bucket.clone(),
+            prefix: user.key_prefix().to_owned(),
+        }))
+        .await?;
+        Ok(view)
     }
 
     /// Disabled users get 403 `user_disabled` instead of keys; their cached keys are dropped.

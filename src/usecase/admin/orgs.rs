@@ -49,6 +49,9 @@ pub struct OrgView {
     /// In a revoke's answer only (as for a user's revoke).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub revocation: Option<Revocation>,
+    /// In an org's detail only, when `[quota]` is on: its override, limits and usage.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub quota: Option<super::QuotaView>,
 }
 
 /// One member's cut-off on the org's storage.
@@ -92,6 +95,7 @@ impl OrgView {
                 .collect(),
             members_seen: None,
             revocation: None,
+            quota: None,
         }
     }
 }
@@ -125,7 +129,7 @@ impl Admin {
 
     /// One org, with the members the vend audit saw.
     pub async fn show_org(&self, id: &OrgId) -> Result<OrgView, Failure> {
-        Ok(self.org_view(id).await?)
+        Ok(Box::pin(self.org_view(id)).await?)
     }
 
     pub(super) async fn load_org(&self, id: &OrgId) -> Result<OrgRecord, AdminError> {
@@ -148,6 +152,13 @@ impl Admin {
         let members = self.store.org_members(id, MEMBERS_SHOWN).await?;
         let mut view = OrgView::new(&org, last);
         view.members_seen = Some(members.into());
+        // Boxed: the ledger read would make every admin route's future large.
+        view.quota = Box::pin(self.quota_view(&crate::identity::OwnerStorage {
+            owner: crate::identity::Owner::Org(*id),
+            bucket: org.bucket.clone(),
+            prefix: org.key_prefix().to_owned(),
+        }))
+        .await?;
         Ok(view)
     }
 

@@ -29,6 +29,9 @@ pub struct UserView {
     /// cut-off, `propagating` while the new bucket policy has not applied yet.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub revocation: Option<Revocation>,
+    /// In a user's detail only, when `[quota]` is on: their override, limits and usage.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub quota: Option<super::QuotaView>,
 }
 
 /// Where a revocation stands when the revoke answers.
@@ -57,6 +60,7 @@ impl UserView {
             disabled_at: u.disabled_at.map(format_time),
             sessions_revoked_before: u.revoked_before.map(format_time),
             revocation: None,
+            quota: None,
         }
     }
 }

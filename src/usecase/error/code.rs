@@ -45,6 +45,9 @@ pub enum Forbidden {
     ClaimInvalid,
     /// An operator disabled the caller's organisation: its templates are refused.
     OrgDisabled,
+    /// A write (a template that can write, a pre-signed upload) into storage whose owner is at
+    /// or over a quota limit (`Failure::QuotaExceeded` carries the usage).
+    QuotaExceeded,
 }
 
 impl Forbidden {
@@ -56,6 +59,7 @@ impl Forbidden {
             Self::OrgRequired => "org_required",
             Self::ClaimInvalid => "claim_invalid",
             Self::OrgDisabled => "org_disabled",
+            Self::QuotaExceeded => "quota_exceeded",
         }
     }
 }
@@ -71,6 +75,8 @@ pub enum Invalid {
     ContentLengthRequired,
     InvalidUserId,
     InvalidOrgId,
+    /// A quota override body that is not `{"bytes": n|null, "objects": n|null}`.
+    InvalidQuota,
 }
 
 impl Invalid {
@@ -85,6 +91,7 @@ impl Invalid {
             Self::ContentLengthRequired => "content_length_required",
             Self::InvalidUserId => "invalid_user_id",
             Self::InvalidOrgId => "invalid_org_id",
+            Self::InvalidQuota => "invalid_quota",
         }
     }
 }
@@ -98,6 +105,8 @@ pub enum Conflict {
     AccessUnavailableInPrefixMode,
     /// The member's own storage and the organisation's were made in different storage modes.
     OrgStorageModeMismatch,
+    /// A quota override asked for while `[quota]` is off.
+    QuotasOff,
 }
 
 impl Conflict {
@@ -108,6 +117,7 @@ impl Conflict {
             Self::RevocationCapacityExhausted => "revocation_capacity_exhausted",
             Self::AccessUnavailableInPrefixMode => "access_unavailable_in_prefix_mode",
             Self::OrgStorageModeMismatch => "org_storage_mode_mismatch",
+            Self::QuotasOff => "quotas_off",
         }
     }
 }

@@ -44,6 +44,13 @@ pub enum Failure {
         "{objects_left} objects could not be deleted (AWS: {aws_error}); the user stays disabled with their sessions revoked. Check the bucket policy, SCPs and object lock (retention, legal holds), then delete again"
     )]
     DeleteIncomplete { objects_left: u64, aws_error: String },
+    /// A write refused because its storage's owner is at or over a quota limit; `details`:
+    /// which owner (`user` or `org`) and their usage (`quota::limits::Report::details`).
+    #[error("{message}")]
+    QuotaExceeded {
+        message: String,
+        details: serde_json::Value,
+    },
     /// A bug or a configuration problem: the cause is in the log.
     #[error("internal error")]
     Internal,
@@ -64,6 +71,7 @@ impl Failure {
             Self::TooMany { code, .. } => code.as_str(),
             Self::Unavailable { what, .. } => what.as_str(),
             Self::DeleteIncomplete { .. } => "delete_incomplete",
+            Self::QuotaExceeded { .. } => code::Forbidden::QuotaExceeded.as_str(),
             Self::Internal => "internal",
         }
     }
@@ -77,7 +85,8 @@ impl Failure {
             | Self::Invalid { .. }
             | Self::NotFound { .. }
             | Self::Conflict { .. }
-            | Self::TooMany { .. } => true,
+            | Self::TooMany { .. }
+            | Self::QuotaExceeded { .. } => true,
             Self::Unavailable { .. } | Self::DeleteIncomplete { .. } | Self::Internal => false,
         }
     }
@@ -125,6 +134,14 @@ impl Failure {
         Self::Conflict {
             code,
             message: message.to_string(),
+        }
+    }
+
+    /// Refused for a quota: `report` is the owner at or over a limit.
+    pub fn quota_exceeded(message: &impl std::fmt::Display, report: &crate::usecase::quota::limits::Report) -> Self {
+        Self::QuotaExceeded {
+            message: message.to_string(),
+            details: report.details(),
         }
     }
 

@@ -203,6 +203,9 @@ impl Presigner {
             }
             .into());
         }
+        if method == Method::Put {
+            self.vend.upload_room(&session.user, session.template).await?;
+        }
         let creds = &session.found.issued.credentials;
         let (now, expires_at) = bounded(wanted, creds.expiration);
         let s3_key = object_key(&session.user, key.as_str()).map_err(PresignError::Key)?;
@@ -251,6 +254,11 @@ impl Presigner {
             }
             .into());
         }
+        // Never more than the room left under the owner's bytes limit.
+        let max_bytes = match self.vend.upload_room(&session.user, session.template).await? {
+            Some(room) => max_bytes.min(room),
+            None => max_bytes,
+        };
         let creds = &session.found.issued.credentials;
         let (now, expires_at) = bounded(wanted, creds.expiration);
         let (rule, is_prefix) = match &req.key {

@@ -100,6 +100,7 @@ async fn read_feed(
             match store.oldest_change().await? {
                 oldest if oldest > *seen + 1 => {
                     vend.drop_all_cached();
+                    vend.reload_quotas().await;
                     metrics.coherence_gaps.inc();
                     tracing::warn!(
                         last_read = *seen,
@@ -116,6 +117,7 @@ async fn read_feed(
             match &change.what {
                 Changed::User(user_id) => vend.drop_cached(user_id).await,
                 Changed::Org(org_id) => vend.drop_cached_org(org_id),
+                Changed::Quota(owner) => vend.quota_changed(owner).await,
             }
             metrics.coherence_drops.inc();
             *seen = change.seq;

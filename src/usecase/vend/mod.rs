@@ -9,6 +9,7 @@ mod coherence;
 mod failure;
 mod keys;
 mod org_admin;
+mod quota;
 mod seal;
 
 use std::collections::BTreeMap;
@@ -32,6 +33,7 @@ use crate::usecase::error::Failure;
 pub use claims::SessionTags;
 pub use coherence::{FeedTimes, spawn as spawn_coherence};
 pub use keys::{Found, Issued, KeyCache, KeyCacheParts, KeysError};
+pub use quota::warning_header;
 pub use seal::SealerError;
 
 #[derive(Debug, thiserror::Error)]
@@ -90,6 +92,15 @@ pub enum VendError {
     /// the user's new state.
     #[error("the user's state changed while their keys were handed out")]
     Superseded,
+    /// The template can write to storage whose owner (named in the report) is at or over a
+    /// quota limit (`[quota]`): read and delete templates still work.
+    #[error(
+        "access `{access}` can write to storage that is at or over its quota; read and delete access still work (delete objects to get back under it)"
+    )]
+    QuotaExceeded {
+        access: String,
+        report: Box<crate::usecase::quota::limits::Report>,
+    },
 }
 
 /// Keys handed out, with what a response needs besides them.
@@ -99,6 +110,8 @@ pub struct Handout<'a> {
     pub template: &'a Template,
     /// The organisation whose storage the keys also reach (org templates).
     pub org: Option<Arc<OrgRecord>>,
+    /// Owners the template writes to that are at 90% of a quota limit (`X-Stsvend-Quota-Warning`).
+    pub quota_warning: Option<String>,
 }
 
 /// The caller's keys before they go anywhere (see [`Vend::session`]).
@@ -124,6 +137,7 @@ pub struct Vend {
     store: Store,
     rate: Arc<VendRate>,
     metrics: Arc<Metrics>,
+    quotas: Option<Arc<crate::usecase::quota::limits::Quotas>>,
 }
 
 /// What the use case is made of (see `app.rs`).
@@ -137,6 +151,8 @@ pub struct VendParts {
     pub store: Store,
     pub rate: Arc<VendRate>,
     pub metrics: Arc<Metrics>,
+    /// `[quota]` on: owners' limits and states, checked on every vend.
+    pub quotas: Option<Arc<crate::usecase::quota::limits::Quotas>>,
 }
 
 impl Vend {
@@ -150,6 +166,7 @@ impl Vend {
             store: p.store,
             rate: p.rate,
             metrics: p.metrics,
+            quotas: p.quotas,
         }
     }
 
@@ -167,6 +184,7 @@ impl Vend {
             template,
             org,
         } = self.session(caller, access).await?;
+        let warned = self.check_quota(&user, org.as_deref(), template)?;
         // Keys go to a party (client address, OAuth client) only once an audit row for that
         // party is committed; later hand-outs of the same keys to it are counted on that row.
         let issued = found.issued;
@@ -195,6 +213,7 @@ impl Vend {
             user,
             template,
             org,
+            quota_warning: warning_header(&warned),
         })
     }
 
