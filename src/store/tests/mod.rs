@@ -7,6 +7,7 @@ mod ledger;
 mod ledger_owners;
 mod ledger_reconcile;
 mod ledger_replay;
+mod ledger_schedule;
 mod org_admin;
 mod orgs;
 mod prefix;
