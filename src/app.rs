@@ -2,6 +2,7 @@
 //! `main` and the tests both go through here. This file binds the listeners and serves the
 //! routes; `usecases` wires the use cases from the config; `selftest` drives those use cases
 //! for probe users.
+mod reconcile;
 pub mod selftest;
 mod usecases;
 
@@ -36,6 +37,8 @@ pub struct AppState {
     pub store: web::Data<Store>,
     pub health: web::Data<Health>,
     pub metrics: web::Data<Metrics>,
+    /// Quotas' reconciliation; `None` without `[quota]`.
+    pub reconciler: Option<web::Data<crate::usecase::quota::reconcile::Reconciler>>,
     max_body: web::Data<http::MaxBody>,
     endpoint: web::Data<http::Endpoint>,
     proxies: web::Data<http::TrustedProxies>,
@@ -54,6 +57,9 @@ impl AppState {
             .app_data(self.max_body.clone())
             .app_data(self.endpoint.clone())
             .app_data(self.proxies.clone());
+        if let Some(reconciler) = &self.reconciler {
+            cfg.app_data(reconciler.clone());
+        }
     }
 }
 
@@ -137,6 +143,7 @@ impl Application {
             store: web::Data::new(wired.store.clone()),
             health: web::Data::new(health),
             metrics: web::Data::from(Arc::clone(&wired.metrics)),
+            reconciler: wired.reconciler.map(web::Data::from),
             max_body: web::Data::new(http::MaxBody(config.server.max_body_bytes)),
             endpoint: web::Data::new(http::Endpoint(config.aws.endpoint_url.clone())),
             proxies: web::Data::new(http::TrustedProxies::new(

@@ -66,6 +66,8 @@ pub struct UseCases {
     pub store: Store,
     pub database: Arc<DatabaseHealth>,
     pub metrics: Arc<Metrics>,
+    /// Quotas' reconciliation (on demand, for the admin routes); `None` without `[quota]`.
+    pub reconciler: Option<Arc<crate::usecase::quota::reconcile::Reconciler>>,
     /// Rate-limit pruner, change-feed reader and database watch.
     pub background: Vec<tokio::task::JoinHandle<()>>,
 }
@@ -148,6 +150,8 @@ impl UseCases {
             S3Location::new(config.aws.endpoint_url.as_deref()),
             config.presign.clone(),
         );
+        // `Changed` goes to `limits`' receiver once it is wired (issue 25).
+        let reconcile = super::reconcile::wire(config, &store, &buckets, &metrics, None);
         let admin = Admin::new(AdminParts {
             store: store.clone(),
             buckets,
@@ -160,6 +164,11 @@ impl UseCases {
             ),
             policy_lease_seconds: config.admin.policy_lease_seconds,
         });
+        let mut background = vec![pruner, coherence, database_watch];
+        let reconciler = reconcile.map(|(reconciler, schedule)| {
+            background.push(schedule);
+            reconciler
+        });
         Ok(Self {
             vend,
             admin,
@@ -167,7 +176,8 @@ impl UseCases {
             store,
             database,
             metrics,
-            background: vec![pruner, coherence, database_watch],
+            reconciler,
+            background,
         })
     }
 }

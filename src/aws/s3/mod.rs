@@ -6,6 +6,7 @@
 //! when; this module only knows how. Each public call takes its slot of the AWS gate itself.
 
 mod inspect;
+mod listing;
 pub mod notification;
 mod org_policy;
 mod policy;
@@ -27,6 +28,7 @@ use crate::config::{AwsConfig, StorageConfig};
 use crate::identity::AccountId;
 
 pub use inspect::Lockdown;
+pub use listing::ListedPage;
 pub use org_policy::{ORG_REVOKE_SID, OrgRevocations, render_org_policy};
 pub use policy::{REVOKE_SID, merge_policy, revocation_statement};
 pub use shared::{MAX_BUCKET_POLICY_BYTES, SharedPolicy, render_shared_policy, revocation_statements};

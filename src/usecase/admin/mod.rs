@@ -9,6 +9,7 @@ mod org_delete;
 mod org_revoke;
 mod orgs;
 mod shared;
+mod usage;
 mod views;
 
 use std::sync::Arc;
@@ -24,6 +25,7 @@ use crate::usecase::vend::Vend;
 pub use crate::store::{AdminAction, KeyOwner};
 pub use audit::AdminCaller;
 pub use org_delete::OrgDeleted;
+pub use usage::{OwnerUsage, Totals, UsageKind, UsagePosition};
 pub use orgs::{MEMBERS_SHOWN, MemberRevoked, MembersSeen, OrgView, parse_org_id};
 pub use views::{Deleted, Revocation, UserView};
 

@@ -98,6 +98,8 @@ pub enum Conflict {
     AccessUnavailableInPrefixMode,
     /// The member's own storage and the organisation's were made in different storage modes.
     OrgStorageModeMismatch,
+    /// A reconciliation of the owner's storage is running already (on some replica).
+    ReconcileRunning,
 }
 
 impl Conflict {
@@ -108,6 +110,7 @@ impl Conflict {
             Self::RevocationCapacityExhausted => "revocation_capacity_exhausted",
             Self::AccessUnavailableInPrefixMode => "access_unavailable_in_prefix_mode",
             Self::OrgStorageModeMismatch => "org_storage_mode_mismatch",
+            Self::ReconcileRunning => "reconcile_running",
         }
     }
 }
