@@ -12,6 +12,7 @@ mod fleet;
 mod ops;
 mod orgs;
 mod prefix;
+mod quota;
 mod presign;
 mod selftest;
 mod support;
