@@ -37,15 +37,15 @@ pub async fn quota_app(mode: Mode, opts: Options, period: Option<Duration>) -> T
     }
 }
 
-/// Puts `size` bytes at `key` in the vended keys' storage (under their prefix in prefix mode),
-/// as the service account: S3 would tell the queue, which nobody here reads.
+/// Puts `size` bytes at `key` in the vended keys' storage (under their prefix in prefix mode)
+/// with those keys: S3 would tell the queue, which nobody here reads.
 pub async fn put_sized(v: &Vended, key: &str, size: usize) {
-    put_in(&v.bucket, &v.prefix, key, size).await;
+    put_in(v, &v.bucket, &v.prefix, key, size).await;
 }
 
-/// Puts `size` bytes at `prefix` + `key` in `bucket`.
-pub async fn put_in(bucket: &str, prefix: &str, key: &str, size: usize) {
-    service_s3()
+/// Puts `size` bytes at `prefix` + `key` in `bucket` with `v`'s keys.
+pub async fn put_in(v: &Vended, bucket: &str, prefix: &str, key: &str, size: usize) {
+    user_s3(v)
         .put_object()
         .bucket(bucket)
         .key(format!("{prefix}{key}"))
@@ -57,7 +57,7 @@ pub async fn put_in(bucket: &str, prefix: &str, key: &str, size: usize) {
 
 /// Deletes `key` from the vended keys' storage.
 pub async fn delete(v: &Vended, key: &str) {
-    service_s3()
+    user_s3(v)
         .delete_object()
         .bucket(&v.bucket)
         .key(format!("{}{key}", v.prefix))
