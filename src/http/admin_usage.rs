@@ -200,9 +200,10 @@ pub async fn usage(
     };
     let after = match q.after.as_deref().filter(|a| !a.is_empty()) {
         None => None,
-        Some(a) => Some(UsagePosition::parse(a).ok_or_else(|| {
-            ApiError::InvalidQuery("after is not a next_after this list gave".to_owned())
-        })?),
+        Some(a) => Some(
+            UsagePosition::parse(a)
+                .ok_or_else(|| ApiError::InvalidQuery("after is not a next_after this list gave".to_owned()))?,
+        ),
     };
     let limit = q.limit.unwrap_or(50).clamp(1, MAX_PAGE);
     let rows = audited(&req, &state, "usage.list", Some(kind.as_str()), async {

@@ -25,8 +25,8 @@ use crate::usecase::vend::Vend;
 pub use crate::store::{AdminAction, KeyOwner};
 pub use audit::AdminCaller;
 pub use org_delete::OrgDeleted;
-pub use usage::{OwnerUsage, Totals, UsageKind, UsagePosition};
 pub use orgs::{MEMBERS_SHOWN, MemberRevoked, MembersSeen, OrgView, parse_org_id};
+pub use usage::{OwnerUsage, Totals, UsageKind, UsagePosition};
 pub use views::{Deleted, Revocation, UserView};
 
 /// Largest page of users returned at once.

@@ -20,7 +20,10 @@ pub enum Mode {
 
 /// `opts` with `[quota]` on. The queue exists nowhere: these tests do not consume it.
 pub fn with_quota(opts: Options) -> Options {
-    let queue = format!("{}/000000000000/stsvend-usage-unused", required_env("STSVEND_AWS__ENDPOINT_URL"));
+    let queue = format!(
+        "{}/000000000000/stsvend-usage-unused",
+        required_env("STSVEND_AWS__ENDPOINT_URL")
+    );
     opts.set("STSVEND_QUOTA__QUEUE_URL", &queue)
 }
 

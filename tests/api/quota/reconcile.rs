@@ -31,7 +31,10 @@ async fn objects_written_without_events_are_counted_and_deletions_corrected(mode
     assert_eq!(totals(&first["before"]), (0, 0), "{first}");
     assert_eq!(totals(&first["after"]), (4446, 3), "{first}");
     assert_eq!(totals(&first["drift"]), (4446, 3), "{first}");
-    assert_eq!((first["kind"].as_str(), first["id"].as_str()), (Some("user"), Some(id.as_str())));
+    assert_eq!(
+        (first["kind"].as_str(), first["id"].as_str()),
+        (Some("user"), Some(id.as_str()))
+    );
     assert_eq!(first["bucket"].as_str(), Some(v.bucket.as_str()));
     assert_eq!(first["prefix"].as_str(), Some(v.prefix.as_str()));
     assert_eq!(
@@ -39,7 +42,11 @@ async fn objects_written_without_events_are_counted_and_deletions_corrected(mode
         4446.0
     );
     assert_eq!(
-        metric(&app, r#"stsvend_quota_reconcile_drift_objects_total{direction="missed"}"#).await,
+        metric(
+            &app,
+            r#"stsvend_quota_reconcile_drift_objects_total{direction="missed"}"#
+        )
+        .await,
         3.0
     );
 
@@ -52,7 +59,11 @@ async fn objects_written_without_events_are_counted_and_deletions_corrected(mode
     assert_eq!(totals(&second["after"]), (250, 1), "{second}");
     assert_eq!(totals(&second["drift"]), (-4196, -2), "{second}");
     assert_eq!(
-        metric(&app, r#"stsvend_quota_reconcile_drift_objects_total{direction="overcounted"}"#).await,
+        metric(
+            &app,
+            r#"stsvend_quota_reconcile_drift_objects_total{direction="overcounted"}"#
+        )
+        .await,
         2.0
     );
     assert_eq!(
@@ -85,7 +96,14 @@ async fn an_orgs_team_storage_is_reconciled_apart_from_its_members(mode: Mode) {
     let t = writer(&app, &sub, &org);
     let team = vended_with(&app, &t, TEAM_RW).await;
     let org_prefix = team.org_prefix.clone().unwrap_or_default();
-    put_in(&team, team.org_bucket.as_deref().unwrap(), &org_prefix, "shared.bin", 700).await;
+    put_in(
+        &team,
+        team.org_bucket.as_deref().unwrap(),
+        &org_prefix,
+        "shared.bin",
+        700,
+    )
+    .await;
     put_sized(&team, "mine.bin", 5).await;
     let org_id = app.me_with(&t).await["org"]["org_id"].as_str().unwrap().to_owned();
 
@@ -102,7 +120,11 @@ async fn an_orgs_team_storage_is_reconciled_apart_from_its_members(mode: Mode) {
         &admin_token(&app),
     )
     .await;
-    assert_eq!((status, body["error"]["code"].as_str()), (404, Some("not_found")), "{body}");
+    assert_eq!(
+        (status, body["error"]["code"].as_str()),
+        (404, Some("not_found")),
+        "{body}"
+    );
 }
 
 #[tokio::test]
@@ -132,7 +154,11 @@ async fn a_reconciliation_held_anywhere_answers_409_and_an_unknown_user_404() {
     );
     let path = format!("/users/{id}/usage/reconcile");
     let (status, body) = admin_call(&app, Method::POST, &path, &admin_token(&app)).await;
-    assert_eq!((status, body["error"]["code"].as_str()), (409, Some("reconcile_running")), "{body}");
+    assert_eq!(
+        (status, body["error"]["code"].as_str()),
+        (409, Some("reconcile_running")),
+        "{body}"
+    );
     app.state.store.release_reconciliation(&owner, None).await.unwrap();
     let (status, _) = admin_call(&app, Method::POST, &path, &admin_token(&app)).await;
     assert_eq!(status, 200, "released");
@@ -145,9 +171,17 @@ async fn a_reconciliation_held_anywhere_answers_409_and_an_unknown_user_404() {
         &admin_token(&app),
     )
     .await;
-    assert_eq!((status, body["error"]["code"].as_str()), (404, Some("not_found")), "{body}");
+    assert_eq!(
+        (status, body["error"]["code"].as_str()),
+        (404, Some("not_found")),
+        "{body}"
+    );
     let (status, body) = admin_call(&app, Method::POST, "/users/nope/usage/reconcile", &admin_token(&app)).await;
-    assert_eq!((status, body["error"]["code"].as_str()), (400, Some("invalid_user_id")), "{body}");
+    assert_eq!(
+        (status, body["error"]["code"].as_str()),
+        (400, Some("invalid_user_id")),
+        "{body}"
+    );
 }
 
 #[tokio::test]
@@ -161,6 +195,10 @@ async fn without_quotas_the_usage_routes_answer_404() {
         (Method::GET, "/usage".to_owned()),
     ] {
         let (status, body) = admin_call(&app, method, &path, &admin_token(&app)).await;
-        assert_eq!((status, body["error"]["code"].as_str()), (404, Some("not_found")), "{path}: {body}");
+        assert_eq!(
+            (status, body["error"]["code"].as_str()),
+            (404, Some("not_found")),
+            "{path}: {body}"
+        );
     }
 }

@@ -49,9 +49,11 @@ async fn two_replicas_reconcile_each_owner_once_per_period_between_them() {
     let owners = expected.len() as f64;
 
     // New owners are given a time within the first period, after at most half a period.
-    wait_until(PERIOD * 4, "every owner's storage counted by a scheduled listing", async || {
-        bytes_by_user(&admin_ok(&a, Method::GET, "/usage").await) == expected
-    })
+    wait_until(
+        PERIOD * 4,
+        "every owner's storage counted by a scheduled listing",
+        async || bytes_by_user(&admin_ok(&a, Method::GET, "/usage").await) == expected,
+    )
     .await;
 
     // From here on, four more listings of every owner take at least three periods: each

@@ -46,6 +46,10 @@ async fn the_largest_users_come_first_a_page_at_a_time() {
     assert_eq!((orgs["kind"].as_str(), rows(&orgs)), (Some("org"), vec![]));
     for bad in ["/usage?kind=team", "/usage?after=nonsense", "/usage?search=x"] {
         let (status, body) = admin_call(&app, Method::GET, bad, &admin_token(&app)).await;
-        assert_eq!((status, body["error"]["code"].as_str()), (400, Some("invalid_query")), "{bad}: {body}");
+        assert_eq!(
+            (status, body["error"]["code"].as_str()),
+            (400, Some("invalid_query")),
+            "{bad}: {body}"
+        );
     }
 }

@@ -79,8 +79,12 @@ impl Schedule {
         let slots = Arc::new(Semaphore::new(AT_ONCE));
         let mut seeded: Option<tokio::time::Instant> = None;
         loop {
-            let Ok(slot) = Arc::clone(&slots).acquire_owned().await else { return };
-            let Some(reconciler) = self.reconciler.upgrade() else { return };
+            let Ok(slot) = Arc::clone(&slots).acquire_owned().await else {
+                return;
+            };
+            let Some(reconciler) = self.reconciler.upgrade() else {
+                return;
+            };
             let now = OffsetDateTime::now_utc();
             if seeded.is_none_or(|at| at.elapsed() >= self.times.reseed) {
                 match self.store.schedule_owners(now, to_time(self.times.period)).await {
