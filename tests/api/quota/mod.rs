@@ -5,6 +5,8 @@
 mod reconcile;
 mod reconcile_schedule;
 mod usage;
+mod usage_bar;
+mod usage_console;
 
 use std::time::Duration;
 
