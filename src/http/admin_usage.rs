@@ -19,7 +19,7 @@ type Quotas = Option<web::Data<Reconciler>>;
 
 fn quotas_on(q: &Quotas) -> Result<&Reconciler, Failure> {
     q.as_ref()
-        .map(|r| r.get_ref())
+        .map(web::Data::get_ref)
         .ok_or_else(|| Failure::not_found("quotas are not enabled (no [quota] section)"))
 }
 

@@ -27,11 +27,7 @@ async fn two_replicas_claim_each_due_owner_once_per_period() {
         let now = OffsetDateTime::now_utc();
         assert_eq!(a.schedule_owners(now, HOUR).await.unwrap(), 7);
         assert_eq!(b.schedule_owners(now, HOUR).await.unwrap(), 0, "once");
-        let (due, running) = a
-            .reconciliation_due(&Owner::Org(org.clone()), now)
-            .await
-            .unwrap()
-            .unwrap();
+        let (due, running) = a.reconciliation_due(&Owner::Org(org), now).await.unwrap().unwrap();
         assert!(
             due >= now - Duration::milliseconds(1) && due < now + HOUR,
             "within the first period: {due}"
@@ -141,7 +137,7 @@ async fn the_largest_owners_come_by_bytes_in_their_current_storage_a_page_at_a_t
         let org_bucket = BucketName::parse("stsvend-org-bucket").unwrap();
         add_org(&store, "acme", &org_bucket, None, &org).await;
         let o = OwnerStorage {
-            owner: Owner::Org(org.clone()),
+            owner: Owner::Org(org),
             bucket: org_bucket,
             prefix: String::new(),
         };

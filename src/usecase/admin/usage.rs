@@ -65,11 +65,11 @@ impl Admin {
             .largest_usage(kind, after.map(|p| p.0), limit)
             .await
             .map_err(AdminError::from)?;
-        Ok(rows.into_iter().map(owner_usage).collect())
+        Ok(rows.iter().map(owner_usage).collect())
     }
 }
 
-fn owner_usage(u: Usage) -> OwnerUsage {
+fn owner_usage(u: &Usage) -> OwnerUsage {
     OwnerUsage {
         id: u.owner.id().to_owned(),
         totals: u.totals,

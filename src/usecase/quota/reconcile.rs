@@ -108,7 +108,7 @@ impl Reconciler {
     /// The same for an organisation's team storage.
     #[tracing::instrument(skip(self), fields(org_id = %id))]
     pub async fn reconcile_org(&self, id: &OrgId) -> Result<Report, Failure> {
-        Ok(self.on_demand(&Owner::Org(id.clone())).await?)
+        Ok(self.on_demand(&Owner::Org(*id)).await?)
     }
 
     async fn on_demand(&self, owner: &Owner) -> Result<Report, ReconcileError> {

@@ -71,7 +71,13 @@ pub async fn delete(v: &Vended, key: &str) {
         .unwrap();
 }
 
-/// The value of the metric sample `prefix` (`0` when absent).
-pub async fn metric(app: &TestApp, prefix: &str) -> f64 {
-    sample(&app.metrics_text().await, prefix).unwrap_or(0.0)
+/// The value of the counter sample `prefix` (`0` when absent).
+pub async fn metric(app: &TestApp, prefix: &str) -> u64 {
+    app.metrics_text()
+        .await
+        .lines()
+        .find(|l| l.starts_with(prefix))
+        // An integer counter: its value prints without a fraction.
+        .and_then(|l| l.rsplit(' ').next()?.parse().ok())
+        .unwrap_or(0)
 }

@@ -28,7 +28,7 @@ async fn the_largest_users_come_first_a_page_at_a_time() {
         admin_ok(&app, Method::POST, &format!("/users/{id}/usage/reconcile")).await;
         expected.push((id, i64::try_from(size).unwrap()));
     }
-    expected.sort_by(|a, b| b.1.cmp(&a.1));
+    expected.sort_by_key(|e| std::cmp::Reverse(e.1));
 
     let all = admin_ok(&app, Method::GET, "/usage?kind=user").await;
     assert_eq!(rows(&all), expected, "{all}");

@@ -12,7 +12,10 @@ use crate::support::browser::{BROWSER, OUT_DIR, scenario, serve_web};
 async fn reconcile(app: &TestApp, token: &str, id: &str) {
     let resp = app
         .http
-        .request(Method::POST, format!("{}/admin/v1/users/{id}/usage/reconcile", app.base))
+        .request(
+            Method::POST,
+            format!("{}/admin/v1/users/{id}/usage/reconcile", app.base),
+        )
         .bearer_auth(token)
         .send()
         .await
@@ -30,7 +33,7 @@ async fn the_console_lists_the_largest_users_and_reconciles_one() {
         .set("STSVEND_SERVER__CORS_ALLOWED_ORIGINS", &origins)
         .set("STSVEND_STORAGE__CORS_ALLOWED_ORIGINS", &origins);
     let app = quota_app(Mode::Bucket, opts, None).await;
-    let ops = token_with("auth0|usage-console-ops", &format!("read:files {ADMIN_PERMISSION}")).await;
+    let operator_token = token_with("auth0|usage-console-ops", &format!("read:files {ADMIN_PERMISSION}")).await;
     let tag = unique_sub("usage-console");
     let mut ids = Vec::new();
     let mut stale = None;
@@ -39,7 +42,7 @@ async fn the_console_lists_the_largest_users_and_reconciles_one() {
         let v = vend_on_auth0(&app, &sub).await;
         put_sized(&v, "k", size).await;
         let id = stsvend::identity::UserId::derive(&auth0_issuer(), &sub).to_string();
-        reconcile(&app, &ops, &id).await;
+        reconcile(&app, &operator_token, &id).await;
         if name == "small" {
             // Written after its reconciliation: the ledger (no events read here) has 100.
             put_sized(&v, "more", 5000).await;
@@ -77,7 +80,10 @@ async fn the_console_lists_the_largest_users_and_reconciles_one() {
         "{result}"
     );
     assert!(
-        result["status"].as_str().unwrap().contains("drift 5000 bytes, 1 object(s)"),
+        result["status"]
+            .as_str()
+            .unwrap()
+            .contains("drift 5000 bytes, 1 object(s)"),
         "{result}"
     );
 }
