@@ -14,7 +14,7 @@
 //! (with what it counted), and a second `reconcile` of the unchanged storage. The bucket is
 //! left behind (`stsvend-bench-reconcile-<random>`): delete it with the root keys.
 //!
-//! On this machine (2 cores, MiniStack, SQLite, a debug build): 100,000 objects written in
+//! On this machine (2 cores, `MiniStack`, `SQLite`, a debug build): 100,000 objects written in
 //! 124 s; reconciled in 6.4 s (first run, drift 100,000) and 6.7 s (again, no drift).
 
 use std::path::PathBuf;
@@ -64,7 +64,11 @@ async fn main() {
     let s3 = aws_sdk_s3::Client::from_conf(writer.build());
     let suffix = &uuid::Uuid::new_v4().simple().to_string()[..12];
     let bucket = BucketName::parse(&format!("stsvend-bench-reconcile-{suffix}")).expect("a valid bucket name");
-    s3.create_bucket().bucket(bucket.as_str()).send().await.expect("CreateBucket");
+    s3.create_bucket()
+        .bucket(bucket.as_str())
+        .send()
+        .await
+        .expect("CreateBucket");
 
     let started = Instant::now();
     let written = futures::stream::iter(0..objects)
