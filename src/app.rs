@@ -39,6 +39,8 @@ pub struct AppState {
     pub metrics: web::Data<Metrics>,
     /// Quotas' reconciliation; `None` without `[quota]`.
     pub reconciler: Option<web::Data<crate::usecase::quota::reconcile::Reconciler>>,
+    /// Quotas: the bucket-policy Deny of over-limit owners' writes (not served over HTTP).
+    pub quota_deny: Arc<crate::usecase::quota::deny::QuotaDeny>,
     max_body: web::Data<http::MaxBody>,
     endpoint: web::Data<http::Endpoint>,
     proxies: web::Data<http::TrustedProxies>,
@@ -144,6 +146,7 @@ impl Application {
             health: web::Data::new(health),
             metrics: web::Data::from(Arc::clone(&wired.metrics)),
             reconciler: wired.reconciler.map(web::Data::from),
+            quota_deny: Arc::clone(&wired.quota_deny),
             max_body: web::Data::new(http::MaxBody(config.server.max_body_bytes)),
             endpoint: web::Data::new(http::Endpoint(config.aws.endpoint_url.clone())),
             proxies: web::Data::new(http::TrustedProxies::new(

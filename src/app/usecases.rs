@@ -17,6 +17,7 @@ use crate::runtime::metrics::Metrics;
 use crate::store::{DATABASE_WATCH_EVERY, DatabaseHealth, Store};
 use crate::usecase::admin::{Admin, AdminParts};
 use crate::usecase::presign::{Presigner, S3Location};
+use crate::usecase::quota::deny::QuotaDeny;
 use crate::usecase::vend::{FeedTimes, Grants, KeyCache, KeyCacheParts, SessionTags, Vend, VendParts, spawn_coherence};
 
 /// Loads the templates named by the config and checks them (`PolicySet::for_config`).
@@ -68,6 +69,8 @@ pub struct UseCases {
     pub metrics: Arc<Metrics>,
     /// Quotas' reconciliation (on demand, for the admin routes); `None` without `[quota]`.
     pub reconciler: Option<Arc<crate::usecase::quota::reconcile::Reconciler>>,
+    /// Quotas: the bucket-policy Deny of over-limit owners' writes.
+    pub quota_deny: Arc<QuotaDeny>,
     /// Rate-limit pruner, change-feed reader and database watch.
     pub background: Vec<tokio::task::JoinHandle<()>>,
 }
@@ -152,6 +155,12 @@ impl UseCases {
         );
         // `Changed` goes to `limits`' receiver once it is wired (issue 25).
         let reconcile = super::reconcile::wire(config, &store, &buckets, &metrics, None);
+        let quota_deny = Arc::new(QuotaDeny::new(
+            store.clone(),
+            Arc::clone(&buckets),
+            config,
+            Arc::clone(&metrics),
+        ));
         let admin = Admin::new(AdminParts {
             store: store.clone(),
             buckets,
@@ -177,6 +186,7 @@ impl UseCases {
             database,
             metrics,
             reconciler,
+            quota_deny,
             background,
         })
     }

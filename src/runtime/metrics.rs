@@ -64,6 +64,10 @@ pub struct Metrics {
     pub quota_reconciliations: IntCounterVec,
     pub quota_drift_bytes: IntCounterVec,
     pub quota_drift_objects: IntCounterVec,
+    /// Quotas: owners whose writes this process's last sync of each bucket denies in its policy.
+    pub quota_denied_owners: IntGauge,
+    /// Quotas: syncs of a bucket's quota statements that failed, or left owners out, by reason.
+    pub quota_deny_errors: IntCounterVec,
 }
 
 const LATENCY_BUCKETS: &[f64] = &[
@@ -216,6 +220,18 @@ impl Metrics {
             "change_feed_read_sequence",
             "The change feed's sequence number this process has read up to (its caches reflect every change before it)",
         );
+        let quota_denied_owners = gauge(
+            "quota_denied_owners",
+            "Owners over a storage limit whose writes are denied in bucket policies (as this process last wrote them)",
+        );
+        let quota_deny_errors = counter_vec(
+            "quota_deny_errors_total",
+            "Syncs of a bucket's quota Deny that failed (store, aws, policy_busy) or left owners undenied (policy_full)",
+            &["reason"],
+        );
+        for reason in ["store", "aws", "policy_busy", "policy_full"] {
+            quota_deny_errors.with_label_values(&[reason]);
+        }
         let cache_children = ["credentials", "mappings"]
             .into_iter()
             .map(|name| {
@@ -254,6 +270,8 @@ impl Metrics {
             quota_reconciliations,
             quota_drift_bytes,
             quota_drift_objects,
+            quota_denied_owners,
+            quota_deny_errors,
         }
     }
 

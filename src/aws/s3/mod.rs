@@ -1,6 +1,7 @@
 //! Everything stsvend does to S3 buckets, for provisioning, the admin actions and the operator
 //! commands: create and lock down (`setup`), the revocation statement in the bucket policy
-//! (`policy`, `shared`, and an organisation's: `org_policy`), empty and delete (`teardown`),
+//! (`policy`, `shared`, and an organisation's: `org_policy`), the quota Deny of writes
+//! (`quota_policy`), empty and delete (`teardown`),
 //! what `doctor` reads (`inspect`), URLs and forms signed with a user's own keys (`sign`), and
 //! the event notifications S3 sends to the usage ledger's queue (`notification`). Callers decide
 //! when; this module only knows how. Each public call takes its slot of the AWS gate itself.
@@ -10,6 +11,7 @@ mod listing;
 pub mod notification;
 mod org_policy;
 mod policy;
+mod quota_policy;
 mod setup;
 mod shared;
 mod sign;
@@ -31,6 +33,9 @@ pub use inspect::Lockdown;
 pub use listing::ListedPage;
 pub use org_policy::{ORG_REVOKE_SID, OrgRevocations, render_org_policy};
 pub use policy::{REVOKE_SID, merge_policy, revocation_statement};
+pub use quota_policy::{
+    QUOTA_POLICY_BYTES, QUOTA_SID, QUOTA_WRITE_ACTIONS, QuotaOwner, QuotaPolicy, quota_denied_ids, render_quota_policy,
+};
 pub use shared::{MAX_BUCKET_POLICY_BYTES, SharedPolicy, render_shared_policy, revocation_statements};
 pub use sign::{PostSignature, presign, sign_policy, uri_encode};
 

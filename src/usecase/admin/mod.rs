@@ -8,6 +8,7 @@ mod failure;
 mod org_delete;
 mod org_revoke;
 mod orgs;
+mod own_bucket;
 mod shared;
 mod usage;
 mod views;
@@ -53,7 +54,8 @@ enum AdminError {
     /// S3 failed or refused (`aws::Error` says which).
     #[error(transparent)]
     Aws(#[from] crate::aws::Error),
-    /// The shared bucket's policy lease stayed taken by other writers (prefix mode).
+    /// A bucket policy's lease stayed taken by other writers (a shared bucket's, or a user's or
+    /// an org's own while a quota sync or another revocation writes it).
     #[error("other writers kept the shared bucket's policy lease; retry later")]
     PolicyBusy,
 }
@@ -257,9 +259,7 @@ impl Admin {
                 if written == Some(cut_off) {
                     break;
                 }
-                self.buckets
-                    .revoke_sessions(&user.bucket, &self.tag_key, id, cut_off)
-                    .await?;
+                self.write_own_revocation(&user.bucket, id, cut_off).await?;
                 written = Some(cut_off);
             }
         }

@@ -6,9 +6,10 @@
 use reqwest::Method;
 use serde_json::Value;
 
-use super::*;
+use super::usage_support::*;
 use crate::orgs::{TEAM_RW, new_org, vended as vended_with, with_orgs, writer};
 use crate::support::admin::{admin_app, admin_call, admin_ok, admin_token, user_id_of};
+use crate::support::*;
 
 fn totals(v: &Value) -> (i64, i64) {
     (v["bytes"].as_i64().unwrap(), v["objects"].as_i64().unwrap())

@@ -7,8 +7,9 @@ use std::time::{Duration, Instant};
 use reqwest::Method;
 use serde_json::Value;
 
-use super::*;
+use super::usage_support::*;
 use crate::support::admin::{admin_ok, user_id_of};
+use crate::support::*;
 
 /// A short period, so the test sees several.
 const PERIOD: Duration = Duration::from_secs(2);

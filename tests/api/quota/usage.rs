@@ -4,8 +4,9 @@
 use reqwest::Method;
 use serde_json::Value;
 
-use super::*;
+use super::usage_support::*;
 use crate::support::admin::{admin_call, admin_ok, admin_token, user_id_of};
+use crate::support::*;
 
 fn rows(page: &Value) -> Vec<(String, i64)> {
     page["largest"]

@@ -4,10 +4,11 @@
 use reqwest::Method;
 use serde_json::json;
 
-use super::*;
+use super::usage_support::*;
 use crate::support::admin::ADMIN_PERMISSION;
 use crate::support::auth0::{auth0_issuer, token_with, vend_on_auth0};
 use crate::support::browser::{BROWSER, OUT_DIR, scenario, serve_web};
+use crate::support::*;
 
 async fn reconcile(app: &TestApp, token: &str, id: &str) {
     let resp = app
