@@ -98,8 +98,29 @@ def service_user_policy(role_arn: str) -> str:
                 "s3:GetBucketPolicy",
                 "s3:DeleteBucketPolicy",
                 "s3:GetBucketPolicyStatus",
+                # Quotas: the buckets' object events go to the usage queue.
+                "s3:PutBucketNotification",
+                "s3:GetBucketNotification",
             ],
             "Resource": bucket_arn,
+        },
+        {
+            # Quotas: the usage queues (`<prefix>-usage*`) the service consumes, and the ones
+            # `bootstrap` and the tests create.
+            "Sid": "QuotaUsageQueues",
+            "Effect": "Allow",
+            "Action": [
+                "sqs:ReceiveMessage",
+                "sqs:DeleteMessage",
+                # AWS authorizes DeleteMessageBatch as sqs:DeleteMessage; MiniStack asks for
+                # the operation's own name.
+                "sqs:DeleteMessageBatch",
+                "sqs:GetQueueAttributes",
+                "sqs:GetQueueUrl",
+                "sqs:CreateQueue",
+                "sqs:SetQueueAttributes",
+            ],
+            "Resource": f"arn:aws:sqs:*:*:{PREFIX}-*",
         },
         {
             # Emptying a bucket before DeleteBucket.

@@ -23,6 +23,7 @@ use crate::usecase::admin::Admin;
 use crate::usecase::caller::Authenticator;
 use crate::usecase::health::{Gauges, Health};
 use crate::usecase::presign::Presigner;
+use crate::usecase::quota::consume::{Consumer, ConsumerHandle};
 use crate::usecase::vend::Vend;
 
 pub use usecases::{UseCases, load_policies};
@@ -91,6 +92,8 @@ pub struct Application {
     /// JWKS refresher, rate-limit pruner, change-feed reader and database watch; they end when
     /// the state is dropped.
     _background: Vec<tokio::task::JoinHandle<()>>,
+    /// With `[quota]`: the usage queue's consumer, stopped after the server.
+    quota_consumer: Option<ConsumerHandle>,
 }
 
 fn bind(addr: std::net::SocketAddr) -> Result<(TcpListener, u16), StartError> {
@@ -136,6 +139,11 @@ impl Application {
         };
         let cors_origins = config.server.cors_allowed_origins.clone();
         let metrics_listener = config.server.metrics_bind.map(bind).transpose()?;
+
+        // The changes it sends go to `limits` once that listens (`ChangedSender`).
+        let quota_consumer = Consumer::from_config(&config, wired.store.clone(), Arc::clone(&wired.metrics), None)
+            .await
+            .map(Consumer::spawn);
 
         let state = AppState {
             vend: web::Data::from(wired.vend),
@@ -205,6 +213,7 @@ impl Application {
             metrics_server,
             state,
             _background: wired.background,
+            quota_consumer,
         })
     }
 
@@ -237,6 +246,9 @@ impl Application {
             .metrics_server
             .map(|(server, _)| (server.handle(), tokio::spawn(server)));
         let result = self.server.await;
+        if let Some(consumer) = self.quota_consumer {
+            consumer.stop().await;
+        }
         // Counts of repeat hand-outs still in memory (store/repeats.rs).
         if let Err(e) = self.state.store.flush_audit().await {
             tracing::error!(error = %e, "could not write the last repeat hand-out counts");

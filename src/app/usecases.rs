@@ -58,6 +58,16 @@ async fn flag_accesses_without_variant(policies: &PolicySet, store: &Store) {
     }
 }
 
+/// With `[quota]`: the ARN of the queue every new bucket sends its object events to.
+fn usage_queue(config: &Config) -> Option<String> {
+    let quota = config.quota.as_ref()?;
+    let arn = crate::aws::sqs::configured_queue_arn(&config.aws, &quota.queue_url);
+    if arn.is_none() {
+        tracing::error!(queue_url = %quota.queue_url, "quota.queue_url does not end in /<account>/<queue name>: new buckets get no event notifications and their usage is not counted");
+    }
+    arn
+}
+
 /// The use cases and what they share, wired from the config: what the HTTP server serves, and
 /// what `stsvend selftest` drives directly (`app::selftest`), so both go through the same code.
 pub struct UseCases {
@@ -103,7 +113,8 @@ impl UseCases {
         } else {
             tracing::warn!("the start-up trial AssumeRole did not answer in time; vends will tell");
         }
-        let buckets = Arc::new(Buckets::new(&sdk, &config.storage, &config.aws, gate));
+        let buckets =
+            Arc::new(Buckets::new(&sdk, &config.storage, &config.aws, gate).with_notifications(usage_queue(config)));
         let provisioner = Provisioner::new(store.clone(), Arc::clone(&buckets), config, Arc::clone(&metrics));
         let keys = KeyCache::new(KeyCacheParts {
             sts,

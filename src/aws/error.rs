@@ -14,6 +14,7 @@ pub enum Service {
     Sts,
     S3,
     Iam,
+    Sqs,
 }
 
 impl Service {
@@ -22,13 +23,14 @@ impl Service {
             Self::Sts => "sts",
             Self::S3 => "s3",
             Self::Iam => "iam",
+            Self::Sqs => "sqs",
         }
     }
 
     /// The service named by the SDK's operation metadata (`STS`, `S3`, `IAM`); `None` for one
     /// stsvend does not call.
     pub(crate) fn from_sdk(name: &str) -> Option<Self> {
-        [Self::Sts, Self::S3, Self::Iam]
+        [Self::Sts, Self::S3, Self::Iam, Self::Sqs]
             .into_iter()
             .find(|s| s.as_str().eq_ignore_ascii_case(name))
     }
@@ -91,6 +93,9 @@ pub(crate) const TRANSIENT_CODES: &[&str] = &[
     "ServiceUnavailable",
     "InternalError",
     "RequestTimeout",
+    // SQS's.
+    "RequestThrottled",
+    "InternalFailure",
 ];
 
 /// The operation an answer belongs to, attached to the SDK's response by the call metrics
@@ -199,8 +204,8 @@ mod tests {
     #[test]
     fn service_labels_stay_the_metric_label_values() {
         assert_eq!(
-            [Service::Sts, Service::S3, Service::Iam].map(Service::as_str),
-            ["sts", "s3", "iam"]
+            [Service::Sts, Service::S3, Service::Iam, Service::Sqs].map(Service::as_str),
+            ["sts", "s3", "iam", "sqs"]
         );
         assert_eq!(Service::from_sdk("STS"), Some(Service::Sts));
         assert_eq!(Service::from_sdk("S3"), Some(Service::S3));

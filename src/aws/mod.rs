@@ -1,6 +1,6 @@
 //! The AWS boundary: everything that talks to AWS, and the only code that names an SDK type.
 //! SDK configuration (here), the gate on calls (`gate`, taken inside the boundary), the call
-//! metrics (`calls`, interceptors on every client), STS (`sts`), IAM for `bootstrap` and
+//! metrics (`calls`, interceptors on every client), STS (`sts`), SQS for the usage ledger's queue (`sqs`), IAM for `bootstrap` and
 //! `doctor` (`iam`), S3 bucket set-up, policies, teardown and signing (`s3`), and the one
 //! classified error callers see (`Error`, with the `Service` it concerns).
 
@@ -10,6 +10,7 @@ pub mod gate;
 pub mod iam;
 pub mod probe;
 pub mod s3;
+pub mod sqs;
 pub mod sts;
 
 use std::time::Duration;
@@ -32,6 +33,8 @@ pub struct Sdk {
     config: aws_config::SdkConfig,
     /// Custom endpoints (`MiniStack`, VPC endpoints) are addressed path-style.
     path_style: bool,
+    /// `aws.call_timeout_seconds`: a long poll waits this much beyond its own wait.
+    call_timeout: Duration,
 }
 
 impl Sdk {
@@ -39,6 +42,7 @@ impl Sdk {
         Self {
             config: sdk_config(aws).await,
             path_style: aws.endpoint_url.is_some(),
+            call_timeout: Duration::from_secs(aws.call_timeout_seconds),
         }
     }
 

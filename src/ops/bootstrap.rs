@@ -3,17 +3,20 @@
 //! The role (`aws.role_arn`) trusts the service principal only, may be assumed with the session
 //! tag and a source identity, reaches only `<storage.bucket_name_prefix>-*` buckets, and allows
 //! sessions at least as long as `aws.session_duration_seconds`. Every run reads first and writes
-//! only what differs, printing one line per item; `--dry-run` stops after the reading.
+//! only what differs, printing one line per item; `--dry-run` stops after the reading. With
+//! `[quota]` (or `--quota`) it also makes the usage queue (`usage_queue`) and points the shared
+//! bucket's object events at it.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use super::documents::{self, PERMISSION_POLICY_NAME};
 use super::plan::{Desired, MIN_MAX_SESSION, Observed, Step, plan};
-use super::{OpsError, RoleArn, role_of_session};
+use super::{OpsError, RoleArn, role_of_session, usage_queue};
 use crate::aws::gate::AwsGate;
 use crate::aws::iam::{Iam, NewRole};
 use crate::aws::s3::{Buckets, Created};
+use crate::aws::sqs::{Sqs, configured_queue_arn};
 use crate::aws::sts::{CallerIdentity, Sts};
 use crate::aws::{Error as AwsError, Sdk};
 use crate::config::Config;
@@ -22,6 +25,8 @@ pub struct Options {
     pub dry_run: bool,
     /// Who may assume the role; the caller's own identity when absent.
     pub principal_arn: Option<String>,
+    /// Create the usage queue (quotas) even though `[quota]` is not configured yet.
+    pub quota: bool,
 }
 
 pub async fn run(config: &Config, opts: &Options) -> Result<(), OpsError> {
@@ -105,8 +110,25 @@ pub async fn run(config: &Config, opts: &Options) -> Result<(), OpsError> {
             );
         }
     }
+    let queue = if config.quota.is_some() || opts.quota {
+        let url = usage_queue::ensure(config, &Sqs::for_command(&sdk), &role.partition, opts.dry_run).await?;
+        if opts.dry_run {
+            let arn = url.as_deref().and_then(|u| configured_queue_arn(&config.aws, u));
+            println!(
+                "the service principal also needs, for quotas:\n{}",
+                documents::pretty(&documents::quota_service_statements(
+                    &role.partition,
+                    &config.storage.bucket_name_prefix,
+                    arn.as_deref().unwrap_or("<the usage queue's ARN>"),
+                ))
+            );
+        }
+        url.and_then(|u| configured_queue_arn(&config.aws, &u))
+    } else {
+        None
+    };
     if let Some(shared) = config.storage.shared_bucket() {
-        shared_bucket(config, &sdk, gate, &shared, opts.dry_run).await?;
+        shared_bucket(config, &sdk, gate, &shared, queue, opts.dry_run).await?;
     }
     if !opts.dry_run {
         println!("note: the service principal needs its own policy; `stsvend bootstrap --dry-run` prints it");
@@ -121,13 +143,19 @@ async fn shared_bucket(
     sdk: &Sdk,
     gate: Arc<AwsGate>,
     bucket: &crate::identity::BucketName,
+    queue_arn: Option<String>,
     dry_run: bool,
 ) -> Result<(), OpsError> {
+    let notified = if queue_arn.is_some() {
+        ", object events sent to the usage queue"
+    } else {
+        ""
+    };
     if dry_run {
-        println!("would create (if missing) and lock down the shared bucket {bucket}");
+        println!("would create (if missing) and lock down the shared bucket {bucket}{notified}");
         return Ok(());
     }
-    let buckets = Buckets::new(sdk, &config.storage, &config.aws, gate);
+    let buckets = Buckets::new(sdk, &config.storage, &config.aws, gate).with_notifications(queue_arn);
     match buckets.create(bucket).await? {
         Created::Yes => {}
         Created::TakenByOther => {
@@ -143,7 +171,7 @@ async fn shared_bucket(
     }
     buckets.configure_shared(bucket).await?;
     println!(
-        "shared bucket {bucket}: public access blocked, encrypted by default, objects owned by the bucket owner, CORS set"
+        "shared bucket {bucket}: public access blocked, encrypted by default, objects owned by the bucket owner, CORS set{notified}"
     );
     Ok(())
 }

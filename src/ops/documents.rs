@@ -134,6 +134,52 @@ pub fn service_principal_policy(partition: &str, name_prefix: &str, role_arn: &s
     })
 }
 
+/// The usage queue's name for buckets named `<name_prefix>-*`.
+pub fn usage_queue_name(name_prefix: &str) -> String {
+    format!("{name_prefix}-usage")
+}
+
+/// The usage queue's policy (issue 25, quotas): only S3 may send, and only for buckets named
+/// `<name_prefix>-*` of `account` (bucket names are global: without the account, a stranger's
+/// bucket of such a name could send). Nothing else may use the queue through this policy; the
+/// service reads and deletes through its own identity's permissions.
+pub fn queue_policy(partition: &str, queue_arn: &str, name_prefix: &str, account: &AccountId) -> Value {
+    json!({
+        "Version": POLICY_VERSION,
+        "Statement": [{
+            "Sid": "StsvendBucketsSendEvents",
+            "Effect": "Allow",
+            "Principal": {"Service": "s3.amazonaws.com"},
+            "Action": "sqs:SendMessage",
+            "Resource": queue_arn,
+            "Condition": {
+                "StringEquals": {"aws:SourceAccount": account.as_str()},
+                "ArnLike": {"aws:SourceArn": format!("arn:{partition}:s3:::{name_prefix}-*")}
+            }
+        }]
+    })
+}
+
+/// What the service principal needs besides [`service_principal_policy`] when `[quota]` is
+/// set: configuring the buckets' notifications, and consuming the usage queue.
+pub fn quota_service_statements(partition: &str, name_prefix: &str, queue_arn: &str) -> Value {
+    let (buckets, _) = bucket_arns(partition, name_prefix);
+    json!([
+        {
+            "Sid": "QuotaBucketNotifications",
+            "Effect": "Allow",
+            "Action": ["s3:PutBucketNotification", "s3:GetBucketNotification"],
+            "Resource": buckets
+        },
+        {
+            "Sid": "QuotaConsumesUsageQueue",
+            "Effect": "Allow",
+            "Action": ["sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes"],
+            "Resource": queue_arn
+        }
+    ])
+}
+
 /// Parses a policy document as IAM returns it: URL-encoded (RFC 3986) JSON. A document that
 /// is plain JSON is accepted too.
 pub fn parse_returned(doc: &str) -> Option<Value> {
@@ -210,6 +256,24 @@ mod tests {
             crate::policy::unpinned_statements(&s, &account),
             ["CreateAndConfigureUserBuckets", "DoctorCountsBuckets"]
         );
+    }
+
+    #[test]
+    fn only_s3_may_send_to_the_usage_queue_for_this_accounts_prefixed_buckets() {
+        let account = AccountId::parse("123456789012").unwrap();
+        let arn = "arn:aws:sqs:eu-west-1:123456789012:acme-usage";
+        assert_eq!(usage_queue_name("acme"), "acme-usage");
+        let p = queue_policy("aws", arn, "acme", &account);
+        let statements = p["Statement"].as_array().unwrap();
+        assert_eq!(statements.len(), 1);
+        let s = &statements[0];
+        assert_eq!(s["Principal"], json!({"Service": "s3.amazonaws.com"}));
+        assert_eq!(
+            (s["Action"].as_str(), s["Resource"].as_str()),
+            (Some("sqs:SendMessage"), Some(arn))
+        );
+        assert_eq!(s["Condition"]["StringEquals"]["aws:SourceAccount"], "123456789012");
+        assert_eq!(s["Condition"]["ArnLike"]["aws:SourceArn"], "arn:aws:s3:::acme-*");
     }
 
     #[test]

@@ -1,6 +1,6 @@
 //! Operator commands, each run once from the command line and printing for a human:
 //! `bootstrap` creates or repairs the role stsvend assumes (`plan` says what it would change,
-//! `documents` holds the IAM documents it writes), `doctor` checks a deployment's settings and
+//! `documents` holds the IAM documents it writes, `usage_queue` the quotas' queue), `doctor` checks a deployment's settings and
 //! AWS account end to end, `selftest` probes a running deployment as a user would.
 
 pub mod bootstrap;
@@ -8,6 +8,7 @@ pub mod doctor;
 pub mod documents;
 pub mod plan;
 pub mod selftest;
+pub mod usage_queue;
 
 #[derive(Debug, thiserror::Error)]
 pub enum OpsError {

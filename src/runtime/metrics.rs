@@ -68,6 +68,13 @@ pub struct Metrics {
     pub quota_denied_owners: IntGauge,
     /// Quotas: syncs of a bucket's quota statements that failed, or left owners out, by reason.
     pub quota_deny_errors: IntCounterVec,
+    /// Quotas: S3 events the consumer read, by what became of them (`applied`, `stale`,
+    /// `no_owner`, `test_event`, `unparsable`, `other_kind`).
+    pub quota_events: IntCounterVec,
+    /// Quotas: age of the oldest message in the last batch received (0 when none came).
+    pub quota_queue_lag: IntGauge,
+    /// Quotas: consumer failures by stage (`receive`, `apply`, `delete`).
+    pub quota_consumer_errors: IntCounterVec,
 }
 
 const LATENCY_BUCKETS: &[f64] = &[
@@ -127,6 +134,22 @@ impl Metrics {
             "Stored user mappings refused because they disagree with the configuration (a tampered or corrupt row), by reason",
             &["reason"],
         );
+        let quota_events = counter_vec(
+            "quota_events_total",
+            "Quotas: S3 object events read from the queue, by result (applied, stale, no_owner, test_event, unparsable, other_kind)",
+            &["result"],
+        );
+        let quota_consumer_errors = counter_vec(
+            "quota_consumer_errors_total",
+            "Quotas: queue consumer failures by stage (receive, apply, delete); the messages come back and are applied later",
+            &["stage"],
+        );
+        for result in ["applied", "stale", "no_owner", "test_event", "unparsable", "other_kind"] {
+            quota_events.with_label_values(&[result]);
+        }
+        for stage in ["receive", "apply", "delete"] {
+            quota_consumer_errors.with_label_values(&[stage]);
+        }
         let jwks_refreshes = counter_vec("jwks_refreshes_total", "JWKS fetches by outcome", &["outcome"]);
         let new_users_refused = counter_vec(
             "new_users_refused_total",
@@ -232,6 +255,10 @@ impl Metrics {
         for reason in ["store", "aws", "policy_busy", "policy_full"] {
             quota_deny_errors.with_label_values(&[reason]);
         }
+        let quota_queue_lag = gauge(
+            "quota_queue_lag_seconds",
+            "Quotas: age of the oldest message in the last batch received from the queue (0 when none came)",
+        );
         let cache_children = ["credentials", "mappings"]
             .into_iter()
             .map(|name| {
@@ -272,6 +299,9 @@ impl Metrics {
             quota_drift_objects,
             quota_denied_owners,
             quota_deny_errors,
+            quota_events,
+            quota_queue_lag,
+            quota_consumer_errors,
         }
     }
 

@@ -27,8 +27,9 @@
 //!   length holds no lock while S3 is asked for the next page; the finish is one transaction of
 //!   a few set-based statements (for 100k objects, about 0.4 s on `SQLite` and 0.9 s on
 //!   `PostgreSQL`, measured on a debug build), during which batches for that storage wait.
-//! - Tombstones stay: pruning those older than the queue's retention (no event that old can
-//!   still arrive) is left to the consumer's session.
+//! - Tombstones are kept for [`TOMBSTONE_DAYS`], SQS's longest retention: no event older than
+//!   a tombstone can still arrive after that, so the quota consumer prunes them
+//!   ([`Store::prune_tombstones`], about once an hour).
 
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -44,13 +45,19 @@ use crate::identity::{BucketName, ObjectChange, ObjectEvent, Owner, OwnerStorage
 /// wrongly applied is undone by the newer event that follows it.
 pub const LISTING_SKEW: Duration = Duration::from_mins(1);
 
+/// Days a removed key's tombstone is kept: SQS keeps a message 14 days at most, and an event
+/// older than the tombstone was sent before it, so none can still arrive to bring the key back.
+pub const TOMBSTONE_DAYS: i64 = 14;
+
 /// What a batch did.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Applied {
     /// Events that changed their key (and so, maybe, a total).
     pub applied: u32,
     /// Duplicates, and events older than what the ledger holds for their key.
     pub stale: u32,
+    /// The storages whose bytes or objects the batch changed, in (bucket, prefix) order.
+    pub changed: Vec<OwnerStorage>,
 }
 
 /// Bytes and objects.
@@ -172,6 +179,11 @@ pub(super) struct Sum {
 }
 
 impl Sum {
+    /// True when the batch changes the storage's bytes or objects.
+    pub fn changes_totals(&self) -> bool {
+        self.delta != Totals::default()
+    }
+
     /// Counts a write made by an event of time `ms`.
     pub fn add(&mut self, w: &Write, ms: i64) {
         self.delta.bytes += w.delta.bytes;
@@ -217,6 +229,12 @@ impl Store {
     /// What the ledger holds for one key (a tombstone too).
     pub async fn ledger_object(&self, bucket: &BucketName, key: &str) -> Result<Option<LedgerObject>, StoreError> {
         on_backend!(self, s => s.ledger_object(bucket, key).await)
+    }
+
+    /// Deletes the tombstones of keys removed by events before `before` (from
+    /// [`TOMBSTONE_DAYS`] ago); answers how many. Listed rows and live keys stay.
+    pub async fn prune_tombstones(&self, before: OffsetDateTime) -> Result<u64, StoreError> {
+        on_backend!(self, s => s.prune_tombstones(event_ms(before)).await)
     }
 
     /// Whose `bucket` is, by the users' and organisations' rows.

@@ -6,10 +6,10 @@
 use super::ledger::Applied;
 use super::owners::OwnerResolver;
 use super::{Store, StoreError};
-use crate::identity::Notification;
+use crate::identity::{Notification, OwnerStorage};
 
 /// What a batch did, event by event.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct BatchReport {
     pub applied: u32,
     /// Duplicates and events older than the ledger's state of their key.
@@ -20,6 +20,8 @@ pub struct BatchReport {
     pub unparsable: u32,
     /// Records of kinds that change no size.
     pub other_kinds: u32,
+    /// The storages whose totals the batch changed (for `usecase::quota::Changed`).
+    pub changed: Vec<OwnerStorage>,
 }
 
 impl Store {
@@ -46,9 +48,14 @@ impl Store {
                 None => report.no_owner += 1,
             }
         }
-        let Applied { applied, stale } = self.ledger_apply(batch).await?;
+        let Applied {
+            applied,
+            stale,
+            changed,
+        } = self.ledger_apply(batch).await?;
         report.applied = applied;
         report.stale = stale;
+        report.changed = changed;
         Ok(report)
     }
 }

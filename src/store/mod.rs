@@ -66,7 +66,9 @@ mod ledger_schedule;
 mod org_admin;
 mod orgs;
 mod owners;
-pub use ledger::{Applied, BucketUse, LISTING_SKEW, LedgerObject, ListingId, Reconciled, Totals, Usage};
+pub use ledger::{
+    Applied, BucketUse, LISTING_SKEW, LedgerObject, ListingId, Reconciled, TOMBSTONE_DAYS, Totals, Usage,
+};
 pub use ledger_batch::BatchReport;
 pub use ledger_schedule::{OwnerKind, UsageCursor};
 pub use org_admin::{OrgMembers, OrgQuery};

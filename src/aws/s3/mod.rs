@@ -3,12 +3,14 @@
 //! (`policy`, `shared`, and an organisation's: `org_policy`), the quota Deny of writes
 //! (`quota_policy`), empty and delete (`teardown`),
 //! what `doctor` reads (`inspect`), URLs and forms signed with a user's own keys (`sign`), and
-//! the event notifications S3 sends to the usage ledger's queue (`notification`). Callers decide
+//! the event notifications S3 sends to the usage ledger's queue (`notify` sets them up,
+//! `notification` reads what arrives). Callers decide
 //! when; this module only knows how. Each public call takes its slot of the AWS gate itself.
 
 mod inspect;
 mod listing;
 pub mod notification;
+mod notify;
 mod org_policy;
 mod policy;
 mod quota_policy;
@@ -31,6 +33,7 @@ use crate::identity::AccountId;
 
 pub use inspect::Lockdown;
 pub use listing::ListedPage;
+pub use notify::{NOTIFICATION_ID, NOTIFIED_EVENTS, Notifying};
 pub use org_policy::{ORG_REVOKE_SID, OrgRevocations, render_org_policy};
 pub use policy::{REVOKE_SID, merge_policy, revocation_statement};
 pub use quota_policy::{
@@ -82,6 +85,8 @@ pub struct Buckets {
     owner: AccountId,
     cors_origins: Vec<String>,
     kms_key_id: Option<String>,
+    /// The `[quota]` queue every bucket's object events go to (`notify`); `None`: quotas off.
+    queue_arn: Option<String>,
     gate: Arc<AwsGate>,
 }
 
@@ -100,6 +105,7 @@ impl Buckets {
             owner: aws.account_id(),
             cors_origins: storage.cors_allowed_origins.clone(),
             kms_key_id: storage.kms_key_id.clone(),
+            queue_arn: None,
             gate,
         }
     }

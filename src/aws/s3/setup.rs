@@ -72,9 +72,9 @@ impl Buckets {
         })
     }
 
-    /// Blocks public access, sets default encryption, ownership, CORS and the owner tag. The
-    /// five settings are independent, so they are sent together: one round trip of AWS
-    /// latency instead of five. The bucket is used only once all are confirmed (the caller
+    /// Blocks public access, sets default encryption, ownership, CORS, the owner tag and, with
+    /// `[quota]`, the event notifications to the usage queue. The settings are independent, so
+    /// they are sent together: one round trip of AWS latency instead of six. The bucket is used only once all are confirmed (the caller
     /// marks the user ready after this returns), and each is idempotent, so a crash or a
     /// failure part-way is repaired by the next attempt.
     #[tracing::instrument(skip(self, owner), fields(bucket = %bucket))]
@@ -83,7 +83,8 @@ impl Buckets {
     }
 
     /// The shared bucket of prefix mode gets every setting of a user bucket but the owner tag
-    /// (it has many owners). `bootstrap` calls this, on a new bucket or an existing one.
+    /// (it has many owners); notifications it has besides stsvend's are kept. `bootstrap`
+    /// calls this, on a new bucket or an existing one.
     #[tracing::instrument(skip(self), fields(bucket = %bucket))]
     pub async fn configure_shared(&self, bucket: &BucketName) -> Result<(), Error> {
         self.lock_down(bucket, None).await
@@ -99,7 +100,7 @@ impl Buckets {
                 None => Ok(()),
             }
         };
-        // Boxed: five SDK calls in flight at once would make this future (and every caller's)
+        // Boxed: six SDK calls in flight at once would make this future (and every caller's)
         // tens of kilobytes.
         futures::try_join!(
             Box::pin(self.block_public_access(bucket)),
@@ -107,6 +108,7 @@ impl Buckets {
             Box::pin(self.encrypt_by_default(bucket)),
             Box::pin(self.allow_cors(bucket)),
             Box::pin(tag),
+            Box::pin(self.notify(bucket, owner.is_none())),
         )?;
         Ok(())
     }

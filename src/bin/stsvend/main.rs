@@ -45,6 +45,9 @@ enum Command {
         /// an assumed-role session taken as its role].
         #[arg(long)]
         principal_arn: Option<String>,
+        /// Also create the usage queue for quotas (done anyway when [quota] is configured).
+        #[arg(long)]
+        quota: bool,
     },
     /// Check the configuration, issuer keys, AWS identity, role, templates and database.
     Doctor {
@@ -159,12 +162,17 @@ fn main() -> ExitCode {
             config,
             dry_run,
             principal_arn,
+            quota,
         } => {
             let config = match load(&config) {
                 Ok(c) => c,
                 Err(code) => return code,
             };
-            let opts = stsvend::ops::bootstrap::Options { dry_run, principal_arn };
+            let opts = stsvend::ops::bootstrap::Options {
+                dry_run,
+                principal_arn,
+                quota,
+            };
             match block_on(stsvend::ops::bootstrap::run(&config, &opts)) {
                 Ok(()) => ExitCode::SUCCESS,
                 Err(e) => {

@@ -9,6 +9,7 @@ use std::time::Duration;
 
 mod account;
 mod mappings;
+mod quota;
 mod shared;
 
 mod session;
@@ -23,6 +24,7 @@ use crate::config::Config;
 use crate::store::Store;
 use account::{check_bucket_quota, check_first_login, check_role_pin};
 use mappings::check_mappings;
+use quota::check_quota;
 use session::{check_templates, trial_assume};
 use shared::check_shared_bucket;
 
@@ -165,6 +167,9 @@ pub async fn run(config_path: &Path) -> bool {
     report.line(status, "mappings", &reason);
     if let Some((status, reason)) = check_shared_bucket(&buckets, &config).await {
         report.line(status, "shared-bucket", &reason);
+    }
+    if let Some((status, reason)) = check_quota(&crate::aws::sqs::Sqs::for_command(&sdk), &buckets, &config).await {
+        report.line(status, "quota", &reason);
     }
     report.result(
         "first-login",

@@ -89,6 +89,9 @@ impl PgStore {
             )
             .await?;
         for (s, sum) in storages.iter().zip(&sums) {
+            if sum.changes_totals() {
+                done.changed.push(s.clone());
+            }
             tx.execute(
                 &totals,
                 &[
@@ -144,6 +147,15 @@ impl PgStore {
             })
         })
         .transpose()
+    }
+
+    pub async fn prune_tombstones(&self, before_ms: i64) -> Result<u64, StoreError> {
+        let c = self.client().await?;
+        Ok(c.execute(
+            "DELETE FROM ledger_objects WHERE removed AND sequencer <> '' AND event_ms < $1",
+            &[&before_ms],
+        )
+        .await?)
     }
 
     pub async fn bucket_use(&self, bucket: &BucketName) -> Result<Option<BucketUse>, StoreError> {

@@ -60,6 +60,16 @@ impl SqliteStore {
         .await
     }
 
+    pub async fn prune_tombstones(&self, before_ms: i64) -> Result<u64, StoreError> {
+        self.run(move |c| {
+            let n = c
+                .prepare_cached("DELETE FROM ledger_objects WHERE removed = 1 AND sequencer <> '' AND event_ms < ?1")?
+                .execute([before_ms])?;
+            Ok(u64::try_from(n).unwrap_or(u64::MAX))
+        })
+        .await
+    }
+
     pub async fn bucket_use(&self, bucket: &BucketName) -> Result<Option<BucketUse>, StoreError> {
         let bucket = bucket.as_str().to_owned();
         self.run(move |c| {
@@ -143,6 +153,9 @@ fn apply(c: &mut Connection, batch: Vec<(OwnerStorage, ObjectEvent)>) -> Result<
         sums[*at].add(&write, event_ms(e.time));
     }
     for (s, sum) in storages.iter().zip(&sums) {
+        if sum.changes_totals() {
+            done.changed.push(s.clone());
+        }
         tx.prepare_cached(
             "UPDATE ledger_owners SET bytes = bytes + ?3, objects = objects + ?4, as_of_ms = MAX(as_of_ms, ?5)
              WHERE bucket = ?1 AND prefix = ?2",

@@ -210,6 +210,7 @@ async fn a_batch_of_notifications_is_resolved_applied_and_counted() {
                 test_events: 1,
                 unparsable: 2,
                 other_kinds: 1,
+                changed: vec![own.clone(), in_prefix.clone()],
             }
         );
         assert_eq!(totals(&store, &own).await, t(10, 1));

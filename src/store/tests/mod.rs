@@ -5,6 +5,7 @@ mod audit;
 mod changes;
 mod ledger;
 mod ledger_owners;
+mod ledger_prune;
 mod ledger_reconcile;
 mod ledger_replay;
 mod ledger_schedule;

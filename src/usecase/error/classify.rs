@@ -30,7 +30,9 @@ impl Failure {
                 tracing::warn!(error = %e, "{context}");
                 match service {
                     Service::Sts => code::Unavailable::AwsSts.failure(),
-                    Service::S3 => code::Unavailable::AwsS3.failure(),
+                    // No request calls SQS (only the quota consumer does); its queue carries
+                    // S3's events.
+                    Service::S3 | Service::Sqs => code::Unavailable::AwsS3.failure(),
                     Service::Iam => code::Unavailable::AwsIam.failure(),
                 }
             }

@@ -1,10 +1,21 @@
-//! Storage quotas (issue 25): usage from S3's events, reconciled from listings and shown to
-//! operators, limits, and the cut of live write sessions in the bucket policy.
+//! Storage quotas (issue 25): S3's object events reach the ledger through the usage queue,
+//! exactly, in both storage modes, under duplicated and reordered deliveries and two consuming
+//! replicas (the queue takes events only from this account's buckets); owners at a limit lose
+//! their writes, live sessions included, through the bucket policy; listings reconcile the
+//! ledger, and operators and users see the usage.
 
 // The bucket-policy Deny of over-limit owners' writes (`usecase::quota::deny`).
 mod deny;
 mod deny_full;
 mod deny_race;
+// Events from S3 into the ledger (`usecase::quota::consume`).
+mod events;
+mod events_changed;
+mod events_delivery;
+mod events_fleet;
+mod events_ops;
+mod events_orgs;
+mod events_outage;
 
 // Reconciliation (on demand and scheduled) and the usage views (admin API, console, web bar).
 mod reconcile;

@@ -14,6 +14,8 @@
 //!   `HAProxy` in front of several
 //! - `fault_proxy`, `tcp_cut`, `pg`: faults between stsvend and AWS or `PostgreSQL`, and a
 //!   fresh `PostgreSQL` database per test
+//! - `quota`: a usage queue with `bootstrap`'s policy, the ledger the service keeps, the
+//!   queue as the account's root sees it
 //! - `figures`: the counts the suite's summary line adds up
 //! - `logs`: the in-process service's log, captured
 //! - `multipart`: a `multipart/form-data` body, as a browser sends a form
@@ -34,6 +36,7 @@ pub mod ops;
 pub mod pg;
 pub mod presign;
 pub mod process;
+pub mod quota;
 pub mod s3;
 pub mod tcp_cut;
 pub mod wait;

@@ -75,7 +75,7 @@ pub async fn buckets_named(prefix: &str) -> Vec<String> {
 }
 
 /// A shared bucket of its own for a prefix-mode test, created and locked down as `bootstrap`
-/// does it (`Buckets::configure_shared`).
+/// does it (`Buckets::configure_shared`), its events sent to `[quota]`'s queue if configured.
 pub async fn fresh_shared_bucket(config: &Config) -> String {
     let name = format!("stsvend-shared-{}", &uuid::Uuid::new_v4().simple().to_string()[..12]);
     let bucket = stsvend::identity::BucketName::parse(&name).unwrap();
@@ -84,6 +84,13 @@ pub async fn fresh_shared_bucket(config: &Config) -> String {
         &config.storage,
         &config.aws,
         stsvend::aws::gate::AwsGate::for_command(&config.aws, &config.limits),
+    )
+    // With `[quota]`, its object events go to the usage queue, as `bootstrap` sets it.
+    .with_notifications(
+        config
+            .quota
+            .as_ref()
+            .and_then(|q| stsvend::aws::sqs::configured_queue_arn(&config.aws, &q.queue_url)),
     );
     assert!(matches!(
         buckets.create(&bucket).await.unwrap(),
