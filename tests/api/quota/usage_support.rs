@@ -13,13 +13,11 @@ pub enum Mode {
     Prefix,
 }
 
-/// `opts` with `[quota]` on. The queue exists nowhere: these tests do not consume it.
+/// `opts` with `[quota]` on, and no events: the queue URL names no queue (no `/<account>/<name>`),
+/// so buckets get no notifications and the consumer reads nothing, as when events are lost or
+/// were never sent; only reconciliations fill the ledger.
 pub fn with_quota(opts: Options) -> Options {
-    let queue = format!(
-        "{}/000000000000/stsvend-usage-unused",
-        required_env("STSVEND_AWS__ENDPOINT_URL")
-    );
-    opts.set("STSVEND_QUOTA__QUEUE_URL", &queue)
+    opts.set("STSVEND_QUOTA__QUEUE_URL", "http://127.0.0.1:1/stsvend-usage-none")
 }
 
 /// A service with `[quota]` and the admin API on, in `mode`; scheduled reconciliations every
