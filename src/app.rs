@@ -2,6 +2,7 @@
 //! `main` and the tests both go through here. This file binds the listeners and serves the
 //! routes; `usecases` wires the use cases from the config; `selftest` drives those use cases
 //! for probe users.
+mod reconcile;
 pub mod selftest;
 mod usecases;
 
@@ -37,6 +38,8 @@ pub struct AppState {
     pub store: web::Data<Store>,
     pub health: web::Data<Health>,
     pub metrics: web::Data<Metrics>,
+    /// Quotas' reconciliation; `None` without `[quota]`.
+    pub reconciler: Option<web::Data<crate::usecase::quota::reconcile::Reconciler>>,
     /// Quotas: the bucket-policy Deny of over-limit owners' writes (not served over HTTP).
     pub quota_deny: Arc<crate::usecase::quota::deny::QuotaDeny>,
     max_body: web::Data<http::MaxBody>,
@@ -57,6 +60,9 @@ impl AppState {
             .app_data(self.max_body.clone())
             .app_data(self.endpoint.clone())
             .app_data(self.proxies.clone());
+        if let Some(reconciler) = &self.reconciler {
+            cfg.app_data(reconciler.clone());
+        }
     }
 }
 
@@ -134,10 +140,15 @@ impl Application {
         let cors_origins = config.server.cors_allowed_origins.clone();
         let metrics_listener = config.server.metrics_bind.map(bind).transpose()?;
 
-        // The changes it sends go to `limits` once that listens (`ChangedSender`).
-        let quota_consumer = Consumer::from_config(&config, wired.store.clone(), Arc::clone(&wired.metrics), None)
-            .await
-            .map(Consumer::spawn);
+        // The storages each batch changes go to `limits`, which re-evaluates their owners.
+        let quota_consumer = Consumer::from_config(
+            &config,
+            wired.store.clone(),
+            Arc::clone(&wired.metrics),
+            wired.quota_changes.clone(),
+        )
+        .await
+        .map(Consumer::spawn);
 
         let state = AppState {
             vend: web::Data::from(wired.vend),
@@ -147,6 +158,7 @@ impl Application {
             store: web::Data::new(wired.store.clone()),
             health: web::Data::new(health),
             metrics: web::Data::from(Arc::clone(&wired.metrics)),
+            reconciler: wired.reconciler.map(web::Data::from),
             quota_deny: Arc::clone(&wired.quota_deny),
             max_body: web::Data::new(http::MaxBody(config.server.max_body_bytes)),
             endpoint: web::Data::new(http::Endpoint(config.aws.endpoint_url.clone())),

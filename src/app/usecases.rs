@@ -79,6 +79,8 @@ pub struct UseCases {
     pub store: Store,
     pub database: Arc<DatabaseHealth>,
     pub metrics: Arc<Metrics>,
+    /// Quotas' reconciliation (on demand, for the admin routes); `None` without `[quota]`.
+    pub reconciler: Option<Arc<crate::usecase::quota::reconcile::Reconciler>>,
     /// Quotas: the bucket-policy Deny of over-limit owners' writes.
     pub quota_deny: Arc<QuotaDeny>,
     /// `[quota]` on: where the queue consumer and the reconciler send the storages whose
@@ -183,6 +185,19 @@ impl UseCases {
             S3Location::new(config.aws.endpoint_url.as_deref()),
             config.presign.clone(),
         );
+        let mut background = vec![pruner, coherence, database_watch];
+        let quota_changes = quotas.map(|q| {
+            let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
+            background.push(spawn_sweep(Arc::clone(&q)));
+            background.push(spawn_receiver(q, rx));
+            tx
+        });
+        let reconciler = super::reconcile::wire(config, &store, &buckets, &metrics, quota_changes.clone()).map(
+            |(reconciler, schedule)| {
+                background.push(schedule);
+                reconciler
+            },
+        );
         let admin = Admin::new(AdminParts {
             store: store.clone(),
             buckets,
@@ -195,13 +210,6 @@ impl UseCases {
             ),
             policy_lease_seconds: config.admin.policy_lease_seconds,
         });
-        let mut background = vec![pruner, coherence, database_watch];
-        let quota_changes = quotas.map(|q| {
-            let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
-            background.push(spawn_sweep(Arc::clone(&q)));
-            background.push(spawn_receiver(q, rx));
-            tx
-        });
         Ok(Self {
             vend,
             admin,
@@ -209,6 +217,7 @@ impl UseCases {
             store,
             database,
             metrics,
+            reconciler,
             quota_deny,
             quota_changes,
             background,

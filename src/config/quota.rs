@@ -32,6 +32,10 @@ pub struct QuotaConfig {
     /// Hours between two reconciliations (a full listing) of each owner's storage.
     #[serde(default = "default_reconcile_hours")]
     pub reconcile_hours: u32,
+    /// Tests only (never read from a file or the environment): a reconciliation period shorter
+    /// than an hour, in place of `reconcile_hours`.
+    #[serde(skip)]
+    pub reconcile_period_for_tests: Option<std::time::Duration>,
 }
 
 fn default_reconcile_hours() -> u32 {
@@ -39,6 +43,12 @@ fn default_reconcile_hours() -> u32 {
 }
 
 impl QuotaConfig {
+    /// Time between two reconciliations of one owner's storage.
+    pub fn reconcile_period(&self) -> std::time::Duration {
+        self.reconcile_period_for_tests
+            .unwrap_or(std::time::Duration::from_hours(u64::from(self.reconcile_hours)))
+    }
+
     /// What is wrong with the section, if anything.
     pub(super) fn problems(&self) -> Vec<String> {
         let mut p = Vec::new();

@@ -5,6 +5,7 @@
 mod admin;
 mod admin_orgs;
 mod admin_quota;
+mod admin_usage;
 mod admin_views;
 mod client_addr;
 mod cors;
@@ -22,6 +23,7 @@ use actix_web::web;
 
 pub use admin::UserPage;
 pub use admin_orgs::OrgPage;
+pub use admin_usage::{Reconciliation, UsagePage};
 pub use client_addr::TrustedProxies;
 pub use cors::cors;
 pub use credentials::{ContainerCredentials, CredentialsResponse};
@@ -140,6 +142,21 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
             .service(
                 web::resource("/orgs/{org_id}/members/{user_id}/revoke")
                     .route(web::post().to(admin_orgs::revoke_member))
+                    .default_service(web::to(method_not_allowed)),
+            )
+            .service(
+                web::resource("/users/{user_id}/usage/reconcile")
+                    .route(web::post().to(admin_usage::reconcile_user))
+                    .default_service(web::to(method_not_allowed)),
+            )
+            .service(
+                web::resource("/orgs/{org_id}/usage/reconcile")
+                    .route(web::post().to(admin_usage::reconcile_org))
+                    .default_service(web::to(method_not_allowed)),
+            )
+            .service(
+                web::resource("/usage")
+                    .route(web::get().to(admin_usage::usage))
                     .default_service(web::to(method_not_allowed)),
             )
             .service(

@@ -58,6 +58,12 @@ pub struct Metrics {
     pub mapping_rejected: IntCounterVec,
     /// 1 while the database answers this process's pings, 0 while it does not.
     pub database_up: IntGauge,
+    /// Quotas: reconciliations of an owner's storage by result (`ok`, `failed`), and the
+    /// drift they found, by direction (`missed`: the listing held more than the ledger, from
+    /// lost events or writes from before notifications were set; `overcounted`: less).
+    pub quota_reconciliations: IntCounterVec,
+    pub quota_drift_bytes: IntCounterVec,
+    pub quota_drift_objects: IntCounterVec,
     /// Quotas: owners whose writes this process's last sync of each bucket denies in its policy.
     pub quota_denied_owners: IntGauge,
     /// Quotas: syncs of a bucket's quota statements that failed, or left owners out, by reason.
@@ -153,6 +159,28 @@ impl Metrics {
         // Both series exist from the start, so an alert's increase() sees the first refusal.
         for limit in ["per_minute", "per_day"] {
             new_users_refused.with_label_values(&[limit]);
+        }
+        let quota_reconciliations = counter_vec(
+            "quota_reconciliations_total",
+            "Reconciliations (full listings) of an owner's storage, by result",
+            &["result"],
+        );
+        let quota_drift_bytes = counter_vec(
+            "quota_reconcile_drift_bytes_total",
+            "Bytes reconciliations corrected in the usage ledger, by direction (missed: the listing held more)",
+            &["direction"],
+        );
+        let quota_drift_objects = counter_vec(
+            "quota_reconcile_drift_objects_total",
+            "Objects reconciliations corrected in the usage ledger, by direction (missed: the listing held more)",
+            &["direction"],
+        );
+        for direction in ["missed", "overcounted"] {
+            quota_drift_bytes.with_label_values(&[direction]);
+            quota_drift_objects.with_label_values(&[direction]);
+        }
+        for result in ["ok", "failed"] {
+            quota_reconciliations.with_label_values(&[result]);
         }
         let request_seconds = HistogramVec::new(
             HistogramOpts::new("request_duration_seconds", "API request latency by route")
@@ -266,6 +294,9 @@ impl Metrics {
             change_feed_read,
             mapping_rejected,
             database_up,
+            quota_reconciliations,
+            quota_drift_bytes,
+            quota_drift_objects,
             quota_denied_owners,
             quota_deny_errors,
             quota_events,

@@ -62,6 +62,7 @@ macro_rules! on_backend {
 // After the macro, which it uses.
 mod ledger;
 mod ledger_batch;
+mod ledger_schedule;
 mod org_admin;
 mod orgs;
 mod owners;
@@ -70,6 +71,7 @@ pub use ledger::{
     Applied, BucketUse, LISTING_SKEW, LedgerObject, ListingId, Reconciled, TOMBSTONE_DAYS, Totals, Usage,
 };
 pub use ledger_batch::BatchReport;
+pub use ledger_schedule::{OwnerKind, UsageCursor};
 pub use org_admin::{OrgMembers, OrgQuery};
 pub use orgs::{NewOrg, OrgRecord};
 pub use owners::OwnerResolver;

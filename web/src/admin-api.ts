@@ -110,6 +110,32 @@ export interface DeleteIncomplete {
   aws_error: string;
 }
 
+/** One owner in `/admin/v1/usage` (quotas). */
+export interface OwnerUsage {
+  id: string;
+  bytes: number;
+  objects: number;
+  as_of: string;
+}
+
+export interface UsagePage {
+  kind: 'user' | 'org';
+  largest: OwnerUsage[];
+  next_after?: string;
+}
+
+/** A reconciliation's answer: the owner's storage listed, the ledger's totals before and after. */
+export interface Reconciliation {
+  kind: 'user' | 'org';
+  id: string;
+  bucket: string;
+  prefix: string;
+  before: { bytes: number; objects: number };
+  after: { bytes: number; objects: number };
+  drift: { bytes: number; objects: number };
+  as_of: string;
+}
+
 export class AdminApiError extends Error {
   constructor(
     readonly status: number,
@@ -206,6 +232,16 @@ export class AdminApi {
   async deleteOrg(id: string, force: boolean): Promise<OrgDeleted> {
     const q = force ? '?force=true' : '';
     return (await this.call<OrgDeleted>('DELETE', `/orgs/${encodeURIComponent(id)}${q}`)).body;
+  }
+
+  /** The owners of `kind` storing the most; 404 `not_found` while quotas are off. */
+  async usage(kind: 'user' | 'org', limit = 10): Promise<UsagePage> {
+    return (await this.call<UsagePage>('GET', `/usage?kind=${kind}&limit=${limit}`)).body;
+  }
+
+  async reconcile(kind: 'user' | 'org', id: string): Promise<Reconciliation> {
+    const owners = kind === 'user' ? 'users' : 'orgs';
+    return (await this.call<Reconciliation>('POST', `/${owners}/${encodeURIComponent(id)}/usage/reconcile`)).body;
   }
 
   async accessKey(id: string): Promise<KeyLookup> {

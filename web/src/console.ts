@@ -12,6 +12,7 @@ import {
   tokenPermissions,
 } from './admin-api';
 import { mountOrgs } from './console-orgs';
+import { mountUsage } from './console-usage';
 
 export const CONSOLE_HASH = '#/console';
 
@@ -202,6 +203,7 @@ export function mountConsole(host: ConsoleHost, token: string): boolean {
       void act('Loading users…', async () => {
         const users = await search(undefined);
         await orgs.load().catch(() => '');
+        await usage.load().catch(() => '');
         return users;
       });
     }
@@ -220,6 +222,7 @@ export function mountConsole(host: ConsoleHost, token: string): boolean {
   };
 
   const orgs = mountOrgs(view, admin, act);
+  const usage = mountUsage(view, admin, act);
 
   // --- users: search with cursor paging -------------------------------------------------
   let query = '';

@@ -10,6 +10,7 @@ import { errorCode, listFiles, s3Client } from './files';
 import { el } from './page';
 import { sdkShareLink, shareLink } from './share';
 import { mountSpace } from './space';
+import { showUsage } from './usage';
 
 /** The SDK refreshes credentials this long before `Expiration` (@smithy/core EXPIRATION_MS). */
 const SDK_REFRESH_MS = 5 * 60 * 1000;
@@ -197,6 +198,7 @@ async function main() {
     );
   };
 
+  await showUsage(cfg.api, (await accessToken(um)) ?? '').catch((e) => console.warn('usage', e));
   const own = prefix ? place(bucket, prefix) : 'your bucket';
   await run('Listing…', async () => {
     const listed = `Logged in; ${await mine.refresh()} file(s) in ${own}`;

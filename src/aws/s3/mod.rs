@@ -8,6 +8,7 @@
 //! when; this module only knows how. Each public call takes its slot of the AWS gate itself.
 
 mod inspect;
+mod listing;
 pub mod notification;
 mod notify;
 mod org_policy;
@@ -31,6 +32,7 @@ use crate::config::{AwsConfig, StorageConfig};
 use crate::identity::AccountId;
 
 pub use inspect::Lockdown;
+pub use listing::ListedPage;
 pub use notify::{NOTIFICATION_ID, NOTIFIED_EVENTS, Notifying};
 pub use org_policy::{ORG_REVOKE_SID, OrgRevocations, render_org_policy};
 pub use policy::{REVOKE_SID, merge_policy, revocation_statement};

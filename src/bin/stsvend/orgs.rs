@@ -42,6 +42,9 @@ pub enum OrgsCommand {
     },
     /// Remove the organisation's quota override: the `[quota]` defaults apply again.
     QuotaReset { org_id: String },
+    /// List the organisation's storage now and correct the usage ledger from it (quotas):
+    /// totals before and after, and the drift.
+    Reconcile { org_id: String },
     /// Delete the organisation's storage and mapping; storage with objects needs --force.
     Delete {
         org_id: String,
@@ -69,6 +72,7 @@ fn request(cmd: &OrgsCommand) -> (Method, String, Vec<(&'static str, String)>) {
         OrgsCommand::Disable { org_id } => (Method::POST, format!("/orgs/{}/disable", seg(org_id))),
         OrgsCommand::Enable { org_id } => (Method::POST, format!("/orgs/{}/enable", seg(org_id))),
         OrgsCommand::Revoke { org_id } => (Method::POST, format!("/orgs/{}/revoke", seg(org_id))),
+        OrgsCommand::Reconcile { org_id } => (Method::POST, format!("/orgs/{}/usage/reconcile", seg(org_id))),
         OrgsCommand::RevokeMember { org_id, user_id } => (
             Method::POST,
             format!("/orgs/{}/members/{}/revoke", seg(org_id), seg(user_id)),
@@ -112,6 +116,10 @@ mod tests {
             user_id: "u1".to_owned(),
         });
         assert_eq!((m, p.as_str()), (Method::POST, "/orgs/oabc/members/u1/revoke"));
+        let (m, p, _) = request(&OrgsCommand::Reconcile {
+            org_id: "oabc".to_owned(),
+        });
+        assert_eq!((m, p.as_str()), (Method::POST, "/orgs/oabc/usage/reconcile"));
         let (_, p, q) = request(&OrgsCommand::List {
             search: Some("acme".to_owned()),
             limit: None,

@@ -28,6 +28,9 @@ pub enum UsersCommand {
     Enable { user_id: String },
     /// Deny every session issued to the user until now, on their bucket, at once.
     Revoke { user_id: String },
+    /// List the user's storage now and correct the usage ledger from it (quotas): totals
+    /// before and after, and the drift.
+    Reconcile { user_id: String },
     /// Delete the user's bucket and mapping; a bucket with objects needs --force.
     Delete {
         user_id: String,
@@ -168,6 +171,7 @@ fn request(cmd: &UsersCommand) -> (Method, String, Vec<(&'static str, String)>) 
         UsersCommand::Disable { user_id } => (Method::POST, format!("/users/{}/disable", seg(user_id))),
         UsersCommand::Enable { user_id } => (Method::POST, format!("/users/{}/enable", seg(user_id))),
         UsersCommand::Revoke { user_id } => (Method::POST, format!("/users/{}/revoke", seg(user_id))),
+        UsersCommand::Reconcile { user_id } => (Method::POST, format!("/users/{}/usage/reconcile", seg(user_id))),
         UsersCommand::Delete { user_id, force } => {
             if *force {
                 opt("force", Some("true".to_owned()));
@@ -270,6 +274,10 @@ mod tests {
         });
         assert_eq!((m, p.as_str()), (Method::DELETE, "/users/abc"));
         assert_eq!(q, [("force", "true".to_owned())]);
+        let (m, p, _) = request(&UsersCommand::Reconcile {
+            user_id: "abc".to_owned(),
+        });
+        assert_eq!((m, p.as_str()), (Method::POST, "/users/abc/usage/reconcile"));
         // Path segments cannot be steered elsewhere.
         let (_, p, _) = request(&UsersCommand::Show {
             user_id: "../../v1/credentials".to_owned(),

@@ -308,6 +308,21 @@ CREATE INDEX quota_states_over_by_bucket ON quota_states (bucket) WHERE level = 
 ALTER TABLE user_changes ADD COLUMN quota BOOLEAN NOT NULL DEFAULT false;
 "#,
     ),
+    (
+        11,
+        "reconciliation's schedule: each owner's due time and the claim of the replica listing it; owners by bytes",
+        r#"
+CREATE TABLE ledger_reconcile (
+    owner_kind        TEXT NOT NULL CHECK (owner_kind IN ('user', 'org')),
+    owner_id          TEXT COLLATE "C" NOT NULL,
+    due_ms            BIGINT NOT NULL,
+    running_until_ms  BIGINT NOT NULL DEFAULT 0,
+    PRIMARY KEY (owner_kind, owner_id)
+);
+CREATE INDEX ledger_reconcile_by_due ON ledger_reconcile (due_ms);
+CREATE INDEX ledger_owners_by_bytes ON ledger_owners (owner_kind, bytes DESC, owner_id);
+"#,
+    ),
 ];
 
 /// Applies every migration the database has not recorded yet.

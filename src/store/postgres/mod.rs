@@ -13,6 +13,7 @@ mod changes;
 mod counts;
 mod ledger;
 mod ledger_listing;
+mod ledger_schedule;
 mod migrations;
 mod org_admin;
 mod orgs;

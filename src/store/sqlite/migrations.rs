@@ -383,6 +383,25 @@ CREATE INDEX quota_states_over_by_bucket ON quota_states (bucket) WHERE level = 
 ALTER TABLE user_changes ADD COLUMN quota INTEGER NOT NULL DEFAULT 0;
 ",
     ),
+    // 16: reconciliation's schedule (`store/ledger_schedule.rs`).
+    // One row per owner: when its storage's next full listing is due, and until when a replica
+    // holds the claim to list it (so a fleet lists each owner once per period, and two on-demand
+    // runs for one owner never overlap). The totals' index serves the admin's largest owners.
+    M::up(
+        r"
+CREATE TABLE ledger_reconcile (
+    owner_kind        TEXT NOT NULL CHECK (owner_kind IN ('user', 'org')),
+    owner_id          TEXT NOT NULL,
+    -- unix ms
+    due_ms            INTEGER NOT NULL,
+    -- unix ms: a replica holds the claim until then; 0: nobody does
+    running_until_ms  INTEGER NOT NULL DEFAULT 0,
+    PRIMARY KEY (owner_kind, owner_id)
+) STRICT, WITHOUT ROWID;
+CREATE INDEX ledger_reconcile_by_due ON ledger_reconcile (due_ms);
+CREATE INDEX ledger_owners_by_bytes ON ledger_owners (owner_kind, bytes DESC, owner_id);
+",
+    ),
 ];
 
 pub fn migrations() -> Migrations<'static> {

@@ -13,6 +13,7 @@ mod audit_writer;
 mod changes;
 mod ledger;
 mod ledger_listing;
+mod ledger_schedule;
 mod migrations;
 mod org_admin;
 mod orgs;

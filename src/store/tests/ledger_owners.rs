@@ -8,7 +8,7 @@ use super::{bucket_of, each_backend, user};
 use crate::identity::{BucketName, OrgClaim, OrgId, OrgPrefix, Owner, OwnerStorage, UserPrefix};
 use crate::store::{NewOrg, OwnerResolver, Store};
 
-async fn add_org(store: &Store, claim: &str, bucket: &BucketName, prefix: Option<&OrgPrefix>, id: &OrgId) {
+pub(super) async fn add_org(store: &Store, claim: &str, bucket: &BucketName, prefix: Option<&OrgPrefix>, id: &OrgId) {
     store
         .insert_org(&NewOrg {
             org_id: id,

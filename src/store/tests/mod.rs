@@ -8,6 +8,7 @@ mod ledger_owners;
 mod ledger_prune;
 mod ledger_reconcile;
 mod ledger_replay;
+mod ledger_schedule;
 mod org_admin;
 mod orgs;
 mod prefix;

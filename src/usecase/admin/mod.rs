@@ -11,6 +11,7 @@ mod orgs;
 mod own_bucket;
 mod quota;
 mod shared;
+mod usage;
 mod views;
 
 use std::sync::Arc;
@@ -28,6 +29,7 @@ pub use audit::AdminCaller;
 pub use org_delete::OrgDeleted;
 pub use orgs::{MEMBERS_SHOWN, MemberRevoked, MembersSeen, OrgView, parse_org_id};
 pub use quota::{LimitsView, QuotaView, UsageView, parse_limits};
+pub use usage::{OwnerUsage, Totals, UsageKind, UsagePosition};
 pub use views::{Deleted, Revocation, UserView};
 
 /// Largest page of users returned at once.

@@ -107,6 +107,8 @@ pub enum Conflict {
     OrgStorageModeMismatch,
     /// A quota override asked for while `[quota]` is off.
     QuotasOff,
+    /// A reconciliation of the owner's storage is running already (on some replica).
+    ReconcileRunning,
 }
 
 impl Conflict {
@@ -118,6 +120,7 @@ impl Conflict {
             Self::AccessUnavailableInPrefixMode => "access_unavailable_in_prefix_mode",
             Self::OrgStorageModeMismatch => "org_storage_mode_mismatch",
             Self::QuotasOff => "quotas_off",
+            Self::ReconcileRunning => "reconcile_running",
         }
     }
 }

@@ -1,7 +1,8 @@
 //! Storage quotas (issue 25): S3's object events reach the ledger through the usage queue,
 //! exactly, in both storage modes, under duplicated and reordered deliveries and two consuming
 //! replicas (the queue takes events only from this account's buckets); owners at a limit lose
-//! their writes, live sessions included, through the bucket policy.
+//! their writes, live sessions included, through the bucket policy; listings reconcile the
+//! ledger, and operators and users see the usage.
 
 // The bucket-policy Deny of over-limit owners' writes (`usecase::quota::deny`).
 mod deny;
@@ -24,3 +25,11 @@ mod enforce_presign;
 mod limits;
 mod overrides;
 mod overrides_cli;
+
+// Reconciliation (on demand and scheduled) and the usage views (admin API, console, web bar).
+mod reconcile;
+mod reconcile_schedule;
+mod usage;
+mod usage_bar;
+mod usage_console;
+mod usage_support;

@@ -41,6 +41,8 @@ pub struct Options {
     pub env: Vec<(String, String)>,
     pub db_dir: Option<Arc<tempfile::TempDir>>,
     pub issuer: Option<Arc<TestIssuer>>,
+    /// With `[quota]` set: reconcile every owner this often (no config key goes below an hour).
+    pub quota_period: Option<std::time::Duration>,
 }
 
 impl Options {
@@ -96,7 +98,10 @@ impl TestApp {
             None => Arc::new(TestIssuer::start()),
         };
         let db_dir = opts.db_dir.unwrap_or_else(|| Arc::new(tempfile::tempdir().unwrap()));
-        let config = test_config(&issuer.issuer, &db_dir.path().join("stsvend.db"), &opts.env);
+        let mut config = test_config(&issuer.issuer, &db_dir.path().join("stsvend.db"), &opts.env);
+        if let Some(quota) = config.quota.as_mut() {
+            quota.reconcile_period_for_tests = opts.quota_period;
+        }
         let app = Box::pin(Application::build(config.clone()))
             .await
             .unwrap_or_else(|e| panic!("{e}"));

@@ -25,6 +25,7 @@ fn fixture() -> Fixture {
         org_objects: Some(10),
         queue_url: "http://127.0.0.1:1/000000000000/q".to_owned(),
         reconcile_hours: 24,
+        reconcile_period_for_tests: None,
     };
     let quotas = Quotas::new(store.clone(), &config);
     Fixture {
@@ -174,6 +175,7 @@ async fn a_second_view_loads_what_the_first_recorded() {
         org_objects: Some(10),
         queue_url: "http://127.0.0.1:1/000000000000/q".to_owned(),
         reconcile_hours: 24,
+        reconcile_period_for_tests: None,
     };
     let other = Quotas::new(f.store.clone(), &config);
     assert_eq!(other.standing(&s.owner), Standing::Under, "nothing loaded yet");
@@ -249,6 +251,7 @@ async fn a_sweep_finds_owners_over_a_default_without_any_event() {
             org_objects: None,
             queue_url: "http://127.0.0.1:1/000000000000/q".to_owned(),
             reconcile_hours: 24,
+            reconcile_period_for_tests: None,
         },
     );
     lenient.reevaluate(Changed(vec![s.clone()])).await;
