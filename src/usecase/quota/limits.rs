@@ -413,8 +413,8 @@ pub fn spawn_receiver(quotas: Arc<Quotas>, mut changes: UnboundedReceiver<Change
         retry.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             tokio::select! {
-                changed = changes.recv() => match changed {
-                    Some(changed) => quotas.reevaluate(changed).await,
+                next = changes.recv() => match next {
+                    Some(storages) => quotas.reevaluate(storages).await,
                     None => break,
                 },
                 _ = retry.tick() => {
