@@ -38,6 +38,25 @@ pub struct QuotaConfig {
     pub reconcile_period_for_tests: Option<std::time::Duration>,
 }
 
+/// `http(s)://<host>/<12-digit account>/<queue name>`: the form SQS gives (the queue's ARN,
+/// which every bucket's notification names, is made from the account and the name).
+fn is_queue_url(url: &str) -> bool {
+    let Some(rest) = url.strip_prefix("https://").or_else(|| url.strip_prefix("http://")) else {
+        return false;
+    };
+    let mut parts = rest.split('/');
+    let (Some(host), Some(account), Some(name), None) = (parts.next(), parts.next(), parts.next(), parts.next()) else {
+        return false;
+    };
+    !host.is_empty()
+        && account.len() == 12
+        && account.bytes().all(|b| b.is_ascii_digit())
+        && (1..=80).contains(&name.len())
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+}
+
 fn default_reconcile_hours() -> u32 {
     DEFAULT_RECONCILE_HOURS
 }
@@ -52,11 +71,10 @@ impl QuotaConfig {
     /// What is wrong with the section, if anything.
     pub(super) fn problems(&self) -> Vec<String> {
         let mut p = Vec::new();
-        let url = self.queue_url.as_str();
-        if !(url.starts_with("https://") || url.starts_with("http://")) || url.contains(char::is_whitespace) {
+        if !is_queue_url(&self.queue_url) {
             p.push(format!(
                 "quota.queue_url: `{}` is not an SQS queue URL (https://sqs.<region>.amazonaws.com/<account>/<name>)",
-                url.chars().take(200).collect::<String>()
+                self.queue_url.chars().take(200).collect::<String>()
             ));
         }
         if !(1..=MAX_RECONCILE_HOURS).contains(&self.reconcile_hours) {
@@ -103,6 +121,22 @@ mod tests {
         .unwrap_err();
         assert!(err.contains("quota.queue_url: `stsvend-usage`"), "{err}");
         assert!(err.contains("quota.reconcile_hours: 0"), "{err}");
+        for bad in [
+            "https://sqs.us-east-1.amazonaws.com/stsvend-usage",
+            "https://sqs.us-east-1.amazonaws.com/12345678901/stsvend-usage",
+            "https://sqs.us-east-1.amazonaws.com/123456789012/stsvend usage",
+            "https://sqs.us-east-1.amazonaws.com/123456789012/stsvend-usage/x",
+        ] {
+            let err = load(&[("STSVEND_QUOTA__QUEUE_URL", bad)]).unwrap_err();
+            assert!(err.contains("quota.queue_url"), "{bad}: {err}");
+        }
+        assert!(
+            load(&[(
+                "STSVEND_QUOTA__QUEUE_URL",
+                "https://sqs.us-east-1.amazonaws.com/123456789012/stsvend-usage"
+            )])
+            .is_ok()
+        );
         let negative = load(&[QUEUE, ("STSVEND_QUOTA__USER_BYTES", "-1")]).unwrap_err();
         assert!(negative.contains("user_bytes"), "{negative}");
     }

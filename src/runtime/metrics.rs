@@ -5,7 +5,9 @@ use std::cell::RefCell;
 use std::sync::OnceLock;
 
 use prometheus::core::Collector;
-use prometheus::{Histogram, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge, Opts, Registry};
+use prometheus::{
+    Histogram, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge, IntGaugeVec, Opts, Registry,
+};
 
 pub struct Metrics {
     registry: Registry,
@@ -66,6 +68,9 @@ pub struct Metrics {
     pub quota_drift_objects: IntCounterVec,
     /// Quotas: owners whose writes this process's last sync of each bucket denies in its policy.
     pub quota_denied_owners: IntGauge,
+    /// Quotas: owners warned (at 90% of a limit) or over one, by kind (`user`, `org`) and
+    /// level (`warned`, `over`), counted in the database at each scrape (fleet-wide).
+    pub quota_owners: IntGaugeVec,
     /// Quotas: syncs of a bucket's quota statements that failed, or left owners out, by reason.
     pub quota_deny_errors: IntCounterVec,
     /// Quotas: S3 events the consumer read, by what became of them (`applied`, `stale`,
@@ -247,6 +252,20 @@ impl Metrics {
             "quota_denied_owners",
             "Owners over a storage limit whose writes are denied in bucket policies (as this process last wrote them)",
         );
+        let quota_owners = IntGaugeVec::new(
+            Opts::new(
+                "quota_owners",
+                "Quotas: owners warned (90% of a limit) or over a limit, by kind and level (counted in the database at each scrape)",
+            ),
+            &["kind", "level"],
+        )
+        .expect("static metric is valid");
+        register(Box::new(quota_owners.clone()), false);
+        for kind in ["user", "org"] {
+            for level in ["warned", "over"] {
+                quota_owners.with_label_values(&[kind, level]);
+            }
+        }
         let quota_deny_errors = counter_vec(
             "quota_deny_errors_total",
             "Syncs of a bucket's quota Deny that failed (store, aws, policy_busy) or left owners undenied (policy_full)",
@@ -298,6 +317,7 @@ impl Metrics {
             quota_drift_bytes,
             quota_drift_objects,
             quota_denied_owners,
+            quota_owners,
             quota_deny_errors,
             quota_events,
             quota_queue_lag,

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use crate::auth::JwksCache;
 use crate::identity::BucketName;
 use crate::runtime::metrics::Metrics;
-use crate::store::{DatabaseHealth, Store};
+use crate::store::{DatabaseHealth, QuotaLevel, Store};
 
 /// The checks `/readyz` reports.
 pub struct Readiness {
@@ -47,7 +47,8 @@ impl Gauges {
         Self { store, metrics, shared }
     }
 
-    /// Counts users and buckets (and the shared bucket's policy size) again; a count the
+    /// Counts users, buckets and owners warned or over a quota (and the shared bucket's policy
+    /// size) again; a count the
     /// database does not answer keeps its last value.
     pub async fn refresh(&self) {
         if let Ok((ready, pending)) = self.store.count_users().await {
@@ -55,6 +56,20 @@ impl Gauges {
         }
         if let Ok(buckets) = self.store.count_buckets().await {
             self.metrics.buckets.set(buckets);
+        }
+        if let Ok(states) = self.store.quota_states().await {
+            for kind in ["user", "org"] {
+                for level in [QuotaLevel::Warned, QuotaLevel::Over] {
+                    let n = states
+                        .iter()
+                        .filter(|s| s.storage.owner.kind() == kind && s.level == level)
+                        .count();
+                    self.metrics
+                        .quota_owners
+                        .with_label_values(&[kind, level.as_str()])
+                        .set(i64::try_from(n).unwrap_or(i64::MAX));
+                }
+            }
         }
         if let Some(bucket) = &self.shared
             && let Ok(Some(bytes)) = self.store.shared_policy_bytes(bucket).await

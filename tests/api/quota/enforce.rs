@@ -37,6 +37,7 @@ async fn a_user_at_the_limit_writes_again_after_deleting(prefix: bool) {
         .await
         .unwrap();
     assert_eq!(container.status(), 403, "the container route too");
+    assert_eq!(users_over(&app).await, 1, "the operators' gauge counts the owner over");
     let (status, warning, body) = vend_for(&app, &token, "read-only").await;
     assert_eq!(status, 200, "read-only still vends: {body}");
     assert_eq!(warning.as_deref(), None, "a read-only session adds nothing: no warning");
@@ -55,6 +56,18 @@ async fn a_user_at_the_limit_writes_again_after_deleting(prefix: bool) {
     let (status, warning, body) = vend_for(&app, &token, "read-write").await;
     assert_eq!(status, 200, "back under after deleting: {body}");
     assert_eq!(warning, None, "500 of 1000 bytes: no warning");
+    assert_eq!(users_over(&app).await, 0, "and no longer counts them");
+}
+
+/// `stsvend_quota_owners{kind="user",level="over"}`, as scraped.
+async fn users_over(app: &TestApp) -> i64 {
+    app.metrics_text()
+        .await
+        .lines()
+        .find_map(|l| l.strip_prefix(r#"stsvend_quota_owners{kind="user",level="over"} "#))
+        .expect("the gauge is exported")
+        .parse()
+        .unwrap()
 }
 
 #[tokio::test]

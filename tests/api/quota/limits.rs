@@ -10,13 +10,10 @@ use stsvend::usecase::quota::Changed;
 
 use crate::support::*;
 
-/// A queue nobody reads: the limits need `[quota]`, not its consumer.
-const NO_QUEUE: &str = "http://127.0.0.1:9/000000000000/stsvend-usage-none";
-
 /// `opts` with `[quota]` on and these settings (`USER_BYTES`, `ORG_OBJECTS`, ...).
 pub fn with_quota(opts: Options, limits: &[(&str, &str)]) -> Options {
     let mut o = opts
-        .set("STSVEND_QUOTA__QUEUE_URL", NO_QUEUE)
+        .set("STSVEND_QUOTA__QUEUE_URL", crate::support::quota::UNREAD_QUEUE)
         .set("STSVEND_LIMITS__VENDS_PER_MINUTE", "100000")
         .set("STSVEND_LIMITS__VEND_BURST", "100000");
     for (k, v) in limits {

@@ -17,7 +17,7 @@ pub enum Mode {
 /// so buckets get no notifications and the consumer reads nothing, as when events are lost or
 /// were never sent; only reconciliations fill the ledger.
 pub fn with_quota(opts: Options) -> Options {
-    opts.set("STSVEND_QUOTA__QUEUE_URL", "http://127.0.0.1:1/stsvend-usage-none")
+    opts.set("STSVEND_QUOTA__QUEUE_URL", crate::support::quota::UNREAD_QUEUE)
 }
 
 /// A service with `[quota]` and the admin API on, in `mode`; scheduled reconciliations every

@@ -101,6 +101,9 @@ impl TestApp {
         let mut config = test_config(&issuer.issuer, &db_dir.path().join("stsvend.db"), &opts.env);
         if let Some(quota) = config.quota.as_mut() {
             quota.reconcile_period_for_tests = opts.quota_period;
+            if quota.queue_url == super::quota::UNREAD_QUEUE {
+                Box::pin(super::quota::ensure_unread_queue()).await;
+            }
         }
         let app = Box::pin(Application::build(config.clone()))
             .await
@@ -308,6 +311,13 @@ impl TestApp {
     /// configure the shared bucket: `STSVEND_STORAGE__CORS_ALLOWED_ORIGINS` for a browser test).
     pub async fn spawn_prefix(opts: Options) -> (Self, String) {
         let probe = test_config("http://127.0.0.1:1/", std::path::Path::new("/nonexistent"), &opts.env);
+        if probe
+            .quota
+            .as_ref()
+            .is_some_and(|q| q.queue_url == super::quota::UNREAD_QUEUE)
+        {
+            Box::pin(super::quota::ensure_unread_queue()).await;
+        }
         let shared = fresh_shared_bucket(&probe).await;
         (Self::spawn_with(opts.prefix_mode(&shared)).await, shared)
     }

@@ -35,6 +35,32 @@ pub async fn usage_queue() -> UsageQueue {
     UsageQueue { url, arn }
 }
 
+/// A usage queue the service may not read, for tests of the limits and the reconciliation,
+/// which fill the ledger themselves: the queue exists in `MiniStack` (made by [`TestApp`]'s
+/// start, with `bootstrap`'s policy), so new buckets' notifications validate and S3's events
+/// pile up there, while the service's consumer is refused every receive (its IAM policy covers
+/// `stsvend-*` queues only: `scripts/seed_aws.py`) and applies none of them.
+pub const UNREAD_QUEUE: &str = "http://127.0.0.1:9/000000000000/unread-usage";
+
+/// Makes [`UNREAD_QUEUE`]'s queue in `MiniStack` as the account's root, once per test process.
+pub async fn ensure_unread_queue() {
+    static MADE: tokio::sync::OnceCell<()> = tokio::sync::OnceCell::const_new();
+    MADE.get_or_init(|| async {
+        let config = probe_config(&[]);
+        let sqs = root_sqs();
+        let url = sqs.create_queue().queue_name("unread-usage").send().await.unwrap().queue_url.unwrap();
+        let arn = configured_queue_arn(&config.aws, &url).expect("MiniStack's queue URLs end in /<account>/<name>");
+        let policy = stsvend::ops::documents::queue_policy("aws", &arn, "stsvend", &config.aws.account_id());
+        sqs.set_queue_attributes()
+            .queue_url(&url)
+            .attributes(aws_sdk_sqs::types::QueueAttributeName::Policy, policy.to_string())
+            .send()
+            .await
+            .unwrap();
+    })
+    .await;
+}
+
 impl Options {
     /// Quotas on, consuming `queue` (new buckets, and a prefix-mode test's shared bucket, send
     /// their object events to it).
