@@ -30,6 +30,7 @@ mod overrides_cli;
 mod pipeline;
 mod pipeline_dropped;
 mod pipeline_overshoot;
+mod pipeline_replicas;
 
 // Reconciliation (on demand and scheduled) and the usage views (admin API, console, web bar).
 mod reconcile;
