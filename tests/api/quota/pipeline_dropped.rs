@@ -93,8 +93,10 @@ async fn lost_events_leave_the_ledger_under_and_a_reconciliation_makes_it_exact(
         .cloned()
         .partition(|m| m.contains("lost-") && m.contains("ObjectCreated"));
     assert_eq!((lost.len(), kept.len()), (2, 4), "{records:?}");
-    // Each message that gets through, twice.
-    let twice: Vec<String> = kept.iter().chain(&kept).cloned().collect();
+    // Each message that gets through, twice: the second time newest first, so an older
+    // event arrives after a newer one of its key (the overwritten size, the removed key's
+    // create) and must be found stale.
+    let twice: Vec<String> = kept.iter().chain(kept.iter().rev()).cloned().collect();
     send_all(&fed.url, &twice).await;
     let sent = u64::try_from(twice.len()).unwrap();
     wait_until(EVENT_BOUND, "every relayed delivery is read", async || {
@@ -120,8 +122,10 @@ async fn lost_events_leave_the_ledger_under_and_a_reconciliation_makes_it_exact(
         "{me}"
     );
 
-    // Everything S3 sent, delivered once more: the kept ones a third time, the lost ones late.
-    send_all(&fed.url, &records).await;
+    // Everything S3 sent, delivered once more, newest first: the kept ones a third time, the
+    // lost ones late.
+    let late: Vec<String> = records.iter().rev().cloned().collect();
+    send_all(&fed.url, &late).await;
     let all = sent + u64::try_from(records.len()).unwrap();
     wait_until(EVENT_BOUND, "every late delivery is read", async || {
         read(&app).await >= all
