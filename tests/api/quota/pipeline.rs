@@ -109,7 +109,9 @@ async fn a_user_crossing_the_limit_loses_writes_and_gets_them_back_by_deleting(m
     })
     .await;
     let denied_after = crossed.elapsed();
-    eprintln!("pipeline ({mode:?}): vend refused {refused_after:?}, old keys denied {denied_after:?} after the crossing PUT");
+    eprintln!(
+        "pipeline ({mode:?}): vend refused {refused_after:?}, old keys denied {denied_after:?} after the crossing PUT"
+    );
     assert!(denied_after <= PIPELINE_BOUND, "{denied_after:?}");
     assert!(
         sids(&old.bucket).await.iter().any(|s| s.starts_with("StsvendQuota")),
@@ -138,7 +140,10 @@ async fn a_user_crossing_the_limit_loses_writes_and_gets_them_back_by_deleting(m
         put(&old, "again.txt").await == "ok"
     })
     .await;
-    eprintln!("pipeline ({mode:?}): writes back {:?} after the deletes", deleted.elapsed());
+    eprintln!(
+        "pipeline ({mode:?}): writes back {:?} after the deletes",
+        deleted.elapsed()
+    );
     let policy = sids(&old.bucket).await;
     assert!(policy.iter().all(|s| !s.starts_with("StsvendQuota")), "{policy:?}");
     let truth = stored(&old.bucket, &old.prefix).await;
@@ -150,12 +155,18 @@ async fn a_user_crossing_the_limit_loses_writes_and_gets_them_back_by_deleting(m
 
 #[tokio::test]
 async fn a_user_crossing_the_limit_loses_write_vends_and_live_writes_until_deleting_in_bucket_mode() {
-    Box::pin(a_user_crossing_the_limit_loses_writes_and_gets_them_back_by_deleting(Mode::Bucket)).await;
+    Box::pin(a_user_crossing_the_limit_loses_writes_and_gets_them_back_by_deleting(
+        Mode::Bucket,
+    ))
+    .await;
 }
 
 #[tokio::test]
 async fn a_user_crossing_the_limit_loses_write_vends_and_live_writes_until_deleting_in_prefix_mode() {
-    Box::pin(a_user_crossing_the_limit_loses_writes_and_gets_them_back_by_deleting(Mode::Prefix)).await;
+    Box::pin(a_user_crossing_the_limit_loses_writes_and_gets_them_back_by_deleting(
+        Mode::Prefix,
+    ))
+    .await;
 }
 
 /// Three team uploads put the org at its limit: both members' team keys lose their writes on
@@ -183,7 +194,11 @@ async fn an_org_over_its_quota_loses_team_writes_and_members_keep_their_own(mode
     let (status, _, body) = vend_for(&app, &tb, TEAM_RW).await;
     assert_eq!(status, 403, "{body}");
     let d = &body["error"]["details"];
-    assert_eq!((body["error"]["code"].as_str(), d["owner"].as_str()), (Some("quota_exceeded"), Some("org")), "{body}");
+    assert_eq!(
+        (body["error"]["code"].as_str(), d["owner"].as_str()),
+        (Some("quota_exceeded"), Some("org")),
+        "{body}"
+    );
     // 3 objects, or 4 if bob's first try landed before the Deny.
     assert!(d["usage"]["objects"].as_i64() >= Some(3), "{body}");
     let (status, _, body) = vend_for(&app, &tb, "read-write").await;
@@ -208,10 +223,16 @@ async fn an_org_over_its_quota_loses_team_writes_and_members_keep_their_own(mode
 
 #[tokio::test]
 async fn an_org_over_its_quota_loses_team_writes_while_members_keep_their_buckets() {
-    Box::pin(an_org_over_its_quota_loses_team_writes_and_members_keep_their_own(Mode::Bucket)).await;
+    Box::pin(an_org_over_its_quota_loses_team_writes_and_members_keep_their_own(
+        Mode::Bucket,
+    ))
+    .await;
 }
 
 #[tokio::test]
 async fn an_org_over_its_quota_loses_team_writes_while_members_keep_their_prefixes() {
-    Box::pin(an_org_over_its_quota_loses_team_writes_and_members_keep_their_own(Mode::Prefix)).await;
+    Box::pin(an_org_over_its_quota_loses_team_writes_and_members_keep_their_own(
+        Mode::Prefix,
+    ))
+    .await;
 }

@@ -46,7 +46,11 @@ async fn relayed_app(mode: Mode, raw: &UsageQueue, fed: &UsageQueue) -> (TestApp
         service_s3()
             .put_bucket_notification_configuration()
             .bucket(&v.bucket)
-            .notification_configuration(NotificationConfiguration::builder().queue_configurations(to_raw).build())
+            .notification_configuration(
+                NotificationConfiguration::builder()
+                    .queue_configurations(to_raw)
+                    .build(),
+            )
             .send()
             .await
             .unwrap();
@@ -57,7 +61,12 @@ async fn relayed_app(mode: Mode, raw: &UsageQueue, fed: &UsageQueue) -> (TestApp
 async fn send_all(queue: &str, bodies: &[String]) {
     let sqs = root_sqs();
     for body in bodies {
-        sqs.send_message().queue_url(queue).message_body(body).send().await.unwrap();
+        sqs.send_message()
+            .queue_url(queue)
+            .message_body(body)
+            .send()
+            .await
+            .unwrap();
     }
 }
 
@@ -133,17 +142,26 @@ async fn lost_events_leave_the_ledger_under_and_a_reconciliation_makes_it_exact(
     .await;
     assert_eq!(
         app.ledger(&v.bucket, &v.prefix).await,
-        Totals { bytes: truth.0, objects: truth.1 },
+        Totals {
+            bytes: truth.0,
+            objects: truth.1
+        },
         "late and repeated events after the reconciliation count nothing twice"
     );
 }
 
 #[tokio::test]
 async fn lost_events_leave_the_ledger_under_and_a_reconciliation_makes_it_exact_in_bucket_mode() {
-    Box::pin(lost_events_leave_the_ledger_under_and_a_reconciliation_makes_it_exact(Mode::Bucket)).await;
+    Box::pin(lost_events_leave_the_ledger_under_and_a_reconciliation_makes_it_exact(
+        Mode::Bucket,
+    ))
+    .await;
 }
 
 #[tokio::test]
 async fn lost_events_leave_the_ledger_under_and_a_reconciliation_makes_it_exact_in_prefix_mode() {
-    Box::pin(lost_events_leave_the_ledger_under_and_a_reconciliation_makes_it_exact(Mode::Prefix)).await;
+    Box::pin(lost_events_leave_the_ledger_under_and_a_reconciliation_makes_it_exact(
+        Mode::Prefix,
+    ))
+    .await;
 }

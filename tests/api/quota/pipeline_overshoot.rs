@@ -79,9 +79,19 @@ async fn the_overshoot_past_a_limit_is_at_most_rate_times_the_bound(mode: Mode) 
     );
     // What got through is what S3 holds and what the ledger ends at: the overshoot is counted.
     let truth = stored(&v.bucket, &v.prefix).await;
-    assert_eq!(truth, (i64::try_from(written).unwrap(), i64::try_from(written / object).unwrap()));
+    assert_eq!(
+        truth,
+        (
+            i64::try_from(written).unwrap(),
+            i64::try_from(written / object).unwrap()
+        )
+    );
     wait_until(PIPELINE_BOUND, "the ledger counts the overshoot", async || {
-        app.ledger(&v.bucket, &v.prefix).await == stsvend::store::Totals { bytes: truth.0, objects: truth.1 }
+        app.ledger(&v.bucket, &v.prefix).await
+            == stsvend::store::Totals {
+                bytes: truth.0,
+                objects: truth.1,
+            }
     })
     .await;
 }

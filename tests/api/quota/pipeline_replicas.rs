@@ -2,7 +2,8 @@
 //! process, one a real `stsvend` process on the same database) consume the usage queue while a
 //! user uploads; the second is killed (SIGKILL, no shutdown code runs) halfway through. What it
 //! had received and not deleted comes back after the queue's visibility timeout and the
-//! survivor applies it: the ledger ends exact, nothing lost, nothing counted twice.
+//! survivor applies it: the ledger ends exact, nothing lost, nothing counted twice (on `SQLite`
+//! and on `PostgreSQL`).
 
 use std::time::Duration;
 
@@ -26,7 +27,8 @@ fn sealing_keys() -> String {
     format!("1:{}", data_encoding::BASE64.encode(&key))
 }
 
-async fn a_replica_killed_mid_stream_loses_no_event(mode: Mode) {
+/// `database_url`: both replicas on this `PostgreSQL` database (`None`: `SQLite`, one file).
+async fn a_replica_killed_mid_stream_loses_no_event(mode: Mode, database_url: Option<&str>) {
     let queue = usage_queue().await;
     root_sqs()
         .set_queue_attributes()
@@ -35,9 +37,12 @@ async fn a_replica_killed_mid_stream_loses_no_event(mode: Mode) {
         .send()
         .await
         .unwrap();
-    let opts = Options::default()
+    let mut opts = Options::default()
         .with_quota(&queue)
         .set("STSVEND_CACHE__SEALING_KEYS", &sealing_keys());
+    if let Some(url) = database_url {
+        opts = opts.set("STSVEND_DATABASE__URL", url);
+    }
     let (a, shared) = match mode {
         Mode::Bucket => (TestApp::spawn_with(opts).await, None),
         Mode::Prefix => {
@@ -54,6 +59,9 @@ async fn a_replica_killed_mid_stream_loses_no_event(mode: Mode) {
         ("STSVEND_QUOTA__QUEUE_URL", queue.url.clone()),
         ("STSVEND_CACHE__SEALING_KEYS", sealing_keys()),
     ];
+    if let Some(url) = database_url {
+        env.push(("STSVEND_DATABASE__URL", url.to_owned()));
+    }
     if let Some(shared) = &shared {
         env.push(("STSVEND_STORAGE__MODE", "prefix".to_owned()));
         env.push(("STSVEND_STORAGE__SHARED_BUCKET", shared.clone()));
@@ -74,9 +82,11 @@ async fn a_replica_killed_mid_stream_loses_no_event(mode: Mode) {
         objects: total,
     };
     assert_eq!(stored(&v.bucket, &v.prefix).await, (want.bytes, want.objects));
-    wait_until(VISIBILITY + EVENT_BOUND, "the ledger is exact after the kill", async || {
-        a.ledger(&v.bucket, &v.prefix).await == want
-    })
+    wait_until(
+        VISIBILITY + EVENT_BOUND,
+        "the ledger is exact after the kill",
+        async || a.ledger(&v.bucket, &v.prefix).await == want,
+    )
     .await;
     let applied = events(&a.metrics_text().await, "applied");
     eprintln!(
@@ -91,10 +101,16 @@ async fn a_replica_killed_mid_stream_loses_no_event(mode: Mode) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_consuming_replica_killed_mid_stream_leaves_the_ledger_exact_in_bucket_mode() {
-    Box::pin(a_replica_killed_mid_stream_loses_no_event(Mode::Bucket)).await;
+    Box::pin(a_replica_killed_mid_stream_loses_no_event(Mode::Bucket, None)).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_consuming_replica_killed_mid_stream_leaves_the_ledger_exact_in_prefix_mode() {
-    Box::pin(a_replica_killed_mid_stream_loses_no_event(Mode::Prefix)).await;
+    Box::pin(a_replica_killed_mid_stream_loses_no_event(Mode::Prefix, None)).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_consuming_replica_killed_mid_stream_leaves_the_ledger_exact_on_postgresql() {
+    let url = crate::support::pg::fresh_database().await;
+    Box::pin(a_replica_killed_mid_stream_loses_no_event(Mode::Bucket, Some(&url))).await;
 }
