@@ -10,8 +10,9 @@ use stsvend::usecase::quota::Changed;
 
 use crate::support::*;
 
-/// A queue nobody reads: the limits need `[quota]`, not its consumer.
-const NO_QUEUE: &str = "http://127.0.0.1:9/000000000000/stsvend-usage-none";
+/// A queue URL that names no queue (no `/<account>/<name>`): the limits need `[quota]`, not its
+/// consumer, and buckets get no notifications (S3 refuses them for a queue that does not exist).
+const NO_QUEUE: &str = "http://127.0.0.1:9/stsvend-usage-none";
 
 /// `opts` with `[quota]` on and these settings (`USER_BYTES`, `ORG_OBJECTS`, ...).
 pub fn with_quota(opts: Options, limits: &[(&str, &str)]) -> Options {
