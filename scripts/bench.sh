@@ -6,7 +6,7 @@
 #   bash scripts/bench.sh
 #
 # Environment (defaults): BENCH_SECONDS (8, per wrk run), BENCH_MEM_USERS (100000),
-# BENCH_DB_USERS (1000000), BENCH_PHASES (all of: warm,team,db,latency,hour,memory,fleet; a subset gives a partial
+# BENCH_DB_USERS (1000000), BENCH_PHASES (all of: warm,team,quota,db,latency,hour,memory,fleet; a subset gives a partial
 # table, e.g. BENCH_PHASES=warm for a quick look at the warm path), BENCH_OUT (a file that also receives the table), BENCH_PORT (8090,
 # stsvend), BENCH_MINISTACK_PORT (4586), BENCH_AUTH0_PORT (4420), BENCH_AUX_PORT (4587: the AWS
 # timing relay; +1 its control port, +2 the fake STS), BENCH_STS_TOKEN_LEN (1024: session-token
@@ -33,7 +33,7 @@ SECS="${BENCH_SECONDS:-8}"
 MEM_USERS="${BENCH_MEM_USERS:-100000}"
 DB_USERS="${BENCH_DB_USERS:-1000000}"
 WARM_USERS=1000
-PHASES=",${BENCH_PHASES:-warm,team,db,latency,hour,memory,fleet},"
+PHASES=",${BENCH_PHASES:-warm,team,quota,db,latency,hour,memory,fleet},"
 phase() { [[ "$PHASES" == *",$1,"* ]]; }
 ISSUER="http://127.0.0.1:$AUTH0_PORT/"
 API="http://127.0.0.1:$PORT"
@@ -257,6 +257,28 @@ if phase team; then
   record team_new_member "$("$LOAD" vend --url "$API/v1/credentials" --tokens "$RUN/team-new.tokens" \
     --access team-read-write)"
   record team_new_member_assume_role "$(($(assumed a) - before))"
+fi
+
+if phase quota; then
+  # Quotas (issue 25): the same warm vends with `[quota]` on (every write vend looks its owner
+  # up in memory; the consumer long-polls an empty queue), then off again, back to back.
+  QUOTA_QUEUE="$("$ROOT/.venv/bin/python" -c '
+import sys, boto3
+print(boto3.client("sqs", endpoint_url=sys.argv[1], region_name="us-east-1", aws_access_key_id="test",
+      aws_secret_access_key="test").create_queue(QueueName="stsvend-bench-usage")["QueueUrl"])' "$MINISTACK_URL")"
+  quota_run() { # key [VAR=value...]
+    local key="$1"
+    shift
+    stop_stsvend
+    start_stsvend a "$RUN/a.db" "http://127.0.0.1:$RELAY_PORT" "$@"
+    "$LOAD" vend --url "$API/v1/credentials" --tokens "$RUN/warm.tokens" --concurrency 16 >/dev/null
+    wrk -t2 -c64 -d2s -s benches/wrk/vend.lua "$API/v1/credentials" -- "$RUN/warm.tokens" >/dev/null
+    wrk_run "$key" 64 "$API/v1/credentials" benches/wrk/vend.lua "$RUN/warm.tokens"
+  }
+  say "warm vends with [quota] on, then off"
+  quota_run quota_on_64 STSVEND_QUOTA__QUEUE_URL="$QUOTA_QUEUE" STSVEND_QUOTA__USER_BYTES=1000000000000 \
+    STSVEND_QUOTA__USER_OBJECTS=1000000000
+  quota_run quota_off_64
 fi
 
 if phase db; then
@@ -527,6 +549,10 @@ if have("team_64", "warm_64_again", "team_check"):
       f"{b['rate']:,.0f}", "", f"{t['rate'] / b['rate']:.0%}")
   row(f"stsvend CPU per request, µs, 64 conn: team / personal / personal with a body", f"{t['cpu']:.1f} / {p['cpu']:.1f}" + (f" / {wrk('warm_64_body')['cpu']:.1f}" if have("warm_64_body") else ""))
   row("AssumeRole during the warm team runs", rows["team_assume_role"], "", "", "0", yes(rows["team_assume_role"] == "0"))
+if have("quota_on_64", "quota_off_64"):
+  q, o = wrk("quota_on_64"), wrk("quota_off_64")
+  row(f"warm vends/s, 64 conn, `[quota]` on (limits set, consumer polling) against off, run back to back (p99 {q['p99']:.2f} / {o['p99']:.2f} ms; CPU µs/request {q['cpu']:.1f} / {o['cpu']:.1f})",
+    f"{q['rate']:,.0f}", f"{o['rate']:,.0f}", f"{q['rate'] / o['rate']:.0%}", "unchanged (≥ 95%)", yes(q["rate"] >= 0.95 * o["rate"]))
 if have("team_new_member", "team_new_member_assume_role"):
   v, ar = j("team_new_member"), int(rows["team_new_member_assume_role"])
   row(f"a new member's first team vend, organisation's storage existing (status {v['status']}, p50 {v['latency_ms']['p50']:.1f} ms): AssumeRole calls",
