@@ -25,6 +25,12 @@ mod enforce_presign;
 mod limits;
 mod overrides;
 mod overrides_cli;
+// The whole pipeline end to end: S3's events through the queue, the ledger, the limits and the
+// bucket-policy Deny, with nothing filled or synced by hand.
+mod pipeline;
+mod pipeline_dropped;
+mod pipeline_overshoot;
+mod pipeline_replicas;
 
 // Reconciliation (on demand and scheduled) and the usage views (admin API, console, web bar).
 mod reconcile;
