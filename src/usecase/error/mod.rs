@@ -137,11 +137,12 @@ impl Failure {
         }
     }
 
-    /// Refused for a quota: `report` is the owner at or over a limit.
-    pub fn quota_exceeded(message: &impl std::fmt::Display, report: &crate::usecase::quota::limits::Report) -> Self {
+    /// Refused for a quota: `details` names the owner at or over a limit and their usage
+    /// (`quota::limits::Report::details`).
+    pub fn quota_exceeded(message: &impl std::fmt::Display, details: serde_json::Value) -> Self {
         Self::QuotaExceeded {
             message: message.to_string(),
-            details: report.details(),
+            details,
         }
     }
 

@@ -36,7 +36,7 @@ impl From<VendError> for Failure {
             }
             // Logged where it happened (vend/mod.rs); the next request sees the user's new state.
             VendError::Superseded => Self::unavailable(code::Unavailable::AccountCredentials),
-            ref e @ VendError::QuotaExceeded { ref report, .. } => Self::quota_exceeded(e, report),
+            ref e @ VendError::QuotaExceeded { ref report, .. } => Self::quota_exceeded(e, report.details()),
         }
     }
 }
