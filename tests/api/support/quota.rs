@@ -48,7 +48,14 @@ pub async fn ensure_unread_queue() {
     MADE.get_or_init(|| async {
         let config = probe_config(&[]);
         let sqs = root_sqs();
-        let url = sqs.create_queue().queue_name("unread-usage").send().await.unwrap().queue_url.unwrap();
+        let url = sqs
+            .create_queue()
+            .queue_name("unread-usage")
+            .send()
+            .await
+            .unwrap()
+            .queue_url
+            .unwrap();
         let arn = configured_queue_arn(&config.aws, &url).expect("MiniStack's queue URLs end in /<account>/<name>");
         let policy = stsvend::ops::documents::queue_policy("aws", &arn, "stsvend", &config.aws.account_id());
         sqs.set_queue_attributes()
